@@ -1,0 +1,75 @@
+/**
+ * The challenge seam (DESIGN.md §2; acmez `Solver` + `Waiter`, lego `challenge.Provider`).
+ *
+ * Contract:
+ * - `present` makes the challenge answerable by the CA and is idempotent: presenting the same
+ *   challenge twice leaves one answer.
+ * - `cleanUp` removes only what this solver presented for this challenge (never another TXT value,
+ *   another token or another certificate's answer). It runs in `finally`, also after a failed
+ *   `present`, and must not throw for something already gone.
+ * - Both honour `signal`: when it aborts they stop and reject with its reason.
+ * - Solvers may be called concurrently for different challenges.
+ */
+
+/** The ACME challenge types certpilot knows (RFC 8555 §8.3, §8.4; RFC 8737). */
+export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
+
+/** An identifier of an order (RFC 8555 §7.1.3; RFC 8738 for `ip`). */
+export interface Identifier {
+  type: 'dns' | 'ip';
+  value: string;
+}
+
+/** What a solver needs to present one challenge. */
+export interface PendingChallenge {
+  type: ChallengeType;
+  /** The identifier being validated; for a wildcard order this is the base name (no `*.`). */
+  identifier: Identifier;
+  /** True when the authorization is for a wildcard name. */
+  wildcard: boolean;
+  /** The challenge URL (unique per challenge). */
+  url: string;
+  /** The challenge token (base64url). */
+  token: string;
+  /** `token || '.' || base64url(JWK thumbprint)` (RFC 8555 §8.1). */
+  keyAuthorization: string;
+  /** For dns-01: the TXT record name, `_acme-challenge.<name>.` (RFC 8555 §8.4). */
+  dnsRecordName?: string;
+  /** For dns-01: the TXT value, base64url(SHA-256(keyAuthorization)). */
+  dnsValue?: string;
+}
+
+/** Options passed to every solver call. */
+export interface SolverCallOptions {
+  signal?: AbortSignal;
+}
+
+/** Presents and removes the answer to one challenge type. */
+export interface ChallengeSolver {
+  /** The challenge type this solver answers. */
+  readonly type: ChallengeType;
+  /** Makes the challenge answerable. Idempotent. */
+  present(challenge: PendingChallenge, options: SolverCallOptions): Promise<void>;
+  /** Removes only this challenge's answer. Never throws for an answer already gone. */
+  cleanUp(challenge: PendingChallenge, options: SolverCallOptions): Promise<void>;
+}
+
+/** Optional: resolves once the CA can see the answer (e.g. DNS propagation). */
+export interface ChallengeWaiter {
+  wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void>;
+}
+
+/** Optional: a solver that owns resources for its lifetime (a listener) and must be closed. */
+export interface ClosableSolver {
+  close(): Promise<void>;
+}
+
+/** Type guard for {@link ChallengeWaiter}. */
+export function isChallengeWaiter(solver: unknown): solver is ChallengeWaiter {
+  return typeof (solver as Partial<ChallengeWaiter> | null)?.wait === 'function';
+}
+
+/** Type guard for {@link ClosableSolver}. */
+export function isClosableSolver(solver: unknown): solver is ClosableSolver {
+  return typeof (solver as Partial<ClosableSolver> | null)?.close === 'function';
+}

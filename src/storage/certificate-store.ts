@@ -1,0 +1,142 @@
+/**
+ * The storage seam (DESIGN.md §2; certmagic `storage.go`): certificates as versioned sets written
+ * all-or-nothing, the mutable renewal state beside them, and ACME accounts.
+ *
+ * Contract:
+ * - `save` writes a complete new version and only then makes it the live one: a crash at any step
+ *   leaves either the old or the new set live, never a mix. Private keys are written 0600.
+ * - `load` returns the live version, or `undefined` when the name has never been saved.
+ * - `list` returns the names of stored certificates, sorted.
+ * - Names are sanitized by one function (`safeName`); an unsafe name is an `ERR_STORAGE_NAME` error.
+ * - Concurrent `save`s of one name are prevented by the caller's Locker, not by the store.
+ */
+
+/** Private key algorithms certpilot issues with. */
+export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+
+/** All key types, in the order the docs list them. */
+export const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'];
+
+/** Facts about one issued certificate, recorded when it is saved. */
+export interface IssuanceMetadata {
+  /** Identifiers as configured (DNS names, wildcards, IP addresses), in configured order. */
+  domains: string[];
+  keyType: KeyType;
+  /** ACME profile the order asked for, when any. */
+  profile?: string;
+  /** ISO 8601 validity bounds of the leaf. */
+  notBefore: string;
+  notAfter: string;
+  /** Leaf serial number, lowercase hex. */
+  serialNumber: string;
+  /** Issuer distinguished name of the leaf. */
+  issuer: string;
+  /** ARI certificate identifier (RFC 9773 §4.1), `base64url(AKI).base64url(serial)`. */
+  ariCertId: string;
+  /** The ARI id of the certificate this one replaced, when the order carried `replaces`. */
+  replaces?: string;
+  /** When certpilot saved it. */
+  issuedAt: string;
+  /** The ACME directory and account that issued it. */
+  directoryUrl: string;
+  accountUrl: string;
+}
+
+/** What `save` takes: the PEM files and their metadata. */
+export interface CertificateBundle {
+  /** The leaf certificate alone. */
+  certPem: string;
+  /** The intermediates, without the leaf. */
+  chainPem: string;
+  /** Leaf followed by intermediates. */
+  fullchainPem: string;
+  /** PKCS#8 PEM private key. Never logged. */
+  privateKeyPem: string;
+  metadata: IssuanceMetadata;
+}
+
+/** Paths of one live set, as certbot lays them out under `live/<name>/`. */
+export interface CertificatePaths {
+  /** The `live/<name>` directory users point their servers at. */
+  dir: string;
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+/** One stored version of a certificate, as loaded. */
+export interface StoredCertificate extends CertificateBundle {
+  name: string;
+  /** Version number N of `archive/<name>/certN.pem`, starting at 1. */
+  version: number;
+  paths: CertificatePaths;
+}
+
+/** The mutable per-certificate renewal state (survives restarts). */
+export interface RenewalState {
+  /** The last ARI answer for the live certificate (RFC 9773 §4.2). */
+  ari?: {
+    /** The ARI certificate id this answer is for. */
+    certId: string;
+    windowStart: string;
+    windowEnd: string;
+    explanationUrl?: string;
+    fetchedAt: string;
+    /** Do not fetch again before this (the renewalInfo response's Retry-After). */
+    nextFetchAt: string;
+    /** A uniformly random time inside the window, chosen once per window and kept. */
+    selectedTime: string;
+  };
+  /** The CA asked us not to come back before this (rateLimited, 503 Retry-After). */
+  retryAfter?: string;
+  /** The last attempt to issue or renew. */
+  lastAttempt?: {
+    at: string;
+    result: 'success' | 'failure';
+    /** Error code and message on failure (no secrets). */
+    code?: string;
+    message?: string;
+    /** Why it was attempted (the renewal reason). */
+    reason?: string;
+  };
+  /** Consecutive failures; reset to 0 on success. */
+  failureCount: number;
+  /** Do not try again before this, because of failures. */
+  backoffUntil?: string;
+  /** The version number last deployed by the deployer chain. */
+  lastDeployedVersion?: number;
+}
+
+/** The empty renewal state of a certificate never attempted. */
+export const EMPTY_RENEWAL_STATE: Readonly<RenewalState> = Object.freeze({ failureCount: 0 });
+
+/** Stores versioned certificate sets. */
+export interface CertificateStore {
+  load(name: string): Promise<StoredCertificate | undefined>;
+  save(name: string, bundle: CertificateBundle): Promise<StoredCertificate>;
+  list(): Promise<string[]>;
+}
+
+/** Stores the renewal state; written atomically, absent state reads as {@link EMPTY_RENEWAL_STATE}. */
+export interface RenewalStateStore {
+  loadState(name: string): Promise<RenewalState>;
+  saveState(name: string, state: RenewalState): Promise<void>;
+}
+
+/** A stored ACME account: its key and, once registered, its URL. */
+export interface StoredAccount {
+  directoryUrl: string;
+  /** PKCS#8 PEM private key of the account. Never logged. */
+  privateKeyPem: string;
+  /** The account URL (the JWS `kid`), once the CA created the account. */
+  url?: string;
+  contact?: string[];
+  createdAt: string;
+}
+
+/** Stores ACME accounts, one per directory URL. */
+export interface AccountStore {
+  loadAccount(directoryUrl: string): Promise<StoredAccount | undefined>;
+  saveAccount(account: StoredAccount): Promise<void>;
+}
