@@ -21,14 +21,6 @@ export const ERROR_CATALOG = {
     title: 'The configuration file is not valid YAML',
     hint: 'Fix the YAML syntax at the line and column shown.',
   },
-  ERR_CONFIG_ENV: {
-    title: 'A configuration value names an environment variable that is not set',
-    hint: 'Set the variable, give it a default with ${NAME:-default}, or use ${NAME:?} only for required values.',
-  },
-  ERR_CONFIG_SECRET_FILE: {
-    title: 'A secret file named by a *_FILE setting cannot be read',
-    hint: 'Check the path and that certpilot may read it.',
-  },
   ERR_CLI_USAGE: {
     title: 'The command line is not valid',
     hint: 'Run `certpilot --help` or `certpilot <command> --help`.',
@@ -135,10 +127,6 @@ export const ERROR_CATALOG = {
     title: 'The certificate is in failure backoff',
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
   },
-  ERR_RENEWAL_FAILED: {
-    title: 'One or more certificates could not be issued or renewed',
-    hint: 'Read each error above; the previous certificates stay live.',
-  },
 
   // crypto
   ERR_KEY_INVALID: {
@@ -206,4 +194,25 @@ export class ConfigError extends CertpilotError {
 /** Returns true when `err` is a certpilot error, whatever realm or copy of this module made it. */
 export function isCertpilotError(err: unknown): err is CertpilotError {
   return err instanceof CertpilotError;
+}
+
+/** Renders `docs/errors.md` from {@link ERROR_CATALOG}; a test keeps the file equal to it. */
+export function renderErrorCatalog(): string {
+  const lines = [
+    '# Error catalog',
+    '',
+    '<!-- Generated from src/errors.ts by `npm run docs`; do not edit by hand. -->',
+    '',
+    'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
+    'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
+    '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
+    'backoff, another run holds the lock).',
+    '',
+    '| Code | What happened | What to do |',
+    '| --- | --- | --- |',
+  ];
+  for (const [code, entry] of Object.entries(ERROR_CATALOG)) {
+    lines.push(`| \`${code}\` | ${entry.title}. | ${entry.hint.replace(/\|/g, '\\|')} |`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,569 @@
+#!/usr/bin/env node
+// Benchmark: certpilot vs certbot vs lego against ONE Pebble 2.4 behind ONE counting proxy, in one
+// run. A script, not a test: it measures and reports, it never passes or fails on timing.
+//
+//   npm run bench                  full run (setup --bench, then this script)
+//   BENCH_QUICK=1 node bench/run.mjs   smoke run: 1 run per scenario, 5 certificates; writes
+//                                      bench/RESULTS.quick.md and bench/results.quick.json instead
+//   BENCH_RUNS=N                   runs per scenario (default 5 single-certificate/cold start, 3 for
+//                                  the 20-certificate scenarios)
+//   BENCH_CERTS=N                  certificates in the multi-certificate scenarios (default 20)
+//   BENCH_STRICT=1                 run Pebble with -strict (default off; see RESULTS.md)
+//   BENCH_TOOLS=certbot,lego,certpilot   which clients to run (default all three)
+//   BENCH_CERTPILOT_CLI=path       another certpilot entry point (debugging only; the report names it)
+//
+// Wall time is process.hrtime around spawn → exit of each child; peak RSS is GNU time's %M (the
+// child's max resident set, KiB). ACME requests are counted at the proxy per `METHOD /segment`.
+// Needs: `npm run build` (dist/test/harness and dist/bundle), Debian's pebble, certbot, lego, time.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const harness = (file) => join(root, 'dist', 'test', 'harness', file);
+if (!existsSync(harness('pebble.js'))) {
+  console.error('bench: dist/test/harness is missing: run `npm run build` (or `npm run bench`) first');
+  process.exit(2);
+}
+const { startPebble } = await import(harness('pebble.js'));
+const { startFaultProxy } = await import(harness('fault-proxy.js'));
+const harnessCli = await import(harness('certpilot.js'));
+const { testCaFile, writeConfig } = harnessCli;
+// The bundle users run; BENCH_CERTPILOT_CLI points elsewhere only to debug this script.
+const cliPath = process.env.BENCH_CERTPILOT_CLI ? resolve(process.env.BENCH_CERTPILOT_CLI) : harnessCli.cliPath;
+
+// --- settings -------------------------------------------------------------------------------------
+const QUICK = process.env.BENCH_QUICK === '1';
+const envInt = (name) => {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`bench: ${name} must be a whole number 1..50, not "${v}"`);
+  return n;
+};
+const RUNS_SINGLE = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 5);
+const RUNS_MULTI = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 3);
+const CERTS = envInt('BENCH_CERTS') ?? (QUICK ? 5 : 20);
+const STRICT = process.env.BENCH_STRICT === '1';
+const TOOLS = (process.env.BENCH_TOOLS ?? 'certbot,lego,certpilot').split(',').map((s) => s.trim()).filter(Boolean);
+const CHILD_TIMEOUT_MS = 180_000; // one invocation; bounded so a hung client cannot hang the run
+const OUT_MD = join(here, QUICK ? 'RESULTS.quick.md' : 'RESULTS.md');
+const OUT_JSON = join(here, QUICK ? 'results.quick.json' : 'results.json');
+const TIME_BIN = '/usr/bin/time';
+const EMAIL = 'bench@example.com';
+
+for (const bin of [TIME_BIN]) if (!existsSync(bin)) throw new Error(`bench: ${bin} missing: run \`bash scripts/setup.sh --bench\``);
+if (!existsSync(cliPath)) throw new Error(`bench: ${cliPath} missing: run \`npm run build\``);
+
+// --- measuring one child --------------------------------------------------------------------------
+const children = new Set();
+let rssSeq = 0;
+
+/** Runs `cmd args` under GNU time; resolves { ms, rssKiB, code, stdout, stderr }. */
+async function measure(cmd, args, { env, cwd }) {
+  const rssFile = join(scratch, `rss-${process.pid}-${++rssSeq}`);
+  const started = process.hrtime.bigint();
+  const child = spawn(TIME_BIN, ['-f', '%M', '-o', rssFile, cmd, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  const cap = (s, d) => (s.length > 200_000 ? s : s + d.toString());
+  child.stdout.on('data', (d) => (stdout = cap(stdout, d)));
+  child.stderr.on('data', (d) => (stderr = cap(stderr, d)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+  const code = await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c, signal) => resolve(c ?? (signal ? 128 : -1)));
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  clearTimeout(timer);
+  children.delete(child);
+  let rssKiB = 0;
+  try {
+    // GNU time writes "Command exited with non-zero status N" before the figure when N != 0.
+    const lines = (await readFile(rssFile, 'utf8')).trim().split('\n');
+    rssKiB = Number(lines[lines.length - 1]) || 0;
+    await rm(rssFile, { force: true });
+  } catch {
+    // no figure (killed); leave 0
+  }
+  return { ms, rssKiB, code, stdout, stderr };
+}
+
+/** Like measure, but throws with the output tail when the child fails or `check` says so. */
+async function mustRun(what, cmd, args, opts, check) {
+  const r = await measure(cmd, args, opts);
+  const problem = r.code !== 0 ? `exit code ${r.code}` : check ? check(r) : undefined;
+  if (problem) {
+    const tail = `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-25).join('\n');
+    throw new Error(`${what}: ${problem}\n  $ ${cmd} ${args.join(' ')}\n${tail}`);
+  }
+  return r;
+}
+
+// --- the three clients ----------------------------------------------------------------------------
+let pebble;
+let proxy;
+let scratch;
+
+const baseEnv = () => ({
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  HOME: join(scratch, 'home'),
+  LANG: 'C.UTF-8',
+  // certbot (python-requests) and lego trust the test CA of Pebble's (and the proxy's) listener.
+  REQUESTS_CA_BUNDLE: testCaFile,
+  LEGO_CA_CERTIFICATES: testCaFile,
+});
+
+const nodeBin = process.execPath;
+const fileExists = (path) => (existsSync(path) ? undefined : `${path} was not written`);
+
+/** One client: how its users issue one certificate, renew, and start. */
+const clients = {
+  certbot: {
+    label: 'certbot',
+    common: (dir) => ['--config-dir', join(dir, 'conf'), '--work-dir', join(dir, 'work'), '--logs-dir', join(dir, 'logs'),
+      '--non-interactive', '--server', proxy.directoryUrl],
+    issue: (dir, name) => ({
+      cmd: 'certbot',
+      args: ['certonly', ...clients.certbot.common(dir), '--standalone', '--http-01-port', String(pebble.httpPort),
+        '--http-01-address', '127.0.0.1', '--agree-tos', '-m', EMAIL, '--no-eff-email', '--cert-name', name, '-d', name],
+      check: () => fileExists(join(dir, 'conf', 'live', name, 'fullchain.pem')),
+    }),
+    renewAll: (dir) => [{
+      cmd: 'certbot',
+      args: ['renew', ...clients.certbot.common(dir), '--no-random-sleep-on-renew'],
+      check: (r) => (/No renewals were attempted|not yet due/i.test(r.stdout + r.stderr) ? undefined : 'did not report "not due"'),
+    }],
+    version: { cmd: 'certbot', args: ['--version'] },
+  },
+  lego: {
+    label: 'lego',
+    common: (dir, name) => ['--server', proxy.directoryUrl, '--accept-tos', '--email', EMAIL, '--http',
+      '--http.port', `127.0.0.1:${pebble.httpPort}`, '--path', dir, '-d', name],
+    issue: (dir, name) => ({
+      cmd: 'lego',
+      args: [...clients.lego.common(dir, name), 'run'],
+      check: () => fileExists(join(dir, 'certificates', `${name}.crt`)),
+    }),
+    // lego has no "renew everything": its users loop over their certificates.
+    renewAll: (dir, names) => names.map((name) => ({
+      cmd: 'lego',
+      args: [...clients.lego.common(dir, name), 'renew', '--days', '30', '--no-random-sleep'],
+      check: (r) => (/no renewal/i.test(r.stdout + r.stderr) ? undefined : 'did not report "no renewal"'),
+    })),
+    version: { cmd: 'lego', args: ['--version'] },
+  },
+  certpilot: {
+    label: 'certpilot',
+    issue: (dir, name) => ({
+      cmd: nodeBin,
+      args: [cliPath, 'issue', '-d', name, '--state-dir', join(dir, 'state'), '--directory', proxy.directoryUrl,
+        '--ca-bundle', testCaFile, '--email', EMAIL, '--agree-tos', '--http-01-port', String(pebble.httpPort),
+        '--http-01-address', '127.0.0.1'],
+      check: () => fileExists(join(dir, 'state', 'live', name, 'fullchain.pem')),
+    }),
+    renewAll: (dir) => [{
+      cmd: nodeBin,
+      args: [cliPath, 'renew', '--config', join(dir, 'certpilot.yaml')],
+      check: (r) => (/not-due/.test(r.stdout) && !/issued|renewed/.test(r.stdout) ? undefined : 'did not report everything not due'),
+    }],
+    version: { cmd: nodeBin, args: [cliPath, '--version'], check: (r) => (r.stdout.trim() ? undefined : 'printed no version') },
+  },
+};
+
+// --- request accounting ---------------------------------------------------------------------------
+const KIND = {
+  'GET /dir': 'directory',
+  'HEAD /nonce-plz': 'newNonce',
+  'GET /nonce-plz': 'newNonce',
+  'POST /sign-me-up': 'newAccount',
+  'POST /my-account': 'account',
+  'POST /order-plz': 'newOrder',
+  'POST /finalize-order': 'finalize',
+  'POST /my-order': 'order polls',
+  'POST /certZ': 'cert download',
+};
+const KIND_ORDER = ['directory', 'newNonce', 'newAccount', 'account', 'newOrder', 'authz', 'authz polls', 'challenge',
+  'challenge polls', 'finalize', 'order polls', 'cert download', 'other'];
+
+/** Requests since the last reset, by ACME role; the first POST to an authz/challenge URL is the fetch/answer, later ones are polls. */
+function requestSnapshot() {
+  const byKind = {};
+  const seen = new Set();
+  for (const e of proxy.requests.log) {
+    let kind = KIND[e.kind];
+    if (e.kind === 'POST /authZ' || e.kind === 'POST /chalZ') {
+      const base = e.kind === 'POST /authZ' ? 'authz' : 'challenge';
+      kind = seen.has(e.path) ? `${base} polls` : base;
+      seen.add(e.path);
+    }
+    kind ??= 'other';
+    byKind[kind] = (byKind[kind] ?? 0) + 1;
+  }
+  const failed = proxy.requests.log.filter((e) => e.status >= 400).length;
+  return { total: proxy.requests.total, byKind, byPath: { ...proxy.requests.byPath }, failedResponses: failed };
+}
+
+// --- scenarios ------------------------------------------------------------------------------------
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const names = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(2, '0')}.bench.test`);
+const newDir = (label) => mkdtemp(join(scratch, `${label}-`));
+const log = (s) => process.stderr.write(`${s}\n`);
+
+/** scenario id → line id → { runs: [{ ms, rssKiB, requests }], error? } */
+const results = {};
+function record(scenario, line, run) {
+  results[scenario] ??= {};
+  results[scenario][line] ??= { runs: [] };
+  results[scenario][line].runs.push(run);
+}
+function recordError(scenario, line, error) {
+  results[scenario] ??= {};
+  results[scenario][line] ??= { runs: [] };
+  results[scenario][line].error = String(error.message ?? error).slice(0, 4000);
+  log(`  ! ${scenario}/${line} failed: ${results[scenario][line].error.split('\n')[0]}`);
+}
+
+/** Runs a sequence of invocations; returns the total wall time and the largest peak RSS. */
+async function runSequence(what, steps, opts) {
+  let ms = 0;
+  let rssKiB = 0;
+  for (const step of steps) {
+    const r = await mustRun(what, step.cmd, step.args, opts, step.check);
+    ms += r.ms;
+    rssKiB = Math.max(rssKiB, r.rssKiB);
+  }
+  return { ms, rssKiB };
+}
+
+async function scenarioSingle() {
+  log(`\n[1] one certificate with a new account — ${RUNS_SINGLE} run(s)`);
+  for (let run = 1; run <= RUNS_SINGLE; run++) {
+    for (const tool of TOOLS) {
+      if (results.single?.[tool]?.error) continue;
+      const dir = await newDir(`single-${tool}-${run}`);
+      const name = `one-r${run}-${tool}.bench.test`;
+      proxy.resetCounts();
+      try {
+        const step = clients[tool].issue(dir, name);
+        const r = await runSequence(`${tool} issue`, [step], { env: baseEnv(), cwd: dir });
+        record('single', tool, { ...r, certificates: 1, requests: requestSnapshot() });
+        log(`  ${tool.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+      } catch (error) {
+        recordError('single', tool, error);
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Directories of the last multi-certificate run per line, reused by the nothing-due renew. */
+const lastState = {};
+
+async function scenarioMany() {
+  log(`\n[2] ${CERTS} certificates with one account — ${RUNS_MULTI} run(s)`);
+  const lines = [];
+  for (const tool of TOOLS) {
+    if (tool === 'certpilot') {
+      lines.push({ line: 'certpilot', tool, how: 'config' });
+      lines.push({ line: 'certpilot-sequential', tool, how: 'sequential' });
+    } else {
+      lines.push({ line: tool, tool, how: 'sequential' });
+    }
+  }
+  for (let run = 1; run <= RUNS_MULTI; run++) {
+    for (const { line, tool, how } of lines) {
+      if (results.many?.[line]?.error) continue;
+      const dir = await newDir(`many-${line}-${run}`);
+      const certNames = names(`many-r${run}-${line}`, CERTS);
+      proxy.resetCounts();
+      try {
+        let steps;
+        if (how === 'config') {
+          await writeConfig(dir, {
+            directoryUrl: proxy.directoryUrl,
+            httpPort: pebble.httpPort,
+            certificates: certNames.map((n) => ({ name: n, domains: [n] })),
+          });
+          steps = [{
+            cmd: nodeBin,
+            args: [cliPath, 'renew', '--config', join(dir, 'certpilot.yaml')],
+            check: () => certNames.map((n) => fileExists(join(dir, 'state', 'live', n, 'fullchain.pem'))).find(Boolean),
+          }];
+        } else {
+          steps = certNames.map((n) => clients[tool].issue(dir, n));
+        }
+        const r = await runSequence(`${line} ${CERTS} certificates`, steps, { env: baseEnv(), cwd: dir });
+        record('many', line, { ...r, certificates: CERTS, invocations: steps.length, requests: requestSnapshot() });
+        log(`  ${line.padEnd(21)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+        if (lastState[line]) await rm(lastState[line].dir, { recursive: true, force: true });
+        lastState[line] = { dir, names: certNames, tool };
+      } catch (error) {
+        recordError('many', line, error);
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+async function scenarioRenewNothingDue() {
+  log(`\n[3] renew when nothing of ${CERTS} is due — ${RUNS_MULTI} run(s)`);
+  for (let run = 1; run <= RUNS_MULTI; run++) {
+    for (const tool of TOOLS) {
+      const state = lastState[tool];
+      if (!state) {
+        if (run === 1) recordError('renew', tool, new Error(`no state: the ${CERTS}-certificate scenario failed for ${tool}`));
+        continue;
+      }
+      if (results.renew?.[tool]?.error) continue;
+      proxy.resetCounts();
+      try {
+        const steps = clients[tool].renewAll(state.dir, state.names);
+        const r = await runSequence(`${tool} renew`, steps, { env: baseEnv(), cwd: state.dir });
+        record('renew', tool, { ...r, certificates: CERTS, invocations: steps.length, requests: requestSnapshot() });
+        log(`  ${tool.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+      } catch (error) {
+        recordError('renew', tool, error);
+      }
+    }
+  }
+}
+
+async function scenarioColdStart() {
+  log(`\n[4] CLI cold start (--version) — ${RUNS_SINGLE} run(s)`);
+  const lines = [...TOOLS.map((t) => ({ line: t, ...clients[t].version })), { line: 'node -e 0', cmd: nodeBin, args: ['-e', '0'] }];
+  for (let run = 1; run <= RUNS_SINGLE; run++) {
+    for (const l of lines) {
+      if (results.start?.[l.line]?.error) continue;
+      try {
+        const r = await runSequence(`${l.line} --version`, [l], { env: baseEnv(), cwd: scratch });
+        record('start', l.line, r);
+      } catch (error) {
+        recordError('start', l.line, error);
+      }
+    }
+  }
+  for (const l of lines) {
+    const runs = results.start?.[l.line]?.runs ?? [];
+    if (runs.length) log(`  ${l.line.padEnd(10)} median ${fmtS(median(runs.map((x) => x.ms)))}  ${fmtMiB(Math.max(...runs.map((x) => x.rssKiB)))}`);
+  }
+}
+
+// --- report ---------------------------------------------------------------------------------------
+const fmtS = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)} s` : 'n/a');
+const fmtMiB = (kib) => (kib > 0 ? `${(kib / 1024).toFixed(1)} MiB` : 'n/a');
+const fmtRatio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+
+/** Median wall time, max peak RSS, median requests per certificate and median request breakdown of one line. */
+function summarize(entry) {
+  if (!entry || entry.error || entry.runs.length === 0) return undefined;
+  const runs = entry.runs;
+  const perCert = runs.filter((r) => r.requests).map((r) => r.requests.total / (r.certificates ?? 1));
+  const kinds = {};
+  for (const k of KIND_ORDER) {
+    const xs = runs.filter((r) => r.requests).map((r) => (r.requests.byKind[k] ?? 0) / (r.certificates ?? 1));
+    if (xs.some((x) => x > 0)) kinds[k] = median(xs);
+  }
+  return {
+    medianMs: median(runs.map((r) => r.ms)),
+    minMs: Math.min(...runs.map((r) => r.ms)),
+    maxMs: Math.max(...runs.map((r) => r.ms)),
+    peakRssKiB: Math.max(...runs.map((r) => r.rssKiB)),
+    requestsPerCert: perCert.length ? median(perCert) : undefined,
+    kinds,
+    runs: runs.length,
+  };
+}
+
+function versionOf(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
+  } catch {
+    return 'unknown';
+  }
+}
+function debVersion(pkg) {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'not installed';
+  }
+}
+
+const TARGETS = {
+  single: { ms: 600, text: 'under 0.6 s' },
+  many: { ms: 3000, text: 'under 3 s' },
+  renew: { ms: 300, text: 'under 0.3 s' },
+};
+
+function scenarioTable(id, title, lines, certLabel) {
+  const s = Object.fromEntries(lines.map((l) => [l, summarize(results[id]?.[l])]));
+  const base = { certbot: s.certbot?.medianMs, lego: s.lego?.medianMs };
+  const rows = [
+    `| client | median wall | min–max | vs certbot | vs lego | ACME requests / ${certLabel} | peak RSS | runs |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const l of lines) {
+    const e = results[id]?.[l];
+    if (!e) continue;
+    const x = s[l];
+    if (!x) {
+      rows.push(`| ${lineLabel(l)} | failed | | | | | | ${e.runs.length} |`);
+      continue;
+    }
+    rows.push(`| ${lineLabel(l)} | ${fmtS(x.medianMs)} | ${fmtS(x.minMs)}–${fmtS(x.maxMs)} | ${fmtRatio(x.medianMs, base.certbot)} | ` +
+      `${fmtRatio(x.medianMs, base.lego)} | ${x.requestsPerCert === undefined ? '–' : fmtNum(x.requestsPerCert)} | ${fmtMiB(x.peakRssKiB)} | ${x.runs} |`);
+  }
+  const errors = lines.filter((l) => results[id]?.[l]?.error).map((l) => `- **${lineLabel(l)} failed**: \`\`\`\n${results[id][l].error}\n\`\`\``);
+  return `### ${title}\n\n${rows.join('\n')}\n${errors.length ? `\n${errors.join('\n')}\n` : ''}`;
+}
+const fmtNum = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+const LINE_LABELS = {
+  certpilot: 'certpilot',
+  'certpilot-sequential': 'certpilot, one `issue` per certificate',
+  certbot: 'certbot',
+  lego: 'lego',
+  'node -e 0': '`node -e 0` (floor)',
+};
+const lineLabel = (l) => LINE_LABELS[l] ?? l;
+
+function breakdownTable() {
+  const lines = TOOLS.filter((t) => summarize(results.single?.[t]));
+  if (!lines.length) return '';
+  const header = `| request | ${lines.join(' | ')} |\n| --- | ${lines.map(() => '---:').join(' | ')} |`;
+  const rows = KIND_ORDER.filter((k) => lines.some((l) => summarize(results.single[l]).kinds[k] !== undefined)).map(
+    (k) => `| ${k} | ${lines.map((l) => fmtNum(summarize(results.single[l]).kinds[k] ?? 0)).join(' | ')} |`,
+  );
+  const total = `| **total** | ${lines.map((l) => `**${fmtNum(summarize(results.single[l]).requestsPerCert)}**`).join(' | ')} |`;
+  return `### ACME requests for one certificate with a new account, by kind (median of runs)\n\n` +
+    `Counted at the proxy. "authz"/"challenge" is the first POST to that URL (fetch / answer), "polls" every later one.\n\n` +
+    `${header}\n${rows.join('\n')}\n${total}\n`;
+}
+
+function targetsTable() {
+  const cp = (id, line = 'certpilot') => summarize(results[id]?.[line]);
+  const rows = ['| target | certpilot | met? |', '| --- | ---: | --- |'];
+  const timeRow = (label, id, t) => {
+    const x = cp(id);
+    rows.push(`| ${label} ${t.text} | ${x ? fmtS(x.medianMs) : 'n/a'} | ${x ? (x.medianMs < t.ms ? 'met' : '**missed**') : 'not measured'} |`);
+  };
+  timeRow('one certificate', 'single', TARGETS.single);
+  timeRow(`${CERTS} certificates`, 'many', TARGETS.many);
+  timeRow(`nothing-due renew of ${CERTS}`, 'renew', TARGETS.renew);
+  for (const [id, label] of [['single', 'one certificate'], ['many', `${CERTS} certificates`]]) {
+    const x = cp(id);
+    const lego = summarize(results[id]?.lego);
+    const ok = x && lego && x.requestsPerCert !== undefined ? x.requestsPerCert <= lego.requestsPerCert : undefined;
+    rows.push(`| ACME requests per certificate ≤ lego (${label}; lego ${lego ? fmtNum(lego.requestsPerCert) : 'n/a'}) | ` +
+      `${x ? fmtNum(x.requestsPerCert) : 'n/a'} | ${ok === undefined ? 'not measured' : ok ? 'met' : '**missed**'} |`);
+  }
+  const rss = ['single', 'many', 'renew', 'start'].flatMap((id) => ['certpilot', 'certpilot-sequential'].map((l) => cp(id, l)?.peakRssKiB ?? 0));
+  const peak = Math.max(...rss);
+  rows.push(`| peak RSS under 90 MiB (any scenario) | ${fmtMiB(peak)} | ${peak > 0 ? (peak < 90 * 1024 ? 'met' : '**missed**') : 'not measured'} |`);
+  return rows.join('\n');
+}
+
+async function writeReport(meta) {
+  const findingsFile = join(here, 'findings.md');
+  const findings = existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8').trim() : '';
+  const md = `# Benchmark results: certpilot vs certbot vs lego
+
+${QUICK ? '> **Smoke run (`BENCH_QUICK=1`)**: one run per scenario and fewer certificates; not the reference figures.\n\n' : ''}Generated by \`bench/run.mjs\` on ${meta.date}. Reproduce with:
+
+\`\`\`sh
+npm run bench        # = bash scripts/setup.sh --bench && node bench/run.mjs
+\`\`\`
+
+**Machine**: ${meta.nproc} CPU (${meta.cpu}), Node.js ${meta.node}, ${meta.os}.
+**Clients**: certbot ${meta.certbot} (Debian ${meta.certbotDeb}), lego ${meta.legoDeb} (Debian), certpilot ${meta.certpilot} (\`${relative(root, cliPath)}\`).
+**CA**: Pebble ${meta.pebbleDeb} (Debian) with \`PEBBLE_VA_NOSLEEP=1\`, \`PEBBLE_WFE_NONCEREJECT=0\`, \`PEBBLE_AUTHZREUSE=0\`, ${STRICT ? '`-strict`' : 'not `-strict`'}; every client goes through the same counting HTTPS proxy (\`test/harness/fault-proxy.ts\`, no faults) on loopback, trusts the test CA (certbot \`REQUESTS_CA_BUNDLE\`, lego \`LEGO_CA_CERTIFICATES\`, certpilot \`--ca-bundle\`/\`acme.caBundle\`) and answers http-01 with its own standalone listener on Pebble's http-01 port. ECDSA P-256 keys everywhere (each client's default).
+
+Wall time: \`process.hrtime\` around spawn → exit of each process (for a sequence, the sum). Peak RSS: GNU \`time -f %M\` of the process (for a sequence, the largest of any invocation). Requests: every HTTP request the proxy saw during the scenario, divided by the number of certificates. Runs: ${RUNS_SINGLE} for the single-certificate and start-up scenarios, ${RUNS_MULTI} for the ${CERTS}-certificate ones; medians reported. Each run uses fresh names, so no authorization is reused.
+
+## Targets
+
+${targetsTable()}
+
+## Scenarios
+
+${scenarioTable('single', '1. One certificate with a new account (fresh state each run)', TOOLS, 'cert')}
+${breakdownTable()}
+${scenarioTable('many', `2. ${CERTS} certificates with one account, the way each client's users do it`, [...TOOLS.filter((t) => t !== 'certpilot'), ...(TOOLS.includes('certpilot') ? ['certpilot', 'certpilot-sequential'] : [])], 'cert')}
+certbot and lego: ${CERTS} sequential \`certonly\` / \`run\` invocations sharing one config directory (one account, created by the first). certpilot: one \`certpilot renew\` over a configuration listing ${CERTS} certificates (\`renewal.concurrency\` default 4); the second certpilot line is ${CERTS} sequential \`certpilot issue -d\` invocations, like for like with the other two.
+
+${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, TOOLS, 'cert')}
+certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2.
+
+${scenarioTable('start', '4. CLI cold start (`--version`)', [...TOOLS, 'node -e 0'], 'cert')}
+## Reference figures from the issue (another machine, Pebble with validation sleeps)
+
+certbot 3.7 s for one certificate and 63 s for 20; lego 6.1 s and 116 s; certbot \`renew\` with nothing due 0.76 s; \`node -e 0\` 0.13 s.
+
+${findings ? `## Why, and what it would take\n\n${findings}\n` : ''}`;
+  await writeFile(OUT_MD, md);
+  await writeFile(OUT_JSON, `${JSON.stringify({ meta, settings: { quick: QUICK, runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS }, summary: Object.fromEntries(Object.entries(results).map(([id, lines]) => [id, Object.fromEntries(Object.entries(lines).map(([l, e]) => [l, summarize(e) ?? { error: e.error }]))])), results }, null, 2)}\n`);
+  log(`\nwrote ${OUT_MD} and ${OUT_JSON}`);
+  return md;
+}
+
+// --- main -----------------------------------------------------------------------------------------
+async function killChildren() {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+let exitCode = 0;
+const startedAt = Date.now();
+try {
+  scratch = await mkdtemp(join(tmpdir(), 'certpilot-bench-'));
+  await mkdir(join(scratch, 'home'));
+  const missing = TOOLS.filter((t) => t !== 'certpilot' && !versionOf('sh', ['-c', `command -v ${t}`]).startsWith('/'));
+  if (missing.length) throw new Error(`bench: ${missing.join(', ')} not installed: run \`bash scripts/setup.sh --bench\``);
+  pebble = await startPebble({ version: '2.4', noSleep: true, nonceRejectPercent: 0, authzReuse: 0, strict: STRICT });
+  proxy = await startFaultProxy(pebble);
+  log(`bench: Pebble 2.4 at ${pebble.directoryUrl}, proxy ${proxy.directoryUrl}, http-01 port ${pebble.httpPort}; ` +
+    `tools ${TOOLS.join(', ')}; ${RUNS_SINGLE}/${RUNS_MULTI} runs, ${CERTS} certificates${QUICK ? ' (quick)' : ''}`);
+
+  await scenarioColdStart();
+  await scenarioSingle();
+  await scenarioMany();
+  await scenarioRenewNothingDue();
+
+  const meta = {
+    date: new Date().toISOString(),
+    nproc: cpus().length,
+    cpu: (cpus()[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
+    node: process.version,
+    os: versionOf('sh', ['-c', '. /etc/os-release && echo "$PRETTY_NAME"']),
+    certbot: versionOf('certbot', ['--version']).replace(/^certbot\s*/, ''),
+    certbotDeb: debVersion('certbot'),
+    legoDeb: debVersion('lego'),
+    pebbleDeb: debVersion('pebble'),
+    certpilot: versionOf(nodeBin, [cliPath, '--version']) || JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version,
+    durationS: Math.round((Date.now() - startedAt) / 1000),
+  };
+  const md = await writeReport(meta);
+  process.stdout.write(`${md.split('## Reference figures')[0]}\n(total ${meta.durationS} s)\n`);
+} catch (error) {
+  exitCode = 1;
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  if (pebble) console.error((await pebble.logs()).split('\n').slice(-30).join('\n'));
+} finally {
+  await killChildren();
+  await proxy?.stop();
+  await pebble?.stop();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+}
+process.exitCode = exitCode;

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Prepares a machine to build, demo and test certpilot. Idempotent: every step checks before it
+# acts, so the second run only confirms (a few seconds, dominated by the incremental build).
+#
+#   bash scripts/setup.sh           Debian packages, Pebble 2.10, test PKI, node_modules, build
+#   bash scripts/setup.sh --bench   also certbot and lego for bench/
+#
+# Debian 12 (bookworm) is the target; it runs as root (or with password-less sudo). Elsewhere the
+# system steps are skipped with a warning and the tests that need a missing server skip loudly.
+#
+# Environment (all optional):
+#   CERTPILOT_TEST_CACHE  cache root (default /var/cache/certpilot-test as root,
+#                         ${XDG_CACHE_HOME:-~/.cache}/certpilot-test otherwise); holds the test PKI
+#                         (pebble-tls/) and the side apt configuration (apt-unstable/)
+#   CERTPILOT_TEST_OPT    where downloaded servers are unpacked (default /opt/certpilot-test as root,
+#                         $CERTPILOT_TEST_CACHE/opt otherwise); Pebble 2.10 lands in pebble-2.10/
+# test/harness/paths.ts resolves the same defaults; keep the two in step.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) BENCH=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "setup: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+# Debian packages the tests and the demo need. Later features add theirs here, one word each
+# (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
+APT_PACKAGES=(pebble openssl ca-certificates)
+# Only for `npm run bench`.
+BENCH_PACKAGES=(certbot lego)
+# Minimum version of the side-loaded Pebble (ARI and profiles).
+PEBBLE_NEW_MIN=2.10
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+warn() { printf 'setup: WARNING: %s\n' "$*" >&2; }
+started=$SECONDS
+
+if [[ $(id -u) -eq 0 ]]; then
+  SUDO=()
+  CACHE="${CERTPILOT_TEST_CACHE:-/var/cache/certpilot-test}"
+  OPT="${CERTPILOT_TEST_OPT:-/opt/certpilot-test}"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+  CACHE="${CERTPILOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/certpilot-test}"
+  OPT="${CERTPILOT_TEST_OPT:-$CACHE/opt}"
+else
+  SUDO=(false)
+  CACHE="${CERTPILOT_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/certpilot-test}"
+  OPT="${CERTPILOT_TEST_OPT:-$CACHE/opt}"
+fi
+CAN_APT=1
+if ! command -v apt-get >/dev/null 2>&1 || [[ ${SUDO[0]:-} == false ]]; then CAN_APT=0; fi
+
+# --- 1. Debian packages ---------------------------------------------------------------------------
+is_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" == "install ok installed" ]]
+}
+
+install_packages() {
+  local wanted=("$@") missing=() p
+  for p in "${wanted[@]}"; do is_installed "$p" || missing+=("$p"); done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "debian packages present: ${wanted[*]}"
+    return 0
+  fi
+  if [[ $CAN_APT -eq 0 ]]; then
+    warn "missing packages ${missing[*]} and no root/apt-get here; tests needing them will skip"
+    return 0
+  fi
+  log "installing debian packages: ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq >&2
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >&2
+}
+
+pkgs=("${APT_PACKAGES[@]}")
+[[ $BENCH -eq 1 ]] && pkgs+=("${BENCH_PACKAGES[@]}")
+install_packages "${pkgs[@]}"
+
+# --- 2. Pebble >= 2.10 from Debian unstable/trixie, side-loaded ---------------------------------
+# A separate apt configuration (own source list, lists and cache) so the machine's own apt state is
+# never touched; the mirror is whatever the machine already uses. The .deb is only unpacked (Go
+# binary, needs only libc), never installed.
+PEBBLE_NEW_DIR="$OPT/pebble-2.10"
+PEBBLE_NEW_BIN="$PEBBLE_NEW_DIR/usr/bin/pebble"
+
+debian_mirror() {
+  local codename
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
+  {
+    # deb822: the URIs of the stanza whose Suites holds the release's own codename.
+    shopt -s nullglob
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+      awk -v cn="$codename" '
+        function flush() { if (uris != "" && hit) print uris; uris = ""; hit = 0 }
+        /^[[:space:]]*$/ { flush(); next }
+        /^[[:space:]]*#/ { next }
+        tolower($1) == "uris:" { uris = $2 }
+        tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == cn) hit = 1 }
+        END { flush() }' "$f"
+    done
+    # one-line format: deb [options] URI suite components...
+    local l
+    for l in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+      [[ -f $l ]] || continue
+      awk -v cn="$codename" '
+        $1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+                      if ($(i + 1) == cn) print $i }' "$l"
+    done
+  } | { grep -v -- '-security' || true; } | head -n 1
+}
+
+install_new_pebble() {
+  if [[ -x $PEBBLE_NEW_BIN ]] && "$PEBBLE_NEW_BIN" -version >/dev/null 2>&1; then
+    log "pebble $(cat "$PEBBLE_NEW_DIR/VERSION" 2>/dev/null || echo '>= 2.10') present: $PEBBLE_NEW_BIN"
+    return 0
+  fi
+  # No root needed: the side configuration only writes below $CACHE.
+  if ! command -v apt-get >/dev/null 2>&1; then
+    warn "cannot fetch pebble >= $PEBBLE_NEW_MIN without apt-get; ARI/profile tests will skip"
+    return 0
+  fi
+  local mirror
+  mirror="$(debian_mirror)"
+  if [[ -z $mirror ]]; then
+    warn "no Debian mirror found in /etc/apt sources; ARI/profile tests will skip"
+    return 0
+  fi
+  local alt="$CACHE/apt-unstable"
+  mkdir -p "$alt/lists/partial" "$alt/cache/archives/partial" "$alt/debs"
+  {
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main"
+  } >"$alt/sources.list"
+  local aptopts=(-o "Dir::Etc::SourceList=$alt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$alt/lists" -o "Dir::Cache=$alt/cache" -o "APT::Sandbox::User=$(id -un)")
+  log "fetching pebble >= $PEBBLE_NEW_MIN index from $mirror (unstable, trixie)"
+  if ! apt-get "${aptopts[@]}" update -qq >&2; then
+    warn "apt-get update of unstable/trixie failed; ARI/profile tests will skip"
+    return 0
+  fi
+  # Every candidate >= the minimum, newest first; fall back to the next if one does not run here.
+  local versions v
+  versions="$(apt-cache "${aptopts[@]}" madison pebble | awk -F'|' '{gsub(/ /, "", $2); print $2}' |
+    sort -u | sort -r -V)"
+  for v in $versions; do
+    dpkg --compare-versions "$v" ge "$PEBBLE_NEW_MIN" || continue
+    log "downloading pebble $v"
+    rm -f "$alt/debs/"*.deb
+    if ! (cd "$alt/debs" && apt-get "${aptopts[@]}" download -qq "pebble=$v" >&2); then
+      warn "download of pebble $v failed"; continue
+    fi
+    local staging="$PEBBLE_NEW_DIR.tmp.$$"
+    rm -rf "$staging" && mkdir -p "$staging"
+    dpkg -x "$alt/debs/"pebble_*.deb "$staging"
+    if "$staging/usr/bin/pebble" -version >/dev/null 2>&1; then
+      echo "$v" >"$staging/VERSION"
+      rm -rf "$PEBBLE_NEW_DIR" && mkdir -p "$(dirname "$PEBBLE_NEW_DIR")"
+      mv "$staging" "$PEBBLE_NEW_DIR"
+      log "pebble $v unpacked to $PEBBLE_NEW_DIR"
+      return 0
+    fi
+    warn "pebble $v does not run on this machine"
+    rm -rf "$staging"
+  done
+  warn "no usable pebble >= $PEBBLE_NEW_MIN in unstable/trixie; ARI/profile tests will skip"
+}
+install_new_pebble
+
+# --- 3. Test PKI for Pebble's own listener (and the fault proxy) -------------------------------
+# Debian's pebble ships no listener certificate. One CA plus one leaf for localhost, 127.0.0.1 and
+# ::1, kept between runs and regenerated when missing, unreadable or within 30 days of expiry.
+PKI="$CACHE/pebble-tls"
+pki_ok() {
+  local f
+  for f in ca.pem ca-key.pem cert.pem key.pem; do [[ -s $PKI/$f ]] || return 1; done
+  openssl x509 -in "$PKI/ca.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1
+  openssl x509 -in "$PKI/cert.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1 || return 1
+  openssl verify -CAfile "$PKI/ca.pem" "$PKI/cert.pem" >/dev/null 2>&1 || return 1
+}
+make_pki() {
+  local tmp
+  tmp="$(mktemp -d "${PKI}.tmp.XXXXXX")"
+  (
+    umask 077
+    cd "$tmp"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem 2>/dev/null
+    openssl req -x509 -new -key ca-key.pem -sha256 -days 3650 -subj "/CN=certpilot test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -out ca.pem 2>/dev/null
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem 2>/dev/null
+    openssl req -new -key key.pem -subj "/CN=localhost" -out leaf.csr 2>/dev/null
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+      "authorityKeyIdentifier=keyid" "subjectKeyIdentifier=hash" >leaf.ext
+    openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -sha256 \
+      -days 825 -extfile leaf.ext -out cert.pem 2>/dev/null
+    rm -f leaf.csr leaf.ext ca.srl
+    chmod 0600 ca-key.pem key.pem
+    chmod 0644 ca.pem cert.pem
+  )
+  chmod 0755 "$tmp"
+  rm -rf "$PKI"
+  mv "$tmp" "$PKI"
+}
+mkdir -p "$CACHE"
+if pki_ok; then
+  log "test PKI present: $PKI"
+else
+  log "generating test PKI in $PKI"
+  make_pki
+fi
+
+# --- 4. node_modules ---------------------------------------------------------------------------
+# npm ci only when the tree may not match package-lock.json: no tree yet, or the lockfile changed
+# (hash kept in node_modules/.certpilot-lock-hash) after npm last wrote its own hidden lockfile.
+# A tree npm installed after the lockfile's last change (a plain `npm install x`) counts as current.
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+hash_file=node_modules/.certpilot-lock-hash
+hidden=node_modules/.package-lock.json
+if [[ -f $hidden && -f $hash_file && "$(cat "$hash_file")" == "$lock_hash" ]]; then
+  log "node_modules current"
+elif [[ -f $hidden && ! $hidden -ot package-lock.json ]]; then
+  echo "$lock_hash" >"$hash_file"
+  log "node_modules current (installed after the last lockfile change)"
+else
+  log "npm ci (package-lock.json changed or no node_modules)"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_hash" >"$hash_file"
+fi
+
+# --- 5. Build ----------------------------------------------------------------------------------
+# tsc is incremental but trusts dist/.tsbuildinfo even when outputs were deleted by hand; force a
+# full build when a source that existed at the last build lacks its output (newer sources are
+# tsc's own business).
+if [[ -f dist/.tsbuildinfo ]]; then
+  while IFS= read -r -d '' ts; do
+    js="dist/${ts%.ts}.js"
+    if [[ ! -f $js && $ts -ot dist/.tsbuildinfo ]]; then
+      log "dist/ is missing $js; rebuilding from scratch"
+      rm -f dist/.tsbuildinfo
+      break
+    fi
+  done < <(find src test -name '*.ts' ! -name '*.d.ts' -print0)
+fi
+log "build (npm run build)"
+npm run --silent build >&2
+
+log "done in $((SECONDS - started))s"

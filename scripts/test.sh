@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Lint, build (tsc typechecks) and run every test with Node's own runner. Called by `npm test`
+# after scripts/setup.sh; `npm run test:unit` runs it with `unit` (unit tests in dist/src only).
+#
+#   bash scripts/test.sh [unit]
+#
+# All three steps always run so one pass shows every problem; the exit status is non-zero when any
+# of them failed. The runner's closing lines (`# pass N`, `# fail N`) are the last lines on stdout.
+#
+# Environment:
+#   CERTPILOT_REQUIRE_SERVERS=1   a missing server binary fails its test instead of skipping (CI)
+#   CERTPILOT_TEST_CONCURRENCY    test files run at once (default: 2 x CPUs, at least 4; the
+#                                 integration files mostly wait on their own Pebble)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+MODE="${1:-all}"
+case "$MODE" in
+  all) TEST_DIRS=(dist/src dist/test) ;;
+  unit) TEST_DIRS=(dist/src) ;;
+  *) echo "test: unknown argument: $MODE (expected: unit)" >&2; exit 2 ;;
+esac
+
+log() { printf 'test: %s\n' "$*" >&2; }
+failed=()
+
+# tsc never deletes outputs: drop compiled files whose source is gone, so a deleted or renamed
+# test cannot keep running (or failing) from dist/.
+if [[ -d dist ]]; then
+  while IFS= read -r -d '' js; do
+    rel="${js#dist/}"
+    if [[ ! -f ${rel%.js}.ts ]]; then
+      log "removing stale $js (no ${rel%.js}.ts)"
+      rm -f "$js" "$js.map"
+    fi
+  done < <(find dist/src dist/test -name '*.js' -print0 2>/dev/null)
+fi
+
+log "lint (eslint .)"
+npx eslint . >&2 || failed+=(lint)
+
+log "build (npm run build: tsc typechecks)"
+npm run --silent build >&2 || failed+=(build)
+
+mapfile -t files < <(find "${TEST_DIRS[@]}" -name '*.test.js' 2>/dev/null | sort)
+if [[ ${#files[@]} -eq 0 ]]; then
+  log "no test files under ${TEST_DIRS[*]}"
+  failed+=(no-tests)
+else
+  cpus="$(nproc 2>/dev/null || echo 2)"
+  concurrency="${CERTPILOT_TEST_CONCURRENCY:-$(( cpus * 2 > 4 ? cpus * 2 : 4 ))}"
+  reporter=()
+  # CI and pipes get TAP, whose closing lines are `# pass N` / `# fail N`.
+  if [[ -n ${CI:-} || ! -t 1 ]]; then reporter=(--test-reporter=tap); fi
+  log "node --test: ${#files[@]} files, concurrency $concurrency, CERTPILOT_REQUIRE_SERVERS=${CERTPILOT_REQUIRE_SERVERS:-0}"
+  node --enable-source-maps --test --test-concurrency="$concurrency" "${reporter[@]}" "${files[@]}" || failed+=(tests)
+fi
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi
+log "all green"

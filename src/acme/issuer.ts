@@ -1,0 +1,197 @@
+/**
+ * The order flow (RFC 8555 §7.4) over the challenge solvers: new order (profile, replaces) →
+ * authorizations solved in parallel → finalize with a CSR → download the chosen chain.
+ *
+ * Cleanup of every presented challenge runs in `finally` and never hides the main error; pending
+ * authorizations of a failed order are deactivated (node-acme-client `auto.js`), so the CA does not
+ * keep them half-done.
+ */
+import type { ChallengeSolver, Identifier, PendingChallenge } from '../challenges/challenge-solver.js';
+import { isChallengeWaiter } from '../challenges/challenge-solver.js';
+import { CertpilotError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { KeyType } from '../storage/certificate-store.js';
+import type { AcmeClient } from './acme-client.js';
+import { parseCertificate, splitPemChain } from './certificate.js';
+import { createCsr, generatePrivateKey, importPrivateKey, keyTypeOf } from './csr.js';
+import { AcmeProblemError, RateLimitedError } from './protocol/problem.js';
+
+/** What to issue. */
+export interface IssueRequest {
+  identifiers: Identifier[];
+  keyType: KeyType;
+  /** Reuse this PKCS#8 PEM key instead of generating one (`reuseKey`). Never logged. */
+  privateKeyPem?: string;
+  /** ACME profile name (checked against the directory by the client). */
+  profile?: string;
+  /** ARI id of the certificate this one replaces (RFC 9773 §5). */
+  replaces?: string;
+  /** Issuer common name of the preferred chain. */
+  preferredChain?: string;
+}
+
+/** An issued certificate with the facts storage records. */
+export interface IssuedCertificate {
+  certPem: string;
+  chainPem: string;
+  fullchainPem: string;
+  privateKeyPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  serialNumber: string;
+  issuer: string;
+  ariCertId: string;
+  /** The `replaces` the accepted order carried, if any. */
+  replaces?: string;
+  orderUrl: string;
+}
+
+/** Dependencies of an {@link Issuer}. */
+export interface IssuerOptions {
+  client: AcmeClient;
+  /** Solvers in order of preference; the first whose type the CA offers is used. */
+  solvers: readonly ChallengeSolver[];
+  logger?: Logger;
+}
+
+/** Runs ACME orders to completion over a client and solvers. */
+export class Issuer {
+  private readonly client: AcmeClient;
+  private readonly solvers: readonly ChallengeSolver[];
+  private readonly logger: Logger;
+
+  constructor(options: IssuerOptions) {
+    this.client = options.client;
+    this.solvers = options.solvers;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Orders, validates, finalizes and downloads one certificate. */
+  async issue(request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssuedCertificate> {
+    const { signal } = options;
+    const order = await this.newOrder(request, signal);
+    this.logger.info({ order: order.url, identifiers: request.identifiers.map((i) => i.value) }, 'order created');
+
+    await this.authorize(order.authorizations, signal);
+
+    const key = request.privateKeyPem
+      ? { key: importPrivateKey(request.privateKeyPem), pem: request.privateKeyPem }
+      : await generatePrivateKey(request.keyType);
+    if (request.privateKeyPem && keyTypeOf(key.key) !== request.keyType) {
+      throw new CertpilotError('ERR_KEY_INVALID', `issuer: reused key is ${keyTypeOf(key.key) ?? 'of an unknown type'}, not ${request.keyType}`, {
+        hint: 'Set reuseKey: false for one renewal to change the key type.',
+      });
+    }
+    const csr = await createCsr({ key: key.key, identifiers: request.identifiers });
+    const finalized = await this.client.finalizeOrder(order, csr, { signal });
+    if (!finalized.certificate) {
+      throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: order ${order.url} is valid but has no certificate URL`);
+    }
+    const downloaded = await this.client.downloadCertificate(finalized.certificate, {
+      ...(signal ? { signal } : {}),
+      ...(request.preferredChain ? { preferredChain: request.preferredChain } : {}),
+    });
+    const pems = splitPemChain(downloaded.pem);
+    const leaf = pems[0];
+    if (!leaf) throw new CertpilotError('ERR_ACME_BAD_RESPONSE', 'issuer: the CA returned an empty certificate chain');
+    const chain = pems.slice(1);
+    const facts = parseCertificate(leaf);
+    return {
+      certPem: leaf,
+      chainPem: chain.join(''),
+      fullchainPem: pems.join(''),
+      privateKeyPem: key.pem,
+      notBefore: facts.notBefore,
+      notAfter: facts.notAfter,
+      serialNumber: facts.serialNumber,
+      issuer: facts.issuer,
+      ariCertId: facts.ariCertId,
+      ...(order.replaces ? { replaces: order.replaces } : {}),
+      orderUrl: order.url,
+    };
+  }
+
+  /** New order; when the CA refuses `replaces` (already replaced, unknown), orders again without it. */
+  private async newOrder(request: IssueRequest, signal: AbortSignal | undefined): ReturnType<AcmeClient['newOrder']> {
+    const base = { identifiers: request.identifiers, ...(request.profile ? { profile: request.profile } : {}) };
+    if (!request.replaces) return this.client.newOrder(base, { signal });
+    try {
+      const order = await this.client.newOrder({ ...base, replaces: request.replaces }, { signal });
+      return { ...order, replaces: order.replaces ?? request.replaces };
+    } catch (err) {
+      if (!(err instanceof AcmeProblemError) || err instanceof RateLimitedError) throw err;
+      this.logger.warn({ replaces: request.replaces, problem: err.problem.type }, 'CA refused replaces; ordering without it');
+      return this.client.newOrder(base, { signal });
+    }
+  }
+
+  /** Solves every pending authorization in parallel; deactivates the rest if any fails. */
+  private async authorize(urls: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, signal)));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length === 0) return;
+    await Promise.allSettled(
+      urls.map(async (url) => {
+        const authz = await this.client.getAuthorization(url, { signal });
+        if (authz.status === 'pending') await this.client.deactivateAuthorization(url, { signal });
+      }),
+    );
+    const [first] = failures;
+    if (failures.length === 1 && first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED') throw first;
+    const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
+    throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: ${failures.length} of ${urls.length} authorization(s) failed: ${detail}`, {
+      cause: first,
+      ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),
+    });
+  }
+
+  private async solveAuthorization(url: string, signal: AbortSignal | undefined): Promise<void> {
+    const authz = await this.client.getAuthorization(url, { signal });
+    if (authz.status === 'valid') return;
+    if (authz.status !== 'pending') {
+      throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: authorization for ${authz.identifier.value} is ${authz.status}`);
+    }
+    const offered = authz.challenges.map((c) => c.type);
+    const solver = this.solvers.find((s) => offered.includes(s.type));
+    const challenge = solver && authz.challenges.find((c) => c.type === solver.type);
+    if (!solver || !challenge) {
+      throw new CertpilotError(
+        'ERR_CHALLENGE_UNSUPPORTED',
+        `issuer: no solver for ${authz.wildcard ? '*.' : ''}${authz.identifier.value}: the CA offers ${offered.join(', ')}, configured: ${this.solvers.map((s) => s.type).join(', ') || 'none'}`,
+      );
+    }
+    const token = challenge.token;
+    if (!token) throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: ${challenge.type} challenge ${challenge.url} has no token`);
+    const pending: PendingChallenge = {
+      type: solver.type,
+      identifier: authz.identifier,
+      wildcard: authz.wildcard === true,
+      url: challenge.url,
+      token,
+      keyAuthorization: this.client.keyAuthorization(token),
+      ...(solver.type === 'dns-01'
+        ? { dnsRecordName: `_acme-challenge.${authz.identifier.value}.`, dnsValue: this.client.dns01TxtValue(token) }
+        : {}),
+    };
+    const name = `${pending.wildcard ? '*.' : ''}${authz.identifier.value}`;
+    try {
+      await solver.present(pending, { signal });
+      if (isChallengeWaiter(solver)) await solver.wait(pending, { signal });
+      this.logger.debug({ identifier: name, type: solver.type }, 'challenge presented');
+      await this.client.respondToChallenge(challenge.url, { signal });
+      const final = await this.client.pollAuthorization(url, { signal });
+      if (final.status !== 'valid') {
+        const failed = final.challenges.find((c) => c.type === solver.type);
+        const why = failed?.error?.detail ?? `authorization is ${final.status}`;
+        throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `${solver.type} for ${name}: ${why}`);
+      }
+      this.logger.info({ identifier: name, type: solver.type }, 'authorization valid');
+    } finally {
+      try {
+        await solver.cleanUp(pending, {});
+      } catch (err) {
+        this.logger.warn({ identifier: name, err: err instanceof Error ? err.message : String(err) }, 'challenge cleanup failed');
+      }
+    }
+  }
+}

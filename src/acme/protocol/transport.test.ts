@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { AcmeTransport, certpilotVersion } from './transport.js';
+import { RateLimitedError } from './problem.js';
+import { FakeClock } from '../../testing/fake-clock.js';
+import { problem, startFakeAcmeServer } from './testdata/fake-acme-server.js';
+
+const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+
+async function setup(): Promise<{ server: Awaited<ReturnType<typeof startFakeAcmeServer>>; transport: AcmeTransport; clock: FakeClock }> {
+  const server = await startFakeAcmeServer();
+  const clock = new FakeClock('2026-01-01T00:00:00Z');
+  const transport = new AcmeTransport({ newNonceUrl: () => Promise.resolve(`${server.base}/nonce`), clock });
+  return { server, transport, clock };
+}
+
+test('badNonce is retried once with the nonce from the error response, then succeeds', async () => {
+  const { server, transport } = await setup();
+  let calls = 0;
+  server.handler = () => (++calls === 1 ? problem('badNonce', 400, 'JWS has an invalid anti-replay nonce') : { status: 201, body: { ok: true } });
+  try {
+    const res = await transport.post(`${server.base}/new-order`, { a: 1 }, { key, kid: 'k' }, { label: 'newOrder' });
+    assert.equal(res.status, 201);
+    const posts = server.seen.filter((r) => r.method === 'POST');
+    assert.equal(posts.length, 2);
+    // The first used the HEAD nonce (nonce1); the error carried nonce2, which the retry used.
+    assert.equal(posts[0]!.protected!.nonce, 'nonce1');
+    assert.equal(posts[1]!.protected!.nonce, 'nonce2');
+    assert.equal(server.seen.filter((r) => r.method === 'HEAD').length, 1);
+    assert.deepEqual(transport.stats, { requests: 3, byEndpoint: { newNonce: 1, newOrder: 2 } });
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('nonces from responses are reused: HEAD newNonce only when the pool is empty', async () => {
+  const { server, transport } = await setup();
+  server.handler = () => ({ body: {} });
+  try {
+    for (let i = 0; i < 3; i++) await transport.post(`${server.base}/x`, undefined, { key, kid: 'k' }, { label: 'x' });
+    assert.deepEqual(server.seen.map((r) => r.method), ['HEAD', 'POST', 'POST', 'POST']);
+    assert.deepEqual(server.seen.filter((r) => r.method === 'POST').map((r) => r.protected!.nonce), ['nonce1', 'nonce2', 'nonce3']);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('POST-as-GET sends an empty-string payload and the JOSE content type (RFC 8555 §6.3)', async () => {
+  const { server, transport } = await setup();
+  server.handler = () => ({ body: { status: 'pending' } });
+  try {
+    await transport.post(`${server.base}/order/1`, undefined, { key, kid: 'https://acct' }, { label: 'order' });
+    const post = server.seen.find((r) => r.method === 'POST')!;
+    assert.equal(post.rawPayload, '');
+    assert.equal(post.headers['content-type'], 'application/jose+json');
+    assert.equal(post.protected!.url, `${server.base}/order/1`);
+    assert.equal(post.protected!.kid, 'https://acct');
+    assert.equal(post.headers['user-agent'], `certpilot/${certpilotVersion()}`);
+    assert.match(certpilotVersion(), /^\d+\.\d+\.\d+/);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('rateLimited is thrown with retryAfter, not slept through or retried', async () => {
+  const { server, transport, clock } = await setup();
+  server.handler = () => problem('rateLimited', 429, 'too many new orders', { 'Retry-After': '3600' });
+  try {
+    await assert.rejects(transport.post(`${server.base}/new-order`, {}, { key, kid: 'k' }, { label: 'newOrder' }), (err: unknown) => {
+      assert.ok(err instanceof RateLimitedError);
+      assert.equal(err.code, 'ERR_ACME_RATE_LIMITED');
+      assert.equal(err.retryAfter.toISOString(), '2026-01-01T01:00:00.000Z');
+      assert.equal(err.message, 'acme: newOrder: too many new orders');
+      return true;
+    });
+    assert.deepEqual(clock.sleeps, []);
+    assert.equal(server.seen.filter((r) => r.method === 'POST').length, 1);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('503 with an HTTP-date Retry-After is a RateLimitedError', async () => {
+  const { server, transport } = await setup();
+  server.handler = () => ({ status: 503, headers: { 'Retry-After': 'Thu, 01 Jan 2026 02:00:00 GMT' }, body: 'down for maintenance' });
+  try {
+    await assert.rejects(transport.get(`${server.base}/renewal-info/x`, { label: 'renewalInfo' }), (err: unknown) => {
+      assert.ok(err instanceof RateLimitedError);
+      assert.equal(err.retryAfter.toISOString(), '2026-01-01T02:00:00.000Z');
+      return true;
+    });
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('a server that always says badNonce gives ERR_ACME_BAD_NONCE after a bounded number of tries', async () => {
+  const { server, transport } = await setup();
+  server.handler = () => problem('badNonce', 400);
+  try {
+    await assert.rejects(transport.post(`${server.base}/x`, {}, { key, kid: 'k' }, { label: 'x' }), { code: 'ERR_ACME_BAD_NONCE' });
+    assert.equal(server.seen.filter((r) => r.method === 'POST').length, 10);
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});
+
+test('an unreachable server is a retryable ERR_ACME_NETWORK', async () => {
+  const { server, transport } = await setup();
+  const base = server.base;
+  await server.close();
+  try {
+    await assert.rejects(transport.get(`${base}/dir`, { label: 'directory' }), (err: Error & { code?: string; retryable?: boolean }) => {
+      assert.equal(err.code, 'ERR_ACME_NETWORK');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /^acme: directory: GET http:\/\/127\.0\.0\.1:\d+\/dir failed: /);
+      return true;
+    });
+  } finally {
+    transport.close();
+  }
+});
+
+test('an aborted signal rejects with its reason', async () => {
+  const { server, transport } = await setup();
+  server.handler = () => new Promise(() => undefined);
+  const controller = new AbortController();
+  try {
+    const pending = transport.post(`${server.base}/x`, {}, { key, kid: 'k' }, { label: 'x', signal: controller.signal });
+    setImmediate(() => controller.abort(new Error('stop')));
+    await assert.rejects(pending, { message: 'stop' });
+  } finally {
+    transport.close();
+    await server.close();
+  }
+});

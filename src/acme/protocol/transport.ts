@@ -1,0 +1,275 @@
+/**
+ * HTTP for ACME (RFC 8555 §6): `node:http`/`node:https` with keep-alive agents (one TLS handshake
+ * per run), extra trusted roots for private CAs, signed POST and POST-as-GET (§6.3) with a nonce
+ * pool (§6.5), `badNonce` retried with the nonce the error carried (§6.5), and problem documents
+ * (§6.7) turned into typed errors.
+ *
+ * Rate limits are never slept through: a `rateLimited` problem (§6.7) or a 503 with Retry-After
+ * throws {@link RateLimitedError} and the caller records `retryAfter`.
+ *
+ * Global `fetch` is not used because it cannot take per-request CA roots.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { rootCertificates } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { CertpilotError } from '../../errors.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import { silentLogger } from '../../logger.js';
+import type { Logger } from '../../logger.js';
+import { NoncePool } from './nonce-pool.js';
+import { signJws } from './jws.js';
+import type { JwsSigner } from './jws.js';
+import { AcmeProblemError, RateLimitedError, isProblemDocument, parseRetryAfter, problemToError } from './problem.js';
+
+/** A raw HTTP response. */
+export interface AcmeResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The request URL. */
+  url: string;
+}
+
+/** Request counters, for benchmarks ("no more ACME requests per certificate than lego"). */
+export interface TransportStats {
+  /** Every HTTP request sent, retries included. */
+  requests: number;
+  /** Requests per endpoint label (`directory`, `newNonce`, `newOrder`, `authorization`, …). */
+  byEndpoint: Record<string, number>;
+}
+
+/** Options for {@link AcmeTransport}. */
+export interface AcmeTransportOptions {
+  /** Resolves the newNonce URL (from the directory) when the pool needs a fresh nonce. */
+  newNonceUrl: (signal?: AbortSignal) => Promise<string>;
+  /** Extra PEM roots trusted in addition to the system roots. */
+  caCertificates?: string[];
+  /** Defaults to `certpilot/<version>`. */
+  userAgent?: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Attempts of one signed request when the server keeps answering `badNonce`; default 10. */
+  maxNonceAttempts?: number;
+  /** Socket inactivity timeout per request; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** Endpoint label for stats and messages, e.g. `newOrder`. */
+  label: string;
+  signal?: AbortSignal;
+  /** Accept header; defaults to JSON. */
+  accept?: string;
+}
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+let cachedVersion: string | undefined;
+
+/** certpilot's version from package.json (read once), for the User-Agent (RFC 8555 §6.1). */
+export function certpilotVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = '0.0.0';
+  // From dist/src/acme/protocol/ or src/acme/protocol/ the package root is 4 or 3 levels up.
+  for (const up of ['../../../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'certpilot' && pkg.version) {
+        cachedVersion = pkg.version;
+        break;
+      }
+    } catch {
+      // not at this level
+    }
+  }
+  return cachedVersion;
+}
+
+/** The HTTP layer of one ACME client. */
+export class AcmeTransport {
+  /** Request counters. */
+  readonly stats: TransportStats = { requests: 0, byEndpoint: {} };
+  /** The nonce pool fed by every response. */
+  readonly nonces: NoncePool;
+  private readonly httpsAgent: https.Agent;
+  private readonly httpAgent: http.Agent;
+  private readonly userAgent: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly maxNonceAttempts: number;
+  private readonly timeoutMs: number;
+
+  constructor(options: AcmeTransportOptions) {
+    const extra = options.caCertificates ?? [];
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ...(extra.length > 0 ? { ca: [...rootCertificates, ...extra] } : {}),
+    });
+    this.httpAgent = new http.Agent({ keepAlive: true });
+    this.userAgent = options.userAgent ?? `certpilot/${certpilotVersion()}`;
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? systemClock;
+    this.maxNonceAttempts = options.maxNonceAttempts ?? 10;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.nonces = new NoncePool(async (signal) => {
+      const url = await options.newNonceUrl(signal);
+      const res = await this.request('HEAD', url, { label: 'newNonce', ...(signal ? { signal } : {}) }, undefined, false);
+      const nonce = res.headers['replay-nonce'];
+      if (res.status >= 400 || typeof nonce !== 'string' || nonce === '') {
+        throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: newNonce: ${url} answered ${res.status} without a Replay-Nonce header`);
+      }
+      return nonce;
+    });
+  }
+
+  /**
+   * Sends one request and returns the response whatever its status. Pools the response's
+   * Replay-Nonce. Network failures throw `ERR_ACME_NETWORK` (retryable); an abort rejects with the
+   * signal's reason.
+   */
+  request(
+    method: 'GET' | 'HEAD' | 'POST',
+    url: string,
+    options: RequestOptions,
+    body?: string,
+    poolNonce = true,
+  ): Promise<AcmeResponse> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch (cause) {
+      return Promise.reject(new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: ${options.label}: invalid URL ${JSON.stringify(url)}`, { cause }));
+    }
+    const isHttps = target.protocol === 'https:';
+    const headers: Record<string, string | number> = {
+      'user-agent': this.userAgent,
+      accept: options.accept ?? 'application/json',
+    };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/jose+json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    this.stats.requests += 1;
+    this.stats.byEndpoint[options.label] = (this.stats.byEndpoint[options.label] ?? 0) + 1;
+    const started = performance.now();
+    return new Promise<AcmeResponse>((resolve, reject) => {
+      const fail = (cause: Error): void => {
+        if (signal?.aborted) {
+          reject(signal.reason as Error);
+          return;
+        }
+        reject(
+          new CertpilotError('ERR_ACME_NETWORK', `acme: ${options.label}: ${method} ${url} failed: ${cause.message}`, {
+            cause,
+            retryable: true,
+          }),
+        );
+      };
+      const req = (isHttps ? https : http).request(
+        target,
+        {
+          method,
+          headers,
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+          timeout: this.timeoutMs,
+          ...(signal ? { signal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_BODY_BYTES) {
+              res.destroy(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('error', fail);
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            if (poolNonce) this.nonces.add(res.headers['replay-nonce']);
+            this.logger.debug(
+              { method, url, status, ms: Math.round(performance.now() - started), endpoint: options.label },
+              'acme request',
+            );
+            resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+
+  /** GET (directory, renewalInfo); throws the typed error for a non-2xx answer. */
+  async get(url: string, options: RequestOptions): Promise<AcmeResponse> {
+    const res = await this.request('GET', url, options);
+    if (res.status >= 400) throw this.errorFor(res, options.label);
+    return res;
+  }
+
+  /**
+   * A signed POST (RFC 8555 §6.2); `payload` undefined is POST-as-GET (§6.3). A `badNonce` answer
+   * is retried with the nonce it carried, up to `maxNonceAttempts` requests in all.
+   */
+  async post(url: string, payload: unknown, signer: JwsSigner, options: RequestOptions): Promise<AcmeResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const nonce = await this.nonces.take(options.signal);
+      const jws = signJws(signer, { url, nonce, payload });
+      const res = await this.request('POST', url, options, JSON.stringify(jws));
+      if (res.status < 400) return res;
+      const error = this.errorFor(res, options.label);
+      if (error instanceof AcmeProblemError && error.acmeType === 'badNonce' && attempt < this.maxNonceAttempts) {
+        this.logger.debug({ url, attempt, endpoint: options.label }, 'acme badNonce, retrying with the fresh nonce');
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** The error to throw for a non-2xx response (problem document, 503 Retry-After, or other). */
+  errorFor(res: AcmeResponse, what: string): CertpilotError {
+    const now = this.clock.now();
+    const retryAfterHeader = res.headers['retry-after'];
+    let body: unknown;
+    try {
+      body = res.body.length > 0 ? JSON.parse(res.body.toString('utf8')) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const problem = isProblemDocument(body)
+      ? body
+      : { type: 'about:blank', detail: `HTTP ${res.status} from ${res.url}`, status: res.status };
+    if (res.status === 503) {
+      const retryAfter = parseRetryAfter(retryAfterHeader, now);
+      if (retryAfter) return new RateLimitedError(`acme: ${what}: service unavailable: ${problem.detail ?? problem.type}`, problem, res.status, retryAfter);
+    }
+    if (!isProblemDocument(body) && res.status < 500) {
+      return new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: ${what}: HTTP ${res.status} from ${res.url} without a problem document`);
+    }
+    return problemToError(problem, { what, status: res.status, retryAfterHeader, now });
+  }
+
+  /** Parses a JSON response body; throws `ERR_ACME_BAD_RESPONSE` when it is not JSON. */
+  static json<T>(res: AcmeResponse, what: string): T {
+    try {
+      return JSON.parse(res.body.toString('utf8')) as T;
+    } catch (cause) {
+      throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: ${what}: ${res.url} did not return JSON`, { cause });
+    }
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.httpsAgent.destroy();
+    this.httpAgent.destroy();
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The http-01 responder: the pure request → response logic that answers
+ * `GET /.well-known/acme-challenge/<token>` (RFC 8555 §8.3) from a {@link ChallengeTokenStore}.
+ * Framework-free: adapters in `middleware/` turn a server's request into {@link ResponderRequest}.
+ *
+ * It is deliberately dumb (DESIGN.md §6.4; certmagic `httphandlers.go`): the raw path must be
+ * exactly the prefix plus a token that matches {@link TOKEN_PATTERN}, with nothing decoded or
+ * normalised first. Percent-encodings, `..`, extra or trailing slashes, backslashes, absolute-form
+ * targets and anything else answer 404. The store is looked up by the token alone and adds its own
+ * prefix, so no request can address any other key.
+ *
+ * Choices:
+ * - Query strings and fragments are rejected (404), not ignored: RFC 8555 §8.3 has the validator
+ *   request the bare path, so `?` or `#` only ever comes from someone else.
+ * - A method other than GET or HEAD under the prefix answers 405 with `Allow: GET, HEAD`; HEAD gets
+ *   the GET headers (with its `Content-Length`) and no body.
+ * - A failing store answers 503 with a constant body (the CA retries from other vantage points);
+ *   the failure is logged without the key authorization.
+ */
+import type { Logger } from '../../logger.js';
+import type { ChallengeTokenStore } from './challenge-token-store.js';
+import { TOKEN_PATTERN } from './challenge-token-store.js';
+
+/** The path prefix under which the CA fetches http-01 answers (RFC 8555 §8.3). */
+export const CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
+
+/** The constant body of every 404. */
+export const NOT_FOUND_BODY = 'Not Found\n';
+
+const CHALLENGE_DIR = CHALLENGE_PATH_PREFIX.slice(0, -1);
+const METHOD_NOT_ALLOWED_BODY = 'Method Not Allowed\n';
+const UNAVAILABLE_BODY = 'Service Unavailable\n';
+
+/** One incoming request, as the responder needs it. */
+export interface ResponderRequest {
+  /** The HTTP method, e.g. `GET`. */
+  method: string;
+  /** The raw request target as received (path and query), not decoded or normalised. */
+  path: string;
+  /** The `Host` header, if any. */
+  host?: string;
+}
+
+/** The response to send. */
+export interface ResponderResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The body; empty for HEAD. */
+  body: string;
+}
+
+/** Options for {@link createChallengeResponder}. */
+export interface ChallengeResponderOptions {
+  /** Where the key authorizations are. */
+  store: ChallengeTokenStore;
+  /**
+   * When set, only these hosts are answered (others get 404). Case-insensitive, port and a trailing
+   * dot ignored; `*.example.com` matches any name below `example.com` (not `example.com` itself).
+   */
+  allowedHosts?: string[];
+  /** Receives a warning when the store fails; nothing else above debug. */
+  logger?: Logger;
+}
+
+/** Answers http-01 validation requests. */
+export interface ChallengeResponder {
+  /** Answers one request; never rejects. */
+  handle(request: ResponderRequest): Promise<ResponderResponse>;
+  /** True when `path` is under the challenge prefix, i.e. this responder owns the answer (even a 404). */
+  matches(path: string): boolean;
+}
+
+/** Creates a {@link ChallengeResponder} over `options.store`. */
+export function createChallengeResponder(options: ChallengeResponderOptions): ChallengeResponder {
+  const { store, logger } = options;
+  const hostAllowed = options.allowedHosts === undefined ? undefined : compileHostCheck(options.allowedHosts);
+
+  const matches = (path: string): boolean => {
+    if (!path.startsWith(CHALLENGE_DIR)) return false;
+    const next = path.charAt(CHALLENGE_DIR.length);
+    return next === '' || next === '/' || next === '?' || next === '#';
+  };
+
+  const handle = async (request: ResponderRequest): Promise<ResponderResponse> => {
+    const head = request.method === 'HEAD';
+    if (!matches(request.path)) return notFound(head);
+    if (request.method !== 'GET' && !head) {
+      return respond(405, METHOD_NOT_ALLOWED_BODY, false, { allow: 'GET, HEAD' });
+    }
+    // Everything after the prefix must be the token itself: TOKEN_PATTERN admits no '%', '/', '.',
+    // '?', '#' or '\', so encodings, traversal, queries and extra segments all fall out here.
+    const token = request.path.slice(CHALLENGE_PATH_PREFIX.length);
+    if (!request.path.startsWith(CHALLENGE_PATH_PREFIX) || !TOKEN_PATTERN.test(token)) return notFound(head);
+    if (hostAllowed !== undefined && !hostAllowed(request.host)) {
+      logger?.debug({ host: request.host }, 'http-01 responder: host not allowed');
+      return notFound(head);
+    }
+    let keyAuthorization: string | undefined;
+    try {
+      keyAuthorization = await store.get(token);
+    } catch (err) {
+      logger?.warn({ err: describeError(err) }, 'http-01 responder: token store failed');
+      return respond(503, UNAVAILABLE_BODY, head, { 'retry-after': '1' });
+    }
+    if (typeof keyAuthorization !== 'string') return notFound(head);
+    logger?.debug('http-01 responder: served a key authorization');
+    return respond(200, keyAuthorization, head);
+  };
+
+  return { handle, matches };
+}
+
+function notFound(head: boolean): ResponderResponse {
+  return respond(404, NOT_FOUND_BODY, head);
+}
+
+function respond(status: number, body: string, head: boolean, extra: Record<string, string> = {}): ResponderResponse {
+  return {
+    status,
+    headers: {
+      'content-type': 'text/plain',
+      'content-length': String(Buffer.byteLength(body, 'utf8')),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...extra,
+    },
+    body: head ? '' : body,
+  };
+}
+
+/** Only the error's kind and message: a store error never carries the value it failed to read. */
+function describeError(err: unknown): { name: string; message: string } {
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: typeof err, message: String(err) };
+}
+
+/** Normalises a Host header or pattern: lower case, no port, no trailing dot, IPv6 brackets removed. */
+function normalizeHost(raw: string): string {
+  let host = raw.trim().toLowerCase();
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    host = end === -1 ? host : host.slice(1, end);
+  } else {
+    // Only a single colon is a port separator; a bare IPv6 address has several.
+    const colon = host.indexOf(':');
+    if (colon !== -1 && colon === host.lastIndexOf(':')) host = host.slice(0, colon);
+  }
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+function compileHostCheck(patterns: string[]): (host: string | undefined) => boolean {
+  const exact = new Set<string>();
+  const suffixes: string[] = [];
+  for (const pattern of patterns) {
+    const normalized = normalizeHost(pattern);
+    if (normalized.startsWith('*.')) suffixes.push(normalized.slice(1));
+    else if (normalized !== '') exact.add(normalized);
+  }
+  return (raw) => {
+    if (raw === undefined) return false;
+    const host = normalizeHost(raw);
+    if (host === '') return false;
+    if (exact.has(host)) return true;
+    return suffixes.some((suffix) => host.length > suffix.length && host.endsWith(suffix));
+  };
+}

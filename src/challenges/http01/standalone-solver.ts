@@ -1,0 +1,150 @@
+/**
+ * The embedded default http-01 solver, certbot `--standalone` style: certpilot itself listens on
+ * port 80 and answers the CA from its own {@link MemoryTokenStore} while the order runs.
+ */
+import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
+import { CertpilotError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { Clock } from '../../clock.js';
+import { Http01Solver, DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
+import { MemoryTokenStore } from './memory-token-store.js';
+import { createChallengeResponder } from './responder.js';
+import type { NodeRequestListener } from './middleware/node.js';
+import { challengeRequestListener } from './middleware/node.js';
+
+/** Options for {@link StandaloneHttp01Solver}. */
+export interface StandaloneHttp01SolverOptions {
+  /** TCP port; defaults to 80. `0` picks a free port (see {@link StandaloneHttp01Solver.address}). */
+  port?: number;
+  /** Address to bind; defaults to all interfaces (`::`, falling back to `0.0.0.0` without IPv6). */
+  host?: string;
+  /** Optional Host check passed to the responder. */
+  allowedHosts?: string[];
+  /** How long a presented token stays answerable; defaults to 600 s. */
+  ttlSeconds?: number;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+/** Where the standalone listener is bound. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Starts a `node:http` listener on the first `present` and serves the responder over its own memory
+ * store. `cleanUp` removes only that challenge's token; `close` stops the listener (idempotent) and
+ * drops its (keep-alive) connections so the process can exit at once. Presenting after `close` listens
+ * again.
+ */
+export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
+  /** Always `http-01`. */
+  readonly type = 'http-01' as const;
+  private readonly port: number;
+  private readonly host: string | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly solver: Http01Solver;
+  private readonly listener: NodeRequestListener;
+  private starting: Promise<{ server: Server; address: ListenAddress }> | undefined;
+
+  constructor(options: StandaloneHttp01SolverOptions = {}) {
+    this.port = options.port ?? 80;
+    this.host = options.host;
+    this.logger = options.logger;
+    const store = new MemoryTokenStore({ clock: options.clock });
+    this.solver = new Http01Solver({ store, ttlSeconds: options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS });
+    this.listener = challengeRequestListener(createChallengeResponder({ store, allowedHosts: options.allowedHosts, logger: options.logger }));
+  }
+
+  /** Starts listening if not already; resolves to the bound address. */
+  async listen(): Promise<ListenAddress> {
+    const starting = (this.starting ??= this.start());
+    try {
+      return (await starting).address;
+    } catch (err) {
+      // Forget the failed attempt so a later present can try again, unless one already has.
+      if (this.starting === starting) this.starting = undefined;
+      throw err;
+    }
+  }
+
+  /** The bound address, or `undefined` before the listener is up. */
+  async address(): Promise<ListenAddress | undefined> {
+    if (this.starting === undefined) return undefined;
+    try {
+      return (await this.starting).address;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Starts the listener if needed, then makes the key authorization answerable. */
+  async present(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    await this.listen();
+    await this.solver.present(challenge, options);
+  }
+
+  /** Removes this challenge's token; the listener stays up for other challenges until `close`. */
+  async cleanUp(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
+    await this.solver.cleanUp(challenge, options);
+  }
+
+  /** Stops the listener and drops its connections; does nothing when not listening. */
+  async close(): Promise<void> {
+    const starting = this.starting;
+    if (starting === undefined) return;
+    this.starting = undefined;
+    let server: Server;
+    try {
+      ({ server } = await starting);
+    } catch {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // close() alone waits for open connections, and the CA's keep-alive sockets would hold the
+      // process; every token is cleaned up by now, so nothing in flight is worth waiting for.
+      server.closeAllConnections();
+    });
+    this.logger?.debug('http-01 standalone: stopped listening');
+  }
+
+  private async start(): Promise<{ server: Server; address: ListenAddress }> {
+    if (this.host !== undefined) return this.bind(this.host);
+    try {
+      return await this.bind('::');
+    } catch (err) {
+      const errno = err instanceof CertpilotError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+      if (errno !== 'EAFNOSUPPORT' && errno !== 'EADDRNOTAVAIL') throw err;
+      // No IPv6 on this host: all IPv4 interfaces instead.
+      return this.bind('0.0.0.0');
+    }
+  }
+
+  private bind(host: string): Promise<{ server: Server; address: ListenAddress }> {
+    const server = createServer(this.listener);
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        server.close();
+        const where = host.includes(':') ? `[${host}]:${this.port}` : `${host}:${this.port}`;
+        reject(new CertpilotError('ERR_CHALLENGE_LISTEN', `http-01 standalone: cannot listen on ${where}: ${err.code ?? err.message}`, {
+          cause: err,
+          retryable: err.code === 'EADDRINUSE',
+        }));
+      };
+      server.once('error', onError);
+      server.listen(this.port, host, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.logger?.warn({ err: { message: err.message } }, 'http-01 standalone: server error'));
+        const bound = server.address();
+        const port = typeof bound === 'object' && bound !== null ? bound.port : this.port;
+        this.logger?.info({ host, port }, 'http-01 standalone: listening');
+        resolve({ server, address: { host, port } });
+      });
+    });
+  }
+}

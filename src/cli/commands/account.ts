@@ -1,0 +1,65 @@
+/** `certpilot account show|create|rollover|deactivate`: the ACME account of the configured CA. */
+import { createHash, createPublicKey } from 'node:crypto';
+import { openAccount } from '../../acme/account.js';
+import { generatePrivateKey, importPrivateKey, keyTypeOf } from '../../acme/csr.js';
+import { CertpilotError } from '../../errors.js';
+import { EXIT, type CommandContext } from '../main.js';
+import { openRuntime } from '../runtime.js';
+
+/** Entry point of `certpilot account`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const action = ctx.positionals[0] ?? 'show';
+  const runtime = await openRuntime(ctx, false);
+  try {
+    const options = runtime.accountOptions(runtime.config.acme.directoryUrl);
+    switch (action) {
+      case 'show': {
+        const account = await runtime.store.loadAccount(options.directoryUrl);
+        if (!account) {
+          ctx.output.out(`No account for ${options.directoryUrl} yet; \`certpilot account create\` or the first issue makes one.`);
+          return EXIT.ok;
+        }
+        const key = importPrivateKey(account.privateKeyPem);
+        const info = {
+          directoryUrl: account.directoryUrl,
+          url: account.url ?? null,
+          contact: account.contact ?? [],
+          keyType: keyTypeOf(key) ?? 'unknown',
+          publicKeySha256: fingerprint(key),
+          createdAt: account.createdAt,
+        };
+        if (ctx.values.json) ctx.output.out(JSON.stringify(info, null, 2));
+        else for (const [k, v] of Object.entries(info)) ctx.output.out(`${k.padEnd(16)} ${Array.isArray(v) ? v.join(', ') || '-' : (v ?? '-')}`);
+        return EXIT.ok;
+      }
+      case 'create': {
+        const { account, created } = await openAccount(options);
+        ctx.output.out(`${created ? 'created ' : 'exists  '} ${account.url}`);
+        return EXIT.ok;
+      }
+      case 'rollover': {
+        const { client, account } = await openAccount(options);
+        const next = await generatePrivateKey(options.accountKeyType);
+        await client.rolloverKey(next.key);
+        await runtime.store.saveAccount({ ...account, privateKeyPem: next.pem });
+        ctx.output.out(`rolled over ${account.url} to a new ${options.accountKeyType} key`);
+        return EXIT.ok;
+      }
+      case 'deactivate': {
+        const { client, account } = await openAccount(options);
+        await client.deactivateAccount();
+        ctx.output.out(`deactivated ${account.url}; move ${runtime.config.stateDir}/accounts aside before creating a new one`);
+        return EXIT.ok;
+      }
+      default:
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown account action "${action}"`, { hint: 'Use show, create, rollover or deactivate.' });
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** SHA-256 of the account's public key (SPKI DER), to recognise the key without showing it. */
+function fingerprint(key: ReturnType<typeof importPrivateKey>): string {
+  return `sha256:${createHash('sha256').update(createPublicKey(key).export({ type: 'spki', format: 'der' })).digest('hex')}`;
+}

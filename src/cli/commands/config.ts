@@ -1,0 +1,30 @@
+/** `certpilot config check`: validates the configuration and prints what it resolves to. */
+import { CertpilotError } from '../../errors.js';
+import { EXIT, type CommandContext } from '../main.js';
+import { configFile, loadCommandConfig } from '../runtime.js';
+
+/** Entry point of `certpilot config`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const action = ctx.positionals[0] ?? 'check';
+  if (action === 'schema') {
+    const [{ z }, { configSchema }] = await Promise.all([import('zod'), import('../../config/schema.js')]);
+    ctx.output.out(JSON.stringify(z.toJSONSchema(configSchema, { io: 'input' }), null, 2));
+    return EXIT.ok;
+  }
+  if (action !== 'check') throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown config action "${action}"`, { hint: 'Use `config check` or `config schema`.' });
+  const config = await loadCommandConfig(ctx);
+  const { eab, caCertificates, ...acme } = config.acme;
+  if (ctx.values.json) {
+    ctx.output.out(JSON.stringify({ ...config, acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length } }, null, 2));
+    return EXIT.ok;
+  }
+  ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
+  ctx.output.out(`state      ${config.stateDir}`);
+  ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
+  ctx.output.out(`http-01    ${config.challenges.http01.solver === 'webroot' ? `webroot ${config.challenges.http01.webroot}` : `standalone on port ${config.challenges.http01.port}`}`);
+  for (const c of config.certificates) {
+    ctx.output.out(`cert       ${c.name}: ${c.domains.join(', ')} (${c.keyType}${c.profile ? `, profile ${c.profile}` : ''}${c.reuseKey ? ', reuse key' : ''})`);
+  }
+  if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
+  return EXIT.ok;
+}

@@ -1,0 +1,78 @@
+/** `certpilot renew`: renews every configured certificate that is due. */
+import { CertpilotError } from '../../errors.js';
+import { renewAll, type RenewalResult } from '../../renewal/renew-certificate.js';
+import { EXIT, type CommandContext } from '../main.js';
+import { formatTime } from '../output.js';
+import { openRuntime, selectCertificates } from '../runtime.js';
+
+/** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
+export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
+  const runtime = await openRuntime(ctx, mode.explicit);
+  try {
+    const specs = selectCertificates(ctx, runtime.config);
+    if (specs.length === 0) {
+      throw new CertpilotError('ERR_CLI_USAGE', 'cli: no certificates to act on', {
+        hint: 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).',
+      });
+    }
+    const concurrency = ctx.values.concurrency ? Number(ctx.values.concurrency) : runtime.config.renewal.concurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new CertpilotError('ERR_CLI_USAGE', `cli: --concurrency must be a whole number ≥ 1, not "${ctx.values.concurrency}"`);
+    const results = await renewAll(specs, runtime.renewalContext(), {
+      concurrency,
+      ...(ctx.values.force ? { force: true } : {}),
+      ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
+    });
+    if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
+    else for (const r of results) ctx.output.out(describe(r, runtime.config.stateDir));
+    return exitCode(results, mode.explicit, ctx);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function toJson(r: RenewalResult): Record<string, unknown> {
+  return {
+    name: r.name,
+    outcome: r.outcome,
+    message: r.message,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.version !== undefined ? { version: r.version } : {}),
+    ...(r.notAfter ? { notAfter: r.notAfter } : {}),
+    ...(r.next ? { next: r.next.toISOString() } : {}),
+    ...(r.error ? { error: { code: r.error.code, hint: r.error.hint } } : {}),
+  };
+}
+
+function describe(r: RenewalResult, stateDir: string): string {
+  const head = `${r.outcome.padEnd(8)} ${r.name}`;
+  switch (r.outcome) {
+    case 'issued':
+    case 'renewed':
+      return `${head}: ${r.message} (${r.reason}); files in ${stateDir}/live/${r.name}/`;
+    case 'not-due':
+      return `${head}: ${r.message}${r.next ? `; due ${formatTime(r.next)}` : ''}`;
+    case 'held':
+      return `${head}: ${r.message}${r.next ? `; next attempt after ${formatTime(r.next)}` : ''}`;
+    case 'failed':
+      return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${r.next ? `\n         next attempt after ${formatTime(r.next)}` : ''}`;
+    default:
+      return `${head}: ${r.message}`;
+  }
+}
+
+function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext): number {
+  const failed = results.filter((r) => r.outcome === 'failed');
+  if (failed.length > 0) {
+    const laterOnly = failed.every((r) => r.error?.code === 'ERR_ACME_RATE_LIMITED');
+    ctx.output.err(`${failed.length} of ${results.length} certificate(s) failed; the previous certificates stay live.`);
+    return laterOnly ? EXIT.tempFail : EXIT.failed;
+  }
+  // Asked for explicitly, a renewal held back by backoff or the CA's Retry-After is "try later".
+  if (explicit && results.some((r) => r.outcome === 'held' || r.outcome === 'locked')) return EXIT.tempFail;
+  return EXIT.ok;
+}
+
+/** Entry point of `certpilot renew`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  return runRenewals(ctx, { explicit: false });
+}

@@ -1,0 +1,71 @@
+/** `certpilot status`: one row per certificate, from the state directory; no CA request. */
+import { planRenewal } from '../../renewal/planner.js';
+import type { CommandContext } from '../main.js';
+import { EXIT } from '../main.js';
+import { formatDuration, formatTime, table } from '../output.js';
+import { openRuntime } from '../runtime.js';
+
+/** Entry point of `certpilot status`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const runtime = await openRuntime(ctx, true);
+  try {
+    const { config, store, clock } = runtime;
+    const now = clock.now();
+    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list())])];
+    const selected = ctx.values.name?.length && !ctx.values.domain?.length ? names.filter((n) => ctx.values.name?.includes(n)) : names;
+    const rows = await Promise.all(
+      selected.map(async (name) => {
+        const spec = config.certificates.find((c) => c.name === name);
+        const stored = await store.load(name);
+        const state = await store.loadState(name);
+        const decision = spec ? planRenewal({ spec, stored, state, now }) : undefined;
+        const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
+        const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
+        return {
+          name,
+          configured: spec !== undefined,
+          domains: spec?.domains ?? stored?.metadata.domains ?? [],
+          version: stored?.version,
+          notBefore: stored?.metadata.notBefore,
+          notAfter: stored?.metadata.notAfter,
+          remainingMs: notAfter ? notAfter.getTime() - now.getTime() : undefined,
+          profile: stored?.metadata.profile,
+          issuer: stored?.metadata.issuer,
+          ariWindow: state.ari ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime } : undefined,
+          due: decision?.due ?? false,
+          reason: decision?.reason,
+          decision: decision?.message ?? 'not in the configuration',
+          nextRenewal: next?.toISOString(),
+          lastResult: state.lastAttempt,
+          failureCount: state.failureCount,
+          files: stored?.paths,
+        };
+      }),
+    );
+    if (ctx.values.json) {
+      ctx.output.out(JSON.stringify(rows, null, 2));
+      return EXIT.ok;
+    }
+    if (rows.length === 0) {
+      ctx.output.out('No certificates configured or stored.');
+      return EXIT.ok;
+    }
+    ctx.output.out(
+      table(
+        ['NAME', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT'],
+        rows.map((r) => [
+          r.configured ? r.name : `${r.name} (not configured)`,
+          r.domains.join(','),
+          formatTime(r.notAfter),
+          r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
+          r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
+          r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
+          r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+        ]),
+      ).join('\n'),
+    );
+    return EXIT.ok;
+  } finally {
+    await runtime.close();
+  }
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError } from '../errors.js';
+import { loadConfig } from './load-config.js';
+
+async function withFile(yaml: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'certpilot-config-'));
+  const file = join(dir, 'certpilot.yaml');
+  await writeFile(file, yaml);
+  return file;
+}
+
+async function configError(promise: Promise<unknown>): Promise<ConfigError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('one file serves every environment: ${NAME} and ${NAME[]} expand from the environment', async () => {
+  const file = await withFile(`
+stateDir: ./state
+acme: { directoryUrl: letsencrypt-staging, email: admin@example.com, termsOfServiceAgreed: true }
+certificates:
+  - name: www-certificate
+    domains: ["www.\${VHOST}", "\${VHOST}", "\${WWW_SERVER_ALIASES_TLS[]}"]
+`);
+  const prod = await loadConfig({ file, cwd: '/', env: { VHOST: 'Example.COM', WWW_SERVER_ALIASES_TLS: 'a.example.com, b.example.com' } });
+  assert.deepEqual(prod.certificates[0]?.domains, ['www.example.com', 'example.com', 'a.example.com', 'b.example.com']);
+  assert.equal(prod.acme.directoryUrl, 'https://acme-staging-v02.api.letsencrypt.org/directory');
+  assert.equal(prod.stateDir, join(file, '..', 'state'));
+
+  const dev = await loadConfig({ file, cwd: '/', env: { VHOST: 'dev.example.com' } });
+  assert.deepEqual(dev.certificates[0]?.domains, ['www.dev.example.com', 'dev.example.com'], 'unset list variable gives no items');
+  assert.ok(Object.isFrozen(dev.certificates[0]), 'resolved config is frozen');
+});
+
+test('a missing variable names the field and the fix', async () => {
+  const file = await withFile('certificates:\n  - domains: ["${VHOST}"]\n');
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  assert.equal(err.code, 'ERR_CONFIG_INVALID');
+  assert.ok(err.issues.some((i) => i.path === 'certificates[0].domains[0]' && /VHOST is not set/.test(i.message)), err.message);
+});
+
+test('${NAME:-default} and $$ escapes', async () => {
+  const file = await withFile('stateDir: "${STATE:-/srv/certs}"\ncertificates:\n  - domains: ["a.example.com"]\n    name: "x$$y"\n');
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  // "x$y" is not a safe name: proves the escape produced a literal "$".
+  assert.ok(err.issues.some((i) => i.path === 'certificates[0].name'), err.message);
+  const ok = await withFile('stateDir: "${STATE:-/srv/certs}"\n');
+  assert.equal((await loadConfig({ file: ok, cwd: '/', env: {} })).stateDir, '/srv/certs');
+});
+
+test('every problem is reported at once, with paths', async () => {
+  const file = await withFile(`
+acme: { directoryUrl: "ftp://nope", emial: x }
+challenges: { http01: { solver: webroot } }
+defaults: { keyType: dsa-1024 }
+certificates:
+  - domains: []
+  - domains: ["*.example.com", "bad_label.example.com", "localhost"]
+  - name: dup
+    domains: [a.example.com]
+  - name: dup
+    domains: [b.example.com]
+`);
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const paths = err.issues.map((i) => i.path);
+  assert.ok(paths.includes('acme'), `unknown key "emial" reported: ${paths.join(' | ')}`);
+  assert.ok(paths.includes('defaults.keyType'), paths.join(' | '));
+  assert.match(err.message, /emial/);
+});
+
+test('cross-field rules: wildcard without dns-01, bad names, duplicates, webroot without directory', async () => {
+  const file = await withFile(`
+acme: { directoryUrl: "ftp://nope" }
+challenges: { http01: { solver: webroot } }
+certificates:
+  - domains: []
+  - domains: ["*.example.com", "bad_label.example.com", "localhost", "192.0.2.1", "WWW.example.com.", "www.example.com"]
+  - name: dup
+    domains: [a.example.com]
+  - name: dup
+    domains: [b.example.com]
+`);
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(byPath.get('acme.directoryUrl') ?? '', /neither an http\(s\) URL/);
+  assert.match(byPath.get('challenges.http01.webroot') ?? '', /required when/);
+  assert.match(byPath.get('certificates[0].domains') ?? '', /at least one/);
+  assert.match(byPath.get('certificates[1].domains[0]') ?? '', /only dns-01/);
+  assert.match(byPath.get('certificates[1].domains[1]') ?? '', /label "bad_label"/);
+  assert.match(byPath.get('certificates[1].domains[2]') ?? '', /fully qualified/);
+  assert.match(byPath.get('certificates[3].name') ?? '', /also the name of certificates\[2\]/);
+  assert.equal(byPath.has('certificates[1].domains[3]'), false, 'an IP address is a valid identifier');
+});
+
+test('flags win over env, env over the file; a one-off certificate replaces the list', async () => {
+  const file = await withFile('stateDir: /from/file\nacme: { email: file@example.com }\ncertificates: [{ domains: [file.example.com] }]\n');
+  const c = await loadConfig({
+    file,
+    cwd: '/',
+    env: { CERTPILOT_STATE_DIR: '/from/env', CERTPILOT_EMAIL: 'env@example.com' },
+    overrides: { email: 'flag@example.com', certificate: { domains: ['one.example.com', '2001:DB8::1'] } },
+  });
+  assert.equal(c.stateDir, '/from/env');
+  assert.equal(c.acme.email, 'flag@example.com');
+  assert.equal(c.certificates.length, 1);
+  assert.deepEqual(c.certificates[0]?.identifiers, [
+    { type: 'dns', value: 'one.example.com' },
+    { type: 'ip', value: '2001:db8::1' },
+  ]);
+  assert.equal(c.certificates[0]?.name, 'one.example.com');
+});
+
+test('EAB secret comes from a file and never appears in errors', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'certpilot-eab-'));
+  await writeFile(join(dir, 'hmac'), 'c2VjcmV0LWhtYWMta2V5LXZhbHVl\n', { mode: 0o600 });
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, 'acme: { eab: { kid: kid-1, hmacKeyFile: hmac } }\n');
+  const c = await loadConfig({ file, cwd: '/', env: {} });
+  assert.deepEqual(c.acme.eab, { kid: 'kid-1', hmacKey: 'c2VjcmV0LWhtYWMta2V5LXZhbHVl' });
+
+  await writeFile(file, 'acme: { eab: { kid: kid-1, hmacKey: "not base64 !!! s3cr3t" } }\n');
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  assert.doesNotMatch(err.message, /s3cr3t/);
+  assert.ok(err.issues.some((i) => i.path === 'acme.eab.hmacKey'));
+});
+
+test('YAML syntax errors give line and column', async () => {
+  const file = await withFile('acme:\n  email: [unclosed\n');
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  assert.equal(err.code, 'ERR_CONFIG_PARSE');
+  assert.match(err.issues[0]?.path ?? '', /line \d+, column \d+/);
+});
+
+test('a missing file is ERR_CONFIG_NOT_FOUND', async () => {
+  await assert.rejects(loadConfig({ file: '/nonexistent/certpilot.yaml', cwd: '/', env: {} }), { code: 'ERR_CONFIG_NOT_FOUND' });
+});

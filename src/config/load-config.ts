@@ -1,0 +1,299 @@
+/**
+ * The config pipeline (DESIGN.md §4, changesets `packages/config`): read → parse YAML → expand
+ * environment variables → validate (zod) → apply env and flag overrides → normalize → cross-field
+ * rules → a frozen {@link ResolvedConfig}, or one {@link ConfigError} listing every problem.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { Identifier } from '../challenges/challenge-solver.js';
+import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
+import type { KeyType } from '../storage/certificate-store.js';
+import { formatPath, interpolateEnv } from './interpolate.js';
+import { checkDomains, defaultCertificateName, toIdentifier } from './rules.js';
+import { configSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+
+/** One certificate, resolved: defaults applied, names normalized. */
+export interface ResolvedCertificate {
+  name: string;
+  /** Normalized names in configured order (lowercase, no duplicates). */
+  domains: string[];
+  identifiers: Identifier[];
+  keyType: KeyType;
+  reuseKey: boolean;
+  profile?: string;
+  challenge: 'http-01';
+}
+
+/** The validated, normalized, frozen configuration every component is built from. */
+export interface ResolvedConfig {
+  /** The file it came from, when any. */
+  source?: string;
+  stateDir: string;
+  logLevel: ParsedConfig['logLevel'];
+  acme: Omit<ParsedConfig['acme'], 'eab' | 'caBundle' | 'stagingDirectoryUrl'> & {
+    /** Directory for dry runs (resolved: never undefined). */
+    stagingDirectoryUrl: string;
+    /** EAB with the HMAC key read (from the file, env or config). Never logged. */
+    eab?: { kid: string; hmacKey: string };
+    /** Extra PEM roots from `caBundle`, read. */
+    caCertificates: string[];
+    caBundle?: string;
+  };
+  challenges: ParsedConfig['challenges'];
+  defaults: ParsedConfig['defaults'];
+  renewal: ParsedConfig['renewal'];
+  certificates: ResolvedCertificate[];
+}
+
+/** Values set on the command line; they win over the environment and the file. */
+export interface ConfigOverrides {
+  stateDir?: string;
+  directoryUrl?: string;
+  email?: string;
+  termsOfServiceAgreed?: boolean;
+  caBundle?: string;
+  logLevel?: string;
+  http01Port?: number;
+  http01Host?: string;
+  webroot?: string;
+  /** A one-off certificate from flags (`certpilot issue -d …`); replaces the file's list. */
+  certificate?: { name?: string; domains: string[]; keyType?: string; profile?: string; reuseKey?: boolean };
+}
+
+/** Where to read the configuration from. */
+export interface LoadConfigOptions {
+  /** Path of the YAML file; when absent only defaults, env and overrides apply. */
+  file?: string;
+  /** The environment (process.env at the CLI). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Base for relative paths when there is no file. */
+  cwd: string;
+  overrides?: ConfigOverrides;
+}
+
+/** Environment variables read directly (besides `${…}` references in the file). */
+export const CONFIG_ENV_VARIABLES: Readonly<Record<string, string>> = {
+  CERTPILOT_CONFIG: 'Path of the configuration file (like --config).',
+  CERTPILOT_STATE_DIR: 'Overrides stateDir.',
+  CERTPILOT_DIRECTORY_URL: 'Overrides acme.directoryUrl.',
+  CERTPILOT_EMAIL: 'Overrides acme.email.',
+  CERTPILOT_CA_BUNDLE: 'Overrides acme.caBundle.',
+  CERTPILOT_LOG_LEVEL: 'Overrides logLevel.',
+  CERTPILOT_EAB_KID: 'Overrides acme.eab.kid.',
+  CERTPILOT_EAB_HMAC_KEY: 'The EAB HMAC key (prefer the _FILE form).',
+  CERTPILOT_EAB_HMAC_KEY_FILE: 'File holding the EAB HMAC key.',
+};
+
+/** Loads and validates the configuration; throws ConfigError with every problem found. */
+export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
+  const issues: ConfigIssue[] = [];
+  const source = options.file ? resolve(options.cwd, options.file) : undefined;
+  const baseDir = source ? dirname(source) : options.cwd;
+
+  let raw: unknown = {};
+  if (source) {
+    let text: string;
+    try {
+      text = await readFile(source, 'utf8');
+    } catch (err) {
+      throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    raw = parseYaml(text, source);
+  }
+
+  const expanded = interpolateEnv(raw ?? {}, options.env, issues);
+  const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
+  const parsed = configSchema.safeParse(applied);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
+    throw new ConfigError(issues, source ? { source } : {});
+  }
+  const resolved = await normalize(parsed.data, baseDir, options.env, issues);
+  if (issues.length > 0) throw new ConfigError(issues, source ? { source } : {});
+  if (source) resolved.source = source;
+  return deepFreeze(resolved);
+}
+
+function parseYaml(text: string, source: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => ({
+      path: e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
+      message: e.message.split('\n')[0] ?? e.message,
+    }));
+    throw new ConfigError(issues, { code: 'ERR_CONFIG_PARSE', source });
+  }
+  return doc.toJS() as unknown;
+}
+
+type Mutable = Record<string, unknown>;
+
+function section(root: Mutable, key: string): Mutable {
+  const existing = root[key];
+  if (existing && typeof existing === 'object' && !Array.isArray(existing)) return existing as Mutable;
+  const created: Mutable = {};
+  root[key] = created;
+  return created;
+}
+
+function applyOverrides(value: unknown, env: LoadConfigOptions['env'], o: ConfigOverrides): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const root = structuredClone(value) as Mutable;
+  const set = (target: Mutable, key: string, v: unknown): void => {
+    if (v !== undefined && v !== '') target[key] = v;
+  };
+  // Environment first, then flags on top.
+  set(root, 'stateDir', env.CERTPILOT_STATE_DIR);
+  set(root, 'logLevel', env.CERTPILOT_LOG_LEVEL);
+  const acme = section(root, 'acme');
+  set(acme, 'directoryUrl', env.CERTPILOT_DIRECTORY_URL);
+  set(acme, 'email', env.CERTPILOT_EMAIL);
+  set(acme, 'caBundle', env.CERTPILOT_CA_BUNDLE);
+  if (env.CERTPILOT_EAB_KID) set(section(acme, 'eab'), 'kid', env.CERTPILOT_EAB_KID);
+
+  set(root, 'stateDir', o.stateDir);
+  set(root, 'logLevel', o.logLevel);
+  set(acme, 'directoryUrl', o.directoryUrl);
+  set(acme, 'email', o.email);
+  set(acme, 'caBundle', o.caBundle);
+  if (o.termsOfServiceAgreed) acme.termsOfServiceAgreed = true;
+  if (o.http01Port !== undefined || o.http01Host !== undefined || o.webroot !== undefined) {
+    const http01 = section(section(root, 'challenges'), 'http01');
+    set(http01, 'port', o.http01Port);
+    set(http01, 'host', o.http01Host);
+    if (o.webroot) {
+      http01.solver = 'webroot';
+      http01.webroot = o.webroot;
+    }
+  }
+  if (o.certificate) {
+    const c: Mutable = { domains: o.certificate.domains };
+    set(c, 'name', o.certificate.name);
+    set(c, 'keyType', o.certificate.keyType);
+    set(c, 'profile', o.certificate.profile);
+    if (o.certificate.reuseKey !== undefined) c.reuseKey = o.certificate.reuseKey;
+    root.certificates = [c];
+  }
+  return root;
+}
+
+function resolveDirectory(value: string, path: string, issues: ConfigIssue[]): string {
+  const url = DIRECTORY_ALIASES[value] ?? value;
+  if (!/^https?:\/\/[^\s/]+/.test(url)) {
+    issues.push({ path, message: `"${value}" is neither an http(s) URL nor one of ${Object.keys(DIRECTORY_ALIASES).join(', ')}` });
+  }
+  return url;
+}
+
+async function readSecretFile(file: string, path: string, issues: ConfigIssue[]): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    issues.push({ path, message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path and its permissions` });
+    return undefined;
+  }
+}
+
+async function normalize(
+  c: ParsedConfig,
+  baseDir: string,
+  env: LoadConfigOptions['env'],
+  issues: ConfigIssue[],
+): Promise<ResolvedConfig> {
+  const { eab, caBundle, ...acmeRest } = c.acme;
+  const directoryUrl = resolveDirectory(c.acme.directoryUrl, 'acme.directoryUrl', issues);
+  const acme: ResolvedConfig['acme'] = {
+    ...acmeRest,
+    directoryUrl,
+    // Dry runs go to Let's Encrypt staging for Let's Encrypt, else to the same CA.
+    stagingDirectoryUrl: c.acme.stagingDirectoryUrl
+      ? resolveDirectory(c.acme.stagingDirectoryUrl, 'acme.stagingDirectoryUrl', issues)
+      : directoryUrl === LETSENCRYPT_DIRECTORY
+        ? LETSENCRYPT_STAGING_DIRECTORY
+        : directoryUrl,
+    caCertificates: [],
+  };
+  if (caBundle) {
+    acme.caBundle = resolve(baseDir, caBundle);
+    const pem = await readSecretFile(acme.caBundle, 'acme.caBundle', issues);
+    if (pem !== undefined) {
+      const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      if (certs.length === 0) issues.push({ path: 'acme.caBundle', message: `${acme.caBundle} holds no PEM certificate` });
+      acme.caCertificates = certs;
+    }
+  }
+  if (eab || env.CERTPILOT_EAB_HMAC_KEY || env.CERTPILOT_EAB_HMAC_KEY_FILE) {
+    const kid = eab?.kid;
+    let hmacKey = env.CERTPILOT_EAB_HMAC_KEY || eab?.hmacKey;
+    const keyFile = env.CERTPILOT_EAB_HMAC_KEY_FILE || eab?.hmacKeyFile;
+    if (!hmacKey && keyFile) hmacKey = await readSecretFile(resolve(baseDir, keyFile), 'acme.eab.hmacKeyFile', issues);
+    if (!kid) issues.push({ path: 'acme.eab.kid', message: 'is required with an EAB HMAC key; copy the key ID from your CA account page' });
+    else if (!hmacKey) issues.push({ path: 'acme.eab.hmacKeyFile', message: 'EAB needs an HMAC key: set acme.eab.hmacKeyFile or CERTPILOT_EAB_HMAC_KEY_FILE' });
+    else if (!/^[A-Za-z0-9_-]+={0,2}$/.test(hmacKey)) issues.push({ path: 'acme.eab.hmacKey', message: 'is not base64url text; paste the key exactly as the CA shows it' });
+    else acme.eab = { kid, hmacKey };
+  }
+
+  const http01 = c.challenges.http01;
+  if (http01.solver === 'webroot' && !http01.webroot) {
+    issues.push({ path: 'challenges.http01.webroot', message: 'is required when challenges.http01.solver is webroot; set the directory your web server serves' });
+  }
+  const challenges = {
+    http01: { ...http01, ...(http01.webroot ? { webroot: resolve(baseDir, http01.webroot) } : {}) },
+  };
+
+  const names = new Map<string, number>();
+  const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
+    const challenge = cert.challenge ?? c.defaults.challenge;
+    const domains = checkDomains(cert.domains, challenge, `certificates[${index}].domains`, issues);
+    const name = cert.name ?? (domains[0] ? defaultCertificateName(domains[0]) : `certificate-${index}`);
+    const previous = names.get(name);
+    if (previous !== undefined) {
+      issues.push({ path: `certificates[${index}].name`, message: `"${name}" is also the name of certificates[${previous}]; give each certificate its own name` });
+    } else names.set(name, index);
+    const profile = cert.profile ?? c.defaults.profile;
+    return {
+      name,
+      domains,
+      identifiers: domains.map(toIdentifier),
+      keyType: cert.keyType ?? c.defaults.keyType,
+      reuseKey: cert.reuseKey ?? c.defaults.reuseKey,
+      ...(profile ? { profile } : {}),
+      challenge,
+    };
+  });
+
+  return {
+    stateDir: resolve(baseDir, c.stateDir),
+    logLevel: c.logLevel,
+    acme,
+    challenges,
+    defaults: c.defaults,
+    renewal: c.renewal,
+    certificates,
+  };
+}
+
+/** Turns a zod issue into a sentence that says what to write instead. */
+function explainZodIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; expected?: string }): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown field(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}; check the spelling against docs/config-reference.md`;
+    case 'invalid_value':
+      return `must be one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_type':
+      return /received undefined/.test(issue.message)
+        ? `is required (${issue.expected === 'array' ? 'a list' : `a ${issue.expected ?? 'value'}`})`
+        : `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected ?? 'different type'}`} (${issue.message.replace(/^Invalid input: /, '')})`;
+    default:
+      return issue.message;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,156 @@
+/**
+ * The one configuration schema (zod). Every field has a description and, where sensible, a default;
+ * the JSON Schema for editors (`docs/certpilot.schema.json`) and the config reference
+ * (`docs/config-reference.md`) are generated from it by `npm run docs`.
+ */
+import { z } from 'zod';
+
+/** Let's Encrypt production directory. */
+export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
+/** Let's Encrypt staging directory (used by `renew --dry-run` by default). */
+export const LETSENCRYPT_STAGING_DIRECTORY = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
+const keyType = z
+  .enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'])
+  .describe('Private key algorithm: ec-p256 (default, fast and widely supported), ec-p384, rsa-2048, rsa-3072 or rsa-4096.');
+
+const challengeType = z
+  .enum(['http-01'])
+  .describe('Which ACME challenge proves control of the names. Only http-01 has a solver in this version; wildcard names need dns-01, which comes with the DNS providers.');
+
+const directoryAlias = z
+  .string()
+  .describe(
+    'ACME directory URL, or one of the aliases `letsencrypt`, `letsencrypt-staging`. ' +
+      'Any RFC 8555 CA works (ZeroSSL, Google Trust Services, Pebble, step-ca…).',
+  );
+
+/** Schema of the `acme` section. */
+export const acmeSchema = z
+  .strictObject({
+    directoryUrl: directoryAlias.default('letsencrypt'),
+    stagingDirectoryUrl: directoryAlias
+      .optional()
+      .describe('Directory used by `certpilot renew --dry-run`. Default: Let\'s Encrypt staging when directoryUrl is Let\'s Encrypt, else directoryUrl itself.'),
+    email: z
+      .string()
+      .regex(/^[^\s@]+@[^\s@]+$/, { message: 'must be an e-mail address like admin@example.com' })
+      .optional()
+      .describe('Contact address registered with the account (expiry and incident notices from the CA).'),
+    termsOfServiceAgreed: z
+      .boolean()
+      .default(false)
+      .describe('Set to true to agree to the CA\'s terms of service (required by Let\'s Encrypt to create an account).'),
+    accountKeyType: keyType.default('ec-p256').describe('Key algorithm of a new ACME account key.'),
+    eab: z
+      .strictObject({
+        kid: z.string().min(1).describe('Key identifier given by the CA.'),
+        hmacKey: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('Base64url HMAC key given by the CA. Prefer hmacKeyFile or CERTPILOT_EAB_HMAC_KEY_FILE: secrets do not belong in config files.'),
+        hmacKeyFile: z.string().min(1).optional().describe('File holding the base64url HMAC key.'),
+      })
+      .optional()
+      .describe('External account binding (RFC 8555 §7.3.4), for CAs that require it (ZeroSSL, Google, Sectigo).'),
+    caBundle: z
+      .string()
+      .optional()
+      .describe('PEM file of extra root certificates to trust for the ACME server\'s own TLS (a private or test CA such as Pebble).'),
+    preferredChain: z
+      .string()
+      .optional()
+      .describe('Common name of the root or intermediate issuer to prefer when the CA offers alternate chains, e.g. "ISRG Root X1".'),
+    pollTimeoutSeconds: z
+      .number()
+      .int()
+      .min(5)
+      .max(3600)
+      .default(120)
+      .describe('Longest wait for one authorization or order to reach a final state.'),
+    ari: z
+      .boolean()
+      .default(true)
+      .describe('Use ACME Renewal Information (RFC 9773) when the CA offers it: renew inside the CA\'s suggested window and send `replaces`.'),
+  })
+  .describe('The ACME CA and the account used with it.');
+
+/** Schema of the `challenges` section. */
+export const challengesSchema = z
+  .strictObject({
+    http01: z
+      .strictObject({
+        solver: z
+          .enum(['standalone', 'webroot'])
+          .default('standalone')
+          .describe('`standalone`: certpilot answers on its own listener (nothing else may use the port). `webroot`: certpilot writes the token file under a directory your web server serves.'),
+        port: z.number().int().min(0).max(65535).default(80).describe('Port of the standalone listener. The CA always connects to port 80; map or forward it when certpilot listens elsewhere.'),
+        host: z.string().optional().describe('Address of the standalone listener; default all interfaces.'),
+        webroot: z.string().optional().describe('Directory served at the site root, for the webroot solver; `.well-known/acme-challenge/` is created under it.'),
+      })
+      .prefault({})
+      .describe('How http-01 challenges are answered.'),
+  })
+  .prefault({})
+  .describe('Challenge solvers.');
+
+/** Schema of one certificate entry. */
+export const certificateSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/, {
+        message: 'must start with a letter or digit and use only letters, digits, ".", "-" and "_"',
+      })
+      .optional()
+      .describe('Name of the certificate: its folder under `live/` and its lock. Default: the first domain (`*.` becomes `_wildcard.`).'),
+    domains: z
+      .array(z.string())
+      .describe('DNS names (wildcards like `*.example.com` allowed with dns-01) and IP addresses the certificate covers. The first is the subject common name.'),
+    keyType: keyType.optional().describe('Overrides `defaults.keyType`.'),
+    reuseKey: z.boolean().optional().describe('Overrides `defaults.reuseKey`.'),
+    profile: z.string().optional().describe('Overrides `defaults.profile`.'),
+    challenge: challengeType.optional().describe('Overrides `defaults.challenge`.'),
+  })
+  .describe('A certificate to keep issued and renewed.');
+
+/** Schema of the whole file. */
+export const configSchema = z
+  .strictObject({
+    stateDir: z
+      .string()
+      .default('/var/lib/certpilot')
+      .describe('Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state. Put it on a persistent volume.'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the JSON log lines on standard error.'),
+    acme: acmeSchema.prefault({}),
+    challenges: challengesSchema,
+    defaults: z
+      .strictObject({
+        keyType: keyType.default('ec-p256'),
+        reuseKey: z.boolean().default(false).describe('Keep the private key across renewals (needed for key pinning); default is a fresh key each time.'),
+        profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
+        challenge: challengeType.default('http-01'),
+      })
+      .prefault({})
+      .describe('Defaults for every certificate.'),
+    renewal: z
+      .strictObject({
+        concurrency: z.number().int().min(1).max(64).default(4).describe('How many certificates `renew` handles at once.'),
+        lockTtlSeconds: z.number().int().min(30).default(900).describe('How long a renewal lock lives if its holder dies.'),
+      })
+      .prefault({})
+      .describe('How renewals run.'),
+    certificates: z.array(certificateSchema).default([]).describe('The certificates to manage.'),
+  })
+  .describe('certpilot configuration file (YAML).');
+
+/** The configuration as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The configuration after validation and defaults, before normalization. */
+export type ParsedConfig = z.output<typeof configSchema>;
+/** Aliases of well-known ACME directories. */
+export const DIRECTORY_ALIASES: Readonly<Record<string, string>> = {
+  letsencrypt: LETSENCRYPT_DIRECTORY,
+  'letsencrypt-staging': LETSENCRYPT_STAGING_DIRECTORY,
+};

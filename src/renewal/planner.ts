@@ -1,0 +1,210 @@
+/**
+ * The renewal planner: runs the policy chain, then holds back a due renewal while the CA asked us to
+ * wait (Retry-After) or while failures put it in backoff; and the pure state transitions a renewal
+ * run records (ARI answer, success, failure). Everything takes `now`; nothing reads a clock, so a
+ * test can replay weeks of daily runs with plain dates.
+ */
+import { CertpilotError } from '../errors.js';
+import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
+import { currentRenewalInfo, evaluatePolicies, formatDuration, renewalTime } from './policies.js';
+import type { CertificateSpec, PolicyResult, RenewalReason } from './policies.js';
+
+export type { CertificateSpec, RenewalReason } from './policies.js';
+export { renewalTime } from './policies.js';
+
+/** The planner's answer for one certificate. */
+export interface RenewalDecision {
+  /** Renew now. */
+  due: boolean;
+  /** Why it is (or would be, when held) due. */
+  reason?: RenewalReason;
+  /** One human sentence for logs and `certpilot status`. */
+  message: string;
+  /** When it becomes (or became) due, for status. */
+  dueAt?: Date;
+  /** Why it is held back even though due: until when. */
+  heldUntil?: Date;
+  /** What holds it back: our failure backoff, or the CA's Retry-After. */
+  heldBy?: 'backoff' | 'retry-after';
+}
+
+/** What {@link planRenewal} looks at. */
+export interface PlanInput {
+  spec: CertificateSpec;
+  stored: StoredCertificate | undefined;
+  state: RenewalState;
+  now: Date;
+  /** Renew even when not due, and despite failure backoff; never despite the CA's Retry-After. */
+  force?: boolean;
+  /**
+   * When the caller will next run, if known (cron, daemon). A renewal that falls due before then is
+   * done now rather than a whole run late (RFC 9773 §4.2, step 5 of the client algorithm).
+   */
+  nextRunAt?: Date;
+}
+
+/** First retry delay after a failure; doubles per consecutive failure. */
+export const BACKOFF_BASE_MS = 5 * 60 * 1000;
+/** The longest failure backoff. */
+export const BACKOFF_MAX_MS = 24 * 3600 * 1000;
+/** The backoff never exceeds this fraction of the certificate's lifetime (12 h for a 6-day certificate). */
+export const BACKOFF_LIFETIME_FRACTION = 1 / 12;
+/** Bounds for the next ARI fetch: RFC 9773 §4.3 asks clients to clamp the server's Retry-After to a sane range. */
+export const ARI_MIN_REFETCH_MS = 60 * 1000;
+/** The longest time between two ARI fetches for one certificate. */
+export const ARI_MAX_REFETCH_MS = 24 * 3600 * 1000;
+
+function parseTime(iso: string | undefined): number | undefined {
+  if (iso === undefined) return undefined;
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? t : undefined;
+}
+
+/** Decides whether `spec` is due now, and whether backoff or the CA's Retry-After holds it back. */
+export function planRenewal(input: PlanInput): RenewalDecision {
+  const { stored, state, now, force } = input;
+  const nowMs = now.getTime();
+  let verdict: PolicyResult | undefined = evaluatePolicies(input);
+
+  if (!verdict && stored) {
+    const at = renewalTime(stored, state);
+    if (input.nextRunAt && at.getTime() <= input.nextRunAt.getTime()) {
+      const reason = currentRenewalInfo(stored, state) ? 'ari-window' : 'lifetime';
+      verdict = { reason, message: `due at ${at.toISOString()}, before the next run at ${input.nextRunAt.toISOString()}`, dueAt: at };
+    } else if (!force) {
+      return { due: false, message: `not due: renews in ${formatDuration(at.getTime() - nowMs)}, at ${at.toISOString()}`, dueAt: at };
+    }
+  }
+  if (!verdict) verdict = { reason: 'forced', message: 'renewal forced' };
+  else if (force && verdict.reason !== 'forced') verdict = { ...verdict, message: `${verdict.message} (forced)` };
+  const dueAt = verdict.dueAt ?? now;
+
+  // The CA's word outranks --force: a CA that said wait is never asked again before then.
+  let heldUntil: number | undefined;
+  let heldBy: RenewalDecision['heldBy'];
+  const retryAfter = parseTime(state.retryAfter);
+  if (retryAfter !== undefined && retryAfter > nowMs) {
+    heldUntil = retryAfter;
+    heldBy = 'retry-after';
+  }
+  const backoffUntil = parseTime(state.backoffUntil);
+  if (!force && backoffUntil !== undefined && backoffUntil > nowMs && (heldUntil === undefined || backoffUntil > heldUntil)) {
+    heldUntil = backoffUntil;
+    heldBy = 'backoff';
+  }
+  if (heldUntil !== undefined && heldBy !== undefined) {
+    const why =
+      heldBy === 'retry-after'
+        ? 'the CA asked us to wait'
+        : `${state.failureCount} consecutive failure(s)${state.lastAttempt?.code ? `, last ${state.lastAttempt.code}` : ''}`;
+    return {
+      due: false,
+      reason: verdict.reason,
+      message: `${verdict.message}; held until ${new Date(heldUntil).toISOString()} (${formatDuration(heldUntil - nowMs)}): ${why}`,
+      dueAt,
+      heldUntil: new Date(heldUntil),
+      heldBy,
+    };
+  }
+  return { due: true, reason: verdict.reason, message: verdict.message, dueAt };
+}
+
+/**
+ * Records a renewalInfo answer (RFC 9773 §4.2): picks a uniformly random time inside the suggested
+ * window and keeps it for as long as the CA keeps that window, so repeated fetches do not re-roll
+ * the dice; a moved window is picked again. A time already past (or a window already over) is
+ * `now`: due at once. The next fetch is the answer's Retry-After, clamped to [1 min, 24 h].
+ */
+export function applyRenewalInfo(
+  state: RenewalState,
+  info: { certId: string; suggestedWindow: { start: Date; end: Date }; explanationURL?: string; retryAfter: Date },
+  now: Date,
+  random: () => number = Math.random,
+): RenewalState {
+  const start = info.suggestedWindow.start.getTime();
+  const end = info.suggestedWindow.end.getTime();
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end < start) {
+    throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `renewal: renewalInfo for ${info.certId} ignored: the suggested window ends before it starts`, {
+      hint: 'Nothing to do: certpilot falls back to the lifetime rule for this certificate.',
+    });
+  }
+  const windowStart = new Date(start).toISOString();
+  const windowEnd = new Date(end).toISOString();
+  const previous = state.ari;
+  const sameWindow = previous?.certId === info.certId && previous.windowStart === windowStart && previous.windowEnd === windowEnd;
+  let selectedTime: string;
+  if (sameWindow && previous) {
+    selectedTime = previous.selectedTime;
+  } else {
+    const pick = start + Math.min(Math.max(random(), 0), 1) * (end - start);
+    selectedTime = new Date(Math.max(pick, now.getTime())).toISOString();
+  }
+  const retryAfter = Number.isFinite(info.retryAfter.getTime()) ? info.retryAfter.getTime() : now.getTime() + 6 * 3600 * 1000;
+  const nextFetch = Math.min(Math.max(retryAfter, now.getTime() + ARI_MIN_REFETCH_MS), now.getTime() + ARI_MAX_REFETCH_MS);
+  const ari: NonNullable<RenewalState['ari']> = {
+    certId: info.certId,
+    windowStart,
+    windowEnd,
+    fetchedAt: now.toISOString(),
+    nextFetchAt: new Date(nextFetch).toISOString(),
+    selectedTime,
+  };
+  if (info.explanationURL) ari.explanationUrl = info.explanationURL;
+  return { ...state, ari };
+}
+
+/** True when there is a live certificate with an ARI id and no answer for it yet, or its next fetch time has come. */
+export function needsRenewalInfo(stored: StoredCertificate | undefined, state: RenewalState, now: Date): boolean {
+  if (!stored || !stored.metadata.ariCertId) return false;
+  const ari = state.ari;
+  if (!ari || ari.certId !== stored.metadata.ariCertId) return true;
+  const next = parseTime(ari.nextFetchAt);
+  return next === undefined || now.getTime() >= next;
+}
+
+/** Records a successful issuance: failures and holds cleared, the old ARI answer dropped (it was for the old certificate). */
+export function recordSuccess(state: RenewalState, now: Date, reason?: string): RenewalState {
+  const next: RenewalState = { ...state, failureCount: 0, lastAttempt: { at: now.toISOString(), result: 'success' } };
+  if (reason !== undefined && next.lastAttempt) next.lastAttempt.reason = reason;
+  delete next.ari;
+  delete next.backoffUntil;
+  delete next.retryAfter;
+  return next;
+}
+
+/**
+ * The failure backoff after `failureCount` consecutive failures: 5 min doubling, capped at 24 h and
+ * at 1/12 of the certificate's lifetime, so a short-lived certificate still gets several tries
+ * before it expires.
+ */
+export function backoffDelayMs(failureCount: number, lifetimeMs?: number): number {
+  const exponential = BACKOFF_BASE_MS * 2 ** Math.min(Math.max(failureCount - 1, 0), 30);
+  let cap = BACKOFF_MAX_MS;
+  if (lifetimeMs !== undefined && Number.isFinite(lifetimeMs) && lifetimeMs > 0) cap = Math.min(cap, lifetimeMs * BACKOFF_LIFETIME_FRACTION);
+  return Math.min(exponential, cap);
+}
+
+/**
+ * Records a failed attempt: one more consecutive failure, a backoff that survives restarts (it is
+ * in the state), and the CA's Retry-After when it sent one. `lifetimeMs` is the live certificate's
+ * lifetime, when there is one. No secrets go into `err.message`.
+ */
+export function recordFailure(
+  state: RenewalState,
+  now: Date,
+  err: { code: string; message: string; retryAfter?: Date; reason?: string },
+  lifetimeMs?: number,
+): RenewalState {
+  const failureCount = (Number.isFinite(state.failureCount) ? state.failureCount : 0) + 1;
+  const next: RenewalState = {
+    ...state,
+    failureCount,
+    backoffUntil: new Date(now.getTime() + backoffDelayMs(failureCount, lifetimeMs)).toISOString(),
+    lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) },
+  };
+  if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
+  const previousHold = parseTime(state.retryAfter);
+  if (err.retryAfter && Number.isFinite(err.retryAfter.getTime())) next.retryAfter = err.retryAfter.toISOString();
+  else if (previousHold === undefined || previousHold <= now.getTime()) delete next.retryAfter;
+  return next;
+}

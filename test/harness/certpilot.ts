@@ -1,0 +1,86 @@
+/** Runs the built certpilot CLI (the bundle users get) against a harness Pebble. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testPkiDir } from './paths.js';
+
+/** The repository root (tests run from dist/test/harness). */
+export const repoRoot: string = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The CLI as installed (`bin` of package.json). */
+export const cliPath: string = join(repoRoot, 'dist', 'bundle', 'certpilot.js');
+/** PEM file of the test CA that signs Pebble's own HTTPS listener. */
+export const testCaFile: string = join(testPkiDir, 'ca.pem');
+
+/** A fresh temporary directory. */
+export function tempDir(prefix = 'certpilot-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** One certificate entry of a test config. */
+export interface TestCertificate {
+  name: string;
+  domains: string[];
+  profile?: string;
+  keyType?: string;
+  reuseKey?: boolean;
+}
+
+/** Writes `certpilot.yaml` into `dir` for a CA at `directoryUrl`; returns its path. */
+export async function writeConfig(
+  dir: string,
+  options: { directoryUrl: string; httpPort: number; certificates: TestCertificate[]; ari?: boolean; preferredChain?: string },
+): Promise<string> {
+  const lines = [
+    `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+    'acme:',
+    `  directoryUrl: ${JSON.stringify(options.directoryUrl)}`,
+    `  caBundle: ${JSON.stringify(testCaFile)}`,
+    '  email: test@example.com',
+    '  termsOfServiceAgreed: true',
+    ...(options.ari === false ? ['  ari: false'] : []),
+    ...(options.preferredChain ? [`  preferredChain: ${JSON.stringify(options.preferredChain)}`] : []),
+    'challenges:',
+    '  http01:',
+    '    solver: standalone',
+    `    port: ${options.httpPort}`,
+    '    host: 127.0.0.1',
+    'certificates:',
+    ...options.certificates.flatMap((c) => [
+      `  - name: ${c.name}`,
+      `    domains: ${JSON.stringify(c.domains)}`,
+      ...(c.profile ? [`    profile: ${c.profile}`] : []),
+      ...(c.keyType ? [`    keyType: ${c.keyType}`] : []),
+      ...(c.reuseKey ? ['    reuseKey: true'] : []),
+    ]),
+    '',
+  ];
+  const file = join(dir, 'certpilot.yaml');
+  await writeFile(file, lines.join('\n'));
+  return file;
+}
+
+/** The result of one CLI run. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `certpilot <args>` and collects its output. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

@@ -1,0 +1,39 @@
+/**
+ * The rule for tests that need a real server binary: on a laptop without it the test skips
+ * LOUDLY (a skip, never a pass, and a line on stderr); with `CERTPILOT_REQUIRE_SERVERS=1` (set
+ * by `.ci/run`) a missing binary fails the test.
+ */
+import type { TestContext } from 'node:test';
+import { pebbleBinaries, resolveBinary, type PebbleVersion } from './paths.js';
+
+/** True when a missing server must fail the test instead of skipping it. */
+export function serversRequired(): boolean {
+  const flag = process.env.CERTPILOT_REQUIRE_SERVERS;
+  return flag !== undefined && flag !== '' && flag !== '0' && flag.toLowerCase() !== 'false';
+}
+
+/**
+ * Checks that a server binary (a path or a name on PATH) exists and is executable. Returns true
+ * when the test may go on; false after skipping the test loudly; throws (failing the test) when
+ * servers are required.
+ */
+export function requireServer(t: TestContext, binary: string, hint = 'run `bash scripts/setup.sh`'): boolean {
+  if (resolveBinary(binary) !== undefined) return true;
+  const message = `missing server binary ${binary} (${hint})`;
+  if (serversRequired()) {
+    throw new Error(`${message}; CERTPILOT_REQUIRE_SERVERS is set, so this is a failure`);
+  }
+  console.error(`\n!!! SKIPPED ${t.name}: ${message}\n`);
+  t.skip(message);
+  return false;
+}
+
+/** {@link requireServer} for both binaries of a Pebble version (the ACME server and its challtestsrv). */
+export function requirePebble(t: TestContext, version: PebbleVersion = '2.4'): boolean {
+  const bins = pebbleBinaries(version);
+  const hint =
+    version === '2.4'
+      ? 'Debian package `pebble`; run `bash scripts/setup.sh`'
+      : 'Pebble 2.10 from Debian unstable, unpacked by `bash scripts/setup.sh`';
+  return requireServer(t, bins.pebble, hint) && requireServer(t, bins.challtestsrv, hint);
+}

@@ -1,0 +1,158 @@
+// The ACME client and issuer against real Pebble 2.4 (strict; 5% nonce rejection left on,
+// validation sleep off for speed): wildcard and multi-name orders, IP identifiers, revocation both
+// ways, key rollover, external account binding and alternate chains.
+import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { after, before, describe, test } from 'node:test';
+import { AcmeClient } from '../../src/acme/acme-client.js';
+import { parseCertificate } from '../../src/acme/certificate.js';
+import { generatePrivateKey } from '../../src/acme/csr.js';
+import { Issuer } from '../../src/acme/issuer.js';
+import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
+import { StandaloneHttp01Solver } from '../../src/challenges/http01/standalone-solver.js';
+import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js';
+import { fetchBuffered } from '../harness/http.js';
+import { startPebble, type PebbleInstance } from '../harness/pebble.js';
+import { requirePebble } from '../harness/servers.js';
+
+async function newClient(pebble: { directoryUrl: string; caCertificates: string[] }): Promise<AcmeClient> {
+  const { key } = await generatePrivateKey('ec-p256');
+  const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, caCertificates: pebble.caCertificates });
+  await client.createAccount({ termsOfServiceAgreed: true, contact: ['mailto:test@example.com'] });
+  return client;
+}
+
+async function certStatus(pebble: PebbleInstance, serialHex: string): Promise<{ Status: string; Reason?: number }> {
+  const res = await fetchBuffered(`${pebble.managementUrl}/cert-status-by-serial/${serialHex}`, { ca: pebble.caCertificates });
+  assert.equal(res.status, 200, res.text);
+  return JSON.parse(res.text) as { Status: string; Reason?: number };
+}
+
+describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
+  let pebble: PebbleInstance | undefined;
+  let http01: StandaloneHttp01Solver | undefined;
+
+  before(async () => {
+    pebble = await startPebble({ version: '2.4', strict: true, noSleep: true, alternateRoots: 1 });
+    http01 = new StandaloneHttp01Solver({ port: pebble.httpPort, host: '127.0.0.1' });
+  });
+  after(async () => {
+    await http01?.close();
+    await pebble?.stop();
+  });
+
+  test('a wildcard plus its base name via dns-01, and every TXT value is removed afterwards', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble) return;
+    const client = await newClient(pebble);
+    const dns = new ChalltestsrvDnsProvider(pebble.challtestsrvUrl);
+    const issuer = new Issuer({ client, solvers: [new Dns01Solver({ provider: dns })] });
+    const issued = await issuer.issue({ identifiers: [{ type: 'dns', value: '*.wild.test' }, { type: 'dns', value: 'wild.test' }], keyType: 'ec-p256' });
+    assert.deepEqual(parseCertificate(issued.certPem).dnsNames.sort(), ['*.wild.test', 'wild.test']);
+    // Both authorizations put a value on the same name: two values, one record set.
+    assert.equal(dns.added.filter((r) => r.fqdn === '_acme-challenge.wild.test.').length, 2);
+    const resolver = new Resolver();
+    resolver.setServers([`127.0.0.1:${pebble.dnsPort}`]);
+    const left = await resolver.resolveTxt('_acme-challenge.wild.test').catch(() => []);
+    assert.deepEqual(left, [], 'cleanup removed the challenge values');
+    client.close();
+  });
+
+  test('a multi-name order with an IP address via http-01', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    const client = await newClient(pebble);
+    const issuer = new Issuer({ client, solvers: [http01] });
+    const issued = await issuer.issue({
+      identifiers: [{ type: 'dns', value: 'multi.test' }, { type: 'dns', value: 'www.multi.test' }, { type: 'ip', value: '127.0.0.1' }],
+      keyType: 'rsa-2048',
+    });
+    const parsed = parseCertificate(issued.certPem);
+    assert.deepEqual(parsed.dnsNames.sort(), ['multi.test', 'www.multi.test']);
+    assert.deepEqual(parsed.ipAddresses, ['127.0.0.1']);
+    assert.ok(new X509Certificate(issued.certPem).checkPrivateKey(createPrivateKey(issued.privateKeyPem)));
+    client.close();
+  });
+
+  test('revocation signed by the account key, and by the certificate key, with a reason', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    const client = await newClient(pebble);
+    const issuer = new Issuer({ client, solvers: [http01] });
+    const byAccount = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-a.test' }], keyType: 'ec-p256' });
+    const byKey = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-k.test' }], keyType: 'ec-p256' });
+    assert.equal((await certStatus(pebble, byAccount.serialNumber)).Status, 'Valid');
+
+    await client.revokeCertificate(byAccount.certPem, { reason: 4 });
+    // A stranger's account cannot revoke it, but the certificate's own key can.
+    const stranger = await newClient(pebble);
+    await assert.rejects(stranger.revokeCertificate(byKey.certPem, { reason: 1 }), { code: 'ERR_ACME_PROBLEM' });
+    await stranger.revokeCertificate(byKey.certPem, { reason: 1, certificateKey: createPrivateKey(byKey.privateKeyPem) });
+
+    const a = await certStatus(pebble, byAccount.serialNumber);
+    const k = await certStatus(pebble, byKey.serialNumber);
+    assert.equal(a.Status, 'Revoked');
+    assert.equal(k.Status, 'Revoked');
+    assert.equal(a.Reason, 4);
+    assert.equal(k.Reason, 1);
+    client.close();
+    stranger.close();
+  });
+
+  test('key rollover: the new key orders, the old key no longer finds the account', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    const { key: oldKey } = await generatePrivateKey('ec-p256');
+    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, caCertificates: pebble.caCertificates });
+    const account = await client.createAccount({ termsOfServiceAgreed: true });
+    const { key: newKey } = await generatePrivateKey('ec-p384');
+    await client.rolloverKey(newKey);
+
+    const issued = await new Issuer({ client, solvers: [http01] }).issue({ identifiers: [{ type: 'dns', value: 'rolled.test' }], keyType: 'ec-p256' });
+    assert.ok(issued.certPem.includes('BEGIN CERTIFICATE'));
+
+    const withNew = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: newKey, caCertificates: pebble.caCertificates });
+    assert.equal((await withNew.findAccount())?.url, account.url);
+    const withOld = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, caCertificates: pebble.caCertificates });
+    assert.equal(await withOld.findAccount(), undefined);
+    for (const c of [client, withNew, withOld]) c.close();
+  });
+
+  test('alternate chains: the preferred issuer is chosen, an unknown one is a clear error', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    const roots = await pebble.rootCertificates();
+    assert.equal(roots.length, 2, 'Pebble offers one alternate root');
+    const alternateRoot = new X509Certificate(roots[1] as string);
+    const cn = /CN=([^\n,]+)/.exec(alternateRoot.subject)?.[1] as string;
+    const client = await newClient(pebble);
+    const issued = await new Issuer({ client, solvers: [http01] }).issue({
+      identifiers: [{ type: 'dns', value: 'chains.test' }],
+      keyType: 'ec-p256',
+      preferredChain: cn,
+    });
+    const chain = issued.chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const top = new X509Certificate(chain[chain.length - 1] as string);
+    assert.ok(top.verify(alternateRoot.publicKey), 'the chain leads to the preferred root');
+
+    await assert.rejects(
+      new Issuer({ client, solvers: [http01] }).issue({ identifiers: [{ type: 'dns', value: 'chains2.test' }], keyType: 'ec-p256', preferredChain: 'No Such Root' }),
+      (err: Error & { code?: string }) => err.code === 'ERR_ACME_NO_CHAIN' && /Pebble/.test(err.message),
+    );
+    client.close();
+  });
+});
+
+test('external account binding: required by the CA, accepted with the right HMAC key', { timeout: 60_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const hmacKey = Buffer.from('certpilot-test-eab-hmac-key-0123456789').toString('base64url');
+  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true, eab: { 'kid-1': hmacKey } });
+  t.after(() => pebble.stop());
+  const { key } = await generatePrivateKey('ec-p256');
+  const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, caCertificates: pebble.caCertificates });
+  assert.equal((await client.getDirectory()).meta?.externalAccountRequired, true);
+  await assert.rejects(client.createAccount({ termsOfServiceAgreed: true }), { code: 'ERR_ACME_EAB_REQUIRED' });
+  await assert.rejects(
+    client.createAccount({ termsOfServiceAgreed: true, externalAccountBinding: { kid: 'kid-1', hmacKey: Buffer.from('wrong-key-wrong-key-wrong-key') } }),
+    { code: 'ERR_ACME_PROBLEM' },
+  );
+  const account = await client.createAccount({ termsOfServiceAgreed: true, externalAccountBinding: { kid: 'kid-1', hmacKey: Buffer.from(hmacKey, 'base64url') } });
+  assert.equal(account.status, 'valid');
+  client.close();
+});
