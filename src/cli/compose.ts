@@ -1,21 +1,21 @@
 /**
  * The composition root: the only place that constructs plug-ins by name (DESIGN.md §1). Everything
  * below receives its collaborators ready-made.
+ *
+ * The ACME layer and the solvers are imported on first use: `status` and a nothing-due `renew`
+ * never load TLS, the ACME client or the http-01 listener (cold start is most of their run time).
  */
 import { join } from 'node:path';
-import { clientForStoredAccount, openAccount, type AccountOptions } from '../acme/account.js';
-import { AcmeClient } from '../acme/acme-client.js';
-import { generatePrivateKey } from '../acme/csr.js';
-import { Issuer } from '../acme/issuer.js';
+import type { AccountOptions } from '../acme/account.js';
+import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import { isClosableSolver } from '../challenges/challenge-solver.js';
-import { StandaloneHttp01Solver } from '../challenges/http01/standalone-solver.js';
-import { WebrootHttp01Solver } from '../challenges/http01/webroot-solver.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { ResolvedConfig } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file-locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
+import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
 import { VERSION } from './version.js';
 
@@ -29,7 +29,7 @@ export interface Runtime {
   accountOptions(directoryUrl: string): AccountOptions;
   /** The renewal context (lazy sessions; solvers started on first challenge). */
   renewalContext(): RenewalContext;
-  /** Stops listeners and other resources. Idempotent. */
+  /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -38,9 +38,11 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
+  const directoryCache = new DirectoryCache({ stateDir: config.stateDir });
   const solvers: ChallengeSolver[] = [];
+  const clients: AcmeClient[] = [];
   const sessions = new Map<string, Promise<AccountSession>>();
-  let ariClient: Promise<AcmeClient> | undefined;
+  let renewalInfoClient: Promise<AcmeClient | undefined> | undefined;
 
   const accountOptions = (directoryUrl: string): AccountOptions => ({
     store,
@@ -56,32 +58,51 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
   });
 
-  const solversFor = (): ChallengeSolver[] => {
+  const solversFor = async (): Promise<ChallengeSolver[]> => {
     if (solvers.length === 0) {
       const http01 = config.challenges.http01;
-      solvers.push(
-        http01.solver === 'webroot'
-          ? new WebrootHttp01Solver({ webroot: http01.webroot as string, logger })
-          : new StandaloneHttp01Solver({ port: http01.port, ...(http01.host ? { host: http01.host } : {}), logger }),
-      );
+      if (http01.solver === 'webroot') {
+        const { WebrootHttp01Solver } = await import('../challenges/http01/webroot-solver.js');
+        solvers.push(new WebrootHttp01Solver({ webroot: http01.webroot as string, logger }));
+      } else {
+        const { StandaloneHttp01Solver } = await import('../challenges/http01/standalone-solver.js');
+        solvers.push(new StandaloneHttp01Solver({ port: http01.port, ...(http01.host ? { host: http01.host } : {}), logger, clock }));
+      }
     }
     return solvers;
   };
 
-  const session = (which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession> => {
-    const directoryUrl = which === 'staging' ? config.acme.stagingDirectoryUrl : config.acme.directoryUrl;
-    let opened = sessions.get(directoryUrl);
-    if (!opened) {
-      opened = openAccount(accountOptions(directoryUrl), signal ? { signal } : {}).then(({ client, account }) => ({
-        client,
-        issuer: new Issuer({ client, solvers: solversFor(), logger }),
-        directoryUrl,
-        accountUrl: account.url,
-      }));
-      opened.catch(() => sessions.delete(directoryUrl));
-      sessions.set(directoryUrl, opened);
-    }
-    return opened;
+  const openSession = async (directoryUrl: string, signal?: AbortSignal): Promise<AccountSession> => {
+    const [{ openAccount }, { Issuer }] = await Promise.all([import('../acme/account.js'), import('../acme/issuer.js')]);
+    const { client, account } = await openAccount(accountOptions(directoryUrl), signal ? { signal } : {});
+    clients.push(client);
+    await rememberDirectory(client, directoryUrl, signal);
+    return { client, issuer: new Issuer({ client, solvers: await solversFor(), logger }), directoryUrl, accountUrl: account.url };
+  };
+
+  const rememberDirectory = async (client: AcmeClient, directoryUrl: string, signal?: AbortSignal): Promise<boolean> => {
+    const directory = await client.getDirectory(signal ? { signal } : {});
+    const facts = { directoryUrl, renewalInfo: directory.renewalInfo !== undefined, fetchedAt: clock.now().toISOString() };
+    await directoryCache.put(facts).catch((err: unknown) => logger.debug({ err: String(err) }, 'directory cache not written'));
+    return facts.renewalInfo;
+  };
+
+  // renewalInfo is an unauthenticated GET (RFC 9773 §4.1): any key will do when no account exists.
+  const makeRenewalInfoClient = async (signal?: AbortSignal): Promise<AcmeClient | undefined> => {
+    const directoryUrl = config.acme.directoryUrl;
+    const known = await directoryCache.get(directoryUrl, clock.now());
+    if (known && !known.renewalInfo) return undefined;
+    const [{ clientForStoredAccount }, { AcmeClient: Client }, { generatePrivateKey }] = await Promise.all([
+      import('../acme/account.js'),
+      import('../acme/acme-client.js'),
+      import('../acme/csr.js'),
+    ]);
+    const stored = await clientForStoredAccount(accountOptions(directoryUrl));
+    const client =
+      stored?.client ??
+      new Client({ directoryUrl, accountKey: (await generatePrivateKey('ec-p256')).key, caCertificates: [...config.acme.caCertificates], userAgent: `certpilot/${VERSION}`, logger, clock });
+    clients.push(client);
+    return (await rememberDirectory(client, directoryUrl, signal)) ? client : undefined;
   };
 
   return {
@@ -93,16 +114,20 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     renewalContext: () => ({
       store,
       locker: new FileLocker({ dir: join(config.stateDir, 'locks'), clock, logger }),
-      session,
-      ariClient: () => {
-        // renewalInfo is an unauthenticated GET: any key will do when no account exists yet.
-        ariClient ??= (async () => {
-          const stored = await clientForStoredAccount(accountOptions(config.acme.directoryUrl));
-          if (stored) return stored.client;
-          const { key } = await generatePrivateKey('ec-p256');
-          return new AcmeClient({ directoryUrl: config.acme.directoryUrl, accountKey: key, caCertificates: [...config.acme.caCertificates], logger, clock });
-        })();
-        return ariClient;
+      session: (which, signal) => {
+        const directoryUrl = which === 'staging' ? config.acme.stagingDirectoryUrl : config.acme.directoryUrl;
+        let opened = sessions.get(directoryUrl);
+        if (!opened) {
+          opened = openSession(directoryUrl, signal);
+          opened.catch(() => sessions.delete(directoryUrl));
+          sessions.set(directoryUrl, opened);
+        }
+        return opened;
+      },
+      renewalInfoClient: (signal) => {
+        renewalInfoClient ??= makeRenewalInfoClient(signal);
+        renewalInfoClient.catch(() => (renewalInfoClient = undefined));
+        return renewalInfoClient;
       },
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
@@ -112,9 +137,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     }),
     close: async () => {
       await Promise.allSettled(solvers.flatMap((s) => (isClosableSolver(s) ? [s.close()] : [])));
-      // Drop keep-alive sockets so the process exits at once.
-      const clients = await Promise.allSettled([...sessions.values(), ...(ariClient ? [ariClient.then((client) => ({ client }))] : [])]);
-      for (const c of clients) if (c.status === 'fulfilled') c.value.client.close();
+      for (const client of clients) client.close();
     },
   };
 }

@@ -30,8 +30,11 @@ export interface RenewalContext {
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
-  /** A client for ARI look-ups only (no account needed: renewalInfo is a plain GET). */
-  ariClient(signal?: AbortSignal): Promise<AcmeClient>;
+  /**
+   * A client for ARI look-ups (no account needed: renewalInfo is a plain GET), or undefined when
+   * the CA's directory offers no renewalInfo (remembered for a day, so such CAs cost no request).
+   */
+  renewalInfoClient(signal?: AbortSignal): Promise<AcmeClient | undefined>;
   ari: boolean;
   preferredChain?: string;
   lockTtlSeconds: number;
@@ -128,9 +131,8 @@ async function refreshRenewalInfo(
   const now = ctx.clock.now();
   if (!stored || !needsRenewalInfo(stored, state, now)) return state;
   try {
-    const client = await ctx.ariClient(signal);
-    const directory = await client.getDirectory({ signal });
-    if (!directory.renewalInfo) return state;
+    const client = await ctx.renewalInfoClient(signal);
+    if (!client) return state;
     const info = await client.getRenewalInfo(stored.certPem, { signal });
     const updated = applyRenewalInfo(state, info, now);
     await ctx.store.saveState(name, updated);

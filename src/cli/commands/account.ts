@@ -1,4 +1,4 @@
-/** `certpilot account show|create|rollover|deactivate`: the ACME account of the configured CA. */
+/** `certpilot account show|create|update|rollover|deactivate`: the ACME account of the configured CA. */
 import { createHash, createPublicKey } from 'node:crypto';
 import { openAccount } from '../../acme/account.js';
 import { generatePrivateKey, importPrivateKey, keyTypeOf } from '../../acme/csr.js';
@@ -37,6 +37,15 @@ export async function run(ctx: CommandContext): Promise<number> {
         ctx.output.out(`${created ? 'created ' : 'exists  '} ${account.url}`);
         return EXIT.ok;
       }
+      case 'update': {
+        if (!options.email) throw new CertpilotError('ERR_CLI_USAGE', 'cli: account update needs --email (or acme.email in the configuration)');
+        const { client, account } = await openAccount(options);
+        const contact = [`mailto:${options.email}`];
+        await client.updateAccount({ contact });
+        await runtime.store.saveAccount({ ...account, contact });
+        ctx.output.out(`updated  ${account.url}: contact ${contact.join(', ')}`);
+        return EXIT.ok;
+      }
       case 'rollover': {
         const { client, account } = await openAccount(options);
         const next = await generatePrivateKey(options.accountKeyType);
@@ -52,7 +61,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         return EXIT.ok;
       }
       default:
-        throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown account action "${action}"`, { hint: 'Use show, create, rollover or deactivate.' });
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown account action "${action}"`, { hint: 'Use show, create, update, rollover or deactivate.' });
     }
   } finally {
     await runtime.close();

@@ -1,0 +1,48 @@
+/**
+ * A small on-disk memo of what a CA's directory offers, so a nothing-due `renew` against a CA
+ * without ARI does not fetch the directory on every run. Entries expire (default a day), so a CA
+ * that adds ARI is noticed the next day. Losing or corrupting the file only costs one fetch.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { atomicWrite, ensureDir } from './atomic-write.js';
+import { directoryFolderName } from './safe-name.js';
+
+/** What certpilot remembers of a directory. */
+export interface DirectoryFacts {
+  directoryUrl: string;
+  /** Whether the directory had a `renewalInfo` endpoint (RFC 9773). */
+  renewalInfo: boolean;
+  fetchedAt: string;
+}
+
+/** Reads and writes {@link DirectoryFacts} under `<stateDir>/cache/`. */
+export class DirectoryCache {
+  private readonly dir: string;
+
+  constructor(options: { stateDir: string }) {
+    this.dir = join(options.stateDir, 'cache');
+  }
+
+  /** The remembered facts, or undefined when absent, unreadable or older than `maxAgeMs`. */
+  async get(directoryUrl: string, now: Date, maxAgeMs = 86_400_000): Promise<DirectoryFacts | undefined> {
+    try {
+      const facts = JSON.parse(await readFile(this.file(directoryUrl), 'utf8')) as DirectoryFacts;
+      const age = now.getTime() - Date.parse(facts.fetchedAt);
+      if (facts.directoryUrl !== directoryUrl || !(age >= 0 && age < maxAgeMs)) return undefined;
+      return facts;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Remembers the facts (atomically). */
+  async put(facts: DirectoryFacts): Promise<void> {
+    await ensureDir(this.dir);
+    await atomicWrite(this.file(facts.directoryUrl), `${JSON.stringify(facts, null, 2)}\n`, { mode: 0o600 });
+  }
+
+  private file(directoryUrl: string): string {
+    return join(this.dir, `directory-${directoryFolderName(directoryUrl)}.json`);
+  }
+}
