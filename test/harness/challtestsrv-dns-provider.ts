@@ -1,7 +1,7 @@
 /**
  * A DnsProvider over pebble-challtestsrv's management API, so integration tests can answer dns-01
  * (wildcards) against the real Pebble. challtestsrv can only clear all values of a name, so this
- * keeps the set per name and re-adds the values that remain.
+ * keeps the set per name and clears it when the last value is removed.
  */
 import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../src/challenges/dns01/dns-provider.js';
 
@@ -25,8 +25,10 @@ export class ChalltestsrvDnsProvider implements DnsProvider {
   async removeTxtRecord(record: Omit<TxtRecord, 'ttl'>, _options: DnsCallOptions): Promise<void> {
     const set = this.values.get(record.fqdn);
     if (!set?.delete(record.value)) return;
-    await this.post('/clear-txt', { host: record.fqdn });
-    for (const value of set) await this.post('/set-txt', { host: record.fqdn, value });
+    // challtestsrv can only clear a whole name; clearing while a sibling authorization (a wildcard
+    // and its base name share the name) is still being validated would remove its value too.
+    // Extra TXT values are harmless to a validator, so the name is cleared once no value remains.
+    if (set.size === 0) await this.post('/clear-txt', { host: record.fqdn });
   }
 
   private async post(path: string, body: unknown): Promise<void> {
