@@ -56,6 +56,7 @@ export async function openAccount(options: AccountOptions, call: { signal?: Abor
     await options.store.saveAccount(account);
     logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created');
   }
+  if (account.nextPrivateKeyPem !== undefined) account = await finishInterruptedRollover(options, account, call);
   const client = makeClient(options, importPrivateKey(account.privateKeyPem), account.url);
   if (account.url) return { client, account: { ...account, url: account.url }, created: false };
 
@@ -97,4 +98,40 @@ function makeClient(options: AccountOptions, key: KeyObject, url: string | undef
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
+}
+
+/**
+ * Replaces the account key (RFC 8555 §7.3.5). The new key is saved as the pending key before the CA
+ * is asked and promoted after, so a crash at any point leaves a key the CA knows on disk.
+ */
+export async function rolloverAccountKey(options: AccountOptions, call: { signal?: AbortSignal } = {}): Promise<StoredAccount & { url: string }> {
+  const { client, account } = await openAccount(options, call);
+  const next = await generatePrivateKey(options.accountKeyType);
+  await options.store.saveAccount({ ...account, nextPrivateKeyPem: next.pem });
+  await client.rolloverKey(next.key, call);
+  const { nextPrivateKeyPem: _done, ...rest } = account;
+  const rolled = { ...rest, privateKeyPem: next.pem };
+  await options.store.saveAccount(rolled);
+  client.close();
+  (options.logger ?? silentLogger).info({ account: account.url }, 'account key rolled over');
+  return rolled;
+}
+
+/** A rollover died between saving the pending key and promoting it: keep whichever key the CA knows. */
+async function finishInterruptedRollover(options: AccountOptions, account: StoredAccount, call: { signal?: AbortSignal }): Promise<StoredAccount> {
+  const { nextPrivateKeyPem, ...rest } = account;
+  if (nextPrivateKeyPem === undefined || account.url === undefined) return rest;
+  const current = makeClient(options, importPrivateKey(account.privateKeyPem), undefined);
+  const known = await current.findAccount(call).finally(() => current.close());
+  const keep: StoredAccount = known ? rest : { ...rest, privateKeyPem: nextPrivateKeyPem };
+  if (!known) {
+    const next = makeClient(options, importPrivateKey(nextPrivateKeyPem), undefined);
+    const found = await next.findAccount(call).finally(() => next.close());
+    if (!found) {
+      throw new CertpilotError('ERR_ACME_ACCOUNT_NOT_FOUND', `account: neither the stored key nor the pending rollover key is known to ${options.directoryUrl}`);
+    }
+  }
+  await options.store.saveAccount(keep);
+  (options.logger ?? silentLogger).warn({ account: account.url, kept: known ? 'old key' : 'new key' }, 'finished an interrupted account key rollover');
+  return keep;
 }

@@ -131,6 +131,11 @@ export interface StoredAccount {
   privateKeyPem: string;
   /** The account URL (the JWS `kid`), once the CA created the account. */
   url?: string;
+  /**
+   * A key a key rollover is moving to, saved before the CA is asked (RFC 8555 §7.3.5), so a crash
+   * mid-rollover never loses the key the CA now knows. Never logged.
+   */
+  nextPrivateKeyPem?: string;
   contact?: string[];
   createdAt: string;
 }

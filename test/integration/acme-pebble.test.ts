@@ -5,12 +5,15 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
+import { openAccount, rolloverAccountKey, type AccountOptions } from '../../src/acme/account.js';
 import { AcmeClient } from '../../src/acme/acme-client.js';
 import { parseCertificate } from '../../src/acme/certificate.js';
-import { generatePrivateKey } from '../../src/acme/csr.js';
+import { generatePrivateKey, importPrivateKey } from '../../src/acme/csr.js';
 import { Issuer } from '../../src/acme/issuer.js';
 import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
 import { StandaloneHttp01Solver } from '../../src/challenges/http01/standalone-solver.js';
+import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { tempDir } from '../harness/certpilot.js';
 import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js';
 import { fetchBuffered } from '../harness/http.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
@@ -113,6 +116,40 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     const withOld = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, caCertificates: pebble.caCertificates });
     assert.equal(await withOld.findAccount(), undefined);
     for (const c of [client, withNew, withOld]) c.close();
+  });
+
+  test('an account key rollover interrupted at either side of the CA call keeps a working key', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble) return;
+    const store = new FilesystemCertificateStore({ stateDir: await tempDir() });
+    const options: AccountOptions = { store, directoryUrl: pebble.directoryUrl, caCertificates: pebble.caCertificates, termsOfServiceAgreed: true, accountKeyType: 'ec-p256' };
+    const { account, client } = await openAccount(options);
+    client.close();
+
+    // Crash after saving the pending key, before asking the CA: the old key stays.
+    const unused = await generatePrivateKey('ec-p256');
+    await store.saveAccount({ ...account, nextPrivateKeyPem: unused.pem });
+    const kept = await openAccount(options);
+    assert.equal(kept.account.privateKeyPem, account.privateKeyPem);
+    assert.equal((await store.loadAccount(pebble.directoryUrl))?.nextPrivateKeyPem, undefined, 'pending key dropped');
+    kept.client.close();
+
+    // Crash after the CA switched keys, before promoting: the new key is promoted.
+    const next = await generatePrivateKey('ec-p256');
+    await store.saveAccount({ ...account, nextPrivateKeyPem: next.pem });
+    const direct = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: importPrivateKey(account.privateKeyPem), accountUrl: account.url, caCertificates: pebble.caCertificates });
+    await direct.rolloverKey(next.key);
+    direct.close();
+    const recovered = await openAccount(options);
+    assert.equal(recovered.account.privateKeyPem, next.pem);
+    assert.equal((await recovered.client.findAccount())?.url, account.url);
+    recovered.client.close();
+
+    // And the ordinary rollover.
+    const rolled = await rolloverAccountKey(options);
+    assert.notEqual(rolled.privateKeyPem, next.pem);
+    const after = await openAccount(options);
+    assert.equal((await after.client.findAccount())?.url, account.url);
+    after.client.close();
   });
 
   test('alternate chains: the preferred issuer is chosen, an unknown one is a clear error', async (t) => {

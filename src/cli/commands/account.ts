@@ -1,7 +1,7 @@
 /** `certpilot account show|create|update|rollover|deactivate`: the ACME account of the configured CA. */
 import { createHash, createPublicKey } from 'node:crypto';
-import { openAccount } from '../../acme/account.js';
-import { generatePrivateKey, importPrivateKey, keyTypeOf } from '../../acme/csr.js';
+import { openAccount, rolloverAccountKey } from '../../acme/account.js';
+import { importPrivateKey, keyTypeOf } from '../../acme/csr.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
@@ -47,10 +47,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         return EXIT.ok;
       }
       case 'rollover': {
-        const { client, account } = await openAccount(options);
-        const next = await generatePrivateKey(options.accountKeyType);
-        await client.rolloverKey(next.key);
-        await runtime.store.saveAccount({ ...account, privateKeyPem: next.pem });
+        const account = await rolloverAccountKey(options);
         ctx.output.out(`rolled over ${account.url} to a new ${options.accountKeyType} key`);
         return EXIT.ok;
       }

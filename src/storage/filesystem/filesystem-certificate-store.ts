@@ -280,6 +280,8 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
       throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${keyFile} failed: the account key is missing`);
     }
     const account: StoredAccount = { directoryUrl, privateKeyPem, createdAt: data.createdAt };
+    const nextPrivateKeyPem = await readOrUndefined(join(dir, 'private_key.next.pem'));
+    if (nextPrivateKeyPem !== undefined) account.nextPrivateKeyPem = nextPrivateKeyPem;
     if (typeof data.url === 'string') account.url = data.url;
     if (Array.isArray(data.contact)) account.contact = data.contact.filter((c): c is string => typeof c === 'string');
     return account;
@@ -290,11 +292,18 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     const folder = directoryFolderName(account.directoryUrl);
     const dir = join(this.stateDir, 'accounts', folder);
     await ensureDir(dir, this.faults, `accounts/${folder}`);
+    const nextKeyFile = join(dir, 'private_key.next.pem');
+    if (account.nextPrivateKeyPem !== undefined) {
+      await atomicWrite(nextKeyFile, account.nextPrivateKeyPem, { mode: 0o600, faults: this.faults, label: `accounts/${folder}/private_key.next.pem` });
+    }
     await atomicWrite(join(dir, 'private_key.pem'), account.privateKeyPem, {
       mode: 0o600,
       faults: this.faults,
       label: `accounts/${folder}/private_key.pem`,
     });
+    if (account.nextPrivateKeyPem === undefined) {
+      await fs.rm(nextKeyFile, { force: true });
+    }
     const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl };
     await atomicWrite(join(dir, 'account.json'), `${JSON.stringify(record, null, 2)}\n`, {
       mode: 0o600,
