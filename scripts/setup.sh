@@ -33,7 +33,7 @@ done
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
 APT_PACKAGES=(pebble openssl ca-certificates)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot lego)
+BENCH_PACKAGES=(certbot lego time)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 

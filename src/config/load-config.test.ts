@@ -143,3 +143,15 @@ test('YAML syntax errors give line and column', async () => {
 test('a missing file is ERR_CONFIG_NOT_FOUND', async () => {
   await assert.rejects(loadConfig({ file: '/nonexistent/certpilot.yaml', cwd: '/', env: {} }), { code: 'ERR_CONFIG_NOT_FOUND' });
 });
+
+test('IP identifiers: IPv4 and IPv6 (canonical form) are IPs, look-alikes are names or errors', async () => {
+  const { ipVersion, normalizeDomain, identifierProblem } = await import('./rules.js');
+  assert.equal(ipVersion('192.0.2.1'), 4);
+  assert.equal(ipVersion('256.0.2.1'), 0);
+  assert.equal(ipVersion('2001:db8::1'), 6);
+  assert.equal(ipVersion('::ffff:192.0.2.1'), 6);
+  assert.equal(ipVersion('1:2:3'), 0);
+  assert.equal(ipVersion('fe80::1%eth0'), 0);
+  assert.equal(normalizeDomain('[2001:DB8:0:0::1]'), '2001:db8::1');
+  assert.match(identifierProblem('1.2.3') ?? '', /neither a valid IP address nor a domain name/);
+});

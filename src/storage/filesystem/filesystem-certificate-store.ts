@@ -2,7 +2,9 @@
  * The filesystem implementation of the storage seams, in certbot's `live/` + `archive/` layout so
  * that server configurations written for certbot keep working.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+// node:crypto is loaded only to save or to read a certbot directory: a nothing-due run needs neither.
+import type * as NodeCryptoModule from 'node:crypto';
+type NodeCrypto = typeof NodeCryptoModule;
 import { promises as fs } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -152,7 +154,7 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
   /** Saves a new version of `name` and makes it live, all or nothing (see the class comment). */
   async save(name: string, bundle: CertificateBundle): Promise<StoredCertificate> {
     const safe = safeName(name);
-    checkBundle(safe, bundle);
+    checkBundle(safe, bundle, await import('node:crypto'));
     const faults = this.faults;
     const liveRoot = join(this.stateDir, 'live');
     const archiveDir = join(this.stateDir, 'archive', safe);
@@ -339,25 +341,26 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
   private async loadOnce(safe: string): Promise<StoredCertificate | undefined> {
     const location = await this.locateLive(safe);
     if (location === undefined) return undefined;
-    const pems = {} as Record<PemFile, string>;
+    // Only the cert link says which version is live; the files are read together (a nothing-due
+    // run loads every certificate, so these reads are most of its I/O).
     let version = 0;
     let archiveDir: string | undefined;
-    for (const file of PEM_FILES) {
-      const entry = join(location.dir, `${file}.pem`);
-      const target = await readlinkOrUndefined(entry);
-      if (file === 'cert' && target !== undefined) {
-        const m = /^(.*)[/\\]cert(\d+)\.pem$/.exec(resolve(location.dir, target));
-        if (m?.[1] !== undefined && m[2] !== undefined) {
-          archiveDir = m[1];
-          version = Number(m[2]);
-        }
+    const certTarget = await readlinkOrUndefined(join(location.dir, 'cert.pem'));
+    if (certTarget !== undefined) {
+      const m = /^(.*)[/\\]cert(\d+)\.pem$/.exec(resolve(location.dir, certTarget));
+      if (m?.[1] !== undefined && m[2] !== undefined) {
+        archiveDir = m[1];
+        version = Number(m[2]);
       }
-      pems[file] = await fs.readFile(entry, 'utf8');
     }
-    const metaText = archiveDir === undefined ? undefined : await readOrUndefined(join(archiveDir, `meta${version}.json`));
+    const [texts, metaText] = await Promise.all([
+      Promise.all(PEM_FILES.map((file) => fs.readFile(join(location.dir, `${file}.pem`), 'utf8'))),
+      archiveDir === undefined ? undefined : readOrUndefined(join(archiveDir, `meta${version}.json`)),
+    ]);
+    const pems = Object.fromEntries(PEM_FILES.map((file, i) => [file, texts[i] as string])) as Record<PemFile, string>;
     const metadata =
       metaText === undefined
-        ? deriveMetadata(safe, pems.cert, pems.privkey)
+        ? deriveMetadata(safe, pems.cert, pems.privkey, await import('node:crypto'))
         : (parseJson(join(archiveDir ?? '', `meta${version}.json`), metaText) as IssuanceMetadata);
     if (location.kind !== 'versioned') this.logger.debug({ name: safe, kind: location.kind }, 'storage: loaded a certbot-style live directory');
     return {
@@ -415,7 +418,7 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
   }
 }
 
-function checkBundle(name: string, bundle: CertificateBundle): void {
+function checkBundle(name: string, bundle: CertificateBundle, { X509Certificate, createPrivateKey }: NodeCrypto): void {
   for (const field of Object.values(BUNDLE_FIELD)) {
     if (typeof bundle[field] !== 'string' || bundle[field].length === 0) {
       throw new CertpilotError('ERR_INTERNAL', `storage: saving ${name} refused: the bundle has no ${field}`);
@@ -437,16 +440,16 @@ function checkBundle(name: string, bundle: CertificateBundle): void {
 }
 
 /** Issuance metadata reconstructed from a certificate that certpilot did not save (certbot's). */
-function deriveMetadata(name: string, certPem: string, privateKeyPem: string): IssuanceMetadata {
+function deriveMetadata(name: string, certPem: string, privateKeyPem: string, crypto: NodeCrypto): IssuanceMetadata {
   try {
-    const cert = new X509Certificate(certPem);
+    const cert = new crypto.X509Certificate(certPem);
     const domains = (cert.subjectAltName ?? '')
       .split(', ')
       .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
       .filter((d): d is string => d !== undefined);
     return {
       domains,
-      keyType: keyTypeOf(privateKeyPem),
+      keyType: keyTypeOf(crypto.createPrivateKey(privateKeyPem)),
       notBefore: new Date(cert.validFrom).toISOString(),
       notAfter: new Date(cert.validTo).toISOString(),
       serialNumber: cert.serialNumber.toLowerCase(),
@@ -461,8 +464,7 @@ function deriveMetadata(name: string, certPem: string, privateKeyPem: string): I
   }
 }
 
-function keyTypeOf(privateKeyPem: string): KeyType {
-  const key = createPrivateKey(privateKeyPem);
+function keyTypeOf(key: NodeCryptoModule.KeyObject): KeyType {
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'secp384r1' ? 'ec-p384' : 'ec-p256';
   const bits = details?.modulusLength ?? 2048;
