@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { configJsonSchema, renderConfigReference } from './config/reference.js';
 import { ERROR_CATALOG, renderErrorCatalog } from './errors.js';
-import { VERSION } from './cli/version.js';
+import { VERSION } from './version.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const read = (p: string): string => readFileSync(join(root, p), 'utf8');

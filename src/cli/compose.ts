@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 /** Everything a command needs, built from the resolved configuration. */
 export interface Runtime {

@@ -8,7 +8,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { processOutput, type Output } from './output.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../version.js';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75 } as const;

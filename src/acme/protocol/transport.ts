@@ -12,9 +12,9 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { CertpilotError } from '../../errors.js';
+import { VERSION } from '../../version.js';
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { silentLogger } from '../../logger.js';
@@ -68,25 +68,9 @@ export interface RequestOptions {
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-let cachedVersion: string | undefined;
-
-/** certpilot's version from package.json (read once), for the User-Agent (RFC 8555 §6.1). */
+/** certpilot's version, for the User-Agent (RFC 8555 §6.1 requires one; Pebble 2.10 enforces it). */
 export function certpilotVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  cachedVersion = '0.0.0';
-  // From dist/src/acme/protocol/ or src/acme/protocol/ the package root is 4 or 3 levels up.
-  for (const up of ['../../../../package.json', '../../../package.json']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'certpilot' && pkg.version) {
-        cachedVersion = pkg.version;
-        break;
-      }
-    } catch {
-      // not at this level
-    }
-  }
-  return cachedVersion;
+  return VERSION;
 }
 
 /** The HTTP layer of one ACME client. */
