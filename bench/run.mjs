@@ -10,6 +10,7 @@
 //   BENCH_CERTS=N                  certificates in the multi-certificate scenarios (default 20)
 //   BENCH_STRICT=1                 run Pebble with -strict (default off; see RESULTS.md)
 //   BENCH_TOOLS=certbot,lego,certpilot   which clients to run (default all three)
+//   BENCH_REPORT_ONLY=1            rewrite RESULTS.md from results.json (e.g. after editing findings.md)
 //   BENCH_CERTPILOT_CLI=path       another certpilot entry point (debugging only; the report names it)
 //
 // Wall time is process.hrtime around spawn → exit of each child; peak RSS is GNU time's %M (the
@@ -45,11 +46,11 @@ const envInt = (name) => {
   if (!Number.isInteger(n) || n < 1 || n > 50) throw new Error(`bench: ${name} must be a whole number 1..50, not "${v}"`);
   return n;
 };
-const RUNS_SINGLE = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 5);
-const RUNS_MULTI = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 3);
-const CERTS = envInt('BENCH_CERTS') ?? (QUICK ? 5 : 20);
-const STRICT = process.env.BENCH_STRICT === '1';
-const TOOLS = (process.env.BENCH_TOOLS ?? 'certbot,lego,certpilot').split(',').map((s) => s.trim()).filter(Boolean);
+let RUNS_SINGLE = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 5);
+let RUNS_MULTI = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 3);
+let CERTS = envInt('BENCH_CERTS') ?? (QUICK ? 5 : 20);
+let STRICT = process.env.BENCH_STRICT === '1';
+let TOOLS = (process.env.BENCH_TOOLS ?? 'certbot,lego,certpilot').split(',').map((s) => s.trim()).filter(Boolean);
 const CHILD_TIMEOUT_MS = 180_000; // one invocation; bounded so a hung client cannot hang the run
 const OUT_MD = join(here, QUICK ? 'RESULTS.quick.md' : 'RESULTS.md');
 const OUT_JSON = join(here, QUICK ? 'results.quick.json' : 'results.json');
@@ -526,6 +527,14 @@ async function killChildren() {
 
 let exitCode = 0;
 const startedAt = Date.now();
+if (process.env.BENCH_REPORT_ONLY === '1') {
+  const saved = JSON.parse(readFileSync(OUT_JSON, 'utf8'));
+  ({ runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS } = saved.settings);
+  Object.assign(results, saved.results);
+  scratch = tmpdir();
+  await writeReport(saved.meta);
+  process.exit(0);
+}
 try {
   scratch = await mkdtemp(join(tmpdir(), 'certpilot-bench-'));
   await mkdir(join(scratch, 'home'));

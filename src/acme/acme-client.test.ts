@@ -131,7 +131,7 @@ test('pollAuthorization starts fast, doubles, and honours Retry-After', async ()
     const authz = await client.pollAuthorization(`${server.base}/authz/1`);
     assert.equal(authz.status, 'valid');
     assert.equal(authz.url, `${server.base}/authz/1`);
-    assert.deepEqual(clock.sleeps, [50, 100, 3000]);
+    assert.deepEqual(clock.sleeps, [50, 50, 100, 3000], 'a first wait before any fetch, then 50 ms doubling, then Retry-After');
     assert.ok(posts(server).every((p) => p.rawPayload === ''), 'polls are POST-as-GET');
   });
 });

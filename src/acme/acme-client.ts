@@ -276,7 +276,10 @@ export class AcmeClient {
    * Polls an authorization until it is valid, invalid, deactivated, expired or revoked, and returns
    * it (an invalid one is returned, not thrown). `ERR_ACME_TIMEOUT` after `pollTimeoutMs`.
    */
-  pollAuthorization(url: string, o: CallOptions = {}): Promise<AuthorizationResource> {
+  async pollAuthorization(url: string, o: CallOptions = {}): Promise<AuthorizationResource> {
+    // Right after the challenge is answered the CA has not validated yet: a fetch now would
+    // only ever see "pending" (one request per authorization saved).
+    await this.clock.sleep(FIRST_POLL_DELAY_MS, o.signal);
     return this.poll(`authorization ${url}`, () => this.fetchAuthorization(url, o), (a) => FINAL_AUTHZ_STATUSES.has(a.status), o);
   }
 
