@@ -6,7 +6,7 @@
  * never load TLS, the ACME client or the http-01 listener (cold start is most of their run time).
  */
 import { join } from 'node:path';
-import type { AccountOptions } from '../acme/account.js';
+import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import { isClosableSolver } from '../challenges/challenge-solver.js';
@@ -27,6 +27,10 @@ export interface Runtime {
   store: FilesystemCertificateStore;
   /** Account options for a directory (production or staging). */
   accountOptions(directoryUrl: string): AccountOptions;
+  /** The registered account of a directory (default: the configured one), created when needed. */
+  openAccount(directoryUrl?: string): Promise<OpenedAccount>;
+  /** Replaces the account key, crash-safely; returns the account URL. */
+  rolloverAccountKey(): Promise<string>;
   /** The renewal context (lazy sessions; solvers started on first challenge). */
   renewalContext(): RenewalContext;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
@@ -111,6 +115,16 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
     store,
     accountOptions,
+    openAccount: async (directoryUrl = config.acme.directoryUrl) => {
+      const { openAccount } = await import('../acme/account.js');
+      const opened = await openAccount(accountOptions(directoryUrl));
+      clients.push(opened.client);
+      return opened;
+    },
+    rolloverAccountKey: async () => {
+      const { rolloverAccountKey } = await import('../acme/account.js');
+      return (await rolloverAccountKey(accountOptions(config.acme.directoryUrl))).url;
+    },
     renewalContext: () => ({
       store,
       locker: new FileLocker({ dir: join(config.stateDir, 'locks'), clock, logger }),

@@ -1,6 +1,5 @@
 /** `certpilot account show|create|update|rollover|deactivate`: the ACME account of the configured CA. */
 import { createHash, createPublicKey } from 'node:crypto';
-import { openAccount, rolloverAccountKey } from '../../acme/account.js';
 import { importPrivateKey, keyTypeOf } from '../../acme/csr.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
@@ -33,13 +32,13 @@ export async function run(ctx: CommandContext): Promise<number> {
         return EXIT.ok;
       }
       case 'create': {
-        const { account, created } = await openAccount(options);
+        const { account, created } = await runtime.openAccount();
         ctx.output.out(`${created ? 'created ' : 'exists  '} ${account.url}`);
         return EXIT.ok;
       }
       case 'update': {
         if (!options.email) throw new CertpilotError('ERR_CLI_USAGE', 'cli: account update needs --email (or acme.email in the configuration)');
-        const { client, account } = await openAccount(options);
+        const { client, account } = await runtime.openAccount();
         const contact = [`mailto:${options.email}`];
         await client.updateAccount({ contact });
         await runtime.store.saveAccount({ ...account, contact });
@@ -47,12 +46,12 @@ export async function run(ctx: CommandContext): Promise<number> {
         return EXIT.ok;
       }
       case 'rollover': {
-        const account = await rolloverAccountKey(options);
-        ctx.output.out(`rolled over ${account.url} to a new ${options.accountKeyType} key`);
+        const url = await runtime.rolloverAccountKey();
+        ctx.output.out(`rolled over ${url} to a new ${options.accountKeyType} key`);
         return EXIT.ok;
       }
       case 'deactivate': {
-        const { client, account } = await openAccount(options);
+        const { client, account } = await runtime.openAccount();
         await client.deactivateAccount();
         ctx.output.out(`deactivated ${account.url}; move ${runtime.config.stateDir}/accounts aside before creating a new one`);
         return EXIT.ok;

@@ -1,6 +1,5 @@
 /** `certpilot revoke <name>`: revokes the live certificate, signed by the account or its own key. */
 import { importPrivateKey } from '../../acme/csr.js';
-import { openAccount } from '../../acme/account.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
@@ -27,7 +26,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const stored = await runtime.store.load(name);
     if (!stored) throw new CertpilotError('ERR_CERT_UNKNOWN', `revoke: no stored certificate named "${name}"`);
-    const { client } = await openAccount(runtime.accountOptions(stored.metadata.directoryUrl));
+    const { client } = await runtime.openAccount(stored.metadata.directoryUrl || undefined);
     await client.revokeCertificate(stored.certPem, {
       reason,
       ...(ctx.values['with-certificate-key'] ? { certificateKey: importPrivateKey(stored.privateKeyPem) } : {}),
