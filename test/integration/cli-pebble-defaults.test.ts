@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 
@@ -20,7 +21,11 @@ test('renew issues several certificates in one run on Pebble with defaults on, t
   const pebble = await startPebble({ version: '2.4', strict: true });
   t.after(() => pebble.stop());
   const dir = await tempDir();
-  const config = await writeConfig(dir, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, certificates: CERTS });
+  // Through a proxy that can later play the CA's outage (stopping Pebble would free its port for
+  // another suite's Pebble running in parallel).
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates: CERTS });
   const state = join(dir, 'state');
 
   const first = await runCli(['renew', '--config', config]);
@@ -61,7 +66,7 @@ test('renew issues several certificates in one run on Pebble with defaults on, t
   assert.equal(again.stdout.match(/^not-due /gm)?.length, CERTS.length, again.stdout);
 
   // The CA goes away: a forced renewal fails, and the old certificates stay live.
-  await pebble.stop();
+  proxy.failNext({ match: () => true, status: 0, resetConnection: true, count: 1_000 });
   const failed = await runCli(['renew', '--force', '--name', 'www', '--config', config]);
   assert.equal(failed.code, 1, failed.stdout + failed.stderr);
   assert.match(failed.stdout, /ERR_ACME_NETWORK/);
