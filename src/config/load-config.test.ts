@@ -45,7 +45,12 @@ test('a missing variable names the field and the fix', async () => {
   const file = await withFile('certificates:\n  - domains: ["${VHOST}"]\n');
   const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
   assert.equal(err.code, 'ERR_CONFIG_INVALID');
-  assert.ok(err.issues.some((i) => i.path === 'certificates[0].domains[0]' && /VHOST is not set/.test(i.message)), err.message);
+  assert.deepEqual(
+    err.issues.map((i) => i.path),
+    ['certificates[0].domains[0]'],
+    `one problem per unset variable, no follow-on noise: ${err.message}`,
+  );
+  assert.match(err.issues[0]?.message ?? '', /VHOST is not set/);
 });
 
 test('${NAME:-default} and $$ escapes', async () => {

@@ -103,14 +103,27 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   }
 
   const expanded = interpolateEnv(raw ?? {}, options.env, issues);
+  // A field whose variable is unset gets that one problem, not the follow-on ones its empty value causes.
+  const envCount = issues.length;
+  const envPaths = new Set(issues.map((i) => i.path));
+  const report = (): ConfigError => {
+    const seen = new Set<string>();
+    const kept = issues.filter((i, index) => {
+      const key = `${i.path}\u0000${i.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return index < envCount || !envPaths.has(i.path);
+    });
+    return new ConfigError(kept, source ? { source } : {});
+  };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
   const parsed = configSchema.safeParse(applied);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
-    throw new ConfigError(issues, source ? { source } : {});
+    throw report();
   }
   const resolved = await normalize(parsed.data, baseDir, options.env, issues);
-  if (issues.length > 0) throw new ConfigError(issues, source ? { source } : {});
+  if (issues.length > 0) throw report();
   if (source) resolved.source = source;
   return deepFreeze(resolved);
 }
