@@ -55,11 +55,22 @@ else
   # CI and pipes get TAP, whose closing lines are `# pass N` / `# fail N`.
   if [[ -n ${CI:-} || ! -t 1 ]]; then reporter=(--test-reporter=tap); fi
   log "node --test: ${#files[@]} files, concurrency $concurrency, CERTPILOT_REQUIRE_SERVERS=${CERTPILOT_REQUIRE_SERVERS:-0}"
-  node --enable-source-maps --test --test-concurrency="$concurrency" "${reporter[@]}" "${files[@]}" || failed+=(tests)
+  summary="$(mktemp)"
+  node --enable-source-maps --test --test-concurrency="$concurrency" "${reporter[@]}" "${files[@]}" \
+    | tee "$summary" || failed+=(tests)
+  passed_n="$(sed -n 's/^# pass \([0-9]*\)$/\1/p; s/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)"
+  failed_n="$(sed -n 's/^# fail \([0-9]*\)$/\1/p; s/^ℹ fail \([0-9]*\)$/\1/p' "$summary" | tail -n 1)"
+  rm -f "$summary"
 fi
 
+# The plain closing line, whatever reporter ran: a run that executed nothing cannot look green.
+passed_n="${passed_n:-0}"
+failed_n="${failed_n:-0}"
+if [[ ${#failed[@]} -gt 0 && $failed_n -eq 0 ]]; then failed_n=1; fi  # lint or build failed
 if [[ ${#failed[@]} -gt 0 ]]; then
   log "FAILED: ${failed[*]}"
+  echo "${passed_n} passed, ${failed_n} failed"
   exit 1
 fi
 log "all green"
+echo "${passed_n} passed, ${failed_n} failed"
