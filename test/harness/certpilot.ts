@@ -4,7 +4,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { testPkiDir } from './paths.js';
+import { startPebble, type PebbleInstance, type PebbleOptions } from './pebble.js';
 
 /** The repository root (tests run from dist/test/harness). */
 export const repoRoot: string = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -83,4 +86,29 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** A CA for a CLI test: Pebble behind a counting fault proxy, and a config pointing at the proxy. */
+export interface CliScenario {
+  pebble: PebbleInstance;
+  proxy: FaultProxy;
+  /** The test's temporary directory; the state is in `state/` below it. */
+  dir: string;
+  /** The `certpilot.yaml` written for it. */
+  config: string;
+  stateDir: string;
+}
+
+/** Starts a {@link CliScenario}; everything is stopped when the test ends. */
+export async function startCliScenario(
+  t: TestContext,
+  options: { pebble: PebbleOptions; certificates: TestCertificate[] },
+): Promise<CliScenario> {
+  const pebble = await startPebble(options.pebble);
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates: options.certificates });
+  return { pebble, proxy, dir, config, stateDir: join(dir, 'state') };
 }

@@ -7,38 +7,30 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
-import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
-import { startPebble } from '../harness/pebble.js';
+import { runCli, startCliScenario, tempDir, writeConfig } from '../harness/certpilot.js';
 import { requirePebble } from '../harness/servers.js';
 
 const DAY = 86_400_000;
 
 test('ARI window persisted, replaces accepted, shortlived profile kept on renewal', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.10')) return;
-  const pebble = await startPebble({
-    version: '2.10',
-    strict: true,
-    noSleep: true,
-    profiles: {
-      default: { description: 'The default profile', validityPeriod: 90 * 86_400 },
-      shortlived: { description: 'Six-day certificates', validityPeriod: 518_400 },
+  const { pebble, proxy, dir, config, stateDir } = await startCliScenario(t, {
+    pebble: {
+      version: '2.10',
+      strict: true,
+      noSleep: true,
+      profiles: {
+        default: { description: 'The default profile', validityPeriod: 90 * 86_400 },
+        shortlived: { description: 'Six-day certificates', validityPeriod: 518_400 },
+      },
     },
-  });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const dir = await tempDir();
-  const config = await writeConfig(dir, {
-    directoryUrl: proxy.directoryUrl,
-    httpPort: pebble.httpPort,
     certificates: [
       // Pebble 2.10 picks a profile at random for orders without one: name it.
       { name: 'normal', domains: ['normal.ari.test'], profile: 'default' },
       { name: 'short', domains: ['short.ari.test'], profile: 'shortlived' },
     ],
   });
-  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
+  const store = new FilesystemCertificateStore({ stateDir });
 
   const issued = await runCli(['issue', '--config', config]);
   assert.equal(issued.code, 0, issued.stdout + issued.stderr + (await pebble.logs()));

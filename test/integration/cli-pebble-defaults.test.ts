@@ -5,9 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
-import { startPebble } from '../harness/pebble.js';
+import { runCli, startCliScenario } from '../harness/certpilot.js';
 import { requirePebble } from '../harness/servers.js';
 
 const CERTS = [
@@ -18,15 +16,9 @@ const CERTS = [
 
 test('renew issues several certificates in one run on Pebble with defaults on, then keeps them live through a failed renewal', { timeout: 240_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', strict: true });
-  t.after(() => pebble.stop());
-  const dir = await tempDir();
   // Through a proxy that can later play the CA's outage (stopping Pebble would free its port for
   // another suite's Pebble running in parallel).
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates: CERTS });
-  const state = join(dir, 'state');
+  const { pebble, proxy, config, stateDir: state } = await startCliScenario(t, { pebble: { version: '2.4', strict: true }, certificates: CERTS });
 
   const first = await runCli(['renew', '--config', config]);
   assert.equal(first.code, 0, `renew failed:\n${first.stdout}\n${first.stderr}\n${await pebble.logs()}`);

@@ -1,12 +1,9 @@
 // A CA that says "come back later" (rateLimited 429, or 503 with Retry-After) is not slept through:
 // the time is persisted, the run exits 75, and later runs send nothing to the CA before it.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
-import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
-import { startPebble } from '../harness/pebble.js';
+import { runCli, startCliScenario } from '../harness/certpilot.js';
 import { requirePebble } from '../harness/servers.js';
 
 function near(actual: string | undefined, expectedMs: number, label: string): void {
@@ -17,20 +14,14 @@ function near(actual: string | undefined, expectedMs: number, label: string): vo
 
 test('rateLimited and 503 Retry-After are persisted and respected by later runs', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const dir = await tempDir();
-  const config = await writeConfig(dir, {
-    directoryUrl: proxy.directoryUrl,
-    httpPort: pebble.httpPort,
+  const { proxy, config, stateDir } = await startCliScenario(t, {
+    pebble: { version: '2.4', strict: true, noSleep: true },
     certificates: [
       { name: 'limited', domains: ['limited.test'] },
       { name: 'busy', domains: ['busy.test'] },
     ],
   });
-  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
+  const store = new FilesystemCertificateStore({ stateDir });
 
   proxy.failNext({
     match: (r) => r.kind === 'POST /order-plz',

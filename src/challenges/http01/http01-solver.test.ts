@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PendingChallenge } from '../challenge-solver.js';
+import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
 import { DEFAULT_TOKEN_TTL_SECONDS, Http01Solver } from './http01-solver.js';
 import { MemoryTokenStore } from './memory-token-store.js';
 
-function challenge(token: string, thumbprint = 'thumb'): PendingChallenge {
-  return {
-    type: 'http-01',
-    identifier: { type: 'dns', value: 'www.example.com' },
-    wildcard: false,
-    url: `https://ca.test/chall/${token}`,
-    token,
-    keyAuthorization: `${token}.${thumbprint}`,
-  };
-}
+const challenge = pendingHttp01Challenge;
 
 /** Records every store call. */
 class RecordingStore implements ChallengeTokenStore {

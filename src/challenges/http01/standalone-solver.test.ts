@@ -2,21 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import type { PendingChallenge } from '../challenge-solver.js';
+import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
 import { isClosableSolver } from '../challenge-solver.js';
 import { CertpilotError } from '../../errors.js';
 import { StandaloneHttp01Solver } from './standalone-solver.js';
 
-function challenge(token: string): PendingChallenge {
-  return {
-    type: 'http-01',
-    identifier: { type: 'dns', value: 'www.example.com' },
-    wildcard: false,
-    url: `https://ca.test/chall/${token}`,
-    token,
-    keyAuthorization: `${token}.thumbprint_0123456789`,
-  };
-}
+const challenge = pendingHttp01Challenge;
 
 function fetchPath(port: number, path: string, keepAlive = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

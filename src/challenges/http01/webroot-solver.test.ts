@@ -3,19 +3,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { PendingChallenge } from '../challenge-solver.js';
+import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
 import { WebrootHttp01Solver } from './webroot-solver.js';
 
-function challenge(token: string, thumbprint = 'thumbprint_0123456789'): PendingChallenge {
-  return {
-    type: 'http-01',
-    identifier: { type: 'dns', value: 'www.example.com' },
-    wildcard: false,
-    url: `https://ca.test/chall/${token}`,
-    token,
-    keyAuthorization: `${token}.${thumbprint}`,
-  };
-}
+const challenge = pendingHttp01Challenge;
 
 async function withWebroot(fn: (webroot: string) => Promise<void>): Promise<void> {
   const webroot = await mkdtemp(join(tmpdir(), 'certpilot-webroot-'));
