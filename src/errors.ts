@@ -133,6 +133,10 @@ export const ERROR_CATALOG = {
     title: 'A private key could not be parsed or has an unsupported type',
     hint: 'Use an ECDSA P-256/P-384 or RSA 2048/3072/4096 key in PEM form.',
   },
+  ERR_INTERRUPTED: {
+    title: 'certpilot was stopped by a signal (SIGINT or SIGTERM) in the middle of its work',
+    hint: 'Nothing to do: challenges were cleaned up, locks released and the previous certificates stay live; run it again.',
+  },
   ERR_INTERNAL: {
     title: 'An unexpected internal error',
     hint: 'Run again with --verbose and report the stack trace.',
@@ -206,7 +210,7 @@ export function renderErrorCatalog(): string {
     'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
     'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
     '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
-    'backoff, another run holds the lock).',
+    'backoff, another run holds the lock), 130 stopped by SIGINT or SIGTERM.',
     '',
     '| Code | What happened | What to do |',
     '| --- | --- | --- |',

@@ -3,7 +3,8 @@
  * codes and prints them (DESIGN.md §4, changesets `cli/src/index.ts`).
  *
  * Exit codes: 0 done; 1 an operation failed; 2 bad usage or configuration; 75 the CA asked us to
- * wait (rate limit, Retry-After) or a backoff holds the work back — try again later.
+ * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
+ * by SIGINT or SIGTERM.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
@@ -11,7 +12,7 @@ import { processOutput, type Output } from './output.js';
 import { VERSION } from '../version.js';
 
 /** Exit codes of the CLI. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, interrupted: 130 } as const;
 
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
@@ -50,6 +51,8 @@ export interface CommandContext {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   output: Output;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
 }
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx: CommandContext): Promise<number> }> }> = {
@@ -93,11 +96,17 @@ Options:
       --log-level LEVEL    trace | debug | info | warn | error | silent
   -h, --help               this help
 
-Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff).
+Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
+130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
 
 /** Runs the CLI; returns the exit code. Never throws. */
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, output: Output = processOutput): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  output: Output = processOutput,
+  signal?: AbortSignal,
+): Promise<number> {
   let verbose = argv.includes('--verbose') || argv.includes('-v');
   try {
     let parsed;
@@ -120,7 +129,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const command = COMMANDS[name];
     if (!command) throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
     const module = await command.load();
-    return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output });
+    return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output, ...(signal ? { signal } : {}) });
   } catch (err) {
     return report(err, verbose, output);
   }
@@ -140,6 +149,7 @@ export function report(err: unknown, verbose: boolean, output: Output): number {
       }
     }
     if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND') return EXIT.usage;
+    if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }
   output.err(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`);

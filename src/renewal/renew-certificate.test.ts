@@ -221,3 +221,20 @@ test('renewAll keeps configured order and respects the concurrency limit', async
   assert.ok(results.every((r) => r.outcome === 'issued'));
   assert.equal(peak, 2);
 });
+
+test('an interrupted run is not a failure: no backoff, and certificates not started are skipped', async () => {
+  const h = await harness();
+  const controller = new AbortController();
+  h.next = async () => {
+    controller.abort(new CertpilotError('ERR_INTERRUPTED', 'cli: interrupted by SIGTERM'));
+    throw new Error('request aborted');
+  };
+  const specs = ['a', 'b', 'c'].map((n) => ({ ...spec, name: n, domains: [`${n}.example.test`], identifiers: [{ type: 'dns' as const, value: `${n}.example.test` }] }));
+  const results = await renewAll(specs, h.ctx, { concurrency: 1, signal: controller.signal });
+  assert.deepEqual(results.map((r) => r.outcome), ['interrupted', 'interrupted', 'interrupted']);
+  assert.equal(results[0]?.error?.code, 'ERR_INTERRUPTED');
+  assert.equal(h.requests.length, 1, 'no new certificate started after the signal');
+  const state = await h.store.loadState('a');
+  assert.equal(state.failureCount, 0);
+  assert.equal(state.backoffUntil, undefined);
+});

@@ -43,7 +43,7 @@ export interface RenewalContext {
 }
 
 /** How one certificate's run ended. */
-export type RenewalOutcome = 'issued' | 'renewed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run';
+export type RenewalOutcome = 'issued' | 'renewed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
 
 /** The result of one certificate's run, for the CLI summary and the exit code. */
 export interface RenewalResult {
@@ -102,7 +102,10 @@ export async function renewAll(
   const worker = async (): Promise<void> => {
     while (next < specs.length) {
       const index = next++;
-      results[index] = await renewCertificate(specs[index] as ResolvedCertificate, ctx, options);
+      const spec = specs[index] as ResolvedCertificate;
+      results[index] = options.signal?.aborted
+        ? { name: spec.name, outcome: 'interrupted', message: 'not started: interrupted' }
+        : await renewCertificate(spec, ctx, options);
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, specs.length) }, worker));
@@ -203,6 +206,12 @@ async function issueAndSave(
       notAfter: saved.metadata.notAfter,
     };
   } catch (err) {
+    if (options.signal?.aborted) {
+      // Stopped by the operator or the orchestrator, not refused by the CA: no failure, no backoff.
+      const error = options.signal.reason instanceof CertpilotError ? options.signal.reason : new CertpilotError('ERR_INTERRUPTED', `renew ${spec.name}: interrupted`);
+      log.warn({ reason }, 'renewal interrupted; the previous certificate stays live');
+      return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}; the previous certificate stays live`, error };
+    }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error };
     const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;

@@ -39,6 +39,8 @@ export interface FaultRule {
   headers?: Record<string, string>;
   /** Destroy the connection instead of answering (a network error for the client). */
   resetConnection?: boolean;
+  /** Never answer (until the proxy stops): a CA that hangs, to interrupt a client mid-request. */
+  hang?: boolean;
   /** How many matching requests the rule hits (default 1). */
   count?: number;
 }
@@ -157,6 +159,7 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
         req.socket.destroy();
         return;
       }
+      if (hit.rule.hang === true) return; // stop() destroys the socket
       const problem = JSON.stringify({ ...defaultProblem(hit.rule.status), ...hit.rule.problem, status: hit.rule.status });
       res.writeHead(hit.rule.status, {
         'Content-Type': 'application/problem+json',

@@ -19,6 +19,7 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new CertpilotError('ERR_CLI_USAGE', `cli: --concurrency must be a whole number ≥ 1, not "${ctx.values.concurrency}"`);
     const results = await renewAll(specs, runtime.renewalContext(), {
       concurrency,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.values.force ? { force: true } : {}),
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
@@ -61,6 +62,10 @@ function describe(r: RenewalResult, stateDir: string): string {
 }
 
 function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext): number {
+  if (results.some((r) => r.outcome === 'interrupted')) {
+    ctx.output.err('Interrupted: challenges cleaned up, locks released; the previous certificates stay live.');
+    return EXIT.interrupted;
+  }
   const failed = results.filter((r) => r.outcome === 'failed');
   if (failed.length > 0) {
     const laterOnly = failed.every((r) => r.error?.code === 'ERR_ACME_RATE_LIMITED');

@@ -1,0 +1,76 @@
+// SIGTERM in the middle of an issuance (what Kubernetes sends a Job's pod): the challenge is cleaned
+// up, the lock released, nothing counts as a CA failure, the exit code is 130, and the next run works.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { cliPath, runCli, tempDir, testCaFile } from '../harness/certpilot.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
+import { startPebble } from '../harness/pebble.js';
+import { requirePebble } from '../harness/servers.js';
+
+/** Resolves once `condition` holds; bounded, so a broken client fails the test instead of hanging it. */
+async function until(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > limitMs) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and exits 130', { timeout: 90_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true });
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const dir = await tempDir();
+  const webroot = join(dir, 'www');
+  await mkdir(webroot);
+  const stateDir = join(dir, 'state');
+  const args = ['issue', '-d', 'interrupted.test', '-w', webroot, '--directory', proxy.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', stateDir];
+
+  // The CA never answers the challenge response: the client is stuck right after presenting.
+  proxy.failNext({ match: (r) => r.kind === 'POST /chalZ', status: 0, hang: true });
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+
+  await until(() => (proxy.requests.byPath['POST /chalZ'] ?? 0) >= 1, 'the challenge response to reach the CA');
+  const tokens = join(webroot, '.well-known', 'acme-challenge');
+  assert.equal(readdirSync(tokens).length, 1, 'the token was presented');
+  assert.equal(readdirSync(join(stateDir, 'locks')).filter((f) => f.endsWith('.lock')).length, 1, 'the lock is held');
+
+  child.kill('SIGTERM');
+  assert.equal(await exited, 130, output);
+  assert.match(output, /interrupted/);
+  assert.deepEqual(readdirSync(tokens), [], 'the token file was removed');
+  assert.deepEqual(existsSync(join(stateDir, 'locks')) ? readdirSync(join(stateDir, 'locks')).filter((f) => f.endsWith('.lock')) : [], [], 'the lock was released');
+  const store = new FilesystemCertificateStore({ stateDir });
+  const state = await store.loadState('interrupted.test');
+  assert.equal(state.failureCount, 0, 'an interruption is not a CA failure');
+  assert.equal(state.backoffUntil, undefined);
+  assert.equal(await store.load('interrupted.test'), undefined);
+
+  // Nothing is stuck: the next run issues (http-01 through the same webroot, served for Pebble).
+  const { createServer } = await import('node:http');
+  const { readFile } = await import('node:fs/promises');
+  const server = createServer((req, res) => {
+    void readFile(join(webroot, (req.url ?? '/').split('?')[0] ?? '/')).then(
+      (body) => res.end(body),
+      () => {
+        res.statusCode = 404;
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(pebble.httpPort, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.equal((await store.load('interrupted.test'))?.version, 1);
+});
