@@ -1,6 +1,7 @@
-// The ACME client and issuer against real Pebble 2.4 (strict; 5% nonce rejection left on,
-// validation sleep off for speed): wildcard and multi-name orders, IP identifiers, revocation both
-// ways, key rollover, external account binding and alternate chains.
+// The ACME client and issuer against real Pebble 2.4, strict, with Pebble's defaults ON (5% of
+// nonces rejected, random validation delays, authorization reuse): wildcard and multi-name orders,
+// IP identifiers, revocation both ways, key rollover (also interrupted), and alternate chains; then
+// external account binding on a second Pebble.
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
@@ -37,7 +38,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   let http01: StandaloneHttp01Solver | undefined;
 
   before(async () => {
-    pebble = await startPebble({ version: '2.4', strict: true, noSleep: true, alternateRoots: 1 });
+    pebble = await startPebble({ version: '2.4', strict: true, alternateRoots: 1 });
     http01 = new StandaloneHttp01Solver({ port: pebble.httpPort, host: '127.0.0.1' });
   });
   after(async () => {
