@@ -138,6 +138,12 @@ export const configSchema = z
       .strictObject({
         concurrency: z.number().int().min(1).max(64).default(4).describe('How many certificates `renew` handles at once.'),
         lockTtlSeconds: z.number().int().min(30).default(900).describe('How long a renewal lock lives if its holder dies.'),
+        runIntervalHours: z
+          .number()
+          .positive()
+          .max(168)
+          .optional()
+          .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
       })
       .prefault({})
       .describe('How renewals run.'),

@@ -238,3 +238,18 @@ test('an interrupted run is not a failure: no backoff, and certificates not star
   assert.equal(state.failureCount, 0);
   assert.equal(state.backoffUntil, undefined);
 });
+
+test('with a known run interval, a renewal due before the next run is done now (RFC 9773 §4.2)', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  const stored = await h.store.load('www');
+  const notBefore = Date.parse(stored?.metadata.notBefore ?? '');
+  const notAfter = Date.parse(stored?.metadata.notAfter ?? '');
+  const dueAt = notAfter - (notAfter - notBefore) / 3;
+  h.clock.set(dueAt - 12 * 3_600_000); // due in 12 hours
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'not-due', 'without a schedule: wait for the time');
+  const daily = { ...h.ctx, runIntervalMs: 24 * 3_600_000 };
+  const result = await renewCertificate(spec, daily);
+  assert.equal(result.outcome, 'renewed', 'a daily run would be 12 hours late: renew now');
+  assert.equal(result.reason, 'lifetime');
+});

@@ -38,6 +38,8 @@ export interface RenewalContext {
   ari: boolean;
   preferredChain?: string;
   lockTtlSeconds: number;
+  /** How often renew runs, when known: renewals due before the next run are done now. */
+  runIntervalMs?: number;
   clock: Clock;
   logger: Logger;
 }
@@ -73,7 +75,18 @@ export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalCo
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 
-  let decision = planRenewal({ spec, stored, state, now: ctx.clock.now(), ...(options.force ? { force: true } : {}) });
+  const plan = (): ReturnType<typeof planRenewal> => {
+    const now = ctx.clock.now();
+    return planRenewal({
+      spec,
+      stored,
+      state,
+      now,
+      ...(options.force ? { force: true } : {}),
+      ...(ctx.runIntervalMs ? { nextRunAt: new Date(now.getTime() + ctx.runIntervalMs) } : {}),
+    });
+  };
+  let decision = plan();
   if (!decision.due) return undecided(spec.name, decision);
 
   const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
@@ -82,7 +95,7 @@ export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalCo
     // Another process may have renewed it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
     state = await ctx.store.loadState(spec.name);
-    decision = planRenewal({ spec, stored, state, now: ctx.clock.now(), ...(options.force ? { force: true } : {}) });
+    decision = plan();
     if (!decision.due) return undecided(spec.name, decision);
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
     return await issueAndSave(spec, stored, state, decision.reason ?? 'forced', ctx, options, log);
