@@ -141,3 +141,36 @@ test('an aborted signal rejects with its reason', async () => {
     await server.close();
   }
 });
+
+test('a read that dies on the network (a reset keep-alive connection) is sent once more; a write never is', async () => {
+  const { createServer } = await import('node:http');
+  const seen: string[] = [];
+  let nonce = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      const resetThis = (req.url === '/order/1' && seen.filter((s) => s.endsWith('/order/1')).length === 1) || req.url === '/new-order';
+      if (resetThis) {
+        req.socket.destroy();
+        return;
+      }
+      res.writeHead(200, { 'Replay-Nonce': `n${++nonce}`, 'Content-Type': 'application/json' });
+      res.end(req.method === 'HEAD' ? undefined : '{"status":"pending"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const transport = new AcmeTransport({ newNonceUrl: () => Promise.resolve(`${base}/nonce`), clock: new FakeClock() });
+  try {
+    const read = await transport.post(`${base}/order/1`, undefined, { key, kid: 'k' }, { label: 'order' });
+    assert.equal(read.status, 200);
+    assert.equal(seen.filter((s) => s === 'POST /order/1').length, 2, 'the POST-as-GET was retried once');
+
+    await assert.rejects(transport.post(`${base}/new-order`, { identifiers: [] }, { key, kid: 'k' }, { label: 'newOrder' }), { code: 'ERR_ACME_NETWORK' });
+    assert.equal(seen.filter((s) => s === 'POST /new-order').length, 1, 'a write is never sent twice');
+  } finally {
+    transport.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});

@@ -103,7 +103,8 @@ export class AcmeTransport {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.nonces = new NoncePool(async (signal) => {
       const url = await options.newNonceUrl(signal);
-      const res = await this.request('HEAD', url, { label: 'newNonce', ...(signal ? { signal } : {}) }, undefined, false);
+      const call = { label: 'newNonce', ...(signal ? { signal } : {}) };
+      const res = await this.retryingReads(() => this.request('HEAD', url, call, undefined, false), call);
       const nonce = res.headers['replay-nonce'];
       if (res.status >= 400 || typeof nonce !== 'string' || nonce === '') {
         throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: newNonce: ${url} answered ${res.status} without a Replay-Nonce header`);
@@ -197,9 +198,24 @@ export class AcmeTransport {
 
   /** GET (directory, renewalInfo); throws the typed error for a non-2xx answer. */
   async get(url: string, options: RequestOptions): Promise<AcmeResponse> {
-    const res = await this.request('GET', url, options);
+    const res = await this.retryingReads(() => this.request('GET', url, options), options);
     if (res.status >= 400) throw this.errorFor(res, options.label);
     return res;
+  }
+
+  /**
+   * Sends a read once more after a network error: a keep-alive connection the server closed while
+   * idle fails the next request on it (ECONNRESET) though nothing is wrong. Only reads are retried
+   * (GET, HEAD, POST-as-GET): they change nothing on the server, so sending one twice is harmless.
+   */
+  private async retryingReads(send: () => Promise<AcmeResponse>, options: RequestOptions): Promise<AcmeResponse> {
+    try {
+      return await send();
+    } catch (err) {
+      if (!(err instanceof CertpilotError) || err.code !== 'ERR_ACME_NETWORK' || options.signal?.aborted) throw err;
+      this.logger.debug({ endpoint: options.label, err: err.message }, 'acme read failed on the network; retrying once');
+      return send();
+    }
   }
 
   /**
@@ -208,9 +224,12 @@ export class AcmeTransport {
    */
   async post(url: string, payload: unknown, signer: JwsSigner, options: RequestOptions): Promise<AcmeResponse> {
     for (let attempt = 1; ; attempt++) {
-      const nonce = await this.nonces.take(options.signal);
-      const jws = signJws(signer, { url, nonce, payload });
-      const res = await this.request('POST', url, options, JSON.stringify(jws));
+      const send = async (): Promise<AcmeResponse> => {
+        const nonce = await this.nonces.take(options.signal);
+        return this.request('POST', url, options, JSON.stringify(signJws(signer, { url, nonce, payload })));
+      };
+      // A POST-as-GET is a read (RFC 8555 §6.3); other POSTs are never sent twice on a network error.
+      const res = payload === undefined ? await this.retryingReads(send, options) : await send();
       if (res.status < 400) return res;
       const error = this.errorFor(res, options.label);
       if (error instanceof AcmeProblemError && error.acmeType === 'badNonce' && attempt < this.maxNonceAttempts) {
