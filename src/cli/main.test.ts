@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CertpilotError } from '../errors.js';
+import { tempDir } from '../testing/temp-dir.js';
 import { EXIT, main, report } from './main.js';
 import type { Output } from './output.js';
 
@@ -26,7 +26,7 @@ test('usage errors exit 2 with a code and a hint, never a stack trace', async ()
 });
 
 test('a bad configuration names the field and the fix and exits 2', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'certpilot-cli-'));
+  const dir = await tempDir('certpilot-cli-');
   const file = join(dir, 'c.yaml');
   await writeFile(file, 'acme: { directoryUrl: nope }\ncertificates: [{ domains: ["${VHOST}"] }]\n');
   const o = capture();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError } from '../errors.js';
+import { tempDir } from '../testing/temp-dir.js';
 import { loadConfig } from './load-config.js';
 
 async function withFile(yaml: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'certpilot-config-'));
+  const dir = await tempDir('certpilot-config-');
   const file = join(dir, 'certpilot.yaml');
   await writeFile(file, yaml);
   return file;
@@ -125,7 +125,7 @@ test('flags win over env, env over the file; a one-off certificate replaces the 
 });
 
 test('EAB secret comes from a file and never appears in errors', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'certpilot-eab-'));
+  const dir = await tempDir('certpilot-eab-');
   await writeFile(join(dir, 'hmac'), 'c2VjcmV0LWhtYWMta2V5LXZhbHVl\n', { mode: 0o600 });
   const file = join(dir, 'c.yaml');
   await writeFile(file, 'acme: { eab: { kid: kid-1, hmacKeyFile: hmac } }\n');

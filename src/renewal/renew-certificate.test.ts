@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { AcmeClient } from '../acme/acme-client.js';
@@ -13,6 +11,7 @@ import { silentLogger } from '../logger.js';
 import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
+import { tempDir } from '../testing/temp-dir.js';
 import { renewAll, renewCertificate, type RenewalContext } from './renew-certificate.js';
 
 const DAY = 86_400_000;
@@ -56,7 +55,7 @@ interface Harness {
 }
 
 async function harness(): Promise<Harness> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'certpilot-renew-'));
+  const stateDir = await tempDir('certpilot-renew-');
   const clock = new FakeClock(Date.now());
   const store = new FilesystemCertificateStore({ stateDir });
   const h: Harness = {

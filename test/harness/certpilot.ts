@@ -1,7 +1,7 @@
 /** Runs the built certpilot CLI (the bundle users get) against a harness Pebble. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { tempDir } from '../../src/testing/temp-dir.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
@@ -16,10 +16,7 @@ export const cliPath: string = join(repoRoot, 'dist', 'bundle', 'certpilot.js');
 /** PEM file of the test CA that signs Pebble's own HTTPS listener. */
 export const testCaFile: string = join(testPkiDir, 'ca.pem');
 
-/** A fresh temporary directory. */
-export function tempDir(prefix = 'certpilot-test-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
+export { tempDir } from '../../src/testing/temp-dir.js';
 
 /** One certificate entry of a test config. */
 export interface TestCertificate {
