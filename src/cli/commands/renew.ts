@@ -51,9 +51,8 @@ function describe(r: RenewalResult, stateDir: string): string {
     case 'renewed':
       return `${head}: ${r.message} (${r.reason}); files in ${stateDir}/live/${r.name}/`;
     case 'not-due':
-      return `${head}: ${r.message}${r.next ? `; due ${formatTime(r.next)}` : ''}`;
     case 'held':
-      return `${head}: ${r.message}${r.next ? `; next attempt after ${formatTime(r.next)}` : ''}`;
+      return `${head}: ${r.message}`; // the planner's sentence already says when
     case 'failed':
       return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${r.next ? `\n         next attempt after ${formatTime(r.next)}` : ''}`;
     default:
