@@ -153,6 +153,8 @@ async function refreshRenewalInfo(
     const updated = applyRenewalInfo(state, info, now);
     await ctx.store.saveState(name, updated);
     log.debug({ window: info.suggestedWindow, selected: updated.ari?.selectedTime }, 'renewal info fetched');
+    // RFC 9773 §4.2: an explanation URL means the CA wants this renewal noticed (e.g. a revocation event).
+    if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
     return updated;
   } catch (err) {
     // ARI is advice: without it the lifetime rule still renews in time.

@@ -31,7 +31,9 @@ export async function run(ctx: CommandContext): Promise<number> {
           remainingMs: notAfter ? notAfter.getTime() - now.getTime() : undefined,
           profile: stored?.metadata.profile,
           issuer: stored?.metadata.issuer,
-          ariWindow: state.ari ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime } : undefined,
+          ariWindow: state.ari
+            ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime, ...(state.ari.explanationUrl ? { explanationUrl: state.ari.explanationUrl } : {}) }
+            : undefined,
           due: decision?.due ?? false,
           reason: decision?.reason,
           decision: decision?.message ?? 'not in the configuration',
