@@ -190,3 +190,16 @@ void test('a value that is not a string (a misbehaving store) is a 404, not a cr
   const res = await createChallengeResponder({ store }).handle({ method: 'GET', path: PATH });
   assert.equal(res.status, 404);
 });
+
+void test('a value under a token key that is not that token\'s key authorization is never served', async () => {
+  const store = new MemoryTokenStore({ clock: new FakeClock() });
+  const other = 'xN4p3dkqXQ0mm8aP2cMvb7sLZ1e9YtRf5uWjHgKoIcA';
+  await store.put(TOKEN, 'redis-password-or-session-blob', 60); // a colliding key in a shared store
+  await store.put(other, `${TOKEN}.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI`, 60); // another token's answer
+  const responder = createChallengeResponder({ store });
+  for (const token of [TOKEN, other]) {
+    const res = await responder.handle({ method: 'GET', path: `${CHALLENGE_PATH_PREFIX}${token}` });
+    assert.equal(res.status, 404, token);
+    assert.equal(res.body, NOT_FOUND_BODY);
+  }
+});

@@ -102,7 +102,10 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
       logger?.warn({ err: describeError(err) }, 'http-01 responder: token store failed');
       return respond(503, UNAVAILABLE_BODY, head, { 'retry-after': '1' });
     }
-    if (typeof keyAuthorization !== 'string') return notFound(head);
+    // Serve only what has the shape of this token's key authorization (RFC 8555 §8.1:
+    // token '.' base64url thumbprint): a shared store holding anything else under that key never
+    // reveals it.
+    if (typeof keyAuthorization !== 'string' || !isKeyAuthorizationFor(token, keyAuthorization)) return notFound(head);
     logger?.debug('http-01 responder: served a key authorization');
     return respond(200, keyAuthorization, head);
   };
@@ -163,4 +166,11 @@ function compileHostCheck(patterns: string[]): (host: string | undefined) => boo
     if (exact.has(host)) return true;
     return suffixes.some((suffix) => host.length > suffix.length && host.endsWith(suffix));
   };
+}
+
+const THUMBPRINT = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** True when `value` is `token` '.' base64url(thumbprint), i.e. a key authorization of that token. */
+export function isKeyAuthorizationFor(token: string, value: string): boolean {
+  return value.startsWith(`${token}.`) && THUMBPRINT.test(value.slice(token.length + 1));
 }
