@@ -195,11 +195,6 @@ export class ConfigError extends CertpilotError {
   }
 }
 
-/** Returns true when `err` is a certpilot error, whatever realm or copy of this module made it. */
-export function isCertpilotError(err: unknown): err is CertpilotError {
-  return err instanceof CertpilotError;
-}
-
 /** Renders `docs/errors.md` from {@link ERROR_CATALOG}; a test keeps the file equal to it. */
 export function renderErrorCatalog(): string {
   const lines = [

@@ -250,12 +250,12 @@ export class AcmeClient {
 
   /** Fetches an order (POST-as-GET, §7.1.3). */
   async getOrder(url: string, o: CallOptions = {}): Promise<OrderResource> {
-    return (await this.fetchOrder(url, o)).value;
+    return (await this.fetchResource<Order>(url, 'order', o)).value;
   }
 
   /** Fetches an authorization (POST-as-GET, §7.5). */
   async getAuthorization(url: string, o: CallOptions = {}): Promise<AuthorizationResource> {
-    return (await this.fetchAuthorization(url, o)).value;
+    return (await this.fetchResource<Authorization>(url, 'authorization', o)).value;
   }
 
   /** Tells the CA the challenge is ready to be validated (§7.5.1: POST `{}`). */
@@ -280,7 +280,7 @@ export class AcmeClient {
     // Right after the challenge is answered the CA has not validated yet: a fetch now would
     // only ever see "pending" (one request per authorization saved).
     await this.clock.sleep(FIRST_POLL_DELAY_MS, o.signal);
-    return this.poll(`authorization ${url}`, () => this.fetchAuthorization(url, o), (a) => FINAL_AUTHZ_STATUSES.has(a.status), o);
+    return this.poll(`authorization ${url}`, () => this.fetchResource<Authorization>(url, 'authorization', o), (a) => FINAL_AUTHZ_STATUSES.has(a.status), o);
   }
 
   /**
@@ -308,7 +308,7 @@ export class AcmeClient {
           first = false;
           return current;
         }
-        return this.fetchOrder(order.url, o);
+        return this.fetchResource<Order>(order.url, 'order', o);
       },
       (v) => v.status !== 'processing' && v.status !== 'pending' && v.status !== 'ready',
       o,
@@ -437,20 +437,12 @@ export class AcmeClient {
     return account.url;
   }
 
-  private async fetchOrder(url: string, o: CallOptions): Promise<{ value: OrderResource; retryAfter: Date | undefined }> {
+  /** POST-as-GET of an order or authorization (§7.1.3, §7.5), with the Retry-After polls honour. */
+  private async fetchResource<T>(url: string, label: 'order' | 'authorization', o: CallOptions): Promise<{ value: T & { url: string }; retryAfter: Date | undefined }> {
     const kid = await this.requireKid(o);
-    const res = await this.transport.post(url, undefined, { key: this.key, kid }, { label: 'order', ...signalOf(o) });
+    const res = await this.transport.post(url, undefined, { key: this.key, kid }, { label, ...signalOf(o) });
     return {
-      value: { ...AcmeTransport.json<Order>(res, 'order'), url },
-      retryAfter: parseRetryAfter(res.headers['retry-after'], this.clock.now()),
-    };
-  }
-
-  private async fetchAuthorization(url: string, o: CallOptions): Promise<{ value: AuthorizationResource; retryAfter: Date | undefined }> {
-    const kid = await this.requireKid(o);
-    const res = await this.transport.post(url, undefined, { key: this.key, kid }, { label: 'authorization', ...signalOf(o) });
-    return {
-      value: { ...AcmeTransport.json<Authorization>(res, 'authorization'), url },
+      value: { ...AcmeTransport.json<T>(res, label), url },
       retryAfter: parseRetryAfter(res.headers['retry-after'], this.clock.now()),
     };
   }

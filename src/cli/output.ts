@@ -12,19 +12,7 @@ export const processOutput: Output = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** Formats a duration like `29d 3h`, `5h 12m`, `-2d 1h` (negative: in the past). */
-export function formatDuration(ms: number): string {
-  const sign = ms < 0 ? '-' : '';
-  let rest = Math.abs(ms);
-  const d = Math.floor(rest / 86_400_000);
-  rest -= d * 86_400_000;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  if (d > 0) return `${sign}${d}d ${h}h`;
-  if (h > 0) return `${sign}${h}h ${m}m`;
-  return `${sign}${m}m`;
-}
+export { formatDuration } from '../duration.js';
 
 /** A UTC timestamp without milliseconds, e.g. `2026-11-28 03:20Z`. */
 export function formatTime(value: Date | string | undefined): string {

@@ -6,7 +6,8 @@
  */
 import { CertpilotError } from '../errors.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
-import { currentRenewalInfo, evaluatePolicies, formatDuration, renewalTime } from './policies.js';
+import { formatDuration } from '../duration.js';
+import { currentRenewalInfo, evaluatePolicies, renewalTime } from './policies.js';
 import type { CertificateSpec, PolicyResult, RenewalReason } from './policies.js';
 
 export type { CertificateSpec, RenewalReason } from './policies.js';

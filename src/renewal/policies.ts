@@ -4,6 +4,7 @@
  * wants a new certificate (cert-manager `certificates/policies`, DESIGN.md §6.5). The first policy
  * that fires wins. Policies are pure: time comes in as `now`, never from the system clock.
  */
+import { formatDuration } from '../duration.js';
 import type { KeyType, RenewalState, StoredCertificate } from '../storage/certificate-store.js';
 
 /** What the configuration asks for one certificate. */
@@ -83,18 +84,6 @@ export function currentRenewalInfo(stored: StoredCertificate, state: RenewalStat
 export function renewalTime(stored: StoredCertificate, state: RenewalState): Date {
   const ari = currentRenewalInfo(stored, state);
   return ari ? new Date(ari.selectedTime) : lifetimeRenewalTime(stored);
-}
-
-/** A duration as `3d 4h`, `5h 10m` or `42m`, for messages. */
-export function formatDuration(ms: number): string {
-  const sign = ms < 0 ? '-' : '';
-  const minutes = Math.floor(Math.abs(ms) / 60_000);
-  const d = Math.floor(minutes / 1440);
-  const h = Math.floor((minutes % 1440) / 60);
-  const m = minutes % 60;
-  if (d > 0) return `${sign}${d}d ${h}h`;
-  if (h > 0) return `${sign}${h}h ${m}m`;
-  return `${sign}${m}m`;
 }
 
 function normalizeIdentifier(id: string): string {

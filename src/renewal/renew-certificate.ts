@@ -210,7 +210,7 @@ async function issueAndSave(
         accountUrl: session.accountUrl,
       },
     });
-    await ctx.store.saveState(spec.name, recordSuccess(await ctx.store.loadState(spec.name), ctx.clock.now(), reason));
+    await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
     return {
       name: spec.name,

@@ -14,9 +14,6 @@
 /** Private key algorithms certpilot issues with. */
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
-/** All key types, in the order the docs list them. */
-export const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'];
-
 /** Facts about one issued certificate, recorded when it is saved. */
 export interface IssuanceMetadata {
   /** Identifiers as configured (DNS names, wildcards, IP addresses), in configured order. */

@@ -1,14 +1,15 @@
 // The CLI's other commands end to end against Pebble 2.4: account create/show/rollover, revoke,
-// renew --dry-run, the webroot solver, reuseKey, and two renewals racing for one certificate.
+// renew --dry-run, the webroot solver, reuseKey, a held lock, and two renewals racing.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { FileLocker } from '../../src/coordination/file-locker.js';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
 import { runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { fetchBuffered } from '../harness/http.js';
+import { serveDirectory } from '../harness/static-server.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 
@@ -91,42 +92,42 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
     assert.notEqual(await readFile(join(dir, 'state', 'archive', 'site', 'privkey2.pem'), 'utf8'), siteKey, 'without reuseKey, a fresh key');
   });
 
-  await t.test('two renewals racing for one certificate: one renews, the other sees the lock or the new certificate', async () => {
+  await t.test('a certificate another process is renewing is left alone; racing renewals take turns', async () => {
     const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
     const before = (await store.load('site'))?.version ?? 0;
+    // Another holder (a second certpilot somewhere) has the lock: this run must not touch the CA.
+    const held = await new FileLocker({ dir: join(dir, 'state', 'locks') }).acquire('site', { ttlSeconds: 60 });
+    assert.ok(held);
+    const locked = await cli('issue', '--force', '--name', 'site');
+    await held.release();
+    assert.equal(locked.code, 75, locked.stdout + locked.stderr);
+    assert.match(locked.stdout, /^locked +site/m);
+    assert.equal((await store.load('site'))?.version, before);
+
+    // Two real processes at once: each version is whole (the key matches its certificate).
     const [a, b] = await Promise.all([cli('renew', '--force', '--name', 'site'), cli('renew', '--force', '--name', 'site')]);
-    const outcomes = [a.stdout, b.stdout].map((s) => /^(\S+) +site/m.exec(s)?.[1]).sort();
-    assert.ok(outcomes.includes('renewed'), `${a.stdout}\n${b.stdout}`);
-    // With --force both want to renew; the lock makes them take turns, never write at once.
+    assert.ok([a, b].every((r) => r.code === 0 || r.code === 75), `${a.stdout}\n${b.stdout}`);
     const after = (await store.load('site'))?.version ?? 0;
     assert.ok(after === before + 1 || after === before + 2, `versions ${before} → ${after}`);
-    const live = await store.load('site');
-    assert.ok(live && new X509Certificate(live.certPem).checkPrivateKey((await import('node:crypto')).createPrivateKey(live.privateKeyPem)));
+    const { createPrivateKey } = await import('node:crypto');
+    for (let v = before + 1; v <= after; v++) {
+      const cert = new X509Certificate(await readFile(join(dir, 'state', 'archive', 'site', `cert${v}.pem`)));
+      const key = createPrivateKey(await readFile(join(dir, 'state', 'archive', 'site', `privkey${v}.pem`), 'utf8'));
+      assert.ok(cert.checkPrivateKey(key), `version ${v} is one certificate with its own key`);
+    }
   });
 
   await t.test('the webroot solver: a web server serves what certpilot writes', async () => {
     const webroot = join(dir, 'www');
     await mkdir(webroot);
-    const served: string[] = [];
-    const server = createServer((req, res) => {
-      void readFile(join(webroot, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')))
-        .then((body) => {
-          served.push(req.url ?? '');
-          res.end(body);
-        })
-        .catch(() => {
-          res.statusCode = 404;
-          res.end();
-        });
-    });
-    await new Promise<void>((resolve) => server.listen(pebble.httpPort, '127.0.0.1', resolve));
+    const web = await serveDirectory(webroot, pebble.httpPort);
     try {
       const result = await runCli(['issue', '-d', 'webroot.cli.test', '-w', webroot, '--directory', pebble.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', join(dir, 'state')]);
       assert.equal(result.code, 0, result.stdout + result.stderr);
-      assert.ok(served.some((p) => p.startsWith('/.well-known/acme-challenge/')), 'the CA fetched the token from the web server');
+      assert.ok(web.served.some((p) => p.startsWith('/.well-known/acme-challenge/')), 'the CA fetched the token from the web server');
       assert.deepEqual((await import('node:fs')).readdirSync(join(webroot, '.well-known', 'acme-challenge')), [], 'token files removed');
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await web.close();
     }
   });
 });

@@ -11,6 +11,7 @@ import { cliPath, runCli, tempDir, testCaFile } from '../harness/certpilot.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
+import { serveDirectory } from '../harness/static-server.js';
 
 /** Resolves once `condition` holds; bounded, so a broken client fails the test instead of hanging it. */
 async function until(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
@@ -57,19 +58,8 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
   assert.equal(await store.load('interrupted.test'), undefined);
 
   // Nothing is stuck: the next run issues (http-01 through the same webroot, served for Pebble).
-  const { createServer } = await import('node:http');
-  const { readFile } = await import('node:fs/promises');
-  const server = createServer((req, res) => {
-    void readFile(join(webroot, (req.url ?? '/').split('?')[0] ?? '/')).then(
-      (body) => res.end(body),
-      () => {
-        res.statusCode = 404;
-        res.end();
-      },
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(pebble.httpPort, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const web = await serveDirectory(webroot, pebble.httpPort);
+  t.after(() => web.close());
   const again = await runCli(args);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal((await store.load('interrupted.test'))?.version, 1);

@@ -68,11 +68,6 @@ export interface RequestOptions {
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-/** certpilot's version, for the User-Agent (RFC 8555 §6.1 requires one; Pebble 2.10 enforces it). */
-export function certpilotVersion(): string {
-  return VERSION;
-}
-
 /** The HTTP layer of one ACME client. */
 export class AcmeTransport {
   /** Request counters. */
@@ -96,7 +91,8 @@ export class AcmeTransport {
       ...(extra.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...extra] }) } : {}),
     });
     this.httpAgent = new http.Agent({ keepAlive: true });
-    this.userAgent = options.userAgent ?? `certpilot/${certpilotVersion()}`;
+    // RFC 8555 §6.1 requires a User-Agent; Pebble 2.10 refuses requests without one.
+    this.userAgent = options.userAgent ?? `certpilot/${VERSION}`;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.maxNonceAttempts = options.maxNonceAttempts ?? 10;
