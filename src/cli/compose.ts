@@ -66,10 +66,10 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     if (solvers.length === 0) {
       const http01 = config.challenges.http01;
       if (http01.solver === 'webroot') {
-        const { WebrootHttp01Solver } = await import('../challenges/http01/webroot-solver.js');
+        const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
         solvers.push(new WebrootHttp01Solver({ webroot: http01.webroot as string, logger }));
       } else {
-        const { StandaloneHttp01Solver } = await import('../challenges/http01/standalone-solver.js');
+        const { StandaloneHttp01Solver } = await import('../challenges/http01/solvers/standalone/standalone-solver.js');
         solvers.push(new StandaloneHttp01Solver({ port: http01.port, ...(http01.host ? { host: http01.host } : {}), logger, clock }));
       }
     }

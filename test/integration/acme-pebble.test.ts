@@ -12,7 +12,7 @@ import { parseCertificate } from '../../src/acme/certificate.js';
 import { generatePrivateKey, importPrivateKey } from '../../src/acme/csr.js';
 import { Issuer } from '../../src/acme/issuer.js';
 import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
-import { StandaloneHttp01Solver } from '../../src/challenges/http01/standalone-solver.js';
+import { StandaloneHttp01Solver } from '../../src/challenges/http01/solvers/standalone/standalone-solver.js';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
 import { tempDir } from '../harness/certpilot.js';
 import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js';

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
-import { isClosableSolver } from '../challenge-solver.js';
-import { CertpilotError } from '../../errors.js';
+import { pendingHttp01Challenge } from '../../../../testing/pending-challenge.js';
+import { isClosableSolver } from '../../../challenge-solver.js';
+import { CertpilotError } from '../../../../errors.js';
 import { StandaloneHttp01Solver } from './standalone-solver.js';
 
 const challenge = pendingHttp01Challenge;

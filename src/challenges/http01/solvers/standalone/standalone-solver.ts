@@ -4,15 +4,15 @@
  */
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
-import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
-import { CertpilotError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import type { Clock } from '../../clock.js';
-import { Http01Solver, DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
-import { MemoryTokenStore } from './memory-token-store.js';
-import { createChallengeResponder } from './responder.js';
-import type { NodeRequestListener } from './middleware/node.js';
-import { challengeRequestListener } from './middleware/node.js';
+import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
+import { CertpilotError } from '../../../../errors.js';
+import type { Logger } from '../../../../logger.js';
+import type { Clock } from '../../../../clock.js';
+import { Http01Solver, DEFAULT_TOKEN_TTL_SECONDS } from '../../http01-solver.js';
+import { MemoryTokenStore } from '../../memory-token-store.js';
+import { createChallengeResponder } from '../../responder.js';
+import type { NodeRequestListener } from '../../middleware/node.js';
+import { challengeRequestListener } from '../../middleware/node.js';
 
 /** Options for {@link StandaloneHttp01Solver}. */
 export interface StandaloneHttp01SolverOptions {

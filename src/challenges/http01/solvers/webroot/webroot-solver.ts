@@ -5,11 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
-import { CertpilotError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
-import { TOKEN_PATTERN } from './challenge-token-store.js';
-import { assertToken } from './http01-solver.js';
+import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
+import { CertpilotError } from '../../../../errors.js';
+import type { Logger } from '../../../../logger.js';
+import { TOKEN_PATTERN } from '../../challenge-token-store.js';
+import { assertToken } from '../../http01-solver.js';
 
 /** Options for {@link WebrootHttp01Solver}. */
 export interface WebrootHttp01SolverOptions {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
+import { pendingHttp01Challenge } from '../../../../testing/pending-challenge.js';
 import { WebrootHttp01Solver } from './webroot-solver.js';
 
 const challenge = pendingHttp01Challenge;

@@ -1,0 +1,16 @@
+/**
+ * Options every token-store solver has besides its store's own (`solvers.<name>` with a `type` of
+ * kind token-store): how the store-backed http-01 solver around the store behaves.
+ */
+import { z } from 'zod';
+
+/** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
+export const tokenStoreSolverOptionsShape = {
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(86400)
+    .default(3600)
+    .describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.'),
+};

@@ -1,0 +1,49 @@
+/**
+ * The one list of plug-ins (DESIGN.md §1; lego's provider index, renovate's datasource index).
+ * Adding a plug-in is adding one folder and one line here: its schema is imported eagerly (zod
+ * only), its implementation on first use. `registry.test.ts` keeps this list, the plug-in folders
+ * and `docs/plugins.md` the same set.
+ */
+import { resolve } from 'node:path';
+import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
+import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
+import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
+
+/** Every plug-in, in docs order. */
+export const PLUGINS = [
+  definePlugin({
+    id: 'standalone',
+    kind: 'challenge-solver',
+    summary: 'http-01 answered by certpilot on its own listener (port 80 by default); the embedded default.',
+    dir: 'challenges/http01/solvers/standalone',
+    schema: standaloneSchema,
+    create: async (o, d) => {
+      const { StandaloneHttp01Solver } = await import('../challenges/http01/solvers/standalone/standalone-solver.js');
+      return new StandaloneHttp01Solver({ port: o.port, ...(o.host ? { host: o.host } : {}), logger: d.logger, clock: d.clock });
+    },
+  }),
+  definePlugin({
+    id: 'webroot',
+    kind: 'challenge-solver',
+    summary: 'http-01 answered by writing the token file under a directory your web server already serves.',
+    dir: 'challenges/http01/solvers/webroot',
+    schema: webrootSchema,
+    create: async (o, d) => {
+      const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
+      return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+] as const satisfies readonly PluginDefinition[];
+
+/** A registered plug-in id. */
+export type PluginId = (typeof PLUGINS)[number]['id'];
+
+/** The plug-ins of some kinds. */
+export function pluginsOfKind(...kinds: PluginKind[]): PluginDefinition[] {
+  return (PLUGINS as readonly PluginDefinition[]).filter((p) => kinds.includes(p.kind));
+}
+
+/** The plug-in with this id, or undefined. */
+export function findPlugin(id: string): PluginDefinition | undefined {
+  return (PLUGINS as readonly PluginDefinition[]).find((p) => p.id === id);
+}
