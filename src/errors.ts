@@ -117,6 +117,14 @@ export const ERROR_CATALOG = {
   },
 
   // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
   ERR_DEPLOY_FILES: {
     title: 'The files deployer could not write the certificate files into its directory',
     hint: 'Check that the deployer\'s `dir` exists or can be created and that certpilot may write it (and chown, when owner/group are set).',
@@ -150,17 +158,6 @@ export const ERROR_CATALOG = {
   ERR_RENEWAL_BACKOFF: {
     title: 'The certificate is in failure backoff',
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
-  },
-
-  // deploy
-  ERR_DEPLOY_FAILED: {
-    title: 'A deployer failed; the certificate is saved, later deployers did not run',
-    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
-  },
-
-  ERR_DEPLOY_NO_CERTIFICATE: {
-    title: 'There is no stored certificate to deploy',
-    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
 
   // crypto
