@@ -73,7 +73,7 @@ export const PLUGINS = [
         command: o.command,
         shell: o.shell,
         timeoutSeconds: o.timeoutSeconds,
-        ...(o.cwd !== undefined ? { cwd: resolve(d.baseDir, o.cwd) } : {}),
+        cwd: resolve(d.baseDir, o.cwd ?? '.'),
         env: o.env,
         passEnv: o.passEnv,
         ...(d.env ? { processEnv: d.env } : {}),

@@ -16,7 +16,7 @@ export const BUNDLE_ORDERS = {
 } as const satisfies Record<string, readonly FilePart[]>;
 
 const mode = z
-  .string()
+  .string({ error: 'quote it, like "0640": unquoted YAML 0640 is the decimal number 640' })
   .regex(/^0?[0-7]{3}$/, { message: 'must be an octal mode in quotes, like "0640" (unquoted YAML 0640 is the decimal number 640)' });
 
 const id = z.union([
