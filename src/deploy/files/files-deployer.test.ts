@@ -247,3 +247,27 @@ describe('files schema and registry entry', () => {
     assert.equal(mode(join(base, 'certs', 'privkey.pem')), 0o640);
   });
 });
+
+describe('FilesDeployer shared by several certificates', () => {
+  it('{name} in dir gives each certificate its own directory; without it a second certificate is refused', async () => {
+    const base = await tempDir();
+    const a = makeTestBundle({ domains: ['a.test'] });
+    const b = makeTestBundle({ domains: ['b.test'] });
+    const shared = deployer(join(base, 'certs', '{name}'));
+    await Promise.all([shared.deploy(stored(a, 1, 'alpha')), shared.deploy(stored(b, 1, 'beta'))]);
+    assert.equal(readFileSync(join(base, 'certs', 'alpha', 'privkey.pem'), 'utf8'), a.privateKeyPem);
+    assert.equal(readFileSync(join(base, 'certs', 'beta', 'privkey.pem'), 'utf8'), b.privateKeyPem);
+    assert.equal((await shared.deploy(stored(a, 1, 'alpha'))).details?.unchanged, true);
+
+    const single = deployer(join(base, 'one'));
+    await single.deploy(stored(a, 1, 'alpha'));
+    await assert.rejects(single.deploy(stored(b, 1, 'beta')), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.equal(err.code, 'ERR_DEPLOY_FILES');
+      assert.match(err.message, /one already holds certificate "alpha", so it cannot hold "beta" too/);
+      assert.match(err.hint, /\{name\}/);
+      return true;
+    });
+    assert.equal(readFileSync(join(base, 'one', 'privkey.pem'), 'utf8'), a.privateKeyPem, 'the first certificate stays');
+  });
+});

@@ -53,7 +53,7 @@ export interface FileSpec {
 export interface FilesDeployerOptions {
   /** The deployer instance's name (`deployers.<id>`). */
   id: string;
-  /** Absolute target directory. */
+  /** Absolute target directory; `{name}` in it is replaced by the certificate's name. */
   dir: string;
   layout?: 'atomic' | 'plain';
   /** The files to write; see {@link fileSet}. */
@@ -116,6 +116,8 @@ interface Ids {
   gid: number;
 }
 
+/** Replaced in `dir` by the certificate's name, so one deployer can serve several certificates. */
+export const NAME_PLACEHOLDER = '{name}';
 const DATA_LINK = '..data';
 const DATA_TMP = '..data_tmp';
 const TMP_SUFFIX = '.certpilot-tmp';
@@ -127,6 +129,10 @@ export class FilesDeployer implements Deployer {
   readonly id: string;
   private readonly options: Required<Pick<FilesDeployerOptions, 'dir' | 'layout' | 'files' | 'keyMode' | 'certMode' | 'dirMode'>> & FilesDeployerOptions;
   private ids: Promise<Ids> | undefined;
+  /** Which certificate each target directory holds (one per directory). */
+  private readonly dirHolders = new Map<string, string>();
+  /** Per-certificate targets when `dir` contains {@link NAME_PLACEHOLDER}. */
+  private readonly targets = new Map<string, FilesDeployer>();
 
   constructor(options: FilesDeployerOptions) {
     this.id = options.id;
@@ -136,6 +142,24 @@ export class FilesDeployer implements Deployer {
   /** Makes `dir` hold `certificate`'s files; a no-op when it already holds exactly them. */
   async deploy(certificate: StoredCertificate, options: DeployOptions = {}): Promise<DeployResult> {
     options.signal?.throwIfAborted();
+    const dir = this.options.dir.split(NAME_PLACEHOLDER).join(certificate.name);
+    // Two certificates in one directory would overwrite (and prune) each other on every run.
+    const holder = this.dirHolders.get(dir);
+    if (holder !== undefined && holder !== certificate.name) {
+      throw new CertpilotError('ERR_DEPLOY_FILES', `files deployer "${this.id}": ${dir} already holds certificate "${holder}", so it cannot hold "${certificate.name}" too`, {
+        hint: `Put ${NAME_PLACEHOLDER} in the deployer's dir (e.g. /certs/${NAME_PLACEHOLDER}), or give each certificate its own files deployer.`,
+      });
+    }
+    this.dirHolders.set(dir, certificate.name);
+    if (dir !== this.options.dir) {
+      let target = this.targets.get(dir);
+      if (!target) {
+        target = new FilesDeployer({ ...this.options, dir });
+        target.ids = this.resolveIds();
+        this.targets.set(dir, target);
+      }
+      return target.deploy(certificate, options);
+    }
     const planned = this.plan(certificate);
     const ids = await this.resolveIds();
     await this.ensureTargetDir(ids);

@@ -30,7 +30,7 @@ const fileName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
 
 /** `deployers.<name>` with `type: files`. */
 export const filesSchema = z.strictObject({
-  dir: z.string().min(1).describe('Directory to write into (created if missing), e.g. a docker named volume mounted read-only into the web container. Relative paths are resolved against the config file.'),
+  dir: z.string().min(1).describe('Directory to write into (created if missing), e.g. a docker named volume mounted read-only into the web container. Relative paths are resolved against the config file. `{name}` is replaced by the certificate\'s name (`/certs/{name}`), for a deployer shared by several certificates; without it a directory holds one certificate.'),
   layout: z
     .enum(['atomic', 'plain'])
     .default('atomic')
