@@ -5,13 +5,14 @@
 // forced deploy finds the files already there and runs the hook again.
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 
@@ -128,4 +129,42 @@ test('a config with a bad files or hook option is refused naming the field', { t
   assert.equal(check.code, 2, check.stdout);
   assert.match(check.stderr, /deployers\.volume\.keyMode/);
   assert.match(check.stderr, /deployers\.reload\.command: .*shell: true/);
+});
+
+test('a failing hook fails the run; the next nothing-due renew retries only the deploy, with no new order', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: proxy.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: {
+      volume: { type: 'files', dir: './volume' },
+      // Fails until the "server" is fixed (the flag file exists), like a reload of a broken config.
+      reload: { type: 'hook', command: ['sh', '-c', 'test -e fixed || { echo "AH00526: Syntax error" >&2; exit 1; }; echo "$CERTPILOT_VERSION" >> reloaded'] },
+    },
+    certificates: [{ name: 'web', domains: ['retry.deploy.test'], deploy: ['volume', 'reload'] }],
+  });
+
+  const first = await runCli(['renew', '--config', config]);
+  assert.equal(first.code, 1, `${first.stdout}\n${first.stderr}`);
+  assert.match(first.stdout + first.stderr, /ERR_DEPLOY_HOOK_FAILED|AH00526/);
+  const version = readlinkSync(join(dir, 'volume', '..data'));
+  const orders = proxy.requests.byPath['POST /order-plz'] ?? 0;
+  assert.equal(orders, 1, `one order: ${JSON.stringify(proxy.requests.byPath)}`);
+
+  writeFileSync(join(dir, 'fixed'), '');
+  const before = { ...proxy.requests.byPath };
+  const second = await runCli(['renew', '--config', config]);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  assert.equal(readFileSync(join(dir, 'reloaded'), 'utf8'), '1\n', 'the hook ran once, for version 1');
+  assert.equal(readlinkSync(join(dir, 'volume', '..data')), version, 'the files were not written again');
+  const newOrders = Object.entries(proxy.requests.byPath).filter(([k, n]) => /order|finalize|chal|authz/.test(k) && n !== (before[k] ?? 0));
+  assert.deepEqual(newOrders, [], `no new order, authorization or challenge: ${JSON.stringify(proxy.requests.byPath)}`);
+  const status = await runCli(['status', '--json', '--config', config]);
+  const row = (JSON.parse(status.stdout) as { name: string; deployers: { deployer: string; version?: number; result?: string }[] }[])[0];
+  assert.deepEqual(row?.deployers.map((d) => [d.deployer, d.version, d.result]), [['volume', 1, 'success'], ['reload', 1, 'success']]);
 });
