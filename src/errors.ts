@@ -134,6 +134,38 @@ export const ERROR_CATALOG = {
     local: true,
   },
 
+  // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
+  ERR_DEPLOY_FILES: {
+    title: 'The files deployer could not write the certificate files into its directory',
+    hint: 'Check that the deployer\'s `dir` exists or can be created and that certpilot may write it (and chown, when owner/group are set).',
+  },
+  ERR_DEPLOY_OWNER_UNKNOWN: {
+    title: 'The owner or group of a files deployer does not exist on this machine',
+    hint: 'Use a name `getent passwd`/`getent group` knows, or the numeric id (in a container: the uid/gid the web server runs as).',
+  },
+  ERR_DEPLOY_HOOK_FAILED: {
+    title: 'A deploy hook exited with a non-zero status, was killed by a signal, or could not be started',
+    hint: 'Read the hook\'s last stderr lines in the message (all its output is in the log); run the command by hand with the CERTPILOT_* variables set.',
+  },
+  ERR_DEPLOY_HOOK_TIMEOUT: {
+    title: 'A deploy hook ran longer than its timeoutSeconds and was killed with its whole process group',
+    hint: 'Make the hook finish sooner (background long work with setsid), or raise its timeoutSeconds.',
+  },
+
+  // scheduling
+  ERR_CRON_CRONTAB: {
+    title: 'The crontab could not be read or written with the `crontab` command',
+    hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
+  },
+
   // coordination
   ERR_LOCK_HELD: {
     title: 'Another certpilot process is renewing this certificate',
@@ -144,17 +176,6 @@ export const ERROR_CATALOG = {
   ERR_RENEWAL_BACKOFF: {
     title: 'The certificate is in failure backoff',
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
-  },
-
-  // deploy
-  ERR_DEPLOY_FAILED: {
-    title: 'A deployer failed; the certificate is saved, later deployers did not run',
-    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
-  },
-
-  ERR_DEPLOY_NO_CERTIFICATE: {
-    title: 'There is no stored certificate to deploy',
-    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
 
   // crypto
