@@ -47,7 +47,7 @@ export interface BindZone {
 /** Options of {@link startBind}. */
 export interface BindOptions {
   zones: BindZone[];
-  /** Loopback address to listen on (default 127.0.0.1). */
+  /** Loopback address to listen on: 127.0.0.1 (default) or ::1 (named binds only interface addresses). */
   address?: string;
   /** Port (default: a free one). */
   port?: number;
@@ -55,6 +55,11 @@ export interface BindOptions {
   key?: BindKey;
   /** Send NOTIFY to secondaries after changes (default true). */
   notify?: boolean;
+  /**
+   * Make this a recursive resolver (like the CA's) that forwards the given zones to another
+   * instance and follows CNAMEs across them; it caches nothing for longer than a second.
+   */
+  forward?: { zones: string[]; to: DnsServer };
   /** Longest wait for " running", in ms (default 20 000). */
   startTimeoutMs?: number;
 }
@@ -128,6 +133,7 @@ export async function startBind(options: BindOptions): Promise<BindInstance> {
   if (named === undefined) throw new Error('harness: named not installed (Debian bind9); guard the test with requireServer(t, "named")');
   const key = options.key ?? makeBindKey();
   const address = options.address ?? '127.0.0.1';
+  const v6 = address.includes(':');
   const dir = await mkdtemp(join(tmpdir(), 'certpilot-bind-'));
   const logFile = join(dir, 'named.log');
   let lastError: Error | undefined;
@@ -139,18 +145,18 @@ export async function startBind(options: BindOptions): Promise<BindInstance> {
       `  pid-file "${join(dir, 'named.pid')}";`,
       `  session-keyfile "${join(dir, 'session.key')}";`,
       `  managed-keys-directory "${dir}";`,
-      `  listen-on port ${port} { ${address}; };`,
-      '  listen-on-v6 { none; };',
-      '  recursion no;',
+      // named listens only on addresses of interfaces: 127.0.0.1 and ::1 here (not 127.0.0.2…).
+      ...(v6 ? ['  listen-on { none; };', `  listen-on-v6 port ${port} { ${address}; };`] : [`  listen-on port ${port} { ${address}; };`, '  listen-on-v6 { none; };']),
+      options.forward ? '  recursion yes;\n  allow-recursion { any; };\n  max-cache-ttl 1;\n  max-ncache-ttl 1;' : '  recursion no;',
       '  dnssec-validation no;',
       `  notify ${options.notify === false ? 'no' : 'yes'};`,
-      '  notify-source * port *;',
-      '  transfer-source *;',
-      `  query-source address ${address};`,
       '};',
       'controls { };',
       `key "${key.name}" { algorithm ${key.algorithm}; secret "${key.secret}"; };`,
       ...options.zones.map((z) => zoneStatement(z, dir, key)),
+      ...(options.forward?.zones ?? []).map(
+        (z) => `zone "${z}" { type forward; forward only; forwarders { ${options.forward?.to.host} port ${options.forward?.to.port}; }; };`,
+      ),
       '',
     ].join('\n');
     await writeFile(join(dir, 'named.conf'), conf);

@@ -14,4 +14,26 @@ export const dns01OptionsShape = {
     .max(3600)
     .default(120)
     .describe('Longest wait for every authoritative nameserver to serve the TXT value before the CA is told to validate.'),
+  propagationCheck: z
+    .boolean()
+    .default(true)
+    .describe('Ask every authoritative nameserver of the zone (IPv4 and IPv6) for the TXT value before telling the CA; false tells the CA at once.'),
+  resolvers: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Resolvers (`address` or `address:port`, `[v6]:port`) used to follow CNAMEs and find the zone, its nameservers and their addresses; default the system resolvers. Set it for split-horizon DNS.'),
+  nameserverPort: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(53)
+    .describe('Port the authoritative nameservers are asked on (tests and unusual setups only).'),
+  followCname: z
+    .boolean()
+    .default(true)
+    .describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.'),
 };
+
+/** The dns-01 solver options after validation. */
+export type Dns01Options = z.output<z.ZodObject<typeof dns01OptionsShape>>;

@@ -1,29 +1,75 @@
 /**
- * dns-01 (RFC 8555 §8.4) over any {@link DnsProvider}: present adds this challenge's TXT value,
- * cleanUp removes only that value.
+ * dns-01 (RFC 8555 §8.4) over any {@link DnsProvider}.
+ *
+ * - `present` adds this challenge's TXT value at `_acme-challenge.<name>.`, or at the end of its
+ *   CNAME chain when that name is delegated (acme-dns, a validation zone). A wildcard and its base
+ *   name share the record set; each adds and removes only its own value.
+ * - `wait` (a {@link ChallengeWaiter}) returns once every authoritative nameserver of the target's
+ *   zone serves the value, so the CA is told only then.
+ * - `cleanUp` removes only this challenge's value, at the same target `present` wrote.
+ *
+ * Nothing here serializes: the Issuer solves an order's authorizations in parallel, and so the
+ * records of one order are added, checked and removed at once.
  */
 import { CertpilotError } from '../../errors.js';
-import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
 import type { DnsProvider } from './dns-provider.js';
+import type { Clock } from '../../clock.js';
+import { parseDnsServer } from './dns-client.js';
+import type { Dns01Options } from './dns01-options.js';
+import type { PropagationChecker, PropagationCheckerOptions } from './propagation.js';
 
-/** Answers dns-01 challenges through a DNS provider. */
-export class Dns01Solver implements ChallengeSolver {
+/** Options of {@link Dns01Solver}. */
+export interface Dns01SolverOptions {
+  provider: DnsProvider;
+  /** TTL of the TXT records (default 60). */
+  ttlSeconds?: number;
+  /** Follows CNAMEs and checks propagation; without it the CA is told at once and no CNAME is followed. */
+  propagation?: PropagationChecker;
+  /** Write at the CNAME target of `_acme-challenge.<name>` (default true; needs `propagation`). */
+  followCname?: boolean;
+  logger?: Logger;
+}
+
+/** Answers dns-01 challenges through a DNS provider, checking propagation at every nameserver. */
+export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   readonly type = 'dns-01' as const;
   private readonly provider: DnsProvider;
   private readonly ttl: number;
+  private readonly propagation: PropagationChecker | undefined;
+  private readonly followCname: boolean;
+  private readonly logger: Logger;
+  /** Where each presented challenge (by URL) wrote its value. */
+  private readonly targets = new Map<string, string>();
 
-  constructor(options: { provider: DnsProvider; ttlSeconds?: number }) {
+  constructor(options: Dns01SolverOptions) {
     this.provider = options.provider;
     this.ttl = options.ttlSeconds ?? 60;
+    this.propagation = options.propagation;
+    this.followCname = options.followCname ?? true;
+    this.logger = options.logger ?? silentLogger;
   }
 
   async present(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
     const { fqdn, value } = record(challenge);
-    await this.provider.addTxtRecord({ fqdn, value, ttl: this.ttl }, options);
+    const target = this.followCname && this.propagation ? await this.propagation.resolveTarget(fqdn, options.signal) : fqdn;
+    if (target !== fqdn) this.logger.info({ name: fqdn, target }, 'dns-01: _acme-challenge is delegated by CNAME; writing at its target');
+    this.targets.set(challenge.url, target);
+    await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
+  }
+
+  async wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
+    if (!this.propagation) return;
+    const { fqdn, value } = record(challenge);
+    await this.propagation.waitFor(this.targets.get(challenge.url) ?? fqdn, value, options.signal);
   }
 
   async cleanUp(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
-    await this.provider.removeTxtRecord(record(challenge), options);
+    const { fqdn, value } = record(challenge);
+    const target = this.targets.get(challenge.url) ?? fqdn;
+    await this.provider.removeTxtRecord({ fqdn: target, value }, options);
+    this.targets.delete(challenge.url);
   }
 }
 
@@ -32,4 +78,30 @@ function record(challenge: PendingChallenge): { fqdn: string; value: string } {
     throw new CertpilotError('ERR_CHALLENGE_UNSUPPORTED', `dns-01: challenge ${challenge.url} has no TXT record name or value`);
   }
   return { fqdn: challenge.dnsRecordName, value: challenge.dnsValue };
+}
+
+/** The dns-01 solver of a `solvers.<name>` entry of kind dns-provider (what compose builds). */
+export async function createDns01Solver(
+  provider: DnsProvider,
+  options: Dns01Options,
+  deps: { logger: Logger; clock: Clock; onProgress?: PropagationCheckerOptions['onProgress'] },
+): Promise<Dns01Solver> {
+  const { PropagationChecker } = await import('./propagation.js');
+  const propagation = options.propagationCheck
+    ? new PropagationChecker({
+        ...(options.resolvers ? { resolvers: options.resolvers.map((r) => parseDnsServer(r)) } : {}),
+        nameserverPort: options.nameserverPort,
+        timeoutMs: options.propagationTimeoutSeconds * 1000,
+        clock: deps.clock,
+        logger: deps.logger,
+        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+      })
+    : undefined;
+  return new Dns01Solver({
+    provider,
+    ttlSeconds: options.ttlSeconds,
+    ...(propagation ? { propagation } : {}),
+    followCname: options.followCname,
+    logger: deps.logger,
+  });
 }
