@@ -3,6 +3,11 @@
  * `type` of kind dns-provider): how the dns-01 solver around the provider behaves.
  */
 import { z } from 'zod';
+import type { ChallengeSolver } from '../challenge-solver.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../logger.js';
+import type { DnsProvider } from './dns-provider.js';
+import type { PropagationProgress } from './propagation.js';
 
 /** The dns-01 solver's own options, merged into every DNS provider's solver entry. */
 export const dns01OptionsShape = {
@@ -35,5 +40,39 @@ export const dns01OptionsShape = {
     .describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.'),
 };
 
-/** The dns-01 solver options after validation. */
+/** The dns-01 solver's own options, as validated. */
 export type Dns01Options = z.output<z.ZodObject<typeof dns01OptionsShape>>;
+
+/** What the dns-01 solver takes from its surroundings (compose passes the run's logger and clock). */
+export interface Dns01SolverDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Called after every propagation round (tests record the order of events with it). */
+  onProgress?: (progress: PropagationProgress) => void;
+}
+
+/**
+ * Wraps a DNS provider in the dns-01 solver with the entry's dns-01 options: CNAME following and
+ * the propagation check at every authoritative nameserver, unless switched off.
+ */
+export async function createDns01Solver(provider: DnsProvider, options: Dns01Options, deps: Dns01SolverDeps = {}): Promise<ChallengeSolver> {
+  const [{ Dns01Solver }, { PropagationChecker }, { parseDnsServer }, { systemClock }, { silentLogger }] = await Promise.all([
+    import('./dns01-solver.js'),
+    import('./propagation.js'),
+    import('./dns-client.js'),
+    import('../../clock.js'),
+    import('../../logger.js'),
+  ]);
+  const logger = deps.logger ?? silentLogger;
+  const propagation = options.propagationCheck
+    ? new PropagationChecker({
+        ...(options.resolvers ? { resolvers: options.resolvers.map((r) => parseDnsServer(r)) } : {}),
+        nameserverPort: options.nameserverPort,
+        timeoutMs: options.propagationTimeoutSeconds * 1000,
+        clock: deps.clock ?? systemClock,
+        logger,
+        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+      })
+    : undefined;
+  return new Dns01Solver({ provider, ttlSeconds: options.ttlSeconds, ...(propagation ? { propagation } : {}), followCname: options.followCname, logger });
+}

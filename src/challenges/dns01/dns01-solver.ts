@@ -15,10 +15,7 @@ import { CertpilotError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
 import type { DnsProvider } from './dns-provider.js';
-import type { Clock } from '../../clock.js';
-import { parseDnsServer } from './dns-client.js';
-import type { Dns01Options } from './dns01-options.js';
-import type { PropagationChecker, PropagationCheckerOptions } from './propagation.js';
+import type { PropagationChecker } from './propagation.js';
 
 /** Options of {@link Dns01Solver}. */
 export interface Dns01SolverOptions {
@@ -80,28 +77,3 @@ function record(challenge: PendingChallenge): { fqdn: string; value: string } {
   return { fqdn: challenge.dnsRecordName, value: challenge.dnsValue };
 }
 
-/** The dns-01 solver of a `solvers.<name>` entry of kind dns-provider (what compose builds). */
-export async function createDns01Solver(
-  provider: DnsProvider,
-  options: Dns01Options,
-  deps: { logger: Logger; clock: Clock; onProgress?: PropagationCheckerOptions['onProgress'] },
-): Promise<Dns01Solver> {
-  const { PropagationChecker } = await import('./propagation.js');
-  const propagation = options.propagationCheck
-    ? new PropagationChecker({
-        ...(options.resolvers ? { resolvers: options.resolvers.map((r) => parseDnsServer(r)) } : {}),
-        nameserverPort: options.nameserverPort,
-        timeoutMs: options.propagationTimeoutSeconds * 1000,
-        clock: deps.clock,
-        logger: deps.logger,
-        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-      })
-    : undefined;
-  return new Dns01Solver({
-    provider,
-    ttlSeconds: options.ttlSeconds,
-    ...(propagation ? { propagation } : {}),
-    followCname: options.followCname,
-    logger: deps.logger,
-  });
-}
