@@ -100,9 +100,10 @@ describe('dns-01 through rfc2136 against Pebble 2.4 and BIND 9', { timeout: 120_
       onProgress: (p) => events.push(`propagated ${p.fqdn} ${p.waiting.length === 0 ? 'all' : `${p.ready.length}/${p.ready.length + p.waiting.length}`}`),
     });
     try {
-      const issued = await new Issuer({ client, solvers: [solver] }).issue({
+      const issued = await new Issuer({ client }).issue({
         identifiers: [{ type: 'dns', value: `*.${base}` }, { type: 'dns', value: base }],
         keyType: 'ec-p256',
+        solvers: new Map([[`*.${base}`, solver], [base, solver]]),
       });
       return { names: parseCertificate(issued.certPem).dnsNames.sort(), events, provider };
     } finally {

@@ -76,7 +76,7 @@ describe('propagation: a primary and a secondary that gets the update late', { t
       onProgress: (p) =>
         events.push(`check: ready ${p.ready.map((s) => s.server.host).sort().join(',') || '-'}; waiting ${p.waiting.map((w) => w.server.server.host).sort().join(',') || '-'}`),
     });
-    const issued = await new Issuer({ client, solvers: [solver] }).issue({ identifiers: [{ type: 'dns', value: ZONE }], keyType: 'ec-p256' });
+    const issued = await new Issuer({ client }).issue({ identifiers: [{ type: 'dns', value: ZONE }], keyType: 'ec-p256', solvers: new Map([[ZONE, solver]]) });
     assert.deepEqual(parseCertificate(issued.certPem).dnsNames, [ZONE]);
 
     t.diagnostic(`events: ${events.join(' | ')}`);
