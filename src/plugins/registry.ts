@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
 import { rfc2136Schema } from '../challenges/dns01/providers/rfc2136/schema.js';
+import { route53Schema } from '../challenges/dns01/providers/route53/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -45,6 +46,17 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { createRfc2136DnsProvider } = await import('../challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js');
       return createRfc2136DnsProvider(o, d);
+    },
+  }),
+  definePlugin({
+    id: 'route53',
+    kind: 'dns-provider',
+    summary: 'dns-01 in an Amazon Route 53 hosted zone; credentials from the AWS SDK chain; `certpilot route53 policy` prints a least-privilege IAM policy.',
+    dir: 'challenges/dns01/providers/route53',
+    schema: route53Schema,
+    create: async (o, d) => {
+      const { createRoute53DnsProvider } = await import('../challenges/dns01/providers/route53/route53-dns-provider.js');
+      return createRoute53DnsProvider(o, d);
     },
   }),
 ] as const satisfies readonly PluginDefinition[];
