@@ -100,6 +100,12 @@ export class Route53DnsProvider implements DnsProvider {
     });
   }
 
+  /** Every TXT value at `fqdn` as the Route 53 API holds it (what `route53 check` verifies). */
+  async listTxtValues(fqdn: string, options: DnsCallOptions = {}): Promise<string[]> {
+    const name = absoluteName(fqdn);
+    return (await this.currentSet(await this.zoneFor(name, options), name, options))?.values ?? [];
+  }
+
   /** The hosted zone id for `fqdn` (configured, or the longest matching public zone). */
   zoneFor(fqdn: string, options: DnsCallOptions = {}): Promise<string> {
     if (this.hostedZoneId !== undefined) return Promise.resolve(this.hostedZoneId);
