@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../../config/load-config.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { loadCommandConfig } from '../runtime.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
+import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
 
 /** The route53 solvers of the configuration (all, or those named) with the names each proves. */
 export function route53Solvers(config: ResolvedConfig, only: readonly string[]): Route53PolicyInput[] {
@@ -69,7 +70,7 @@ async function check(ctx: CommandContext, config: ResolvedConfig, inputs: Route5
       clock: systemClock,
       baseDir: config.baseDir,
       stateDir: config.stateDir,
-    })) as import('../../challenges/dns01/providers/route53/route53-dns-provider.js').Route53DnsProvider;
+    })) as Route53DnsProvider;
     const fqdn = `${normalizedRecordName(name)}.`;
     const probe = `certpilot-probe-${randomBytes(12).toString('base64url')}`;
     const opts = ctx.signal ? { signal: ctx.signal } : {};
