@@ -36,7 +36,7 @@ APT_PACKAGES=(pebble openssl ca-certificates bind9 bind9-dnsutils
   python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
   python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot lego time)
+BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 

@@ -60,6 +60,8 @@ export interface BindOptions {
    * instance and follows CNAMEs across them; it caches nothing for longer than a second.
    */
   forward?: { zones: string[]; to: DnsServer };
+  /** Log every query (named's querylog), e.g. for the benchmark's propagation timings. */
+  querylog?: boolean;
   /** Longest wait for " running", in ms (default 20 000). */
   startTimeoutMs?: number;
 }
@@ -150,6 +152,7 @@ export async function startBind(options: BindOptions): Promise<BindInstance> {
       options.forward ? '  recursion yes;\n  allow-recursion { any; };\n  max-cache-ttl 1;\n  max-ncache-ttl 1;' : '  recursion no;',
       '  dnssec-validation no;',
       `  notify ${options.notify === false ? 'no' : 'yes'};`,
+      ...(options.querylog ? ['  querylog yes;'] : []),
       '};',
       'controls { };',
       `key "${key.name}" { algorithm ${key.algorithm}; secret "${key.secret}"; };`,
