@@ -87,6 +87,9 @@ export function makeBindKey(name = 'certpilot-test', algorithm: TsigAlgorithm = 
 
 const setpriv = resolveBinary('setpriv');
 
+/** named from Debian's bind9 (in /usr/sbin, which a non-root PATH may lack); for requireServer. */
+export const namedBinary: string = resolveBinary('named') ?? '/usr/sbin/named';
+
 function zoneFile(zone: BindZone, address: string): string {
   const ns = zone.nameservers ?? [{ name: 'ns1', address }];
   const refresh = zone.refreshSeconds ?? 3600;
@@ -131,7 +134,7 @@ function zoneStatement(zone: BindZone, dir: string, key: BindKey): string {
 
 /** Starts named with the given zones; resolves once it logs " running". */
 export async function startBind(options: BindOptions): Promise<BindInstance> {
-  const named = resolveBinary('named') ?? resolveBinary('/usr/sbin/named');
+  const named = resolveBinary(namedBinary);
   if (named === undefined) throw new Error('harness: named not installed (Debian bind9); guard the test with requireServer(t, "named")');
   const key = options.key ?? makeBindKey();
   const address = options.address ?? '127.0.0.1';

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
-import { startBind } from '../harness/bind.js';
+import { startBind, namedBinary } from '../harness/bind.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
@@ -20,7 +20,7 @@ async function sans(dir: string, name: string): Promise<string[]> {
 }
 
 test('certpilot issue: wildcard+apex via rfc2136, via a delegated CNAME, and dns-01 next to http-01', { timeout: 150_000 }, async (t) => {
-  if (!requireServer(t, 'named', 'Debian package bind9') || !requirePebble(t, '2.4')) return;
+  if (!requireServer(t, namedBinary, 'Debian package bind9') || !requirePebble(t, '2.4')) return;
   const bind = await startBind({
     zones: [
       { name: 'cli.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateNames: ['_acme-challenge.cli.test'] },

@@ -12,13 +12,13 @@ import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { dnsProviderContract } from '../../src/testing/dns-provider-contract.js';
 import { tempDir } from '../../src/testing/temp-dir.js';
-import { makeBindKey, startBind, type BindInstance, type BindKey } from '../harness/bind.js';
+import { makeBindKey, startBind, type BindInstance, type BindKey, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
 import { requireServer } from '../harness/servers.js';
 
 const ZONE = 'rfc2136.test';
 const NAMES = ['_acme-challenge.a.rfc2136.test', '_acme-challenge.b.rfc2136.test', '_acme-challenge.rfc2136.test'];
-const haveNamed = resolveBinary('named') !== undefined || resolveBinary('/usr/sbin/named') !== undefined;
+const haveNamed = resolveBinary(namedBinary) !== undefined;
 const servers = new Map<string, Promise<BindInstance>>();
 
 function bindWith(key: BindKey): Promise<BindInstance> {
@@ -45,7 +45,7 @@ function provider(bind: BindInstance, key: BindKey = bind.key): Rfc2136DnsProvid
 for (const algorithm of ['hmac-sha256', 'hmac-sha512'] as const) {
   if (!haveNamed) {
     void test(`rfc2136 ${algorithm} contract`, (t) => {
-      requireServer(t, 'named', 'Debian package bind9; run `bash scripts/setup.sh`');
+      requireServer(t, namedBinary, 'Debian package bind9; run `bash scripts/setup.sh`');
     });
     continue;
   }
@@ -57,7 +57,7 @@ for (const algorithm of ['hmac-sha256', 'hmac-sha512'] as const) {
 }
 
 void test('rfc2136: the zone is found through SOA, and the plug-in reads the secret from a file', { timeout: 30_000 }, async (t) => {
-  if (!requireServer(t, 'named', 'Debian package bind9')) return;
+  if (!requireServer(t, namedBinary, 'Debian package bind9')) return;
   const bind = await bindWith(makeBindKey('certpilot-hmac-sha256', 'hmac-sha256'));
   assert.equal(await provider(bind).findZone('_acme-challenge.deep.a.rfc2136.test.'), 'rfc2136.test.');
   const dir = await tempDir();
@@ -74,7 +74,7 @@ void test('rfc2136: the zone is found through SOA, and the plug-in reads the sec
 });
 
 void test('rfc2136: a wrong secret is BADSIG, an unknown key BADKEY, a name outside the policy REFUSED', { timeout: 30_000 }, async (t) => {
-  if (!requireServer(t, 'named', 'Debian package bind9')) return;
+  if (!requireServer(t, namedBinary, 'Debian package bind9')) return;
   const bind = await bindWith(makeBindKey('certpilot-hmac-sha256', 'hmac-sha256'));
   const record = { fqdn: `${NAMES[0]}.`, value: 'x'.repeat(43), ttl: 60 };
 

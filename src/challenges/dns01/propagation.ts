@@ -157,15 +157,21 @@ export class PropagationChecker {
     const servers = await this.authoritativeServers(zone, signal);
     const deadline = this.clock.now().getTime() + this.timeoutMs;
     const ready = new Set<AuthoritativeServer>();
+    // Addresses this machine has no route to (an IPv6 address in a container without IPv6): not
+    // required while another address of the same nameserver is checked.
+    const unroutable = new Set<AuthoritativeServer>();
     for (let round = 1; ; round++) {
       const waiting: PropagationProgress['waiting'] = [];
       await Promise.all(
         servers
-          .filter((s) => !ready.has(s))
+          .filter((s) => !ready.has(s) && !unroutable.has(s))
           .map(async (s) => {
             const why = await this.missing(s, name, value, signal);
             if (why === undefined) ready.add(s);
-            else waiting.push({ server: s, why });
+            else if (why === UNROUTABLE && servers.some((o) => o !== s && o.nameserver === s.nameserver && !unroutable.has(o))) {
+              unroutable.add(s);
+              this.logger.warn({ nameserver: s.nameserver, address: s.server.host }, 'dns-01: no route to this nameserver address; checking its other addresses');
+            } else waiting.push({ server: s, why: why === UNROUTABLE ? 'no route to this address' : why });
           }),
       );
       const progress = { fqdn: name, value, ready: servers.filter((s) => ready.has(s)), waiting };
@@ -199,7 +205,13 @@ export class PropagationChecker {
       return values.includes(value) ? undefined : values.length === 0 ? 'no TXT yet' : `${values.length} other value(s)`;
     } catch (err) {
       signal?.throwIfAborted();
+      const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;
+      if (code !== undefined && UNROUTABLE_CODES.has(code)) return UNROUTABLE;
       return err instanceof Error ? err.message : String(err);
     }
   }
 }
+
+/** Socket errors that mean "this machine cannot reach that address at all" (not "not yet"). */
+const UNROUTABLE_CODES = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
+const UNROUTABLE = 'unroutable';
