@@ -13,6 +13,8 @@ import { formatDnsServer, query } from '../../src/challenges/dns01/dns-client.js
 import { createDns01Solver, dns01OptionsShape } from '../../src/challenges/dns01/dns01-options.js';
 import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js';
 import { systemClock } from '../../src/clock.js';
+import { CertpilotError } from '../../src/errors.js';
+import { PropagationChecker } from '../../src/challenges/dns01/propagation.js';
 import { silentLogger } from '../../src/logger.js';
 import { z } from 'zod';
 import { makeBindKey, startBind, type BindInstance, namedBinary } from '../harness/bind.js';
@@ -89,4 +91,38 @@ describe('propagation: a primary and a secondary that gets the update late', { t
     assert.deepEqual(events.slice(allReady), ['check: ready 127.0.0.1,::1; waiting -', 'CA told'], 'the CA is told only after both serve it');
     assert.ok(events.slice(1, allReady).every((e) => e === 'check: ready 127.0.0.1; waiting ::1'));
   });
+});
+
+void test('a secondary that never gets the update: the timeout names it', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, namedBinary, 'Debian package bind9')) return;
+  const key = makeBindKey();
+  const zone = 'stale.test';
+  const primary = await startBind({
+    key,
+    notify: false,
+    zones: [{ name: zone, nameservers: [{ name: 'ns1', address: '127.0.0.1' }, { name: 'ns2', address: '::1' }], updateNames: [`_acme-challenge.${zone}`] }],
+  });
+  t.after(() => primary.stop());
+  const secondary = await startBind({ key, address: '::1', port: primary.server.port, zones: [{ name: zone, secondaryOf: primary.server }] });
+  t.after(() => secondary.stop());
+  for (let i = 0; i < 100; i++) {
+    const soa = await query(secondary.server, zone, 'SOA', { recursive: false }).catch(() => undefined);
+    if (soa?.rcode === 'NOERROR' && (soa.answers ?? []).length > 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const provider = new Rfc2136DnsProvider({
+    server: primary.server,
+    key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') },
+    clock: systemClock,
+  });
+  const checker = new PropagationChecker({ resolvers: [primary.server], nameserverPort: primary.server.port, timeoutMs: 1500, pollMs: 500, clock: systemClock });
+  const fqdn = `_acme-challenge.${zone}.`;
+  await provider.addTxtRecord({ fqdn, value: 'never-transferred', ttl: 60 }, {});
+  await assert.rejects(checker.waitFor(fqdn, 'never-transferred'), (err: unknown) => {
+    assert.ok(err instanceof CertpilotError);
+    assert.equal(err.code, 'ERR_DNS_PROPAGATION_TIMEOUT');
+    assert.match(err.message, new RegExp(`not served by 1 of 2 nameserver\\(s\\) of stale\\.test\\. after 2 s: ns2\\.stale\\.test\\. \\[::1\\]:${primary.server.port} \\((NXDOMAIN|no TXT yet)\\)`));
+    return true;
+  });
+  await provider.removeTxtRecord({ fqdn, value: 'never-transferred' }, {});
 });
