@@ -188,6 +188,18 @@ const lines = [
   'Propagation wait: from the authoritative server logging the update that added the last TXT value to the',
   "CA's resolver logging its first TXT query for the name (named's millisecond timestamps, one clock).",
   '',
+  '## How each client was run (its documentation\'s way)',
+  '',
+  '- certpilot: `certpilot issue --config` with an `rfc2136` solver (`secretFile`), `resolvers` and `nameserverPort`',
+  '  pointing at the authoritative BIND (its NS record names 127.0.0.1, on the test port).',
+  '- certbot: `certonly --dns-rfc2136 --dns-rfc2136-credentials <ini>`; the plug-in does not check propagation, it',
+  '  sleeps `--dns-rfc2136-propagation-seconds` (default 60), once for both names.',
+  '- lego: `--dns rfc2136` with `RFC2136_*` variables and `--dns.resolvers`. Its rfc2136 provider is sequential: it',
+  '  solves one authorization at a time and waits `RFC2136_SEQUENCE_INTERVAL` (default 60 s) between them, which is',
+  '  most of its wall time. `--dns.disable-cp` because its complete-propagation check asks each NS on port 53.',
+  '',
+  'The machine is 2 shared cores with other work running: read the ratios, not the last digit.',
+  '',
 ];
 await mkdir(dirname(OUT), { recursive: true });
 await writeFile(OUT, `${lines.join('\n')}`);
