@@ -120,7 +120,10 @@ function exchangeUdp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
     const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4');
     let attempt = 0;
     let timer: NodeJS.Timeout | undefined;
+    let done = false;
     const finish = (error: unknown, answer?: Buffer): void => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       socket.close();
@@ -154,7 +157,10 @@ function exchangeTcp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
   return new Promise<Buffer>((resolve, reject) => {
     const socket = connect({ host: server.host, port: server.port });
     let received = Buffer.alloc(0);
+    let done = false;
     const finish = (error: unknown, answer?: Buffer): void => {
+      if (done) return;
+      done = true;
       options.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (answer) resolve(answer);
