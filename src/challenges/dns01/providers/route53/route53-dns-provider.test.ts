@@ -110,3 +110,49 @@ void test('an AccessDenied names the missing permission', async () => {
     await server.close();
   }
 });
+
+void test('a wildcard and its base at once: the second change is submitted while the first is still PENDING', async () => {
+  const seen: string[] = [];
+  let values: string[] = [];
+  let changes = 0;
+  const NS = 'xmlns="https://route53.amazonaws.com/doc/2013-04-01/"';
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      let xml: string;
+      if (req.method === 'GET' && path.endsWith('/rrset')) {
+        seen.push('list');
+        const recs = values.map((v) => `<ResourceRecord><Value>"${v}"</Value></ResourceRecord>`).join('');
+        const set = values.length ? `<ResourceRecordSet><Name>_acme-challenge.example.com.</Name><Type>TXT</Type><TTL>60</TTL><ResourceRecords>${recs}</ResourceRecords></ResourceRecordSet>` : '';
+        xml = `<ListResourceRecordSetsResponse ${NS}><ResourceRecordSets>${set}</ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>1</MaxItems></ListResourceRecordSetsResponse>`;
+      } else if (req.method === 'POST') {
+        changes++;
+        seen.push(`change ${changes}`);
+        values = [...body.matchAll(/<Value>(?:"|&quot;)([^<"&]+)(?:"|&quot;)<\/Value>/g)].map((m) => m[1] as string);
+        xml = `<ChangeResourceRecordSetsResponse ${NS}><ChangeInfo><Id>/change/C${changes}</Id><Status>PENDING</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`;
+      } else {
+        seen.push(`poll ${path.split('/').pop()}`);
+        // The first change stays PENDING until the second is submitted: had the second waited
+        // for the first's INSYNC, the first would time out.
+        const status = changes < 2 ? 'PENDING' : 'INSYNC';
+        xml = `<GetChangeResponse ${NS}><ChangeInfo><Id>${path.replace('/2013-04-01', '')}</Id><Status>${status}</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></GetChangeResponse>`;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/xml' }).end(`<?xml version="1.0"?>\n${xml}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const p = provider(endpoint, new FakeClock());
+    await Promise.all([
+      p.addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'wild', ttl: 60 }, {}),
+      p.addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'base', ttl: 60 }, {}),
+    ]);
+    assert.deepEqual(values.sort(), ['base', 'wild'], 'the second UPSERT kept the first value');
+    assert.ok(seen.includes('change 2'), seen.join(', '));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

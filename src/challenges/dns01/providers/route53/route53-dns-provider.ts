@@ -77,27 +77,30 @@ export class Route53DnsProvider implements DnsProvider {
   async addTxtRecord(record: TxtRecord, options: DnsCallOptions): Promise<void> {
     options.signal?.throwIfAborted();
     const fqdn = absoluteName(record.fqdn);
-    await this.serialized(fqdn, async () => {
+    const submitted = await this.serialized(fqdn, async () => {
       const zoneId = await this.zoneFor(fqdn, options);
       const existing = await this.currentSet(zoneId, fqdn, options);
       const values = existing?.values ?? [];
-      if (values.includes(record.value)) return;
-      await this.change(zoneId, 'UPSERT', fqdn, [...values, record.value], record.ttl, options);
+      if (values.includes(record.value)) return undefined;
+      return this.change(zoneId, 'UPSERT', fqdn, [...values, record.value], record.ttl, options);
     });
+    // Waited for outside the queue: the sibling value (wildcard and base) is submitted meanwhile.
+    await this.waitInSync(submitted, options);
   }
 
   async removeTxtRecord(record: Omit<TxtRecord, 'ttl'>, options: DnsCallOptions): Promise<void> {
     options.signal?.throwIfAborted();
     const fqdn = absoluteName(record.fqdn);
-    await this.serialized(fqdn, async () => {
+    const submitted = await this.serialized(fqdn, async () => {
       const zoneId = await this.zoneFor(fqdn, options);
       const existing = await this.currentSet(zoneId, fqdn, options);
-      if (!existing?.values.includes(record.value)) return;
+      if (!existing?.values.includes(record.value)) return undefined;
       const rest = existing.values.filter((v) => v !== record.value);
-      if (rest.length > 0) await this.change(zoneId, 'UPSERT', fqdn, rest, existing.ttl, options);
+      if (rest.length > 0) return this.change(zoneId, 'UPSERT', fqdn, rest, existing.ttl, options);
       // A DELETE must name the set exactly as it is (values and TTL).
-      else await this.change(zoneId, 'DELETE', fqdn, existing.values, existing.ttl, options);
+      return this.change(zoneId, 'DELETE', fqdn, existing.values, existing.ttl, options);
     });
+    await this.waitInSync(submitted, options);
   }
 
   /** Every TXT value at `fqdn` as the Route 53 API holds it (what `route53 check` verifies). */
@@ -145,7 +148,15 @@ export class Route53DnsProvider implements DnsProvider {
     return { values: (set.ResourceRecords ?? []).map((r) => unquote(r.Value ?? '')), ttl: set.TTL ?? 60 };
   }
 
-  private async change(zoneId: string, action: 'UPSERT' | 'DELETE', fqdn: string, values: string[], ttl: number, options: DnsCallOptions): Promise<void> {
+  /** Submits one change; returns what to wait for (undefined when there is nothing to wait for). */
+  private async change(
+    zoneId: string,
+    action: 'UPSERT' | 'DELETE',
+    fqdn: string,
+    values: string[],
+    ttl: number,
+    options: DnsCallOptions,
+  ): Promise<{ id?: string; status?: string } | undefined> {
     let out: { ChangeInfo?: { Id?: string; Status?: string } };
     try {
       out = (await this.call(
@@ -161,14 +172,17 @@ export class Route53DnsProvider implements DnsProvider {
       )) as typeof out;
     } catch (err) {
       // Someone removed the set between our read and our DELETE: what we wanted.
-      if (action === 'DELETE' && err instanceof CertpilotError && /not found/i.test(err.message)) return;
+      if (action === 'DELETE' && err instanceof CertpilotError && /not found/i.test(err.message)) return undefined;
       throw err;
     }
     this.logger.debug({ fqdn, action, values: values.length, change: out.ChangeInfo?.Id }, 'route53 change submitted');
-    await this.waitInSync(out.ChangeInfo?.Id, out.ChangeInfo?.Status, options);
+    return { ...(out.ChangeInfo?.Id ? { id: out.ChangeInfo.Id } : {}), ...(out.ChangeInfo?.Status ? { status: out.ChangeInfo.Status } : {}) };
   }
 
-  private async waitInSync(id: string | undefined, status: string | undefined, options: DnsCallOptions): Promise<void> {
+  /** Polls GetChange until the change is INSYNC (every Route 53 nameserver has it). */
+  private async waitInSync(submitted: { id?: string; status?: string } | undefined, options: DnsCallOptions): Promise<void> {
+    const id = submitted?.id;
+    const status = submitted?.status;
     if (id === undefined) return;
     const deadline = this.clock.now().getTime() + this.changeTimeoutMs;
     let current = status;
