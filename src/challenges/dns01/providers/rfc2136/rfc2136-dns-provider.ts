@@ -128,7 +128,10 @@ function signalOf(options: DnsCallOptions): { signal?: AbortSignal } {
 function tsigRejected(what: string, error: number, key: TsigKey): CertpilotError {
   const name = RCODE_NAMES[error] ?? `TSIG error ${error}`;
   const why: Record<string, [string, string]> = {
-    BADKEY: [`the server does not know key ${key.name} with algorithm ${key.algorithm}`, 'Check keyName and algorithm against the key statement on the server.'],
+    BADKEY: [
+      `the server does not know key ${key.name} with algorithm ${key.algorithm}, or its ACL does not let that key update this name (Knot DNS answers a denied update so)`,
+      "Check keyName and algorithm against the key on the server, and that the server's update policy or ACL grants the key this name.",
+    ],
     BADSIG: [`the signature made with key ${key.name} does not verify: the secret differs from the server's`, 'Copy the secret of the key from the server again (secretFile).'],
     BADTIME: ["the server's clock and ours differ by more than the fudge (300 s)", 'Synchronise the clocks (NTP) of this machine and the DNS server.'],
   };
