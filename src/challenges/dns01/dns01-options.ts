@@ -64,7 +64,9 @@ export async function createDns01Solver(provider: DnsProvider, options: Dns01Opt
     import('../../logger.js'),
   ]);
   const logger = deps.logger ?? silentLogger;
-  const propagation = options.propagationCheck
+  // The checker also follows CNAMEs, so it exists whenever either is on.
+  const propagation =
+    options.propagationCheck || options.followCname
     ? new PropagationChecker({
         ...(options.resolvers ? { resolvers: options.resolvers.map((r) => parseDnsServer(r)) } : {}),
         nameserverPort: options.nameserverPort,
@@ -74,5 +76,12 @@ export async function createDns01Solver(provider: DnsProvider, options: Dns01Opt
         ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
       })
     : undefined;
-  return new Dns01Solver({ provider, ttlSeconds: options.ttlSeconds, ...(propagation ? { propagation } : {}), followCname: options.followCname, logger });
+  return new Dns01Solver({
+    provider,
+    ttlSeconds: options.ttlSeconds,
+    ...(propagation ? { propagation } : {}),
+    checkPropagation: options.propagationCheck,
+    followCname: options.followCname,
+    logger,
+  });
 }

@@ -93,3 +93,14 @@ void test('followCname: false writes at _acme-challenge.<name> itself; no checke
   await bare.wait(challenge('a.test', false, 'v'), {});
   assert.deepEqual(waited, []);
 });
+
+void test('propagationCheck off still follows the CNAME, and wait returns at once', async () => {
+  const provider = new MemoryProvider();
+  const waited: string[] = [];
+  const solver = new Dns01Solver({ provider, checkPropagation: false, propagation: checker({ '_acme-challenge.a.test.': '_acme-challenge.a.validation.test.' }, waited) });
+  const ch = challenge('a.test', false, 'v');
+  await solver.present(ch, {});
+  await solver.wait(ch, {});
+  assert.deepEqual(provider.calls, ['add _acme-challenge.a.validation.test. v 60']);
+  assert.deepEqual(waited, []);
+});

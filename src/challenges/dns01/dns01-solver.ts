@@ -24,6 +24,8 @@ export interface Dns01SolverOptions {
   ttlSeconds?: number;
   /** Follows CNAMEs and checks propagation; without it the CA is told at once and no CNAME is followed. */
   propagation?: PropagationChecker;
+  /** Wait for every nameserver before the CA is told (default true; needs `propagation`). */
+  checkPropagation?: boolean;
   /** Write at the CNAME target of `_acme-challenge.<name>` (default true; needs `propagation`). */
   followCname?: boolean;
   logger?: Logger;
@@ -36,6 +38,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   private readonly ttl: number;
   private readonly propagation: PropagationChecker | undefined;
   private readonly followCname: boolean;
+  private readonly checkPropagation: boolean;
   private readonly logger: Logger;
   /** Where each presented challenge (by URL) wrote its value. */
   private readonly targets = new Map<string, string>();
@@ -45,6 +48,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     this.ttl = options.ttlSeconds ?? 60;
     this.propagation = options.propagation;
     this.followCname = options.followCname ?? true;
+    this.checkPropagation = options.checkPropagation ?? true;
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -57,7 +61,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   }
 
   async wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
-    if (!this.propagation) return;
+    if (!this.propagation || !this.checkPropagation) return;
     const { fqdn, value } = record(challenge);
     await this.propagation.waitFor(this.targets.get(challenge.url) ?? fqdn, value, options.signal);
   }
