@@ -34,7 +34,8 @@ done
 APT_PACKAGES=(pebble openssl ca-certificates bind9 bind9-dnsutils knot
   # the Route 53 emulator's dependencies (python3-moto itself comes from trixie, step 2b)
   python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
-  python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml)
+  python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml
+  python3-blinker python3-openssl)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
