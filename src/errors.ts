@@ -112,6 +112,39 @@ export const ERROR_CATALOG = {
     local: true,
   },
 
+  ERR_DNS_NETWORK: {
+    title: 'A DNS server did not answer',
+    hint: 'Check the address and port of the DNS server and that UDP and TCP port 53 are open to it.',
+  },
+  ERR_DNS_ZONE_NOT_FOUND: {
+    title: 'No DNS zone holds the `_acme-challenge` name',
+    hint: 'Check the name server setting of the DNS solver, or set its zone (rfc2136) or hostedZoneId (route53).',
+  },
+  ERR_DNS_TSIG_REJECTED: {
+    title: 'The DNS server rejected the TSIG key (BADKEY, BADSIG, BADTIME) or its answer was not signed',
+    hint: 'Check keyName, algorithm and secret against the key on the DNS server, and the clocks.',
+  },
+  ERR_DNS_UPDATE_REFUSED: {
+    title: 'The DNS server refused the update (REFUSED, NOTAUTH, NOTZONE, SERVFAIL)',
+    hint: 'Allow the key to change TXT records of the `_acme-challenge` names in the zone update policy.',
+  },
+  ERR_DNS_PROPAGATION_TIMEOUT: {
+    title: 'Not every authoritative nameserver served the TXT value in time',
+    hint: 'Raise propagationTimeoutSeconds, or check zone transfers (NOTIFY) to the secondaries named in the message.',
+  },
+  ERR_DNS_SECRET: {
+    title: 'The secret file of a DNS solver could not be read',
+    hint: 'Check that secretFile exists and is readable by certpilot.',
+  },
+  ERR_ROUTE53_ACCESS_DENIED: {
+    title: 'Route 53 denied a call: the credentials lack a permission',
+    hint: 'Add the permission named in the message; `certpilot route53 policy` prints the least-privilege policy.',
+  },
+  ERR_ROUTE53_API: {
+    title: 'A Route 53 call failed',
+    hint: 'Read the Route 53 error in the message; run again with --verbose for the request.',
+  },
+
   // storage
   ERR_STORAGE_IO: {
     title: 'The state directory could not be read or written',

@@ -107,7 +107,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       if (kind === 'dns-provider') {
         const { createDns01Solver, dns01OptionsShape } = await import('../challenges/dns01/dns01-options.js');
         const common = Object.fromEntries(Object.keys(dns01OptionsShape).map((k) => [k, entry[k]]));
-        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1]);
+        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1], { logger: logger.child({ solver: name }), clock });
       }
       if (kind === 'token-store') {
         const { createTokenStoreSolver, tokenStoreSolverOptionsShape } = await import('../challenges/http01/token-store-options.js');

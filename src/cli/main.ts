@@ -66,6 +66,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx:
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
+  route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
 };
 
 const USAGE = `certpilot ${VERSION} — keeps TLS certificates issued, renewed and live (ACME, ARI, profiles)

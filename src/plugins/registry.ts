@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
+import { rfc2136Schema } from '../challenges/dns01/providers/rfc2136/schema.js';
+import { route53Schema } from '../challenges/dns01/providers/route53/schema.js';
 import { filesSchema } from '../deploy/files/schema.js';
 import { hookSchema } from '../deploy/hook/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
@@ -35,6 +37,28 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
       return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'rfc2136',
+    kind: 'dns-provider',
+    summary: 'dns-01 through DNS UPDATE (RFC 2136) signed with a TSIG key (hmac-sha256, hmac-sha512): BIND, Knot, PowerDNS.',
+    dir: 'challenges/dns01/providers/rfc2136',
+    schema: rfc2136Schema,
+    create: async (o, d) => {
+      const { createRfc2136DnsProvider } = await import('../challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js');
+      return createRfc2136DnsProvider(o, d);
+    },
+  }),
+  definePlugin({
+    id: 'route53',
+    kind: 'dns-provider',
+    summary: 'dns-01 in an Amazon Route 53 hosted zone; credentials from the AWS SDK chain; `certpilot route53 policy` prints a least-privilege IAM policy.',
+    dir: 'challenges/dns01/providers/route53',
+    schema: route53Schema,
+    create: async (o, d) => {
+      const { createRoute53DnsProvider } = await import('../challenges/dns01/providers/route53/route53-dns-provider.js');
+      return createRoute53DnsProvider(o, d);
     },
   }),
   definePlugin({
