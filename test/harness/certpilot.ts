@@ -86,10 +86,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `certpilot <args>` and collects its output. */
-export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** Runs `certpilot <args>` and collects its output; `bin` runs another executable (an installed copy) instead of the built bundle. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const [command, argv] = options.bin ? [options.bin, [...args]] : [process.execPath, [cliPath, ...args]];
+    const child = spawn(command, argv, {
       cwd: options.cwd ?? repoRoot,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
