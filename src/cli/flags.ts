@@ -49,7 +49,7 @@ export const FLAGS = {
   email: { type: 'string', value: 'ADDRESS', commands: EVERY_COMMAND, help: 'account contact', override: (o, v: string) => void (o.email = v) },
   'agree-tos': { type: 'boolean', commands: EVERY_COMMAND, help: "agree to the CA's terms of service", override: (o, v: boolean) => void (v && (o.termsOfServiceAgreed = true)) },
   domain: {
-    type: 'string', short: 'd', multiple: true, value: 'NAME', commands: ['issue', 'status'],
+    type: 'string', short: 'd', multiple: true, value: 'NAME', commands: ['issue', 'status', 'config'],
     help: "a name for a one-off certificate (repeat); replaces the file's list",
     override: (o, domains: string[], v) => {
       const names = Array.isArray(v.name) ? v.name : [];
@@ -66,19 +66,19 @@ export const FLAGS = {
       };
     },
   },
-  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke'], help: 'certificate name (with -d), or which certificates to act on (repeat)' },
-  'key-type': { type: 'string', value: 'TYPE', commands: ['issue', 'status'], requires: 'domain', help: 'with -d: ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096' },
-  profile: { type: 'string', value: 'NAME', commands: ['issue', 'status'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
-  'reuse-key': { type: 'boolean', commands: ['issue', 'status'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
+  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'config'], help: 'certificate name (with -d), or which certificates to act on (repeat)' },
+  'key-type': { type: 'string', value: 'TYPE', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096' },
+  profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
+  'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
   force: { type: 'boolean', commands: ['issue', 'renew', 'deploy'], help: "renew even when not due (never before a CA's Retry-After); deploy: every deployer again" },
   'dry-run': { type: 'boolean', commands: ['renew'], help: "renew against the CA's staging directory and discard the result" },
   concurrency: { type: 'string', value: 'N', commands: ['issue', 'renew'], integer: { min: 1, max: 64 }, help: 'certificates renewed at once (default from config, 4)' },
   'http-01-port': {
-    type: 'string', value: 'PORT', commands: ['issue', 'renew'], integer: { min: 1, max: 65535 },
+    type: 'string', value: 'PORT', commands: ['issue', 'renew', 'config'], integer: { min: 1, max: 65535 },
     help: 'standalone http-01 listener port (default 80)', override: (o, v: number) => void (o.http01Port = v),
   },
-  'http-01-address': { type: 'string', value: 'ADDR', commands: ['issue', 'renew'], help: 'standalone http-01 listener address (default all)', override: (o, v: string) => void (o.http01Host = v) },
-  webroot: { type: 'string', short: 'w', value: 'DIR', commands: ['issue', 'renew'], help: 'answer http-01 by writing files under DIR instead (solver `default`)', override: (o, v: string) => void (o.webroot = v) },
+  'http-01-address': { type: 'string', value: 'ADDR', commands: ['issue', 'renew', 'config'], help: 'standalone http-01 listener address (default all)', override: (o, v: string) => void (o.http01Host = v) },
+  webroot: { type: 'string', short: 'w', value: 'DIR', commands: ['issue', 'renew', 'config'], help: 'answer http-01 by writing files under DIR instead (solver `default`)', override: (o, v: string) => void (o.webroot = v) },
   reason: { type: 'string', value: 'NAME', commands: ['revoke'], help: 'unspecified | keyCompromise | superseded | cessationOfOperation' },
   'with-certificate-key': { type: 'boolean', commands: ['revoke'], help: "sign the revocation with the certificate's own key" },
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
