@@ -69,6 +69,12 @@ test('npm pack → npm install -g → certpilot runs, npx runs, the library impo
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
     });
     assert.equal(npx.stdout.trim(), version);
+    // And `npx certpilot` inside a built checkout runs the checkout's own bin.
+    const local = await run('npx', ['--offline', '--cache', join(dir, 'npx-cache'), '--userconfig', join(dir, 'npmrc'), 'certpilot', 'status', '--help'], {
+      cwd: src,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+    });
+    assert.match(local.stdout, /^Usage: certpilot status/);
   });
 
   await t.test('the library entry points load through the exports map', async () => {
