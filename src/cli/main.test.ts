@@ -23,7 +23,11 @@ test('usage errors exit 2 with a code and a hint, never a stack trace', async ()
 
   const bad = capture();
   assert.equal(await main(['renew', '--no-such-flag'], {}, bad), EXIT.usage);
-  assert.match(bad.stderr.join('\n'), /ERR_CLI_USAGE/);
+  assert.equal(bad.stderr[0], 'error ERR_CLI_USAGE: cli: unknown flag --no-such-flag for renew');
+  assert.equal(bad.stderr[1], '  hint: `certpilot renew --help` lists the flags it takes.');
+  const missing = capture();
+  assert.equal(await main(['status', '--config'], {}, missing), EXIT.usage);
+  assert.match(missing.stderr[0] ?? '', /^error ERR_CLI_USAGE: cli: Option '-c, --config <value>' argument missing$/);
 });
 
 test('a bad configuration names the field and the fix and exits 2', async () => {
@@ -79,9 +83,12 @@ test('per-command --help lists that command\'s usage and only its flags', async 
   for (const name of Object.keys(COMMANDS)) assert.match(top.stdout.join('\n'), new RegExp(`^  ${name} `, 'm'));
   assert.match(top.stdout.join('\n'), /certpilot <command> --help/);
 
-  const unknown = capture();
-  assert.equal(await main(['frob', '--help'], {}, unknown), EXIT.usage);
-  assert.match(unknown.stderr[0] ?? '', /unknown command "frob"/);
+  for (const name of ['frob', 'constructor', 'toString', '__proto__']) {
+    const unknown = capture();
+    assert.equal(await main([name, '--help'], {}, unknown), EXIT.usage, name);
+    assert.match(unknown.stderr[0] ?? '', new RegExp(`unknown command "${name}"`));
+    assert.equal(await main([name], {}, capture()), EXIT.usage, name);
+  }
 });
 
 test('a flag another command takes is a usage error naming the flag and the command', async () => {

@@ -72,7 +72,7 @@ ${FOOTER}`;
 
 /** The help of one command: its usage line, summary and every flag it takes. */
 export function commandUsage(name: string): string {
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw unknownCommand(name);
   return `Usage: certpilot ${name}${command.args ? ` ${command.args}` : ''} [options]
 
@@ -82,6 +82,17 @@ Options:
 ${flagHelp(name).join('\n')}
 
 ${FOOTER}`;
+}
+
+// parseArgs's own message for an unknown flag is about positionals; name the flag and the command.
+function parseError(err: unknown, argv: readonly string[]): CertpilotError {
+  const command = argv.find((a) => !a.startsWith('-') && Object.hasOwn(COMMANDS, a));
+  const hint = command ? `\`certpilot ${command} --help\` lists the flags it takes.` : '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.';
+  const flag = /'([^']+)'/.exec((err as Error).message)?.[1];
+  if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) {
+    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}`, { cause: err, hint });
+  }
+  return new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint });
 }
 
 function unknownCommand(name: string): CertpilotError {
@@ -101,7 +112,7 @@ export async function main(
     try {
       parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true, tokens: true });
     } catch (err) {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message}`, { cause: err, hint: '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.' });
+      throw parseError(err, argv);
     }
     const raw = parsed.values as Record<string, unknown>;
     verbose = raw.verbose === true;
@@ -118,7 +129,7 @@ export async function main(
       output.out(usage());
       return raw.help ? EXIT.ok : EXIT.usage;
     }
-    const command = COMMANDS[name];
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!command) throw unknownCommand(name);
     if (raw.help) {
       output.out(commandUsage(name));
