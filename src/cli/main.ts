@@ -30,12 +30,11 @@ export interface CommandContext {
 }
 
 /**
- * One command: its help summary, its arguments for the usage line (`args`, optional), and its
- * module, loaded on first use. Its flags are the entries of FLAGS (./flags.ts) that name it.
+ * One command: its help summary and its module, loaded on first use. Its flags are the entries of
+ * FLAGS (./flags.ts) that name it; the arguments its usage line shows are in COMMAND_ARGS.
  */
 export interface CommandSpec {
   summary: string;
-  args?: string;
   load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>;
 }
 
@@ -43,11 +42,19 @@ export interface CommandSpec {
 export const COMMANDS: Record<string, CommandSpec> = {
   issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway', load: () => import('./commands/issue.js') },
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
-  deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', args: '[NAME…]', load: () => import('./commands/deploy.js') },
+  deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
-  revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', args: 'NAME', load: () => import('./commands/revoke.js') },
-  account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', args: 'show|create|update|rollover|deactivate', load: () => import('./commands/account.js') },
-  config: { summary: 'config check: validate the configuration and print what it resolves to', args: 'check|schema', load: () => import('./commands/config.js') },
+  revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
+  account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
+  config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
+};
+
+/** What a command takes besides flags, for its usage line (commands without an entry take none). */
+const COMMAND_ARGS: Readonly<Record<string, string>> = {
+  deploy: '[NAME…]',
+  revoke: 'NAME',
+  account: 'show|create|update|rollover|deactivate',
+  config: 'check|schema',
 };
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
@@ -74,7 +81,8 @@ ${FOOTER}`;
 export function commandUsage(name: string): string {
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) throw unknownCommand(name);
-  return `Usage: certpilot ${name}${command.args ? ` ${command.args}` : ''} [options]
+  const args = Object.hasOwn(COMMAND_ARGS, name) ? ` ${COMMAND_ARGS[name]}` : '';
+  return `Usage: certpilot ${name}${args} [options]
 
 ${command.summary}
 
