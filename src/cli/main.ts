@@ -96,8 +96,8 @@ ${FOOTER}`;
 function parseError(err: unknown, argv: readonly string[]): CertpilotError {
   const command = argv.find((a) => !a.startsWith('-') && Object.hasOwn(COMMANDS, a));
   const hint = command ? `\`certpilot ${command} --help\` lists the flags it takes.` : '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.';
-  const flag = /'([^']+)'/.exec((err as Error).message)?.[1];
-  if ((err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) {
+  const flag = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+  if (flag) {
     return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}`, { cause: err, hint });
   }
   return new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint });
