@@ -47,7 +47,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
-  const directoryCache = new DirectoryCache({ stateDir: config.stateDir });
+  const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new Map<string, Promise<unknown>>();
   const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
