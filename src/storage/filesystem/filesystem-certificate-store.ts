@@ -345,6 +345,7 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     const dir = join(this.stateDir, 'pending', safe);
     await ensureDir(join(this.stateDir, 'pending'), this.faults, 'pending');
     await ensureDir(dir, this.faults, `pending/${safe}`);
+    await this.removeTmpFiles(dir, `pending/${safe}`);
     const { privateKeyPem, ...record } = order;
     await atomicWrite(join(dir, 'privkey.pem'), privateKeyPem, { mode: 0o600, faults: this.faults, label: `pending/${safe}/privkey.pem` });
     await atomicWrite(join(dir, 'order.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, faults: this.faults, label: `pending/${safe}/order.json` });
@@ -435,6 +436,8 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     const folder = directoryFolderName(account.directoryUrl);
     const dir = join(this.stateDir, 'accounts', folder);
     await ensureDir(dir, this.faults, `accounts/${folder}`);
+    // A crashed earlier save may have left a temporary copy of a key: never let it linger.
+    await this.removeTmpFiles(dir, `accounts/${folder}`);
     const nextKeyFile = join(dir, 'private_key.next.pem');
     if (account.nextPrivateKeyPem !== undefined) {
       await atomicWrite(nextKeyFile, account.nextPrivateKeyPem, { mode: 0o600, faults: this.faults, label: `accounts/${folder}/private_key.next.pem` });
