@@ -167,6 +167,14 @@ export const ERROR_CATALOG = {
     title: 'A pod mounts the certificate Secret with subPath, which the kubelet never updates',
     hint: 'Mount the Secret volume as a directory (no subPath) and point the server at files in it, or use a rollout restart for that group.',
   },
+  ERR_DEPLOY_NOT_MOUNTED: {
+    title: 'A pod does not mount the certificate Secret (or not the key certpilot checks)',
+    hint: 'Check secretName and key of the kubernetes-reload deployer against the pod\'s volumes and volumeMounts.',
+  },
+  ERR_DEPLOY_SECRET_STALE: {
+    title: 'The Secret does not hold the certificate being deployed, so nothing was reloaded',
+    hint: 'Put a kubernetes-secret deployer for the same Secret before kubernetes-reload in the certificate\'s deploy list.',
+  },
   ERR_DEPLOY_PROPAGATION_TIMEOUT: {
     title: 'A pod did not see the new Secret within the propagation timeout',
     hint: 'Check the pod\'s volume mount and the kubelet (syncFrequency); raise propagationTimeoutSeconds if the cluster is slow. Nothing was reloaded in that pod.',

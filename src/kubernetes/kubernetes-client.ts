@@ -110,8 +110,9 @@ export function rbacHint(a: KubernetesAction): string {
 }
 
 /** Maps a client-node failure to a CertpilotError naming the action. */
-export function kubernetesError(e: unknown, a: KubernetesAction, namespace: string): CertpilotError {
+export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string): CertpilotError {
   if (e instanceof CertpilotError) return e;
+  let a = action;
   const what = `kubernetes: ${describe(a, namespace)}`;
   const s = statusOf(e);
   if (s === undefined) {
@@ -121,6 +122,12 @@ export function kubernetesError(e: unknown, a: KubernetesAction, namespace: stri
     if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace);
     const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
     return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}`, { cause: e, retryable: true, hint: 'Check that the API server is reachable (kubeconfig server, or the in-cluster Service) and its CA.' });
+  }
+  if (s.code === 403) {
+    // The Status names the verb the authorizer refused, which may differ from the request's
+    // (a server-side apply that would create the object needs `create`).
+    const m = /cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?/.exec(s.message);
+    if (m) a = { ...a, verb: m[1] ?? a.verb, resource: m[2] ?? a.resource, group: m[3] ?? a.group ?? '' };
   }
   const table: Record<number, [ErrorCode, string, boolean]> = {
     401: ['ERR_KUBERNETES_UNAUTHORIZED', 'unauthorized (the token was refused)', false],

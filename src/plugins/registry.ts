@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
+import { kubernetesReloadSchema } from '../deploy/kubernetes-reload/schema.js';
+import { kubernetesSecretSchema } from '../deploy/kubernetes-secret/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -31,6 +33,48 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
       return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'kubernetes-secret',
+    kind: 'deployer',
+    summary: 'Creates or updates a Secret (tls.crt, tls.key and the certbot-named files) by server-side apply, keeping what others own.',
+    dir: 'deploy/kubernetes-secret',
+    schema: kubernetesSecretSchema,
+    create: async (o, d) => {
+      const [{ KubernetesClient }, { KubernetesSecretDeployer }] = await Promise.all([
+        import('../kubernetes/kubernetes-client.js'),
+        import('../deploy/kubernetes-secret/kubernetes-secret-deployer.js'),
+      ]);
+      const client = new KubernetesClient(o, d.baseDir);
+      return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'kubernetes-reload',
+    kind: 'deployer',
+    summary: 'Waits until each pod sees the new Secret, reloads pods one by one (or restarts their workload) and verifies each serves the new certificate over TLS.',
+    dir: 'deploy/kubernetes-reload',
+    schema: kubernetesReloadSchema,
+    create: async (o, d) => {
+      const [{ KubernetesClient }, { KubernetesReloadDeployer }] = await Promise.all([
+        import('../kubernetes/kubernetes-client.js'),
+        import('../deploy/kubernetes-reload/kubernetes-reload-deployer.js'),
+      ]);
+      const client = new KubernetesClient(o, d.baseDir);
+      return new KubernetesReloadDeployer({
+        id: d.name,
+        client,
+        secretName: o.secretName,
+        key: o.key,
+        groups: o.groups,
+        propagationTimeoutSeconds: o.propagationTimeoutSeconds,
+        pollIntervalSeconds: o.pollIntervalSeconds,
+        verifyTimeoutSeconds: o.verifyTimeoutSeconds,
+        digestCommand: o.digestCommand,
+        logger: d.logger,
+        clock: d.clock,
+      });
     },
   }),
 ] as const satisfies readonly PluginDefinition[];
