@@ -99,7 +99,7 @@ export const ERROR_CATALOG = {
   },
   ERR_CHALLENGE_WEBROOT: {
     title: 'The webroot solver could not write the challenge file',
-    hint: 'Check challenges.http01.webroot and that certpilot may write under it.',
+    hint: 'Check the webroot solver\'s `path` and that certpilot may write under it.',
   },
 
   // storage
@@ -159,6 +159,15 @@ export const ERROR_CATALOG = {
   },
 
   // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
   ERR_DEPLOY_NO_PODS: {
     title: 'A pod group\'s label selector matches no pod',
     hint: 'Check the selector and namespace of the kubernetes-reload group (`kubectl get pods -l <selector>`).',

@@ -81,6 +81,9 @@ interface PodTarget {
 
 class StopRollout extends Error {}
 
+/** Failures in the middle of a rollout, reported with the serial each pod serves. */
+const ROLLOUT_FAILURES: readonly ErrorCode[] = ['ERR_DEPLOY_PROPAGATION_TIMEOUT', 'ERR_DEPLOY_RELOAD_FAILED', 'ERR_DEPLOY_VERIFY_FAILED'];
+
 /** Reloads pod groups one pod at a time and verifies each serves the new certificate. */
 export class KubernetesReloadDeployer implements Deployer {
   readonly id: string;
@@ -366,9 +369,8 @@ export class KubernetesReloadDeployer implements Deployer {
   /** Adds "which pod serves which serial" to a rollout failure. */
   private async withReport(e: unknown, g: PodGroup, certificate: StoredCertificate, serial: string, done: Map<string, PodOutcome>): Promise<unknown> {
     if (!(e instanceof CertpilotError)) return e;
-    if (e.code === 'ERR_DEPLOY_SUBPATH_MOUNT' || e.code === 'ERR_DEPLOY_NOT_MOUNTED' || e.code.startsWith('ERR_KUBERNETES_')) {
-      if (done.size === 0) return e;
-    }
+    // Before any pod was touched (a subPath mount, an API error) there is nothing to report.
+    if (done.size === 0 && !ROLLOUT_FAILURES.includes(e.code)) return e;
     let targets: PodTarget[] = [];
     try {
       targets = await this.targets(g);
