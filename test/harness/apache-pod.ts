@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 /** The apache2 binary (Debian `apache2`). */
 export const APACHE_BINARY = '/usr/sbin/apache2';
@@ -126,8 +127,12 @@ export class ApachePod {
   async start(): Promise<void> {
     const { root } = this.options;
     await mkdir(this.docRoot, { recursive: true });
-    // apache's children run as www-data: the document root and its parents must be readable.
-    chmodSync(root, 0o755);
+    // apache's children run as www-data: the document root must be readable and its parents
+    // traversable (only traversable: the mounted keys stay private to root).
+    for (let dir = root; dir !== dirname(dir) && dir.length > 4; dir = dirname(dir)) {
+      if (dir === tmpdir()) break;
+      chmodSync(dir, 0o711);
+    }
     chmodSync(this.docRoot, 0o755);
     await writeFile(join(this.docRoot, 'index.html'), `${this.options.serverName}\n`);
     await writeFile(this.confFile, this.config());

@@ -347,7 +347,7 @@ export class KubeStandin {
     const mountPath = o.mountPath ?? '/etc/ssl/certpilot';
     const root = join(this.dir, 'pods', o.name);
     const mountDir = join(root, 'mounts', 'secret');
-    mkdirSync(mountDir, { recursive: true });
+    mkdirSync(mountDir, { recursive: true, mode: 0o700 });
     const data = decodeData(secret);
     if (o.subPath) {
       // subPath: the files are bind-mounted once and never updated.
