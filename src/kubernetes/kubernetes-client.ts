@@ -248,16 +248,6 @@ export class KubernetesClient {
     return list.items;
   }
 
-  /** One pod, or undefined when it is gone. */
-  async getPod(name: string): Promise<V1Pod | undefined> {
-    try {
-      return await this.call({ verb: 'get', resource: 'pods', name }, () => this.core.readNamespacedPod({ name, namespace: this.namespace }));
-    } catch (e) {
-      if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
-      throw e;
-    }
-  }
-
   /** Restarts a workload's pods the way `kubectl rollout restart` does (a pod-template annotation). */
   async restartWorkload(kind: WorkloadKind, name: string, at: Date): Promise<void> {
     const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at.toISOString() } } } } };
