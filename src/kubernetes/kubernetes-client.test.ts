@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CertpilotError } from '../errors.js';
+import type { CertpilotError } from '../errors.js';
 import { tempDir } from '../testing/temp-dir.js';
 import { KubernetesClient, kubernetesError, rbacHint } from './kubernetes-client.js';
 
