@@ -143,3 +143,18 @@ void test('maxUnavailable bounds the reloads in flight; the first failure stops 
 void test('no pods is an error naming the selector', async () => {
   await assert.rejects(deployer(fake([]), new FakeClock()).deploy(cert, {}), (e: CertpilotError) => e.code === 'ERR_DEPLOY_NO_PODS' && /app=www/.test(e.message));
 });
+
+void test('a pod whose container restarted during the rollout is checked again', async () => {
+  const pods = [pod('www-0'), pod('www-1')];
+  const f = fake(pods);
+  let lists = 0;
+  (f.client as unknown as { listPods: () => Promise<V1Pod[]> }).listPods = async () => {
+    lists++;
+    // From the second listing on, www-0 has restarted (and serves the old certificate again).
+    if (lists === 2) f.serving.set('10.0.0.0', OLD);
+    return lists === 1 ? pods : pods.map((p) => (p.metadata?.name === 'www-0' ? { ...p, status: { ...p.status, containerStatuses: [{ name: 'apache', restartCount: 1, ready: true, image: 'x', imageID: 'x' }] } } : p));
+  };
+  const result = await deployer(f, new FakeClock()).deploy(cert, {});
+  assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1', 'www-0']);
+  assert.equal((result.details?.pods as unknown[]).length, 2);
+});

@@ -74,6 +74,8 @@ export interface PodOutcome {
 interface PodTarget {
   name: string;
   uid: string;
+  /** uid and container restarts: a pod that restarted is checked again. */
+  incarnation: string;
   ip: string;
   container: string | undefined;
   file: string;
@@ -161,7 +163,9 @@ export class KubernetesReloadDeployer implements Deployer {
     const items = volume?.secret?.items ?? volume?.projected?.sources?.find((s) => s.secret?.name === this.o.secretName)?.secret?.items;
     const rel = items === undefined ? this.o.key : items.find((i) => i.key === this.o.key)?.path;
     if (rel === undefined) fail('ERR_DEPLOY_NOT_MOUNTED', `volume ${volume?.name ?? ''} does not project key ${this.o.key}`);
-    return { name, uid: p.metadata?.uid ?? name, ip: p.status?.podIP ?? '', container: container?.name, file: `${(mount?.mountPath ?? '').replace(/\/$/, '')}/${rel ?? ''}` };
+    const restarts = (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
+    const uid = p.metadata?.uid ?? name;
+    return { name, uid, incarnation: `${uid}/${restarts}`, ip: p.status?.podIP ?? '', container: container?.name, file: `${(mount?.mountPath ?? '').replace(/\/$/, '')}/${rel ?? ''}` };
   }
 
   private async served(t: PodTarget, g: PodGroup, certificate: StoredCertificate): Promise<string | undefined> {
@@ -208,12 +212,15 @@ export class KubernetesReloadDeployer implements Deployer {
   private async deployGroup(g: PodGroup, certificate: StoredCertificate, serial: string, digest: string, outcomes: PodOutcome[], signal?: AbortSignal): Promise<void> {
     const group = this.groupName(g);
     const done = new Map<string, PodOutcome>();
+    const checked = new Map<string, string>();
     for (let round = 0; round < 5; round++) {
       const targets = await this.targets(g);
       if (round === 0 && targets.length === 0) {
         throw new CertpilotError('ERR_DEPLOY_NO_PODS', `kubernetes-reload: group ${group}: no running pod matches ${g.selector} in namespace ${this.o.client.namespace}`);
       }
-      const todo = targets.filter((t) => !done.has(t.uid));
+      // Pods that appeared, and pods whose containers restarted since they were checked, are checked.
+      const todo = targets.filter((t) => checked.get(t.uid) !== t.incarnation);
+      for (const t of todo) checked.set(t.uid, t.incarnation);
       if (todo.length === 0) break;
       try {
         if (g.command !== undefined) await this.reloadPods(g, todo, certificate, serial, digest, done, signal);
@@ -273,7 +280,7 @@ export class KubernetesReloadDeployer implements Deployer {
         try {
           const before = await this.served(t, g, certificate);
           if (before === serial) {
-            done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'serving', servedSerial: serial });
+            if (!done.has(t.uid)) done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'serving', servedSerial: serial });
             continue;
           }
           const argv = g.command ?? [];
