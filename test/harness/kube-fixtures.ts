@@ -43,3 +43,22 @@ export async function startStandinWithPods(o: StandinWithPodsOptions): Promise<K
   }
   return standin;
 }
+
+/** The reloads (`apachectl …` execs) that started before their pod saw the Secret's latest projection. */
+export function reloadsBeforeProjection(standin: KubeStandin): string[] {
+  const bad: string[] = [];
+  for (const e of standin.execs.filter((x) => x.argv[0] === 'apachectl')) {
+    const seen = standin.projections.some((p) => p.pod === e.pod && p.at <= e.at);
+    if (!seen) bad.push(`${e.pod} at ${e.at}`);
+  }
+  return bad;
+}
+
+/** Resolves once `check` holds (polled every 25 ms; gives up after `timeoutMs`). */
+export async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('harness: condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

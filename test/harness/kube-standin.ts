@@ -54,7 +54,7 @@ export interface KubeStandinOptions {
   rules?: StandinRule[];
   /** Exec protocols the server accepts, in preference order (default v5 then v4). */
   execProtocols?: string[];
-  /** Milliseconds from a Secret change to its projection into a pod (default 0; Infinity: never). */
+  /** Milliseconds from a Secret change to its projection into a pod (default 0; Infinity: only by {@link KubeStandin.projectNow}). */
   projectionDelayMs?: (podName: string) => number;
   /** Record of the argv of every process the stand-in starts (exec, apache). */
   onSpawn?: (argv: string[]) => void;
@@ -83,6 +83,17 @@ export interface ExecRecord {
   argv: string[];
   protocol: string;
   exitCode: number | undefined;
+  /** When the command started (ms since the epoch). */
+  at: number;
+}
+
+/** One projection of a Secret into a pod. */
+export interface ProjectionRecord {
+  pod: string;
+  /** The Secret's resourceVersion projected. */
+  resourceVersion: string;
+  /** When the new files became visible (ms since the epoch). */
+  at: number;
 }
 
 /** One API request, for assertions on what a client did. */
@@ -181,6 +192,8 @@ export class KubeStandin {
   projectionDelayMs: (podName: string) => number;
   readonly requests: RequestRecord[] = [];
   readonly execs: ExecRecord[] = [];
+  /** Every projection of an updated Secret into a pod, in order. */
+  readonly projections: ProjectionRecord[] = [];
   /** The argv of every process started by the stand-in (exec and apache). */
   readonly spawned: string[][] = [];
   private readonly secrets = new Map<string, JsonObject>();
@@ -702,13 +715,28 @@ export class KubeStandin {
       if (!Number.isFinite(delay)) continue;
       pod.pending = setTimeout(() => {
         pod.pending = undefined;
-        if (this.pods.get(podName) !== pod) return;
-        // The kubelet projects what the Secret holds at sync time, not what it held at the change.
-        const secret = this.secrets.get(secretName);
-        void projectSecret(pod.mountDir, decodeData(secret)).then(() => {
-          pod.projected = String((secret?.metadata as JsonObject | undefined)?.resourceVersion ?? '');
-        });
+        if (this.pods.get(podName) === pod) void this.project(podName, pod);
       }, delay);
+    }
+  }
+
+  /** Projects what the Secret holds now, as the kubelet does at its sync (not what it held at the change). */
+  private async project(podName: string, pod: PodState): Promise<void> {
+    const secret = this.secrets.get(pod.secretName);
+    const rv = String((secret?.metadata as JsonObject | undefined)?.resourceVersion ?? '');
+    if (rv === pod.projected) return;
+    await projectSecret(pod.mountDir, decodeData(secret));
+    pod.projected = rv;
+    this.projections.push({ pod: podName, resourceVersion: rv, at: Date.now() });
+  }
+
+  /** Projects the current Secret into these pods (default: every pod not mounting by subPath) now. */
+  async projectNow(...podNames: string[]): Promise<void> {
+    for (const [name, pod] of this.pods) {
+      if (pod.subPath || (podNames.length > 0 && !podNames.includes(name))) continue;
+      if (pod.pending) clearTimeout(pod.pending);
+      pod.pending = undefined;
+      await this.project(name, pod);
     }
   }
 
@@ -788,7 +816,7 @@ export class KubeStandin {
 
   /** Runs one exec in the pod's context and streams it over the channel protocol. */
   private async runExec(ws: WebSocket, pod: PodState, podName: string, container: string, argv: string[]): Promise<void> {
-    const record: ExecRecord = { pod: podName, container, argv, protocol: ws.protocol, exitCode: undefined };
+    const record: ExecRecord = { pod: podName, container, argv, protocol: ws.protocol, exitCode: undefined, at: Date.now() };
     this.execs.push(record);
     const frame = (channel: number, data: Buffer | string): void => {
       if (ws.readyState !== ws.OPEN) return;

@@ -8,7 +8,7 @@ import { probeServedSerial } from '../../src/deploy/kubernetes-reload/tls-probe.
 import { normalizeSerial } from '../../src/deploy/kubernetes-reload/tls-probe.js';
 import type { KubeStandin } from '../harness/kube-standin.js';
 import { makeDeployer, reloadOptions } from '../harness/kube-deployers.js';
-import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
+import { reloadsBeforeProjection, requireApache, startStandinWithPods, storedCertificate, until } from '../harness/kube-fixtures.js';
 import type { StoredCertificate } from '../../src/storage/certificate-store.js';
 
 async function servedSerials(standin: KubeStandin): Promise<Record<string, string>> {
@@ -37,8 +37,9 @@ void test('secret then reload over 3 apache pods: each waits for its projection,
     const result = await reload.deploy(v2, {});
     assert.match(result.message, /^3 pod\(s\) serve version 2 .*3 reloaded/);
     assert.deepEqual(await servedSerials(standin), { 'www-0': serialOf(v2), 'www-1': serialOf(v2), 'www-2': serialOf(v2) });
-    // Reloaded in the order the pods saw the Secret, each exactly once, never before its projection.
-    assert.deepEqual(reloads(standin), ['www-1', 'www-2', 'www-0']);
+    // Each pod reloaded exactly once, never before it saw the new Secret.
+    assert.deepEqual(reloads(standin).sort(), ['www-0', 'www-1', 'www-2']);
+    assert.deepEqual(reloadsBeforeProjection(standin), []);
     const digestReads = standin.execs.filter((e) => e.argv[0] === 'sha256sum');
     assert.ok(digestReads.length >= 3 && digestReads.every((e) => e.argv[1] === '/etc/ssl/certpilot/tls.crt' && e.exitCode === 0));
     // Idempotent: the same version again reloads nothing.
@@ -53,14 +54,17 @@ void test('secret then reload over 3 apache pods: each waits for its projection,
 void test('one pod\'s reload fails: the rollout stops there and the report says which pod serves which serial', { timeout: 90_000 }, async (t) => {
   if (!requireApache(t)) return;
   const v1 = storedCertificate(1);
-  const delays: Record<string, number> = { 'www-0': 100, 'www-1': 600, 'www-2': 1200 };
-  const standin = await startStandinWithPods({ pods: 3, initial: v1, projectionDelayMs: (p) => delays[p] ?? 0 });
+  // www-0 sees the Secret first; www-1 once www-0 is done; www-2 only later (by projectNow).
+  const standin = await startStandinWithPods({ pods: 3, initial: v1, projectionDelayMs: (p) => (p === 'www-0' ? 100 : Infinity) });
   try {
     await standin.podApache('www-1').breakConfig(true);
     const v2 = storedCertificate(2);
     await (await makeDeployer('kubernetes-secret', standin, { secretName: 'www-certificate' })).deploy(v2, {});
     const reload = await makeDeployer('kubernetes-reload', standin, reloadOptions(standin));
-    await assert.rejects(reload.deploy(v2, {}), (e: unknown) => {
+    const running = reload.deploy(v2, {});
+    await until(() => standin.execs.some((e) => e.pod === 'www-0' && e.argv[0] === 'apachectl' && e.exitCode === 0));
+    await standin.projectNow('www-1');
+    await assert.rejects(running, (e: unknown) => {
       assert.ok(e instanceof CertpilotError);
       assert.equal(e.code, 'ERR_DEPLOY_RELOAD_FAILED');
       assert.match(e.message, /^kubernetes-reload: group www: `apachectl graceful` exited 1 in pod www-1: .*ThisDirectiveDoesNotExist/);
@@ -70,6 +74,7 @@ void test('one pod\'s reload fails: the rollout stops there and the report says 
     assert.deepEqual(reloads(standin), ['www-0', 'www-1']);
     // Mended, the next run finishes the rollout; www-0 is not reloaded again.
     await standin.podApache('www-1').breakConfig(false);
+    await standin.projectNow();
     const result = await reload.deploy(v2, {});
     assert.match(result.message, /2 reloaded, 1 already serving it/);
     assert.deepEqual(reloads(standin), ['www-0', 'www-1', 'www-1', 'www-2']);
@@ -125,15 +130,16 @@ void test('a subPath mount fails at once with a hint, before any pod is touched;
 void test('a pod that appears during the rollout is checked too', { timeout: 90_000 }, async (t) => {
   if (!requireApache(t)) return;
   const v1 = storedCertificate(1);
-  const standin = await startStandinWithPods({ pods: 2, initial: v1, projectionDelayMs: (p) => (p === 'www-1' ? 2500 : 200) });
+  const standin = await startStandinWithPods({ pods: 2, initial: v1, projectionDelayMs: (p) => (p === 'www-1' ? Infinity : 100) });
   try {
     const v2 = storedCertificate(2);
     await (await makeDeployer('kubernetes-secret', standin, { secretName: 'www-certificate' })).deploy(v2, {});
     const reload = await makeDeployer('kubernetes-reload', standin, reloadOptions(standin));
     const running = reload.deploy(v2, {});
-    // A new pod scheduled meanwhile mounts the Secret as it is now.
-    await new Promise((r) => setTimeout(r, 500));
+    // While the rollout waits for www-1, a new pod is scheduled: it mounts the Secret as it is now.
+    await until(() => standin.execs.some((e) => e.pod === 'www-0' && e.argv[0] === 'apachectl' && e.exitCode === 0));
     await standin.addPod({ name: 'www-new', labels: { app: 'www' }, secretName: 'www-certificate' });
+    await standin.projectNow('www-1');
     const result = await running;
     const pods = (result.details?.pods as { pod: string; outcome: string }[]).map((p) => `${p.pod}:${p.outcome}`).sort();
     assert.deepEqual(pods, ['www-0:reloaded', 'www-1:reloaded', 'www-new:serving']);
