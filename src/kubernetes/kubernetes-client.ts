@@ -261,8 +261,9 @@ export class KubernetesClient {
   }
 
   /** Runs `argv` in a pod's container (no stdin, no TTY) and returns its exit code and output. */
-  async exec(pod: string, container: string | undefined, argv: readonly string[], options: { signal?: AbortSignal } = {}): Promise<ExecResult> {
+  async exec(pod: string, container: string | undefined, argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
     const a: KubernetesAction = { verb: 'create', resource: 'pods/exec', name: pod };
+    const runMs = options.timeoutMs ?? this.timeoutMs;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const sink = (into: Buffer[]): Writable =>
@@ -289,8 +290,8 @@ export class KubernetesClient {
     await new Promise<void>((resolveDone, reject) => {
       const timer = setTimeout(() => {
         socket.close();
-        reject(new CertpilotError('ERR_KUBERNETES_EXEC', `kubernetes: exec in pod ${pod}: \`${argv[0] ?? ''}\` did not finish in ${this.timeoutMs / 1000} s`, { retryable: true }));
-      }, this.timeoutMs);
+        reject(new CertpilotError('ERR_KUBERNETES_EXEC', `kubernetes: exec in pod ${pod}: \`${argv[0] ?? ''}\` did not finish in ${runMs / 1000} s`, { retryable: true }));
+      }, runMs);
       const onAbort = (): void => {
         clearTimeout(timer);
         socket.close();

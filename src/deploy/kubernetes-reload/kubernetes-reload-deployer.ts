@@ -37,6 +37,8 @@ export interface PodGroup {
   selector: string;
   container?: string | undefined;
   command?: string[] | undefined;
+  /** Longest wait for `command` in one pod (default 120 s). */
+  commandTimeoutSeconds?: number | undefined;
   rolloutRestart?: 'owner' | { kind: WorkloadKind; name: string } | undefined;
   port: number;
   serverName?: string | undefined;
@@ -286,7 +288,15 @@ export class KubernetesReloadDeployer implements Deployer {
           const argv = g.command ?? [];
           logger.info({ deployer: this.id, group, pod: t.name, command: argv[0] }, 'kubernetes-reload: reloading pod');
           // A reload once started runs to its end even when another pod fails meanwhile.
-          const r = await client.exec(t.name, t.container, argv, signal ? { signal } : {});
+          let r;
+          try {
+            r = await client.exec(t.name, t.container, argv, { timeoutMs: (g.commandTimeoutSeconds ?? 120) * 1000, ...(signal ? { signal } : {}) });
+          } catch (e) {
+            if (signal?.aborted) throw e;
+            done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
+            const why = e instanceof Error ? e.message : String(e);
+            throw new CertpilotError('ERR_DEPLOY_RELOAD_FAILED', `kubernetes-reload: group ${group}: \`${argv.join(' ')}\` could not run in pod ${t.name}: ${why}`, { cause: e, ...(e instanceof CertpilotError ? { hint: e.hint } : {}) });
+          }
           if (r.exitCode !== 0) {
             done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
             const output = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ').slice(0, 300);

@@ -17,6 +17,7 @@ export const podGroupSchema = z
       .union([z.literal('owner'), z.strictObject({ kind: z.enum(['Deployment', 'StatefulSet']), name: z.string().min(1) })])
       .optional()
       .describe('Instead of a command: restart the workload (`kubectl rollout restart`); `owner` finds the Deployment or StatefulSet from the pods.'),
+    commandTimeoutSeconds: z.number().positive().default(120).describe('Longest wait for the reload command in one pod (`mongooseimctl restart` can take a while).'),
     port: z.number().int().min(1).max(65535).default(443).describe('Port the pods serve TLS on; each pod is verified by a handshake to its pod IP on it.'),
     serverName: z.string().min(1).optional().describe('SNI of the verifying handshake (default: the certificate\'s first DNS name).'),
     maxUnavailable: z.number().int().min(1).default(1).describe('Pods reloaded at once.'),
