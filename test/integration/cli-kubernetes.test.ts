@@ -21,6 +21,7 @@ const DOMAIN = 'www.k8s.test';
 function watchArgv(): { stop: () => Promise<string[]> } {
   const seen = new Set<string>();
   let running = true;
+  // Stopped by the test or, when an assertion fails first, by t.after.
   const loop = (async () => {
     while (running) {
       for (const pid of await readdir('/proc').catch(() => [] as string[])) {
@@ -79,14 +80,17 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
 
   // 1. The Role lacks patch: issued and saved, the Secret refused, no pod touched, exit non-zero.
   const argv = watchArgv();
+  t.after(() => argv.stop());
   const first = await runCli(['renew', '--config', config, '--verbose']);
   assert.equal(first.code, 1, `${first.stdout}\n${first.stderr}`);
   assert.match(first.stdout + first.stderr, /ERR_KUBERNETES_FORBIDDEN/);
   assert.match(first.stdout + first.stderr, /may not patch secrets "www-certificate"/);
   assert.equal(standin.execs.length, 0, 'no pod was touched');
   assert.deepEqual(await served(), Array(3).fill(normalizeSerial(initial.metadata.serialNumber)));
+  // newOrder requests so far (a badNonce retry counts twice: compare, do not count).
   const newOrders = (): number => proxy.requests.byPath['POST /order-plz'] ?? 0;
-  assert.equal(newOrders(), 1);
+  const ordersAfterFirst = newOrders();
+  assert.ok(ordersAfterFirst >= 1);
 
   // 2. Patch granted: the next run deploys the saved certificate (no new order) and proves every pod.
   standin.rules = [...deckRole, { verbs: ['patch'], resources: ['secrets'], resourceNames: ['www-certificate'] }];
@@ -94,7 +98,7 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
   const lines = [...first.stdout.split('\n'), ...first.stderr.split('\n'), ...second.stdout.split('\n'), ...second.stderr.split('\n')];
   const processes = await argv.stop();
-  assert.equal(newOrders(), 1, 'the retry deploys the saved certificate without a new order');
+  assert.equal(newOrders(), ordersAfterFirst, 'the retry deploys the saved certificate without a new order');
   assert.match(second.stdout, /www/);
   const leaf = new X509Certificate(await readFile(join(dir, 'state', 'live', 'www', 'cert.pem')));
   const serial = normalizeSerial(leaf.serialNumber);
