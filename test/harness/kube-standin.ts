@@ -204,6 +204,7 @@ export class KubeStandin {
   private nextIp = 10;
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => this.pickProtocol(protocols) });
   private readonly rollouts = new Set<Promise<void>>();
+  private readonly inflight = new Set<Promise<unknown>>();
 
   private constructor(
     private readonly server: Server,
@@ -409,6 +410,7 @@ export class KubeStandin {
   async stop(): Promise<void> {
     await Promise.allSettled([...this.rollouts]);
     await Promise.all([...this.pods.keys()].map((n) => this.deletePod(n)));
+    await Promise.allSettled([...this.inflight]);
     for (const c of this.wss.clients) c.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -715,7 +717,11 @@ export class KubeStandin {
       if (!Number.isFinite(delay)) continue;
       pod.pending = setTimeout(() => {
         pod.pending = undefined;
-        if (this.pods.get(podName) === pod) void this.project(podName, pod);
+        if (this.pods.get(podName) !== pod) return;
+        // A projection racing the stand-in's stop fails quietly; stop() waits for those in flight.
+        const p = this.project(podName, pod).catch(() => undefined);
+        this.inflight.add(p);
+        void p.finally(() => this.inflight.delete(p));
       }, delay);
     }
   }
