@@ -151,3 +151,24 @@ void test('client-node execs over v4 when the server offers only v4, and reads t
     await standin.stop();
   }
 });
+
+void test('kubectl rollout restart replaces a Deployment\'s pods on the stand-in, as certpilot\'s restart does', { timeout: 90_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`') || !requireApache(t)) return;
+  const standin = await startStandinWithPods({ pods: 0, initial: storedCertificate(1) });
+  try {
+    standin.putWorkload('Deployment', 'web', { app: 'web' });
+    await standin.addPod({ name: 'web-5d4f8c9b7-aaaaa', labels: { app: 'web' }, secretName: 'www-certificate', owner: { kind: 'Deployment', name: 'web' } });
+    const kc = await standin.writeKubeconfig();
+    const out = await kubectl(kc, 'rollout', 'restart', 'deployment/web');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /deployment.apps\/web restarted/);
+    await standin.rolloutsDone();
+    const names = standin.podNames();
+    assert.equal(names.length, 1);
+    assert.notEqual(names[0], 'web-5d4f8c9b7-aaaaa');
+    const patch = standin.requests.find((r) => r.method === 'PATCH' && r.resource === 'deployments');
+    assert.equal(patch?.contentType, 'application/strategic-merge-patch+json');
+  } finally {
+    await standin.stop();
+  }
+});
