@@ -31,7 +31,7 @@ done
 
 # Debian packages the tests and the demo need. Later features add theirs here, one word each
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
-APT_PACKAGES=(pebble openssl ca-certificates apache2 libssl3)
+APT_PACKAGES=(pebble openssl ca-certificates cron apache2 libssl3)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot lego time)
 # Minimum version of the side-loaded Pebble (ARI and profiles).

@@ -56,7 +56,9 @@ else
   if [[ -n ${CI:-} || ! -t 1 ]]; then reporter=(--test-reporter=tap); fi
   log "node --test: ${#files[@]} files, concurrency $concurrency, CERTPILOT_REQUIRE_SERVERS=${CERTPILOT_REQUIRE_SERVERS:-0}"
   summary="$(mktemp)"
-  node --enable-source-maps --test --test-concurrency="$concurrency" "${reporter[@]}" "${files[@]}" \
+  # No --enable-source-maps: with it, Node 20's runner children hang now and then before their
+  # first test (seen here in about 1 run in 5 of a file that creates keys at load time).
+  node --test --test-concurrency="$concurrency" "${reporter[@]}" "${files[@]}" \
     | tee "$summary" || failed+=(tests)
   passed_n="$(sed -n 's/^# pass \([0-9]*\)$/\1/p; s/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)"
   failed_n="$(sed -n 's/^# fail \([0-9]*\)$/\1/p; s/^ℹ fail \([0-9]*\)$/\1/p' "$summary" | tail -n 1)"

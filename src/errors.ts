@@ -12,22 +12,27 @@ export const ERROR_CATALOG = {
   ERR_CONFIG_INVALID: {
     title: 'The configuration has one or more problems',
     hint: 'Fix each field listed above, then run `certpilot config check`.',
+    local: true,
   },
   ERR_CONFIG_NOT_FOUND: {
     title: 'The configuration file does not exist or cannot be read',
     hint: 'Pass an existing file with --config, or set CERTPILOT_CONFIG.',
+    local: true,
   },
   ERR_CONFIG_PARSE: {
     title: 'The configuration file is not valid YAML',
     hint: 'Fix the YAML syntax at the line and column shown.',
+    local: true,
   },
   ERR_CLI_USAGE: {
     title: 'The command line is not valid',
     hint: 'Run `certpilot --help` or `certpilot <command> --help`.',
+    local: true,
   },
   ERR_CERT_UNKNOWN: {
     title: 'No certificate with that name is configured or stored',
     hint: 'Run `certpilot status` to see the names certpilot knows.',
+    local: true,
   },
 
   // acme protocol
@@ -66,10 +71,12 @@ export const ERROR_CATALOG = {
   ERR_ACME_EAB_REQUIRED: {
     title: 'The CA requires external account binding',
     hint: 'Set acme.eab.kid and acme.eab.hmacKeyFile (or CERTPILOT_EAB_HMAC_KEY_FILE) from your CA account page.',
+    local: true,
   },
   ERR_ACME_PROFILE_UNKNOWN: {
     title: 'The requested certificate profile is not offered by the CA',
     hint: 'Pick one of the profiles listed in the message, or remove the profile setting.',
+    local: true,
   },
   ERR_ACME_AUTHORIZATION_FAILED: {
     title: 'The CA could not validate control of a name',
@@ -92,28 +99,99 @@ export const ERROR_CATALOG = {
   ERR_CHALLENGE_UNSUPPORTED: {
     title: 'No configured challenge solver can answer the challenges the CA offers',
     hint: 'Configure a solver for one of the challenge types listed in the message.',
+    local: true,
   },
   ERR_CHALLENGE_LISTEN: {
     title: 'The standalone http-01 solver could not listen on its port',
     hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
+    local: true,
   },
   ERR_CHALLENGE_WEBROOT: {
     title: 'The webroot solver could not write the challenge file',
     hint: 'Check the webroot solver\'s `path` and that certpilot may write under it.',
+    local: true,
   },
 
   // storage
   ERR_STORAGE_IO: {
     title: 'The state directory could not be read or written',
     hint: 'Check that the state directory exists on a persistent volume and certpilot may write it.',
+    local: true,
+  },
+  ERR_STORAGE_FULL: {
+    title: 'The state directory\'s volume is full (checked before each order: then no order was placed)',
+    hint: 'Free space on the state directory\'s volume (or grow it), then run again; the live certificate is untouched and nothing half-written stays.',
+    local: true,
   },
   ERR_STORAGE_CORRUPT: {
     title: 'A stored file could not be parsed',
     hint: 'Restore the state directory from backup, or remove the named file and run `certpilot renew --force`.',
+    local: true,
   },
   ERR_STORAGE_NAME: {
     title: 'A certificate or account name is not safe as a file name',
     hint: 'Use letters, digits, dots, dashes and underscores only.',
+    local: true,
+  },
+
+  // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
+  ERR_DEPLOY_FILES: {
+    title: 'The files deployer could not write the certificate files into its directory',
+    hint: 'Check that the deployer\'s `dir` exists or can be created and that certpilot may write it (and chown, when owner/group are set).',
+  },
+  ERR_DEPLOY_OWNER_UNKNOWN: {
+    title: 'The owner or group of a files deployer does not exist on this machine',
+    hint: 'Use a name `getent passwd`/`getent group` knows, or the numeric id (in a container: the uid/gid the web server runs as).',
+  },
+  ERR_DEPLOY_HOOK_FAILED: {
+    title: 'A deploy hook exited with a non-zero status, was killed by a signal, or could not be started',
+    hint: 'Read the hook\'s last stderr lines in the message (all its output is in the log); run the command by hand with the CERTPILOT_* variables set.',
+  },
+  ERR_DEPLOY_HOOK_TIMEOUT: {
+    title: 'A deploy hook ran longer than its timeoutSeconds and was killed with its whole process group',
+    hint: 'Make the hook finish sooner (background long work with setsid), or raise its timeoutSeconds.',
+  },
+  ERR_DEPLOY_NO_PODS: {
+    title: 'A pod group\'s label selector matches no pod',
+    hint: 'Check the selector and namespace of the kubernetes-reload group (`kubectl get pods -l <selector>`).',
+  },
+  ERR_DEPLOY_SUBPATH_MOUNT: {
+    title: 'A pod mounts the certificate Secret with subPath, which the kubelet never updates',
+    hint: 'Mount the Secret volume as a directory (no subPath) and point the server at files in it, or use a rollout restart for that group.',
+  },
+  ERR_DEPLOY_NOT_MOUNTED: {
+    title: 'A pod does not mount the certificate Secret (or not the key certpilot checks)',
+    hint: 'Check secretName and key of the kubernetes-reload deployer against the pod\'s volumes and volumeMounts.',
+  },
+  ERR_DEPLOY_SECRET_STALE: {
+    title: 'The Secret does not hold the certificate being deployed, so nothing was reloaded',
+    hint: 'Put a kubernetes-secret deployer for the same Secret before kubernetes-reload in the certificate\'s deploy list.',
+  },
+  ERR_DEPLOY_PROPAGATION_TIMEOUT: {
+    title: 'A pod did not see the new Secret within the propagation timeout',
+    hint: 'Check the pod\'s volume mount and the kubelet (syncFrequency); raise propagationTimeoutSeconds if the cluster is slow. Nothing was reloaded in that pod.',
+  },
+  ERR_DEPLOY_RELOAD_FAILED: {
+    title: 'The reload command failed in a pod; the rollout stopped',
+    hint: 'Read the command\'s output in the message, fix the pod, then run `certpilot deploy` again; the report lists which pods serve which serial.',
+  },
+  ERR_DEPLOY_VERIFY_FAILED: {
+    title: 'A pod does not serve the new certificate after its reload; the rollout stopped',
+    hint: 'Check that the server reads the mounted Secret files and that port and SNI are right; the report lists which pods serve which serial.',
+  },
+
+  // scheduling
+  ERR_CRON_CRONTAB: {
+    title: 'The crontab could not be read or written with the `crontab` command',
+    hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
   },
 
   // coordination
@@ -158,49 +236,11 @@ export const ERROR_CATALOG = {
     hint: 'Check the container name and that the command exists in the image; the message has the server\'s reason.',
   },
 
-  // deploy
-  ERR_DEPLOY_FAILED: {
-    title: 'A deployer failed; the certificate is saved, later deployers did not run',
-    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
-  },
-
-  ERR_DEPLOY_NO_CERTIFICATE: {
-    title: 'There is no stored certificate to deploy',
-    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
-  },
-  ERR_DEPLOY_NO_PODS: {
-    title: 'A pod group\'s label selector matches no pod',
-    hint: 'Check the selector and namespace of the kubernetes-reload group (`kubectl get pods -l <selector>`).',
-  },
-  ERR_DEPLOY_SUBPATH_MOUNT: {
-    title: 'A pod mounts the certificate Secret with subPath, which the kubelet never updates',
-    hint: 'Mount the Secret volume as a directory (no subPath) and point the server at files in it, or use a rollout restart for that group.',
-  },
-  ERR_DEPLOY_NOT_MOUNTED: {
-    title: 'A pod does not mount the certificate Secret (or not the key certpilot checks)',
-    hint: 'Check secretName and key of the kubernetes-reload deployer against the pod\'s volumes and volumeMounts.',
-  },
-  ERR_DEPLOY_SECRET_STALE: {
-    title: 'The Secret does not hold the certificate being deployed, so nothing was reloaded',
-    hint: 'Put a kubernetes-secret deployer for the same Secret before kubernetes-reload in the certificate\'s deploy list.',
-  },
-  ERR_DEPLOY_PROPAGATION_TIMEOUT: {
-    title: 'A pod did not see the new Secret within the propagation timeout',
-    hint: 'Check the pod\'s volume mount and the kubelet (syncFrequency); raise propagationTimeoutSeconds if the cluster is slow. Nothing was reloaded in that pod.',
-  },
-  ERR_DEPLOY_RELOAD_FAILED: {
-    title: 'The reload command failed in a pod; the rollout stopped',
-    hint: 'Read the command\'s output in the message, fix the pod, then run `certpilot deploy` again; the report lists which pods serve which serial.',
-  },
-  ERR_DEPLOY_VERIFY_FAILED: {
-    title: 'A pod does not serve the new certificate after its reload; the rollout stopped',
-    hint: 'Check that the server reads the mounted Secret files and that port and SNI are right; the report lists which pods serve which serial.',
-  },
-
   // crypto
   ERR_KEY_INVALID: {
     title: 'A private key could not be parsed or has an unsupported type',
     hint: 'Use an ECDSA P-256/P-384 or RSA 2048/3072/4096 key in PEM form.',
+    local: true,
   },
   ERR_INTERRUPTED: {
     title: 'certpilot was stopped by a signal (SIGINT or SIGTERM) in the middle of its work',
@@ -209,8 +249,36 @@ export const ERROR_CATALOG = {
   ERR_INTERNAL: {
     title: 'An unexpected internal error',
     hint: 'Run again with --verbose and report the stack trace.',
+    local: true,
   },
-} as const satisfies Record<string, { title: string; hint: string }>;
+} as const satisfies Record<string, { title: string; hint: string; local?: true }>;
+
+/** TLS errors that mean our trust is missing or wrong (a `caBundle` to add), not a CA outage. */
+const TRUST_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * True when a failure is on our side (configuration, trust, a port in use, permissions, a full
+ * disk: catalog entries marked `local`, or a TLS trust error under a network error), so retrying
+ * at once is right and no backoff should hold the user's fix. Everything else is the CA's side
+ * (rate limits, 5xx, invalid authorizations, outages) and backs off.
+ */
+export function isLocalFailure(err: CertpilotError): boolean {
+  if ((ERROR_CATALOG[err.code] as { local?: true }).local) return true;
+  for (let cause: unknown = err.cause, depth = 0; cause && depth < 8; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && TRUST_ERRORS.has(code)) return true;
+  }
+  return false;
+}
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;

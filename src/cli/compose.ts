@@ -43,11 +43,11 @@ export interface Runtime {
 }
 
 /** Builds the runtime. Construction does no I/O; the first use does. */
-export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock }): Runtime {
+export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
-  const directoryCache = new DirectoryCache({ stateDir: config.stateDir });
+  const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new Map<string, Promise<unknown>>();
   const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
@@ -74,6 +74,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
     baseDir: config.baseDir,
     stateDir: config.stateDir,
+    ...(deps.env ? { env: deps.env } : {}),
   });
 
   /** Builds a plug-in of `kind` from an instance entry, passing only the plug-in's own options. */

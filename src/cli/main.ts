@@ -39,6 +39,8 @@ const OPTIONS = {
   webroot: { type: 'string', short: 'w' },
   reason: { type: 'string' },
   'with-certificate-key': { type: 'boolean' },
+  user: { type: 'string', short: 'u' },
+  'log-file': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Parsed command-line values. */
@@ -59,6 +61,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx:
   issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway', load: () => import('./commands/issue.js') },
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
+  cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a random minute (-u USER, --log-file)', load: () => import('./commands/cron.js') },
   status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
@@ -92,6 +95,8 @@ Options:
   -w, --webroot DIR        answer http-01 by writing files under DIR instead (solver \`default\`)
       --reason NAME        revoke reason: unspecified | keyCompromise | superseded | cessationOfOperation
       --with-certificate-key  sign the revocation with the certificate's own key
+  -u, --user USER          cron: the crontab of USER (as root) instead of your own
+      --log-file FILE      cron: where each run's output is appended (default <stateDir>/renew.log)
       --json               machine-readable output (status, account show)
   -v, --verbose            debug logs and stack traces
       --log-level LEVEL    trace | debug | info | warn | error | silent

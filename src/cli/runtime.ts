@@ -59,7 +59,7 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
 export async function openRuntime(ctx: CommandContext, withCertificate = true): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: createLogger({ level: config.logLevel }) });
+  return compose(config, { logger: createLogger({ level: config.logLevel }), env: ctx.env });
 }
 
 /** The configured certificates selected by --name (all when none given). */

@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
+import { filesSchema } from '../deploy/files/schema.js';
+import { hookSchema } from '../deploy/hook/schema.js';
 import { kubernetesReloadSchema } from '../deploy/kubernetes-reload/schema.js';
 import { kubernetesSecretSchema } from '../deploy/kubernetes-secret/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
@@ -35,6 +37,50 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
       return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'files',
+    kind: 'deployer',
+    summary: 'Writes cert.pem, chain.pem, fullchain.pem, privkey.pem and fullbundle.pem into a directory (a docker volume), switched atomically.',
+    dir: 'deploy/files',
+    schema: filesSchema,
+    create: async (o, d) => {
+      const { FilesDeployer, fileSet, parseMode } = await import('../deploy/files/files-deployer.js');
+      return new FilesDeployer({
+        id: d.name,
+        dir: resolve(d.baseDir, o.dir),
+        layout: o.layout,
+        files: fileSet(o),
+        ...(o.owner !== undefined ? { owner: o.owner } : {}),
+        ...(o.group !== undefined ? { group: o.group } : {}),
+        keyMode: parseMode(o.keyMode),
+        certMode: parseMode(o.certMode),
+        dirMode: parseMode(o.dirMode),
+        clock: d.clock,
+        logger: d.logger,
+      });
+    },
+  }),
+  definePlugin({
+    id: 'hook',
+    kind: 'deployer',
+    summary: 'Runs a command after each new version (reload a server, a certbot deploy hook unchanged), with a timeout that kills its process group.',
+    dir: 'deploy/hook',
+    schema: hookSchema,
+    create: async (o, d) => {
+      const { HookDeployer } = await import('../deploy/hook/hook-deployer.js');
+      return new HookDeployer({
+        id: d.name,
+        command: o.command,
+        shell: o.shell,
+        timeoutSeconds: o.timeoutSeconds,
+        cwd: resolve(d.baseDir, o.cwd ?? '.'),
+        env: o.env,
+        passEnv: o.passEnv,
+        ...(d.env ? { processEnv: d.env } : {}),
+        logger: d.logger,
+      });
     },
   }),
   definePlugin({
