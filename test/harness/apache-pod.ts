@@ -32,8 +32,11 @@ export interface ApachePodOptions {
   onSpawn?: (argv: string[]) => void;
 }
 
-/** Writes one projection of a Secret's data into `dir`, the kubelet's way (atomic `..data` switch). */
-export async function projectSecret(dir: string, data: Record<string, Buffer>): Promise<void> {
+/**
+ * Writes one projection of a Secret's data into `dir`, the kubelet's way (atomic `..data` switch).
+ * Returns when the switch happened (ms since the epoch): from then on readers see the new files.
+ */
+export async function projectSecret(dir: string, data: Record<string, Buffer>): Promise<number> {
   await mkdir(dir, { recursive: true });
   const stamp = `..${new Date().toISOString().replace(/[:.]/g, '_')}.${process.hrtime.bigint().toString(36)}`;
   const tsDir = join(dir, stamp);
@@ -50,6 +53,7 @@ export async function projectSecret(dir: string, data: Record<string, Buffer>): 
   await rm(tmp, { force: true });
   await symlink(stamp, tmp);
   await rename(tmp, dataLink);
+  const switchedAt = Date.now();
   const keys = new Set(Object.keys(data));
   for (const entry of await readdir(dir)) {
     if (entry.startsWith('..')) continue;
@@ -59,6 +63,7 @@ export async function projectSecret(dir: string, data: Record<string, Buffer>): 
     if (!existsSync(join(dir, key))) symlinkSync(join('..data', key), join(dir, key));
   }
   if (old !== undefined && old !== stamp) await rm(join(dir, old), { recursive: true, force: true });
+  return switchedAt;
 }
 
 /** Waits until something accepts TCP connections on ip:port. */

@@ -731,9 +731,9 @@ export class KubeStandin {
     const secret = this.secrets.get(pod.secretName);
     const rv = String((secret?.metadata as JsonObject | undefined)?.resourceVersion ?? '');
     if (rv === pod.projected) return;
-    await projectSecret(pod.mountDir, decodeData(secret));
+    const at = await projectSecret(pod.mountDir, decodeData(secret));
     pod.projected = rv;
-    this.projections.push({ pod: podName, resourceVersion: rv, at: Date.now() });
+    this.projections.push({ pod: podName, resourceVersion: rv, at });
   }
 
   /** Projects the current Secret into these pods (default: every pod not mounting by subPath) now. */
