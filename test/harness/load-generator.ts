@@ -5,6 +5,7 @@
  * that does not end in a 200 with the expected body is a failure, with its error kept.
  */
 import { request } from 'node:https';
+import { normalizeSerial } from '../../src/deploy/kubernetes-reload/tls-probe.js';
 
 /** One HTTPS endpoint. */
 export interface LoadTarget {
@@ -19,7 +20,7 @@ export interface LoadReport {
   failures: number;
   /** The first few failures, as `target: error`. */
   errors: string[];
-  /** Serial → number of responses served with it (a pod's certificate during the run). */
+  /** Serial (normalized: lowercase, no leading zeros) → number of responses served with it. */
   serials: Record<string, number>;
 }
 
@@ -32,7 +33,7 @@ function once(t: LoadTarget): Promise<string> {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => (res.statusCode === 200 && body.length > 0 ? resolve(serial.toLowerCase()) : reject(new Error(`HTTP ${res.statusCode ?? 0}`))));
+        res.on('end', () => (res.statusCode === 200 && body.length > 0 ? resolve(normalizeSerial(serial)) : reject(new Error(`HTTP ${res.statusCode ?? 0}`))));
         res.on('error', reject);
       },
     );
