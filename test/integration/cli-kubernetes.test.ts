@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { normalizeSerial, probeServedSerial } from '../../src/deploy/kubernetes-reload/tls-probe.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { reloadsBeforeProjection, requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
+import { reloadsBeforeProjection, requireApache, startStandinWithPods, storedCertificate, until } from '../harness/kube-fixtures.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
@@ -117,4 +117,46 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
     for (const n of needles) assert.ok(!text.includes(n), `private key material in: ${text.slice(0, 120)}`);
   }
   assert.ok(lines.some((l) => /kubernetes-reload|3 pod\(s\) serve/.test(l)), 'the deploy was logged');
+});
+
+void test('certpilot renew: one pod\'s reload fails → exit 1 with the exact report; the next nothing-due renew resumes the rollout', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4') || !requireApache(t)) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
+  t.after(() => pebble.stop());
+  const initial = storedCertificate(1, [DOMAIN]);
+  const old = normalizeSerial(initial.metadata.serialNumber);
+  // www-0 sees the Secret first; www-1 once www-0 is done (triggered below); www-2 not before the end.
+  const standin = await startStandinWithPods({ pods: 3, initial, projectionDelayMs: (p) => (p === 'www-0' ? 100 : Infinity) });
+  t.after(() => standin.stop());
+  await standin.podApache('www-1').breakConfig(true);
+  const kubeconfig = await standin.writeKubeconfig();
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: {
+      secret: { type: 'kubernetes-secret', kubeconfig, secretName: 'www-certificate' },
+      reload: { type: 'kubernetes-reload', kubeconfig, secretName: 'www-certificate', pollIntervalSeconds: 0.2, groups: [{ name: 'www', selector: 'app=www', command: ['apachectl', 'graceful'], port: standin.podPort }] },
+    },
+    certificates: [{ name: 'www', domains: [DOMAIN], deploy: ['secret', 'reload'] }],
+  });
+  const running = runCli(['renew', '--config', config]);
+  await until(() => standin.execs.some((e) => e.pod === 'www-0' && e.argv[0] === 'apachectl' && e.exitCode === 0), 120_000);
+  await standin.projectNow('www-1');
+  const first = await running;
+  assert.equal(first.code, 1, `${first.stdout}\n${first.stderr}`);
+  const serial = normalizeSerial(new X509Certificate(await readFile(join(dir, 'state', 'live', 'www', 'cert.pem'))).serialNumber);
+  const out = first.stdout + first.stderr;
+  assert.match(out, /ERR_DEPLOY_RELOAD_FAILED/);
+  assert.match(out, /`apachectl graceful` exited 1 in pod www-1/);
+  assert.ok(out.includes(`rollout stopped: www-0 reloaded, serves ${serial} (new); www-1 failed, serves ${old} (old); www-2 untouched, serves ${old} (old)`), out);
+
+  await standin.podApache('www-1').breakConfig(false);
+  await standin.projectNow();
+  const second = await runCli(['renew', '--config', config]);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  const served = await Promise.all(standin.podNames().map((n) => probeServedSerial({ host: standin.podAddress(n).ip, port: standin.podPort, serverName: DOMAIN, timeoutMs: 5000 })));
+  assert.deepEqual(served, [serial, serial, serial]);
+  // www-0 is not reloaded again; www-1 (failed before) and www-2 are, in whichever order they see the Secret.
+  assert.deepEqual(standin.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod).sort(), ['www-0', 'www-1', 'www-1', 'www-2']);
 });
