@@ -147,6 +147,7 @@ void test('certpilot renew: one pod\'s reload fails → exit 1 with the exact re
   assert.equal(first.code, 1, `${first.stdout}\n${first.stderr}`);
   const serial = normalizeSerial(new X509Certificate(await readFile(join(dir, 'state', 'live', 'www', 'cert.pem'))).serialNumber);
   const out = first.stdout + first.stderr;
+  t.diagnostic(first.stdout);
   assert.match(out, /ERR_DEPLOY_RELOAD_FAILED/);
   assert.match(out, /`apachectl graceful` exited 1 in pod www-1/);
   assert.ok(out.includes(`rollout stopped: www-0 reloaded, serves ${serial} (new); www-1 failed, serves ${old} (old); www-2 untouched, serves ${old} (old)`), out);
