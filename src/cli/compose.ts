@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
+import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
@@ -39,6 +40,8 @@ export interface Runtime {
   rolloverAccountKey(): Promise<string>;
   /** The renewal context (lazy sessions; solvers started on first challenge). */
   renewalContext(): RenewalContext;
+  /** The DNS provider of a solver whose type is a DNS provider (`route53 check`), built once. */
+  dnsProvider(solverName: string): Promise<DnsProvider>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -108,6 +111,13 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
         return createTokenStoreSolver(await create(entry, 'token-store', name, 'solver'), common as Parameters<typeof createTokenStoreSolver>[1]);
       }
       return create(entry, 'challenge-solver', name, 'solver');
+    });
+
+  const dnsProvider = (name: string): Promise<DnsProvider> =>
+    once(`dns-provider:${name}`, async () => {
+      const entry = config.solvers[name];
+      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no solver named "${name}"`);
+      return create(entry, 'dns-provider', name, 'solver');
     });
 
   const deployer = (name: string): Promise<Deployer> =>
@@ -196,6 +206,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       clock,
       logger,
     }),
+    dnsProvider,
     close: async () => {
       await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
       // Wrapped solvers (dns-01, token store) may hold their own resources too.

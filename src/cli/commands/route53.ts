@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { CertpilotError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/load-config.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { loadCommandConfig } from '../runtime.js';
+import type { Runtime } from '../compose.js';
+import { loadCommandConfig, openRuntime } from '../runtime.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
 import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
 
@@ -36,25 +37,22 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (action !== 'policy' && action !== 'check') {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown route53 action "${action ?? ''}"`, { hint: 'Use `route53 policy` or `route53 check`.' });
   }
-  const config = await loadCommandConfig(ctx, false);
-  const inputs = route53Solvers(config, only);
   if (action === 'policy') {
+    const inputs = route53Solvers(await loadCommandConfig(ctx, false), only);
     const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
     ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
     return EXIT.ok;
   }
-  return check(ctx, config, inputs);
+  const runtime = await openRuntime(ctx, false);
+  try {
+    return await check(ctx, runtime, route53Solvers(runtime.config, only));
+  } finally {
+    await runtime.close();
+  }
 }
 
-async function check(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<number> {
-  const [{ findPlugin }, { systemClock }, { silentLogger }, { normalizedRecordName }] = await Promise.all([
-    import('../../plugins/registry.js'),
-    import('../../clock.js'),
-    import('../../logger.js'),
-    import('../../challenges/dns01/providers/route53/iam-policy.js'),
-  ]);
-  const plugin = findPlugin('route53');
-  if (!plugin) throw new CertpilotError('ERR_INTERNAL', 'cli: the route53 plug-in is not registered');
+async function check(ctx: CommandContext, runtime: Runtime, inputs: Route53PolicyInput[]): Promise<number> {
+  const { normalizedRecordName } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
   let failed = false;
   for (const input of inputs) {
     const name = input.names[0];
@@ -62,15 +60,8 @@ async function check(ctx: CommandContext, config: ResolvedConfig, inputs: Route5
       ctx.output.out(`route53 ${input.solver}: skipped: no certificate name uses this solver`);
       continue;
     }
-    const entry: Readonly<Record<string, unknown>> = config.solvers[input.solver] ?? {};
-    const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
-    const provider = (await plugin.create(plugin.schema.parse(own), {
-      name: input.solver,
-      logger: silentLogger,
-      clock: systemClock,
-      baseDir: config.baseDir,
-      stateDir: config.stateDir,
-    })) as Route53DnsProvider;
+    // Built by the composition root, like every plug-in; the solver's type is route53 (checked above).
+    const provider = (await runtime.dnsProvider(input.solver)) as Route53DnsProvider;
     const fqdn = `${normalizedRecordName(name)}.`;
     const probe = `certpilot-probe-${randomBytes(12).toString('base64url')}`;
     const opts = ctx.signal ? { signal: ctx.signal } : {};
