@@ -39,6 +39,12 @@ const OPTIONS = {
   webroot: { type: 'string', short: 'w' },
   reason: { type: 'string' },
   'with-certificate-key': { type: 'boolean' },
+  listen: { type: 'string' },
+  solver: { type: 'string' },
+  'redis-url': { type: 'string' },
+  'redis-prefix': { type: 'string' },
+  'allow-host': { type: 'string', multiple: true },
+  thumbprint: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 /** Parsed command-line values. */
@@ -62,6 +68,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx:
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
+  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T)', load: () => import('./commands/serve.js') },
 };
 
 const USAGE = `certpilot ${VERSION} — keeps TLS certificates issued, renewed and live (ACME, ARI, profiles)
@@ -92,6 +99,11 @@ Options:
       --reason NAME        revoke reason: unspecified | keyCompromise | superseded | cessationOfOperation
       --with-certificate-key  sign the revocation with the certificate's own key
       --json               machine-readable output (status, account show)
+      --listen HOST:PORT   serve: where the responder listens (default 0.0.0.0:8080)
+      --solver NAME        serve: the redis solver of the configuration to read tokens from
+      --redis-url URL      serve: read tokens from this Redis instead (--redis-prefix P)
+      --allow-host NAME    serve: answer only these Host names (repeat; *.example.com allowed)
+      --thumbprint T       serve: stateless mode, answer <token>.T (see account show)
   -v, --verbose            debug logs and stack traces
       --log-level LEVEL    trace | debug | info | warn | error | silent
   -h, --help               this help

@@ -222,7 +222,10 @@ export class RedisTokenStore implements ChallengeTokenStore {
   }
 
   private async connect(): Promise<Redis | Cluster> {
-    const { Redis: RedisClient, Cluster: ClusterClient } = await import('ioredis');
+    const loaded = await import('ioredis');
+    // Node's ESM view of the CommonJS module has named exports; the bundle's sees only `default`.
+    const ioredis = (loaded.Redis === undefined ? (loaded as unknown as { default: typeof loaded }).default : loaded);
+    const { Redis: RedisClient, Cluster: ClusterClient } = ioredis;
     const o = this.options;
     const password = o.password ?? (o.passwordFile === undefined ? undefined : readSecret(o.passwordFile, 'passwordFile'));
     const username = o.username ?? (this.url.username === '' ? undefined : decodeURIComponent(this.url.username));
