@@ -107,7 +107,7 @@ export const ERROR_CATALOG = {
   },
   ERR_CHALLENGE_WEBROOT: {
     title: 'The webroot solver could not write the challenge file',
-    hint: 'Check challenges.http01.webroot and that certpilot may write under it.',
+    hint: 'Check the webroot solver\'s `path` and that certpilot may write under it.',
   },
 
   // storage
@@ -134,6 +134,17 @@ export const ERROR_CATALOG = {
   ERR_RENEWAL_BACKOFF: {
     title: 'The certificate is in failure backoff',
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
+  },
+
+  // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
 
   // crypto

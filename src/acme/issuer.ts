@@ -28,6 +28,17 @@ export interface IssueRequest {
   replaces?: string;
   /** Issuer common name of the preferred chain. */
   preferredChain?: string;
+  /**
+   * The solver of each name, keyed by the name as configured (`*.example.com` for a wildcard's
+   * authorization, else the identifier's value). Chosen per certificate, so one account serves
+   * certificates proven in different ways.
+   */
+  solvers: ReadonlyMap<string, ChallengeSolver>;
+}
+
+/** The issuing seam of a renewal run: one order, validated, finalized and downloaded. */
+export interface CertificateIssuer {
+  issue(request: IssueRequest, options?: { signal?: AbortSignal }): Promise<IssuedCertificate>;
 }
 
 /** An issued certificate with the facts storage records. */
@@ -49,20 +60,16 @@ export interface IssuedCertificate {
 /** Dependencies of an {@link Issuer}. */
 export interface IssuerOptions {
   client: AcmeClient;
-  /** Solvers in order of preference; the first whose type the CA offers is used. */
-  solvers: readonly ChallengeSolver[];
   logger?: Logger;
 }
 
 /** Runs ACME orders to completion over a client and solvers. */
-export class Issuer {
+export class Issuer implements CertificateIssuer {
   private readonly client: AcmeClient;
-  private readonly solvers: readonly ChallengeSolver[];
   private readonly logger: Logger;
 
   constructor(options: IssuerOptions) {
     this.client = options.client;
-    this.solvers = options.solvers;
     this.logger = options.logger ?? silentLogger;
   }
 
@@ -72,7 +79,7 @@ export class Issuer {
     const order = await this.newOrder(request, signal);
     this.logger.info({ order: order.url, identifiers: request.identifiers.map((i) => i.value) }, 'order created');
 
-    await this.authorize(order.authorizations, signal);
+    await this.authorize(order.authorizations, request.solvers, signal);
 
     const key = request.privateKeyPem
       ? { key: importPrivateKey(request.privateKeyPem), pem: request.privateKeyPem }
@@ -126,8 +133,8 @@ export class Issuer {
   }
 
   /** Solves every pending authorization in parallel; deactivates the rest if any fails. */
-  private async authorize(urls: readonly string[], signal: AbortSignal | undefined): Promise<void> {
-    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, signal)));
+  private async authorize(urls: readonly string[], solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
+    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, solvers, signal)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 0) return;
     await Promise.allSettled(
@@ -145,19 +152,21 @@ export class Issuer {
     });
   }
 
-  private async solveAuthorization(url: string, signal: AbortSignal | undefined): Promise<void> {
+  private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
     const authz = await this.client.getAuthorization(url, { signal });
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
       throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: authorization for ${authz.identifier.value} is ${authz.status}`);
     }
     const offered = authz.challenges.map((c) => c.type);
-    const solver = this.solvers.find((s) => offered.includes(s.type));
+    const authzName = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
+    const solver = solvers.get(authzName.toLowerCase());
     const challenge = solver && authz.challenges.find((c) => c.type === solver.type);
     if (!solver || !challenge) {
       throw new CertpilotError(
         'ERR_CHALLENGE_UNSUPPORTED',
-        `issuer: no solver for ${authz.wildcard ? '*.' : ''}${authz.identifier.value}: the CA offers ${offered.join(', ')}, configured: ${this.solvers.map((s) => s.type).join(', ') || 'none'}`,
+        `issuer: no solver for ${authzName}: the CA offers ${offered.join(', ')}, its solver answers ${solver?.type ?? 'nothing (the name has no solver)'}`,
+        { hint: 'Give the name a solver of a type the CA offers (wildcards need dns-01); see `solvers` in each certificate.' },
       );
     }
     const token = challenge.token;

@@ -1,17 +1,22 @@
 /**
- * The composition root: the only place that constructs plug-ins by name (DESIGN.md §1). Everything
- * below receives its collaborators ready-made.
+ * The composition root: the only place that constructs plug-ins (DESIGN.md §1), and only through
+ * the registry. Everything below receives its collaborators ready-made.
  *
- * The ACME layer and the solvers are imported on first use: `status` and a nothing-due `renew`
- * never load TLS, the ACME client or the http-01 listener (cold start is most of their run time).
+ * The ACME layer, the solvers and the deployers are imported on first use: `status` and a
+ * nothing-due `renew` never load TLS, the ACME client, a listener or a deployer's library (cold
+ * start is most of their run time). Each named instance is built once per process and shared by
+ * every certificate that names it.
  */
 import { join } from 'node:path';
 import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
-import { isClosableSolver } from '../challenges/challenge-solver.js';
+import type { Deployer } from '../deploy/deployer.js';
+import { CertpilotError } from '../errors.js';
+import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
+import { findPlugin } from '../plugins/registry.js';
 import { systemClock, type Clock } from '../clock.js';
-import type { ResolvedConfig } from '../config/load-config.js';
+import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file-locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
@@ -43,7 +48,8 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir });
-  const solvers: ChallengeSolver[] = [];
+  const built = new Map<string, Promise<unknown>>();
+  const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
   const sessions = new Map<string, Promise<AccountSession>>();
   let renewalInfoClient: Promise<AcmeClient | undefined> | undefined;
@@ -62,26 +68,70 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
   });
 
-  const solversFor = async (): Promise<ChallengeSolver[]> => {
-    if (solvers.length === 0) {
-      const http01 = config.challenges.http01;
-      if (http01.solver === 'webroot') {
-        const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
-        solvers.push(new WebrootHttp01Solver({ webroot: http01.webroot as string, logger }));
-      } else {
-        const { StandaloneHttp01Solver } = await import('../challenges/http01/solvers/standalone/standalone-solver.js');
-        solvers.push(new StandaloneHttp01Solver({ port: http01.port, ...(http01.host ? { host: http01.host } : {}), logger, clock }));
-      }
+  const pluginDeps = (name: string, role: 'solver' | 'deployer'): PluginDeps => ({
+    name,
+    logger: logger.child({ [role]: name }),
+    clock,
+    baseDir: config.baseDir,
+    stateDir: config.stateDir,
+  });
+
+  /** Builds a plug-in of `kind` from an instance entry, passing only the plug-in's own options. */
+  const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kind: K, name: string, role: 'solver' | 'deployer'): Promise<PluginInstances[K]> => {
+    const plugin = findPlugin(entry.type);
+    if (!plugin || plugin.kind !== kind) {
+      throw new CertpilotError('ERR_INTERNAL', `compose: ${role} "${name}" has type "${entry.type}", which is not a registered ${kind}`);
     }
-    return solvers;
+    const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
+    const instance = (await plugin.create(own, pluginDeps(name, role))) as PluginInstances[K];
+    closables.push(instance);
+    return instance;
   };
+
+  const once = <T>(key: string, make: () => Promise<T>): Promise<T> => {
+    let p = built.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = make();
+      p.catch(() => built.delete(key));
+      built.set(key, p);
+    }
+    return p;
+  };
+
+  const solver = (name: string): Promise<ChallengeSolver> =>
+    once(`solver:${name}`, async () => {
+      const entry = config.solvers[name];
+      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no solver named "${name}"`);
+      const kind = findPlugin(entry.type)?.kind;
+      if (kind === 'dns-provider') {
+        const { createDns01Solver, dns01OptionsShape } = await import('../challenges/dns01/dns01-options.js');
+        const common = Object.fromEntries(Object.keys(dns01OptionsShape).map((k) => [k, entry[k]]));
+        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1]);
+      }
+      if (kind === 'token-store') {
+        const { createTokenStoreSolver, tokenStoreSolverOptionsShape } = await import('../challenges/http01/token-store-options.js');
+        const common = Object.fromEntries(Object.keys(tokenStoreSolverOptionsShape).map((k) => [k, entry[k]]));
+        return createTokenStoreSolver(await create(entry, 'token-store', name, 'solver'), common as Parameters<typeof createTokenStoreSolver>[1]);
+      }
+      return create(entry, 'challenge-solver', name, 'solver');
+    });
+
+  const deployer = (name: string): Promise<Deployer> =>
+    once(`deployer:${name}`, async () => {
+      const entry = config.deployers[name];
+      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no deployer named "${name}"`);
+      return create(entry, 'deployer', name, 'deployer');
+    });
+
+  const solversOf = async (spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>> =>
+    new Map(await Promise.all(Object.entries(spec.solvers).map(async ([domain, name]) => [domain, await solver(name)] as const)));
 
   const openSession = async (directoryUrl: string, signal?: AbortSignal): Promise<AccountSession> => {
     const [{ openAccount }, { Issuer }] = await Promise.all([import('../acme/account.js'), import('../acme/issuer.js')]);
     const { client, account } = await openAccount(accountOptions(directoryUrl), signal ? { signal } : {});
     clients.push(client);
     await rememberDirectory(client, directoryUrl, signal);
-    return { client, issuer: new Issuer({ client, solvers: await solversFor(), logger }), directoryUrl, accountUrl: account.url };
+    return { issuer: new Issuer({ client, logger }), directoryUrl, accountUrl: account.url };
   };
 
   const rememberDirectory = async (client: AcmeClient, directoryUrl: string, signal?: AbortSignal): Promise<boolean> => {
@@ -138,11 +188,13 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
         }
         return opened;
       },
-      renewalInfoClient: (signal) => {
+      renewalInfo: (signal) => {
         renewalInfoClient ??= makeRenewalInfoClient(signal);
         renewalInfoClient.catch(() => (renewalInfoClient = undefined));
         return renewalInfoClient;
       },
+      solvers: solversOf,
+      deployers: (spec) => Promise.all(spec.deploy.map(deployer)),
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,
@@ -151,7 +203,12 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       logger,
     }),
     close: async () => {
-      await Promise.allSettled(solvers.flatMap((s) => (isClosableSolver(s) ? [s.close()] : [])));
+      await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
+      // Wrapped solvers (dns-01, token store) may hold their own resources too.
+      await Promise.allSettled([...built.values()].map(async (p) => {
+        const instance = await p.catch(() => undefined);
+        if (isClosablePlugin(instance) && !closables.includes(instance)) await instance.close();
+      }));
       for (const client of clients) client.close();
     },
   };

@@ -37,7 +37,7 @@ test('a bad configuration names the field and the fix and exits 2', async () => 
 
   const ok = capture();
   assert.equal(await main(['config', 'check', '--config', file], { VHOST: 'example.com', CERTPILOT_DIRECTORY_URL: 'letsencrypt-staging' }, ok), EXIT.ok);
-  assert.match(ok.stdout.join('\n'), /cert +example\.com: example\.com \(ec-p256\)/);
+  assert.match(ok.stdout.join('\n'), /cert +example\.com: example\.com \(ec-p256; solver default; deploy none\)/);
 });
 
 test('--help and --version', async () => {

@@ -64,6 +64,7 @@ export interface CommandContext {
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx: CommandContext): Promise<number> }> }> = {
   issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway', load: () => import('./commands/issue.js') },
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
+  deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
@@ -90,12 +91,12 @@ Options:
       --key-type TYPE      ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096
       --profile NAME       ACME profile, e.g. shortlived
       --reuse-key          keep the private key across renewals
-      --force              renew even when not due (never before a CA's Retry-After)
+      --force              renew even when not due (never before a CA's Retry-After); deploy: every deployer again
       --dry-run            renew against the CA's staging directory and discard the result
       --concurrency N      certificates renewed at once (default from config, 4)
       --http-01-port PORT  standalone http-01 listener port (default 80)
       --http-01-address A  standalone http-01 listener address (default all)
-  -w, --webroot DIR        answer http-01 by writing files under DIR instead
+  -w, --webroot DIR        answer http-01 by writing files under DIR instead (solver \`default\`)
       --reason NAME        revoke reason: unspecified | keyCompromise | superseded | cessationOfOperation
       --with-certificate-key  sign the revocation with the certificate's own key
       --json               machine-readable output (status, account show)

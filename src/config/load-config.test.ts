@@ -77,10 +77,9 @@ certificates:
   assert.equal(err.issues.length, 3, err.message);
 });
 
-test('cross-field rules: wildcard without dns-01, bad names, duplicates, webroot without directory', async () => {
+test('cross-field rules: wildcard without dns-01, bad names, duplicates', async () => {
   const file = await withFile(`
 acme: { directoryUrl: "ftp://nope" }
-challenges: { http01: { solver: webroot } }
 certificates:
   - domains: []
   - domains: ["*.example.com", "bad_label.example.com", "localhost", "192.0.2.1", "WWW.example.com.", "www.example.com"]
@@ -92,7 +91,6 @@ certificates:
   const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
   const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
   assert.match(byPath.get('acme.directoryUrl') ?? '', /neither an http\(s\) URL/);
-  assert.match(byPath.get('challenges.http01.webroot') ?? '', /required when/);
   assert.match(byPath.get('certificates[0].domains') ?? '', /at least one/);
   assert.match(byPath.get('certificates[1].domains[0]') ?? '', /only dns-01/);
   assert.match(byPath.get('certificates[1].domains[1]') ?? '', /label "bad_label"/);
@@ -154,4 +152,96 @@ test('IP identifiers: IPv4 and IPv6 (canonical form) are IPs, look-alikes are na
   assert.equal(ipVersion('fe80::1%eth0'), 0);
   assert.equal(normalizeDomain('[2001:DB8:0:0::1]'), '2001:db8::1');
   assert.match(identifierProblem('1.2.3') ?? '', /neither a valid IP address nor a domain name/);
+});
+
+test('named solvers: each name of a certificate gets its solver; the implicit default is standalone on port 80', async () => {
+  const file = await withFile(`
+solvers:
+  web: { type: standalone, port: 8080, host: 127.0.0.1 }
+  site: { type: webroot, path: ./www }
+defaults: { solver: web }
+certificates:
+  - name: plain
+    domains: [a.example.com]
+  - name: mixed
+    domains: [example.com, www.example.com, static.example.org, img.static.example.org]
+    solver: web
+    solvers:
+      - { names: [www.example.com], solver: site }
+      - { zones: [static.example.org], solver: site }
+  - name: builtin
+    domains: [b.example.com]
+    solver: default
+`);
+  const config = await loadConfig({ file, cwd: '/', env: {} });
+  assert.deepEqual(config.certificates[0]?.solvers, { 'a.example.com': 'web' });
+  assert.deepEqual(config.certificates[1]?.solvers, {
+    'example.com': 'web',
+    'www.example.com': 'site',
+    'static.example.org': 'site',
+    'img.static.example.org': 'site',
+  });
+  assert.deepEqual(config.solvers.default, { type: 'standalone', port: 80 });
+  assert.equal(config.solvers.site?.path, './www', 'plug-in options are kept as written; the plug-in resolves them against baseDir');
+  assert.equal(config.baseDir, join(file, '..'));
+  assert.deepEqual(config.certificates[2]?.deploy, []);
+});
+
+test('every bad solver and deployer reference is reported at once, each naming its field', async () => {
+  const file = await withFile(`
+solvers:
+  web: { type: standalone }
+  bad: { type: nosuch }
+defaults: { deploy: [volume] }
+certificates:
+  - name: one
+    domains: ["*.example.com", example.com]
+    solver: missing
+    solvers:
+      - { names: [typo.example.com], solver: web }
+      - { solver: web }
+      - { names: [example.com], solver: gone }
+    deploy: [reload]
+  - name: two
+    domains: ["*.example.net"]
+    solver: web
+`);
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(byPath.get('solvers.bad.type') ?? '', /use one of standalone, webroot/);
+  // Cross-field problems are only reached once the schema holds; fix the type and look again.
+  const file2 = await withFile(`
+solvers:
+  web: { type: standalone }
+defaults: { deploy: [volume] }
+certificates:
+  - name: one
+    domains: ["*.example.com", example.com]
+    solver: missing
+    solvers:
+      - { names: [typo.example.com], solver: web }
+      - { solver: web }
+      - { names: [example.com], solver: gone }
+    deploy: [reload]
+  - name: two
+    domains: ["*.example.net", 192.0.2.10]
+    solver: web
+`);
+  const err2 = await configError(loadConfig({ file: file2, cwd: '/', env: {} }));
+  const got = new Map(err2.issues.map((i) => [i.path, i.message]));
+  assert.match(got.get('certificates[0].solver') ?? '', /"missing" is not a solver defined under `solvers`; defined: default, web/);
+  assert.match(got.get('certificates[0].solvers[0].names[0]') ?? '', /"typo.example.com" is not one of the certificate's domains/);
+  assert.match(got.get('certificates[0].solvers[1]') ?? '', /needs `names` or `zones`/);
+  assert.match(got.get('certificates[0].solvers[2].solver') ?? '', /"gone" is not a solver/);
+  assert.match(got.get('certificates[0].deploy[0]') ?? '', /"reload" is not a deployer defined under `deployers`/);
+  assert.match(got.get('defaults.deploy[0]') ?? '', /"volume" is not a deployer/, 'certificate two uses defaults.deploy');
+  assert.match(got.get('certificates[1].domains[0]') ?? '', /wildcard, which only dns-01 can prove, but its solver "web" answers http-01/);
+  assert.equal(err2.issues.length, 7, err2.message);
+});
+
+test('--webroot and --http-01-port reshape the default solver', async () => {
+  const web = await loadConfig({ cwd: '/srv', env: {}, overrides: { webroot: '/var/www', certificate: { domains: ['a.example.com'] } } });
+  assert.deepEqual(web.solvers.default, { type: 'webroot', path: '/var/www' });
+  const port = await loadConfig({ cwd: '/srv', env: {}, overrides: { http01Port: 8080, http01Host: '127.0.0.1', certificate: { domains: ['a.example.com'] } } });
+  assert.deepEqual(port.solvers.default, { type: 'standalone', port: 8080, host: '127.0.0.1' });
 });

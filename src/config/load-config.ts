@@ -10,7 +10,9 @@ import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
-import { checkDomains, defaultCertificateName, toIdentifier } from './rules.js';
+import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
+import { challengeTypeOf, type PluginDefinition } from '../plugins/plugin.js';
+import { findPlugin } from '../plugins/registry.js';
 import { configSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
 
 /** One certificate, resolved: defaults applied, names normalized. */
@@ -22,13 +24,26 @@ export interface ResolvedCertificate {
   keyType: KeyType;
   reuseKey: boolean;
   profile?: string;
-  challenge: 'http-01';
+  /** The solver instance (a key of {@link ResolvedConfig.solvers}) of each name, by normalized name. */
+  solvers: Readonly<Record<string, string>>;
+  /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
+  deploy: readonly string[];
+}
+
+/** A solver or deployer instance: the plug-in id and its validated options. */
+export interface PluginInstanceConfig {
+  /** The plug-in id (`standalone`, `redis`, `route53`, `files`…). */
+  type: string;
+  /** Everything else of the entry, defaults applied. */
+  [option: string]: unknown;
 }
 
 /** The validated, normalized, frozen configuration every component is built from. */
 export interface ResolvedConfig {
   /** The file it came from, when any. */
   source?: string;
+  /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
+  baseDir: string;
   stateDir: string;
   logLevel: ParsedConfig['logLevel'];
   acme: Omit<ParsedConfig['acme'], 'eab' | 'caBundle' | 'stagingDirectoryUrl'> & {
@@ -40,7 +55,10 @@ export interface ResolvedConfig {
     caCertificates: string[];
     caBundle?: string;
   };
-  challenges: ParsedConfig['challenges'];
+  /** Named solvers; always holds `default` (standalone on port 80 unless configured). */
+  solvers: Readonly<Record<string, PluginInstanceConfig>>;
+  /** Named deployers. */
+  deployers: Readonly<Record<string, PluginInstanceConfig>>;
   defaults: ParsedConfig['defaults'];
   renewal: ParsedConfig['renewal'];
   certificates: ResolvedCertificate[];
@@ -171,14 +189,17 @@ function applyOverrides(value: unknown, env: LoadConfigOptions['env'], o: Config
   set(acme, 'email', o.email);
   set(acme, 'caBundle', o.caBundle);
   if (o.termsOfServiceAgreed) acme.termsOfServiceAgreed = true;
-  if (o.http01Port !== undefined || o.http01Host !== undefined || o.webroot !== undefined) {
-    const http01 = section(section(root, 'challenges'), 'http01');
-    set(http01, 'port', o.http01Port);
-    set(http01, 'host', o.http01Host);
-    if (o.webroot) {
-      http01.solver = 'webroot';
-      http01.webroot = o.webroot;
-    }
+  // The flags reshape the solver named `default` (the one certificates use unless they name one).
+  if (o.webroot) {
+    section(root, 'solvers').default = { type: 'webroot', path: o.webroot };
+  } else if (o.http01Port !== undefined || o.http01Host !== undefined) {
+    const solvers = section(root, 'solvers');
+    const current = solvers.default;
+    const base = current && typeof current === 'object' && (current as Mutable).type === 'standalone' ? (current as Mutable) : { type: 'standalone' };
+    const next: Mutable = { ...base };
+    set(next, 'port', o.http01Port);
+    set(next, 'host', o.http01Host);
+    solvers.default = next;
   }
   if (o.certificate) {
     const c: Mutable = { domains: o.certificate.domains };
@@ -247,24 +268,25 @@ async function normalize(
     else acme.eab = { kid, hmacKey };
   }
 
-  const http01 = c.challenges.http01;
-  if (http01.solver === 'webroot' && !http01.webroot) {
-    issues.push({ path: 'challenges.http01.webroot', message: 'is required when challenges.http01.solver is webroot; set the directory your web server serves' });
-  }
-  const challenges = {
-    http01: { ...http01, ...(http01.webroot ? { webroot: resolve(baseDir, http01.webroot) } : {}) },
-  };
+  const solvers: Record<string, PluginInstanceConfig> = { default: { type: 'standalone', port: 80 }, ...c.solvers };
+  const deployers: Record<string, PluginInstanceConfig> = { ...c.deployers };
 
   const names = new Map<string, number>();
   const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
-    const challenge = cert.challenge ?? c.defaults.challenge;
-    const domains = checkDomains(cert.domains, challenge, `certificates[${index}].domains`, issues);
+    const path = `certificates[${index}]`;
+    const domains = checkDomains(cert.domains, 'dns-01', `${path}.domains`, issues);
     const name = cert.name ?? (domains[0] ? defaultCertificateName(domains[0]) : `certificate-${index}`);
     const previous = names.get(name);
     if (previous !== undefined) {
-      issues.push({ path: `certificates[${index}].name`, message: `"${name}" is also the name of certificates[${previous}]; give each certificate its own name` });
+      issues.push({ path: `${path}.name`, message: `"${name}" is also the name of certificates[${previous}]; give each certificate its own name` });
     } else names.set(name, index);
     const profile = cert.profile ?? c.defaults.profile;
+    const deploy = cert.deploy ?? c.defaults.deploy;
+    deploy.forEach((d, i) => {
+      if (!deployers[d]) {
+        issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
+      }
+    });
     return {
       name,
       domains,
@@ -272,19 +294,79 @@ async function normalize(
       keyType: cert.keyType ?? c.defaults.keyType,
       reuseKey: cert.reuseKey ?? c.defaults.reuseKey,
       ...(profile ? { profile } : {}),
-      challenge,
+      solvers: chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues),
+      deploy: [...new Set(deploy)],
     };
   });
 
   return {
+    baseDir,
     stateDir: resolve(baseDir, c.stateDir),
     logLevel: c.logLevel,
     acme,
-    challenges,
+    solvers,
+    deployers,
     defaults: c.defaults,
     renewal: c.renewal,
     certificates,
   };
+}
+
+function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
+  const list = Object.keys(defined);
+  return `"${name}" is not a ${kind} defined under \`${kind}s\`; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
+}
+
+/**
+ * The solver of each name: the first `solvers` selector that matches it, else the certificate's
+ * (or the default) solver. Checks every reference, that wildcards go to a dns-01 solver and IP
+ * addresses to an http-01 one, and that `names` only lists names of the certificate.
+ */
+function chooseSolvers(
+  domains: readonly string[],
+  cert: ParsedConfig['certificates'][number],
+  defaultSolver: string,
+  solvers: Record<string, PluginInstanceConfig>,
+  path: string,
+  issues: ConfigIssue[],
+): Record<string, string> {
+  const fallback = cert.solver ?? defaultSolver;
+  const fallbackPath = cert.solver ? `${path}.solver` : 'defaults.solver';
+  const known = (solver: string, at: string): boolean => {
+    if (solvers[solver]) return true;
+    issues.push({ path: at, message: unknownInstance('solver', solver, solvers) });
+    return false;
+  };
+  const selectors = (cert.solvers ?? []).map((sel, i) => {
+    const at = `${path}.solvers[${i}]`;
+    const ok = known(sel.solver, `${at}.solver`);
+    const listed = (sel.names ?? []).map(normalizeDomain);
+    listed.forEach((n, j) => {
+      if (!domains.includes(n)) issues.push({ path: `${at}.names[${j}]`, message: `"${n}" is not one of the certificate's domains (${domains.join(', ')})` });
+    });
+    const zones = (sel.zones ?? []).map(normalizeDomain);
+    if (listed.length === 0 && zones.length === 0) issues.push({ path: at, message: 'needs `names` or `zones` to say which names it covers' });
+    return { ok, solver: sel.solver, names: listed, zones };
+  });
+  const fallbackOk = known(fallback, fallbackPath);
+  const chosen: Record<string, string> = {};
+  domains.forEach((domain, index) => {
+    const base = domain.replace(/^\*\./, '');
+    const selector = selectors.find((s) => s.names.includes(domain) || s.zones.some((z) => base === z || base.endsWith(`.${z}`)));
+    const solver = selector ? selector.solver : fallback;
+    chosen[domain] = solver;
+    if (!(selector ? selector.ok : fallbackOk)) return;
+    const type = challengeTypeOf(findPlugin(solvers[solver]?.type ?? '') ?? ({} as PluginDefinition));
+    if (domain.startsWith('*.') && type !== 'dns-01') {
+      issues.push({
+        path: `${path}.domains[${index}]`,
+        message: `"${domain}" is a wildcard, which only dns-01 can prove, but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a dns-01 solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53 or rfc2136 solver> }])`,
+      });
+    } else if (ipVersion(domain) !== 0 && type === 'dns-01') {
+      issues.push({ path: `${path}.domains[${index}]`, message: `"${domain}" is an IP address, which dns-01 cannot prove; give it an http-01 solver` });
+    }
+  });
+  return chosen;
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */
@@ -294,7 +376,14 @@ function explainZodIssue(issue: { code: string; message: string; keys?: string[]
       return `unknown field(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}; check the spelling against docs/config-reference.md`;
     case 'invalid_value':
       return `must be one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union': {
+      // A solver or deployer entry whose `type` names no plug-in of that kind.
+      const types = [...issue.message.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+      if (types.length > 0) return `is not a plug-in of this kind; use one of ${types.join(', ')} (see docs/plugins.md)`;
+      return issue.message;
+    }
     case 'invalid_type':
+      if (issue.expected === 'never') return 'no plug-in of this kind is registered in this version of certpilot';
       return /received undefined/.test(issue.message)
         ? `is required (${issue.expected === 'array' ? 'a list' : `a ${issue.expected ?? 'value'}`})`
         : `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected ?? 'different type'}`} (${issue.message.replace(/^Invalid input: /, '')})`;

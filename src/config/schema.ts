@@ -4,6 +4,10 @@
  * (`docs/config-reference.md`) are generated from it by `npm run docs`.
  */
 import { z } from 'zod';
+import { dns01OptionsShape } from '../challenges/dns01/dns01-options.js';
+import { tokenStoreSolverOptionsShape } from '../challenges/http01/token-store-options.js';
+import type { PluginDefinition } from '../plugins/plugin.js';
+import { pluginsOfKind } from '../plugins/registry.js';
 
 /** Let's Encrypt production directory. */
 export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -13,10 +17,6 @@ export const LETSENCRYPT_STAGING_DIRECTORY = 'https://acme-staging-v02.api.letse
 const keyType = z
   .enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'])
   .describe('Private key algorithm: ec-p256 (default, fast and widely supported), ec-p384, rsa-2048, rsa-3072 or rsa-4096.');
-
-const challengeType = z
-  .enum(['http-01'])
-  .describe('Which ACME challenge proves control of the names. Only http-01 has a solver in this version; wildcard names need dns-01, which comes with the DNS providers.');
 
 const directoryAlias = z
   .string()
@@ -76,24 +76,50 @@ export const acmeSchema = z
   })
   .describe('The ACME CA and the account used with it.');
 
-/** Schema of the `challenges` section. */
-export const challengesSchema = z
+/** Names of solver and deployer instances. */
+const instanceName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, { message: 'must start with a letter or digit and use only letters, digits, "-" and "_" (at most 63)' });
+
+/** One instance entry: `type` names the plug-in, the other keys are its options. */
+function instanceSchema(plugin: PluginDefinition, extra: z.ZodRawShape = {}): z.ZodObject {
+  return z
+    .strictObject({ type: z.literal(plugin.id).describe(plugin.summary), ...plugin.schema.shape, ...extra })
+    .describe(`\`type: ${plugin.id}\` (${plugin.kind}): ${plugin.summary}`);
+}
+
+/** A union over registered plug-ins, discriminated by `type` (never-matching when there are none). */
+function unionOf(options: z.ZodObject[], what: string): z.ZodType<{ type: string } & Record<string, unknown>> {
+  const [first, ...rest] = options;
+  if (!first) return z.never().describe(`No ${what} plug-in is registered.`) as unknown as z.ZodType<{ type: string } & Record<string, unknown>>;
+  return z.discriminatedUnion('type', [first, ...rest]) as unknown as z.ZodType<{ type: string } & Record<string, unknown>>;
+}
+
+/**
+ * One solver instance: a challenge solver, a DNS provider (wrapped in the dns-01 solver, with its
+ * options) or a token store (wrapped in the store-backed http-01 solver, with its options).
+ */
+export const solverInstanceSchema = unionOf(
+  [
+    ...pluginsOfKind('challenge-solver').map((p) => instanceSchema(p)),
+    ...pluginsOfKind('dns-provider').map((p) => instanceSchema(p, dns01OptionsShape)),
+    ...pluginsOfKind('token-store').map((p) => instanceSchema(p, tokenStoreSolverOptionsShape)),
+  ],
+  'solver',
+).describe('A named solver: `type` is the plug-in (see docs/plugins.md), the other keys its options.');
+
+/** One deployer instance. */
+export const deployerInstanceSchema = unionOf(pluginsOfKind('deployer').map((p) => instanceSchema(p)), 'deployer').describe(
+  'A named deployer: `type` is the plug-in (see docs/plugins.md), the other keys its options.',
+);
+
+const solverSelectorSchema = z
   .strictObject({
-    http01: z
-      .strictObject({
-        solver: z
-          .enum(['standalone', 'webroot'])
-          .default('standalone')
-          .describe('`standalone`: certpilot answers on its own listener (nothing else may use the port). `webroot`: certpilot writes the token file under a directory your web server serves.'),
-        port: z.number().int().min(0).max(65535).default(80).describe('Port of the standalone listener. The CA always connects to port 80; map or forward it when certpilot listens elsewhere.'),
-        host: z.string().optional().describe('Address of the standalone listener; default all interfaces.'),
-        webroot: z.string().optional().describe('Directory served at the site root, for the webroot solver; `.well-known/acme-challenge/` is created under it.'),
-      })
-      .prefault({})
-      .describe('How http-01 challenges are answered.'),
+    names: z.array(z.string()).optional().describe('Names of the certificate this entry covers, exactly as listed in `domains` (e.g. `*.example.com`).'),
+    zones: z.array(z.string()).optional().describe('DNS zones: covers every name of the certificate equal to or below one of them (a wildcard by its base name).'),
+    solver: instanceName.describe('The solver (a name under `solvers`) for the names matched.'),
   })
-  .prefault({})
-  .describe('Challenge solvers.');
+  .describe('Which solver proves some of the names.');
 
 /** Schema of one certificate entry. */
 export const certificateSchema = z
@@ -111,7 +137,15 @@ export const certificateSchema = z
     keyType: keyType.optional().describe('Overrides `defaults.keyType`.'),
     reuseKey: z.boolean().optional().describe('Overrides `defaults.reuseKey`.'),
     profile: z.string().optional().describe('Overrides `defaults.profile`.'),
-    challenge: challengeType.optional().describe('Overrides `defaults.challenge`.'),
+    solver: instanceName.optional().describe('The solver (a name under `solvers`) that proves every name no `solvers` entry matches. Overrides `defaults.solver`.'),
+    solvers: z
+      .array(solverSelectorSchema)
+      .optional()
+      .describe('Per-name solver choice, first match wins (cert-manager style selectors): e.g. the wildcard through dns-01, the other names through http-01.'),
+    deploy: z
+      .array(instanceName)
+      .optional()
+      .describe('Deployers (names under `deployers`) run in this order after each new version, and retried on the next run when one failed. Overrides `defaults.deploy`.'),
   })
   .describe('A certificate to keep issued and renewed.');
 
@@ -124,13 +158,21 @@ export const configSchema = z
       .describe('Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state. Put it on a persistent volume.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the JSON log lines on standard error.'),
     acme: acmeSchema.prefault({}),
-    challenges: challengesSchema,
+    solvers: z
+      .record(instanceName, solverInstanceSchema)
+      .default({})
+      .describe('Named challenge solvers. A solver named `default` of type `standalone` (port 80) exists unless you define one.'),
+    deployers: z
+      .record(instanceName, deployerInstanceSchema)
+      .default({})
+      .describe('Named deployers: where each new certificate version goes after it is saved (files, hook, Kubernetes…).'),
     defaults: z
       .strictObject({
         keyType: keyType.default('ec-p256'),
         reuseKey: z.boolean().default(false).describe('Keep the private key across renewals (needed for key pinning); default is a fresh key each time.'),
         profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
-        challenge: challengeType.default('http-01'),
+        solver: instanceName.default('default').describe('The solver of every certificate that names none.'),
+        deploy: z.array(instanceName).default([]).describe('The deployers of every certificate that lists none.'),
       })
       .prefault({})
       .describe('Defaults for every certificate.'),

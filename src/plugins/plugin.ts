@@ -8,7 +8,7 @@
  * plug-in never loads its code (ioredis, the AWS SDK, the Kubernetes client).
  */
 import type { z } from 'zod';
-import type { ChallengeSolver } from '../challenges/challenge-solver.js';
+import type { ChallengeSolver, ChallengeType } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
 import type { Clock } from '../clock.js';
@@ -50,6 +50,8 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   readonly summary: string;
   /** The plug-in's folder, relative to `src/` (a test keeps registry and folders the same set). */
   readonly dir: string;
+  /** For kind `challenge-solver`: the challenge type it answers (the other solver kinds imply theirs). */
+  readonly challengeType?: ChallengeType;
   /** Options besides `type`, with descriptions and defaults (a `z.strictObject`). */
   readonly schema: S;
   /** Builds an instance; does no network I/O (the first call does). */
@@ -59,6 +61,13 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
 /** Declares a plug-in with its option types inferred from the schema. */
 export function definePlugin<K extends PluginKind, S extends z.ZodObject>(definition: PluginDefinition<K, S>): PluginDefinition<K, S> {
   return definition;
+}
+
+/** The challenge type a solver plug-in answers: dns-01 for DNS providers, http-01 for token stores. */
+export function challengeTypeOf(plugin: PluginDefinition): ChallengeType | undefined {
+  if (plugin.kind === 'dns-provider') return 'dns-01';
+  if (plugin.kind === 'token-store') return 'http-01';
+  return plugin.kind === 'challenge-solver' ? plugin.challengeType : undefined;
 }
 
 /** Optional: an instance that holds connections or listeners and must be closed after the run. */

@@ -15,6 +15,7 @@ export const PLUGINS = [
   definePlugin({
     id: 'standalone',
     kind: 'challenge-solver',
+    challengeType: 'http-01',
     summary: 'http-01 answered by certpilot on its own listener (port 80 by default); the embedded default.',
     dir: 'challenges/http01/solvers/standalone',
     schema: standaloneSchema,
@@ -26,6 +27,7 @@ export const PLUGINS = [
   definePlugin({
     id: 'webroot',
     kind: 'challenge-solver',
+    challengeType: 'http-01',
     summary: 'http-01 answered by writing the token file under a directory your web server already serves.',
     dir: 'challenges/http01/solvers/webroot',
     schema: webrootSchema,

@@ -100,7 +100,7 @@ describe('recordFailure and recordSuccess', () => {
 
   it('persists the failure, its backoff and the CA Retry-After in the state', () => {
     const now = new Date(T0);
-    let state: RenewalState = { failureCount: 0, lastDeployedVersion: 2 };
+    let state: RenewalState = { failureCount: 0, deployments: { files: { version: 2, serialNumber: '0a', at: '2026-01-01T00:00:00.000Z', result: 'success', message: 'ok' } } };
     state = recordFailure(state, now, { code: 'ERR_ACME_PROBLEM', message: 'first' }, 90 * DAY);
     state = recordFailure(state, now, { code: 'ERR_ACME_RATE_LIMITED', message: 'slow down', retryAfter: new Date(T0 + 3 * HOUR) }, 90 * DAY);
     // A restart reads the state back from JSON.
@@ -109,7 +109,7 @@ describe('recordFailure and recordSuccess', () => {
     assert.equal(restored.backoffUntil, new Date(T0 + 2 * BACKOFF_BASE_MS).toISOString());
     assert.equal(restored.retryAfter, new Date(T0 + 3 * HOUR).toISOString());
     assert.deepEqual(restored.lastAttempt, { at: now.toISOString(), result: 'failure', code: 'ERR_ACME_RATE_LIMITED', message: 'slow down' });
-    assert.equal(restored.lastDeployedVersion, 2);
+    assert.equal(restored.deployments?.files?.version, 2);
     const d = planRenewal({ spec, stored: undefined, state: restored, now: new Date(T0 + HOUR) });
     assert.equal(d.heldBy, 'retry-after');
   });
@@ -118,10 +118,10 @@ describe('recordFailure and recordSuccess', () => {
     const failed: RenewalState = {
       ...recordFailure({ failureCount: 4 }, new Date(T0), { code: 'ERR_ACME_PROBLEM', message: 'x', retryAfter: new Date(T0 + HOUR) }),
       ari: { certId: 'old', windowStart: 'a', windowEnd: 'b', fetchedAt: 'c', nextFetchAt: 'd', selectedTime: 'e' },
-      lastDeployedVersion: 3,
+      deployments: { files: { version: 3, serialNumber: '0b', at: 'f', result: 'success', message: 'ok' } },
     };
     const ok = recordSuccess(failed, new Date(T0 + 2 * HOUR), 'lifetime');
-    assert.deepEqual(ok, { failureCount: 0, lastDeployedVersion: 3, lastAttempt: { at: new Date(T0 + 2 * HOUR).toISOString(), result: 'success', reason: 'lifetime' } });
+    assert.deepEqual(ok, { failureCount: 0, deployments: failed.deployments, lastAttempt: { at: new Date(T0 + 2 * HOUR).toISOString(), result: 'success', reason: 'lifetime' } });
   });
 });
 

@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { AcmeClient } from '../acme/acme-client.js';
-import type { IssuedCertificate, IssueRequest, Issuer } from '../acme/issuer.js';
+import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
 import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file-locker.js';
+import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
-import { renewAll, renewCertificate, type RenewalContext } from './renew-certificate.js';
+import { deployCertificate, renewAll, renewCertificate, type RenewalContext, type RenewalInfoSource } from './renew-certificate.js';
 
 const DAY = 86_400_000;
 
@@ -22,7 +22,8 @@ const spec: ResolvedCertificate = {
   identifiers: [{ type: 'dns', value: 'www.example.test' }],
   keyType: 'ec-p256',
   reuseKey: false,
-  challenge: 'http-01',
+  solvers: { 'www.example.test': 'default' },
+  deploy: [],
 };
 
 function issued(days = 90): IssuedCertificate {
@@ -50,6 +51,8 @@ interface Harness {
   ariFetches: number;
   /** What the next issue does. */
   next: (req: IssueRequest) => Promise<IssuedCertificate>;
+  /** The certificate's deployers (set `spec.deploy` to match). */
+  deployers: Deployer[];
   /** What the next renewalInfo fetch returns (undefined: the CA has no ARI). */
   ari?: { start: Date; end: Date; retryAfter: Date };
 }
@@ -64,26 +67,29 @@ async function harness(): Promise<Harness> {
     requests: [],
     sessions: 0,
     ariFetches: 0,
+    deployers: [],
     next: async () => issued(),
     ctx: undefined as unknown as RenewalContext,
   };
-  const issuer = { issue: async (req: IssueRequest) => (h.requests.push(req), h.next(req)) } as unknown as Issuer;
-  const ariClient = {
+  const issuer: CertificateIssuer = { issue: async (req: IssueRequest) => (h.requests.push(req), h.next(req)) };
+  const ariClient: RenewalInfoSource = {
     getRenewalInfo: async (_pem: string) => {
       h.ariFetches++;
       const stored = await store.load(spec.name);
       if (!h.ari || !stored) throw new Error('no ARI');
       return { certId: stored.metadata.ariCertId, suggestedWindow: { start: h.ari.start, end: h.ari.end }, retryAfter: h.ari.retryAfter };
     },
-  } as unknown as AcmeClient;
+  };
   h.ctx = {
     store,
     locker: new FileLocker({ dir: join(stateDir, 'locks'), clock }),
     session: async () => {
       h.sessions++;
-      return { client: {} as AcmeClient, issuer, directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1' };
+      return { issuer, directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1' };
     },
-    renewalInfoClient: async () => (h.ari ? ariClient : undefined),
+    renewalInfo: async () => (h.ari ? ariClient : undefined),
+    solvers: async () => new Map(),
+    deployers: async () => h.deployers,
     ari: true,
     lockTtlSeconds: 60,
     clock,
@@ -251,4 +257,108 @@ test('with a known run interval, a renewal due before the next run is done now (
   const result = await renewCertificate(spec, daily);
   assert.equal(result.outcome, 'renewed', 'a daily run would be 12 hours late: renew now');
   assert.equal(result.reason, 'lifetime');
+});
+
+/** A deployer that records what it was given and fails while `failing` is set. */
+function fakeDeployer(id: string, calls: string[]): Deployer & { failing: boolean } {
+  const d = {
+    id,
+    failing: false,
+    deploy: async (cert: { version: number }) => {
+      calls.push(`${id}:v${cert.version}`);
+      if (d.failing) throw new CertpilotError('ERR_DEPLOY_FAILED', `deploy ${id}: target refused`, { hint: 'fix the target' });
+      return { message: `${id} holds v${cert.version}` };
+    },
+  };
+  return d;
+}
+
+test('the deploy stage runs after save in order; a failure stops the chain, keeps the new version, and only what failed is retried', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  const files = fakeDeployer('files', calls);
+  const hook = fakeDeployer('hook', calls);
+  const secret = fakeDeployer('secret', calls);
+  h.deployers = [files, hook, secret];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['files', 'hook', 'secret'] };
+
+  hook.failing = true;
+  const first = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(first.outcome, 'issued', 'the certificate was issued and saved');
+  assert.equal(first.deploy?.ok, false);
+  assert.deepEqual(first.deploy?.steps.map((s) => s.status), ['deployed', 'failed', 'not-run'], 'the chain stops at the failure');
+  assert.deepEqual(calls, ['files:v1', 'hook:v1']);
+  assert.equal((await h.store.load('www'))?.version, 1, 'the store is never rolled back');
+  const state = await h.store.loadState('www');
+  assert.equal(state.deployments?.files?.result, 'success');
+  assert.equal(state.deployments?.hook?.result, 'failure');
+  assert.equal(state.deployments?.hook?.code, 'ERR_DEPLOY_FAILED');
+  assert.equal(state.deployments?.secret, undefined, 'a deployer that did not run has no record');
+
+  // Still failing: nothing due, the deploy is retried (no new order), and fails again.
+  const again = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(again.outcome, 'deployed');
+  assert.equal(again.deploy?.ok, false);
+  assert.equal(h.requests.length, 1, 'no new order for a deploy retry');
+
+  hook.failing = false;
+  calls.length = 0;
+  const fixed = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(fixed.outcome, 'deployed');
+  assert.equal(fixed.deploy?.ok, true);
+  assert.deepEqual(calls, ['hook:v1', 'secret:v1'], 'files already held v1 and was not redeployed');
+  assert.equal(h.requests.length, 1);
+
+  calls.length = 0;
+  const quiet = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(quiet.outcome, 'not-due');
+  assert.deepEqual(calls, [], 'nothing due and everything deployed: no deployer runs');
+  assert.equal(quiet.deploy, undefined);
+});
+
+test('a renewal deploys the new version to every deployer; deployCertificate --force redeploys, and needs a stored certificate', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  h.deployers = [fakeDeployer('files', calls)];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['files'] };
+  assert.equal((await deployCertificate(withDeploy, h.ctx)).error?.code, 'ERR_DEPLOY_NO_CERTIFICATE');
+
+  await renewCertificate(withDeploy, h.ctx);
+  const renewed = await renewCertificate(withDeploy, h.ctx, { force: true });
+  assert.equal(renewed.outcome, 'renewed');
+  assert.deepEqual(calls, ['files:v1', 'files:v2']);
+  assert.equal((await h.store.loadState('www')).deployments?.files?.version, 2);
+
+  const skipped = await deployCertificate(withDeploy, h.ctx);
+  assert.deepEqual(skipped.deploy?.steps.map((s) => s.status), ['up-to-date']);
+  const forced = await deployCertificate(withDeploy, h.ctx, { force: true });
+  assert.deepEqual(forced.deploy?.steps.map((s) => s.status), ['deployed']);
+  assert.deepEqual(calls, ['files:v1', 'files:v2', 'files:v2']);
+});
+
+test('a new deployer added to the configuration gets the live version on the next nothing-due run', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  await renewCertificate(spec, h.ctx);
+  h.deployers = [fakeDeployer('volume', calls)];
+  const result = await renewCertificate({ ...spec, deploy: ['volume'] }, h.ctx);
+  assert.equal(result.outcome, 'deployed');
+  assert.deepEqual(calls, ['volume:v1']);
+  assert.equal(h.requests.length, 1);
+});
+
+test('a deployer that cannot be built fails the deploy stage of its certificate only', async () => {
+  const h = await harness();
+  h.ctx = { ...h.ctx, deployers: async () => Promise.reject(new CertpilotError('ERR_DEPLOY_FAILED', 'deploy files: cannot load')) };
+  const result = await renewCertificate({ ...spec, deploy: ['files'] }, h.ctx);
+  assert.equal(result.outcome, 'issued');
+  assert.equal(result.deploy?.ok, false);
+  assert.equal((await h.store.loadState('www')).deployments, undefined);
+});
+
+test('a failed attempt keeps its reason in the state', async () => {
+  const h = await harness();
+  h.next = async () => Promise.reject(new CertpilotError('ERR_ACME_PROBLEM', 'boom'));
+  await renewCertificate(spec, h.ctx);
+  assert.equal((await h.store.loadState('www')).lastAttempt?.reason, 'missing');
 });

@@ -1,40 +1,56 @@
 /**
  * One renewal run for one certificate: refresh ARI when allowed → plan → (lock → plan again →
- * issue → save) → record the outcome in the renewal state. A failure leaves the previous certificate
- * live and is recorded for backoff; a `rateLimited` answer is persisted, never slept through.
+ * issue → save → deploy) → record the outcome in the renewal state. A failure leaves the previous
+ * certificate live and is recorded for backoff; a `rateLimited` answer is persisted, never slept
+ * through. A deploy that failed is retried by the next run, due or not, without a new order.
  *
- * Nothing-due runs stay cheap: no lock, no account, no CA request unless ARI must be fetched.
+ * Nothing-due runs stay cheap: no lock, no account, no CA request unless ARI must be fetched, and
+ * no deployer built unless one lacks the live version.
  */
-import type { AcmeClient } from '../acme/acme-client.js';
-import type { Issuer } from '../acme/issuer.js';
+import type { CertificateIssuer } from '../acme/issuer.js';
+import type { RenewalInfoResult } from '../acme/acme-client.js';
+import type { ChallengeSolver } from '../challenges/challenge-solver.js';
+import type { Deployer } from '../deploy/deployer.js';
+import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
 import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Locker } from '../coordination/locker.js';
-import type { CertificateStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
-import { applyRenewalInfo, needsRenewalInfo, planRenewal, recordFailure, recordSuccess } from './planner.js';
+import type { CertificatePaths, CertificateStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
+import { applyRenewalInfo, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
 
-/** An ACME client and issuer bound to an account, opened on first need. */
+/** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
-  client: AcmeClient;
-  issuer: Issuer;
+  issuer: CertificateIssuer;
   directoryUrl: string;
   accountUrl: string;
 }
 
-/** What a renewal run needs; built by `cli/compose.ts`. */
+/** Where ARI answers come from (RFC 9773 §4.1; the ACME client is one). */
+export interface RenewalInfoSource {
+  getRenewalInfo(certPem: string, options: { signal?: AbortSignal | undefined }): Promise<RenewalInfoResult>;
+}
+
+/**
+ * What a renewal run needs; built by `cli/compose.ts`. Only seams: the run never sees how the
+ * account, the solvers or the deployers are made.
+ */
 export interface RenewalContext {
   store: CertificateStore & RenewalStateStore;
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
   /**
-   * A client for ARI look-ups (no account needed: renewalInfo is a plain GET), or undefined when
+   * A source of ARI answers (no account needed: renewalInfo is a plain GET), or undefined when
    * the CA's directory offers no renewalInfo (remembered for a day, so such CAs cost no request).
    */
-  renewalInfoClient(signal?: AbortSignal): Promise<AcmeClient | undefined>;
+  renewalInfo(signal?: AbortSignal): Promise<RenewalInfoSource | undefined>;
+  /** The solver of each of the certificate's names (keyed as in `spec.solvers`), built on first use. */
+  solvers(spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>>;
+  /** The certificate's deployers, in order, built on first use. */
+  deployers(spec: ResolvedCertificate): Promise<readonly Deployer[]>;
   ari: boolean;
   preferredChain?: string;
   lockTtlSeconds: number;
@@ -44,8 +60,11 @@ export interface RenewalContext {
   logger: Logger;
 }
 
-/** How one certificate's run ended. */
-export type RenewalOutcome = 'issued' | 'renewed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
+/**
+ * How one certificate's run ended. `deployed`: nothing was due, but a deployer lacked the live
+ * version and the deploy stage ran (see `deploy` for how it went).
+ */
+export type RenewalOutcome = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
 
 /** The result of one certificate's run, for the CLI summary and the exit code. */
 export interface RenewalResult {
@@ -58,6 +77,15 @@ export interface RenewalResult {
   /** When the certificate becomes due, or when it may be tried again. */
   next?: Date;
   error?: CertpilotError;
+  /** Where the live files are (from the store), once there is a live version. */
+  paths?: CertificatePaths;
+  /** The deploy stage, when it ran. */
+  deploy?: DeployReport;
+}
+
+/** True when the run failed: the renewal, or its deploy stage. */
+export function resultFailed(result: RenewalResult): boolean {
+  return result.outcome === 'failed' || result.deploy?.ok === false;
 }
 
 /** Options of a run. */
@@ -67,7 +95,28 @@ export interface RenewOptions {
   signal?: AbortSignal;
 }
 
-/** Renews one certificate if due. Never throws for a renewal failure: it is in the result. */
+/**
+ * The planning call `renew` and `status` share: the policy chain plus backoff and the CA's holds,
+ * with the next run's time when the run interval is known.
+ */
+export function decideRenewal(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate | undefined,
+  state: RenewalState,
+  now: Date,
+  options: { force?: boolean; runIntervalMs?: number | undefined } = {},
+): RenewalDecision {
+  return planRenewal({
+    spec,
+    stored,
+    state,
+    now,
+    ...(options.force ? { force: true } : {}),
+    ...(options.runIntervalMs ? { nextRunAt: new Date(now.getTime() + options.runIntervalMs) } : {}),
+  });
+}
+
+/** Renews one certificate if due, then deploys; never throws for a failure: it is in the result. */
 export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions = {}): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   let stored = await ctx.store.load(spec.name);
@@ -75,33 +124,102 @@ export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalCo
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 
-  const plan = (): ReturnType<typeof planRenewal> => {
-    const now = ctx.clock.now();
-    return planRenewal({
-      spec,
-      stored,
-      state,
-      now,
-      ...(options.force ? { force: true } : {}),
-      ...(ctx.runIntervalMs ? { nextRunAt: new Date(now.getTime() + ctx.runIntervalMs) } : {}),
-    });
-  };
+  const plan = (): RenewalDecision => decideRenewal(spec, stored, state, ctx.clock.now(), { ...(options.force ? { force: true } : {}), runIntervalMs: ctx.runIntervalMs });
   let decision = plan();
-  if (!decision.due) return undecided(spec.name, decision);
+  const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
+  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
 
   const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
   if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
   try {
-    // Another process may have renewed it between our plan and the lock.
+    // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
     state = await ctx.store.loadState(spec.name);
     decision = plan();
-    if (!decision.due) return undecided(spec.name, decision);
+    if (!decision.due) {
+      if (!deployPending() || !stored) return undecided(spec.name, decision, stored);
+      // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
+      const deploy = await deployStage(spec, stored, state, ctx, options, log);
+      const base = undecided(spec.name, decision, stored);
+      return { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
+    }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
-    return await issueAndSave(spec, stored, state, decision.reason ?? 'forced', ctx, options, log);
+    const result = await issueAndSave(spec, stored, state, decision.reason ?? 'forced', ctx, options, log);
+    if (result.outcome !== 'issued' && result.outcome !== 'renewed') return result;
+    const saved = await ctx.store.load(spec.name);
+    if (!saved || spec.deploy.length === 0) return result;
+    const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
+    return { ...result, message: `${result.message}; ${deploySentence(deploy)}`, deploy };
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * `certpilot deploy`: runs the certificate's deploy chain for its live version (every deployer
+ * with `force`, else those that lack it), under the certificate's lock. No CA request.
+ */
+export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal } = {}): Promise<RenewalResult> {
+  const log = ctx.logger.child({ certificate: spec.name });
+  if (spec.deploy.length === 0) return { name: spec.name, outcome: 'not-due', message: 'no deployers configured (see `deploy` in the certificate)' };
+  const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing or deploying it' };
+  try {
+    const stored = await ctx.store.load(spec.name);
+    if (!stored) {
+      const error = new CertpilotError('ERR_DEPLOY_NO_CERTIFICATE', `deploy ${spec.name}: no certificate is stored yet`);
+      return { name: spec.name, outcome: 'failed', message: error.message, error };
+    }
+    const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
+    return { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Runs the certificate's deploy chain for `stored` under the caller's lock and records each
+ * deployer's outcome. A deployer that cannot even be built fails the stage like a failed deploy.
+ */
+export async function deployStage(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate,
+  state: RenewalState,
+  ctx: RenewalContext,
+  options: { force?: boolean; signal?: AbortSignal },
+  log: Logger,
+): Promise<DeployReport> {
+  let report: DeployReport;
+  let records = state.deployments;
+  try {
+    const deployers = await ctx.deployers(spec);
+    const ran = await runDeployChain(stored, deployers, state.deployments, {
+      ...(options.force ? { force: true } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      clock: ctx.clock,
+      logger: log,
+    });
+    report = ran.report;
+    records = ran.records;
+  } catch (err) {
+    const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_DEPLOY_FAILED', `deploy ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    log.error({ code: error.code, err: error.message }, 'deployers could not be built');
+    report = { ok: false, version: stored.version, steps: spec.deploy.map((d, i) => ({ deployer: d, status: i === 0 ? 'failed' : 'not-run', message: i === 0 ? error.message : 'not run: an earlier deployer failed', ...(i === 0 ? { error } : {}) })) };
+  }
+  try {
+    await ctx.store.saveState(spec.name, { ...(await ctx.store.loadState(spec.name)), ...(records ? { deployments: records } : {}) });
+  } catch (err) {
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not record the deploy');
+  }
+  return report;
+}
+
+/** One clause for the CLI line: `deployed to files, hook` / `deploy failed at hook: …`. */
+export function deploySentence(report: DeployReport): string {
+  const failed = report.steps.find((s) => s.status === 'failed');
+  if (failed) return `deploy failed at ${failed.deployer}: ${failed.message}`;
+  const done = report.steps.filter((s) => s.status === 'deployed').map((s) => s.deployer);
+  return done.length ? `deployed version ${report.version} to ${done.join(', ')}` : `every deployer already holds version ${report.version}`;
 }
 
 /** Renews every certificate, at most `concurrency` at once, in configured order of results. */
@@ -125,10 +243,11 @@ export async function renewAll(
   return results;
 }
 
-function undecided(name: string, decision: ReturnType<typeof planRenewal>): RenewalResult {
+function undecided(name: string, decision: RenewalDecision, stored: StoredCertificate | undefined): RenewalResult {
   const held = decision.heldUntil !== undefined;
   return {
     name,
+    ...(stored ? { paths: stored.paths, version: stored.version } : {}),
     outcome: held ? 'held' : 'not-due',
     message: decision.message,
     ...(decision.reason ? { reason: decision.reason } : {}),
@@ -147,9 +266,9 @@ async function refreshRenewalInfo(
   const now = ctx.clock.now();
   if (!stored || !needsRenewalInfo(stored, state, now)) return state;
   try {
-    const client = await ctx.renewalInfoClient(signal);
-    if (!client) return state;
-    const info = await client.getRenewalInfo(stored.certPem, { signal });
+    const source = await ctx.renewalInfo(signal);
+    if (!source) return state;
+    const info = await source.getRenewalInfo(stored.certPem, { signal });
     const updated = applyRenewalInfo(state, info, now);
     await ctx.store.saveState(name, updated);
     log.debug({ window: info.suggestedWindow, selected: updated.ari?.selectedTime }, 'renewal info fetched');
@@ -176,9 +295,11 @@ async function issueAndSave(
   try {
     const session = await ctx.session(options.dryRun ? 'staging' : 'production', options.signal);
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
+    const solvers = await ctx.solvers(spec);
     const issued = await session.issuer.issue(
       {
         identifiers: spec.identifiers,
+        solvers,
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
@@ -219,6 +340,7 @@ async function issueAndSave(
       message: `${stored ? 'renewed' : 'issued'} version ${saved.version}, valid until ${saved.metadata.notAfter}`,
       version: saved.version,
       notAfter: saved.metadata.notAfter,
+      paths: saved.paths,
     };
   } catch (err) {
     if (options.signal?.aborted) {
@@ -231,7 +353,7 @@ async function issueAndSave(
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error };
     const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const failed = recordFailure(state, now, { code: error.code, message: error.message, ...(retryAfter ? { retryAfter } : {}) }, lifetimeMs);
+    const failed = recordFailure(state, now, { code: error.code, message: error.message, reason, ...(retryAfter ? { retryAfter } : {}) }, lifetimeMs);
     try {
       await ctx.store.saveState(spec.name, failed);
     } catch (saveErr) {

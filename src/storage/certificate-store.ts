@@ -101,8 +101,23 @@ export interface RenewalState {
   failureCount: number;
   /** Do not try again before this, because of failures. */
   backoffUntil?: string;
-  /** The version number last deployed by the deployer chain. */
-  lastDeployedVersion?: number;
+  /** What each deployer (by instance name) last did, so a failed deploy is retried without a new order. */
+  deployments?: Record<string, DeploymentRecord>;
+}
+
+/** The last deploy of one deployer for one certificate. */
+export interface DeploymentRecord {
+  /** The version it deployed (or tried to). */
+  version: number;
+  /** That version's serial number, lowercase hex. */
+  serialNumber: string;
+  /** When it finished. */
+  at: string;
+  result: 'success' | 'failure';
+  /** The deployer's sentence, or the error message (no secrets). */
+  message: string;
+  /** The error code on failure. */
+  code?: string;
 }
 
 /** The empty renewal state of a certificate never attempted. */

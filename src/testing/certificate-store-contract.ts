@@ -111,7 +111,7 @@ export function certificateStoreContract(name: string, makeStore: () => Promise<
         lastAttempt: { at: '2026-02-01T00:00:00.000Z', result: 'failure', code: 'ERR_ACME_PROBLEM', message: 'boom', reason: 'lifetime' },
         failureCount: 3,
         backoffUntil: '2026-02-01T00:20:00.000Z',
-        lastDeployedVersion: 4,
+        deployments: { volume: { version: 4, serialNumber: '0c', at: '2026-02-01T00:00:01.000Z', result: 'success', message: 'wrote 5 files' } },
       };
       await store.saveState('a.example.test', state);
       assert.deepEqual(await store.loadState('a.example.test'), state);

@@ -25,13 +25,30 @@ export interface TestCertificate {
   profile?: string;
   keyType?: string;
   reuseKey?: boolean;
+  /** The certificate's default solver (a key of `solvers`). */
+  solver?: string;
+  /** Per-name solver selectors. */
+  solvers?: { names?: string[]; zones?: string[]; solver: string }[];
+  /** Deployers, in order. */
+  deploy?: string[];
 }
 
 /** Writes `certpilot.yaml` into `dir` for a CA at `directoryUrl`; returns its path. */
 export async function writeConfig(
   dir: string,
-  options: { directoryUrl: string; httpPort: number; certificates: TestCertificate[]; ari?: boolean; preferredChain?: string },
+  options: {
+    directoryUrl: string;
+    httpPort: number;
+    certificates: TestCertificate[];
+    ari?: boolean;
+    preferredChain?: string;
+    /** Named solvers besides `default` (standalone on 127.0.0.1:httpPort), or replacing it. */
+    solvers?: Record<string, Record<string, unknown>>;
+    /** Named deployers. */
+    deployers?: Record<string, Record<string, unknown>>;
+  },
 ): Promise<string> {
+  const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
   const lines = [
     `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
     'acme:',
@@ -41,11 +58,9 @@ export async function writeConfig(
     '  termsOfServiceAgreed: true',
     ...(options.ari === false ? ['  ari: false'] : []),
     ...(options.preferredChain ? [`  preferredChain: ${JSON.stringify(options.preferredChain)}`] : []),
-    'challenges:',
-    '  http01:',
-    '    solver: standalone',
-    `    port: ${options.httpPort}`,
-    '    host: 127.0.0.1',
+    // JSON is YAML: the nested plug-in options need no YAML writer.
+    `solvers: ${JSON.stringify(solvers)}`,
+    ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),
     'certificates:',
     ...options.certificates.flatMap((c) => [
       `  - name: ${c.name}`,
@@ -53,6 +68,9 @@ export async function writeConfig(
       ...(c.profile ? [`    profile: ${c.profile}`] : []),
       ...(c.keyType ? [`    keyType: ${c.keyType}`] : []),
       ...(c.reuseKey ? ['    reuseKey: true'] : []),
+      ...(c.solver ? [`    solver: ${c.solver}`] : []),
+      ...(c.solvers ? [`    solvers: ${JSON.stringify(c.solvers)}`] : []),
+      ...(c.deploy ? [`    deploy: ${JSON.stringify(c.deploy)}`] : []),
     ]),
     '',
   ];

@@ -91,6 +91,8 @@ export interface PebbleInstance {
   setTxt(host: string, value: string): Promise<void>;
   /** Removes every TXT record of `host` from challtestsrv. */
   clearTxt(host: string): Promise<void>;
+  /** Makes `host` resolve to the IPv4 `address` (e.g. 127.0.0.2) instead of 127.0.0.1, so Pebble validates it there. */
+  setA(host: string, address: string): Promise<void>;
   /** Pebble's and challtestsrv's logs so far (attach them to a failing test). */
   logs(): Promise<string>;
   /** Kills both servers and removes the folder; idempotent. */
@@ -375,6 +377,7 @@ function makeInstance(p: InstanceParts): PebbleInstance {
     intermediateCertificates: () => management('intermediates'),
     setTxt: (host, value) => challtestsrv('set-txt', { host: fqdn(host), value }),
     clearTxt: (host) => challtestsrv('clear-txt', { host: fqdn(host) }),
+    setA: (host, address) => challtestsrv('add-a', { host: fqdn(host), addresses: [address] }),
     logs: async () =>
       `--- pebble (${p.logFile})\n${await readLog(p.logFile)}\n--- challtestsrv\n${await readLog(p.challtestsrvLog)}`,
     stop: () => {

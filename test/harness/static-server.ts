@@ -10,8 +10,8 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `root` on 127.0.0.1:`port` (GET only; 404 for anything missing or outside `root`). */
-export async function serveDirectory(root: string, port: number): Promise<StaticServer> {
+/** Serves `root` on `host`:`port` (GET only; 404 for anything missing or outside `root`). */
+export async function serveDirectory(root: string, port: number, host = '127.0.0.1'): Promise<StaticServer> {
   const served: string[] = [];
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'));
@@ -26,6 +26,6 @@ export async function serveDirectory(root: string, port: number): Promise<Static
       },
     );
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return { served, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -10,7 +10,8 @@ import { openAccount, rolloverAccountKey, type AccountOptions } from '../../src/
 import { AcmeClient } from '../../src/acme/acme-client.js';
 import { parseCertificate } from '../../src/acme/certificate.js';
 import { generatePrivateKey, importPrivateKey } from '../../src/acme/csr.js';
-import { Issuer } from '../../src/acme/issuer.js';
+import { Issuer, type IssuedCertificate, type IssueRequest } from '../../src/acme/issuer.js';
+import type { ChallengeSolver } from '../../src/challenges/challenge-solver.js';
 import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
 import { StandaloneHttp01Solver } from '../../src/challenges/http01/solvers/standalone/standalone-solver.js';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
@@ -19,6 +20,12 @@ import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js
 import { fetchBuffered } from '../harness/http.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
+
+/** An issuer whose every name is proven by one solver. */
+function issuerWith(client: AcmeClient, solver: ChallengeSolver): { issue(request: Omit<IssueRequest, 'solvers'>): Promise<IssuedCertificate> } {
+  const issuer = new Issuer({ client });
+  return { issue: (request) => issuer.issue({ ...request, solvers: new Map(request.identifiers.map((i) => [i.value, solver])) }) };
+}
 
 async function newClient(pebble: { directoryUrl: string; caCertificates: string[] }): Promise<AcmeClient> {
   const { key } = await generatePrivateKey('ec-p256');
@@ -50,7 +57,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     if (!requirePebble(t, '2.4') || !pebble) return;
     const client = await newClient(pebble);
     const dns = new ChalltestsrvDnsProvider(pebble.challtestsrvUrl);
-    const issuer = new Issuer({ client, solvers: [new Dns01Solver({ provider: dns })] });
+    const issuer = issuerWith(client, new Dns01Solver({ provider: dns }));
     const issued = await issuer.issue({ identifiers: [{ type: 'dns', value: '*.wild.test' }, { type: 'dns', value: 'wild.test' }], keyType: 'ec-p256' });
     assert.deepEqual(parseCertificate(issued.certPem).dnsNames.sort(), ['*.wild.test', 'wild.test']);
     // Both authorizations put a value on the same name: two values, one record set.
@@ -65,7 +72,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   test('a multi-name order with an IP address via http-01', async (t) => {
     if (!requirePebble(t, '2.4') || !pebble || !http01) return;
     const client = await newClient(pebble);
-    const issuer = new Issuer({ client, solvers: [http01] });
+    const issuer = issuerWith(client, http01);
     const issued = await issuer.issue({
       identifiers: [{ type: 'dns', value: 'multi.test' }, { type: 'dns', value: 'www.multi.test' }, { type: 'ip', value: '127.0.0.1' }],
       keyType: 'rsa-2048',
@@ -80,7 +87,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   test('revocation signed by the account key, and by the certificate key, with a reason', async (t) => {
     if (!requirePebble(t, '2.4') || !pebble || !http01) return;
     const client = await newClient(pebble);
-    const issuer = new Issuer({ client, solvers: [http01] });
+    const issuer = issuerWith(client, http01);
     const byAccount = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-a.test' }], keyType: 'ec-p256' });
     const byKey = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-k.test' }], keyType: 'ec-p256' });
     assert.equal((await certStatus(pebble, byAccount.serialNumber)).Status, 'Valid');
@@ -109,7 +116,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     const { key: newKey } = await generatePrivateKey('ec-p384');
     await client.rolloverKey(newKey);
 
-    const issued = await new Issuer({ client, solvers: [http01] }).issue({ identifiers: [{ type: 'dns', value: 'rolled.test' }], keyType: 'ec-p256' });
+    const issued = await issuerWith(client, http01).issue({ identifiers: [{ type: 'dns', value: 'rolled.test' }], keyType: 'ec-p256' });
     assert.ok(issued.certPem.includes('BEGIN CERTIFICATE'));
 
     const withNew = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: newKey, caCertificates: pebble.caCertificates });
@@ -160,7 +167,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     const alternateRoot = new X509Certificate(roots[1] as string);
     const cn = /CN=([^\n,]+)/.exec(alternateRoot.subject)?.[1] as string;
     const client = await newClient(pebble);
-    const issued = await new Issuer({ client, solvers: [http01] }).issue({
+    const issued = await issuerWith(client, http01).issue({
       identifiers: [{ type: 'dns', value: 'chains.test' }],
       keyType: 'ec-p256',
       preferredChain: cn,
@@ -170,7 +177,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     assert.ok(top.verify(alternateRoot.publicKey), 'the chain leads to the preferred root');
 
     await assert.rejects(
-      new Issuer({ client, solvers: [http01] }).issue({ identifiers: [{ type: 'dns', value: 'chains2.test' }], keyType: 'ec-p256', preferredChain: 'No Such Root' }),
+      issuerWith(client, http01).issue({ identifiers: [{ type: 'dns', value: 'chains2.test' }], keyType: 'ec-p256', preferredChain: 'No Such Root' }),
       (err: Error & { code?: string }) => err.code === 'ERR_ACME_NO_CHAIN' && /Pebble/.test(err.message),
     );
     client.close();

@@ -15,16 +15,44 @@ export async function run(ctx: CommandContext): Promise<number> {
   const config = await loadCommandConfig(ctx);
   const { eab, caCertificates, ...acme } = config.acme;
   if (ctx.values.json) {
-    ctx.output.out(JSON.stringify({ ...config, acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length } }, null, 2));
+    ctx.output.out(
+      JSON.stringify(
+        {
+          ...config,
+          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length },
+          solvers: redactInstances(config.solvers),
+          deployers: redactInstances(config.deployers),
+        },
+        null,
+        2,
+      ),
+    );
     return EXIT.ok;
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
   ctx.output.out(`state      ${config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
-  ctx.output.out(`http-01    ${config.challenges.http01.solver === 'webroot' ? `webroot ${config.challenges.http01.webroot}` : `standalone on port ${config.challenges.http01.port}`}`);
+  for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
+  for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
   for (const c of config.certificates) {
-    ctx.output.out(`cert       ${c.name}: ${c.domains.join(', ')} (${c.keyType}${c.profile ? `, profile ${c.profile}` : ''}${c.reuseKey ? ', reuse key' : ''})`);
+    const solvers = [...new Set(Object.values(c.solvers))];
+    const by = solvers.length === 1 ? solvers[0] : Object.entries(c.solvers).map(([d, s]) => `${d}→${s}`).join(' ');
+    ctx.output.out(
+      `cert       ${c.name}: ${c.domains.join(', ')} (${c.keyType}${c.profile ? `, profile ${c.profile}` : ''}${c.reuseKey ? ', reuse key' : ''}; solver ${by}; deploy ${c.deploy.join(' → ') || 'none'})`,
+    );
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
   return EXIT.ok;
+}
+
+/** Option names whose values are secrets (the file forms are paths, kept). */
+const SECRET_OPTION = /(password|secret|token|hmac|privatekey)(?!file)/i;
+
+function redactInstances(instances: Readonly<Record<string, Readonly<Record<string, unknown>>>>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(
+    Object.entries(instances).map(([name, options]) => [
+      name,
+      Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v])),
+    ]),
+  );
 }

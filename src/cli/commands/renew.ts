@@ -1,6 +1,6 @@
 /** `certpilot renew`: renews every configured certificate that is due. */
 import { CertpilotError } from '../../errors.js';
-import { renewAll, type RenewalResult } from '../../renewal/renew-certificate.js';
+import { renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { openRuntime, selectCertificates } from '../runtime.js';
@@ -24,14 +24,15 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
-    else for (const r of results) ctx.output.out(describe(r, runtime.config.stateDir));
+    else for (const r of results) ctx.output.out(describe(r));
     return exitCode(results, mode.explicit, ctx);
   } finally {
     await runtime.close();
   }
 }
 
-function toJson(r: RenewalResult): Record<string, unknown> {
+/** The JSON form of one result (renew, issue and deploy share it). */
+export function toJson(r: RenewalResult): Record<string, unknown> {
   return {
     name: r.name,
     outcome: r.outcome,
@@ -41,15 +42,30 @@ function toJson(r: RenewalResult): Record<string, unknown> {
     ...(r.notAfter ? { notAfter: r.notAfter } : {}),
     ...(r.next ? { next: r.next.toISOString() } : {}),
     ...(r.error ? { error: { code: r.error.code, hint: r.error.hint } } : {}),
+    ...(r.paths ? { files: r.paths } : {}),
+    ...(r.deploy
+      ? {
+          deploy: {
+            ok: r.deploy.ok,
+            version: r.deploy.version,
+            steps: r.deploy.steps.map((s) => ({ deployer: s.deployer, status: s.status, message: s.message, ...(s.error ? { code: s.error.code, hint: s.error.hint } : {}) })),
+          },
+        }
+      : {}),
   };
 }
 
-function describe(r: RenewalResult, stateDir: string): string {
+/** The human lines of one result (renew, issue and deploy share them). */
+export function describe(r: RenewalResult): string {
   const head = `${r.outcome.padEnd(8)} ${r.name}`;
+  const failedStep = r.deploy?.steps.find((s) => s.status === 'failed');
+  const deployHint = failedStep?.error ? `\n         hint: ${failedStep.error.hint}` : '';
   switch (r.outcome) {
     case 'issued':
     case 'renewed':
-      return `${head}: ${r.message} (${r.reason}); files in ${stateDir}/live/${r.name}/`;
+      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployHint}`;
+    case 'deployed':
+      return `${head}: ${r.message}${deployHint}`;
     case 'not-due':
     case 'held':
       return `${head}: ${r.message}`; // the planner's sentence already says when
@@ -65,10 +81,13 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
     ctx.output.err('Interrupted: challenges cleaned up, locks released; the previous certificates stay live.');
     return EXIT.interrupted;
   }
-  const failed = results.filter((r) => r.outcome === 'failed');
+  const failed = results.filter(resultFailed);
   if (failed.length > 0) {
-    const laterOnly = failed.every((r) => r.error?.code === 'ERR_ACME_RATE_LIMITED');
-    ctx.output.err(`${failed.length} of ${results.length} certificate(s) failed; the previous certificates stay live.`);
+    const laterOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_ACME_RATE_LIMITED');
+    const deploys = failed.filter((r) => r.outcome !== 'failed').length;
+    ctx.output.err(
+      `${failed.length} of ${results.length} certificate(s) failed${deploys ? ` (${deploys} in the deploy stage: saved, not fully deployed; the next run retries)` : ''}; the previous certificates stay live.`,
+    );
     return laterOnly ? EXIT.tempFail : EXIT.failed;
   }
   // Asked for explicitly, a renewal held back by backoff or the CA's Retry-After is "try later".

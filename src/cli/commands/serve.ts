@@ -21,7 +21,7 @@ import { createLogger } from '../../logger.js';
 import { isClosablePlugin } from '../../plugins/plugin.js';
 import { findPlugin } from '../../plugins/registry.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { configFile, loadCommandConfig } from '../runtime.js';
+import { loadCommandConfig } from '../runtime.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8080';
 
@@ -80,35 +80,26 @@ async function openStore(ctx: CommandContext, logger: ReturnType<typeof createLo
   const v = ctx.values;
   const plugin = findPlugin('redis');
   if (plugin === undefined || plugin.kind !== 'token-store') throw new CertpilotError('ERR_INTERNAL', 'cli: the redis token store is not registered');
-  let raw: Record<string, unknown>;
-  let name: string;
-  let baseDir = ctx.cwd;
-  let stateDir = ctx.cwd;
   if (v.solver !== undefined) {
     const config = await loadCommandConfig(ctx, false);
-    const solvers = (config as unknown as { solvers?: Record<string, Record<string, unknown>> }).solvers ?? {};
-    const entry = solvers[v.solver];
+    const entry = config.solvers[v.solver];
     if (entry === undefined) {
       throw new CertpilotError('ERR_CLI_USAGE', `cli: no solver named "${v.solver}" in the configuration`, {
-        hint: `Configured solvers: ${Object.keys(solvers).join(', ') || 'none'}.`,
+        hint: `Configured solvers: ${Object.keys(config.solvers).join(', ')}.`,
       });
     }
-    const entryPlugin = findPlugin(String(entry.type));
+    const entryPlugin = findPlugin(entry.type);
     if (entryPlugin?.kind !== 'token-store') {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${v.solver}" is of type ${String(entry.type)}, not a token store serve can read`, {
+      throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${v.solver}" is of type ${entry.type}, not a token store serve can read`, {
         hint: 'Point --solver at a solver of type redis.',
       });
     }
-    const own = Object.keys(entryPlugin.schema.shape);
-    raw = Object.fromEntries(Object.entries(entry).filter(([k]) => own.includes(k)));
-    name = v.solver;
-    const file = configFile(ctx);
-    if (file !== undefined) baseDir = resolve(ctx.cwd, file, '..');
-    stateDir = config.stateDir;
-    const options = entryPlugin.schema.parse(raw);
-    return (await entryPlugin.create(options, { name, logger, clock: systemClock, baseDir, stateDir })) as ChallengeTokenStore;
+    // Only the store's own options (the solver's ttlSeconds/selfCheck are the ordering side's).
+    const own = Object.fromEntries(Object.keys(entryPlugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
+    const deps = { name: v.solver, logger, clock: systemClock, baseDir: config.baseDir, stateDir: config.stateDir };
+    return (await entryPlugin.create(entryPlugin.schema.parse(own), deps)) as ChallengeTokenStore;
   }
-  raw = {
+  const raw = {
     url: v['redis-url'],
     ...(v['redis-prefix'] !== undefined ? { prefix: v['redis-prefix'] } : {}),
     ...(ctx.env.CERTPILOT_REDIS_PASSWORD_FILE ? { passwordFile: ctx.env.CERTPILOT_REDIS_PASSWORD_FILE } : {}),
@@ -120,5 +111,5 @@ async function openStore(ctx: CommandContext, logger: ReturnType<typeof createLo
   // The responder only reads: no journal directory is needed, the state dir is never written.
   const { RedisTokenStore } = await import('../../challenges/http01/token-stores/redis/redis-token-store.js');
   const o = parsed.data as { passwordFile?: string } & ConstructorParameters<typeof RedisTokenStore>[0];
-  return new RedisTokenStore({ ...o, ...(o?.passwordFile ? { passwordFile: resolve(baseDir, o.passwordFile) } : {}), logger });
+  return new RedisTokenStore({ ...o, ...(o?.passwordFile ? { passwordFile: resolve(ctx.cwd, o.passwordFile) } : {}), logger });
 }

@@ -1,5 +1,6 @@
 /** `certpilot status`: one row per certificate, from the state directory; no CA request. */
-import { planRenewal } from '../../renewal/planner.js';
+import { isDeployed } from '../../deploy/deploy-chain.js';
+import { decideRenewal } from '../../renewal/renew-certificate.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
@@ -18,7 +19,20 @@ export async function run(ctx: CommandContext): Promise<number> {
         const spec = config.certificates.find((c) => c.name === name);
         const stored = await store.load(name);
         const state = await store.loadState(name);
-        const decision = spec ? planRenewal({ spec, stored, state, now }) : undefined;
+        // The same planning call `renew` makes, with the next run's time when the interval is known.
+        const runIntervalMs = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
+        const decision = spec ? decideRenewal(spec, stored, state, now, { runIntervalMs }) : undefined;
+        const deployers = (spec?.deploy ?? []).map((deployer) => {
+          const record = state.deployments?.[deployer];
+          return {
+            deployer,
+            version: record?.version,
+            result: record?.result,
+            at: record?.at,
+            current: stored ? isDeployed(record, stored) : false,
+            ...(record?.result === 'failure' ? { code: record.code, message: record.message } : {}),
+          };
+        });
         const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
         const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
         return {
@@ -41,6 +55,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           lastResult: state.lastAttempt,
           failureCount: state.failureCount,
           files: stored?.paths,
+          deployers,
         };
       }),
     );
@@ -54,15 +69,22 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     ctx.output.out(
       table(
-        ['NAME', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT'],
+        ['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'],
         rows.map((r) => [
           r.configured ? r.name : `${r.name} (not configured)`,
+          r.version === undefined ? '-' : `v${r.version}`,
           r.domains.join(','),
           formatTime(r.notAfter),
           r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
           r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
           r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
           r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+          // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
+          r.deployers.length === 0
+            ? '-'
+            : r.deployers
+                .map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`)
+                .join(' '),
         ]),
       ).join('\n'),
     );

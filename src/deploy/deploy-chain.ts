@@ -1,0 +1,93 @@
+/**
+ * The deploy stage of a renewal run: a certificate's deployers, in order, for its live version.
+ *
+ * - A deployer whose last recorded deploy is this version (same number and serial) and succeeded
+ *   is skipped, unless forced: a nothing-due run redeploys nothing, and after a failure only the
+ *   failed deployer and those after it run again.
+ * - The first failure stops the chain: the deployers after it do not run (a Secret that could not
+ *   be written never triggers a pod reload). The store is never rolled back.
+ * - Every deployer's outcome is returned as a record for the renewal state.
+ */
+import type { Clock } from '../clock.js';
+import { CertpilotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DeploymentRecord, StoredCertificate } from '../storage/certificate-store.js';
+import type { Deployer } from './deployer.js';
+
+/** What one deployer did in a run. */
+export interface DeployStep {
+  /** The deployer instance name. */
+  deployer: string;
+  status: 'deployed' | 'up-to-date' | 'failed' | 'not-run';
+  message: string;
+  error?: CertpilotError;
+}
+
+/** What the deploy stage did for one certificate. */
+export interface DeployReport {
+  /** True when every deployer holds the live version now. */
+  ok: boolean;
+  /** The version deployed. */
+  version: number;
+  steps: DeployStep[];
+}
+
+/** True when `record` says this deployer already holds `stored`. */
+export function isDeployed(record: DeploymentRecord | undefined, stored: StoredCertificate): boolean {
+  return record?.result === 'success' && record.version === stored.version && record.serialNumber === stored.metadata.serialNumber;
+}
+
+/** The deployers of `names` that do not hold `stored` yet, in order. */
+export function pendingDeployers(names: readonly string[], stored: StoredCertificate, records: Readonly<Record<string, DeploymentRecord>> | undefined): string[] {
+  return names.filter((name) => !isDeployed(records?.[name], stored));
+}
+
+/** Options of {@link runDeployChain}. */
+export interface DeployChainOptions {
+  /** Deploy even to deployers that already hold this version. */
+  force?: boolean;
+  signal?: AbortSignal;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Runs the chain; never throws for a deployer's failure (it is in the report). */
+export async function runDeployChain(
+  stored: StoredCertificate,
+  deployers: readonly Deployer[],
+  records: Readonly<Record<string, DeploymentRecord>> | undefined,
+  options: DeployChainOptions,
+): Promise<{ report: DeployReport; records: Record<string, DeploymentRecord> }> {
+  const next: Record<string, DeploymentRecord> = { ...records };
+  const steps: DeployStep[] = [];
+  let failed = false;
+  for (const deployer of deployers) {
+    const log = options.logger.child({ deployer: deployer.id, version: stored.version });
+    if (failed) {
+      steps.push({ deployer: deployer.id, status: 'not-run', message: 'not run: an earlier deployer failed' });
+      continue;
+    }
+    if (!options.force && isDeployed(next[deployer.id], stored)) {
+      steps.push({ deployer: deployer.id, status: 'up-to-date', message: `already holds version ${stored.version}` });
+      continue;
+    }
+    const base = { version: stored.version, serialNumber: stored.metadata.serialNumber };
+    try {
+      options.signal?.throwIfAborted();
+      const result = await deployer.deploy(stored, options.signal ? { signal: options.signal } : {});
+      next[deployer.id] = { ...base, at: options.clock.now().toISOString(), result: 'success', message: result.message };
+      steps.push({ deployer: deployer.id, status: 'deployed', message: result.message });
+      log.info({ details: result.details }, `deployed: ${result.message}`);
+    } catch (err) {
+      const error =
+        err instanceof CertpilotError
+          ? err
+          : new CertpilotError('ERR_DEPLOY_FAILED', `deploy ${deployer.id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      next[deployer.id] = { ...base, at: options.clock.now().toISOString(), result: 'failure', message: error.message.slice(0, 500), code: error.code };
+      steps.push({ deployer: deployer.id, status: 'failed', message: error.message, error });
+      log.error({ code: error.code, err: error.message }, 'deploy failed; the certificate stays saved, later deployers do not run, the next run retries');
+      failed = true;
+    }
+  }
+  return { report: { ok: !failed, version: stored.version, steps }, records: next };
+}
