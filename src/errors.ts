@@ -97,6 +97,10 @@ export const ERROR_CATALOG = {
     title: 'The standalone http-01 solver could not listen on its port',
     hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
   },
+  ERR_CHALLENGE_SELF_CHECK: {
+    title: 'A self-check URL did not serve the http-01 token before the CA was asked',
+    hint: 'Fetch the URL named in the message: route /.well-known/acme-challenge/ on every pod to a responder reading the same store.',
+  },
   ERR_TOKEN_STORE_UNAVAILABLE: {
     title: 'The http-01 token store (Redis) could not be reached or failed a command',
     hint: 'Check that Redis runs and that the solver\'s url (host, port, TLS) is right; the responder answers 503 until it is back.',

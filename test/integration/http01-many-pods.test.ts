@@ -42,7 +42,8 @@ async function setup(t: TestContext): Promise<{ pebble: PebbleInstance; redis: R
   const config = await writeConfig(dir, {
     directoryUrl: pebble.directoryUrl,
     httpPort: pebble.httpPort,
-    solvers: { pods: { type: 'redis', url: redis.url } },
+    // Self-check through every pod before the CA is told.
+    solvers: { pods: { type: 'redis', url: redis.url, selfCheck: { urls: ADDRESSES.map((a) => `http://${a}:${pebble.httpPort}`) } } },
     certificates: [{ name: 'www', domains: NAMES, solver: 'pods' }],
   });
   return { pebble, redis, dir, config };
