@@ -31,9 +31,9 @@ done
 
 # Debian packages the tests and the demo need. Later features add theirs here, one word each
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
-APT_PACKAGES=(pebble openssl ca-certificates redis-server apache2 libssl3 php-cli php-redis)
+APT_PACKAGES=(pebble openssl ca-certificates redis-server apache2 libssl3 php-cli php-redis nginx-light)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot lego time nginx-light wrk)
+BENCH_PACKAGES=(certbot lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 

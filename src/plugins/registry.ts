@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
 import { redisSchema } from '../challenges/http01/token-stores/redis/schema.js';
+import { statelessSchema } from '../challenges/http01/solvers/stateless/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -34,6 +35,18 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
       return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'stateless',
+    kind: 'challenge-solver',
+    challengeType: 'http-01',
+    summary: 'http-01 with nothing stored: every responder answers <token>.<account thumbprint> (`certpilot serve --thumbprint`, or the nginx/apache lines of `certpilot account show`).',
+    dir: 'challenges/http01/solvers/stateless',
+    schema: statelessSchema,
+    create: async (o, d) => {
+      const { StatelessHttp01Solver } = await import('../challenges/http01/solvers/stateless/stateless-solver.js');
+      return new StatelessHttp01Solver({ selfCheck: o.selfCheck, logger: d.logger });
     },
   }),
   definePlugin({

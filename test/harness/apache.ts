@@ -1,6 +1,6 @@
 /**
- * Starts Debian's real apache2 as a reverse proxy for `/.well-known/acme-challenge/` (the snippet of
- * docs/http01-many-pods.md), with its own config, pid and logs in a temp folder, on a loopback
+ * Starts Debian's real apache2, e.g. as a reverse proxy for `/.well-known/acme-challenge/` (the
+ * snippet of docs/http01-many-pods.md) or with the stateless lines, with its own config, pid and logs in a temp folder, on a loopback
  * address; never the system service. Health-checked by an HTTP request before it is handed out.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,7 +27,22 @@ const running = new Set<ChildProcess>();
 let hooked = false;
 
 /** Starts apache2 on `host:port`, proxying the challenge path to `backend` (e.g. `http://127.0.0.5:8080`). */
-export async function startApacheProxy(options: { host: string; port: number; backend: string }): Promise<ApacheProxy> {
+export function startApacheProxy(options: { host: string; port: number; backend: string }): Promise<ApacheProxy> {
+  return startApache({
+    host: options.host,
+    port: options.port,
+    modules: ['proxy', 'proxy_http'],
+    lines: [
+      '# --- the snippet of docs/http01-many-pods.md ---',
+      'ProxyPreserveHost On',
+      `ProxyPass        "/.well-known/acme-challenge/" "${options.backend}/.well-known/acme-challenge/" nocanon`,
+      `ProxyPassReverse "/.well-known/acme-challenge/" "${options.backend}/.well-known/acme-challenge/"`,
+    ],
+  });
+}
+
+/** Starts apache2 on `host:port` with these modules (`proxy` → mod_proxy.so) and config lines. */
+export async function startApache(options: { host: string; port: number; modules: string[]; lines: string[] }): Promise<ApacheProxy> {
   const binary = resolveBinary('apache2') ?? resolveBinary('/usr/sbin/apache2');
   if (binary === undefined) throw new Error('harness: apache2 not installed (Debian package apache2; run `bash scripts/setup.sh`)');
   if (!hooked) {
@@ -53,8 +68,7 @@ export async function startApacheProxy(options: { host: string; port: number; ba
       'LogLevel warn',
       `LoadModule mpm_event_module ${MODULES}/mod_mpm_event.so`,
       `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
-      `LoadModule proxy_module ${MODULES}/mod_proxy.so`,
-      `LoadModule proxy_http_module ${MODULES}/mod_proxy_http.so`,
+      ...options.modules.map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`),
       ...(root ? ['User nobody', 'Group nogroup'] : []),
       'ServerName localhost',
       `Listen ${options.host}:${options.port}`,
@@ -65,10 +79,7 @@ export async function startApacheProxy(options: { host: string; port: number; ba
       'MinSpareThreads 1',
       'MaxSpareThreads 8',
       `DocumentRoot ${JSON.stringify(join(dir, 'www'))}`,
-      '# --- the snippet of docs/http01-many-pods.md ---',
-      'ProxyPreserveHost On',
-      `ProxyPass        "/.well-known/acme-challenge/" "${options.backend}/.well-known/acme-challenge/" nocanon`,
-      `ProxyPassReverse "/.well-known/acme-challenge/" "${options.backend}/.well-known/acme-challenge/"`,
+      ...options.lines,
       '',
     ].join('\n'),
   );
