@@ -56,10 +56,13 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
     const started = performance.now();
     const path = req.url ?? '';
     const done = (status: number): void => {
+      // Hits and failures are rare and worth a line; misses (scanners) stay at debug. The entry is
+      // built only when it will be written: this runs for every request.
+      const level = status >= 500 ? 'warn' : status === 200 && path !== HEALTH_PATH ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
       const entry = { method: req.method, path: path.slice(0, 200), status, ms: Math.round((performance.now() - started) * 10) / 10 };
-      // Hits and failures are rare and worth a line; misses (scanners) stay at debug.
-      if (status === 200 && path !== HEALTH_PATH) logger.info(entry, 'http-01 responder: answered');
-      else if (status >= 500) logger.warn(entry, 'http-01 responder: unavailable');
+      if (level === 'warn') logger.warn(entry, 'http-01 responder: unavailable');
+      else if (level === 'info') logger.info(entry, 'http-01 responder: answered');
       else logger.debug(entry, 'http-01 responder: request');
     };
     if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
