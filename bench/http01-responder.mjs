@@ -9,7 +9,7 @@
 // Needs redis-server, nginx (nginx-light) and wrk (bash scripts/setup.sh --bench).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +23,7 @@ const arg = (name, fallback) => {
   return i === -1 ? fallback : Number(process.argv[i + 1]);
 };
 const DURATION = arg('duration', 5);
+const LOAD_BEFORE = loadavg()[0];
 const CONNECTIONS = arg('connections', 32);
 const SERVER_CPU = cpus().length > 1 ? '1' : '0';
 const CLIENT_CPU = '0';
@@ -108,7 +109,7 @@ const lines = [
   '',
   '<!-- Written by `node bench/http01-responder.mjs`; numbers from one run on the machine below. -->',
   '',
-  `Run: ${new Date().toISOString()}; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}.`,
+  `Run: ${new Date().toISOString()}; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; 1-minute load average ${LOAD_BEFORE.toFixed(1)} before the run (other work shares the machine: read ratios, not absolute figures).`,
   `Servers pinned to CPU ${SERVER_CPU} (\`taskset\`), wrk on CPU ${CLIENT_CPU}: \`wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency\`, keep-alive off = \`-H 'Connection: close'\`.`,
   '`certpilot serve` (the bundle, one Node process) reads a real redis-server (same machine, unpinned); nginx (Debian nginx-light, 1 worker, access log off) serves the same 100 tokens as static files.',
   '',
