@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ export interface RedisServerOptions {
   host?: string;
   /** Extra `--name value` arguments. */
   args?: string[];
+  /** Run as a Sentinel monitoring this master (`sentinel monitor <name> <host> <port> 1`). */
+  sentinelOf?: { name: string; host: string; port: number };
 }
 
 /** A running redis-server. */
@@ -144,10 +146,17 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   let child: ChildProcess | undefined;
   const setpriv = resolveBinary('setpriv');
 
+  const sentinelConf = join(dir, 'sentinel.conf');
+  if (options.sentinelOf !== undefined) {
+    const m = options.sentinelOf;
+    await writeFile(sentinelConf, `sentinel monitor ${m.name} ${m.host} ${m.port} 1\n`);
+  }
   const args = (): string[] => [
+    ...(options.sentinelOf !== undefined ? [sentinelConf, '--sentinel'] : []),
     '--port', String(port), '--bind', host, '--dir', dir, '--logfile', logFile, '--daemonize', 'no',
-    '--save', '', '--protected-mode', 'no',
-    ...(options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    '--protected-mode', 'no',
+    ...(options.sentinelOf !== undefined ? [] : ['--save', '']),
+    ...(options.sentinelOf !== undefined ? [] : options.persistent === true ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     ...(options.password !== undefined ? ['--requirepass', options.password] : []),
     ...(options.args ?? []),
   ];

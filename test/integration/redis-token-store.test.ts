@@ -217,3 +217,33 @@ describe('redis token store against a real redis-server', { timeout: 60_000 }, (
     await redis.command('DEL', `.well-known/acme-challenge/${changed}`);
   });
 });
+
+describe('redis token store through Sentinel and Cluster', { timeout: 60_000 }, () => {
+  test('Sentinel: the store finds the master through a real redis-sentinel and writes there', async (t) => {
+    if (!requireServer(t, 'redis-server') || !redis) return;
+    const sentinel = await startRedis({ sentinelOf: { name: 'certpilot', host: redis.host, port: redis.port } });
+    t.after(() => sentinel.stop());
+    const s = store({ url: 'redis://ignored-host', prefix: 'sentinel/', sentinel: { sentinels: [`${sentinel.host}:${sentinel.port}`], masterName: 'certpilot' } });
+    assert.match(s.where, new RegExp(`sentinel master certpilot via 127\\.0\\.0\\.1:${sentinel.port}`));
+    await s.put(TOKEN, KEY_AUTHORIZATION, 60);
+    assert.equal(await redis.command('GET', `sentinel/${TOKEN}`), KEY_AUTHORIZATION, 'written to the master');
+    await s.delete(TOKEN);
+    assert.equal(await redis.command('EXISTS', `sentinel/${TOKEN}`), '0');
+  });
+
+  test('Cluster: a one-node Redis Cluster holding every slot; db other than 0 is refused', async (t) => {
+    if (!requireServer(t, 'redis-server')) return;
+    // cluster-announce-ip: a lone node otherwise reports its address as '' in CLUSTER SLOTS.
+    const node = await startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1'] });
+    t.after(() => node.stop());
+    await node.command('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let i = 0; i < 100 && !(await node.command('CLUSTER', 'INFO')).includes('cluster_state:ok'); i++) await sleep(100);
+    const s = store({ url: 'redis://unused', cluster: { nodes: [`${node.host}:${node.port}`] } });
+    await s.put(TOKEN, KEY_AUTHORIZATION, 60);
+    assert.equal(await s.get(TOKEN), KEY_AUTHORIZATION);
+    assert.equal(await node.command('GET', `.well-known/acme-challenge/${TOKEN}`), KEY_AUTHORIZATION);
+    await s.delete(TOKEN);
+    assert.equal(await s.get(TOKEN), undefined);
+    await assert.rejects(store({ cluster: { nodes: [`${node.host}:${node.port}`] }, db: 2 }).get(TOKEN), /Redis Cluster has only database 0/);
+  });
+});

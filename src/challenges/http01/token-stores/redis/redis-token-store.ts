@@ -255,11 +255,14 @@ export class RedisTokenStore implements ChallengeTokenStore {
       if (db !== 0) {
         throw new CertpilotError('ERR_TOKEN_STORE_UNAVAILABLE', `redis token store: cannot use db ${db}: Redis Cluster has only database 0`);
       }
+      // The node connections keep their offline queue: the cluster sends CLUSTER SLOTS through them
+      // while they connect. The cluster itself fails fast.
+      const { lazyConnect: _l, enableOfflineQueue: _q, retryStrategy: _r, ...nodeOptions } = common;
       redis = new ClusterClient(o.cluster.nodes.map(parseHostPort), {
         lazyConnect: true,
         enableOfflineQueue: false,
         clusterRetryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
-        redisOptions: common,
+        redisOptions: nodeOptions,
       });
     } else if (o.sentinel !== undefined) {
       const s = o.sentinel;
@@ -281,8 +284,17 @@ export class RedisTokenStore implements ChallengeTokenStore {
       lastError = err;
       this.logger.debug({ err: this.scrub(err.message), store: this.where }, 'redis token store: connection error');
     });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await redis.connect();
+      // connect() may wait for ever (a cluster that never gets its slots): bound it.
+      const limit = (o.connectTimeoutMs ?? 5000) * 2;
+      await Promise.race([
+        redis.connect(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no connection within ${limit} ms`)), limit);
+        }),
+      ]);
+      clearTimeout(timer);
       if (!this.swept) {
         this.swept = true;
         // A failed sweep must not fail this run's own work.
@@ -290,6 +302,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
       }
       return redis;
     } catch (err) {
+      clearTimeout(timer);
       redis.disconnect();
       // connect() rejects with "Connection is closed."; the error event said why (ECONNREFUSED, WRONGPASS).
       throw lastError ?? err;
