@@ -1,8 +1,13 @@
 // Bundles the CLI into dist/bundle/ (ESM, code-split per command) so a cold start parses one
 // file tree instead of resolving hundreds of modules: Node 20 has no compile cache, and start-up
 // time is most of a nothing-due `renew`. Tests run the unbundled tsc output; e2e tests run this.
+// The library entry points (package `exports`) are bundled alongside in dist/bundle/lib/, sharing
+// chunks with the CLI. Everything the code imports is inlined: the published package has no
+// runtime dependencies, so `npm install -g` and `npx` need nothing from a registry (docs/install.md).
+// It reads TypeScript directly (no tsc step), which is why `prepack` can run it on a clean checkout.
 import { build } from 'esbuild';
 import { chmodSync, rmSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,7 +31,11 @@ const englishOnlyZod = {
 // Chunk names carry content hashes: start empty so stale chunks do not pile up.
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
 const result = await build({
-  entryPoints: { certpilot: join(root, 'src/cli/bin.ts') },
+  entryPoints: {
+    certpilot: join(root, 'src/cli/bin.ts'),
+    'lib/index': join(root, 'src/index.ts'),
+    'lib/responder': join(root, 'src/responder.ts'),
+  },
   outdir: join(root, 'dist/bundle'),
   bundle: true,
   splitting: true,
@@ -42,6 +51,10 @@ const result = await build({
   plugins: [englishOnlyZod],
   banner: { js: "import { createRequire as __certpilotRequire } from 'node:module'; const require = __certpilotRequire(import.meta.url);" },
 });
+// The package ships no dependencies: anything left external other than Node's own modules would
+// be missing at run time on an installed copy.
+const externals = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path));
+if (externals.length > 0) throw new Error(`bundle: not self-contained, imports ${[...new Set(externals)].join(', ')}`);
 chmodSync(join(root, 'dist/bundle/certpilot.js'), 0o755);
 if (process.env.BUNDLE_ANALYZE) {
   const { analyzeMetafile } = await import('esbuild');

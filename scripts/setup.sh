@@ -31,9 +31,15 @@ done
 
 # Debian packages the tests and the demo need. Later features add theirs here, one word each
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
-APT_PACKAGES=(pebble openssl ca-certificates redis-server apache2 libssl3 php-cli php-redis nginx-light)
+APT_PACKAGES=(pebble openssl ca-certificates cron bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3
+  # the Route 53 emulator's dependencies (python3-moto itself comes from trixie, step 2b)
+  python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
+  python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml
+  python3-blinker python3-openssl
+  # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller
+  redis-server apache2 libssl3 nginx-light php-cli php-redis)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot lego time wrk)
+BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 
@@ -173,6 +179,53 @@ install_new_pebble() {
   warn "no usable pebble >= $PEBBLE_NEW_MIN in unstable/trixie; ARI/profile tests will skip"
 }
 install_new_pebble
+
+# --- 2b. python3-moto (the Route 53 emulator) from Debian trixie, side-loaded ---------------------
+# Architecture all (pure Python): the same side apt configuration downloads it, `dpkg -x` unpacks it,
+# and bookworm's python3 packages above satisfy its imports. Tests run
+# `PYTHONPATH=$OPT/moto/usr/lib/python3/dist-packages /usr/bin/python3 -m moto.server`.
+MOTO_DIR="$OPT/moto"
+install_moto() {
+  if [[ -f $MOTO_DIR/usr/lib/python3/dist-packages/moto/__init__.py ]]; then
+    log "python3-moto $(cat "$MOTO_DIR/VERSION" 2>/dev/null || echo '?') present: $MOTO_DIR"
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    warn "cannot fetch python3-moto without apt-get; Route 53 emulator tests will skip"
+    return 0
+  fi
+  local mirror alt="$CACHE/apt-unstable"
+  mirror="$(debian_mirror)"
+  if [[ -z $mirror ]]; then
+    warn "no Debian mirror found in /etc/apt sources; Route 53 emulator tests will skip"
+    return 0
+  fi
+  mkdir -p "$alt/lists/partial" "$alt/cache/archives/partial" "$alt/debs"
+  {
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main"
+  } >"$alt/sources.list"
+  local aptopts=(-o "Dir::Etc::SourceList=$alt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$alt/lists" -o "Dir::Cache=$alt/cache" -o "APT::Sandbox::User=$(id -un)")
+  if [[ ! -d $alt/lists ]] || ! ls "$alt/lists/"*trixie* >/dev/null 2>&1; then
+    apt-get "${aptopts[@]}" update -qq >&2 || { warn "apt-get update of trixie failed; Route 53 emulator tests will skip"; return 0; }
+  fi
+  local v
+  v="$(apt-cache "${aptopts[@]}" madison python3-moto | awk -F'|' '$3 ~ /trixie/ {gsub(/ /, "", $2); print $2; exit}')"
+  if [[ -z $v ]]; then warn "python3-moto not found in trixie; Route 53 emulator tests will skip"; return 0; fi
+  log "downloading python3-moto $v (trixie)"
+  rm -f "$alt/debs/"python3-moto_*.deb
+  if ! (cd "$alt/debs" && apt-get "${aptopts[@]}" download -qq "python3-moto=$v" >&2); then
+    warn "download of python3-moto $v failed; Route 53 emulator tests will skip"; return 0
+  fi
+  local staging="$MOTO_DIR.tmp.$$"
+  rm -rf "$staging" && mkdir -p "$staging"
+  dpkg -x "$alt/debs/"python3-moto_*.deb "$staging"
+  echo "$v" >"$staging/VERSION"
+  rm -rf "$MOTO_DIR" && mkdir -p "$(dirname "$MOTO_DIR")" && mv "$staging" "$MOTO_DIR"
+  log "python3-moto $v unpacked to $MOTO_DIR"
+}
+install_moto
 
 # --- 3. Test PKI for Pebble's own listener (and the fault proxy) -------------------------------
 # Debian's pebble ships no listener certificate. One CA plus one leaf for localhost, 127.0.0.1 and

@@ -12,22 +12,27 @@ export const ERROR_CATALOG = {
   ERR_CONFIG_INVALID: {
     title: 'The configuration has one or more problems',
     hint: 'Fix each field listed above, then run `certpilot config check`.',
+    local: true,
   },
   ERR_CONFIG_NOT_FOUND: {
     title: 'The configuration file does not exist or cannot be read',
     hint: 'Pass an existing file with --config, or set CERTPILOT_CONFIG.',
+    local: true,
   },
   ERR_CONFIG_PARSE: {
     title: 'The configuration file is not valid YAML',
     hint: 'Fix the YAML syntax at the line and column shown.',
+    local: true,
   },
   ERR_CLI_USAGE: {
     title: 'The command line is not valid',
     hint: 'Run `certpilot --help` or `certpilot <command> --help`.',
+    local: true,
   },
   ERR_CERT_UNKNOWN: {
     title: 'No certificate with that name is configured or stored',
     hint: 'Run `certpilot status` to see the names certpilot knows.',
+    local: true,
   },
 
   // acme protocol
@@ -66,10 +71,12 @@ export const ERROR_CATALOG = {
   ERR_ACME_EAB_REQUIRED: {
     title: 'The CA requires external account binding',
     hint: 'Set acme.eab.kid and acme.eab.hmacKeyFile (or CERTPILOT_EAB_HMAC_KEY_FILE) from your CA account page.',
+    local: true,
   },
   ERR_ACME_PROFILE_UNKNOWN: {
     title: 'The requested certificate profile is not offered by the CA',
     hint: 'Pick one of the profiles listed in the message, or remove the profile setting.',
+    local: true,
   },
   ERR_ACME_AUTHORIZATION_FAILED: {
     title: 'The CA could not validate control of a name',
@@ -92,10 +99,12 @@ export const ERROR_CATALOG = {
   ERR_CHALLENGE_UNSUPPORTED: {
     title: 'No configured challenge solver can answer the challenges the CA offers',
     hint: 'Configure a solver for one of the challenge types listed in the message.',
+    local: true,
   },
   ERR_CHALLENGE_LISTEN: {
     title: 'The standalone http-01 solver could not listen on its port',
     hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
+    local: true,
   },
   ERR_CHALLENGE_SELF_CHECK: {
     title: 'A self-check URL did not serve the http-01 token before the CA was asked',
@@ -112,20 +121,94 @@ export const ERROR_CATALOG = {
   ERR_CHALLENGE_WEBROOT: {
     title: 'The webroot solver could not write the challenge file',
     hint: 'Check the webroot solver\'s `path` and that certpilot may write under it.',
+    local: true,
+  },
+
+  ERR_DNS_NETWORK: {
+    title: 'A DNS server did not answer',
+    hint: 'Check the address and port of the DNS server and that UDP and TCP port 53 are open to it.',
+  },
+  ERR_DNS_ZONE_NOT_FOUND: {
+    title: 'No DNS zone holds the `_acme-challenge` name',
+    hint: 'Check the name server setting of the DNS solver, or set its zone (rfc2136) or hostedZoneId (route53).',
+  },
+  ERR_DNS_TSIG_REJECTED: {
+    title: 'The DNS server rejected the TSIG key (BADKEY, BADSIG, BADTIME) or its answer was not signed',
+    hint: 'Check keyName, algorithm and secret against the key on the DNS server, and the clocks.',
+  },
+  ERR_DNS_UPDATE_REFUSED: {
+    title: 'The DNS server refused the update (REFUSED, NOTAUTH, NOTZONE, SERVFAIL)',
+    hint: 'Allow the key to change TXT records of the `_acme-challenge` names in the zone update policy.',
+  },
+  ERR_DNS_PROPAGATION_TIMEOUT: {
+    title: 'Not every authoritative nameserver served the TXT value in time',
+    hint: 'Raise propagationTimeoutSeconds, or check zone transfers (NOTIFY) to the secondaries named in the message.',
+  },
+  ERR_DNS_SECRET: {
+    title: 'The secret file of a DNS solver could not be read',
+    hint: 'Check that secretFile exists and is readable by certpilot.',
+  },
+  ERR_ROUTE53_ACCESS_DENIED: {
+    title: 'Route 53 denied a call: the credentials lack a permission',
+    hint: 'Add the permission named in the message; `certpilot route53 policy` prints the least-privilege policy.',
+  },
+  ERR_ROUTE53_API: {
+    title: 'A Route 53 call failed',
+    hint: 'Read the Route 53 error in the message; run again with --verbose for the request.',
   },
 
   // storage
   ERR_STORAGE_IO: {
     title: 'The state directory could not be read or written',
     hint: 'Check that the state directory exists on a persistent volume and certpilot may write it.',
+    local: true,
+  },
+  ERR_STORAGE_FULL: {
+    title: 'The state directory\'s volume is full (checked before each order: then no order was placed)',
+    hint: 'Free space on the state directory\'s volume (or grow it), then run again; the live certificate is untouched and nothing half-written stays.',
+    local: true,
   },
   ERR_STORAGE_CORRUPT: {
     title: 'A stored file could not be parsed',
     hint: 'Restore the state directory from backup, or remove the named file and run `certpilot renew --force`.',
+    local: true,
   },
   ERR_STORAGE_NAME: {
     title: 'A certificate or account name is not safe as a file name',
     hint: 'Use letters, digits, dots, dashes and underscores only.',
+    local: true,
+  },
+
+  // deploy
+  ERR_DEPLOY_FAILED: {
+    title: 'A deployer failed; the certificate is saved, later deployers did not run',
+    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
+  },
+  ERR_DEPLOY_NO_CERTIFICATE: {
+    title: 'There is no stored certificate to deploy',
+    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
+  ERR_DEPLOY_FILES: {
+    title: 'The files deployer could not write the certificate files into its directory',
+    hint: 'Check that the deployer\'s `dir` exists or can be created and that certpilot may write it (and chown, when owner/group are set).',
+  },
+  ERR_DEPLOY_OWNER_UNKNOWN: {
+    title: 'The owner or group of a files deployer does not exist on this machine',
+    hint: 'Use a name `getent passwd`/`getent group` knows, or the numeric id (in a container: the uid/gid the web server runs as).',
+  },
+  ERR_DEPLOY_HOOK_FAILED: {
+    title: 'A deploy hook exited with a non-zero status, was killed by a signal, or could not be started',
+    hint: 'Read the hook\'s last stderr lines in the message (all its output is in the log); run the command by hand with the CERTPILOT_* variables set.',
+  },
+  ERR_DEPLOY_HOOK_TIMEOUT: {
+    title: 'A deploy hook ran longer than its timeoutSeconds and was killed with its whole process group',
+    hint: 'Make the hook finish sooner (background long work with setsid), or raise its timeoutSeconds.',
+  },
+
+  // scheduling
+  ERR_CRON_CRONTAB: {
+    title: 'The crontab could not be read or written with the `crontab` command',
+    hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
   },
 
   // coordination
@@ -140,21 +223,11 @@ export const ERROR_CATALOG = {
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
   },
 
-  // deploy
-  ERR_DEPLOY_FAILED: {
-    title: 'A deployer failed; the certificate is saved, later deployers did not run',
-    hint: 'Fix the cause named in the message, then run `certpilot deploy NAME` (or wait: the next `renew` retries the deploy without a new order).',
-  },
-
-  ERR_DEPLOY_NO_CERTIFICATE: {
-    title: 'There is no stored certificate to deploy',
-    hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
-  },
-
   // crypto
   ERR_KEY_INVALID: {
     title: 'A private key could not be parsed or has an unsupported type',
     hint: 'Use an ECDSA P-256/P-384 or RSA 2048/3072/4096 key in PEM form.',
+    local: true,
   },
   ERR_INTERRUPTED: {
     title: 'certpilot was stopped by a signal (SIGINT or SIGTERM) in the middle of its work',
@@ -163,8 +236,36 @@ export const ERROR_CATALOG = {
   ERR_INTERNAL: {
     title: 'An unexpected internal error',
     hint: 'Run again with --verbose and report the stack trace.',
+    local: true,
   },
-} as const satisfies Record<string, { title: string; hint: string }>;
+} as const satisfies Record<string, { title: string; hint: string; local?: true }>;
+
+/** TLS errors that mean our trust is missing or wrong (a `caBundle` to add), not a CA outage. */
+const TRUST_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * True when a failure is on our side (configuration, trust, a port in use, permissions, a full
+ * disk: catalog entries marked `local`, or a TLS trust error under a network error), so retrying
+ * at once is right and no backoff should hold the user's fix. Everything else is the CA's side
+ * (rate limits, 5xx, invalid authorizations, outages) and backs off.
+ */
+export function isLocalFailure(err: CertpilotError): boolean {
+  if ((ERROR_CATALOG[err.code] as { local?: true }).local) return true;
+  for (let cause: unknown = err.cause, depth = 0; cause && depth < 8; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && TRUST_ERRORS.has(code)) return true;
+  }
+  return false;
+}
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -34,6 +34,22 @@ export interface IssueRequest {
    * certificates proven in different ways.
    */
   solvers: ReadonlyMap<string, ChallengeSolver>;
+  /**
+   * Called with what it takes to resume the order, before the step that costs the CA an issuance
+   * (finalize) and again once the CA gave the certificate URL. It must make that durable; when it
+   * throws, the order stops there (nothing is finalized that could not be resumed).
+   */
+  checkpoint?: (checkpoint: IssueCheckpoint) => Promise<void>;
+  /** An order an earlier run left (a crash, a kill, a full disk): continue it instead of a new one. */
+  resume?: IssueCheckpoint;
+}
+
+/** What it takes to continue an order: its URL, the key its CSR is made with, and once known the certificate URL. */
+export interface IssueCheckpoint {
+  orderUrl: string;
+  /** PKCS#8 PEM. Never logged. */
+  privateKeyPem: string;
+  certificateUrl?: string;
 }
 
 /** The issuing seam of a renewal run: one order, validated, finalized and downloaded. */
@@ -76,23 +92,29 @@ export class Issuer implements CertificateIssuer {
   /** Orders, validates, finalizes and downloads one certificate. */
   async issue(request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssuedCertificate> {
     const { signal } = options;
-    const order = await this.newOrder(request, signal);
-    this.logger.info({ order: order.url, identifiers: request.identifiers.map((i) => i.value) }, 'order created');
+    const resumed = request.resume ? await this.resumable(request.resume, signal) : undefined;
+    const order = resumed ?? (await this.newOrder(request, signal));
+    if (!resumed) this.logger.info({ order: order.url, identifiers: request.identifiers.map((i) => i.value) }, 'order created');
 
-    await this.authorize(order.authorizations, request.solvers, signal);
+    // A resumed order past `pending` has its authorizations done.
+    if (order.status === 'pending') await this.authorize(order.authorizations, request.solvers, signal);
 
-    const key = request.privateKeyPem
-      ? { key: importPrivateKey(request.privateKeyPem), pem: request.privateKeyPem }
-      : await generatePrivateKey(request.keyType);
+    const keyPem = resumed && request.resume ? request.resume.privateKeyPem : request.privateKeyPem;
+    const key = keyPem ? { key: importPrivateKey(keyPem), pem: keyPem } : await generatePrivateKey(request.keyType);
     if (request.privateKeyPem && keyTypeOf(key.key) !== request.keyType) {
       throw new CertpilotError('ERR_KEY_INVALID', `issuer: reused key is ${keyTypeOf(key.key) ?? 'of an unknown type'}, not ${request.keyType}`, {
         hint: 'Set reuseKey: false for one renewal to change the key type.',
       });
     }
     const csr = await createCsr({ key: key.key, identifiers: request.identifiers });
+    // The key and the order URL are durable before the CA is asked to issue (DESIGN.md §6.12).
+    await request.checkpoint?.({ orderUrl: order.url, privateKeyPem: key.pem });
     const finalized = await this.client.finalizeOrder(order, csr, { signal });
     if (!finalized.certificate) {
       throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: order ${order.url} is valid but has no certificate URL`);
+    }
+    if (finalized.certificate !== request.resume?.certificateUrl) {
+      await request.checkpoint?.({ orderUrl: order.url, privateKeyPem: key.pem, certificateUrl: finalized.certificate });
     }
     const downloaded = await this.client.downloadCertificate(finalized.certificate, {
       ...(signal ? { signal } : {}),
@@ -116,6 +138,29 @@ export class Issuer implements CertificateIssuer {
       ...(order.replaces ? { replaces: order.replaces } : {}),
       orderUrl: order.url,
     };
+  }
+
+  /**
+   * The order of an earlier run, when it can still lead to the certificate (pending, ready,
+   * processing or valid); undefined when it is gone or invalid, so a new order is placed.
+   */
+  private async resumable(resume: IssueCheckpoint, signal: AbortSignal | undefined): Promise<Awaited<ReturnType<AcmeClient['getOrder']>> | undefined> {
+    try {
+      const order = await this.client.getOrder(resume.orderUrl, { signal });
+      if (order.status === 'invalid') {
+        this.logger.warn({ order: resume.orderUrl }, 'the pending order became invalid; placing a new one');
+        return undefined;
+      }
+      this.logger.info({ order: resume.orderUrl, status: order.status }, 'resuming the order an earlier run left');
+      return order;
+    } catch (err) {
+      // 404 or an ACME problem: the CA forgot it. A network error is a real failure: keep the order.
+      if (err instanceof AcmeProblemError && !(err instanceof RateLimitedError)) {
+        this.logger.warn({ order: resume.orderUrl, problem: err.problem.type }, 'the pending order is gone; placing a new one');
+        return undefined;
+      }
+      throw err;
+    }
   }
 
   /** New order; when the CA refuses `replaces` (already replaced, unknown), orders again without it. */

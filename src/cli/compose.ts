@@ -43,11 +43,11 @@ export interface Runtime {
 }
 
 /** Builds the runtime. Construction does no I/O; the first use does. */
-export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock }): Runtime {
+export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
-  const directoryCache = new DirectoryCache({ stateDir: config.stateDir });
+  const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new Map<string, Promise<unknown>>();
   const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
@@ -74,6 +74,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
     baseDir: config.baseDir,
     stateDir: config.stateDir,
+    ...(deps.env ? { env: deps.env } : {}),
   });
 
   /** Builds a plug-in of `kind` from an instance entry, passing only the plug-in's own options. */
@@ -106,7 +107,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       if (kind === 'dns-provider') {
         const { createDns01Solver, dns01OptionsShape } = await import('../challenges/dns01/dns01-options.js');
         const common = Object.fromEntries(Object.keys(dns01OptionsShape).map((k) => [k, entry[k]]));
-        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1]);
+        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1], { logger: logger.child({ solver: name }), clock });
       }
       if (kind === 'token-store') {
         const { createTokenStoreSolver, tokenStoreSolverOptionsShape } = await import('../challenges/http01/token-store-options.js');

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CertpilotError } from '../errors.js';
 import { tempDir } from '../testing/temp-dir.js';
-import { EXIT, main, report } from './main.js';
+import { checkValues, EVERY_COMMAND, FLAGS, overridesOf, type FlagSpec } from './flags.js';
+import { COMMANDS, EXIT, main, report } from './main.js';
 import type { Output } from './output.js';
 
 function capture(): Output & { stdout: string[]; stderr: string[] } {
@@ -22,7 +23,11 @@ test('usage errors exit 2 with a code and a hint, never a stack trace', async ()
 
   const bad = capture();
   assert.equal(await main(['renew', '--no-such-flag'], {}, bad), EXIT.usage);
-  assert.match(bad.stderr.join('\n'), /ERR_CLI_USAGE/);
+  assert.equal(bad.stderr[0], 'error ERR_CLI_USAGE: cli: unknown flag --no-such-flag for renew');
+  assert.equal(bad.stderr[1], '  hint: `certpilot renew --help` lists the flags it takes.');
+  const missing = capture();
+  assert.equal(await main(['status', '--config'], {}, missing), EXIT.usage);
+  assert.match(missing.stderr[0] ?? '', /^error ERR_CLI_USAGE: cli: Option '-c, --config <value>' argument missing$/);
 });
 
 test('a bad configuration names the field and the fix and exits 2', async () => {
@@ -57,4 +62,91 @@ test('exit codes: rate limits are "try later" (75), other failures 1; --verbose 
   assert.ok(o.stderr.some((l) => l.startsWith('caused by: Error: ECONNREFUSED')));
   assert.equal(report(new Error('boom'), false, o), EXIT.failed);
   assert.ok(o.stderr.includes('error ERR_INTERNAL: boom'));
+});
+
+test('per-command --help lists that command\'s usage and only its flags', async () => {
+  const renew = capture();
+  assert.equal(await main(['renew', '--help'], {}, renew), EXIT.ok);
+  const text = renew.stdout.join('\n');
+  assert.match(text, /^Usage: certpilot renew \[options\]/);
+  assert.match(text, /--dry-run +renew against the CA's staging directory/);
+  assert.match(text, /--concurrency N/);
+  assert.doesNotMatch(text, /--reason|--with-certificate-key|-d, --domain/);
+
+  const revoke = capture();
+  assert.equal(await main(['help', 'revoke'], {}, revoke), EXIT.ok);
+  assert.match(revoke.stdout.join('\n'), /^Usage: certpilot revoke NAME \[options\][\s\S]*--reason NAME[\s\S]*--with-certificate-key/);
+
+  // The top-level help lists every command and points at the per-command help.
+  const top = capture();
+  assert.equal(await main(['-h'], {}, top), EXIT.ok);
+  for (const name of Object.keys(COMMANDS)) assert.match(top.stdout.join('\n'), new RegExp(`^  ${name} `, 'm'));
+  assert.match(top.stdout.join('\n'), /certpilot <command> --help/);
+
+  for (const name of ['frob', 'constructor', 'toString', '__proto__']) {
+    const unknown = capture();
+    assert.equal(await main([name, '--help'], {}, unknown), EXIT.usage, name);
+    assert.match(unknown.stderr[0] ?? '', new RegExp(`unknown command "${name}"`));
+    assert.equal(await main([name], {}, capture()), EXIT.usage, name);
+  }
+});
+
+test('a flag another command takes is a usage error naming the flag and the command', async () => {
+  for (const [argv, message] of [
+    [['renew', '--reason', 'x'], /^error ERR_CLI_USAGE: cli: renew does not take --reason$/],
+    [['account', 'show', '-d', 'a.test'], /^error ERR_CLI_USAGE: cli: account does not take -d \(--domain\)$/],
+    [['status', '--dry-run'], /^error ERR_CLI_USAGE: cli: status does not take --dry-run$/],
+    [['config', 'check', '--with-certificate-key'], /^error ERR_CLI_USAGE: cli: config does not take --with-certificate-key$/],
+    [['issue', '--key-type', 'rsa-2048'], /^error ERR_CLI_USAGE: cli: --key-type only applies with -d \(--domain\)$/],
+  ] as const) {
+    const o = capture();
+    assert.equal(await main(argv, {}, o), EXIT.usage, argv.join(' '));
+    assert.match(o.stderr[0] ?? '', message);
+    assert.match(o.stderr[1] ?? '', /hint: /);
+  }
+});
+
+test('numbers that are not whole or out of range are usage errors naming the flag', async () => {
+  for (const [argv, flag, range] of [
+    [['renew', '--concurrency', 'abc'], '--concurrency', '1 to 64'],
+    [['renew', '--concurrency', '0'], '--concurrency', '1 to 64'],
+    [['renew', '--concurrency', '2.5'], '--concurrency', '1 to 64'],
+    [['renew', '--concurrency', '65'], '--concurrency', '1 to 64'],
+    [['issue', '-d', 'a.test', '--http-01-port', '70000'], '--http-01-port', '1 to 65535'],
+    [['issue', '-d', 'a.test', '--http-01-port=-1'], '--http-01-port', '1 to 65535'],
+    [['issue', '-d', 'a.test', '--http-01-port', '0x50'], '--http-01-port', '1 to 65535'],
+  ] as const) {
+    const o = capture();
+    assert.equal(await main(argv, {}, o), EXIT.usage, argv.join(' '));
+    assert.match(o.stderr[0] ?? '', new RegExp(`^error ERR_CLI_USAGE: cli: ${flag} must be a whole number from ${range}, not "`), argv.join(' '));
+  }
+  assert.deepEqual(checkValues('renew', { concurrency: '8' }, new Map()), { concurrency: 8 });
+});
+
+test('the flag table: every command it names exists, and the flags land in the configuration overrides', () => {
+  for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
+    if (spec.commands === EVERY_COMMAND) continue;
+    for (const command of spec.commands) assert.ok(COMMANDS[command], `--${flag} names unknown command ${command}`);
+    if (spec.requires) assert.ok(spec.requires in FLAGS, `--${flag} requires an unknown flag`);
+  }
+  const values = checkValues(
+    'issue',
+    { 'state-dir': '/s', directory: 'letsencrypt', 'ca-bundle': '/ca.pem', email: 'a@b.test', 'agree-tos': true, verbose: true, domain: ['a.test', 'b.test'], name: ['ab'], 'key-type': 'rsa-2048', profile: 'shortlived', 'reuse-key': true, 'http-01-port': '8080', 'http-01-address': '127.0.0.1', webroot: '/w' },
+    new Map(),
+  );
+  assert.deepEqual(overridesOf(values), {
+    stateDir: '/s',
+    directoryUrl: 'letsencrypt',
+    caBundle: '/ca.pem',
+    email: 'a@b.test',
+    termsOfServiceAgreed: true,
+    certificate: { domains: ['a.test', 'b.test'], name: 'ab', keyType: 'rsa-2048', profile: 'shortlived', reuseKey: true },
+    http01Port: 8080,
+    http01Host: '127.0.0.1',
+    webroot: '/w',
+    logLevel: 'debug',
+  });
+  // An explicit --log-level beats --verbose's debug.
+  assert.equal(overridesOf({ verbose: true, 'log-level': 'trace' }).logLevel, 'trace');
+  assert.throws(() => overridesOf({ domain: ['a.test'], name: ['a', 'b'] }), /at most one --name/);
 });

@@ -6,49 +6,17 @@
  * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
  * by SIGINT or SIGTERM.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
+import { checkValues, flagHelp, PARSE_OPTIONS, type CliValues } from './flags.js';
 import { processOutput, type Output } from './output.js';
 import { VERSION } from '../version.js';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, interrupted: 130 } as const;
 
-const OPTIONS = {
-  config: { type: 'string', short: 'c' },
-  'state-dir': { type: 'string' },
-  directory: { type: 'string' },
-  'ca-bundle': { type: 'string' },
-  email: { type: 'string' },
-  'agree-tos': { type: 'boolean' },
-  verbose: { type: 'boolean', short: 'v' },
-  'log-level': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-  domain: { type: 'string', short: 'd', multiple: true },
-  name: { type: 'string', short: 'n', multiple: true },
-  'key-type': { type: 'string' },
-  profile: { type: 'string' },
-  'reuse-key': { type: 'boolean' },
-  force: { type: 'boolean' },
-  'dry-run': { type: 'boolean' },
-  concurrency: { type: 'string' },
-  'http-01-port': { type: 'string' },
-  'http-01-address': { type: 'string' },
-  webroot: { type: 'string', short: 'w' },
-  reason: { type: 'string' },
-  'with-certificate-key': { type: 'boolean' },
-  listen: { type: 'string' },
-  solver: { type: 'string' },
-  'redis-url': { type: 'string' },
-  'redis-prefix': { type: 'string' },
-  'allow-host': { type: 'string', multiple: true },
-  thumbprint: { type: 'string' },
-} as const satisfies ParseArgsConfig['options'];
-
-/** Parsed command-line values. */
-export type CliValues = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+/** Parsed command-line values (one table: ./flags.ts). */
+export type { CliValues } from './flags.js';
 
 /** What every command receives. */
 export interface CommandContext {
@@ -61,57 +29,88 @@ export interface CommandContext {
   signal?: AbortSignal;
 }
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(ctx: CommandContext): Promise<number> }> }> = {
+/**
+ * One command: its help summary and its module, loaded on first use. Its flags are the entries of
+ * FLAGS (./flags.ts) that name it; the arguments its usage line shows are in COMMAND_ARGS.
+ */
+export interface CommandSpec {
+  summary: string;
+  load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>;
+}
+
+/** The commands, one line each. */
+export const COMMANDS: Record<string, CommandSpec> = {
   issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway', load: () => import('./commands/issue.js') },
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
+  cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a random minute (-u USER, --log-file)', load: () => import('./commands/cron.js') },
   status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
-  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T)', load: () => import('./commands/serve.js') },
+  route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
+  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
-const USAGE = `certpilot ${VERSION} — keeps TLS certificates issued, renewed and live (ACME, ARI, profiles)
+/** What a command takes besides flags, for its usage line (commands without an entry take none). */
+const COMMAND_ARGS: Readonly<Record<string, string>> = {
+  deploy: '[NAME…]',
+  revoke: 'NAME',
+  account: 'show|create|update|rollover|deactivate',
+  config: 'check|schema',
+  cron: 'install|remove|show',
+  route53: 'policy|check [SOLVER…]',
+};
 
-Usage: certpilot <command> [options]
-
-Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join('\n')}
-
-Options:
-  -c, --config FILE        YAML configuration (default $CERTPILOT_CONFIG, else ./certpilot.yaml if present)
-      --state-dir DIR      accounts, certificates and renewal state (default /var/lib/certpilot)
-      --directory URL      ACME directory URL, or letsencrypt | letsencrypt-staging
-      --ca-bundle FILE     extra PEM roots to trust for the ACME server (private or test CA)
-      --email ADDRESS      account contact
-      --agree-tos          agree to the CA's terms of service
-  -d, --domain NAME        a name for a one-off certificate (repeat); replaces the file's list
-  -n, --name NAME          certificate name (with -d) or which certificates to act on (repeat)
-      --key-type TYPE      ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096
-      --profile NAME       ACME profile, e.g. shortlived
-      --reuse-key          keep the private key across renewals
-      --force              renew even when not due (never before a CA's Retry-After); deploy: every deployer again
-      --dry-run            renew against the CA's staging directory and discard the result
-      --concurrency N      certificates renewed at once (default from config, 4)
-      --http-01-port PORT  standalone http-01 listener port (default 80)
-      --http-01-address A  standalone http-01 listener address (default all)
-  -w, --webroot DIR        answer http-01 by writing files under DIR instead (solver \`default\`)
-      --reason NAME        revoke reason: unspecified | keyCompromise | superseded | cessationOfOperation
-      --with-certificate-key  sign the revocation with the certificate's own key
-      --json               machine-readable output (status, account show)
-      --listen HOST:PORT   serve: where the responder listens (default 0.0.0.0:8080)
-      --solver NAME        serve: the redis solver of the configuration to read tokens from
-      --redis-url URL      serve: read tokens from this Redis instead (--redis-prefix P)
-      --allow-host NAME    serve: answer only these Host names (repeat; *.example.com allowed)
-      --thumbprint T       serve: stateless mode, answer <token>.T (see account show)
-  -v, --verbose            debug logs and stack traces
-      --log-level LEVEL    trace | debug | info | warn | error | silent
-  -h, --help               this help
-
-Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
+const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
+
+/** The top-level help: commands and the flags every command takes. */
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return `certpilot ${VERSION} — keeps TLS certificates issued, renewed and live (ACME, ARI, profiles)
+
+Usage: certpilot <command> [options]     certpilot <command> --help for a command's own flags
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`).join('\n')}
+
+Options of every command:
+${flagHelp(undefined).join('\n')}
+
+${FOOTER}`;
+}
+
+/** The help of one command: its usage line, summary and every flag it takes. */
+export function commandUsage(name: string): string {
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) throw unknownCommand(name);
+  const args = Object.hasOwn(COMMAND_ARGS, name) ? ` ${COMMAND_ARGS[name]}` : '';
+  return `Usage: certpilot ${name}${args} [options]
+
+${command.summary}
+
+Options:
+${flagHelp(name).join('\n')}
+
+${FOOTER}`;
+}
+
+// parseArgs's own message for an unknown flag is about positionals; name the flag and the command.
+function parseError(err: unknown, argv: readonly string[]): CertpilotError {
+  const command = argv.find((a) => !a.startsWith('-') && Object.hasOwn(COMMANDS, a));
+  const hint = command ? `\`certpilot ${command} --help\` lists the flags it takes.` : '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.';
+  const flag = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+  if (flag) {
+    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}`, { cause: err, hint });
+  }
+  return new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint });
+}
+
+function unknownCommand(name: string): CertpilotError {
+  return new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
+}
 
 /** Runs the CLI; returns the exit code. Never throws. */
 export async function main(
@@ -124,23 +123,37 @@ export async function main(
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true, tokens: true });
     } catch (err) {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message}`, { cause: err });
+      throw parseError(err, argv);
     }
-    const { values, positionals } = parsed;
-    verbose = values.verbose === true;
-    if (values.version) {
+    const raw = parsed.values as Record<string, unknown>;
+    verbose = raw.verbose === true;
+    const [name, ...rest] = parsed.positionals;
+    if (raw.version) {
       output.out(VERSION);
       return EXIT.ok;
     }
-    const [name, ...rest] = positionals;
-    if (values.help || !name) {
-      output.out(USAGE);
-      return name || values.help ? EXIT.ok : EXIT.usage;
+    if (name === 'help') {
+      output.out(rest[0] ? commandUsage(rest[0]) : usage());
+      return EXIT.ok;
     }
-    const command = COMMANDS[name];
-    if (!command) throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
+    if (!name) {
+      output.out(usage());
+      return raw.help ? EXIT.ok : EXIT.usage;
+    }
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!command) throw unknownCommand(name);
+    if (raw.help) {
+      output.out(commandUsage(name));
+      return EXIT.ok;
+    }
+    // How each flag was written (`-d` or `--domain`), to name it as the user did.
+    const written = new Map<string, string>();
+    for (const token of (parsed.tokens ?? []) as { kind: string; name?: string; rawName?: string }[]) {
+      if (token.kind === 'option' && token.name && token.rawName && !written.has(token.name)) written.set(token.name, token.rawName);
+    }
+    const values = checkValues(name, raw, written);
     const module = await command.load();
     return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output, ...(signal ? { signal } : {}) });
   } catch (err) {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
+import { overridesOf } from './flags.js';
 import { createLogger } from '../logger.js';
 import { compose, type Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
@@ -15,38 +16,13 @@ export function configFile(ctx: CommandContext): string | undefined {
   return existsSync(local) ? local : undefined;
 }
 
-function intFlag(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new CertpilotError('ERR_CLI_USAGE', `cli: --${flag} must be a whole number, not "${value}"`);
-  return n;
-}
-
-/** The overrides the shared flags give. */
+/**
+ * The overrides the flags give (the table in ./flags.ts says where each lands). Without
+ * `withCertificate` a one-off certificate from -d is left out.
+ */
 export function overridesFrom(ctx: CommandContext, withCertificate: boolean): ConfigOverrides {
-  const v = ctx.values;
-  const o: ConfigOverrides = {};
-  if (v['state-dir']) o.stateDir = v['state-dir'];
-  if (v.directory) o.directoryUrl = v.directory;
-  if (v.email) o.email = v.email;
-  if (v['agree-tos']) o.termsOfServiceAgreed = true;
-  if (v['ca-bundle']) o.caBundle = v['ca-bundle'];
-  const level = v.verbose ? 'debug' : v['log-level'];
-  if (level) o.logLevel = level;
-  const port = intFlag(v['http-01-port'], 'http-01-port');
-  if (port !== undefined) o.http01Port = port;
-  if (v['http-01-address']) o.http01Host = v['http-01-address'];
-  if (v.webroot) o.webroot = v.webroot;
-  if (withCertificate && v.domain?.length) {
-    if ((v.name?.length ?? 0) > 1) throw new CertpilotError('ERR_CLI_USAGE', 'cli: -d makes one certificate, so give at most one --name');
-    o.certificate = {
-      domains: v.domain,
-      ...(v.name?.[0] ? { name: v.name[0] } : {}),
-      ...(v['key-type'] ? { keyType: v['key-type'] } : {}),
-      ...(v.profile ? { profile: v.profile } : {}),
-      ...(v['reuse-key'] ? { reuseKey: true } : {}),
-    };
-  }
+  const o = overridesOf(ctx.values);
+  if (!withCertificate) delete o.certificate;
   return o;
 }
 
@@ -59,7 +35,7 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
 export async function openRuntime(ctx: CommandContext, withCertificate = true): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: createLogger({ level: config.logLevel }) });
+  return compose(config, { logger: createLogger({ level: config.logLevel }), env: ctx.env });
 }
 
 /** The configured certificates selected by --name (all when none given). */

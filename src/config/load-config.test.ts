@@ -245,3 +245,28 @@ test('--webroot and --http-01-port reshape the default solver', async () => {
   const port = await loadConfig({ cwd: '/srv', env: {}, overrides: { http01Port: 8080, http01Host: '127.0.0.1', certificate: { domains: ['a.example.com'] } } });
   assert.deepEqual(port.solvers.default, { type: 'standalone', port: 8080, host: '127.0.0.1' });
 });
+
+test('schema problems and cross-field problems come in one report', async () => {
+  const file = await withFile(`
+acme: { directoryUrl: "ftp://nope", emial: x }
+solvers:
+  broken: { type: webroot }
+certificates:
+  - domains: [a.example.com]
+    colour: blue
+  - domains: ["bad_label.example.com", "*.example.com"]
+    solver: broken
+  - domains: [b.example.com]
+    solver: missing
+`);
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(byPath.get('acme') ?? '', /unknown field\(s\) "emial"/);
+  assert.match(byPath.get('acme.directoryUrl') ?? '', /neither an http\(s\) URL/, 'the misspelt section\'s other fields are still checked');
+  assert.match(byPath.get('solvers.broken.path') ?? '', /is required/);
+  assert.match(byPath.get('certificates[0]') ?? '', /unknown field\(s\) "colour"/);
+  assert.match(byPath.get('certificates[1].domains[0]') ?? '', /label "bad_label"/, 'a rule problem beside the schema problems');
+  assert.match(byPath.get('certificates[2].solver') ?? '', /"missing" is not a solver/);
+  assert.ok(!byPath.has('certificates[1].domains[1]'), 'no follow-on noise about the broken solver\'s type');
+  assert.equal(err.issues.length, 6, err.message);
+});

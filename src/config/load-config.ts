@@ -11,9 +11,10 @@ import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
-import { challengeTypeOf, type PluginDefinition } from '../plugins/plugin.js';
+import { challengeTypeOf } from '../plugins/plugin.js';
 import { findPlugin } from '../plugins/registry.js';
-import { configSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+import type { z } from 'zod';
+import { certificateSchema, configSchema, deployerInstanceSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, solverInstanceSchema, type ParsedConfig } from './schema.js';
 
 /** One certificate, resolved: defaults applied, names normalized. */
 export interface ResolvedCertificate {
@@ -138,6 +139,10 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   const parsed = configSchema.safeParse(applied);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
+    // Every problem at once: the cross-field rules still run over the parts that did parse, so a
+    // typo in one field does not hide a bad domain name in another.
+    const partial = parsePartially(applied);
+    if (partial) await normalize(partial, baseDir, options.env, issues).catch(() => undefined);
     throw report();
   }
   const resolved = await normalize(parsed.data, baseDir, options.env, issues);
@@ -312,6 +317,63 @@ async function normalize(
   };
 }
 
+/** A solver or deployer entry that did not parse: it exists (no "unknown solver" noise) but has no plug-in. */
+const INVALID_ENTRY = { type: '(invalid)' } as const;
+
+/**
+ * The configuration section by section, each part that parses kept and each that does not
+ * replaced by its default (a certificate by a hole, an instance by a placeholder), for the
+ * cross-field rules after a schema failure.
+ */
+/**
+ * Parses `value`, dropping unknown fields (already reported) until it parses; undefined when it
+ * still does not. The parts that are only misspelt keep their other fields for the rules.
+ */
+function parseLeniently<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+  const current = value === undefined ? undefined : structuredClone(value);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const r = schema.safeParse(current);
+    if (r.success) return r.data;
+    const unknown = r.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    if (unknown.length === 0) return undefined;
+    for (const issue of unknown) {
+      let target: unknown = current;
+      for (const key of issue.path) target = (target as Mutable | undefined)?.[key as string];
+      if (target && typeof target === 'object') for (const key of (issue as { keys?: string[] }).keys ?? []) delete (target as Mutable)[key];
+    }
+  }
+  return undefined;
+}
+
+function parsePartially(value: unknown): ParsedConfig | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const raw = value as Mutable;
+  const shape = configSchema.shape;
+  const out: Mutable = {};
+  for (const [key, schema] of Object.entries(shape) as [keyof typeof shape, z.ZodType][]) {
+    if (key === 'solvers' || key === 'deployers' || key === 'certificates') continue;
+    out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
+  }
+  for (const [key, entry] of [['solvers', solverInstanceSchema], ['deployers', deployerInstanceSchema]] as const) {
+    const entries: Mutable = {};
+    const given = raw[key];
+    if (given && typeof given === 'object' && !Array.isArray(given)) {
+      for (const [name, v] of Object.entries(given as Mutable)) entries[name] = parseLeniently(entry, v) ?? INVALID_ENTRY;
+    }
+    out[key] = entries;
+  }
+  const certs: ParsedConfig['certificates'] = [];
+  if (Array.isArray(raw.certificates)) {
+    certs.length = raw.certificates.length;
+    raw.certificates.forEach((c, i) => {
+      const parsed = parseLeniently(certificateSchema, c);
+      if (parsed) certs[i] = parsed; // a hole otherwise: map() skips it and keeps the indexes
+    });
+  }
+  out.certificates = certs;
+  return out as ParsedConfig;
+}
+
 function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
   const list = Object.keys(defined);
   return `"${name}" is not a ${kind} defined under \`${kind}s\`; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
@@ -356,7 +418,9 @@ function chooseSolvers(
     const solver = selector ? selector.solver : fallback;
     chosen[domain] = solver;
     if (!(selector ? selector.ok : fallbackOk)) return;
-    const type = challengeTypeOf(findPlugin(solvers[solver]?.type ?? '') ?? ({} as PluginDefinition));
+    const plugin = findPlugin(solvers[solver]?.type ?? '');
+    if (!plugin) return; // an entry that did not parse: its own problem is reported already
+    const type = challengeTypeOf(plugin);
     if (domain.startsWith('*.') && type !== 'dns-01') {
       issues.push({
         path: `${path}.domains[${index}]`,

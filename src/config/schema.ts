@@ -85,6 +85,15 @@ const instanceName = z
 function instanceSchema(plugin: PluginDefinition, extra: z.ZodRawShape = {}): z.ZodObject {
   return z
     .strictObject({ type: z.literal(plugin.id).describe(plugin.summary), ...plugin.schema.shape, ...extra })
+    .superRefine((entry, ctx) => {
+      // Spreading `shape` drops the plug-in schema's own cross-field rules (a refine such as the
+      // hook's "one string only with shell: true"): run them on the plug-in's keys.
+      const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, (entry as Record<string, unknown>)[k]]));
+      const result = plugin.schema.safeParse(own);
+      for (const issue of result.error?.issues ?? []) {
+        if (issue.code === 'custom') ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      }
+    })
     .describe(`\`type: ${plugin.id}\` (${plugin.kind}): ${plugin.summary}`);
 }
 

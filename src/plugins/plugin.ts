@@ -39,6 +39,11 @@ export interface PluginDeps {
   baseDir: string;
   /** certpilot's state directory. */
   stateDir: string;
+  /**
+   * certpilot's own environment, for plug-ins that start programs (the `hook` deployer passes on
+   * only the variables its `passEnv` names: PATH, HOME, LANG…). Only cli/ fills it.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** One plug-in: id, kind, options schema and factory. */

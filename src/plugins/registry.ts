@@ -7,8 +7,12 @@
 import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
-import { redisSchema } from '../challenges/http01/token-stores/redis/schema.js';
 import { statelessSchema } from '../challenges/http01/solvers/stateless/schema.js';
+import { redisSchema } from '../challenges/http01/token-stores/redis/schema.js';
+import { rfc2136Schema } from '../challenges/dns01/providers/rfc2136/schema.js';
+import { route53Schema } from '../challenges/dns01/providers/route53/schema.js';
+import { filesSchema } from '../deploy/files/schema.js';
+import { hookSchema } from '../deploy/hook/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -63,6 +67,72 @@ export const PLUGINS = [
         ...(o.tls?.caFile ? { tls: { ...o.tls, caFile: resolve(d.baseDir, o.tls.caFile) } } : {}),
         ...(o.sentinel?.passwordFile ? { sentinel: { ...o.sentinel, passwordFile: resolve(d.baseDir, o.sentinel.passwordFile) } } : {}),
         journalDir: resolve(d.stateDir, 'http01-tokens', d.name),
+        logger: d.logger,
+      });
+    },
+  }),
+  definePlugin({
+    id: 'rfc2136',
+    kind: 'dns-provider',
+    summary: 'dns-01 through DNS UPDATE (RFC 2136) signed with a TSIG key (hmac-sha256, hmac-sha512): BIND, Knot, PowerDNS.',
+    dir: 'challenges/dns01/providers/rfc2136',
+    schema: rfc2136Schema,
+    create: async (o, d) => {
+      const { createRfc2136DnsProvider } = await import('../challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js');
+      return createRfc2136DnsProvider(o, d);
+    },
+  }),
+  definePlugin({
+    id: 'route53',
+    kind: 'dns-provider',
+    summary: 'dns-01 in an Amazon Route 53 hosted zone; credentials from the AWS SDK chain; `certpilot route53 policy` prints a least-privilege IAM policy.',
+    dir: 'challenges/dns01/providers/route53',
+    schema: route53Schema,
+    create: async (o, d) => {
+      const { createRoute53DnsProvider } = await import('../challenges/dns01/providers/route53/route53-dns-provider.js');
+      return createRoute53DnsProvider(o, d);
+    },
+  }),
+  definePlugin({
+    id: 'files',
+    kind: 'deployer',
+    summary: 'Writes cert.pem, chain.pem, fullchain.pem, privkey.pem and fullbundle.pem into a directory (a docker volume), switched atomically.',
+    dir: 'deploy/files',
+    schema: filesSchema,
+    create: async (o, d) => {
+      const { FilesDeployer, fileSet, parseMode } = await import('../deploy/files/files-deployer.js');
+      return new FilesDeployer({
+        id: d.name,
+        dir: resolve(d.baseDir, o.dir),
+        layout: o.layout,
+        files: fileSet(o),
+        ...(o.owner !== undefined ? { owner: o.owner } : {}),
+        ...(o.group !== undefined ? { group: o.group } : {}),
+        keyMode: parseMode(o.keyMode),
+        certMode: parseMode(o.certMode),
+        dirMode: parseMode(o.dirMode),
+        clock: d.clock,
+        logger: d.logger,
+      });
+    },
+  }),
+  definePlugin({
+    id: 'hook',
+    kind: 'deployer',
+    summary: 'Runs a command after each new version (reload a server, a certbot deploy hook unchanged), with a timeout that kills its process group.',
+    dir: 'deploy/hook',
+    schema: hookSchema,
+    create: async (o, d) => {
+      const { HookDeployer } = await import('../deploy/hook/hook-deployer.js');
+      return new HookDeployer({
+        id: d.name,
+        command: o.command,
+        shell: o.shell,
+        timeoutSeconds: o.timeoutSeconds,
+        cwd: resolve(d.baseDir, o.cwd ?? '.'),
+        env: o.env,
+        passEnv: o.passEnv,
+        ...(d.env ? { processEnv: d.env } : {}),
         logger: d.logger,
       });
     },

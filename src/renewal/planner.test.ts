@@ -51,7 +51,7 @@ describe('planRenewal', () => {
     assert.equal(held.reason, 'lifetime');
     assert.equal(held.heldBy, 'backoff');
     assert.equal(held.heldUntil?.getTime(), now.getTime() + 20 * MIN);
-    assert.match(held.message, /3 consecutive failure\(s\), last ERR_ACME_ORDER_FAILED/);
+    assert.match(held.message, /3 consecutive failure\(s\) at the CA, last ERR_ACME_ORDER_FAILED; run with --force to try now/);
     const forced = planRenewal({ spec, stored: storedCert(), state, now, force: true });
     assert.equal(forced.due, true);
     assert.equal(forced.reason, 'lifetime');

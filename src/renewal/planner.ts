@@ -88,7 +88,9 @@ export function planRenewal(input: PlanInput): RenewalDecision {
     heldUntil = retryAfter;
     heldBy = 'retry-after';
   }
-  const backoffUntil = parseTime(state.backoffUntil);
+  // A changed configuration is a fix worth trying now: its backoff no longer holds.
+  const configChanged = state.backoffFingerprint !== undefined && state.backoffFingerprint !== configFingerprint(input.spec);
+  const backoffUntil = configChanged ? undefined : parseTime(state.backoffUntil);
   if (!force && backoffUntil !== undefined && backoffUntil > nowMs && (heldUntil === undefined || backoffUntil > heldUntil)) {
     heldUntil = backoffUntil;
     heldBy = 'backoff';
@@ -96,8 +98,8 @@ export function planRenewal(input: PlanInput): RenewalDecision {
   if (heldUntil !== undefined && heldBy !== undefined) {
     const why =
       heldBy === 'retry-after'
-        ? 'the CA asked us to wait'
-        : `${state.failureCount} consecutive failure(s)${state.lastAttempt?.code ? `, last ${state.lastAttempt.code}` : ''}`;
+        ? 'the CA asked us to wait (rate limit or Retry-After); not even --force asks it again before then'
+        : `${state.failureCount} consecutive failure(s) at the CA${state.lastAttempt?.code ? `, last ${state.lastAttempt.code}` : ''}; run with --force to try now`;
     return {
       due: false,
       reason: verdict.reason,
@@ -169,8 +171,17 @@ export function recordSuccess(state: RenewalState, now: Date, reason?: string): 
   if (reason !== undefined && next.lastAttempt) next.lastAttempt.reason = reason;
   delete next.ari;
   delete next.backoffUntil;
+  delete next.backoffFingerprint;
   delete next.retryAfter;
   return next;
+}
+
+/**
+ * What of a certificate's configuration a fix would change: its names, their solvers, the key
+ * type and the profile. A backoff recorded under another fingerprint no longer holds.
+ */
+export function configFingerprint(spec: CertificateSpec): string {
+  return JSON.stringify([[...spec.domains].sort(), spec.solvers ? Object.entries(spec.solvers).sort() : [], spec.keyType, spec.profile ?? null]);
 }
 
 /**
@@ -193,9 +204,16 @@ export function backoffDelayMs(failureCount: number, lifetimeMs?: number): numbe
 export function recordFailure(
   state: RenewalState,
   now: Date,
-  err: { code: string; message: string; retryAfter?: Date; reason?: string },
+  err: { code: string; message: string; retryAfter?: Date; reason?: string; local?: boolean; fingerprint?: string },
   lifetimeMs?: number,
 ): RenewalState {
+  if (err.local) {
+    // Our own side (configuration, trust, a port in use, permissions, a full disk): the CA was not
+    // bothered, so the next attempt is not held; the user's fix is tried at once.
+    const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) } };
+    if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
+    return next;
+  }
   const failureCount = (Number.isFinite(state.failureCount) ? state.failureCount : 0) + 1;
   const next: RenewalState = {
     ...state,
@@ -203,6 +221,7 @@ export function recordFailure(
     backoffUntil: new Date(now.getTime() + backoffDelayMs(failureCount, lifetimeMs)).toISOString(),
     lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) },
   };
+  if (err.fingerprint !== undefined) next.backoffFingerprint = err.fingerprint;
   if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
   const previousHold = parseTime(state.retryAfter);
   if (err.retryAfter && Number.isFinite(err.retryAfter.getTime())) next.retryAfter = err.retryAfter.toISOString();

@@ -13,6 +13,8 @@ export interface CertificateSpec {
   domains: string[];
   keyType: KeyType;
   profile?: string;
+  /** The solver of each name, when known (part of the configuration fingerprint). */
+  solvers?: Readonly<Record<string, string>>;
 }
 
 /** Why a certificate is (or would be) renewed. */
@@ -24,7 +26,8 @@ export type RenewalReason =
   | 'expired'
   | 'ari-window'
   | 'lifetime'
-  | 'forced';
+  | 'forced'
+  | 'resume-order';
 
 /** What every policy looks at. */
 export interface PolicyInput {

@@ -362,3 +362,65 @@ test('a failed attempt keeps its reason in the state', async () => {
   await renewCertificate(spec, h.ctx);
   assert.equal((await h.store.loadState('www')).lastAttempt?.reason, 'missing');
 });
+
+test('a crash after finalize costs no issuance: the next run resumes the pending order, due or not', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  // The CA issued, then the run died before the save (here: the download failed on the network).
+  h.next = async (req) => {
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/7', privateKeyPem: issued().privateKeyPem });
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/7', privateKeyPem: issued().privateKeyPem, certificateUrl: 'https://ca.test/cert/7' });
+    throw new CertpilotError('ERR_ACME_NETWORK', 'acme: download: socket hang up');
+  };
+  const failed = await renewCertificate(spec, h.ctx, { force: true });
+  assert.equal(failed.outcome, 'failed');
+  assert.equal((await h.store.loadPendingOrder('www'))?.certificateUrl, 'https://ca.test/cert/7');
+
+  // Not forced, not due, and in backoff: the pending order is still completed.
+  h.next = async () => issued();
+  const resumed = await renewCertificate(spec, h.ctx);
+  assert.equal(resumed.outcome, 'renewed');
+  assert.equal(resumed.reason, 'resume-order');
+  const last = h.requests[h.requests.length - 1];
+  assert.deepEqual(last?.resume && { orderUrl: last.resume.orderUrl, certificateUrl: last.resume.certificateUrl }, { orderUrl: 'https://ca.test/order/7', certificateUrl: 'https://ca.test/cert/7' });
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'cleared after the save');
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'not-due');
+});
+
+test('a full state directory fails before any order; local failures do not back off; a config change clears a CA backoff', async () => {
+  const h = await harness();
+  const orders = (): number => h.requests.length;
+  h.ctx = { ...h.ctx, store: Object.assign(Object.create(h.store) as typeof h.store, { checkWritable: async () => Promise.reject(new CertpilotError('ERR_STORAGE_FULL', 'storage: /state has no room')) }) };
+  const full = await renewCertificate(spec, h.ctx);
+  assert.equal(full.error?.code, 'ERR_STORAGE_FULL');
+  assert.equal(orders(), 0, 'no order placed');
+  assert.equal(h.sessions, 0, 'not even an account opened');
+  assert.equal((await h.store.loadState('www')).backoffUntil, undefined, 'a local failure holds nothing');
+
+  h.ctx = { ...h.ctx, store: h.store };
+  h.next = async () => Promise.reject(new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'http-01 for www.example.test: connection refused'));
+  await renewCertificate(spec, h.ctx);
+  const held = await renewCertificate(spec, h.ctx);
+  assert.equal(held.outcome, 'held', 'a CA-side failure backs off');
+  assert.match(held.message, /run with --force to try now/);
+
+  h.next = async () => issued();
+  const changed: ResolvedCertificate = { ...spec, solvers: { 'www.example.test': 'site' } };
+  const retried = await renewCertificate(changed, h.ctx);
+  assert.equal(retried.outcome, 'issued', 'another solver is a fix worth trying at once');
+});
+
+test('one certificate with an unreadable live set fails alone; the others renew', async () => {
+  const h = await harness();
+  const other: ResolvedCertificate = { ...spec, name: 'other', domains: ['other.example.test'], identifiers: [{ type: 'dns', value: 'other.example.test' }], solvers: { 'other.example.test': 'default' } };
+  await renewAll([spec, other], h.ctx, { concurrency: 2 });
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(h.store.stateDir, 'archive', 'www', 'cert1.pem'), '');
+  const results = await renewAll([spec, other], h.ctx, { concurrency: 2, force: true });
+  assert.equal(results[0]?.outcome, 'failed');
+  assert.equal(results[0]?.error?.code, 'ERR_STORAGE_CORRUPT');
+  assert.equal(results[1]?.outcome, 'renewed');
+  assert.equal((await h.store.load('other'))?.version, 2);
+  const { readFile } = await import('node:fs/promises');
+  assert.equal(await readFile(join(h.store.stateDir, 'archive', 'www', 'cert1.pem'), 'utf8'), '', 'the damaged file is reported, never overwritten');
+});

@@ -18,8 +18,9 @@ import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Locker } from '../coordination/locker.js';
-import type { CertificatePaths, CertificateStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
-import { applyRenewalInfo, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
+import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
+import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
+import { isLocalFailure } from '../errors.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -38,7 +39,7 @@ export interface RenewalInfoSource {
  * account, the solvers or the deployers are made.
  */
 export interface RenewalContext {
-  store: CertificateStore & RenewalStateStore;
+  store: CertificateStore & RenewalStateStore & PendingOrderStore;
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
@@ -116,15 +117,48 @@ export function decideRenewal(
   });
 }
 
-/** Renews one certificate if due, then deploys; never throws for a failure: it is in the result. */
+/**
+ * Renews one certificate if due, then deploys. Never throws: every read, plan, write and deploy
+ * of this certificate ends in its own result, so a broken file or a failing plug-in of one
+ * certificate never stops the others (DESIGN.md §4).
+ */
 export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions = {}): Promise<RenewalResult> {
+  try {
+    return await renewOne(spec, ctx, options);
+  } catch (err) {
+    const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (options.signal?.aborted) return { name: spec.name, outcome: 'interrupted', message: `interrupted: ${error.message}`, error };
+    ctx.logger.error({ certificate: spec.name, code: error.code, err: error.message }, 'certificate skipped; the others go on');
+    return { name: spec.name, outcome: 'failed', message: error.message, error };
+  }
+}
+
+/** A resume of `pending` only makes sense for the same names, key type and CA. */
+function pendingMatches(pending: PendingOrder, spec: ResolvedCertificate): boolean {
+  return pending.keyType === spec.keyType && [...pending.domains].sort().join(' ') === [...spec.domains].sort().join(' ');
+}
+
+async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   let stored = await ctx.store.load(spec.name);
   let state = await ctx.store.loadState(spec.name);
+  // An order an earlier run left between finalize and save is finished first, whatever is due:
+  // the CA has issued (or is issuing) that certificate already.
+  let pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 
-  const plan = (): RenewalDecision => decideRenewal(spec, stored, state, ctx.clock.now(), { ...(options.force ? { force: true } : {}), runIntervalMs: ctx.runIntervalMs });
+  const plan = (): RenewalDecision => {
+    const now = ctx.clock.now();
+    if (pending) {
+      const retryAfter = state.retryAfter ? Date.parse(state.retryAfter) : NaN;
+      if (retryAfter > now.getTime()) {
+        return { due: false, reason: 'resume-order', message: `an order awaits completion; held until ${state.retryAfter}: the CA asked us to wait`, heldUntil: new Date(retryAfter), heldBy: 'retry-after' };
+      }
+      return { due: true, reason: 'resume-order', message: `resuming order ${pending.orderUrl} left by an earlier run` };
+    }
+    return decideRenewal(spec, stored, state, now, { ...(options.force ? { force: true } : {}), runIntervalMs: ctx.runIntervalMs });
+  };
   let decision = plan();
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
   if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
@@ -135,6 +169,12 @@ export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalCo
     // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
     state = await ctx.store.loadState(spec.name);
+    pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
+    if (pending && !pendingMatches(pending, spec)) {
+      log.warn({ order: pending.orderUrl }, 'a pending order for other names or another key type is dropped: the configuration changed');
+      await ctx.store.clearPendingOrder(spec.name);
+      pending = undefined;
+    }
     decision = plan();
     if (!decision.due) {
       if (!deployPending() || !stored) return undecided(spec.name, decision, stored);
@@ -144,7 +184,7 @@ export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalCo
       return { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
-    const result = await issueAndSave(spec, stored, state, decision.reason ?? 'forced', ctx, options, log);
+    const result = await issueAndSave(spec, stored, state, pending, decision.reason ?? 'forced', ctx, options, log);
     if (result.outcome !== 'issued' && result.outcome !== 'renewed') return result;
     const saved = await ctx.store.load(spec.name);
     if (!saved || spec.deploy.length === 0) return result;
@@ -286,6 +326,7 @@ async function issueAndSave(
   spec: ResolvedCertificate,
   stored: StoredCertificate | undefined,
   state: RenewalState,
+  pending: PendingOrder | undefined,
   reason: string,
   ctx: RenewalContext,
   options: RenewOptions,
@@ -293,13 +334,34 @@ async function issueAndSave(
 ): Promise<RenewalResult> {
   const now = ctx.clock.now();
   try {
+    // Before anything costs the CA an issuance: prove the new version will fit (a full disk fails
+    // here, with no order placed).
+    if (!options.dryRun) await ctx.store.checkWritable(spec.name);
     const session = await ctx.session(options.dryRun ? 'staging' : 'production', options.signal);
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
+    const resume = pending && pending.directoryUrl === session.directoryUrl && pending.accountUrl === session.accountUrl ? pending : undefined;
+    const checkpoint = async (c: { orderUrl: string; privateKeyPem: string; certificateUrl?: string }): Promise<void> => {
+      if (options.dryRun) return;
+      await ctx.store.savePendingOrder(spec.name, {
+        orderUrl: c.orderUrl,
+        directoryUrl: session.directoryUrl,
+        accountUrl: session.accountUrl,
+        domains: [...spec.domains],
+        keyType: spec.keyType,
+        ...(spec.profile ? { profile: spec.profile } : {}),
+        privateKeyPem: c.privateKeyPem,
+        ...(c.certificateUrl ? { certificateUrl: c.certificateUrl } : {}),
+        createdAt: resume?.createdAt ?? ctx.clock.now().toISOString(),
+        reason: resume?.reason ?? reason,
+      });
+    };
     const issued = await session.issuer.issue(
       {
         identifiers: spec.identifiers,
         solvers,
+        checkpoint,
+        ...(resume ? { resume: { orderUrl: resume.orderUrl, privateKeyPem: resume.privateKeyPem, ...(resume.certificateUrl ? { certificateUrl: resume.certificateUrl } : {}) } } : {}),
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
@@ -331,6 +393,7 @@ async function issueAndSave(
         accountUrl: session.accountUrl,
       },
     });
+    await ctx.store.clearPendingOrder(spec.name);
     await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
     return {
@@ -353,14 +416,20 @@ async function issueAndSave(
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error };
     const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const failed = recordFailure(state, now, { code: error.code, message: error.message, reason, ...(retryAfter ? { retryAfter } : {}) }, lifetimeMs);
+    const local = isLocalFailure(error);
+    const failed = recordFailure(
+      state,
+      now,
+      { code: error.code, message: error.message, reason, local, fingerprint: configFingerprint(spec), ...(retryAfter ? { retryAfter } : {}) },
+      lifetimeMs,
+    );
     try {
       await ctx.store.saveState(spec.name, failed);
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message }, 'renewal failed; the previous certificate stays live');
-    const next = retryAfter ?? (failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
+    log.error({ code: error.code, err: error.message, local }, 'renewal failed; the previous certificate stays live');
+    const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
     return { name: spec.name, outcome: 'failed', reason, message: error.message, error, ...(next ? { next } : {}) };
   }
 }

@@ -101,6 +101,11 @@ export interface RenewalState {
   failureCount: number;
   /** Do not try again before this, because of failures. */
   backoffUntil?: string;
+  /**
+   * The certificate's configuration (names, solvers, key type, profile) when the backoff was set: a
+   * changed configuration is a fix worth trying at once, so it clears the backoff.
+   */
+  backoffFingerprint?: string;
   /** What each deployer (by instance name) last did, so a failed deploy is retried without a new order. */
   deployments?: Record<string, DeploymentRecord>;
 }
@@ -128,6 +133,44 @@ export interface CertificateStore {
   load(name: string): Promise<StoredCertificate | undefined>;
   save(name: string, bundle: CertificateBundle): Promise<StoredCertificate>;
   list(): Promise<string[]>;
+}
+
+/**
+ * An order that cost (or is about to cost) the CA an issuance, kept until its certificate is
+ * saved (DESIGN.md §6.12): written before finalize, updated with the certificate URL once the CA
+ * gave it, removed after the save. A run that finds one resumes it instead of ordering again.
+ */
+export interface PendingOrder {
+  orderUrl: string;
+  directoryUrl: string;
+  accountUrl: string;
+  /** Identifiers as configured, in order (a resume for other names is not a resume). */
+  domains: string[];
+  keyType: KeyType;
+  profile?: string;
+  replaces?: string;
+  /** PKCS#8 PEM key the CSR was made with. Never logged; stored 0600. */
+  privateKeyPem: string;
+  /** Set once finalize answered with it. */
+  certificateUrl?: string;
+  createdAt: string;
+  /** Why it was ordered (the renewal reason), for the record. */
+  reason?: string;
+}
+
+/** Keeps at most one {@link PendingOrder} per certificate. */
+export interface PendingOrderStore {
+  /** The pending order of `name`, or undefined (also when its record is unreadable: set aside, warned). */
+  loadPendingOrder(name: string): Promise<PendingOrder | undefined>;
+  /** Writes it durably (key 0600) before the call that costs an issuance. */
+  savePendingOrder(name: string, order: PendingOrder): Promise<void>;
+  /** Removes it; idempotent. */
+  clearPendingOrder(name: string): Promise<void>;
+  /**
+   * Proves the state directory can take a new version of `name` now: writable, with room. Throws
+   * `ERR_STORAGE_FULL` or `ERR_STORAGE_IO` naming the directory; leaves nothing behind.
+   */
+  checkWritable(name: string): Promise<void>;
 }
 
 /** Stores the renewal state; written atomically, absent state reads as {@link EMPTY_RENEWAL_STATE}. */

@@ -46,6 +46,8 @@ export async function writeConfig(
     solvers?: Record<string, Record<string, unknown>>;
     /** Named deployers. */
     deployers?: Record<string, Record<string, unknown>>;
+    /** External account binding: the key ID and the file holding the HMAC key. */
+    eab?: { kid: string; hmacKeyFile: string };
   },
 ): Promise<string> {
   const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
@@ -58,6 +60,7 @@ export async function writeConfig(
     '  termsOfServiceAgreed: true',
     ...(options.ari === false ? ['  ari: false'] : []),
     ...(options.preferredChain ? [`  preferredChain: ${JSON.stringify(options.preferredChain)}`] : []),
+    ...(options.eab ? [`  eab: ${JSON.stringify(options.eab)}`] : []),
     // JSON is YAML: the nested plug-in options need no YAML writer.
     `solvers: ${JSON.stringify(solvers)}`,
     ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),
@@ -86,10 +89,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `certpilot <args>` and collects its output. */
-export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** Runs `certpilot <args>` and collects its output; `bin` runs another executable (an installed copy) instead of the built bundle. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const [command, argv] = options.bin ? [options.bin, [...args]] : [process.execPath, [cliPath, ...args]];
+    const child = spawn(command, argv, {
       cwd: options.cwd ?? repoRoot,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

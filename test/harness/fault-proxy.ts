@@ -6,6 +6,10 @@
  * builds its URLs (directory, Location, Link, the JWS `url` it expects) on the proxy's origin;
  * any upstream origin left in a body or in Location/Link headers is rewritten to the proxy's
  * origin as well, so a client never leaves the proxy.
+ *
+ * Every request is logged with what the CA received and answered: the decoded JWS of a POST
+ * (protected header and payload, RFC 8555 §6.2), the problem type of an error answer, and the
+ * `Replay-Nonce` handed out, so tests can assert on the wire instead of on certpilot's own records.
  */
 import { createServer, type Server } from 'node:https';
 import { Agent, request as httpsRequest } from 'node:https';
@@ -54,6 +58,42 @@ export interface RequestLogEntry {
   status: number;
   /** True when a fault rule answered instead of the upstream. */
   injected: boolean;
+  /** The request's flattened JWS, decoded (POSTs only; `payload` is undefined for POST-as-GET). */
+  jws?: DecodedJws;
+  /** The `type` of the problem document the client got, e.g. `urn:ietf:params:acme:error:badNonce`. */
+  problem?: string;
+  /** The `Replay-Nonce` header of the answer. */
+  replayNonce?: string;
+}
+
+/** A flattened JWS (RFC 7515 §7.2.2) as the CA received it, decoded. */
+export interface DecodedJws {
+  /** The protected header: `alg`, `nonce`, `url`, and `jwk` or `kid`. */
+  protected: { nonce?: string; url?: string; kid?: string; [key: string]: unknown };
+  /** The payload; undefined for an empty payload (POST-as-GET, RFC 8555 §6.3). */
+  payload?: unknown;
+}
+
+/** Decodes the flattened JWS of an ACME POST body; undefined when the body is not one. */
+export function decodeJws(body: Buffer): DecodedJws | undefined {
+  try {
+    const jws = JSON.parse(body.toString('utf8')) as { protected?: string; payload?: string };
+    if (typeof jws.protected !== 'string' || typeof jws.payload !== 'string') return undefined;
+    const decode = (part: string): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return { protected: decode(jws.protected) as DecodedJws['protected'], ...(jws.payload === '' ? {} : { payload: decode(jws.payload) }) };
+  } catch {
+    return undefined;
+  }
+}
+
+function problemType(contentType: string, body: Buffer): string | undefined {
+  if (!contentType.includes('problem+json')) return undefined;
+  try {
+    const type = (JSON.parse(body.toString('utf8')) as { type?: unknown }).type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Request counters; the object is live (updated as requests arrive). */
@@ -148,6 +188,8 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
     requests.total++;
     requests.byPath[kind] = (requests.byPath[kind] ?? 0) + 1;
     const entry: RequestLogEntry = { method, path, kind, status: 0, injected: false };
+    const jws = method === 'POST' ? decodeJws(body) : undefined;
+    if (jws) entry.jws = jws;
     requests.log.push(entry);
 
     const hit = rules.find((r) => r.remaining > 0 && r.rule.match({ method, path, kind, headers: req.headers, body }));
@@ -169,6 +211,7 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
         ...hit.rule.headers,
       });
       entry.status = hit.rule.status;
+      entry.problem = problemType('application/problem+json', Buffer.from(problem));
       res.end(problem);
       return;
     }
@@ -201,6 +244,10 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
     }
     outHeaders.push('Content-Length', String(outBody.length));
     entry.status = upstreamRes.statusCode ?? 0;
+    const problem = problemType(contentType, upstreamBody);
+    if (problem) entry.problem = problem;
+    const replayNonce = upstreamRes.headers['replay-nonce'];
+    if (typeof replayNonce === 'string') entry.replayNonce = replayNonce;
     res.writeHead(entry.status, upstreamRes.statusMessage, outHeaders);
     res.end(outBody);
   }
@@ -254,4 +301,24 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
       return stopped;
     },
   };
+}
+
+/** What {@link nonceRejections} found in a request log. */
+export interface NonceRejections {
+  /** Signed requests the CA answered with `badNonce` (RFC 8555 §6.5). */
+  rejected: RequestLogEntry[];
+  /** Those the client sent again to the same URL with the nonce that the rejection carried. */
+  retried: RequestLogEntry[];
+  /** Signed requests in the log (the denominator). */
+  signed: number;
+}
+
+/** Finds the CA's `badNonce` answers in `log` and the client's retries of each (same URL, the rejection's fresh nonce). */
+export function nonceRejections(log: readonly RequestLogEntry[]): NonceRejections {
+  const rejected = log.filter((e) => e.jws && e.problem === 'urn:ietf:params:acme:error:badNonce');
+  const retried = rejected.filter((e) => {
+    const at = log.indexOf(e);
+    return log.slice(at + 1).some((later) => later.jws?.protected.url === e.jws?.protected.url && e.replayNonce !== undefined && later.jws?.protected.nonce === e.replayNonce);
+  });
+  return { rejected, retried, signed: log.filter((e) => e.jws).length };
 }

@@ -59,6 +59,11 @@ export interface PebbleOptions {
   domainBlocklist?: string[];
   /** Longest wait for the servers to answer, in milliseconds (default 20 000). */
   startTimeoutMs?: number;
+  /**
+   * `-dnsserver`: the DNS server Pebble resolves through, `host:port` (e.g. a harness BIND).
+   * Default: this instance's own challtestsrv (which still runs, for `setTxt`).
+   */
+  dnsServer?: string;
 }
 
 /** A running Pebble plus its challtestsrv, all on loopback. */
@@ -299,7 +304,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleIn
       };
       const configFile = join(dir, 'pebble.json');
       await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
-      const args = ['-config', configFile, '-dnsserver', `127.0.0.1:${ports.dns}`];
+      const args = ['-config', configFile, '-dnsserver', options.dnsServer ?? `127.0.0.1:${ports.dns}`];
       if (options.strict ?? true) args.push('-strict');
       pebble = spawnServer(pebbleBin, args, pebbleEnv(options), logFile);
 

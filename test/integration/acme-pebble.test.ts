@@ -1,4 +1,4 @@
-// The ACME client and issuer against real Pebble 2.4, strict, with Pebble's defaults ON (5% of
+// The ACME client and issuer against real Pebble 2.4, strict, with Pebble's defaults ON (20% of
 // nonces rejected, random validation delays, authorization reuse): wildcard and multi-name orders,
 // IP identifiers, revocation both ways, key rollover (also interrupted), and alternate chains; then
 // external account binding on a second Pebble.
@@ -17,6 +17,7 @@ import { StandaloneHttp01Solver } from '../../src/challenges/http01/solvers/stan
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
 import { tempDir } from '../harness/certpilot.js';
 import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js';
+import { nonceRejections, startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { fetchBuffered } from '../harness/http.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
@@ -42,20 +43,26 @@ async function certStatus(pebble: PebbleInstance, serialHex: string): Promise<{ 
 
 describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   let pebble: PebbleInstance | undefined;
+  // The clients talk to Pebble through a proxy that records what the CA received and answered.
+  let ca: FaultProxy | undefined;
   let http01: StandaloneHttp01Solver | undefined;
 
   before(async () => {
-    pebble = await startPebble({ version: '2.4', strict: true, alternateRoots: 1 });
+    // Pebble's defaults, except nonces: 20% rejected instead of 5%, so that over this suite's ~100
+    // signed requests some certainly are (the last test counts them at the proxy).
+    pebble = await startPebble({ version: '2.4', strict: true, alternateRoots: 1, nonceRejectPercent: 20 });
+    ca = await startFaultProxy(pebble);
     http01 = new StandaloneHttp01Solver({ port: pebble.httpPort, host: '127.0.0.1' });
   });
   after(async () => {
     await http01?.close();
+    await ca?.stop();
     await pebble?.stop();
   });
 
   test('a wildcard plus its base name via dns-01, and every TXT value is removed afterwards', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble) return;
-    const client = await newClient(pebble);
+    if (!requirePebble(t, '2.4') || !pebble || !ca) return;
+    const client = await newClient(ca);
     const dns = new ChalltestsrvDnsProvider(pebble.challtestsrvUrl);
     const issuer = issuerWith(client, new Dns01Solver({ provider: dns }));
     const issued = await issuer.issue({ identifiers: [{ type: 'dns', value: '*.wild.test' }, { type: 'dns', value: 'wild.test' }], keyType: 'ec-p256' });
@@ -70,8 +77,8 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   });
 
   test('a multi-name order with an IP address via http-01', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
-    const client = await newClient(pebble);
+    if (!requirePebble(t, '2.4') || !pebble || !ca || !http01) return;
+    const client = await newClient(ca);
     const issuer = issuerWith(client, http01);
     const issued = await issuer.issue({
       identifiers: [{ type: 'dns', value: 'multi.test' }, { type: 'dns', value: 'www.multi.test' }, { type: 'ip', value: '127.0.0.1' }],
@@ -85,8 +92,8 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   });
 
   test('revocation signed by the account key, and by the certificate key, with a reason', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
-    const client = await newClient(pebble);
+    if (!requirePebble(t, '2.4') || !pebble || !ca || !http01) return;
+    const client = await newClient(ca);
     const issuer = issuerWith(client, http01);
     const byAccount = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-a.test' }], keyType: 'ec-p256' });
     const byKey = await issuer.issue({ identifiers: [{ type: 'dns', value: 'revoke-k.test' }], keyType: 'ec-p256' });
@@ -94,7 +101,7 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
 
     await client.revokeCertificate(byAccount.certPem, { reason: 4 });
     // A stranger's account cannot revoke it, but the certificate's own key can.
-    const stranger = await newClient(pebble);
+    const stranger = await newClient(ca);
     await assert.rejects(stranger.revokeCertificate(byKey.certPem, { reason: 1 }), { code: 'ERR_ACME_PROBLEM' });
     await stranger.revokeCertificate(byKey.certPem, { reason: 1, certificateKey: createPrivateKey(byKey.privateKeyPem) });
 
@@ -109,9 +116,9 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   });
 
   test('key rollover: the new key orders, the old key no longer finds the account', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    if (!requirePebble(t, '2.4') || !pebble || !ca || !http01) return;
     const { key: oldKey } = await generatePrivateKey('ec-p256');
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, caCertificates: pebble.caCertificates });
+    const client = new AcmeClient({ directoryUrl: ca.directoryUrl, accountKey: oldKey, caCertificates: ca.caCertificates });
     const account = await client.createAccount({ termsOfServiceAgreed: true });
     const { key: newKey } = await generatePrivateKey('ec-p384');
     await client.rolloverKey(newKey);
@@ -119,17 +126,17 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     const issued = await issuerWith(client, http01).issue({ identifiers: [{ type: 'dns', value: 'rolled.test' }], keyType: 'ec-p256' });
     assert.ok(issued.certPem.includes('BEGIN CERTIFICATE'));
 
-    const withNew = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: newKey, caCertificates: pebble.caCertificates });
+    const withNew = new AcmeClient({ directoryUrl: ca.directoryUrl, accountKey: newKey, caCertificates: ca.caCertificates });
     assert.equal((await withNew.findAccount())?.url, account.url);
-    const withOld = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: oldKey, caCertificates: pebble.caCertificates });
+    const withOld = new AcmeClient({ directoryUrl: ca.directoryUrl, accountKey: oldKey, caCertificates: ca.caCertificates });
     assert.equal(await withOld.findAccount(), undefined);
     for (const c of [client, withNew, withOld]) c.close();
   });
 
   test('an account key rollover interrupted at either side of the CA call keeps a working key', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble) return;
+    if (!requirePebble(t, '2.4') || !pebble || !ca) return;
     const store = new FilesystemCertificateStore({ stateDir: await tempDir() });
-    const options: AccountOptions = { store, directoryUrl: pebble.directoryUrl, caCertificates: pebble.caCertificates, termsOfServiceAgreed: true, accountKeyType: 'ec-p256' };
+    const options: AccountOptions = { store, directoryUrl: ca.directoryUrl, caCertificates: ca.caCertificates, termsOfServiceAgreed: true, accountKeyType: 'ec-p256' };
     const { account, client } = await openAccount(options);
     client.close();
 
@@ -138,13 +145,13 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     await store.saveAccount({ ...account, nextPrivateKeyPem: unused.pem });
     const kept = await openAccount(options);
     assert.equal(kept.account.privateKeyPem, account.privateKeyPem);
-    assert.equal((await store.loadAccount(pebble.directoryUrl))?.nextPrivateKeyPem, undefined, 'pending key dropped');
+    assert.equal((await store.loadAccount(ca.directoryUrl))?.nextPrivateKeyPem, undefined, 'pending key dropped');
     kept.client.close();
 
     // Crash after the CA switched keys, before promoting: the new key is promoted.
     const next = await generatePrivateKey('ec-p256');
     await store.saveAccount({ ...account, nextPrivateKeyPem: next.pem });
-    const direct = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: importPrivateKey(account.privateKeyPem), accountUrl: account.url, caCertificates: pebble.caCertificates });
+    const direct = new AcmeClient({ directoryUrl: ca.directoryUrl, accountKey: importPrivateKey(account.privateKeyPem), accountUrl: account.url, caCertificates: ca.caCertificates });
     await direct.rolloverKey(next.key);
     direct.close();
     const recovered = await openAccount(options);
@@ -161,12 +168,12 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
   });
 
   test('alternate chains: the preferred issuer is chosen, an unknown one is a clear error', async (t) => {
-    if (!requirePebble(t, '2.4') || !pebble || !http01) return;
+    if (!requirePebble(t, '2.4') || !pebble || !ca || !http01) return;
     const roots = await pebble.rootCertificates();
     assert.equal(roots.length, 2, 'Pebble offers one alternate root');
     const alternateRoot = new X509Certificate(roots[1] as string);
     const cn = /CN=([^\n,]+)/.exec(alternateRoot.subject)?.[1] as string;
-    const client = await newClient(pebble);
+    const client = await newClient(ca);
     const issued = await issuerWith(client, http01).issue({
       identifiers: [{ type: 'dns', value: 'chains.test' }],
       keyType: 'ec-p256',
@@ -181,6 +188,18 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
       (err: Error & { code?: string }) => err.code === 'ERR_ACME_NO_CHAIN' && /Pebble/.test(err.message),
     );
     client.close();
+  });
+
+  test('the CA rejected nonces (badNonce) and every rejected request was sent again with the fresh nonce', (t) => {
+    if (!requirePebble(t, '2.4') || !ca) return;
+    const nonces = nonceRejections(ca.requests.log);
+    assert.ok(nonces.signed > 50, `signed requests seen: ${nonces.signed}`);
+    assert.ok(nonces.rejected.length > 0, `Pebble rejected none of ${nonces.signed} nonces`);
+    assert.deepEqual(
+      nonces.rejected.filter((e) => !nonces.retried.includes(e)).map((e) => e.jws?.protected.url),
+      [],
+      'each badNonce was retried at the same URL with the nonce the rejection carried (RFC 8555 §6.5)',
+    );
   });
 });
 

@@ -1,7 +1,9 @@
 // ARI (RFC 9773) and ACME profiles against Pebble 2.10: the renewal window is fetched and
-// persisted with a chosen time inside it, renewals send `replaces` and the CA accepts it, and the
+// persisted with a chosen time inside it, renewals send `replaces` (read from the newOrder body at
+// the proxy, checked against the certID computed with openssl) and the CA accepts it, and the
 // `shortlived` profile gives a ~6-day certificate whose profile is kept on renewal.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,17 @@ import { runCli, startCliScenario, tempDir, writeConfig } from '../harness/certp
 import { requirePebble } from '../harness/servers.js';
 
 const DAY = 86_400_000;
+
+/** The ARI certID of a certificate file (RFC 9773 §4.1): base64url(AKI keyIdentifier) "." base64url(serial DER content), read with openssl. */
+function ariCertId(certFile: string): string {
+  const aki = execFileSync('openssl', ['x509', '-in', certFile, '-noout', '-ext', 'authorityKeyIdentifier'], { encoding: 'utf8' });
+  const keyId = /([0-9A-F]{2}(?::[0-9A-F]{2})+)/i.exec(aki.replace(/keyid:/i, ''))?.[1];
+  assert.ok(keyId, aki);
+  let serial = new X509Certificate(readFileSync(certFile)).serialNumber;
+  if (serial.length % 2 === 1) serial = `0${serial}`;
+  if (parseInt(serial.slice(0, 2), 16) >= 0x80) serial = `00${serial}`; // DER INTEGER: positive
+  return `${Buffer.from(keyId.replace(/:/g, ''), 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
+}
 
 test('ARI window persisted, replaces accepted, shortlived profile kept on renewal', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.10')) return;
@@ -64,13 +77,28 @@ test('ARI window persisted, replaces accepted, shortlived profile kept on renewa
   assert.equal((await runCli(['renew', '--config', config])).code, 0);
   assert.equal(proxy.requests.total, countBefore, 'nothing-due renew sends no request before ARI Retry-After');
 
-  // Forced renewal: the order carries `replaces` (Pebble accepts it) and the profile is kept.
-  const old = await store.load('short');
+  // The first orders replaced nothing.
+  const newOrders = (from: number): { status: number; payload: { replaces?: string; profile?: string } }[] =>
+    proxy.requests.log
+      .slice(from)
+      .filter((e) => e.kind === 'POST /order-plz')
+      .map((e) => ({ status: e.status, payload: (e.jws?.payload ?? {}) as { replaces?: string; profile?: string } }));
+  assert.deepEqual(newOrders(0).filter((o) => o.status === 201).map((o) => o.payload.replaces), [undefined, undefined], 'the first orders carry no replaces');
+
+  // Forced renewal: the newOrder the CA received carries `replaces` = the old certificate's ARI
+  // certID (RFC 9773 §4.1, computed here from the certificate file with openssl), Pebble accepts
+  // it, and the profile is kept.
+  const oldCertFile = join(dir, 'state', 'live', 'short', 'cert.pem');
+  const expectedCertId = ariCertId(oldCertFile);
+  const mark = proxy.requests.log.length;
   const forced = await runCli(['renew', '--force', '--name', 'short', '--config', config]);
   assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+  const [order, ...more] = newOrders(mark).filter((o) => o.status === 201);
+  assert.equal(more.length, 0, 'one new order');
+  assert.equal(order?.payload.replaces, expectedCertId, 'the order the CA received replaces the old certificate');
+  assert.equal(order?.payload.profile, 'shortlived', 'the order the CA received asks for the same profile');
   const renewed = await store.load('short');
   assert.equal(renewed?.version, 2);
-  assert.equal(renewed?.metadata.replaces, old?.metadata.ariCertId, 'the new order replaced the old certificate');
   assert.equal(renewed?.metadata.profile, 'shortlived');
   assert.ok(Math.abs(lifetime('short') - 6 * DAY) < DAY / 24, 'still a 6-day certificate');
 

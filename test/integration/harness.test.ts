@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { test } from 'node:test';
-import { startFaultProxy, requestKind } from '../harness/fault-proxy.js';
+import { nonceRejections, startFaultProxy, requestKind } from '../harness/fault-proxy.js';
 import { fetchBuffered } from '../harness/http.js';
 import type { PebbleVersion } from '../harness/paths.js';
 import { resolveBinary } from '../harness/paths.js';
@@ -166,6 +166,25 @@ for (const version of ['2.4', '2.10'] as const satisfies readonly PebbleVersion[
         ['HEAD /nonce-plz', 200, false],
         ['POST /sign-me-up', 201, false],
       ]);
+      // The log holds what the CA received and answered: the decoded JWS, the problem type, the nonce handed out.
+      const [, injected503, , nonceEntry, post] = proxy.requests.log;
+      assert.equal(injected503?.problem, 'urn:ietf:params:acme:error:serverInternal');
+      assert.equal(nonceEntry?.replayNonce, nonce);
+      assert.equal(post?.jws?.protected.nonce, nonce);
+      assert.equal(post?.jws?.protected.url, dir.newAccount);
+      assert.deepEqual(post?.jws?.payload, { termsOfServiceAgreed: true });
+      assert.equal(typeof post?.replayNonce, 'string');
+      // A reused nonce: Pebble's badNonce problem is recorded, and it hands out a fresh nonce with it.
+      const replay = await fetchBuffered(dir.newAccount, {
+        method: 'POST',
+        ca,
+        headers: { 'Content-Type': 'application/jose+json' },
+        body: JSON.stringify({ protected: protectedHeader, payload, signature }),
+      });
+      assert.equal(replay.status, 400, replay.text);
+      const rejected = proxy.requests.log.at(-1);
+      assert.equal(rejected?.problem, 'urn:ietf:params:acme:error:badNonce');
+      assert.deepEqual(nonceRejections(proxy.requests.log), { rejected: [rejected], retried: [], signed: 2 });
 
       proxy.resetCounts();
       assert.equal(proxy.requests.total, 0);

@@ -4,7 +4,10 @@
  */
 import { z } from 'zod';
 import type { ChallengeSolver } from '../challenge-solver.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../logger.js';
 import type { DnsProvider } from './dns-provider.js';
+import type { PropagationProgress } from './propagation.js';
 
 /** The dns-01 solver's own options, merged into every DNS provider's solver entry. */
 export const dns01OptionsShape = {
@@ -16,16 +19,69 @@ export const dns01OptionsShape = {
     .max(3600)
     .default(120)
     .describe('Longest wait for every authoritative nameserver to serve the TXT value before the CA is told to validate.'),
+  propagationCheck: z
+    .boolean()
+    .default(true)
+    .describe('Ask every authoritative nameserver of the zone (IPv4 and IPv6) for the TXT value before telling the CA; false tells the CA at once.'),
+  resolvers: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Resolvers (`address` or `address:port`, `[v6]:port`) used to follow CNAMEs and find the zone, its nameservers and their addresses; default the system resolvers. Set it for split-horizon DNS.'),
+  nameserverPort: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .default(53)
+    .describe('Port the authoritative nameservers are asked on (tests and unusual setups only).'),
+  followCname: z
+    .boolean()
+    .default(true)
+    .describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.'),
 };
 
 /** The dns-01 solver's own options, as validated. */
 export type Dns01Options = z.output<z.ZodObject<typeof dns01OptionsShape>>;
 
-/** Wraps a DNS provider in the dns-01 solver with the entry's dns-01 options. */
-export async function createDns01Solver(
-  provider: DnsProvider,
-  options: Dns01Options,
-): Promise<ChallengeSolver> {
-  const { Dns01Solver } = await import('./dns01-solver.js');
-  return new Dns01Solver({ provider, ttlSeconds: options.ttlSeconds });
+/** What the dns-01 solver takes from its surroundings (compose passes the run's logger and clock). */
+export interface Dns01SolverDeps {
+  logger?: Logger;
+  clock?: Clock;
+  /** Called after every propagation round (tests record the order of events with it). */
+  onProgress?: (progress: PropagationProgress) => void;
+}
+
+/**
+ * Wraps a DNS provider in the dns-01 solver with the entry's dns-01 options: CNAME following and
+ * the propagation check at every authoritative nameserver, unless switched off.
+ */
+export async function createDns01Solver(provider: DnsProvider, options: Dns01Options, deps: Dns01SolverDeps = {}): Promise<ChallengeSolver> {
+  const [{ Dns01Solver }, { PropagationChecker }, { parseDnsServer }, { systemClock }, { silentLogger }] = await Promise.all([
+    import('./dns01-solver.js'),
+    import('./propagation.js'),
+    import('./dns-client.js'),
+    import('../../clock.js'),
+    import('../../logger.js'),
+  ]);
+  const logger = deps.logger ?? silentLogger;
+  // The checker also follows CNAMEs, so it exists whenever either is on.
+  const propagation =
+    options.propagationCheck || options.followCname
+    ? new PropagationChecker({
+        ...(options.resolvers ? { resolvers: options.resolvers.map((r) => parseDnsServer(r)) } : {}),
+        nameserverPort: options.nameserverPort,
+        timeoutMs: options.propagationTimeoutSeconds * 1000,
+        clock: deps.clock ?? systemClock,
+        logger,
+        ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+      })
+    : undefined;
+  return new Dns01Solver({
+    provider,
+    ttlSeconds: options.ttlSeconds,
+    ...(propagation ? { propagation } : {}),
+    checkPropagation: options.propagationCheck,
+    followCname: options.followCname,
+    logger,
+  });
 }

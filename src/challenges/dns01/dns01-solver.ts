@@ -1,29 +1,76 @@
 /**
- * dns-01 (RFC 8555 §8.4) over any {@link DnsProvider}: present adds this challenge's TXT value,
- * cleanUp removes only that value.
+ * dns-01 (RFC 8555 §8.4) over any {@link DnsProvider}.
+ *
+ * - `present` adds this challenge's TXT value at `_acme-challenge.<name>.`, or at the end of its
+ *   CNAME chain when that name is delegated (acme-dns, a validation zone). A wildcard and its base
+ *   name share the record set; each adds and removes only its own value.
+ * - `wait` (a {@link ChallengeWaiter}) returns once every authoritative nameserver of the target's
+ *   zone serves the value, so the CA is told only then.
+ * - `cleanUp` removes only this challenge's value, at the same target `present` wrote.
+ *
+ * Nothing here serializes: the Issuer solves an order's authorizations in parallel, and so the
+ * records of one order are added, checked and removed at once.
  */
 import { CertpilotError } from '../../errors.js';
-import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
 import type { DnsProvider } from './dns-provider.js';
+import type { PropagationChecker } from './propagation.js';
 
-/** Answers dns-01 challenges through a DNS provider. */
-export class Dns01Solver implements ChallengeSolver {
+/** Options of {@link Dns01Solver}. */
+export interface Dns01SolverOptions {
+  provider: DnsProvider;
+  /** TTL of the TXT records (default 60). */
+  ttlSeconds?: number;
+  /** Follows CNAMEs and checks propagation; without it the CA is told at once and no CNAME is followed. */
+  propagation?: PropagationChecker;
+  /** Wait for every nameserver before the CA is told (default true; needs `propagation`). */
+  checkPropagation?: boolean;
+  /** Write at the CNAME target of `_acme-challenge.<name>` (default true; needs `propagation`). */
+  followCname?: boolean;
+  logger?: Logger;
+}
+
+/** Answers dns-01 challenges through a DNS provider, checking propagation at every nameserver. */
+export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   readonly type = 'dns-01' as const;
   private readonly provider: DnsProvider;
   private readonly ttl: number;
+  private readonly propagation: PropagationChecker | undefined;
+  private readonly followCname: boolean;
+  private readonly checkPropagation: boolean;
+  private readonly logger: Logger;
+  /** Where each presented challenge (by URL) wrote its value. */
+  private readonly targets = new Map<string, string>();
 
-  constructor(options: { provider: DnsProvider; ttlSeconds?: number }) {
+  constructor(options: Dns01SolverOptions) {
     this.provider = options.provider;
     this.ttl = options.ttlSeconds ?? 60;
+    this.propagation = options.propagation;
+    this.followCname = options.followCname ?? true;
+    this.checkPropagation = options.checkPropagation ?? true;
+    this.logger = options.logger ?? silentLogger;
   }
 
   async present(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
     const { fqdn, value } = record(challenge);
-    await this.provider.addTxtRecord({ fqdn, value, ttl: this.ttl }, options);
+    const target = this.followCname && this.propagation ? await this.propagation.resolveTarget(fqdn, options.signal) : fqdn;
+    if (target !== fqdn) this.logger.info({ name: fqdn, target }, 'dns-01: _acme-challenge is delegated by CNAME; writing at its target');
+    this.targets.set(challenge.url, target);
+    await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
+  }
+
+  async wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
+    if (!this.propagation || !this.checkPropagation) return;
+    const { fqdn, value } = record(challenge);
+    await this.propagation.waitFor(this.targets.get(challenge.url) ?? fqdn, value, options.signal);
   }
 
   async cleanUp(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
-    await this.provider.removeTxtRecord(record(challenge), options);
+    const { fqdn, value } = record(challenge);
+    const target = this.targets.get(challenge.url) ?? fqdn;
+    await this.provider.removeTxtRecord({ fqdn: target, value }, options);
+    this.targets.delete(challenge.url);
   }
 }
 
@@ -33,3 +80,4 @@ function record(challenge: PendingChallenge): { fqdn: string; value: string } {
   }
   return { fqdn: challenge.dnsRecordName, value: challenge.dnsValue };
 }
+

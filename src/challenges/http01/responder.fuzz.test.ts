@@ -185,9 +185,31 @@ const HOSTS: [string | undefined, boolean][] = [
   ['evil.example', false], ['www.example.com.evil.example', false], [undefined, false], ['', false],
 ];
 
-function checkCommon(world: World, status: number, headers: Record<string, string>, body: string, label: string): void {
+/** Header names a responder answer may carry; node:http adds the last three on a real socket. */
+const ALLOWED_HEADERS = new Set(['content-type', 'content-length', 'cache-control', 'x-content-type-options', 'allow', 'date', 'connection', 'keep-alive']);
+
+/**
+ * The response headers leak nothing: no secret value and no key authorization (not even the one
+ * answered: it belongs in the body only) in any header name or value, no CR/LF/NUL that could split
+ * the response, only the expected header names, and a Content-Length that is the GET body's length.
+ */
+function checkHeaders(world: World, status: number, headers: Record<string, string>, rawHead: string, label: string): void {
+  for (const text of [rawHead, ...Object.entries(headers).flat()]) {
+    for (const secret of world.secretValues) assert.ok(!text.includes(secret), `${label}: a secret value leaked into a header`);
+    for (const keyAuthorization of world.canonical.values()) assert.ok(!text.includes(keyAuthorization), `${label}: a key authorization leaked into a header`);
+  }
+  for (const [name, value] of Object.entries(headers)) {
+    assert.ok(ALLOWED_HEADERS.has(name.toLowerCase()), `${label}: unexpected header ${JSON.stringify(name)}`);
+    assert.doesNotMatch(value, /[\r\n\0]/, `${label}: header ${name} holds a control character`);
+  }
+  if (status === 405) assert.equal(headers.allow, 'GET, HEAD', `${label}: Allow on 405`);
+  else assert.equal(headers.allow, undefined, `${label}: Allow only on 405`);
+}
+
+function checkCommon(world: World, status: number, headers: Record<string, string>, body: string, label: string, rawHead = ''): void {
   assert.ok(status < 500, `${label}: no 5xx, got ${status}`);
   for (const secret of world.secretValues) assert.ok(!body.includes(secret), `${label}: a secret value leaked`);
+  checkHeaders(world, status, headers, rawHead, label);
   if (status !== 200) {
     assert.ok(body === '' || body === NOT_FOUND_BODY || body === 'Method Not Allowed\n', `${label}: constant body, got ${JSON.stringify(body)}`);
   }
@@ -223,6 +245,7 @@ void test('responder fuzz: only canonical paths of stored tokens are ever answer
     const should200 = expected !== undefined && (method === 'GET' || method === 'HEAD') && hostOk;
     assert.equal(res.status === 200, should200, `${label}: 200 if and only if canonical, got ${res.status}`);
     if (res.status === 200) assert.equal(res.body, method === 'HEAD' ? '' : expected, `${label}: body is that token's key authorization`);
+    if (res.status === 200) assert.equal(res.headers['content-length'], String(Buffer.byteLength(expected ?? '')), `${label}: Content-Length of the GET body`);
     checkCommon(world, res.status, res.headers, res.body, label);
     const newKeys = world.store.asked.slice(asked);
     assert.ok(newKeys.length <= 1, `${label}: at most one store lookup`);
@@ -238,6 +261,8 @@ interface RawResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** The status line and header lines as received. */
+  head: string;
 }
 
 /** Sends one request with `path` written byte for byte, bypassing any client-side URL normalisation. */
@@ -262,7 +287,7 @@ function rawRequest(port: number, method: string, path: string): Promise<RawResp
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(match[1]), headers, body: split === -1 ? '' : text.slice(split + 4) });
+      resolve({ status: Number(match[1]), headers, body: split === -1 ? '' : text.slice(split + 4), head });
     });
     socket.end(Buffer.concat([
       Buffer.from(`${method} `, 'latin1'),
@@ -301,9 +326,10 @@ void test('responder fuzz over a real node:http server with raw socket requests'
         if (res.status === 400) {
           // Rejected by node's own parser before the listener ran: no responder headers, but no leak either.
           for (const secret of world.secretValues) assert.ok(!res.body.includes(secret), `${label}: a secret value leaked`);
+          checkHeaders(world, res.status, res.headers, res.head, label);
           continue;
         }
-        checkCommon(world, res.status, res.headers, res.body, label);
+        checkCommon(world, res.status, res.headers, res.body, label, res.head);
       }
     };
     await Promise.all(Array.from({ length: 6 }, worker));

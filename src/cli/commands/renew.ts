@@ -15,8 +15,7 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
         hint: 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).',
       });
     }
-    const concurrency = ctx.values.concurrency ? Number(ctx.values.concurrency) : runtime.config.renewal.concurrency;
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new CertpilotError('ERR_CLI_USAGE', `cli: --concurrency must be a whole number ≥ 1, not "${ctx.values.concurrency}"`);
+    const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
     const results = await renewAll(specs, runtime.renewalContext(), {
       concurrency,
       ...(ctx.signal ? { signal: ctx.signal } : {}),

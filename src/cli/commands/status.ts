@@ -1,5 +1,6 @@
 /** `certpilot status`: one row per certificate, from the state directory; no CA request. */
 import { isDeployed } from '../../deploy/deploy-chain.js';
+import { CertpilotError } from '../../errors.js';
 import { decideRenewal } from '../../renewal/renew-certificate.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
@@ -17,8 +18,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     const rows = await Promise.all(
       selected.map(async (name) => {
         const spec = config.certificates.find((c) => c.name === name);
-        const stored = await store.load(name);
-        const state = await store.loadState(name);
+        // One certificate's unreadable files make its own row a problem, never the whole table.
+        let stored: Awaited<ReturnType<typeof store.load>>;
+        let state: Awaited<ReturnType<typeof store.loadState>>;
+        try {
+          [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
+        } catch (err) {
+          const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
+          return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
+        }
         // The same planning call `renew` makes, with the next run's time when the interval is known.
         const runIntervalMs = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
         const decision = spec ? decideRenewal(spec, stored, state, now, { runIntervalMs }) : undefined;
@@ -56,12 +64,14 @@ export async function run(ctx: CommandContext): Promise<number> {
           failureCount: state.failureCount,
           files: stored?.paths,
           deployers,
+          problem: undefined as { code: string; message: string; hint: string } | undefined,
         };
       }),
     );
+    const problems = rows.filter((r) => r.problem !== undefined);
     if (ctx.values.json) {
       ctx.output.out(JSON.stringify(rows, null, 2));
-      return EXIT.ok;
+      return problems.length ? EXIT.failed : EXIT.ok;
     }
     if (rows.length === 0) {
       ctx.output.out('No certificates configured or stored.');
@@ -70,7 +80,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.output.out(
       table(
         ['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'],
-        rows.map((r) => [
+        rows.map((r) => (r.problem || !('due' in r) ? [r.configured ? r.name : `${r.name} (not configured)`, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem?.code ?? ''}`, '-'] : [
           r.configured ? r.name : `${r.name} (not configured)`,
           r.version === undefined ? '-' : `v${r.version}`,
           r.domains.join(','),
@@ -80,15 +90,16 @@ export async function run(ctx: CommandContext): Promise<number> {
           r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
           r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
           // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
-          r.deployers.length === 0
+          (r.deployers ?? []).length === 0
             ? '-'
-            : r.deployers
+            : (r.deployers ?? [])
                 .map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`)
                 .join(' '),
-        ]),
+        ])),
       ).join('\n'),
     );
-    return EXIT.ok;
+    for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
+    return problems.length ? EXIT.failed : EXIT.ok;
   } finally {
     await runtime.close();
   }

@@ -30,6 +30,9 @@ export function ioError(what: string, cause: unknown): CertpilotError {
   const why = code ?? (cause instanceof Error ? cause.message : String(cause));
   // ENOSPC and EAGAIN can clear by themselves; permission problems need a human.
   const retryable = code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new CertpilotError('ERR_STORAGE_FULL', `storage: ${what} failed: ${code} (the volume is full)`, { cause, retryable });
+  }
   return new CertpilotError('ERR_STORAGE_IO', `storage: ${what} failed: ${why}`, { cause, retryable });
 }
 

@@ -3,7 +3,8 @@
  * without ARI does not fetch the directory on every run. Entries expire (default a day), so a CA
  * that adds ARI is noticed the next day. Losing or corrupting the file only costs one fetch.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
+import type { Logger } from '../../logger.js';
 import { join } from 'node:path';
 import { atomicWrite, ensureDir } from './atomic-write.js';
 import { directoryFolderName } from './safe-name.js';
@@ -19,21 +20,40 @@ export interface DirectoryFacts {
 /** Reads and writes {@link DirectoryFacts} under `<stateDir>/cache/`. */
 export class DirectoryCache {
   private readonly dir: string;
+  private readonly logger: Logger | undefined;
 
-  constructor(options: { stateDir: string }) {
+  constructor(options: { stateDir: string; logger?: Logger }) {
     this.dir = join(options.stateDir, 'cache');
+    this.logger = options.logger;
   }
 
   /** The remembered facts, or undefined when absent, unreadable or older than `maxAgeMs`. */
   async get(directoryUrl: string, now: Date, maxAgeMs = 86_400_000): Promise<DirectoryFacts | undefined> {
+    const file = this.file(directoryUrl);
+    let text: string;
     try {
-      const facts = JSON.parse(await readFile(this.file(directoryUrl), 'utf8')) as DirectoryFacts;
-      const age = now.getTime() - Date.parse(facts.fetchedAt);
-      if (facts.directoryUrl !== directoryUrl || !(age >= 0 && age < maxAgeMs)) return undefined;
-      return facts;
+      text = await readFile(file, 'utf8');
     } catch {
       return undefined;
     }
+    let facts: DirectoryFacts | undefined;
+    try {
+      facts = JSON.parse(text) as DirectoryFacts;
+    } catch {
+      facts = undefined;
+    }
+    if (typeof facts !== 'object' || facts === null || typeof facts.fetchedAt !== 'string') {
+      // Derived data: set it aside (never delete what a human may want to look at); it is rebuilt.
+      const aside = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
+      await rename(file, aside).then(
+        () => this.logger?.warn({ file, aside }, `storage: ${file} was unreadable; set aside as ${aside} and rebuilt`),
+        () => undefined,
+      );
+      return undefined;
+    }
+    const age = now.getTime() - Date.parse(facts.fetchedAt);
+    if (facts.directoryUrl !== directoryUrl || !(age >= 0 && age < maxAgeMs)) return undefined;
+    return facts;
   }
 
   /** Remembers the facts (atomically). */

@@ -203,16 +203,60 @@ describe('FilesystemCertificateStore layout', () => {
     assert.deepEqual(await store.list(), ['a.example', 'b.example']);
   });
 
-  it('reports a corrupt state file as ERR_STORAGE_CORRUPT', async () => {
+  it('sets a corrupt state file aside (renamed, never deleted) and starts from an empty state', async () => {
     const stateDir = freshDir();
     const store = new FilesystemCertificateStore({ stateDir });
     await store.saveState('example.org', { failureCount: 2 });
     const file = join(stateDir, 'renewal-state', 'example.org.json');
     assert.equal(mode(file), 0o600);
     writeFileSync(file, '{"failureCount": 2');
-    await assert.rejects(store.loadState('example.org'), isCode('ERR_STORAGE_CORRUPT'));
+    assert.deepEqual(await store.loadState('example.org'), { failureCount: 0 });
     writeFileSync(file, '[]');
-    await assert.rejects(store.loadState('example.org'), isCode('ERR_STORAGE_CORRUPT'));
+    assert.deepEqual(await store.loadState('example.org'), { failureCount: 0 });
+    const aside = readdirSync(join(stateDir, 'renewal-state')).filter((f) => f.startsWith('example.org.json.corrupt-'));
+    assert.equal(aside.length, 2, `both bad files kept: ${aside.join(', ')}`);
+    assert.deepEqual(aside.map((f) => readFileSync(join(stateDir, 'renewal-state', f), 'utf8')).sort(), ['[]', '{"failureCount": 2']);
+  });
+
+  it('reports a truncated live file as ERR_STORAGE_CORRUPT instead of loading it', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    const saved = await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
+    writeFileSync(join(stateDir, 'archive', 'example.org', 'privkey1.pem'), '-----BEGIN PRIVATE KEY-----\nMIGH');
+    await assert.rejects(store.load('example.org'), (err: Error & { code?: string }) => err.code === 'ERR_STORAGE_CORRUPT' && err.message.includes(saved.paths.privkey));
+  });
+
+  it('a save that fails on a full disk leaves nothing of the new version behind', async () => {
+    const stateDir = freshDir();
+    let armed = false;
+    const store = new FilesystemCertificateStore({
+      stateDir,
+      faults: (step) => {
+        if (armed && step.startsWith('write archive/example.org/chain2')) throw Object.assign(new Error('no space'), { code: 'ENOSPC' });
+      },
+    });
+    await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
+    armed = true;
+    await assert.rejects(store.save('example.org', makeTestBundle({ domains: ['example.org'] })));
+    assert.deepEqual(readdirSync(join(stateDir, 'archive', 'example.org')).sort(), ['cert1.pem', 'chain1.pem', 'fullchain1.pem', 'meta1.json', 'privkey1.pem']);
+    assert.equal((await store.load('example.org'))?.version, 1, 'the old set stays live');
+  });
+
+  it('keeps a pending order and its key (0600) until cleared', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    assert.equal(await store.loadPendingOrder('example.org'), undefined);
+    const key = makeTestBundle({ domains: ['example.org'] }).privateKeyPem;
+    const order = { orderUrl: 'https://ca.test/order/9', directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1', domains: ['example.org'], keyType: 'ec-p256' as const, privateKeyPem: key, createdAt: '2026-01-01T00:00:00.000Z' };
+    await store.savePendingOrder('example.org', order);
+    assert.equal(mode(join(stateDir, 'pending', 'example.org', 'privkey.pem')), 0o600);
+    assert.ok(!readFileSync(join(stateDir, 'pending', 'example.org', 'order.json'), 'utf8').includes('PRIVATE KEY'), 'the key is not in the record');
+    assert.deepEqual(await store.loadPendingOrder('example.org'), order);
+    await store.savePendingOrder('example.org', { ...order, certificateUrl: 'https://ca.test/cert/9' });
+    assert.equal((await store.loadPendingOrder('example.org'))?.certificateUrl, 'https://ca.test/cert/9');
+    await store.clearPendingOrder('example.org');
+    await store.clearPendingOrder('example.org');
+    assert.equal(await store.loadPendingOrder('example.org'), undefined);
   });
 });
 

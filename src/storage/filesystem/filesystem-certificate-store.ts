@@ -19,6 +19,8 @@ import type {
   CertificateStore,
   IssuanceMetadata,
   KeyType,
+  PendingOrder,
+  PendingOrderStore,
   RenewalState,
   RenewalStateStore,
   StoredAccount,
@@ -112,7 +114,7 @@ interface LiveLocation {
  * the set-aside directory (still the old set) back into place. Metadata of certbot versions is derived from the
  * certificate (with an empty `ariCertId`, `directoryUrl` and `accountUrl`).
  */
-export class FilesystemCertificateStore implements CertificateStore, RenewalStateStore, AccountStore {
+export class FilesystemCertificateStore implements CertificateStore, RenewalStateStore, AccountStore, PendingOrderStore {
   /** Absolute path of the state directory. */
   readonly stateDir: string;
   private readonly logger: Logger;
@@ -163,6 +165,18 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     await this.removeTmpFiles(archiveDir, `archive/${safe}`);
 
     const version = await this.nextVersion(safe);
+    try {
+      return await this.writeVersion(safe, version, bundle, archiveDir, liveRoot);
+    } catch (err) {
+      // Nothing of a version that never went live may stay behind (a full disk must not leave a
+      // half-written cert2.pem that a later run would trip over).
+      if ((await this.locateLiveVersion(safe)) !== version) await this.removeVersion(safe, version, archiveDir, liveRoot);
+      throw err;
+    }
+  }
+
+  private async writeVersion(safe: string, version: number, bundle: CertificateBundle, archiveDir: string, liveRoot: string): Promise<StoredCertificate> {
+    const faults = this.faults;
     for (const file of PEM_FILES) {
       await atomicWrite(join(archiveDir, `${file}${version}.pem`), bundle[BUNDLE_FIELD[file]], {
         mode: file === 'privkey' ? 0o600 : 0o644,
@@ -220,6 +234,28 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     return { ...structuredClone(bundle), name: safe, version, paths: this.pathsFor(safe) };
   }
 
+  /** The version `live/<safe>` points at now, if any. */
+  private async locateLiveVersion(safe: string): Promise<number | undefined> {
+    const target = await fs.readlink(join(this.stateDir, 'live', safe)).catch(() => undefined);
+    const m = target === undefined ? null : new RegExp(`^\\.${escapeRegExp(safe)}\\.v(\\d+)$`).exec(target);
+    return m?.[1] === undefined ? undefined : Number(m[1]);
+  }
+
+  /** Removes every file of a version that did not go live (best effort; warns on failure). */
+  private async removeVersion(safe: string, version: number, archiveDir: string, liveRoot: string): Promise<void> {
+    const targets = [
+      ...[...PEM_FILES.map((f) => `${f}${version}.pem`), `meta${version}.json`].map((f) => join(archiveDir, f)),
+      join(liveRoot, `.${safe}.v${version}`),
+      join(liveRoot, `.${safe}.link.tmp`),
+    ];
+    for (const target of targets) {
+      await fs.rm(target, { recursive: true, force: true }).catch((err: unknown) =>
+        this.logger.warn({ name: safe, target, code: (err as NodeJS.ErrnoException).code }, 'storage: could not remove a leftover of a failed save'),
+      );
+    }
+    await this.removeTmpFiles(archiveDir, `archive/${safe}`).catch(() => undefined);
+  }
+
   /** Names of stored certificates, sorted. */
   async list(): Promise<string[]> {
     let entries: Dirent[];
@@ -247,11 +283,30 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     const file = join(this.stateDir, 'renewal-state', `${safeName(name)}.json`);
     const text = await readOrUndefined(file);
     if (text === undefined) return { ...EMPTY_RENEWAL_STATE };
-    const state = parseJson(file, text) as Partial<RenewalState> | null;
+    let state: Partial<RenewalState> | null;
+    try {
+      state = JSON.parse(text) as Partial<RenewalState> | null;
+    } catch {
+      state = null;
+    }
     if (typeof state !== 'object' || state === null || Array.isArray(state) || typeof state.failureCount !== 'number') {
-      throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${file} failed: it is not a renewal state (no failureCount)`);
+      // Derived data: set it aside for a human to look at, and start again from nothing.
+      await this.setAside(file, 'it is not a renewal state');
+      return { ...EMPTY_RENEWAL_STATE };
     }
     return state as RenewalState;
+  }
+
+  /** Renames an unreadable derived file to `<file>.corrupt-<time>` (never deletes it) and warns. */
+  private async setAside(file: string, why: string): Promise<void> {
+    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      await fs.rename(file, aside);
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) return;
+      throw ioError(`setting aside ${file}`, err);
+    }
+    this.logger.warn({ file, aside }, `storage: ${file} was unreadable (${why}); set aside as ${aside} and rebuilt`);
   }
 
   /** Saves the renewal state of `name` atomically. */
@@ -264,6 +319,93 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
       faults: this.faults,
       label: `renewal-state/${safe}.json`,
     });
+  }
+
+  /** The pending order of `name` (see {@link PendingOrderStore}). */
+  async loadPendingOrder(name: string): Promise<PendingOrder | undefined> {
+    const dir = join(this.stateDir, 'pending', safeName(name));
+    const [text, key] = await Promise.all([readOrUndefined(join(dir, 'order.json')), readOrUndefined(join(dir, 'privkey.pem'))]);
+    if (text === undefined) return undefined;
+    let order: Partial<PendingOrder> | null = null;
+    try {
+      order = JSON.parse(text) as Partial<PendingOrder>;
+    } catch {
+      order = null;
+    }
+    if (!order || typeof order.orderUrl !== 'string' || !key?.includes('PRIVATE KEY')) {
+      await this.setAside(join(dir, 'order.json'), 'it is not a pending order with its key');
+      return undefined;
+    }
+    return { ...(order as PendingOrder), privateKeyPem: key };
+  }
+
+  /** Writes the pending order of `name`: the key first (0600), then the record. */
+  async savePendingOrder(name: string, order: PendingOrder): Promise<void> {
+    const safe = safeName(name);
+    const dir = join(this.stateDir, 'pending', safe);
+    await ensureDir(join(this.stateDir, 'pending'), this.faults, 'pending');
+    await ensureDir(dir, this.faults, `pending/${safe}`);
+    await this.removeTmpFiles(dir, `pending/${safe}`);
+    const { privateKeyPem, ...record } = order;
+    await atomicWrite(join(dir, 'privkey.pem'), privateKeyPem, { mode: 0o600, faults: this.faults, label: `pending/${safe}/privkey.pem` });
+    await atomicWrite(join(dir, 'order.json'), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, faults: this.faults, label: `pending/${safe}/order.json` });
+  }
+
+  /** Removes the pending order of `name`: the record first, so a crash never leaves a record without its key. */
+  async clearPendingOrder(name: string): Promise<void> {
+    const dir = join(this.stateDir, 'pending', safeName(name));
+    try {
+      await fs.rm(join(dir, 'order.json'), { force: true });
+      await fs.rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      throw ioError(`removing ${dir}`, err);
+    }
+  }
+
+  /**
+   * Proves a new version fits: creates the certificate's folders and writes, fsyncs and removes a
+   * probe as large as a new version with its state (three times the live set, at least 64 KiB).
+   */
+  async checkWritable(name: string): Promise<void> {
+    const safe = safeName(name);
+    const archiveDir = join(this.stateDir, 'archive', safe);
+    let size = 64 * 1024;
+    try {
+      const live = this.pathsFor(safe);
+      const stats = await Promise.all([live.cert, live.chain, live.fullchain, live.privkey].map((f) => fs.stat(f).then((st) => st.size, () => 0)));
+      size = Math.max(size, 3 * stats.reduce((a, b) => a + b, 0));
+      await ensureDir(archiveDir, this.faults, `archive/${safe}`);
+      await ensureDir(join(this.stateDir, 'live'), this.faults, 'live');
+    } catch (err) {
+      throw this.notWritable(err);
+    }
+    const probe = join(archiveDir, `.probe-${process.pid}-${Date.now()}`);
+    let handle: fs.FileHandle | undefined;
+    try {
+      handle = await fs.open(probe, 'wx', 0o600);
+      // A full volume may take part of a write without an error: write until all of it is in.
+      const block = Buffer.alloc(size);
+      for (let done = 0; done < size; ) {
+        const { bytesWritten } = await handle.write(block, done, size - done);
+        if (bytesWritten === 0) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+        done += bytesWritten;
+      }
+      await handle.sync();
+    } catch (err) {
+      throw this.notWritable(err);
+    } finally {
+      await handle?.close().catch(() => undefined);
+      await fs.rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
+  private notWritable(err: unknown): CertpilotError {
+    if (err instanceof CertpilotError && (err.cause as NodeJS.ErrnoException | undefined)?.code !== 'ENOSPC') return err;
+    const code = (err instanceof CertpilotError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : (err as NodeJS.ErrnoException).code) ?? 'error';
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new CertpilotError('ERR_STORAGE_FULL', `storage: ${this.stateDir} has no room for a new certificate version (${code}); no order was placed`, { cause: err });
+    }
+    return err instanceof CertpilotError ? err : ioError(`preparing ${this.stateDir} for a new version (no order was placed)`, err);
   }
 
   /** Loads the account stored for `directoryUrl`, or `undefined` when there is none. */
@@ -294,6 +436,8 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     const folder = directoryFolderName(account.directoryUrl);
     const dir = join(this.stateDir, 'accounts', folder);
     await ensureDir(dir, this.faults, `accounts/${folder}`);
+    // A crashed earlier save may have left a temporary copy of a key: never let it linger.
+    await this.removeTmpFiles(dir, `accounts/${folder}`);
     const nextKeyFile = join(dir, 'private_key.next.pem');
     if (account.nextPrivateKeyPem !== undefined) {
       await atomicWrite(nextKeyFile, account.nextPrivateKeyPem, { mode: 0o600, faults: this.faults, label: `accounts/${folder}/private_key.next.pem` });
@@ -358,6 +502,13 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
       archiveDir === undefined ? undefined : readOrUndefined(join(archiveDir, `meta${version}.json`)),
     ]);
     const pems = Object.fromEntries(PEM_FILES.map((file, i) => [file, texts[i] as string])) as Record<PemFile, string>;
+    for (const file of PEM_FILES) {
+      // A truncated or emptied file must not be deployed nor planned on: report it, never overwrite it.
+      if (file === 'chain' && pems.chain === '') continue;
+      if (!/-----BEGIN [A-Z ]+-----[\s\S]+-----END [A-Z ]+-----/.test(pems[file])) {
+        throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${join(this.pathsFor(safe).dir, `${file}.pem`)} failed: it is not a complete PEM file (truncated or emptied); restore it from archive/ or a backup, or move the certificate folder away and issue again`);
+      }
+    }
     const metadata =
       metaText === undefined
         ? deriveMetadata(safe, pems.cert, pems.privkey, await import('node:crypto'))

@@ -1,0 +1,217 @@
+/**
+ * The propagation check of dns-01: before the CA is told to validate, every authoritative
+ * nameserver of the zone must serve the TXT value. Resolvers and caches are not asked for the TXT
+ * value (a cache can hold a negative answer for the SOA minimum, RFC 2308 §5); the nameservers are
+ * asked directly, without recursion, over IPv4 and IPv6.
+ *
+ * Steps, each through the configured resolvers (split horizon) or the system's:
+ * 1. follow `_acme-challenge.<name>` through CNAMEs to where the TXT record lives (RFC 1034 §3.6.2);
+ * 2. find its zone from the SOA of the name or a parent (RFC 2308 §3);
+ * 3. the zone's NS set, and each nameserver's A and AAAA addresses;
+ * 4. ask each address for the TXT set until all hold the value, or the timeout.
+ */
+import { getServers } from 'node:dns';
+import { CertpilotError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { Clock } from '../../clock.js';
+import { absoluteName, formatDnsServer, parseDnsServer, query, type DnsAnswer, type DnsServer } from './dns-client.js';
+
+/** One authoritative nameserver address of a zone. */
+export interface AuthoritativeServer {
+  /** The NS name, e.g. `ns1.example.com.`. */
+  nameserver: string;
+  /** One of its addresses, with the port it is asked on. */
+  server: DnsServer;
+}
+
+/** What a propagation round saw; given to `onProgress`. */
+export interface PropagationProgress {
+  fqdn: string;
+  value: string;
+  /** Servers that serve the value. */
+  ready: AuthoritativeServer[];
+  /** Servers that do not (yet), with why. */
+  waiting: { server: AuthoritativeServer; why: string }[];
+}
+
+/** Options of {@link PropagationChecker}. */
+export interface PropagationCheckerOptions {
+  /** Resolvers for CNAME, SOA, NS and address lookups; default the system's (`/etc/resolv.conf`). */
+  resolvers?: readonly DnsServer[];
+  /** Port the authoritative nameservers are asked on (default 53). */
+  nameserverPort?: number;
+  /** Longest wait for all nameservers, in ms. */
+  timeoutMs: number;
+  /** Pause between rounds, in ms (default 2000). */
+  pollMs?: number;
+  /** Time for one DNS answer, in ms (default 2000). */
+  queryTimeoutMs?: number;
+  clock: Clock;
+  logger?: Logger;
+  /** Called after every round (tests record the order of events with it). */
+  onProgress?: (progress: PropagationProgress) => void;
+}
+
+/** Checks that every authoritative nameserver serves a TXT value; follows CNAMEs. */
+export class PropagationChecker {
+  private readonly resolvers: readonly DnsServer[];
+  private readonly nameserverPort: number;
+  private readonly timeoutMs: number;
+  private readonly pollMs: number;
+  private readonly queryTimeoutMs: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly onProgress: ((progress: PropagationProgress) => void) | undefined;
+
+  constructor(options: PropagationCheckerOptions) {
+    this.resolvers = options.resolvers?.length ? options.resolvers : getServers().map((s) => parseDnsServer(s));
+    this.nameserverPort = options.nameserverPort ?? 53;
+    this.timeoutMs = options.timeoutMs;
+    this.pollMs = options.pollMs ?? 2000;
+    this.queryTimeoutMs = options.queryTimeoutMs ?? 2000;
+    this.clock = options.clock;
+    this.logger = options.logger ?? silentLogger;
+    this.onProgress = options.onProgress;
+  }
+
+  /** Asks the resolvers, first one that answers wins (like a stub resolver, RFC 1034 §5.3.1). */
+  private async resolve(name: string, type: 'CNAME' | 'SOA' | 'NS' | 'A' | 'AAAA', signal?: AbortSignal): Promise<DnsAnswer> {
+    let lastError: unknown;
+    for (const resolver of this.resolvers) {
+      try {
+        const answer = await query(resolver, name, type, { timeoutMs: this.queryTimeoutMs, ...(signal ? { signal } : {}) });
+        if (answer.rcode === 'SERVFAIL' || answer.rcode === 'REFUSED') {
+          lastError = new CertpilotError('ERR_DNS_NETWORK', `dns: ${formatDnsServer(resolver)} answered ${answer.rcode} for ${name} ${type}`, { retryable: true });
+          continue;
+        }
+        return answer;
+      } catch (err) {
+        signal?.throwIfAborted();
+        lastError = err;
+      }
+    }
+    throw lastError ?? new CertpilotError('ERR_DNS_NETWORK', 'dns: no resolver configured');
+  }
+
+  /** Where the TXT record of `fqdn` lives: `fqdn` itself, or the end of its CNAME chain. */
+  async resolveTarget(fqdn: string, signal?: AbortSignal): Promise<string> {
+    let name = absoluteName(fqdn);
+    const seen = new Set<string>([name]);
+    for (let hops = 0; hops < 8; hops++) {
+      const answer = await this.resolve(name, 'CNAME', signal);
+      const cname = (answer.answers ?? []).find((rr) => rr.type === 'CNAME' && absoluteName(rr.name) === name);
+      if (!cname || cname.type !== 'CNAME') return name;
+      const target = absoluteName(cname.data);
+      if (seen.has(target)) {
+        throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: ${fqdn} is a CNAME loop (${[...seen, target].join(' → ')})`, {
+          hint: 'Fix the CNAME of the _acme-challenge name so it ends at a TXT record.',
+        });
+      }
+      this.logger.debug({ from: name, to: target }, 'dns-01: following CNAME');
+      seen.add(target);
+      name = target;
+    }
+    return name;
+  }
+
+  /** The zone holding `fqdn`: the owner of the SOA of the name or its nearest parent. */
+  async findZone(fqdn: string, signal?: AbortSignal): Promise<string> {
+    const labels = absoluteName(fqdn).replace(/\.$/, '').split('.');
+    for (let i = 0; i < labels.length; i++) {
+      const candidate = `${labels.slice(i).join('.')}.`;
+      const answer = await this.resolve(candidate, 'SOA', signal);
+      const soa = [...(answer.answers ?? []), ...(answer.authorities ?? [])].find((rr) => rr.type === 'SOA');
+      if (soa) return absoluteName(soa.name);
+    }
+    throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: no zone found for ${fqdn}: no SOA through ${this.resolvers.map(formatDnsServer).join(', ')}`);
+  }
+
+  /** Every address (IPv4 and IPv6) of every NS of `zone`. */
+  async authoritativeServers(zone: string, signal?: AbortSignal): Promise<AuthoritativeServer[]> {
+    const nsAnswer = await this.resolve(zone, 'NS', signal);
+    const names = [...new Set((nsAnswer.answers ?? []).flatMap((rr) => (rr.type === 'NS' ? [absoluteName(rr.data)] : [])))].sort();
+    if (names.length === 0) {
+      throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: zone ${zone} has no NS records through ${this.resolvers.map(formatDnsServer).join(', ')}`);
+    }
+    const perName = await Promise.all(
+      names.map(async (nameserver) => {
+        const [a, aaaa] = await Promise.all([this.resolve(nameserver, 'A', signal), this.resolve(nameserver, 'AAAA', signal)]);
+        return [...(a.answers ?? []), ...(aaaa.answers ?? [])].flatMap((rr) =>
+          (rr.type === 'A' || rr.type === 'AAAA') && absoluteName(rr.name) === nameserver
+            ? [{ nameserver, server: { host: rr.data, port: this.nameserverPort } }]
+            : [],
+        );
+      }),
+    );
+    const servers = perName.flat();
+    if (servers.length === 0) {
+      throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: no address for any nameserver of ${zone} (${names.join(', ')})`);
+    }
+    return servers;
+  }
+
+  /** Resolves once every authoritative server of `fqdn`'s zone serves `value` at `fqdn`. */
+  async waitFor(fqdn: string, value: string, signal?: AbortSignal): Promise<AuthoritativeServer[]> {
+    const name = absoluteName(fqdn);
+    const zone = await this.findZone(name, signal);
+    const servers = await this.authoritativeServers(zone, signal);
+    const deadline = this.clock.now().getTime() + this.timeoutMs;
+    const ready = new Set<AuthoritativeServer>();
+    // Addresses this machine has no route to (an IPv6 address in a container without IPv6): not
+    // required while another address of the same nameserver is checked.
+    const unroutable = new Set<AuthoritativeServer>();
+    for (let round = 1; ; round++) {
+      const waiting: PropagationProgress['waiting'] = [];
+      await Promise.all(
+        servers
+          .filter((s) => !ready.has(s) && !unroutable.has(s))
+          .map(async (s) => {
+            const why = await this.missing(s, name, value, signal);
+            if (why === undefined) ready.add(s);
+            else if (why === UNROUTABLE && servers.some((o) => o !== s && o.nameserver === s.nameserver && !unroutable.has(o))) {
+              unroutable.add(s);
+              this.logger.warn({ nameserver: s.nameserver, address: s.server.host }, 'dns-01: no route to this nameserver address; checking its other addresses');
+            } else waiting.push({ server: s, why: why === UNROUTABLE ? 'no route to this address' : why });
+          }),
+      );
+      const progress = { fqdn: name, value, ready: servers.filter((s) => ready.has(s)), waiting };
+      this.onProgress?.(progress);
+      if (waiting.length === 0) {
+        this.logger.info({ fqdn: name, zone, servers: servers.length, rounds: round }, 'dns-01: every authoritative nameserver serves the TXT value');
+        return servers;
+      }
+      const left = deadline - this.clock.now().getTime();
+      const list = waiting.map((w) => `${w.server.nameserver} ${formatDnsServer(w.server.server)} (${w.why})`).join(', ');
+      if (left <= 0) {
+        throw new CertpilotError(
+          'ERR_DNS_PROPAGATION_TIMEOUT',
+          `dns-01: TXT ${name} not served by ${waiting.length} of ${servers.length} nameserver(s) of ${zone} after ${Math.round(this.timeoutMs / 1000)} s: ${list}`,
+          { retryable: true },
+        );
+      }
+      this.logger.info({ fqdn: name, ready: progress.ready.length, of: servers.length, waiting: list }, 'dns-01: waiting for nameservers');
+      await this.clock.sleep(Math.min(this.pollMs, left), signal);
+    }
+  }
+
+  /** Why `server` does not serve `value` at `name`, or undefined when it does. */
+  private async missing(s: AuthoritativeServer, name: string, value: string, signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      const answer = await query(s.server, name, 'TXT', { recursive: false, timeoutMs: this.queryTimeoutMs, tries: 1, ...(signal ? { signal } : {}) });
+      if (answer.rcode !== 'NOERROR') return answer.rcode;
+      const values = (answer.answers ?? []).flatMap((rr) =>
+        rr.type === 'TXT' && absoluteName(rr.name) === name ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : [],
+      );
+      return values.includes(value) ? undefined : values.length === 0 ? 'no TXT yet' : `${values.length} other value(s)`;
+    } catch (err) {
+      signal?.throwIfAborted();
+      const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;
+      if (code !== undefined && UNROUTABLE_CODES.has(code)) return UNROUTABLE;
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+}
+
+/** Socket errors that mean "this machine cannot reach that address at all" (not "not yet"). */
+const UNROUTABLE_CODES = new Set(['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
+const UNROUTABLE = 'unroutable';

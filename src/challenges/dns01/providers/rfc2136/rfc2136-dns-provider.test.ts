@@ -1,0 +1,101 @@
+// Unit tests of the hand-written DNS UPDATE + TSIG code against exchanges recorded from BIND 9.18
+// (fixtures/bind-9.18-exchanges.json): our request bytes are exactly what BIND accepted, answers
+// verify (and a changed byte or key does not), error answers map to the cause; and a replayed
+// NOERROR answer from a fake server is refused because its MAC belongs to another request.
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { CertpilotError } from '../../../../errors.js';
+import { systemClock } from '../../../../clock.js';
+import { parseSecretFile, Rfc2136DnsProvider } from './rfc2136-dns-provider.js';
+import { encodeUpdate, parseUpdateAnswer, signMessage, verifyAnswer, type TsigKey } from './tsig.js';
+
+interface Recorded {
+  timeSigned: number;
+  request: string;
+  requestMac: string;
+  answer: string;
+}
+const fixture = JSON.parse(readFileSync(new URL('../../../../../../src/challenges/dns01/providers/rfc2136/fixtures/bind-9.18-exchanges.json', import.meta.url), 'utf8')) as {
+  key: { name: string; algorithm: 'hmac-sha256'; secret: string };
+  exchanges: Record<'add' | 'delete' | 'refused' | 'badsig' | 'badkey', Recorded>;
+};
+const key: TsigKey = { name: fixture.key.name, algorithm: fixture.key.algorithm, secret: Buffer.from(fixture.key.secret, 'base64') };
+const hex = (s: string): Buffer => Buffer.from(s, 'hex');
+
+void test('the UPDATE we sign is byte for byte the one BIND accepted (add one RR, delete one RR by value)', () => {
+  const add = fixture.exchanges.add;
+  const signedAdd = signMessage(encodeUpdate(0x1234, 'fixture.test.', { action: 'add', name: '_acme-challenge.fixture.test.', value: 'fixture-value', ttl: 60 }), key, add.timeSigned);
+  assert.equal(signedAdd.message.toString('hex'), add.request);
+  const del = fixture.exchanges.delete;
+  const signedDel = signMessage(encodeUpdate(0x1234, 'fixture.test.', { action: 'delete', name: '_acme-challenge.fixture.test.', value: 'fixture-value', ttl: 0 }), key, del.timeSigned);
+  assert.equal(signedDel.message.toString('hex'), del.request);
+  // RFC 2136 §2.5.4: the delete carries CLASS NONE (254) and TTL 0.
+  assert.ok(signedDel.message.includes(Buffer.from([0x00, 0x10, 0x00, 0xfe, 0, 0, 0, 0])));
+});
+
+void test("BIND's signed answers verify; a changed byte, another request MAC or another key do not", () => {
+  for (const label of ['add', 'delete'] as const) {
+    const ex = fixture.exchanges[label];
+    const answer = hex(ex.answer);
+    const parsed = parseUpdateAnswer(answer);
+    assert.equal(parsed.rcode, 0);
+    assert.equal(parsed.tsig?.error, 0);
+    assert.equal(verifyAnswer(answer, parsed, key, hex(ex.requestMac)), true, label);
+    const tampered = Buffer.from(answer);
+    tampered[3] = (tampered[3] as number) ^ 0x01; // a header flag
+    assert.equal(verifyAnswer(tampered, parseUpdateAnswer(tampered), key, hex(ex.requestMac)), false);
+    assert.equal(verifyAnswer(answer, parsed, key, hex(fixture.exchanges.delete === ex ? fixture.exchanges.add.requestMac : fixture.exchanges.delete.requestMac)), false);
+    assert.equal(verifyAnswer(answer, parsed, { ...key, secret: Buffer.alloc(32, 7) }, hex(ex.requestMac)), false);
+  }
+});
+
+void test('error answers: REFUSED in the RCODE; BADSIG and BADKEY in the TSIG error with NOTAUTH', () => {
+  assert.equal(parseUpdateAnswer(hex(fixture.exchanges.refused.answer)).rcode, 5);
+  const badsig = parseUpdateAnswer(hex(fixture.exchanges.badsig.answer));
+  assert.deepEqual([badsig.rcode, badsig.tsig?.error, badsig.tsig?.mac.length], [9, 16, 0]);
+  const badkey = parseUpdateAnswer(hex(fixture.exchanges.badkey.answer));
+  assert.deepEqual([badkey.rcode, badkey.tsig?.error], [9, 17]);
+});
+
+void test('a secret file may hold the bare secret or a BIND key statement', () => {
+  assert.equal(parseSecretFile('c2VjcmV0\n'), 'c2VjcmV0');
+  assert.equal(parseSecretFile('key "k" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0";\n};\n'), 'c2VjcmV0');
+});
+
+/** A UDP server that answers every request with `answer` under the request's ID. */
+async function replayServer(answer: Buffer): Promise<{ port: number; close: () => void }> {
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, remote) => {
+    const out = Buffer.from(answer);
+    out.writeUInt16BE(msg.readUInt16BE(0), 0);
+    socket.send(out, remote.port, remote.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, close: () => socket.close() };
+}
+
+void test('the provider names the cause of BADSIG, BADKEY and REFUSED, and refuses a replayed NOERROR', async () => {
+  const cases = [
+    ['badsig', 'ERR_DNS_TSIG_REJECTED', /BADSIG: the signature made with key fixture-key\. does not verify/],
+    ['badkey', 'ERR_DNS_TSIG_REJECTED', /BADKEY: the server does not know key fixture-key\. with algorithm hmac-sha256/],
+    ['refused', 'ERR_DNS_UPDATE_REFUSED', /REFUSED: key fixture-key\. may not change TXT _acme-challenge\.fixture\.test\./],
+    ['add', 'ERR_DNS_TSIG_REJECTED', /the answer is not signed with key fixture-key\./],
+  ] as const;
+  for (const [label, code, message] of cases) {
+    const server = await replayServer(hex(fixture.exchanges[label].answer));
+    try {
+      const provider = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port: server.port }, key, zone: 'fixture.test', clock: systemClock, timeoutMs: 1000 });
+      await assert.rejects(provider.addTxtRecord({ fqdn: '_acme-challenge.fixture.test.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+        assert.ok(err instanceof CertpilotError, label);
+        assert.equal(err.code, code, label);
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes(fixture.key.secret));
+        return true;
+      });
+    } finally {
+      server.close();
+    }
+  }
+});

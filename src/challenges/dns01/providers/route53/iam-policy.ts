@@ -1,0 +1,77 @@
+/**
+ * The least-privilege IAM policy for the route53 provider, made from the configured certificates:
+ * the key may change only TXT records named `_acme-challenge.<name>` in its zone, by UPSERT and
+ * DELETE (condition keys `route53:ChangeResourceRecordSetsNormalizedRecordNames`,
+ * `route53:ChangeResourceRecordSetsRecordTypes`, `route53:ChangeResourceRecordSetsActions`); read
+ * the zone's record sets (to keep other TXT values); poll its changes; and find the zone by name
+ * only when no `hostedZoneId` is configured.
+ */
+
+/** One route53 solver instance and the names its certificates prove with it. */
+export interface Route53PolicyInput {
+  /** The solver's name in the configuration (for the statement ids). */
+  solver: string;
+  hostedZoneId?: string;
+  /** Certificate names answered by this solver (`*.example.com` stands for `example.com`). */
+  names: readonly string[];
+}
+
+/** An IAM policy document (the parts certpilot writes). */
+export interface IamPolicy {
+  Version: '2012-10-17';
+  Statement: {
+    Sid: string;
+    Effect: 'Allow';
+    Action: string | string[];
+    Resource: string | string[];
+    Condition?: Record<string, Record<string, string[]>>;
+  }[];
+}
+
+/**
+ * The record name as the condition key compares it: lower case, no trailing dot (AWS "normalized
+ * record names"; `*` would be `\052`, but `_acme-challenge` names never hold one).
+ */
+export function normalizedRecordName(name: string): string {
+  return `_acme-challenge.${name.replace(/^\*\./, '').toLowerCase().replace(/\.$/, '')}`;
+}
+
+function sidPart(text: string): string {
+  const cleaned = text.replace(/[^A-Za-z0-9]/g, '');
+  return cleaned.length > 0 ? cleaned.charAt(0).toUpperCase() + cleaned.slice(1) : 'Zone';
+}
+
+/** Builds the policy for the given solvers (the `certpilot route53 policy` output). */
+export function buildRoute53Policy(inputs: readonly Route53PolicyInput[]): IamPolicy {
+  const statements: IamPolicy['Statement'] = [];
+  for (const input of inputs) {
+    const zone = input.hostedZoneId ? `arn:aws:route53:::hostedzone/${input.hostedZoneId.replace(/^\/hostedzone\//, '')}` : 'arn:aws:route53:::hostedzone/*';
+    const names = [...new Set(input.names.map(normalizedRecordName))].sort();
+    statements.push(
+      {
+        Sid: `ChangeAcmeChallengeTxt${sidPart(input.solver)}`,
+        Effect: 'Allow',
+        Action: 'route53:ChangeResourceRecordSets',
+        Resource: zone,
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': names,
+            'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+          },
+        },
+      },
+      {
+        Sid: `ReadRecordSets${sidPart(input.solver)}`,
+        Effect: 'Allow',
+        Action: 'route53:ListResourceRecordSets',
+        Resource: zone,
+      },
+    );
+  }
+  statements.push({ Sid: 'PollChanges', Effect: 'Allow', Action: 'route53:GetChange', Resource: 'arn:aws:route53:::change/*' });
+  if (inputs.some((i) => !i.hostedZoneId)) {
+    statements.push({ Sid: 'FindZoneByName', Effect: 'Allow', Action: 'route53:ListHostedZonesByName', Resource: '*' });
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}

@@ -1,0 +1,114 @@
+/**
+ * `certpilot cron install | remove | show [-u USER] [--log-file FILE]`: keeps one `renew` line in a
+ * user's crontab through the real `crontab` command (`crontab -l`, `crontab -` on stdin), twice a
+ * day at a minute and hour chosen at random once per machine (`<stateDir>/cron.json`). Other lines
+ * of the crontab are never changed. The line logic is src/scheduling/crontab.ts.
+ */
+import { spawn } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CertpilotError } from '../../errors.js';
+import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
+import { EXIT, type CommandContext } from '../main.js';
+import { formatTime } from '../output.js';
+import { configFile, loadCommandConfig } from '../runtime.js';
+
+const ACTIONS = ['install', 'remove', 'show'] as const;
+
+/** Entry point of `certpilot cron`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const action = ctx.positionals[0] ?? 'show';
+  if (!(ACTIONS as readonly string[]).includes(action) || ctx.positionals.length > 1) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: cron takes one of ${ACTIONS.join(', ')}, not "${ctx.positionals.join(' ')}"`, { hint: 'Run `certpilot cron install`, `certpilot cron show` or `certpilot cron remove`.' });
+  }
+  const config = await loadCommandConfig(ctx, false);
+  const user = ctx.values.user;
+  const crontab = new Crontab(user);
+  const current = await crontab.read();
+
+  if (action === 'remove') {
+    const merged = removeCronLine(current);
+    if (merged.action === 'absent') {
+      ctx.output.out(`No certpilot line in ${crontab.owner}; nothing to remove.`);
+      return EXIT.ok;
+    }
+    await crontab.write(merged.text);
+    ctx.output.out(`Removed the certpilot line from ${crontab.owner}.`);
+    return EXIT.ok;
+  }
+
+  const now = new Date();
+  const schedule = await loadOrChooseSchedule(config.stateDir, now);
+  const file = configFile(ctx);
+  const argv = [
+    process.execPath,
+    realpathSync(process.argv[1] ?? 'certpilot'),
+    'renew',
+    ...(file ? ['--config', resolve(ctx.cwd, file)] : []),
+    ...(ctx.values['state-dir'] ? ['--state-dir', resolve(ctx.cwd, ctx.values['state-dir'])] : []),
+  ];
+  const logFile = resolve(ctx.cwd, ctx.values['log-file'] ?? join(config.stateDir, 'renew.log'));
+  const line = buildCronLine(schedule, { argv, logFile });
+  let shown = line;
+  if (action === 'install') {
+    const merged = mergeCronLine(current, line);
+    if (merged.action !== 'unchanged') await crontab.write(merged.text);
+    ctx.output.out(merged.action === 'unchanged' ? `Already installed in ${crontab.owner}:` : `${merged.action === 'added' ? 'Installed in' : 'Updated in'} ${crontab.owner}:`);
+  } else {
+    const installed = findCronLine(current);
+    shown = installed ?? line;
+    ctx.output.out(installed ? `Installed in ${crontab.owner}:` : `Not installed in ${crontab.owner}; \`certpilot cron install\` would add:`);
+  }
+  ctx.output.out(`  ${shown}`);
+  const parsed = parseCronSchedule(shown);
+  ctx.output.out(parsed ? `Next runs: ${nextRunTimes(parsed, now, 3).map((t) => formatTime(t)).join(', ')}` : 'Next runs: (the line\'s schedule is not a daily minute/hour one; see crontab(5))');
+  ctx.output.out(`Output goes to ${logFile}.`);
+  return EXIT.ok;
+}
+
+/** One user's crontab, through the `crontab` binary. */
+class Crontab {
+  constructor(private readonly user: string | undefined) {}
+
+  /** How messages name it. */
+  get owner(): string {
+    return this.user ? `the crontab of ${this.user}` : 'your crontab';
+  }
+
+  /** The crontab's text; empty when the user has none. */
+  async read(): Promise<string> {
+    const res = await crontabCommand([...this.userArgs(), '-l']);
+    if (res.code === 0) return res.stdout;
+    if (/no crontab for/i.test(res.stderr)) return '';
+    throw this.failed('reading', res);
+  }
+
+  /** Replaces the crontab with `text` (`crontab -`, which checks the syntax). */
+  async write(text: string): Promise<void> {
+    const res = await crontabCommand([...this.userArgs(), '-'], text);
+    if (res.code !== 0) throw this.failed('writing', res);
+  }
+
+  private userArgs(): string[] {
+    return this.user ? ['-u', this.user] : [];
+  }
+
+  private failed(what: string, res: { code: number | null; stderr: string; error?: NodeJS.ErrnoException }): CertpilotError {
+    const why = res.error ? (res.error.code ?? res.error.message) : res.stderr.trim().split('\n').slice(-2).join(' | ') || `exit code ${res.code}`;
+    return new CertpilotError('ERR_CRON_CRONTAB', `cron: ${what} ${this.owner} with crontab failed: ${why}`, { cause: res.error });
+  }
+}
+
+function crontabCommand(args: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string; error?: NodeJS.ErrnoException }> {
+  return new Promise((done) => {
+    const child = spawn('crontab', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.once('error', (error: NodeJS.ErrnoException) => done({ code: null, stdout, stderr, error }));
+    child.once('close', (code) => done({ code, stdout, stderr }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * `certpilot route53 policy [SOLVER…]` prints the least-privilege IAM policy for the configured
+ * route53 solvers and the names their certificates prove with them; `certpilot route53 check
+ * [SOLVER…]` proves the credentials the SDK finds can write and remove a probe TXT value at one of
+ * those `_acme-challenge` names and that nothing is left, naming the missing permission otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import { CertpilotError } from '../../errors.js';
+import type { ResolvedConfig } from '../../config/load-config.js';
+import { EXIT, type CommandContext } from '../main.js';
+import { loadCommandConfig } from '../runtime.js';
+import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
+import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
+
+/** The route53 solvers of the configuration (all, or those named) with the names each proves. */
+export function route53Solvers(config: ResolvedConfig, only: readonly string[]): Route53PolicyInput[] {
+  const inputs: Route53PolicyInput[] = [];
+  for (const [solver, entry] of Object.entries(config.solvers)) {
+    if (entry.type !== 'route53' || (only.length > 0 && !only.includes(solver))) continue;
+    const names = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (s === solver ? [name] : [])));
+    const hostedZoneId = typeof entry.hostedZoneId === 'string' ? entry.hostedZoneId : undefined;
+    inputs.push({ solver, names, ...(hostedZoneId ? { hostedZoneId } : {}) });
+  }
+  const unknown = only.filter((n) => !inputs.some((i) => i.solver === n));
+  if (unknown.length > 0 || inputs.length === 0) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: ${unknown.length > 0 ? `no route53 solver named ${unknown.join(', ')}` : 'no solver of type route53 is configured'}`, {
+      hint: 'Add a solver with `type: route53` under solvers: and name it in a certificate.',
+    });
+  }
+  return inputs;
+}
+
+/** Entry point of `certpilot route53`. */
+export async function run(ctx: CommandContext): Promise<number> {
+  const [action, ...only] = ctx.positionals;
+  if (action !== 'policy' && action !== 'check') {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown route53 action "${action ?? ''}"`, { hint: 'Use `route53 policy` or `route53 check`.' });
+  }
+  const config = await loadCommandConfig(ctx, false);
+  const inputs = route53Solvers(config, only);
+  if (action === 'policy') {
+    const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
+    ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
+    return EXIT.ok;
+  }
+  return check(ctx, config, inputs);
+}
+
+async function check(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<number> {
+  const [{ findPlugin }, { systemClock }, { silentLogger }, { normalizedRecordName }] = await Promise.all([
+    import('../../plugins/registry.js'),
+    import('../../clock.js'),
+    import('../../logger.js'),
+    import('../../challenges/dns01/providers/route53/iam-policy.js'),
+  ]);
+  const plugin = findPlugin('route53');
+  if (!plugin) throw new CertpilotError('ERR_INTERNAL', 'cli: the route53 plug-in is not registered');
+  let failed = false;
+  for (const input of inputs) {
+    const name = input.names[0];
+    if (name === undefined) {
+      ctx.output.out(`route53 ${input.solver}: skipped: no certificate name uses this solver`);
+      continue;
+    }
+    const entry: Readonly<Record<string, unknown>> = config.solvers[input.solver] ?? {};
+    const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
+    const provider = (await plugin.create(plugin.schema.parse(own), {
+      name: input.solver,
+      logger: silentLogger,
+      clock: systemClock,
+      baseDir: config.baseDir,
+      stateDir: config.stateDir,
+    })) as Route53DnsProvider;
+    const fqdn = `${normalizedRecordName(name)}.`;
+    const probe = `certpilot-probe-${randomBytes(12).toString('base64url')}`;
+    const opts = ctx.signal ? { signal: ctx.signal } : {};
+    const step = async (what: string, fn: () => Promise<string>): Promise<boolean> => {
+      try {
+        ctx.output.out(`route53 ${input.solver}: ${what}: ${await fn()}`);
+        return true;
+      } catch (err) {
+        const e = err instanceof CertpilotError ? err : new CertpilotError('ERR_ROUTE53_API', `route53: ${what}: ${String(err)}`, { cause: err });
+        ctx.output.out(`route53 ${input.solver}: ${what}: FAILED ${e.code}: ${e.message}`);
+        ctx.output.out(`route53 ${input.solver}:   hint: ${e.hint}`);
+        return false;
+      }
+    };
+    let added = false;
+    const ok =
+      (await step('zone', async () => `${await provider.zoneFor(fqdn, opts)}${input.hostedZoneId ? ' (configured)' : ' (ListHostedZonesByName)'}`)) &&
+      (await step(`write probe TXT at ${fqdn}`, async () => {
+        await provider.addTxtRecord({ fqdn, value: probe, ttl: 60 }, opts);
+        added = true;
+        return 'ok (ChangeResourceRecordSets UPSERT, GetChange INSYNC)';
+      })) &&
+      (await step('read it back', async () => {
+        if (!(await provider.listTxtValues(fqdn, opts)).includes(probe)) throw new CertpilotError('ERR_ROUTE53_API', 'route53: the probe value is not in the record set after INSYNC');
+        return 'ok (ListResourceRecordSets)';
+      })) &&
+      (await step('remove probe', async () => {
+        await provider.removeTxtRecord({ fqdn, value: probe }, opts);
+        added = false;
+        return 'ok';
+      })) &&
+      (await step('nothing left', async () => {
+        if ((await provider.listTxtValues(fqdn, opts)).includes(probe)) throw new CertpilotError('ERR_ROUTE53_API', `route53: the probe value is still at ${fqdn}`);
+        return 'ok';
+      }));
+    if (added) await provider.removeTxtRecord({ fqdn, value: probe }, {}).catch(() => undefined);
+    ctx.output.out(`route53 ${input.solver}: ${ok ? 'the credentials can answer dns-01' : 'FAILED'}`);
+    failed ||= !ok;
+  }
+  return failed ? EXIT.failed : EXIT.ok;
+}

@@ -1,0 +1,191 @@
+/**
+ * The one table of command-line flags. Each flag is declared once: its `parseArgs` type, its help
+ * line, which commands take it, how a number is checked, and where its value lands in the
+ * {@link ConfigOverrides} handed to the configuration loader. The parser, the usage text of every
+ * command, the "this command does not take that flag" check and the overrides are all derived from
+ * it, so a new flag is one entry here, and a new command's own flags are entries naming that
+ * command (its line in `COMMANDS` in main.ts is the other half).
+ */
+import type { ParseArgsConfig } from 'node:util';
+import type { ConfigOverrides } from '../config/load-config.js';
+import { CertpilotError } from '../errors.js';
+
+/** Every command takes the flag (global and configuration flags). */
+export const EVERY_COMMAND = '*';
+
+/** One flag. */
+export interface FlagSpec {
+  /** The `parseArgs` type. */
+  readonly type: 'string' | 'boolean';
+  /** One-letter alias. */
+  readonly short?: string;
+  /** Repeatable; the value is a list. */
+  readonly multiple?: boolean;
+  /** Placeholder of the value in help, e.g. `FILE`. */
+  readonly value?: string;
+  /** The help line. */
+  readonly help: string;
+  /** Command names that take it, or {@link EVERY_COMMAND}. */
+  readonly commands: readonly string[] | typeof EVERY_COMMAND;
+  /** A whole number in this range; the parsed value is a number. */
+  readonly integer?: { readonly min: number; readonly max: number };
+  /** Only meaningful together with this other flag (a usage error otherwise). */
+  readonly requires?: string;
+  /** Puts the value into the configuration overrides (flags beat environment and file). */
+  readonly override?: (o: ConfigOverrides, value: never, values: RawValues) => void;
+}
+
+/** The checked values as overrides see them (untyped: the typed form is derived from the table). */
+export type RawValues = Readonly<Record<string, string | string[] | boolean | number | undefined>>;
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** The flags, in the order help lists them. */
+export const FLAGS = {
+  config: { type: 'string', short: 'c', value: 'FILE', commands: EVERY_COMMAND, help: 'YAML configuration (default $CERTPILOT_CONFIG, else ./certpilot.yaml if present)' },
+  'state-dir': { type: 'string', value: 'DIR', commands: EVERY_COMMAND, help: 'accounts, certificates and renewal state (default /var/lib/certpilot)', override: (o, v: string) => void (o.stateDir = v) },
+  directory: { type: 'string', value: 'URL', commands: EVERY_COMMAND, help: 'ACME directory URL, or letsencrypt | letsencrypt-staging', override: (o, v: string) => void (o.directoryUrl = v) },
+  'ca-bundle': { type: 'string', value: 'FILE', commands: EVERY_COMMAND, help: 'extra PEM roots to trust for the ACME server (private or test CA)', override: (o, v: string) => void (o.caBundle = v) },
+  email: { type: 'string', value: 'ADDRESS', commands: EVERY_COMMAND, help: 'account contact', override: (o, v: string) => void (o.email = v) },
+  'agree-tos': { type: 'boolean', commands: EVERY_COMMAND, help: "agree to the CA's terms of service", override: (o, v: boolean) => void (v && (o.termsOfServiceAgreed = true)) },
+  domain: {
+    type: 'string', short: 'd', multiple: true, value: 'NAME', commands: ['issue', 'status', 'config'],
+    help: "a name for a one-off certificate (repeat); replaces the file's list",
+    override: (o, domains: string[], v) => {
+      const names = Array.isArray(v.name) ? v.name : [];
+      if (names.length > 1) throw new CertpilotError('ERR_CLI_USAGE', 'cli: -d makes one certificate, so give at most one --name');
+      const [name] = names;
+      const keyType = text(v['key-type']);
+      const profile = text(v.profile);
+      o.certificate = {
+        domains,
+        ...(name ? { name } : {}),
+        ...(keyType ? { keyType } : {}),
+        ...(profile ? { profile } : {}),
+        ...(v['reuse-key'] === true ? { reuseKey: true } : {}),
+      };
+    },
+  },
+  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'config'], help: 'certificate name (with -d), or which certificates to act on (repeat)' },
+  'key-type': { type: 'string', value: 'TYPE', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096' },
+  profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
+  'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
+  force: { type: 'boolean', commands: ['issue', 'renew', 'deploy'], help: "renew even when not due (never before a CA's Retry-After); deploy: every deployer again" },
+  'dry-run': { type: 'boolean', commands: ['renew'], help: "renew against the CA's staging directory and discard the result" },
+  concurrency: { type: 'string', value: 'N', commands: ['issue', 'renew'], integer: { min: 1, max: 64 }, help: 'certificates renewed at once (default from config, 4)' },
+  'http-01-port': {
+    type: 'string', value: 'PORT', commands: ['issue', 'renew', 'config'], integer: { min: 1, max: 65535 },
+    help: 'standalone http-01 listener port (default 80)', override: (o, v: number) => void (o.http01Port = v),
+  },
+  'http-01-address': { type: 'string', value: 'ADDR', commands: ['issue', 'renew', 'config'], help: 'standalone http-01 listener address (default all)', override: (o, v: string) => void (o.http01Host = v) },
+  webroot: { type: 'string', short: 'w', value: 'DIR', commands: ['issue', 'renew', 'config'], help: 'answer http-01 by writing files under DIR instead (solver `default`)', override: (o, v: string) => void (o.webroot = v) },
+  reason: { type: 'string', value: 'NAME', commands: ['revoke'], help: 'unspecified | keyCompromise | superseded | cessationOfOperation' },
+  'with-certificate-key': { type: 'boolean', commands: ['revoke'], help: "sign the revocation with the certificate's own key" },
+  user: { type: 'string', short: 'u', value: 'USER', commands: ['cron'], help: 'the crontab of USER (as root) instead of your own' },
+  'log-file': { type: 'string', value: 'FILE', commands: ['cron'], help: "where each run's output is appended (default <stateDir>/renew.log)" },
+  listen: { type: 'string', value: 'HOST:PORT', commands: ['serve'], help: 'where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080)' },
+  solver: { type: 'string', value: 'NAME', commands: ['serve'], help: 'read tokens through this redis solver of the configuration' },
+  'redis-url': { type: 'string', value: 'URL', commands: ['serve'], help: 'read tokens from this Redis instead (password: $CERTPILOT_REDIS_PASSWORD_FILE)' },
+  'redis-prefix': { type: 'string', value: 'PREFIX', commands: ['serve'], requires: 'redis-url', help: 'key prefix with --redis-url (default .well-known/acme-challenge/)' },
+  'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
+  thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
+  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
+  verbose: {
+    type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',
+    override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.logLevel = 'debug')),
+  },
+  'log-level': { type: 'string', value: 'LEVEL', commands: EVERY_COMMAND, help: 'trace | debug | info | warn | error | silent', override: (o, v: string) => void (o.logLevel = v) },
+  help: { type: 'boolean', short: 'h', commands: EVERY_COMMAND, help: 'this help' },
+  version: { type: 'boolean', commands: EVERY_COMMAND, help: "certpilot's version" },
+} as const satisfies Record<string, FlagSpec>;
+
+/** A flag's name. */
+export type FlagName = keyof typeof FLAGS;
+
+type ValueOf<F> = F extends { type: 'boolean' } ? boolean : F extends { multiple: true } ? string[] : F extends { integer: object } ? number : string;
+
+/** Parsed command-line values: numbers already checked and converted. */
+export type CliValues = { -readonly [K in FlagName]?: ValueOf<(typeof FLAGS)[K]> };
+
+/** The table as `parseArgs` options. */
+export const PARSE_OPTIONS: ParseArgsConfig['options'] = Object.fromEntries(
+  Object.entries(FLAGS as Record<string, FlagSpec>).map(([name, f]) => [name, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]),
+);
+
+/** True when `command` takes `flag`. */
+export function takesFlag(command: string, flag: FlagName): boolean {
+  const commands = (FLAGS[flag] as FlagSpec).commands;
+  return commands === EVERY_COMMAND || commands.includes(command);
+}
+
+/** How a flag is written in messages and help: `-d, --domain NAME`. */
+export function flagLabel(flag: FlagName, withValue = false): string {
+  const f: FlagSpec = FLAGS[flag];
+  const long = `--${flag}${withValue && f.value ? ` ${f.value}` : ''}`;
+  return f.short ? `-${f.short}, ${long}` : `    ${long}`;
+}
+
+/** The help lines of the flags `command` takes (all flags when it is undefined, the global ones first). */
+export function flagHelp(command: string | undefined): string[] {
+  const names = (Object.keys(FLAGS) as FlagName[]).filter((n) => (command === undefined ? (FLAGS[n] as FlagSpec).commands === EVERY_COMMAND : takesFlag(command, n)));
+  const labels = names.map((n) => flagLabel(n, true));
+  const width = Math.max(...labels.map((l) => l.length)) + 2;
+  return names.map((n, i) => `  ${(labels[i] ?? '').padEnd(width)}${FLAGS[n].help}`);
+}
+
+/**
+ * Checks the raw parsed values for `command`: every flag given belongs to it, numbers are whole
+ * and in range, flags that need another have it. Returns the typed values; throws ERR_CLI_USAGE
+ * naming the flag (as the user wrote it) and the command.
+ */
+export function checkValues(command: string, raw: Record<string, unknown>, written: ReadonlyMap<string, string>): CliValues {
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const flag = name as FlagName;
+    const spec: FlagSpec = FLAGS[flag];
+    const as = label(flag, written);
+    if (!takesFlag(command, flag)) {
+      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${command} does not take ${as}`, { hint: `\`certpilot ${command} --help\` lists the flags it takes.` });
+    }
+    if (spec.integer) {
+      const text = String(value);
+      const n = /^\d+$/.test(text) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(n) || n < spec.integer.min || n > spec.integer.max) {
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: ${as} must be a whole number from ${spec.integer.min} to ${spec.integer.max}, not "${text}"`, {
+          hint: `Give ${as} digits only, between ${spec.integer.min} and ${spec.integer.max}.`,
+        });
+      }
+      values[name] = n;
+    } else {
+      values[name] = value;
+    }
+  }
+  for (const name of Object.keys(values)) {
+    const spec: FlagSpec = FLAGS[name as FlagName];
+    if (spec.requires && values[spec.requires] === undefined) {
+      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${label(name as FlagName, written)} only applies with ${label(spec.requires as FlagName, new Map())}`, {
+        hint: `Set it in the configuration file for configured certificates, or add --${spec.requires}.`,
+      });
+    }
+  }
+  return values as CliValues;
+}
+
+// A flag as the user wrote it, with the long name when they used the short one: `-d (--domain)`.
+function label(flag: FlagName, written: ReadonlyMap<string, string>): string {
+  const spec: FlagSpec = FLAGS[flag];
+  const as = written.get(flag) ?? (spec.short ? `-${spec.short}` : `--${flag}`);
+  return as === `--${flag}` ? as : `${as} (--${flag})`;
+}
+
+/** The configuration overrides the given flags make, in table order. */
+export function overridesOf(values: CliValues): ConfigOverrides {
+  const o: ConfigOverrides = {};
+  for (const [name, spec] of Object.entries(FLAGS) as [FlagName, FlagSpec][]) {
+    const value = values[name];
+    if (value === undefined || value === '' || !spec.override) continue;
+    spec.override(o, value as never, values as RawValues);
+  }
+  return o;
+}

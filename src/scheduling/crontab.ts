@@ -1,0 +1,173 @@
+/**
+ * The crontab line of `certpilot cron` (the deck's `add_cron_job`, made idempotent): building it,
+ * finding it again by its marker, merging it into a user's crontab text without touching any other
+ * line, and the run times it gives. Pure functions, plus the one small state file that keeps the
+ * randomly chosen minute and hour (`<stateDir>/cron.json`), so every machine of a fleet keeps its
+ * own time and they do not all ask the CA at once (Let's Encrypt asks clients to spread renewals).
+ */
+import { randomInt } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { atomicWrite, hasErrno, ioError } from '../storage/filesystem/atomic-write.js';
+
+/** The comment that ends certpilot's line; how `install` and `remove` find it again. */
+export const CRON_MARKER = '# certpilot-managed';
+
+/** When the line runs: one minute, at one or more hours, every day. */
+export interface CronSchedule {
+  minute: number;
+  /** Hours of the day, ascending (default two, twelve hours apart). */
+  hours: number[];
+}
+
+/** What `<stateDir>/cron.json` keeps. */
+interface CronState {
+  minute: number;
+  hour: number;
+  chosenAt: string;
+}
+
+/** A random minute and a random hour of the first half-day, run at that hour and twelve hours later. */
+export function chooseSchedule(random: (maxExclusive: number) => number = randomInt): CronSchedule {
+  const hour = random(12);
+  return { minute: random(60), hours: [hour, hour + 12] };
+}
+
+/**
+ * The schedule kept in `<stateDir>/cron.json`, or a new random one saved there (chosen once per
+ * machine, so running `cron install` again keeps the same time).
+ */
+export async function loadOrChooseSchedule(stateDir: string, now: Date, random?: (maxExclusive: number) => number): Promise<CronSchedule> {
+  const file = join(stateDir, 'cron.json');
+  try {
+    const state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<CronState>;
+    if (isInt(state.minute, 0, 59) && isInt(state.hour, 0, 11)) return { minute: state.minute, hours: [state.hour, state.hour + 12] };
+  } catch (err) {
+    // Absent or unreadable JSON: choose again (a corrupt file is overwritten below).
+    if (!hasErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw ioError(`reading ${file}`, err);
+  }
+  const schedule = chooseSchedule(random);
+  const state: CronState = { minute: schedule.minute, hour: schedule.hours[0] as number, chosenAt: now.toISOString() };
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    throw ioError(`creating ${stateDir}`, err);
+  });
+  await atomicWrite(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+  return schedule;
+}
+
+/** What runs: the program's argv (absolute paths: cron's PATH is `/usr/bin:/bin`) and the log file. */
+export interface CronCommand {
+  argv: readonly string[];
+  /** Output of each run is appended here (`>> log 2>&1`), so cron mails nothing. */
+  logFile: string;
+}
+
+/** Quotes one word for /bin/sh (cron runs the command with it); `%` is escaped for cron itself. */
+export function shellQuote(word: string): string {
+  const quoted = /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  // In a crontab an unescaped % ends the command (crontab(5)).
+  return quoted.replace(/%/g, '\\%');
+}
+
+/** The crontab line: `M H1,H2 * * * <argv> >> <log> 2>&1 # certpilot-managed`. */
+export function buildCronLine(schedule: CronSchedule, command: CronCommand): string {
+  const words = command.argv.map(shellQuote).join(' ');
+  return `${schedule.minute} ${schedule.hours.join(',')} * * * ${words} >> ${shellQuote(command.logFile)} 2>&1 ${CRON_MARKER}`;
+}
+
+/** True for a line certpilot installed (ends with the marker; comments and blank lines never are). */
+export function isCertpilotLine(line: string): boolean {
+  const t = line.trim();
+  return !t.startsWith('#') && t.endsWith(CRON_MARKER);
+}
+
+/** The certpilot line in a crontab's text, or undefined. */
+export function findCronLine(crontab: string): string | undefined {
+  return crontab.split('\n').find(isCertpilotLine);
+}
+
+/** What a merge did. */
+export interface CronMerge {
+  /** The new crontab text. */
+  text: string;
+  /** `added`, `replaced` (a different certpilot line was there), `unchanged` or `removed`/`absent`. */
+  action: 'added' | 'replaced' | 'unchanged' | 'removed' | 'absent';
+}
+
+/**
+ * Puts `line` into `crontab` in place of any certpilot line (the first one's position; duplicates
+ * go), or appends it. Every other line stays byte for byte. Idempotent.
+ */
+export function mergeCronLine(crontab: string, line: string): CronMerge {
+  const lines = splitLines(crontab);
+  const at = lines.findIndex(isCertpilotLine);
+  if (at === -1) return { text: joinLines([...lines, line]), action: 'added' };
+  const rest = lines.filter((l, i) => i === at || !isCertpilotLine(l));
+  const unchanged = lines[at] === line && rest.length === lines.length;
+  rest[at] = line;
+  return { text: joinLines(rest), action: unchanged ? 'unchanged' : 'replaced' };
+}
+
+/** Removes every certpilot line; other lines stay byte for byte. */
+export function removeCronLine(crontab: string): CronMerge {
+  const lines = splitLines(crontab);
+  const kept = lines.filter((l) => !isCertpilotLine(l));
+  return { text: joinLines(kept), action: kept.length === lines.length ? 'absent' : 'removed' };
+}
+
+/** The schedule of a cron line's minute and hour fields, or undefined when its day fields are not `* * *` or a field is not understood. */
+export function parseCronSchedule(line: string): { minutes: number[]; hours: number[] } | undefined {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 6 || fields[2] !== '*' || fields[3] !== '*' || fields[4] !== '*') return undefined;
+  const minutes = parseField(fields[0] as string, 0, 59);
+  const hours = parseField(fields[1] as string, 0, 23);
+  return minutes && hours ? { minutes, hours } : undefined;
+}
+
+/** The next `count` run times after `now` (exclusive) of a daily minute/hour schedule, in the machine's local time (as cron runs). */
+export function nextRunTimes(schedule: { minutes: readonly number[]; hours: readonly number[] }, now: Date, count = 3): Date[] {
+  const out: Date[] = [];
+  const day = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  for (let d = 0; out.length < count && d < 3 + count; d++) {
+    for (const h of [...schedule.hours].sort((a, b) => a - b)) {
+      for (const m of [...schedule.minutes].sort((a, b) => a - b)) {
+        const t = new Date(day.getFullYear(), day.getMonth(), day.getDate() + d, h, m);
+        // Local times that do not exist (a DST gap) come out shifted; cron skips or shifts them too.
+        if (t.getTime() > now.getTime() && out.length < count && t.getHours() === h) out.push(t);
+      }
+    }
+  }
+  return out;
+}
+
+/** Parses one cron field: `*`, `*\/n`, `a`, `a-b`, `a-b/n`, and comma lists of those. */
+function parseField(field: string, min: number, max: number): number[] | undefined {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const m = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!m) return undefined;
+    const from = m[1] === '*' ? min : Number(m[2]);
+    const to = m[1] === '*' ? max : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? max : from;
+    const step = m[4] !== undefined ? Number(m[4]) : 1;
+    if (from < min || to > max || from > to || step < 1) return undefined;
+    for (let v = from; v <= to; v += step) values.add(v);
+  }
+  return [...values].sort((a, b) => a - b);
+}
+
+function isInt(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/** Lines of a crontab text, without the final newline's empty remainder. */
+function splitLines(text: string): string[] {
+  if (text === '') return [];
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+/** crontab(5) needs a newline after the last line. */
+function joinLines(lines: readonly string[]): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,118 @@
+/**
+ * Starts a real PowerDNS Authoritative Server (Debian `pdns-server` with `pdns-backend-sqlite3`)
+ * for one test: an SQLite database made from the Debian schema, one zone, a TSIG key allowed to
+ * update it (`TSIG-ALLOW-DNSUPDATE`), on 127.0.0.1 and a free port. Ready once it answers the
+ * zone's SOA. PowerDNS grants updates per zone, not per name.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
+import type { BindKey } from './bind.js';
+import { resolveBinary } from './paths.js';
+import { freePort } from './ports.js';
+
+const run = promisify(execFile);
+
+/** pdns_server from Debian's pdns-server (in /usr/sbin). */
+export const pdnsBinary: string = resolveBinary('pdns_server') ?? '/usr/sbin/pdns_server';
+/** The SQLite schema shipped by pdns-backend-sqlite3. */
+export const pdnsSchema = '/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql';
+
+/** True when PowerDNS, its SQLite backend and the sqlite3 CLI are installed. */
+export function havePowerDns(): boolean {
+  return resolveBinary(pdnsBinary) !== undefined && resolveBinary('pdnsutil') !== undefined && resolveBinary('sqlite3') !== undefined && existsSync(pdnsSchema);
+}
+
+/** A running pdns_server. */
+export interface PowerDnsInstance {
+  readonly server: DnsServer;
+  readonly key: BindKey;
+  txt(fqdn: string): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const setpriv = resolveBinary('setpriv');
+
+/** Starts pdns_server with `zone`, updatable by `key`. */
+export async function startPowerDns(options: { zone: string; key: BindKey }): Promise<PowerDnsInstance> {
+  const dir = await mkdtemp(join(tmpdir(), 'certpilot-pdns-'));
+  const port = await freePort({ udp: true });
+  const db = join(dir, 'pdns.db');
+  await run('sqlite3', [db, `.read ${pdnsSchema}`]);
+  await writeFile(
+    join(dir, 'pdns.conf'),
+    [
+      'launch=gsqlite3',
+      `gsqlite3-database=${db}`,
+      'local-address=127.0.0.1',
+      `local-port=${port}`,
+      'dnsupdate=yes',
+      'allow-dnsupdate-from=127.0.0.0/8',
+      `socket-dir=${dir}`,
+      'guardian=no',
+      'daemon=no',
+      'disable-syslog=yes',
+      'distributor-threads=1',
+      'receiver-threads=1',
+      'webserver=no',
+      'api=no',
+      '',
+    ].join('\n'),
+  );
+  const pdnsutil = (...args: string[]): Promise<unknown> => run('pdnsutil', [`--config-dir=${dir}`, ...args]);
+  await pdnsutil('create-zone', options.zone, `ns1.${options.zone}`);
+  await pdnsutil('add-record', options.zone, 'ns1', 'A', '127.0.0.1');
+  await pdnsutil('import-tsig-key', options.key.name, options.key.algorithm, options.key.secret);
+  await pdnsutil('set-meta', options.zone, 'TSIG-ALLOW-DNSUPDATE', options.key.name);
+
+  const logFile = join(dir, 'pdns.log');
+  const fd = openSync(logFile, 'w');
+  let child: ChildProcess;
+  try {
+    const args = [`--config-dir=${dir}`];
+    child = setpriv
+      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', pdnsBinary, ...args], { stdio: ['ignore', fd, fd] })
+      : spawn(pdnsBinary, args, { stdio: ['ignore', fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  const server = { host: '127.0.0.1', port };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const soa = await query(server, options.zone, 'SOA', { recursive: false, timeoutMs: 300, tries: 1 }).catch(() => undefined);
+    if (soa?.rcode === 'NOERROR' && (soa.answers ?? []).length > 0) break;
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const log = await readFile(logFile, 'utf8').catch(() => '');
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`harness: pdns_server did not start:\n${log.split('\n').slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    server,
+    key: options.key,
+    txt: async (fqdn) => {
+      const answer = await query(server, fqdn, 'TXT', { recursive: false });
+      return (answer.answers ?? []).flatMap((rr) =>
+        rr.type === 'TXT' ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : [],
+      );
+    },
+    stop: () => {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          await exited;
+        }
+        await rm(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// `certpilot cron install | show | remove` against Debian's real `crontab` (package cron), on the
+// crontab of a throw-away system user the test creates and removes (never root's own crontab).
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { requireServer, serversRequired } from '../harness/servers.js';
+import { cliPath, runCli, tempDir } from '../harness/certpilot.js';
+
+const OTHERS = '# the user\'s own lines\nMAILTO=""\n0 3 * * * /bin/true --backup  # nightly\n*/5 * * * * echo "100%" > /dev/null\n';
+
+function crontab(user: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const res = spawnSync('crontab', ['-u', user, ...args], { input: input ?? '', encoding: 'utf8', timeout: 30_000 });
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+test('cron install twice, show, remove on a real crontab', { timeout: 120_000 }, async (t) => {
+  if (!requireServer(t, 'crontab', 'Debian package `cron`; run `bash scripts/setup.sh`')) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd')) {
+    const why = 'needs root and useradd to make a throw-away user';
+    if (serversRequired()) throw new Error(`${why}; CERTPILOT_REQUIRE_SERVERS is set`);
+    t.skip(why);
+    return;
+  }
+  if (!existsSync(cliPath)) throw new Error(`build the bundle first: ${cliPath} is missing (npm run build)`);
+  const user = `cpcron${randomBytes(4).toString('hex')}`;
+  execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', user]);
+  t.after(() => {
+    crontab(user, ['-r']);
+    spawnSync('userdel', [user]);
+  });
+
+  const dir = await tempDir('certpilot-cron-');
+  const config = join(dir, 'certpilot.yaml');
+  const stateDir = join(dir, 'state');
+  // A CA address on loopback where nothing listens: the renew the line runs fails fast, into the log.
+  writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [cron.test] }]\n`);
+  assert.equal(crontab(user, ['-'], OTHERS).status, 0, 'seeding the user\'s crontab');
+
+  // install, twice: one line, the user's lines untouched.
+  const first = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`^Installed in the crontab of ${user}:`));
+  const second = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^Already installed in/);
+  const listed = crontab(user, ['-l']);
+  assert.equal(listed.status, 0, listed.stderr);
+  const lines = listed.stdout.split('\n').filter(Boolean);
+  const ours = lines.filter((l) => l.endsWith('# certpilot-managed'));
+  assert.equal(ours.length, 1, `one certpilot line: ${listed.stdout}`);
+  assert.ok(listed.stdout.startsWith(OTHERS), `the other lines are untouched:\n${listed.stdout}`);
+  assert.equal(listed.stdout, `${OTHERS}${ours[0]}\n`);
+
+  // The line: the random minute and hour kept in cron.json, twice a day, renew quietly into a log.
+  const kept = JSON.parse(readFileSync(join(stateDir, 'cron.json'), 'utf8')) as { minute: number; hour: number };
+  const line = ours[0] as string;
+  assert.ok(line.startsWith(`${kept.minute} ${kept.hour},${kept.hour + 12} * * * ${process.execPath} ${cliPath} renew --config ${config} >> ${join(stateDir, 'renew.log')} 2>&1`), line);
+  assert.ok(second.stdout.includes(line), 'install prints the line');
+
+  // The command cron will run is certpilot renew with this config: run it as cron would (sh -c,
+  // cron's PATH); everything it says lands in the log, nothing on stdout/stderr for cron to mail.
+  const command = line.split(' ').slice(5).join(' ');
+  const ran = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 60_000 });
+  assert.equal(ran.status, 1, 'renew ran and failed to reach the (absent) CA');
+  assert.deepEqual([ran.stdout, ran.stderr], ['', ''], 'nothing for cron to mail');
+  assert.match(readFileSync(join(stateDir, 'renew.log'), 'utf8'), /ERR_ACME_NETWORK/);
+
+  // show: the line and the next three run times.
+  const shown = await runCli(['cron', 'show', '-u', user, '--config', config]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.ok(shown.stdout.includes(`Installed in the crontab of ${user}:\n  ${line}\n`), shown.stdout);
+  const next = /Next runs: (.*)/.exec(shown.stdout)?.[1]?.split(', ') ?? [];
+  assert.equal(next.length, 3, shown.stdout);
+  const times = next.map((s) => Date.parse(s.replace(' ', 'T')));
+  assert.ok(times.every((v, i) => Number.isFinite(v) && (i === 0 || v > (times[i - 1] as number))), `ascending times: ${next.join(', ')}`);
+  const at = new Date(times[0] as number);
+  assert.equal(at.getMinutes(), kept.minute);
+  assert.ok([kept.hour, kept.hour + 12].includes(at.getHours()));
+
+  // remove: only our line goes.
+  const removed = await runCli(['cron', 'remove', '-u', user, '--config', config]);
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.match(removed.stdout, /Removed the certpilot line/);
+  assert.equal(crontab(user, ['-l']).stdout, OTHERS);
+  const again = await runCli(['cron', 'remove', '-u', user, '--config', config]);
+  assert.match(again.stdout, /nothing to remove/);
+  const notInstalled = await runCli(['cron', 'show', '-u', user, '--config', config]);
+  assert.match(notInstalled.stdout, /Not installed in the crontab of .*; `certpilot cron install` would add:\n {2}\d+ \d+,\d+ \* \* \* /);
+
+  // A crontab failure is ERR_CRON_CRONTAB with crontab's own words.
+  const bad = await runCli(['cron', 'show', '-u', `nosuchuser${randomBytes(3).toString('hex')}`, '--config', config]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /error ERR_CRON_CRONTAB: cron: reading the crontab of nosuchuser\w+ with crontab failed: /);
+});

@@ -1,0 +1,170 @@
+// The files and hook deployers through the built CLI against Pebble 2.4: a renew issues and
+// deploys into a docker-volume-like folder (atomic layout, fullbundle.pem) and a plain folder with
+// a HAProxy bundle, runs a hook with the CERTPILOT_*/certbot environment, and a TLS server started
+// on the deployed files serves the issued serial. A nothing-due renew deploys nothing again; a
+// forced deploy finds the files already there and runs the hook again.
+import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { connect } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
+import { startPebble } from '../harness/pebble.js';
+import { requirePebble } from '../harness/servers.js';
+
+/** The serial number (lowercase hex) a TLS server on 127.0.0.1:port presents for `servername`. */
+function servedSerial(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerX509Certificate()?.serialNumber.toLowerCase() ?? '');
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+test('renew deploys with files (atomic and plain) and a hook; the deployed files serve TLS', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: {
+      volume: { type: 'files', dir: './volume' },
+      haproxy: { type: 'files', dir: './haproxy', layout: 'plain', bundle: 'key-cert-chain', files: { 'chain.pem': false } },
+      reload: { type: 'hook', command: ['sh', '-c', 'env | grep -E "^(CERTPILOT|RENEWED)_" | sort > hook.env; echo reloaded "$CERTPILOT_NAME"'] },
+    },
+    certificates: [{ name: 'web', domains: ['web.deploy.test', 'www.web.deploy.test'], deploy: ['volume', 'haproxy', 'reload'] }],
+  });
+  const live = join(dir, 'state', 'live', 'web');
+
+  const renew = await runCli(['renew', '--config', config]);
+  assert.equal(renew.code, 0, `${renew.stdout}\n${renew.stderr}`);
+  assert.match(renew.stdout, /issued +web: /);
+  const cert = readFileSync(join(live, 'cert.pem'), 'utf8');
+  const chain = readFileSync(join(live, 'chain.pem'), 'utf8');
+  const key = readFileSync(join(live, 'privkey.pem'), 'utf8');
+  const serial = new X509Certificate(cert).serialNumber.toLowerCase();
+
+  // volume: the kubelet layout with the deck's fullbundle.pem.
+  const volume = join(dir, 'volume');
+  const version = readlinkSync(join(volume, '..data'));
+  assert.match(version, /^\.\..*-v1$/);
+  for (const f of ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem', 'fullbundle.pem']) assert.ok(lstatSync(join(volume, f)).isSymbolicLink(), f);
+  assert.equal(readFileSync(join(volume, 'fullbundle.pem'), 'utf8'), cert + chain + key);
+  assert.equal(statSync(join(volume, 'privkey.pem')).mode & 0o777, 0o600);
+  // haproxy: plain files, key first, no chain.pem.
+  const haproxy = join(dir, 'haproxy');
+  assert.deepEqual(readdirSync(haproxy).sort(), ['cert.pem', 'fullbundle.pem', 'fullchain.pem', 'privkey.pem']);
+  assert.equal(readFileSync(join(haproxy, 'fullbundle.pem'), 'utf8'), key + cert + chain);
+  assert.ok(lstatSync(join(haproxy, 'fullbundle.pem')).isFile());
+  // reload: the hook's environment, in the config file's folder.
+  const hookEnv = readFileSync(join(dir, 'hook.env'), 'utf8');
+  assert.equal(
+    hookEnv,
+    [
+      `CERTPILOT_DOMAINS=web.deploy.test www.web.deploy.test`,
+      `CERTPILOT_LIVE_DIR=${live}`,
+      `CERTPILOT_NAME=web`,
+      `CERTPILOT_NOT_AFTER=${new Date(new X509Certificate(cert).validTo).toISOString()}`,
+      `CERTPILOT_SERIAL=${serial}`,
+      `CERTPILOT_VERSION=1`,
+      `RENEWED_DOMAINS=web.deploy.test www.web.deploy.test`,
+      `RENEWED_LINEAGE=${live}`,
+      '',
+    ].join('\n'),
+  );
+  assert.doesNotMatch(hookEnv, /PRIVATE KEY/);
+
+  // A TLS server on the deployed files serves the issued certificate.
+  const server = createServer({ key: readFileSync(join(volume, 'privkey.pem')), cert: readFileSync(join(volume, 'fullchain.pem')) }, (_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  assert.equal(await servedSerial((server.address() as AddressInfo).port, 'web.deploy.test'), serial);
+  assert.ok(new X509Certificate(readFileSync(join(haproxy, 'fullbundle.pem'))).checkPrivateKey(createPrivateKey(readFileSync(join(haproxy, 'fullbundle.pem')))));
+
+  // status: every deployer holds v1.
+  const status = await runCli(['status', '--json', '--config', config]);
+  assert.equal(status.code, 0, status.stderr);
+  const row = (JSON.parse(status.stdout) as { name: string; deployers: { deployer: string; version?: number; result?: string }[] }[]).find((r) => r.name === 'web');
+  assert.deepEqual(row?.deployers.map((d) => [d.deployer, d.version, d.result]), [['volume', 1, 'success'], ['haproxy', 1, 'success'], ['reload', 1, 'success']]);
+
+  // A nothing-due renew deploys nothing again: same version directory, hook not run.
+  const hookMtime = statSync(join(dir, 'hook.env')).mtimeMs;
+  const again = await runCli(['renew', '--config', config]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /not-due +web/);
+  assert.equal(readlinkSync(join(volume, '..data')), version);
+  assert.equal(statSync(join(dir, 'hook.env')).mtimeMs, hookMtime);
+
+  // deploy --force: the files deployers find their files in place; the hook runs again.
+  const forced = await runCli(['deploy', 'web', '--force', '--json', '--config', config]);
+  assert.equal(forced.code, 0, `${forced.stdout}\n${forced.stderr}`);
+  const steps = (JSON.parse(forced.stdout) as { deploy: { steps: { deployer: string; message: string }[] } }[])[0]?.deploy.steps ?? [];
+  assert.match(steps.find((s) => s.deployer === 'volume')?.message ?? '', /version 1 is already in .*volume .*nothing to do/);
+  assert.match(steps.find((s) => s.deployer === 'haproxy')?.message ?? '', /already in .*nothing to do/);
+  assert.match(steps.find((s) => s.deployer === 'reload')?.message ?? '', /sh exited 0/);
+  assert.equal(readlinkSync(join(volume, '..data')), version);
+  assert.ok(statSync(join(dir, 'hook.env')).mtimeMs >= hookMtime);
+});
+
+test('a config with a bad files or hook option is refused naming the field', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: 'https://127.0.0.1:9/dir',
+    httpPort: 5002,
+    deployers: {
+      volume: { type: 'files', dir: './v', keyMode: 640 },
+      reload: { type: 'hook', command: 'apache2ctl graceful' },
+    },
+    certificates: [{ name: 'web', domains: ['web.deploy.test'], deploy: ['volume', 'reload'] }],
+  });
+  const check = await runCli(['config', 'check', '--config', config]);
+  assert.equal(check.code, 2, check.stdout);
+  assert.match(check.stderr, /deployers\.volume\.keyMode/);
+  assert.match(check.stderr, /deployers\.reload\.command: .*shell: true/);
+});
+
+test('a failing hook fails the run; the next nothing-due renew retries only the deploy, with no new order', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: proxy.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: {
+      volume: { type: 'files', dir: './volume' },
+      // Fails until the "server" is fixed (the flag file exists), like a reload of a broken config.
+      reload: { type: 'hook', command: ['sh', '-c', 'test -e fixed || { echo "AH00526: Syntax error" >&2; exit 1; }; echo "$CERTPILOT_VERSION" >> reloaded'] },
+    },
+    certificates: [{ name: 'web', domains: ['retry.deploy.test'], deploy: ['volume', 'reload'] }],
+  });
+
+  const first = await runCli(['renew', '--config', config]);
+  assert.equal(first.code, 1, `${first.stdout}\n${first.stderr}`);
+  assert.match(first.stdout + first.stderr, /ERR_DEPLOY_HOOK_FAILED|AH00526/);
+  const version = readlinkSync(join(dir, 'volume', '..data'));
+  const orders = proxy.requests.byPath['POST /order-plz'] ?? 0;
+  assert.equal(orders, 1, `one order: ${JSON.stringify(proxy.requests.byPath)}`);
+
+  writeFileSync(join(dir, 'fixed'), '');
+  const before = { ...proxy.requests.byPath };
+  const second = await runCli(['renew', '--config', config]);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  assert.equal(readFileSync(join(dir, 'reloaded'), 'utf8'), '1\n', 'the hook ran once, for version 1');
+  assert.equal(readlinkSync(join(dir, 'volume', '..data')), version, 'the files were not written again');
+  const newOrders = Object.entries(proxy.requests.byPath).filter(([k, n]) => /order|finalize|chal|authz/.test(k) && n !== (before[k] ?? 0));
+  assert.deepEqual(newOrders, [], `no new order, authorization or challenge: ${JSON.stringify(proxy.requests.byPath)}`);
+  const status = await runCli(['status', '--json', '--config', config]);
+  const row = (JSON.parse(status.stdout) as { name: string; deployers: { deployer: string; version?: number; result?: string }[] }[])[0];
+  assert.deepEqual(row?.deployers.map((d) => [d.deployer, d.version, d.result]), [['volume', 1, 'success'], ['reload', 1, 'success']]);
+});

@@ -1,0 +1,71 @@
+// `certpilot route53 policy` and `route53 check` through the built CLI: the policy for the
+// configured route53 solvers; a check against the Route 53 emulator that writes, reads and removes
+// a probe and leaves nothing (credentials from the environment, as in the deck's dev flow); and a
+// check against an API that denies everything names the missing permission.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { requireMoto, startMoto } from '../harness/moto.js';
+
+const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
+
+test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) => {
+  if (!requireMoto(t)) return;
+  const moto = await startMoto();
+  t.after(() => moto.stop());
+  const client = new Route53Client({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  t.after(() => client.destroy());
+  const zone = await client.send(new CreateHostedZoneCommand({ Name: 'dev.project.test', CallerReference: `cli-${Date.now()}` }));
+  const zoneId = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
+
+  // A server that denies every call, as Route 53 does for a key without the permission.
+  const denied = createServer((req, res) => {
+    req.resume();
+    req.on('end', () =>
+      res
+        .writeHead(403, { 'Content-Type': 'text/xml' })
+        .end('<?xml version="1.0"?>\n<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/dev is not authorized to perform: route53:ListHostedZonesByName</Message></Error><RequestId>x</RequestId></ErrorResponse>'),
+    );
+  });
+  await new Promise<void>((r) => denied.listen(0, '127.0.0.1', r));
+  t.after(() => denied.close());
+
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: 'https://127.0.0.1:1/dir',
+    httpPort: 5002,
+    solvers: {
+      aws: { type: 'route53', hostedZoneId: zoneId, endpoint: moto.endpoint },
+      nokey: { type: 'route53', endpoint: `http://127.0.0.1:${(denied.address() as AddressInfo).port}` },
+    },
+    certificates: [
+      { name: 'dev', domains: ['dev.project.test', 'www.dev.project.test'], solver: 'aws' },
+      { name: 'other', domains: ['other.project.test', '*.other.project.test'], solver: 'nokey' },
+    ],
+  });
+
+  const policy = await runCli(['route53', 'policy', '--config', config], { env });
+  assert.equal(policy.code, 0, policy.stderr);
+  const doc = JSON.parse(policy.stdout) as { Statement: { Action: string; Resource: string; Condition?: Record<string, Record<string, string[]>> }[] };
+  const change = doc.Statement.find((s) => s.Action === 'route53:ChangeResourceRecordSets' && s.Resource.endsWith(zoneId));
+  assert.deepEqual(change?.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'], [
+    '_acme-challenge.dev.project.test',
+    '_acme-challenge.www.dev.project.test',
+  ]);
+  assert.ok(doc.Statement.some((s) => s.Action === 'route53:ListHostedZonesByName'), 'the solver without hostedZoneId needs it');
+
+  const check = await runCli(['route53', 'check', 'aws', '--config', config], { env });
+  assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout, /route53 aws: write probe TXT at _acme-challenge\.dev\.project\.test\.: ok/);
+  assert.match(check.stdout, /route53 aws: nothing left: ok/);
+  const sets = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
+  assert.deepEqual((sets.ResourceRecordSets ?? []).filter((s) => s.Type === 'TXT'), [], 'no probe left in the zone');
+
+  const bad = await runCli(['route53', 'check', 'nokey', '--config', config], { env });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /route53 nokey: zone: FAILED ERR_ROUTE53_ACCESS_DENIED: route53: ListHostedZonesByName denied: the credentials lack route53:ListHostedZonesByName/);
+  assert.ok(!`${bad.stdout}${check.stdout}${policy.stdout}`.includes('testing'), 'no credential is printed');
+});
