@@ -340,6 +340,38 @@ async function scenarioRenewNothingDue() {
         recordError('renew', tool, error);
       }
     }
+    await renewWithDeployers(run);
+  }
+}
+
+/**
+ * The same nothing-due renew, with a `files` deployer on every certificate that already holds the
+ * live version (deployed by one unmeasured run first): what a dev host's cron line costs. Nothing
+ * may be redeployed.
+ */
+async function renewWithDeployers(run) {
+  const state = lastState.certpilot;
+  const line = 'certpilot+files';
+  if (!state || results.renew?.[line]?.error) return;
+  const config = join(state.dir, 'certpilot-files.yaml');
+  try {
+    if (run === 1) {
+      const base = await readFile(join(state.dir, 'certpilot.yaml'), 'utf8');
+      await writeFile(config, `${base}deployers: {"volume": {"type": "files", "dir": "./volumes/{name}"}}\ndefaults: {"deploy": ["volume"]}\n`);
+      await mustRun('certpilot deploys to files once', nodeBin, [cliPath, 'renew', '--config', config], { env: baseEnv(), cwd: state.dir },
+        (r) => ((r.stdout.match(/^deployed /gm) ?? []).length === state.names.length ? undefined : `did not deploy every certificate: ${r.stdout}`));
+    }
+    proxy.resetCounts();
+    const steps = [{
+      cmd: nodeBin,
+      args: [cliPath, 'renew', '--config', config],
+      check: (r) => (/not-due/.test(r.stdout) && !/issued|renewed|deployed/.test(r.stdout) ? undefined : 'redeployed or renewed something'),
+    }];
+    const r = await runSequence(`${line} renew`, steps, { env: baseEnv(), cwd: state.dir });
+    record('renew', line, { ...r, certificates: CERTS, invocations: 1, requests: requestSnapshot() });
+    log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+  } catch (error) {
+    recordError('renew', line, error);
   }
 }
 
@@ -435,6 +467,7 @@ const fmtNum = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 const LINE_LABELS = {
   certpilot: 'certpilot',
   'certpilot-sequential': 'certpilot, one `issue` per certificate',
+  'certpilot+files': 'certpilot, every certificate with a `files` deployer already deployed',
   certbot: 'certbot',
   lego: 'lego',
   'node -e 0': '`node -e 0` (floor)',
@@ -464,6 +497,10 @@ function targetsTable() {
   timeRow('one certificate', 'single', TARGETS.single);
   timeRow(`${CERTS} certificates`, 'many', TARGETS.many);
   timeRow(`nothing-due renew of ${CERTS}`, 'renew', TARGETS.renew);
+  {
+    const x = cp('renew', 'certpilot+files');
+    rows.push(`| nothing-due renew of ${CERTS} with \`files\` deployers already deployed ${TARGETS.renew.text} | ${x ? fmtS(x.medianMs) : 'n/a'} | ${x ? (x.medianMs < TARGETS.renew.ms ? 'met' : '**missed**') : 'not measured'} |`);
+  }
   for (const [id, label] of [['single', 'one certificate'], ['many', `${CERTS} certificates`]]) {
     const x = cp(id);
     const lego = summarize(results[id]?.lego);
@@ -505,8 +542,8 @@ ${breakdownTable()}
 ${scenarioTable('many', `2. ${CERTS} certificates with one account, the way each client's users do it`, [...TOOLS.filter((t) => t !== 'certpilot'), ...(TOOLS.includes('certpilot') ? ['certpilot', 'certpilot-sequential'] : [])], 'cert')}
 certbot and lego: ${CERTS} sequential \`certonly\` / \`run\` invocations sharing one config directory (one account, created by the first). certpilot: one \`certpilot renew\` over a configuration listing ${CERTS} certificates (\`renewal.concurrency\` default 4); the second certpilot line is ${CERTS} sequential \`certpilot issue -d\` invocations, like for like with the other two.
 
-${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, TOOLS, 'cert')}
-certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2.
+${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, [...TOOLS, ...(TOOLS.includes('certpilot') ? ['certpilot+files'] : [])], 'cert')}
+certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2; the last line adds a \`files\` deployer to every certificate (\`dir: ./volumes/{name}\`), deployed by one unmeasured run before: the measured runs must redeploy nothing.
 
 ${scenarioTable('start', '4. CLI cold start (`--version`)', [...TOOLS, 'node -e 0'], 'cert')}
 ## Reference figures from the issue (another machine, Pebble with validation sleeps)

@@ -53,7 +53,12 @@ const result = await build({
 });
 // The package ships no dependencies: anything left external other than Node's own modules would
 // be missing at run time on an installed copy.
-const externals = Object.values(result.metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path));
+// ws and node-fetch (under @kubernetes/client-node) try these optional native speed-ups inside
+// try/catch and work without them; they are not installed, so they stay out of the bundle.
+const OPTIONAL = new Set(['bufferutil', 'utf-8-validate', 'encoding']);
+const externals = Object.values(result.metafile.outputs).flatMap((o) =>
+  o.imports.filter((i) => i.external && !isBuiltin(i.path) && !OPTIONAL.has(i.path)).map((i) => i.path),
+);
 if (externals.length > 0) throw new Error(`bundle: not self-contained, imports ${[...new Set(externals)].join(', ')}`);
 chmodSync(join(root, 'dist/bundle/certpilot.js'), 0o755);
 if (process.env.BUNDLE_ANALYZE) {

@@ -31,7 +31,7 @@ done
 
 # Debian packages the tests and the demo need. Later features add theirs here, one word each
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
-APT_PACKAGES=(pebble openssl ca-certificates cron bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3
+APT_PACKAGES=(pebble openssl ca-certificates cron apache2 libssl3 bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3
   # the Route 53 emulator's dependencies (python3-moto itself comes from trixie, step 2b)
   python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
   python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml

@@ -204,6 +204,34 @@ export const ERROR_CATALOG = {
     title: 'A deploy hook ran longer than its timeoutSeconds and was killed with its whole process group',
     hint: 'Make the hook finish sooner (background long work with setsid), or raise its timeoutSeconds.',
   },
+  ERR_DEPLOY_NO_PODS: {
+    title: 'A pod group\'s label selector matches no pod',
+    hint: 'Check the selector and namespace of the kubernetes-reload group (`kubectl get pods -l <selector>`).',
+  },
+  ERR_DEPLOY_SUBPATH_MOUNT: {
+    title: 'A pod mounts the certificate Secret with subPath, which the kubelet never updates',
+    hint: 'Mount the Secret volume as a directory (no subPath) and point the server at files in it, or use a rollout restart for that group.',
+  },
+  ERR_DEPLOY_NOT_MOUNTED: {
+    title: 'A pod does not mount the certificate Secret (or not the key certpilot checks)',
+    hint: 'Check secretName and key of the kubernetes-reload deployer against the pod\'s volumes and volumeMounts.',
+  },
+  ERR_DEPLOY_SECRET_STALE: {
+    title: 'The Secret does not hold the certificate being deployed, so nothing was reloaded',
+    hint: 'Put a kubernetes-secret deployer for the same Secret before kubernetes-reload in the certificate\'s deploy list.',
+  },
+  ERR_DEPLOY_PROPAGATION_TIMEOUT: {
+    title: 'A pod did not see the new Secret within the propagation timeout',
+    hint: 'Check the pod\'s volume mount and the kubelet (syncFrequency); raise propagationTimeoutSeconds if the cluster is slow. Nothing was reloaded in that pod.',
+  },
+  ERR_DEPLOY_RELOAD_FAILED: {
+    title: 'The reload command failed in a pod; the rollout stopped',
+    hint: 'Read the command\'s output in the message, fix the pod, then run `certpilot deploy` again; the report lists which pods serve which serial.',
+  },
+  ERR_DEPLOY_VERIFY_FAILED: {
+    title: 'A pod does not serve the new certificate after its reload; the rollout stopped',
+    hint: 'Check that the server reads the mounted Secret files and that port and SNI are right; the report lists which pods serve which serial.',
+  },
 
   // scheduling
   ERR_CRON_CRONTAB: {
@@ -221,6 +249,36 @@ export const ERROR_CATALOG = {
   ERR_RENEWAL_BACKOFF: {
     title: 'The certificate is in failure backoff',
     hint: 'Wait for the time shown, or use --force after fixing the cause.',
+  },
+
+  // kubernetes
+  ERR_KUBERNETES_CONFIG: {
+    title: 'The kubeconfig or the in-cluster service account files could not be read',
+    hint: 'Check the deployer\'s kubeconfig and context, or that the pod mounts its service account token (automountServiceAccountToken).',
+  },
+  ERR_KUBERNETES_API: {
+    title: 'The Kubernetes API server could not be reached or answered with an error',
+    hint: 'Check that the API server is reachable and healthy; the next run tries again.',
+  },
+  ERR_KUBERNETES_UNAUTHORIZED: {
+    title: 'The Kubernetes API server refused the credentials (401)',
+    hint: 'Check the kubeconfig user or the service account token; a deleted ServiceAccount invalidates its tokens.',
+  },
+  ERR_KUBERNETES_FORBIDDEN: {
+    title: 'The service account lacks an RBAC permission (403)',
+    hint: 'Add the verb and resource named in the message to the certpilot Role (docs/kubernetes.md lists each deployer\'s Role).',
+  },
+  ERR_KUBERNETES_NOT_FOUND: {
+    title: 'A Kubernetes object named in the configuration does not exist',
+    hint: 'Check the name and namespace in the deployer\'s options.',
+  },
+  ERR_KUBERNETES_CONFLICT: {
+    title: 'The Kubernetes API server refused a write because of a conflict (409)',
+    hint: 'Nothing to do usually: the next run tries again on the latest version.',
+  },
+  ERR_KUBERNETES_EXEC: {
+    title: 'A command could not be run in a pod',
+    hint: 'Check the container name and that the command exists in the image; the message has the server\'s reason.',
   },
 
   // crypto

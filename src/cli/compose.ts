@@ -15,6 +15,7 @@ import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
 import { findPlugin } from '../plugins/registry.js';
+import { PromiseCache } from '../promise-cache.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file-locker.js';
@@ -48,7 +49,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
-  const built = new Map<string, Promise<unknown>>();
+  const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
   const sessions = new Map<string, Promise<AccountSession>>();
@@ -89,15 +90,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     return instance;
   };
 
-  const once = <T>(key: string, make: () => Promise<T>): Promise<T> => {
-    let p = built.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = make();
-      p.catch(() => built.delete(key));
-      built.set(key, p);
-    }
-    return p;
-  };
+  const once = <T>(key: string, make: () => Promise<T>): Promise<T> => built.get(key, make) as Promise<T>;
 
   const solver = (name: string): Promise<ChallengeSolver> =>
     once(`solver:${name}`, async () => {
@@ -206,7 +199,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     close: async () => {
       await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
       // Wrapped solvers (dns-01, token store) may hold their own resources too.
-      await Promise.allSettled([...built.values()].map(async (p) => {
+      await Promise.allSettled(built.values().map(async (p) => {
         const instance = await p.catch(() => undefined);
         if (isClosablePlugin(instance) && !closables.includes(instance)) await instance.close();
       }));

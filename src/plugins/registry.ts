@@ -13,6 +13,8 @@ import { rfc2136Schema } from '../challenges/dns01/providers/rfc2136/schema.js';
 import { route53Schema } from '../challenges/dns01/providers/route53/schema.js';
 import { filesSchema } from '../deploy/files/schema.js';
 import { hookSchema } from '../deploy/hook/schema.js';
+import { kubernetesReloadSchema } from '../deploy/kubernetes-reload/schema.js';
+import { kubernetesSecretSchema } from '../deploy/kubernetes-secret/schema.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -134,6 +136,48 @@ export const PLUGINS = [
         passEnv: o.passEnv,
         ...(d.env ? { processEnv: d.env } : {}),
         logger: d.logger,
+      });
+    },
+  }),
+  definePlugin({
+    id: 'kubernetes-secret',
+    kind: 'deployer',
+    summary: 'Creates or updates a Secret (tls.crt, tls.key and the certbot-named files) by server-side apply, keeping what others own.',
+    dir: 'deploy/kubernetes-secret',
+    schema: kubernetesSecretSchema,
+    create: async (o, d) => {
+      const [{ KubernetesClient }, { KubernetesSecretDeployer }] = await Promise.all([
+        import('../kubernetes/kubernetes-client.js'),
+        import('../deploy/kubernetes-secret/kubernetes-secret-deployer.js'),
+      ]);
+      const client = new KubernetesClient(o, d.baseDir);
+      return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'kubernetes-reload',
+    kind: 'deployer',
+    summary: 'Waits until each pod sees the new Secret, reloads pods one by one (or restarts their workload) and verifies each serves the new certificate over TLS.',
+    dir: 'deploy/kubernetes-reload',
+    schema: kubernetesReloadSchema,
+    create: async (o, d) => {
+      const [{ KubernetesClient }, { KubernetesReloadDeployer }] = await Promise.all([
+        import('../kubernetes/kubernetes-client.js'),
+        import('../deploy/kubernetes-reload/kubernetes-reload-deployer.js'),
+      ]);
+      const client = new KubernetesClient(o, d.baseDir);
+      return new KubernetesReloadDeployer({
+        id: d.name,
+        client,
+        secretName: o.secretName,
+        key: o.key,
+        groups: o.groups,
+        propagationTimeoutSeconds: o.propagationTimeoutSeconds,
+        pollIntervalSeconds: o.pollIntervalSeconds,
+        verifyTimeoutSeconds: o.verifyTimeoutSeconds,
+        digestCommand: o.digestCommand,
+        logger: d.logger,
+        clock: d.clock,
       });
     },
   }),

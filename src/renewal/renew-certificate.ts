@@ -189,7 +189,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     const saved = await ctx.store.load(spec.name);
     if (!saved || spec.deploy.length === 0) return result;
     const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
-    return { ...result, message: `${result.message}; ${deploySentence(deploy)}`, deploy };
+    return { ...result, deploy };
   } finally {
     await lock.release();
   }

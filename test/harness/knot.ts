@@ -4,15 +4,14 @@
  * key update TXT records of the listed names only (`update-owner: name`). Ready once it answers
  * the zone's SOA. The second server the rfc2136 provider is checked against, besides BIND.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
+import type { DnsServer } from '../../src/challenges/dns01/dns-client.js';
 import type { BindKey } from './bind.js';
 import { resolveBinary } from './paths.js';
 import { freePort } from './ports.js';
+import { answersSoa, startServerProcess, txtAt } from './server-process.js';
 
 /** knotd from Debian's knot (in /usr/sbin). */
 export const knotdBinary: string = resolveBinary('knotd') ?? '/usr/sbin/knotd';
@@ -26,8 +25,6 @@ export interface KnotInstance {
   logs(): Promise<string>;
   stop(): Promise<void>;
 }
-
-const setpriv = resolveBinary('setpriv');
 
 /** Starts knotd with one zone whose listed names the key may update (TXT only). */
 export async function startKnot(options: { zone: string; updateNames: string[]; key: BindKey; records?: string[] }): Promise<KnotInstance> {
@@ -71,50 +68,7 @@ export async function startKnot(options: { zone: string; updateNames: string[]; 
   ].join('\n');
   await writeFile(join(dir, 'knot.conf'), conf);
   const logFile = join(dir, 'knot.log');
-  const fd = openSync(logFile, 'w');
-  let child: ChildProcess;
-  try {
-    const args = ['-c', join(dir, 'knot.conf')];
-    child = setpriv
-      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', knotdBinary, ...args], { stdio: ['ignore', fd, fd] })
-      : spawn(knotdBinary, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
   const server = { host: '127.0.0.1', port };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const soa = await query(server, options.zone, 'SOA', { recursive: false, timeoutMs: 300, tries: 1 }).catch(() => undefined);
-    if (soa?.rcode === 'NOERROR' && (soa.answers ?? []).length > 0) break;
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`harness: knotd did not start:\n${log.split('\n').slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    server,
-    key: options.key,
-    txt: async (fqdn) => {
-      const answer = await query(server, fqdn, 'TXT', { recursive: false });
-      return (answer.answers ?? []).flatMap((rr) =>
-        rr.type === 'TXT' ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : [],
-      );
-    },
-    logs: () => readFile(logFile, 'utf8').catch(() => ''),
-    stop: () => {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGTERM');
-          await exited;
-        }
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopped;
-    },
-  };
+  const proc = await startServerProcess(knotdBinary, ['-c', join(dir, 'knot.conf')], { label: 'knotd', dir, logFile, ready: () => answersSoa(server, options.zone) });
+  return { server, key: options.key, txt: (fqdn) => txtAt(server, fqdn), logs: proc.logs, stop: proc.stop };
 }

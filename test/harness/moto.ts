@@ -5,15 +5,15 @@
  * moto reports every change INSYNC at once and accepts deletes of missing records, so the unit
  * tests with recorded fixtures cover those paths.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fetchBuffered } from './http.js';
 import { resolveBinary, testOptDir } from './paths.js';
 import { freePort } from './ports.js';
+import { startServerProcess } from './server-process.js';
 import { serversRequired } from './servers.js';
 
 /** Where setup.sh unpacks python3-moto's modules. */
@@ -40,51 +40,22 @@ export interface MotoInstance {
   stop(): Promise<void>;
 }
 
-const setpriv = resolveBinary('setpriv');
-
 /** Starts `python3 -m moto.server` and waits until it answers. */
 export async function startMoto(options: { startTimeoutMs?: number } = {}): Promise<MotoInstance> {
   const dir = await mkdtemp(join(tmpdir(), 'certpilot-moto-'));
   const logFile = join(dir, 'moto.log');
   const port = await freePort();
-  const fd = openSync(logFile, 'w');
-  let child: ChildProcess;
-  try {
-    const args = ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)];
-    const env = { PATH: '/usr/bin:/bin', HOME: dir, PYTHONPATH: motoPythonPath, PYTHONDONTWRITEBYTECODE: '1' };
-    child = setpriv
-      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', python, ...args], { env, stdio: ['ignore', fd, fd] })
-      : spawn(python, args, { env, stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`harness: moto did not start:\n${log.split('\n').slice(-20).join('\n')}`);
-    }
-    const res = await fetchBuffered(`${endpoint}/moto-api/`, { timeoutMs: 1000 }).catch(() => undefined);
-    if (res?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    endpoint,
-    logs: () => readFile(logFile, 'utf8').catch(() => ''),
-    stop: () => {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGTERM');
-          await exited;
-        }
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopped;
-    },
-  };
+  const args = ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)];
+  const env = { PATH: '/usr/bin:/bin', HOME: dir, PYTHONPATH: motoPythonPath, PYTHONDONTWRITEBYTECODE: '1' };
+  const proc = await startServerProcess(python, args, {
+    label: 'moto',
+    dir,
+    logFile,
+    env,
+    timeoutMs: options.startTimeoutMs ?? 30_000,
+    intervalMs: 200,
+    ready: async () => (await fetchBuffered(`${endpoint}/moto-api/`, { timeoutMs: 1000 })).status === 200,
+  });
+  return { endpoint, logs: proc.logs, stop: proc.stop };
 }

@@ -4,16 +4,17 @@
  * update it (`TSIG-ALLOW-DNSUPDATE`), on 127.0.0.1 and a free port. Ready once it answers the
  * zone's SOA. PowerDNS grants updates per zone, not per name.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
+import type { DnsServer } from '../../src/challenges/dns01/dns-client.js';
 import type { BindKey } from './bind.js';
 import { resolveBinary } from './paths.js';
 import { freePort } from './ports.js';
+import { answersSoa, startServerProcess, txtAt } from './server-process.js';
 
 const run = promisify(execFile);
 
@@ -34,8 +35,6 @@ export interface PowerDnsInstance {
   txt(fqdn: string): Promise<string[]>;
   stop(): Promise<void>;
 }
-
-const setpriv = resolveBinary('setpriv');
 
 /** Starts pdns_server with `zone`, updatable by `key`. */
 export async function startPowerDns(options: { zone: string; key: BindKey }): Promise<PowerDnsInstance> {
@@ -70,49 +69,7 @@ export async function startPowerDns(options: { zone: string; key: BindKey }): Pr
   await pdnsutil('set-meta', options.zone, 'TSIG-ALLOW-DNSUPDATE', options.key.name);
 
   const logFile = join(dir, 'pdns.log');
-  const fd = openSync(logFile, 'w');
-  let child: ChildProcess;
-  try {
-    const args = [`--config-dir=${dir}`];
-    child = setpriv
-      ? spawn(setpriv, ['--pdeathsig', 'SIGKILL', '--', pdnsBinary, ...args], { stdio: ['ignore', fd, fd] })
-      : spawn(pdnsBinary, args, { stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
   const server = { host: '127.0.0.1', port };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const soa = await query(server, options.zone, 'SOA', { recursive: false, timeoutMs: 300, tries: 1 }).catch(() => undefined);
-    if (soa?.rcode === 'NOERROR' && (soa.answers ?? []).length > 0) break;
-    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      const log = await readFile(logFile, 'utf8').catch(() => '');
-      await rm(dir, { recursive: true, force: true });
-      throw new Error(`harness: pdns_server did not start:\n${log.split('\n').slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  let stopped: Promise<void> | undefined;
-  return {
-    server,
-    key: options.key,
-    txt: async (fqdn) => {
-      const answer = await query(server, fqdn, 'TXT', { recursive: false });
-      return (answer.answers ?? []).flatMap((rr) =>
-        rr.type === 'TXT' ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : [],
-      );
-    },
-    stop: () => {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((r) => child.once('exit', r));
-          child.kill('SIGTERM');
-          await exited;
-        }
-        await rm(dir, { recursive: true, force: true });
-      })();
-      return stopped;
-    },
-  };
+  const proc = await startServerProcess(pdnsBinary, [`--config-dir=${dir}`], { label: 'pdns_server', dir, logFile, ready: () => answersSoa(server, options.zone) });
+  return { server, key: options.key, txt: (fqdn) => txtAt(server, fqdn), stop: proc.stop };
 }

@@ -1,6 +1,6 @@
 /** `certpilot renew`: renews every configured certificate that is due. */
 import { CertpilotError } from '../../errors.js';
-import { renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
+import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { openRuntime, selectCertificates } from '../runtime.js';
@@ -62,7 +62,7 @@ export function describe(r: RenewalResult): string {
   switch (r.outcome) {
     case 'issued':
     case 'renewed':
-      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployHint}`;
+      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${r.deploy ? `; ${deploySentence(r.deploy)}` : ''}${deployHint}`;
     case 'deployed':
       return `${head}: ${r.message}${deployHint}`;
     case 'not-due':

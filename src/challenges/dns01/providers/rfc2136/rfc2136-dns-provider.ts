@@ -11,6 +11,7 @@
  *   is a no-op at the server.
  * - Every answer's TSIG is verified (RFC 8945 §5.3); a NOERROR without a valid signature is an error.
  */
+import { PromiseCache } from '../../../../promise-cache.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
@@ -49,7 +50,7 @@ export class Rfc2136DnsProvider implements DnsProvider {
   private readonly timeoutMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly zones = new Map<string, Promise<string>>();
+  private readonly zones = new PromiseCache<string>();
 
   constructor(options: Rfc2136DnsProviderOptions) {
     this.server = options.server;
@@ -72,13 +73,7 @@ export class Rfc2136DnsProvider implements DnsProvider {
   findZone(fqdn: string, options: DnsCallOptions = {}): Promise<string> {
     if (this.zone !== undefined) return Promise.resolve(this.zone);
     const name = absoluteName(fqdn);
-    let found = this.zones.get(name);
-    if (!found) {
-      found = this.lookUpZone(name, options);
-      found.catch(() => this.zones.delete(name));
-      this.zones.set(name, found);
-    }
-    return found;
+    return this.zones.get(name, () => this.lookUpZone(name, options));
   }
 
   private async lookUpZone(fqdn: string, options: DnsCallOptions): Promise<string> {

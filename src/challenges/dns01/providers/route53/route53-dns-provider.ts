@@ -12,6 +12,7 @@
  *   injected clock; a DELETE of a set that is already gone is success.
  * - An `AccessDenied` names the permission that is missing.
  */
+import { PromiseCache } from '../../../../promise-cache.js';
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
@@ -60,7 +61,7 @@ export class Route53DnsProvider implements DnsProvider {
   private readonly maxRetries: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly zones = new Map<string, Promise<string>>();
+  private readonly zones = new PromiseCache<string>();
   /** The tail of the queue of calls on each record set. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -113,13 +114,7 @@ export class Route53DnsProvider implements DnsProvider {
   zoneFor(fqdn: string, options: DnsCallOptions = {}): Promise<string> {
     if (this.hostedZoneId !== undefined) return Promise.resolve(this.hostedZoneId);
     const name = absoluteName(fqdn);
-    let found = this.zones.get(name);
-    if (!found) {
-      found = this.lookUpZone(name, options);
-      found.catch(() => this.zones.delete(name));
-      this.zones.set(name, found);
-    }
-    return found;
+    return this.zones.get(name, () => this.lookUpZone(name, options));
   }
 
   private async lookUpZone(fqdn: string, options: DnsCallOptions): Promise<string> {

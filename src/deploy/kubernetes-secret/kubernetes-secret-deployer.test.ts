@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
+import { silentLogger } from '../../logger.js';
+import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import type { StoredCertificate } from '../../storage/certificate-store.js';
+import { KubernetesSecretDeployer, secretContent } from './kubernetes-secret-deployer.js';
+import { DEFAULT_SECRET_KEYS, kubernetesSecretSchema } from './schema.js';
+
+const cert = (version: number): StoredCertificate => ({ ...makeTestBundle({ domains: ['a.test'] }), name: 'a', version, paths: { dir: '/x', cert: '/x/c', chain: '/x/ch', fullchain: '/x/f', privkey: '/x/k' } });
+
+/** A client holding one Secret in memory; records applies. */
+function fakeClient(initial?: V1Secret): { client: KubernetesClient; applied: V1Secret[] } {
+  let secret = initial;
+  const applied: V1Secret[] = [];
+  const client = {
+    namespace: 'ns',
+    getSecret: async () => secret,
+    applySecret: async (body: V1Secret) => {
+      applied.push(body);
+      secret = { ...secret, ...body, data: { ...secret?.data, ...body.data }, metadata: { ...body.metadata, resourceVersion: String(applied.length) } };
+      return secret;
+    },
+  } as unknown as KubernetesClient;
+  return { client, applied };
+}
+
+void test('schema: defaults to the six keys, field manager certpilot; rejects names Kubernetes would', () => {
+  const o = kubernetesSecretSchema.parse({ secretName: 'www-certificate' });
+  assert.deepEqual(Object.keys(o.keys), ['tls.crt', 'tls.key', 'cert.pem', 'fullchain.pem', 'privkey.pem', 'fullbundle.pem']);
+  assert.equal(o.fieldManager, 'certpilot');
+  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'Www_Cert' }).success, false);
+  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', keys: { 'a/b': 'cert' } }).success, false);
+  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', keys: { a: 'password' } }).success, false);
+});
+
+void test('contents: fullbundle is the full chain then the key', () => {
+  const c = cert(1);
+  assert.equal(secretContent(c, 'fullbundle'), c.fullchainPem + c.privateKeyPem);
+  assert.equal(secretContent(c, DEFAULT_SECRET_KEYS['tls.crt'] ?? 'cert'), c.fullchainPem);
+  assert.equal(secretContent(c, 'chain'), c.chainPem);
+});
+
+void test('creates with type kubernetes.io/tls; updates without type; writes nothing for a version it holds', async () => {
+  const { client, applied } = fakeClient();
+  const d = new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { ...DEFAULT_SECRET_KEYS }, labels: {}, fieldManager: 'certpilot', logger: silentLogger });
+  const v1 = cert(1);
+  await d.deploy(v1, {});
+  assert.equal(applied[0]?.type, 'kubernetes.io/tls');
+  assert.equal(applied[0]?.metadata?.annotations?.['certpilot.io/version'], '1');
+  assert.equal(Buffer.from(applied[0]?.data?.['tls.key'] ?? '', 'base64').toString(), v1.privateKeyPem);
+  const again = await d.deploy(v1, {});
+  assert.equal(applied.length, 1);
+  assert.equal(again.details?.changed, false);
+  const v2 = cert(2);
+  const r = await d.deploy(v2, {});
+  assert.equal(applied.length, 2);
+  assert.equal(applied[1]?.type, undefined, 'an existing Secret keeps its type');
+  assert.match(r.message, /^updated Secret ns\/w with version 2/);
+  assert.ok(!JSON.stringify(r).includes('PRIVATE KEY'));
+});
+
+void test('an Opaque Secret for keys without the tls pair', async () => {
+  const { client, applied } = fakeClient();
+  await new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { 'privkey.pem': 'key' }, labels: { a: 'b' }, fieldManager: 'm', logger: silentLogger }).deploy(cert(1), {});
+  assert.equal(applied[0]?.type, 'Opaque');
+  assert.deepEqual(applied[0]?.metadata?.labels, { a: 'b' });
+});
+
+void test('an aborted deploy writes nothing', async () => {
+  const { client, applied } = fakeClient();
+  const d = new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { ...DEFAULT_SECRET_KEYS }, labels: {}, fieldManager: 'certpilot', logger: silentLogger });
+  await assert.rejects(d.deploy(cert(1), { signal: AbortSignal.abort(new Error('stop')) }), /stop/);
+  assert.equal(applied.length, 0);
+});

@@ -1,0 +1,34 @@
+/** Options of the `kubernetes-secret` deployer: the certificate into one Secret, by server-side apply. */
+import { z } from 'zod';
+import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
+
+/** What a Secret key holds. `fullbundle` is the full chain followed by the private key (the deck's). */
+export const SECRET_CONTENTS = ['cert', 'chain', 'fullchain', 'key', 'fullbundle'] as const;
+
+/** A Secret key's content. */
+export type SecretContent = (typeof SECRET_CONTENTS)[number];
+
+/** The keys written by default: the `kubernetes.io/tls` pair plus the certbot-named files the deck mounts. */
+export const DEFAULT_SECRET_KEYS: Readonly<Record<string, SecretContent>> = Object.freeze({
+  'tls.crt': 'fullchain',
+  'tls.key': 'key',
+  'cert.pem': 'cert',
+  'fullchain.pem': 'fullchain',
+  'privkey.pem': 'key',
+  'fullbundle.pem': 'fullbundle',
+});
+
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const secretKey = /^[-._a-zA-Z0-9]+$/;
+
+/** `deployers.<name>` with `type: kubernetes-secret`. */
+export const kubernetesSecretSchema = z.strictObject({
+  ...kubernetesConnectionShape,
+  secretName: z.string().max(253).regex(dns1123Subdomain, 'a DNS-1123 subdomain: lowercase letters, digits, "-" and "."').describe('Name of the Secret to create or update.'),
+  keys: z
+    .record(z.string().max(253).regex(secretKey, 'letters, digits, "-", "_" and "."'), z.enum(SECRET_CONTENTS))
+    .default({ ...DEFAULT_SECRET_KEYS })
+    .describe('Secret key → content (cert, chain, fullchain, key, fullbundle). Default: tls.crt, tls.key, cert.pem, fullchain.pem, privkey.pem, fullbundle.pem.'),
+  labels: z.record(z.string(), z.string()).default({}).describe('Labels certpilot sets (and owns) on the Secret; labels others set are kept.'),
+  fieldManager: z.string().min(1).max(128).default('certpilot').describe('Server-side apply field manager certpilot writes under.'),
+});

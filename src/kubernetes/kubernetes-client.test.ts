@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { CertpilotError } from '../errors.js';
+import { tempDir } from '../testing/temp-dir.js';
+import { KubernetesClient, kubernetesError, rbacHint } from './kubernetes-client.js';
+
+const options = { apiServer: 'https://kubernetes.default.svc', serviceAccountDir: '/nonexistent', requestTimeoutSeconds: 5 };
+const forbidden = (message: string): unknown => ({ code: 403, body: JSON.stringify({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message }) });
+
+void test('a 403 names the verb the authorizer refused and hints the Role rule', () => {
+  const e = kubernetesError(forbidden('secrets "www" is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "secrets" in API group "" in the namespace "ns"'), { verb: 'patch', resource: 'secrets', name: 'www' }, 'ns');
+  assert.equal(e.code, 'ERR_KUBERNETES_FORBIDDEN');
+  assert.match(e.message, /^kubernetes: patch secrets\/www in namespace ns: forbidden: the service account may not create secrets "www" \(secrets "www" is forbidden/);
+  assert.equal(e.hint, 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["create"] } in a Role (docs/kubernetes.md lists each deployer\'s Role).');
+  assert.equal(e.retryable, false);
+});
+
+void test('a refused WebSocket upgrade (status line only) maps like a response', () => {
+  const e = kubernetesError(new Error('Unexpected server response: 403'), { verb: 'create', resource: 'pods/exec', name: 'www-0' }, 'ns');
+  assert.equal(e.code, 'ERR_KUBERNETES_FORBIDDEN');
+  const n = kubernetesError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), { verb: 'get', resource: 'secrets', name: 'x' }, 'ns');
+  assert.equal(n.code, 'ERR_KUBERNETES_API');
+  assert.equal(n.retryable, true);
+  assert.match(n.message, /ECONNREFUSED/);
+  assert.equal(kubernetesError({ code: 409, body: '{}' }, { verb: 'patch', resource: 'secrets' }, 'ns').code, 'ERR_KUBERNETES_CONFLICT');
+  assert.equal(kubernetesError({ code: 503, body: undefined }, { verb: 'list', resource: 'pods' }, 'ns').retryable, true);
+});
+
+void test('rbacHint limits get/patch to the object and not list or create', () => {
+  assert.match(rbacHint({ verb: 'patch', resource: 'deployments', name: 'web', group: 'apps' }), /apiGroups: \["apps"\], resources: \["deployments"\], verbs: \["patch"\], resourceNames: \["web"\]/);
+  assert.doesNotMatch(rbacHint({ verb: 'list', resource: 'pods', name: 'x' }), /resourceNames/);
+});
+
+void test('configuration: namespace from the kubeconfig context, an override, or the service account; clear errors', async () => {
+  const dir = await tempDir();
+  const kc = join(dir, 'kubeconfig');
+  await writeFile(kc, ['apiVersion: v1', 'kind: Config', 'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]', 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u, namespace: apps}}, {name: b, context: {cluster: c, user: u}}]', 'current-context: a', ''].join('\n'));
+  assert.equal(new KubernetesClient({ ...options, kubeconfig: 'kubeconfig' }, dir).namespace, 'apps');
+  assert.equal(new KubernetesClient({ ...options, kubeconfig: kc, context: 'b' }, dir).namespace, 'default');
+  assert.equal(new KubernetesClient({ ...options, kubeconfig: kc, namespace: 'x' }, dir).namespace, 'x');
+  assert.throws(() => new KubernetesClient({ ...options, kubeconfig: kc, context: 'nope' }, dir), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_CONFIG' && /no context named nope/.test(e.message) && /a, b/.test(e.hint));
+  assert.throws(() => new KubernetesClient({ ...options, kubeconfig: 'missing' }, dir), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_CONFIG');
+  assert.throws(() => new KubernetesClient(options, dir), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_CONFIG' && /service account token \/nonexistent\/token: ENOENT/.test(e.message));
+  const sa = join(dir, 'sa');
+  await mkdir(sa);
+  await writeFile(join(sa, 'token'), 'tok\n');
+  await writeFile(join(sa, 'namespace'), 'certs');
+  await writeFile(join(sa, 'ca.crt'), '');
+  assert.equal(new KubernetesClient({ ...options, serviceAccountDir: sa }, dir).namespace, 'certs');
+});

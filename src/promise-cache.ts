@@ -1,0 +1,23 @@
+/**
+ * Memoizes asynchronous look-ups by key (a zone per name, a plug-in per instance name): concurrent
+ * callers share one promise, and a rejected look-up is forgotten so the next call tries again.
+ */
+export class PromiseCache<T> {
+  private readonly entries = new Map<string, Promise<T>>();
+
+  /** The cached promise for `key`, or a new one from `load`. */
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = load();
+      entry.catch(() => this.entries.delete(key));
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Every promise still cached. */
+  values(): Promise<T>[] {
+    return [...this.entries.values()];
+  }
+}

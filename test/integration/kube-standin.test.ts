@@ -1,0 +1,174 @@
+// The Kubernetes stand-in against the real kubectl (get, patch in three types, apply --server-side,
+// exec over v5) and against client-node (exec over v4 when the server offers only v4): the
+// stand-in must speak the API kubectl speaks, not a dialect of our own client.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
+import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
+import { startKubeStandin } from '../harness/kube-standin.js';
+import { requireServer } from '../harness/servers.js';
+
+const run = promisify(execFile);
+const KUBECTL = '/usr/bin/kubectl';
+
+async function kubectl(kubeconfig: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+
+void test('kubectl gets, patches (strategic, merge, json) and server-side applies a Secret on the stand-in; applies keep other managers\' keys', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin();
+  try {
+    standin.putSecret('www', { 'tls.crt': 'old', other: 'keep' }, { labels: { team: 'web' } });
+    const kc = await standin.writeKubeconfig();
+    const got = await kubectl(kc, 'get', 'secret', 'www', '-o', 'json');
+    assert.equal(got.code, 0, got.stderr);
+    const obj = JSON.parse(got.stdout) as { data: Record<string, string>; metadata: { labels: Record<string, string> } };
+    assert.equal(Buffer.from(obj.data.other ?? '', 'base64').toString(), 'keep');
+    assert.deepEqual(obj.metadata.labels, { team: 'web' });
+
+    assert.equal((await kubectl(kc, 'patch', 'secret', 'www', '-p', JSON.stringify({ data: { a: b64('A') } }))).code, 0);
+    assert.equal((await kubectl(kc, 'patch', 'secret', 'www', '--type=merge', '-p', JSON.stringify({ data: { b: b64('B') } }))).code, 0);
+    assert.equal((await kubectl(kc, 'patch', 'secret', 'www', '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/data/b' }]))).code, 0);
+    assert.deepEqual(standin.secretData('www'), { 'tls.crt': 'old', other: 'keep', a: 'A' });
+    const types = standin.requests.filter((r) => r.method === 'PATCH').map((r) => r.contentType);
+    assert.deepEqual(types, ['application/strategic-merge-patch+json', 'application/merge-patch+json', 'application/json-patch+json']);
+
+    // A stale resourceVersion precondition is a 409, as kubectl reports it.
+    const stale = await kubectl(kc, 'patch', 'secret', 'www', '--type=merge', '-p', JSON.stringify({ metadata: { resourceVersion: '1' }, data: { c: b64('C') } }));
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /the object has been modified/);
+
+    // Server-side apply by kubectl: its key is added, everyone else's stay; a second apply without
+    // the key removes only it.
+    const manifest = join(standin.dir, 'apply.yaml');
+    await writeFile(manifest, 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: www\n  labels:\n    applied: "yes"\nstringData:\n  mine: hello\n');
+    const applied = await kubectl(kc, 'apply', '--server-side', '--validate=false', '-f', manifest);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /serverside-applied/);
+    assert.deepEqual(standin.secretData('www'), { 'tls.crt': 'old', other: 'keep', a: 'A', mine: 'hello' });
+    await writeFile(manifest, 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: www\nstringData:\n  mine2: x\n');
+    assert.equal((await kubectl(kc, 'apply', '--server-side', '--validate=false', '-f', manifest)).code, 0);
+    assert.deepEqual(standin.secretData('www'), { 'tls.crt': 'old', other: 'keep', a: 'A', mine2: 'x' });
+    const labels = (standin.secret('www')?.metadata as { labels: Record<string, string> }).labels;
+    assert.deepEqual(labels, { team: 'web' });
+
+    // Taking over a key another manager wrote is a conflict unless forced.
+    await writeFile(manifest, 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: www\nstringData:\n  a: mine-now\n');
+    const conflict = await kubectl(kc, 'apply', '--server-side', '--validate=false', '-f', manifest);
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /conflict with "kubectl-patch"/);
+    assert.equal((await kubectl(kc, 'apply', '--server-side', '--force-conflicts', '--validate=false', '-f', manifest)).code, 0);
+    assert.equal(standin.secretData('www').a, 'mine-now');
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl is refused with the real 403 Status when the Role lacks the verb', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin({ rules: [{ verbs: ['get'], resources: ['secrets'], resourceNames: ['www'] }] });
+  try {
+    standin.putSecret('www', { a: 'b' });
+    const kc = await standin.writeKubeconfig();
+    assert.equal((await kubectl(kc, 'get', 'secret', 'www', '-o', 'name')).code, 0);
+    const denied = await kubectl(kc, 'patch', 'secret', 'www', '-p', '{"data":{"x":"eA=="}}');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /secrets "www" is forbidden: User "system:serviceaccount:default:certpilot" cannot patch resource "secrets" in API group "" in the namespace "default"/);
+    const other = await kubectl(kc, 'get', 'secret', 'other', '-o', 'name');
+    assert.match(other.stderr, /cannot get resource "secrets"/);
+    const badToken = await standin.writeKubeconfig('wrong-token');
+    assert.match((await kubectl(badToken, 'get', 'secret', 'www')).stderr, /Unauthorized|provide credentials/);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl lists pods by selector and execs in an apache pod over v5: output, exit code, graceful reload; the mounted Secret follows updates', { timeout: 90_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`') || !requireApache(t)) return;
+  const initial = storedCertificate(1);
+  const standin = await startStandinWithPods({ pods: 2, initial, projectionDelayMs: () => Infinity });
+  try {
+    standin.putSecret('unrelated', { a: 'b' });
+    const kc = await standin.writeKubeconfig();
+    const pods = await kubectl(kc, 'get', 'pods', '-l', 'app=www', '-o', 'name');
+    assert.deepEqual(pods.stdout.trim().split('\n'), ['pod/www-0', 'pod/www-1']);
+    assert.equal((await kubectl(kc, 'get', 'pods', '-l', 'app in (db,cache)', '-o', 'name')).stdout.trim(), '');
+
+    const sum = await kubectl(kc, 'exec', 'www-0', '--', 'sha256sum', '/etc/ssl/certpilot/tls.crt');
+    assert.equal(sum.code, 0, sum.stderr);
+    const digest = createHash('sha256').update(initial.fullchainPem).digest('hex');
+    assert.equal(sum.stdout, `${digest}  /etc/ssl/certpilot/tls.crt\n`);
+    const fail = await kubectl(kc, 'exec', 'www-1', '--', 'sh', '-c', 'echo oops >&2; exit 3');
+    assert.equal(fail.code, 3);
+    assert.match(fail.stderr, /oops/);
+    assert.equal((await kubectl(kc, 'exec', 'www-1', '--', 'apachectl', 'graceful')).code, 0);
+    assert.ok(standin.execs.every((e) => e.protocol === 'v5.channel.k8s.io'));
+
+    // kubelet-style projection: the mounted file changes only when the kubelet projects, via ..data.
+    const next = storedCertificate(2);
+    assert.equal((await kubectl(kc, 'patch', 'secret', 'www-certificate', '--type=merge', '-p', JSON.stringify({ data: { 'tls.crt': b64(next.fullchainPem), 'tls.key': b64(next.privateKeyPem) } }))).code, 0);
+    const nextDigest = createHash('sha256').update(next.fullchainPem).digest('hex');
+    const before = await kubectl(kc, 'exec', 'www-0', '--', 'sha256sum', '/etc/ssl/certpilot/tls.crt');
+    assert.ok(before.stdout.startsWith(digest), 'not projected before the kubelet syncs');
+    await standin.projectNow();
+    const after = await kubectl(kc, 'exec', 'www-0', '--', 'sh', '-c', 'sha256sum /etc/ssl/certpilot/tls.crt; readlink /etc/ssl/certpilot/tls.crt /etc/ssl/certpilot/..data');
+    const lines = after.stdout.trim().split('\n');
+    assert.ok(lines[0]?.startsWith(nextDigest), after.stdout);
+    assert.equal(lines[1], '..data/tls.crt');
+    assert.match(lines[2] ?? '', /^\.\.\d{4}-/);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('client-node execs over v4 when the server offers only v4, and reads the exit code', { timeout: 60_000 }, async (t) => {
+  if (!requireApache(t)) return;
+  const standin = await startStandinWithPods({ pods: 1, initial: storedCertificate(1), execProtocols: ['v4.channel.k8s.io'] });
+  try {
+    const client = new KubernetesClient({ kubeconfig: await standin.writeKubeconfig(), apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir);
+    const ok = await client.exec('www-0', 'apache', ['cat', '/etc/ssl/certpilot/other']);
+    assert.deepEqual(ok, { exitCode: 0, stdout: 'kept', stderr: '', protocol: 'v4.channel.k8s.io' });
+    const bad = await client.exec('www-0', 'apache', ['sh', '-c', 'exit 7']);
+    assert.equal(bad.exitCode, 7);
+    await assert.rejects(client.exec('www-0', 'apache', ['no-such-binary']), (e: Error & { code?: string }) => e.code === 'ERR_KUBERNETES_EXEC' && /executable file not found/.test(e.message));
+    standin.execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+    assert.equal((await client.exec('www-0', 'apache', ['true'])).protocol, 'v5.channel.k8s.io');
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl rollout restart replaces a Deployment\'s pods on the stand-in, as certpilot\'s restart does', { timeout: 90_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`') || !requireApache(t)) return;
+  const standin = await startStandinWithPods({ pods: 0, initial: storedCertificate(1) });
+  try {
+    standin.putWorkload('Deployment', 'web', { app: 'web' });
+    await standin.addPod({ name: 'web-5d4f8c9b7-aaaaa', labels: { app: 'web' }, secretName: 'www-certificate', owner: { kind: 'Deployment', name: 'web' } });
+    const kc = await standin.writeKubeconfig();
+    const out = await kubectl(kc, 'rollout', 'restart', 'deployment/web');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /deployment.apps\/web restarted/);
+    await standin.rolloutsDone();
+    const names = standin.podNames();
+    assert.equal(names.length, 1);
+    assert.notEqual(names[0], 'web-5d4f8c9b7-aaaaa');
+    const patch = standin.requests.find((r) => r.method === 'PATCH' && r.resource === 'deployments');
+    assert.equal(patch?.contentType, 'application/strategic-merge-patch+json');
+  } finally {
+    await standin.stop();
+  }
+});
