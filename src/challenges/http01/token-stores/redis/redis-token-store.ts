@@ -244,6 +244,8 @@ export class RedisTokenStore implements ChallengeTokenStore {
       maxRetriesPerRequest: 0,
       connectTimeout: o.connectTimeoutMs ?? 5000,
       commandTimeout: o.commandTimeoutMs ?? 2000,
+      // Concurrent lookups (the CA's vantage points, a busy responder) share one write to Redis.
+      enableAutoPipelining: true,
       // Keep reconnecting once connected (a responder outlives Redis restarts), never faster than 2 s.
       retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
       ...(username !== undefined ? { username } : {}),
