@@ -35,9 +35,11 @@ APT_PACKAGES=(pebble openssl ca-certificates cron apache2 libssl3 bind9 bind9-dn
   # the Route 53 emulator's dependencies (python3-moto itself comes from trixie, step 2b)
   python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
   python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml
-  python3-blinker python3-openssl)
+  python3-blinker python3-openssl
+  # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller
+  redis-server apache2 libssl3 nginx-light php-cli php-redis)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time)
+BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 

@@ -106,6 +106,18 @@ export const ERROR_CATALOG = {
     hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
     local: true,
   },
+  ERR_CHALLENGE_SELF_CHECK: {
+    title: 'A self-check URL did not serve the http-01 token before the CA was asked',
+    hint: 'Fetch the URL named in the message: route /.well-known/acme-challenge/ on every pod to a responder reading the same store.',
+  },
+  ERR_TOKEN_STORE_UNAVAILABLE: {
+    title: 'The http-01 token store (Redis) could not be reached or failed a command',
+    hint: 'Check that Redis runs and that the solver\'s url (host, port, TLS) is right; the responder answers 503 until it is back.',
+  },
+  ERR_TOKEN_STORE_AUTH: {
+    title: 'The http-01 token store refused the credentials, or the password file cannot be read',
+    hint: 'Check the solver\'s username and passwordFile (the file must be readable and hold only the password).',
+  },
   ERR_CHALLENGE_WEBROOT: {
     title: 'The webroot solver could not write the challenge file',
     hint: 'Check the webroot solver\'s `path` and that certpilot may write under it.',

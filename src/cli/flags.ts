@@ -83,6 +83,12 @@ export const FLAGS = {
   'with-certificate-key': { type: 'boolean', commands: ['revoke'], help: "sign the revocation with the certificate's own key" },
   user: { type: 'string', short: 'u', value: 'USER', commands: ['cron'], help: 'the crontab of USER (as root) instead of your own' },
   'log-file': { type: 'string', value: 'FILE', commands: ['cron'], help: "where each run's output is appended (default <stateDir>/renew.log)" },
+  listen: { type: 'string', value: 'HOST:PORT', commands: ['serve'], help: 'where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080)' },
+  solver: { type: 'string', value: 'NAME', commands: ['serve'], help: 'read tokens through this redis solver of the configuration' },
+  'redis-url': { type: 'string', value: 'URL', commands: ['serve'], help: 'read tokens from this Redis instead (password: $CERTPILOT_REDIS_PASSWORD_FILE)' },
+  'redis-prefix': { type: 'string', value: 'PREFIX', commands: ['serve'], requires: 'redis-url', help: 'key prefix with --redis-url (default .well-known/acme-challenge/)' },
+  'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
+  thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',

@@ -7,6 +7,8 @@
 import { resolve } from 'node:path';
 import { standaloneSchema } from '../challenges/http01/solvers/standalone/schema.js';
 import { webrootSchema } from '../challenges/http01/solvers/webroot/schema.js';
+import { statelessSchema } from '../challenges/http01/solvers/stateless/schema.js';
+import { redisSchema } from '../challenges/http01/token-stores/redis/schema.js';
 import { rfc2136Schema } from '../challenges/dns01/providers/rfc2136/schema.js';
 import { route53Schema } from '../challenges/dns01/providers/route53/schema.js';
 import { filesSchema } from '../deploy/files/schema.js';
@@ -39,6 +41,36 @@ export const PLUGINS = [
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
       return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'stateless',
+    kind: 'challenge-solver',
+    challengeType: 'http-01',
+    summary: 'http-01 with nothing stored: every responder answers <token>.<account thumbprint> (`certpilot serve --thumbprint`, or the nginx/apache lines of `certpilot account show`).',
+    dir: 'challenges/http01/solvers/stateless',
+    schema: statelessSchema,
+    create: async (o, d) => {
+      const { StatelessHttp01Solver } = await import('../challenges/http01/solvers/stateless/stateless-solver.js');
+      return new StatelessHttp01Solver({ selfCheck: o.selfCheck, logger: d.logger });
+    },
+  }),
+  definePlugin({
+    id: 'redis',
+    kind: 'token-store',
+    summary: 'http-01 tokens in a shared Redis (standalone, Sentinel, Cluster; TLS) that every pod\'s responder reads: `certpilot serve`, the middleware, or your own app.',
+    dir: 'challenges/http01/token-stores/redis',
+    schema: redisSchema,
+    create: async (o, d) => {
+      const { RedisTokenStore } = await import('../challenges/http01/token-stores/redis/redis-token-store.js');
+      return new RedisTokenStore({
+        ...o,
+        ...(o.passwordFile ? { passwordFile: resolve(d.baseDir, o.passwordFile) } : {}),
+        ...(o.tls?.caFile ? { tls: { ...o.tls, caFile: resolve(d.baseDir, o.tls.caFile) } } : {}),
+        ...(o.sentinel?.passwordFile ? { sentinel: { ...o.sentinel, passwordFile: resolve(d.baseDir, o.sentinel.passwordFile) } } : {}),
+        journalDir: resolve(d.stateDir, 'http01-tokens', d.name),
+        logger: d.logger,
+      });
     },
   }),
   definePlugin({

@@ -17,3 +17,14 @@ export interface ChallengeTokenStore {
 
 /** A token as ACME issues it: base64url, no padding (RFC 8555 §8.3 requires ≥128 bits of entropy). */
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{16,256}$/;
+
+/** Optional: a store that can say whether its backend answers (Redis `PING`), for `/healthz`. */
+export interface HealthCheckedStore {
+  /** Resolves when the backend answers; rejects with a CertpilotError otherwise. */
+  check(): Promise<void>;
+}
+
+/** Type guard for {@link HealthCheckedStore}. */
+export function isHealthCheckedStore(store: unknown): store is HealthCheckedStore {
+  return typeof (store as Partial<HealthCheckedStore> | null)?.check === 'function';
+}

@@ -3,7 +3,7 @@
  * the key authorization into a shared {@link ChallengeTokenStore}, and whatever responder serves the
  * names (in this process, another pod, a PHP controller over Redis) answers the CA from it.
  */
-import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
+import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
 import { CertpilotError } from '../../errors.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
 import { TOKEN_PATTERN } from './challenge-token-store.js';
@@ -20,6 +20,8 @@ export interface Http01SolverOptions {
   store: ChallengeTokenStore;
   /** How long a presented token stays readable; defaults to {@link DEFAULT_TOKEN_TTL_SECONDS}. */
   ttlSeconds?: number;
+  /** Optional: what must hold before the CA is told (the self-check); makes this solver a waiter. */
+  waiter?: ChallengeWaiter;
 }
 
 /** Presents http-01 answers by writing them to a token store; cleans up only its own token. */
@@ -29,9 +31,14 @@ export class Http01Solver implements ChallengeSolver {
   private readonly store: ChallengeTokenStore;
   private readonly ttlSeconds: number;
 
+  /** Present only with a waiter: resolves when the answer can be seen (issuer calls it before telling the CA). */
+  readonly wait?: (challenge: PendingChallenge, options: SolverCallOptions) => Promise<void>;
+
   constructor(options: Http01SolverOptions) {
     this.store = options.store;
     this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+    const waiter = options.waiter;
+    if (waiter !== undefined) this.wait = (challenge, call) => waiter.wait(challenge, call);
   }
 
   /** Stores the key authorization under the challenge token (idempotent: a second put overwrites). */

@@ -203,3 +203,41 @@ void test('a value under a token key that is not that token\'s key authorization
     assert.equal(res.body, NOT_FOUND_BODY);
   }
 });
+
+void test('stateless mode answers <token>.<thumbprint> for any well-formed token and 404 for anything else', async () => {
+  const thumbprint = '9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI';
+  const responder = createChallengeResponder({ thumbprint });
+  const other = 'Xz'.repeat(20);
+  for (const token of [TOKEN, other]) {
+    const res = await responder.handle({ method: 'GET', path: `${CHALLENGE_PATH_PREFIX}${token}` });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, `${token}.${thumbprint}`);
+    assertSafeHeaders(res.headers);
+  }
+  for (const [, path] of notFoundPaths.filter(([name]) => name !== 'unknown token')) {
+    const res = await responder.handle({ method: 'GET', path });
+    assert.equal(res.status, 404, path);
+  }
+  assert.equal(await responder.healthy(), true);
+});
+
+void test('a responder needs exactly one of store and thumbprint, and a thumbprint of the right shape', async () => {
+  const store = new MemoryTokenStore({ clock: new FakeClock() });
+  assert.throws(() => createChallengeResponder({}), { code: 'ERR_INTERNAL' });
+  assert.throws(() => createChallengeResponder({ store, thumbprint: 'x'.repeat(43) }), { code: 'ERR_INTERNAL' });
+  assert.throws(() => createChallengeResponder({ thumbprint: 'not a thumbprint!' }), { code: 'ERR_CLI_USAGE' });
+});
+
+void test('healthy() follows the store check, and a store without one is healthy', async () => {
+  let up = true;
+  const checked = Object.assign(new MemoryTokenStore({ clock: new FakeClock() }), {
+    check: async () => {
+      if (!up) throw new Error('down');
+    },
+  });
+  const responder = createChallengeResponder({ store: checked });
+  assert.equal(await responder.healthy(), true);
+  up = false;
+  assert.equal(await responder.healthy(), false);
+  assert.equal(await createChallengeResponder({ store: new MemoryTokenStore() }).healthy(), true);
+});

@@ -16,10 +16,18 @@
  *   the GET headers (with its `Content-Length`) and no body.
  * - A failing store answers 503 with a constant body (the CA retries from other vantage points);
  *   the failure is logged without the key authorization.
+ * - Token shape: {@link TOKEN_PATTERN}, 16 to 256 base64url characters, the same rule the solver
+ *   applies before it stores a token. Issue 7 sketched 1 to 128; the responder answers exactly what
+ *   a solver can have stored, so a shorter path can never be a hit (404 without asking the store)
+ *   and a CA's longer token (RFC 8555 sets no maximum) still validates. Every miss by shape is
+ *   decided before the store is touched; only a well-formed token costs one lookup.
+ * - Stateless mode (RFC 8555 §8.3 permits it): with `thumbprint` instead of `store`, every
+ *   well-formed token answers `<token>.<thumbprint>` and nothing is looked up at all.
  */
 import type { Logger } from '../../logger.js';
+import { CertpilotError } from '../../errors.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
-import { TOKEN_PATTERN } from './challenge-token-store.js';
+import { TOKEN_PATTERN, isHealthCheckedStore } from './challenge-token-store.js';
 
 /** The path prefix under which the CA fetches http-01 answers (RFC 8555 §8.3). */
 export const CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
@@ -49,10 +57,15 @@ export interface ResponderResponse {
   body: string;
 }
 
-/** Options for {@link createChallengeResponder}. */
+/** Options for {@link createChallengeResponder}: exactly one of `store` and `thumbprint`. */
 export interface ChallengeResponderOptions {
   /** Where the key authorizations are. */
-  store: ChallengeTokenStore;
+  store?: ChallengeTokenStore;
+  /**
+   * Stateless mode: the ACME account's JWK thumbprint (RFC 7638, base64url). Every well-formed token
+   * is answered `<token>.<thumbprint>`, so no store is needed; see docs/http01-many-pods.md.
+   */
+  thumbprint?: string;
   /**
    * When set, only these hosts are answered (others get 404). Case-insensitive, port and a trailing
    * dot ignored; `*.example.com` matches any name below `example.com` (not `example.com` itself).
@@ -68,11 +81,21 @@ export interface ChallengeResponder {
   handle(request: ResponderRequest): Promise<ResponderResponse>;
   /** True when `path` is under the challenge prefix, i.e. this responder owns the answer (even a 404). */
   matches(path: string): boolean;
+  /** Resolves when the store answers (`check()` of a {@link HealthCheckedStore}); stateless: at once. */
+  healthy(): Promise<boolean>;
 }
 
 /** Creates a {@link ChallengeResponder} over `options.store`. */
 export function createChallengeResponder(options: ChallengeResponderOptions): ChallengeResponder {
-  const { store, logger } = options;
+  const { store, logger, thumbprint } = options;
+  if ((store === undefined) === (thumbprint === undefined)) {
+    throw new CertpilotError('ERR_INTERNAL', 'http-01 responder: cannot start: give exactly one of store and thumbprint');
+  }
+  if (thumbprint !== undefined && !THUMBPRINT.test(thumbprint)) {
+    throw new CertpilotError('ERR_CLI_USAGE', 'http-01 responder: cannot start: the thumbprint is not 16-128 base64url characters (RFC 7638)', {
+      hint: 'Copy the thumbprint printed by `certpilot account show`.',
+    });
+  }
   const hostAllowed = options.allowedHosts === undefined ? undefined : compileHostCheck(options.allowedHosts);
 
   const matches = (path: string): boolean => {
@@ -95,9 +118,10 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
       logger?.debug({ host: request.host }, 'http-01 responder: host not allowed');
       return notFound(head);
     }
+    if (thumbprint !== undefined) return respond(200, `${token}.${thumbprint}`, head);
     let keyAuthorization: string | undefined;
     try {
-      keyAuthorization = await store.get(token);
+      keyAuthorization = await (store as ChallengeTokenStore).get(token);
     } catch (err) {
       logger?.warn({ err: describeError(err) }, 'http-01 responder: token store failed');
       return respond(503, UNAVAILABLE_BODY, head, { 'retry-after': '1' });
@@ -110,7 +134,18 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
     return respond(200, keyAuthorization, head);
   };
 
-  return { handle, matches };
+  const healthy = async (): Promise<boolean> => {
+    if (store === undefined || !isHealthCheckedStore(store)) return true;
+    try {
+      await store.check();
+      return true;
+    } catch (err) {
+      logger?.warn({ err: describeError(err) }, 'http-01 responder: token store health check failed');
+      return false;
+    }
+  };
+
+  return { handle, matches, healthy };
 }
 
 function notFound(head: boolean): ResponderResponse {

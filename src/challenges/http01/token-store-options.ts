@@ -15,16 +15,37 @@ export const tokenStoreSolverOptionsShape = {
     .max(86400)
     .default(3600)
     .describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.'),
+  selfCheck: z
+    .strictObject({
+      urls: z
+        .array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'))
+        .default([])
+        .describe('Base URLs to fetch each token through before the CA is told (each pod, or the public name); {name} becomes the name validated. Sent with Host: <name>.'),
+      enabled: z.boolean().default(true).describe('Check before telling the CA (only when urls are given).'),
+      timeoutSeconds: z.number().int().min(1).max(600).default(60).describe('How long every URL has to answer the key authorization.'),
+    })
+    .default({ urls: [], enabled: true, timeoutSeconds: 60 })
+    .describe('Self-check: fetch the token through these URLs and tell the CA only when all of them answer it.'),
 };
 
 /** The store-backed http-01 solver's own options, as validated. */
 export type TokenStoreSolverOptions = z.output<z.ZodObject<typeof tokenStoreSolverOptionsShape>>;
 
-/** Wraps a token store in the store-backed http-01 solver with the entry's options. */
+/**
+ * Wraps a token store in the store-backed http-01 solver with the entry's options. A store that can
+ * check its backend (Redis `PING`) is checked here, when the certificate's solvers are made, so an
+ * unreachable store fails the run before any order is placed.
+ */
 export async function createTokenStoreSolver(
   store: ChallengeTokenStore,
   options: TokenStoreSolverOptions,
 ): Promise<ChallengeSolver> {
-  const { Http01Solver } = await import('./http01-solver.js');
+  const [{ Http01Solver }, { isHealthCheckedStore }] = await Promise.all([import('./http01-solver.js'), import('./challenge-token-store.js')]);
+  if (isHealthCheckedStore(store)) await store.check();
+  const check = options.selfCheck;
+  if (check !== undefined && check.enabled && check.urls.length > 0) {
+    const { Http01SelfCheck } = await import('./self-check.js');
+    return new Http01Solver({ store, ttlSeconds: options.ttlSeconds, waiter: new Http01SelfCheck({ urls: check.urls, timeoutSeconds: check.timeoutSeconds }) });
+  }
   return new Http01Solver({ store, ttlSeconds: options.ttlSeconds });
 }

@@ -1,6 +1,8 @@
 /** `certpilot account show|create|update|rollover|deactivate`: the ACME account of the configured CA. */
 import { createHash, createPublicKey } from 'node:crypto';
 import { importPrivateKey, keyTypeOf } from '../../acme/csr.js';
+import { jwkThumbprint } from '../../acme/protocol/jws.js';
+import { apacheStatelessSnippet, nginxStatelessSnippet } from '../../challenges/http01/stateless.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
@@ -25,10 +27,16 @@ export async function run(ctx: CommandContext): Promise<number> {
           contact: account.contact ?? [],
           keyType: keyTypeOf(key) ?? 'unknown',
           publicKeySha256: fingerprint(key),
+          // RFC 7638: what stateless http-01 responders append to each token (RFC 8555 §8.1).
+          thumbprint: jwkThumbprint(key),
           createdAt: account.createdAt,
         };
-        if (ctx.values.json) ctx.output.out(JSON.stringify(info, null, 2));
-        else for (const [k, v] of Object.entries(info)) ctx.output.out(`${k.padEnd(16)} ${Array.isArray(v) ? v.join(', ') || '-' : (v ?? '-')}`);
+        const stateless = { nginx: nginxStatelessSnippet(info.thumbprint), apache: apacheStatelessSnippet(info.thumbprint) };
+        if (ctx.values.json) ctx.output.out(JSON.stringify({ ...info, stateless }, null, 2));
+        else {
+          for (const [k, v] of Object.entries(info)) ctx.output.out(`${k.padEnd(16)} ${Array.isArray(v) ? v.join(', ') || '-' : (v ?? '-')}`);
+          ctx.output.out(`\nStateless http-01 (docs/http01-many-pods.md): certpilot serve --thumbprint ${info.thumbprint}\n  or nginx:\n${nginxStatelessSnippet(info.thumbprint)}\n  or apache (mod_rewrite, mod_headers):\n${stateless.apache.join('\n')}`);
+        }
         return EXIT.ok;
       }
       case 'create': {

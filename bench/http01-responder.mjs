@@ -1,0 +1,137 @@
+// Benchmark of the http-01 responder (issue 7), not a test: `certpilot serve` over a real
+// redis-server against nginx serving the same tokens as static files, on the same machine in the
+// same run, both pinned to one core (taskset), wrk on the other. Hits and misses, with and without
+// keep-alive; requests per second and p50/p99 latency from wrk; Redis commands per request from
+// INFO commandstats. Writes bench/results/http01.md and bench/results/http01.json.
+//
+//   npm run build && node bench/http01-responder.mjs [--duration 5] [--connections 32]
+//
+// Needs redis-server, nginx (nginx-light) and wrk (bash scripts/setup.sh --bench).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { startRedis } = await import(join(root, 'dist/test/harness/redis.js'));
+const { startNginx } = await import(join(root, 'dist/test/harness/nginx.js'));
+const { freePort } = await import(join(root, 'dist/test/harness/ports.js'));
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+};
+const DURATION = arg('duration', 5);
+const LOAD_BEFORE = loadavg()[0];
+const CONNECTIONS = arg('connections', 32);
+const SERVER_CPU = cpus().length > 1 ? '1' : '0';
+const CLIENT_CPU = '0';
+const TOKENS = 100;
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+// Distinct for i < 832 (enough for the 100 seeded tokens and the thumbprint).
+const token = (i) => Array.from({ length: 43 }, (_, k) => B64[(i * 31 + k * 7 + ((i * k) % 13)) % 64]).join('');
+const THUMBPRINT = token(700);
+const tokens = Array.from({ length: TOKENS }, (_, i) => token(i));
+
+function need(binary) {
+  if (spawnSync('sh', ['-c', `command -v ${binary}`]).status !== 0) {
+    console.error(`bench: ${binary} missing (bash scripts/setup.sh --bench)`);
+    process.exit(2);
+  }
+}
+for (const b of ['redis-server', 'wrk', 'taskset']) need(b);
+
+function wrk(url, { keepAlive }) {
+  const args = ['-c', String(CONNECTIONS), '-t', '1', '-d', `${DURATION}s`, '--latency', ...(keepAlive ? [] : ['-H', 'Connection: close']), url];
+  const r = spawnSync('taskset', ['-c', CLIENT_CPU, 'wrk', ...args], { encoding: 'utf8' });
+  const out = r.stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const unit = (v, u) => Number(v) * ({ us: 0.001, ms: 1, s: 1000 }[u] ?? NaN);
+  const pct = (p) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m ? unit(m[1], m[2]) : NaN;
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? '';
+  return { rps, p50: pct(50), p99: pct(99), requests, non2xx, errors, raw: out };
+}
+
+const redis = await startRedis();
+for (const t of tokens) await redis.command('SET', `.well-known/acme-challenge/${t}`, `${t}.${THUMBPRINT}`, 'EX', '3600');
+
+const servePort = await freePort();
+const serve = spawn('taskset', ['-c', SERVER_CPU, process.execPath, join(root, 'dist/bundle/certpilot.js'), 'serve', '--listen', `127.0.0.1:${servePort}`, '--redis-url', redis.url, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+const nginxPort = await freePort();
+const nginx = await startNginx({ host: '127.0.0.1', port: nginxPort, workers: 1, serverLines: ['location /.well-known/acme-challenge/ { default_type text/plain; add_header Cache-Control no-store; }'] });
+await mkdir(join(nginx.root, '.well-known', 'acme-challenge'), { recursive: true });
+for (const t of tokens) await writeFile(join(nginx.root, '.well-known', 'acme-challenge', t), `${t}.${THUMBPRINT}`);
+const nginxPid = Number(spawnSync('sh', ['-c', `pgrep -f "nginx: worker process" -n`], { encoding: 'utf8' }).stdout.trim());
+if (nginxPid) spawnSync('taskset', ['-pc', SERVER_CPU, String(nginxPid)]);
+
+for (let i = 0; i < 100; i++) {
+  const ok = await fetch(`http://127.0.0.1:${servePort}/healthz`).then((r) => r.ok, () => false);
+  if (ok) break;
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const hit = tokens[7];
+const cases = [
+  { name: 'hit', path: `/.well-known/acme-challenge/${hit}` },
+  { name: 'miss (malformed: traversal)', path: '/.well-known/acme-challenge/..%2f..%2fsecret' },
+  // Not from token(): its values repeat with a period of 832.
+  { name: 'miss (well-formed, unknown token)', path: `/.well-known/acme-challenge/${'unknown_'.padEnd(43, 'Q')}` },
+];
+const rows = [];
+for (const c of cases) {
+  for (const keepAlive of [true, false]) {
+    for (const [server, port] of [['certpilot serve + Redis', servePort], ['nginx static files', nginxPort]]) {
+      const isServe = port === servePort;
+      if (isServe) await redis.resetStats();
+      const r = wrk(`http://127.0.0.1:${port}${c.path}`, { keepAlive });
+      let redisPerRequest = null;
+      if (isServe) {
+        const stats = await redis.commandStats();
+        const calls = Object.entries(stats).filter(([k]) => k !== 'info' && k !== 'config|resetstat').reduce((n, [, v]) => n + v, 0);
+        redisPerRequest = r.requests > 0 ? calls / r.requests : null;
+      }
+      rows.push({ case: c.name, keepAlive, server, ...r, redisPerRequest, raw: undefined });
+      console.error(`${c.name.padEnd(34)} ka=${keepAlive ? 'on ' : 'off'} ${server.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms${redisPerRequest === null ? '' : ` redis/req ${redisPerRequest.toFixed(3)}`}`);
+    }
+  }
+}
+serve.kill('SIGTERM');
+await nginx.stop();
+await redis.stop();
+
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const lines = [
+  '# http-01 responder benchmark',
+  '',
+  '<!-- Written by `node bench/http01-responder.mjs`; numbers from one run on the machine below. -->',
+  '',
+  `Run: ${new Date().toISOString()}; ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; 1-minute load average ${LOAD_BEFORE.toFixed(1)} before the run (other work shares the machine: read ratios, not absolute figures).`,
+  `Servers pinned to CPU ${SERVER_CPU} (\`taskset\`), wrk on CPU ${CLIENT_CPU}: \`wrk -t1 -c${CONNECTIONS} -d${DURATION}s --latency\`, keep-alive off = \`-H 'Connection: close'\`.`,
+  '`certpilot serve` (the bundle, one Node process) reads a real redis-server (same machine, unpinned); nginx (Debian nginx-light, 1 worker, access log off) serves the same 100 tokens as static files.',
+  '',
+  '| case | keep-alive | server | req/s | p50 ms | p99 ms | non-2xx | Redis commands / request |',
+  '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.case} | ${r.keepAlive ? 'on' : 'off'} | ${r.server} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.non2xx} | ${r.redisPerRequest === null ? '–' : fmt(r.redisPerRequest, 3)} |`),
+  '',
+  '## Against the targets of issue 7',
+  '',
+];
+for (const keepAlive of [true, false]) {
+  const s = rows.find((r) => r.case === 'hit' && r.keepAlive === keepAlive && r.server.startsWith('certpilot'));
+  const n = rows.find((r) => r.case === 'hit' && r.keepAlive === keepAlive && r.server.startsWith('nginx'));
+  lines.push(`- Hits, keep-alive ${keepAlive ? 'on' : 'off'}: certpilot serve at ${fmt((s.rps / n.rps) * 100)} % of nginx (target: at least 50 %).`);
+}
+const malformed = rows.filter((r) => r.case.startsWith('miss (malformed') && r.server.startsWith('certpilot'));
+lines.push(`- Malformed misses: ${malformed.map((r) => fmt(r.redisPerRequest, 3)).join(' and ')} Redis commands per request (target: zero).`);
+lines.push('- A well-formed but unknown token costs one `GET` (it could be a live token); only its shape can be judged without Redis.');
+lines.push('');
+await mkdir(join(root, 'bench', 'results'), { recursive: true });
+await writeFile(join(root, 'bench', 'results', 'http01.md'), `${lines.join('\n')}\n`);
+await writeFile(join(root, 'bench', 'results', 'http01.json'), `${JSON.stringify({ duration: DURATION, connections: CONNECTIONS, rows }, null, 2)}\n`);
+console.error('wrote bench/results/http01.md and bench/results/http01.json');

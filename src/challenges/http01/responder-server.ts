@@ -1,0 +1,126 @@
+/**
+ * The standalone responder server behind `certpilot serve`: a `node:http` server that answers
+ * `/.well-known/acme-challenge/<token>` with a {@link ChallengeResponder}, `/healthz` with the state
+ * of its store, and 404 for anything else. Bounded by header and request timeouts and a header size
+ * limit (a slow or oversized request cannot hold a socket), and stopped gracefully: on
+ * {@link ResponderServer.close} it stops accepting, drops idle keep-alive sockets, lets requests in
+ * flight finish within the grace period, then closes what is left.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CertpilotError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { ChallengeResponder } from './responder.js';
+import { NOT_FOUND_BODY } from './responder.js';
+
+/** The path of the health endpoint. */
+export const HEALTH_PATH = '/healthz';
+
+/** Options for {@link startResponderServer}. */
+export interface ResponderServerOptions {
+  responder: ChallengeResponder;
+  /** Address to bind, e.g. `0.0.0.0`, `::` or `127.0.0.2`. */
+  host: string;
+  /** Port (0: any free one). */
+  port: number;
+  logger?: Logger;
+  /** Longest time to receive the request headers (default 10 s). */
+  headersTimeoutMs?: number;
+  /** Longest time for a whole request (default 15 s). */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive sockets close after this (default 5 s). */
+  keepAliveTimeoutMs?: number;
+}
+
+/** A listening responder server. */
+export interface ResponderServer {
+  /** The bound address and port. */
+  readonly address: AddressInfo;
+  /** Stops accepting, waits up to `graceMs` (default 5000) for requests in flight, then closes everything. Idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const HEALTH_HEADERS = { 'content-type': 'text/plain', 'cache-control': 'no-store' };
+
+/** Starts listening; rejects with `ERR_CHALLENGE_LISTEN` when the address cannot be bound. */
+export async function startResponderServer(options: ResponderServerOptions): Promise<ResponderServer> {
+  const { responder } = options;
+  const logger = options.logger ?? silentLogger;
+  const server: Server = createServer({
+    maxHeaderSize: 8192,
+    headersTimeout: options.headersTimeoutMs ?? 10_000,
+    requestTimeout: options.requestTimeoutMs ?? 15_000,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const path = req.url ?? '';
+    const done = (status: number): void => {
+      // Hits and failures are rare and worth a line; misses (scanners) stay at debug. The entry is
+      // built only when it will be written: this runs for every request.
+      const level = status >= 500 ? 'warn' : status === 200 && path !== HEALTH_PATH ? 'info' : 'debug';
+      if (!logger.isLevelEnabled(level)) return;
+      const entry = { method: req.method, path: path.slice(0, 200), status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      if (level === 'warn') logger.warn(entry, 'http-01 responder: unavailable');
+      else if (level === 'info') logger.info(entry, 'http-01 responder: answered');
+      else logger.debug(entry, 'http-01 responder: request');
+    };
+    if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      void responder.healthy().then((ok) => {
+        const body = ok ? 'ok\n' : 'token store unavailable\n';
+        res.writeHead(ok ? 200 : 503, { ...HEALTH_HEADERS, 'content-length': String(body.length) });
+        res.end(req.method === 'HEAD' ? '' : body);
+        done(ok ? 200 : 503);
+      });
+      return;
+    }
+    if (!responder.matches(path)) {
+      res.writeHead(404, { ...HEALTH_HEADERS, 'content-length': String(NOT_FOUND_BODY.length) });
+      res.end(req.method === 'HEAD' ? '' : NOT_FOUND_BODY);
+      done(404);
+      return;
+    }
+    void responder.handle({ method: req.method ?? '', path, host: req.headers.host }).then((answer) => {
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+      done(answer.status);
+    });
+  });
+  // A malformed request gets a bare 400 and a closed socket; nothing reaches the responder.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        new CertpilotError('ERR_CHALLENGE_LISTEN', `http-01 responder: cannot listen on ${options.host}:${options.port}: ${err.code ?? err.message}`, {
+          hint: 'Pick a free port with --listen, or run as a user that may bind it.',
+          cause: err,
+        }),
+      );
+    };
+    server.once('error', onError);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close: (graceMs = 5000) => {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,12 @@
+/**
+ * Options of the `stateless` http-01 solver (`solvers.<name>: { type: stateless }`): nothing is
+ * stored; the responders answer `<token>.<account thumbprint>` by themselves (`certpilot serve
+ * --thumbprint`, or the nginx/apache lines `certpilot account show` prints). Only the self-check.
+ */
+import { z } from 'zod';
+import { tokenStoreSolverOptionsShape } from '../../token-store-options.js';
+
+/** Schema of the `stateless` solver's options. */
+export const statelessSchema = z.strictObject({
+  selfCheck: tokenStoreSolverOptionsShape.selfCheck,
+});
