@@ -12,6 +12,7 @@ import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
+import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
@@ -42,6 +43,11 @@ export interface Runtime {
   renewalContext(): RenewalContext;
   /** The DNS provider of a solver whose type is a DNS provider (`route53 check`), built once. */
   dnsProvider(solverName: string): Promise<DnsProvider>;
+  /**
+   * The token store of a token-store solver (`certpilot serve --solver`), or of an entry given
+   * here (`serve --redis-url`: validated by the plug-in's schema); built once per name.
+   */
+  tokenStore(solverName: string, entry?: PluginInstanceConfig): Promise<ChallengeTokenStore>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -118,6 +124,24 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       const entry = config.solvers[name];
       if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no solver named "${name}"`);
       return create(entry, 'dns-provider', name, 'solver');
+    });
+
+  const tokenStore = (name: string, given?: PluginInstanceConfig): Promise<ChallengeTokenStore> =>
+    once(`token-store:${name}`, async () => {
+      const entry = given ?? config.solvers[name];
+      if (!entry) {
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: no solver named "${name}" in the configuration`, { hint: `Configured solvers: ${Object.keys(config.solvers).join(', ')}.` });
+      }
+      const plugin = findPlugin(entry.type);
+      if (plugin?.kind !== 'token-store') {
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${name}" is of type ${entry.type}, not a token store serve can read`, { hint: 'Name a solver of type redis.' });
+      }
+      if (!given) return create(entry, 'token-store', name, 'solver');
+      const parsed = plugin.schema.safeParse(Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'type')));
+      if (!parsed.success) {
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+      }
+      return create({ type: entry.type, ...(parsed.data as Record<string, unknown>) }, 'token-store', name, 'solver');
     });
 
   const deployer = (name: string): Promise<Deployer> =>
@@ -207,6 +231,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       logger,
     }),
     dnsProvider,
+    tokenStore,
     close: async () => {
       await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
       // Wrapped solvers (dns-01, token store) may hold their own resources too.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import { overridesOf } from './flags.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { compose, type Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 
@@ -33,9 +33,9 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 }
 
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
-export async function openRuntime(ctx: CommandContext, withCertificate = true): Promise<Runtime> {
+export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger } = {}): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: createLogger({ level: config.logLevel }), env: ctx.env });
+  return compose(config, { logger: options.logger ?? createLogger({ level: config.logLevel }), env: ctx.env });
 }
 
 /** The configured certificates selected by --name (all when none given). */

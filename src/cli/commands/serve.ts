@@ -15,13 +15,11 @@ import { resolve } from 'node:path';
 import type { ChallengeTokenStore } from '../../challenges/http01/challenge-token-store.js';
 import { createChallengeResponder } from '../../challenges/http01/responder.js';
 import { startResponderServer } from '../../challenges/http01/responder-server.js';
-import { systemClock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
-import { isClosablePlugin } from '../../plugins/plugin.js';
-import { findPlugin } from '../../plugins/registry.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { loadCommandConfig } from '../runtime.js';
+import type { Runtime } from '../compose.js';
+import { openRuntime } from '../runtime.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8080';
 
@@ -47,7 +45,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const level = v.verbose ? 'debug' : (v['log-level'] ?? 'info');
   const logger = createLogger({ level });
-  const store = v.thumbprint === undefined ? await openStore(ctx, logger) : undefined;
+  const runtime = v.thumbprint === undefined ? await openRuntime(ctx, false, { logger }) : undefined;
+  const store = runtime ? await openStore(ctx, runtime) : undefined;
   const responder = createChallengeResponder({
     ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
     ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),
@@ -69,47 +68,23 @@ export async function run(ctx: CommandContext): Promise<number> {
   });
   logger.info('http-01 responder: stopping (signal)');
   await server.close();
-  if (store !== undefined && isClosablePlugin(store)) await store.close();
+  await runtime?.close();
   logger.info('http-01 responder: stopped');
   logger.flush();
   return EXIT.ok;
 }
 
-/** The token store: a `solvers.<name>` entry of the configuration, or --redis-url flags. */
-async function openStore(ctx: CommandContext, logger: ReturnType<typeof createLogger>): Promise<ChallengeTokenStore> {
+/**
+ * The token store, built by the composition root: a `solvers.<name>` entry of the configuration,
+ * or an entry made of the --redis-url flags (validated by the redis plug-in's schema).
+ */
+async function openStore(ctx: CommandContext, runtime: Runtime): Promise<ChallengeTokenStore> {
   const v = ctx.values;
-  const plugin = findPlugin('redis');
-  if (plugin === undefined || plugin.kind !== 'token-store') throw new CertpilotError('ERR_INTERNAL', 'cli: the redis token store is not registered');
-  if (v.solver !== undefined) {
-    const config = await loadCommandConfig(ctx, false);
-    const entry = config.solvers[v.solver];
-    if (entry === undefined) {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: no solver named "${v.solver}" in the configuration`, {
-        hint: `Configured solvers: ${Object.keys(config.solvers).join(', ')}.`,
-      });
-    }
-    const entryPlugin = findPlugin(entry.type);
-    if (entryPlugin?.kind !== 'token-store') {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${v.solver}" is of type ${entry.type}, not a token store serve can read`, {
-        hint: 'Point --solver at a solver of type redis.',
-      });
-    }
-    // Only the store's own options (the solver's ttlSeconds/selfCheck are the ordering side's).
-    const own = Object.fromEntries(Object.keys(entryPlugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
-    const deps = { name: v.solver, logger, clock: systemClock, baseDir: config.baseDir, stateDir: config.stateDir };
-    return (await entryPlugin.create(entryPlugin.schema.parse(own), deps)) as ChallengeTokenStore;
-  }
-  const raw = {
+  if (v.solver !== undefined) return runtime.tokenStore(v.solver);
+  return runtime.tokenStore('redis-url', {
+    type: 'redis',
     url: v['redis-url'],
     ...(v['redis-prefix'] !== undefined ? { prefix: v['redis-prefix'] } : {}),
-    ...(ctx.env.CERTPILOT_REDIS_PASSWORD_FILE ? { passwordFile: ctx.env.CERTPILOT_REDIS_PASSWORD_FILE } : {}),
-  };
-  const parsed = plugin.schema.safeParse(raw);
-  if (!parsed.success) {
-    throw new CertpilotError('ERR_CLI_USAGE', `cli: --redis-url/--redis-prefix: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  }
-  // The responder only reads: no journal directory is needed, the state dir is never written.
-  const { RedisTokenStore } = await import('../../challenges/http01/token-stores/redis/redis-token-store.js');
-  const o = parsed.data as { passwordFile?: string } & ConstructorParameters<typeof RedisTokenStore>[0];
-  return new RedisTokenStore({ ...o, ...(o?.passwordFile ? { passwordFile: resolve(ctx.cwd, o.passwordFile) } : {}), logger });
+    ...(ctx.env.CERTPILOT_REDIS_PASSWORD_FILE ? { passwordFile: resolve(ctx.cwd, ctx.env.CERTPILOT_REDIS_PASSWORD_FILE) } : {}),
+  });
 }
