@@ -114,7 +114,11 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       if (kind === 'token-store') {
         const { createTokenStoreSolver, tokenStoreSolverOptionsShape } = await import('../challenges/http01/token-store-options.js');
         const common = Object.fromEntries(Object.keys(tokenStoreSolverOptionsShape).map((k) => [k, entry[k]]));
-        return createTokenStoreSolver(await create(entry, 'token-store', name, 'solver'), common as Parameters<typeof createTokenStoreSolver>[1]);
+        return createTokenStoreSolver(await create(entry, 'token-store', name, 'solver'), common as Parameters<typeof createTokenStoreSolver>[1], {
+          baseDir: config.baseDir,
+          logger: logger.child({ solver: name }),
+          clock,
+        });
       }
       return create(entry, 'challenge-solver', name, 'solver');
     });

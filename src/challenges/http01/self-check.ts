@@ -23,6 +23,11 @@ import { CHALLENGE_PATH_PREFIX } from './responder.js';
 export interface Http01SelfCheckOptions {
   /** Base URLs to check, `{name}` replaced by the identifier. */
   urls: readonly string[];
+  /**
+   * More base URLs, found anew for every challenge: every pod of a label selector (through the
+   * Kubernetes adapter), so a pod that appeared since the last order is checked too.
+   */
+  discover?: (signal?: AbortSignal) => Promise<string[]>;
   /** How long to keep trying before giving up (default 60). */
   timeoutSeconds?: number;
   /** Pause between rounds (default 1000 ms). */
@@ -40,6 +45,7 @@ interface Answer {
 /** Checks that every configured URL serves a challenge's key authorization. */
 export class Http01SelfCheck implements ChallengeWaiter {
   private readonly urls: readonly string[];
+  private readonly discover: ((signal?: AbortSignal) => Promise<string[]>) | undefined;
   private readonly timeoutMs: number;
   private readonly intervalMs: number;
   private readonly clock: Clock;
@@ -47,6 +53,7 @@ export class Http01SelfCheck implements ChallengeWaiter {
 
   constructor(options: Http01SelfCheckOptions) {
     this.urls = options.urls;
+    this.discover = options.discover;
     this.timeoutMs = (options.timeoutSeconds ?? 60) * 1000;
     this.intervalMs = options.intervalMs ?? 1000;
     this.clock = options.clock ?? systemClock;
@@ -56,13 +63,14 @@ export class Http01SelfCheck implements ChallengeWaiter {
   /** Resolves once every URL answers the key authorization; rejects naming the first that does not. */
   async wait(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
     const deadline = this.clock.now().getTime() + this.timeoutMs;
-    let pending = this.urls.map((u) => targetUrl(u, challenge));
+    const bases = [...this.urls, ...(this.discover ? await this.discover(options.signal) : [])];
+    let pending = bases.map((u) => targetUrl(u, challenge));
     for (;;) {
       options.signal?.throwIfAborted();
       const answers = await Promise.all(pending.map((url) => fetchAnswer(url, challenge.identifier.value, options.signal)));
       const wrong = answers.filter((a) => a.status !== 200 || a.body !== challenge.keyAuthorization);
       if (wrong.length === 0) {
-        this.logger.debug({ identifier: challenge.identifier.value, urls: this.urls.length }, 'http-01 self-check passed');
+        this.logger.debug({ identifier: challenge.identifier.value, urls: bases.length }, 'http-01 self-check passed');
         return;
       }
       pending = wrong.map((a) => a.url);

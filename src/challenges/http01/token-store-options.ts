@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import type { ChallengeSolver } from '../challenge-solver.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../logger.js';
+import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
 
 /** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
 export const tokenStoreSolverOptionsShape = {
@@ -21,7 +24,16 @@ export const tokenStoreSolverOptionsShape = {
         .array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'))
         .default([])
         .describe('Base URLs to fetch each token through before the CA is told (each pod, or the public name); {name} becomes the name validated. Sent with Host: <name>.'),
-      enabled: z.boolean().default(true).describe('Check before telling the CA (only when urls are given).'),
+      pods: z
+        .strictObject({
+          selector: z.string().min(1).describe('Label selector of the pods that answer http-01, e.g. `app=www`.'),
+          port: z.number().int().min(1).max(65535).default(80).describe('Port the responder listens on in each pod.'),
+          scheme: z.enum(['http', 'https']).default('http').describe('http, or https for a responder behind TLS in the pod.'),
+          ...kubernetesConnectionShape,
+        })
+        .optional()
+        .describe('Also check every running pod of this selector at its pod IP (listed anew for each challenge; needs `list` on pods).'),
+      enabled: z.boolean().default(true).describe('Check before telling the CA (only when urls or pods are given).'),
       timeoutSeconds: z.number().int().min(1).max(600).default(60).describe('How long every URL has to answer the key authorization.'),
     })
     .default({ urls: [], enabled: true, timeoutSeconds: 60 })
@@ -39,13 +51,29 @@ export type TokenStoreSolverOptions = z.output<z.ZodObject<typeof tokenStoreSolv
 export async function createTokenStoreSolver(
   store: ChallengeTokenStore,
   options: TokenStoreSolverOptions,
+  deps: { baseDir?: string; logger?: Logger; clock?: Clock } = {},
 ): Promise<ChallengeSolver> {
   const [{ Http01Solver }, { isHealthCheckedStore }] = await Promise.all([import('./http01-solver.js'), import('./challenge-token-store.js')]);
   if (isHealthCheckedStore(store)) await store.check();
   const check = options.selfCheck;
-  if (check !== undefined && check.enabled && check.urls.length > 0) {
+  if (check !== undefined && check.enabled && (check.urls.length > 0 || check.pods !== undefined)) {
     const { Http01SelfCheck } = await import('./self-check.js');
-    return new Http01Solver({ store, ttlSeconds: options.ttlSeconds, waiter: new Http01SelfCheck({ urls: check.urls, timeoutSeconds: check.timeoutSeconds }) });
+    let discover: ((signal?: AbortSignal) => Promise<string[]>) | undefined;
+    if (check.pods !== undefined) {
+      const pods = check.pods;
+      // The one Kubernetes adapter, loaded only when a selector is configured.
+      const [{ KubernetesClient }, { podBaseUrls }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('../../kubernetes/pod-urls.js')]);
+      const client = new KubernetesClient(pods, deps.baseDir ?? '.');
+      discover = () => podBaseUrls(client, pods);
+    }
+    const waiter = new Http01SelfCheck({
+      urls: check.urls,
+      ...(discover ? { discover } : {}),
+      timeoutSeconds: check.timeoutSeconds,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.clock ? { clock: deps.clock } : {}),
+    });
+    return new Http01Solver({ store, ttlSeconds: options.ttlSeconds, waiter });
   }
   return new Http01Solver({ store, ttlSeconds: options.ttlSeconds });
 }
