@@ -31,12 +31,17 @@ done
 
 # Debian packages the tests and the demo need. Later features add theirs here, one word each
 # (redis-server, bind9, bind9-dnsutils, apache2, libssl3, ...).
-APT_PACKAGES=(pebble openssl ca-certificates cron apache2 libssl3 bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3
+APT_PACKAGES=(pebble openssl ca-certificates
+  # certpilot cron against the real crontab
+  cron
+  # dns-01: BIND, Knot and PowerDNS for RFC 2136
+  bind9 bind9-dnsutils knot pdns-server pdns-backend-sqlite3 sqlite3
   # the Route 53 emulator's dependencies (python3-moto itself comes from trixie, step 2b)
   python3-boto3 python3-botocore python3-flask python3-flask-cors python3-werkzeug python3-xmltodict
   python3-responses python3-cryptography python3-dateutil python3-jinja2 python3-requests python3-yaml
   python3-blinker python3-openssl
-  # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller
+  # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
+  # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
   redis-server apache2 libssl3 nginx-light php-cli php-redis)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
