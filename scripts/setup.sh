@@ -93,6 +93,9 @@ install_packages() {
 pkgs=("${APT_PACKAGES[@]}")
 [[ $BENCH -eq 1 ]] && pkgs+=("${BENCH_PACKAGES[@]}")
 install_packages "${pkgs[@]}"
+# The real kubectl cross-checks the Kubernetes stand-in. The machine image has it (Debian package
+# `kubectl`); where it does not, Debian's kubernetes-client provides one.
+if ! command -v kubectl >/dev/null 2>&1; then install_packages kubernetes-client; fi
 
 # --- 2. Pebble >= 2.10 from Debian unstable/trixie, side-loaded ---------------------------------
 # A separate apt configuration (own source list, lists and cache) so the machine's own apt state is

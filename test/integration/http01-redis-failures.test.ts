@@ -90,7 +90,9 @@ test('Redis stopped in the middle of an order: a clear error; the next run leave
     solvers: { pods: { type: 'redis', url: redis.url, connectTimeoutMs: 1000, selfCheck: { urls: [hook.url] } } },
     certificates: [{ name: 'mid', domains: ['mid.pods.test'], solver: 'pods' }],
   });
-  const pod = await startServe(['--config', config, '--listen', `${podHost}:${pebble.httpPort}`, '--solver', 'pods']);
+  // Hit cache off: with it, the pod would answer the CA from what the self-check just read, and
+  // the order would (rightly) succeed; this test is about the failure path.
+  const pod = await startServe(['--config', config, '--listen', `${podHost}:${pebble.httpPort}`, '--solver', 'pods', '--cache-hits-ms', '0']);
   t.after(() => pod.stop());
 
   const first = await runCli(['issue', '--config', config]);

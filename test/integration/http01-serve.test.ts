@@ -29,7 +29,8 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     if (!requireServer(t, 'redis-server') || !redis) return;
     assert.ok(existsSync(cliPath), 'build the bundle first (npm run build)');
     const port = await freePort();
-    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--redis-url', redis.url, '--allow-host', 'www.example.com', '--allow-host', '*.example.org']);
+    // Hit cache off here: this test needs every hit to reach Redis (the next test covers the cache).
+    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--redis-url', redis.url, '--cache-hits-ms', '0', '--allow-host', 'www.example.com', '--allow-host', '*.example.org']);
     t.after(() => serve.stop());
     const store = new RedisTokenStore({ url: redis.url });
     t.after(() => store.close());
@@ -73,6 +74,24 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     assert.equal(lines.at(-1)?.msg, 'http-01 responder: stopped');
     assert.ok(!serve.logs().includes(THUMBPRINT), 'the key authorization is never logged');
     await store.delete(TOKEN);
+  });
+
+  test('the default hit cache: a burst of validations costs one Redis GET; a token written later is answered at once', async (t) => {
+    if (!requireServer(t, 'redis-server') || !redis) return;
+    const port = await freePort();
+    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--redis-url', redis.url]);
+    t.after(() => serve.stop());
+    const store = new RedisTokenStore({ url: redis.url });
+    t.after(() => store.close());
+    const later = `${TOKEN.slice(0, -5)}later`;
+    await redis.resetStats();
+    assert.equal((await rawGet({ port }, `/.well-known/acme-challenge/${later}`)).status, 404, 'not there yet');
+    await store.put(later, `${later}.${THUMBPRINT}`, 600);
+    await redis.resetStats();
+    for (let i = 0; i < 5; i++) assert.equal((await rawGet({ port }, `/.well-known/acme-challenge/${later}`)).body, `${later}.${THUMBPRINT}`, 'a miss is never cached');
+    const gets = (await redis.commandStats()).get ?? 0;
+    assert.equal(gets, 1, 'five validations of one token, one GET');
+    await store.delete(later);
   });
 
   test('stateless mode: --thumbprint answers <token>.<thumbprint> with no store at all', async (t) => {

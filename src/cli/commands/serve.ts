@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import type { ChallengeTokenStore } from '../../challenges/http01/challenge-token-store.js';
 import { createChallengeResponder } from '../../challenges/http01/responder.js';
 import { startResponderServer } from '../../challenges/http01/responder-server.js';
+import { HitCacheTokenStore } from '../../challenges/http01/hit-cache-token-store.js';
 import { CertpilotError } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { EXIT, type CommandContext } from '../main.js';
@@ -22,6 +23,8 @@ import type { Runtime } from '../compose.js';
 import { openRuntime } from '../runtime.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8080';
+/** How long `serve` keeps a token it found (see hit-cache-token-store.ts for the trade). */
+const DEFAULT_HIT_CACHE_MS = 1000;
 
 /** Parses `host:port`, `[v6]:port` or `:port` (all addresses). */
 export function parseListen(value: string): { host: string; port: number } {
@@ -46,7 +49,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const level = v.verbose ? 'debug' : (v['log-level'] ?? 'info');
   const logger = createLogger({ level });
   const runtime = v.thumbprint === undefined ? await openRuntime(ctx, false, { logger }) : undefined;
-  const store = runtime ? await openStore(ctx, runtime) : undefined;
+  const shared = runtime ? await openStore(ctx, runtime) : undefined;
+  // The CA validates each token several times at once: one store read serves the burst.
+  const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS }) : undefined;
   const responder = createChallengeResponder({
     ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
     ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),
