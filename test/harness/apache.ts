@@ -3,13 +3,12 @@
  * snippet of docs/http01-many-pods.md) or with the stateless lines, with its own config, pid and logs in a temp folder, on a loopback
  * address; never the system service. Health-checked by an HTTP request before it is handed out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBinary } from './paths.js';
+import { answersHttp, startServerProcess } from './server-process.js';
 
 /** Where Debian keeps apache's loadable modules. */
 const MODULES = '/usr/lib/apache2/modules';
@@ -23,8 +22,6 @@ export interface ApacheProxy {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-let hooked = false;
 
 /** Starts apache2 on `host:port`, proxying the challenge path to `backend` (e.g. `http://127.0.0.5:8080`). */
 export function startApacheProxy(options: { host: string; port: number; backend: string }): Promise<ApacheProxy> {
@@ -45,12 +42,6 @@ export function startApacheProxy(options: { host: string; port: number; backend:
 export async function startApache(options: { host: string; port: number; modules: string[]; lines: string[] }): Promise<ApacheProxy> {
   const binary = resolveBinary('apache2') ?? resolveBinary('/usr/sbin/apache2');
   if (binary === undefined) throw new Error('harness: apache2 not installed (Debian package apache2; run `bash scripts/setup.sh`)');
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const c of running) c.kill('SIGKILL');
-    });
-  }
   const dir = await mkdtemp(join(tmpdir(), 'certpilot-apache-'));
   // apache's workers run as nobody when started as root: they must read the document root.
   await chmod(dir, 0o755);
@@ -83,48 +74,19 @@ export async function startApache(options: { host: string; port: number; modules
       '',
     ].join('\n'),
   );
-  const child = spawn(binary, ['-f', conf, '-DFOREGROUND'], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  running.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.once('exit', () => running.delete(child));
-  const failed = async (message: string): Promise<Error> => {
-    await rm(dir, { recursive: true, force: true });
-    return new Error(message);
-  };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw await failed(`apache2 exited (${child.exitCode}): ${stderr}${await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = request({ host: options.host, port: options.port, path: '/index.html', agent: false, timeout: 500 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => req.destroy());
-      req.end();
-    });
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw await failed(`apache2 did not answer in 10 s: ${stderr}${await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const proc = await startServerProcess(binary, ['-f', conf, '-DFOREGROUND'], {
+    label: 'apache2',
+    dir,
+    logFile: join(dir, 'stderr.log'),
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    timeoutMs: 10_000,
+    ready: () => answersHttp(options.host, options.port),
+  });
   return {
     host: options.host,
     port: options.port,
     logs: () => readFile(join(dir, 'error.log'), 'utf8').catch(() => ''),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: proc.stop,
   };
 }
 

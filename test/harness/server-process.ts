@@ -4,6 +4,7 @@
  * until a readiness probe passes, and stopped (SIGTERM, then its folder removed) exactly once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { closeSync, openSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
@@ -16,7 +17,7 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** Everything it printed so far. */
   logs(): Promise<string>;
-  /** SIGTERM, wait for the exit, remove its folder; idempotent. */
+  /** SIGTERM (SIGKILL after 5 s), wait for the exit, remove its folder; idempotent. */
   stop(): Promise<void>;
 }
 
@@ -67,7 +68,9 @@ export async function startServerProcess(binary: string, args: readonly string[]
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
           await exited;
+          clearTimeout(timer);
         }
         await rm(options.dir, { recursive: true, force: true });
       })();
@@ -86,4 +89,17 @@ export async function answersSoa(server: DnsServer, zone: string): Promise<boole
 export async function txtAt(server: DnsServer, fqdn: string): Promise<string[]> {
   const answer = await query(server, fqdn, 'TXT', { recursive: false });
   return (answer.answers ?? []).flatMap((rr) => (rr.type === 'TXT' ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : []));
+}
+
+/** True once `GET http://host:port/path` answers 200. */
+export function answersHttp(host: string, port: number, path = '/index.html'): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const req = request({ host, port, path, agent: false, timeout: 500 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+    req.end();
+  });
 }
