@@ -31,7 +31,9 @@ export interface FlagSpec {
   readonly integer?: { readonly min: number; readonly max: number };
   /** Only meaningful together with this other flag (a usage error otherwise). */
   readonly requires?: string;
-  /** Puts the value into the configuration overrides (flags beat environment and file). */
+  /** The configuration field the value sets, by dotted path (flags beat environment and file). */
+  readonly config?: string;
+  /** For flags that do more than set one field: puts the value into the configuration overrides. */
   readonly override?: (o: ConfigOverrides, value: never, values: RawValues) => void;
 }
 
@@ -43,11 +45,11 @@ const text = (v: unknown): string | undefined => (typeof v === 'string' && v !==
 /** The flags, in the order help lists them. */
 export const FLAGS = {
   config: { type: 'string', short: 'c', value: 'FILE', commands: EVERY_COMMAND, help: 'YAML configuration (default $CERTPILOT_CONFIG, else ./certpilot.yaml if present)' },
-  'state-dir': { type: 'string', value: 'DIR', commands: EVERY_COMMAND, help: 'accounts, certificates and renewal state (default /var/lib/certpilot)', override: (o, v: string) => void (o.stateDir = v) },
-  directory: { type: 'string', value: 'URL', commands: EVERY_COMMAND, help: 'ACME directory URL, or letsencrypt | letsencrypt-staging', override: (o, v: string) => void (o.directoryUrl = v) },
-  'ca-bundle': { type: 'string', value: 'FILE', commands: EVERY_COMMAND, help: 'extra PEM roots to trust for the ACME server (private or test CA)', override: (o, v: string) => void (o.caBundle = v) },
-  email: { type: 'string', value: 'ADDRESS', commands: EVERY_COMMAND, help: 'account contact', override: (o, v: string) => void (o.email = v) },
-  'agree-tos': { type: 'boolean', commands: EVERY_COMMAND, help: "agree to the CA's terms of service", override: (o, v: boolean) => void (v && (o.termsOfServiceAgreed = true)) },
+  'state-dir': { type: 'string', value: 'DIR', commands: EVERY_COMMAND, help: 'accounts, certificates and renewal state (default /var/lib/certpilot)', config: 'stateDir' },
+  directory: { type: 'string', value: 'URL', commands: EVERY_COMMAND, help: 'ACME directory URL, or letsencrypt | letsencrypt-staging', config: 'acme.directoryUrl' },
+  'ca-bundle': { type: 'string', value: 'FILE', commands: EVERY_COMMAND, help: 'extra PEM roots to trust for the ACME server (private or test CA)', config: 'acme.caBundle' },
+  email: { type: 'string', value: 'ADDRESS', commands: EVERY_COMMAND, help: 'account contact', config: 'acme.email' },
+  'agree-tos': { type: 'boolean', commands: EVERY_COMMAND, help: "agree to the CA's terms of service", config: 'acme.termsOfServiceAgreed' },
   domain: {
     type: 'string', short: 'd', multiple: true, value: 'NAME', commands: ['issue', 'status', 'config'],
     help: "a name for a one-off certificate (repeat); replaces the file's list",
@@ -93,9 +95,9 @@ export const FLAGS = {
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',
-    override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.logLevel = 'debug')),
+    override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.set = { ...o.set, logLevel: 'debug' })),
   },
-  'log-level': { type: 'string', value: 'LEVEL', commands: EVERY_COMMAND, help: 'trace | debug | info | warn | error | silent', override: (o, v: string) => void (o.logLevel = v) },
+  'log-level': { type: 'string', value: 'LEVEL', commands: EVERY_COMMAND, help: 'trace | debug | info | warn | error | silent', config: 'logLevel' },
   help: { type: 'boolean', short: 'h', commands: EVERY_COMMAND, help: 'this help' },
   version: { type: 'boolean', commands: EVERY_COMMAND, help: "certpilot's version" },
 } as const satisfies Record<string, FlagSpec>;
@@ -185,8 +187,9 @@ export function overridesOf(values: CliValues): ConfigOverrides {
   const o: ConfigOverrides = {};
   for (const [name, spec] of Object.entries(FLAGS) as [FlagName, FlagSpec][]) {
     const value = values[name];
-    if (value === undefined || value === '' || !spec.override) continue;
-    spec.override(o, value as never, values as RawValues);
+    if (value === undefined || value === '' || value === false) continue;
+    if (spec.config) o.set = { ...o.set, [spec.config]: value };
+    spec.override?.(o, value as never, values as RawValues);
   }
   return o;
 }

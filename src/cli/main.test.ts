@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { configSchema } from '../config/schema.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -135,18 +136,30 @@ test('the flag table: every command it names exists, and the flags land in the c
     new Map(),
   );
   assert.deepEqual(overridesOf(values), {
-    stateDir: '/s',
-    directoryUrl: 'letsencrypt',
-    caBundle: '/ca.pem',
-    email: 'a@b.test',
-    termsOfServiceAgreed: true,
+    set: { stateDir: '/s', 'acme.directoryUrl': 'letsencrypt', 'acme.caBundle': '/ca.pem', 'acme.email': 'a@b.test', 'acme.termsOfServiceAgreed': true, logLevel: 'debug' },
     certificate: { domains: ['a.test', 'b.test'], name: 'ab', keyType: 'rsa-2048', profile: 'shortlived', reuseKey: true },
     http01Port: 8080,
     http01Host: '127.0.0.1',
     webroot: '/w',
-    logLevel: 'debug',
   });
   // An explicit --log-level beats --verbose's debug.
-  assert.equal(overridesOf({ verbose: true, 'log-level': 'trace' }).logLevel, 'trace');
+  assert.equal(overridesOf({ verbose: true, 'log-level': 'trace' }).set?.logLevel, 'trace');
+  // Every field a flag sets by path exists in the configuration schema.
+  for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
+    if (!spec.config) continue;
+    let node: unknown = configSchema;
+    for (const key of spec.config.split('.')) {
+      const shape = unwrapShape(node);
+      assert.ok(shape && key in shape, `--${flag}: ${spec.config} is not a configuration field`);
+      node = shape[key];
+    }
+  }
   assert.throws(() => overridesOf({ domain: ['a.test'], name: ['a', 'b'] }), /at most one --name/);
 });
+
+/** The object shape under zod wrappers (default, prefault, optional), if any. */
+function unwrapShape(node: unknown): Record<string, unknown> | undefined {
+  let n = node as { shape?: Record<string, unknown>; unwrap?: () => unknown; def?: { innerType?: unknown } } | undefined;
+  for (let i = 0; i < 5 && n && !n.shape; i++) n = (n.def?.innerType ?? n.unwrap?.()) as typeof n;
+  return n?.shape;
+}

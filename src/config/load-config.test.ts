@@ -105,7 +105,7 @@ test('flags win over env, env over the file; a one-off certificate replaces the 
     file,
     cwd: '/',
     env: { CERTPILOT_STATE_DIR: '/from/env', CERTPILOT_EMAIL: 'env@example.com' },
-    overrides: { email: 'flag@example.com', certificate: { domains: ['one.example.com', '2001:DB8::1'] } },
+    overrides: { set: { 'acme.email': 'flag@example.com' }, certificate: { domains: ['one.example.com', '2001:DB8::1'] } },
   });
   assert.equal(c.stateDir, '/from/env');
   assert.equal(c.acme.email, 'flag@example.com');

@@ -67,12 +67,11 @@ export interface ResolvedConfig {
 
 /** Values set on the command line; they win over the environment and the file. */
 export interface ConfigOverrides {
-  stateDir?: string;
-  directoryUrl?: string;
-  email?: string;
-  termsOfServiceAgreed?: boolean;
-  caBundle?: string;
-  logLevel?: string;
+  /**
+   * Fields set directly, by dotted path (`acme.email`, `stateDir`): a flag that sets one field
+   * declares its path in the CLI's flag table and lands here, so it needs no code of its own.
+   */
+  set?: Readonly<Record<string, unknown>>;
   http01Port?: number;
   http01Host?: string;
   webroot?: string;
@@ -102,6 +101,16 @@ export const CONFIG_ENV_VARIABLES: Readonly<Record<string, string>> = {
   CERTPILOT_EAB_KID: 'Overrides acme.eab.kid.',
   CERTPILOT_EAB_HMAC_KEY: 'The EAB HMAC key (prefer the _FILE form).',
   CERTPILOT_EAB_HMAC_KEY_FILE: 'File holding the EAB HMAC key.',
+};
+
+/** The variables of {@link CONFIG_ENV_VARIABLES} that set one field, and its dotted path. */
+const ENV_SETTINGS: Readonly<Record<string, string>> = {
+  CERTPILOT_STATE_DIR: 'stateDir',
+  CERTPILOT_LOG_LEVEL: 'logLevel',
+  CERTPILOT_DIRECTORY_URL: 'acme.directoryUrl',
+  CERTPILOT_EMAIL: 'acme.email',
+  CERTPILOT_CA_BUNDLE: 'acme.caBundle',
+  CERTPILOT_EAB_KID: 'acme.eab.kid',
 };
 
 /** Loads and validates the configuration; throws ConfigError with every problem found. */
@@ -179,21 +188,15 @@ function applyOverrides(value: unknown, env: LoadConfigOptions['env'], o: Config
   const set = (target: Mutable, key: string, v: unknown): void => {
     if (v !== undefined && v !== '') target[key] = v;
   };
+  const setPath = (path: string, v: unknown): void => {
+    if (v === undefined || v === '') return; // an unset variable or flag creates no section
+    const keys = path.split('.');
+    const last = keys.pop() as string;
+    set(keys.reduce((target, key) => section(target, key), root), last, v);
+  };
   // Environment first, then flags on top.
-  set(root, 'stateDir', env.CERTPILOT_STATE_DIR);
-  set(root, 'logLevel', env.CERTPILOT_LOG_LEVEL);
-  const acme = section(root, 'acme');
-  set(acme, 'directoryUrl', env.CERTPILOT_DIRECTORY_URL);
-  set(acme, 'email', env.CERTPILOT_EMAIL);
-  set(acme, 'caBundle', env.CERTPILOT_CA_BUNDLE);
-  if (env.CERTPILOT_EAB_KID) set(section(acme, 'eab'), 'kid', env.CERTPILOT_EAB_KID);
-
-  set(root, 'stateDir', o.stateDir);
-  set(root, 'logLevel', o.logLevel);
-  set(acme, 'directoryUrl', o.directoryUrl);
-  set(acme, 'email', o.email);
-  set(acme, 'caBundle', o.caBundle);
-  if (o.termsOfServiceAgreed) acme.termsOfServiceAgreed = true;
+  for (const [variable, path] of Object.entries(ENV_SETTINGS)) setPath(path, env[variable]);
+  for (const [path, v] of Object.entries(o.set ?? {})) setPath(path, v);
   // The flags reshape the solver named `default` (the one certificates use unless they name one).
   if (o.webroot) {
     section(root, 'solvers').default = { type: 'webroot', path: o.webroot };
