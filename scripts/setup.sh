@@ -131,6 +131,26 @@ debian_mirror() {
   } | { grep -v -- '-security' || true; } | head -n 1
 }
 
+# The side apt configuration for newer Debian suites (unstable, trixie) of the machine's own mirror:
+# its own source list, lists and cache under $CACHE, so the machine's apt state is never touched.
+# Sets SIDE_APT_DIR, SIDE_APT_MIRROR and SIDE_APT_OPTS; fails (after a warning naming `what`
+# will skip) when no mirror is configured.
+side_apt() {
+  SIDE_APT_MIRROR="$(debian_mirror)"
+  if [[ -z $SIDE_APT_MIRROR ]]; then
+    warn "no Debian mirror found in /etc/apt sources; $1 will skip"
+    return 1
+  fi
+  SIDE_APT_DIR="$CACHE/apt-unstable"
+  mkdir -p "$SIDE_APT_DIR/lists/partial" "$SIDE_APT_DIR/cache/archives/partial" "$SIDE_APT_DIR/debs"
+  {
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SIDE_APT_MIRROR unstable main"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $SIDE_APT_MIRROR trixie main"
+  } >"$SIDE_APT_DIR/sources.list"
+  SIDE_APT_OPTS=(-o "Dir::Etc::SourceList=$SIDE_APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$SIDE_APT_DIR/lists" -o "Dir::Cache=$SIDE_APT_DIR/cache" -o "APT::Sandbox::User=$(id -un)")
+}
+
 install_new_pebble() {
   if [[ -x $PEBBLE_NEW_BIN ]] && "$PEBBLE_NEW_BIN" -version >/dev/null 2>&1; then
     log "pebble $(cat "$PEBBLE_NEW_DIR/VERSION" 2>/dev/null || echo '>= 2.10') present: $PEBBLE_NEW_BIN"
@@ -141,20 +161,9 @@ install_new_pebble() {
     warn "cannot fetch pebble >= $PEBBLE_NEW_MIN without apt-get; ARI/profile tests will skip"
     return 0
   fi
-  local mirror
-  mirror="$(debian_mirror)"
-  if [[ -z $mirror ]]; then
-    warn "no Debian mirror found in /etc/apt sources; ARI/profile tests will skip"
-    return 0
-  fi
-  local alt="$CACHE/apt-unstable"
-  mkdir -p "$alt/lists/partial" "$alt/cache/archives/partial" "$alt/debs"
-  {
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main"
-  } >"$alt/sources.list"
-  local aptopts=(-o "Dir::Etc::SourceList=$alt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$alt/lists" -o "Dir::Cache=$alt/cache" -o "APT::Sandbox::User=$(id -un)")
+  if ! side_apt "ARI/profile tests"; then return 0; fi
+  local alt=$SIDE_APT_DIR mirror=$SIDE_APT_MIRROR
+  local -a aptopts=("${SIDE_APT_OPTS[@]}")
   log "fetching pebble >= $PEBBLE_NEW_MIN index from $mirror (unstable, trixie)"
   if ! apt-get "${aptopts[@]}" update -qq >&2; then
     warn "apt-get update of unstable/trixie failed; ARI/profile tests will skip"
@@ -202,19 +211,9 @@ install_moto() {
     warn "cannot fetch python3-moto without apt-get; Route 53 emulator tests will skip"
     return 0
   fi
-  local mirror alt="$CACHE/apt-unstable"
-  mirror="$(debian_mirror)"
-  if [[ -z $mirror ]]; then
-    warn "no Debian mirror found in /etc/apt sources; Route 53 emulator tests will skip"
-    return 0
-  fi
-  mkdir -p "$alt/lists/partial" "$alt/cache/archives/partial" "$alt/debs"
-  {
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main"
-    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main"
-  } >"$alt/sources.list"
-  local aptopts=(-o "Dir::Etc::SourceList=$alt/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$alt/lists" -o "Dir::Cache=$alt/cache" -o "APT::Sandbox::User=$(id -un)")
+  if ! side_apt "Route 53 emulator tests"; then return 0; fi
+  local alt=$SIDE_APT_DIR
+  local -a aptopts=("${SIDE_APT_OPTS[@]}")
   if [[ ! -d $alt/lists ]] || ! ls "$alt/lists/"*trixie* >/dev/null 2>&1; then
     apt-get "${aptopts[@]}" update -qq >&2 || { warn "apt-get update of trixie failed; Route 53 emulator tests will skip"; return 0; }
   fi

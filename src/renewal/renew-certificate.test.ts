@@ -424,3 +424,31 @@ test('one certificate with an unreadable live set fails alone; the others renew'
   const { readFile } = await import('node:fs/promises');
   assert.equal(await readFile(join(h.store.stateDir, 'archive', 'www', 'cert1.pem'), 'utf8'), '', 'the damaged file is reported, never overwritten');
 });
+
+test('SIGTERM during the deploy stage is an interruption: saved, reported as interrupted, deployed by the next run', async () => {
+  const h = await harness();
+  const controller = new AbortController();
+  const calls: string[] = [];
+  h.deployers = [
+    {
+      id: 'slow',
+      deploy: async (cert, o) => {
+        calls.push(`slow:v${cert.version}`);
+        if (calls.length === 1) {
+          controller.abort(new CertpilotError('ERR_INTERRUPTED', 'renew: interrupted by SIGTERM'));
+          o.signal?.throwIfAborted();
+        }
+        return { message: 'ok' };
+      },
+    },
+  ];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['slow'] };
+  const first = await renewCertificate(withDeploy, h.ctx, { signal: controller.signal });
+  assert.equal(first.outcome, 'interrupted');
+  assert.match(first.message, /saved, and the next run deploys it/);
+  assert.equal((await h.store.load('www'))?.version, 1);
+  const next = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(next.outcome, 'deployed');
+  assert.equal(next.deploy?.ok, true);
+  assert.deepEqual(calls, ['slow:v1', 'slow:v1']);
+});

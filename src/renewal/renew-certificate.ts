@@ -181,7 +181,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
       // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
       const deploy = await deployStage(spec, stored, state, ctx, options, log);
       const base = undecided(spec.name, decision, stored);
-      return { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
+      return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
     const result = await issueAndSave(spec, stored, state, pending, decision.reason ?? 'forced', ctx, options, log);
@@ -189,7 +189,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     const saved = await ctx.store.load(spec.name);
     if (!saved || spec.deploy.length === 0) return result;
     const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
-    return { ...result, deploy };
+    return interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
   } finally {
     await lock.release();
   }
@@ -211,7 +211,8 @@ export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalC
       return { name: spec.name, outcome: 'failed', message: error.message, error };
     }
     const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
-    return { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
+    const base: RenewalResult = { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
+    return interruptedDeploy(base, deploy, options.signal) ?? base;
   } finally {
     await lock.release();
   }
@@ -252,6 +253,16 @@ export async function deployStage(
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not record the deploy');
   }
   return report;
+}
+
+/**
+ * A deploy stopped by SIGINT/SIGTERM is an interruption, not a failure: the new version is saved,
+ * and the next run deploys it (the deployers that did not finish have no success record).
+ */
+function interruptedDeploy(base: RenewalResult, deploy: DeployReport, signal: AbortSignal | undefined): RenewalResult | undefined {
+  if (!signal?.aborted || deploy.ok) return undefined;
+  const error = signal.reason instanceof CertpilotError ? signal.reason : new CertpilotError('ERR_INTERRUPTED', `deploy ${base.name}: interrupted`);
+  return { ...base, outcome: 'interrupted', message: `interrupted while deploying version ${deploy.version}: it is saved, and the next run deploys it`, error, deploy };
 }
 
 /** One clause for the CLI line: `deployed to files, hook` / `deploy failed at hook: …`. */

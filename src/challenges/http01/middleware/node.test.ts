@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, request } from 'node:http';
+import { rawGet } from '../../../testing/raw-http.js';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { FakeClock } from '../../../testing/fake-clock.js';
@@ -30,16 +31,7 @@ async function withServer(listener: NodeRequestListener, fn: (port: number) => P
 }
 
 function get(port: number, path: string, method = 'GET', host = 'www.example.com'): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { host }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  return rawGet({ port }, path, { method, host });
 }
 
 async function responder(allowedHosts?: string[]): Promise<ReturnType<typeof createChallengeResponder>> {
