@@ -275,15 +275,19 @@ export class KubernetesClient {
       });
     let status: V1Status | undefined;
     let socket: Awaited<ReturnType<Exec['exec']>>;
+    options.signal?.throwIfAborted();
+    const connecting = this.execer.exec(this.namespace, pod, container ?? '', [...argv], sink(out), sink(err), null, false, (s) => {
+      status = s;
+    });
     try {
       socket = await withTimeout(
-        this.execer.exec(this.namespace, pod, container ?? '', [...argv], sink(out), sink(err), null, false, (s) => {
-          status = s;
-        }),
+        connecting,
         this.timeoutMs,
         () => new CertpilotError('ERR_KUBERNETES_EXEC', `kubernetes: exec in pod ${pod}: no connection in ${this.timeoutMs / 1000} s`, { retryable: true }),
       );
     } catch (e) {
+      // A connection that arrives after we gave up must not run the command unwatched.
+      connecting.then((late) => late.close(), () => undefined);
       throw kubernetesError(e, a, this.namespace);
     }
     const protocol = socket.protocol;
@@ -298,6 +302,7 @@ export class KubernetesClient {
         reject(options.signal?.reason);
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort(); // aborted while connecting
       socket.addEventListener('close', () => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);

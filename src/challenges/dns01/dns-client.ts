@@ -11,7 +11,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { connect } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { CertpilotError } from '../../errors.js';
@@ -68,6 +68,7 @@ export async function exchange(server: DnsServer, build: () => Buffer, options: 
     const answer = await exchangeUdp(server, first, options);
     // TC bit (RFC 1035 §4.1.1): the answer did not fit; ask again over TCP.
     if (((answer.readUInt16BE(2) >> 9) & 1) === 0) return answer;
+    options.signal?.throwIfAborted();
     return exchangeTcp(server, build(), options);
   }
   return exchangeTcp(server, first, options);
@@ -144,6 +145,7 @@ function exchangeUdp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
     socket.on('message', (answer, remote) => {
       // Only an answer from the server we asked, to our ID (RFC 5452 §4.3).
       if (answer.length < 12 || answer.readUInt16BE(0) !== id || remote.port !== server.port) return;
+      if (isIP(server.host) !== 0 && remote.address !== server.host) return;
       finish(undefined, answer);
     });
     socket.on('error', (err) => finish(networkError(server, err.message, err)));
@@ -178,7 +180,10 @@ function exchangeTcp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
       received = Buffer.concat([received, chunk]);
       if (received.length < 2) return;
       const size = received.readUInt16BE(0);
-      if (received.length >= 2 + size) finish(undefined, received.subarray(2, 2 + size));
+      if (received.length < 2 + size) return;
+      const answer = received.subarray(2, 2 + size);
+      if (answer.length < 12 || answer.readUInt16BE(0) !== message.readUInt16BE(0)) finish(networkError(server, 'TCP answer for another message ID'));
+      else finish(undefined, answer);
     });
     socket.on('error', (err) => finish(networkError(server, err.message, err)));
     socket.on('end', () => finish(networkError(server, 'TCP connection closed before a full answer')));

@@ -66,12 +66,16 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
       else logger.debug(entry, 'http-01 responder: request');
     };
     if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
-      void responder.healthy().then((ok) => {
-        const body = ok ? 'ok\n' : 'token store unavailable\n';
-        res.writeHead(ok ? 200 : 503, { ...HEALTH_HEADERS, 'content-length': String(body.length) });
-        res.end(req.method === 'HEAD' ? '' : body);
-        done(ok ? 200 : 503);
-      });
+      void responder
+        .healthy()
+        .catch(() => false)
+        .then((ok) => {
+          const body = ok ? 'ok\n' : 'token store unavailable\n';
+          res.writeHead(ok ? 200 : 503, { ...HEALTH_HEADERS, 'content-length': String(body.length) });
+          res.end(req.method === 'HEAD' ? '' : body);
+          done(ok ? 200 : 503);
+        })
+        .catch(() => res.destroy());
       return;
     }
     if (!responder.matches(path)) {
@@ -80,11 +84,15 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
       done(404);
       return;
     }
-    void responder.handle({ method: req.method ?? '', path, host: req.headers.host }).then((answer) => {
-      res.writeHead(answer.status, answer.headers);
-      res.end(answer.body);
-      done(answer.status);
-    });
+    void responder
+      .handle({ method: req.method ?? '', path, host: req.headers.host })
+      .then((answer) => {
+        res.writeHead(answer.status, answer.headers);
+        res.end(answer.body);
+        done(answer.status);
+      })
+      // The responder answers store failures itself (503); anything else only closes this socket.
+      .catch(() => res.destroy());
   });
   // A malformed request gets a bare 400 and a closed socket; nothing reaches the responder.
   server.on('clientError', (_err, socket) => {
@@ -104,6 +112,8 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
     server.once('error', onError);
     server.listen({ host: options.host, port: options.port }, () => {
       server.off('error', onError);
+      // Later errors (EMFILE on accept…) are logged, never an uncaught exception.
+      server.on('error', (err: NodeJS.ErrnoException) => logger.warn({ code: err.code, err: err.message }, 'http-01 responder: server error'));
       resolve();
     });
   });

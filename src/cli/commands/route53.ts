@@ -80,8 +80,9 @@ async function check(ctx: CommandContext, runtime: Runtime, inputs: Route53Polic
     const ok =
       (await step('zone', async () => `${await provider.zoneFor(fqdn, opts)}${input.hostedZoneId ? ' (configured)' : ' (ListHostedZonesByName)'}`)) &&
       (await step(`write probe TXT at ${fqdn}`, async () => {
-        await provider.addTxtRecord({ fqdn, value: probe, ttl: 60 }, opts);
+        // Set first: the UPSERT may land and the INSYNC wait fail after it (no GetChange right).
         added = true;
+        await provider.addTxtRecord({ fqdn, value: probe, ttl: 60 }, opts);
         return 'ok (ChangeResourceRecordSets UPSERT, GetChange INSYNC)';
       })) &&
       (await step('read it back', async () => {

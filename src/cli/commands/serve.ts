@@ -49,31 +49,36 @@ export async function run(ctx: CommandContext): Promise<number> {
   const level = v.verbose ? 'debug' : (v['log-level'] ?? 'info');
   const logger = createLogger({ level });
   const runtime = v.thumbprint === undefined ? await openRuntime(ctx, false, { logger }) : undefined;
-  const shared = runtime ? await openStore(ctx, runtime) : undefined;
-  // The CA validates each token several times at once: one store read serves the burst.
-  const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS }) : undefined;
-  const responder = createChallengeResponder({
-    ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
-    ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),
-    logger,
-  });
-  if (store !== undefined && !(await responder.healthy())) {
-    // Not fatal: the store may come up after us; /healthz says so until then.
-    logger.warn('http-01 responder: the token store does not answer yet; /healthz fails and lookups answer 503 until it does');
+  let server: Awaited<ReturnType<typeof startResponderServer>> | undefined;
+  try {
+    const shared = runtime ? await openStore(ctx, runtime) : undefined;
+    // The CA validates each token several times at once: one store read serves the burst.
+    const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS }) : undefined;
+    const responder = createChallengeResponder({
+      ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
+      ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),
+      logger,
+    });
+    if (store !== undefined && !(await responder.healthy())) {
+      // Not fatal: the store may come up after us; /healthz says so until then.
+      logger.warn('http-01 responder: the token store does not answer yet; /healthz fails and lookups answer 503 until it does');
+    }
+    server = await startResponderServer({ responder, host, port, logger });
+    logger.info(
+      { listen: `${server.address.address}:${server.address.port}`, mode: store === undefined ? 'stateless' : 'store', allowedHosts: v['allow-host'] ?? [] },
+      'http-01 responder: listening',
+    );
+    await new Promise<void>((done) => {
+      if (ctx.signal === undefined) return; // no signal: serve until the process is killed
+      if (ctx.signal.aborted) done();
+      else ctx.signal.addEventListener('abort', () => done(), { once: true });
+    });
+    logger.info('http-01 responder: stopping (signal)');
+  } finally {
+    // Also when the listen fails: an open Redis connection would keep the process from exiting.
+    await server?.close();
+    await runtime?.close();
   }
-  const server = await startResponderServer({ responder, host, port, logger });
-  logger.info(
-    { listen: `${server.address.address}:${server.address.port}`, mode: store === undefined ? 'stateless' : 'store', allowedHosts: v['allow-host'] ?? [] },
-    'http-01 responder: listening',
-  );
-  await new Promise<void>((done) => {
-    if (ctx.signal === undefined) return; // no signal: serve until the process is killed
-    if (ctx.signal.aborted) done();
-    else ctx.signal.addEventListener('abort', () => done(), { once: true });
-  });
-  logger.info('http-01 responder: stopping (signal)');
-  await server.close();
-  await runtime?.close();
   logger.info('http-01 responder: stopped');
   logger.flush();
   return EXIT.ok;

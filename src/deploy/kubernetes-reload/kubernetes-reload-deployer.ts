@@ -285,6 +285,8 @@ export class KubernetesReloadDeployer implements Deployer {
             if (!done.has(t.uid)) done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'serving', servedSerial: serial });
             continue;
           }
+          // The rollout may have failed while this pod's probe ran: then no further pod is reloaded.
+          if (stop.signal.aborted) return;
           const argv = g.command ?? [];
           logger.info({ deployer: this.id, group, pod: t.name, command: argv[0] }, 'kubernetes-reload: reloading pod');
           // A reload once started runs to its end even when another pod fails meanwhile.
@@ -299,7 +301,13 @@ export class KubernetesReloadDeployer implements Deployer {
           }
           if (r.exitCode !== 0) {
             done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
-            const output = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ').slice(0, 300);
+            // Never a private key in the report, whatever the command printed.
+            const output = (r.stderr.trim() || r.stdout.trim())
+              .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[private key material hidden]')
+              .split('\n')
+              .slice(-3)
+              .join(' / ')
+              .slice(0, 300);
             throw new CertpilotError('ERR_DEPLOY_RELOAD_FAILED', `kubernetes-reload: group ${group}: \`${argv.join(' ')}\` exited ${r.exitCode} in pod ${t.name}${output ? `: ${output}` : ''}`);
           }
           try {

@@ -99,3 +99,15 @@ void test('the provider names the cause of BADSIG, BADKEY and REFUSED, and refus
     }
   }
 });
+
+test('a TSIG secret that is empty or not base64 is a config error naming the field, never a BADSIG later', async () => {
+  const { createRfc2136DnsProvider } = await import('./rfc2136-dns-provider.js');
+  const { rfc2136Schema } = await import('./schema.js');
+  const { silentLogger } = await import('../../../../logger.js');
+  const { systemClock } = await import('../../../../clock.js');
+  const deps = { name: 'dns', logger: silentLogger, clock: systemClock, baseDir: '/', stateDir: '/tmp' };
+  for (const secret of ['not base64!', '====']) {
+    const options = rfc2136Schema.parse({ server: '127.0.0.1', keyName: 'acme', secret });
+    await assert.rejects(createRfc2136DnsProvider(options, deps), (err: Error & { issues?: { path: string }[] }) => err.issues?.[0]?.path === 'solvers.dns.secret' && !err.message.includes(secret));
+  }
+});

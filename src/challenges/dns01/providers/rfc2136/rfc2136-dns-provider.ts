@@ -102,7 +102,12 @@ export class Rfc2136DnsProvider implements DnsProvider {
       },
       { timeoutMs: this.timeoutMs, ...signalOf(options) },
     );
-    const answer = parseUpdateAnswer(raw);
+    let answer: ReturnType<typeof parseUpdateAnswer>;
+    try {
+      answer = parseUpdateAnswer(raw);
+    } catch (cause) {
+      throw new CertpilotError('ERR_DNS_NETWORK', `rfc2136: ${change.action === 'add' ? 'adding' : 'removing'} TXT ${change.name}: ${formatDnsServer(this.server)} sent a malformed answer`, { cause });
+    }
     const what = `${change.action === 'add' ? 'adding' : 'removing'} TXT ${change.name} in zone ${zone} on ${formatDnsServer(this.server)}`;
     const tsigError = answer.tsig?.error ?? 0;
     if (tsigError !== 0) throw tsigRejected(what, tsigError, this.key);
@@ -165,6 +170,12 @@ export async function createRfc2136DnsProvider(options: z.output<typeof rfc2136S
   }
   if ((options.secret === undefined) === (options.secretFile === undefined) || secret === undefined) {
     throw new ConfigError([{ path: `solvers.${deps.name}`, message: 'set exactly one of secret and secretFile' }]);
+  }
+  // An empty or mistyped secret would sign with a wrong key and fail later as BADSIG.
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length === 0) {
+    throw new ConfigError([
+      { path: `solvers.${deps.name}.${options.secretFile !== undefined ? 'secretFile' : 'secret'}`, message: 'is not a base64 TSIG secret; copy the `secret` of the key exactly as tsig-keygen printed it' },
+    ]);
   }
   return new Rfc2136DnsProvider({
     server: { host: options.server, port: options.port },

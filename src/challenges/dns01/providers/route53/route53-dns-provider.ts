@@ -121,9 +121,10 @@ export class Route53DnsProvider implements DnsProvider {
     const labels = fqdn.replace(/\.$/, '').split('.');
     for (let i = 0; i < labels.length - 1; i++) {
       const candidate = `${labels.slice(i).join('.')}.`;
-      const out = (await this.call('ListHostedZonesByName', new ListHostedZonesByNameCommand({ DNSName: candidate, MaxItems: 1 }), options)) as {
+      const out = (await this.call('ListHostedZonesByName', new ListHostedZonesByNameCommand({ DNSName: candidate, MaxItems: 100 }), options)) as {
         HostedZones?: { Id?: string; Name?: string; Config?: { PrivateZone?: boolean } }[];
       };
+      // Zones come sorted by name, then id: a private zone of the same name may come first.
       const zone = (out.HostedZones ?? []).find((z) => absoluteName(z.Name ?? '') === candidate && z.Config?.PrivateZone !== true);
       if (zone?.Id) return zone.Id.replace(/^\/hostedzone\//, '');
     }

@@ -16,6 +16,7 @@
  * password. Commands fail fast while Redis is unreachable (no offline queue), so a responder answers
  * 503 at once instead of hanging; the client reconnects by itself once connected.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -154,9 +155,11 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const host = hostname();
     for (const file of files) {
       const path = join(dir, file);
-      const [fileHost, pidText] = file.slice(0, -'.json'.length).split('~');
+      const [fileHost, pidText, runId] = file.slice(0, -'.json'.length).split('~');
       const pid = Number(pidText);
-      const sameHostDead = fileHost === host && Number.isInteger(pid) && !processAlive(pid);
+      // Our own pid with another run id: an earlier run that had this pid (PID 1 in a container
+      // restarted under a fixed hostname) is dead.
+      const sameHostDead = fileHost === host && Number.isInteger(pid) && (!processAlive(pid) || (pid === process.pid && runId !== this.runId));
       let entries: JournalEntry[];
       try {
         entries = JSON.parse(await readFile(path, 'utf8')) as JournalEntry[];
@@ -342,8 +345,11 @@ export class RedisTokenStore implements ChallengeTokenStore {
     return out;
   }
 
+  /** Per process start, so a restarted run with the same hostname and pid never takes a dead run's journal for its own. */
+  private readonly runId = randomUUID().slice(0, 8);
+
   private journalName(): string {
-    return `${hostname()}~${process.pid}.json`;
+    return `${hostname()}~${process.pid}~${this.runId}.json`;
   }
 
   private saveJournal(): Promise<void> {
