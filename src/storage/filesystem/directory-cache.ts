@@ -3,10 +3,10 @@
  * without ARI does not fetch the directory on every run. Entries expire (default a day), so a CA
  * that adds ARI is noticed the next day. Losing or corrupting the file only costs one fetch.
  */
-import { readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../logger.js';
 import { join } from 'node:path';
-import { atomicWrite, ensureDir } from './atomic-write.js';
+import { atomicWrite, ensureDir, setAside } from './atomic-write.js';
 import { directoryFolderName } from './safe-name.js';
 
 /** What certpilot remembers of a directory. */
@@ -44,11 +44,8 @@ export class DirectoryCache {
     }
     if (typeof facts !== 'object' || facts === null || typeof facts.fetchedAt !== 'string') {
       // Derived data: set it aside (never delete what a human may want to look at); it is rebuilt.
-      const aside = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
-      await rename(file, aside).then(
-        () => this.logger?.warn({ file, aside }, `storage: ${file} was unreadable; set aside as ${aside} and rebuilt`),
-        () => undefined,
-      );
+      const aside = await setAside(file, now).catch(() => undefined);
+      if (aside !== undefined) this.logger?.warn({ file, aside }, `storage: ${file} was unreadable; set aside as ${aside} and rebuilt`);
       return undefined;
     }
     const age = now.getTime() - Date.parse(facts.fetchedAt);

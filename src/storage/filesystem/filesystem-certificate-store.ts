@@ -26,7 +26,7 @@ import type {
   StoredAccount,
   StoredCertificate,
 } from '../certificate-store.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling } from './atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, setAside as setAsideFile } from './atomic-write.js';
 import type { WriteFaultHook } from './atomic-write.js';
 import { directoryFolderName, safeName, unsafeNameReason } from './safe-name.js';
 
@@ -299,13 +299,13 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
 
   /** Renames an unreadable derived file to `<file>.corrupt-<time>` (never deletes it) and warns. */
   private async setAside(file: string, why: string): Promise<void> {
-    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    let aside: string | undefined;
     try {
-      await fs.rename(file, aside);
+      aside = await setAsideFile(file);
     } catch (err) {
-      if (hasErrno(err, 'ENOENT')) return;
       throw ioError(`setting aside ${file}`, err);
     }
+    if (aside === undefined) return;
     this.logger.warn({ file, aside }, `storage: ${file} was unreadable (${why}); set aside as ${aside} and rebuilt`);
   }
 
