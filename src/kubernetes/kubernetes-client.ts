@@ -59,6 +59,11 @@ export interface ExecResult {
 /** A workload whose pod template a rollout restart changes. */
 export type WorkloadKind = 'Deployment' | 'StatefulSet';
 
+/** A pod that can answer now: phase Running, an IP, and not being deleted (the self-check and the reloads use the same rule). */
+export function isRunningPod(pod: V1Pod): pod is V1Pod & { status: { podIP: string } } {
+  return pod.status?.phase === 'Running' && Boolean(pod.status.podIP) && !pod.metadata?.deletionTimestamp;
+}
+
 const AUTH_PROVIDER = 'certpilot-service-account-token';
 
 /** Reads the service-account token again whenever the file changes (or after a 401). */

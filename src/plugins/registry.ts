@@ -51,8 +51,9 @@ export const PLUGINS = [
     dir: 'challenges/http01/solvers/stateless',
     schema: statelessSchema,
     create: async (o, d) => {
-      const { StatelessHttp01Solver } = await import('../challenges/http01/solvers/stateless/stateless-solver.js');
-      return new StatelessHttp01Solver({ selfCheck: o.selfCheck, logger: d.logger });
+      const [{ StatelessHttp01Solver }, { createSelfCheck }] = await Promise.all([import('../challenges/http01/solvers/stateless/stateless-solver.js'), import('../challenges/http01/token-store-options.js')]);
+      const waiter = await createSelfCheck(o.selfCheck, { baseDir: d.baseDir, logger: d.logger, clock: d.clock });
+      return new StatelessHttp01Solver(waiter ? { waiter } : {});
     },
   }),
   definePlugin({

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { isChallengeWaiter } from '../../src/challenges/challenge-solver.js';
+import { isChallengeWaiter, type ChallengeSolver } from '../../src/challenges/challenge-solver.js';
 import { MemoryTokenStore } from '../../src/challenges/http01/memory-token-store.js';
 import { createChallengeResponder } from '../../src/challenges/http01/responder.js';
 import { startResponderServer, type ResponderServer } from '../../src/challenges/http01/responder-server.js';
@@ -13,6 +13,9 @@ import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { pendingHttp01Challenge } from '../../src/testing/pending-challenge.js';
 import { startKubeStandin } from '../harness/kube-standin.js';
 import { freePort } from '../harness/ports.js';
+import { findPlugin } from '../../src/plugins/registry.js';
+import { silentLogger } from '../../src/logger.js';
+import { systemClock } from '../../src/clock.js';
 import { requireServer } from '../harness/servers.js';
 
 test('self-check through every pod of a selector: all must answer, and pods that appear are checked too', { timeout: 90_000 }, async (t) => {
@@ -75,4 +78,32 @@ test('self-check through pods: no running pod for the selector is a clear error'
   const challenge = pendingHttp01Challenge('selfcheck_token_nopods_0001');
   await solver.present(challenge, {});
   await assert.rejects(isChallengeWaiter(solver) ? solver.wait(challenge, {}) : Promise.resolve(), /no running pod matches app=nothing in namespace default/);
+});
+
+test('the stateless solver checks the pods of its selfCheck.pods too: a pod answering another thumbprint is named', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, 'apache2', 'Debian package apache2 (the stand-in\'s pods); run `bash scripts/setup.sh`')) return;
+  const standin = await startKubeStandin({ rules: [{ verbs: ['list'], resources: ['pods'] }] });
+  t.after(() => standin.stop());
+  const tls = makeTestBundle({ domains: ['www.example.com'] });
+  standin.putSecret('www-certificate', { 'tls.crt': tls.fullchainPem, 'tls.key': tls.privateKeyPem });
+  for (const name of ['www-0', 'www-1']) await standin.addPod({ name, labels: { app: 'www' }, secretName: 'www-certificate' });
+  const port = await freePort();
+  const thumbprint = 'stateless_thumbprint_0123456789abcdef';
+  const servers = [
+    await startResponderServer({ responder: createChallengeResponder({ thumbprint }), host: standin.podAddress('www-0').ip, port }),
+    // www-1 was set up with another account's thumbprint: it answers, but not what the CA expects.
+    await startResponderServer({ responder: createChallengeResponder({ thumbprint: 'another_accounts_thumbprint_xyz' }), host: standin.podAddress('www-1').ip, port }),
+  ];
+  t.after(() => Promise.all(servers.map((s) => s.close())));
+
+  const plugin = findPlugin('stateless');
+  assert.ok(plugin);
+  const kubeconfig = await standin.writeKubeconfig();
+  const options = plugin.schema.parse({ selfCheck: { timeoutSeconds: 1, pods: { selector: 'app=www', port, kubeconfig } } });
+  const solver = (await plugin.create(options, { name: 'stateless', logger: silentLogger, clock: systemClock, baseDir: standin.dir, stateDir: standin.dir, env: {} })) as ChallengeSolver;
+  assert.ok(isChallengeWaiter(solver), 'selfCheck.pods makes the stateless solver wait');
+  const challenge = pendingHttp01Challenge('stateless_token_0123456789', thumbprint);
+  await solver.present(challenge, {});
+  await assert.rejects(solver.wait(challenge, {}), (err: Error & { code?: string }) => err.code === 'ERR_CHALLENGE_SELF_CHECK' && err.message.includes(`http://${standin.podAddress('www-1').ip}:${port}/`) && !err.message.includes(`${standin.podAddress('www-0').ip}:${port}`));
+  assert.ok(standin.requests.some((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/default/pods'), 'pods listed through the API');
 });

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { CertpilotError } from '../../errors.js';
-import { exchange, parseDnsServer } from './dns-client.js';
+import { exchange, parseDnsServer, soaOwner, zoneCandidates, type DnsAnswer } from './dns-client.js';
 
 function message(id: number, marker: number): Buffer {
   const b = Buffer.alloc(13);
@@ -75,4 +75,13 @@ void test('server strings: address, address:port, [v6]:port, bare v6', () => {
   assert.deepEqual(parseDnsServer('127.0.0.1:5353'), { host: '127.0.0.1', port: 5353 });
   assert.deepEqual(parseDnsServer('[::1]:5353'), { host: '::1', port: 5353 });
   assert.deepEqual(parseDnsServer('2001:db8::53'), { host: '2001:db8::53', port: 53 });
+});
+
+void test('zone candidates run from the name to the root label, canonical; the SOA owner comes from answers or authorities', () => {
+  assert.deepEqual(zoneCandidates('_acme-challenge.WWW.Example.com'), ['_acme-challenge.www.example.com.', 'www.example.com.', 'example.com.', 'com.']);
+  assert.deepEqual(zoneCandidates('example.com.'), ['example.com.', 'com.']);
+  const soa = { type: 'SOA', name: 'Example.COM', class: 'IN', ttl: 60, data: {} };
+  assert.equal(soaOwner({ answers: [soa], authorities: [], rcode: 'NOERROR' } as unknown as DnsAnswer), 'example.com.');
+  assert.equal(soaOwner({ answers: [], authorities: [soa], rcode: 'NXDOMAIN' } as unknown as DnsAnswer), 'example.com.');
+  assert.equal(soaOwner({ answers: [{ ...soa, type: 'NS' }], authorities: [], rcode: 'NOERROR' } as unknown as DnsAnswer), undefined);
 });

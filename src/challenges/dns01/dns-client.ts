@@ -106,6 +106,18 @@ export function absoluteName(name: string): string {
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
+/** `fqdn` and each of its parents, longest first, in canonical form: where a zone that holds `fqdn` can start. */
+export function zoneCandidates(fqdn: string): string[] {
+  const labels = stripDot(absoluteName(fqdn)).split('.');
+  return labels.map((_, i) => `${labels.slice(i).join('.')}.`);
+}
+
+/** The owner of the SOA record in an answer (the answer section, or the authority section of a NODATA or NXDOMAIN). */
+export function soaOwner(answer: DnsAnswer): string | undefined {
+  const soa = [...(answer.answers ?? []), ...(answer.authorities ?? [])].find((rr) => rr.type === 'SOA');
+  return soa === undefined ? undefined : absoluteName(soa.name);
+}
+
 function networkError(server: DnsServer, why: string, cause?: unknown): CertpilotError {
   return new CertpilotError('ERR_DNS_NETWORK', `dns: no answer from ${formatDnsServer(server)}: ${why}`, {
     retryable: true,

@@ -14,7 +14,7 @@ import { getServers } from 'node:dns';
 import { CertpilotError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { Clock } from '../../clock.js';
-import { absoluteName, formatDnsServer, parseDnsServer, query, type DnsAnswer, type DnsServer } from './dns-client.js';
+import { absoluteName, formatDnsServer, parseDnsServer, query, soaOwner, zoneCandidates, type DnsAnswer, type DnsServer } from './dns-client.js';
 
 /** One authoritative nameserver address of a zone. */
 export interface AuthoritativeServer {
@@ -116,12 +116,9 @@ export class PropagationChecker {
 
   /** The zone holding `fqdn`: the owner of the SOA of the name or its nearest parent. */
   async findZone(fqdn: string, signal?: AbortSignal): Promise<string> {
-    const labels = absoluteName(fqdn).replace(/\.$/, '').split('.');
-    for (let i = 0; i < labels.length; i++) {
-      const candidate = `${labels.slice(i).join('.')}.`;
-      const answer = await this.resolve(candidate, 'SOA', signal);
-      const soa = [...(answer.answers ?? []), ...(answer.authorities ?? [])].find((rr) => rr.type === 'SOA');
-      if (soa) return absoluteName(soa.name);
+    for (const candidate of zoneCandidates(fqdn)) {
+      const zone = soaOwner(await this.resolve(candidate, 'SOA', signal));
+      if (zone !== undefined) return zone;
     }
     throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: no zone found for ${fqdn}: no SOA through ${this.resolvers.map(formatDnsServer).join(', ')}`);
   }

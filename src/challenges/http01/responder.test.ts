@@ -146,7 +146,13 @@ void test('a failing store answers 503 with a constant body and logs without the
   const store: ChallengeTokenStore = {
     put: async () => undefined,
     get: async () => {
-      throw new Error('connection refused');
+      // A client library's error may carry what it was handling: the value, the command, a cause
+      // holding the password. The log keeps the kind and message only.
+      throw Object.assign(new Error('connection refused'), {
+        value: KEY_AUTHORIZATION,
+        command: { name: 'get', args: ['acme:token', KEY_AUTHORIZATION] },
+        cause: new Error('AUTH hunter2-password rejected'),
+      });
     },
     delete: async () => undefined,
   };
@@ -157,7 +163,10 @@ void test('a failing store answers 503 with a constant body and logs without the
   assert.ok(!res.body.includes('connection refused'), 'no error detail in the response');
   assertSafeHeaders(res.headers);
   assert.equal(logged.length, 1);
-  assert.match(JSON.stringify(logged), /connection refused/);
+  const line = JSON.stringify(logged);
+  assert.match(line, /connection refused/);
+  assert.ok(!line.includes(KEY_AUTHORIZATION.split('.')[1] ?? KEY_AUTHORIZATION), 'no key authorization in the log');
+  assert.ok(!line.includes('hunter2-password'), 'nothing from the cause in the log');
 });
 
 void test('the store is asked for the token only, and only for well-formed requests', async () => {

@@ -3,7 +3,7 @@
  * kind token-store): how the store-backed http-01 solver around the store behaves.
  */
 import { z } from 'zod';
-import type { ChallengeSolver } from '../challenge-solver.js';
+import type { ChallengeSolver, ChallengeWaiter } from '../challenge-solver.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
@@ -44,6 +44,34 @@ export const tokenStoreSolverOptionsShape = {
 export type TokenStoreSolverOptions = z.output<z.ZodObject<typeof tokenStoreSolverOptionsShape>>;
 
 /**
+ * The self-check an http-01 solver waits on before the CA is told, or undefined when none is
+ * configured: the fixed `urls`, plus every running pod of `pods.selector` listed anew for each
+ * challenge. Shared by the store-backed and the stateless solvers.
+ */
+export async function createSelfCheck(
+  check: TokenStoreSolverOptions['selfCheck'] | undefined,
+  deps: { baseDir?: string; logger?: Logger; clock?: Clock } = {},
+): Promise<ChallengeWaiter | undefined> {
+  if (check === undefined || !check.enabled || (check.urls.length === 0 && check.pods === undefined)) return undefined;
+  const { Http01SelfCheck } = await import('./self-check.js');
+  let discover: ((signal?: AbortSignal) => Promise<string[]>) | undefined;
+  if (check.pods !== undefined) {
+    const pods = check.pods;
+    // The one Kubernetes adapter, loaded only when a selector is configured.
+    const [{ KubernetesClient }, { podBaseUrls }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('../../kubernetes/pod-urls.js')]);
+    const client = new KubernetesClient(pods, deps.baseDir ?? '.');
+    discover = () => podBaseUrls(client, pods);
+  }
+  return new Http01SelfCheck({
+    urls: check.urls,
+    ...(discover ? { discover } : {}),
+    timeoutSeconds: check.timeoutSeconds,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
+}
+
+/**
  * Wraps a token store in the store-backed http-01 solver with the entry's options. A store that can
  * check its backend (Redis `PING`) is checked here, when the certificate's solvers are made, so an
  * unreachable store fails the run before any order is placed.
@@ -55,25 +83,6 @@ export async function createTokenStoreSolver(
 ): Promise<ChallengeSolver> {
   const [{ Http01Solver }, { isHealthCheckedStore }] = await Promise.all([import('./http01-solver.js'), import('./challenge-token-store.js')]);
   if (isHealthCheckedStore(store)) await store.check();
-  const check = options.selfCheck;
-  if (check !== undefined && check.enabled && (check.urls.length > 0 || check.pods !== undefined)) {
-    const { Http01SelfCheck } = await import('./self-check.js');
-    let discover: ((signal?: AbortSignal) => Promise<string[]>) | undefined;
-    if (check.pods !== undefined) {
-      const pods = check.pods;
-      // The one Kubernetes adapter, loaded only when a selector is configured.
-      const [{ KubernetesClient }, { podBaseUrls }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('../../kubernetes/pod-urls.js')]);
-      const client = new KubernetesClient(pods, deps.baseDir ?? '.');
-      discover = () => podBaseUrls(client, pods);
-    }
-    const waiter = new Http01SelfCheck({
-      urls: check.urls,
-      ...(discover ? { discover } : {}),
-      timeoutSeconds: check.timeoutSeconds,
-      ...(deps.logger ? { logger: deps.logger } : {}),
-      ...(deps.clock ? { clock: deps.clock } : {}),
-    });
-    return new Http01Solver({ store, ttlSeconds: options.ttlSeconds, waiter });
-  }
-  return new Http01Solver({ store, ttlSeconds: options.ttlSeconds });
+  const waiter = await createSelfCheck(options.selfCheck, deps);
+  return new Http01Solver({ store, ttlSeconds: options.ttlSeconds, ...(waiter ? { waiter } : {}) });
 }

@@ -5,7 +5,6 @@
  * of the crontab are never changed. The line logic is src/scheduling/crontab.ts.
  */
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
 import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
@@ -41,8 +40,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const schedule = await loadOrChooseSchedule(config.stateDir, now);
   const file = configFile(ctx);
   const argv = [
-    process.execPath,
-    realpathSync(process.argv[1] ?? 'certpilot'),
+    ...ctx.self,
     'renew',
     ...(file ? ['--config', resolve(ctx.cwd, file)] : []),
     ...(ctx.values['state-dir'] ? ['--state-dir', resolve(ctx.cwd, ctx.values['state-dir'])] : []),

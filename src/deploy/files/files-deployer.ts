@@ -38,7 +38,7 @@ import { promisify } from 'node:util';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { WriteFaultHook } from '../../storage/filesystem/atomic-write.js';
+import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../storage/filesystem/atomic-write.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import { BUNDLE_ORDERS, type FilePart, type FilesOptions } from './schema.js';
@@ -487,7 +487,7 @@ export class FilesDeployer implements Deployer {
     const why = code ?? (cause instanceof Error ? cause.message : String(cause));
     return new CertpilotError('ERR_DEPLOY_FILES', `files deployer "${this.id}": ${what} failed: ${why}`, {
       cause,
-      retryable: code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE',
+      retryable: isTransientErrno(code),
     });
   }
 }
@@ -500,8 +500,4 @@ async function regularFileMatches(path: string, file: PlannedFile, ids: Ids): Pr
 
 function ownedAs(stat: { uid: number; gid: number }, ids: Ids): boolean {
   return (ids.uid === -1 || stat.uid === ids.uid) && (ids.gid === -1 || stat.gid === ids.gid);
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

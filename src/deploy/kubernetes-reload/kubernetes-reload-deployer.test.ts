@@ -140,6 +140,21 @@ void test('maxUnavailable bounds the reloads in flight; the first failure stops 
   assert.deepEqual(g.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1']);
 });
 
+void test('with maxUnavailable 2, a failure lets the reload beside it finish and starts no other', async () => {
+  const pods = ['www-0', 'www-1', 'www-2', 'www-3', 'www-4'].map((n) => pod(n));
+  const f = fake(pods, NEW, (p) => (p === 'www-0' ? 3 : 0));
+  const two = deployer(f, new FakeClock(), { groups: [{ name: 'www', selector: 'app=www', container: 'apache', command: ['apachectl', 'graceful'], port: 443, maxUnavailable: 2 }] });
+  await assert.rejects(two.deploy(cert, {}), (e: CertpilotError) => {
+    assert.equal(e.code, 'ERR_DEPLOY_RELOAD_FAILED');
+    assert.match(e.message, /exited 3 in pod www-0/);
+    return true;
+  });
+  assert.equal(f.inFlight.max, 2);
+  assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1']);
+  assert.equal(f.serving.get('10.0.0.1'), normalizeSerial(NEW), 'the reload already running in www-1 ran to its end');
+  for (const ip of ['10.0.0.2', '10.0.0.3', '10.0.0.4']) assert.equal(f.serving.get(ip), OLD, `${ip} untouched`);
+});
+
 void test('no pods is an error naming the selector', async () => {
   await assert.rejects(deployer(fake([]), new FakeClock()).deploy(cert, {}), (e: CertpilotError) => e.code === 'ERR_DEPLOY_NO_PODS' && /app=www/.test(e.message));
 });
@@ -157,4 +172,23 @@ void test('a pod whose container restarted during the rollout is checked again',
   const result = await deployer(f, new FakeClock()).deploy(cert, {});
   assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1', 'www-0']);
   assert.equal((result.details?.pods as unknown[]).length, 2);
+});
+
+void test('a pod that restarts after every check is not reported as proven: after 5 rounds a retryable error names it', async () => {
+  const pods = [pod('www-0'), pod('www-1')];
+  const f = fake(pods);
+  let lists = 0;
+  (f.client as unknown as { listPods: () => Promise<V1Pod[]> }).listPods = async () => {
+    lists++;
+    // www-1 comes back with a higher restart count at every listing.
+    return pods.map((p) => (p.metadata?.name === 'www-1' ? { ...p, status: { ...p.status, containerStatuses: [{ name: 'apache', restartCount: lists, ready: true, image: 'x', imageID: 'x' }] } } : p));
+  };
+  await assert.rejects(deployer(f, new FakeClock()).deploy(cert, {}), (e: unknown) => {
+    assert.ok(e instanceof CertpilotError);
+    assert.equal(e.code, 'ERR_DEPLOY_RELOAD_FAILED');
+    assert.equal(e.retryable, true);
+    assert.match(e.message, /pods kept appearing or restarting; after 5 rounds www-1 not yet checked/);
+    return true;
+  });
+  assert.equal(f.execs.filter((e) => e.argv[0] === 'apachectl' && e.pod === 'www-0').length, 1, 'www-0 reloaded once');
 });

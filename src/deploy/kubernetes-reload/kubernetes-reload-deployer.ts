@@ -25,7 +25,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Clock } from '../../clock.js';
 import { CertpilotError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { KubernetesClient, WorkloadKind } from '../../kubernetes/kubernetes-client.js';
+import { isRunningPod, type KubernetesClient, type WorkloadKind } from '../../kubernetes/kubernetes-client.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import { SECRET_ANNOTATIONS } from '../kubernetes-secret/kubernetes-secret-deployer.js';
@@ -87,6 +87,8 @@ class StopRollout extends Error {}
 
 /** Failures in the middle of a rollout, reported with the serial each pod serves. */
 const ROLLOUT_FAILURES: readonly ErrorCode[] = ['ERR_DEPLOY_PROPAGATION_TIMEOUT', 'ERR_DEPLOY_RELOAD_FAILED', 'ERR_DEPLOY_VERIFY_FAILED'];
+/** Listings of a group before a rollout that keeps finding new or restarted pods gives up (retryable). */
+const MAX_ROUNDS = 5;
 
 /** Reloads pod groups one pod at a time and verifies each serves the new certificate. */
 export class KubernetesReloadDeployer implements Deployer {
@@ -141,7 +143,7 @@ export class KubernetesReloadDeployer implements Deployer {
 
   /** The pods of a group that run now, with their Secret mount; a subPath mount fails at once. */
   private async targets(g: PodGroup): Promise<PodTarget[]> {
-    const pods = (await this.o.client.listPods(g.selector)).filter((p) => p.status?.phase === 'Running' && p.metadata?.deletionTimestamp === undefined && p.status.podIP);
+    const pods = (await this.o.client.listPods(g.selector)).filter(isRunningPod);
     return pods.map((p) => this.target(p, g));
   }
 
@@ -211,19 +213,42 @@ export class KubernetesReloadDeployer implements Deployer {
     }
   }
 
+  /** Verifies a reloaded or restarted pod and records its outcome: `outcome` when it serves `serial`, else `failed`. */
+  private async verifyAs(outcome: 'reloaded' | 'restarted', t: PodTarget, g: PodGroup, certificate: StoredCertificate, serial: string, done: Map<string, PodOutcome>, signal?: AbortSignal): Promise<void> {
+    const group = this.groupName(g);
+    try {
+      await this.verify(t, g, certificate, serial, signal);
+    } catch (e) {
+      done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
+      throw e;
+    }
+    done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome, servedSerial: serial });
+  }
+
   private async deployGroup(g: PodGroup, certificate: StoredCertificate, serial: string, digest: string, outcomes: PodOutcome[], signal?: AbortSignal): Promise<void> {
     const group = this.groupName(g);
     const done = new Map<string, PodOutcome>();
     const checked = new Map<string, string>();
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; ; round++) {
       const targets = await this.targets(g);
       if (round === 0 && targets.length === 0) {
         throw new CertpilotError('ERR_DEPLOY_NO_PODS', `kubernetes-reload: group ${group}: no running pod matches ${g.selector} in namespace ${this.o.client.namespace}`);
       }
       // Pods that appeared, and pods whose containers restarted since they were checked, are checked.
       const todo = targets.filter((t) => checked.get(t.uid) !== t.incarnation);
-      for (const t of todo) checked.set(t.uid, t.incarnation);
       if (todo.length === 0) break;
+      if (round === MAX_ROUNDS) {
+        // Pods keep appearing or restarting: say which were not proven rather than report success.
+        const left = todo.map((t) => t.name).join(', ');
+        throw await this.withReport(
+          new CertpilotError('ERR_DEPLOY_RELOAD_FAILED', `kubernetes-reload: group ${group}: pods kept appearing or restarting; after ${MAX_ROUNDS} rounds ${left} not yet checked`, { retryable: true }),
+          g,
+          certificate,
+          serial,
+          done,
+        );
+      }
+      for (const t of todo) checked.set(t.uid, t.incarnation);
       try {
         if (g.command !== undefined) await this.reloadPods(g, todo, certificate, serial, digest, done, signal);
         else await this.restartWorkload(g, todo, certificate, serial, done, signal);
@@ -310,13 +335,7 @@ export class KubernetesReloadDeployer implements Deployer {
               .slice(0, 300);
             throw new CertpilotError('ERR_DEPLOY_RELOAD_FAILED', `kubernetes-reload: group ${group}: \`${argv.join(' ')}\` exited ${r.exitCode} in pod ${t.name}${output ? `: ${output}` : ''}`);
           }
-          try {
-            await this.verify(t, g, certificate, serial, signal);
-          } catch (e) {
-            done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
-            throw e;
-          }
-          done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'reloaded', servedSerial: serial });
+          await this.verifyAs('reloaded', t, g, certificate, serial, done, signal);
           logger.info({ deployer: this.id, group, pod: t.name, serial }, 'kubernetes-reload: pod verified');
         } catch (e) {
           fail(e);
@@ -353,13 +372,7 @@ export class KubernetesReloadDeployer implements Deployer {
       const now = await this.targets(g);
       if (now.length >= todo.length && now.every((t) => !old.has(t.uid))) {
         for (const t of now) {
-          try {
-            await this.verify(t, g, certificate, serial, signal);
-          } catch (e) {
-            done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'failed' });
-            throw e;
-          }
-          done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'restarted', servedSerial: serial });
+          await this.verifyAs('restarted', t, g, certificate, serial, done, signal);
         }
         return;
       }

@@ -28,12 +28,16 @@ export interface AtomicWriteOptions {
 export function ioError(what: string, cause: unknown): CertpilotError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const why = code ?? (cause instanceof Error ? cause.message : String(cause));
-  // ENOSPC and EAGAIN can clear by themselves; permission problems need a human.
-  const retryable = code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';
+  const retryable = isTransientErrno(code);
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new CertpilotError('ERR_STORAGE_FULL', `storage: ${what} failed: ${code} (the volume is full)`, { cause, retryable });
   }
   return new CertpilotError('ERR_STORAGE_IO', `storage: ${what} failed: ${why}`, { cause, retryable });
+}
+
+/** Whether a node:fs error code can clear by itself (a full disk, a busy file); permission problems need a human. */
+export function isTransientErrno(code: string | undefined): boolean {
+  return code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';
 }
 
 /** True when `err` is a node:fs error with the given code. */

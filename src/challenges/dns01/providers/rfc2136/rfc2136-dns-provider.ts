@@ -20,7 +20,7 @@ import type { PluginDeps } from '../../../../plugins/plugin.js';
 import type { rfc2136Schema } from './schema.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
-import { absoluteName, exchange, formatDnsServer, newMessageId, query, type DnsServer } from '../../dns-client.js';
+import { absoluteName, exchange, formatDnsServer, newMessageId, query, soaOwner, zoneCandidates, type DnsServer } from '../../dns-client.js';
 import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../dns-provider.js';
 import { encodeUpdate, parseUpdateAnswer, RCODE_NAMES, signMessage, verifyAnswer, type TsigKey, type TxtChange } from './tsig.js';
 
@@ -77,12 +77,10 @@ export class Rfc2136DnsProvider implements DnsProvider {
   }
 
   private async lookUpZone(fqdn: string, options: DnsCallOptions): Promise<string> {
-    const labels = fqdn.replace(/\.$/, '').split('.');
-    for (let i = 0; i < labels.length; i++) {
-      const candidate = `${labels.slice(i).join('.')}.`;
+    for (const candidate of zoneCandidates(fqdn)) {
       const answer = await query(this.server, candidate, 'SOA', { recursive: false, timeoutMs: this.timeoutMs, ...signalOf(options) });
-      const soa = [...(answer.answers ?? []), ...(answer.authorities ?? [])].find((rr) => rr.type === 'SOA');
-      if (soa && (answer.rcode === 'NOERROR' || answer.rcode === 'NXDOMAIN')) return absoluteName(soa.name);
+      const zone = soaOwner(answer);
+      if (zone !== undefined && (answer.rcode === 'NOERROR' || answer.rcode === 'NXDOMAIN')) return zone;
     }
     throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `rfc2136: no zone for ${fqdn} on ${formatDnsServer(this.server)}: no SOA for the name or any parent`, {
       hint: 'Check that `server` is the primary of the zone, or set `zone` in the solver options.',

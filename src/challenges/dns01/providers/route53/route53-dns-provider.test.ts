@@ -96,6 +96,33 @@ void test('Throttling and PriorRequestNotComplete are retried with a doubling ba
   }
 });
 
+void test('consecutive throttles double the wait; past maxRetries the Throttling error surfaces', async () => {
+  const server = await replay(fixture('throttling-thrice.json'));
+  try {
+    const clock = new FakeClock();
+    await provider(server.endpoint, clock).addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'v', ttl: 60 }, {});
+    assert.deepEqual(server.problems, []);
+    assert.deepEqual(clock.sleeps, [500, 1000, 2000]);
+  } finally {
+    await server.close();
+  }
+  const again = await replay(fixture('throttling-thrice.json'));
+  try {
+    const clock = new FakeClock();
+    const client = new Route53Client({ region: 'us-east-1', endpoint: again.endpoint, maxAttempts: 1, credentials: { accessKeyId: 'AKIDFIXTURE', secretAccessKey: 'fixture-secret' } });
+    const limited = new Route53DnsProvider({ client, hostedZoneId: 'Z0EXAMPLE', clock, pollMs: 2000, maxRetries: 2 });
+    await assert.rejects(limited.addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.match(err.message, /Throttling|rate/i);
+      return true;
+    });
+    assert.deepEqual(clock.sleeps, [500, 1000], 'two retries, then the error');
+    assert.equal(again.seen.length, 3);
+  } finally {
+    await again.close();
+  }
+});
+
 void test('an AccessDenied names the missing permission', async () => {
   const server = await replay(fixture('access-denied.json'));
   try {

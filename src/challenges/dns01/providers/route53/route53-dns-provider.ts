@@ -26,7 +26,7 @@ import type { Clock } from '../../../../clock.js';
 import { CertpilotError } from '../../../../errors.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { PluginDeps } from '../../../../plugins/plugin.js';
-import { absoluteName } from '../../dns-client.js';
+import { absoluteName, zoneCandidates } from '../../dns-client.js';
 import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../dns-provider.js';
 import type { route53Schema } from './schema.js';
 
@@ -118,9 +118,8 @@ export class Route53DnsProvider implements DnsProvider {
   }
 
   private async lookUpZone(fqdn: string, options: DnsCallOptions): Promise<string> {
-    const labels = fqdn.replace(/\.$/, '').split('.');
-    for (let i = 0; i < labels.length - 1; i++) {
-      const candidate = `${labels.slice(i).join('.')}.`;
+    // Route 53 hosts no top-level domain: the last candidate is never asked.
+    for (const candidate of zoneCandidates(fqdn).slice(0, -1)) {
       const out = (await this.call('ListHostedZonesByName', new ListHostedZonesByNameCommand({ DNSName: candidate, MaxItems: 100 }), options)) as {
         HostedZones?: { Id?: string; Name?: string; Config?: { PrivateZone?: boolean } }[];
       };

@@ -231,6 +231,9 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const { Redis: RedisClient, Cluster: ClusterClient } = ioredis;
     const o = this.options;
     const password = o.password ?? (o.passwordFile === undefined ? undefined : readSecret(o.passwordFile, 'passwordFile'));
+    const sentinelPassword = o.sentinel?.passwordFile === undefined ? undefined : readSecret(o.sentinel.passwordFile, 'sentinel.passwordFile');
+    // Read once: scrub() masks exactly what this client was given.
+    this.secrets = [password, sentinelPassword].filter((v): v is string => v !== undefined && v.length > 0);
     const username = o.username ?? (this.url.username === '' ? undefined : decodeURIComponent(this.url.username));
     const dbFromUrl = this.url.pathname.length > 1 ? Number(this.url.pathname.slice(1)) : undefined;
     const db = o.db ?? dbFromUrl ?? 0;
@@ -277,7 +280,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
         sentinels: s.sentinels.map(parseHostPort),
         name: s.masterName,
         ...(s.username !== undefined ? { sentinelUsername: s.username } : {}),
-        ...(s.passwordFile !== undefined ? { sentinelPassword: readSecret(s.passwordFile, 'sentinel.passwordFile') } : {}),
+        ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
         ...(tls !== undefined ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
       });
     } else {
@@ -329,19 +332,14 @@ export class RedisTokenStore implements ChallengeTokenStore {
     });
   }
 
+  /** The passwords this store's client was given (set when it connects). */
+  private secrets: string[] = [];
+
   /** Removes every secret we know from a message (ioredis does not echo them; this is the safety net). */
   private scrub(message: string): string {
     let out = message;
-    const secrets = [this.options.password];
-    for (const file of [this.options.passwordFile, this.options.sentinel?.passwordFile]) {
-      if (file === undefined) continue;
-      try {
-        secrets.push(readSecret(file, 'passwordFile'));
-      } catch {
-        // unreadable: nothing of it can be in the message
-      }
-    }
-    for (const s of secrets) if (s !== undefined && s.length > 0) out = out.split(s).join('[redacted]');
+    const secrets = this.options.password === undefined ? this.secrets : [this.options.password, ...this.secrets];
+    for (const s of secrets) if (s.length > 0) out = out.split(s).join('[redacted]');
     return out;
   }
 
