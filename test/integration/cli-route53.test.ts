@@ -7,13 +7,19 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { CreateHostedZoneCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
+import { namedBinary, startBind } from '../harness/bind.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { requireMoto, startMoto } from '../harness/moto.js';
+import { requireServer } from '../harness/servers.js';
 
 const env = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' };
 
 test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) => {
-  if (!requireMoto(t)) return;
+  if (!requireMoto(t) || !requireServer(t, namedBinary, 'Debian package bind9')) return;
+  // The public DNS of the names: www is delegated by CNAME into the zone the key may change.
+  const bind = await startBind({ zones: [{ name: 'project.test', records: ['dev A 127.0.0.1', 'www.dev A 127.0.0.1', '_acme-challenge.www.dev CNAME _acme-challenge.www.dev.validation.project.test.'] }] });
+  t.after(() => bind.stop());
   const moto = await startMoto();
   t.after(() => moto.stop());
   const client = new Route53Client({ region: 'us-east-1', endpoint: moto.endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
@@ -38,8 +44,8 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
     directoryUrl: 'https://127.0.0.1:1/dir',
     httpPort: 5002,
     solvers: {
-      aws: { type: 'route53', hostedZoneId: zoneId, endpoint: moto.endpoint },
-      nokey: { type: 'route53', endpoint: `http://127.0.0.1:${(denied.address() as AddressInfo).port}` },
+      aws: { type: 'route53', hostedZoneId: zoneId, endpoint: moto.endpoint, resolvers: [formatDnsServer(bind.server)] },
+      nokey: { type: 'route53', endpoint: `http://127.0.0.1:${(denied.address() as AddressInfo).port}`, followCname: false },
     },
     certificates: [
       { name: 'dev', domains: ['dev.project.test', 'www.dev.project.test'], solver: 'aws' },
@@ -51,10 +57,14 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
   assert.equal(policy.code, 0, policy.stderr);
   const doc = JSON.parse(policy.stdout) as { Statement: { Action: string; Resource: string; Condition?: Record<string, Record<string, string[]>> }[] };
   const change = doc.Statement.find((s) => s.Action === 'route53:ChangeResourceRecordSets' && s.Resource.endsWith(zoneId));
+  // The delegated name is named at its CNAME target, where the solver will write.
   assert.deepEqual(change?.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'], [
     '_acme-challenge.dev.project.test',
-    '_acme-challenge.www.dev.project.test',
+    '_acme-challenge.www.dev.validation.project.test',
   ]);
+  assert.match(policy.stderr, /route53 aws: _acme-challenge\.www\.dev\.project\.test\. is delegated by CNAME to _acme-challenge\.www\.dev\.validation\.project\.test\.: the policy names the target/);
+  const other = doc.Statement.find((s) => s.Action === 'route53:ChangeResourceRecordSets' && s.Resource.endsWith('/*'));
+  assert.deepEqual(other?.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'], ['_acme-challenge.other.project.test'], 'followCname: false: no lookup');
   assert.ok(doc.Statement.some((s) => s.Action === 'route53:ListHostedZonesByName'), 'the solver without hostedZoneId needs it');
 
   const check = await runCli(['route53', 'check', 'aws', '--config', config], { env });

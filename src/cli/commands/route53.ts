@@ -31,6 +31,43 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
   return inputs;
 }
 
+/**
+ * Where each name's TXT record is written, as the route53 solver will write it: the end of the
+ * CNAME chain of `_acme-challenge.<name>` (its `resolvers`), unless the solver has `followCname:
+ * false`. A name whose CNAME cannot be looked up keeps its own `_acme-challenge` name, with a
+ * warning on stderr, so a policy can still be printed offline.
+ */
+async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<Route53PolicyInput[]> {
+  const [{ PropagationChecker }, { parseDnsServer }, { systemClock }, { normalizedRecordName }] = await Promise.all([
+    import('../../challenges/dns01/propagation.js'),
+    import('../../challenges/dns01/dns-client.js'),
+    import('../../clock.js'),
+    import('../../challenges/dns01/providers/route53/iam-policy.js'),
+  ]);
+  return Promise.all(
+    inputs.map(async (input) => {
+      const entry: Record<string, unknown> = config.solvers[input.solver] ?? {};
+      const own = [...new Set(input.names.map((n) => `${normalizedRecordName(n)}.`))];
+      if (entry.followCname === false) return { ...input, recordNames: own };
+      const resolvers = Array.isArray(entry.resolvers) ? (entry.resolvers as string[]).map((r) => parseDnsServer(r)) : undefined;
+      const checker = new PropagationChecker({ ...(resolvers ? { resolvers } : {}), timeoutMs: 0, queryTimeoutMs: 2000, clock: systemClock });
+      const recordNames = await Promise.all(
+        own.map(async (fqdn) => {
+          try {
+            const target = await checker.resolveTarget(fqdn, ctx.signal);
+            if (target !== fqdn) ctx.output.err(`route53 ${input.solver}: ${fqdn} is delegated by CNAME to ${target}: the policy names the target`);
+            return target;
+          } catch (err) {
+            ctx.output.err(`route53 ${input.solver}: could not look up the CNAME of ${fqdn} (${err instanceof Error ? err.message : String(err)}); the policy names ${fqdn} itself`);
+            return fqdn;
+          }
+        }),
+      );
+      return { ...input, recordNames };
+    }),
+  );
+}
+
 /** Entry point of `certpilot route53`. */
 export async function run(ctx: CommandContext): Promise<number> {
   const [action, ...only] = ctx.positionals;
@@ -38,31 +75,31 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown route53 action "${action ?? ''}"`, { hint: 'Use `route53 policy` or `route53 check`.' });
   }
   if (action === 'policy') {
-    const inputs = route53Solvers(await loadCommandConfig(ctx, false), only);
+    const config = await loadCommandConfig(ctx, false);
+    const inputs = await withRecordNames(ctx, config, route53Solvers(config, only));
     const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
     ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
     return EXIT.ok;
   }
   const runtime = await openRuntime(ctx, false);
   try {
-    return await check(ctx, runtime, route53Solvers(runtime.config, only));
+    return await check(ctx, runtime, await withRecordNames(ctx, runtime.config, route53Solvers(runtime.config, only)));
   } finally {
     await runtime.close();
   }
 }
 
 async function check(ctx: CommandContext, runtime: Runtime, inputs: Route53PolicyInput[]): Promise<number> {
-  const { normalizedRecordName } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
   let failed = false;
   for (const input of inputs) {
-    const name = input.names[0];
-    if (name === undefined) {
+    // The probe goes where the solver writes: the CNAME target of a delegated name.
+    const fqdn = input.recordNames?.[0];
+    if (fqdn === undefined) {
       ctx.output.out(`route53 ${input.solver}: skipped: no certificate name uses this solver`);
       continue;
     }
     // Built by the composition root, like every plug-in; the solver's type is route53 (checked above).
     const provider = (await runtime.dnsProvider(input.solver)) as Route53DnsProvider;
-    const fqdn = `${normalizedRecordName(name)}.`;
     const probe = `certpilot-probe-${randomBytes(12).toString('base64url')}`;
     const opts = ctx.signal ? { signal: ctx.signal } : {};
     const step = async (what: string, fn: () => Promise<string>): Promise<boolean> => {

@@ -1,6 +1,7 @@
 /**
  * The least-privilege IAM policy for the route53 provider, made from the configured certificates:
- * the key may change only TXT records named `_acme-challenge.<name>` in its zone, by UPSERT and
+ * the key may change only TXT records named `_acme-challenge.<name>` (or, for a name delegated by
+ * CNAME, the end of its chain) in its zone, by UPSERT and
  * DELETE (condition keys `route53:ChangeResourceRecordSetsNormalizedRecordNames`,
  * `route53:ChangeResourceRecordSetsRecordTypes`, `route53:ChangeResourceRecordSetsActions`); read
  * the zone's record sets (to keep other TXT values); poll its changes; and find the zone by name
@@ -14,6 +15,11 @@ export interface Route53PolicyInput {
   hostedZoneId?: string;
   /** Certificate names answered by this solver (`*.example.com` stands for `example.com`). */
   names: readonly string[];
+  /**
+   * Where the TXT records of those names are written, when known: `_acme-challenge.<name>`, or the
+   * end of its CNAME chain for a delegated name. The policy names these instead of `names`.
+   */
+  recordNames?: readonly string[];
 }
 
 /** An IAM policy document (the parts certpilot writes). */
@@ -46,7 +52,7 @@ export function buildRoute53Policy(inputs: readonly Route53PolicyInput[]): IamPo
   const statements: IamPolicy['Statement'] = [];
   for (const input of inputs) {
     const zone = input.hostedZoneId ? `arn:aws:route53:::hostedzone/${input.hostedZoneId.replace(/^\/hostedzone\//, '')}` : 'arn:aws:route53:::hostedzone/*';
-    const names = [...new Set(input.names.map(normalizedRecordName))].sort();
+    const names = [...new Set(input.recordNames !== undefined ? input.recordNames.map((n) => n.toLowerCase().replace(/\.$/, '')) : input.names.map(normalizedRecordName))].sort();
     statements.push(
       {
         Sid: `ChangeAcmeChallengeTxt${sidPart(input.solver)}`,
