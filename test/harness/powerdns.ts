@@ -18,6 +18,18 @@ import { answersSoa, startServerProcess, txtAt } from './server-process.js';
 
 const run = promisify(execFile);
 
+function sqlText(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** Runs SQL through sqlite3's standard input. */
+function sqlOnStdin(db: string, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('sqlite3', [db], (err) => (err ? reject(err) : resolve()));
+    child.stdin?.end(sql);
+  });
+}
+
 /** pdns_server from Debian's pdns-server (in /usr/sbin). */
 export const pdnsBinary: string = resolveBinary('pdns_server') ?? '/usr/sbin/pdns_server';
 /** The SQLite schema shipped by pdns-backend-sqlite3. */
@@ -65,7 +77,8 @@ export async function startPowerDns(options: { zone: string; key: BindKey }): Pr
   const pdnsutil = (...args: string[]): Promise<unknown> => run('pdnsutil', [`--config-dir=${dir}`, ...args]);
   await pdnsutil('create-zone', options.zone, `ns1.${options.zone}`);
   await pdnsutil('add-record', options.zone, 'ns1', 'A', '127.0.0.1');
-  await pdnsutil('import-tsig-key', options.key.name, options.key.algorithm, options.key.secret);
+  // The key goes in through sqlite3's stdin, never on a command line (`pdnsutil import-tsig-key` takes it as an argument).
+  await sqlOnStdin(db, `INSERT INTO tsigkeys (name, algorithm, secret) VALUES (${sqlText(options.key.name)}, ${sqlText(options.key.algorithm)}, ${sqlText(options.key.secret)});`);
   await pdnsutil('set-meta', options.zone, 'TSIG-ALLOW-DNSUPDATE', options.key.name);
 
   const logFile = join(dir, 'pdns.log');
