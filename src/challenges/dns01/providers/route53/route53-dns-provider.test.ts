@@ -49,9 +49,9 @@ async function replay(exchanges: Exchange[]): Promise<{ endpoint: string; seen: 
   return { endpoint: `http://127.0.0.1:${port}`, seen, problems, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-function provider(endpoint: string, clock: FakeClock, hostedZoneId: string | null = 'Z0EXAMPLE'): Route53DnsProvider {
+function provider(endpoint: string, clock: FakeClock, hostedZoneId: string | null = 'Z0EXAMPLE', maxRetries?: number): Route53DnsProvider {
   const client = new Route53Client({ region: 'us-east-1', endpoint, maxAttempts: 1, credentials: { accessKeyId: 'AKIDFIXTURE', secretAccessKey: 'fixture-secret' } });
-  return new Route53DnsProvider({ client, ...(hostedZoneId ? { hostedZoneId } : {}), clock, pollMs: 2000 });
+  return new Route53DnsProvider({ client, ...(hostedZoneId ? { hostedZoneId } : {}), clock, pollMs: 2000, ...(maxRetries !== undefined ? { maxRetries } : {}) });
 }
 
 void test('an UPSERT keeps the existing value and waits PENDING → PENDING → INSYNC', async () => {
@@ -109,9 +109,7 @@ void test('consecutive throttles double the wait; past maxRetries the Throttling
   const again = await replay(fixture('throttling-thrice.json'));
   try {
     const clock = new FakeClock();
-    const client = new Route53Client({ region: 'us-east-1', endpoint: again.endpoint, maxAttempts: 1, credentials: { accessKeyId: 'AKIDFIXTURE', secretAccessKey: 'fixture-secret' } });
-    const limited = new Route53DnsProvider({ client, hostedZoneId: 'Z0EXAMPLE', clock, pollMs: 2000, maxRetries: 2 });
-    await assert.rejects(limited.addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+    await assert.rejects(provider(again.endpoint, clock, 'Z0EXAMPLE', 2).addTxtRecord({ fqdn: '_acme-challenge.example.com.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
       assert.ok(err instanceof CertpilotError);
       assert.match(err.message, /Throttling|rate/i);
       return true;
