@@ -125,32 +125,27 @@ export async function atomicWrite(file: string, data: string | Uint8Array, optio
 /**
  * Moves `file` to `<file>.corrupt-<time>` (or `…-2`, `…-3` when that name is taken) and returns the
  * new name, or undefined when `file` is already gone. An earlier set-aside file is never replaced:
- * the new name is claimed with link(), which fails rather than overwrite, and only then is `file`
- * unlinked. On a filesystem without hard links it falls back to rename() onto a name seen free.
+ * a taken name is skipped. It is one rename(), never a copy and an unlink, so a good file that
+ * another process wrote in the meantime is at worst set aside too, never deleted.
  */
 export async function setAside(file: string, now: Date = new Date()): Promise<string | undefined> {
   const stem = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
   for (let n = 1; n < 1000; n += 1) {
     const aside = n === 1 ? stem : `${stem}-${n}`;
+    const taken = await fs.lstat(aside).then(
+      () => true,
+      (err: unknown) => {
+        if (hasErrno(err, 'ENOENT')) return false;
+        throw err;
+      },
+    );
+    if (taken) continue;
     try {
-      await fs.link(file, aside);
+      await fs.rename(file, aside);
     } catch (err) {
-      if (hasErrno(err, 'EEXIST')) continue;
       if (hasErrno(err, 'ENOENT')) return undefined;
-      if (!hasErrno(err, 'EPERM') && !hasErrno(err, 'ENOTSUP') && !hasErrno(err, 'EOPNOTSUPP')) throw err;
-      const taken = await fs.lstat(aside).then(() => true, (e: unknown) => !hasErrno(e, 'ENOENT'));
-      if (taken) continue;
-      try {
-        await fs.rename(file, aside);
-      } catch (renameErr) {
-        if (hasErrno(renameErr, 'ENOENT')) return undefined;
-        throw renameErr;
-      }
-      return aside;
+      throw err;
     }
-    await fs.unlink(file).catch((err: unknown) => {
-      if (!hasErrno(err, 'ENOENT')) throw err;
-    });
     return aside;
   }
   throw new Error(`too many set-aside copies of ${file}`);
