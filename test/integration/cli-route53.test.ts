@@ -62,7 +62,7 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
     '_acme-challenge.dev.project.test',
     '_acme-challenge.www.dev.validation.project.test',
   ]);
-  assert.match(policy.stderr, /route53 aws: _acme-challenge\.www\.dev\.project\.test\. is delegated by CNAME to _acme-challenge\.www\.dev\.validation\.project\.test\.: the policy names the target/);
+  assert.match(policy.stderr, /route53 aws: _acme-challenge\.www\.dev\.project\.test\. is delegated by CNAME to _acme-challenge\.www\.dev\.validation\.project\.test\.: its TXT record is written there/);
   const other = doc.Statement.find((s) => s.Action === 'route53:ChangeResourceRecordSets' && s.Resource.endsWith('/*'));
   assert.deepEqual(other?.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'], ['_acme-challenge.other.project.test'], 'followCname: false: no lookup');
   assert.ok(doc.Statement.some((s) => s.Action === 'route53:ListHostedZonesByName'), 'the solver without hostedZoneId needs it');

@@ -55,10 +55,10 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
         own.map(async (fqdn) => {
           try {
             const target = await checker.resolveTarget(fqdn, ctx.signal);
-            if (target !== fqdn) ctx.output.err(`route53 ${input.solver}: ${fqdn} is delegated by CNAME to ${target}: the policy names the target`);
+            if (target !== fqdn) ctx.output.err(`route53 ${input.solver}: ${fqdn} is delegated by CNAME to ${target}: its TXT record is written there`);
             return target;
           } catch (err) {
-            ctx.output.err(`route53 ${input.solver}: could not look up the CNAME of ${fqdn} (${err instanceof Error ? err.message : String(err)}); the policy names ${fqdn} itself`);
+            ctx.output.err(`route53 ${input.solver}: could not look up the CNAME of ${fqdn} (${err instanceof Error ? err.message : String(err)}); using ${fqdn} itself`);
             return fqdn;
           }
         }),
