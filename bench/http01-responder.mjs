@@ -12,7 +12,7 @@
 //
 // Needs redis-server, nginx (nginx-light) and wrk (bash scripts/setup.sh --bench).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,8 +86,12 @@ for (const t of tokens) await writeFile(join(nginx.root, '.well-known', 'acme-ch
 // Stateless mode with no certpilot in the path: nginx answers with the line `certpilot account show` prints.
 const statelessPort = await freePort();
 const statelessNginx = await startNginx({ host: '127.0.0.1', port: statelessPort, workers: 1, serverLines: [nginxStatelessSnippet(THUMBPRINT)] });
-for (const pid of spawnSync('pgrep', ['-f', 'nginx: worker process'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)) {
-  spawnSync('taskset', ['-pc', SERVER_CPU, pid]);
+// Pin this benchmark's own nginx workers only (children of the masters whose pid files the harness writes).
+for (const server of [nginx, statelessNginx]) {
+  const master = (await readFile(join(dirname(server.root), 'nginx.pid'), 'utf8')).trim();
+  for (const pid of spawnSync('pgrep', ['-P', master], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean)) {
+    spawnSync('taskset', ['-pc', SERVER_CPU, pid]);
+  }
 }
 
 for (const port of [servePort, uncachedPort, bareHttpPort]) {

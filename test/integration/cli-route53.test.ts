@@ -26,6 +26,9 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
   t.after(() => client.destroy());
   const zone = await client.send(new CreateHostedZoneCommand({ Name: 'dev.project.test', CallerReference: `cli-${Date.now()}` }));
   const zoneId = (zone.HostedZone?.Id ?? '').replace('/hostedzone/', '');
+  // The validation zone the delegated name's CNAME points into: the only zone its key may change.
+  const validation = await client.send(new CreateHostedZoneCommand({ Name: 'validation.project.test', CallerReference: `cli-v-${Date.now()}` }));
+  const validationId = (validation.HostedZone?.Id ?? '').replace('/hostedzone/', '');
 
   // A server that denies every call, as Route 53 does for a key without the permission.
   const denied = createServer((req, res) => {
@@ -45,11 +48,13 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
     httpPort: 5002,
     solvers: {
       aws: { type: 'route53', hostedZoneId: zoneId, endpoint: moto.endpoint, resolvers: [formatDnsServer(bind.server)] },
+      delegated: { type: 'route53', hostedZoneId: validationId, endpoint: moto.endpoint, resolvers: [formatDnsServer(bind.server)] },
       nokey: { type: 'route53', endpoint: `http://127.0.0.1:${(denied.address() as AddressInfo).port}`, followCname: false },
     },
     certificates: [
       { name: 'dev', domains: ['dev.project.test', 'www.dev.project.test'], solver: 'aws' },
       { name: 'other', domains: ['other.project.test', '*.other.project.test'], solver: 'nokey' },
+      { name: 'www', domains: ['www.dev.project.test'], solver: 'delegated' },
     ],
   });
 
@@ -73,6 +78,13 @@ test('route53 policy and check through the CLI', { timeout: 90_000 }, async (t) 
   assert.match(check.stdout, /route53 aws: nothing left: ok/);
   const sets = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: zoneId }));
   assert.deepEqual((sets.ResourceRecordSets ?? []).filter((s) => s.Type === 'TXT'), [], 'no probe left in the zone');
+
+  // check writes its probe where the solver would: at the CNAME target, in the validation zone.
+  const viaCname = await runCli(['route53', 'check', 'delegated', '--config', config], { env });
+  assert.equal(viaCname.code, 0, `${viaCname.stdout}\n${viaCname.stderr}`);
+  assert.match(viaCname.stdout, /route53 delegated: write probe TXT at _acme-challenge\.www\.dev\.validation\.project\.test\.: ok/);
+  const validationSets = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: validationId }));
+  assert.deepEqual((validationSets.ResourceRecordSets ?? []).filter((s) => s.Type === 'TXT'), [], 'no probe left in the validation zone');
 
   const bad = await runCli(['route53', 'check', 'nokey', '--config', config], { env });
   assert.equal(bad.code, 1);

@@ -151,7 +151,9 @@ void test('a failing store answers 503 with a constant body and logs without the
       throw Object.assign(new Error('connection refused'), {
         value: KEY_AUTHORIZATION,
         command: { name: 'get', args: ['acme:token', KEY_AUTHORIZATION] },
-        cause: new Error('AUTH hunter2-password rejected'),
+        // Plain objects, so JSON.stringify below would show them if they reached the log.
+        cause: { message: 'AUTH hunter2-password rejected' },
+        options: { password: 'hunter2-password' },
       });
     },
     delete: async () => undefined,

@@ -5,6 +5,7 @@
  * of the crontab are never changed. The line logic is src/scheduling/crontab.ts.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
 import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
@@ -39,6 +40,13 @@ export async function run(ctx: CommandContext): Promise<number> {
   const now = new Date();
   const schedule = await loadOrChooseSchedule(config.stateDir, now);
   const file = configFile(ctx);
+  // The line must name a script that exists: a certpilot started from stdin or `node -e` has none.
+  const script = ctx.self[1];
+  if (script === undefined || !existsSync(script)) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: cron needs certpilot's own script to write into the crontab, and ${script === undefined ? 'this process has none' : `${script} does not exist`}`, {
+      hint: 'Run `certpilot cron install` from the installed certpilot (npm install -g certpilot), not through node -e or a pipe.',
+    });
+  }
   const argv = [
     ...ctx.self,
     'renew',

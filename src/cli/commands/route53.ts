@@ -58,6 +58,7 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
             if (target !== fqdn) ctx.output.err(`route53 ${input.solver}: ${fqdn} is delegated by CNAME to ${target}: its TXT record is written there`);
             return target;
           } catch (err) {
+            if (ctx.signal?.aborted) throw err;
             ctx.output.err(`route53 ${input.solver}: could not look up the CNAME of ${fqdn} (${err instanceof Error ? err.message : String(err)}); using ${fqdn} itself`);
             return fqdn;
           }

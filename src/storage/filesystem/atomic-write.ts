@@ -124,25 +124,25 @@ export async function atomicWrite(file: string, data: string | Uint8Array, optio
 
 /**
  * Moves `file` to `<file>.corrupt-<time>` (or `…-2`, `…-3` when that name is taken) and returns the
- * new name, or undefined when `file` is already gone. An earlier set-aside file is never replaced:
- * a taken name is skipped. It is one rename(), never a copy and an unlink, so a good file that
- * another process wrote in the meantime is at worst set aside too, never deleted.
+ * new name, or undefined when `file` is already gone. An earlier set-aside file is never replaced,
+ * not even by another process: the new name is first claimed with an exclusive create (`wx`), and
+ * `file` is then renamed over that empty placeholder. Nothing is copied or unlinked, so a good file
+ * that another process wrote in the meantime is at worst set aside too, never deleted.
  */
 export async function setAside(file: string, now: Date = new Date()): Promise<string | undefined> {
   const stem = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
   for (let n = 1; n < 1000; n += 1) {
     const aside = n === 1 ? stem : `${stem}-${n}`;
-    const taken = await fs.lstat(aside).then(
-      () => true,
-      (err: unknown) => {
-        if (hasErrno(err, 'ENOENT')) return false;
-        throw err;
-      },
-    );
-    if (taken) continue;
+    try {
+      await (await fs.open(aside, 'wx', 0o600)).close();
+    } catch (err) {
+      if (hasErrno(err, 'EEXIST')) continue;
+      throw err;
+    }
     try {
       await fs.rename(file, aside);
     } catch (err) {
+      await fs.rm(aside, { force: true });
       if (hasErrno(err, 'ENOENT')) return undefined;
       throw err;
     }
