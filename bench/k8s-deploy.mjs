@@ -30,6 +30,7 @@ if (!existsSync(dist('test/harness/kube-fixtures.js'))) {
 }
 const { startStandinWithPods, storedCertificate } = await import(dist('test/harness/kube-fixtures.js'));
 const { makeDeployer, reloadOptions } = await import(dist('test/harness/kube-deployers.js'));
+const { mulberry32 } = await import(dist('src/testing/prng.js'));
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,25 +42,13 @@ const PODS = arg('pods', 10);
 const DECK_SLEEP_S = 150;
 const run = promisify(execFile);
 
-// Seeded uniform 60 ± 20 s per pod (mulberry32).
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
 async function oneRun(seed) {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const projectionS = Array.from({ length: PODS }, () => 40 + random() * 40);
   const delays = Object.fromEntries(projectionS.map((s, i) => [`www-${i}`, s * 1000 * SCALE]));
   const standin = await startStandinWithPods({ pods: PODS, initial: storedCertificate(1), projectionDelayMs: (p) => delays[p] ?? 0 });

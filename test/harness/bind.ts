@@ -15,7 +15,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
-import type { TsigAlgorithm } from '../../src/challenges/dns01/providers/rfc2136/tsig.js';
+import type { TsigAlgorithm, TsigKey } from '../../src/challenges/dns01/providers/rfc2136/tsig.js';
 import { resolveBinary } from './paths.js';
 import { freePort } from './ports.js';
 
@@ -26,6 +26,11 @@ export interface BindKey {
   algorithm: TsigAlgorithm;
   /** base64 secret. */
   secret: string;
+}
+
+/** The key as the rfc2136 provider takes it (the secret decoded); for BIND, Knot and PowerDNS alike. */
+export function tsigKey(key: BindKey, name = key.name): TsigKey {
+  return { name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') };
 }
 
 /** One zone of the test server. */

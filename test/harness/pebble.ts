@@ -13,6 +13,8 @@ import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AcmeClient } from '../../src/acme/acme-client.js';
+import { generatePrivateKey } from '../../src/acme/csr.js';
 import { fetchBuffered, type FetchResult } from './http.js';
 import { pebbleBinaries, readTestPki, resolveBinary, type PebbleVersion } from './paths.js';
 import { freePort } from './ports.js';
@@ -394,4 +396,20 @@ function makeInstance(p: InstanceParts): PebbleInstance {
       return stopped;
     },
   };
+}
+
+/**
+ * A client with a new account on `pebble` that pushes `CA told` into `events` each time it answers
+ * a challenge, so a test can check what happened before the CA was told. The caller closes it.
+ */
+export async function accountClientRecordingChallenges(pebble: PebbleInstance, events: string[]): Promise<AcmeClient> {
+  const { key } = await generatePrivateKey('ec-p256');
+  const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, caCertificates: pebble.caCertificates });
+  await client.createAccount({ termsOfServiceAgreed: true });
+  const respond = client.respondToChallenge.bind(client);
+  client.respondToChallenge = async (url, options) => {
+    events.push('CA told');
+    return respond(url, options);
+  };
+  return client;
 }

@@ -5,9 +5,7 @@
 // presented at once; the CA told only after the nameservers serve the values; nothing left after.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AcmeClient } from '../../src/acme/acme-client.js';
 import { parseCertificate } from '../../src/acme/certificate.js';
-import { generatePrivateKey } from '../../src/acme/csr.js';
 import { Issuer } from '../../src/acme/issuer.js';
 import { createDns01Solver, dns01OptionsShape } from '../../src/challenges/dns01/dns01-options.js';
 import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../src/challenges/dns01/dns-provider.js';
@@ -15,9 +13,9 @@ import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js';
 import { systemClock } from '../../src/clock.js';
 import { z } from 'zod';
-import { startBind, type BindInstance, namedBinary } from '../harness/bind.js';
+import { startBind, tsigKey, type BindInstance, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
-import { startPebble, type PebbleInstance } from '../harness/pebble.js';
+import { accountClientRecordingChallenges, startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
 /** Records every call and waits until `expected` adds are in flight at once (or 10 s), then goes on. */
@@ -82,17 +80,10 @@ describe('dns-01 through rfc2136 against Pebble 2.4 and BIND 9', { timeout: 120_
   async function issue(base: string): Promise<{ names: string[]; events: string[]; provider: RecordingProvider }> {
     assert.ok(bind && pebble);
     const events: string[] = [];
-    const { key } = await generatePrivateKey('ec-p256');
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, caCertificates: pebble.caCertificates });
-    await client.createAccount({ termsOfServiceAgreed: true });
-    const respond = client.respondToChallenge.bind(client);
-    client.respondToChallenge = async (url, options) => {
-      events.push('CA told');
-      return respond(url, options);
-    };
+    const client = await accountClientRecordingChallenges(pebble, events);
     const inner = new Rfc2136DnsProvider({
       server: bind.server,
-      key: { name: bind.key.name, algorithm: bind.key.algorithm, secret: Buffer.from(bind.key.secret, 'base64') },
+      key: tsigKey(bind.key),
       clock: systemClock,
     });
     const provider = new RecordingProvider(inner, events, 2);

@@ -5,9 +5,7 @@
 // order. The check waits for both, and the CA is told only after (the order of events).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AcmeClient } from '../../src/acme/acme-client.js';
 import { parseCertificate } from '../../src/acme/certificate.js';
-import { generatePrivateKey } from '../../src/acme/csr.js';
 import { Issuer } from '../../src/acme/issuer.js';
 import { formatDnsServer, query } from '../../src/challenges/dns01/dns-client.js';
 import { createDns01Solver, dns01OptionsShape } from '../../src/challenges/dns01/dns01-options.js';
@@ -17,9 +15,9 @@ import { CertpilotError } from '../../src/errors.js';
 import { PropagationChecker } from '../../src/challenges/dns01/propagation.js';
 import { silentLogger } from '../../src/logger.js';
 import { z } from 'zod';
-import { makeBindKey, startBind, type BindInstance, namedBinary } from '../harness/bind.js';
+import { makeBindKey, startBind, tsigKey, type BindInstance, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
-import { startPebble, type PebbleInstance } from '../harness/pebble.js';
+import { accountClientRecordingChallenges, startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
 const ZONE = 'late.test';
@@ -60,18 +58,11 @@ describe('propagation: a primary and a secondary that gets the update late', { t
   test('the check waits for both nameservers, then the CA is told', async (t) => {
     if (!requireServer(t, namedBinary, 'Debian package bind9') || !requirePebble(t, '2.4') || !primary || !secondary || !pebble) return;
     const events: string[] = [];
-    const { key } = await generatePrivateKey('ec-p256');
-    const client = new AcmeClient({ directoryUrl: pebble.directoryUrl, accountKey: key, caCertificates: pebble.caCertificates });
+    const client = await accountClientRecordingChallenges(pebble, events);
     t.after(() => client.close());
-    await client.createAccount({ termsOfServiceAgreed: true });
-    const respond = client.respondToChallenge.bind(client);
-    client.respondToChallenge = async (url, options) => {
-      events.push('CA told');
-      return respond(url, options);
-    };
     const provider = new Rfc2136DnsProvider({
       server: primary.server,
-      key: { name: primary.key.name, algorithm: primary.key.algorithm, secret: Buffer.from(primary.key.secret, 'base64') },
+      key: tsigKey(primary.key),
       clock: systemClock,
     });
     const options = z.object(dns01OptionsShape).parse({ resolvers: [formatDnsServer(primary.server)], nameserverPort: primary.server.port, propagationTimeoutSeconds: 60 });
@@ -112,7 +103,7 @@ void test('a secondary that never gets the update: the timeout names it', { time
   }
   const provider = new Rfc2136DnsProvider({
     server: primary.server,
-    key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') },
+    key: tsigKey(key),
     clock: systemClock,
   });
   const checker = new PropagationChecker({ resolvers: [primary.server], nameserverPort: primary.server.port, timeoutMs: 1500, pollMs: 500, clock: systemClock });

@@ -12,7 +12,7 @@ import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
 import { dnsProviderContract } from '../../src/testing/dns-provider-contract.js';
 import { tempDir } from '../../src/testing/temp-dir.js';
-import { makeBindKey, startBind, type BindInstance, type BindKey, namedBinary } from '../harness/bind.js';
+import { makeBindKey, startBind, tsigKey, type BindInstance, type BindKey, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
 import { requireServer } from '../harness/servers.js';
 
@@ -36,7 +36,7 @@ after(async () => {
 function provider(bind: BindInstance, key: BindKey = bind.key): Rfc2136DnsProvider {
   return new Rfc2136DnsProvider({
     server: bind.server,
-    key: { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret, 'base64') },
+    key: tsigKey(key),
     clock: systemClock,
     timeoutMs: 2000,
   });

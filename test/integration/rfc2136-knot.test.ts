@@ -6,7 +6,7 @@ import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136
 import { systemClock } from '../../src/clock.js';
 import { CertpilotError } from '../../src/errors.js';
 import { dnsProviderContract } from '../../src/testing/dns-provider-contract.js';
-import { makeBindKey } from '../harness/bind.js';
+import { makeBindKey, tsigKey } from '../harness/bind.js';
 import { knotdBinary, startKnot, type KnotInstance } from '../harness/knot.js';
 import { resolveBinary } from '../harness/paths.js';
 import { requireServer } from '../harness/servers.js';
@@ -20,7 +20,7 @@ after(async () => {
 });
 
 function provider(k: KnotInstance): Rfc2136DnsProvider {
-  return new Rfc2136DnsProvider({ server: k.server, key: { name: k.key.name, algorithm: k.key.algorithm, secret: Buffer.from(k.key.secret, 'base64') }, clock: systemClock, timeoutMs: 2000 });
+  return new Rfc2136DnsProvider({ server: k.server, key: tsigKey(k.key), clock: systemClock, timeoutMs: 2000 });
 }
 
 if (resolveBinary(knotdBinary) !== undefined) {

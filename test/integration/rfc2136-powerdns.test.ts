@@ -7,7 +7,7 @@ import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136
 import { systemClock } from '../../src/clock.js';
 import { CertpilotError } from '../../src/errors.js';
 import { dnsProviderContract } from '../../src/testing/dns-provider-contract.js';
-import { makeBindKey } from '../harness/bind.js';
+import { makeBindKey, tsigKey } from '../harness/bind.js';
 import { havePowerDns, pdnsBinary, startPowerDns, type PowerDnsInstance } from '../harness/powerdns.js';
 import { requireServer } from '../harness/servers.js';
 
@@ -18,7 +18,7 @@ after(async () => {
 });
 
 function provider(p: PowerDnsInstance, name = p.key.name): Rfc2136DnsProvider {
-  return new Rfc2136DnsProvider({ server: p.server, key: { name, algorithm: p.key.algorithm, secret: Buffer.from(p.key.secret, 'base64') }, clock: systemClock, timeoutMs: 2000 });
+  return new Rfc2136DnsProvider({ server: p.server, key: tsigKey(p.key, name), clock: systemClock, timeoutMs: 2000 });
 }
 
 if (havePowerDns()) {

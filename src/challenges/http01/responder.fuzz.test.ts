@@ -12,22 +12,11 @@ import type { ChallengeTokenStore } from './challenge-token-store.js';
 import { TOKEN_PATTERN } from './challenge-token-store.js';
 import { challengeRequestListener } from './middleware/node.js';
 import { CHALLENGE_PATH_PREFIX, NOT_FOUND_BODY, createChallengeResponder } from './responder.js';
+import { mulberry32 } from '../../testing/prng.js';
 
 const SEED = process.env.FUZZ_SEED === undefined ? 0x5eed_2026 : Number.parseInt(process.env.FUZZ_SEED, 10) >>> 0;
 const RUNS = process.env.FUZZ_RUNS === undefined ? 5000 : Number.parseInt(process.env.FUZZ_RUNS, 10);
 const RAW_RUNS = Math.max(1, Math.min(400, Math.floor(RUNS / 10)));
-
-/** mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -224,7 +213,7 @@ function checkAsked(world: World, seedNote: string): void {
 
 void test('responder fuzz: only canonical paths of stored tokens are ever answered, and only with their value', async (t) => {
   t.diagnostic(`FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}`);
-  const gen = new Gen(prng(SEED));
+  const gen = new Gen(mulberry32(SEED));
   const world = makeWorld(gen);
   const open = createChallengeResponder({ store: world.store });
   const guarded = createChallengeResponder({ store: world.store, allowedHosts: ['www.example.com', '*.example.net'] });
@@ -300,7 +289,7 @@ function rawRequest(port: number, method: string, path: string): Promise<RawResp
 void test('responder fuzz over a real node:http server with raw socket requests', { timeout: 120_000 }, async (t) => {
   const seed = (SEED ^ 0x9e3779b9) >>> 0;
   t.diagnostic(`FUZZ_SEED=${SEED} (raw stream ${seed}) raw cases=${RAW_RUNS}`);
-  const gen = new Gen(prng(seed));
+  const gen = new Gen(mulberry32(seed));
   const world = makeWorld(gen);
   const server = createServer(challengeRequestListener(createChallengeResponder({ store: world.store })));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
