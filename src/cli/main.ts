@@ -6,7 +6,6 @@
  * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
  * by SIGINT or SIGTERM.
  */
-import { realpathSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { checkValues, flagHelp, PARSE_OPTIONS, type CliValues } from './flags.js';
@@ -25,8 +24,6 @@ export interface CommandContext {
   positionals: string[];
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
-  /** How to run this same certpilot again: node and the real path of its script (what `cron` writes). */
-  self: readonly string[];
   output: Output;
   /** Aborted on SIGINT/SIGTERM. */
   signal?: AbortSignal;
@@ -158,7 +155,7 @@ export async function main(
     }
     const values = checkValues(name, raw, written);
     const module = await command.load();
-    return await module.run({ values, positionals: rest, env, cwd: process.cwd(), self: selfCommand(), output, ...(signal ? { signal } : {}) });
+    return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output, ...(signal ? { signal } : {}) });
   } catch (err) {
     return report(err, verbose, output);
   }
@@ -185,15 +182,4 @@ export function report(err: unknown, verbose: boolean, output: Output): number {
   output.err('  hint: Run again with --verbose and report the stack trace.');
   if (verbose && err instanceof Error) output.err(err.stack ?? '');
   return EXIT.failed;
-}
-
-/** node and the real path of the running script (a symlinked bin resolved), as argv for a scheduler. */
-function selfCommand(): string[] {
-  const script = process.argv[1];
-  if (script === undefined) return [process.execPath];
-  try {
-    return [process.execPath, realpathSync(script)];
-  } catch {
-    return [process.execPath, script];
-  }
 }

@@ -5,7 +5,7 @@
  * of the crontab are never changed. The line logic is src/scheduling/crontab.ts.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
 import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
@@ -41,14 +41,15 @@ export async function run(ctx: CommandContext): Promise<number> {
   const schedule = await loadOrChooseSchedule(config.stateDir, now);
   const file = configFile(ctx);
   // The line must name a script that exists: a certpilot started from stdin or `node -e` has none.
-  const script = ctx.self[1];
-  if (script === undefined || !existsSync(script)) {
-    throw new CertpilotError('ERR_CLI_USAGE', `cli: cron needs certpilot's own script to write into the crontab, and ${script === undefined ? 'this process has none' : `${script} does not exist`}`, {
+  const script = runningScript();
+  if (script === undefined) {
+    throw new CertpilotError('ERR_CLI_USAGE', "cli: cron writes the path of certpilot's own script into the crontab, and this process runs from none on disk", {
       hint: 'Run `certpilot cron install` from the installed certpilot (npm install -g certpilot), not through node -e or a pipe.',
     });
   }
   const argv = [
-    ...ctx.self,
+    process.execPath,
+    script,
     'renew',
     ...(file ? ['--config', resolve(ctx.cwd, file)] : []),
     ...(ctx.values['state-dir'] ? ['--state-dir', resolve(ctx.cwd, ctx.values['state-dir'])] : []),
@@ -117,4 +118,15 @@ function crontabCommand(args: string[], input?: string): Promise<{ code: number 
     child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
+}
+
+/** The real path of the script this certpilot runs from (a symlinked bin resolved), or undefined when there is none on disk. */
+function runningScript(): string | undefined {
+  const script = process.argv[1];
+  if (script === undefined) return undefined;
+  try {
+    return realpathSync(script);
+  } catch {
+    return undefined;
+  }
 }
