@@ -192,3 +192,43 @@ void test('a pod that restarts after every check is not reported as proven: afte
   });
   assert.equal(f.execs.filter((e) => e.argv[0] === 'apachectl' && e.pod === 'www-0').length, 1, 'www-0 reloaded once');
 });
+
+void test('a pod whose reload exits 0 but keeps serving the old certificate fails the verify, naming it; no later pod is reloaded', async () => {
+  const f = fake(['www-0', 'www-1', 'www-2'].map((n) => pod(n)));
+  const stuck = '10.0.0.1';
+  const clock = new FakeClock();
+  const d = deployer(f, clock, { probe: async ({ host }) => (host === stuck ? OLD : (f.serving.get(host) ?? '')) });
+  await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
+    assert.ok(e instanceof CertpilotError);
+    assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
+    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 5 s after its reload, not ab1/);
+    return true;
+  });
+  assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1'], 'www-2 is not reloaded after the failure');
+  assert.ok(clock.sleeps.length > 0 && clock.sleeps.every((ms) => ms <= 2000), 'the verify polled on the clock');
+});
+
+void test('rolloutRestart: a replacement pod that still serves the old certificate fails the verify, naming it', async () => {
+  const owned = (name: string): V1Pod => pod(name, { owner: 'www-5d8f9', hash: '5d8f9' });
+  let pods = [owned('www-0'), owned('www-1')];
+  const f = fake(pods);
+  const restarted: string[] = [];
+  Object.assign(f.client, {
+    listPods: async () => pods,
+    restartWorkload: async (kind: string, name: string) => {
+      restarted.push(`${kind}/${name}`);
+      // The Deployment's new pods: www-7 serves the new certificate, www-8 still the old one.
+      pods = [owned('www-7'), owned('www-8')];
+      f.serving.set('10.0.0.7', normalizeSerial(NEW));
+      f.serving.set('10.0.0.8', OLD);
+    },
+  });
+  const d = deployer(f, new FakeClock(), { groups: [{ name: 'www', selector: 'app=www', container: 'apache', rolloutRestart: 'owner', port: 443, maxUnavailable: 1 }] });
+  await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
+    assert.ok(e instanceof CertpilotError);
+    assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
+    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 5 s after its reload, not ab1/);
+    return true;
+  });
+  assert.deepEqual(restarted, ['Deployment/www']);
+});

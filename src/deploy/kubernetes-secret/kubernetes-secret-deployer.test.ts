@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
@@ -49,6 +50,10 @@ void test('creates with type kubernetes.io/tls; updates without type; writes not
   await d.deploy(v1, {});
   assert.equal(applied[0]?.type, 'kubernetes.io/tls');
   assert.equal(applied[0]?.metadata?.annotations?.['certpilot.io/version'], '1');
+  // The reload deployer reads the serial annotation to know the Secret holds the new certificate.
+  assert.equal(applied[0]?.metadata?.annotations?.['certpilot.io/serial'], new X509Certificate(v1.certPem).serialNumber.toLowerCase());
+  assert.equal(applied[0]?.metadata?.annotations?.['certpilot.io/certificate'], 'a');
+  assert.equal(applied[0]?.metadata?.annotations?.['certpilot.io/not-after'], v1.metadata.notAfter);
   assert.equal(Buffer.from(applied[0]?.data?.['tls.key'] ?? '', 'base64').toString(), v1.privateKeyPem);
   const again = await d.deploy(v1, {});
   assert.equal(applied.length, 1);
