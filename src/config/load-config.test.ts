@@ -181,8 +181,10 @@ certificates:
     'static.example.org': 'site',
     'img.static.example.org': 'site',
   });
-  assert.deepEqual(config.solvers.default, { type: 'standalone', port: 80 });
-  assert.equal(config.solvers.site?.path, './www', 'plug-in options are kept as written; the plug-in resolves them against baseDir');
+  assert.deepEqual(config.solvers.default, { type: 'standalone', kind: 'challenge-solver', options: { port: 80 } });
+  const site = config.solvers.site;
+  assert.equal(site?.type === 'webroot' ? site.options.path : undefined, './www', 'plug-in options are kept as written; the plug-in resolves them against baseDir');
+  assert.deepEqual(config.locker, { type: 'file', kind: 'locker', options: {} }, 'the file locker unless the file says otherwise');
   assert.equal(config.baseDir, join(file, '..'));
   assert.deepEqual(config.certificates[2]?.deploy, []);
 });
@@ -222,9 +224,9 @@ certificates:
 
 test('--webroot and --http-01-port reshape the default solver', async () => {
   const web = await loadConfig({ cwd: '/srv', env: {}, overrides: { webroot: '/var/www', certificate: { domains: ['a.example.com'] } } });
-  assert.deepEqual(web.solvers.default, { type: 'webroot', path: '/var/www' });
+  assert.deepEqual(web.solvers.default, { type: 'webroot', kind: 'challenge-solver', options: { path: '/var/www' } });
   const port = await loadConfig({ cwd: '/srv', env: {}, overrides: { http01Port: 8080, http01Host: '127.0.0.1', certificate: { domains: ['a.example.com'] } } });
-  assert.deepEqual(port.solvers.default, { type: 'standalone', port: 8080, host: '127.0.0.1' });
+  assert.deepEqual(port.solvers.default, { type: 'standalone', kind: 'challenge-solver', options: { port: 8080, host: '127.0.0.1' } });
 });
 
 test('schema problems and cross-field problems come in one report', async () => {

@@ -12,9 +12,12 @@ import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
+import { CONFIG_SECTIONS, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
-import { certificateSchema, configSchema, deployerInstanceSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, solverInstanceSchema, type ParsedConfig } from './schema.js';
+import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+
+export type { PluginInstanceConfig } from '../plugins/plugin-kinds.js';
 
 /** One certificate, resolved: defaults applied, names normalized. */
 export interface ResolvedCertificate {
@@ -31,16 +34,12 @@ export interface ResolvedCertificate {
   deploy: readonly string[];
 }
 
-/** A solver or deployer instance: the plug-in id and its validated options. */
-export interface PluginInstanceConfig {
-  /** The plug-in id (`standalone`, `redis`, `route53`, `files`…). */
-  type: string;
-  /** Everything else of the entry, defaults applied. */
-  [option: string]: unknown;
-}
-
-/** The validated, normalized, frozen configuration every component is built from. */
-export interface ResolvedConfig {
+/**
+ * The validated, normalized, frozen configuration every component is built from. Its plug-in
+ * sections (`solvers`, `deployers`, `locker`…: one per section of the table of kinds) hold typed
+ * {@link PluginInstanceConfig}s: each plug-in's own options apart from its wrapper's.
+ */
+export interface ResolvedConfig extends ResolvedSections {
   /** The file it came from, when any. */
   source?: string;
   /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
@@ -56,10 +55,6 @@ export interface ResolvedConfig {
     caCertificates: string[];
     caBundle?: string;
   };
-  /** Named solvers; always holds `default` (standalone on port 80 unless configured). */
-  solvers: Readonly<Record<string, PluginInstanceConfig>>;
-  /** Named deployers. */
-  deployers: Readonly<Record<string, PluginInstanceConfig>>;
   defaults: ParsedConfig['defaults'];
   renewal: ParsedConfig['renewal'];
   certificates: ResolvedCertificate[];
@@ -276,8 +271,9 @@ async function normalize(
     else acme.eab = { kid, hmacKey };
   }
 
-  const solvers: Record<string, PluginInstanceConfig> = { default: { type: 'standalone', port: 80 }, ...c.solvers };
-  const deployers: Record<string, PluginInstanceConfig> = { ...c.deployers };
+  const sections = withBuiltIns(c);
+  const solvers: Readonly<Record<string, PluginInstanceConfig>> = sections.solvers;
+  const deployers: Readonly<Record<string, PluginInstanceConfig>> = sections.deployers;
 
   const names = new Map<string, number>();
   const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
@@ -312,16 +308,29 @@ async function normalize(
     stateDir: resolve(baseDir, c.stateDir),
     logLevel: c.logLevel,
     acme,
-    solvers,
-    deployers,
+    ...sections,
     defaults: c.defaults,
     renewal: c.renewal,
     certificates,
   };
 }
 
-/** A solver or deployer entry that did not parse: it exists (no "unknown solver" noise) but has no plug-in. */
-const INVALID_ENTRY = { type: '(invalid)' } as const;
+/** Each named section with its built-in instances (the `default` solver) unless the file defines them. */
+function withBuiltIns(c: ParsedConfig): ResolvedSections {
+  const out: Record<string, unknown> = {};
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    const spec = sectionSpec(section);
+    const given = c[section] as unknown;
+    if (spec.shape === 'named' && spec.builtIn) {
+      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, INSTANCE_SCHEMAS[section]?.parse(entry)]));
+      out[section] = { ...builtIn, ...(given as Record<string, PluginInstanceConfig>) };
+    } else out[section] = given;
+  }
+  return out as unknown as ResolvedSections;
+}
+
+/** An instance entry that did not parse: it exists (no "unknown solver" noise) but has no plug-in. */
+const INVALID_ENTRY = { type: '(invalid)', kind: undefined, options: {} } as const;
 
 /**
  * The configuration section by section, each part that parses kept and each that does not
@@ -353,11 +362,13 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   const raw = value as Mutable;
   const shape = configSchema.shape;
   const out: Mutable = {};
-  for (const [key, schema] of Object.entries(shape) as [keyof typeof shape, z.ZodType][]) {
-    if (key === 'solvers' || key === 'deployers' || key === 'certificates') continue;
+  const named = (key: string): key is SectionName => key in CONFIG_SECTIONS && sectionSpec(key as SectionName).shape === 'named';
+  for (const [key, schema] of Object.entries(shape) as [string, z.ZodType][]) {
+    if (named(key) || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of [['solvers', solverInstanceSchema], ['deployers', deployerInstanceSchema]] as const) {
+  for (const [key, entry] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+    if (!named(key)) continue;
     const entries: Mutable = {};
     const given = raw[key];
     if (given && typeof given === 'object' && !Array.isArray(given)) {
@@ -391,7 +402,7 @@ function chooseSolvers(
   domains: readonly string[],
   cert: ParsedConfig['certificates'][number],
   defaultSolver: string,
-  solvers: Record<string, PluginInstanceConfig>,
+  solvers: Readonly<Record<string, PluginInstanceConfig>>,
   path: string,
   issues: ConfigIssue[],
 ): Record<string, string> {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
 import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
-import { FileLocker } from '../coordination/file-locker.js';
+import { FileLocker } from '../coordination/file/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';

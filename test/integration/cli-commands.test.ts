@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FileLocker } from '../../src/coordination/file-locker.js';
+import { FileLocker } from '../../src/coordination/file/file-locker.js';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
 import { runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { fetchBuffered } from '../harness/http.js';

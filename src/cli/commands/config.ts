@@ -2,6 +2,7 @@
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
+import type { PluginInstanceConfig } from '../../plugins/plugin-kinds.js';
 
 /** Entry point of `certpilot config`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -22,6 +23,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length },
           solvers: redactInstances(config.solvers),
           deployers: redactInstances(config.deployers),
+          locker: redactInstance(config.locker),
         },
         null,
         2,
@@ -34,6 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
+  ctx.output.out(`locker     ${config.locker.type}`);
   for (const c of config.certificates) {
     const solvers = [...new Set(Object.values(c.solvers))];
     const by = solvers.length === 1 ? solvers[0] : Object.entries(c.solvers).map(([d, s]) => `${d}→${s}`).join(' ');
@@ -48,11 +51,15 @@ export async function run(ctx: CommandContext): Promise<number> {
 /** Option names whose values are secrets (the file forms are paths, kept). */
 const SECRET_OPTION = /(password|secret|token|hmac|privatekey)(?!file)/i;
 
-function redactInstances(instances: Readonly<Record<string, Readonly<Record<string, unknown>>>>): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(
-    Object.entries(instances).map(([name, options]) => [
-      name,
-      Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v])),
-    ]),
-  );
+function redactOptions(options: object | undefined): Record<string, unknown> | undefined {
+  if (options === undefined) return undefined;
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v]));
+}
+
+function redactInstance(instance: PluginInstanceConfig): Record<string, unknown> {
+  return { ...instance, options: redactOptions(instance.options), ...(instance.wrapper !== undefined ? { wrapper: redactOptions(instance.wrapper) } : {}) };
+}
+
+function redactInstances(instances: Readonly<Record<string, PluginInstanceConfig>>): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(Object.entries(instances).map(([name, instance]) => [name, redactInstance(instance)]));
 }

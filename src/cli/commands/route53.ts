@@ -12,6 +12,7 @@ import type { Runtime } from '../compose.js';
 import { loadCommandConfig, openRuntime } from '../runtime.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
 import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
+import { plugin as route53 } from '../../challenges/dns01/providers/route53/plugin.js';
 
 /** The route53 solvers of the configuration (all, or those named) with the names each proves. */
 export function route53Solvers(config: ResolvedConfig, only: readonly string[]): Route53PolicyInput[] {
@@ -19,8 +20,9 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
   for (const [solver, entry] of Object.entries(config.solvers)) {
     if (entry.type !== 'route53' || (only.length > 0 && !only.includes(solver))) continue;
     const names = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (s === solver ? [name] : [])));
-    const hostedZoneId = typeof entry.hostedZoneId === 'string' ? entry.hostedZoneId : undefined;
-    inputs.push({ solver, names, ...(hostedZoneId ? { hostedZoneId } : {}) });
+    const hostedZoneId = entry.options.hostedZoneId;
+    // What the plug-in declares its code calls (its plugin.ts), never a list of our own.
+    inputs.push({ solver, names, actions: route53.iam?.(entry.options) ?? [], ...(hostedZoneId ? { hostedZoneId } : {}) });
   }
   const unknown = only.filter((n) => !inputs.some((i) => i.solver === n));
   if (unknown.length > 0 || inputs.length === 0) {
@@ -46,10 +48,11 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
   ]);
   return Promise.all(
     inputs.map(async (input) => {
-      const entry: Record<string, unknown> = config.solvers[input.solver] ?? {};
+      const entry = config.solvers[input.solver];
+      const dns01 = entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
       const own = [...new Set(input.names.map((n) => `${normalizedRecordName(n)}.`))];
-      if (entry.followCname === false) return { ...input, recordNames: own };
-      const resolvers = Array.isArray(entry.resolvers) ? (entry.resolvers as string[]).map((r) => parseDnsServer(r)) : undefined;
+      if (dns01?.followCname === false) return { ...input, recordNames: own };
+      const resolvers = dns01?.resolvers?.map((r) => parseDnsServer(r));
       const checker = new PropagationChecker({ ...(resolvers ? { resolvers } : {}), timeoutMs: 0, queryTimeoutMs: 2000, clock: systemClock });
       const recordNames = await Promise.all(
         own.map(async (fqdn) => {

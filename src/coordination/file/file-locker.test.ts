@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CertpilotError } from '../errors.js';
-import { FakeClock } from '../testing/fake-clock.js';
+import { CertpilotError } from '../../errors.js';
+import { FakeClock } from '../../testing/fake-clock.js';
 import { FileLocker } from './file-locker.js';
 import type { LockRecord } from './file-locker.js';
 

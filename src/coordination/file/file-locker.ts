@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { systemClock } from '../clock.js';
-import type { Clock } from '../clock.js';
-import { CertpilotError } from '../errors.js';
-import { silentLogger } from '../logger.js';
-import type { Logger } from '../logger.js';
-import { safeName } from '../storage/filesystem/safe-name.js';
-import type { AcquireOptions, Lock, Locker } from './locker.js';
+import { systemClock } from '../../clock.js';
+import type { Clock } from '../../clock.js';
+import { CertpilotError } from '../../errors.js';
+import { silentLogger } from '../../logger.js';
+import type { Logger } from '../../logger.js';
+import { safeName } from '../../storage/filesystem/safe-name.js';
+import type { AcquireOptions, Lock, Locker } from '../locker.js';
 
 /** Options of {@link FileLocker}. */
 export interface FileLockerOptions {
