@@ -244,6 +244,10 @@ export const ERROR_CATALOG = {
     title: 'Another certpilot process is renewing this certificate',
     hint: 'Nothing to do: the other run will finish it; run status later.',
   },
+  ERR_LOCK_LOST: {
+    title: 'A run lost its certificate\'s lock to another certpilot process (it expired and was taken over, or could not be renewed in time)',
+    hint: 'Nothing to do: the run stopped before writing anything more and the new holder finishes the work; if it recurs, raise renewal.lockTtlSeconds or check the lock backend (the lock directory, or the Kubernetes API server for the lease locker).',
+  },
 
   // renewal
   ERR_RENEWAL_BACKOFF: {

@@ -24,11 +24,15 @@ import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   AppsV1Api,
+  AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   Exec,
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  V1MicroTime,
+  type V1Lease,
   type V1Pod,
   type V1Secret,
   type V1Status,
@@ -54,6 +58,39 @@ export interface ExecResult {
   stderr: string;
   /** The channel protocol the server chose (`v5.channel.k8s.io` or `v4.channel.k8s.io`). */
   protocol: string;
+}
+
+/**
+ * A `coordination.k8s.io/v1` Lease as the lockers see it (KEP-589 / client-go leader election
+ * fields). Times are Dates here; on the wire they are MicroTime (six fractional digits, which a
+ * real API server requires: `2006-01-02T15:04:05.000000Z07:00`).
+ */
+export interface LeaseRecord {
+  name: string;
+  holderIdentity?: string | undefined;
+  leaseDurationSeconds?: number | undefined;
+  acquireTime?: Date | undefined;
+  renewTime?: Date | undefined;
+  leaseTransitions?: number | undefined;
+  labels?: Record<string, string> | undefined;
+  /** The object's resourceVersion: a precondition on update (409 when stale). */
+  resourceVersion?: string | undefined;
+}
+
+/** One SelfSubjectAccessReview question: may the caller do `verb` on `resource` (`pods/exec`)? */
+export interface AccessQuestion {
+  verb: string;
+  /** Plural resource, with the subresource after a slash. */
+  resource: string;
+  group: string;
+  name?: string | undefined;
+}
+
+/** The API server's answer to an {@link AccessQuestion}. */
+export interface AccessAnswer {
+  allowed: boolean;
+  /** The authorizer's reason, when it gave one. */
+  reason?: string | undefined;
 }
 
 /** A workload whose pod template a rollout restart changes. */
@@ -110,8 +147,10 @@ function describe(a: KubernetesAction, namespace: string): string {
 
 /** The RBAC rule a 403 shows is missing, as a one-line hint. */
 export function rbacHint(a: KubernetesAction): string {
-  const names = a.name !== undefined && a.verb !== 'list' && a.verb !== 'create' ? `, resourceNames: ["${a.name.split('/')[0] ?? a.name}"]` : '';
-  return `grant the service account { apiGroups: ["${a.group ?? ''}"], resources: ["${a.resource}"], verbs: ["${a.verb}"]${names} } in a Role (docs/kubernetes.md lists each deployer's Role).`;
+  // Exec is authorized per pod, but pods come and go: the rule names no pod.
+  const names = a.name !== undefined && a.verb !== 'list' && a.verb !== 'create' && a.resource !== 'pods/exec' ? `, resourceNames: ["${a.name.split('/')[0] ?? a.name}"]` : '';
+  const hint = `grant the service account { apiGroups: ["${a.group ?? ''}"], resources: ["${a.resource}"], verbs: ["${a.verb}"]${names} } in a Role (docs/kubernetes.md lists each plug-in's Role; \`certpilot kubernetes check\` lists every missing rule).`;
+  return a.resource === 'pods/exec' ? `${hint} An exec over WebSocket is an HTTP GET: API servers authorize it as \`get\` on pods/exec, and from Kubernetes 1.35 also as \`create\`; grant both.` : hint;
 }
 
 /** Maps a client-node failure to a CertpilotError naming the action. */
@@ -151,6 +190,8 @@ export class KubernetesClient {
   readonly namespace: string;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly authorization: AuthorizationV1Api;
   private readonly execer: Exec;
   private readonly timeoutMs: number;
   private readonly token: RotatingTokenFile | undefined;
@@ -203,6 +244,8 @@ export class KubernetesClient {
     this.namespace = namespace;
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
+    this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.authorization = kc.makeApiClient(AuthorizationV1Api);
     this.execer = new Exec(kc);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
   }
@@ -247,6 +290,67 @@ export class KubernetesClient {
     );
   }
 
+  /** The Lease, or undefined when it does not exist. */
+  async getLease(name: string): Promise<LeaseRecord | undefined> {
+    try {
+      return leaseRecord(await this.call({ verb: 'get', resource: 'leases', name, group: 'coordination.k8s.io' }, () => this.coordination.readNamespacedLease({ name, namespace: this.namespace })));
+    } catch (e) {
+      if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
+
+  /** Creates the Lease; an existing one is `ERR_KUBERNETES_CONFLICT` (409 AlreadyExists). */
+  async createLease(lease: LeaseRecord): Promise<LeaseRecord> {
+    return leaseRecord(await this.call({ verb: 'create', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () => this.coordination.createNamespacedLease({ namespace: this.namespace, body: v1Lease(lease) })));
+  }
+
+  /** Replaces the Lease if its resourceVersion is still `lease.resourceVersion`; else `ERR_KUBERNETES_CONFLICT` (409). */
+  async updateLease(lease: LeaseRecord & { resourceVersion: string }): Promise<LeaseRecord> {
+    return leaseRecord(
+      await this.call({ verb: 'update', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () =>
+        this.coordination.replaceNamespacedLease({ name: lease.name, namespace: this.namespace, body: v1Lease(lease) }),
+      ),
+    );
+  }
+
+  /**
+   * Asks the API server whether this client may do each of `questions` in its namespace
+   * (SelfSubjectAccessReview, which every authenticated user may create).
+   */
+  async canI(questions: readonly AccessQuestion[]): Promise<AccessAnswer[]> {
+    return Promise.all(
+      questions.map(async (q) => {
+        const [resource, subresource] = q.resource.split('/') as [string, string | undefined];
+        const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' }, () =>
+          this.authorization.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: { resourceAttributes: { namespace: this.namespace, verb: q.verb, group: q.group, resource, ...(subresource ? { subresource } : {}), ...(q.name !== undefined ? { name: q.name } : {}) } },
+            },
+          }),
+        );
+        return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+      }),
+    );
+  }
+
+  /**
+   * After a 403 on an exec upgrade (whose response carries no Status body to name the verb), asks
+   * the server which exec verbs are missing, so the error names the verb it denied. Undefined when
+   * it cannot tell.
+   */
+  private async deniedExecVerbs(pod: string): Promise<string[] | undefined> {
+    try {
+      const answers = await this.canI(['get', 'create'].map((verb) => ({ verb, resource: 'pods/exec', group: '', name: pod })));
+      const denied = ['get', 'create'].filter((_, i) => answers[i]?.allowed !== true);
+      return denied.length > 0 ? denied : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The pods matching a label selector. */
   async listPods(labelSelector: string): Promise<V1Pod[]> {
     const list = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }));
@@ -267,7 +371,9 @@ export class KubernetesClient {
 
   /** Runs `argv` in a pod's container (no stdin, no TTY) and returns its exit code and output. */
   async exec(pod: string, container: string | undefined, argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
-    const a: KubernetesAction = { verb: 'create', resource: 'pods/exec', name: pod };
+    // client-node execs over WebSocket: the upgrade is an HTTP GET, authorized as `get` on
+    // pods/exec (and from Kubernetes 1.35 also as `create`).
+    const a: KubernetesAction = { verb: 'get', resource: 'pods/exec', name: pod };
     const runMs = options.timeoutMs ?? this.timeoutMs;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -293,7 +399,16 @@ export class KubernetesClient {
     } catch (e) {
       // A connection that arrives after we gave up must not run the command unwatched.
       connecting.then((late) => late.close(), () => undefined);
-      throw kubernetesError(e, a, this.namespace);
+      const error = kubernetesError(e, a, this.namespace);
+      if (error.code !== 'ERR_KUBERNETES_FORBIDDEN') throw error;
+      // The refused upgrade has no Status body: ask the server which verb it denied.
+      const denied = await this.deniedExecVerbs(pod);
+      if (denied === undefined) throw error;
+      const verbs = denied.join(' and ');
+      throw new CertpilotError('ERR_KUBERNETES_FORBIDDEN', `kubernetes: exec in pod ${pod} in namespace ${this.namespace}: forbidden: the service account may not ${verbs} pods/exec (an exec over WebSocket is a GET, authorized as \`get\`; Kubernetes 1.35+ also requires \`create\`)`, {
+        cause: e,
+        hint: `grant the service account { apiGroups: [""], resources: ["pods/exec"], verbs: [${denied.map((v) => `"${v}"`).join(', ')}] } in a Role (docs/kubernetes.md grants both \`get\` and \`create\`; \`certpilot kubernetes check\` lists every missing rule).`,
+      });
     }
     const protocol = socket.protocol;
     await new Promise<void>((resolveDone, reject) => {
@@ -326,6 +441,47 @@ export class KubernetesClient {
       hint: 'Check that the command exists in the container image and the container name is right.',
     });
   }
+}
+
+/** A Date as a MicroTime on the wire (client-node's V1MicroTime writes six fractional digits). */
+function microTime(d: Date | undefined): V1MicroTime | undefined {
+  return d === undefined ? undefined : new V1MicroTime(d.getTime());
+}
+
+function v1Lease(l: LeaseRecord): V1Lease {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: l.name, ...(l.labels ? { labels: l.labels } : {}), ...(l.resourceVersion !== undefined ? { resourceVersion: l.resourceVersion } : {}) },
+    spec: {
+      ...(l.holderIdentity !== undefined ? { holderIdentity: l.holderIdentity } : {}),
+      ...(l.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: l.leaseDurationSeconds } : {}),
+      ...(l.acquireTime !== undefined ? { acquireTime: microTime(l.acquireTime) } : {}),
+      ...(l.renewTime !== undefined ? { renewTime: microTime(l.renewTime) } : {}),
+      ...(l.leaseTransitions !== undefined ? { leaseTransitions: l.leaseTransitions } : {}),
+    },
+  };
+}
+
+/** client-node hands MicroTime fields back as the wire's strings (it has no deserializer for them). */
+function toDate(v: unknown): Date | undefined {
+  if (v instanceof Date) return v;
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? new Date(t) : undefined;
+}
+
+function leaseRecord(l: V1Lease): LeaseRecord {
+  return {
+    name: l.metadata?.name ?? '',
+    holderIdentity: l.spec?.holderIdentity,
+    leaseDurationSeconds: l.spec?.leaseDurationSeconds,
+    acquireTime: toDate(l.spec?.acquireTime),
+    renewTime: toDate(l.spec?.renewTime),
+    leaseTransitions: l.spec?.leaseTransitions,
+    labels: l.metadata?.labels,
+    resourceVersion: l.metadata?.resourceVersion,
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -121,7 +121,7 @@ export const PLUGIN_KINDS = {
     } satisfies KindWrapper<Dns01Options>,
   },
   deployer: { section: 'deployers', title: 'Deployers', contract: 'testing/deployer-contract.ts' },
-  locker: { section: 'locker', title: 'Lockers' },
+  locker: { section: 'locker', title: 'Lockers', contract: 'testing/locker-contract.ts' },
 } as const satisfies Record<PluginKind, PluginKindSpec<never>>;
 
 /** The row of a kind, typed loosely (for code that walks the table). */

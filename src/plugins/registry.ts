@@ -16,10 +16,11 @@ import { plugin as hook } from '../deploy/hook/plugin.js';
 import { plugin as kubernetesSecret } from '../deploy/kubernetes-secret/plugin.js';
 import { plugin as kubernetesReload } from '../deploy/kubernetes-reload/plugin.js';
 import { plugin as fileLocker } from '../coordination/file/plugin.js';
+import { plugin as leaseLocker } from '../coordination/lease/plugin.js';
 import type { PluginDefinition, PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
-export const PLUGINS = [standalone, webroot, stateless, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker] as const;
+export const PLUGINS = [standalone, webroot, stateless, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker] as const;
 
 /** A registered plug-in id. */
 export type PluginId = (typeof PLUGINS)[number]['id'];

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
 import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
+import type { FileLock} from '../coordination/file/file-locker.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
@@ -55,6 +56,10 @@ interface Harness {
   deployers: Deployer[];
   /** What the next renewalInfo fetch returns (undefined: the CA has no ARI). */
   ari?: { start: Date; end: Date; retryAfter: Date };
+  /** The signal the last issue got. */
+  signal?: AbortSignal | undefined;
+  /** The last lock the run acquired. */
+  lock?: FileLock | undefined;
 }
 
 async function harness(): Promise<Harness> {
@@ -71,7 +76,7 @@ async function harness(): Promise<Harness> {
     next: async () => issued(),
     ctx: undefined as unknown as RenewalContext,
   };
-  const issuer: CertificateIssuer = { issue: async (req: IssueRequest) => (h.requests.push(req), h.next(req)) };
+  const issuer: CertificateIssuer = { issue: async (req: IssueRequest, opts?: { signal?: AbortSignal }) => (h.requests.push(req), (h.signal = opts?.signal), h.next(req)) };
   const ariClient: RenewalInfoSource = {
     getRenewalInfo: async (_pem: string) => {
       h.ariFetches++;
@@ -82,7 +87,12 @@ async function harness(): Promise<Harness> {
   };
   h.ctx = {
     store,
-    locker: new FileLocker({ dir: join(stateDir, 'locks'), clock }),
+    locker: {
+      acquire: async (name, o) => {
+        h.lock = await new FileLocker({ dir: join(stateDir, 'locks'), clock }).acquire(name, o);
+        return h.lock;
+      },
+    },
     session: async () => {
       h.sessions++;
       return { issuer, directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1' };
@@ -174,6 +184,39 @@ test('a certificate locked by another process is left alone', async () => {
   assert.equal(h.sessions, 0);
   await other.release();
   assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+});
+
+test('a lock lost mid-run (expired and taken over) stops the run: the issue is aborted, nothing is written, no failure is recorded', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  h.clock.advance(70 * DAY);
+  const before = await h.store.loadState('www');
+  let successor: FileLock | undefined;
+  let checkpointError: unknown;
+  let signalAborted: boolean | undefined;
+  h.next = async (req) => {
+    // This run hangs past its lock's TTL; another run takes the expired lock over.
+    h.clock.advance(61_000);
+    successor = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+    await h.lock?.refresh();
+    signalAborted = h.signal?.aborted;
+    // A checkpoint after the loss writes nothing.
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/2', privateKeyPem: 'k' }).catch((e: unknown) => (checkpointError = e));
+    return issued(); // an issuer that finished anyway: its certificate is not saved under the lost lock
+  };
+  const result = await renewCertificate(spec, h.ctx);
+  assert.ok(successor, 'the expired lock was taken over');
+  assert.equal(signalAborted, true, 'the issue\'s signal is joined with the lock\'s lost signal');
+  assert.equal((checkpointError as CertpilotError | undefined)?.code, 'ERR_LOCK_LOST', 'the pending-order checkpoint is refused');
+  assert.equal(result.outcome, 'locked', result.message);
+  assert.equal(result.error?.code, 'ERR_LOCK_LOST');
+  assert.match(result.message, /lost its lock to another certpilot process/);
+  assert.equal((await h.store.load('www'))?.version, 1, 'no version saved under a lock another run holds');
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'no pending order written');
+  assert.deepEqual(await h.store.loadState('www'), before, 'no failure recorded: no backoff for the run that holds the lock now');
+  assert.equal(successor.lost.aborted, false);
+  assert.ok(await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 }).then((l) => l === undefined), 'the loser\'s release left the successor\'s lock');
+  await successor.release();
 });
 
 test('ARI: fetched once per Retry-After, the window decides, and the renewal sends replaces', async () => {

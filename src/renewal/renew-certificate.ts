@@ -17,7 +17,7 @@ import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Locker } from '../coordination/locker.js';
+import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
 import { isLocalFailure } from '../errors.js';
@@ -138,6 +138,11 @@ function pendingMatches(pending: PendingOrder, spec: ResolvedCertificate): boole
   return pending.keyType === spec.keyType && [...pending.domains].sort().join(' ') === [...spec.domains].sort().join(' ');
 }
 
+/** True when `err` is a lost lock's reason. */
+function isLockLost(err: unknown): boolean {
+  return err instanceof CertpilotError && err.code === 'ERR_LOCK_LOST';
+}
+
 async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   let stored = await ctx.store.load(spec.name);
@@ -163,8 +168,12 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
   if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
 
-  const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
-  if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
+  const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
+  const lock = acquired;
+  // From here on the run's signal is joined with the lock's: work stops, and no write happens,
+  // once another run may hold the lock.
+  ({ ctx, options } = underLock(ctx, options, lock));
   try {
     // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
@@ -189,10 +198,63 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     const saved = await ctx.store.load(spec.name);
     if (!saved || spec.deploy.length === 0) return result;
     const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
-    return interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
+    return lostDuring(spec.name, lock, result) ?? interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
+  } catch (err) {
+    const lost = lostDuring(spec.name, lock);
+    if (lost) return lost;
+    throw err;
   } finally {
     await lock.release();
   }
+}
+
+/** Options of a run that holds its lock: the joined signal, and the lock's own `lost`. */
+interface HeldOptions extends RenewOptions {
+  lost?: AbortSignal;
+}
+
+/**
+ * The context and options of the part of a run that holds `lock`: the signal is the run's joined
+ * with the lock's `lost`, and every write to the store first checks the lock (a write method of a
+ * lost lock's store rejects with the `ERR_LOCK_LOST` reason and writes nothing).
+ */
+function underLock(ctx: RenewalContext, options: RenewOptions, lock: Lock): { ctx: RenewalContext; options: HeldOptions } {
+  const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
+  return { ctx: { ...ctx, store: guardWrites(ctx.store, lock.lost) }, options: { ...options, signal, lost: lock.lost } };
+}
+
+/** Store methods that write: `save…`, `clear…`, `delete…`, `put…`, `remove…`, `record…`, `check…Writable` probes. */
+const WRITE_METHOD = /^(save|clear|delete|put|remove|record|checkWritable)/;
+
+/** The store, with every write refused once `lost` aborted. Reads pass through. */
+function guardWrites<T extends object>(store: T, lost: AbortSignal): T {
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      const value: unknown = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (typeof key === 'string' && WRITE_METHOD.test(key)) {
+        return (...args: unknown[]) => {
+          lost.throwIfAborted();
+          return method.apply(target, args);
+        };
+      }
+      return method.bind(target);
+    },
+  });
+}
+
+/**
+ * The result of a run whose lock was lost: `locked` (another run holds the certificate now and
+ * finishes it), with the `ERR_LOCK_LOST` error; nothing was written after the loss. Undefined
+ * while the lock is held.
+ */
+function lostDuring(name: string, lock: Lock, done?: RenewalResult): RenewalResult | undefined {
+  if (!lock.lost.aborted) return undefined;
+  const reason: unknown = lock.lost.reason;
+  const error = reason instanceof CertpilotError ? reason : new CertpilotError('ERR_LOCK_LOST', `renew ${name}: the lock was lost`);
+  const before = done && (done.outcome === 'issued' || done.outcome === 'renewed') ? ` after it ${done.message}` : '';
+  return { name, outcome: 'locked', message: `lost its lock to another certpilot process${before}; nothing was written after that, and the holder finishes the work (${error.message})`, error, ...(done?.version !== undefined ? { version: done.version } : {}) };
 }
 
 /**
@@ -202,8 +264,10 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
 export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal } = {}): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   if (spec.deploy.length === 0) return { name: spec.name, outcome: 'not-due', message: 'no deployers configured (see `deploy` in the certificate)' };
-  const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
-  if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing or deploying it' };
+  const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing or deploying it' };
+  const lock = acquired;
+  ({ ctx, options } = underLock(ctx, options, lock));
   try {
     const stored = await ctx.store.load(spec.name);
     if (!stored) {
@@ -212,7 +276,11 @@ export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalC
     }
     const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
     const base: RenewalResult = { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
-    return interruptedDeploy(base, deploy, options.signal) ?? base;
+    return lostDuring(spec.name, lock) ?? interruptedDeploy(base, deploy, options.signal) ?? base;
+  } catch (err) {
+    const lost = lostDuring(spec.name, lock);
+    if (lost) return lost;
+    throw err;
   } finally {
     await lock.release();
   }
@@ -250,6 +318,7 @@ export async function deployStage(
   try {
     await ctx.store.saveState(spec.name, { ...(await ctx.store.loadState(spec.name)), ...(records ? { deployments: records } : {}) });
   } catch (err) {
+    if (isLockLost(err)) return report; // under a lost lock nothing is written; the holder deploys
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not record the deploy');
   }
   return report;
@@ -340,7 +409,7 @@ async function issueAndSave(
   pending: PendingOrder | undefined,
   reason: string,
   ctx: RenewalContext,
-  options: RenewOptions,
+  options: HeldOptions,
   log: Logger,
 ): Promise<RenewalResult> {
   const now = ctx.clock.now();
@@ -417,6 +486,8 @@ async function issueAndSave(
       paths: saved.paths,
     };
   } catch (err) {
+    // A lost lock: no failure recorded (the store refuses writes anyway); the caller reports it.
+    if (options.lost?.aborted) throw options.lost.reason;
     if (options.signal?.aborted) {
       // Stopped by the operator or the orchestrator, not refused by the CA: no failure, no backoff.
       const error = options.signal.reason instanceof CertpilotError ? options.signal.reason : new CertpilotError('ERR_INTERRUPTED', `renew ${spec.name}: interrupted`);

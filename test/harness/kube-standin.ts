@@ -14,8 +14,35 @@
  *   exit Status on 3.
  * - Deployments and StatefulSets: get and patch; a change of the pod template's annotations
  *   (`kubectl rollout restart`) replaces the workload's pods one at a time.
- * - Authentication by bearer token (401) and RBAC by a set of (verb, resource, resourceName)
- *   rules (403 with the real Status body).
+ * - Authentication by bearer token (401) and RBAC by a set of (apiGroups, verb, resource,
+ *   resourceName) rules (403 with the real Status body).
+ *
+ * Each behaviour below follows the cited Kubernetes documentation or KEP, and each is
+ * cross-checked with the real `kubectl` in test/integration/kube-standin.test.ts:
+ * - pods/exec authorization by HTTP method: a WebSocket upgrade is a GET, authorized as `get` on
+ *   `pods/exec`; with `execRequiresCreate` (the default: Kubernetes 1.35's
+ *   AuthorizePodWebsocketUpgradeCreatePermission gate, on by default) also as `create`; a POST (the
+ *   SPDY protocol kubectl falls back to) as `create` (KEP-4006 "Transition from SPDY to
+ *   WebSockets"; docs "Authorization: determine the request verb"). The stand-in speaks only the
+ *   WebSocket protocols: an authorized SPDY upgrade gets 400.
+ * - `create` cannot be limited by resourceNames: a rule with resourceNames never allows a create,
+ *   even one whose name is in the URL (docs "Using RBAC authorization: referring to resources").
+ * - Leases (`coordination.k8s.io/v1`, KEP-589): get, list, create (409 AlreadyExists), update
+ *   (PUT; 409 Conflict on a stale `metadata.resourceVersion`, 404 when absent: Leases are not
+ *   created on update), delete. `acquireTime` and `renewTime` are MicroTime and must carry six
+ *   fractional digits (`2006-01-02T15:04:05.000000Z07:00`, apimachinery `metav1.MicroTime`), and
+ *   `leaseDurationSeconds` must be positive (API reference "Lease v1").
+ * - Optimistic concurrency: an update or a patch whose body carries a stale
+ *   `metadata.resourceVersion` is 409 Conflict, for Secrets, Leases and workloads (API concepts
+ *   "Resource versions", "Conflicts").
+ * - Size: a Secret whose data exceeds 1 MiB (1048576 bytes) is 422 Invalid, "data: Too long"
+ *   (docs "Secrets: restrictions"; `MaxSecretSize` in the core validation).
+ * - Server-side apply keeps each manager's fields (`metadata.managedFields`) and reports conflicts
+ *   with other managers unless forced (docs "Server-Side Apply").
+ * - SelfSubjectAccessReview (`authorization.k8s.io/v1`, create only, allowed to every
+ *   authenticated user by `system:basic-user`): answered from the stand-in's own rules, so
+ *   `kubectl auth can-i` and `certpilot kubernetes check` see exactly what requests see (docs
+ *   "Checking API access").
  *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
@@ -40,6 +67,8 @@ import { freePort } from './ports.js';
 
 /** One RBAC rule of the stand-in's Role (resource `pods/exec` for the subresource). */
 export interface StandinRule {
+  /** API groups (`""` core, `apps`, `coordination.k8s.io`); undefined matches the resource's own group. */
+  apiGroups?: string[];
   verbs: string[];
   resources: string[];
   /** Restricts the rule to these object names (as a Role's `resourceNames`). */
@@ -54,6 +83,11 @@ export interface KubeStandinOptions {
   rules?: StandinRule[];
   /** Exec protocols the server accepts, in preference order (default v5 then v4). */
   execProtocols?: string[];
+  /**
+   * Kubernetes 1.35+ (default true): a WebSocket exec upgrade needs `create` on pods/exec besides
+   * `get`. false models 1.30–1.34, where `get` alone authorizes it.
+   */
+  execRequiresCreate?: boolean;
   /** Milliseconds from a Secret change to its projection into a pod (default 0; Infinity: only by {@link KubeStandin.projectNow}). */
   projectionDelayMs?: (podName: string) => number;
   /** Record of the argv of every process the stand-in starts (exec, apache). */
@@ -136,6 +170,9 @@ function statusBody(s: Status): JsonObject {
 
 const SERVICE_ACCOUNT = 'certpilot';
 
+/** The largest Secret data the API server stores (1 MiB, the core validation's MaxSecretSize). */
+export const MAX_SECRET_SIZE = 1024 * 1024;
+
 /** Parses a label selector (equality- and set-based) into a predicate over labels. */
 export function parseLabelSelector(selector: string): (labels: Record<string, string>) => boolean {
   const reqs: ((l: Record<string, string>) => boolean)[] = [];
@@ -189,6 +226,7 @@ export class KubeStandin {
   tokens: Set<string>;
   rules: StandinRule[] | undefined;
   execProtocols: string[];
+  execRequiresCreate: boolean;
   projectionDelayMs: (podName: string) => number;
   readonly requests: RequestRecord[] = [];
   readonly execs: ExecRecord[] = [];
@@ -198,6 +236,7 @@ export class KubeStandin {
   readonly spawned: string[][] = [];
   private readonly secrets = new Map<string, JsonObject>();
   private readonly workloads = new Map<string, JsonObject>();
+  private readonly leases = new Map<string, JsonObject>();
   private readonly pods = new Map<string, PodState>();
   private rv = 100;
   private readonly ipPrefix = `127.${randomInt(60, 250)}.${randomInt(1, 250)}.`;
@@ -218,6 +257,7 @@ export class KubeStandin {
     this.tokens = new Set(['certpilot-test-token']);
     this.rules = options.rules;
     this.execProtocols = options.execProtocols ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+    this.execRequiresCreate = options.execRequiresCreate ?? true;
     this.projectionDelayMs = options.projectionDelayMs ?? (() => 0);
     const onSpawn = options.onSpawn;
     this.recordSpawn = (argv) => {
@@ -446,22 +486,49 @@ export class KubeStandin {
     if (!m || !this.tokens.has((m[1] as string).trim())) throw new ApiError({ code: 401, reason: 'Unauthorized', message: 'Unauthorized' });
   }
 
+  /** The API group of a resource the stand-in serves. */
+  private static groupOf(resource: string): string {
+    if (resource === 'deployments' || resource === 'statefulsets') return 'apps';
+    if (resource === 'leases') return 'coordination.k8s.io';
+    if (resource === 'selfsubjectaccessreviews') return 'authorization.k8s.io';
+    return '';
+  }
+
+  /**
+   * Whether the rules allow `verb` on `resource` (`pods/exec` for a subresource) in `namespace`,
+   * on the object `name` (undefined: on every object). A rule with resourceNames never allows
+   * `create` (nor `list`, which has no name), as RBAC does.
+   */
+  allows(verb: string, resource: string, namespace: string, name?: string, group = KubeStandin.groupOf(resource)): boolean {
+    if (namespace !== this.namespace) return false;
+    if (this.rules === undefined) return true;
+    return this.rules.some(
+      (r) =>
+        r.verbs.includes(verb) &&
+        r.resources.includes(resource) &&
+        (r.apiGroups === undefined ? group === KubeStandin.groupOf(resource) : r.apiGroups.includes(group)) &&
+        (r.resourceNames === undefined || (verb !== 'create' && name !== undefined && r.resourceNames.includes(name))),
+    );
+  }
+
   private authorize(verb: string, resource: string, namespace: string, name?: string): void {
-    const group = resource === 'deployments' || resource === 'statefulsets' ? 'apps' : '';
-    const allowed =
-      namespace === this.namespace &&
-      (this.rules === undefined ||
-        this.rules.some((r) => r.verbs.includes(verb) && r.resources.includes(resource) && (r.resourceNames === undefined || (name !== undefined && r.resourceNames.includes(name)))));
-    if (allowed) return;
+    const group = KubeStandin.groupOf(resource);
+    if (this.allows(verb, resource, namespace, name, group)) return;
     const [base, sub] = resource.split('/') as [string, string | undefined];
     const user = `system:serviceaccount:${this.namespace}:${SERVICE_ACCOUNT}`;
-    const subject = name !== undefined ? `${base} "${name}"` : base;
+    const subject = name !== undefined ? `${base}${group ? `.${group}` : ''} "${name}"` : `${base}${group ? `.${group}` : ''}`;
     throw new ApiError({
       code: 403,
       reason: 'Forbidden',
       message: `${subject} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" in the namespace "${namespace}"`,
       details: { ...(name !== undefined ? { name } : {}), ...(group ? { group } : {}), kind: sub ? base : resource },
     });
+  }
+
+  /** The verbs an exec request is authorized as: by its HTTP method (see the header). */
+  private execVerbs(method: string): string[] {
+    if (method === 'GET') return this.execRequiresCreate ? ['get', 'create'] : ['get'];
+    return ['create'];
   }
 
   private async readBody(req: IncomingMessage): Promise<string> {
@@ -489,8 +556,10 @@ export class KubeStandin {
         what.resource = sub ? `${resource}/${sub}` : resource;
         if (name !== undefined) what.name = name;
         if (sub === 'exec') {
-          what.verb = 'create';
-          this.authorize('create', 'pods/exec', ns, name);
+          for (const verb of this.execVerbs(method)) {
+            what.verb = verb;
+            this.authorize(verb, 'pods/exec', ns, name);
+          }
           throw new ApiError({ code: 400, reason: 'BadRequest', message: 'Upgrade request required' });
         }
         const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : 'unknown';
@@ -516,6 +585,27 @@ export class KubeStandin {
         this.send(res, req, what, out.code, out.body);
         return;
       }
+      if ((m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(path))) {
+        const [, ns, name] = m as unknown as [string, string, string | undefined];
+        what.resource = 'leases';
+        if (name !== undefined) what.name = name;
+        const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : method === 'PATCH' ? 'patch' : 'unknown';
+        what.verb = verb;
+        this.authorize(verb, 'leases', ns, verb === 'create' ? undefined : name);
+        const body = method === 'GET' || method === 'DELETE' ? '' : await this.readBody(req);
+        const out = this.leaseRequest(verb, name, body);
+        this.send(res, req, what, out.code, out.body);
+        return;
+      }
+      if (path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        what.resource = 'selfsubjectaccessreviews';
+        what.verb = method === 'POST' ? 'create' : 'unknown';
+        if (method !== 'POST') throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'the server does not allow this method on the requested resource' });
+        // system:basic-user lets every authenticated user create it: no rule needed.
+        const review = this.parseBody(await this.readBody(req), 'application/json') as JsonObject;
+        this.send(res, req, what, 201, this.accessReview(review));
+        return;
+      }
       if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets)\/([^/]+)$/.exec(path))) {
         const [, ns, resource, name] = m as unknown as [string, string, string, string];
         what.resource = resource;
@@ -533,6 +623,7 @@ export class KubeStandin {
         }
         const body = await this.readBody(req);
         const next = this.applyPatch(live, body, req.headers['content-type'] ?? '', url.searchParams, name, resource);
+        this.checkResourceVersion(resource, name, live, next);
         const before = JSON.stringify(((live.spec as JsonObject).template as JsonObject).metadata);
         const after = JSON.stringify(((next.spec as JsonObject).template as JsonObject).metadata);
         const md = next.metadata as JsonObject;
@@ -558,11 +649,31 @@ export class KubeStandin {
     const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
     switch (path) {
       case '/version':
-        return { major: '1', minor: '32', gitVersion: 'v1.32.0-certpilot-standin', platform: 'linux/amd64' };
+        return this.execRequiresCreate
+          ? { major: '1', minor: '35', gitVersion: 'v1.35.0-certpilot-standin', platform: 'linux/amd64' }
+          : { major: '1', minor: '32', gitVersion: 'v1.32.0-certpilot-standin', platform: 'linux/amd64' };
       case '/api':
         return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.replace('https://', '') }] };
       case '/apis':
-        return { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] };
+        return {
+          kind: 'APIGroupList',
+          apiVersion: 'v1',
+          groups: ['apps', 'coordination.k8s.io', 'authorization.k8s.io'].map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })),
+        };
+      case '/apis/coordination.k8s.io/v1':
+        return {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: 'coordination.k8s.io/v1',
+          resources: [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['create', 'delete', 'get', 'list', 'update'] }],
+        };
+      case '/apis/authorization.k8s.io/v1':
+        return {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: 'authorization.k8s.io/v1',
+          resources: [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }],
+        };
       case '/api/v1':
         return {
           kind: 'APIResourceList',
@@ -670,13 +781,125 @@ export class KubeStandin {
     throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'method not allowed' });
   }
 
+  /** 409 when `next` carries a resourceVersion (a precondition) that is not the live object's. */
+  private checkResourceVersion(resource: string, name: string, live: JsonObject | undefined, next: JsonObject): void {
+    const want = (next.metadata as JsonObject | undefined)?.resourceVersion;
+    const have = (live?.metadata as JsonObject | undefined)?.resourceVersion;
+    if (want === undefined || want === null || want === '' || live === undefined || want === have) return;
+    const group = KubeStandin.groupOf(resource);
+    throw new ApiError({
+      code: 409,
+      reason: 'Conflict',
+      message: `Operation cannot be fulfilled on ${resource}${group ? `.${group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      details: { name, ...(group ? { group } : {}), kind: resource },
+    });
+  }
+
+  /** A Lease as stored (undefined when absent). */
+  lease(name: string): JsonObject | undefined {
+    const l = this.leases.get(name);
+    return l ? structuredClone(l) : undefined;
+  }
+
+  /** Writes a Lease directly, as another holder would (bumps its resourceVersion). */
+  putLease(name: string, spec: JsonObject): JsonObject {
+    const live = this.leases.get(name);
+    const obj: JsonObject = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...((live?.metadata as JsonObject | undefined) ?? {}), name, resourceVersion: undefined as unknown as Json }, spec };
+    return this.writeLease(name, live, obj);
+  }
+
+  private leaseRequest(verb: string, name: string | undefined, body: string): { code: number; body: Json } {
+    const notFound = (n: string): ApiError => new ApiError({ code: 404, reason: 'NotFound', message: `leases.coordination.k8s.io "${n}" not found`, details: { name: n, group: 'coordination.k8s.io', kind: 'leases' } });
+    if (verb === 'list') return { code: 200, body: { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.leases.values()] } };
+    if (verb === 'create') {
+      const obj = this.parseBody(body, 'application/json') as JsonObject;
+      const n = String((obj.metadata as JsonObject | undefined)?.name ?? '');
+      if (this.leases.has(n)) throw new ApiError({ code: 409, reason: 'AlreadyExists', message: `leases.coordination.k8s.io "${n}" already exists`, details: { name: n, group: 'coordination.k8s.io', kind: 'leases' } });
+      if ((obj.metadata as JsonObject | undefined)?.resourceVersion) throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${n}" is invalid: metadata.resourceVersion: Invalid value: must be empty on create` });
+      return { code: 201, body: this.writeLease(n, undefined, obj) };
+    }
+    if (name === undefined) throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'method not allowed' });
+    const live = this.leases.get(name);
+    if (verb === 'get') {
+      if (!live) throw notFound(name);
+      return { code: 200, body: live };
+    }
+    if (verb === 'delete') {
+      if (!live) throw notFound(name);
+      this.leases.delete(name);
+      return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'coordination.k8s.io', kind: 'leases' } } };
+    }
+    if (verb === 'update') {
+      if (!live) throw notFound(name);
+      const obj = this.parseBody(body, 'application/json') as JsonObject;
+      this.checkResourceVersion('leases', name, live, obj);
+      return { code: 200, body: this.writeLease(name, live, obj) };
+    }
+    throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in does not ${verb} leases` });
+  }
+
+  /** Validates and stores a Lease write (see the header for the rules). */
+  private writeLease(name: string, live: JsonObject | undefined, next: JsonObject): JsonObject {
+    const md = (next.metadata ?? (next.metadata = {})) as JsonObject;
+    if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the name of the object (${String(md.name)}) does not match the name on the URL (${name})` });
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` });
+    }
+    const spec = (typeof next.spec === 'object' && next.spec !== null && !Array.isArray(next.spec) ? next.spec : {}) as JsonObject;
+    for (const field of ['acquireTime', 'renewTime'] as const) {
+      const v = spec[field];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(v)) {
+        throw new ApiError({
+          code: 400,
+          reason: 'BadRequest',
+          message: `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`,
+        });
+      }
+    }
+    const duration = spec.leaseDurationSeconds;
+    if (duration !== undefined && duration !== null && (typeof duration !== 'number' || !Number.isInteger(duration) || duration <= 0)) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: spec.leaseDurationSeconds: Invalid value: ${JSON.stringify(duration)}: must be greater than 0`, details: { name, group: 'coordination.k8s.io', kind: 'Lease' } });
+    }
+    const transitions = spec.leaseTransitions;
+    if (transitions !== undefined && transitions !== null && (typeof transitions !== 'number' || transitions < 0)) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: spec.leaseTransitions: Invalid value: ${JSON.stringify(transitions)}: must be greater than or equal to 0` });
+    }
+    const liveMd = live?.metadata as JsonObject | undefined;
+    next.apiVersion = 'coordination.k8s.io/v1';
+    next.kind = 'Lease';
+    next.spec = spec;
+    md.name = name;
+    md.namespace = this.namespace;
+    md.uid = liveMd?.uid ?? randomUUID();
+    md.creationTimestamp = liveMd?.creationTimestamp ?? new Date().toISOString();
+    md.resourceVersion = this.bump();
+    delete md.managedFields;
+    this.leases.set(name, next);
+    return next;
+  }
+
+  /** Answers a SelfSubjectAccessReview from the stand-in's rules (status.allowed, and a reason). */
+  private accessReview(review: JsonObject): JsonObject {
+    const attrs = ((review.spec as JsonObject | undefined)?.resourceAttributes ?? {}) as JsonObject;
+    const resource = `${String(attrs.resource ?? '')}${attrs.subresource ? `/${String(attrs.subresource)}` : ''}`;
+    const namespace = String(attrs.namespace ?? this.namespace);
+    const name = typeof attrs.name === 'string' && attrs.name !== '' ? attrs.name : undefined;
+    const allowed = this.allows(String(attrs.verb ?? ''), resource, namespace, name, String(attrs.group ?? ''));
+    return {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: { creationTimestamp: null },
+      spec: review.spec ?? {},
+      status: allowed ? { allowed: true, reason: `RBAC: allowed by RoleBinding "certpilot/${this.namespace}" of Role "certpilot" to ServiceAccount "${SERVICE_ACCOUNT}/${this.namespace}"` } : { allowed: false },
+    };
+  }
+
   /** Validates and stores a Secret write; schedules its projection into the pods that mount it. */
   private writeSecret(name: string, live: JsonObject | undefined, next: JsonObject, manager?: string): JsonObject {
     const md = (next.metadata ?? (next.metadata = {})) as JsonObject;
     const liveMd = live?.metadata as JsonObject | undefined;
-    if (md.resourceVersion !== undefined && md.resourceVersion !== null && liveMd && md.resourceVersion !== liveMd.resourceVersion) {
-      throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`, details: { name, kind: 'secrets' } });
-    }
+    this.checkResourceVersion('secrets', name, live, next);
     if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the name of the object (${String(md.name)}) does not match the name on the URL (${name})` });
     const type = String(next.type ?? live?.type ?? 'Opaque');
     if (live && live.type !== undefined && next.type !== undefined && live.type !== next.type) {
@@ -689,8 +912,18 @@ export class KubeStandin {
         throw new ApiError({ code: 422, reason: 'Invalid', message: `Secret "${name}" is invalid: ${missing.map((k) => `data[${k}]: Required value`).join(', ')}`, details: { name, kind: 'Secret' } });
       }
     }
+    let size = 0;
     for (const [k, v] of Object.entries(data)) {
       if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError({ code: 400, reason: 'BadRequest', message: `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in data[${k}]` });
+      size += Buffer.from(v, 'base64').length;
+    }
+    if (size > MAX_SECRET_SIZE) {
+      throw new ApiError({
+        code: 422,
+        reason: 'Invalid',
+        message: `Secret "${name}" is invalid: data: Too long: must have at most ${MAX_SECRET_SIZE} bytes`,
+        details: { name, kind: 'Secret', causes: [{ reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_SECRET_SIZE} bytes`, field: 'data' }] },
+      });
     }
     const unchanged = live !== undefined && JSON.stringify({ ...live, metadata: { ...liveMd, managedFields: null } }) === JSON.stringify({ ...next, metadata: { ...md, resourceVersion: liveMd?.resourceVersion, managedFields: null } });
     next.type = type;
@@ -785,7 +1018,7 @@ export class KubeStandin {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://x');
-    const what = { verb: 'create', resource: 'pods/exec' } as { verb: string; resource: string; name?: string };
+    const what = { verb: req.method === 'GET' ? 'get' : 'create', resource: 'pods/exec' } as { verb: string; resource: string; name?: string };
     const fail = (s: Status): void => {
       this.requests.push({ method: req.method ?? '', path: url.pathname, verb: what.verb, resource: what.resource, ...(what.name ? { name: what.name } : {}), status: s.code });
       const text = JSON.stringify(statusBody(s));
@@ -797,7 +1030,14 @@ export class KubeStandin {
       const [, ns, podName] = m as unknown as [string, string, string];
       what.name = podName;
       this.authenticate(req);
-      this.authorize('create', 'pods/exec', ns, podName);
+      for (const verb of this.execVerbs(req.method ?? 'GET')) {
+        what.verb = verb;
+        this.authorize(verb, 'pods/exec', ns, podName);
+      }
+      what.verb = req.method === 'GET' ? 'get' : 'create';
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        throw new ApiError({ code: 400, reason: 'BadRequest', message: `unable to upgrade: the stand-in speaks only the WebSocket exec protocols, not ${req.headers.upgrade ?? '(none)'}` });
+      }
       const pod = this.pods.get(podName);
       if (!pod) throw new ApiError({ code: 404, reason: 'NotFound', message: `pods "${podName}" not found`, details: { name: podName, kind: 'pods' } });
       const container = url.searchParams.get('container') ?? pod.container;
@@ -810,7 +1050,7 @@ export class KubeStandin {
       if (this.pickProtocol(offered) === false) {
         throw new ApiError({ code: 400, reason: 'BadRequest', message: `unable to upgrade: none of the offered subprotocols ${[...offered].join(', ')} is supported (${this.execProtocols.join(', ')})` });
       }
-      this.requests.push({ method: req.method ?? '', path: url.pathname, verb: 'create', resource: 'pods/exec', name: podName, status: 101 });
+      this.requests.push({ method: req.method ?? '', path: url.pathname, verb: what.verb, resource: 'pods/exec', name: podName, status: 101 });
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         void this.runExec(ws, pod, podName, container, argv);
       });

@@ -49,9 +49,10 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
   t.after(() => proxy.stop());
   const initial = storedCertificate(1, [DOMAIN]);
   const delays = [900, 200, 500];
+  // The deck's Role, with `get` on pods/exec added: a WebSocket exec is a GET (docs/kubernetes.md).
   const deckRole = [
     { verbs: ['get', 'list'], resources: ['pods'] },
-    { verbs: ['create'], resources: ['pods/exec'] },
+    { verbs: ['get', 'create'], resources: ['pods/exec'] },
     { verbs: ['get'], resources: ['secrets'], resourceNames: ['www-certificate'] },
   ];
   const standin = await startStandinWithPods({ pods: 3, initial, rules: deckRole, projectionDelayMs: (p) => delays[Number(p.split('-')[1])] ?? 0 });

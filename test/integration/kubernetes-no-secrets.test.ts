@@ -25,7 +25,7 @@ void test('no private key in any argv, exec, request, log line or error of a dep
   const rules = [
     { verbs: ['get'], resources: ['secrets'], resourceNames: ['www-certificate'] },
     { verbs: ['list'], resources: ['pods'] },
-    { verbs: ['create'], resources: ['pods/exec'] },
+    { verbs: ['get', 'create'], resources: ['pods/exec'] },
   ];
   const standin = await startStandinWithPods({ pods: 2, initial: storedCertificate(1), rules, projectionDelayMs: () => 150 });
   try {

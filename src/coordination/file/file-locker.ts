@@ -12,6 +12,7 @@ import { CertpilotError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import { safeName } from '../../storage/filesystem/safe-name.js';
+import { Heartbeat } from '../heartbeat.js';
 import type { AcquireOptions, Lock, Locker } from '../locker.js';
 
 /** Options of {@link FileLocker}. */
@@ -88,8 +89,9 @@ function pidAlive(pid: number): boolean {
  *   (same token), then creates its own exclusively. Two takers therefore cannot both win: the
  *   loser of the marker returns `undefined`, and a plain acquirer racing the taker loses on EEXIST
  *   of one or the other. A marker left by a taker that crashed expires after 30 s.
- * - While held, an unref'd timer refreshes `expiresAt` every third of the TTL (write-temp then
- *   rename, after checking the token is still ours), so the TTL only matters when the holder dies.
+ * - While held, the heartbeat (`../heartbeat.ts`) refreshes `expiresAt` every third of the TTL
+ *   (write-temp then rename, after checking the token is still ours), so the TTL only matters when
+ *   the holder dies; a file that holds another token means the lock was taken over: `lost` aborts.
  * - `release` is idempotent and deletes the lock file only while it still holds our token.
  */
 export class FileLocker implements Locker {
@@ -212,13 +214,11 @@ export class FileLocker implements Locker {
   }
 }
 
-/** A held file lock: refreshed in the background until released. */
+/** A held file lock: refreshed by the heartbeat until released; `lost` once another holder has it. */
 export class FileLock implements Lock {
   private released = false;
   private record: LockRecord;
-  // Refresh and release never overlap, or a late rename could resurrect a released lock.
-  private inflight: Promise<void> = Promise.resolve();
-  private readonly timer: NodeJS.Timeout;
+  private readonly heartbeat: Heartbeat;
 
   constructor(
     readonly name: string,
@@ -227,46 +227,46 @@ export class FileLock implements Lock {
     record: LockRecord,
     private readonly ttlMs: number,
     private readonly clock: Clock,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.record = record;
-    this.timer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.logger.warn({ name, code: errnoOf(err) }, 'file-locker: could not refresh the lock'));
-    }, Math.max(1000, ttlMs / 3));
-    this.timer.unref();
+    this.heartbeat = new Heartbeat({ component: 'file-locker', name, ttlMs, renew: () => this.renew(), clock, logger });
   }
 
-  /** Pushes the expiry to now + TTL; the background timer calls it every third of the TTL. */
+  /** Aborts once the lock file is no longer ours (or could not be refreshed in time). */
+  get lost(): AbortSignal {
+    return this.heartbeat.lost;
+  }
+
+  /** Pushes the expiry to now + TTL now (the heartbeat does it every third of the TTL); `lost` aborts if the file is no longer ours. */
   refresh(): Promise<void> {
-    this.inflight = this.inflight.then(async () => {
-      if (this.released) return;
-      const onDisk = await readRecord(this.path);
-      if (onDisk === 'absent' || onDisk === 'unreadable' || onDisk.token !== this.record.token) {
-        this.logger.warn({ name: this.name }, 'file-locker: lost the lock (taken over after it expired)');
-        clearInterval(this.timer);
-        return;
-      }
-      const next = { ...this.record, expiresAt: new Date(this.clock.now().getTime() + this.ttlMs).toISOString() };
-      const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      try {
-        await fs.writeFile(tmp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });
-        await fs.rename(tmp, this.path);
-        this.record = next;
-      } catch (err) {
-        throw ioError(`refreshing ${this.path}`, err);
-      } finally {
-        await fs.rm(tmp, { force: true }).catch(() => undefined);
-      }
-    });
-    return this.inflight;
+    return this.heartbeat.beat();
+  }
+
+  /** One renewal: false when the file holds another token (taken over), else rewrites our expiry. */
+  private async renew(): Promise<boolean> {
+    const onDisk = await readRecord(this.path);
+    if (onDisk === 'absent' || onDisk === 'unreadable' || onDisk.token !== this.record.token) return false;
+    const next = { ...this.record, expiresAt: new Date(this.clock.now().getTime() + this.ttlMs).toISOString() };
+    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await fs.writeFile(tmp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });
+      await fs.rename(tmp, this.path);
+      this.record = next;
+      return true;
+    } catch (err) {
+      throw ioError(`refreshing ${this.path}`, err);
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
   }
 
   /** Deletes the lock file if it is still ours; idempotent. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    clearInterval(this.timer);
-    await this.inflight.catch(() => undefined);
+    // Refresh and release never overlap, or a late rename could resurrect a released lock.
+    await this.heartbeat.stop();
     const onDisk = await readRecord(this.path);
     if (onDisk !== 'absent' && onDisk !== 'unreadable' && onDisk.token === this.record.token) {
       try {
