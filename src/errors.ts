@@ -280,6 +280,10 @@ export const ERROR_CATALOG = {
     title: 'The Kubernetes API server refused a write because of a conflict (409)',
     hint: 'Nothing to do usually: the next run tries again on the latest version.',
   },
+  ERR_KUBERNETES_RBAC_MISSING: {
+    title: 'The service account lacks Role rules the configured plug-ins need (`certpilot kubernetes check`)',
+    hint: 'Add the rules `certpilot kubernetes check` lists as missing to the Role bound to certpilot\'s service account (docs/kubernetes.md shows each plug-in\'s Role).',
+  },
   ERR_KUBERNETES_EXEC: {
     title: 'A command could not be run in a pod',
     hint: 'Check the container name and that the command exists in the image; the message has the server\'s reason.',
