@@ -42,7 +42,8 @@
  * - SelfSubjectAccessReview (`authorization.k8s.io/v1`, create only, allowed to every
  *   authenticated user by `system:basic-user`): answered from the stand-in's own rules, so
  *   `kubectl auth can-i` and `certpilot kubernetes check` see exactly what requests see (docs
- *   "Checking API access").
+ *   "Checking API access"). kubectl sends it as protobuf (`kube-protobuf.ts` reads that); any other
+ *   protobuf body (kubectl's `create secret` generator) is refused with 415: use `create -f`.
  *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
@@ -61,6 +62,7 @@ import { basename, join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { ApachePod, projectSecret } from './apache-pod.js';
+import { decodeSelfSubjectAccessReview, isProtobufEnvelope } from './kube-protobuf.js';
 import { PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch, type Json, type JsonObject } from './kube-fields.js';
 import { readTestPki } from './paths.js';
 import { freePort } from './ports.js';
@@ -531,10 +533,22 @@ export class KubeStandin {
     return ['create'];
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
+  private async readRaw(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * The request body as text. A protobuf body (kubectl's typed clients, e.g. `create secret`) is
+   * 415: the stand-in reads protobuf only for SelfSubjectAccessReview; use `kubectl create -f`.
+   */
+  private async readBody(req: IncomingMessage): Promise<string> {
+    const raw = await this.readRaw(req);
+    if (isProtobufEnvelope(raw) || (req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf')) {
+      throw new ApiError({ code: 415, reason: 'UnsupportedMediaType', message: 'the stand-in reads protobuf bodies only for SelfSubjectAccessReview; send JSON (kubectl create -f FILE)' });
+    }
+    return raw.toString('utf8');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -601,8 +615,10 @@ export class KubeStandin {
         what.resource = 'selfsubjectaccessreviews';
         what.verb = method === 'POST' ? 'create' : 'unknown';
         if (method !== 'POST') throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'the server does not allow this method on the requested resource' });
-        // system:basic-user lets every authenticated user create it: no rule needed.
-        const review = this.parseBody(await this.readBody(req), 'application/json') as JsonObject;
+        // system:basic-user lets every authenticated user create it: no rule needed. kubectl's typed
+        // client sends it as protobuf (and accepts JSON back).
+        const raw = await this.readRaw(req);
+        const review = (isProtobufEnvelope(raw) ? decodeSelfSubjectAccessReview(raw) : this.parseBody(raw.toString('utf8'), 'application/json')) as JsonObject;
         this.send(res, req, what, 201, this.accessReview(review));
         return;
       }
