@@ -13,7 +13,7 @@ void test('a 403 names the verb the authorizer refused and hints the Role rule',
   const e = kubernetesError(forbidden('secrets "www" is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "secrets" in API group "" in the namespace "ns"'), { verb: 'patch', resource: 'secrets', name: 'www' }, 'ns');
   assert.equal(e.code, 'ERR_KUBERNETES_FORBIDDEN');
   assert.match(e.message, /^kubernetes: patch secrets\/www in namespace ns: forbidden: the service account may not create secrets "www" \(secrets "www" is forbidden/);
-  assert.equal(e.hint, 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["create"] } in a Role (docs/kubernetes.md lists each deployer\'s Role).');
+  assert.equal(e.hint, 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["create"] } in a Role (docs/kubernetes.md lists each plug-in\'s Role; `certpilot kubernetes check` lists every missing rule).');
   assert.equal(e.retryable, false);
 });
 
@@ -26,6 +26,13 @@ void test('a refused WebSocket upgrade (status line only) maps like a response',
   assert.match(n.message, /ECONNREFUSED/);
   assert.equal(kubernetesError({ code: 409, body: '{}' }, { verb: 'patch', resource: 'secrets' }, 'ns').code, 'ERR_KUBERNETES_CONFLICT');
   assert.equal(kubernetesError({ code: 503, body: undefined }, { verb: 'list', resource: 'pods' }, 'ns').retryable, true);
+});
+
+void test('an exec hint says a WebSocket exec needs get (and create on 1.35+), and names no pod', () => {
+  const hint = rbacHint({ verb: 'get', resource: 'pods/exec', name: 'www-0' });
+  assert.match(hint, /resources: \["pods\/exec"\], verbs: \["get"\] \}/);
+  assert.doesNotMatch(hint, /resourceNames/);
+  assert.match(hint, /authorize it as `get` on pods\/exec, and from Kubernetes 1.35 also as `create`; grant both/);
 });
 
 void test('rbacHint limits get/patch to the object and not list or create', () => {
