@@ -367,6 +367,10 @@ export class RedisTokenStore implements ChallengeTokenStore {
     // One failed write must not poison the chain; the caller still sees it.
     this.journalWrite = next.catch(() => undefined);
     return next.catch((err: unknown) => {
+      const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+      if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+        throw new CertpilotError('ERR_STORAGE_FULL', `redis token store: cannot write the token journal in ${dir}: ${errno} (the volume is full)`, { cause: err });
+      }
       throw new CertpilotError('ERR_STORAGE_IO', `redis token store: cannot write the token journal in ${dir}: ${messageOf(err)}`, { cause: err });
     });
   }
