@@ -52,6 +52,12 @@ export interface RenewalContext {
   solvers(spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>>;
   /** The certificate's deployers, in order, built on first use. */
   deployers(spec: ResolvedCertificate): Promise<readonly Deployer[]>;
+  /**
+   * Optional: the checks across the certificate's plug-ins that no schema can make (a reload `key`
+   * no Secret deployer writes, a `secretFile` that is missing); rejects with a ConfigError. Run
+   * before the order, so such a mistake costs the CA nothing.
+   */
+  preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
   lockTtlSeconds: number;
@@ -353,6 +359,7 @@ async function issueAndSave(
     // Before anything costs the CA an issuance: prove the new version will fit (a full disk fails
     // here, with no order placed).
     if (!options.dryRun) await ctx.store.checkWritable(spec.name);
+    await ctx.preflight?.(spec);
     const session = await ctx.session(options.dryRun ? 'staging' : 'production', options.signal);
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
