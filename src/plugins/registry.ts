@@ -152,7 +152,7 @@ export const PLUGINS = [
         import('../deploy/kubernetes-secret/kubernetes-secret-deployer.js'),
       ]);
       const client = new KubernetesClient(o, d.baseDir);
-      return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, logger: d.logger });
+      return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, bundle: o.bundle, logger: d.logger });
     },
   }),
   definePlugin({

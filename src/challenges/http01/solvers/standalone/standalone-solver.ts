@@ -22,7 +22,7 @@ export interface StandaloneHttp01SolverOptions {
   host?: string;
   /** Optional Host check passed to the responder. */
   allowedHosts?: string[];
-  /** How long a presented token stays answerable; defaults to 600 s. */
+  /** How long a presented token stays answerable; defaults to {@link DEFAULT_TOKEN_TTL_SECONDS} (3600 s). */
   ttlSeconds?: number;
   logger?: Logger;
   clock?: Clock;
