@@ -42,6 +42,14 @@ test('"did you mean" for a misspelt command or flag', async () => {
   const flag = capture();
   assert.equal(await main(['renew', '--stat-dir', '/x'], {}, flag), EXIT.usage);
   assert.equal(flag.stderr[0], 'error ERR_CLI_USAGE: cli: unknown flag --stat-dir for renew (did you mean --state-dir?)');
+  // A misspelt plug-in type in the configuration, and a misspelt solver name a certificate uses.
+  const dir = await tempDir('certpilot-cli-');
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, 'solvers:\n  web: { type: standlone }\ncertificates: [{ domains: [www.example.com], solver: wbe }]\n');
+  const types = capture();
+  assert.equal(await main(['config', 'check', '--config', file], {}, types), EXIT.usage);
+  assert.match(types.stderr.join('\n'), /solvers\.web\.type: is not a plug-in of this kind \(did you mean "standalone"\?\); use one of standalone, /);
+  assert.match(types.stderr.join('\n'), /certificates\[0\]\.solver: "wbe" is not a solver defined under `solvers` \(did you mean "web"\?\)/);
   const far = capture();
   assert.equal(await main(['frobnicate'], {}, far), EXIT.usage);
   assert.doesNotMatch(far.stderr[0] ?? '', /did you mean/, 'no guess when nothing is close');
