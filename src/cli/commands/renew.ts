@@ -26,7 +26,7 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
-    else for (const r of results) ctx.output.out(describe(r));
+    else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
     return exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
   } finally {
     await runtime.close();
@@ -58,8 +58,24 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
   };
 }
 
-/** The human lines of one result (renew, issue and deploy share them). */
-export function describe(r: RenewalResult): string {
+/** The human lines of one result (renew, issue and deploy share them); `verbose` adds the failure's causes and stack. */
+export function describe(r: RenewalResult, verbose = false): string {
+  const lines = headline(r);
+  const failure = r.outcome === 'failed' ? r.error : r.deploy?.steps.find((s) => s.status === 'failed')?.error;
+  return verbose && failure ? `${lines}\n${causeLines(failure)}` : lines;
+}
+
+/** The stack of `err` and of each of its causes, indented under the result line. */
+function causeLines(err: Error): string {
+  const out: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = e instanceof Error ? e.cause : undefined, depth++) {
+    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    out.push(`${depth === 0 ? '' : 'caused by: '}${text}`.replace(/^/gm, '         '));
+  }
+  return out.join('\n');
+}
+
+function headline(r: RenewalResult): string {
   const head = `${r.outcome.padEnd(8)} ${r.name}`;
   const failedStep = r.deploy?.steps.find((s) => s.status === 'failed');
   const deployHint = failedStep?.error ? `\n         hint: ${failedStep.error.hint}` : '';
