@@ -173,6 +173,11 @@ export const ERROR_CATALOG = {
     hint: 'Restore the state directory from backup, or remove the named file and run `certpilot renew --force`.',
     local: true,
   },
+  ERR_STORAGE_MISSING: {
+    title: 'The state directory does not exist (`status` on a machine where nothing ran, or a mistyped --state-dir)',
+    hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
+    local: true,
+  },
   ERR_STORAGE_NAME: {
     title: 'A certificate or account name is not safe as a file name',
     hint: 'Use letters, digits, dots, dashes and underscores only.',

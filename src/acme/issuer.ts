@@ -188,13 +188,7 @@ export class Issuer implements CertificateIssuer {
         if (authz.status === 'pending') await this.client.deactivateAuthorization(url, { signal });
       }),
     );
-    const [first] = failures;
-    if (failures.length === 1 && first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED') throw first;
-    const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
-    throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: ${failures.length} of ${urls.length} authorization(s) failed: ${detail}`, {
-      cause: first,
-      ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),
-    });
+    throw authorizationFailure(failures, urls.length);
   }
 
   private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
@@ -248,4 +242,42 @@ export class Issuer implements CertificateIssuer {
       }
     }
   }
+}
+
+/**
+ * The error of a failed authorization stage. One failure, or several with the same code (two names
+ * both REFUSED by the DNS server), surface that code as docs/errors.md documents it — not wrapped in
+ * ERR_ACME_AUTHORIZATION_FAILED — with every name's detail and every distinct hint (for RFC 2136 a
+ * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED.
+ */
+export function authorizationFailure(failures: readonly unknown[], total: number): CertpilotError {
+  const [first] = failures;
+  const codes = new Set(failures.map((f) => (f instanceof CertpilotError ? f.code : 'ERR_INTERNAL')));
+  const [code] = codes;
+  if (failures.length === 1 && first instanceof CertpilotError && code !== 'ERR_ACME_AUTHORIZATION_FAILED') return first;
+  const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
+  const message = `issuer: ${failures.length} of ${total} authorization(s) failed: ${detail}`;
+  if (codes.size === 1 && code !== undefined && code !== 'ERR_INTERNAL' && code !== 'ERR_ACME_AUTHORIZATION_FAILED') {
+    const errors = failures as CertpilotError[];
+    return new CertpilotError(code as CertpilotError['code'], message, { cause: first, hint: mergeHints(errors.map((e) => e.hint)), retryable: errors.every((e) => e.retryable) });
+  }
+  return new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message, {
+    cause: first,
+    ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),
+  });
+}
+
+/**
+ * One hint from several: equal hints once; hints that differ only inside one `{ … }` list (BIND's
+ * `update-policy { grant …; };`, one grant per name) as one list with every entry; else each hint.
+ */
+export function mergeHints(hints: readonly string[]): string {
+  const distinct = [...new Set(hints)];
+  if (distinct.length <= 1) return distinct[0] ?? '';
+  const parts = distinct.map((h) => /^(.*\{ )(.*?)( \};?\.?)$/.exec(h));
+  const [head] = parts;
+  if (head && parts.every((p) => p !== null && p[1] === head[1] && p[3] === head[3])) {
+    return `${head[1]}${parts.map((p) => p?.[2] ?? '').join(' ')}${head[3]}`;
+  }
+  return distinct.join(' ');
 }

@@ -13,7 +13,8 @@ import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
 import type { Deployer } from '../deploy/deployer.js';
-import { CertpilotError } from '../errors.js';
+import { CertpilotError, ConfigError } from '../errors.js';
+import { crossPluginIssues } from '../config/cross-checks.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
 import { kindSpec, sectionSpec } from '../plugins/plugin-kinds.js';
 import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
@@ -224,6 +225,10 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       },
       solvers: solversOf,
       deployers: (spec) => Promise.all(spec.deploy.map(deployer)),
+      preflight: async (spec) => {
+        const issues = await crossPluginIssues(config, spec);
+        if (issues.length > 0) throw new ConfigError(issues, config.source ? { source: config.source } : {});
+      },
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,

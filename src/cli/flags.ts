@@ -98,6 +98,7 @@ export const FLAGS = {
     override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.set = { ...o.set, logLevel: 'debug' })),
   },
   'log-level': { type: 'string', value: 'LEVEL', commands: EVERY_COMMAND, help: 'trace | debug | info | warn | error | silent', config: 'logLevel' },
+  'log-format': { type: 'string', value: 'FORMAT', commands: EVERY_COMMAND, help: 'human | json log lines on stderr (default $CERTPILOT_LOG_FORMAT, else human; json with --json when stderr is no terminal)' },
   help: { type: 'boolean', short: 'h', commands: EVERY_COMMAND, help: 'this help' },
   version: { type: 'boolean', commands: EVERY_COMMAND, help: "certpilot's version" },
 } as const satisfies Record<string, FlagSpec>;

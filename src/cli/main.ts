@@ -8,7 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
-import { checkValues, flagHelp, PARSE_OPTIONS, type CliValues } from './flags.js';
+import { checkValues, FLAGS, flagHelp, PARSE_OPTIONS, type CliValues, type FlagName } from './flags.js';
+import { didYouMean } from '../did-you-mean.js';
 import { processOutput, type Output } from './output.js';
 import { VERSION } from '../version.js';
 
@@ -64,6 +65,26 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   kubernetes: 'check [NAME…]',
 };
 
+/** Examples that end each command's help (and the top-level one): what a user types first. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  '': ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot renew', 'certpilot status'],
+  issue: ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot issue -d example.com --webroot /var/www/html', 'certpilot issue --config /etc/certpilot/certpilot.yaml --name web --force'],
+  renew: ['certpilot renew', 'certpilot renew --name web --force', 'certpilot renew --dry-run', 'certpilot renew --json > result.json'],
+  deploy: ['certpilot deploy', 'certpilot deploy web --force'],
+  cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron show'],
+  status: ['certpilot status', 'certpilot status --name web --json'],
+  revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
+  account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
+  config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
+  route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
+  serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
+};
+
+function examples(name: string): string {
+  const list = Object.hasOwn(EXAMPLES, name) ? (EXAMPLES[name] ?? []) : [];
+  return `Examples:\n${list.map((e) => `  ${e}`).join('\n')}`;
+}
+
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
@@ -81,7 +102,9 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summar
 Options of every command:
 ${flagHelp(undefined).join('\n')}
 
-${FOOTER}`;
+${FOOTER}
+
+${examples('')}`;
 }
 
 /** The help of one command: its usage line, summary and every flag it takes. */
@@ -96,22 +119,38 @@ ${command.summary}
 Options:
 ${flagHelp(name).join('\n')}
 
-${FOOTER}`;
+${FOOTER}
+
+${examples(name)}`;
 }
 
-// parseArgs's own message for an unknown flag is about positionals; name the flag and the command.
+// parseArgs's own messages are about its API (positionals, `<value>`); say what the user typed wrong.
 function parseError(err: unknown, argv: readonly string[]): CertpilotError {
   const command = argv.find((a) => !a.startsWith('-') && Object.hasOwn(COMMANDS, a));
   const hint = command ? `\`certpilot ${command} --help\` lists the flags it takes.` : '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.';
-  const flag = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+  const message = (err as Error).message;
+  const flag = /^Unknown option '([^']+)'/.exec(message)?.[1];
   if (flag) {
-    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}`, { cause: err, hint });
+    // A misspelt long flag (`--stat-dir`) or short one (`-x`): the closest flag this command takes.
+    const known = (Object.keys(FLAGS) as FlagName[]).map((n) => `--${n}`);
+    const guess = flag.startsWith('--') ? didYouMean(flag.split('=')[0] ?? flag, known, (s) => s) : '';
+    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}${guess}`, { cause: err, hint });
   }
-  return new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint });
+  // `--config` at the end, or followed by another flag: parseArgs says "Option '-c, --config <value>' argument missing".
+  const missing = /^Option '(?:-\w, )?--([\w-]+)[^']*' argument (?:missing|is ambiguous)/.exec(message)?.[1];
+  if (missing && Object.hasOwn(FLAGS, missing)) {
+    const spec = FLAGS[missing as FlagName];
+    const value = 'value' in spec ? spec.value : 'VALUE';
+    return new CertpilotError('ERR_CLI_USAGE', `cli: --${missing} needs a value (${value}), and none was given`, {
+      cause: err,
+      hint: `Write it as --${missing} ${value} (or --${missing}=${value}); a value that starts with "-" needs the = form.`,
+    });
+  }
+  return new CertpilotError('ERR_CLI_USAGE', `cli: ${message.split('\n')[0] ?? ''}`, { cause: err, hint });
 }
 
 function unknownCommand(name: string): CertpilotError {
-  return new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
+  return new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
 }
 
 /** Runs the CLI; returns the exit code. Never throws. */
@@ -122,6 +161,8 @@ export async function main(
   signal?: AbortSignal,
 ): Promise<number> {
   let verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Known before parsing, so even a usage error is JSON for a program that asked for JSON.
+  const json = argv.includes('--json');
   try {
     let parsed;
     try {
@@ -159,12 +200,23 @@ export async function main(
     const module = await command.load();
     return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output, ...(signal ? { signal } : {}) });
   } catch (err) {
-    return report(err, verbose, output);
+    return report(err, verbose, output, json);
   }
 }
 
-/** Prints an error with its code and hint; stack and causes only when verbose. */
-export function report(err: unknown, verbose: boolean, output: Output): number {
+/**
+ * Prints an error with its code and hint on stderr (stack and causes only when verbose); with
+ * `json`, also `{"error": {code, message, hint[, issues]}}` on stdout, so a program that asked for
+ * JSON can parse the output of a failed run too.
+ */
+export function report(err: unknown, verbose: boolean, output: Output, json = false): number {
+  if (json) {
+    const e = err instanceof CertpilotError ? err : undefined;
+    const body = e
+      ? { code: e.code, message: e.message, hint: e.hint, ...(e instanceof ConfigError ? { issues: e.issues } : {}) }
+      : { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err), hint: 'Run again with --verbose and report the stack trace.' };
+    output.out(JSON.stringify({ error: body }, null, 2));
+  }
   if (err instanceof CertpilotError) {
     output.err(`error ${err.code}: ${err.message}`);
     output.err(`  hint: ${err.hint}`);

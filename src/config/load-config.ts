@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
+import { didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
@@ -140,7 +141,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     return new ConfigError(kept, source ? { source } : {});
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
-  const parsed = configSchema.safeParse(applied);
+  const parsed = configSchema.safeParse(applied, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
@@ -390,7 +391,7 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
 
 function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
   const list = Object.keys(defined);
-  return `"${name}" is not a ${kind} defined under \`${kind}s\`; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
+  return `"${name}" is not a ${kind} defined under \`${kind}s\`${didYouMean(name, list)}; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
 }
 
 /**
@@ -448,7 +449,7 @@ function chooseSolvers(
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */
-function explainZodIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; expected?: string }): string {
+function explainZodIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; expected?: string; input?: unknown }): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown field(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}; check the spelling against docs/config-reference.md`;
@@ -457,7 +458,9 @@ function explainZodIssue(issue: { code: string; message: string; keys?: string[]
     case 'invalid_union': {
       // A solver or deployer entry whose `type` names no plug-in of that kind.
       const types = [...issue.message.matchAll(/'([^']+)'/g)].map((m) => m[1]);
-      if (types.length > 0) return `is not a plug-in of this kind; use one of ${types.join(', ')} (see docs/plugins.md)`;
+      const given = (issue.input as { type?: unknown } | undefined)?.type;
+      const hint = typeof given === 'string' ? didYouMean(given, types.filter((t): t is string => t !== undefined)) : '';
+      if (types.length > 0) return `is not a plug-in of this kind${hint}; use one of ${types.join(', ')} (see docs/plugins.md)`;
       return issue.message;
     }
     case 'invalid_type':

@@ -192,7 +192,7 @@ export const configSchema = z
       .string()
       .default('/var/lib/certpilot')
       .describe('Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state. Put it on a persistent volume.'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the JSON log lines on standard error.'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
     acme: acmeSchema.prefault({}),
     ...sectionSchemas(),
     defaults: z

@@ -154,7 +154,7 @@ export function rbacHint(a: KubernetesAction): string {
 }
 
 /** Maps a client-node failure to a CertpilotError naming the action. */
-export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string): CertpilotError {
+export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string, server?: string): CertpilotError {
   if (e instanceof CertpilotError) return e;
   let a = action;
   const what = `kubernetes: ${describe(a, namespace)}`;
@@ -163,9 +163,15 @@ export function kubernetesError(e: unknown, action: KubernetesAction, namespace:
     const msg = (e as { message?: string })?.message ?? String(e);
     // A WebSocket upgrade refused by the server reports only its status line.
     const ws = /Unexpected server response: (\d+)/.exec(msg);
-    if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace);
+    if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace, server);
     const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
-    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}`, { cause: e, retryable: true, hint: 'Check that the API server is reachable (kubeconfig server, or the in-cluster Service) and its CA.' });
+    // A network failure names the API server it could not reach: which kubeconfig or Service was used.
+    const at = server !== undefined ? ` at ${server}` : '';
+    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}${at ? ` (API server${at})` : ''}`, {
+      cause: e,
+      retryable: true,
+      hint: `Check that the API server${at} is reachable (kubeconfig server, or the in-cluster Service) and its CA.`,
+    });
   }
   if (s.code === 403) {
     // The Status names the verb the authorizer refused, which may differ from the request's
@@ -195,6 +201,8 @@ export class KubernetesClient {
   private readonly execer: Exec;
   private readonly timeoutMs: number;
   private readonly token: RotatingTokenFile | undefined;
+  /** The API server's URL, for network errors. */
+  private readonly server: string | undefined;
 
   /** Builds the client (reads the kubeconfig or service-account files; no network I/O). */
   constructor(options: KubernetesConnectionOptions, baseDir: string) {
@@ -248,6 +256,7 @@ export class KubernetesClient {
     this.authorization = kc.makeApiClient(AuthorizationV1Api);
     this.execer = new Exec(kc);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
+    this.server = kc.getCurrentCluster()?.server;
   }
 
   /** Runs one API call; maps failures; after a 401 in the cluster re-reads the token and tries once more. */
@@ -261,10 +270,10 @@ export class KubernetesClient {
         try {
           return await run();
         } catch (e2) {
-          throw kubernetesError(e2, a, this.namespace);
+          throw kubernetesError(e2, a, this.namespace, this.server);
         }
       }
-      throw kubernetesError(e, a, this.namespace);
+      throw kubernetesError(e, a, this.namespace, this.server);
     }
   }
 
@@ -399,7 +408,7 @@ export class KubernetesClient {
     } catch (e) {
       // A connection that arrives after we gave up must not run the command unwatched.
       connecting.then((late) => late.close(), () => undefined);
-      const error = kubernetesError(e, a, this.namespace);
+      const error = kubernetesError(e, a, this.namespace, this.server);
       if (error.code !== 'ERR_KUBERNETES_FORBIDDEN') throw error;
       // The refused upgrade has no Status body: ask the server which verb it denied.
       const denied = await this.deniedExecVerbs(pod);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -357,6 +358,42 @@ test('the deploy stage runs after save in order; a failure stops the chain, keep
   assert.equal(quiet.outcome, 'not-due');
   assert.deepEqual(calls, [], 'nothing due and everything deployed: no deployer runs');
   assert.equal(quiet.deploy, undefined);
+});
+
+test('v1 → v2 with a failing deployer: v2 is live and stays live (never rolled back to v1, never re-saved), and the retry deploys v2', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  const files = fakeDeployer('files', calls);
+  const hook = fakeDeployer('hook', calls);
+  h.deployers = [files, hook];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['files', 'hook'] };
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).deploy?.ok, true);
+  const v1 = await h.store.load('www');
+
+  hook.failing = true;
+  const second = issued();
+  h.next = async () => second;
+  const renewed = await renewCertificate(withDeploy, h.ctx, { force: true });
+  assert.equal(renewed.outcome, 'renewed');
+  assert.equal(renewed.deploy?.ok, false);
+  const live = async (): Promise<void> => {
+    const now = await h.store.load('www');
+    assert.equal(now?.version, 2, 'v2 is the live version');
+    assert.equal(now?.certPem, second.certPem, 'the live certificate is the one issued for v2');
+    assert.notEqual(now?.metadata.serialNumber, v1?.metadata.serialNumber);
+    assert.equal(readFileSync(join(now?.paths.dir ?? '', 'cert.pem'), 'utf8'), second.certPem, 'live/www/cert.pem is v2');
+  };
+  await live();
+  // The next run retries only the deploy of v2: no new order, no new version, no step back.
+  const retry = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(retry.outcome, 'deployed');
+  assert.equal(retry.deploy?.ok, false);
+  await live();
+  assert.equal(h.requests.length, 2, 'two orders: v1 and v2');
+  hook.failing = false;
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).deploy?.ok, true);
+  await live();
+  assert.deepEqual(calls, ['files:v1', 'hook:v1', 'files:v2', 'hook:v2', 'hook:v2', 'hook:v2']);
 });
 
 test('a renewal deploys the new version to every deployer; deployCertificate --force redeploys, and needs a stored certificate', async () => {

@@ -52,6 +52,12 @@ export interface RenewalContext {
   solvers(spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>>;
   /** The certificate's deployers, in order, built on first use. */
   deployers(spec: ResolvedCertificate): Promise<readonly Deployer[]>;
+  /**
+   * Optional: the checks across the certificate's plug-ins that no schema can make (a reload `key`
+   * no Secret deployer writes, a `secretFile` that is missing); rejects with a ConfigError. Run
+   * before the order, so such a mistake costs the CA nothing.
+   */
+  preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
   lockTtlSeconds: number;
@@ -82,6 +88,11 @@ export interface RenewalResult {
   paths?: CertificatePaths;
   /** The deploy stage, when it ran. */
   deploy?: DeployReport;
+  /**
+   * For a failed or interrupted renewal: the version that stays live, or `null` when none was
+   * ever issued (a first issuance); absent when the run failed before it could tell.
+   */
+  previousLive?: number | null;
 }
 
 /** True when the run failed: the renewal, or its deploy stage. */
@@ -417,6 +428,7 @@ async function issueAndSave(
     // Before anything costs the CA an issuance: prove the new version will fit (a full disk fails
     // here, with no order placed).
     if (!options.dryRun) await ctx.store.checkWritable(spec.name);
+    await ctx.preflight?.(spec);
     const session = await ctx.session(options.dryRun ? 'staging' : 'production', options.signal);
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
@@ -491,11 +503,11 @@ async function issueAndSave(
     if (options.signal?.aborted) {
       // Stopped by the operator or the orchestrator, not refused by the CA: no failure, no backoff.
       const error = options.signal.reason instanceof CertpilotError ? options.signal.reason : new CertpilotError('ERR_INTERRUPTED', `renew ${spec.name}: interrupted`);
-      log.warn({ reason }, 'renewal interrupted; the previous certificate stays live');
-      return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}; the previous certificate stays live`, error };
+      log.warn({ reason }, stored ? 'renewal interrupted; the previous certificate stays live' : 'issuance interrupted; no certificate is live yet');
+      return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}${stored ? '; the previous certificate stays live' : ''}`, error, previousLive: stored?.version ?? null };
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error };
+    if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null };
     const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
     const local = isLocalFailure(error);
@@ -510,8 +522,8 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, local }, 'renewal failed; the previous certificate stays live');
+    log.error({ code: error.code, err: error.message, local }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
     const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, ...(next ? { next } : {}) };
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, ...(next ? { next } : {}) };
   }
 }

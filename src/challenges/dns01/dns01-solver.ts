@@ -57,7 +57,14 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     const target = this.followCname && this.propagation ? await this.propagation.resolveTarget(fqdn, options.signal) : fqdn;
     if (target !== fqdn) this.logger.info({ name: fqdn, target }, 'dns-01: _acme-challenge is delegated by CNAME; writing at its target');
     this.targets.set(challenge.url, target);
-    await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
+    try {
+      await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
+    } catch (err) {
+      // A definite refusal wrote nothing: cleanUp has nothing to remove (and no warning to make).
+      // Anything else (a timeout) may have landed, so cleanUp still removes the value.
+      if (err instanceof CertpilotError && NOTHING_WRITTEN.has(err.code)) this.targets.delete(challenge.url);
+      throw err;
+    }
   }
 
   async wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
@@ -66,13 +73,18 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     await this.propagation.waitFor(this.targets.get(challenge.url) ?? fqdn, value, options.signal);
   }
 
+  /** Removes the value `present` wrote; nothing (no DNS request) when present never wrote it. */
   async cleanUp(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
-    const { fqdn, value } = record(challenge);
-    const target = this.targets.get(challenge.url) ?? fqdn;
+    const { value } = record(challenge);
+    const target = this.targets.get(challenge.url);
+    if (target === undefined) return;
     await this.provider.removeTxtRecord({ fqdn: target, value }, options);
     this.targets.delete(challenge.url);
   }
 }
+
+/** Codes with which a provider says the TXT value was not written (the server refused it). */
+const NOTHING_WRITTEN: ReadonlySet<string> = new Set(['ERR_DNS_TSIG_REJECTED', 'ERR_DNS_UPDATE_REFUSED', 'ERR_DNS_ZONE_NOT_FOUND', 'ERR_ROUTE53_ACCESS_DENIED', 'ERR_DNS_SECRET']);
 
 function record(challenge: PendingChallenge): { fqdn: string; value: string } {
   if (!challenge.dnsRecordName || !challenge.dnsValue) {

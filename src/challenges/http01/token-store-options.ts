@@ -9,6 +9,7 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
 import type { KubernetesNeeds } from '../../plugins/plugin.js';
+import { DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
 
 /** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
 export const tokenStoreSolverOptionsShape = {
@@ -17,7 +18,7 @@ export const tokenStoreSolverOptionsShape = {
     .int()
     .min(60)
     .max(86400)
-    .default(3600)
+    .default(DEFAULT_TOKEN_TTL_SECONDS)
     .describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.'),
   selfCheck: z
     .strictObject({

@@ -1,5 +1,6 @@
 /** `certpilot config check`: validates the configuration and prints what it resolves to. */
-import { CertpilotError } from '../../errors.js';
+import { CertpilotError, ConfigError } from '../../errors.js';
+import { crossPluginIssues } from '../../config/cross-checks.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
 import type { PluginInstanceConfig } from '../../plugins/plugin-kinds.js';
@@ -14,6 +15,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (action !== 'check') throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown config action "${action}"`, { hint: 'Use `config check` or `config schema`.' });
   const config = await loadCommandConfig(ctx);
+  // What no single plug-in's schema sees: a reload key no Secret deployer writes, a missing secretFile.
+  const problems = await crossPluginIssues(config);
+  if (problems.length > 0) throw new ConfigError(problems, config.source ? { source: config.source } : {});
   const { eab, caCertificates, ...acme } = config.acme;
   if (ctx.values.json) {
     ctx.output.out(

@@ -13,7 +13,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const { config, store, clock } = runtime;
     const now = clock.now();
-    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list())])];
+    // A mistyped --state-dir (or a machine where nothing ran yet) is not "all is well": say so.
+    if (!(await store.exists())) {
+      throw new CertpilotError('ERR_STORAGE_MISSING', `status: the state directory ${config.stateDir} does not exist: nothing was issued or renewed here yet`, {
+        hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
+      });
+    }
+    // Stored certificates, and the names with only a renewal state: a one-off whose first issuance failed.
+    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list()), ...(await store.listStates())])];
     const selected = ctx.values.name?.length && !ctx.values.domain?.length ? names.filter((n) => ctx.values.name?.includes(n)) : names;
     const rows = await Promise.all(
       selected.map(async (name) => {

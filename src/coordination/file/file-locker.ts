@@ -42,6 +42,11 @@ function errnoOf(err: unknown): string | undefined {
 }
 
 function ioError(what: string, cause: unknown): CertpilotError {
+  const errno = errnoOf(cause);
+  // A full volume is ERR_STORAGE_FULL wherever it shows, not a permissions problem.
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return new CertpilotError('ERR_STORAGE_FULL', `file-locker: ${what} failed: ${errno} (the volume is full)`, { cause, retryable: true });
+  }
   return new CertpilotError('ERR_STORAGE_IO', `file-locker: ${what} failed: ${errnoOf(cause) ?? String(cause)}`, { cause });
 }
 

@@ -232,7 +232,7 @@ export class FilesDeployer implements Deployer {
     } catch (err) {
       throw this.ioError(`linking version ${certificate.version} in ${dir}`, err);
     }
-    this.options.logger?.info({ deployer: this.id, dir, version: certificate.version, files: names }, 'files: deployed');
+    this.options.logger?.info({ dir, version: certificate.version, files: names }, 'files: deployed');
     return {
       message: `wrote ${planned.length} files to ${dir} (version ${certificate.version}, atomic layout)`,
       details: { dir, layout: 'atomic', files: names, versionDir: version, unchanged: false },
@@ -278,7 +278,7 @@ export class FilesDeployer implements Deployer {
     } catch (err) {
       throw this.ioError(`cleaning up ${dir}`, err);
     }
-    this.options.logger?.info({ deployer: this.id, dir, version: certificate.version, files: names }, 'files: deployed');
+    this.options.logger?.info({ dir, version: certificate.version, files: names }, 'files: deployed');
     return {
       message: `wrote ${planned.length} files to ${dir} (version ${certificate.version}, plain layout)`,
       details: { dir, layout: 'plain', files: names, unchanged: false },
@@ -287,7 +287,7 @@ export class FilesDeployer implements Deployer {
 
   private unchanged(certificate: StoredCertificate, planned: PlannedFile[], versionDir: string | undefined): DeployResult {
     const { dir, layout } = this.options;
-    this.options.logger?.debug({ deployer: this.id, dir, version: certificate.version }, 'files: already deployed');
+    this.options.logger?.debug({ dir, version: certificate.version }, 'files: already deployed');
     return {
       message: `version ${certificate.version} is already in ${dir} (${planned.length} files, ${layout} layout); nothing to do`,
       details: { dir, layout, files: planned.map((f) => f.name), ...(versionDir ? { versionDir } : {}), unchanged: true },

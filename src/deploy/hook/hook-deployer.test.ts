@@ -32,7 +32,8 @@ function capture(): { logger: Logger; lines: LogLine[]; text: () => string } {
       cb();
     },
   });
-  const logger = pino({ level: 'debug', base: undefined }, dest);
+  // As compose gives it: a child logger that names the deployer.
+  const logger = pino({ level: 'debug', base: undefined }, dest).child({ deployer: 'reload' });
   return {
     logger,
     get lines() {

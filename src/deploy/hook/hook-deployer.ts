@@ -105,7 +105,8 @@ export class HookDeployer implements Deployer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tail: string[] = [];
-    const base = { deployer: this.id, command: this.name, pid: child.pid };
+    // The logger carries `deployer` (compose makes a child per plug-in): naming it again would duplicate the key.
+    const base = { command: this.name, pid: child.pid };
     const follow = (stream: NodeJS.ReadableStream, which: 'stdout' | 'stderr'): Promise<void> =>
       new Promise((resolve) => {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });

@@ -96,7 +96,11 @@ void test('schema: exactly one of command and rolloutRestart per group', () => {
 
 void test('serials compare without case or leading zeros', () => {
   assert.equal(normalizeSerial('00:AB:01'), 'ab01');
-  assert.equal(normalizeSerial('0'), '0');
+  assert.equal(normalizeSerial('0'), '00');
+  // Leading zeros of a byte stay, as openssl prints them: 091BF2…, not 91bf2….
+  assert.equal(normalizeSerial('091BF2E1'), '091bf2e1');
+  assert.equal(normalizeSerial('91bf2e1'), '091bf2e1');
+  assert.equal(normalizeSerial('00:91:BF'), '91bf');
 });
 
 void test('the propagation wait polls on the clock and times out naming the pod, without sleeping for real', async () => {
@@ -107,7 +111,7 @@ void test('the propagation wait polls on the clock and times out naming the pod,
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_PROPAGATION_TIMEOUT');
     assert.match(e.message, /pod www-1 did not see the new Secret in \/etc\/tls\/tls\.crt within 10 s/);
-    assert.match(e.message, /www-0 reloaded, serves ab1 \(new\); www-1 untouched, serves ff02 \(old\)$/);
+    assert.match(e.message, /www-0 reloaded, serves 0ab1 \(new\); www-1 untouched, serves ff02 \(old\)$/);
     return true;
   });
   assert.ok(clock.sleeps.every((ms) => ms === 2000 || ms === 500));
@@ -125,7 +129,7 @@ void test('a subPath mount or a Secret without the new serial touches no pod', a
   const f = fake([pod('www-0'), pod('www-1', { mounts: [{ name: 'tls', mountPath: '/etc/tls/tls.crt', subPath: 'tls.crt' }] })]);
   await assert.rejects(deployer(f, new FakeClock()).deploy(cert, {}), (e: CertpilotError) => e.code === 'ERR_DEPLOY_SUBPATH_MOUNT' && /pod www-1/.test(e.message));
   const stale = fake([pod('www-0')], OLD);
-  await assert.rejects(deployer(stale, new FakeClock()).deploy(cert, {}), (e: CertpilotError) => e.code === 'ERR_DEPLOY_SECRET_STALE' && /holds serial ff02, not ab1/.test(e.message));
+  await assert.rejects(deployer(stale, new FakeClock()).deploy(cert, {}), (e: CertpilotError) => e.code === 'ERR_DEPLOY_SECRET_STALE' && /holds serial ff02, not 0ab1/.test(e.message));
   assert.equal(f.execs.length + stale.execs.length, 0);
 });
 
@@ -201,7 +205,7 @@ void test('a pod whose reload exits 0 but keeps serving the old certificate fail
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 5 s after its reload, not ab1/);
+    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1'], 'www-2 is not reloaded after the failure');
@@ -227,7 +231,7 @@ void test('rolloutRestart: a replacement pod that still serves the old certifica
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 5 s after its reload, not ab1/);
+    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(restarted, ['Deployment/www']);

@@ -124,7 +124,7 @@ export class KubernetesReloadDeployer implements Deployer {
       await this.deployGroup(group, certificate, serial, digest, outcomes, signal);
     }
     const reloaded = outcomes.filter((p) => p.outcome === 'reloaded' || p.outcome === 'restarted').length;
-    logger.info({ deployer: this.id, version: certificate.version, serial, pods: outcomes.length, reloaded }, 'kubernetes-reload: every pod serves the new certificate');
+    logger.info({ version: certificate.version, serial, pods: outcomes.length, reloaded }, 'kubernetes-reload: every pod serves the new certificate');
     return {
       message: `${outcomes.length} pod(s) serve version ${certificate.version} (serial ${serial}); ${reloaded} reloaded, ${outcomes.length - reloaded} already serving it`,
       details: { serial, version: certificate.version, pods: outcomes },
@@ -313,7 +313,7 @@ export class KubernetesReloadDeployer implements Deployer {
           // The rollout may have failed while this pod's probe ran: then no further pod is reloaded.
           if (stop.signal.aborted) return;
           const argv = g.command ?? [];
-          logger.info({ deployer: this.id, group, pod: t.name, command: argv[0] }, 'kubernetes-reload: reloading pod');
+          logger.info({ group, pod: t.name, command: argv[0] }, 'kubernetes-reload: reloading pod');
           // A reload once started runs to its end even when another pod fails meanwhile.
           let r;
           try {
@@ -336,7 +336,7 @@ export class KubernetesReloadDeployer implements Deployer {
             throw new CertpilotError('ERR_DEPLOY_RELOAD_FAILED', `kubernetes-reload: group ${group}: \`${argv.join(' ')}\` exited ${r.exitCode} in pod ${t.name}${output ? `: ${output}` : ''}`);
           }
           await this.verifyAs('reloaded', t, g, certificate, serial, done, signal);
-          logger.info({ deployer: this.id, group, pod: t.name, serial }, 'kubernetes-reload: pod verified');
+          logger.info({ group, pod: t.name, serial }, 'kubernetes-reload: pod verified');
         } catch (e) {
           fail(e);
           return;
@@ -364,7 +364,7 @@ export class KubernetesReloadDeployer implements Deployer {
     }
     const workload = g.rolloutRestart === 'owner' ? await this.owner(g, todo) : g.rolloutRestart;
     if (workload === undefined) return;
-    logger.info({ deployer: this.id, group, workload: `${workload.kind}/${workload.name}` }, 'kubernetes-reload: rollout restart');
+    logger.info({ group, workload: `${workload.kind}/${workload.name}` }, 'kubernetes-reload: rollout restart');
     await client.restartWorkload(workload.kind, workload.name, clock.now());
     const old = new Set(todo.map((t) => t.uid));
     const deadline = clock.now().getTime() + this.o.propagationTimeoutSeconds * 1000;

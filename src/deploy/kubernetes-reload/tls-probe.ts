@@ -6,9 +6,16 @@
 import { isIP } from 'node:net';
 import { connect } from 'node:tls';
 
-/** A serial as lowercase hex without leading zeros, so `00AB` and `ab` compare equal. */
+/**
+ * A serial as certpilot shows it everywhere: lowercase hex of whole bytes, as `openssl x509 -serial`
+ * prints it (lowercased) — `091bf2…`, never `91bf2…` — without DER's sign-padding `00` byte, so
+ * `00AB`, `00:ab` and `ab` compare equal.
+ */
 export function normalizeSerial(serial: string): string {
-  return serial.toLowerCase().replace(/[^0-9a-f]/g, '').replace(/^0+(?=.)/, '');
+  let hex = serial.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (hex.length % 2 === 1) hex = `0${hex}`;
+  while (hex.length > 2 && hex.startsWith('00')) hex = hex.slice(2);
+  return hex;
 }
 
 /** Options of {@link probeServedSerial}. */

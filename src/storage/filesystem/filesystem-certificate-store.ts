@@ -278,6 +278,34 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     return [...names].sort();
   }
 
+  /**
+   * Names that have a renewal state, sorted: with {@link list}, every certificate certpilot knows,
+   * including a one-off whose first issuance failed (state, no version).
+   */
+  async listStates(): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await fs.readdir(join(this.stateDir, 'renewal-state'));
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) return [];
+      throw ioError('listing renewal-state/', err);
+    }
+    return entries
+      .map((e) => /^(.+)\.json$/.exec(e)?.[1])
+      .filter((n): n is string => n !== undefined && unsafeNameReason(n) === undefined)
+      .sort();
+  }
+
+  /** True when the state directory exists (a status of a mistyped --state-dir says so). */
+  async exists(): Promise<boolean> {
+    try {
+      return (await fs.stat(this.stateDir)).isDirectory();
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return false;
+      throw ioError(`reading ${this.stateDir}`, err);
+    }
+  }
+
   /** Loads the renewal state of `name`; absent state reads as {@link EMPTY_RENEWAL_STATE}. */
   async loadState(name: string): Promise<RenewalState> {
     const file = join(this.stateDir, 'renewal-state', `${safeName(name)}.json`);
