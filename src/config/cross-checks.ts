@@ -51,31 +51,37 @@ function secretKeys(options: Options): string[] {
 
 function reloadKeys(config: Pick<ResolvedConfig, 'deployers' | 'certificates'>, issues: ConfigIssue[]): void {
   const reported = new Set<string>();
+  const secretDeployer = (n: string): { name: string; options: Options & { secretName?: string; namespace?: string } } | undefined => {
+    const d = config.deployers[n];
+    return d?.type === 'kubernetes-secret' ? { name: n, options: d.options } : undefined;
+  };
   config.certificates.forEach((cert, index) => {
     cert.deploy.forEach((name, position) => {
-      const reload = config.deployers[name];
-      if (reload?.type !== 'kubernetes-reload') return;
+      const instance = config.deployers[name];
+      if (instance?.type !== 'kubernetes-reload') return;
+      const reload = instance.options;
       const secretName = reload.secretName;
       const key = typeof reload.key === 'string' ? reload.key : 'tls.crt';
       const writers = cert.deploy
         .slice(0, position)
-        .map((n) => ({ name: n, options: config.deployers[n] }))
-        .filter((d) => d.options?.type === 'kubernetes-secret' && d.options.secretName === secretName && (d.options.namespace === reload.namespace || d.options.namespace === undefined || reload.namespace === undefined));
+        .map(secretDeployer)
+        .filter((d): d is NonNullable<typeof d> => d !== undefined)
+        .filter((d) => d.options.secretName === secretName && (d.options.namespace === reload.namespace || d.options.namespace === undefined || reload.namespace === undefined));
       if (writers.length === 0) {
-        const others = cert.deploy.filter((n) => config.deployers[n]?.type === 'kubernetes-secret');
+        const others = cert.deploy.map(secretDeployer).filter((d): d is NonNullable<typeof d> => d !== undefined);
         issues.push({
           path: `certificates[${index}].deploy[${position}]`,
           message: `kubernetes-reload "${name}" reads Secret "${String(secretName)}", which no kubernetes-secret deployer before it in this chain writes${
-            others.length ? ` (${others.map((o) => `"${o}" writes "${String(config.deployers[o]?.secretName)}"`).join(', ')})` : ''
+            others.length ? ` (${others.map((o) => `"${o.name}" writes "${String(o.options.secretName)}"`).join(', ')})` : ''
           }; list a kubernetes-secret deployer with secretName: ${String(secretName)} before it in deploy`,
         });
         return;
       }
-      if (writers.some((w) => secretKeys(w.options as Options).includes(key))) return;
+      if (writers.some((w) => secretKeys(w.options).includes(key))) return;
       const at = `deployers.${name}.key`;
       if (reported.has(at)) return;
       reported.add(at);
-      const written = [...new Set(writers.flatMap((w) => secretKeys(w.options as Options)))];
+      const written = [...new Set(writers.flatMap((w) => secretKeys(w.options)))];
       issues.push({
         path: at,
         message: `"${key}" is not a key that ${writers.map((w) => `"${w.name}"`).join(', ')} writes into Secret "${String(secretName)}" (it writes ${written.join(', ')}); set key to one of them, or add "${key}" to that deployer's keys`,
@@ -96,7 +102,11 @@ async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' 
     }
   };
   for (const [section, instances] of [['solvers', config.solvers], ['deployers', config.deployers]] as const) {
-    for (const [name, options] of Object.entries(instances)) walk(options, `${section}.${name}`);
+    // The file names the user wrote: the plug-in's own options and its wrapper's (one level in the file).
+    for (const [name, instance] of Object.entries(instances)) {
+      walk(instance.options, `${section}.${name}`);
+      if (instance.wrapper) walk(instance.wrapper, `${section}.${name}`);
+    }
   }
   await Promise.all(checks);
 }
