@@ -12,6 +12,8 @@ import { parseAllDocuments } from 'yaml';
 import type { LeaseLock } from '../../src/coordination/lease/lease-locker.js';
 import { CertpilotError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { kubernetesNeeds } from '../../src/plugins/platform-needs.js';
 import { findPlugin } from '../../src/plugins/registry.js';
 import { repoRoot, runCli, tempDir } from '../harness/certpilot.js';
 import { makeDeployer, reloadOptions } from '../harness/kube-deployers.js';
@@ -111,6 +113,19 @@ for (const execRequiresCreate of [true, false]) {
       assert.ok((restarted.details?.pods as { outcome: string }[]).every((p) => p.outcome === 'restarted'));
       await lock.release();
       assert.equal(standin.requests.filter((r) => r.status === 403).length, 0, 'not one request refused');
+
+      // The same runs with only what the plug-ins declare (what `kubernetes check` asks about):
+      // a call a plug-in forgot to declare would be refused here.
+      const declared = kubernetesNeeds(await loadConfig({ file: await exampleConfig(standin), cwd: standin.dir, env: {} })).flatMap((n) => n.rules);
+      standin.rules = declared.map((r) => ({ apiGroups: r.apiGroups, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
+      const v3 = storedCertificate(3);
+      const again = await leaseLock(standin);
+      assert.ok(again);
+      await (await makeDeployer('kubernetes-secret', standin, { secretName: 'www-certificate' })).deploy(v3, {});
+      assert.match((await reload.deploy(v3, {})).message, /^1 pod\(s\) serve version 3/);
+      await restart.deploy(v3, {});
+      await again.release();
+      assert.equal(standin.requests.filter((r) => r.status === 403).length, 0, 'the declared rules are enough for every call');
     } finally {
       await standin.stop();
     }
