@@ -77,6 +77,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
   route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
+  kubernetes: ['certpilot kubernetes check', 'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml'],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 
