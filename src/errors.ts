@@ -173,6 +173,11 @@ export const ERROR_CATALOG = {
     hint: 'Restore the state directory from backup, or remove the named file and run `certpilot renew --force`.',
     local: true,
   },
+  ERR_STORAGE_CONFLICT: {
+    title: 'A stored entry changed between the read and the write (another run wrote it); nothing was written',
+    hint: 'Run again: the next run reads the new state. If it keeps happening, make sure only one certpilot writes this state at a time (a lock shared by every run).',
+    local: true,
+  },
   ERR_STORAGE_NAME: {
     title: 'A certificate or account name is not safe as a file name',
     hint: 'Use letters, digits, dots, dashes and underscores only.',

@@ -8,7 +8,7 @@ import { FileLocker } from '../coordination/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';

@@ -10,7 +10,7 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import { findPlugin } from '../../plugins/registry.js';
 import type { CertificateBundle, StoredCertificate } from '../../storage/certificate-store.js';
-import { FilesystemCertificateStore } from '../../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../storage/backends/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { tempDir } from '../../testing/temp-dir.js';
 import { HookDeployer, type HookDeployerOptions } from './hook-deployer.js';
