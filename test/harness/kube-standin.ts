@@ -16,6 +16,17 @@
  *   (`kubectl rollout restart`) replaces the workload's pods one at a time.
  * - Authentication by bearer token (401) and RBAC by a set of (verb, resource, resourceName)
  *   rules (403 with the real Status body).
+ * - Secrets as state (the `kubernetes-secret` state store; the block marked "SECRETS AS STATE"),
+ *   each as the API server does it:
+ *   - list by `labelSelector` (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#list-and-watch-filtering);
+ *   - delete with `DeleteOptions.preconditions.resourceVersion` / `uid`: 409 Conflict "Precondition
+ *     failed" when the object changed (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/delete-options/);
+ *   - create of an existing name: 409 AlreadyExists; update with a stale `resourceVersion`: 409
+ *     Conflict (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions);
+ *   - a Secret whose data exceeds 1 MiB (1048576 bytes, decoded): 422 Invalid, `data: Too long:
+ *     must have at most 1048576 bytes` (https://kubernetes.io/docs/concepts/configuration/secret/#restriction-data-size;
+ *     `MaxSecretSize` in pkg/apis/core/validation).
+ *   Cross-checked with the real kubectl in test/integration/kube-standin.test.ts.
  *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
@@ -135,6 +146,8 @@ function statusBody(s: Status): JsonObject {
 }
 
 const SERVICE_ACCOUNT = 'certpilot';
+/** `MaxSecretSize` of the API server's validation: 1 MiB of decoded data. */
+const MAX_SECRET_SIZE = 1024 * 1024;
 
 /** Parses a label selector (equality- and set-based) into a predicate over labels. */
 export function parseLabelSelector(selector: string): (labels: Record<string, string>) => boolean {
@@ -301,6 +314,24 @@ export class KubeStandin {
   /** The decoded data of a Secret. */
   secretData(name: string): Record<string, string> {
     return Object.fromEntries(Object.entries(decodeData(this.secrets.get(name))).map(([k, v]) => [k, v.toString('utf8')]));
+  }
+
+  /**
+   * Test hook run before the stand-in handles each write of a Secret (create, update, patch,
+   * delete): a test makes another writer's change here, so the write meets a real 409.
+   */
+  beforeSecretWrite: ((verb: string, name: string, body: string) => void | Promise<void>) | undefined;
+
+  /** Another writer's change: merges `annotations` and `data` into the Secret (a new resourceVersion), or creates it with `labels`. */
+  touchSecret(name: string, change: { annotations?: Record<string, string>; labels?: Record<string, string>; data?: Record<string, string> }, manager = 'other-writer'): void {
+    const live = this.secrets.get(name);
+    const next = structuredClone(live ?? { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: {} }) as JsonObject;
+    const md = next.metadata as JsonObject;
+    md.annotations = { ...((md.annotations ?? {}) as Record<string, string>), ...(change.annotations ?? {}) };
+    md.labels = { ...((md.labels ?? {}) as Record<string, string>), ...(change.labels ?? {}) };
+    next.data = { ...((next.data ?? {}) as Record<string, string>), ...Object.fromEntries(Object.entries(change.data ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
+    delete md.resourceVersion;
+    this.writeSecret(name, live, next, manager);
   }
 
   /** Stores a Secret as another manager (`kubectl-create` by default) would create it. */
@@ -496,7 +527,8 @@ export class KubeStandin {
         const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : 'unknown';
         what.verb = verb;
         this.authorize(verb, resource, ns, name);
-        const body = method === 'GET' || method === 'DELETE' ? '' : await this.readBody(req);
+        // A DELETE may carry DeleteOptions (preconditions) in its body.
+        const body = method === 'GET' ? '' : await this.readBody(req);
         if (resource === 'pods') {
           if (verb === 'get' && name) {
             const pod = this.pods.get(name);
@@ -512,6 +544,7 @@ export class KubeStandin {
           }
           throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in does not ${verb} pods` });
         }
+        if (verb !== 'get' && verb !== 'list') await this.beforeSecretWrite?.(verb, name ?? String(((this.parseBodyOrEmpty(body).metadata ?? {}) as JsonObject).name ?? ''), body);
         const out = this.secretRequest(verb, name, body, req.headers['content-type'] ?? '', url.searchParams);
         this.send(res, req, what, out.code, out.body);
         return;
@@ -590,6 +623,15 @@ export class KubeStandin {
     }
   }
 
+  private parseBodyOrEmpty(body: string): JsonObject {
+    try {
+      const parsed = JSON.parse(body) as Json;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
+    } catch {
+      return {};
+    }
+  }
+
   private parseBody(body: string, contentType: string): Json {
     try {
       return (contentType.startsWith('application/apply-patch+yaml') ? parseYaml(body) : JSON.parse(body)) as Json;
@@ -636,7 +678,12 @@ export class KubeStandin {
 
   private secretRequest(verb: string, name: string | undefined, body: string, contentType: string, params: URLSearchParams): { code: number; body: Json } {
     const notFound = (n: string): ApiError => new ApiError({ code: 404, reason: 'NotFound', message: `secrets "${n}" not found`, details: { name: n, kind: 'secrets' } });
-    if (verb === 'list') return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.secrets.values()] } };
+    // ---- SECRETS AS STATE (see the header): list by label, delete with preconditions --------------
+    if (verb === 'list') {
+      const match = parseLabelSelector(params.get('labelSelector') ?? '');
+      const items = [...this.secrets.values()].filter((s) => match(((s.metadata as JsonObject).labels ?? {}) as Record<string, string>));
+      return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items } };
+    }
     if (verb === 'create') {
       const obj = this.normalizeStringData(this.parseBody(body, 'application/json') as JsonObject);
       const n = String((obj.metadata as JsonObject | undefined)?.name ?? '');
@@ -652,6 +699,14 @@ export class KubeStandin {
     }
     if (verb === 'delete') {
       if (!live) throw notFound(name);
+      const pre = (body.trim() === '' ? {} : (this.parseBody(body, 'application/json') as JsonObject)).preconditions as JsonObject | undefined;
+      const liveMd = live.metadata as JsonObject;
+      if (pre?.resourceVersion !== undefined && pre.resourceVersion !== null && pre.resourceVersion !== liveMd.resourceVersion) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${String(liveMd.resourceVersion)}`, details: { name, kind: 'secrets' } });
+      }
+      if (pre?.uid !== undefined && pre.uid !== null && pre.uid !== liveMd.uid) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(liveMd.uid)}`, details: { name, kind: 'secrets' } });
+      }
       this.secrets.delete(name);
       return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'secrets' } } };
     }
@@ -691,6 +746,11 @@ export class KubeStandin {
     }
     for (const [k, v] of Object.entries(data)) {
       if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError({ code: 400, reason: 'BadRequest', message: `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in data[${k}]` });
+    }
+    // ---- SECRETS AS STATE (see the header): the 1 MiB limit on a Secret's decoded data -----------
+    const size = Object.values(data).reduce<number>((n, v) => n + Buffer.from(String(v), 'base64').length, 0);
+    if (size > MAX_SECRET_SIZE) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Secret "${name}" is invalid: data: Too long: must have at most ${MAX_SECRET_SIZE} bytes`, details: { name, kind: 'Secret', causes: [{ reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_SECRET_SIZE} bytes`, field: 'data' }] } });
     }
     const unchanged = live !== undefined && JSON.stringify({ ...live, metadata: { ...liveMd, managedFields: null } }) === JSON.stringify({ ...next, metadata: { ...md, resourceVersion: liveMd?.resourceVersion, managedFields: null } });
     next.type = type;
