@@ -49,6 +49,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
+  state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -60,6 +61,25 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   config: 'check|schema',
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
+  state: 'copy --from SPEC --to SPEC',
+};
+
+/** More help for a command: spec syntax and examples (shown by `certpilot <command> --help`). */
+const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  state: `A SPEC names a state store:
+  dir:PATH                      a state directory in certbot layout (live/, archive/, accounts/…)
+  kubernetes-secret:[NAMESPACE][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N]
+                                Secrets in NAMESPACE (default: the service account's or the
+                                kubeconfig context's), in the cluster by the pod's service account
+  config                        the store the configuration names (stateStore, else stateDir)
+
+Examples:
+  certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs
+  certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup
+  certpilot state copy --from dir:/var/lib/certpilot --to config
+
+Nothing is issued. Versions the target already holds with other content are never overwritten;
+a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.`,
 };
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
@@ -93,7 +113,7 @@ ${command.summary}
 
 Options:
 ${flagHelp(name).join('\n')}
-
+${Object.hasOwn(COMMAND_NOTES, name) ? `\n${COMMAND_NOTES[name]}\n` : ''}
 ${FOOTER}`;
 }
 

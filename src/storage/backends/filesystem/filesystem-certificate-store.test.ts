@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CertpilotError } from '../../../errors.js';
 import type { CertificateBundle } from '../../certificate-store.js';
-import { certificateStoreContract } from '../../../testing/certificate-store-contract.js';
+import { stateStoreContract } from '../../../testing/state-store-contract.js';
+import { FilesystemStateBackend } from './filesystem-state-backend.js';
 import { makeTestBundle } from '../../../testing/certificate-fixtures.js';
 import { FilesystemCertificateStore } from './filesystem-certificate-store.js';
 
@@ -32,7 +33,10 @@ function isCode(code: string): (err: unknown) => true {
   };
 }
 
-certificateStoreContract('filesystem', async () => new FilesystemCertificateStore({ stateDir: freshDir() }));
+stateStoreContract('filesystem', async () => ({
+  backend: new FilesystemStateBackend({ stateDir: freshDir() }),
+  readAside: async (file) => readFileSync(file, 'utf8'),
+}));
 
 describe('FilesystemCertificateStore layout', () => {
   let b1: CertificateBundle;

@@ -160,7 +160,9 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         const nextKeyFile = join(dir, 'private_key.next.pem');
         const next = value['private_key.next.pem'];
         if (next !== undefined) await atomicWrite(nextKeyFile, next, { mode: 0o600, faults, label: `${label}/private_key.next.pem` });
-        await atomicWrite(join(dir, 'private_key.pem'), this.field(key, value, 'private_key.pem'), { mode: 0o600, faults, label: `${label}/private_key.pem` });
+        const privateKey = value['private_key.pem'];
+        if (privateKey !== undefined) await atomicWrite(join(dir, 'private_key.pem'), privateKey, { mode: 0o600, faults, label: `${label}/private_key.pem` });
+        else await fs.rm(join(dir, 'private_key.pem'), { force: true });
         if (next === undefined) await fs.rm(nextKeyFile, { force: true });
         await atomicWrite(join(dir, 'account.json'), this.field(key, value, 'account.json'), { mode: 0o600, faults, label: `${label}/account.json` });
         return contentVersion(value);

@@ -135,7 +135,8 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
     const keys: string[] = [];
     for (const secret of secrets) {
       const holds = secret.metadata?.annotations?.[KEY_ANNOTATION];
-      if (holds === undefined) continue;
+      // Another prefix is another store (secretPrefix keeps stores apart in one namespace).
+      if (holds === undefined || !secret.metadata?.name?.startsWith(`${this.prefix}-`)) continue;
       for (const part of Object.keys(this.indexOf(secret, secret.metadata?.name ?? '?'))) keys.push(part === '' ? holds : `${holds}/${part}`);
     }
     return keys.filter((k) => k.startsWith(prefix)).sort();
