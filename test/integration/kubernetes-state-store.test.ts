@@ -15,7 +15,8 @@ import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { stateStoreContract } from '../../src/testing/state-store-contract.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
-import { KubeStandin, startKubeStandin } from '../harness/kube-standin.js';
+import type { KubeStandin} from '../harness/kube-standin.js';
+import { startKubeStandin } from '../harness/kube-standin.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 
