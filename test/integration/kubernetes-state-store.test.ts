@@ -5,7 +5,7 @@
 // same rows from both.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, readlink, lstat } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, describe, it, test } from 'node:test';
 import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
@@ -163,4 +163,21 @@ test('state in Secrets with a 409 on the first write of every Secret: the renew 
   // Paths exist only for the directory; the time left moves between the two runs.
   const strip = (text: string): unknown => (JSON.parse(text) as Record<string, unknown>[]).map(({ files: _files, remainingMs: _left, ...row }) => row);
   assert.deepEqual(strip(fromDir.stdout), strip(status.stdout));
+});
+
+test('a filesystem run never loads the Kubernetes client; a run with state in Secrets loads it on first use', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  // A module hook that names every file the CLI loads (the bundle's chunks are named after their entry).
+  await writeFile(join(dir, 'hooks.mjs'), "export async function load(url, context, next) { if (url.startsWith('file:')) process.stderr.write(`LOADED ${url}\\n`); return next(url, context); }\n");
+  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  const loaded = async (stateStore?: Record<string, unknown>): Promise<string[]> => {
+    const config = await writeConfig(await tempDir(), { directoryUrl: 'https://127.0.0.1:1/dir', httpPort: 1, certificates: [{ name: 'a', domains: ['a.lazy.test'] }], ...(stateStore ? { stateStore } : {}) });
+    const out = await runCli(['status', '--config', config], { env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}` } });
+    return out.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => l.slice(l.lastIndexOf('/') + 1));
+  };
+  const filesystem = await loaded();
+  assert.ok(filesystem.some((f) => f.startsWith('status-')), `the hook saw the CLI load its chunks: ${filesystem.join(' ')}`);
+  assert.deepEqual(filesystem.filter((f) => /kubernetes/.test(f)), [], 'no Kubernetes code in a filesystem run');
+  const secrets = await loaded({ type: 'kubernetes-secret', kubeconfig: join(dir, 'missing-kubeconfig') });
+  assert.ok(secrets.some((f) => f.startsWith('kubernetes-client-')), `state in Secrets loads the client: ${secrets.join(' ')}`);
 });
