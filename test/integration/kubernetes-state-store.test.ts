@@ -74,6 +74,18 @@ describe('kubernetes-secret state Secrets', () => {
   });
 });
 
+describe('kubernetes-secret state store: room for a new version', () => {
+  it('checkWritable refuses, before an order, a version that would take the Secret near 1 MiB', async () => {
+    const { client } = await standinClient();
+    const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'room' });
+    const store = new StateStore(backend);
+    await store.save('near', makeTestBundle({ domains: ['near.example.test'] }));
+    await store.checkWritable('near');
+    await backend.put('certificates/near/corrupt/filler', { 'blob.bin': 'x'.repeat(1000 * 1024) });
+    await assert.rejects(store.checkWritable('near'), (e: Error & { code?: string }) => e.code === 'ERR_STORAGE_FULL' && /room-cert-near/.test(e.message));
+  });
+});
+
 /** Every file under `dir` (links as `-> target`), for a byte-for-byte comparison of two state trees. */
 async function tree(dir: string, only: (path: string) => boolean): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
