@@ -178,6 +178,11 @@ export const ERROR_CATALOG = {
     hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
     local: true,
   },
+  ERR_STORAGE_CONFLICT: {
+    title: 'A stored entry changed between the read and the write (another run wrote it); nothing was written',
+    hint: 'Run again: the next run reads the new state. If it keeps happening, make sure only one certpilot writes this state at a time (a lock shared by every run).',
+    local: true,
+  },
   ERR_STORAGE_NAME: {
     title: 'A certificate or account name is not safe as a file name',
     hint: 'Use letters, digits, dots, dashes and underscores only.',

@@ -26,7 +26,8 @@ import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
-import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
+import { openStateStore } from '../storage/open-state-store.js';
+import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
 /** Everything a command needs, built from the resolved configuration. */
@@ -34,7 +35,8 @@ export interface Runtime {
   config: ResolvedConfig;
   logger: Logger;
   clock: Clock;
-  store: FilesystemCertificateStore;
+  /** The configured state store (filesystem or Secrets), typed by the seam. */
+  store: CertpilotStore;
   /** Account options for a directory (production or staging). */
   accountOptions(directoryUrl: string): AccountOptions;
   /** The registered account of a directory (default: the configured one), created when needed. */
@@ -58,7 +60,7 @@ export interface Runtime {
 export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
+  const store = openStateStore(config, logger);
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];

@@ -92,7 +92,9 @@ export const FLAGS = {
   'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
-  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
+  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'state'], help: 'machine-readable output' },
+  from: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to read (dir:PATH | kubernetes-secret:[NS][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N] | config)' },
+  to: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to write (same forms as --from)' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',
     override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.set = { ...o.set, logLevel: 'debug' })),

@@ -51,6 +51,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
   kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need (before any order); names each one missing', load: () => import('./commands/kubernetes.js') },
+  state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -63,6 +64,20 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
   kubernetes: 'check [NAME…]',
+  state: 'copy --from SPEC --to SPEC',
+};
+
+/** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
+const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  state: `A SPEC names a state store:
+  dir:PATH                      a state directory in certbot layout (live/, archive/, accounts/…)
+  kubernetes-secret:[NAMESPACE][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N]
+                                Secrets in NAMESPACE (default: the service account's or the
+                                kubeconfig context's), in the cluster by the pod's service account
+  config                        the store the configuration names (stateStore, else stateDir)
+
+Nothing is issued. Versions the target already holds with other content are never overwritten;
+a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.`,
 };
 
 /** Examples that end each command's help (and the top-level one): what a user types first. */
@@ -78,6 +93,11 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
   route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
   kubernetes: ['certpilot kubernetes check', 'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml'],
+  state: [
+    'certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs',
+    "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
+    'certpilot state copy --from dir:/var/lib/certpilot --to config',
+  ],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 
@@ -119,7 +139,7 @@ ${command.summary}
 
 Options:
 ${flagHelp(name).join('\n')}
-
+${Object.hasOwn(COMMAND_NOTES, name) ? `\n${COMMAND_NOTES[name]}\n` : ''}
 ${FOOTER}
 
 ${examples(name)}`;

@@ -10,6 +10,7 @@ import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import { didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
+import type { KubernetesSecretStateOptions } from '../storage/backends/kubernetes-secret/schema.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
@@ -46,6 +47,8 @@ export interface ResolvedConfig extends ResolvedSections {
   /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
   baseDir: string;
   stateDir: string;
+  /** Where the state is kept (default: the filesystem store in `stateDir`). */
+  stateStore: { type: 'filesystem' } | (KubernetesSecretStateOptions & { type: 'kubernetes-secret' });
   logLevel: ParsedConfig['logLevel'];
   acme: Omit<ParsedConfig['acme'], 'eab' | 'caBundle' | 'stagingDirectoryUrl'> & {
     /** Directory for dry runs (resolved: never undefined). */
@@ -307,6 +310,7 @@ async function normalize(
   return {
     baseDir,
     stateDir: resolve(baseDir, c.stateDir),
+    stateStore: c.stateStore ?? { type: 'filesystem' },
     logLevel: c.logLevel,
     acme,
     ...sections,

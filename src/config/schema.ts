@@ -4,6 +4,7 @@
  * (`docs/config-reference.md`) are generated from it by `npm run docs`.
  */
 import { z } from 'zod';
+import { kubernetesSecretStateSchema } from '../storage/backends/kubernetes-secret/schema.js';
 import type { PluginDefinition } from '../plugins/plugin.js';
 import { CONFIG_SECTIONS, kindSpec, kindsInSection, sectionSpec, type PluginInstanceConfig, type SectionName, type SectionValue } from '../plugins/plugin-kinds.js';
 import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
@@ -185,13 +186,24 @@ export const certificateSchema = z
   })
   .describe('A certificate to keep issued and renewed.');
 
+/** `stateStore`: the state directory (default) or Secrets. */
+export const stateStoreSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('filesystem').describe('The state directory (`stateDir`), in certbot layout.') }),
+  kubernetesSecretStateSchema.extend({ type: z.literal('kubernetes-secret').describe('One Secret per certificate and per account, in one namespace.') }),
+]);
+
 /** Schema of the whole file. */
 export const configSchema = z
   .strictObject({
     stateDir: z
       .string()
       .default('/var/lib/certpilot')
-      .describe('Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state. Put it on a persistent volume.'),
+      .describe(
+        'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state, unless `stateStore` keeps them elsewhere; locks and caches are always here. Put it on a persistent volume when it holds the state.',
+      ),
+    stateStore: stateStoreSchema
+      .optional()
+      .describe('Where accounts, certificates and renewal state are kept: unset (or `type: filesystem`) for `stateDir`; `type: kubernetes-secret` for Secrets in a namespace (no volume needed). `certpilot state copy` moves state between the two.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
     acme: acmeSchema.prefault({}),
     ...sectionSchemas(),

@@ -299,6 +299,37 @@ export class KubernetesClient {
     );
   }
 
+  // --- Secrets as state (the kubernetes-secret state store): create, replace and delete with
+  // preconditions, list by label. A 409 (AlreadyExists, or a stale resourceVersion) is
+  // ERR_KUBERNETES_CONFLICT: the caller re-reads and retries.
+
+  /** The Secrets matching a label selector. */
+  async listSecrets(labelSelector: string): Promise<V1Secret[]> {
+    const list = await this.call({ verb: 'list', resource: 'secrets' }, () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }));
+    return list.items;
+  }
+
+  /** Creates a Secret; 409 when one of that name exists. */
+  async createSecret(secret: V1Secret & { metadata: { name: string } }, fieldManager: string): Promise<V1Secret> {
+    return this.call({ verb: 'create', resource: 'secrets', name: secret.metadata.name }, () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret, fieldManager }));
+  }
+
+  /** Replaces a Secret (PUT); its `metadata.resourceVersion` is the precondition (409 when stale). */
+  async replaceSecret(secret: V1Secret & { metadata: { name: string; resourceVersion: string } }, fieldManager: string): Promise<V1Secret> {
+    const name = secret.metadata.name;
+    return this.call({ verb: 'update', resource: 'secrets', name }, () => this.core.replaceNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager }));
+  }
+
+  /** Deletes a Secret if it is still at `resourceVersion` (409 when it changed); absent is not an error. */
+  async deleteSecret(name: string, resourceVersion: string): Promise<void> {
+    try {
+      await this.call({ verb: 'delete', resource: 'secrets', name }, () => this.core.deleteNamespacedSecret({ name, namespace: this.namespace, body: { preconditions: { resourceVersion } } }));
+    } catch (e) {
+      if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return;
+      throw e;
+    }
+  }
+
   /** The Lease, or undefined when it does not exist. */
   async getLease(name: string): Promise<LeaseRecord | undefined> {
     try {

@@ -10,7 +10,7 @@ import { FileLocker } from '../coordination/file/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -381,7 +381,7 @@ test('v1 → v2 with a failing deployer: v2 is live and stays live (never rolled
     assert.equal(now?.version, 2, 'v2 is the live version');
     assert.equal(now?.certPem, second.certPem, 'the live certificate is the one issued for v2');
     assert.notEqual(now?.metadata.serialNumber, v1?.metadata.serialNumber);
-    assert.equal(readFileSync(join(now?.paths.dir ?? '', 'cert.pem'), 'utf8'), second.certPem, 'live/www/cert.pem is v2');
+    assert.equal(readFileSync(join(now?.paths?.dir ?? '', 'cert.pem'), 'utf8'), second.certPem, 'live/www/cert.pem is v2');
   };
   await live();
   // The next run retries only the deploy of v2: no new order, no new version, no step back.

@@ -48,11 +48,14 @@ export async function writeConfig(
     deployers?: Record<string, Record<string, unknown>>;
     /** External account binding: the key ID and the file holding the HMAC key. */
     eab?: { kid: string; hmacKeyFile: string };
+    /** `stateStore` (default: the filesystem store in `<dir>/state`). */
+    stateStore?: Record<string, unknown>;
   },
 ): Promise<string> {
   const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
   const lines = [
     `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+    ...(options.stateStore ? [`stateStore: ${JSON.stringify(options.stateStore)}`] : []),
     'acme:',
     `  directoryUrl: ${JSON.stringify(options.directoryUrl)}`,
     `  caBundle: ${JSON.stringify(testCaFile)}`,

@@ -44,6 +44,11 @@
  *   `kubectl auth can-i` and `certpilot kubernetes check` see exactly what requests see (docs
  *   "Checking API access"). kubectl sends it as protobuf (`kube-protobuf.ts` reads that); any other
  *   protobuf body (kubectl's `create secret` generator) is refused with 415: use `create -f`.
+ * - Secrets as state (the `kubernetes-secret` state store; the block marked "SECRETS AS STATE"):
+ *   list by `labelSelector` (docs "Labels: list and watch filtering"); delete with
+ *   `DeleteOptions.preconditions.resourceVersion` / `uid`: 409 Conflict "Precondition failed" when
+ *   the object changed (API reference "DeleteOptions"); create of an existing name: 409
+ *   AlreadyExists.
  *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
@@ -171,7 +176,6 @@ function statusBody(s: Status): JsonObject {
 }
 
 const SERVICE_ACCOUNT = 'certpilot';
-
 /** The largest Secret data the API server stores (1 MiB, the core validation's MaxSecretSize). */
 export const MAX_SECRET_SIZE = 1024 * 1024;
 
@@ -343,6 +347,24 @@ export class KubeStandin {
   /** The decoded data of a Secret. */
   secretData(name: string): Record<string, string> {
     return Object.fromEntries(Object.entries(decodeData(this.secrets.get(name))).map(([k, v]) => [k, v.toString('utf8')]));
+  }
+
+  /**
+   * Test hook run before the stand-in handles each write of a Secret (create, update, patch,
+   * delete): a test makes another writer's change here, so the write meets a real 409.
+   */
+  beforeSecretWrite: ((verb: string, name: string, body: string) => void | Promise<void>) | undefined;
+
+  /** Another writer's change: merges `annotations` and `data` into the Secret (a new resourceVersion), or creates it with `labels`. */
+  touchSecret(name: string, change: { annotations?: Record<string, string>; labels?: Record<string, string>; data?: Record<string, string> }, manager = 'other-writer'): void {
+    const live = this.secrets.get(name);
+    const next = structuredClone(live ?? { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: {} }) as JsonObject;
+    const md = next.metadata as JsonObject;
+    md.annotations = { ...((md.annotations ?? {}) as Record<string, string>), ...(change.annotations ?? {}) };
+    md.labels = { ...((md.labels ?? {}) as Record<string, string>), ...(change.labels ?? {}) };
+    next.data = { ...((next.data ?? {}) as Record<string, string>), ...Object.fromEntries(Object.entries(change.data ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
+    delete md.resourceVersion;
+    this.writeSecret(name, live, next, manager);
   }
 
   /** Stores a Secret as another manager (`kubectl-create` by default) would create it. */
@@ -579,7 +601,8 @@ export class KubeStandin {
         const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : 'unknown';
         what.verb = verb;
         this.authorize(verb, resource, ns, name);
-        const body = method === 'GET' || method === 'DELETE' ? '' : await this.readBody(req);
+        // A DELETE may carry DeleteOptions (preconditions) in its body.
+        const body = method === 'GET' ? '' : await this.readBody(req);
         if (resource === 'pods') {
           if (verb === 'get' && name) {
             const pod = this.pods.get(name);
@@ -595,6 +618,7 @@ export class KubeStandin {
           }
           throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in does not ${verb} pods` });
         }
+        if (verb !== 'get' && verb !== 'list') await this.beforeSecretWrite?.(verb, name ?? String(((this.parseBodyOrEmpty(body).metadata ?? {}) as JsonObject).name ?? ''), body);
         const out = this.secretRequest(verb, name, body, req.headers['content-type'] ?? '', url.searchParams);
         this.send(res, req, what, out.code, out.body);
         return;
@@ -717,6 +741,15 @@ export class KubeStandin {
     }
   }
 
+  private parseBodyOrEmpty(body: string): JsonObject {
+    try {
+      const parsed = JSON.parse(body) as Json;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
+    } catch {
+      return {};
+    }
+  }
+
   private parseBody(body: string, contentType: string): Json {
     try {
       return (contentType.startsWith('application/apply-patch+yaml') ? parseYaml(body) : JSON.parse(body)) as Json;
@@ -763,7 +796,12 @@ export class KubeStandin {
 
   private secretRequest(verb: string, name: string | undefined, body: string, contentType: string, params: URLSearchParams): { code: number; body: Json } {
     const notFound = (n: string): ApiError => new ApiError({ code: 404, reason: 'NotFound', message: `secrets "${n}" not found`, details: { name: n, kind: 'secrets' } });
-    if (verb === 'list') return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.secrets.values()] } };
+    // ---- SECRETS AS STATE (see the header): list by label, delete with preconditions --------------
+    if (verb === 'list') {
+      const match = parseLabelSelector(params.get('labelSelector') ?? '');
+      const items = [...this.secrets.values()].filter((s) => match(((s.metadata as JsonObject).labels ?? {}) as Record<string, string>));
+      return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items } };
+    }
     if (verb === 'create') {
       const obj = this.normalizeStringData(this.parseBody(body, 'application/json') as JsonObject);
       const n = String((obj.metadata as JsonObject | undefined)?.name ?? '');
@@ -779,6 +817,14 @@ export class KubeStandin {
     }
     if (verb === 'delete') {
       if (!live) throw notFound(name);
+      const pre = (body.trim() === '' ? {} : (this.parseBody(body, 'application/json') as JsonObject)).preconditions as JsonObject | undefined;
+      const liveMd = live.metadata as JsonObject;
+      if (pre?.resourceVersion !== undefined && pre.resourceVersion !== null && pre.resourceVersion !== liveMd.resourceVersion) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${String(liveMd.resourceVersion)}`, details: { name, kind: 'secrets' } });
+      }
+      if (pre?.uid !== undefined && pre.uid !== null && pre.uid !== liveMd.uid) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(liveMd.uid)}`, details: { name, kind: 'secrets' } });
+      }
       this.secrets.delete(name);
       return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'secrets' } } };
     }

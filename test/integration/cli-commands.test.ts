@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileLocker } from '../../src/coordination/file/file-locker.js';
-import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { fetchBuffered } from '../harness/http.js';
 import { serveDirectory } from '../harness/static-server.js';

@@ -289,3 +289,56 @@ void test('kubectl: a Secret over 1 MiB is refused with 422 "Too long"; exactly 
     await standin.stop();
   }
 });
+
+void test('kubectl against the stand-in\'s Secrets-as-state rules: list by label, AlreadyExists on create, 409 on a stale replace and on a delete precondition, 422 "Too long" over 1 MiB', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin();
+  try {
+    const kc = await standin.writeKubeconfig();
+    standin.putSecret('state-a', { x: '1' }, { labels: { 'app.kubernetes.io/managed-by': 'certpilot', 'certpilot.io/state': 'certificate' } });
+    standin.putSecret('deployed', { y: '2' }, { labels: { 'app.kubernetes.io/managed-by': 'certpilot' } });
+    standin.putSecret('foreign', { z: '3' });
+    const listed = await kubectl(kc, 'get', 'secrets', '-l', 'app.kubernetes.io/managed-by=certpilot,certpilot.io/state', '-o', 'name');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n'), ['secret/state-a']);
+    assert.deepEqual((await kubectl(kc, 'get', 'secrets', '-l', 'app.kubernetes.io/managed-by=certpilot', '-o', 'name')).stdout.trim().split('\n').sort(), ['secret/deployed', 'secret/state-a']);
+
+    // `kubectl create secret generic` sends protobuf, which the stand-in does not speak: create from JSON.
+    const manifest = async (name: string, data: Record<string, string>): Promise<string> => {
+      const f = join(standin.dir, `${name}.json`);
+      await writeFile(f, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data }));
+      return f;
+    };
+    const again = await kubectl(kc, 'create', '--validate=false', '-f', await manifest('state-a', { x: b64('2') }));
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /AlreadyExists|already exists/);
+
+    // A replace carrying a resourceVersion another writer has moved past is a 409.
+    const got = JSON.parse((await kubectl(kc, 'get', 'secret', 'state-a', '-o', 'json')).stdout) as { metadata: Record<string, unknown>; data: Record<string, string> };
+    standin.touchSecret('state-a', { annotations: { other: 'writer' } });
+    const file = join(standin.dir, 'stale.json');
+    await writeFile(file, JSON.stringify({ ...got, data: { x: b64('stale') } }));
+    const stale = await kubectl(kc, 'replace', '--validate=false', '-f', file);
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /the object has been modified/);
+    assert.equal(standin.secretData('state-a').x, '1', 'the stale replace changed nothing');
+
+    // DELETE with DeleteOptions.preconditions: kubectl has no flag for them (`delete --raw` sends no
+    // body), so the real client-node sends them, as the state store does.
+    const rv = String((standin.secret('state-a')?.metadata as Record<string, unknown>).resourceVersion);
+    const client = new KubernetesClient({ kubeconfig: kc, apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir);
+    await assert.rejects(client.deleteSecret('state-a', '1'), (e: Error & { code?: string }) => e.code === 'ERR_KUBERNETES_CONFLICT' && /Precondition failed/.test(e.message));
+    assert.ok(standin.secret('state-a'), 'a failed precondition deletes nothing');
+    await client.deleteSecret('state-a', rv);
+    assert.equal(standin.secret('state-a'), undefined);
+    assert.equal((await kubectl(kc, 'get', 'secret', 'state-a', '-o', 'name')).code, 1, 'kubectl sees it gone');
+
+    const tooLong = await kubectl(kc, 'create', '--validate=false', '-f', await manifest('big', { big: Buffer.alloc(1024 * 1024 + 1, 1).toString('base64') }));
+    assert.notEqual(tooLong.code, 0);
+    assert.match(tooLong.stderr, /Too long: must have at most 1048576 bytes/);
+    assert.equal(standin.secret('big'), undefined);
+    assert.equal((await kubectl(kc, 'create', '--validate=false', '-f', await manifest('big', { big: Buffer.alloc(1024 * 1024, 1).toString('base64') }))).code, 0, 'exactly 1 MiB is allowed');
+  } finally {
+    await standin.stop();
+  }
+});

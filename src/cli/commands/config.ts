@@ -36,7 +36,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     return EXIT.ok;
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
-  ctx.output.out(`state      ${config.stateDir}`);
+  const store = config.stateStore;
+  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.secretPrefix}-* in namespace ${store.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);

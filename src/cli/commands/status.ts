@@ -15,7 +15,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     const now = clock.now();
     // A mistyped --state-dir (or a machine where nothing ran yet) is not "all is well": say so.
     if (!(await store.exists())) {
-      throw new CertpilotError('ERR_STORAGE_MISSING', `status: the state directory ${config.stateDir} does not exist: nothing was issued or renewed here yet`, {
+      throw new CertpilotError('ERR_STORAGE_MISSING', `status: the state ${store.backend.description} does not exist: nothing was issued or renewed here yet`, {
         hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
       });
     }

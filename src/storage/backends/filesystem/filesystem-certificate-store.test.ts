@@ -4,10 +4,11 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CertpilotError } from '../../errors.js';
-import type { CertificateBundle } from '../certificate-store.js';
-import { certificateStoreContract } from '../../testing/certificate-store-contract.js';
-import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import { CertpilotError } from '../../../errors.js';
+import type { CertificateBundle } from '../../certificate-store.js';
+import { stateStoreContract } from '../../../testing/state-store-contract.js';
+import { FilesystemStateBackend } from './filesystem-state-backend.js';
+import { makeTestBundle } from '../../../testing/certificate-fixtures.js';
 import { FilesystemCertificateStore } from './filesystem-certificate-store.js';
 
 const dirs: string[] = [];
@@ -32,7 +33,10 @@ function isCode(code: string): (err: unknown) => true {
   };
 }
 
-certificateStoreContract('filesystem', async () => new FilesystemCertificateStore({ stateDir: freshDir() }));
+stateStoreContract('filesystem', async () => ({
+  backend: new FilesystemStateBackend({ stateDir: freshDir() }),
+  readAside: async (file) => readFileSync(file, 'utf8'),
+}));
 
 describe('FilesystemCertificateStore layout', () => {
   let b1: CertificateBundle;
@@ -81,7 +85,7 @@ describe('FilesystemCertificateStore layout', () => {
     await store.save('example.org', b1);
     const second = await store.save('example.org', b2);
     assert.equal(second.version, 2);
-    assert.equal(readFileSync(second.paths.fullchain, 'utf8'), b2.fullchainPem);
+    assert.equal(readFileSync(store.pathsFor('example.org').fullchain, 'utf8'), b2.fullchainPem);
     assert.deepEqual(readdirSync(join(stateDir, 'live')).sort(), ['.example.org.v2', 'example.org']);
     assert.equal(readFileSync(join(stateDir, 'archive', 'example.org', 'fullchain1.pem'), 'utf8'), b1.fullchainPem);
   });
@@ -223,7 +227,7 @@ describe('FilesystemCertificateStore layout', () => {
     const store = new FilesystemCertificateStore({ stateDir });
     const saved = await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
     writeFileSync(join(stateDir, 'archive', 'example.org', 'privkey1.pem'), '-----BEGIN PRIVATE KEY-----\nMIGH');
-    await assert.rejects(store.load('example.org'), (err: Error & { code?: string }) => err.code === 'ERR_STORAGE_CORRUPT' && err.message.includes(saved.paths.privkey));
+    await assert.rejects(store.load('example.org'), (err: Error & { code?: string }) => err.code === 'ERR_STORAGE_CORRUPT' && err.message.includes(store.pathsFor(saved.name).privkey));
   });
 
   it('a save that fails on a full disk leaves nothing of the new version behind', async () => {

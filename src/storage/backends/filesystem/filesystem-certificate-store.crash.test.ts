@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import type { CertificateBundle, StoredAccount, StoredCertificate } from '../certificate-store.js';
-import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import type { CertificateBundle, StoredAccount, StoredCertificate } from '../../certificate-store.js';
+import { makeTestBundle } from '../../../testing/certificate-fixtures.js';
 import { FilesystemCertificateStore } from './filesystem-certificate-store.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.js', import.meta.url));

@@ -1,0 +1,45 @@
+/**
+ * A backend built on first use: the composition root gives it a loader that imports the real
+ * backend (`import()`), so a command that never reads state, or a filesystem run, never loads
+ * the Kubernetes client. Forwards every verb and the {@link WritableProbe} capability.
+ */
+import type { StateBackend, StateEntry, StateValue, VersionRetention, WritableProbe, WriteOptions } from './state-backend.js';
+import { hasWritableProbe } from './state-backend.js';
+
+/** Forwards to the backend `load` resolves to, loading it once. */
+export class DeferredStateBackend implements StateBackend, VersionRetention, WritableProbe {
+  private loading: Promise<StateBackend> | undefined;
+
+  constructor(
+    readonly description: string,
+    readonly keepVersions: number | undefined,
+    private readonly load: () => Promise<StateBackend>,
+  ) {}
+
+  private target(): Promise<StateBackend> {
+    this.loading ??= this.load();
+    this.loading.catch(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  async get(key: string): Promise<StateEntry | undefined> {
+    return (await this.target()).get(key);
+  }
+
+  async put(key: string, value: StateValue, options?: WriteOptions): Promise<string> {
+    return (await this.target()).put(key, value, options);
+  }
+
+  async delete(key: string, options?: WriteOptions): Promise<void> {
+    return (await this.target()).delete(key, options);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return (await this.target()).list(prefix);
+  }
+
+  async checkWritable(name: string, bytes: number): Promise<void> {
+    const target = await this.target();
+    if (hasWritableProbe(target)) await target.checkWritable(name, bytes);
+  }
+}
