@@ -102,8 +102,11 @@ export function hasWritableProbe(backend: unknown): backend is WritableProbe {
 
 /** Optional: a backend that keeps an unreadable entry aside natively (a rename, never a copy). */
 export interface SetAside {
-  /** Moves the entry at `key` aside; returns where it went, or undefined when it was already gone. */
-  setAside(key: string): Promise<string | undefined>;
+  /**
+   * Moves the entry at `key` aside; returns what was unreadable (`from`, as the user knows it: a
+   * file) and where it went (`to`), or undefined when it was already gone.
+   */
+  setAside(key: string): Promise<{ from: string; to: string } | undefined>;
 }
 
 /** Type guard for {@link SetAside}. */

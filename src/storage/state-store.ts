@@ -248,19 +248,22 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
 
   /** Moves an unreadable entry aside (natively, or to its `corrupt/<part>` key) and reports it. */
   private async setAside(key: string, entry: StateEntry, why: string): Promise<void> {
-    let where: string | undefined;
+    let from = `${key} (${this.backend.description})`;
+    let where: string;
     if (hasSetAside(this.backend)) {
-      where = await this.backend.setAside(key);
-      if (where === undefined) return;
+      const moved = await this.backend.setAside(key);
+      if (moved === undefined) return;
+      ({ from, to: where } = moved);
     } else {
       const [, name, part] = key.split('/') as [string, string, string];
       where = stateKeys.corrupt(name, part);
       await this.backend.put(where, entry.value);
       await this.backend.delete(key, { ifVersion: entry.version });
     }
-    this.logger.warn({ key, where }, `storage: ${key} was unreadable (${why}); set aside as ${where} and rebuilt`);
+    this.logger.warn({ entry: key, where }, `storage: ${from} was unreadable (${why}); set aside as ${where} and rebuilt`);
     this.onCorrupt?.({ key, where, why });
   }
+
 
   private corrupt(what: string, why: string, hint?: string): CertpilotError {
     return new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${what} (${this.backend.description}) failed: ${why}`, hint ? { hint } : {});

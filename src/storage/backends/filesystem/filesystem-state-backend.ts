@@ -250,12 +250,13 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     return keys.filter((k) => k.startsWith(prefix)).sort();
   }
 
-  async setAside(key: string): Promise<string | undefined> {
+  async setAside(key: string): Promise<{ from: string; to: string } | undefined> {
     const k = parseKey(key);
     if (k.kind !== 'certificate' || k.part === 'live') throw new CertpilotError('ERR_INTERNAL', `storage: ${key} is never set aside`);
     const file = k.part === 'renewal-state' ? join(this.stateDir, 'renewal-state', `${k.name}.json`) : join(this.stateDir, 'pending', k.name, 'order.json');
     try {
-      return await setAsideFile(file);
+      const to = await setAsideFile(file);
+      return to === undefined ? undefined : { from: file, to };
     } catch (err) {
       throw ioError(`setting aside ${file}`, err);
     }
