@@ -10,11 +10,10 @@ import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import { didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
-import type { KubernetesSecretStateOptions } from '../storage/backends/kubernetes-secret/schema.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
-import { CONFIG_SECTIONS, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
+import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
 import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
@@ -38,7 +37,7 @@ export interface ResolvedCertificate {
 
 /**
  * The validated, normalized, frozen configuration every component is built from. Its plug-in
- * sections (`solvers`, `deployers`, `locker`…: one per section of the table of kinds) hold typed
+ * sections (`solvers`, `deployers`, `locker`, `stateStore`…: one per section of the table of kinds) hold typed
  * {@link PluginInstanceConfig}s: each plug-in's own options apart from its wrapper's.
  */
 export interface ResolvedConfig extends ResolvedSections {
@@ -47,8 +46,6 @@ export interface ResolvedConfig extends ResolvedSections {
   /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
   baseDir: string;
   stateDir: string;
-  /** Where the state is kept (default: the filesystem store in `stateDir`). */
-  stateStore: { type: 'filesystem' } | (KubernetesSecretStateOptions & { type: 'kubernetes-secret' });
   logLevel: ParsedConfig['logLevel'];
   acme: Omit<ParsedConfig['acme'], 'eab' | 'caBundle' | 'stagingDirectoryUrl'> & {
     /** Directory for dry runs (resolved: never undefined). */
@@ -310,7 +307,6 @@ async function normalize(
   return {
     baseDir,
     stateDir: resolve(baseDir, c.stateDir),
-    stateStore: c.stateStore ?? { type: 'filesystem' },
     logLevel: c.logLevel,
     acme,
     ...sections,
@@ -437,7 +433,7 @@ function chooseSolvers(
     const solver = selector ? selector.solver : fallback;
     chosen[domain] = solver;
     if (!(selector ? selector.ok : fallbackOk)) return;
-    const plugin = findPlugin(solvers[solver]?.type ?? '');
+    const plugin = findPlugin(solvers[solver]?.type ?? '', ...kindsInSection('solvers'));
     if (!plugin) return; // an entry that did not parse: its own problem is reported already
     const type = challengeTypeOf(plugin);
     if (domain.startsWith('*.') && type !== 'dns-01') {

@@ -11,6 +11,9 @@ import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
+import { MemoryStateBackend } from '../storage/backends/memory/memory-state-backend.js';
+import type { StateValue, WriteOptions } from '../storage/state-backend.js';
+import { StateStore } from '../storage/state-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -217,6 +220,35 @@ test('a lock lost mid-run (expired and taken over) stops the run: the issue is a
   assert.deepEqual(await h.store.loadState('www'), before, 'no failure recorded: no backoff for the run that holds the lock now');
   assert.equal(successor.lost.aborted, false);
   assert.ok(await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 }).then((l) => l === undefined), 'the loser\'s release left the successor\'s lock');
+  await successor.release();
+});
+
+test('a lock lost in the middle of a save (version written, not yet live) never makes that version live', async () => {
+  const h = await harness();
+  let successor: FileLock | undefined;
+  // The lock is taken over while the store writes the new version, between its two writes.
+  class LosingBackend extends MemoryStateBackend {
+    override async put(key: string, value: StateValue, options?: WriteOptions): Promise<string> {
+      const version = await super.put(key, value, options);
+      if (key === 'certificates/www/versions/2' && !successor) {
+        h.clock.advance(61_000);
+        successor = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+        await h.lock?.refresh();
+      }
+      return version;
+    }
+  }
+  const store = new StateStore(new LosingBackend());
+  h.ctx = { ...h.ctx, store };
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+  h.clock.advance(70 * DAY);
+  const before = await store.loadState('www');
+  const result = await renewCertificate(spec, h.ctx);
+  assert.ok(successor, 'the lock was taken over mid-save');
+  assert.equal(result.outcome, 'locked', result.message);
+  assert.equal(result.error?.code, 'ERR_LOCK_LOST');
+  assert.equal((await store.load('www'))?.version, 1, 'the live version is still the one from before the loss');
+  assert.deepEqual(await store.loadState('www'), before, 'no renewal state written after the loss');
   await successor.release();
 });
 

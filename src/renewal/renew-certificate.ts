@@ -19,6 +19,7 @@ import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
+import type { FencedWrites } from '../storage/state-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
 import { isLocalFailure } from '../errors.js';
 
@@ -39,7 +40,8 @@ export interface RenewalInfoSource {
  * account, the solvers or the deployers are made.
  */
 export interface RenewalContext {
-  store: CertificateStore & RenewalStateStore & PendingOrderStore;
+  /** The domain stores; while the run holds its lock it uses `store.fenced(lock.lost)`. */
+  store: CertificateStore & RenewalStateStore & PendingOrderStore & FencedWrites;
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
@@ -226,33 +228,13 @@ interface HeldOptions extends RenewOptions {
 
 /**
  * The context and options of the part of a run that holds `lock`: the signal is the run's joined
- * with the lock's `lost`, and every write to the store first checks the lock (a write method of a
- * lost lock's store rejects with the `ERR_LOCK_LOST` reason and writes nothing).
+ * with the lock's `lost`, and the store is fenced by it: every write the domain stores make (each
+ * backend write of a save, the renewal state, the pending order, a set-aside) first checks the
+ * lock, and under a lost lock rejects with the `ERR_LOCK_LOST` reason and writes nothing.
  */
 function underLock(ctx: RenewalContext, options: RenewOptions, lock: Lock): { ctx: RenewalContext; options: HeldOptions } {
   const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
-  return { ctx: { ...ctx, store: guardWrites(ctx.store, lock.lost) }, options: { ...options, signal, lost: lock.lost } };
-}
-
-/** Store methods that write: `save…`, `clear…`, `delete…`, `put…`, `remove…`, `record…`, `check…Writable` probes. */
-const WRITE_METHOD = /^(save|clear|delete|put|remove|record|checkWritable)/;
-
-/** The store, with every write refused once `lost` aborted. Reads pass through. */
-function guardWrites<T extends object>(store: T, lost: AbortSignal): T {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (typeof key === 'string' && WRITE_METHOD.test(key)) {
-        return (...args: unknown[]) => {
-          lost.throwIfAborted();
-          return method.apply(target, args);
-        };
-      }
-      return method.bind(target);
-    },
-  });
+  return { ctx: { ...ctx, store: ctx.store.fenced(lock.lost) }, options: { ...options, signal, lost: lock.lost } };
 }
 
 /**

@@ -9,15 +9,21 @@ import { hasWritableProbe } from './state-backend.js';
 /** Forwards to the backend `load` resolves to, loading it once. */
 export class DeferredStateBackend implements StateBackend, VersionRetention, WritableProbe {
   private loading: Promise<StateBackend> | undefined;
+  private loaded: StateBackend | undefined;
 
   constructor(
-    readonly description: string,
+    private readonly before: string,
     readonly keepVersions: number | undefined,
     private readonly load: () => Promise<StateBackend>,
   ) {}
 
+  /** The loaded backend's description (it knows the namespace it resolved), else the configured one. */
+  get description(): string {
+    return this.loaded?.description ?? this.before;
+  }
+
   private target(): Promise<StateBackend> {
-    this.loading ??= this.load();
+    this.loading ??= this.load().then((b) => (this.loaded = b));
     this.loading.catch(() => (this.loading = undefined));
     return this.loading;
   }

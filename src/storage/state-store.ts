@@ -24,6 +24,7 @@ import type {
 } from './certificate-store.js';
 import { deriveMetadata } from './derive-metadata.js';
 import { hasLocalPaths, hasPresence, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
 
@@ -64,10 +65,20 @@ export type CertpilotStore = CertificateStore &
     listStates(): Promise<string[]>;
     /** False when the store's location does not exist (a mistyped state directory); never creates it. */
     exists(): Promise<boolean>;
-  };
+  } & FencedWrites;
+
+/** The domain stores can be fenced: a view whose writes stop once a signal (a lock's `lost`) aborts. */
+export interface FencedWrites {
+  /**
+   * This store, with every write (a version, renewal state, pending order, account, a set-aside)
+   * refused with `signal`'s reason once it aborted, before anything reaches the backend; reads
+   * pass through. The store itself is unchanged.
+   */
+  fenced(signal: AbortSignal): this;
+}
 
 /** The domain stores over one {@link StateBackend}. */
-export class StateStore implements CertificateStore, RenewalStateStore, PendingOrderStore, AccountStore {
+export class StateStore implements CertificateStore, RenewalStateStore, PendingOrderStore, AccountStore, FencedWrites {
   protected readonly logger: Logger;
   private readonly onCorrupt: ((report: CorruptEntryReport) => void) | undefined;
 
@@ -78,6 +89,13 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
   ) {
     this.logger = options.logger ?? silentLogger;
     this.onCorrupt = options.onCorrupt;
+  }
+
+  /** See {@link FencedWrites.fenced}: a view over the same state whose backend refuses writes once `signal` aborted. */
+  fenced(signal: AbortSignal): this {
+    const view = Object.create(this) as this;
+    Object.defineProperty(view, 'backend', { value: fenceBackend(this.backend, signal), enumerable: true });
+    return view;
   }
 
   /** Loads the live version of `name`, or `undefined` when it was never saved. */

@@ -28,6 +28,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           solvers: redactInstances(config.solvers),
           deployers: redactInstances(config.deployers),
           locker: redactInstance(config.locker),
+          stateStore: redactInstance(config.stateStore),
         },
         null,
         2,
@@ -37,7 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
   const store = config.stateStore;
-  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.secretPrefix}-* in namespace ${store.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
+  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.options.secretPrefix}-* in namespace ${store.options.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);

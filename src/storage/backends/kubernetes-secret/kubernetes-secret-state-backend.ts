@@ -20,12 +20,12 @@
  *   bounds the earlier versions kept (the domain store prunes older ones after each save), and
  *   {@link checkWritable} refuses, before an order, a version that would not fit.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { CertpilotError } from '../../../errors.js';
 import type { KubernetesClient } from '../../../kubernetes/kubernetes-client.js';
 import { StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
-import { parseKey } from '../../state-keys.js';
+import { locateStateKey, type SecretLocation } from './secret-name.js';
 
 /** The label every state Secret carries (and `list` selects by, with {@link STATE_LABEL}). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -55,12 +55,6 @@ export interface KubernetesSecretStateBackendOptions {
   keepVersions?: number;
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 10);
-}
-
 function decode(secret: V1Secret | undefined, dataKey: string): string | undefined {
   const v = secret?.data?.[dataKey];
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
@@ -88,17 +82,8 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   }
 
   /** Where a key lives: the Secret's name, the key prefix it holds, and the key's part within it. */
-  locate(key: string): { secret: string; holds: string; part: string; kind: 'account' | 'certificate' } {
-    const k = parseKey(key);
-    if (k.kind === 'account') return { secret: `${this.prefix}-account-${shortHash(k.folder)}`, holds: `accounts/${k.folder}`, part: '', kind: 'account' };
-    const holds = `certificates/${k.name}`;
-    const part = key.slice(holds.length + 1);
-    const plain = `${this.prefix}-cert-${k.name}`;
-    const secret =
-      plain.length <= 253 && DNS1123_SUBDOMAIN.test(plain)
-        ? plain
-        : `${this.prefix}-cert-${k.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 180)}-${shortHash(k.name)}`;
-    return { secret, holds, part, kind: 'certificate' };
+  locate(key: string): SecretLocation {
+    return locateStateKey(this.prefix, key);
   }
 
   async get(key: string): Promise<StateEntry | undefined> {
