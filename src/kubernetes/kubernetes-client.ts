@@ -20,6 +20,7 @@
  * values.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import {
@@ -27,10 +28,15 @@ import {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  createConfiguration,
   Exec,
   KubeConfig,
   PatchStrategy,
+  ServerConfiguration,
   setHeaderOptions,
+  type Configuration,
+  type RequestContext,
+  type SecurityAuthentication,
   V1MicroTime,
   type V1Lease,
   type V1Pod,
@@ -250,10 +256,11 @@ export class KubernetesClient {
       throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${where}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
     }
     this.namespace = namespace;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
-    this.coordination = kc.makeApiClient(CoordinationV1Api);
-    this.authorization = kc.makeApiClient(AuthorizationV1Api);
+    const agents = new Map<string, HttpsAgent>();
+    this.core = pooledApiClient(kc, CoreV1Api, agents);
+    this.apps = pooledApiClient(kc, AppsV1Api, agents);
+    this.coordination = pooledApiClient(kc, CoordinationV1Api, agents);
+    this.authorization = pooledApiClient(kc, AuthorizationV1Api, agents);
     this.execer = new Exec(kc);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
     this.server = kc.getCurrentCluster()?.server;
@@ -538,4 +545,36 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
       },
     );
   });
+}
+
+/**
+ * An API client whose requests share keep-alive connections. client-node 1.x's `makeApiClient`
+ * authenticates each request with `KubeConfig.applySecurityAuthentication`, which builds a new
+ * https.Agent every time, so each call paid a TCP and TLS handshake: a nothing-due run with state
+ * in Secrets (four reads per certificate) spent most of its time there. This wraps that method
+ * (the public `authMethods` of `createConfiguration`) and swaps its fresh agent for one kept per
+ * set of TLS options; idle sockets do not hold the process open (Node unrefs them). A proxied
+ * cluster keeps client-node's own agents.
+ */
+function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configuration) => T, agents: Map<string, HttpsAgent>): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: the kubeconfig names no cluster');
+  const auth: SecurityAuthentication = {
+    getName: () => 'kubeconfig authentication (pooled connections)',
+    applySecurityAuthentication: async (context: RequestContext) => {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (!(fresh instanceof HttpsAgent) || cluster.proxyUrl) return;
+      const o = fresh.options;
+      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null))));
+      let agent = agents.get(key);
+      if (!agent) {
+        agent = new HttpsAgent({ ...o, keepAlive: true });
+        agents.set(key, agent);
+      }
+      fresh.destroy();
+      context.setAgent(agent);
+    },
+  };
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
 }

@@ -250,6 +250,8 @@ export class KubeStandin {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => this.pickProtocol(protocols) });
   private readonly rollouts = new Set<Promise<void>>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** TLS connections accepted so far (a client that reuses connections opens few). */
+  tlsConnections = 0;
 
   private constructor(
     private readonly server: Server,
@@ -285,6 +287,7 @@ export class KubeStandin {
     server.on('request', (req, res) => {
       standin.handle(req, res).catch((e: unknown) => standin.send(res, req, { verb: '?', resource: '?' }, 500, statusBody({ code: 500, reason: 'InternalError', message: String(e) })));
     });
+    server.on('secureConnection', () => standin.tlsConnections++);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       standin.upgrade(req, socket, head).catch(() => socket.destroy());
     });

@@ -38,6 +38,14 @@ let stores = 0;
 stateStoreContract('kubernetes-secret', async () => ({ backend: new KubernetesSecretStateBackend({ client: (await standinClient()).client, secretPrefix: `t${++stores}` }) }));
 
 describe('kubernetes-secret state Secrets', () => {
+  it('reads over one kept-alive connection (client-node alone opens a TLS connection per request)', async () => {
+    const { standin, client } = await standinClient();
+    await client.getSecret('warm-up');
+    const before = standin.tlsConnections;
+    for (let i = 0; i < 20; i++) await client.getSecret(`absent-${i}`);
+    assert.equal(standin.tlsConnections - before, 0, 'twenty reads opened no new connection');
+  });
+
   it('holds a certificate in one labelled Secret; 60 renewals keep it far under 1 MiB with the live version readable', async () => {
     const { standin, client } = await standinClient();
     const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'renew60', keepVersions: 3 });
