@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
+import { loadConfig } from '../../src/config/load-config.js';
+import { kubernetesNeeds } from '../../src/plugins/platform-needs.js';
 import { cliPath, repoRoot, runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { orderUrls, orderUrlsByIdentifier, startFaultProxy } from '../harness/fault-proxy.js';
 import { until } from '../harness/kube-fixtures.js';
@@ -35,7 +37,13 @@ void test('state in Secrets + Lease lock: two renew processes started together m
   t.after(() => standin.stop());
   const kubeconfig = await standin.writeKubeconfig();
   const certificates = ['alpha', 'beta', 'gamma'].map((name) => ({ name, domains: [`${name}.together.test`] }));
-  const config = await writeConfig(await tempDir(), { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates, ...clusterConfig(kubeconfig) });
+  const dir = await tempDir();
+  const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates, ...clusterConfig(kubeconfig) });
+  // The stand-in grants only what the state store and the locker declare (what `kubernetes check`
+  // asks for): a call their declarations forgot is refused (403) and fails the runs.
+  const declared = kubernetesNeeds(await loadConfig({ file: config, cwd: dir, env: {} })).flatMap((n) => n.rules);
+  assert.ok(declared.some((r) => r.resources.includes('secrets')) && declared.some((r) => r.resources.includes('leases')));
+  standin.rules = declared.map((r) => ({ apiGroups: r.apiGroups, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
 
   const [a, b] = await Promise.all([runCli(['renew', '--config', config]), runCli(['renew', '--config', config])]);
   const both = `--- first\n${a.stdout}${a.stderr}\n--- second\n${b.stdout}${b.stderr}`;
@@ -48,6 +56,7 @@ void test('state in Secrets + Lease lock: two renew processes started together m
     assert.equal(issued.length, 1, `${c.name}: issued by one of the two runs\n${both}`);
   }
   assert.equal(orderUrls(proxy.requests.log).length, certificates.length);
+  assert.deepEqual(standin.requests.filter((r) => r.status === 403).map((r) => `${r.verb} ${r.resource}`), [], 'the declared rules were enough');
   // Each certificate is live in its own Secret, and each Lease was released.
   for (const c of certificates) {
     const data = standin.secretData(`certpilot-cert-${c.name}`);
