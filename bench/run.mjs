@@ -407,14 +407,16 @@ async function renewWithSecrets(run) {
         (r) => ((r.stdout.match(/^cert +.*live version/gm) ?? []).length === state.names.length ? undefined : `did not copy every certificate: ${r.stdout}`));
     }
     proxy.resetCounts();
+    const apiBefore = standin.requests.length;
     const steps = [{
       cmd: nodeBin,
       args: [cliPath, 'renew', '--config', config],
       check: (r) => ((r.stdout.match(/^not-due /gm) ?? []).length === state.names.length && !/issued|renewed|deployed/.test(r.stdout) ? undefined : `not every certificate read as not due: ${r.stdout}`),
     }];
     const r = await runSequence(`${line} renew`, steps, { env: baseEnv(), cwd: state.dir });
-    record('renew', line, { ...r, certificates: CERTS, invocations: 1, requests: requestSnapshot() });
-    log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+    const apiRequests = standin.requests.length - apiBefore;
+    record('renew', line, { ...r, certificates: CERTS, invocations: 1, requests: requestSnapshot(), apiRequests });
+    log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests, ${apiRequests} Kubernetes API requests`);
   } catch (error) {
     recordError('renew', line, error);
   }
@@ -662,7 +664,8 @@ if (ONLY === 'renew-secrets') {
       measured.note = `The Secrets line was measured alone (\`BENCH_ONLY=renew-secrets node bench/run.mjs\`) on ${new Date().toISOString().slice(0, 10)}, ` +
         `${measured.runs.length} runs, on the shared 2-core machine while other work ran on it (load average ${load} at the end): wall times are noisy. ` +
         `In the same run the directory line took ${directory.map((d) => fmtS(d.ms)).join(', ')} with ${directory.map((d) => d.requests).join(', ')} ACME requests, ` +
-        `the Secrets line ${measured.runs.map((r) => fmtS(r.ms)).join(', ')} with ${measured.runs.map((r) => r.requests?.total ?? '?').join(', ')}.`;
+        `the Secrets line ${measured.runs.map((r) => fmtS(r.ms)).join(', ')} with ${measured.runs.map((r) => r.requests?.total ?? '?').join(', ')} ` +
+        `(and ${measured.runs.map((r) => r.apiRequests ?? '?').join(', ')} Kubernetes API requests for the ${CERTS} certificates).`;
       (results.renew ??= {})['certpilot+secrets'] = measured;
     }
     const md = await writeReport(saved.meta);

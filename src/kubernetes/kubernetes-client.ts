@@ -159,6 +159,12 @@ export function rbacHint(a: KubernetesAction): string {
   return a.resource === 'pods/exec' ? `${hint} An exec over WebSocket is an HTTP GET: API servers authorize it as \`get\` on pods/exec, and from Kubernetes 1.35 also as \`create\`; grant both.` : hint;
 }
 
+/** The Node network error code of a failed request (ECONNRESET…), if it is one. */
+function networkCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code ?? (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** Maps a client-node failure to a CertpilotError naming the action. */
 export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string, server?: string): CertpilotError {
   if (e instanceof CertpilotError) return e;
@@ -270,7 +276,12 @@ export class KubernetesClient {
   private async call<T>(a: KubernetesAction, fn: () => Promise<T>): Promise<T> {
     const run = (): Promise<T> => withTimeout(fn(), this.timeoutMs, () => new CertpilotError('ERR_KUBERNETES_API', `kubernetes: ${describe(a, this.namespace)}: no answer in ${this.timeoutMs / 1000} s`, { retryable: true }));
     try {
-      return await run();
+      return await run().catch((e: unknown) => {
+        // A kept-alive connection the server closed while idle fails the next request sent on it
+        // (ECONNRESET) before the server read it: a read is sent again once, on a new connection.
+        if ((a.verb === 'get' || a.verb === 'list') && networkCode(e) === 'ECONNRESET') return run();
+        throw e;
+      });
     } catch (e) {
       if (this.token !== undefined && statusOf(e)?.code === 401) {
         this.token.read(true);
@@ -569,7 +580,8 @@ function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configurati
       const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null))));
       let agent = agents.get(key);
       if (!agent) {
-        agent = new HttpsAgent({ ...o, keepAlive: true });
+        // Idle sockets are closed after 4 s, before a server's idle timeout (Node's default is 5 s).
+        agent = new HttpsAgent({ ...o, keepAlive: true, timeout: 4_000 });
         agents.set(key, agent);
       }
       fresh.destroy();

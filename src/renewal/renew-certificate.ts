@@ -151,6 +151,11 @@ function pendingMatches(pending: PendingOrder, spec: ResolvedCertificate): boole
   return pending.keyType === spec.keyType && [...pending.domains].sort().join(' ') === [...spec.domains].sort().join(' ');
 }
 
+/** True when the store offers a view for a plan's reads (`StateStore.forPlanning`). */
+function hasPlanningView<T extends object>(store: T): store is T & { forPlanning(): T } {
+  return typeof (store as { forPlanning?: unknown }).forPlanning === 'function';
+}
+
 /** True when `err` is a lost lock's reason. */
 function isLockLost(err: unknown): boolean {
   return err instanceof CertpilotError && err.code === 'ERR_LOCK_LOST';
@@ -158,11 +163,13 @@ function isLockLost(err: unknown): boolean {
 
 async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
-  let stored = await ctx.store.load(spec.name);
-  let state = await ctx.store.loadState(spec.name);
+  // The plan's reads may share one read of the certificate's state (a Secret): all are read again under the lock.
+  const planning = hasPlanningView(ctx.store) ? ctx.store.forPlanning() : ctx.store;
+  let stored = await planning.load(spec.name);
+  let state = await planning.loadState(spec.name);
   // An order an earlier run left between finalize and save is finished first, whatever is due:
   // the CA has issued (or is issuing) that certificate already.
-  let pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
+  let pending = options.dryRun ? undefined : await planning.loadPendingOrder(spec.name);
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 

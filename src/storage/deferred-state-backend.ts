@@ -1,13 +1,13 @@
 /**
  * A backend built on first use: the composition root gives it a loader that imports the real
  * backend (`import()`), so a command that never reads state, or a filesystem run, never loads
- * the Kubernetes client. Forwards every verb and the {@link WritableProbe} capability.
+ * the Kubernetes client. Forwards every verb and the {@link WritableProbe} and {@link ReadSnapshots} capabilities.
  */
 import type { StateBackend, StateEntry, StateValue, VersionRetention, WritableProbe, WriteOptions } from './state-backend.js';
-import { hasWritableProbe } from './state-backend.js';
+import { hasReadSnapshots, hasWritableProbe, type ReadSnapshots } from './state-backend.js';
 
 /** Forwards to the backend `load` resolves to, loading it once. */
-export class DeferredStateBackend implements StateBackend, VersionRetention, WritableProbe {
+export class DeferredStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots {
   private loading: Promise<StateBackend> | undefined;
   private loaded: StateBackend | undefined;
 
@@ -42,6 +42,14 @@ export class DeferredStateBackend implements StateBackend, VersionRetention, Wri
 
   async list(prefix: string): Promise<string[]> {
     return (await this.target()).list(prefix);
+  }
+
+  /** A deferred view over the loaded backend's snapshot (or the backend itself when it has none). */
+  snapshot(): StateBackend {
+    return new DeferredStateBackend(this.before, this.keepVersions, async () => {
+      const target = await this.target();
+      return hasReadSnapshots(target) ? target.snapshot() : target;
+    });
   }
 
   async checkWritable(name: string, bytes: number): Promise<void> {

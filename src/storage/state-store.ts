@@ -23,7 +23,7 @@ import type {
   StoredCertificate,
 } from './certificate-store.js';
 import { deriveMetadata } from './derive-metadata.js';
-import { hasLocalPaths, hasPresence, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
 import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
@@ -95,6 +95,17 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
   fenced(signal: AbortSignal): this {
     const view = Object.create(this) as this;
     Object.defineProperty(view, 'backend', { value: fenceBackend(this.backend, signal), enumerable: true });
+    return view;
+  }
+
+  /**
+   * A view for a plan's reads: over a backend with {@link ReadSnapshots}, each object is read once
+   * (possibly stale: the run reads again under its lock before writing); otherwise this store.
+   */
+  forPlanning(): this {
+    if (!hasReadSnapshots(this.backend)) return this;
+    const view = Object.create(this) as this;
+    Object.defineProperty(view, 'backend', { value: this.backend.snapshot(), enumerable: true });
     return view;
   }
 

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { CertpilotError } from '../../../errors.js';
 import type { KubernetesClient } from '../../../kubernetes/kubernetes-client.js';
-import { StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
+import { StateConflictError, type ReadSnapshots, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
 import { locateStateKey, type SecretLocation } from './secret-name.js';
 
 /** The label every state Secret carries (and `list` selects by, with {@link STATE_LABEL}). */
@@ -68,17 +68,26 @@ export function secretDataBytes(data: Record<string, string> | undefined): numbe
 }
 
 /** State keys in Secrets of one namespace. */
-export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe {
+export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots {
   readonly description: string;
   readonly keepVersions: number;
   private readonly client: KubernetesClient;
   private readonly prefix: string;
+  /** In a {@link snapshot} view: each Secret as first read (a write drops its entry). */
+  private cache: Map<string, Promise<V1Secret | undefined>> | undefined;
 
   constructor(options: KubernetesSecretStateBackendOptions) {
     this.client = options.client;
     this.prefix = options.secretPrefix ?? 'certpilot';
     this.keepVersions = options.keepVersions ?? 3;
     this.description = `Secrets in namespace ${this.client.namespace}`;
+  }
+
+  /** See {@link ReadSnapshots}: a view reading each Secret once (a plan's four reads of a certificate are one GET). */
+  snapshot(): StateBackend {
+    const view = Object.create(this) as KubernetesSecretStateBackend;
+    view.cache = new Map();
+    return view;
   }
 
   /** Where a key lives: the Secret's name, the key prefix it holds, and the key's part within it. */
@@ -88,7 +97,7 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
 
   async get(key: string): Promise<StateEntry | undefined> {
     const at = this.locate(key);
-    const secret = await this.read(at);
+    const secret = await this.readCached(at);
     const entry = this.indexOf(secret, at.secret)[at.part];
     if (secret === undefined || entry === undefined) return undefined;
     const value: Record<string, string> = {};
@@ -142,6 +151,7 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   /** Read, check the key's precondition, change, write with the resourceVersion read; on a 409 start again. */
   private async update(key: string, { ifVersion }: WriteOptions, change: (data: Record<string, string>, index: Index, part: string) => void): Promise<void> {
     const at = this.locate(key);
+    this.cache?.delete(at.secret);
     for (let attempt = 1; ; attempt++) {
       const secret = await this.read(at);
       const index = this.indexOf(secret, at.secret);
@@ -193,6 +203,18 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
       },
       data,
     };
+  }
+
+  /** {@link read}, or in a snapshot view the Secret as first read. */
+  private readCached(at: { secret: string; holds: string }): Promise<V1Secret | undefined> {
+    if (!this.cache) return this.read(at);
+    let secret = this.cache.get(at.secret);
+    if (!secret) {
+      secret = this.read(at);
+      this.cache.set(at.secret, secret);
+      secret.catch(() => this.cache?.delete(at.secret));
+    }
+    return secret;
   }
 
   private async read(at: { secret: string; holds: string }): Promise<V1Secret | undefined> {
