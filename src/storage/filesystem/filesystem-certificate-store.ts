@@ -26,11 +26,11 @@ import type {
   StoredAccount,
   StoredCertificate,
 } from '../certificate-store.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, setAside as setAsideFile } from './atomic-write.js';
-import type { WriteFaultHook } from './atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, setAside as setAsideFile } from '../../fs/atomic-write.js';
+import type { WriteFaultHook } from '../../fs/atomic-write.js';
 import { directoryFolderName, safeName, unsafeNameReason } from './safe-name.js';
 
-export type { WriteFaultHook } from './atomic-write.js';
+export type { WriteFaultHook } from '../../fs/atomic-write.js';
 
 /** Options of {@link FilesystemCertificateStore}. */
 export interface FilesystemCertificateStoreOptions {
