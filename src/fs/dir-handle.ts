@@ -338,11 +338,11 @@ export async function openDirectory(path: string, o: OpenDirectoryOptions): Prom
           throw err;
         }
       }
+      stack.push(current);
+      current = child;
       if (created && pending.length === 0 && o.createOwner && (o.createOwner.uid !== -1 || o.createOwner.gid !== -1)) {
         await child.chown(o.createOwner.uid, o.createOwner.gid);
       }
-      stack.push(current);
-      current = child;
       shown = next;
       await checkShared(current, shown, o);
     }

@@ -178,6 +178,7 @@ export const PLUGINS = [
         pollIntervalSeconds: o.pollIntervalSeconds,
         verifyTimeoutSeconds: o.verifyTimeoutSeconds,
         digestCommand: o.digestCommand,
+        verifyChain: o.verifyChain,
         logger: d.logger,
         clock: d.clock,
       });

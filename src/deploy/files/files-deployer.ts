@@ -230,7 +230,9 @@ export class FilesDeployer implements Deployer {
       await d.sync();
       signal?.throwIfAborted();
 
-      // 2. The switch: one rename() of the staged link over ..data.
+      // 2. The switch: one rename() of the staged link over ..data, if the name still is our directory.
+      const [named, opened] = await Promise.all([d.lstat(version.name), v.stat()]);
+      if (named.dev !== opened.dev || named.ino !== opened.ino) throw Object.assign(new Error(`${version.name} was replaced by someone else`), { code: 'ERACE' });
       await this.step(`rename ${DATA_LINK}`);
       await v.rename(STAGED_DATA, DATA_LINK, d);
     } catch (err) {

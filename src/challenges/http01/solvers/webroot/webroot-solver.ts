@@ -149,9 +149,15 @@ export class WebrootHttp01Solver implements ChallengeSolver {
         try {
           next = await current.openDir(name);
         } catch (err) {
-          if (hasErrno(err, 'ELOOP')) throw webrootError(`refusing ${join(current.path, name)}`, err, 'it is a symbolic link, and certpilot never follows one here (move the real directory to that name)');
+          // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR (or ELOOP): look at what it is.
+          if ((hasErrno(err, 'ELOOP') || hasErrno(err, 'ENOTDIR')) && (await current.lstat(name).catch(() => undefined))?.isSymbolicLink()) {
+            throw webrootError(`refusing ${join(current.path, name)}`, err, 'it is a symbolic link, and certpilot never follows one here (move the real directory to that name)');
+          }
           if (!hasErrno(err, 'ENOENT')) throw err;
-          if (!create) return undefined;
+          if (!create) {
+            await current.close();
+            return undefined;
+          }
           try {
             next = await current.mkdir(name, DIR_MODE);
           } catch (mkErr) {
