@@ -1,5 +1,6 @@
 /** `certpilot config check`: validates the configuration and prints what it resolves to. */
 import { CertpilotError } from '../../errors.js';
+import { REDACTED, redactSecrets } from '../../redact.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
 
@@ -17,12 +18,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.values.json) {
     ctx.output.out(
       JSON.stringify(
-        {
+        // Every secret field at any depth (hook env values, TSIG, Redis, EAB…) by the one list in redact.ts.
+        redactSecrets({
           ...config,
-          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length },
-          solvers: redactInstances(config.solvers),
-          deployers: redactInstances(config.deployers),
-        },
+          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: REDACTED } : undefined, caCertificates: caCertificates.length },
+        }),
         null,
         2,
       ),
@@ -43,16 +43,4 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
   return EXIT.ok;
-}
-
-/** Option names whose values are secrets (the file forms are paths, kept). */
-const SECRET_OPTION = /(password|secret|token|hmac|privatekey)(?!file)/i;
-
-function redactInstances(instances: Readonly<Record<string, Readonly<Record<string, unknown>>>>): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(
-    Object.entries(instances).map(([name, options]) => [
-      name,
-      Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v])),
-    ]),
-  );
 }
