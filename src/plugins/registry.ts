@@ -40,7 +40,7 @@ export const PLUGINS = [
     schema: webrootSchema,
     create: async (o, d) => {
       const { WebrootHttp01Solver } = await import('../challenges/http01/solvers/webroot/webroot-solver.js');
-      return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), allowSharedDir: o.allowSharedDir, logger: d.logger });
+      return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), allowSharedDir: o.allowSharedDir, allowSharedField: `solvers.${d.name}.allowSharedDir`, logger: d.logger });
     },
   }),
   definePlugin({
