@@ -208,7 +208,7 @@ void test('a pod whose reload exits 0 but keeps serving the old certificate fail
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 (old) 5 s after its reload, not 0ab1/);
+    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 \(old\) 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1'], 'www-2 is not reloaded after the failure');
@@ -234,7 +234,7 @@ void test('rolloutRestart: a replacement pod that still serves the old certifica
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 (old) 5 s after its reload, not 0ab1/);
+    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 \(old\) 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(restarted, ['Deployment/www']);
