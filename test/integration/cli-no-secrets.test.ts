@@ -57,9 +57,9 @@ test('config check --json and --log-level trace print no secret of a configurati
     await runCli(['renew', '--log-level', 'trace', '--verbose', '--config', config], { env }),
   ];
   assert.equal(runs[0]?.code, 0, runs[0]?.stderr);
-  const json = JSON.parse(runs[0]?.stdout ?? '{}') as { deployers: { reload: { env: Record<string, string> } }; solvers: { dns: { secret: string } } };
-  assert.deepEqual(json.deployers.reload.env, { DB_PASSWORD: '[redacted]' }, 'the hook env is there, its value is not');
-  assert.equal(json.solvers.dns.secret, '[redacted]');
+  const json = JSON.parse(runs[0]?.stdout ?? '{}') as { deployers: { reload: { options: { env: Record<string, string> } } }; solvers: { dns: { options: { secret: string } } } };
+  assert.deepEqual(json.deployers.reload.options.env, { DB_PASSWORD: '[redacted]' }, 'the hook env is there, its value is not');
+  assert.equal(json.solvers.dns.options.secret, '[redacted]');
   assert.notEqual(runs[2]?.code, 0, 'the renew fails (no CA), and says so');
   assert.ok((runs[2]?.stderr ?? '').length > 200, 'the trace run really logged');
   for (const [i, r] of runs.entries()) {
