@@ -15,6 +15,8 @@ import { filesSchema } from '../deploy/files/schema.js';
 import { hookSchema } from '../deploy/hook/schema.js';
 import { kubernetesReloadSchema } from '../deploy/kubernetes-reload/schema.js';
 import { kubernetesSecretSchema } from '../deploy/kubernetes-secret/schema.js';
+import { plugin as tlsAlpn } from '../challenges/tls-alpn01/solvers/tls-alpn/plugin.js';
+import { plugin as dnsPersist } from '../challenges/dns-persist01/solvers/dns-persist/plugin.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -56,6 +58,8 @@ export const PLUGINS = [
       return new StatelessHttp01Solver(waiter ? { waiter } : {});
     },
   }),
+  tlsAlpn,
+  dnsPersist,
   definePlugin({
     id: 'redis',
     kind: 'token-store',
