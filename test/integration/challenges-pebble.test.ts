@@ -119,10 +119,12 @@ test('dns-persist-01: the record published once, then issued and renewed twice w
   const domains = ['persist.test', '*.persist.test'];
   // Once, with credentials: the zone admin's run.
   const admin = await config(dir, { admin: await rfc2136(dir, bind), persist: { type: 'dns-persist', ...dnsOptions(bind) } }, [{ name: 'persist', domains, solver: 'persist' }]);
-  const record = await runCli(['dns-persist', 'record', '--apply', '--solver', 'admin', '--config', admin]);
+  // Good for ten more days: inside the solver's 30-day warning, so status warns ahead.
+  const until = Math.floor(Date.now() / 1000) + 10 * 86_400;
+  const record = await runCli(['dns-persist', 'record', '--persist-until', String(until), '--apply', '--solver', 'admin', '--config', admin]);
   assert.equal(record.code, 0, `${record.stdout}\n${record.stderr}`);
   const url = await accountUrl(admin);
-  const expected = `${ISSUER}; accounturi=${url}; policy=wildcard`;
+  const expected = `${ISSUER}; accounturi=${url}; policy=wildcard; persistUntil=${until}`;
   assert.equal(record.stdout.trim(), `_validation-persist.persist.test. 3600 IN TXT ${JSON.stringify(expected)}`, 'one zone-file line, policy=wildcard for the wildcard');
   assert.match(record.stderr, /draft -01 form \(plain accounturi: the CA publishes no accountHashPrefix\)/);
   assert.deepEqual(await bind.txt('_validation-persist.persist.test.'), [expected]);
@@ -143,8 +145,17 @@ test('dns-persist-01: the record published once, then issued and renewed twice w
   }
   assert.equal(new Set(serials).size, 3, 'three certificates: issued, then renewed twice');
   assert.deepEqual(await bind.txt('_validation-persist.persist.test.'), [expected], 'the record is never removed or changed');
-  const status = await runCli(['status', '--config', cfg]);
+  const status = await runCli(['status', '--json', '--config', cfg]);
   assert.equal(status.code, 0, status.stderr);
+  const [row] = JSON.parse(status.stdout) as { dnsPersist: { name: string; record: string; persistUntil?: string; warning?: string }[] }[];
+  assert.deepEqual(
+    row?.dnsPersist.map((p) => [p.name, p.record, p.persistUntil]),
+    domains.map((d) => [d, '_validation-persist.persist.test.', new Date(until * 1000).toISOString()]),
+    'status shows each name\'s persistUntil',
+  );
+  const text = await runCli(['status', '--config', cfg]);
+  assert.match(text.stdout, /persist: \*\.persist\.test by dns-persist-01: _validation-persist\.persist\.test\. persistUntil /);
+  assert.match(text.stderr, /warning: persist: _validation-persist\.persist\.test\. persistUntil in (9|10)d \d+h: publish a new record \(certpilot dns-persist record persist\.test/);
 });
 
 test('dns-persist-01: another account\'s record, an old issuer\'s, a passed persistUntil: each named with the fix, the CA never asked', { timeout: 120_000 }, async (t) => {
