@@ -257,3 +257,19 @@ test('tls-alpn-01 on a port already in use: the port and the fix named, the CA n
   assert.equal(saw.deactivated.length, 1, 'the pending authorization was deactivated');
 });
 
+
+test('route53 policy for a dns-account-01 solver names the account label records (after the account exists)', { timeout: 60_000 }, async (t) => {
+  if (!ready(t)) return;
+  const dir = await tempDir();
+  const cfg = await config(dir, { r53: { type: 'route53', hostedZoneId: 'Z123', challenge: 'dns-account-01', followCname: false } }, [{ name: 'r53', domains: ['r53.test', '*.r53.test'], solver: 'r53' }]);
+  const early = await runCli(['route53', 'policy', '--config', cfg]);
+  assert.equal(early.code, 2, 'no account yet: the label cannot be known');
+  assert.match(early.stderr, /answer dns-account-01, whose record names come from the account URL/);
+  assert.match(early.stderr, /certpilot account create/);
+  assert.equal((await runCli(['account', 'create', '--config', cfg])).code, 0);
+  const policy = await runCli(['route53', 'policy', '--config', cfg]);
+  assert.equal(policy.code, 0, policy.stderr);
+  const doc = JSON.parse(policy.stdout) as { Statement: { Condition?: Record<string, Record<string, string[]>> }[] };
+  const names = doc.Statement.flatMap((s) => s.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'] ?? []);
+  assert.deepEqual(names, [dnsAccountRecordName(await accountUrl(cfg), 'r53.test').replace(/\.$/, '')]);
+});
