@@ -44,7 +44,7 @@ before(async () => {
           `_validation-persist.foreign TXT "${ISSUER}; accounturi=https://elsewhere.test/acct/9"`,
           '_validation-persist.stale TXT "old-ca.example; accounturi=https://elsewhere.test/acct/9"',
         ],
-        updateNames: ['_validation-persist.expired.bad.test'],
+        updateNames: ['_validation-persist.expired.bad.test', '_validation-persist.long.bad.test'],
       },
       { name: 'acct.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.test'] },
       { name: 'mix.test', records: ['web A 127.0.0.1', 'alpn A 127.0.0.1', 'acct A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.mix.test'] },
@@ -272,4 +272,14 @@ test('route53 policy for a dns-account-01 solver names the account label records
   const doc = JSON.parse(policy.stdout) as { Statement: { Condition?: Record<string, Record<string, string[]>> }[] };
   const names = doc.Statement.flatMap((s) => s.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'] ?? []);
   assert.deepEqual(names, [dnsAccountRecordName(await accountUrl(cfg), 'r53.test').replace(/\.$/, '')]);
+});
+
+test('a TXT value over 255 octets (a long dns-persist-01 record) goes in as several strings and reads back whole', { timeout: 30_000 }, async (t) => {
+  if (!ready(t) || !bind) return;
+  const provider = new Rfc2136DnsProvider({ server: bind.server, key: tsigKey(bind.key), clock: systemClock, timeoutMs: 2000 });
+  const value = `${ISSUER}; accounturi=https://ca.certpilot.test/account-hash/sha-256/${'x'.repeat(260)}; policy=wildcard`;
+  await provider.addTxtRecord({ fqdn: '_validation-persist.long.bad.test.', value, ttl: 60 }, {});
+  assert.deepEqual(await bind.txt('_validation-persist.long.bad.test.'), [value]);
+  await provider.removeTxtRecord({ fqdn: '_validation-persist.long.bad.test.', value }, {});
+  assert.deepEqual(await bind.txt('_validation-persist.long.bad.test.'), []);
 });

@@ -34,6 +34,13 @@ export function parsePersistUntil(text: string): Date {
   return date;
 }
 
+/** A TXT value as zone-file character-strings: one quoted string, or 255-character pieces a reader joins. */
+export function zoneStrings(value: string): string {
+  const chunks: string[] = [];
+  for (let i = 0; i === 0 || i < value.length; i += 255) chunks.push(JSON.stringify(value.slice(i, i + 255)));
+  return chunks.length === 1 ? (chunks[0] as string) : `( ${chunks.join(' ')} )`;
+}
+
 /** Entry point of `certpilot dns-persist`. */
 export async function run(ctx: CommandContext): Promise<number> {
   const [action, ...given] = ctx.positionals;
@@ -92,7 +99,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       const accountUri = persistAccountUri({ accountUrl: account.url, thumbprint: client.accountKeyThumbprint, domain: base, accountHashPrefix });
       const value = formatPersistValue({ issuer, accountUri, ...(wildcard ? { policy: 'wildcard' as const } : {}), ...(persistUntil ? { persistUntil } : {}) });
       const fqdn = persistRecordName(base);
-      ctx.output.out(`${fqdn} ${TTL} IN TXT ${JSON.stringify(value)}`);
+      ctx.output.out(`${fqdn} ${TTL} IN TXT ${zoneStrings(value)}`);
       if (provider) {
         await provider.addTxtRecord({ fqdn, value, ttl: TTL }, ctx.signal ? { signal: ctx.signal } : {});
         ctx.output.err(`dns-persist: written ${fqdn} through solver ${solverName ?? ''}`);
