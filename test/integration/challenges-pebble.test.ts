@@ -103,13 +103,15 @@ async function accountUrl(cfg: string): Promise<string> {
   return (JSON.parse(show.stdout) as { url: string }).url;
 }
 
-/** What the CA was asked from `from` on in the proxy log: challenge answers and authorization deactivations. */
+/** What the CA was asked from `from` on in the proxy log: the challenges answered and the authorizations deactivated (distinct URLs). */
 function caSaw(from: number): { answered: string[]; deactivated: string[] } {
   const log = proxy?.requests.log.slice(from) ?? [];
   const posts = log.filter((e) => e.method === 'POST' && e.jws?.payload !== undefined);
+  // Distinct URLs, not POSTs: Pebble rejects 5% of good nonces and the client repeats the POST.
+  const distinct = (entries: typeof posts): string[] => [...new Set(entries.map((e) => e.path))];
   return {
-    answered: posts.filter((e) => e.path.includes('/chalZ/')).map((e) => e.path),
-    deactivated: posts.filter((e) => (e.jws?.payload as { status?: string }).status === 'deactivated').map((e) => e.path),
+    answered: distinct(posts.filter((e) => e.path.includes('/chalZ/'))),
+    deactivated: distinct(posts.filter((e) => (e.jws?.payload as { status?: string }).status === 'deactivated')),
   };
 }
 
