@@ -240,7 +240,12 @@ export class Issuer implements CertificateIssuer {
         }
         const directory = await this.client.getDirectory(signal ? { signal } : {});
         const url = accountUrl();
-        const accountUri = persistAccountUri({ accountUrl: url, thumbprint: this.client.accountKeyThumbprint, domain: value, accountHashPrefix: directory.meta?.accountHashPrefix });
+        const accountHashPrefix = directory.meta?.accountHashPrefix;
+        // Without a hash prefix (-01), a CA that names the account URI in the challenge is taken at its word.
+        const accountUri =
+          !accountHashPrefix && challenge.accounturi
+            ? challenge.accounturi
+            : persistAccountUri({ accountUrl: url, thumbprint: this.client.accountKeyThumbprint, domain: value, accountHashPrefix });
         return { ...base, dnsRecordName: persistRecordName(value), persist: { issuerDomainNames, accountUri, accountUrl: url } };
       }
       default:

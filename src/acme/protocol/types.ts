@@ -53,6 +53,8 @@ export interface Challenge {
   issuerDomainNames?: string[];
   /** The same in draft -01's spelling (Pebble 2.10). */
   'issuer-domain-names'?: string[];
+  /** dns-persist-01 in Pebble after 2.10.1: the account URI a -01 record names. */
+  accounturi?: string;
   validated?: string;
   error?: AcmeProblem;
 }
