@@ -205,7 +205,7 @@ test('dns-account-01: a wildcard and its base through rfc2136 at the account lab
   await other.addTxtRecord({ fqdn, value: 'someone-elses-value', ttl: 60 }, {});
 
   const from = proxy?.requests.log.length ?? 0;
-  const run = await runCli(['issue', '--log-level', 'info', '--config', cfg]);
+  const run = await runCli(['issue', '--log-level', 'info', '--log-format', 'json', '--config', cfg]);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}\n${await pebble?.logs()}`);
   assert.deepEqual(sans(await leaf(dir, 'acct')), ['*.acct.test', 'acct.test']);
   assert.equal(caSaw(from).answered.length, 2);
@@ -230,7 +230,7 @@ test('tls-alpn-01 alone, and one certificate mixing http-01, dns-account-01 and 
       ],
     },
   ]);
-  const run = await runCli(['issue', '--log-level', 'info', '--config', cfg]);
+  const run = await runCli(['issue', '--log-level', 'info', '--log-format', 'json', '--config', cfg]);
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}\n${await pebble.logs()}`);
   assert.deepEqual(sans(await leaf(dir, 'alpn')), ['alpn.test']);
   assert.deepEqual(sans(await leaf(dir, 'mix')), ['acct.mix.test', 'alpn.mix.test', 'web.mix.test']);
@@ -248,7 +248,7 @@ test('tls-alpn-01 on a port already in use: the port and the fix named, the CA n
   const dir = await tempDir();
   const cfg = await config(dir, { alpn: { type: 'tls-alpn', port, host: '127.0.0.1' } }, [{ name: 'busy', domains: ['alpn.test'], solver: 'alpn' }]);
   const from = proxy?.requests.log.length ?? 0;
-  const run = await runCli(['issue', '--log-level', 'info', '--config', cfg]);
+  const run = await runCli(['issue', '--log-level', 'info', '--log-format', 'json', '--config', cfg]);
   const out = `${run.stdout}\n${run.stderr}`;
   assert.notEqual(run.code, 0);
   assert.match(out, /ERR_CHALLENGE_LISTEN/);
