@@ -26,7 +26,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
- && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+ && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error
 COPY scripts/bundle.mjs scripts/
 COPY src src
 # The runtime stage's files, laid out here so that stage needs no shell: the bundle without its

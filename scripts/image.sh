@@ -2,12 +2,15 @@
 # Builds and runs certpilot's container image with Debian's buildah: no Docker engine, no registry.
 #
 #   bash scripts/image.sh base            make the base image locally (once; kept in the cache)
-#   bash scripts/image.sh build [--force] base, then `buildah bud` of ./Dockerfile; prints the tag
+#   bash scripts/image.sh build [--force] base, then `buildah bud` of ./Dockerfile; tags the image
+#                                         $CERTPILOT_IMAGE and, by its build context's hash,
+#                                         localhost/certpilot:ctx-HASH, which it prints
 #   bash scripts/image.sh run [--read-only] [BUILDAH-RUN-OPTIONS...] -- COMMAND [ARGS...]
 #                                         runs COMMAND (e.g. `certpilot renew`) in a new container
 #                                         of the built image, then removes the container, whatever
 #                                         happened; --read-only: only the -v volumes are writable
-#   bash scripts/image.sh size            the built image's size in bytes (uncompressed layers)
+#   bash scripts/image.sh size            the image's size as JSON (bytes of uncompressed layers:
+#                                         all, the base's, certpilot's own)
 #   bash scripts/image.sh buildah ARGS... buildah itself with this script's storage (debugging)
 #
 # The base: the Dockerfile's runtime stage is `docker.io/library/node:20-bookworm-slim`, which no
@@ -140,7 +143,7 @@ build() {
   if [[ $force -eq 0 ]] && image_exists "$tag"; then
     log "image current: $tag (build context unchanged)"
     "${BUILDAH[@]}" tag "$tag" "$IMAGE"
-    echo "$IMAGE"
+    echo "$tag"
     return 0
   fi
   version="$(node -p 'require("./package.json").version')"
@@ -154,13 +157,13 @@ build() {
     --build-arg "NODE_IMAGE=$BASE" --build-arg "VERSION=$version" --build-arg "REVISION=$revision" \
     --build-arg "CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     -t "$tag" -t "$IMAGE" -f Dockerfile . >&2
-  # Keep one image per tag name: drop older contexts and the layers only they used.
-  local old
-  while IFS= read -r old; do
-    [[ $old == "$tag" ]] || "${BUILDAH[@]}" rmi "$old" >/dev/null 2>&1 || true
-  done < <("${BUILDAH[@]}" images --format '{{.Name}}:{{.Tag}}' | grep -F "${IMAGE%:*}:ctx-" || true)
+  # Keep the three newest contexts (another checkout may be testing one of them right now) and
+  # drop older ones with the layers only they used.
+  "${BUILDAH[@]}" images --format '{{.CreatedAtRaw}} {{.Name}}:{{.Tag}}' |
+    { grep -F " ${IMAGE%:*}:ctx-" || true; } | sort -r | tail -n +4 | cut -d' ' -f2- |
+    while IFS= read -r old; do "${BUILDAH[@]}" rmi "$old" >/dev/null 2>&1 || true; done
   "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
-  echo "$IMAGE"
+  echo "$tag"
 }
 
 # --- run -------------------------------------------------------------------------------------------
@@ -179,6 +182,9 @@ run() {
   ctr="$("${BUILDAH[@]}" from --pull=never --quiet "$IMAGE")"
   # shellcheck disable=SC2064
   trap "${BUILDAH[*]} rm '$ctr' >/dev/null 2>&1 || true" EXIT
+  # A signal ends the script through exit, so the EXIT trap removes the container.
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
   local ro=()
   if [[ $readonly -eq 1 ]]; then
     mp="$("${BUILDAH[@]}" mount "$ctr")"
@@ -197,10 +203,20 @@ run() {
   exit "$status"
 }
 
+# The image's size as JSON: bytes of all its (uncompressed) layers, and of the layers above the
+# base (what certpilot adds).
 size() {
   need
-  "${BUILDAH[@]}" inspect --type image --format '{{.Docker.Size}}' "$IMAGE" 2>/dev/null ||
-    die "no image $IMAGE"
+  local image base
+  image="$("${BUILDAH[@]}" inspect --type image "$IMAGE" 2>/dev/null)" || die "no image $IMAGE"
+  base="$("${BUILDAH[@]}" inspect --type image "$BASE" 2>/dev/null)" || die "no base image $BASE"
+  IMAGE_JSON="$image" BASE_JSON="$base" node -e '
+    const layers = (j) => JSON.parse(JSON.parse(j).Manifest).layers.map((l) => ({ digest: l.digest, size: l.size }));
+    const all = layers(process.env.IMAGE_JSON);
+    const base = new Set(layers(process.env.BASE_JSON).map((l) => l.digest));
+    const sum = (ls) => ls.reduce((n, l) => n + l.size, 0);
+    console.log(JSON.stringify({ image: process.argv[1], bytes: sum(all), baseBytes: sum(all.filter((l) => base.has(l.digest))), ownBytes: sum(all.filter((l) => !base.has(l.digest))), layers: all.length }));
+  ' "$IMAGE"
 }
 
 cmd="${1:-build}"
