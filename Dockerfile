@@ -5,10 +5,11 @@
 #   docker run --rm --read-only -v certpilot-state:/var/lib/certpilot \
 #     -v ./certpilot.yaml:/etc/certpilot/certpilot.yaml:ro certpilot renew
 #
-# Runs as user 65532 with a read-only root: the only path it writes is the state directory
-# /var/lib/certpilot (mount a volume there; an empty named volume takes the directory's owner,
-# 65532). The configuration is read from /etc/certpilot/certpilot.yaml (the working directory) or
-# CERTPILOT_CONFIG. Nothing is written to HOME, the working directory or /tmp.
+# Runs as user 65532 with a read-only root: it writes only where volumes are mounted, the state
+# directory /var/lib/certpilot and, for a `files` deployer, /certs (both owned by 65532: an empty
+# named volume mounted there starts with that owner). The configuration is read from
+# /etc/certpilot/certpilot.yaml (the working directory) or CERTPILOT_CONFIG. Nothing is written to
+# HOME, the working directory or /tmp.
 # CI builds this with buildah and a locally made base (scripts/image.sh, docs/container.md).
 
 # The base of both stages; the runtime stage runs no command, so any Node 20 image with `node`
@@ -30,13 +31,15 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY scripts/bundle.mjs scripts/
 COPY src src
 # The runtime stage's files, laid out here so that stage needs no shell: the bundle without its
-# source maps (7 MB; the *.LEGAL.txt licence texts stay), `certpilot` on PATH, the state directory.
+# source maps (7 MB; the *.LEGAL.txt licence texts stay), `certpilot` on PATH, the two writable
+# directories (state, deployed files).
 RUN node scripts/bundle.mjs \
- && mkdir -p /out/root/usr/local/bin /out/state/certpilot \
+ && mkdir -p /out/root/usr/local/bin /out/state/certpilot /out/certs/certs \
  && cp -a dist/bundle /out/root/app \
  && find /out/root/app -name '*.map' -delete \
  && ln -s /app/certpilot.js /out/root/usr/local/bin/certpilot \
- && chmod 0700 /out/state/certpilot
+ && chmod 0700 /out/state/certpilot \
+ && chmod 0755 /out/certs/certs
 
 # --- runtime: the base plus the bundle --------------------------------------------------------------
 FROM ${NODE_IMAGE}
@@ -51,8 +54,9 @@ LABEL org.opencontainers.image.title="certpilot" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.documentation="docs/container.md"
 COPY --from=build /out/root/ /
-# An empty named volume mounted here takes this directory's owner and mode.
+# An empty named volume mounted on one of these takes the directory's owner and mode.
 COPY --from=build --chown=65532:65532 /out/state/ /var/lib/
+COPY --from=build --chown=65532:65532 /out/certs/ /
 WORKDIR /etc/certpilot
 ENV NODE_ENV=production
 USER 65532:65532
