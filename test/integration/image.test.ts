@@ -83,6 +83,12 @@ test('the container image: built by buildah, runs as 65532 with a read-only root
     assert.equal(run.stdout.trim(), version);
   });
 
+  await t.test('the two writable directories are 65532\'s, so an empty named volume mounted there is too', async () => {
+    const run = await inImage(tag, [], ['stat', '-c', '%u:%g %a %n', '/var/lib/certpilot', '/certs', '/etc/certpilot', '/app']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n'), ['65532:65532 700 /var/lib/certpilot', '65532:65532 755 /certs', '0:0 755 /etc/certpilot', '0:0 755 /app']);
+  });
+
   await t.test('only the mounted volume is writable: / , HOME, the working directory and /tmp are not', async () => {
     const state = await tempDir('certpilot-image-');
     await chown(state, 65532, 65532);
