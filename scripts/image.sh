@@ -221,9 +221,16 @@ size() {
 
 cmd="${1:-build}"
 [[ $# -gt 0 ]] && shift
+# One base and one build at a time per storage (other checkouts share it): a second caller waits,
+# then finds the base, or the image of an unchanged context, already made.
+serialize() {
+  need
+  exec {lock_fd}>"$STORE/build.lock"
+  flock "$lock_fd"
+}
 case "$cmd" in
-  base) make_base ;;
-  build) build "$@" ;;
+  base) serialize; make_base ;;
+  build) serialize; build "$@" ;;
   run) run "$@" ;;
   size) size ;;
   buildah) need; exec "${BUILDAH[@]}" "$@" ;;
