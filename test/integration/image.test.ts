@@ -62,6 +62,11 @@ test('the container image: built by buildah, runs as 65532 with a read-only root
   assert.match(tag, /^localhost\/certpilot:ctx-[0-9a-f]{16}$/, built.stdout);
   const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const before = await containersOf(tag);
+  // image.sh run removes its container however the command ends; should the test itself be cut
+  // short (a timeout kills the script before its trap), nothing it made is left either.
+  t.after(async () => {
+    for (const id of (await containersOf(tag)).filter((c) => !before.includes(c))) await image(['buildah', 'rm', id]);
+  });
 
   await t.test('the image says how it runs: user 65532, ENTRYPOINT certpilot, OCI labels', async () => {
     const inspected = await image(['buildah', 'inspect', '--type', 'image', tag]);
