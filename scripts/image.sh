@@ -159,8 +159,9 @@ build() {
     -t "$tag" -t "$IMAGE" -f Dockerfile . >&2
   # Keep the three newest contexts (another checkout may be testing one of them right now) and
   # drop older ones with the layers only they used.
-  "${BUILDAH[@]}" images --format '{{.CreatedAtRaw}} {{.Name}}:{{.Tag}}' |
-    { grep -F " ${IMAGE%:*}:ctx-" || true; } | sort -r | tail -n +4 | cut -d' ' -f2- |
+  "${BUILDAH[@]}" images --format '{{.Created}} {{.Name}}:{{.Tag}}' |
+    awk -v prefix="${IMAGE%:*}:ctx-" 'index($2, prefix) == 1 { print $1, $2 }' |
+    sort -rn | tail -n +4 | awk '{ print $2 }' |
     while IFS= read -r old; do "${BUILDAH[@]}" rmi "$old" >/dev/null 2>&1 || true; done
   "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
   echo "$tag"
