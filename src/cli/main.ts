@@ -50,7 +50,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
-  kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need (before any order); names each one missing', load: () => import('./commands/kubernetes.js') },
+  kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need; kubernetes manifests: the ServiceAccount, Role, CronJob… that run certpilot in a cluster', load: () => import('./commands/kubernetes.js') },
   state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
@@ -63,7 +63,7 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   config: 'check|schema',
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
-  kubernetes: 'check [NAME…]',
+  kubernetes: 'check [NAME…] | manifests',
   state: 'copy --from SPEC --to SPEC',
 };
 
@@ -92,7 +92,12 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
   route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
-  kubernetes: ['certpilot kubernetes check', 'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml'],
+  kubernetes: [
+    'certpilot kubernetes check',
+    'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml',
+    'certpilot kubernetes manifests --namespace web --image registry.example.com/certpilot:1.0 -o deploy/certpilot && kubectl apply -k deploy/certpilot',
+    'certpilot kubernetes manifests --mode cronjob --state pvc --serve > certpilot.yaml',
+  ],
   state: [
     'certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs',
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
