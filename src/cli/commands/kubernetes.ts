@@ -147,6 +147,9 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     configFiles,
     needs,
   );
+  if (state === 'secret' && !needs.some((n) => /state/i.test(n.instance))) {
+    set.notes.push('--state secret: the state store does not declare its Role rules yet, so the Role lacks them: add the rules of docs/kubernetes.md "RBAC for state in Secrets" in an overlay, or use --state pvc.');
+  }
   if (Object.values(config.solvers).some((s) => s.type === 'route53') && !ctx.values['aws-role-arn']) {
     set.notes.push('route53: pass --aws-role-arn ARN to annotate the ServiceAccount for IRSA (`certpilot route53 policy` prints the policy to attach).');
   }
