@@ -69,6 +69,14 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
 const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
+rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
+configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
+  --mode cronjob   a CronJob running renew twice a day at a time hashed from namespace and name (default)
+  --mode daemon    a Deployment running certpilot daemon (not in this version yet: review only)
+  --state secret   state in Secrets, no volume (default)    --state pvc   a PersistentVolumeClaim
+  --serve          the http-01 responder: Deployment of 2, Service, PodDisruptionBudget, Ingress
+One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl apply -k.`,
   state: `A SPEC names a state store:
   dir:PATH                      a state directory in certbot layout (live/, archive/, accounts/…)
   kubernetes-secret:[NAMESPACE][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N]

@@ -176,7 +176,12 @@ void test('-o DIR writes a kustomize directory that `kubectl kustomize` builds i
   assert.equal(code, 0);
   const { code: code2, err } = await generate([...(MODES['cronjob-pvc-serve'] ?? []), '-o', join(dir, 'base')]);
   assert.equal(code2, 0, err);
-  assert.ok((await readdir(join(dir, 'base'))).includes('kustomization.yaml'));
+  const files = await readdir(join(dir, 'base'));
+  assert.ok(files.includes('kustomization.yaml'));
+  for (const f of files) {
+    const text = await readFile(join(dir, 'base', f), 'utf8');
+    for (const value of SECRET_VALUES) assert.ok(!text.includes(value), `a secret value is in ${f}`);
+  }
   const { stdout } = await promisify(execFile)('kubectl', ['kustomize', join(dir, 'base')]);
   const key = (o: Obj): string => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
   const built = parse(stdout);
