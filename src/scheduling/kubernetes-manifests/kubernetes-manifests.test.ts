@@ -108,7 +108,7 @@ void test('the Role is exactly the rules the configured plug-ins declare (and ku
   const key = (p: object): string => JSON.stringify(p);
   assert.deepEqual(permissionsOf(role.rules).map(key).sort(), declared.map(key).sort());
   // Secrets and the Lease by name; pods/exec get and create; create never by name.
-  assert.ok(role.rules.filter((r) => r.resources.includes('secrets')).every((r) => r.resourceNames !== undefined || r.verbs.every((v) => v === 'create')));
+  assert.ok(role.rules.filter((r) => r.resources.includes('secrets')).every((r) => r.resourceNames !== undefined || r.verbs.every((v) => v === 'create' || v === 'list')));
   assert.deepEqual(role.rules.find((r) => r.resources.includes('pods/exec'))?.verbs, ['get', 'create']);
   assert.deepEqual(role.rules.find((r) => r.resources.includes('leases') && r.resourceNames)?.resourceNames, ['certpilot-www']);
   assert.ok(role.rules.every((r) => !r.resourceNames || !r.verbs.some((v) => v === 'create' || v === 'list')));

@@ -88,7 +88,7 @@ function why(rule: IIoK8sApiRbacV1PolicyRule): string {
   const verbs = rule.verbs.join(', ');
   const named = rule.resourceNames ? ` (only ${rule.resourceNames.join(', ')})` : '';
   if (r === 'secrets' && rule.verbs.includes('patch')) return `reads and server-side applies the certificate Secret${named}`;
-  if (r === 'secrets' && rule.verbs.includes('create')) return 'creates state Secrets (create cannot be limited by name)';
+  if (r === 'secrets' && !rule.resourceNames) return `${verbs} Secrets: ${rule.verbs.includes('list') ? 'list finds them, ' : ''}create makes new ones (neither can be limited by name)`;
   if (r === 'secrets') return `${verbs} Secrets${named}`;
   if (r === 'pods/exec') return 'runs the digest and reload commands in each pod: a WebSocket exec is authorized as get, and from Kubernetes 1.35 also as create';
   if (r === 'pods') return 'lists the pods of the configured selectors';
@@ -137,8 +137,10 @@ function podSpec(o: ManifestOptions, config: DeployedConfig, args: string[], ser
     volumes.push({ name: `secret-${s.name}`.slice(0, 63), secret: { secretName: s.name, defaultMode: 0o440 } });
     mounts.push({ name: `secret-${s.name}`.slice(0, 63), mountPath: `${SECRETS_DIR}/${s.name}`, readOnly: true });
   }
-  if (o.state === 'pvc' && serviceAccount) {
-    volumes.push({ name: 'state', persistentVolumeClaim: { claimName: `${o.name}-state` } });
+  if (serviceAccount) {
+    // --state secret still needs a writable stateDir for scratch (the http-01 token journal, which
+    // lets a later run remove tokens a killed one left): the root filesystem is read-only.
+    volumes.push(o.state === 'pvc' ? { name: 'state', persistentVolumeClaim: { claimName: `${o.name}-state` } } : { name: 'state', emptyDir: { sizeLimit: '64Mi' } });
     mounts.push({ name: 'state', mountPath: STATE_DIR });
   }
   return {
