@@ -147,6 +147,10 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     configFiles,
     needs,
   );
+  const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
+  if (variables.length > 0) {
+    set.notes.push(`the configuration reads ${variables.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
+  }
   if (state === 'secret' && !needs.some((n) => /state/i.test(n.instance))) {
     set.notes.push('--state secret: the state store does not declare its Role rules yet, so the Role lacks them: add the rules of docs/kubernetes.md "RBAC for state in Secrets" in an overlay, or use --state pvc.');
   }

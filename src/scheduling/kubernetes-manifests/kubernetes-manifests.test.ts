@@ -205,3 +205,15 @@ void test('a configuration the cluster setup cannot honour fails naming the fiel
     assert.match(errs.join('\n'), /ERR_MANIFESTS_CONFIG|hint/i);
   }
 });
+
+void test('a configuration reading ${VARIABLES} keeps them, and the notes say each must reach the pods', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\ncertificates:\n  - name: www\n    domains: ["${WWW_SERVER_NAME}", "${WWW_SERVER_ALIASES[]}"]\n');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], { WWW_SERVER_NAME: 'www.example.com' }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join('\n'));
+  assert.match(out.join('\n'), /\$\{WWW_SERVER_NAME\}/, 'the reference stays in the ConfigMap, not its value');
+  assert.doesNotMatch(out.join('\n'), /www\.example\.com/);
+  assert.match(err.join('\n'), /reads \$\{WWW_SERVER_NAME\}, \$\{WWW_SERVER_ALIASES\}: add each to ConfigMap certpilot-env/);
+});
