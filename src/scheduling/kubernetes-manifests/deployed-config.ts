@@ -7,6 +7,7 @@
  */
 import { isMap, isScalar, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { CertpilotError } from '../../errors.js';
+import { isSecretFieldName, SECRET_MAP_FIELD_NAMES } from '../../redact.js';
 
 /** Where the ConfigMap with the configuration is mounted, and the file's name in it. */
 export const CONFIG_DIR = '/etc/certpilot';
@@ -130,6 +131,9 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
     for (const item of [...map.items]) {
       if (!isScalar(item.key)) continue;
       const key = String(item.key.value);
+      if (isMap(item.value) && SECRET_MAP_FIELD_NAMES.has(key.toLowerCase()) && item.value.items.length > 0) {
+        throw conflict([...path, key].join('.'), 'its values may be secrets, which would be written into the ConfigMap', 'Set them from a Secret in an overlay (env valueFrom on the container, then `passEnv`), then generate again.');
+      }
       if (isMap(item.value)) {
         walk(item.value, [...path, key], secretName);
         continue;
@@ -145,6 +149,9 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
         secrets.set(secretName, ref);
         map.delete(key);
         map.set(fileField, `${SECRETS_DIR}/${secretName}/${secretKey}`);
+      } else if (isSecretFieldName(key) && item.value !== null && !(isScalar(item.value) && (item.value.value === null || item.value.value === ''))) {
+        // A secret (by the one list in redact.ts) with no file form: it would be a value in the ConfigMap.
+        throw conflict(field, 'holds a secret value, which would be written into the ConfigMap', 'Move it out of the configuration (a file from a Secret you create, or an environment variable set from a Secret in an overlay), then generate again.');
       } else if (CA_FIELDS.has(key) && isScalar(item.value) && typeof item.value.value === 'string') {
         const cmKey = `${dnsLabel(field.replace(/\./g, '-'))}.pem`;
         files.push({ field, path: item.value.value, key: cmKey });
@@ -161,5 +168,7 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
     if (typeOf(item.value) === 'redis') redisSolvers.push(solver);
     walk(item.value, ['solvers', solver], `${options.name}-${dnsLabel(solver)}`);
   }
+  const deployers = mapAt(doc, ['deployers']);
+  for (const item of deployers?.items ?? []) if (isScalar(item.key) && isMap(item.value)) walk(item.value, ['deployers', String(item.key.value)], `${options.name}-${dnsLabel(String(item.key.value))}`);
   return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers };
 }

@@ -196,8 +196,11 @@ void test('a configuration the cluster setup cannot honour fails naming the fiel
   for (const [extra, field] of [
     ['locker:\n  type: file\n', /locker: is type file/],
     ['stateStore:\n  type: filesystem\n', /stateStore: is type filesystem, but --state secret/],
+    ['  hooked:\n    type: hook\n    command: [/bin/true]\n    env: { API_TOKEN: s3cr3t-value }\n', /deployers\.hooked\.env: its values may be secrets/],
   ] as const) {
-    await writeFile(join(dir, 'c.yaml'), `${text.replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`).replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`)}${extra}`);
+    const base = text.replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`).replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
+    // An indented extra is one more deployer; the others are top-level keys.
+    await writeFile(join(dir, 'c.yaml'), extra.startsWith('  ') ? base.replace('deployers:\n', `deployers:\n${extra}`) : `${base}${extra}`);
     const errs: string[] = [];
     const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: () => {}, err: (l) => errs.push(l) });
     assert.equal(code, 1);
