@@ -102,8 +102,8 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_CHALLENGE_LISTEN: {
-    title: 'The standalone http-01 solver could not listen on its port',
-    hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
+    title: 'A standalone solver (http-01 `standalone`, tls-alpn-01 `tls-alpn`) could not listen on its port',
+    hint: 'Free the port named in the message (stop the server there for the renewal), run as a user that may bind it, or set the solver\'s port and forward the CA\'s port to it.',
     local: true,
   },
   ERR_CHALLENGE_SELF_CHECK: {
@@ -143,6 +143,16 @@ export const ERROR_CATALOG = {
   ERR_DNS_PROPAGATION_TIMEOUT: {
     title: 'Not every authoritative nameserver served the TXT value in time',
     hint: 'Raise propagationTimeoutSeconds, or check zone transfers (NOTIFY) to the secondaries named in the message.',
+  },
+  ERR_DNS_PERSIST_RECORD: {
+    title: 'No record at `_validation-persist.<name>` proves the name for this account and CA: missing, naming another issuer or account, in the old -01 form, without `policy=wildcard` for a wildcard, or past its `persistUntil`',
+    hint: 'Publish the record `certpilot dns-persist record <name>` prints (add --apply --solver <a DNS solver> to write it once), replacing the one named in the message.',
+    local: true,
+  },
+  ERR_DNS_PERSIST_UNSUPPORTED: {
+    title: 'The CA names no issuer domain names for dns-persist-01 (directory `meta.issuerDomainNames` or `caaIdentities`)',
+    hint: 'Check that the CA offers dns-persist-01, or give the issuer name with --issuer.',
+    local: true,
   },
   ERR_DNS_SECRET: {
     title: 'The secret file of a DNS solver could not be read',

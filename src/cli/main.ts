@@ -53,6 +53,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
   kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need; kubernetes manifests: the ServiceAccount, Role, CronJob… that run certpilot in a cluster', load: () => import('./commands/kubernetes.js') },
   state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
+  'dns-persist': {
+    summary: 'dns-persist record [NAME…]: print the dns-persist-01 TXT record of each name for this account and CA (--persist-until, --apply --solver DNS-SOLVER writes it once)',
+    load: () => import('./commands/dns-persist.js'),
+  },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -66,6 +70,7 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   route53: 'policy|check [SOLVER…]',
   kubernetes: 'check [NAME…] | manifests',
   state: 'copy --from SPEC --to SPEC',
+  'dns-persist': 'record [NAME…]',
 };
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
@@ -107,6 +112,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'certpilot kubernetes manifests --namespace web --image registry.example.com/certpilot:1.0 -o deploy/certpilot && kubectl apply -k deploy/certpilot',
     'certpilot kubernetes manifests --mode cronjob --state pvc --serve > certpilot.yaml',
   ],
+  'dns-persist': ['certpilot dns-persist record', 'certpilot dns-persist record example.com --persist-until 2027-12-31', 'certpilot dns-persist record --apply --solver dns'],
   state: [
     'certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs',
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",

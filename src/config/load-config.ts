@@ -15,6 +15,7 @@ import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
 import { CONFIG_SECTIONS, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
+import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
 import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
@@ -402,8 +403,8 @@ function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Rec
 
 /**
  * The solver of each name: the first `solvers` selector that matches it, else the certificate's
- * (or the default) solver. Checks every reference, that wildcards go to a dns-01 solver and IP
- * addresses to an http-01 one, and that `names` only lists names of the certificate.
+ * (or the default) solver. Checks every reference, that wildcards go to a DNS-based solver (dns-01,
+ * dns-account-01, dns-persist-01) and IP addresses to an http-01 or tls-alpn-01 one, and that `names` only lists names of the certificate.
  */
 function chooseSolvers(
   domains: readonly string[],
@@ -441,14 +442,17 @@ function chooseSolvers(
     if (!(selector ? selector.ok : fallbackOk)) return;
     const plugin = findPlugin(solvers[solver]?.type ?? '');
     if (!plugin) return; // an entry that did not parse: its own problem is reported already
-    const type = challengeTypeOf(plugin);
-    if (domain.startsWith('*.') && type !== 'dns-01') {
+    const type = challengeTypeOf(plugin, solvers[solver]?.wrapper as Readonly<{ challenge?: unknown }> | undefined);
+    if (domain.startsWith('*.') && !(type && WILDCARD_CHALLENGE_TYPES.includes(type))) {
       issues.push({
         path: `${path}.domains[${index}]`,
-        message: `"${domain}" is a wildcard, which only dns-01 can prove, but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a dns-01 solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53 or rfc2136 solver> }])`,
+        message: `"${domain}" is a wildcard, which only dns-01, dns-account-01 or dns-persist-01 can prove (RFC 8555 §7.1.3), but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a DNS solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53, rfc2136 or dns-persist solver> }])`,
       });
-    } else if (ipVersion(domain) !== 0 && type === 'dns-01') {
-      issues.push({ path: `${path}.domains[${index}]`, message: `"${domain}" is an IP address, which dns-01 cannot prove; give it an http-01 solver` });
+    } else if (ipVersion(domain) !== 0 && !(type && IP_CHALLENGE_TYPES.includes(type))) {
+      issues.push({
+        path: `${path}.domains[${index}]`,
+        message: `"${domain}" is an IP address, which ${type ?? 'its solver'} cannot prove (RFC 8738: only http-01 and tls-alpn-01); give it an http-01 or tls-alpn solver`,
+      });
     }
   });
   return chosen;

@@ -116,9 +116,12 @@ export function definePlugin<K extends PluginKind, S extends z.ZodObject, I exte
   return definition;
 }
 
-/** The challenge type a solver plug-in answers: dns-01 for DNS providers, http-01 for token stores. */
-export function challengeTypeOf(plugin: Pick<PluginDefinition, 'kind' | 'challengeType'>): ChallengeType | undefined {
-  if (plugin.kind === 'dns-provider') return 'dns-01';
+/**
+ * The challenge type a solver plug-in answers: http-01 for token stores; for DNS providers dns-01,
+ * or the `challenge` option of the wrapping dns-01 solver when given (`dns-account-01`).
+ */
+export function challengeTypeOf(plugin: Pick<PluginDefinition, 'kind' | 'challengeType'>, wrapper?: Readonly<{ challenge?: unknown }>): ChallengeType | undefined {
+  if (plugin.kind === 'dns-provider') return wrapper?.challenge === 'dns-account-01' ? 'dns-account-01' : 'dns-01';
   if (plugin.kind === 'token-store') return 'http-01';
   return plugin.kind === 'challenge-solver' ? plugin.challengeType : undefined;
 }

@@ -8,6 +8,8 @@
 import { plugin as standalone } from '../challenges/http01/solvers/standalone/plugin.js';
 import { plugin as webroot } from '../challenges/http01/solvers/webroot/plugin.js';
 import { plugin as stateless } from '../challenges/http01/solvers/stateless/plugin.js';
+import { plugin as tlsAlpn } from '../challenges/tls-alpn01/solvers/tls-alpn/plugin.js';
+import { plugin as dnsPersist } from '../challenges/dns-persist01/solvers/dns-persist/plugin.js';
 import { plugin as redis } from '../challenges/http01/token-stores/redis/plugin.js';
 import { plugin as rfc2136 } from '../challenges/dns01/providers/rfc2136/plugin.js';
 import { plugin as route53 } from '../challenges/dns01/providers/route53/plugin.js';
@@ -20,7 +22,7 @@ import { plugin as leaseLocker } from '../coordination/lease/plugin.js';
 import type { PluginDefinition, PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
-export const PLUGINS = [standalone, webroot, stateless, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker] as const;
+export const PLUGINS = [standalone, webroot, stateless, tlsAlpn, dnsPersist, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker] as const;
 
 /** A registered plug-in id. */
 export type PluginId = (typeof PLUGINS)[number]['id'];

@@ -1,4 +1,5 @@
 /** `certpilot status`: one row per certificate, from the state directory; no CA request. */
+import { readPersistNote } from '../../challenges/dns-persist01/persist-notes.js';
 import { isDeployed } from '../../deploy/deploy-chain.js';
 import { CertpilotError } from '../../errors.js';
 import { decideRenewal } from '../../renewal/renew-certificate.js';
@@ -48,6 +49,24 @@ export async function run(ctx: CommandContext): Promise<number> {
             ...(record?.result === 'failure' ? { code: record.code, message: record.message } : {}),
           };
         });
+        // dns-persist-01 names: the standing record as the solver last saw it (no DNS lookup here).
+        const dnsPersist = await Promise.all(
+          Object.entries(spec?.solvers ?? {})
+            .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
+            .map(async ([domain, solver]) => {
+              const note = await readPersistNote(config.stateDir, domain);
+              const entry = config.solvers[solver];
+              const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
+              const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
+              return {
+                name: domain,
+                record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
+                checkedAt: note?.checkedAt,
+                persistUntil: note?.persistUntil,
+                warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
+              };
+            }),
+        );
         const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
         const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
         return {
@@ -71,6 +90,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           failureCount: state.failureCount,
           files: stored?.paths,
           deployers,
+          dnsPersist,
           problem: undefined as { code: string; message: string; hint: string } | undefined,
         };
       }),
@@ -105,6 +125,13 @@ export async function run(ctx: CommandContext): Promise<number> {
         ])),
       ).join('\n'),
     );
+    for (const r of rows) {
+      for (const p of ('dnsPersist' in r ? r.dnsPersist : undefined) ?? []) {
+        const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
+        ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
+        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
+      }
+    }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
     return problems.length ? EXIT.failed : EXIT.ok;
   } finally {

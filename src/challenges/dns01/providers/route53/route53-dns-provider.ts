@@ -230,9 +230,14 @@ export class Route53DnsProvider implements DnsProvider {
   }
 }
 
-/** A TXT value in Route 53's zone-file form (RFC 1035 §5.1 character-string). */
+/**
+ * A TXT value in Route 53's zone-file form (RFC 1035 §5.1 character-strings): one quoted string,
+ * or for a value over 255 characters (a dns-persist-01 record can be) several, which readers join.
+ */
 function quote(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const chunks: string[] = [];
+  for (let i = 0; i === 0 || i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
+  return chunks.map((c) => `"${c.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(' ');
 }
 
 function unquote(value: string): string {
