@@ -309,6 +309,10 @@ export const ERROR_CATALOG = {
     title: 'The service account lacks Role rules the configured plug-ins need (`certpilot kubernetes check`)',
     hint: 'Add the rules `certpilot kubernetes check` lists as missing to the Role bound to certpilot\'s service account (docs/kubernetes.md shows each plug-in\'s Role).',
   },
+  ERR_MANIFESTS_CONFIG: {
+    title: 'The configuration asks for something the generated manifests cannot run (a file lock, a kubeconfig, state on disk with --state secret, --serve without a redis solver)',
+    hint: 'Change the field the message names as its hint says, or pick the other --state; then generate again.',
+  },
   ERR_KUBERNETES_EXEC: {
     title: 'A command could not be run in a pod',
     hint: 'Check the container name and that the command exists in the image; the message has the server\'s reason.',

@@ -99,6 +99,13 @@ export const FLAGS = {
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'state'], help: 'machine-readable output' },
   from: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to read (dir:PATH | kubernetes-secret:[NS][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N] | config)' },
   to: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to write (same forms as --from)' },
+  mode: { type: 'string', value: 'MODE', commands: ['kubernetes'], help: 'manifests: cronjob (default: `renew` on a schedule) | daemon (a Deployment running `certpilot daemon`)' },
+  state: { type: 'string', value: 'STORE', commands: ['kubernetes'], help: 'manifests: secret (default: state in Secrets, no volume) | pvc (a PersistentVolumeClaim, the deck\'s way)' },
+  serve: { type: 'boolean', commands: ['kubernetes'], help: 'manifests: also the http-01 responder (Deployment of 2, Service, PodDisruptionBudget, Ingress)' },
+  output: { type: 'string', short: 'o', value: 'DIR', commands: ['kubernetes'], help: 'manifests: write a kustomize directory (kustomization.yaml) instead of one YAML stream on stdout' },
+  namespace: { type: 'string', value: 'NS', commands: ['kubernetes'], help: 'manifests: the namespace certpilot runs in (default: the plug-ins\' namespace, else default)' },
+  image: { type: 'string', value: 'IMAGE', commands: ['kubernetes'], help: 'manifests: the certpilot image (default certpilot:VERSION; build it with the Dockerfile and push it where the cluster pulls)' },
+  'aws-role-arn': { type: 'string', value: 'ARN', commands: ['kubernetes'], help: 'manifests: IAM role for route53 through IRSA (the ServiceAccount annotation; no key in any manifest)' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',
     override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.set = { ...o.set, logLevel: 'debug' })),

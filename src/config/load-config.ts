@@ -80,6 +80,8 @@ export interface ConfigOverrides {
 export interface LoadConfigOptions {
   /** Path of the YAML file; when absent only defaults, env and overrides apply. */
   file?: string;
+  /** The file's text, when the caller has it already (the manifests generator's adjusted copy); `file` still names it and is the base of relative paths. */
+  text?: string;
   /** The environment (process.env at the CLI). */
   env: Readonly<Record<string, string | undefined>>;
   /** Base for relative paths when there is no file. */
@@ -120,7 +122,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (source) {
     let text: string;
     try {
-      text = await readFile(source, 'utf8');
+      text = options.text ?? (await readFile(source, 'utf8'));
     } catch (err) {
       throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
