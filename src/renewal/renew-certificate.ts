@@ -12,7 +12,6 @@ import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
@@ -20,7 +19,7 @@ import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
-import { isLocalFailure } from '../errors.js';
+import { failureCost } from './failure-cost.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -88,6 +87,11 @@ export interface RenewalResult {
   paths?: CertificatePaths;
   /** The deploy stage, when it ran. */
   deploy?: DeployReport;
+  /**
+   * For a failed renewal: whether it holds the next run back (failure backoff) and why — only a
+   * failure the CA counted does (see `failure-cost.ts`).
+   */
+  backoff?: { held: boolean; why: string };
   /**
    * For a failed or interrupted renewal: the version that stays live, or `null` when none was
    * ever issued (a first issuance); absent when the run failed before it could tell.
@@ -508,9 +512,11 @@ async function issueAndSave(
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null };
-    const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
+    // The one rule of what holds the next run (failure-cost.ts): only what the CA counted.
+    const cost = failureCost(err);
+    const retryAfter = cost.held ? cost.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const local = isLocalFailure(error);
+    const local = !cost.held;
     const failed = recordFailure(
       state,
       now,
@@ -522,8 +528,8 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, local }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
-    const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, ...(next ? { next } : {}) };
+    log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
   }
 }
