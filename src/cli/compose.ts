@@ -234,6 +234,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,
+      retention: config.renewal.retention,
       ...(config.renewal.runIntervalHours ? { runIntervalMs: config.renewal.runIntervalHours * 3_600_000 } : {}),
       clock,
       logger,

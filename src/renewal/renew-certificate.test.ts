@@ -586,3 +586,37 @@ test('the backoff fingerprint covers the directory URL and every solver and depl
   assert.equal((await renewCertificate(configured, h.ctx)).outcome, 'held');
   assert.equal((await renewCertificate({ ...configured, settings: 'digest-2' }, h.ctx)).outcome, 'issued', 'a changed setting is a fix worth trying at once');
 });
+
+test('a run stopped after the live switch, before the pending order was cleared: the next run recognizes its own work (no new version, no second deploy)', async () => {
+  const h = await harness();
+  const deploys: number[] = [];
+  h.deployers = [{ id: 'out', deploy: async (cert) => (deploys.push(cert.version), { message: 'ok' }) }];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['out'] };
+  await renewCertificate(withDeploy, h.ctx);
+  assert.deepEqual(deploys, [1]);
+  const cert = issued();
+  h.next = async (req) => {
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/2', privateKeyPem: cert.privateKeyPem, certificateUrl: 'https://ca.test/cert/2' });
+    return cert;
+  };
+  // The "kill": the save made version 2 live, then the run died before clearing the order.
+  const realClear = h.store.clearPendingOrder.bind(h.store);
+  h.store.clearPendingOrder = async () => Promise.reject(new Error('killed'));
+  await renewCertificate(withDeploy, h.ctx, { force: true });
+  h.store.clearPendingOrder = realClear;
+  assert.equal((await h.store.load('www'))?.version, 2);
+  assert.ok(await h.store.loadPendingOrder('www'), 'the order is still pending');
+  assert.deepEqual(deploys, [1], 'the killed run never deployed');
+
+  // The next run resumes the order; the CA hands back the same certificate.
+  const resumed = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(resumed.outcome, 'renewed');
+  assert.match(resumed.message, /version 2 already holds the certificate of order https:\/\/ca\.test\/order\/2.*nothing saved again/);
+  assert.equal((await h.store.load('www'))?.version, 2, 'no new version');
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'the order is cleared');
+  assert.deepEqual(deploys, [1, 2], 'version 2 deployed once, by the run that found it undeployed');
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).outcome, 'not-due');
+  assert.deepEqual(deploys, [1, 2], 'and never again');
+  const { readdirSync } = await import('node:fs');
+  assert.equal(readdirSync(join(h.store.stateDir, 'archive', 'www')).filter((f) => f.startsWith('cert')).length, 2);
+});

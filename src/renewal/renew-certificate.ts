@@ -59,6 +59,8 @@ export interface RenewalContext {
   preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
+  /** How long the archive keeps versions (`renewal.retention`); unset: every version is kept. */
+  retention?: { keepVersions: number; keepDays: number };
   lockTtlSeconds: number;
   /** How often renew runs, when known: renewals due before the next run are done now. */
   runIntervalMs?: number;
@@ -437,6 +439,7 @@ async function issueAndSave(
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
     const resume = pending && pending.directoryUrl === session.directoryUrl && pending.accountUrl === session.accountUrl ? pending : undefined;
+    const replaces = ctx.ari && stored && !options.dryRun ? stored.metadata.ariCertId : undefined;
     const checkpoint = async (c: { orderUrl: string; privateKeyPem: string; certificateUrl?: string }): Promise<void> => {
       if (options.dryRun) return;
       await ctx.store.savePendingOrder(spec.name, {
@@ -448,6 +451,7 @@ async function issueAndSave(
         ...(spec.profile ? { profile: spec.profile } : {}),
         privateKeyPem: c.privateKeyPem,
         ...(c.certificateUrl ? { certificateUrl: c.certificateUrl } : {}),
+        ...(resume?.replaces ? { replaces: resume.replaces } : replaces ? { replaces } : {}),
         createdAt: resume?.createdAt ?? ctx.clock.now().toISOString(),
         reason: resume?.reason ?? reason,
       });
@@ -461,13 +465,19 @@ async function issueAndSave(
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
-        ...(ctx.ari && stored && !options.dryRun ? { replaces: stored.metadata.ariCertId } : {}),
+        ...(replaces ? { replaces } : {}),
         ...(ctx.preferredChain ? { preferredChain: ctx.preferredChain } : {}),
       },
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (options.dryRun) {
       return { name: spec.name, outcome: 'dry-run', reason, message: `dry run: issued by ${session.directoryUrl} and discarded`, notAfter: issued.notAfter.toISOString() };
+    }
+    if (resume) {
+      // An earlier run may have saved this very certificate and been stopped before it cleared the
+      // order: recognize it (by fingerprint) instead of saving a duplicate version and deploying it again.
+      const known = await ctx.store.findVersion?.(spec.name, issued.certPem);
+      if (known !== undefined) return await recognized(spec, stored, state, known, resume, reason, ctx, log);
     }
     const saved = await ctx.store.save(spec.name, {
       certPem: issued.certPem,
@@ -483,7 +493,7 @@ async function issueAndSave(
         serialNumber: issued.serialNumber,
         issuer: issued.issuer,
         ariCertId: issued.ariCertId,
-        ...(issued.replaces ? { replaces: issued.replaces } : {}),
+        ...(issued.replaces || resume?.replaces ? { replaces: issued.replaces ?? resume?.replaces } : {}),
         issuedAt: ctx.clock.now().toISOString(),
         directoryUrl: session.directoryUrl,
         accountUrl: session.accountUrl,
@@ -492,6 +502,7 @@ async function issueAndSave(
     await ctx.store.clearPendingOrder(spec.name);
     await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
+    await pruneArchive(spec.name, state, ctx, log);
     return {
       name: spec.name,
       outcome: stored ? 'renewed' : 'issued',
@@ -531,5 +542,54 @@ async function issueAndSave(
     log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
     const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
     return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
+  }
+}
+
+/**
+ * The pending order's certificate is already stored as version `known` (an earlier run saved it,
+ * then was stopped before it cleared the order): the order is cleared, nothing is saved again,
+ * and the deploy stage then runs only for deployers that lack the live version.
+ */
+async function recognized(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate | undefined,
+  state: RenewalState,
+  known: number,
+  pending: PendingOrder,
+  reason: string,
+  ctx: RenewalContext,
+  log: Logger,
+): Promise<RenewalResult> {
+  await ctx.store.clearPendingOrder(spec.name);
+  log.info({ order: pending.orderUrl, version: known, live: stored?.version }, 'the pending order\'s certificate is already stored; the order is cleared, nothing saved again');
+  if (stored && stored.version === known) {
+    if (state.lastAttempt?.result !== 'success' || state.failureCount > 0) await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
+    return {
+      name: spec.name,
+      outcome: 'renewed',
+      reason,
+      message: `version ${known} already holds the certificate of order ${pending.orderUrl} (an earlier run saved it and was stopped before it finished); nothing saved again, valid until ${stored.metadata.notAfter}`,
+      version: known,
+      notAfter: stored.metadata.notAfter,
+      ...(stored.paths ? { paths: stored.paths } : {}),
+    };
+  }
+  return {
+    name: spec.name,
+    outcome: 'not-due',
+    reason,
+    message: `the certificate of order ${pending.orderUrl} is archived version ${known}; the order is cleared${stored ? `, version ${stored.version} stays live` : ''}`,
+    ...(stored ? { version: stored.version, ...(stored.paths ? { paths: stored.paths } : {}) } : {}),
+  };
+}
+
+/** Prunes the archive by `ctx.retention`, keeping every version a deploy record names. Never fails the run. */
+async function pruneArchive(name: string, state: RenewalState, ctx: RenewalContext, log: Logger): Promise<void> {
+  if (!ctx.retention || !ctx.store.removeOldVersions) return;
+  const held = new Set(Object.values(state.deployments ?? {}).map((d) => d.version));
+  try {
+    await ctx.store.removeOldVersions(name, ctx.retention, ctx.clock.now(), held);
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not prune the archive; it is tried again after the next save');
   }
 }
