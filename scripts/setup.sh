@@ -42,7 +42,9 @@ APT_PACKAGES=(pebble openssl ca-certificates
   python3-blinker python3-openssl
   # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
   # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
-  redis-server apache2 libssl3 nginx-light php-cli php-redis)
+  redis-server apache2 libssl3 nginx-light php-cli php-redis
+  # the kill-after-the-live-switch test: strace delivers SIGKILL at one exact syscall
+  strace)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).

@@ -209,4 +209,6 @@ export interface StoredAccount {
 export interface AccountStore {
   loadAccount(directoryUrl: string): Promise<StoredAccount | undefined>;
   saveAccount(account: StoredAccount): Promise<void>;
+  /** Optional: removes a pending account (no `url`) the CA refused to register; idempotent. */
+  deleteAccount?(directoryUrl: string): Promise<void>;
 }

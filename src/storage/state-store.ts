@@ -318,6 +318,11 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     await this.backend.put(stateKeys.account(account.directoryUrl), value);
   }
 
+  /** Removes the account of `directoryUrl` (a pending registration the CA refused); idempotent. */
+  async deleteAccount(directoryUrl: string): Promise<void> {
+    await this.backend.delete(stateKeys.account(directoryUrl));
+  }
+
   /** Moves an unreadable entry aside (natively, or to its `corrupt/<part>` key) and reports it. */
   private async setAside(key: string, entry: StateEntry, why: string): Promise<void> {
     let from = `${key} (${this.backend.description})`;
