@@ -241,3 +241,22 @@ test('60 forced renewals leave at most the retained versions', { timeout: 600_00
   const files = readdirSync(join(s.stateDir, 'archive', 'many'));
   assert.ok(files.every((f) => /(5[6-9]|60)\.(pem|json)$/.test(f)), `no file of a pruned version stays: ${files.join(' ')}`);
 });
+
+test('status does not show LAST RESULT "success" while a deployer failed', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t)) return;
+  const s = await startCliScenario(t, { pebble: { version: '2.4', noSleep: true }, certificates: [{ name: 'dep', domains: ['dep.cost.test'], deploy: ['broken'] }] });
+  await writeFile(s.config, (await readFile(s.config, 'utf8')).replace('certificates:', `deployers: ${JSON.stringify({ broken: { type: 'hook', shell: true, command: 'exit 3' } })}\ncertificates:`));
+  const run = await runCli(['issue', '--config', s.config]);
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  const status = await runCli(['status', '--config', s.config]);
+  const row = status.stdout.split('\n').find((l) => l.startsWith('dep '));
+  assert.ok(row, status.stdout);
+  assert.doesNotMatch(row, / success /, row);
+  assert.match(row, /deploy failure \d{4}-\d\d-\d\d \d\d:\d\dZ ERR_DEPLOY_HOOK_FAILED/);
+  const json = JSON.parse((await runCli(['status', '--json', '--config', s.config])).stdout) as { name: string; lastResult?: { result: string; stage: string; deployer?: string } }[];
+  assert.deepEqual(json.map((r) => [r.name, r.lastResult?.result, r.lastResult?.stage, r.lastResult?.deployer]), [['dep', 'failure', 'deploy', 'broken']]);
+  // Once the deploy succeeds, the last result is the success again.
+  await writeFile(s.config, (await readFile(s.config, 'utf8')).replace('"exit 3"', '"true"'));
+  assert.equal((await runCli(['deploy', 'dep', '--config', s.config])).code, 0);
+  assert.match((await runCli(['status', '--config', s.config])).stdout, /^dep .* success /m);
+});
