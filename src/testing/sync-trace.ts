@@ -29,7 +29,7 @@ export function traceSyncs(script: string, input: string, args: readonly string[
   const dir = mkdtempSync(join(tmpdir(), 'certpilot-strace-'));
   const out = join(dir, 'trace');
   try {
-    const res = spawnSync('strace', ['-f', '-y', '-qq', '-s', '4096', '-o', out, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2,mkdir,mkdirat,symlink,symlinkat', process.execPath, script, ...args], {
+    const res = spawnSync('strace', ['-f', '-y', '-qq', '-s', '4096', '-o', out, '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2,mkdir,mkdirat,symlink,symlinkat,open,openat', process.execPath, script, ...args], {
       input,
       encoding: 'utf8',
       timeout: 120_000,
@@ -59,22 +59,73 @@ export function parseTrace(text: string): SyncEvent[] {
       open.set(pid, rest.slice(0, -'<unfinished ...>'.length));
       continue;
     } else call = rest;
-    if (!/\)\s+=\s+0\b/.test(call)) continue; // only calls that succeeded
+    const name = /^(\w+)\(/.exec(call)?.[1] ?? '';
+    // Only calls that succeeded (an open returns its descriptor).
+    if (!(name.startsWith('open') ? /\)\s+=\s+\d+/ : /\)\s+=\s+0\b/).test(call)) continue;
     at++;
-    const sync = /^f(?:data)?sync\(\d+<(.+?)>\)/.exec(call);
-    if (sync?.[1] !== undefined) {
-      events.push({ kind: 'fsync', path: sync[1], at });
-      continue;
+    const args = splitArgs(call.slice(name.length + 1, call.lastIndexOf(')', call.search(/\)\s+=\s+\d/) + 1)));
+    const fdPath = (arg: string | undefined): string | undefined => /^(?:\d+|AT_FDCWD)<(.+)>$/.exec(arg ?? '')?.[1];
+    const str = (arg: string | undefined): string | undefined => /^"(.*)"$/.exec(arg ?? '')?.[1];
+    // A path argument, resolved against the directory descriptor before it (the *at calls).
+    const pathAt = (dirArg: string | undefined, pathArg: string | undefined): string | undefined => {
+      const p = str(pathArg);
+      if (p === undefined) return undefined;
+      if (p.startsWith('/')) return p;
+      const base = fdPath(dirArg);
+      return base === undefined ? undefined : `${base}/${p}`;
+    };
+    let event: SyncEvent | undefined;
+    if (name === 'fsync' || name === 'fdatasync') {
+      const path = fdPath(args[0]);
+      if (path !== undefined) event = { kind: 'fsync', path, at };
+    } else if (name === 'rename') {
+      const [from, to] = [str(args[0]), str(args[1])];
+      if (from !== undefined && to !== undefined) event = { kind: 'rename', from, to, at };
+    } else if (name === 'renameat' || name === 'renameat2') {
+      const [from, to] = [pathAt(args[0], args[1]), pathAt(args[2], args[3])];
+      if (from !== undefined && to !== undefined) event = { kind: 'rename', from, to, at };
+    } else if (name === 'mkdir' || name === 'symlink') {
+      const path = str(args[name === 'mkdir' ? 0 : 1]);
+      if (path !== undefined) event = { kind: 'create', path, at };
+    } else if (name === 'mkdirat') {
+      const path = pathAt(args[0], args[1]);
+      if (path !== undefined) event = { kind: 'create', path, at };
+    } else if (name === 'symlinkat') {
+      const path = pathAt(args[1], args[2]);
+      if (path !== undefined) event = { kind: 'create', path, at };
+    } else if ((name === 'openat' || name === 'open') && /O_CREAT/.test(call)) {
+      const path = name === 'open' ? str(args[0]) : pathAt(args[0], args[1]);
+      if (path !== undefined) event = { kind: 'create', path, at };
     }
-    const ren = /^rename(?:at2?)?\((?:[^,]+, )?"(.+?)", (?:[^,]+, )?"(.+?)"/.exec(call);
-    if (ren?.[1] !== undefined && ren[2] !== undefined) {
-      events.push({ kind: 'rename', from: ren[1], to: ren[2], at });
-      continue;
-    }
-    const made = /^mkdir(?:at)?\((?:[^,"]+, )?"(.+?)"/.exec(call) ?? /^symlink(?:at)?\("(?:.+?)", (?:[^,"]+, )?"(.+?)"/.exec(call);
-    if (made?.[1] !== undefined) events.push({ kind: 'create', path: made[1], at });
+    if (event) events.push(event);
   }
   return events;
+}
+
+/** Splits strace's argument list at top-level commas (not inside quotes, braces or brackets). */
+function splitArgs(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quoted) {
+      current += c;
+      if (c === '\\') current += text[++i] ?? '';
+      else if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '"') quoted = true;
+    else if (c === '{' || c === '[' || c === '<') depth++;
+    else if (c === '}' || c === ']' || c === '>') depth--;
+    if (c === ',' && depth === 0) {
+      out.push(current.trim());
+      current = '';
+    } else current += c;
+  }
+  if (current.trim() !== '') out.push(current.trim());
+  return out;
 }
 
 /**
@@ -91,7 +142,10 @@ export function durableBeforeSwitch(events: readonly SyncEvent[], switchTo: stri
   for (const file of files) {
     const put = before.filter((e): e is Extract<SyncEvent, { kind: 'rename' }> => e.kind === 'rename' && e.to === file).pop();
     if (!put) {
-      problems.push(`${file} was not renamed into place before the switch`);
+      // Written in place (a new version directory): its own descriptor fsynced before the switch.
+      const made = before.filter((e) => e.kind === 'create' && e.path === file).pop();
+      if (!made) problems.push(`${file} was neither created nor renamed into place before the switch`);
+      else if (!before.some((e) => e.kind === 'fsync' && e.path === file && e.at > made.at)) problems.push(`${file}: its content was not fsynced before the switch`);
       continue;
     }
     if (!before.some((e) => e.kind === 'fsync' && e.path === put.from && e.at < put.at)) problems.push(`${file}: its content (${put.from}) was not fsynced before it was renamed into place`);
