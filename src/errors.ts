@@ -202,6 +202,11 @@ export const ERROR_CATALOG = {
     title: 'There is no stored certificate to deploy',
     hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
+  ERR_FS_SHARED_DIR: {
+    title: 'A directory certpilot would write into (or one of its parents) can be written by another user',
+    hint: 'Make the directory and its parents owned by root (or certpilot\'s user) and not writable by others, or set the plug-in\'s allowSharedDir: true if you accept the risk (docs/security.md).',
+    local: true,
+  },
   ERR_DEPLOY_FILES: {
     title: 'The files deployer could not write the certificate files into its directory',
     hint: 'Check that the deployer\'s `dir` exists or can be created and that certpilot may write it (and chown, when owner/group are set).',

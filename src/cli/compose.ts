@@ -7,6 +7,7 @@
  * start is most of their run time). Each named instance is built once per process and shared by
  * every certificate that names it.
  */
+import { insecureTlsEnvironment } from '../strict-tls.js';
 import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
@@ -60,6 +61,9 @@ export interface Runtime {
 export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
+  // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
+  const insecure = deps.env ? insecureTlsEnvironment(deps.env) : undefined;
+  if (insecure) logger.warn({ variables: insecure.variables }, insecure.message);
   const store = openStateStore(config, logger);
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();

@@ -90,6 +90,7 @@ export const FLAGS = {
   'redis-url': { type: 'string', value: 'URL', commands: ['serve'], help: 'read tokens from this Redis instead (password: $CERTPILOT_REDIS_PASSWORD_FILE)' },
   'redis-prefix': { type: 'string', value: 'PREFIX', commands: ['serve'], requires: 'redis-url', help: 'key prefix with --redis-url (default .well-known/acme-challenge/)' },
   'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
+  'cache-misses-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 5000 }, help: 'remember a token the store does not have this long, so a scanner costs one read per token (default 0: off; a token written meanwhile is answered 404 until it ends)' },
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'state'], help: 'machine-readable output' },

@@ -6,6 +6,7 @@
  * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
  * by SIGINT or SIGTERM.
  */
+import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { checkValues, FLAGS, flagHelp, PARSE_OPTIONS, type CliValues, type FlagName } from './flags.js';
@@ -239,13 +240,13 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     output.out(JSON.stringify({ error: body }, null, 2));
   }
   if (err instanceof CertpilotError) {
-    output.err(`error ${err.code}: ${err.message}`);
+    output.err(redactText(`error ${err.code}: ${err.message}`));
     output.err(`  hint: ${err.hint}`);
     if (verbose) {
-      output.err(err.stack ?? '');
+      output.err(redactText(err.stack ?? ''));
       let cause = err.cause;
       while (cause) {
-        output.err(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+        output.err(redactText(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`));
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
@@ -253,8 +254,8 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }
-  output.err(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`);
+  output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');
-  if (verbose && err instanceof Error) output.err(err.stack ?? '');
+  if (verbose && err instanceof Error) output.err(redactText(err.stack ?? ''));
   return EXIT.failed;
 }

@@ -249,6 +249,7 @@ export class KubernetesClient {
       const where = options.kubeconfig !== undefined ? `kubeconfig ${options.kubeconfig}` : `service account ${options.serviceAccountDir}`;
       throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${where}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
     }
+    enforceTlsVerification(kc);
     this.namespace = namespace;
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
@@ -538,4 +539,26 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
       },
     );
   });
+}
+
+/**
+ * Makes every connection of `kc` (API calls and exec WebSockets) verify the API server's
+ * certificate whatever the environment says: @kubernetes/client-node leaves `rejectUnauthorized`
+ * unset (so NODE_TLS_REJECT_UNAUTHORIZED=0 would switch it off) unless the request options carry
+ * it, and every request's options pass through `applyOptions`. A kubeconfig asking to skip
+ * verification is refused.
+ */
+function enforceTlsVerification(kc: KubeConfig): void {
+  if (kc.getCurrentCluster()?.skipTLSVerify === true) {
+    throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: cluster ${kc.getCurrentCluster()?.name ?? ''} sets insecure-skip-tls-verify: certpilot always verifies the API server`, {
+      hint: 'Remove insecure-skip-tls-verify from the kubeconfig and give the cluster its certificate-authority (or certificate-authority-data).',
+    });
+  }
+  const target = kc as unknown as { applyOptions?: (opts: { rejectUnauthorized?: boolean }) => Promise<void> };
+  const original = target.applyOptions;
+  if (typeof original !== 'function') throw new Error('@kubernetes/client-node no longer has KubeConfig.applyOptions: TLS verification cannot be enforced');
+  target.applyOptions = async (opts) => {
+    await original.call(kc, opts);
+    opts.rejectUnauthorized = true;
+  };
 }

@@ -42,9 +42,11 @@ describe('kubernetes-secret state Secrets', () => {
     const { standin, client } = await standinClient();
     const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'renew60', keepVersions: 3 });
     const store = new StateStore(backend);
+    // The largest key certpilot issues with, kept across renewals (reuseKey): new keys would only cost time.
     let last = makeTestBundle({ domains: ['big.example.test'], keyType: 'rsa-4096' });
+    const privateKeyPem = last.privateKeyPem;
     for (let i = 1; i <= 60; i++) {
-      last = makeTestBundle({ domains: ['big.example.test', `n${i}.big.example.test`], keyType: 'rsa-4096' });
+      last = makeTestBundle({ domains: ['big.example.test', `n${i}.big.example.test`], keyType: 'rsa-4096', privateKeyPem });
       await store.save('big', last);
       await store.saveState('big', { failureCount: 0, lastAttempt: { at: new Date().toISOString(), result: 'success', reason: 'lifetime' }, deployments: { files: { version: i, serialNumber: last.metadata.serialNumber, at: new Date().toISOString(), result: 'success', message: 'wrote 4 files' } } });
     }

@@ -12,6 +12,8 @@
  *   injected clock; a DELETE of a set that is already gone is success.
  * - An `AccessDenied` names the permission that is missing.
  */
+import https from 'node:https';
+import { strictAgentOptions } from '../../../../strict-tls.js';
 import { PromiseCache } from '../../../../promise-cache.js';
 import {
   ChangeResourceRecordSetsCommand,
@@ -270,6 +272,8 @@ export function createRoute53DnsProvider(options: z.output<typeof route53Schema>
   const client = new Route53Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    // Our own agent with verification explicit (the SDK's default agent follows NODE_TLS_REJECT_UNAUTHORIZED).
+    requestHandler: { httpsAgent: new https.Agent(strictAgentOptions({ keepAlive: true, maxSockets: 50 })) },
     ...(options.profile ? { profile: options.profile } : {}),
     // Our own backoff (on the injected clock) handles throttling; the SDK tries once.
     maxAttempts: 1,
