@@ -45,6 +45,7 @@ export function traceSyncs(script: string, input: string, args: readonly string[
 export function parseTrace(text: string): SyncEvent[] {
   const events: SyncEvent[] = [];
   const open = new Map<string, string>();
+  const fds = new Map<string, string>();
   let at = 0;
   for (const raw of text.split('\n')) {
     const m = /^(\d+)\s+(.*)$/.exec(raw);
@@ -59,13 +60,21 @@ export function parseTrace(text: string): SyncEvent[] {
       open.set(pid, rest.slice(0, -'<unfinished ...>'.length));
       continue;
     } else call = rest;
+    // Learn which path each descriptor is (strace -y), to read `/proc/self/fd/<fd>/<name>` paths
+    // (the fd-based primitives of src/fs reach names that way).
+    for (const [, fd, path] of call.matchAll(/\b(\d+)<(\/[^>]*)>/g)) if (fd !== undefined && path !== undefined) fds.set(fd, path);
     const name = /^(\w+)\(/.exec(call)?.[1] ?? '';
     // Only calls that succeeded (an open returns its descriptor).
     if (!(name.startsWith('open') ? /\)\s+=\s+\d+/ : /\)\s+=\s+0\b/).test(call)) continue;
     at++;
     const args = splitArgs(call.slice(name.length + 1, call.lastIndexOf(')', call.search(/\)\s+=\s+\d/) + 1)));
     const fdPath = (arg: string | undefined): string | undefined => /^(?:\d+|AT_FDCWD)<(.+)>$/.exec(arg ?? '')?.[1];
-    const str = (arg: string | undefined): string | undefined => /^"(.*)"$/.exec(arg ?? '')?.[1];
+    const str = (arg: string | undefined): string | undefined => {
+      const p = /^"(.*)"$/.exec(arg ?? '')?.[1];
+      const viaFd = p === undefined ? undefined : /^\/proc\/self\/fd\/(\d+)\/(.+)$/.exec(p);
+      const dir = viaFd?.[1] === undefined ? undefined : fds.get(viaFd[1]);
+      return dir !== undefined && viaFd?.[2] !== undefined ? `${dir}/${viaFd[2]}` : p;
+    };
     // A path argument, resolved against the directory descriptor before it (the *at calls).
     const pathAt = (dirArg: string | undefined, pathArg: string | undefined): string | undefined => {
       const p = str(pathArg);
