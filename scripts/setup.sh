@@ -46,7 +46,9 @@ APT_PACKAGES=(pebble openssl ca-certificates
   # the container image (scripts/image.sh): buildah builds and runs it without a Docker engine
   # (vfs storage, chroot isolation: no fuse-overlayfs, runc or slirp4netns needed), mmdebstrap
   # makes its Debian base locally (no registry is reachable from CI)
-  buildah mmdebstrap)
+  buildah mmdebstrap
+  # the kill-after-the-live-switch test and the sync spy: strace stops a run at one exact syscall
+  strace)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).

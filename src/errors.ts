@@ -6,7 +6,11 @@
  * a secret (private key, TSIG secret, AWS key, EAB HMAC key) in a message, hint or cause.
  */
 
-/** Every error code, with what happened and how to fix it. Codes are `ERR_<AREA>_<PROBLEM>`. */
+/**
+ * Every error code, with what happened and how to fix it. Codes are `ERR_<AREA>_<PROBLEM>`.
+ * `local: true` marks a failure that is ours to fix (documentation only: whether a failure holds
+ * the next run back is decided by the CA's cost alone, in `renewal/failure-cost.ts`).
+ */
 export const ERROR_CATALOG = {
   // config
   ERR_CONFIG_INVALID: {
@@ -334,33 +338,6 @@ export const ERROR_CATALOG = {
     local: true,
   },
 } as const satisfies Record<string, { title: string; hint: string; local?: true }>;
-
-/** TLS errors that mean our trust is missing or wrong (a `caBundle` to add), not a CA outage. */
-const TRUST_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/**
- * True when a failure is on our side (configuration, trust, a port in use, permissions, a full
- * disk: catalog entries marked `local`, or a TLS trust error under a network error), so retrying
- * at once is right and no backoff should hold the user's fix. Everything else is the CA's side
- * (rate limits, 5xx, invalid authorizations, outages) and backs off.
- */
-export function isLocalFailure(err: CertpilotError): boolean {
-  if ((ERROR_CATALOG[err.code] as { local?: true }).local) return true;
-  for (let cause: unknown = err.cause, depth = 0; cause && depth < 8; cause = (cause as { cause?: unknown }).cause, depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && TRUST_ERRORS.has(code)) return true;
-  }
-  return false;
-}
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;

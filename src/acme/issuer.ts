@@ -16,7 +16,7 @@ import type { KeyType } from '../storage/certificate-store.js';
 import type { AcmeClient } from './acme-client.js';
 import { parseCertificate, splitPemChain } from './certificate.js';
 import { createCsr, generatePrivateKey, importPrivateKey, keyTypeOf } from './csr.js';
-import { AcmeProblemError, RateLimitedError } from './protocol/problem.js';
+import { AcmeProblemError, RateLimitedError, ValidationFailedError } from './protocol/problem.js';
 import type { Authorization, Challenge } from './protocol/types.js';
 
 /** What to issue. */
@@ -251,7 +251,9 @@ export class Issuer implements CertificateIssuer {
     const authz = await this.client.getAuthorization(url, { signal });
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
-      throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: authorization for ${authz.identifier.value} is ${authz.status}`);
+      const message = `issuer: authorization for ${authz.identifier.value} is ${authz.status}`;
+      // `invalid` is a validation the CA already failed (and counted); the other states are not.
+      throw authz.status === 'invalid' ? new ValidationFailedError(message) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message);
     }
     const offered = authz.challenges.map((c) => c.type);
     const authzName = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
@@ -275,7 +277,8 @@ export class Issuer implements CertificateIssuer {
       if (final.status !== 'valid') {
         const failed = final.challenges.find((c) => c.type === solver.type);
         const why = failed?.error?.detail ?? `authorization is ${final.status}`;
-        throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `${solver.type} for ${name}: ${why}`);
+        const message = `${solver.type} for ${name}: ${why}`;
+        throw final.status === 'invalid' ? new ValidationFailedError(message) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message);
       }
       this.logger.info({ identifier: name, type: solver.type }, 'authorization valid');
     } finally {
@@ -292,7 +295,8 @@ export class Issuer implements CertificateIssuer {
  * The error of a failed authorization stage. One failure, or several with the same code (two names
  * both REFUSED by the DNS server), surface that code as docs/errors.md documents it — not wrapped in
  * ERR_ACME_AUTHORIZATION_FAILED — with every name's detail and every distinct hint (for RFC 2136 a
- * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED.
+ * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED. When the
+ * CA marked any of them invalid, the error is a {@link ValidationFailedError}: the CA counted it.
  */
 export function authorizationFailure(failures: readonly unknown[], total: number): CertpilotError {
   const [first] = failures;
@@ -305,6 +309,8 @@ export function authorizationFailure(failures: readonly unknown[], total: number
     const errors = failures as CertpilotError[];
     return new CertpilotError(code as CertpilotError['code'], message, { cause: first, hint: mergeHints(errors.map((e) => e.hint)), retryable: errors.every((e) => e.retryable) });
   }
+  const counted = failures.some((f) => f instanceof ValidationFailedError);
+  if (counted) return new ValidationFailedError(message, { cause: failures.find((f) => f instanceof ValidationFailedError), ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}) });
   return new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message, {
     cause: first,
     ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),

@@ -250,6 +250,7 @@ export async function compose(config: ResolvedConfig, deps: { logger: Logger; cl
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,
+      retention: config.renewal.retention,
       ...(config.renewal.runIntervalHours ? { runIntervalMs: config.renewal.runIntervalHours * 3_600_000 } : {}),
       clock,
       logger,

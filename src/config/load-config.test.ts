@@ -295,3 +295,25 @@ certificates:
   assert.match(got.get('certificates[0].domains[2]') ?? '', /"192\.0\.2\.2" is an IP address, which dns-persist-01 cannot prove/);
   assert.equal(err.issues.length, 3, err.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
 });
+
+test('each certificate carries a digest of the settings a fix could change: directory URL, its solvers\' and deployers\' options', async () => {
+  const settingsOf = async (yaml: string): Promise<string | undefined> => (await loadConfig({ file: await withFile(yaml), cwd: '/', env: {} })).certificates[0]?.settings;
+  const base = (o: { dir?: string; path?: string; mode?: string } = {}): string => `
+acme: { directoryUrl: "${o.dir ?? 'https://ca.test/dir'}", email: admin@example.com, termsOfServiceAgreed: true }
+solvers:
+  web: { type: webroot, path: ${o.path ?? '/var/www'} }
+deployers:
+  out: { type: files, dir: /etc/out, layout: ${o.mode ?? 'atomic'} }
+certificates:
+  - name: www
+    domains: [www.example.test]
+    solver: web
+    deploy: [out]
+`;
+  const first = await settingsOf(base());
+  assert.match(first ?? '', /^[0-9a-f]{32}$/, 'a digest: options may hold secrets, so never the values');
+  assert.equal(await settingsOf(base()), first, 'the same settings give the same digest');
+  assert.notEqual(await settingsOf(base({ dir: 'https://ca.test/directory' })), first, 'the directory URL');
+  assert.notEqual(await settingsOf(base({ path: '/srv/www' })), first, 'a solver option');
+  assert.notEqual(await settingsOf(base({ mode: 'plain' })), first, 'a deployer option');
+});

@@ -3,6 +3,7 @@
  * environment variables → validate (zod) → apply env and flag overrides → normalize → cross-field
  * rules → a frozen {@link ResolvedConfig}, or one {@link ConfigError} listing every problem.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -34,6 +35,12 @@ export interface ResolvedCertificate {
   solvers: Readonly<Record<string, string>>;
   /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
   deploy: readonly string[];
+  /**
+   * A digest (never the values: options may hold secrets) of every setting outside the certificate
+   * a fix could change: the directory URL, the CA bundle, and each option of its solvers and
+   * deployers. Part of the backoff fingerprint, so changing any of them clears a failure backoff.
+   */
+  settings?: string;
 }
 
 /**
@@ -295,6 +302,8 @@ async function normalize(
         issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
       }
     });
+    const chosen = chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues);
+    const unique = [...new Set(deploy)];
     return {
       name,
       domains,
@@ -302,8 +311,14 @@ async function normalize(
       keyType: cert.keyType ?? c.defaults.keyType,
       reuseKey: cert.reuseKey ?? c.defaults.reuseKey,
       ...(profile ? { profile } : {}),
-      solvers: chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues),
-      deploy: [...new Set(deploy)],
+      solvers: chosen,
+      deploy: unique,
+      settings: settingsDigest({
+        directoryUrl,
+        caBundle: acme.caBundle ?? null,
+        solvers: Object.fromEntries([...new Set(Object.values(chosen))].sort().map((n) => [n, solvers[n] ?? null])),
+        deployers: unique.map((n) => [n, deployers[n] ?? null]),
+      }),
     };
   });
 
@@ -317,6 +332,13 @@ async function normalize(
     renewal: c.renewal,
     certificates,
   };
+}
+
+/** A short digest of `value` with object keys sorted (the same settings give the same digest in any order). */
+function settingsDigest(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, canonical(x)])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex').slice(0, 32);
 }
 
 /** Each named section with its built-in instances (the `default` solver) unless the file defines them. */

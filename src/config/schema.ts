@@ -218,6 +218,13 @@ export const configSchema = z
           .max(168)
           .optional()
           .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
+        retention: z
+          .strictObject({
+            keepVersions: z.number().int().min(1).max(10_000).default(10).describe('Always keep at least this many of the newest versions (the live one counts).'),
+            keepDays: z.number().int().min(0).max(36_500).default(30).describe('Always keep every version issued less than this many days ago.'),
+          })
+          .prefault({})
+          .describe('How long the archive (`archive/<name>/`) keeps old versions: a version is removed after a new one is saved only when it is outside both limits and no deployer still holds it (its deploy record names it). A `shortlived` certificate adds about 60 versions a year.'),
       })
       .prefault({})
       .describe('How renewals run.'),

@@ -12,7 +12,6 @@ import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
@@ -21,7 +20,7 @@ import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
 import type { FencedWrites } from '../storage/state-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
-import { isLocalFailure } from '../errors.js';
+import { failureCost } from './failure-cost.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -62,6 +61,8 @@ export interface RenewalContext {
   preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
+  /** How long the archive keeps versions (`renewal.retention`); unset: every version is kept. */
+  retention?: { keepVersions: number; keepDays: number };
   lockTtlSeconds: number;
   /** How often renew runs, when known: renewals due before the next run are done now. */
   runIntervalMs?: number;
@@ -90,6 +91,11 @@ export interface RenewalResult {
   paths?: CertificatePaths;
   /** The deploy stage, when it ran. */
   deploy?: DeployReport;
+  /**
+   * For a failed renewal: whether it holds the next run back (failure backoff) and why — only a
+   * failure the CA counted does (see `failure-cost.ts`).
+   */
+  backoff?: { held: boolean; why: string };
   /**
    * For a failed or interrupted renewal: the version that stays live, or `null` when none was
    * ever issued (a first issuance); absent when the run failed before it could tell.
@@ -422,6 +428,7 @@ async function issueAndSave(
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
     const resume = pending && pending.directoryUrl === session.directoryUrl && pending.accountUrl === session.accountUrl ? pending : undefined;
+    const replaces = ctx.ari && stored && !options.dryRun ? stored.metadata.ariCertId : undefined;
     const checkpoint = async (c: { orderUrl: string; privateKeyPem: string; certificateUrl?: string }): Promise<void> => {
       if (options.dryRun) return;
       await ctx.store.savePendingOrder(spec.name, {
@@ -433,6 +440,7 @@ async function issueAndSave(
         ...(spec.profile ? { profile: spec.profile } : {}),
         privateKeyPem: c.privateKeyPem,
         ...(c.certificateUrl ? { certificateUrl: c.certificateUrl } : {}),
+        ...(resume?.replaces ? { replaces: resume.replaces } : replaces ? { replaces } : {}),
         createdAt: resume?.createdAt ?? ctx.clock.now().toISOString(),
         reason: resume?.reason ?? reason,
       });
@@ -446,13 +454,19 @@ async function issueAndSave(
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
-        ...(ctx.ari && stored && !options.dryRun ? { replaces: stored.metadata.ariCertId } : {}),
+        ...(replaces ? { replaces } : {}),
         ...(ctx.preferredChain ? { preferredChain: ctx.preferredChain } : {}),
       },
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (options.dryRun) {
       return { name: spec.name, outcome: 'dry-run', reason, message: `dry run: issued by ${session.directoryUrl} and discarded`, notAfter: issued.notAfter.toISOString() };
+    }
+    if (resume) {
+      // An earlier run may have saved this very certificate and been stopped before it cleared the
+      // order: recognize it (by fingerprint) instead of saving a duplicate version and deploying it again.
+      const known = await ctx.store.findVersion?.(spec.name, issued.certPem);
+      if (known !== undefined) return await recognized(spec, stored, state, known, resume, reason, ctx, log);
     }
     const saved = await ctx.store.save(spec.name, {
       certPem: issued.certPem,
@@ -468,7 +482,7 @@ async function issueAndSave(
         serialNumber: issued.serialNumber,
         issuer: issued.issuer,
         ariCertId: issued.ariCertId,
-        ...(issued.replaces ? { replaces: issued.replaces } : {}),
+        ...(issued.replaces || resume?.replaces ? { replaces: issued.replaces ?? resume?.replaces } : {}),
         issuedAt: ctx.clock.now().toISOString(),
         directoryUrl: session.directoryUrl,
         accountUrl: session.accountUrl,
@@ -477,6 +491,7 @@ async function issueAndSave(
     await ctx.store.clearPendingOrder(spec.name);
     await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
+    await pruneArchive(spec.name, state, ctx, log);
     return {
       name: spec.name,
       outcome: stored ? 'renewed' : 'issued',
@@ -497,9 +512,11 @@ async function issueAndSave(
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null };
-    const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
+    // The one rule of what holds the next run (failure-cost.ts): only what the CA counted.
+    const cost = failureCost(err);
+    const retryAfter = cost.held ? cost.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const local = isLocalFailure(error);
+    const local = !cost.held;
     const failed = recordFailure(
       state,
       now,
@@ -511,8 +528,57 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, local }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
-    const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, ...(next ? { next } : {}) };
+    log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
+  }
+}
+
+/**
+ * The pending order's certificate is already stored as version `known` (an earlier run saved it,
+ * then was stopped before it cleared the order): the order is cleared, nothing is saved again,
+ * and the deploy stage then runs only for deployers that lack the live version.
+ */
+async function recognized(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate | undefined,
+  state: RenewalState,
+  known: number,
+  pending: PendingOrder,
+  reason: string,
+  ctx: RenewalContext,
+  log: Logger,
+): Promise<RenewalResult> {
+  await ctx.store.clearPendingOrder(spec.name);
+  log.info({ order: pending.orderUrl, version: known, live: stored?.version }, 'the pending order\'s certificate is already stored; the order is cleared, nothing saved again');
+  if (stored && stored.version === known) {
+    if (state.lastAttempt?.result !== 'success' || state.failureCount > 0) await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
+    return {
+      name: spec.name,
+      outcome: 'renewed',
+      reason,
+      message: `version ${known} already holds the certificate of order ${pending.orderUrl} (an earlier run saved it and was stopped before it finished); nothing saved again, valid until ${stored.metadata.notAfter}`,
+      version: known,
+      notAfter: stored.metadata.notAfter,
+      ...(stored.paths ? { paths: stored.paths } : {}),
+    };
+  }
+  return {
+    name: spec.name,
+    outcome: 'not-due',
+    reason,
+    message: `the certificate of order ${pending.orderUrl} is archived version ${known}; the order is cleared${stored ? `, version ${stored.version} stays live` : ''}`,
+    ...(stored ? { version: stored.version, ...(stored.paths ? { paths: stored.paths } : {}) } : {}),
+  };
+}
+
+/** Prunes the archive by `ctx.retention`, keeping every version a deploy record names. Never fails the run. */
+async function pruneArchive(name: string, state: RenewalState, ctx: RenewalContext, log: Logger): Promise<void> {
+  if (!ctx.retention || !ctx.store.removeOldVersions) return;
+  const held = new Set(Object.values(state.deployments ?? {}).map((d) => d.version));
+  try {
+    await ctx.store.removeOldVersions(name, ctx.retention, ctx.clock.now(), held);
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not prune the archive; it is tried again after the next save');
   }
 }

@@ -7,6 +7,7 @@ import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
 import { openRuntime } from '../runtime.js';
+import type { DeploymentRecord, RenewalState } from '../../storage/certificate-store.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -86,7 +87,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           reason: decision?.reason,
           decision: decision?.message ?? 'not in the configuration',
           nextRenewal: next?.toISOString(),
-          lastResult: state.lastAttempt,
+          lastResult: lastResultOf(state, spec?.deploy ?? []),
           failureCount: state.failureCount,
           files: stored?.paths,
           deployers,
@@ -115,7 +116,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
           r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
           r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
-          r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+          r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
           // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
           (r.deployers ?? []).length === 0
             ? '-'
@@ -137,4 +138,26 @@ export async function run(ctx: CommandContext): Promise<number> {
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * The last result a person should see: the last renewal attempt, unless a deployer of the
+ * certificate failed since (then `success` would hide that the new version is not where it
+ * should be): that failure, with `stage: 'deploy'` and the deployer's name.
+ */
+export function lastResultOf(
+  state: RenewalState,
+  deploy: readonly string[],
+): (NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string }) | undefined {
+  const attempt = state.lastAttempt;
+  const since = attempt ? Date.parse(attempt.at) : -Infinity;
+  const failed = deploy
+    .map((name) => [name, state.deployments?.[name]] as const)
+    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
+    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
+  if (failed) {
+    const [deployer, record] = failed;
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+  }
+  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
 }
