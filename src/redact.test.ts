@@ -18,6 +18,7 @@ const NOT_SECRET: Readonly<Record<string, string>> = {
   tokenstore: 'names a token store instance',
   tokenttlseconds: 'a duration',
   secretname: 'the name of a Kubernetes Secret, not its content',
+  secrets: 'the manifests generator\'s list of Secret references (names and keys the user creates), never a value',
   keyauthorizationfor: 'a method name',
   tokenpattern: 'a regular expression',
   cachehitsms: 'a duration',
