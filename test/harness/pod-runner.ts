@@ -23,7 +23,9 @@
  * One container of the image serves every run of a test (`startPodRuntime`): with the root
  * read-only, nothing a run does outlives it but what it wrote to its volumes, and each
  * `preparePod` makes new volumes, so a run sees what a new Job's new container would. (A new
- * buildah container costs ~8 s with vfs storage, which copies the whole image.)
+ * buildah container costs ~8 s with vfs storage, which copies the whole image.) Its name carries
+ * the test's process id; a container whose test was killed before removing it is removed by the
+ * next runtime started.
  *
  * Without buildah or root, and only then, `startPodRuntime` falls back to the host: the built CLI
  * as a host process with uid/gid 65532, the mounts under one temp root with every absolute path in
@@ -112,6 +114,7 @@ export async function startPodRuntime(): Promise<PodRuntime> {
     return hostPodRuntime(missing);
   }
   const { tag } = await buildImage();
+  await removeOrphanContainers();
   const made = await imageCommand(['container', `${POD_CONTAINER_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`], tag);
   if (made.code !== 0) throw new Error(`scripts/image.sh container failed: ${made.stderr}`);
   const container = made.stdout.trim();
@@ -125,6 +128,27 @@ export async function startPodRuntime(): Promise<PodRuntime> {
     },
   };
   return runtime;
+}
+
+/**
+ * Removes pod containers whose test process is gone (killed before its `stop`): their names carry
+ * the process id. Another live test's container is left alone.
+ */
+async function removeOrphanContainers(): Promise<void> {
+  const listed = await imageCommand(['buildah', 'containers', '--json']);
+  if (listed.code !== 0) return;
+  const all = (JSON.parse(listed.stdout || 'null') ?? []) as { containername: string }[];
+  for (const { containername } of all) {
+    const pid = new RegExp(`^${POD_CONTAINER_PREFIX}(\\d+)-`).exec(containername)?.[1];
+    if (pid === undefined) continue;
+    try {
+      process.kill(Number(pid), 0);
+      continue; // alive
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    await imageCommand(['buildah', 'rm', containername]);
+  }
 }
 
 /** A prepared pod: run its container as many times as a Job's retries would. */

@@ -57,9 +57,10 @@ const STATE_RULES_DECLARED = Object.hasOwn(CONFIG_SECTIONS, 'stateStore');
 
 for (const STATE of ['pvc', 'secret'] as const) {
   const todo = STATE === 'secret' && !STATE_RULES_DECLARED ? { todo: 'the state store declares no Role rules yet (it becomes a plug-in kind)' } : {};
-  void test(`--state ${STATE}: the generated CronJob, run as a cluster would: Redis http-01, the Secret, every pod reloaded and verified; a second Job makes no order; each Role rule is needed`, { timeout: 600_000, ...todo }, async (t) => {
+  void test(`--state ${STATE}: the generated CronJob, run as a cluster would: Redis http-01, the Secret, every pod reloaded and verified; a second Job makes no order; each Role rule is needed`, { timeout: 900_000, ...todo }, async (t) => {
     if (!requirePebble(t, '2.4') || !requireServer(t, 'redis-server') || !requireApache(t)) return;
-    // The image (one build per test run, shared with image.test.ts) and the container the Jobs run in.
+    // The image (one build per test run, shared with image.test.ts; a cold build is minutes, hence
+    // the timeout) and the container the Jobs run in.
     const runtime = await startPodRuntime();
     t.after(() => runtime.stop());
     if (!runtime.inImage) t.todo(`the pods ran on the host, not in the image: ${runtime.fallbackReason}`);
