@@ -105,7 +105,7 @@ export async function startPodRuntime(): Promise<PodRuntime> {
   const missing =
     resolveBinary('buildah') === undefined
       ? 'missing buildah (Debian package buildah; run `bash scripts/setup.sh`)'
-      : process.getuid?.() !== 0
+      : process.geteuid?.() !== 0
         ? 'not root (buildah with vfs storage and chroot isolation needs root here)'
         : undefined;
   if (missing) {
