@@ -42,7 +42,10 @@ APT_PACKAGES=(pebble openssl ca-certificates
   python3-blinker python3-openssl
   # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
   # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
-  redis-server apache2 libssl3 nginx-light php-cli php-redis)
+  redis-server apache2 libssl3 nginx-light php-cli php-redis
+  # observability: promtool test rules / check metrics and a real Prometheus scraping /metrics;
+  # headless Chromium for the status page; an SMTP server for the e-mail notifier
+  prometheus chromium python3-aiosmtpd)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).

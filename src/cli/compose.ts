@@ -22,7 +22,10 @@ import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file-locker.js';
 import type { Logger } from '../logger.js';
-import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
+import type { AccountSession, RenewalContext, RenewalResult } from '../renewal/renew-certificate.js';
+import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
+import type { LifecycleEvent, RunTiming } from '../notify/lifecycle-event.js';
+import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
 import { VERSION } from '../version.js';
@@ -48,12 +51,23 @@ export interface Runtime {
    * here (`serve --redis-url`: validated by the plug-in's schema); built once per name.
    */
   tokenStore(solverName: string, entry?: PluginInstanceConfig): Promise<ChallengeTokenStore>;
+  /** The notifiers of a certificate (its `notify`, else `defaults.notify`), each built on first use. */
+  notifierRoutes(certificate: string): NotifierRoute[];
+  /**
+   * The one place a run's per-certificate results become lifecycle events and reach the
+   * certificate's notifiers (until renewCertificate has its single exit, which will call this).
+   * Never throws; a notifier that fails is logged.
+   */
+  notify(results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
 
 /** Builds the runtime. Construction does no I/O; the first use does. */
-export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
+export function compose(
+  config: ResolvedConfig,
+  deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>>; acmeObserver?: AcmeRequestObserver | undefined },
+): Runtime {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
@@ -76,9 +90,10 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     userAgent: `certpilot/${VERSION}`,
     logger,
     clock,
+    ...(deps.acmeObserver ? { observer: deps.acmeObserver } : {}),
   });
 
-  const pluginDeps = (name: string, role: 'solver' | 'deployer'): PluginDeps => ({
+  const pluginDeps = (name: string, role: 'solver' | 'deployer' | 'notifier'): PluginDeps => ({
     name,
     logger: logger.child({ [role]: name }),
     clock,
@@ -88,7 +103,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
   });
 
   /** Builds a plug-in of `kind` from an instance entry, passing only the plug-in's own options. */
-  const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kind: K, name: string, role: 'solver' | 'deployer'): Promise<PluginInstances[K]> => {
+  const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kind: K, name: string, role: 'solver' | 'deployer' | 'notifier'): Promise<PluginInstances[K]> => {
     const plugin = findPlugin(entry.type);
     if (!plugin || plugin.kind !== kind) {
       throw new CertpilotError('ERR_INTERNAL', `compose: ${role} "${name}" has type "${entry.type}", which is not a registered ${kind}`);
@@ -186,9 +201,52 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     const stored = await clientForStoredAccount(accountOptions(directoryUrl));
     const client =
       stored?.client ??
-      new Client({ directoryUrl, accountKey: (await generatePrivateKey('ec-p256')).key, caCertificates: [...config.acme.caCertificates], userAgent: `certpilot/${VERSION}`, logger, clock });
+      new Client({
+        directoryUrl,
+        accountKey: (await generatePrivateKey('ec-p256')).key,
+        caCertificates: [...config.acme.caCertificates],
+        userAgent: `certpilot/${VERSION}`,
+        logger,
+        clock,
+        ...(deps.acmeObserver ? { observer: deps.acmeObserver } : {}),
+      });
     clients.push(client);
     return (await rememberDirectory(client, directoryUrl, signal)) ? client : undefined;
+  };
+
+  const notifier = (name: string): Promise<Notifier> =>
+    once(`notifier:${name}`, async () => {
+      const entry = config.notifiers[name];
+      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no notifier named "${name}"`);
+      return create(entry, 'notifier', name, 'notifier');
+    });
+
+  const notifierRoutes = (certificate: string): NotifierRoute[] => {
+    const spec = config.certificates.find((c) => c.name === certificate);
+    const names = spec?.notify ?? config.defaults.notify ?? [];
+    return names.flatMap((name) => {
+      const entry = config.notifiers[name];
+      if (!entry) return [];
+      const policy: NotifyPolicy = { on: (entry.on as NotifyPolicy['on'] | undefined) ?? ['failure'], expiringDays: (entry.expiringDays as number | undefined) ?? 14 };
+      return [{ name, policy, notifier: () => notifier(name) }];
+    });
+  };
+
+  const notify = async (results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }> => {
+    const [{ eventFromResult }, { dispatchEvents }] = await Promise.all([import('../notify/lifecycle-event.js'), import('../notify/notifier.js')]);
+    const events: LifecycleEvent[] = [];
+    for (const { result, timing } of results) {
+      const spec = config.certificates.find((c) => c.name === result.name);
+      // The expiry of a certificate this run did not renew comes from the store (its metadata only).
+      let notAfter = result.notAfter;
+      if (notAfter === undefined && notifierRoutes(result.name).some((r) => r.policy.on.includes('expiring'))) {
+        notAfter = await store.load(result.name).then((s) => s?.metadata.notAfter, () => undefined);
+      }
+      const event = eventFromResult(result, { domains: spec?.domains ?? [], timing, notAfter });
+      if (event) events.push(event);
+    }
+    const summary = await dispatchEvents(events, notifierRoutes, { logger, signal });
+    return { events, summary };
   };
 
   return {
@@ -236,6 +294,8 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     }),
     dnsProvider,
     tokenStore,
+    notifierRoutes,
+    notify,
     close: async () => {
       await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
       // Wrapped solvers (dns-01, token store) may hold their own resources too.

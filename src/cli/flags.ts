@@ -92,6 +92,15 @@ export const FLAGS = {
   'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
+  'metrics-file': {
+    type: 'string', value: 'FILE', commands: ['issue', 'renew', 'status'],
+    help: "also write Prometheus metrics to FILE (node_exporter's textfile format, replaced atomically; see docs/metrics.md)",
+  },
+  html: { type: 'string', value: 'FILE', commands: ['status'], help: 'also write the status page (static HTML, no JavaScript) to FILE' },
+  'run-interval-hours': {
+    type: 'string', value: 'H', commands: ['status'], integer: { min: 1, max: 168 },
+    help: 'how often renew runs, for the cadence check (default renewal.runIntervalHours)',
+  },
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',

@@ -44,12 +44,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a random minute (-u USER, --log-file)', load: () => import('./commands/cron.js') },
-  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
+  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result, cadence warnings (--json, --html FILE, --metrics-file FILE)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
-  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
+  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, /metrics, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
 /** What a command takes besides flags, for its usage line (commands without an entry take none). */

@@ -6,6 +6,7 @@ import { CertpilotError } from '../errors.js';
 import { overridesOf } from './flags.js';
 import { createLogger, type Logger } from '../logger.js';
 import { compose, type Runtime } from './compose.js';
+import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
 import type { CommandContext } from './main.js';
 
 /** The configuration file to read: --config, CERTPILOT_CONFIG, else ./certpilot.yaml when present. */
@@ -33,9 +34,9 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 }
 
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
-export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger } = {}): Promise<Runtime> {
+export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined } = {}): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: options.logger ?? createLogger({ level: config.logLevel }), env: ctx.env });
+  return compose(config, { logger: options.logger ?? createLogger({ level: config.logLevel }), env: ctx.env, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });
 }
 
 /** The configured certificates selected by --name (all when none given). */

@@ -14,7 +14,7 @@ import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIde
 import { challengeTypeOf } from '../plugins/plugin.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
-import { certificateSchema, configSchema, deployerInstanceSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, solverInstanceSchema, type ParsedConfig } from './schema.js';
+import { certificateSchema, configSchema, deployerInstanceSchema, notifierInstanceSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, solverInstanceSchema, type ParsedConfig } from './schema.js';
 
 /** One certificate, resolved: defaults applied, names normalized. */
 export interface ResolvedCertificate {
@@ -29,6 +29,8 @@ export interface ResolvedCertificate {
   solvers: Readonly<Record<string, string>>;
   /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
   deploy: readonly string[];
+  /** The notifier instances (keys of {@link ResolvedConfig.notifiers}) told about its runs. */
+  notify?: readonly string[];
 }
 
 /** A solver or deployer instance: the plug-in id and its validated options. */
@@ -60,6 +62,8 @@ export interface ResolvedConfig {
   solvers: Readonly<Record<string, PluginInstanceConfig>>;
   /** Named deployers. */
   deployers: Readonly<Record<string, PluginInstanceConfig>>;
+  /** Named notifiers. */
+  notifiers: Readonly<Record<string, PluginInstanceConfig>>;
   defaults: ParsedConfig['defaults'];
   renewal: ParsedConfig['renewal'];
   certificates: ResolvedCertificate[];
@@ -278,6 +282,7 @@ async function normalize(
 
   const solvers: Record<string, PluginInstanceConfig> = { default: { type: 'standalone', port: 80 }, ...c.solvers };
   const deployers: Record<string, PluginInstanceConfig> = { ...c.deployers };
+  const notifiers: Record<string, PluginInstanceConfig> = { ...c.notifiers };
 
   const names = new Map<string, number>();
   const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
@@ -295,6 +300,12 @@ async function normalize(
         issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
       }
     });
+    const notify = cert.notify ?? c.defaults.notify;
+    notify.forEach((n, i) => {
+      if (!notifiers[n]) {
+        issues.push({ path: cert.notify ? `${path}.notify[${i}]` : `defaults.notify[${i}]`, message: unknownInstance('notifier', n, notifiers) });
+      }
+    });
     return {
       name,
       domains,
@@ -304,6 +315,7 @@ async function normalize(
       ...(profile ? { profile } : {}),
       solvers: chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues),
       deploy: [...new Set(deploy)],
+      notify: [...new Set(notify)],
     };
   });
 
@@ -314,6 +326,7 @@ async function normalize(
     acme,
     solvers,
     deployers,
+    notifiers,
     defaults: c.defaults,
     renewal: c.renewal,
     certificates,
@@ -354,10 +367,10 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   const shape = configSchema.shape;
   const out: Mutable = {};
   for (const [key, schema] of Object.entries(shape) as [keyof typeof shape, z.ZodType][]) {
-    if (key === 'solvers' || key === 'deployers' || key === 'certificates') continue;
+    if (key === 'solvers' || key === 'deployers' || key === 'notifiers' || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of [['solvers', solverInstanceSchema], ['deployers', deployerInstanceSchema]] as const) {
+  for (const [key, entry] of [['solvers', solverInstanceSchema], ['deployers', deployerInstanceSchema], ['notifiers', notifierInstanceSchema]] as const) {
     const entries: Mutable = {};
     const given = raw[key];
     if (given && typeof given === 'object' && !Array.isArray(given)) {
@@ -377,7 +390,7 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   return out as ParsedConfig;
 }
 
-function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
+function unknownInstance(kind: 'solver' | 'deployer' | 'notifier', name: string, defined: Record<string, unknown>): string {
   const list = Object.keys(defined);
   return `"${name}" is not a ${kind} defined under \`${kind}s\`; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
 }

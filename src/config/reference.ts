@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CONFIG_ENV_VARIABLES } from './load-config.js';
 import { dns01OptionsShape } from '../challenges/dns01/dns01-options.js';
 import { tokenStoreSolverOptionsShape } from '../challenges/http01/token-store-options.js';
+import { notifyOptionsShape } from '../notify/notify-options.js';
 import type { PluginDefinition } from '../plugins/plugin.js';
 import { PLUGINS } from '../plugins/registry.js';
 import { configSchema } from './schema.js';
@@ -61,8 +62,8 @@ function fieldRows(root: JsonSchemaNode, prefix = ''): string[] {
 function pluginSections(): string[] {
   const out: string[] = [];
   for (const plugin of PLUGINS as readonly PluginDefinition[]) {
-    const section = plugin.kind === 'deployer' ? 'deployers' : 'solvers';
-    const extra = plugin.kind === 'dns-provider' ? dns01OptionsShape : plugin.kind === 'token-store' ? tokenStoreSolverOptionsShape : {};
+    const section = plugin.kind === 'deployer' ? 'deployers' : plugin.kind === 'notifier' ? 'notifiers' : 'solvers';
+    const extra = plugin.kind === 'dns-provider' ? dns01OptionsShape : plugin.kind === 'token-store' ? tokenStoreSolverOptionsShape : plugin.kind === 'notifier' ? notifyOptionsShape : {};
     const schema = z.strictObject({ type: z.literal(plugin.id).describe(`\`${plugin.id}\``), ...plugin.schema.shape, ...extra });
     const node = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
     out.push(
@@ -114,8 +115,8 @@ export function renderConfigReference(): string {
     '',
     '## Plug-in options',
     '',
-    'A `solvers.<name>` or `deployers.<name>` entry is `type` (the plug-in id) plus that plug-in\'s options.',
-    'DNS providers also take the dns-01 options, token stores the store-backed http-01 options. The list',
+    'A `solvers.<name>`, `deployers.<name>` or `notifiers.<name>` entry is `type` (the plug-in id) plus that plug-in\'s options.',
+    'DNS providers also take the dns-01 options, token stores the store-backed http-01 options, notifiers `on` and `expiringDays`. The list',
     'of plug-ins is [plugins.md](plugins.md).',
     '',
     ...pluginSections(),
@@ -129,6 +130,7 @@ export function renderPluginList(): string {
     'token-store': 'Token stores for http-01 across many pods (`solvers.<name>.type`)',
     'dns-provider': 'DNS providers for dns-01 (`solvers.<name>.type`)',
     deployer: 'Deployers (`deployers.<name>.type`)',
+    notifier: 'Notifiers (`notifiers.<name>.type`)',
   };
   const out = [
     '# Plug-ins',

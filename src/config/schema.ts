@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { dns01OptionsShape } from '../challenges/dns01/dns01-options.js';
 import { tokenStoreSolverOptionsShape } from '../challenges/http01/token-store-options.js';
+import { notifyOptionsShape } from '../notify/notify-options.js';
 import type { PluginDefinition } from '../plugins/plugin.js';
 import { pluginsOfKind } from '../plugins/registry.js';
 
@@ -122,6 +123,11 @@ export const deployerInstanceSchema = unionOf(pluginsOfKind('deployer').map((p) 
   'A named deployer: `type` is the plug-in (see docs/plugins.md), the other keys its options.',
 );
 
+/** One notifier instance, with the options every notifier takes (`on`, `expiringDays`). */
+export const notifierInstanceSchema = unionOf(pluginsOfKind('notifier').map((p) => instanceSchema(p, notifyOptionsShape)), 'notifier').describe(
+  'A named notifier: `type` is the plug-in (see docs/plugins.md), the other keys its options and `on` / `expiringDays`.',
+);
+
 const solverSelectorSchema = z
   .strictObject({
     names: z.array(z.string()).optional().describe('Names of the certificate this entry covers, exactly as listed in `domains` (e.g. `*.example.com`).'),
@@ -155,6 +161,10 @@ export const certificateSchema = z
       .array(instanceName)
       .optional()
       .describe('Deployers (names under `deployers`) run in this order after each new version, and retried on the next run when one failed. Overrides `defaults.deploy`.'),
+    notify: z
+      .array(instanceName)
+      .optional()
+      .describe('Notifiers (names under `notifiers`) told about this certificate\'s runs (each filters by its own `on`). Overrides `defaults.notify`; `[]` for none.'),
   })
   .describe('A certificate to keep issued and renewed.');
 
@@ -175,6 +185,10 @@ export const configSchema = z
       .record(instanceName, deployerInstanceSchema)
       .default({})
       .describe('Named deployers: where each new certificate version goes after it is saved (files, hook, Kubernetes…).'),
+    notifiers: z
+      .record(instanceName, notifierInstanceSchema)
+      .default({})
+      .describe('Named notifiers (webhook, e-mail): who hears about failed renewals and deploys (and, if asked, successes and certificates about to expire). A notifier that fails never fails a renewal.'),
     defaults: z
       .strictObject({
         keyType: keyType.default('ec-p256'),
@@ -182,6 +196,7 @@ export const configSchema = z
         profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
         solver: instanceName.default('default').describe('The solver of every certificate that names none.'),
         deploy: z.array(instanceName).default([]).describe('The deployers of every certificate that lists none.'),
+        notify: z.array(instanceName).default([]).describe('The notifiers of every certificate that lists none.'),
       })
       .prefault({})
       .describe('Defaults for every certificate.'),

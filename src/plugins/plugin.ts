@@ -14,12 +14,13 @@ import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-s
 import type { Clock } from '../clock.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { Logger } from '../logger.js';
+import type { Notifier } from '../notify/notifier.js';
 
 /**
  * The kinds of plug-in. A certificate's solver may be a `challenge-solver`, a `dns-provider`
  * (wrapped in the dns-01 solver) or a `token-store` (wrapped in the store-backed http-01 solver).
  */
-export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer';
+export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'notifier';
 
 /** What each kind's factory returns. */
 export interface PluginInstances {
@@ -27,11 +28,12 @@ export interface PluginInstances {
   'dns-provider': DnsProvider;
   'token-store': ChallengeTokenStore;
   deployer: Deployer;
+  notifier: Notifier;
 }
 
 /** What a factory gets besides its own options. */
 export interface PluginDeps {
-  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`). */
+  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`, `notifiers.<name>`). */
   name: string;
   logger: Logger;
   clock: Clock;

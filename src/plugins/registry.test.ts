@@ -13,7 +13,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const src = join(repo, 'src');
 
 /** Folders whose every subfolder is one plug-in. */
-const PLUGIN_PARENTS = ['challenges/http01/solvers', 'challenges/http01/token-stores', 'challenges/dns01/providers', 'deploy'];
+const PLUGIN_PARENTS = ['challenges/http01/solvers', 'challenges/http01/token-stores', 'challenges/dns01/providers', 'deploy', 'notify'];
 
 const subfolders = (rel: string): string[] => {
   const dir = join(src, rel);

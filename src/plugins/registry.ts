@@ -15,6 +15,8 @@ import { filesSchema } from '../deploy/files/schema.js';
 import { hookSchema } from '../deploy/hook/schema.js';
 import { kubernetesReloadSchema } from '../deploy/kubernetes-reload/schema.js';
 import { kubernetesSecretSchema } from '../deploy/kubernetes-secret/schema.js';
+import { plugin as webhookNotifier } from '../notify/webhook/plugin.js';
+import { plugin as emailNotifier } from '../notify/email/plugin.js';
 import { definePlugin, type PluginDefinition, type PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
@@ -182,6 +184,8 @@ export const PLUGINS = [
       });
     },
   }),
+  webhookNotifier,
+  emailNotifier,
 ] as const satisfies readonly PluginDefinition[];
 
 /** A registered plug-in id. */
