@@ -251,3 +251,51 @@ certificates:
   assert.ok(!byPath.has('certificates[1].domains[1]'), 'no follow-on noise about the broken solver\'s type');
   assert.equal(err.issues.length, 6, err.message);
 });
+
+test('notifiers: defaults.notify applies unless a certificate names its own; unknown names and bad options are reported by path', async () => {
+  const good = await loadConfig({
+    file: await withFile(`
+notifiers:
+  chat: { type: webhook, url: "https://hooks.example.com/x", secretFile: key, on: [failure, expiring], expiringDays: 7 }
+  mail: { type: email, host: smtp.example.com, from: a@example.com, to: [b@example.com] }
+defaults: { notify: [chat] }
+certificates:
+  - domains: [a.example.com]
+  - domains: [b.example.com]
+    notify: [mail, mail]
+  - domains: [c.example.com]
+    notify: []
+`),
+    cwd: '/',
+    env: {},
+  });
+  assert.deepEqual(good.certificates.map((c) => c.notify), [['chat'], ['mail'], []]);
+  assert.equal(good.notifiers.chat?.type, 'webhook');
+  assert.deepEqual(good.notifiers.chat?.on, ['failure', 'expiring']);
+  assert.equal(good.notifiers.chat?.expiringDays, 7);
+  assert.equal(good.notifiers.chat?.retries, 3, 'defaults applied');
+  assert.equal(good.notifiers.mail?.port, 587);
+  assert.equal(good.notifiers.mail?.tls, 'starttls');
+  assert.deepEqual(good.notifiers.mail?.on, ['failure'], 'on failure by default');
+
+  const err = await configError(
+    loadConfig({
+      file: await withFile(`
+notifiers:
+  chat: { type: webhook, url: "ftp://nope", on: [sometimes] }
+  pager: { type: pagerduty }
+defaults: { notify: [chat] }
+certificates:
+  - domains: [a.example.com]
+    notify: [gone]
+`),
+      cwd: '/',
+      env: {},
+    }),
+  );
+  const got = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(got.get('notifiers.chat.url') ?? '', /must be an http\(s\) URL/);
+  assert.match(got.get('notifiers.chat.on[0]') ?? '', /must be one of "failure", "success", "expiring"/);
+  assert.match(got.get('notifiers.pager.type') ?? '', /use one of webhook, email/);
+  assert.match(got.get('certificates[0].notify[0]') ?? '', /"gone" is not a notifier defined under `notifiers`; defined: chat, pager/);
+});
