@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AcmeRequestObserver, AcmeRequestRecord } from '../acme/protocol/transport.js';
 import { CertpilotError } from '../errors.js';
 import type { StatusSnapshot } from '../renewal/status.js';
-import { atomicWrite } from '../storage/filesystem/atomic-write.js';
+import { atomicWrite } from '../fs/atomic-write.js';
 import { VERSION } from '../version.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
 

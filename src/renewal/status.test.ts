@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ResolvedCertificate } from '../config/load-config.js';
+import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
 import { DAY, T0, storedCert } from './fixtures/stored-certificate.js';
-import { buildStatusSnapshot } from './status.js';
+import { buildStatusSnapshot, type StatusInput } from './status.js';
 
 const H = 3_600_000;
 const spec = (name: string, over: Partial<ResolvedCertificate> = {}): ResolvedCertificate => ({
@@ -18,9 +18,18 @@ const spec = (name: string, over: Partial<ResolvedCertificate> = {}): ResolvedCe
   ...over,
 });
 
+const RENEWAL = { concurrency: 4, lockTtlSeconds: 900, retention: { keepVersions: 10, keepDays: 30 } };
+const config = (certificates: ResolvedCertificate[], renewal: Partial<ResolvedConfig['renewal']> = {}): StatusInput['config'] => ({
+  certificates,
+  renewal: { ...RENEWAL, ...renewal },
+  solvers: {},
+  stateDir: '/nonexistent/certpilot-status-test',
+});
+
 function memoryStore(certs: Record<string, StoredCertificate>, states: Record<string, RenewalState>, broken: string[] = []) {
   return {
     list: async () => Object.keys(certs).sort(),
+    listStates: async () => Object.keys(states).sort(),
     load: async (n: string) => {
       if (broken.includes(n)) throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: ${n}: unreadable`);
       return certs[n];
@@ -41,13 +50,15 @@ test('the snapshot: live version, serial, ARI window and chosen time, next renew
     },
   };
   const snapshot = await buildStatusSnapshot({
-    config: { certificates: [spec('site', { profile: 'shortlived' }), spec('other')], renewal: { concurrency: 4, lockTtlSeconds: 900, runIntervalHours: 12 } },
-    store: memoryStore({ site, gone: { ...storedCert(), name: 'gone' } }, { site: state }, ['other']),
+    config: config([spec('site', { profile: 'shortlived' }), spec('other')], { runIntervalHours: 12 }),
+    store: memoryStore({ site, gone: { ...storedCert(), name: 'gone' } }, { site: state, oneoff: { failureCount: 1, lastAttempt: { at: new Date(T0).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM' } } }, ['other']),
     now: new Date(T0 + DAY),
   });
-  assert.deepEqual(snapshot.certificates.map((c) => c.name), ['site', 'other', 'gone'], 'configured first, then stored only');
-  const [c, other, gone] = snapshot.certificates;
-  assert.ok(c && other && gone);
+  assert.deepEqual(snapshot.certificates.map((c) => c.name), ['site', 'other', 'gone', 'oneoff'], 'configured first, then stored only, then a renewal state alone (a failed one-off)');
+  const [c, other, gone, oneoff] = snapshot.certificates;
+  assert.ok(c && other && gone && oneoff);
+  assert.equal(oneoff.version, undefined);
+  assert.equal(oneoff.lastResult?.code, 'ERR_ACME_PROBLEM');
   assert.equal(c.version, 1);
   assert.equal(c.serial, '0a1b');
   assert.equal(c.notAfter, new Date(T0 + 6 * DAY).toISOString());
@@ -58,6 +69,11 @@ test('the snapshot: live version, serial, ARI window and chosen time, next renew
   assert.equal(c.lastSuccessAt, new Date(T0).toISOString());
   assert.equal(c.lastFailureAt, undefined);
   assert.deepEqual(c.deployers?.map((d) => [d.deployer, d.current, d.result, d.code]), [['files', true, 'success', undefined], ['reload', false, 'failure', 'ERR_DEPLOY_VERIFY']]);
+  assert.deepEqual(
+    { stage: c.lastResult?.stage, deployer: c.lastResult?.deployer, result: c.lastResult?.result, code: c.lastResult?.code },
+    { stage: 'deploy', deployer: 'reload', result: 'failure', code: 'ERR_DEPLOY_VERIFY' },
+    'a deployer that failed since the renewal is the last result, never "success"',
+  );
   assert.equal(c.cadence?.windowSource, 'ari', 'a 12-hour cadence does not fit a 3-hour window');
   assert.doesNotMatch(JSON.stringify(snapshot), /S3CR3T|PRIVATE KEY/, 'no key in the snapshot');
   // One unreadable certificate is its own problem; the others are whole.
@@ -74,7 +90,7 @@ test('a held certificate: next renewal is the end of the hold, and the last fail
     backoffUntil: new Date(now.getTime() + 2 * H).toISOString(),
     lastAttempt: { at: new Date(now.getTime() - H).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM', message: 'unauthorized' },
   };
-  const snapshot = await buildStatusSnapshot({ config: { certificates: [spec('site', { deploy: [] })], renewal: { concurrency: 4, lockTtlSeconds: 900 } }, store: memoryStore({ site }, { site: state }), now });
+  const snapshot = await buildStatusSnapshot({ config: config([spec('site', { deploy: [] })]), store: memoryStore({ site }, { site: state }), now });
   const c = snapshot.certificates[0];
   assert.equal(c?.heldBy, 'backoff');
   assert.equal(c?.nextRenewal, state.backoffUntil);
@@ -82,4 +98,5 @@ test('a held certificate: next renewal is the end of the hold, and the last fail
   assert.equal(c?.lastFailureAt, state.lastAttempt?.at);
   assert.equal(c?.lastSuccessAt, site.metadata.issuedAt, 'the live version was the last success');
   assert.equal(c?.failureCount, 2);
+  assert.equal(c?.lastResult?.stage, 'renewal');
 });

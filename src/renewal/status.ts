@@ -2,14 +2,18 @@
  * The one status snapshot (DESIGN.md §1): per certificate what is live, when it renews and why,
  * what the last attempt did and what each deployer holds. `certpilot status` (text and --json),
  * the metrics (src/notify/metrics.ts) and the status page (src/notify/status-page.ts) all read it,
- * so they can never disagree. Built from the state directory alone: no CA request, no plug-in.
+ * so they can never disagree. Built from the state store alone (and the dns-persist notes under
+ * stateDir): no CA request, no DNS lookup, no plug-in.
  *
  * One certificate's unreadable files make its own entry a `problem`, never the whole snapshot.
  */
+import { readPersistNote } from '../challenges/dns-persist01/persist-notes.js';
+import { formatDuration } from '../duration.js';
 import { isDeployed } from '../deploy/deploy-chain.js';
 import { CertpilotError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load-config.js';
-import type { CertificatePaths, CertificateStore, RenewalState, RenewalStateStore } from '../storage/certificate-store.js';
+import type { CertificatePaths, DeploymentRecord, RenewalState } from '../storage/certificate-store.js';
+import type { CertpilotStore } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
 import { decideRenewal } from './renew-certificate.js';
@@ -28,6 +32,20 @@ export interface DeployerStatus {
   code?: string;
   message?: string;
 }
+
+/** A dns-persist-01 name's standing record, as the solver last saw it (no DNS lookup). */
+export interface PersistStatus {
+  name: string;
+  /** `_validation-persist.<name>.` */
+  record: string;
+  checkedAt: string | undefined;
+  persistUntil: string | undefined;
+  /** Set when persistUntil has passed or falls within the solver's `warnDays`. */
+  warning: string | undefined;
+}
+
+/** The last result a person should see: a renewal attempt, or a deployer's failure since. */
+export type LastResult = NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string };
 
 /** A certificate whose state could not be read. */
 export interface StatusProblem {
@@ -67,8 +85,8 @@ export interface CertificateStatus {
   /** A hold: our failure backoff or the CA's Retry-After, until when. */
   heldBy?: 'backoff' | 'retry-after' | undefined;
   heldUntil?: string | undefined;
-  /** The last attempt to issue or renew. */
-  lastResult?: RenewalState['lastAttempt'];
+  /** The last attempt to issue or renew, or a deployer's failure since ({@link lastResultOf}). */
+  lastResult?: LastResult | undefined;
   /** The last successful issuance (the last attempt's time, else when the live version was saved). */
   lastSuccessAt?: string | undefined;
   /** The last failed attempt, when the last attempt failed. */
@@ -77,6 +95,8 @@ export interface CertificateStatus {
   failureCount?: number;
   files?: CertificatePaths | undefined;
   deployers?: DeployerStatus[];
+  /** Its dns-persist-01 names' standing records. */
+  dnsPersist?: PersistStatus[];
   /** The run cadence cannot land inside this certificate's renewal window. */
   cadence?: CadenceWarning | undefined;
   problem?: StatusProblem | undefined;
@@ -92,8 +112,8 @@ export interface StatusSnapshot {
 
 /** What {@link buildStatusSnapshot} reads. */
 export interface StatusInput {
-  config: Pick<ResolvedConfig, 'certificates' | 'renewal'>;
-  store: Pick<CertificateStore, 'load' | 'list'> & Pick<RenewalStateStore, 'loadState'>;
+  config: Pick<ResolvedConfig, 'certificates' | 'renewal' | 'solvers' | 'stateDir'>;
+  store: Pick<CertpilotStore, 'load' | 'list' | 'listStates' | 'loadState'>;
   now: Date;
   /** Only these certificates (default: every configured or stored one). */
   names?: readonly string[] | undefined;
@@ -101,10 +121,14 @@ export interface StatusInput {
   runIntervalMs?: number | undefined;
 }
 
-/** Builds the snapshot: configured certificates first, then stored ones no longer configured. */
+/**
+ * Builds the snapshot: configured certificates first, then stored ones no longer configured, then
+ * names with only a renewal state (a one-off whose first issuance failed).
+ */
 export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSnapshot> {
   const { config, store, now } = input;
-  const all = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list())])];
+  const [stored, withState] = await Promise.all([store.list(), store.listStates()]);
+  const all = [...new Set([...config.certificates.map((c) => c.name), ...stored, ...withState])];
   const selected = input.names?.length ? all.filter((n) => input.names?.includes(n)) : all;
   const configured = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
   const runIntervalMs = input.runIntervalMs ?? configured;
@@ -137,11 +161,13 @@ async function certificateStatus(name: string, input: StatusInput, now: Date, pl
       ...(record?.result === 'failure' ? { code: record.code ?? 'ERR_INTERNAL', message: record.message } : {}),
     };
   });
+  const dnsPersist = await persistStatuses(spec?.solvers ?? {}, config, now);
   const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
   const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
   const ari = stored ? currentRenewalInfo(stored, state) : undefined;
   const reason = decision?.reason ?? (stored && decision ? (ari ? 'ari-window' : 'lifetime') : undefined);
   const last = state.lastAttempt;
+  const lastResult = lastResultOf(state, spec?.deploy ?? []);
   const ariWindow = state.ari
     ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime, ...(state.ari.explanationUrl ? { explanationUrl: state.ari.explanationUrl } : {}) }
     : undefined;
@@ -167,15 +193,56 @@ async function certificateStatus(name: string, input: StatusInput, now: Date, pl
     nextRenewalReason: decision?.heldBy ?? reason,
     heldBy: decision?.heldBy,
     heldUntil: decision?.heldUntil?.toISOString(),
-    lastResult: last,
+    lastResult,
     lastSuccessAt: last?.result === 'success' ? last.at : stored?.metadata.issuedAt,
     lastFailureAt: last?.result === 'failure' ? last.at : undefined,
     failureCount: state.failureCount,
     files: stored?.paths,
     deployers,
+    dnsPersist,
     cadence,
     problem: undefined,
   };
+}
+
+/** The dns-persist-01 names of a certificate: each standing record as the solver last noted it. */
+async function persistStatuses(solvers: Readonly<Record<string, string>>, config: StatusInput['config'], now: Date): Promise<PersistStatus[]> {
+  return Promise.all(
+    Object.entries(solvers)
+      .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
+      .map(async ([domain, solver]) => {
+        const note = await readPersistNote(config.stateDir, domain);
+        const entry = config.solvers[solver];
+        const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
+        const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
+        return {
+          name: domain,
+          record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
+          checkedAt: note?.checkedAt,
+          persistUntil: note?.persistUntil,
+          warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
+        };
+      }),
+  );
+}
+
+/**
+ * The last result a person should see: the last renewal attempt, unless a deployer of the
+ * certificate failed since (then `success` would hide that the new version is not where it
+ * should be): that failure, with `stage: 'deploy'` and the deployer's name.
+ */
+export function lastResultOf(state: RenewalState, deploy: readonly string[]): LastResult | undefined {
+  const attempt = state.lastAttempt;
+  const since = attempt ? Date.parse(attempt.at) : -Infinity;
+  const failed = deploy
+    .map((name) => [name, state.deployments?.[name]] as const)
+    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
+    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
+  if (failed) {
+    const [deployer, record] = failed;
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+  }
+  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
 }
 
 /** The snapshot's problems: unreadable certificates. */

@@ -79,7 +79,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 /** Warns (stderr) about certificates whose renewal window the schedule's runs cannot land in. */
 async function warnCadence(ctx: CommandContext, config: Awaited<ReturnType<typeof loadCommandConfig>>, runsPerDay: number, now: Date): Promise<void> {
   if (runsPerDay <= 0) return;
-  const runtime = compose(config, { logger: createLogger({ level: 'silent' }) });
+  const runtime = await compose(config, { logger: createLogger({ level: 'silent' }) });
   try {
     const { buildStatusSnapshot } = await import('../../renewal/status.js');
     const snapshot = await buildStatusSnapshot({ config, store: runtime.store, now, runIntervalMs: (24 * 3_600_000) / runsPerDay });

@@ -29,7 +29,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       timed.push({ result, timing: { startedAt, finishedAt: context.clock.now() } });
     }
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
-    else for (const r of results) ctx.output.out(describe(r));
+    else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
     await reportRun(ctx, runtime, undefined, timed);
     if (ctx.signal?.aborted) return EXIT.interrupted;
     if (results.some(resultFailed)) return EXIT.failed;

@@ -1,12 +1,12 @@
 /**
- * `certpilot status`: one row per certificate, from the state directory; no CA request. The rows
- * are the status snapshot (src/renewal/status.ts) that metrics and the status page read too.
+ * `certpilot status`: one row per certificate, from the state store; no CA request. The rows are
+ * the status snapshot (src/renewal/status.ts) that metrics and the status page read too.
  * `--html FILE` writes the status page, `--metrics-file FILE` the metrics; a run cadence that
  * cannot land inside a certificate's renewal window is warned about on stderr.
  */
 import { resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
-import { buildStatusSnapshot, snapshotProblems, type CertificateStatus } from '../../renewal/status.js';
+import { buildStatusSnapshot, snapshotProblems, type CertificateStatus, type StatusSnapshot } from '../../renewal/status.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
@@ -18,6 +18,12 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const { config, store, clock } = runtime;
     const now = clock.now();
+    // A mistyped --state-dir (or a machine where nothing ran yet) is not "all is well": say so.
+    if (!(await store.exists())) {
+      throw new CertpilotError('ERR_STORAGE_MISSING', `status: the state ${store.backend.description} does not exist: nothing was issued or renewed here yet`, {
+        hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
+      });
+    }
     const names = ctx.values.name?.length && !ctx.values.domain?.length ? ctx.values.name : undefined;
     const runIntervalHours = ctx.values['run-interval-hours'];
     const snapshot = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
@@ -36,6 +42,13 @@ export async function run(ctx: CommandContext): Promise<number> {
       return failed ? EXIT.failed : EXIT.ok;
     }
     ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, now))).join('\n'));
+    for (const r of rows) {
+      for (const p of r.dnsPersist ?? []) {
+        const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
+        ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
+        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
+      }
+    }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
     return failed ? EXIT.failed : EXIT.ok;
   } finally {
@@ -54,7 +67,7 @@ function textRow(r: CertificateStatus, now: Date): string[] {
     r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
     r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
     r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
-    r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+    r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
     // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
     (r.deployers ?? []).length === 0
       ? '-'
@@ -62,9 +75,9 @@ function textRow(r: CertificateStatus, now: Date): string[] {
   ];
 }
 
-async function writePage(ctx: CommandContext, snapshot: Awaited<ReturnType<typeof buildStatusSnapshot>>): Promise<boolean> {
+async function writePage(ctx: CommandContext, snapshot: StatusSnapshot): Promise<boolean> {
   const file = resolve(ctx.cwd, ctx.values.html as string);
-  const [{ renderStatusPage }, { atomicWrite }] = await Promise.all([import('../../notify/status-page.js'), import('../../storage/filesystem/atomic-write.js')]);
+  const [{ renderStatusPage }, { atomicWrite }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
   try {
     await atomicWrite(file, renderStatusPage(snapshot), { mode: 0o644 });
     return true;

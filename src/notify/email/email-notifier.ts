@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { redactSecrets } from '../../redact.js';
 import { eventSummary, eventText, type LifecycleEvent } from '../lifecycle-event.js';
 import type { Notifier } from '../notifier.js';
 import { readSecret } from '../webhook/webhook-notifier.js';
@@ -37,7 +38,9 @@ export class EmailNotifier implements Notifier {
   constructor(private readonly options: EmailNotifierOptions) {}
 
   /** Sends one e-mail; rejects with ERR_NOTIFY_FAILED when the server refuses or cannot be reached. */
-  async notify(event: LifecycleEvent): Promise<void> {
+  async notify(given: LifecycleEvent): Promise<void> {
+    // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
+    const event = redactSecrets(given);
     const transport = await (this.transport ??= this.makeTransport());
     try {
       await transport.sendMail({

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { CertpilotError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
@@ -65,6 +66,26 @@ test('webhook: a JSON body with a Slack/Mattermost text, signed HMAC-SHA256 over
   assert.equal(got.headers['x-certpilot-event'], 'failed');
   assert.equal(got.headers['content-type'], 'application/json');
   assert.equal(JSON.stringify(got).includes(SIGNING_KEY), false);
+});
+
+test('webhook: the body goes through the one redaction (src/redact.ts): a URL password or a key quoted in an error never reaches the receiver', async (t) => {
+  const r = await receiver([200]);
+  t.after(() => r.server.close());
+  const e = eventFromResult(
+    {
+      name: 'site',
+      outcome: 'failed',
+      message: 'http-01: token store redis://:hunter2-redis-pw@redis.internal:6379 unreachable',
+      error: new CertpilotError('ERR_INTERNAL', 'connect to redis://user:hunter2-redis-pw@redis.internal failed', { hint: 'check the store' }),
+    },
+    { domains: ['site.example'], timing: { startedAt: new Date(0), finishedAt: new Date(1) } },
+  );
+  assert.ok(e);
+  await (await notifier(r.url, new FakeClock())).notify(e);
+  const body = r.received[0]?.body ?? '';
+  assert.match(body, /redis\.internal/, 'the rest of the message is kept');
+  assert.doesNotMatch(body, /hunter2/);
+  assert.match(body, /\[redacted\]@redis\.internal/);
 });
 
 test('webhook: 503 then 429 then 200 is three attempts, waits doubling through the clock', async (t) => {

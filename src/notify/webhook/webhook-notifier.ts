@@ -12,6 +12,7 @@ import { rootCertificates } from 'node:tls';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { redactSecrets } from '../../redact.js';
 import { VERSION } from '../../version.js';
 import { eventText, type LifecycleEvent } from '../lifecycle-event.js';
 import type { Notifier } from '../notifier.js';
@@ -47,7 +48,9 @@ export class WebhookNotifier implements Notifier {
   constructor(private readonly options: WebhookNotifierOptions) {}
 
   /** Delivers one event, retrying as configured; rejects with ERR_NOTIFY_FAILED when it gives up. */
-  async notify(event: LifecycleEvent, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async notify(given: LifecycleEvent, options: { signal?: AbortSignal } = {}): Promise<void> {
+    // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
+    const event = redactSecrets(given);
     const body = JSON.stringify({ text: eventText(event), event });
     const key = await (this.key ??= this.readKey());
     const headers: Record<string, string> = {
