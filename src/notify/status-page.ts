@@ -45,7 +45,9 @@ function lastResult(c: CertificateStatus): string {
   if (!last) return '<span class="result none">never attempted</span>';
   const cls = last.result === 'success' ? 'ok' : 'failed';
   const detail = last.result === 'failure' ? ` <code>${escapeHtml(last.code ?? '')}</code> ${escapeHtml(last.message ?? '')}` : '';
-  return `<span class="result ${cls}">${escapeHtml(last.result)}</span> ${escapeHtml(time(last.at))}${detail}`;
+  // A deployer that failed since the renewal is the last result (never a bare "success" then).
+  const stage = last.stage === 'deploy' ? `deploy${last.deployer ? ` <span class="stage-deployer">${escapeHtml(last.deployer)}</span>` : ''} ` : '';
+  return `<span class="result ${cls}">${stage}${escapeHtml(last.result)}</span> ${escapeHtml(time(last.at))}${detail}`;
 }
 
 function deployers(c: CertificateStatus): string {

@@ -42,8 +42,9 @@ export async function makeStatusFixture(dir: string, now = new Date()): Promise<
     failureCount: 1,
     lastAttempt: { at: new Date(now.getTime() - H).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM', message: hostileMessage },
     deployments: {
-      files: { version: site.version, serialNumber: site.metadata.serialNumber, at: now.toISOString(), result: 'success', message: 'written' },
-      reload: { version: site.version, serialNumber: site.metadata.serialNumber, at: now.toISOString(), result: 'failure', message: 'exit 1', code: 'ERR_DEPLOY_HOOK_FAILED' },
+      // Before the failed renewal attempt: the CA's message is the last result, the hook's failure stays on its deployer.
+      files: { version: site.version, serialNumber: site.metadata.serialNumber, at: new Date(now.getTime() - 2 * H).toISOString(), result: 'success', message: 'written' },
+      reload: { version: site.version, serialNumber: site.metadata.serialNumber, at: new Date(now.getTime() - 2 * H).toISOString(), result: 'failure', message: 'exit 1', code: 'ERR_DEPLOY_HOOK_FAILED' },
     },
   });
   const start = Date.parse(short.metadata.notBefore) + 3 * 24 * H;
