@@ -73,3 +73,15 @@ test('a notifier that throws is logged and counted; the others still get the eve
   assert.deepEqual(summary.failed.map((f) => [f.notifier, f.code]).sort(), [['broken', 'ERR_NOTIFY_FAILED'], ['unbuildable', 'ERR_NOTIFY_FAILED']]);
   assert.equal(summary.sent.length, 2);
 });
+
+test('the notifier row\'s wrapper (the event filter, built through the kinds table) passes only the events its `on` asks for', async () => {
+  const { kindSpec } = await import('../plugins/plugin-kinds.js');
+  const seen: string[] = [];
+  const inner: Notifier = { notify: async (e) => void seen.push(e.type) };
+  const wrapper = kindSpec('notifier').wraps;
+  assert.ok(wrapper, 'the notifier kind has a wrapper');
+  const filtered = (await wrapper.create(inner as never, { on: ['failure'], expiringDays: 14 }, { baseDir: '/', logger: silentLogger, clock: { now: () => new Date(), sleep: async () => {} } as never })) as Notifier;
+  await filtered.notify(event({}));
+  await filtered.notify(event({ outcome: 'failed', message: 'failed', error: new CertpilotError('ERR_ACME_PROBLEM', 'acme: no') }));
+  assert.deepEqual(seen, ['failed'], 'the success never reached the plug-in');
+});
