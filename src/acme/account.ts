@@ -17,6 +17,7 @@ import { CertpilotError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AccountStore, KeyType, StoredAccount } from '../storage/certificate-store.js';
 import { AcmeClient } from './acme-client.js';
+import type { AcmeRequestObserver } from './protocol/transport.js';
 import { AcmeProblemError } from './protocol/problem.js';
 import { generatePrivateKey, importPrivateKey } from './csr.js';
 
@@ -33,6 +34,8 @@ export interface AccountOptions {
   userAgent?: string;
   logger?: Logger;
   clock?: Clock;
+  /** Told about each ACME request (metrics). */
+  observer?: AcmeRequestObserver | undefined;
 }
 
 /** A client bound to a registered account. */
@@ -138,6 +141,7 @@ function makeClient(options: AccountOptions, key: KeyObject, url: string | undef
     ...(options.pollTimeoutMs ? { pollTimeoutMs: options.pollTimeoutMs } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }
 
