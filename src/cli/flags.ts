@@ -68,12 +68,13 @@ export const FLAGS = {
       };
     },
   },
-  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'config'], help: 'certificate name (with -d), or which certificates to act on (repeat)' },
+  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'config', 'import'], help: 'certificate name (with -d), or which certificates to act on (repeat); import files: the name to import under' },
   'key-type': { type: 'string', value: 'TYPE', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096' },
   profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
   'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
   force: { type: 'boolean', commands: ['issue', 'renew', 'deploy'], help: "renew even when not due (never before a CA's Retry-After); deploy: every deployer again" },
-  'dry-run': { type: 'boolean', commands: ['renew'], help: "renew against the CA's staging directory and discard the result" },
+  'dry-run': { type: 'boolean', commands: ['renew', 'import'], help: "renew against the CA's staging directory and discard the result; import: read, check and report only, write nothing" },
+  'config-dir': { type: 'string', value: 'DIR', commands: ['import'], help: "import certbot: certbot's configuration directory (default /etc/letsencrypt)" },
   concurrency: { type: 'string', value: 'N', commands: ['issue', 'renew'], integer: { min: 1, max: 64 }, help: 'certificates renewed at once (default from config, 4)' },
   'http-01-port': {
     type: 'string', value: 'PORT', commands: ['issue', 'renew', 'config'], integer: { min: 1, max: 65535 },
@@ -92,7 +93,7 @@ export const FLAGS = {
   'allow-host': { type: 'string', multiple: true, value: 'NAME', commands: ['serve'], help: 'answer only these Host names (repeat; *.example.com allowed)' },
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
-  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config'], help: 'machine-readable output' },
+  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'import'], help: 'machine-readable output' },
   verbose: {
     type: 'boolean', short: 'v', commands: EVERY_COMMAND, help: 'debug logs and stack traces',
     override: (o, v: boolean, values) => void (v && values['log-level'] === undefined && (o.set = { ...o.set, logLevel: 'debug' })),

@@ -8,6 +8,7 @@ import { CertpilotError } from '../../errors.js';
 import type { CertificateBundle } from '../certificate-store.js';
 import { certificateStoreContract } from '../../testing/certificate-store-contract.js';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import { parseCertificate } from '../../acme/certificate.js';
 import { FilesystemCertificateStore } from './filesystem-certificate-store.js';
 
 const dirs: string[] = [];
@@ -166,6 +167,9 @@ describe('FilesystemCertificateStore layout', () => {
     assert.equal(loaded?.metadata.keyType, 'ec-p256');
     assert.equal(loaded?.metadata.notAfter, new Date(x509.validTo).toISOString());
     assert.equal(loaded?.metadata.serialNumber, x509.serialNumber.toLowerCase());
+    // The ARI id is read from the certificate, so the first renewal of a certbot set sends `replaces`.
+    assert.ok(loaded?.metadata.ariCertId, 'ARI id derived');
+    assert.equal(loaded?.metadata.ariCertId, parseCertificate(b1.certPem).ariCertId);
 
     const saved = await store.save('example.org', b2);
     assert.equal(saved.version, 3, 'continues certbot numbering');

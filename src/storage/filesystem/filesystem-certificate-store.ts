@@ -18,7 +18,6 @@ import type {
   CertificatePaths,
   CertificateStore,
   IssuanceMetadata,
-  KeyType,
   PendingOrder,
   PendingOrderStore,
   RenewalState,
@@ -112,7 +111,8 @@ interface LiveLocation {
  * numbers. rename(2) cannot replace a non-empty directory, so this one-time migration has a
  * window of microseconds without `live/<name>`; if a crash falls into it, the next `load` renames
  * the set-aside directory (still the old set) back into place. Metadata of certbot versions is derived from the
- * certificate (with an empty `ariCertId`, `directoryUrl` and `accountUrl`).
+ * certificate by `../certificate-facts.ts` (the ARI id included; `directoryUrl` and `accountUrl`
+ * empty), the same reading `certpilot import certbot` does.
  */
 export class FilesystemCertificateStore implements CertificateStore, RenewalStateStore, AccountStore, PendingOrderStore {
   /** Absolute path of the state directory. */
@@ -511,7 +511,7 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
     }
     const metadata =
       metaText === undefined
-        ? deriveMetadata(safe, pems.cert, pems.privkey, await import('node:crypto'))
+        ? await deriveMetadata(safe, pems.cert, pems.privkey)
         : (parseJson(join(archiveDir ?? '', `meta${version}.json`), metaText) as IssuanceMetadata);
     if (location.kind !== 'versioned') this.logger.debug({ name: safe, kind: location.kind }, 'storage: loaded a certbot-style live directory');
     return {
@@ -590,36 +590,17 @@ function checkBundle(name: string, bundle: CertificateBundle, { X509Certificate,
   }
 }
 
-/** Issuance metadata reconstructed from a certificate that certpilot did not save (certbot's). */
-function deriveMetadata(name: string, certPem: string, privateKeyPem: string, crypto: NodeCrypto): IssuanceMetadata {
+/**
+ * Issuance metadata of a certbot version loaded in place, read from the certificate by the same
+ * function `certpilot import` uses (with its ARI id, so the first renewal sends `replaces`).
+ */
+async function deriveMetadata(name: string, certPem: string, privateKeyPem: string): Promise<IssuanceMetadata> {
+  const { metadataFromCertificate } = await import('../certificate-facts.js');
   try {
-    const cert = new crypto.X509Certificate(certPem);
-    const domains = (cert.subjectAltName ?? '')
-      .split(', ')
-      .map((entry) => /^(?:DNS|IP Address):(.+)$/.exec(entry)?.[1])
-      .filter((d): d is string => d !== undefined);
-    return {
-      domains,
-      keyType: keyTypeOf(crypto.createPrivateKey(privateKeyPem)),
-      notBefore: new Date(cert.validFrom).toISOString(),
-      notAfter: new Date(cert.validTo).toISOString(),
-      serialNumber: cert.serialNumber.toLowerCase(),
-      issuer: cert.issuer.split('\n').join(', '),
-      ariCertId: '',
-      issuedAt: new Date(cert.validFrom).toISOString(),
-      directoryUrl: '',
-      accountUrl: '',
-    };
+    return metadataFromCertificate(certPem, privateKeyPem);
   } catch (cause) {
     throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading live/${name}/cert.pem failed: it is not a certificate`, { cause });
   }
-}
-
-function keyTypeOf(key: NodeCryptoModule.KeyObject): KeyType {
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'secp384r1' ? 'ec-p384' : 'ec-p256';
-  const bits = details?.modulusLength ?? 2048;
-  return bits >= 4096 ? 'rsa-4096' : bits >= 3072 ? 'rsa-3072' : 'rsa-2048';
 }
 
 function parseJson(file: string, text: string): unknown {
