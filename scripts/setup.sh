@@ -42,9 +42,11 @@ APT_PACKAGES=(pebble openssl ca-certificates
   python3-blinker python3-openssl
   # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
   # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
-  redis-server apache2 libssl3 nginx-light php-cli php-redis)
+  redis-server apache2 libssl3 nginx-light php-cli php-redis
+  # `certpilot import certbot` is tested against state made by the real certbot (2.1 on bookworm)
+  certbot)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
+BENCH_PACKAGES=(python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 
