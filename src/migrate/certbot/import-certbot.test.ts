@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import { FakeClock } from '../../testing/fake-clock.js';
+import { tempDir } from '../../testing/temp-dir.js';
+import { FilesystemCertificateStore } from '../../storage/filesystem/filesystem-certificate-store.js';
+import type { CertificateBundle } from '../../storage/certificate-store.js';
+import { importCertbot, type CertbotImportOptions } from './import-certbot.js';
+
+const SERVER = 'https://acme.test:14000/dir';
+
+/** Writes a lineage in certbot's layout (archive N = bundles[N-1], live -> the last). */
+function writeLineage(root: string, name: string, bundles: CertificateBundle[], params: string[] = []): void {
+  mkdirSync(join(root, 'archive', name), { recursive: true });
+  mkdirSync(join(root, 'live', name), { recursive: true });
+  mkdirSync(join(root, 'renewal'), { recursive: true });
+  bundles.forEach((b, i) => {
+    const files = { cert: b.certPem, chain: b.chainPem, fullchain: b.fullchainPem, privkey: b.privateKeyPem };
+    for (const [f, pem] of Object.entries(files)) writeFileSync(join(root, 'archive', name, `${f}${i + 1}.pem`), pem);
+  });
+  for (const f of ['cert', 'chain', 'fullchain', 'privkey']) symlinkSync(`../../archive/${name}/${f}${bundles.length}.pem`, join(root, 'live', name, `${f}.pem`));
+  writeFileSync(join(root, 'renewal', `${name}.conf`), `version = 2.1.0\n[renewalparams]\naccount = abc\nserver = ${SERVER}\nauthenticator = webroot\nwebroot_path = /srv/www,\nkey_type = ecdsa\n${params.join('\n')}\n`);
+}
+
+function writeAccount(root: string): string {
+  const dir = join(root, 'accounts', 'acme.test:14000', 'dir', 'abc');
+  mkdirSync(dir, { recursive: true });
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  writeFileSync(join(dir, 'private_key.json'), JSON.stringify(jwk));
+  writeFileSync(join(dir, 'regr.json'), JSON.stringify({ body: { contact: ['mailto:ops@example.com'] }, uri: 'https://acme.test:14000/my-account/1' }));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ creation_dt: '2025-01-02T03:04:05Z', creation_host: 'h' }));
+  return dir;
+}
+
+async function options(configDir: string, stateDir: string, dryRun = false): Promise<CertbotImportOptions> {
+  const store = new FilesystemCertificateStore({ stateDir });
+  return { configDir, stores: { certificates: store, accounts: store }, directoryUrl: SERVER, stagingDirectoryUrl: SERVER, stateDir, dryRun, clock: new FakeClock(new Date('2026-12-01T00:00:00Z')) };
+}
+
+describe('importCertbot', () => {
+  const [v1, v2] = [makeTestBundle({ domains: ['a.test', 'www.a.test'] }), makeTestBundle({ domains: ['a.test', 'www.a.test'] })] as [CertificateBundle, CertificateBundle];
+
+  it('continues an interrupted import after the version already live, and never overwrites another certificate', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'a', [v1, v2]);
+    writeAccount(root);
+    const stateDir = join(await tempDir(), 'state');
+    const store = new FilesystemCertificateStore({ stateDir });
+    // An import that died after saving version 1.
+    await store.save('a', { ...v1, metadata: { ...v1.metadata } });
+    const report = await importCertbot(await options(root, stateDir));
+    const a = report.items.find((i) => i.name === 'a');
+    assert.equal(a?.status, 'imported');
+    assert.match(a?.detail ?? '', /1 version .*continuing an interrupted import after version 1/);
+    const live = await store.load('a');
+    assert.equal(live?.version, 2);
+    assert.equal(live?.certPem, v2.certPem);
+    assert.ok(live?.metadata.ariCertId, 'metadata carries the ARI id');
+    assert.equal(live?.metadata.accountUrl, 'https://acme.test:14000/my-account/1');
+    const account = await store.loadAccount(SERVER);
+    assert.equal(account?.url, 'https://acme.test:14000/my-account/1');
+    assert.deepEqual(account?.contact, ['mailto:ops@example.com']);
+
+    // Another certificate under the same name in certpilot's state: reported, not overwritten.
+    const other = join(await tempDir(), 'le');
+    writeLineage(other, 'a', [makeTestBundle({ domains: ['other.test'] })]);
+    const conflict = await importCertbot(await options(other, stateDir));
+    assert.equal(conflict.items.find((i) => i.name === 'a')?.code, 'ERR_IMPORT_CONFLICT');
+    assert.equal((await store.load('a'))?.certPem, v2.certPem);
+  });
+
+  it("the deck's dev volume: copies at the root become a files deployer that already holds the live version", async () => {
+    const root = join(await tempDir(), 'volume');
+    writeLineage(root, 'dev', [v1], ['renew_hook = true && cd /etc/letsencrypt/ && cp -aL live/dev/* . && cat cert.pem chain.pem privkey.pem > fullbundle.pem']);
+    for (const f of ['cert', 'chain', 'fullchain', 'privkey']) cpSync(join(root, 'live', 'dev', `${f}.pem`), join(root, `${f}.pem`), { dereference: true });
+    writeFileSync(join(root, 'fullbundle.pem'), v1.certPem + v1.chainPem + v1.privateKeyPem);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const config = parse(report.config) as { deployers: Record<string, unknown>; certificates: { deploy: string[] }[] };
+    assert.deepEqual(config.deployers, { volume: { type: 'files', dir: root, bundle: 'cert-chain-key' } });
+    assert.deepEqual(config.certificates[0]?.deploy, ['volume']);
+    assert.ok(report.notes.some((n) => n.setting.startsWith('renew_hook') && /files` deployer `volume`/.test(n.reason)));
+    const state = await new FilesystemCertificateStore({ stateDir }).loadState('dev');
+    assert.equal(state.deployments?.volume?.version, 1);
+    assert.equal(report.items.filter((i) => i.status === 'skipped').length, 0, 'no account: nothing skipped');
+  });
+
+  it('imported in place (state dir = certbot dir): the lineage is recognised, nothing rewritten', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'a', [v1, v2]);
+    const report = await importCertbot(await options(root, root));
+    assert.equal(report.items.find((i) => i.name === 'a')?.status, 'unchanged');
+    assert.ok(!existsSync(join(root, 'archive', 'a', 'cert3.pem')));
+    assert.equal(readFileSync(join(root, 'live', 'a', 'cert.pem'), 'utf8'), v2.certPem);
+  });
+
+  it('a dry run writes nothing', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'a', [v1, v2]);
+    writeAccount(root);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir, true));
+    assert.deepEqual(report.items.map((i) => i.status), ['imported', 'imported']);
+    assert.ok(!existsSync(stateDir));
+  });
+
+  it('refuses a directory that is not certbot\'s', async () => {
+    await assert.rejects(importCertbot(await options(await tempDir(), join(await tempDir(), 's'))), { code: 'ERR_IMPORT_SOURCE' });
+  });
+});
