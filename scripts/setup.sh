@@ -3,7 +3,7 @@
 # acts, so the second run only confirms (a few seconds, dominated by the incremental build).
 #
 #   bash scripts/setup.sh           Debian packages, Pebble 2.10, test PKI, node_modules, build
-#   bash scripts/setup.sh --bench   also certbot and lego for bench/
+#   bash scripts/setup.sh --bench   also lego, wrk and time for bench/ (certbot is in APT_PACKAGES)
 #
 # Debian 12 (bookworm) is the target; it runs as root (or with password-less sudo). Elsewhere the
 # system steps are skipped with a warning and the tests that need a missing server skip loudly.

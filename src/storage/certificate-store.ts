@@ -136,6 +136,24 @@ export interface CertificateStore {
 }
 
 /**
+ * Optional capability of a {@link CertificateStore}: which versions it keeps of a certificate (an
+ * imported certbot lineage keeps all of certbot's). Found with {@link canListVersions}; a store
+ * that keeps only the live version need not offer it.
+ */
+export interface CertificateVersionList {
+  /**
+   * The numbers of the complete versions stored for `name`, ascending, up to and including the
+   * live one (leftovers of an interrupted save are not versions); `[]` when nothing is stored.
+   */
+  listVersions(name: string): Promise<number[]>;
+}
+
+/** True when `store` offers {@link CertificateVersionList}. */
+export function canListVersions(store: object): store is CertificateVersionList {
+  return typeof (store as Partial<CertificateVersionList>).listVersions === 'function';
+}
+
+/**
  * An order that cost (or is about to cost) the CA an issuance, kept until its certificate is
  * saved (DESIGN.md §6.12): written before finalize, updated with the certificate URL once the CA
  * gave it, removed after the save. A run that finds one resumes it instead of ordering again.

@@ -168,11 +168,11 @@ describe('import certbot state made by the real certbot against Pebble 2.10', { 
 
     const status = await runCli(['status', '--json', '--config', configFile()]);
     assert.equal(status.code, 0, status.stderr);
-    const rows = JSON.parse(status.stdout) as { name: string; version: number; domains: string[]; deployers: { deployer: string; current: boolean }[] }[];
-    assert.deepEqual(rows.map((r) => [r.name, r.version]), [['alpha', 2], ['beta', 1]]);
+    const rows = JSON.parse(status.stdout) as { name: string; version: number; versions: number[]; domains: string[]; deployers: { deployer: string; current: boolean }[] }[];
+    assert.deepEqual(rows.map((r) => [r.name, r.version, r.versions]), [['alpha', 2, [1, 2]], ['beta', 1, [1]]]);
     assert.ok(rows[0]?.deployers.every((d) => d.current), "certbot's hook already ran for the live version: nothing to deploy");
     const table = await runCli(['status', '--config', configFile()]);
-    assert.match(table.stdout, /^alpha +v2 +alpha\.test,www\.alpha\.test/m);
+    assert.match(table.stdout, /^alpha +v2 \(2 kept\) +alpha\.test,www\.alpha\.test/m);
     assert.match(table.stdout, /^beta +v1 +beta\.test/m);
 
     // Idempotent: nothing imported, nothing written (contents and mtimes).

@@ -2,6 +2,7 @@
 import { isDeployed } from '../../deploy/deploy-chain.js';
 import { CertpilotError } from '../../errors.js';
 import { decideRenewal } from '../../renewal/renew-certificate.js';
+import { canListVersions } from '../../storage/certificate-store.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
@@ -21,8 +22,9 @@ export async function run(ctx: CommandContext): Promise<number> {
         // One certificate's unreadable files make its own row a problem, never the whole table.
         let stored: Awaited<ReturnType<typeof store.load>>;
         let state: Awaited<ReturnType<typeof store.loadState>>;
+        let versions: number[] | undefined;
         try {
-          [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
+          [stored, state, versions] = await Promise.all([store.load(name), store.loadState(name), canListVersions(store) ? store.listVersions(name) : undefined]);
         } catch (err) {
           const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
           return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
@@ -48,6 +50,8 @@ export async function run(ctx: CommandContext): Promise<number> {
           configured: spec !== undefined,
           domains: spec?.domains ?? stored?.metadata.domains ?? [],
           version: stored?.version,
+          // Every version kept (an imported certbot lineage keeps all of certbot's).
+          ...(versions !== undefined ? { versions } : {}),
           notBefore: stored?.metadata.notBefore,
           notAfter: stored?.metadata.notAfter,
           remainingMs: notAfter ? notAfter.getTime() - now.getTime() : undefined,
@@ -82,7 +86,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         ['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'],
         rows.map((r) => (r.problem || !('due' in r) ? [r.configured ? r.name : `${r.name} (not configured)`, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem?.code ?? ''}`, '-'] : [
           r.configured ? r.name : `${r.name} (not configured)`,
-          r.version === undefined ? '-' : `v${r.version}`,
+          r.version === undefined ? '-' : `v${r.version}${'versions' in r && r.versions && r.versions.length > 1 ? ` (${r.versions.length} kept)` : ''}`,
           r.domains.join(','),
           formatTime(r.notAfter),
           r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),

@@ -171,8 +171,14 @@ describe('FilesystemCertificateStore layout', () => {
     assert.ok(loaded?.metadata.ariCertId, 'ARI id derived');
     assert.equal(loaded?.metadata.ariCertId, parseCertificate(b1.certPem).ariCertId);
 
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2], "certbot's versions");
+    assert.deepEqual(await store.listVersions('unknown.example'), []);
     const saved = await store.save('example.org', b2);
     assert.equal(saved.version, 3, 'continues certbot numbering');
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2, 3]);
+    // A leftover of an interrupted save above the live version is not a version.
+    for (const f of ['cert', 'chain', 'fullchain', 'privkey']) writeFileSync(join(archive, `${f}4.pem`), 'partial');
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2, 3]);
     assert.ok(lstatSync(live).isSymbolicLink());
     assert.equal(readFileSync(join(live, 'fullchain.pem'), 'utf8'), b2.fullchainPem);
     assert.ok(!existsSync(join(stateDir, 'live', '.example.org.legacy')), 'set-aside certbot directory removed');

@@ -17,6 +17,7 @@ import type {
   CertificateBundle,
   CertificatePaths,
   CertificateStore,
+  CertificateVersionList,
   IssuanceMetadata,
   PendingOrder,
   PendingOrderStore,
@@ -114,7 +115,7 @@ interface LiveLocation {
  * certificate by `../certificate-facts.ts` (the ARI id included; `directoryUrl` and `accountUrl`
  * empty), the same reading `certpilot import certbot` does.
  */
-export class FilesystemCertificateStore implements CertificateStore, RenewalStateStore, AccountStore, PendingOrderStore {
+export class FilesystemCertificateStore implements CertificateStore, CertificateVersionList, RenewalStateStore, AccountStore, PendingOrderStore {
   /** Absolute path of the state directory. */
   readonly stateDir: string;
   private readonly logger: Logger;
@@ -254,6 +255,24 @@ export class FilesystemCertificateStore implements CertificateStore, RenewalStat
       );
     }
     await this.removeTmpFiles(archiveDir, `archive/${safe}`).catch(() => undefined);
+  }
+
+  /** The versions kept in `archive/<name>/` with all four files, up to the live one (see {@link CertificateVersionList}). */
+  async listVersions(name: string): Promise<number[]> {
+    const safe = safeName(name);
+    const location = await this.locateLive(safe);
+    if (location === undefined) return [];
+    const target = await readlinkOrUndefined(join(location.dir, 'cert.pem')).catch(() => undefined);
+    const live = Number(/cert(\d+)\.pem$/.exec(target ?? '')?.[1] ?? NaN);
+    const counts = new Map<number, number>();
+    for (const entry of await readdirOrEmpty(join(this.stateDir, 'archive', safe))) {
+      const m = /^(cert|chain|fullchain|privkey)(\d+)\.pem$/.exec(entry);
+      if (m?.[2] !== undefined) counts.set(Number(m[2]), (counts.get(Number(m[2])) ?? 0) + 1);
+    }
+    return [...counts.entries()]
+      .filter(([n, files]) => files === PEM_FILES.length && (Number.isNaN(live) || n <= live))
+      .map(([n]) => n)
+      .sort((a, b) => a - b);
   }
 
   /** Names of stored certificates, sorted. */
