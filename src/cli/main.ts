@@ -49,7 +49,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
-  import: { summary: 'import certbot: certbot\'s accounts and certificates (--config-dir, default /etc/letsencrypt); import files DIR --name NAME: a directory of PEM files. No CA request; prints a certpilot.yaml; --dry-run', load: () => import('./commands/import.js') },
+  import: { summary: 'Take over existing certificates with no CA request, and print a certpilot.yaml for them: `import certbot` reads certbot\'s accounts, every version and renewal conf (--config-dir, default /etc/letsencrypt); `import files DIR --name NAME` a directory of PEM files; --dry-run writes nothing', load: () => import('./commands/import.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -61,7 +61,7 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   config: 'check|schema',
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
-  import: 'certbot | files DIR',
+  import: 'certbot [--config-dir DIR] | files DIR --name NAME',
 };
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),

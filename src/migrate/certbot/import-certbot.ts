@@ -119,6 +119,10 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
     });
     draft.certificates.push(mapped.certificate);
     notes.push(...mapped.notes);
+    const renewsWith = server === undefined ? undefined : chosen.get(configured.find((d) => sameServer(d, server)) ?? '');
+    if (account && renewsWith && renewsWith !== account) {
+      notes.push({ name: lineage.name, setting: `account = ${account.id}`, reason: `certpilot keeps one account per CA and renews with ${renewsWith.path}; the CA may then refuse \`replaces\` (certpilot orders without it)` });
+    }
     plans.push(
       await planCertificate(
         stores,
@@ -134,6 +138,20 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
         clock,
       ),
     );
+  }
+  // certbot's hook directories run for every certificate; which ones need them is the user's call.
+  for (const kind of ['pre', 'deploy', 'post'] as const) {
+    const dir = join(configDir, 'renewal-hooks', kind);
+    for (const entry of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
+      notes.push({
+        name: '*',
+        setting: `renewal-hooks/${kind}/${entry}`,
+        reason:
+          kind === 'deploy'
+            ? `certbot ran it after each renewal of every certificate: add it as a \`hook\` deployer (command: [${JSON.stringify(join(dir, entry))}]) to the certificates that need it`
+            : 'certpilot runs deployers after a new version only; add it as a `hook` deployer if it must run then',
+      });
+    }
   }
   const items = [...(await applyPlans(plans, options.dryRun)), ...skippedBeforePlan];
   for (const problem of state.problems) {
