@@ -59,6 +59,23 @@ export interface ImportItem {
   code?: string;
 }
 
+/** A part of the old setup that was not carried over into the printed configuration, and why. */
+export interface ImportNote {
+  /** The certificate (lineage) it is about, or `*` for all of them. */
+  name: string;
+  /** The setting, e.g. `authenticator = nginx`. */
+  setting: string;
+  reason: string;
+}
+
+/** The outcome of an import: one item per account and certificate, the notes, and the configuration. */
+export interface ImportReport {
+  items: ImportItem[];
+  notes: ImportNote[];
+  /** The printed `certpilot.yaml`. */
+  config: string;
+}
+
 /** A planned import of one item: its report line and, when something is to be written, the writes. */
 export interface PlannedImport {
   item: ImportItem;

@@ -5,7 +5,7 @@
  * the imported certificates to standard output (`> certpilot.yaml`), or both as one JSON object.
  */
 import { CertpilotError } from '../../errors.js';
-import type { ImportReport } from '../../migrate/certbot/import-certbot.js';
+import type { ImportReport } from '../../migrate/import-state.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
 

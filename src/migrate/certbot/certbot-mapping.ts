@@ -6,16 +6,9 @@
  */
 import type { KeyType } from '../../storage/certificate-store.js';
 import type { ConfigDraft, DraftCertificate } from '../config-draft.js';
+import type { ImportNote } from '../import-state.js';
 import { boolValue, listValue, type RenewalConf } from './renewal-conf.js';
 
-/** A part of the certbot setup that was not carried over, and why. */
-export interface ImportNote {
-  /** The certificate (lineage) or account it is about. */
-  name: string;
-  /** The certbot setting, e.g. `authenticator = nginx`. */
-  setting: string;
-  reason: string;
-}
 
 /** What {@link mapRenewalConf} needs to know besides the conf. */
 export interface MappingContext {

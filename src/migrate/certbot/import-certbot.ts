@@ -10,8 +10,9 @@ import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '../../storage/certificate-facts.js';
 import { ConfigDraft } from '../config-draft.js';
-import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportStores, type PlannedImport } from '../import-state.js';
-import { mapRenewalConf, sameServer, type ImportNote } from './certbot-mapping.js';
+import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportNote, type ImportReport, type ImportStores, type PlannedImport } from '../import-state.js';
+import { bundleOrder } from '../pem-bundle.js';
+import { mapRenewalConf, sameServer } from './certbot-mapping.js';
 import { isCertbotDir, readCertbotState, type CertbotAccount } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
@@ -30,13 +31,6 @@ export interface CertbotImportOptions {
   clock: Clock;
 }
 
-/** The outcome of an import: one item per account and lineage, the notes, and the configuration. */
-export interface ImportReport {
-  items: ImportItem[];
-  notes: ImportNote[];
-  /** The printed `certpilot.yaml`. */
-  config: string;
-}
 
 /** Runs the import (see the module comment). Throws only when the directory is not certbot's. */
 export async function importCertbot(options: CertbotImportOptions): Promise<ImportReport> {
@@ -192,13 +186,4 @@ async function readRootCopies(configDir: string): Promise<{ fingerprint: string;
   }
   const order = bundle === undefined ? undefined : bundleOrder(bundle, cert, chain ?? '', key);
   return { fingerprint, ...(order ? { bundle: order } : {}) };
-}
-
-/** Which order `fullbundle.pem` holds (the deck: `cat cert.pem chain.pem privkey.pem`). */
-export function bundleOrder(bundle: string, cert: string, chain: string, key: string): 'cert-chain-key' | 'key-cert-chain' | undefined {
-  const squash = (s: string): string => s.replace(/\s+/g, '');
-  const text = squash(bundle);
-  if (text === squash(cert + chain + key)) return 'cert-chain-key';
-  if (text === squash(key + cert + chain)) return 'key-cert-chain';
-  return undefined;
 }

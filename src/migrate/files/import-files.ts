@@ -11,10 +11,9 @@ import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { certificateSetProblem, keyTypeOfPem, metadataFromCertificate, type CertificateSetPems } from '../../storage/certificate-facts.js';
 import { safeName } from '../../storage/filesystem/safe-name.js';
-import { bundleOrder, type ImportReport } from '../certbot/import-certbot.js';
-import type { ImportNote } from '../certbot/certbot-mapping.js';
 import { ConfigDraft } from '../config-draft.js';
-import { applyPlans, planCertificate, type ImportStores } from '../import-state.js';
+import { applyPlans, planCertificate, type ImportNote, type ImportReport, type ImportStores } from '../import-state.js';
+import { bundleOrder } from '../pem-bundle.js';
 
 /** Options of {@link importFiles}. */
 export interface FilesImportOptions {
