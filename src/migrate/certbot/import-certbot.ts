@@ -5,7 +5,7 @@
  * id of the imported live certificate.
  */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '../../storage/certificate-facts.js';
@@ -34,7 +34,8 @@ export interface CertbotImportOptions {
 
 /** Runs the import (see the module comment). Throws only when the directory is not certbot's. */
 export async function importCertbot(options: CertbotImportOptions): Promise<ImportReport> {
-  const { configDir, stores, clock } = options;
+  const { stores, clock } = options;
+  const configDir = resolve(options.configDir);
   if (!(await isCertbotDir(configDir))) {
     throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${configDir} failed: it has no live/, accounts/ or renewal/ folder of certbot`, {
       hint: 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).',
