@@ -115,7 +115,7 @@ export async function planCertificate(stores: ImportStores, cert: ImportCertific
   const toSave = cert.versions.slice(from);
   const numbers = toSave.length === 1 ? `1 version` : `${toSave.length} versions`;
   return {
-    item: { kind: 'certificate', name, status: 'imported', detail: `${numbers} from ${cert.source}${from > 0 ? ` (continuing an interrupted import after version ${from})` : ''}, valid until ${metadataFromCertificate(last.certPem, last.privateKeyPem).notAfter}` },
+    item: { kind: 'certificate', name, status: 'imported', detail: `${numbers} from ${cert.source}${from > 0 ? ` (those after version ${from}, which an earlier import saved: it was interrupted, or certbot renewed since)` : ''}, valid until ${metadataFromCertificate(last.certPem, last.privateKeyPem).notAfter}` },
     apply: async () => {
       let saved;
       for (const version of toSave) {
