@@ -7,24 +7,27 @@
  * start is most of their run time). Each named instance is built once per process and shared by
  * every certificate that names it.
  */
-import { join } from 'node:path';
+import { insecureTlsEnvironment } from '../strict-tls.js';
 import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
 import type { Deployer } from '../deploy/deployer.js';
-import { CertpilotError } from '../errors.js';
+import { CertpilotError, ConfigError } from '../errors.js';
+import { crossPluginIssues } from '../config/cross-checks.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
-import { findPlugin } from '../plugins/registry.js';
+import { kindSpec, sectionSpec } from '../plugins/plugin-kinds.js';
+import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
+import { INSTANCE_SCHEMAS } from '../config/schema.js';
 import { PromiseCache } from '../promise-cache.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
-import { FileLocker } from '../coordination/file-locker.js';
+import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
-import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
+import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
 /** Everything a command needs, built from the resolved configuration. */
@@ -32,7 +35,8 @@ export interface Runtime {
   config: ResolvedConfig;
   logger: Logger;
   clock: Clock;
-  store: FilesystemCertificateStore;
+  /** The configured state store (filesystem or Secrets), typed by the seam. */
+  store: CertpilotStore;
   /** Account options for a directory (production or staging). */
   accountOptions(directoryUrl: string): AccountOptions;
   /** The registered account of a directory (default: the configured one), created when needed. */
@@ -47,16 +51,32 @@ export interface Runtime {
    * The token store of a token-store solver (`certpilot serve --solver`), or of an entry given
    * here (`serve --redis-url`: validated by the plug-in's schema); built once per name.
    */
-  tokenStore(solverName: string, entry?: PluginInstanceConfig): Promise<ChallengeTokenStore>;
+  tokenStore(solverName: string, entry?: { type: string } & Record<string, unknown>): Promise<ChallengeTokenStore>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Builds the runtime. Construction does no I/O; the first use does. */
-export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
+/**
+ * Builds a state store through the registry: the configured `stateStore`, or one a `state copy`
+ * spec names (`options` as its plug-in's schema outputs them). Does no I/O; the first use does.
+ */
+export async function createStateStore(
+  entry: { readonly type: string; readonly options: unknown },
+  deps: { logger: Logger; clock?: Clock; baseDir: string; stateDir: string },
+): Promise<CertpilotStore> {
+  const plugin = findPlugin(entry.type, 'state-store');
+  if (!plugin) throw new CertpilotError('ERR_INTERNAL', `compose: state store type "${entry.type}" is not a registered state store`);
+  return (await plugin.create(entry.options as never, { name: 'stateStore', logger: deps.logger, clock: deps.clock ?? systemClock, baseDir: deps.baseDir, stateDir: deps.stateDir })) as CertpilotStore;
+}
+
+/** Builds the runtime. Construction does no I/O (the state store's first use does, like every plug-in's). */
+export async function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Promise<Runtime> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  const store = new FilesystemCertificateStore({ stateDir: config.stateDir, logger });
+  // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
+  const insecure = deps.env ? insecureTlsEnvironment(deps.env) : undefined;
+  if (insecure) logger.warn({ variables: insecure.variables }, insecure.message);
+  const store = await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir });
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];
@@ -78,82 +98,76 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     clock,
   });
 
-  const pluginDeps = (name: string, role: 'solver' | 'deployer'): PluginDeps => ({
+  const pluginDeps = (name: string, noun: string): PluginDeps => ({
     name,
-    logger: logger.child({ [role]: name }),
+    logger: logger.child({ [noun]: name }),
     clock,
     baseDir: config.baseDir,
     stateDir: config.stateDir,
     ...(deps.env ? { env: deps.env } : {}),
   });
 
-  /** Builds a plug-in of `kind` from an instance entry, passing only the plug-in's own options. */
-  const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kind: K, name: string, role: 'solver' | 'deployer'): Promise<PluginInstances[K]> => {
-    const plugin = findPlugin(entry.type);
-    if (!plugin || plugin.kind !== kind) {
-      throw new CertpilotError('ERR_INTERNAL', `compose: ${role} "${name}" has type "${entry.type}", which is not a registered ${kind}`);
+  /** Builds the plug-in of an instance from its own options (the wrapper's stay apart). */
+  const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kinds: readonly K[], name: string, noun: string): Promise<PluginInstances[K]> => {
+    const plugin = findPlugin(entry.type, ...kinds);
+    if (!plugin || !(kinds as readonly PluginKind[]).includes(plugin.kind)) {
+      throw new CertpilotError('ERR_INTERNAL', `compose: ${noun} "${name}" has type "${entry.type}", which is not a registered ${kinds.join(' or ')}`);
     }
-    const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
-    const instance = (await plugin.create(own, pluginDeps(name, role))) as PluginInstances[K];
+    const instance = (await plugin.create(entry.options, pluginDeps(name, noun))) as PluginInstances[K];
     closables.push(instance);
     return instance;
   };
 
+  /** Builds an instance and, when its kind's row in the table says so, the solver wrapped around it. */
+  const createWrapped = async (entry: PluginInstanceConfig, name: string, noun: string): Promise<unknown> => {
+    const inner = await create(entry, [entry.kind], name, noun);
+    const wrapper = kindSpec(entry.kind).wraps;
+    if (!wrapper) return inner;
+    return wrapper.create(inner as never, entry.wrapper, { baseDir: config.baseDir, logger: logger.child({ [noun]: name }), clock });
+  };
+
   const once = <T>(key: string, make: () => Promise<T>): Promise<T> => built.get(key, make) as Promise<T>;
 
-  const solver = (name: string): Promise<ChallengeSolver> =>
-    once(`solver:${name}`, async () => {
-      const entry = config.solvers[name];
-      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no solver named "${name}"`);
-      const kind = findPlugin(entry.type)?.kind;
-      if (kind === 'dns-provider') {
-        const { createDns01Solver, dns01OptionsShape } = await import('../challenges/dns01/dns01-options.js');
-        const common = Object.fromEntries(Object.keys(dns01OptionsShape).map((k) => [k, entry[k]]));
-        return createDns01Solver(await create(entry, 'dns-provider', name, 'solver'), common as Parameters<typeof createDns01Solver>[1], { logger: logger.child({ solver: name }), clock });
-      }
-      if (kind === 'token-store') {
-        const { createTokenStoreSolver, tokenStoreSolverOptionsShape } = await import('../challenges/http01/token-store-options.js');
-        const common = Object.fromEntries(Object.keys(tokenStoreSolverOptionsShape).map((k) => [k, entry[k]]));
-        return createTokenStoreSolver(await create(entry, 'token-store', name, 'solver'), common as Parameters<typeof createTokenStoreSolver>[1], {
-          baseDir: config.baseDir,
-          logger: logger.child({ solver: name }),
-          clock,
-        });
-      }
-      return create(entry, 'challenge-solver', name, 'solver');
+  /** The named instance of a section, built once (wrapped as its kind says). */
+  const named = <T>(section: 'solvers' | 'deployers', name: string): Promise<T> =>
+    once(`${section}:${name}`, async () => {
+      const entry = config[section][name];
+      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no ${sectionSpec(section).noun} named "${name}"`);
+      return (await createWrapped(entry, name, sectionSpec(section).noun)) as T;
     });
+
+  const solver = (name: string): Promise<ChallengeSolver> => named<ChallengeSolver>('solvers', name);
 
   const dnsProvider = (name: string): Promise<DnsProvider> =>
     once(`dns-provider:${name}`, async () => {
       const entry = config.solvers[name];
       if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no solver named "${name}"`);
-      return create(entry, 'dns-provider', name, 'solver');
+      return create(entry, ['dns-provider'], name, 'solver');
     });
 
-  const tokenStore = (name: string, given?: PluginInstanceConfig): Promise<ChallengeTokenStore> =>
+  const tokenStore = (name: string, given?: { type: string } & Record<string, unknown>): Promise<ChallengeTokenStore> =>
     once(`token-store:${name}`, async () => {
-      const entry = given ?? config.solvers[name];
+      let entry: PluginInstanceConfig | undefined = config.solvers[name];
+      if (given) {
+        // An entry made of flags (`serve --redis-url`): validated like a `solvers.<name>` entry.
+        const parsed = INSTANCE_SCHEMAS.solvers?.safeParse(given);
+        if (parsed && !parsed.success) {
+          throw new CertpilotError('ERR_CLI_USAGE', `cli: ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
+        }
+        entry = parsed?.data;
+      }
       if (!entry) {
         throw new CertpilotError('ERR_CLI_USAGE', `cli: no solver named "${name}" in the configuration`, { hint: `Configured solvers: ${Object.keys(config.solvers).join(', ')}.` });
       }
-      const plugin = findPlugin(entry.type);
-      if (plugin?.kind !== 'token-store') {
-        throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${name}" is of type ${entry.type}, not a token store serve can read`, { hint: 'Name a solver of type redis.' });
+      if (entry.kind !== 'token-store') {
+        throw new CertpilotError('ERR_CLI_USAGE', `cli: solver "${name}" is of type ${entry.type}, not a token store serve can read`, { hint: `Name a solver of type ${pluginsOfKind('token-store').map((p) => p.id).join(' or ')}.` });
       }
-      if (!given) return create(entry, 'token-store', name, 'solver');
-      const parsed = plugin.schema.safeParse(Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'type')));
-      if (!parsed.success) {
-        throw new CertpilotError('ERR_CLI_USAGE', `cli: ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
-      }
-      return create({ type: entry.type, ...(parsed.data as Record<string, unknown>) }, 'token-store', name, 'solver');
+      return create(entry, ['token-store'], name, 'solver');
     });
 
-  const deployer = (name: string): Promise<Deployer> =>
-    once(`deployer:${name}`, async () => {
-      const entry = config.deployers[name];
-      if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no deployer named "${name}"`);
-      return create(entry, 'deployer', name, 'deployer');
-    });
+  const deployer = (name: string): Promise<Deployer> => named<Deployer>('deployers', name);
+
+  const locker = (): Promise<Locker> => once('locker', () => create(config.locker, ['locker'], 'locker', 'locker'));
 
   const solversOf = async (spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>> =>
     new Map(await Promise.all(Object.entries(spec.solvers).map(async ([domain, name]) => [domain, await solver(name)] as const)));
@@ -209,7 +223,9 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
     },
     renewalContext: () => ({
       store,
-      locker: new FileLocker({ dir: join(config.stateDir, 'locks'), clock, logger }),
+      // The configured locker (file by default), built on the first acquire: a nothing-due run
+      // never loads it (a lease locker would load the Kubernetes client).
+      locker: { acquire: async (name: string, o: AcquireOptions): Promise<Lock | undefined> => (await locker()).acquire(name, o) },
       session: (which, signal) => {
         const directoryUrl = which === 'staging' ? config.acme.stagingDirectoryUrl : config.acme.directoryUrl;
         let opened = sessions.get(directoryUrl);
@@ -227,9 +243,14 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       },
       solvers: solversOf,
       deployers: (spec) => Promise.all(spec.deploy.map(deployer)),
+      preflight: async (spec) => {
+        const issues = await crossPluginIssues(config, spec);
+        if (issues.length > 0) throw new ConfigError(issues, config.source ? { source: config.source } : {});
+      },
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,
+      retention: config.renewal.retention,
       ...(config.renewal.runIntervalHours ? { runIntervalMs: config.renewal.runIntervalHours * 3_600_000 } : {}),
       clock,
       logger,

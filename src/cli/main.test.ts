@@ -28,7 +28,63 @@ test('usage errors exit 2 with a code and a hint, never a stack trace', async ()
   assert.equal(bad.stderr[1], '  hint: `certpilot renew --help` lists the flags it takes.');
   const missing = capture();
   assert.equal(await main(['status', '--config'], {}, missing), EXIT.usage);
-  assert.match(missing.stderr[0] ?? '', /^error ERR_CLI_USAGE: cli: Option '-c, --config <value>' argument missing$/);
+  assert.equal(missing.stderr[0], 'error ERR_CLI_USAGE: cli: --config needs a value (FILE), and none was given');
+  assert.match(missing.stderr[1] ?? '', /hint: Write it as --config FILE \(or --config=FILE\)/);
+  const short = capture();
+  assert.equal(await main(['issue', '-d'], {}, short), EXIT.usage);
+  assert.equal(short.stderr[0], 'error ERR_CLI_USAGE: cli: --domain needs a value (NAME), and none was given');
+});
+
+test('"did you mean" for a misspelt command or flag', async () => {
+  const command = capture();
+  assert.equal(await main(['stauts'], {}, command), EXIT.usage);
+  assert.equal(command.stderr[0], 'error ERR_CLI_USAGE: cli: unknown command "stauts" (did you mean "status"?)');
+  const flag = capture();
+  assert.equal(await main(['renew', '--stat-dir', '/x'], {}, flag), EXIT.usage);
+  assert.equal(flag.stderr[0], 'error ERR_CLI_USAGE: cli: unknown flag --stat-dir for renew (did you mean --state-dir?)');
+  // A misspelt plug-in type in the configuration, and a misspelt solver name a certificate uses.
+  const dir = await tempDir('certpilot-cli-');
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, 'solvers:\n  web: { type: standlone }\ncertificates: [{ domains: [www.example.com], solver: wbe }]\n');
+  const types = capture();
+  assert.equal(await main(['config', 'check', '--config', file], {}, types), EXIT.usage);
+  assert.match(types.stderr.join('\n'), /solvers\.web\.type: is not a plug-in of this kind \(did you mean "standalone"\?\); use one of standalone, /);
+  assert.match(types.stderr.join('\n'), /certificates\[0\]\.solver: "wbe" is not a solver defined under `solvers` \(did you mean "web"\?\)/);
+  const far = capture();
+  assert.equal(await main(['frobnicate'], {}, far), EXIT.usage);
+  assert.doesNotMatch(far.stderr[0] ?? '', /did you mean/, 'no guess when nothing is close');
+});
+
+test('every --help ends with examples of that command', async () => {
+  for (const name of ['', ...Object.keys(COMMANDS)]) {
+    const o = capture();
+    assert.equal(await main(name ? [name, '--help'] : ['--help'], {}, o), EXIT.ok);
+    const text = o.stdout.join('\n');
+    const examples = /\nExamples:\n((?: {2}(?:sudo )?certpilot .+\n?)+)$/.exec(text);
+    assert.ok(examples, `certpilot ${name} --help ends with examples:\n${text.slice(-300)}`);
+    if (name) assert.ok((examples[1] ?? '').split('\n').every((l) => l === '' || l.includes(`certpilot ${name}`)), `examples of ${name} run ${name}`);
+  }
+});
+
+test('--json: a failed run prints its error as JSON on stdout too, and renew never suggests -d', async () => {
+  const usage = capture();
+  assert.equal(await main(['status', '--json', '--nope'], {}, usage), EXIT.usage);
+  const parsed = JSON.parse(usage.stdout.join('\n')) as { error: { code: string; message: string; hint: string } };
+  assert.equal(parsed.error.code, 'ERR_CLI_USAGE');
+  assert.match(parsed.error.hint, /certpilot status --help/);
+  assert.match(usage.stderr[0] ?? '', /^error ERR_CLI_USAGE/, 'people still read it on stderr');
+
+  const dir = await tempDir('certpilot-cli-');
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, `stateDir: ${JSON.stringify(join(dir, 'state'))}\ncertificates: []\n`);
+  const none = capture();
+  assert.equal(await main(['renew', '--config', file, '--json'], {}, none), EXIT.usage);
+  const error = (JSON.parse(none.stdout.join('\n')) as { error: { code: string; hint: string } }).error;
+  assert.equal(error.code, 'ERR_CLI_USAGE');
+  assert.doesNotMatch(error.hint, /-d\b(?! example\.com`)|give names with -d/, 'renew refuses -d: its hint must not offer it');
+  assert.match(error.hint, /certpilot issue -d example\.com/);
+  const renewD = capture();
+  assert.equal(await main(['renew', '-d', 'example.com', '--config', file], {}, renewD), EXIT.usage, 'renew really refuses -d');
 });
 
 test('a bad configuration names the field and the fix and exits 2', async () => {

@@ -6,9 +6,11 @@
  * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
  * by SIGINT or SIGTERM.
  */
+import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
-import { checkValues, flagHelp, PARSE_OPTIONS, type CliValues } from './flags.js';
+import { checkValues, FLAGS, flagHelp, PARSE_OPTIONS, type CliValues, type FlagName } from './flags.js';
+import { didYouMean } from '../did-you-mean.js';
 import { processOutput, type Output } from './output.js';
 import { VERSION } from '../version.js';
 
@@ -49,6 +51,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
+  kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need; kubernetes manifests: the ServiceAccount, Role, CronJob… that run certpilot in a cluster', load: () => import('./commands/kubernetes.js') },
+  state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
+  'dns-persist': {
+    summary: 'dns-persist record [NAME…]: print the dns-persist-01 TXT record of each name for this account and CA (--persist-until, --apply --solver DNS-SOLVER writes it once)',
+    load: () => import('./commands/dns-persist.js'),
+  },
   import: { summary: 'Take over existing certificates with no CA request, and print a certpilot.yaml for them: `import certbot` reads certbot\'s accounts, every version and renewal conf (--config-dir, default /etc/letsencrypt); `import files DIR --name NAME` a directory of PEM files; --dry-run writes nothing', load: () => import('./commands/import.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
@@ -61,8 +69,77 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   config: 'check|schema',
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
+  kubernetes: 'check [NAME…] | manifests',
+  state: 'copy --from SPEC --to SPEC',
+  'dns-persist': 'record [NAME…]',
   import: 'certbot [--config-dir DIR] | files DIR --name NAME',
 };
+
+/** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
+const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
+rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
+configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
+  --mode cronjob   a CronJob running renew twice a day at a time hashed from namespace and name (default)
+  --mode daemon    a Deployment running certpilot daemon (not in this version yet: review only)
+  --state secret   state in Secrets, no volume (default)    --state pvc   a PersistentVolumeClaim
+  --serve          the http-01 responder: Deployment of 2, Service, PodDisruptionBudget, Ingress
+One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl apply -k.`,
+  state: `A SPEC names a state store:
+  dir:PATH                      a state directory in certbot layout (live/, archive/, accounts/…)
+  kubernetes-secret:[NAMESPACE][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N]
+                                Secrets in NAMESPACE (default: the service account's or the
+                                kubeconfig context's), in the cluster by the pod's service account
+  config                        the store the configuration names (stateStore, else stateDir)
+
+Nothing is issued. Versions the target already holds with other content are never overwritten;
+a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.`,
+  import: `Nothing is sent to the CA. The report goes to stderr, the certpilot.yaml for what was imported
+to stdout (or both as one object with --json). The import writes into the configured state store
+(stateDir, or stateStore: Secrets keep only keepVersions earlier versions; a directory keeps all
+of certbot's). Running it again changes nothing; a certificate or account already in certpilot's
+state with other content is skipped (exit 1), never overwritten. As root, certbot's directory and
+its parents must not be writable by another user, and no symbolic link is followed except
+certbot's own live/NAME/*.pem -> ../../archive/NAME/ links. Then stop certbot's renewals
+(docs/migrating.md).`,
+};
+
+/** Examples that end each command's help (and the top-level one): what a user types first. */
+const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  '': ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot renew', 'certpilot status'],
+  issue: ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot issue -d example.com --webroot /var/www/html', 'certpilot issue --config /etc/certpilot/certpilot.yaml --name web --force'],
+  renew: ['certpilot renew', 'certpilot renew --name web --force', 'certpilot renew --dry-run', 'certpilot renew --json > result.json'],
+  deploy: ['certpilot deploy', 'certpilot deploy web --force'],
+  cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron show'],
+  status: ['certpilot status', 'certpilot status --name web --json'],
+  revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
+  account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
+  config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
+  route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
+  kubernetes: [
+    'certpilot kubernetes check',
+    'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml',
+    'certpilot kubernetes manifests --namespace web --image registry.example.com/certpilot:1.0 -o deploy/certpilot && kubectl apply -k deploy/certpilot',
+    'certpilot kubernetes manifests --mode cronjob --state pvc --serve > certpilot.yaml',
+  ],
+  'dns-persist': ['certpilot dns-persist record', 'certpilot dns-persist record example.com --persist-until 2027-12-31', 'certpilot dns-persist record --apply --solver dns'],
+  state: [
+    'certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs',
+    "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
+    'certpilot state copy --from dir:/var/lib/certpilot --to config',
+  ],
+  import: [
+    'certpilot import certbot --dry-run',
+    'certpilot import certbot --config-dir /etc/letsencrypt > certpilot.yaml',
+    'certpilot import files /srv/certs --name web --state-dir /var/lib/certpilot > certpilot.yaml',
+  ],
+  serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
+};
+
+function examples(name: string): string {
+  const list = Object.hasOwn(EXAMPLES, name) ? (EXAMPLES[name] ?? []) : [];
+  return `Examples:\n${list.map((e) => `  ${e}`).join('\n')}`;
+}
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
@@ -81,7 +158,9 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summar
 Options of every command:
 ${flagHelp(undefined).join('\n')}
 
-${FOOTER}`;
+${FOOTER}
+
+${examples('')}`;
 }
 
 /** The help of one command: its usage line, summary and every flag it takes. */
@@ -95,23 +174,39 @@ ${command.summary}
 
 Options:
 ${flagHelp(name).join('\n')}
+${Object.hasOwn(COMMAND_NOTES, name) ? `\n${COMMAND_NOTES[name]}\n` : ''}
+${FOOTER}
 
-${FOOTER}`;
+${examples(name)}`;
 }
 
-// parseArgs's own message for an unknown flag is about positionals; name the flag and the command.
+// parseArgs's own messages are about its API (positionals, `<value>`); say what the user typed wrong.
 function parseError(err: unknown, argv: readonly string[]): CertpilotError {
   const command = argv.find((a) => !a.startsWith('-') && Object.hasOwn(COMMANDS, a));
   const hint = command ? `\`certpilot ${command} --help\` lists the flags it takes.` : '`certpilot --help` lists the commands, `certpilot <command> --help` their flags.';
-  const flag = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+  const message = (err as Error).message;
+  const flag = /^Unknown option '([^']+)'/.exec(message)?.[1];
   if (flag) {
-    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}`, { cause: err, hint });
+    // A misspelt long flag (`--stat-dir`) or short one (`-x`): the closest flag this command takes.
+    const known = (Object.keys(FLAGS) as FlagName[]).map((n) => `--${n}`);
+    const guess = flag.startsWith('--') ? didYouMean(flag.split('=')[0] ?? flag, known, (s) => s) : '';
+    return new CertpilotError('ERR_CLI_USAGE', `cli: unknown flag ${flag}${command ? ` for ${command}` : ''}${guess}`, { cause: err, hint });
   }
-  return new CertpilotError('ERR_CLI_USAGE', `cli: ${(err as Error).message.split('\n')[0] ?? ''}`, { cause: err, hint });
+  // `--config` at the end, or followed by another flag: parseArgs says "Option '-c, --config <value>' argument missing".
+  const missing = /^Option '(?:-\w, )?--([\w-]+)[^']*' argument (?:missing|is ambiguous)/.exec(message)?.[1];
+  if (missing && Object.hasOwn(FLAGS, missing)) {
+    const spec = FLAGS[missing as FlagName];
+    const value = 'value' in spec ? spec.value : 'VALUE';
+    return new CertpilotError('ERR_CLI_USAGE', `cli: --${missing} needs a value (${value}), and none was given`, {
+      cause: err,
+      hint: `Write it as --${missing} ${value} (or --${missing}=${value}); a value that starts with "-" needs the = form.`,
+    });
+  }
+  return new CertpilotError('ERR_CLI_USAGE', `cli: ${message.split('\n')[0] ?? ''}`, { cause: err, hint });
 }
 
 function unknownCommand(name: string): CertpilotError {
-  return new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
+  return new CertpilotError('ERR_CLI_USAGE', `cli: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}`, { hint: `Use one of: ${Object.keys(COMMANDS).join(', ')}.` });
 }
 
 /** Runs the CLI; returns the exit code. Never throws. */
@@ -122,6 +217,8 @@ export async function main(
   signal?: AbortSignal,
 ): Promise<number> {
   let verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Known before parsing, so even a usage error is JSON for a program that asked for JSON.
+  const json = argv.includes('--json');
   try {
     let parsed;
     try {
@@ -159,20 +256,31 @@ export async function main(
     const module = await command.load();
     return await module.run({ values, positionals: rest, env, cwd: process.cwd(), output, ...(signal ? { signal } : {}) });
   } catch (err) {
-    return report(err, verbose, output);
+    return report(err, verbose, output, json);
   }
 }
 
-/** Prints an error with its code and hint; stack and causes only when verbose. */
-export function report(err: unknown, verbose: boolean, output: Output): number {
+/**
+ * Prints an error with its code and hint on stderr (stack and causes only when verbose); with
+ * `json`, also `{"error": {code, message, hint[, issues]}}` on stdout, so a program that asked for
+ * JSON can parse the output of a failed run too.
+ */
+export function report(err: unknown, verbose: boolean, output: Output, json = false): number {
+  if (json) {
+    const e = err instanceof CertpilotError ? err : undefined;
+    const body = e
+      ? { code: e.code, message: e.message, hint: e.hint, ...(e instanceof ConfigError ? { issues: e.issues } : {}) }
+      : { code: 'ERR_INTERNAL', message: err instanceof Error ? err.message : String(err), hint: 'Run again with --verbose and report the stack trace.' };
+    output.out(JSON.stringify({ error: body }, null, 2));
+  }
   if (err instanceof CertpilotError) {
-    output.err(`error ${err.code}: ${err.message}`);
+    output.err(redactText(`error ${err.code}: ${err.message}`));
     output.err(`  hint: ${err.hint}`);
     if (verbose) {
-      output.err(err.stack ?? '');
+      output.err(redactText(err.stack ?? ''));
       let cause = err.cause;
       while (cause) {
-        output.err(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+        output.err(redactText(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`));
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
@@ -180,8 +288,8 @@ export function report(err: unknown, verbose: boolean, output: Output): number {
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }
-  output.err(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`);
+  output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');
-  if (verbose && err instanceof Error) output.err(err.stack ?? '');
+  if (verbose && err instanceof Error) output.err(redactText(err.stack ?? ''));
   return EXIT.failed;
 }

@@ -6,6 +6,7 @@ import { CertpilotError } from '../errors.js';
 import { overridesOf } from './flags.js';
 import { createLogger, type Logger } from '../logger.js';
 import { compose, type Runtime } from './compose.js';
+import { chooseLogFormat, humanLogDestination } from './human-log.js';
 import type { CommandContext } from './main.js';
 
 /** The configuration file to read: --config, CERTPILOT_CONFIG, else ./certpilot.yaml when present. */
@@ -35,7 +36,13 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
 export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger } = {}): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: options.logger ?? createLogger({ level: config.logLevel }), env: ctx.env });
+  return compose(config, { logger: options.logger ?? commandLogger(ctx, config.logLevel), env: ctx.env });
+}
+
+/** The run's logger at `level`, in the format {@link chooseLogFormat} picks (human text by default). */
+export function commandLogger(ctx: CommandContext, level: string): Logger {
+  const format = chooseLogFormat({ flag: ctx.values['log-format'], env: ctx.env.CERTPILOT_LOG_FORMAT, json: ctx.values.json === true, stderrIsTty: process.stderr.isTTY === true });
+  return createLogger({ level, ...(format === 'human' ? { destination: humanLogDestination(process.stderr) } : {}) });
 }
 
 /** The configured certificates selected by --name (all when none given). */

@@ -3,18 +3,24 @@
  * environment variables → validate (zod) → apply env and flag overrides → normalize → cross-field
  * rules → a frozen {@link ResolvedConfig}, or one {@link ConfigError} listing every problem.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
+import { didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
+import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
+import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
-import { certificateSchema, configSchema, deployerInstanceSchema, DIRECTORY_ALIASES, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, solverInstanceSchema, type ParsedConfig } from './schema.js';
+import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+
+export type { PluginInstanceConfig } from '../plugins/plugin-kinds.js';
 
 /** One certificate, resolved: defaults applied, names normalized. */
 export interface ResolvedCertificate {
@@ -29,18 +35,20 @@ export interface ResolvedCertificate {
   solvers: Readonly<Record<string, string>>;
   /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
   deploy: readonly string[];
+  /**
+   * A digest (never the values: options may hold secrets) of every setting outside the certificate
+   * a fix could change: the directory URL, the CA bundle, and each option of its solvers and
+   * deployers. Part of the backoff fingerprint, so changing any of them clears a failure backoff.
+   */
+  settings?: string;
 }
 
-/** A solver or deployer instance: the plug-in id and its validated options. */
-export interface PluginInstanceConfig {
-  /** The plug-in id (`standalone`, `redis`, `route53`, `files`…). */
-  type: string;
-  /** Everything else of the entry, defaults applied. */
-  [option: string]: unknown;
-}
-
-/** The validated, normalized, frozen configuration every component is built from. */
-export interface ResolvedConfig {
+/**
+ * The validated, normalized, frozen configuration every component is built from. Its plug-in
+ * sections (`solvers`, `deployers`, `locker`, `stateStore`…: one per section of the table of kinds) hold typed
+ * {@link PluginInstanceConfig}s: each plug-in's own options apart from its wrapper's.
+ */
+export interface ResolvedConfig extends ResolvedSections {
   /** The file it came from, when any. */
   source?: string;
   /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
@@ -56,10 +64,6 @@ export interface ResolvedConfig {
     caCertificates: string[];
     caBundle?: string;
   };
-  /** Named solvers; always holds `default` (standalone on port 80 unless configured). */
-  solvers: Readonly<Record<string, PluginInstanceConfig>>;
-  /** Named deployers. */
-  deployers: Readonly<Record<string, PluginInstanceConfig>>;
   defaults: ParsedConfig['defaults'];
   renewal: ParsedConfig['renewal'];
   certificates: ResolvedCertificate[];
@@ -83,6 +87,8 @@ export interface ConfigOverrides {
 export interface LoadConfigOptions {
   /** Path of the YAML file; when absent only defaults, env and overrides apply. */
   file?: string;
+  /** The file's text, when the caller has it already (the manifests generator's adjusted copy); `file` still names it and is the base of relative paths. */
+  text?: string;
   /** The environment (process.env at the CLI). */
   env: Readonly<Record<string, string | undefined>>;
   /** Base for relative paths when there is no file. */
@@ -123,7 +129,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (source) {
     let text: string;
     try {
-      text = await readFile(source, 'utf8');
+      text = options.text ?? (await readFile(source, 'utf8'));
     } catch (err) {
       throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
@@ -145,7 +151,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     return new ConfigError(kept, source ? { source } : {});
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
-  const parsed = configSchema.safeParse(applied);
+  const parsed = configSchema.safeParse(applied, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
@@ -276,8 +282,9 @@ async function normalize(
     else acme.eab = { kid, hmacKey };
   }
 
-  const solvers: Record<string, PluginInstanceConfig> = { default: { type: 'standalone', port: 80 }, ...c.solvers };
-  const deployers: Record<string, PluginInstanceConfig> = { ...c.deployers };
+  const sections = withBuiltIns(c);
+  const solvers: Readonly<Record<string, PluginInstanceConfig>> = sections.solvers;
+  const deployers: Readonly<Record<string, PluginInstanceConfig>> = sections.deployers;
 
   const names = new Map<string, number>();
   const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
@@ -295,6 +302,8 @@ async function normalize(
         issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
       }
     });
+    const chosen = chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues);
+    const unique = [...new Set(deploy)];
     return {
       name,
       domains,
@@ -302,8 +311,14 @@ async function normalize(
       keyType: cert.keyType ?? c.defaults.keyType,
       reuseKey: cert.reuseKey ?? c.defaults.reuseKey,
       ...(profile ? { profile } : {}),
-      solvers: chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues),
-      deploy: [...new Set(deploy)],
+      solvers: chosen,
+      deploy: unique,
+      settings: settingsDigest({
+        directoryUrl,
+        caBundle: acme.caBundle ?? null,
+        solvers: Object.fromEntries([...new Set(Object.values(chosen))].sort().map((n) => [n, solvers[n] ?? null])),
+        deployers: unique.map((n) => [n, deployers[n] ?? null]),
+      }),
     };
   });
 
@@ -312,16 +327,36 @@ async function normalize(
     stateDir: resolve(baseDir, c.stateDir),
     logLevel: c.logLevel,
     acme,
-    solvers,
-    deployers,
+    ...sections,
     defaults: c.defaults,
     renewal: c.renewal,
     certificates,
   };
 }
 
-/** A solver or deployer entry that did not parse: it exists (no "unknown solver" noise) but has no plug-in. */
-const INVALID_ENTRY = { type: '(invalid)' } as const;
+/** A short digest of `value` with object keys sorted (the same settings give the same digest in any order). */
+function settingsDigest(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, canonical(x)])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex').slice(0, 32);
+}
+
+/** Each named section with its built-in instances (the `default` solver) unless the file defines them. */
+function withBuiltIns(c: ParsedConfig): ResolvedSections {
+  const out: Record<string, unknown> = {};
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    const spec = sectionSpec(section);
+    const given = c[section] as unknown;
+    if (spec.shape === 'named' && spec.builtIn) {
+      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, INSTANCE_SCHEMAS[section]?.parse(entry)]));
+      out[section] = { ...builtIn, ...(given as Record<string, PluginInstanceConfig>) };
+    } else out[section] = given;
+  }
+  return out as unknown as ResolvedSections;
+}
+
+/** An instance entry that did not parse: it exists (no "unknown solver" noise) but has no plug-in. */
+const INVALID_ENTRY = { type: '(invalid)', kind: undefined, options: {} } as const;
 
 /**
  * The configuration section by section, each part that parses kept and each that does not
@@ -353,11 +388,13 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   const raw = value as Mutable;
   const shape = configSchema.shape;
   const out: Mutable = {};
-  for (const [key, schema] of Object.entries(shape) as [keyof typeof shape, z.ZodType][]) {
-    if (key === 'solvers' || key === 'deployers' || key === 'certificates') continue;
+  const named = (key: string): key is SectionName => key in CONFIG_SECTIONS && sectionSpec(key as SectionName).shape === 'named';
+  for (const [key, schema] of Object.entries(shape) as [string, z.ZodType][]) {
+    if (named(key) || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of [['solvers', solverInstanceSchema], ['deployers', deployerInstanceSchema]] as const) {
+  for (const [key, entry] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+    if (!named(key)) continue;
     const entries: Mutable = {};
     const given = raw[key];
     if (given && typeof given === 'object' && !Array.isArray(given)) {
@@ -379,19 +416,19 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
 
 function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
   const list = Object.keys(defined);
-  return `"${name}" is not a ${kind} defined under \`${kind}s\`; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
+  return `"${name}" is not a ${kind} defined under \`${kind}s\`${didYouMean(name, list)}; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
 }
 
 /**
  * The solver of each name: the first `solvers` selector that matches it, else the certificate's
- * (or the default) solver. Checks every reference, that wildcards go to a dns-01 solver and IP
- * addresses to an http-01 one, and that `names` only lists names of the certificate.
+ * (or the default) solver. Checks every reference, that wildcards go to a DNS-based solver (dns-01,
+ * dns-account-01, dns-persist-01) and IP addresses to an http-01 or tls-alpn-01 one, and that `names` only lists names of the certificate.
  */
 function chooseSolvers(
   domains: readonly string[],
   cert: ParsedConfig['certificates'][number],
   defaultSolver: string,
-  solvers: Record<string, PluginInstanceConfig>,
+  solvers: Readonly<Record<string, PluginInstanceConfig>>,
   path: string,
   issues: ConfigIssue[],
 ): Record<string, string> {
@@ -421,23 +458,26 @@ function chooseSolvers(
     const solver = selector ? selector.solver : fallback;
     chosen[domain] = solver;
     if (!(selector ? selector.ok : fallbackOk)) return;
-    const plugin = findPlugin(solvers[solver]?.type ?? '');
+    const plugin = findPlugin(solvers[solver]?.type ?? '', ...kindsInSection('solvers'));
     if (!plugin) return; // an entry that did not parse: its own problem is reported already
-    const type = challengeTypeOf(plugin);
-    if (domain.startsWith('*.') && type !== 'dns-01') {
+    const type = challengeTypeOf(plugin, solvers[solver]?.wrapper as Readonly<{ challenge?: unknown }> | undefined);
+    if (domain.startsWith('*.') && !(type && WILDCARD_CHALLENGE_TYPES.includes(type))) {
       issues.push({
         path: `${path}.domains[${index}]`,
-        message: `"${domain}" is a wildcard, which only dns-01 can prove, but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a dns-01 solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53 or rfc2136 solver> }])`,
+        message: `"${domain}" is a wildcard, which only dns-01, dns-account-01 or dns-persist-01 can prove (RFC 8555 §7.1.3), but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a DNS solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53, rfc2136 or dns-persist solver> }])`,
       });
-    } else if (ipVersion(domain) !== 0 && type === 'dns-01') {
-      issues.push({ path: `${path}.domains[${index}]`, message: `"${domain}" is an IP address, which dns-01 cannot prove; give it an http-01 solver` });
+    } else if (ipVersion(domain) !== 0 && !(type && IP_CHALLENGE_TYPES.includes(type))) {
+      issues.push({
+        path: `${path}.domains[${index}]`,
+        message: `"${domain}" is an IP address, which ${type ?? 'its solver'} cannot prove (RFC 8738: only http-01 and tls-alpn-01); give it an http-01 or tls-alpn solver`,
+      });
     }
   });
   return chosen;
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */
-function explainZodIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; expected?: string }): string {
+function explainZodIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; expected?: string; input?: unknown }): string {
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown field(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}; check the spelling against docs/config-reference.md`;
@@ -446,7 +486,9 @@ function explainZodIssue(issue: { code: string; message: string; keys?: string[]
     case 'invalid_union': {
       // A solver or deployer entry whose `type` names no plug-in of that kind.
       const types = [...issue.message.matchAll(/'([^']+)'/g)].map((m) => m[1]);
-      if (types.length > 0) return `is not a plug-in of this kind; use one of ${types.join(', ')} (see docs/plugins.md)`;
+      const given = (issue.input as { type?: unknown } | undefined)?.type;
+      const hint = typeof given === 'string' ? didYouMean(given, types.filter((t): t is string => t !== undefined)) : '';
+      if (types.length > 0) return `is not a plug-in of this kind${hint}; use one of ${types.join(', ')} (see docs/plugins.md)`;
       return issue.message;
     }
     case 'invalid_type':

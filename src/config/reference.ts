@@ -4,10 +4,9 @@
  */
 import { z } from 'zod';
 import { CONFIG_ENV_VARIABLES } from './load-config.js';
-import { dns01OptionsShape } from '../challenges/dns01/dns01-options.js';
-import { tokenStoreSolverOptionsShape } from '../challenges/http01/token-store-options.js';
-import type { PluginDefinition } from '../plugins/plugin.js';
-import { PLUGINS } from '../plugins/registry.js';
+import { CONFIG_SECTIONS, kindSpec, PLUGIN_KINDS, sectionSpec, type SectionName } from '../plugins/plugin-kinds.js';
+import type { PluginKind } from '../plugins/plugin.js';
+import { allPlugins, pluginsOfKind } from '../plugins/registry.js';
 import { configSchema } from './schema.js';
 
 /** JSON Schema (draft 2020-12) of the configuration file, for editors (yaml-language-server). */
@@ -27,11 +26,13 @@ interface JsonSchemaNode {
   maximum?: number;
   pattern?: string;
   anyOf?: JsonSchemaNode[];
+  oneOf?: JsonSchemaNode[];
 }
 
 function typeOf(node: JsonSchemaNode): string {
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(' \\| ');
   if (node.anyOf) return node.anyOf.map(typeOf).join(' or ');
+  if (node.oneOf) return 'object';
   if (node.type === 'array') return `list of ${node.items ? typeOf(node.items) : 'values'}`;
   const base = Array.isArray(node.type) ? node.type.join(' or ') : (node.type ?? 'any');
   const range = node.minimum !== undefined || node.maximum !== undefined ? ` (${node.minimum ?? ''}..${node.maximum ?? ''})` : '';
@@ -57,12 +58,17 @@ function fieldRows(root: JsonSchemaNode, prefix = ''): string[] {
   return rows;
 }
 
-/** The options of each plug-in, as `solvers.<name>` / `deployers.<name>` entries take them. */
+/** Where an instance of a section is written: `solvers.<name>` or `locker`. */
+function sectionPath(section: SectionName): string {
+  return sectionSpec(section).shape === 'named' ? `${section}.<name>` : section;
+}
+
+/** The options of each plug-in, as its section's entries take them (its kind's wrapper options too). */
 function pluginSections(): string[] {
   const out: string[] = [];
-  for (const plugin of PLUGINS as readonly PluginDefinition[]) {
-    const section = plugin.kind === 'deployer' ? 'deployers' : 'solvers';
-    const extra = plugin.kind === 'dns-provider' ? dns01OptionsShape : plugin.kind === 'token-store' ? tokenStoreSolverOptionsShape : {};
+  for (const plugin of allPlugins()) {
+    const section = sectionPath(PLUGIN_KINDS[plugin.kind].section);
+    const extra = kindSpec(plugin.kind).wraps?.shape ?? {};
     const schema = z.strictObject({ type: z.literal(plugin.id).describe(`\`${plugin.id}\``), ...plugin.schema.shape, ...extra });
     const node = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
     out.push(
@@ -72,7 +78,7 @@ function pluginSections(): string[] {
       '',
       '| Field | Type | Default | Description |',
       '| --- | --- | --- | --- |',
-      ...fieldRows(node, `${section}.<name>`).filter((r) => !r.startsWith(`| \`${section}.<name>\` |`)),
+      ...fieldRows(node, section).filter((r) => !r.startsWith(`| \`${section}\` |`)),
       '',
     );
   }
@@ -114,36 +120,39 @@ export function renderConfigReference(): string {
     '',
     '## Plug-in options',
     '',
-    'A `solvers.<name>` or `deployers.<name>` entry is `type` (the plug-in id) plus that plug-in\'s options.',
-    'DNS providers also take the dns-01 options, token stores the store-backed http-01 options. The list',
-    'of plug-ins is [plugins.md](plugins.md).',
+    `A ${(Object.keys(CONFIG_SECTIONS) as SectionName[]).map((s) => `\`${sectionPath(s)}\``).join(', ')} entry is \`type\` (the plug-in id) plus that plug-in's options.`,
+    ...(Object.keys(PLUGIN_KINDS) as PluginKind[]).flatMap((k) => {
+      const w = kindSpec(k).wraps;
+      return w ? [`A ${k} is wrapped in ${w.what}, whose options its entries take too.`] : [];
+    }),
+    'The list of plug-ins is [plugins.md](plugins.md).',
     '',
     ...pluginSections(),
   ].join('\n');
 }
 
-/** Renders `docs/plugins.md`: every plug-in id, its kind, what it does, and its folder. */
+/** Renders `docs/plugins.md`: every kind (from the table), its plug-ins, what each does, and its folder. */
 export function renderPluginList(): string {
-  const kinds: Record<string, string> = {
-    'challenge-solver': 'Challenge solvers (`solvers.<name>.type`)',
-    'token-store': 'Token stores for http-01 across many pods (`solvers.<name>.type`)',
-    'dns-provider': 'DNS providers for dns-01 (`solvers.<name>.type`)',
-    deployer: 'Deployers (`deployers.<name>.type`)',
-  };
   const out = [
     '# Plug-ins',
     '',
-    '<!-- Generated from src/plugins/registry.ts by `npm run docs`; do not edit by hand. -->',
+    '<!-- Generated from src/plugins/registry.ts and src/plugins/plugin-kinds.ts by `npm run docs`; do not edit by hand. -->',
     '',
     'Each plug-in has one id: its folder under `src/`, its `type` in the configuration and its section in',
     'the [configuration reference](config-reference.md#plug-in-options). A certificate names its solvers',
-    'and deployers; see the README.',
+    'and deployers; see the README. Each folder exports its definition from `plugin.ts`, including the',
+    'Kubernetes RBAC rules and AWS IAM actions its code needs (`certpilot kubernetes check`, `certpilot',
+    'route53 policy`).',
     '',
   ];
-  for (const [kind, title] of Object.entries(kinds)) {
-    const list = (PLUGINS as readonly PluginDefinition[]).filter((p) => p.kind === kind);
+  for (const kind of Object.keys(PLUGIN_KINDS) as PluginKind[]) {
+    const list = pluginsOfKind(kind);
     if (list.length === 0) continue;
-    out.push(`## ${title}`, '', '| id | what it does | folder |', '| --- | --- | --- |');
+    const spec = kindSpec(kind);
+    out.push(`## ${spec.title} (\`${sectionPath(spec.section)}.type\`)`, '');
+    const notes = [spec.wraps ? `Wrapped in ${spec.wraps.what}.` : '', spec.contract ? `Contract suite: \`src/${spec.contract}\`.` : ''].filter(Boolean);
+    if (notes.length > 0) out.push(notes.join(' '), '');
+    out.push('| id | what it does | folder |', '| --- | --- | --- |');
     for (const p of list) out.push(`| \`${p.id}\` | ${p.summary.replace(/\|/g, '\\|')} | \`src/${p.dir}/\` |`);
     out.push('');
   }

@@ -4,10 +4,9 @@
  * (`docs/config-reference.md`) are generated from it by `npm run docs`.
  */
 import { z } from 'zod';
-import { dns01OptionsShape } from '../challenges/dns01/dns01-options.js';
-import { tokenStoreSolverOptionsShape } from '../challenges/http01/token-store-options.js';
-import type { PluginDefinition } from '../plugins/plugin.js';
-import { pluginsOfKind } from '../plugins/registry.js';
+import type { PluginDefinition, PluginKind } from '../plugins/plugin.js';
+import { CONFIG_SECTIONS, kindSpec, kindsInSection, sectionSpec, type PluginInstanceConfig, type SectionName, type SectionValue } from '../plugins/plugin-kinds.js';
+import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
 
 /** Let's Encrypt production directory. */
 export const LETSENCRYPT_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -81,46 +80,75 @@ const instanceName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, { message: 'must start with a letter or digit and use only letters, digits, "-" and "_" (at most 63)' });
 
-/** One instance entry: `type` names the plug-in, the other keys are its options. */
-function instanceSchema(plugin: PluginDefinition, extra: z.ZodRawShape = {}): z.ZodObject {
+/** The keys of `entry` that are in `shape`. */
+function pick(entry: Record<string, unknown>, shape: z.ZodRawShape): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(shape).filter((k) => k in entry).map((k) => [k, entry[k]]));
+}
+
+/** One instance entry as written: `type` names the plug-in, the other keys are its options and its wrapper's. */
+function entrySchema(plugin: PluginDefinition): z.ZodObject {
+  const wrapper = kindSpec(plugin.kind).wraps;
   return z
-    .strictObject({ type: z.literal(plugin.id).describe(plugin.summary), ...plugin.schema.shape, ...extra })
-    .superRefine((entry, ctx) => {
-      // Spreading `shape` drops the plug-in schema's own cross-field rules (a refine such as the
-      // hook's "one string only with shell: true"): run them on the plug-in's keys.
-      const own = Object.fromEntries(Object.keys(plugin.schema.shape).filter((k) => k in entry).map((k) => [k, (entry as Record<string, unknown>)[k]]));
-      const result = plugin.schema.safeParse(own);
-      for (const issue of result.error?.issues ?? []) {
-        if (issue.code === 'custom') ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
-      }
-    })
+    .strictObject({ type: z.literal(plugin.id).describe(plugin.summary), ...plugin.schema.shape, ...(wrapper?.shape ?? {}) })
     .describe(`\`type: ${plugin.id}\` (${plugin.kind}): ${plugin.summary}`);
 }
 
-/** A union over registered plug-ins, discriminated by `type` (never-matching when there are none). */
-function unionOf(options: z.ZodObject[], what: string): z.ZodType<{ type: string } & Record<string, unknown>> {
-  const [first, ...rest] = options;
-  if (!first) return z.never().describe(`No ${what} plug-in is registered.`) as unknown as z.ZodType<{ type: string } & Record<string, unknown>>;
-  return z.discriminatedUnion('type', [first, ...rest]) as unknown as z.ZodType<{ type: string } & Record<string, unknown>>;
+/**
+ * Splits a parsed entry into the plug-in's own options (parsed by its own schema, so its
+ * cross-field rules such as the hook's "one string only with shell: true" run) and the wrapper's
+ * options: the typed, normalized {@link PluginInstanceConfig} compose hands to each factory.
+ */
+function normalizeInstance(entry: { type: string } & Record<string, unknown>, kinds: PluginKind[], ctx: z.RefinementCtx): PluginInstanceConfig {
+  const plugin = findPlugin(entry.type, ...kinds);
+  if (!plugin) {
+    ctx.addIssue({ code: 'custom', path: ['type'], message: `no plug-in "${entry.type}"` });
+    return z.NEVER;
+  }
+  const own = plugin.schema.safeParse(pick(entry, plugin.schema.shape));
+  if (!own.success) {
+    for (const issue of own.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    return z.NEVER;
+  }
+  const wrapper = kindSpec(plugin.kind).wraps;
+  return { type: plugin.id, kind: plugin.kind, options: own.data, ...(wrapper ? { wrapper: pick(entry, wrapper.shape) } : {}) } as PluginInstanceConfig;
 }
 
 /**
- * One solver instance: a challenge solver, a DNS provider (wrapped in the dns-01 solver, with its
- * options) or a token store (wrapped in the store-backed http-01 solver, with its options).
+ * One instance of a section: a union over the registered plug-ins of the section's kinds (from the
+ * table), discriminated by `type`, normalized; undefined when no plug-in of those kinds exists.
  */
-export const solverInstanceSchema = unionOf(
-  [
-    ...pluginsOfKind('challenge-solver').map((p) => instanceSchema(p)),
-    ...pluginsOfKind('dns-provider').map((p) => instanceSchema(p, dns01OptionsShape)),
-    ...pluginsOfKind('token-store').map((p) => instanceSchema(p, tokenStoreSolverOptionsShape)),
-  ],
-  'solver',
-).describe('A named solver: `type` is the plug-in (see docs/plugins.md), the other keys its options.');
+function instanceSchemaOf(section: SectionName): z.ZodType<PluginInstanceConfig> | undefined {
+  const kinds = kindsInSection(section);
+  const entries = kinds.flatMap((kind) => pluginsOfKind(kind).map(entrySchema));
+  const [first, ...rest] = entries;
+  if (!first) return undefined;
+  const noun = sectionSpec(section).noun;
+  return z
+    .discriminatedUnion('type', [first, ...rest])
+    .transform((entry, ctx) => normalizeInstance(entry as { type: string } & Record<string, unknown>, kinds, ctx))
+    .describe(`A ${noun}: \`type\` is the plug-in (see docs/plugins.md), the other keys its options.`) as unknown as z.ZodType<PluginInstanceConfig>;
+}
 
-/** One deployer instance. */
-export const deployerInstanceSchema = unionOf(pluginsOfKind('deployer').map((p) => instanceSchema(p)), 'deployer').describe(
-  'A named deployer: `type` is the plug-in (see docs/plugins.md), the other keys its options.',
+/** The instance schema of every section that has plug-ins (entries are validated one by one after a failure). */
+export const INSTANCE_SCHEMAS: Readonly<Partial<Record<SectionName, z.ZodType<PluginInstanceConfig>>>> = Object.fromEntries(
+  (Object.keys(CONFIG_SECTIONS) as SectionName[]).flatMap((s) => {
+    const schema = instanceSchemaOf(s);
+    return schema ? [[s, schema]] : [];
+  }),
 );
+
+/** The schema of each plug-in section: a map of named instances, or one instance with its default. */
+function sectionSchemas(): { [S in SectionName]: z.ZodType<SectionValue<S>> } {
+  const out: Record<string, z.ZodType> = {};
+  for (const [section, instance] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+    const spec = sectionSpec(section);
+    out[section] =
+      spec.shape === 'named'
+        ? z.record(instanceName, instance).prefault({}).describe(spec.description)
+        : instance.prefault(spec.default ?? {}).describe(spec.description);
+  }
+  return out as { [S in SectionName]: z.ZodType<SectionValue<S>> };
+}
 
 const solverSelectorSchema = z
   .strictObject({
@@ -164,17 +192,12 @@ export const configSchema = z
     stateDir: z
       .string()
       .default('/var/lib/certpilot')
-      .describe('Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state. Put it on a persistent volume.'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the JSON log lines on standard error.'),
+      .describe(
+        'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state when `stateStore` is `filesystem` (the default); locks and caches are always here. Put it on a persistent volume when it holds the state.',
+      ),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
     acme: acmeSchema.prefault({}),
-    solvers: z
-      .record(instanceName, solverInstanceSchema)
-      .default({})
-      .describe('Named challenge solvers. A solver named `default` of type `standalone` (port 80) exists unless you define one.'),
-    deployers: z
-      .record(instanceName, deployerInstanceSchema)
-      .default({})
-      .describe('Named deployers: where each new certificate version goes after it is saved (files, hook, Kubernetes…).'),
+    ...sectionSchemas(),
     defaults: z
       .strictObject({
         keyType: keyType.default('ec-p256'),
@@ -195,6 +218,13 @@ export const configSchema = z
           .max(168)
           .optional()
           .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
+        retention: z
+          .strictObject({
+            keepVersions: z.number().int().min(1).max(10_000).default(10).describe('Always keep at least this many of the newest versions (the live one counts).'),
+            keepDays: z.number().int().min(0).max(36_500).default(30).describe('Always keep every version issued less than this many days ago.'),
+          })
+          .prefault({})
+          .describe('How long the archive (`archive/<name>/`) keeps old versions: a version is removed after a new one is saved only when it is outside both limits and no deployer still holds it (its deploy record names it). A `shortlived` certificate adds about 60 versions a year.'),
       })
       .prefault({})
       .describe('How renewals run.'),

@@ -43,3 +43,15 @@ export interface KubernetesConnectionOptions {
   serviceAccountDir: string;
   requestTimeoutSeconds: number;
 }
+
+/** The connection options out of a plug-in's options (which spread {@link kubernetesConnectionShape}). */
+export function connectionOf(o: KubernetesConnectionOptions): KubernetesConnectionOptions {
+  return {
+    ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
+    ...(o.context !== undefined ? { context: o.context } : {}),
+    ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
+    apiServer: o.apiServer,
+    serviceAccountDir: o.serviceAccountDir,
+    requestTimeoutSeconds: o.requestTimeoutSeconds,
+  };
+}

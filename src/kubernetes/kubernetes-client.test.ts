@@ -13,7 +13,7 @@ void test('a 403 names the verb the authorizer refused and hints the Role rule',
   const e = kubernetesError(forbidden('secrets "www" is forbidden: User "system:serviceaccount:ns:sa" cannot create resource "secrets" in API group "" in the namespace "ns"'), { verb: 'patch', resource: 'secrets', name: 'www' }, 'ns');
   assert.equal(e.code, 'ERR_KUBERNETES_FORBIDDEN');
   assert.match(e.message, /^kubernetes: patch secrets\/www in namespace ns: forbidden: the service account may not create secrets "www" \(secrets "www" is forbidden/);
-  assert.equal(e.hint, 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["create"] } in a Role (docs/kubernetes.md lists each deployer\'s Role).');
+  assert.equal(e.hint, 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["create"] } in a Role (docs/kubernetes.md lists each plug-in\'s Role; `certpilot kubernetes check` lists every missing rule).');
   assert.equal(e.retryable, false);
 });
 
@@ -26,6 +26,13 @@ void test('a refused WebSocket upgrade (status line only) maps like a response',
   assert.match(n.message, /ECONNREFUSED/);
   assert.equal(kubernetesError({ code: 409, body: '{}' }, { verb: 'patch', resource: 'secrets' }, 'ns').code, 'ERR_KUBERNETES_CONFLICT');
   assert.equal(kubernetesError({ code: 503, body: undefined }, { verb: 'list', resource: 'pods' }, 'ns').retryable, true);
+});
+
+void test('an exec hint says a WebSocket exec needs get (and create on 1.35+), and names no pod', () => {
+  const hint = rbacHint({ verb: 'get', resource: 'pods/exec', name: 'www-0' });
+  assert.match(hint, /resources: \["pods\/exec"\], verbs: \["get"\] \}/);
+  assert.doesNotMatch(hint, /resourceNames/);
+  assert.match(hint, /authorize it as `get` on pods\/exec, and from Kubernetes 1.35 also as `create`; grant both/);
 });
 
 void test('rbacHint limits get/patch to the object and not list or create', () => {
@@ -49,4 +56,35 @@ void test('configuration: namespace from the kubeconfig context, an override, or
   await writeFile(join(sa, 'namespace'), 'certs');
   await writeFile(join(sa, 'ca.crt'), '');
   assert.equal(new KubernetesClient({ ...options, serviceAccountDir: sa }, dir).namespace, 'certs');
+});
+
+void test('TLS to the API server is always verified: a kubeconfig skipping it is refused, NODE_TLS_REJECT_UNAUTHORIZED=0 is ignored', async () => {
+  const dir = await tempDir();
+  const skip = join(dir, 'skip');
+  await writeFile(skip, ['apiVersion: v1', 'kind: Config', 'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]', 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u}}]', 'current-context: a', ''].join('\n'));
+  assert.throws(() => new KubernetesClient({ ...options, kubeconfig: skip }, dir), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_CONFIG' && /insecure-skip-tls-verify/.test(e.message));
+
+  // An API server whose certificate the kubeconfig does not trust.
+  const { createServer } = await import('node:https');
+  const { makeTestBundle } = await import('../testing/certificate-fixtures.js');
+  const bundle = makeTestBundle({ domains: ['localhost'] });
+  let answered = 0;
+  const server = createServer({ cert: bundle.certPem, key: bundle.privateKeyPem }, (_req, res) => {
+    answered++;
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const kc = join(dir, 'untrusted');
+  await writeFile(kc, ['apiVersion: v1', 'kind: Config', `clusters: [{name: c, cluster: {server: "https://localhost:${port}"}}]`, 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u, namespace: ns}}]', 'current-context: a', ''].join('\n'));
+  const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  try {
+    await assert.rejects(new KubernetesClient({ ...options, kubeconfig: kc }, dir).getSecret('www'), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_API' && /UNABLE_TO_VERIFY_LEAF_SIGNATURE|certificate|self[- ]signed|local issuer/i.test(e.message));
+    assert.equal(answered, 0, 'no request reached the untrusted server');
+  } finally {
+    if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    server.close();
+  }
 });

@@ -20,15 +20,25 @@
  * values.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   AppsV1Api,
+  AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
+  createConfiguration,
   Exec,
   KubeConfig,
   PatchStrategy,
+  ServerConfiguration,
   setHeaderOptions,
+  type Configuration,
+  type RequestContext,
+  type SecurityAuthentication,
+  V1MicroTime,
+  type V1Lease,
   type V1Pod,
   type V1Secret,
   type V1Status,
@@ -54,6 +64,39 @@ export interface ExecResult {
   stderr: string;
   /** The channel protocol the server chose (`v5.channel.k8s.io` or `v4.channel.k8s.io`). */
   protocol: string;
+}
+
+/**
+ * A `coordination.k8s.io/v1` Lease as the lockers see it (KEP-589 / client-go leader election
+ * fields). Times are Dates here; on the wire they are MicroTime (six fractional digits, which a
+ * real API server requires: `2006-01-02T15:04:05.000000Z07:00`).
+ */
+export interface LeaseRecord {
+  name: string;
+  holderIdentity?: string | undefined;
+  leaseDurationSeconds?: number | undefined;
+  acquireTime?: Date | undefined;
+  renewTime?: Date | undefined;
+  leaseTransitions?: number | undefined;
+  labels?: Record<string, string> | undefined;
+  /** The object's resourceVersion: a precondition on update (409 when stale). */
+  resourceVersion?: string | undefined;
+}
+
+/** One SelfSubjectAccessReview question: may the caller do `verb` on `resource` (`pods/exec`)? */
+export interface AccessQuestion {
+  verb: string;
+  /** Plural resource, with the subresource after a slash. */
+  resource: string;
+  group: string;
+  name?: string | undefined;
+}
+
+/** The API server's answer to an {@link AccessQuestion}. */
+export interface AccessAnswer {
+  allowed: boolean;
+  /** The authorizer's reason, when it gave one. */
+  reason?: string | undefined;
 }
 
 /** A workload whose pod template a rollout restart changes. */
@@ -110,12 +153,20 @@ function describe(a: KubernetesAction, namespace: string): string {
 
 /** The RBAC rule a 403 shows is missing, as a one-line hint. */
 export function rbacHint(a: KubernetesAction): string {
-  const names = a.name !== undefined && a.verb !== 'list' && a.verb !== 'create' ? `, resourceNames: ["${a.name.split('/')[0] ?? a.name}"]` : '';
-  return `grant the service account { apiGroups: ["${a.group ?? ''}"], resources: ["${a.resource}"], verbs: ["${a.verb}"]${names} } in a Role (docs/kubernetes.md lists each deployer's Role).`;
+  // Exec is authorized per pod, but pods come and go: the rule names no pod.
+  const names = a.name !== undefined && a.verb !== 'list' && a.verb !== 'create' && a.resource !== 'pods/exec' ? `, resourceNames: ["${a.name.split('/')[0] ?? a.name}"]` : '';
+  const hint = `grant the service account { apiGroups: ["${a.group ?? ''}"], resources: ["${a.resource}"], verbs: ["${a.verb}"]${names} } in a Role (docs/kubernetes.md lists each plug-in's Role; \`certpilot kubernetes check\` lists every missing rule).`;
+  return a.resource === 'pods/exec' ? `${hint} An exec over WebSocket is an HTTP GET: API servers authorize it as \`get\` on pods/exec, and from Kubernetes 1.35 also as \`create\`; grant both.` : hint;
+}
+
+/** The Node network error code of a failed request (ECONNRESET…), if it is one. */
+function networkCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code ?? (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Maps a client-node failure to a CertpilotError naming the action. */
-export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string): CertpilotError {
+export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string, server?: string): CertpilotError {
   if (e instanceof CertpilotError) return e;
   let a = action;
   const what = `kubernetes: ${describe(a, namespace)}`;
@@ -124,9 +175,15 @@ export function kubernetesError(e: unknown, action: KubernetesAction, namespace:
     const msg = (e as { message?: string })?.message ?? String(e);
     // A WebSocket upgrade refused by the server reports only its status line.
     const ws = /Unexpected server response: (\d+)/.exec(msg);
-    if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace);
+    if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace, server);
     const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
-    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}`, { cause: e, retryable: true, hint: 'Check that the API server is reachable (kubeconfig server, or the in-cluster Service) and its CA.' });
+    // A network failure names the API server it could not reach: which kubeconfig or Service was used.
+    const at = server !== undefined ? ` at ${server}` : '';
+    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}${at ? ` (API server${at})` : ''}`, {
+      cause: e,
+      retryable: true,
+      hint: `Check that the API server${at} is reachable (kubeconfig server, or the in-cluster Service) and its CA.`,
+    });
   }
   if (s.code === 403) {
     // The Status names the verb the authorizer refused, which may differ from the request's
@@ -151,9 +208,13 @@ export class KubernetesClient {
   readonly namespace: string;
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly authorization: AuthorizationV1Api;
   private readonly execer: Exec;
   private readonly timeoutMs: number;
   private readonly token: RotatingTokenFile | undefined;
+  /** The API server's URL, for network errors. */
+  private readonly server: string | undefined;
 
   /** Builds the client (reads the kubeconfig or service-account files; no network I/O). */
   constructor(options: KubernetesConnectionOptions, baseDir: string) {
@@ -200,28 +261,38 @@ export class KubernetesClient {
       const where = options.kubeconfig !== undefined ? `kubeconfig ${options.kubeconfig}` : `service account ${options.serviceAccountDir}`;
       throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${where}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
     }
+    enforceTlsVerification(kc);
     this.namespace = namespace;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
+    const agents = new Map<string, HttpsAgent>();
+    this.core = pooledApiClient(kc, CoreV1Api, agents);
+    this.apps = pooledApiClient(kc, AppsV1Api, agents);
+    this.coordination = pooledApiClient(kc, CoordinationV1Api, agents);
+    this.authorization = pooledApiClient(kc, AuthorizationV1Api, agents);
     this.execer = new Exec(kc);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
+    this.server = kc.getCurrentCluster()?.server;
   }
 
   /** Runs one API call; maps failures; after a 401 in the cluster re-reads the token and tries once more. */
   private async call<T>(a: KubernetesAction, fn: () => Promise<T>): Promise<T> {
     const run = (): Promise<T> => withTimeout(fn(), this.timeoutMs, () => new CertpilotError('ERR_KUBERNETES_API', `kubernetes: ${describe(a, this.namespace)}: no answer in ${this.timeoutMs / 1000} s`, { retryable: true }));
     try {
-      return await run();
+      return await run().catch((e: unknown) => {
+        // A kept-alive connection the server closed while idle fails the next request sent on it
+        // (ECONNRESET) before the server read it: a read is sent again once, on a new connection.
+        if ((a.verb === 'get' || a.verb === 'list') && networkCode(e) === 'ECONNRESET') return run();
+        throw e;
+      });
     } catch (e) {
       if (this.token !== undefined && statusOf(e)?.code === 401) {
         this.token.read(true);
         try {
           return await run();
         } catch (e2) {
-          throw kubernetesError(e2, a, this.namespace);
+          throw kubernetesError(e2, a, this.namespace, this.server);
         }
       }
-      throw kubernetesError(e, a, this.namespace);
+      throw kubernetesError(e, a, this.namespace, this.server);
     }
   }
 
@@ -247,6 +318,98 @@ export class KubernetesClient {
     );
   }
 
+  // --- Secrets as state (the kubernetes-secret state store): create, replace and delete with
+  // preconditions, list by label. A 409 (AlreadyExists, or a stale resourceVersion) is
+  // ERR_KUBERNETES_CONFLICT: the caller re-reads and retries.
+
+  /** The Secrets matching a label selector. */
+  async listSecrets(labelSelector: string): Promise<V1Secret[]> {
+    const list = await this.call({ verb: 'list', resource: 'secrets' }, () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }));
+    return list.items;
+  }
+
+  /** Creates a Secret; 409 when one of that name exists. */
+  async createSecret(secret: V1Secret & { metadata: { name: string } }, fieldManager: string): Promise<V1Secret> {
+    return this.call({ verb: 'create', resource: 'secrets', name: secret.metadata.name }, () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret, fieldManager }));
+  }
+
+  /** Replaces a Secret (PUT); its `metadata.resourceVersion` is the precondition (409 when stale). */
+  async replaceSecret(secret: V1Secret & { metadata: { name: string; resourceVersion: string } }, fieldManager: string): Promise<V1Secret> {
+    const name = secret.metadata.name;
+    return this.call({ verb: 'update', resource: 'secrets', name }, () => this.core.replaceNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager }));
+  }
+
+  /** Deletes a Secret if it is still at `resourceVersion` (409 when it changed); absent is not an error. */
+  async deleteSecret(name: string, resourceVersion: string): Promise<void> {
+    try {
+      await this.call({ verb: 'delete', resource: 'secrets', name }, () => this.core.deleteNamespacedSecret({ name, namespace: this.namespace, body: { preconditions: { resourceVersion } } }));
+    } catch (e) {
+      if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return;
+      throw e;
+    }
+  }
+
+  /** The Lease, or undefined when it does not exist. */
+  async getLease(name: string): Promise<LeaseRecord | undefined> {
+    try {
+      return leaseRecord(await this.call({ verb: 'get', resource: 'leases', name, group: 'coordination.k8s.io' }, () => this.coordination.readNamespacedLease({ name, namespace: this.namespace })));
+    } catch (e) {
+      if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
+      throw e;
+    }
+  }
+
+  /** Creates the Lease; an existing one is `ERR_KUBERNETES_CONFLICT` (409 AlreadyExists). */
+  async createLease(lease: LeaseRecord): Promise<LeaseRecord> {
+    return leaseRecord(await this.call({ verb: 'create', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () => this.coordination.createNamespacedLease({ namespace: this.namespace, body: v1Lease(lease) })));
+  }
+
+  /** Replaces the Lease if its resourceVersion is still `lease.resourceVersion`; else `ERR_KUBERNETES_CONFLICT` (409). */
+  async updateLease(lease: LeaseRecord & { resourceVersion: string }): Promise<LeaseRecord> {
+    return leaseRecord(
+      await this.call({ verb: 'update', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () =>
+        this.coordination.replaceNamespacedLease({ name: lease.name, namespace: this.namespace, body: v1Lease(lease) }),
+      ),
+    );
+  }
+
+  /**
+   * Asks the API server whether this client may do each of `questions` in its namespace
+   * (SelfSubjectAccessReview, which every authenticated user may create).
+   */
+  async canI(questions: readonly AccessQuestion[]): Promise<AccessAnswer[]> {
+    return Promise.all(
+      questions.map(async (q) => {
+        const [resource, subresource] = q.resource.split('/') as [string, string | undefined];
+        const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' }, () =>
+          this.authorization.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: { resourceAttributes: { namespace: this.namespace, verb: q.verb, group: q.group, resource, ...(subresource ? { subresource } : {}), ...(q.name !== undefined ? { name: q.name } : {}) } },
+            },
+          }),
+        );
+        return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+      }),
+    );
+  }
+
+  /**
+   * After a 403 on an exec upgrade (whose response carries no Status body to name the verb), asks
+   * the server which exec verbs are missing, so the error names the verb it denied. Undefined when
+   * it cannot tell.
+   */
+  private async deniedExecVerbs(pod: string): Promise<string[] | undefined> {
+    try {
+      const answers = await this.canI(['get', 'create'].map((verb) => ({ verb, resource: 'pods/exec', group: '', name: pod })));
+      const denied = ['get', 'create'].filter((_, i) => answers[i]?.allowed !== true);
+      return denied.length > 0 ? denied : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The pods matching a label selector. */
   async listPods(labelSelector: string): Promise<V1Pod[]> {
     const list = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }));
@@ -267,7 +430,9 @@ export class KubernetesClient {
 
   /** Runs `argv` in a pod's container (no stdin, no TTY) and returns its exit code and output. */
   async exec(pod: string, container: string | undefined, argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ExecResult> {
-    const a: KubernetesAction = { verb: 'create', resource: 'pods/exec', name: pod };
+    // client-node execs over WebSocket: the upgrade is an HTTP GET, authorized as `get` on
+    // pods/exec (and from Kubernetes 1.35 also as `create`).
+    const a: KubernetesAction = { verb: 'get', resource: 'pods/exec', name: pod };
     const runMs = options.timeoutMs ?? this.timeoutMs;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -293,7 +458,16 @@ export class KubernetesClient {
     } catch (e) {
       // A connection that arrives after we gave up must not run the command unwatched.
       connecting.then((late) => late.close(), () => undefined);
-      throw kubernetesError(e, a, this.namespace);
+      const error = kubernetesError(e, a, this.namespace, this.server);
+      if (error.code !== 'ERR_KUBERNETES_FORBIDDEN') throw error;
+      // The refused upgrade has no Status body: ask the server which verb it denied.
+      const denied = await this.deniedExecVerbs(pod);
+      if (denied === undefined) throw error;
+      const verbs = denied.join(' and ');
+      throw new CertpilotError('ERR_KUBERNETES_FORBIDDEN', `kubernetes: exec in pod ${pod} in namespace ${this.namespace}: forbidden: the service account may not ${verbs} pods/exec (an exec over WebSocket is a GET, authorized as \`get\`; Kubernetes 1.35+ also requires \`create\`)`, {
+        cause: e,
+        hint: `grant the service account { apiGroups: [""], resources: ["pods/exec"], verbs: [${denied.map((v) => `"${v}"`).join(', ')}] } in a Role (docs/kubernetes.md grants both \`get\` and \`create\`; \`certpilot kubernetes check\` lists every missing rule).`,
+      });
     }
     const protocol = socket.protocol;
     await new Promise<void>((resolveDone, reject) => {
@@ -328,6 +502,47 @@ export class KubernetesClient {
   }
 }
 
+/** A Date as a MicroTime on the wire (client-node's V1MicroTime writes six fractional digits). */
+function microTime(d: Date | undefined): V1MicroTime | undefined {
+  return d === undefined ? undefined : new V1MicroTime(d.getTime());
+}
+
+function v1Lease(l: LeaseRecord): V1Lease {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: l.name, ...(l.labels ? { labels: l.labels } : {}), ...(l.resourceVersion !== undefined ? { resourceVersion: l.resourceVersion } : {}) },
+    spec: {
+      ...(l.holderIdentity !== undefined ? { holderIdentity: l.holderIdentity } : {}),
+      ...(l.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: l.leaseDurationSeconds } : {}),
+      ...(l.acquireTime !== undefined ? { acquireTime: microTime(l.acquireTime) } : {}),
+      ...(l.renewTime !== undefined ? { renewTime: microTime(l.renewTime) } : {}),
+      ...(l.leaseTransitions !== undefined ? { leaseTransitions: l.leaseTransitions } : {}),
+    },
+  };
+}
+
+/** client-node hands MicroTime fields back as the wire's strings (it has no deserializer for them). */
+function toDate(v: unknown): Date | undefined {
+  if (v instanceof Date) return v;
+  if (typeof v !== 'string') return undefined;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? new Date(t) : undefined;
+}
+
+function leaseRecord(l: V1Lease): LeaseRecord {
+  return {
+    name: l.metadata?.name ?? '',
+    holderIdentity: l.spec?.holderIdentity,
+    leaseDurationSeconds: l.spec?.leaseDurationSeconds,
+    acquireTime: toDate(l.spec?.acquireTime),
+    renewTime: toDate(l.spec?.renewTime),
+    leaseTransitions: l.spec?.leaseTransitions,
+    labels: l.metadata?.labels,
+    resourceVersion: l.metadata?.resourceVersion,
+  };
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolveP, reject) => {
     const t = setTimeout(() => reject(onTimeout()), ms);
@@ -342,4 +557,59 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
       },
     );
   });
+}
+
+/**
+ * Makes every connection of `kc` (API calls and exec WebSockets) verify the API server's
+ * certificate whatever the environment says: @kubernetes/client-node leaves `rejectUnauthorized`
+ * unset (so NODE_TLS_REJECT_UNAUTHORIZED=0 would switch it off) unless the request options carry
+ * it, and every request's options pass through `applyOptions`. A kubeconfig asking to skip
+ * verification is refused.
+ */
+function enforceTlsVerification(kc: KubeConfig): void {
+  if (kc.getCurrentCluster()?.skipTLSVerify === true) {
+    throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: cluster ${kc.getCurrentCluster()?.name ?? ''} sets insecure-skip-tls-verify: certpilot always verifies the API server`, {
+      hint: 'Remove insecure-skip-tls-verify from the kubeconfig and give the cluster its certificate-authority (or certificate-authority-data).',
+    });
+  }
+  const target = kc as unknown as { applyOptions?: (opts: { rejectUnauthorized?: boolean }) => Promise<void> };
+  const original = target.applyOptions;
+  if (typeof original !== 'function') throw new Error('@kubernetes/client-node no longer has KubeConfig.applyOptions: TLS verification cannot be enforced');
+  target.applyOptions = async (opts) => {
+    await original.call(kc, opts);
+    opts.rejectUnauthorized = true;
+  };
+}
+
+/**
+ * An API client whose requests share keep-alive connections. client-node 1.x's `makeApiClient`
+ * authenticates each request with `KubeConfig.applySecurityAuthentication`, which builds a new
+ * https.Agent every time, so each call paid a TCP and TLS handshake: a nothing-due run with state
+ * in Secrets (four reads per certificate) spent most of its time there. This wraps that method
+ * (the public `authMethods` of `createConfiguration`) and swaps its fresh agent for one kept per
+ * set of TLS options; idle sockets do not hold the process open (Node unrefs them). A proxied
+ * cluster keeps client-node's own agents.
+ */
+function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configuration) => T, agents: Map<string, HttpsAgent>): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: the kubeconfig names no cluster');
+  const auth: SecurityAuthentication = {
+    getName: () => 'kubeconfig authentication (pooled connections)',
+    applySecurityAuthentication: async (context: RequestContext) => {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (!(fresh instanceof HttpsAgent) || cluster.proxyUrl) return;
+      const o = fresh.options;
+      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null))));
+      let agent = agents.get(key);
+      if (!agent) {
+        // Idle sockets are closed after 4 s, before a server's idle timeout (Node's default is 5 s).
+        agent = new HttpsAgent({ ...o, keepAlive: true, timeout: 4_000 });
+        agents.set(key, agent);
+      }
+      fresh.destroy();
+      context.setAgent(agent);
+    },
+  };
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
 }

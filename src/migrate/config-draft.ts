@@ -23,6 +23,8 @@ export type DraftInstance = { type: string } & Record<string, unknown>;
 /** What the file's head says: where the state is and which CA and account it renews with. */
 export interface DraftHead {
   stateDir: string;
+  /** The configured state store when it is not the default (`filesystem` in stateDir): printed as is. */
+  stateStore?: DraftInstance;
   directoryUrl: string;
   email?: string;
   caBundle?: string;
@@ -50,6 +52,7 @@ export class ConfigDraft {
   toYaml(head: DraftHead, comments: readonly string[] = []): string {
     const doc: Record<string, unknown> = {
       stateDir: head.stateDir,
+      ...(head.stateStore && head.stateStore.type !== 'filesystem' ? { stateStore: head.stateStore } : {}),
       acme: {
         directoryUrl: head.directoryUrl,
         ...(head.email ? { email: head.email } : {}),

@@ -1,37 +1,46 @@
 /**
  * What a plug-in is (DESIGN.md §1): an id (at once its folder name, config `type`, CLI value and
- * docs slug), a kind, a zod schema of its options and a factory. The registry
- * (`registry.ts`) lists them; the config schema, JSON Schema and config reference are assembled
- * from it, and `cli/compose.ts` builds plug-ins only through it.
+ * docs slug), a kind (a row of the table in `plugin-kinds.ts`), a zod schema of its options, a
+ * factory, and what it needs from the platforms it calls: the Kubernetes RBAC rules and the AWS IAM
+ * actions, declared beside the code that makes the calls so `kubernetes check`, `route53 policy`
+ * and the manifests generator can never drift from it.
  *
- * A factory imports its implementation with a dynamic `import()`, so a command that never uses a
- * plug-in never loads its code (ioredis, the AWS SDK, the Kubernetes client).
+ * Each plug-in folder holds a `plugin.ts` that does `export const plugin = definePlugin({...})`;
+ * the registry (`registry.ts`) is the list of them. A factory imports its implementation with a
+ * dynamic `import()`, so a command that never uses a plug-in never loads its code (ioredis, the AWS
+ * SDK, the Kubernetes client).
  */
 import type { z } from 'zod';
 import type { ChallengeSolver, ChallengeType } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
 import type { Clock } from '../clock.js';
+import type { Locker } from '../coordination/locker.js';
 import type { Deployer } from '../deploy/deployer.js';
+import type { KubernetesConnectionOptions } from '../kubernetes/connection-options.js';
 import type { Logger } from '../logger.js';
+import type { CertpilotStore } from '../storage/state-store.js';
 
 /**
- * The kinds of plug-in. A certificate's solver may be a `challenge-solver`, a `dns-provider`
- * (wrapped in the dns-01 solver) or a `token-store` (wrapped in the store-backed http-01 solver).
+ * The kinds of plug-in; each is one row of {@link PLUGIN_KINDS} in `plugin-kinds.ts`. A
+ * certificate's solver may be a `challenge-solver`, a `dns-provider` (wrapped in the dns-01 solver)
+ * or a `token-store` (wrapped in the store-backed http-01 solver).
  */
-export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer';
+export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'locker' | 'state-store';
 
-/** What each kind's factory returns. */
+/** What each kind's factory returns (a new kind adds its row here and in `plugin-kinds.ts`). */
 export interface PluginInstances {
   'challenge-solver': ChallengeSolver;
   'dns-provider': DnsProvider;
   'token-store': ChallengeTokenStore;
   deployer: Deployer;
+  locker: Locker;
+  'state-store': CertpilotStore;
 }
 
 /** What a factory gets besides its own options. */
 export interface PluginDeps {
-  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`). */
+  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`, the section's name for a single instance). */
   name: string;
   logger: Logger;
   clock: Clock;
@@ -46,10 +55,46 @@ export interface PluginDeps {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** One plug-in: id, kind, options schema and factory. */
-export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z.ZodObject = z.ZodObject> {
+/** One rule of a Kubernetes Role, as `rbac.authorization.k8s.io/v1` writes it. */
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  /** Limits the rule to these objects (never with `create` or `list`: the API server cannot limit those by name). */
+  resourceNames?: string[];
+}
+
+/** What the configuration says about where a plug-in is used, for its declarations. */
+export interface PluginUse {
+  /** The certificate names that use this instance (a locker, a state store: every certificate). */
+  certificates: readonly string[];
+  /** The ACME directories whose accounts a state store keeps (the configured one and the dry runs'). */
+  directories?: readonly string[];
+}
+
+/** The Kubernetes access a plug-in instance needs: where, and which Role rules. */
+export interface KubernetesNeeds {
+  connection: KubernetesConnectionOptions;
+  rules: RbacRule[];
+}
+
+/**
+ * One AWS IAM action a plug-in's code calls, and on what. `scope` narrows it with condition keys
+ * the policy builder of that service knows (route53: only `_acme-challenge` TXT records).
+ */
+export interface IamAction {
+  action: string;
+  /** `hosted-zone`: the configured zone (or every zone); `change`: Route 53 change ids; `*`: no resource-level permissions. */
+  resource: 'hosted-zone' | 'change' | '*';
+  scope?: 'acme-challenge-txt';
+  /** Why the code calls it (printed by nothing; read by reviewers). */
+  why: string;
+}
+
+/** One plug-in: id, kind, options schema, factory, and the platform access it needs. */
+export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z.ZodObject = z.ZodObject, I extends string = string> {
   /** Folder name, config `type`, CLI value and docs slug, e.g. `route53`. */
-  readonly id: string;
+  readonly id: I;
   readonly kind: K;
   /** One line for the docs' plug-in list. */
   readonly summary: string;
@@ -61,16 +106,26 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   readonly schema: S;
   /** Builds an instance; does no network I/O (the first call does). */
   create(options: z.output<S>, deps: PluginDeps): Promise<PluginInstances[K]>;
+  /**
+   * The Kubernetes Role rules this instance's code needs with these options, derived from the
+   * calls it makes through `kubernetes/kubernetes-client.ts` (and the namespace it makes them in).
+   */
+  kubernetes?(options: z.output<S>, use: PluginUse): KubernetesNeeds | undefined;
+  /** The AWS IAM actions its code calls (the SDK commands it sends), with these options. */
+  iam?(options: z.output<S>): IamAction[];
 }
 
-/** Declares a plug-in with its option types inferred from the schema. */
-export function definePlugin<K extends PluginKind, S extends z.ZodObject>(definition: PluginDefinition<K, S>): PluginDefinition<K, S> {
+/** Declares a plug-in with its id and option types inferred from the definition. */
+export function definePlugin<K extends PluginKind, S extends z.ZodObject, I extends string>(definition: PluginDefinition<K, S, I>): PluginDefinition<K, S, I> {
   return definition;
 }
 
-/** The challenge type a solver plug-in answers: dns-01 for DNS providers, http-01 for token stores. */
-export function challengeTypeOf(plugin: PluginDefinition): ChallengeType | undefined {
-  if (plugin.kind === 'dns-provider') return 'dns-01';
+/**
+ * The challenge type a solver plug-in answers: http-01 for token stores; for DNS providers dns-01,
+ * or the `challenge` option of the wrapping dns-01 solver when given (`dns-account-01`).
+ */
+export function challengeTypeOf(plugin: Pick<PluginDefinition, 'kind' | 'challengeType'>, wrapper?: Readonly<{ challenge?: unknown }>): ChallengeType | undefined {
+  if (plugin.kind === 'dns-provider') return wrapper?.challenge === 'dns-account-01' ? 'dns-account-01' : 'dns-01';
   if (plugin.kind === 'token-store') return 'http-01';
   return plugin.kind === 'challenge-solver' ? plugin.challengeType : undefined;
 }

@@ -1,14 +1,19 @@
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
+import { AcmeProblemError, RateLimitedError, ValidationFailedError } from '../acme/protocol/problem.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
-import { FileLocker } from '../coordination/file-locker.js';
+import type { FileLock} from '../coordination/file/file-locker.js';
+import { FileLocker } from '../coordination/file/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { FilesystemCertificateStore } from '../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
+import { MemoryStateBackend } from '../storage/backends/memory/memory-state-backend.js';
+import type { StateValue, WriteOptions } from '../storage/state-backend.js';
+import { StateStore } from '../storage/state-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -55,6 +60,10 @@ interface Harness {
   deployers: Deployer[];
   /** What the next renewalInfo fetch returns (undefined: the CA has no ARI). */
   ari?: { start: Date; end: Date; retryAfter: Date };
+  /** The signal the last issue got. */
+  signal?: AbortSignal | undefined;
+  /** The last lock the run acquired. */
+  lock?: FileLock | undefined;
 }
 
 async function harness(): Promise<Harness> {
@@ -71,7 +80,7 @@ async function harness(): Promise<Harness> {
     next: async () => issued(),
     ctx: undefined as unknown as RenewalContext,
   };
-  const issuer: CertificateIssuer = { issue: async (req: IssueRequest) => (h.requests.push(req), h.next(req)) };
+  const issuer: CertificateIssuer = { issue: async (req: IssueRequest, opts?: { signal?: AbortSignal }) => (h.requests.push(req), (h.signal = opts?.signal), h.next(req)) };
   const ariClient: RenewalInfoSource = {
     getRenewalInfo: async (_pem: string) => {
       h.ariFetches++;
@@ -82,7 +91,12 @@ async function harness(): Promise<Harness> {
   };
   h.ctx = {
     store,
-    locker: new FileLocker({ dir: join(stateDir, 'locks'), clock }),
+    locker: {
+      acquire: async (name, o) => {
+        h.lock = await new FileLocker({ dir: join(stateDir, 'locks'), clock }).acquire(name, o);
+        return h.lock;
+      },
+    },
     session: async () => {
       h.sessions++;
       return { issuer, directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1' };
@@ -119,7 +133,7 @@ test('a failed renewal leaves the old certificate live, records the failure and 
 
   h.clock.advance(70 * DAY); // past 2/3 of a 90-day lifetime: due
   h.next = async () => {
-    throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'http-01 for www.example.test: connection refused');
+    throw new ValidationFailedError('http-01 for www.example.test: connection refused');
   };
   const failed = await renewCertificate(spec, h.ctx);
   assert.equal(failed.outcome, 'failed');
@@ -174,6 +188,68 @@ test('a certificate locked by another process is left alone', async () => {
   assert.equal(h.sessions, 0);
   await other.release();
   assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+});
+
+test('a lock lost mid-run (expired and taken over) stops the run: the issue is aborted, nothing is written, no failure is recorded', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  h.clock.advance(70 * DAY);
+  const before = await h.store.loadState('www');
+  let successor: FileLock | undefined;
+  let checkpointError: unknown;
+  let signalAborted: boolean | undefined;
+  h.next = async (req) => {
+    // This run hangs past its lock's TTL; another run takes the expired lock over.
+    h.clock.advance(61_000);
+    successor = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+    await h.lock?.refresh();
+    signalAborted = h.signal?.aborted;
+    // A checkpoint after the loss writes nothing.
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/2', privateKeyPem: 'k' }).catch((e: unknown) => (checkpointError = e));
+    return issued(); // an issuer that finished anyway: its certificate is not saved under the lost lock
+  };
+  const result = await renewCertificate(spec, h.ctx);
+  assert.ok(successor, 'the expired lock was taken over');
+  assert.equal(signalAborted, true, 'the issue\'s signal is joined with the lock\'s lost signal');
+  assert.equal((checkpointError as CertpilotError | undefined)?.code, 'ERR_LOCK_LOST', 'the pending-order checkpoint is refused');
+  assert.equal(result.outcome, 'locked', result.message);
+  assert.equal(result.error?.code, 'ERR_LOCK_LOST');
+  assert.match(result.message, /lost its lock to another certpilot process/);
+  assert.equal((await h.store.load('www'))?.version, 1, 'no version saved under a lock another run holds');
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'no pending order written');
+  assert.deepEqual(await h.store.loadState('www'), before, 'no failure recorded: no backoff for the run that holds the lock now');
+  assert.equal(successor.lost.aborted, false);
+  assert.ok(await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 }).then((l) => l === undefined), 'the loser\'s release left the successor\'s lock');
+  await successor.release();
+});
+
+test('a lock lost in the middle of a save (version written, not yet live) never makes that version live', async () => {
+  const h = await harness();
+  let successor: FileLock | undefined;
+  // The lock is taken over while the store writes the new version, between its two writes.
+  class LosingBackend extends MemoryStateBackend {
+    override async put(key: string, value: StateValue, options?: WriteOptions): Promise<string> {
+      const version = await super.put(key, value, options);
+      if (key === 'certificates/www/versions/2' && !successor) {
+        h.clock.advance(61_000);
+        successor = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+        await h.lock?.refresh();
+      }
+      return version;
+    }
+  }
+  const store = new StateStore(new LosingBackend());
+  h.ctx = { ...h.ctx, store };
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+  h.clock.advance(70 * DAY);
+  const before = await store.loadState('www');
+  const result = await renewCertificate(spec, h.ctx);
+  assert.ok(successor, 'the lock was taken over mid-save');
+  assert.equal(result.outcome, 'locked', result.message);
+  assert.equal(result.error?.code, 'ERR_LOCK_LOST');
+  assert.equal((await store.load('www'))?.version, 1, 'the live version is still the one from before the loss');
+  assert.deepEqual(await store.loadState('www'), before, 'no renewal state written after the loss');
+  await successor.release();
 });
 
 test('ARI: fetched once per Retry-After, the window decides, and the renewal sends replaces', async () => {
@@ -316,6 +392,42 @@ test('the deploy stage runs after save in order; a failure stops the chain, keep
   assert.equal(quiet.deploy, undefined);
 });
 
+test('v1 → v2 with a failing deployer: v2 is live and stays live (never rolled back to v1, never re-saved), and the retry deploys v2', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  const files = fakeDeployer('files', calls);
+  const hook = fakeDeployer('hook', calls);
+  h.deployers = [files, hook];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['files', 'hook'] };
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).deploy?.ok, true);
+  const v1 = await h.store.load('www');
+
+  hook.failing = true;
+  const second = issued();
+  h.next = async () => second;
+  const renewed = await renewCertificate(withDeploy, h.ctx, { force: true });
+  assert.equal(renewed.outcome, 'renewed');
+  assert.equal(renewed.deploy?.ok, false);
+  const live = async (): Promise<void> => {
+    const now = await h.store.load('www');
+    assert.equal(now?.version, 2, 'v2 is the live version');
+    assert.equal(now?.certPem, second.certPem, 'the live certificate is the one issued for v2');
+    assert.notEqual(now?.metadata.serialNumber, v1?.metadata.serialNumber);
+    assert.equal(readFileSync(join(now?.paths?.dir ?? '', 'cert.pem'), 'utf8'), second.certPem, 'live/www/cert.pem is v2');
+  };
+  await live();
+  // The next run retries only the deploy of v2: no new order, no new version, no step back.
+  const retry = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(retry.outcome, 'deployed');
+  assert.equal(retry.deploy?.ok, false);
+  await live();
+  assert.equal(h.requests.length, 2, 'two orders: v1 and v2');
+  hook.failing = false;
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).deploy?.ok, true);
+  await live();
+  assert.deepEqual(calls, ['files:v1', 'hook:v1', 'files:v2', 'hook:v2', 'hook:v2', 'hook:v2']);
+});
+
 test('a renewal deploys the new version to every deployer; deployCertificate --force redeploys, and needs a stored certificate', async () => {
   const h = await harness();
   const calls: string[] = [];
@@ -376,7 +488,7 @@ test('a crash after finalize costs no issuance: the next run resumes the pending
   assert.equal(failed.outcome, 'failed');
   assert.equal((await h.store.loadPendingOrder('www'))?.certificateUrl, 'https://ca.test/cert/7');
 
-  // Not forced, not due, and in backoff: the pending order is still completed.
+  // Not forced, not due: the pending order is still completed.
   h.next = async () => issued();
   const resumed = await renewCertificate(spec, h.ctx);
   assert.equal(resumed.outcome, 'renewed');
@@ -398,7 +510,7 @@ test('a full state directory fails before any order; local failures do not back 
   assert.equal((await h.store.loadState('www')).backoffUntil, undefined, 'a local failure holds nothing');
 
   h.ctx = { ...h.ctx, store: h.store };
-  h.next = async () => Promise.reject(new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'http-01 for www.example.test: connection refused'));
+  h.next = async () => Promise.reject(new ValidationFailedError('http-01 for www.example.test: connection refused'));
   await renewCertificate(spec, h.ctx);
   const held = await renewCertificate(spec, h.ctx);
   assert.equal(held.outcome, 'held', 'a CA-side failure backs off');
@@ -451,4 +563,92 @@ test('SIGTERM during the deploy stage is an interruption: saved, reported as int
   assert.equal(next.outcome, 'deployed');
   assert.equal(next.deploy?.ok, true);
   assert.deepEqual(calls, ['slow:v1', 'slow:v1']);
+});
+
+test('a hold follows the CA\'s cost: only a validation the CA failed, a rate limit or a CA 5xx holds the next run', async () => {
+  const notCharged: [string, () => Error][] = [
+    ['Redis down', () => new CertpilotError('ERR_TOKEN_STORE_UNAVAILABLE', 'http-01 token store: redis://127.0.0.1:1: connect ECONNREFUSED')],
+    ['BADSIG', () => new CertpilotError('ERR_DNS_TSIG_REJECTED', 'rfc2136: update refused: BADSIG')],
+    ['REFUSED', () => new CertpilotError('ERR_DNS_UPDATE_REFUSED', 'rfc2136: update refused: REFUSED')],
+    ['self-check', () => new CertpilotError('ERR_CHALLENGE_SELF_CHECK', 'http-01 self-check: http://www.example.test/... answered 404')],
+    ['secretFile', () => new CertpilotError('ERR_DNS_SECRET', 'rfc2136: /etc/tsig.key: EACCES')],
+    ['wrong host', () => new CertpilotError('ERR_ACME_NETWORK', 'acme: directory: GET https://typo.test/dir failed: ENOTFOUND')],
+    ['wrong path', () => new AcmeProblemError('ERR_ACME_PROBLEM', 'acme: directory: HTTP 404', { type: 'about:blank' }, 404)],
+    ['bad answer', () => new CertpilotError('ERR_ACME_BAD_RESPONSE', 'acme: directory: did not return JSON')],
+    ['a bug', () => new Error('TypeError: x is undefined')],
+  ];
+  for (const [what, make] of notCharged) {
+    const h = await harness();
+    h.next = async () => Promise.reject(make());
+    const failed = await renewCertificate(spec, h.ctx);
+    assert.equal(failed.outcome, 'failed', what);
+    assert.equal(failed.backoff?.held, false, `${what}: holds nothing`);
+    assert.match(failed.backoff?.why ?? '', /before the CA was asked to validate/, what);
+    assert.equal(failed.next, undefined, what);
+    const state = await h.store.loadState('www');
+    assert.equal(state.backoffUntil, undefined, `${what}: no backoff recorded`);
+    assert.equal(state.lastAttempt?.result, 'failure', `${what}: the failure is still the last result`);
+    h.next = async () => issued();
+    assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued', `${what}: the fixed run proceeds at once, no --force`);
+  }
+  const charged: [string, () => Error, RegExp][] = [
+    ['invalid authorization', () => new ValidationFailedError('http-01 for www.example.test: 404'), /marked the authorization invalid/],
+    ['wrapped invalid authorization', () => new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'issuer: 1 of 2 failed', { cause: new ValidationFailedError('dns-01: NXDOMAIN') }), /marked the authorization invalid/],
+    ['CA 500', () => new AcmeProblemError('ERR_ACME_PROBLEM', 'acme: newOrder: HTTP 500', { type: 'about:blank' }, 500), /answered 500/],
+    ['rate limit', () => new RateLimitedError('acme: newOrder: too many', { type: 'urn:ietf:params:acme:error:rateLimited' }, 429, new Date(Date.now() + 3_600_000)), /rate-limited/],
+  ];
+  for (const [what, make, why] of charged) {
+    const h = await harness();
+    h.next = async () => Promise.reject(make());
+    const failed = await renewCertificate(spec, h.ctx);
+    assert.equal(failed.backoff?.held, true, `${what}: holds`);
+    assert.match(failed.backoff?.why ?? '', why, what);
+    assert.ok(failed.next, `${what}: says when`);
+    h.next = async () => issued();
+    assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'held', `${what}: the next run is held`);
+  }
+});
+
+test('the backoff fingerprint covers the directory URL and every solver and deployer setting', async () => {
+  const h = await harness();
+  const configured: ResolvedCertificate = { ...spec, settings: 'digest-1' };
+  h.next = async () => Promise.reject(new ValidationFailedError('http-01 for www.example.test: 404'));
+  await renewCertificate(configured, h.ctx);
+  h.next = async () => issued();
+  assert.equal((await renewCertificate(configured, h.ctx)).outcome, 'held');
+  assert.equal((await renewCertificate({ ...configured, settings: 'digest-2' }, h.ctx)).outcome, 'issued', 'a changed setting is a fix worth trying at once');
+});
+
+test('a run stopped after the live switch, before the pending order was cleared: the next run recognizes its own work (no new version, no second deploy)', async () => {
+  const h = await harness();
+  const deploys: number[] = [];
+  h.deployers = [{ id: 'out', deploy: async (cert) => (deploys.push(cert.version), { message: 'ok' }) }];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['out'] };
+  await renewCertificate(withDeploy, h.ctx);
+  assert.deepEqual(deploys, [1]);
+  const cert = issued();
+  h.next = async (req) => {
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/2', privateKeyPem: cert.privateKeyPem, certificateUrl: 'https://ca.test/cert/2' });
+    return cert;
+  };
+  // The "kill": the save made version 2 live, then the run died before clearing the order.
+  const realClear = h.store.clearPendingOrder.bind(h.store);
+  h.store.clearPendingOrder = async () => Promise.reject(new Error('killed'));
+  await renewCertificate(withDeploy, h.ctx, { force: true });
+  h.store.clearPendingOrder = realClear;
+  assert.equal((await h.store.load('www'))?.version, 2);
+  assert.ok(await h.store.loadPendingOrder('www'), 'the order is still pending');
+  assert.deepEqual(deploys, [1], 'the killed run never deployed');
+
+  // The next run resumes the order; the CA hands back the same certificate.
+  const resumed = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(resumed.outcome, 'renewed');
+  assert.match(resumed.message, /version 2 already holds the certificate of order https:\/\/ca\.test\/order\/2.*nothing saved again/);
+  assert.equal((await h.store.load('www'))?.version, 2, 'no new version');
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'the order is cleared');
+  assert.deepEqual(deploys, [1, 2], 'version 2 deployed once, by the run that found it undeployed');
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).outcome, 'not-due');
+  assert.deepEqual(deploys, [1, 2], 'and never again');
+  const { readdirSync } = await import('node:fs');
+  assert.equal(readdirSync(join(h.store.stateDir, 'archive', 'www')).filter((f) => f.startsWith('cert')).length, 2);
 });

@@ -12,15 +12,15 @@ import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Locker } from '../coordination/locker.js';
+import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
+import type { FencedWrites } from '../storage/state-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
-import { isLocalFailure } from '../errors.js';
+import { failureCost } from './failure-cost.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -39,7 +39,8 @@ export interface RenewalInfoSource {
  * account, the solvers or the deployers are made.
  */
 export interface RenewalContext {
-  store: CertificateStore & RenewalStateStore & PendingOrderStore;
+  /** The domain stores; while the run holds its lock it uses `store.fenced(lock.lost)`. */
+  store: CertificateStore & RenewalStateStore & PendingOrderStore & FencedWrites;
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
@@ -52,8 +53,16 @@ export interface RenewalContext {
   solvers(spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>>;
   /** The certificate's deployers, in order, built on first use. */
   deployers(spec: ResolvedCertificate): Promise<readonly Deployer[]>;
+  /**
+   * Optional: the checks across the certificate's plug-ins that no schema can make (a reload `key`
+   * no Secret deployer writes, a `secretFile` that is missing); rejects with a ConfigError. Run
+   * before the order, so such a mistake costs the CA nothing.
+   */
+  preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
+  /** How long the archive keeps versions (`renewal.retention`); unset: every version is kept. */
+  retention?: { keepVersions: number; keepDays: number };
   lockTtlSeconds: number;
   /** How often renew runs, when known: renewals due before the next run are done now. */
   runIntervalMs?: number;
@@ -82,6 +91,16 @@ export interface RenewalResult {
   paths?: CertificatePaths;
   /** The deploy stage, when it ran. */
   deploy?: DeployReport;
+  /**
+   * For a failed renewal: whether it holds the next run back (failure backoff) and why — only a
+   * failure the CA counted does (see `failure-cost.ts`).
+   */
+  backoff?: { held: boolean; why: string };
+  /**
+   * For a failed or interrupted renewal: the version that stays live, or `null` when none was
+   * ever issued (a first issuance); absent when the run failed before it could tell.
+   */
+  previousLive?: number | null;
 }
 
 /** True when the run failed: the renewal, or its deploy stage. */
@@ -138,13 +157,25 @@ function pendingMatches(pending: PendingOrder, spec: ResolvedCertificate): boole
   return pending.keyType === spec.keyType && [...pending.domains].sort().join(' ') === [...spec.domains].sort().join(' ');
 }
 
+/** True when the store offers a view for a plan's reads (`StateStore.forPlanning`). */
+function hasPlanningView<T extends object>(store: T): store is T & { forPlanning(): T } {
+  return typeof (store as { forPlanning?: unknown }).forPlanning === 'function';
+}
+
+/** True when `err` is a lost lock's reason. */
+function isLockLost(err: unknown): boolean {
+  return err instanceof CertpilotError && err.code === 'ERR_LOCK_LOST';
+}
+
 async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
-  let stored = await ctx.store.load(spec.name);
-  let state = await ctx.store.loadState(spec.name);
+  // The plan's reads may share one read of the certificate's state (a Secret): all are read again under the lock.
+  const planning = hasPlanningView(ctx.store) ? ctx.store.forPlanning() : ctx.store;
+  let stored = await planning.load(spec.name);
+  let state = await planning.loadState(spec.name);
   // An order an earlier run left between finalize and save is finished first, whatever is due:
   // the CA has issued (or is issuing) that certificate already.
-  let pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
+  let pending = options.dryRun ? undefined : await planning.loadPendingOrder(spec.name);
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 
@@ -163,8 +194,12 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
   if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
 
-  const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
-  if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
+  const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
+  const lock = acquired;
+  // From here on the run's signal is joined with the lock's: work stops, and no write happens,
+  // once another run may hold the lock.
+  ({ ctx, options } = underLock(ctx, options, lock));
   try {
     // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
@@ -189,10 +224,43 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     const saved = await ctx.store.load(spec.name);
     if (!saved || spec.deploy.length === 0) return result;
     const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
-    return interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
+    return lostDuring(spec.name, lock, result) ?? interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
+  } catch (err) {
+    const lost = lostDuring(spec.name, lock);
+    if (lost) return lost;
+    throw err;
   } finally {
     await lock.release();
   }
+}
+
+/** Options of a run that holds its lock: the joined signal, and the lock's own `lost`. */
+interface HeldOptions extends RenewOptions {
+  lost?: AbortSignal;
+}
+
+/**
+ * The context and options of the part of a run that holds `lock`: the signal is the run's joined
+ * with the lock's `lost`, and the store is fenced by it: every write the domain stores make (each
+ * backend write of a save, the renewal state, the pending order, a set-aside) first checks the
+ * lock, and under a lost lock rejects with the `ERR_LOCK_LOST` reason and writes nothing.
+ */
+function underLock(ctx: RenewalContext, options: RenewOptions, lock: Lock): { ctx: RenewalContext; options: HeldOptions } {
+  const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
+  return { ctx: { ...ctx, store: ctx.store.fenced(lock.lost) }, options: { ...options, signal, lost: lock.lost } };
+}
+
+/**
+ * The result of a run whose lock was lost: `locked` (another run holds the certificate now and
+ * finishes it), with the `ERR_LOCK_LOST` error; nothing was written after the loss. Undefined
+ * while the lock is held.
+ */
+function lostDuring(name: string, lock: Lock, done?: RenewalResult): RenewalResult | undefined {
+  if (!lock.lost.aborted) return undefined;
+  const reason: unknown = lock.lost.reason;
+  const error = reason instanceof CertpilotError ? reason : new CertpilotError('ERR_LOCK_LOST', `renew ${name}: the lock was lost`);
+  const before = done && (done.outcome === 'issued' || done.outcome === 'renewed') ? ` after it ${done.message}` : '';
+  return { name, outcome: 'locked', message: `lost its lock to another certpilot process${before}; nothing was written after that, and the holder finishes the work (${error.message})`, error, ...(done?.version !== undefined ? { version: done.version } : {}) };
 }
 
 /**
@@ -202,8 +270,10 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
 export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal } = {}): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   if (spec.deploy.length === 0) return { name: spec.name, outcome: 'not-due', message: 'no deployers configured (see `deploy` in the certificate)' };
-  const lock = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
-  if (!lock) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing or deploying it' };
+  const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing or deploying it' };
+  const lock = acquired;
+  ({ ctx, options } = underLock(ctx, options, lock));
   try {
     const stored = await ctx.store.load(spec.name);
     if (!stored) {
@@ -212,7 +282,11 @@ export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalC
     }
     const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
     const base: RenewalResult = { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
-    return interruptedDeploy(base, deploy, options.signal) ?? base;
+    return lostDuring(spec.name, lock) ?? interruptedDeploy(base, deploy, options.signal) ?? base;
+  } catch (err) {
+    const lost = lostDuring(spec.name, lock);
+    if (lost) return lost;
+    throw err;
   } finally {
     await lock.release();
   }
@@ -250,6 +324,7 @@ export async function deployStage(
   try {
     await ctx.store.saveState(spec.name, { ...(await ctx.store.loadState(spec.name)), ...(records ? { deployments: records } : {}) });
   } catch (err) {
+    if (isLockLost(err)) return report; // under a lost lock nothing is written; the holder deploys
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'could not record the deploy');
   }
   return report;
@@ -340,7 +415,7 @@ async function issueAndSave(
   pending: PendingOrder | undefined,
   reason: string,
   ctx: RenewalContext,
-  options: RenewOptions,
+  options: HeldOptions,
   log: Logger,
 ): Promise<RenewalResult> {
   const now = ctx.clock.now();
@@ -348,10 +423,12 @@ async function issueAndSave(
     // Before anything costs the CA an issuance: prove the new version will fit (a full disk fails
     // here, with no order placed).
     if (!options.dryRun) await ctx.store.checkWritable(spec.name);
+    await ctx.preflight?.(spec);
     const session = await ctx.session(options.dryRun ? 'staging' : 'production', options.signal);
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
     const resume = pending && pending.directoryUrl === session.directoryUrl && pending.accountUrl === session.accountUrl ? pending : undefined;
+    const replaces = ctx.ari && stored && !options.dryRun ? stored.metadata.ariCertId : undefined;
     const checkpoint = async (c: { orderUrl: string; privateKeyPem: string; certificateUrl?: string }): Promise<void> => {
       if (options.dryRun) return;
       await ctx.store.savePendingOrder(spec.name, {
@@ -363,6 +440,7 @@ async function issueAndSave(
         ...(spec.profile ? { profile: spec.profile } : {}),
         privateKeyPem: c.privateKeyPem,
         ...(c.certificateUrl ? { certificateUrl: c.certificateUrl } : {}),
+        ...(resume?.replaces ? { replaces: resume.replaces } : replaces ? { replaces } : {}),
         createdAt: resume?.createdAt ?? ctx.clock.now().toISOString(),
         reason: resume?.reason ?? reason,
       });
@@ -376,13 +454,19 @@ async function issueAndSave(
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
-        ...(ctx.ari && stored && !options.dryRun ? { replaces: stored.metadata.ariCertId } : {}),
+        ...(replaces ? { replaces } : {}),
         ...(ctx.preferredChain ? { preferredChain: ctx.preferredChain } : {}),
       },
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (options.dryRun) {
       return { name: spec.name, outcome: 'dry-run', reason, message: `dry run: issued by ${session.directoryUrl} and discarded`, notAfter: issued.notAfter.toISOString() };
+    }
+    if (resume) {
+      // An earlier run may have saved this very certificate and been stopped before it cleared the
+      // order: recognize it (by fingerprint) instead of saving a duplicate version and deploying it again.
+      const known = await ctx.store.findVersion?.(spec.name, issued.certPem);
+      if (known !== undefined) return await recognized(spec, stored, state, known, resume, reason, ctx, log);
     }
     const saved = await ctx.store.save(spec.name, {
       certPem: issued.certPem,
@@ -398,7 +482,7 @@ async function issueAndSave(
         serialNumber: issued.serialNumber,
         issuer: issued.issuer,
         ariCertId: issued.ariCertId,
-        ...(issued.replaces ? { replaces: issued.replaces } : {}),
+        ...(issued.replaces || resume?.replaces ? { replaces: issued.replaces ?? resume?.replaces } : {}),
         issuedAt: ctx.clock.now().toISOString(),
         directoryUrl: session.directoryUrl,
         accountUrl: session.accountUrl,
@@ -407,6 +491,7 @@ async function issueAndSave(
     await ctx.store.clearPendingOrder(spec.name);
     await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
+    await pruneArchive(spec.name, state, ctx, log);
     return {
       name: spec.name,
       outcome: stored ? 'renewed' : 'issued',
@@ -417,17 +502,21 @@ async function issueAndSave(
       paths: saved.paths,
     };
   } catch (err) {
+    // A lost lock: no failure recorded (the store refuses writes anyway); the caller reports it.
+    if (options.lost?.aborted) throw options.lost.reason;
     if (options.signal?.aborted) {
       // Stopped by the operator or the orchestrator, not refused by the CA: no failure, no backoff.
       const error = options.signal.reason instanceof CertpilotError ? options.signal.reason : new CertpilotError('ERR_INTERRUPTED', `renew ${spec.name}: interrupted`);
-      log.warn({ reason }, 'renewal interrupted; the previous certificate stays live');
-      return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}; the previous certificate stays live`, error };
+      log.warn({ reason }, stored ? 'renewal interrupted; the previous certificate stays live' : 'issuance interrupted; no certificate is live yet');
+      return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}${stored ? '; the previous certificate stays live' : ''}`, error, previousLive: stored?.version ?? null };
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error };
-    const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
+    if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null };
+    // The one rule of what holds the next run (failure-cost.ts): only what the CA counted.
+    const cost = failureCost(err);
+    const retryAfter = cost.held ? cost.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const local = isLocalFailure(error);
+    const local = !cost.held;
     const failed = recordFailure(
       state,
       now,
@@ -439,8 +528,57 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, local }, 'renewal failed; the previous certificate stays live');
-    const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, ...(next ? { next } : {}) };
+    log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
+  }
+}
+
+/**
+ * The pending order's certificate is already stored as version `known` (an earlier run saved it,
+ * then was stopped before it cleared the order): the order is cleared, nothing is saved again,
+ * and the deploy stage then runs only for deployers that lack the live version.
+ */
+async function recognized(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate | undefined,
+  state: RenewalState,
+  known: number,
+  pending: PendingOrder,
+  reason: string,
+  ctx: RenewalContext,
+  log: Logger,
+): Promise<RenewalResult> {
+  await ctx.store.clearPendingOrder(spec.name);
+  log.info({ order: pending.orderUrl, version: known, live: stored?.version }, 'the pending order\'s certificate is already stored; the order is cleared, nothing saved again');
+  if (stored && stored.version === known) {
+    if (state.lastAttempt?.result !== 'success' || state.failureCount > 0) await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
+    return {
+      name: spec.name,
+      outcome: 'renewed',
+      reason,
+      message: `version ${known} already holds the certificate of order ${pending.orderUrl} (an earlier run saved it and was stopped before it finished); nothing saved again, valid until ${stored.metadata.notAfter}`,
+      version: known,
+      notAfter: stored.metadata.notAfter,
+      ...(stored.paths ? { paths: stored.paths } : {}),
+    };
+  }
+  return {
+    name: spec.name,
+    outcome: 'not-due',
+    reason,
+    message: `the certificate of order ${pending.orderUrl} is archived version ${known}; the order is cleared${stored ? `, version ${stored.version} stays live` : ''}`,
+    ...(stored ? { version: stored.version, ...(stored.paths ? { paths: stored.paths } : {}) } : {}),
+  };
+}
+
+/** Prunes the archive by `ctx.retention`, keeping every version a deploy record names. Never fails the run. */
+async function pruneArchive(name: string, state: RenewalState, ctx: RenewalContext, log: Logger): Promise<void> {
+  if (!ctx.retention || !ctx.store.removeOldVersions) return;
+  const held = new Set(Object.values(state.deployments ?? {}).map((d) => d.version));
+  try {
+    await ctx.store.removeOldVersions(name, ctx.retention, ctx.clock.now(), held);
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not prune the archive; it is tried again after the next save');
   }
 }

@@ -1,16 +1,18 @@
 /**
  * Checks and facts for a certificate set certpilot did not issue itself: a certbot lineage loaded
- * in place by the filesystem store, or a set `certpilot import` brings in (certbot's `archive/`,
+ * in place by the domain stores, or a set `certpilot import` brings in (certbot's `archive/`,
  * the deck's dev volume). One place, so the store and the importer agree on what a sound set is
  * and on the metadata (the ARI id above all: the first renewal sends it as `replaces`).
  *
  * Loaded on first use only (it needs node:crypto): a nothing-due run never reads it.
  */
+import * as crypto from 'node:crypto';
 import { createPrivateKey, createHash, X509Certificate } from 'node:crypto';
-import { parseCertificate, splitPemChain } from '../acme/certificate.js';
+import { splitPemChain } from '../acme/certificate.js';
 import { keyTypeOf } from '../acme/csr.js';
 import { CertpilotError } from '../errors.js';
 import type { IssuanceMetadata, KeyType } from './certificate-store.js';
+import { deriveMetadata } from './derive-metadata.js';
 
 /** The four PEM texts of one version. */
 export interface CertificateSetPems {
@@ -73,43 +75,28 @@ export function keyTypeOfPem(privateKeyPem: string): KeyType | undefined {
 }
 
 /**
- * Issuance metadata read from the certificate itself, for a version certpilot did not save: names
- * from the SAN, validity, serial, issuer, and the ARI id (RFC 9773 §4.1) its first renewal sends as
- * `replaces`. `origin` fills what the files cannot say (the CA and account, when known).
+ * Issuance metadata read from the certificate itself, for a version certpilot did not save: the
+ * same reading the domain stores do for a certbot version without `meta.json`
+ * (`derive-metadata.ts`: names, validity, serial, issuer, and the ARI id its first renewal sends as
+ * `replaces`). `origin` fills what the files cannot say (the CA and account, when known).
  */
 export function metadataFromCertificate(
   certPem: string,
   privateKeyPem: string,
   origin: { directoryUrl?: string; accountUrl?: string; issuedAt?: string } = {},
 ): IssuanceMetadata {
-  const facts = parseCertificate(certPem);
-  let keyType: KeyType | undefined;
+  let metadata: IssuanceMetadata;
   try {
-    keyType = keyTypeOfPem(privateKeyPem);
+    metadata = deriveMetadata('an imported certificate', certPem, privateKeyPem, crypto);
   } catch (cause) {
-    throw new CertpilotError('ERR_KEY_INVALID', 'storage: the private key of an imported certificate does not parse', { cause });
+    throw new CertpilotError('ERR_KEY_INVALID', 'storage: the certificate or private key of an imported certificate does not parse', { cause });
   }
   return {
-    domains: [...facts.dnsNames, ...facts.ipAddresses],
-    // A key type certpilot does not issue still loads (as the nearest one); the next renewal uses the configured one.
-    keyType: keyType ?? nearestKeyType(privateKeyPem),
-    notBefore: facts.notBefore.toISOString(),
-    notAfter: facts.notAfter.toISOString(),
-    serialNumber: facts.serialNumber,
-    issuer: facts.issuer,
-    ariCertId: facts.ariCertId,
-    issuedAt: origin.issuedAt ?? facts.notBefore.toISOString(),
-    directoryUrl: origin.directoryUrl ?? '',
-    accountUrl: origin.accountUrl ?? '',
+    ...metadata,
+    ...(origin.issuedAt ? { issuedAt: origin.issuedAt } : {}),
+    ...(origin.directoryUrl ? { directoryUrl: origin.directoryUrl } : {}),
+    ...(origin.accountUrl ? { accountUrl: origin.accountUrl } : {}),
   };
-}
-
-function nearestKeyType(privateKeyPem: string): KeyType {
-  const key = createPrivateKey(privateKeyPem);
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ec') return details?.namedCurve === 'secp384r1' ? 'ec-p384' : 'ec-p256';
-  const bits = details?.modulusLength ?? 2048;
-  return bits >= 4096 ? 'rsa-4096' : bits >= 3072 ? 'rsa-3072' : 'rsa-2048';
 }
 
 function normalizePem(pem: string): string {

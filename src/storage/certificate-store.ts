@@ -6,10 +6,15 @@
  * - `save` writes a complete new version and only then makes it the live one: a crash at any step
  *   leaves either the old or the new set live, never a mix. Private keys are written 0600.
  * - `load` returns the live version, or `undefined` when the name has never been saved.
+ * - Every store is written once, over the key-value backend seam (`state-backend.ts`,
+ *   `state-store.ts`); local file paths are an optional capability of a backend, not of the seam.
  * - `list` returns the names of stored certificates, sorted.
  * - Names are sanitized by one function (`safeName`); an unsafe name is an `ERR_STORAGE_NAME` error.
  * - Concurrent `save`s of one name are prevented by the caller's Locker, not by the store.
  */
+import type { CertificatePaths } from './state-backend.js';
+
+export type { CertificatePaths } from './state-backend.js';
 
 /** Private key algorithms certpilot issues with. */
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
@@ -52,22 +57,22 @@ export interface CertificateBundle {
   metadata: IssuanceMetadata;
 }
 
-/** Paths of one live set, as certbot lays them out under `live/<name>/`. */
-export interface CertificatePaths {
-  /** The `live/<name>` directory users point their servers at. */
-  dir: string;
-  cert: string;
-  chain: string;
-  fullchain: string;
-  privkey: string;
-}
-
 /** One stored version of a certificate, as loaded. */
 export interface StoredCertificate extends CertificateBundle {
   name: string;
   /** Version number N of `archive/<name>/certN.pem`, starting at 1. */
   version: number;
-  paths: CertificatePaths;
+  /**
+   * Where the live files are, when the backend keeps them as files at fixed paths (the filesystem
+   * backend's `live/<name>/`); absent for a backend without files. Read it through
+   * {@link hasCertificatePaths}.
+   */
+  paths?: CertificatePaths;
+}
+
+/** Type guard: the certificate's live version is on local files at {@link StoredCertificate.paths}. */
+export function hasCertificatePaths(certificate: StoredCertificate): certificate is StoredCertificate & { paths: CertificatePaths } {
+  return certificate.paths !== undefined;
 }
 
 /** The mutable per-certificate renewal state (survives restarts). */
@@ -133,17 +138,22 @@ export interface CertificateStore {
   load(name: string): Promise<StoredCertificate | undefined>;
   save(name: string, bundle: CertificateBundle): Promise<StoredCertificate>;
   list(): Promise<string[]>;
+  /** Optional: the stored version (live or archived) holding this certificate, by its SHA-256 fingerprint. */
+  findVersion?(name: string, certPem: string): Promise<number | undefined>;
+  /** Optional: prunes the archive (see `StateStore.removeOldVersions`). */
+  removeOldVersions?(name: string, retention: { keepVersions: number; keepDays: number }, now: Date, held: ReadonlySet<number>): Promise<number[]>;
 }
 
 /**
  * Optional capability of a {@link CertificateStore}: which versions it keeps of a certificate (an
- * imported certbot lineage keeps all of certbot's). Found with {@link canListVersions}; a store
- * that keeps only the live version need not offer it.
+ * imported certbot lineage keeps all of certbot's where the backend keeps every version: the
+ * filesystem and memory backends; Secrets keep `keepVersions`). Found with {@link canListVersions};
+ * the domain stores (`state-store.ts`) offer it over every backend.
  */
 export interface CertificateVersionList {
   /**
-   * The numbers of the complete versions stored for `name`, ascending, up to and including the
-   * live one (leftovers of an interrupted save are not versions); `[]` when nothing is stored.
+   * The numbers of the versions stored for `name`, ascending, up to and including the live one
+   * (leftovers of an interrupted save above it are not versions); `[]` when nothing is stored.
    */
   listVersions(name: string): Promise<number[]>;
 }
@@ -185,8 +195,9 @@ export interface PendingOrderStore {
   /** Removes it; idempotent. */
   clearPendingOrder(name: string): Promise<void>;
   /**
-   * Proves the state directory can take a new version of `name` now: writable, with room. Throws
-   * `ERR_STORAGE_FULL` or `ERR_STORAGE_IO` naming the directory; leaves nothing behind.
+   * Proves the store can take a new version of `name` now (room on the volume, room in the
+   * object), where its backend can tell; called before each order. Throws `ERR_STORAGE_FULL` or
+   * `ERR_STORAGE_IO` naming the store; leaves nothing behind.
    */
   checkWritable(name: string): Promise<void>;
 }
@@ -217,4 +228,6 @@ export interface StoredAccount {
 export interface AccountStore {
   loadAccount(directoryUrl: string): Promise<StoredAccount | undefined>;
   saveAccount(account: StoredAccount): Promise<void>;
+  /** Optional: removes a pending account (no `url`) the CA refused to register; idempotent. */
+  deleteAccount?(directoryUrl: string): Promise<void>;
 }

@@ -48,11 +48,18 @@ export async function writeConfig(
     deployers?: Record<string, Record<string, unknown>>;
     /** External account binding: the key ID and the file holding the HMAC key. */
     eab?: { kid: string; hmacKeyFile: string };
+    /** `stateStore` (default: the filesystem store in `<dir>/state`). */
+    stateStore?: Record<string, unknown>;
+    /** `locker` (default: the file locker). */
+    locker?: Record<string, unknown>;
+    /** `renewal` settings (`lockTtlSeconds`, `concurrency`…). */
+    renewal?: Record<string, unknown>;
   },
 ): Promise<string> {
   const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
   const lines = [
     `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+    ...(options.stateStore ? [`stateStore: ${JSON.stringify(options.stateStore)}`] : []),
     'acme:',
     `  directoryUrl: ${JSON.stringify(options.directoryUrl)}`,
     `  caBundle: ${JSON.stringify(testCaFile)}`,
@@ -64,6 +71,8 @@ export async function writeConfig(
     // JSON is YAML: the nested plug-in options need no YAML writer.
     `solvers: ${JSON.stringify(solvers)}`,
     ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),
+    ...(options.locker ? [`locker: ${JSON.stringify(options.locker)}`] : []),
+    ...(options.renewal ? [`renewal: ${JSON.stringify(options.renewal)}`] : []),
     'certificates:',
     ...options.certificates.flatMap((c) => [
       `  - name: ${c.name}`,

@@ -64,6 +64,31 @@ export interface RequestLogEntry {
   problem?: string;
   /** The `Replay-Nonce` header of the answer. */
   replayNonce?: string;
+  /** The `Location` header of the answer (as the client saw it): a new order's or account's URL. */
+  location?: string;
+}
+
+/**
+ * The orders the CA created, by their distinct URLs (the `Location` of each successful newOrder).
+ * Counting `POST /order-plz` requests instead counts a request again whenever the CA rejected its
+ * nonce (Pebble does 5 % by default) and the client retried it; the URLs count each order once.
+ */
+export function orderUrls(log: readonly RequestLogEntry[]): string[] {
+  return [...new Set(log.filter((r) => r.kind === 'POST /order-plz' && r.status === 201 && r.location).map((r) => r.location as string))];
+}
+
+/**
+ * {@link orderUrls} by the first identifier each newOrder asked for (RFC 8555 §7.4: the payload's
+ * `identifiers`), so a test can say "one order per certificate".
+ */
+export function orderUrlsByIdentifier(log: readonly RequestLogEntry[]): Record<string, string[]> {
+  const by: Record<string, Set<string>> = {};
+  for (const r of log) {
+    if (r.kind !== 'POST /order-plz' || r.status !== 201 || !r.location) continue;
+    const first = (r.jws?.payload as { identifiers?: { value?: string }[] } | undefined)?.identifiers?.[0]?.value ?? '?';
+    (by[first] ??= new Set()).add(r.location);
+  }
+  return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, [...v]]));
 }
 
 /** A flattened JWS (RFC 7515 §7.2.2) as the CA received it, decoded. */
@@ -248,6 +273,8 @@ export async function startFaultProxy(target: FaultProxyTarget, options: FaultPr
     if (problem) entry.problem = problem;
     const replayNonce = upstreamRes.headers['replay-nonce'];
     if (typeof replayNonce === 'string') entry.replayNonce = replayNonce;
+    const location = upstreamRes.headers.location;
+    if (typeof location === 'string') entry.location = rewrite(location);
     res.writeHead(entry.status, upstreamRes.statusMessage, outHeaders);
     res.end(outBody);
   }

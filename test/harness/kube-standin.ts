@@ -14,8 +14,57 @@
  *   exit Status on 3.
  * - Deployments and StatefulSets: get and patch; a change of the pod template's annotations
  *   (`kubectl rollout restart`) replaces the workload's pods one at a time.
- * - Authentication by bearer token (401) and RBAC by a set of (verb, resource, resourceName)
- *   rules (403 with the real Status body).
+ * - Authentication by bearer token (401) and RBAC by a set of (apiGroups, verb, resource,
+ *   resourceName) rules (403 with the real Status body).
+ *
+ * Each behaviour below follows the cited Kubernetes documentation or KEP, and each is
+ * cross-checked with the real `kubectl` in test/integration/kube-standin.test.ts:
+ * - pods/exec authorization by HTTP method: a WebSocket upgrade is a GET, authorized as `get` on
+ *   `pods/exec`; with `execRequiresCreate` (the default: Kubernetes 1.35's
+ *   AuthorizePodWebsocketUpgradeCreatePermission gate, on by default) also as `create`; a POST (the
+ *   SPDY protocol kubectl falls back to) as `create` (KEP-4006 "Transition from SPDY to
+ *   WebSockets"; docs "Authorization: determine the request verb"). The stand-in speaks only the
+ *   WebSocket protocols: an authorized SPDY upgrade gets 400.
+ * - `create` cannot be limited by resourceNames: a rule with resourceNames never allows a create,
+ *   even one whose name is in the URL (docs "Using RBAC authorization: referring to resources").
+ * - Leases (`coordination.k8s.io/v1`, KEP-589): get, list, create (409 AlreadyExists), update
+ *   (PUT; 409 Conflict on a stale `metadata.resourceVersion`, 404 when absent: Leases are not
+ *   created on update), delete. `acquireTime` and `renewTime` are MicroTime and must carry six
+ *   fractional digits (`2006-01-02T15:04:05.000000Z07:00`, apimachinery `metav1.MicroTime`), and
+ *   `leaseDurationSeconds` must be positive (API reference "Lease v1").
+ * - Optimistic concurrency: an update or a patch whose body carries a stale
+ *   `metadata.resourceVersion` is 409 Conflict, for Secrets, Leases and workloads (API concepts
+ *   "Resource versions", "Conflicts").
+ * - Size: a Secret whose data exceeds 1 MiB (1048576 bytes) is 422 Invalid, "data: Too long"
+ *   (docs "Secrets: restrictions"; `MaxSecretSize` in the core validation).
+ * - Server-side apply keeps each manager's fields (`metadata.managedFields`) and reports conflicts
+ *   with other managers unless forced (docs "Server-Side Apply").
+ * - SelfSubjectAccessReview (`authorization.k8s.io/v1`, create only, allowed to every
+ *   authenticated user by `system:basic-user`): answered from the stand-in's own rules, so
+ *   `kubectl auth can-i` and `certpilot kubernetes check` see exactly what requests see (docs
+ *   "Checking API access"). kubectl sends it as protobuf (`kube-protobuf.ts` reads that); any other
+ *   protobuf body (kubectl's `create secret` generator) is refused with 415: use `create -f`.
+ * - Secrets as state (the `kubernetes-secret` state store; the block marked "SECRETS AS STATE"):
+ *   list by `labelSelector` (docs "Labels: list and watch filtering"); delete with
+ *   `DeleteOptions.preconditions.resourceVersion` / `uid`: 409 Conflict "Precondition failed" when
+ *   the object changed (API reference "DeleteOptions"); create of an existing name: 409
+ *   AlreadyExists.
+ *
+ * - The objects `certpilot kubernetes manifests` writes (the block marked "APPLIED OBJECTS"):
+ *   ServiceAccounts, ConfigMaps, PersistentVolumeClaims, Services, Roles, RoleBindings, CronJobs,
+ *   Deployments, PodDisruptionBudgets, Ingresses and NetworkPolicies: get, list and server-side
+ *   apply (which creates an absent object; docs "Server-Side Apply"). The body must name the
+ *   URL's namespace and name (400 BadRequest, as the API server's "does not match the namespace
+ *   sent on the request"); each object is validated against its Kubernetes OpenAPI schema
+ *   (kubernetes-models: types, required fields, enums) and the rules of the API server's own
+ *   validation that the schema does not carry, each 422 Invalid with its field: a DNS-1123
+ *   `metadata.name`; ConfigMap keys (`[-._a-zA-Z0-9]+`) and its 1 MiB size; a Role rule with
+ *   resources but no apiGroups (rbac validation: "resource rules must supply at least one api
+ *   group") or no verbs; a RoleBinding's roleRef is immutable; a CronJob schedule of five fields
+ *   (`spec.schedule: Invalid value`); a Deployment's selector must match its template's labels;
+ *   a PodDisruptionBudget with both minAvailable and maxUnavailable. Not modelled, so not to be
+ *   relied on: unknown-field rejection (fieldValidation=Strict); kubectl runs with
+ *   `--validate=false` against it, and the generator's objects are typed at compile time.
  *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
@@ -34,12 +83,16 @@ import { basename, join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { ApachePod, projectSecret } from './apache-pod.js';
+import { decodeSelfSubjectAccessReview, isProtobufEnvelope } from './kube-protobuf.js';
 import { PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch, type Json, type JsonObject } from './kube-fields.js';
 import { readTestPki } from './paths.js';
+import { checkObject, InvalidObjectError } from './kube-validate.js';
 import { freePort } from './ports.js';
 
 /** One RBAC rule of the stand-in's Role (resource `pods/exec` for the subresource). */
 export interface StandinRule {
+  /** API groups (`""` core, `apps`, `coordination.k8s.io`); undefined matches the resource's own group. */
+  apiGroups?: string[];
   verbs: string[];
   resources: string[];
   /** Restricts the rule to these object names (as a Role's `resourceNames`). */
@@ -54,6 +107,11 @@ export interface KubeStandinOptions {
   rules?: StandinRule[];
   /** Exec protocols the server accepts, in preference order (default v5 then v4). */
   execProtocols?: string[];
+  /**
+   * Kubernetes 1.35+ (default true): a WebSocket exec upgrade needs `create` on pods/exec besides
+   * `get`. false models 1.30–1.34, where `get` alone authorizes it.
+   */
+  execRequiresCreate?: boolean;
   /** Milliseconds from a Secret change to its projection into a pod (default 0; Infinity: only by {@link KubeStandin.projectNow}). */
   projectionDelayMs?: (podName: string) => number;
   /** Record of the argv of every process the stand-in starts (exec, apache). */
@@ -135,6 +193,30 @@ function statusBody(s: Status): JsonObject {
 }
 
 const SERVICE_ACCOUNT = 'certpilot';
+/** The largest Secret data the API server stores (1 MiB, the core validation's MaxSecretSize). */
+export const MAX_SECRET_SIZE = 1024 * 1024;
+
+/** APPLIED OBJECTS: `group/resource` → kind (the group `""` is core). */
+const APPLIED_KINDS: Readonly<Record<string, string>> = {
+  '/serviceaccounts': 'ServiceAccount',
+  '/configmaps': 'ConfigMap',
+  '/persistentvolumeclaims': 'PersistentVolumeClaim',
+  '/services': 'Service',
+  'rbac.authorization.k8s.io/roles': 'Role',
+  'rbac.authorization.k8s.io/rolebindings': 'RoleBinding',
+  'batch/cronjobs': 'CronJob',
+  'apps/deployments': 'Deployment',
+  'policy/poddisruptionbudgets': 'PodDisruptionBudget',
+  'networking.k8s.io/ingresses': 'Ingress',
+  'networking.k8s.io/networkpolicies': 'NetworkPolicy',
+};
+
+/** Discovery entries of the applied kinds of a group (apps' deployments are listed with the workloads). */
+function appliedResources(group: string): Json[] {
+  return Object.entries(APPLIED_KINDS)
+    .filter(([k]) => k.startsWith(`${group}/`) && group !== 'apps')
+    .map(([k, kind]) => ({ name: k.slice(group.length + 1), singularName: kind.toLowerCase(), namespaced: true, kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }));
+}
 
 /** Parses a label selector (equality- and set-based) into a predicate over labels. */
 export function parseLabelSelector(selector: string): (labels: Record<string, string>) => boolean {
@@ -189,6 +271,7 @@ export class KubeStandin {
   tokens: Set<string>;
   rules: StandinRule[] | undefined;
   execProtocols: string[];
+  execRequiresCreate: boolean;
   projectionDelayMs: (podName: string) => number;
   readonly requests: RequestRecord[] = [];
   readonly execs: ExecRecord[] = [];
@@ -198,6 +281,9 @@ export class KubeStandin {
   readonly spawned: string[][] = [];
   private readonly secrets = new Map<string, JsonObject>();
   private readonly workloads = new Map<string, JsonObject>();
+  /** APPLIED OBJECTS: `resource/namespace/name` → object. */
+  private readonly applied = new Map<string, JsonObject>();
+  private readonly leases = new Map<string, JsonObject>();
   private readonly pods = new Map<string, PodState>();
   private rv = 100;
   private readonly ipPrefix = `127.${randomInt(60, 250)}.${randomInt(1, 250)}.`;
@@ -205,6 +291,8 @@ export class KubeStandin {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => this.pickProtocol(protocols) });
   private readonly rollouts = new Set<Promise<void>>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** TLS connections accepted so far (a client that reuses connections opens few). */
+  tlsConnections = 0;
 
   private constructor(
     private readonly server: Server,
@@ -218,6 +306,7 @@ export class KubeStandin {
     this.tokens = new Set(['certpilot-test-token']);
     this.rules = options.rules;
     this.execProtocols = options.execProtocols ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+    this.execRequiresCreate = options.execRequiresCreate ?? true;
     this.projectionDelayMs = options.projectionDelayMs ?? (() => 0);
     const onSpawn = options.onSpawn;
     this.recordSpawn = (argv) => {
@@ -239,6 +328,7 @@ export class KubeStandin {
     server.on('request', (req, res) => {
       standin.handle(req, res).catch((e: unknown) => standin.send(res, req, { verb: '?', resource: '?' }, 500, statusBody({ code: 500, reason: 'InternalError', message: String(e) })));
     });
+    server.on('secureConnection', () => standin.tlsConnections++);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       standin.upgrade(req, socket, head).catch(() => socket.destroy());
     });
@@ -301,6 +391,24 @@ export class KubeStandin {
   /** The decoded data of a Secret. */
   secretData(name: string): Record<string, string> {
     return Object.fromEntries(Object.entries(decodeData(this.secrets.get(name))).map(([k, v]) => [k, v.toString('utf8')]));
+  }
+
+  /**
+   * Test hook run before the stand-in handles each write of a Secret (create, update, patch,
+   * delete): a test makes another writer's change here, so the write meets a real 409.
+   */
+  beforeSecretWrite: ((verb: string, name: string, body: string) => void | Promise<void>) | undefined;
+
+  /** Another writer's change: merges `annotations` and `data` into the Secret (a new resourceVersion), or creates it with `labels`. */
+  touchSecret(name: string, change: { annotations?: Record<string, string>; labels?: Record<string, string>; data?: Record<string, string> }, manager = 'other-writer'): void {
+    const live = this.secrets.get(name);
+    const next = structuredClone(live ?? { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data: {} }) as JsonObject;
+    const md = next.metadata as JsonObject;
+    md.annotations = { ...((md.annotations ?? {}) as Record<string, string>), ...(change.annotations ?? {}) };
+    md.labels = { ...((md.labels ?? {}) as Record<string, string>), ...(change.labels ?? {}) };
+    next.data = { ...((next.data ?? {}) as Record<string, string>), ...Object.fromEntries(Object.entries(change.data ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
+    delete md.resourceVersion;
+    this.writeSecret(name, live, next, manager);
   }
 
   /** Stores a Secret as another manager (`kubectl-create` by default) would create it. */
@@ -446,16 +554,37 @@ export class KubeStandin {
     if (!m || !this.tokens.has((m[1] as string).trim())) throw new ApiError({ code: 401, reason: 'Unauthorized', message: 'Unauthorized' });
   }
 
+  /** The API group of a resource the stand-in serves. */
+  private static groupOf(resource: string): string {
+    if (resource === 'deployments' || resource === 'statefulsets') return 'apps';
+    if (resource === 'leases') return 'coordination.k8s.io';
+    if (resource === 'selfsubjectaccessreviews') return 'authorization.k8s.io';
+    return '';
+  }
+
+  /**
+   * Whether the rules allow `verb` on `resource` (`pods/exec` for a subresource) in `namespace`,
+   * on the object `name` (undefined: on every object). A rule with resourceNames never allows
+   * `create` (nor `list`, which has no name), as RBAC does.
+   */
+  allows(verb: string, resource: string, namespace: string, name?: string, group = KubeStandin.groupOf(resource)): boolean {
+    if (namespace !== this.namespace) return false;
+    if (this.rules === undefined) return true;
+    return this.rules.some(
+      (r) =>
+        r.verbs.includes(verb) &&
+        r.resources.includes(resource) &&
+        (r.apiGroups === undefined ? group === KubeStandin.groupOf(resource) : r.apiGroups.includes(group)) &&
+        (r.resourceNames === undefined || (verb !== 'create' && name !== undefined && r.resourceNames.includes(name))),
+    );
+  }
+
   private authorize(verb: string, resource: string, namespace: string, name?: string): void {
-    const group = resource === 'deployments' || resource === 'statefulsets' ? 'apps' : '';
-    const allowed =
-      namespace === this.namespace &&
-      (this.rules === undefined ||
-        this.rules.some((r) => r.verbs.includes(verb) && r.resources.includes(resource) && (r.resourceNames === undefined || (name !== undefined && r.resourceNames.includes(name)))));
-    if (allowed) return;
+    const group = KubeStandin.groupOf(resource);
+    if (this.allows(verb, resource, namespace, name, group)) return;
     const [base, sub] = resource.split('/') as [string, string | undefined];
     const user = `system:serviceaccount:${this.namespace}:${SERVICE_ACCOUNT}`;
-    const subject = name !== undefined ? `${base} "${name}"` : base;
+    const subject = name !== undefined ? `${base}${group ? `.${group}` : ''} "${name}"` : `${base}${group ? `.${group}` : ''}`;
     throw new ApiError({
       code: 403,
       reason: 'Forbidden',
@@ -464,10 +593,28 @@ export class KubeStandin {
     });
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
+  /** The verbs an exec request is authorized as: by its HTTP method (see the header). */
+  private execVerbs(method: string): string[] {
+    if (method === 'GET') return this.execRequiresCreate ? ['get', 'create'] : ['get'];
+    return ['create'];
+  }
+
+  private async readRaw(req: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks);
+  }
+
+  /**
+   * The request body as text. A protobuf body (kubectl's typed clients, e.g. `create secret`) is
+   * 415: the stand-in reads protobuf only for SelfSubjectAccessReview; use `kubectl create -f`.
+   */
+  private async readBody(req: IncomingMessage): Promise<string> {
+    const raw = await this.readRaw(req);
+    if (isProtobufEnvelope(raw) || (req.headers['content-type'] ?? '').startsWith('application/vnd.kubernetes.protobuf')) {
+      throw new ApiError({ code: 415, reason: 'UnsupportedMediaType', message: 'the stand-in reads protobuf bodies only for SelfSubjectAccessReview; send JSON (kubectl create -f FILE)' });
+    }
+    return raw.toString('utf8');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -489,14 +636,17 @@ export class KubeStandin {
         what.resource = sub ? `${resource}/${sub}` : resource;
         if (name !== undefined) what.name = name;
         if (sub === 'exec') {
-          what.verb = 'create';
-          this.authorize('create', 'pods/exec', ns, name);
+          for (const verb of this.execVerbs(method)) {
+            what.verb = verb;
+            this.authorize(verb, 'pods/exec', ns, name);
+          }
           throw new ApiError({ code: 400, reason: 'BadRequest', message: 'Upgrade request required' });
         }
         const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? 'delete' : 'unknown';
         what.verb = verb;
         this.authorize(verb, resource, ns, name);
-        const body = method === 'GET' || method === 'DELETE' ? '' : await this.readBody(req);
+        // A DELETE may carry DeleteOptions (preconditions) in its body.
+        const body = method === 'GET' ? '' : await this.readBody(req);
         if (resource === 'pods') {
           if (verb === 'get' && name) {
             const pod = this.pods.get(name);
@@ -512,8 +662,77 @@ export class KubeStandin {
           }
           throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in does not ${verb} pods` });
         }
+        if (verb !== 'get' && verb !== 'list') await this.beforeSecretWrite?.(verb, name ?? String(((this.parseBodyOrEmpty(body).metadata ?? {}) as JsonObject).name ?? ''), body);
         const out = this.secretRequest(verb, name, body, req.headers['content-type'] ?? '', url.searchParams);
         this.send(res, req, what, out.code, out.body);
+        return;
+      }
+      if ((m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(path))) {
+        const [, ns, name] = m as unknown as [string, string, string | undefined];
+        what.resource = 'leases';
+        if (name !== undefined) what.name = name;
+        const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'DELETE' ? 'delete' : method === 'PATCH' ? 'patch' : 'unknown';
+        what.verb = verb;
+        this.authorize(verb, 'leases', ns, verb === 'create' ? undefined : name);
+        const body = method === 'GET' || method === 'DELETE' ? '' : await this.readBody(req);
+        const out = this.leaseRequest(verb, name, body);
+        this.send(res, req, what, out.code, out.body);
+        return;
+      }
+      if (path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        what.resource = 'selfsubjectaccessreviews';
+        what.verb = method === 'POST' ? 'create' : 'unknown';
+        if (method !== 'POST') throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'the server does not allow this method on the requested resource' });
+        // system:basic-user lets every authenticated user create it: no rule needed. kubectl's typed
+        // client sends it as protobuf (and accepts JSON back).
+        const raw = await this.readRaw(req);
+        const review = (isProtobufEnvelope(raw) ? decodeSelfSubjectAccessReview(raw) : this.parseBody(raw.toString('utf8'), 'application/json')) as JsonObject;
+        this.send(res, req, what, 201, this.accessReview(review));
+        return;
+      }
+      // APPLIED OBJECTS (see the header): the kinds the manifests generator writes.
+      if ((m = /^\/(?:api\/v1|apis\/(rbac\.authorization\.k8s\.io|batch|policy|networking\.k8s\.io|apps)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/.exec(path)) && APPLIED_KINDS[`${m[1] ?? ''}/${m[3] ?? ''}`] && !(m[1] === 'apps' && m[4] !== undefined && this.workloads.has(`Deployment/${m[4]}`))) {
+        const [, group = '', ns, resource, name] = m as unknown as [string, string | undefined, string, string, string | undefined];
+        what.resource = resource;
+        if (name !== undefined) what.name = name;
+        const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'PATCH' ? 'patch' : 'unknown';
+        what.verb = verb;
+        this.authorize(verb, resource, ns, name);
+        const key = (n: string): string => `${group}/${resource}/${ns}/${n}`;
+        const kind = APPLIED_KINDS[`${group}/${resource}`] as string;
+        if (verb === 'list') {
+          const items = [...this.applied.entries()].filter(([k]) => k.startsWith(`${group}/${resource}/${ns}/`)).map(([, v]) => v);
+          this.send(res, req, what, 200, { kind: `${kind}List`, apiVersion: group ? `${group}/v1` : 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+          return;
+        }
+        const live = name !== undefined ? this.applied.get(key(name)) : undefined;
+        if (verb === 'get') {
+          if (!live) throw new ApiError({ code: 404, reason: 'NotFound', message: `${resource}${group ? `.${group}` : ''} "${name}" not found`, details: { name: name ?? '', group, kind: resource } });
+          this.send(res, req, what, 200, live);
+          return;
+        }
+        if (verb !== 'patch' || name === undefined) throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in only applies ${resource} (server-side apply)` });
+        const contentType = req.headers['content-type'] ?? '';
+        const body = await this.readBody(req);
+        const next = this.applyPatch(live, body, contentType, url.searchParams, name, resource);
+        const md = (next.metadata ?? {}) as JsonObject;
+        if (md.namespace !== undefined && md.namespace !== ns) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'the namespace of the provided object does not match the namespace sent on the request' });
+        if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'the name of the object (' + String(md.name) + ') does not match the name on the URL (' + name + ')' });
+        if (next.kind !== kind) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the kind ${String(next.kind)} does not match ${resource}` });
+        md.name = name;
+        md.namespace = ns;
+        try {
+          checkObject(next, live);
+        } catch (e) {
+          if (!(e instanceof InvalidObjectError)) throw e;
+          throw new ApiError({ code: 422, reason: 'Invalid', message: e.message, details: { name, group, kind, causes: e.causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })) as unknown as Json } });
+        }
+        md.uid = (live?.metadata as JsonObject | undefined)?.uid ?? randomUUID();
+        md.creationTimestamp = (live?.metadata as JsonObject | undefined)?.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        md.resourceVersion = this.bump();
+        next.metadata = md;
+        this.applied.set(key(name), next);
+        this.send(res, req, what, live ? 200 : 201, next);
         return;
       }
       if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets)\/([^/]+)$/.exec(path))) {
@@ -533,6 +752,7 @@ export class KubeStandin {
         }
         const body = await this.readBody(req);
         const next = this.applyPatch(live, body, req.headers['content-type'] ?? '', url.searchParams, name, resource);
+        this.checkResourceVersion(resource, name, live, next);
         const before = JSON.stringify(((live.spec as JsonObject).template as JsonObject).metadata);
         const after = JSON.stringify(((next.spec as JsonObject).template as JsonObject).metadata);
         const md = next.metadata as JsonObject;
@@ -558,11 +778,31 @@ export class KubeStandin {
     const verbs = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
     switch (path) {
       case '/version':
-        return { major: '1', minor: '32', gitVersion: 'v1.32.0-certpilot-standin', platform: 'linux/amd64' };
+        return this.execRequiresCreate
+          ? { major: '1', minor: '35', gitVersion: 'v1.35.0-certpilot-standin', platform: 'linux/amd64' }
+          : { major: '1', minor: '32', gitVersion: 'v1.32.0-certpilot-standin', platform: 'linux/amd64' };
       case '/api':
         return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.replace('https://', '') }] };
       case '/apis':
-        return { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] };
+        return {
+          kind: 'APIGroupList',
+          apiVersion: 'v1',
+          groups: ['apps', 'coordination.k8s.io', 'authorization.k8s.io', 'rbac.authorization.k8s.io', 'batch', 'policy', 'networking.k8s.io'].map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })),
+        };
+      case '/apis/coordination.k8s.io/v1':
+        return {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: 'coordination.k8s.io/v1',
+          resources: [{ name: 'leases', singularName: 'lease', namespaced: true, kind: 'Lease', verbs: ['create', 'delete', 'get', 'list', 'update'] }],
+        };
+      case '/apis/authorization.k8s.io/v1':
+        return {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: 'authorization.k8s.io/v1',
+          resources: [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }],
+        };
       case '/api/v1':
         return {
           kind: 'APIResourceList',
@@ -571,6 +811,7 @@ export class KubeStandin {
             { name: 'secrets', singularName: 'secret', namespaced: true, kind: 'Secret', verbs },
             { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs, shortNames: ['po'] },
             { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+            ...appliedResources(''),
           ],
         };
       case '/apis/apps/v1':
@@ -583,10 +824,33 @@ export class KubeStandin {
             { name: 'statefulsets', singularName: 'statefulset', namespaced: true, kind: 'StatefulSet', verbs, shortNames: ['sts'] },
           ],
         };
+      case '/apis/rbac.authorization.k8s.io/v1':
+      case '/apis/batch/v1':
+      case '/apis/policy/v1':
+      case '/apis/networking.k8s.io/v1': {
+        const group = path.split('/')[2] as string;
+        return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources: appliedResources(group) };
+      }
+      case '/apis/rbac.authorization.k8s.io':
+      case '/apis/batch':
+      case '/apis/policy':
+      case '/apis/networking.k8s.io': {
+        const group = path.split('/')[2] as string;
+        return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [{ groupVersion: `${group}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${group}/v1`, version: 'v1' } };
+      }
       case '/apis/apps':
         return { kind: 'APIGroup', apiVersion: 'v1', name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } };
       default:
         return undefined;
+    }
+  }
+
+  private parseBodyOrEmpty(body: string): JsonObject {
+    try {
+      const parsed = JSON.parse(body) as Json;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? parsed : {};
+    } catch {
+      return {};
     }
   }
 
@@ -636,7 +900,12 @@ export class KubeStandin {
 
   private secretRequest(verb: string, name: string | undefined, body: string, contentType: string, params: URLSearchParams): { code: number; body: Json } {
     const notFound = (n: string): ApiError => new ApiError({ code: 404, reason: 'NotFound', message: `secrets "${n}" not found`, details: { name: n, kind: 'secrets' } });
-    if (verb === 'list') return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.secrets.values()] } };
+    // ---- SECRETS AS STATE (see the header): list by label, delete with preconditions --------------
+    if (verb === 'list') {
+      const match = parseLabelSelector(params.get('labelSelector') ?? '');
+      const items = [...this.secrets.values()].filter((s) => match(((s.metadata as JsonObject).labels ?? {}) as Record<string, string>));
+      return { code: 200, body: { kind: 'SecretList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items } };
+    }
     if (verb === 'create') {
       const obj = this.normalizeStringData(this.parseBody(body, 'application/json') as JsonObject);
       const n = String((obj.metadata as JsonObject | undefined)?.name ?? '');
@@ -652,6 +921,14 @@ export class KubeStandin {
     }
     if (verb === 'delete') {
       if (!live) throw notFound(name);
+      const pre = (body.trim() === '' ? {} : (this.parseBody(body, 'application/json') as JsonObject)).preconditions as JsonObject | undefined;
+      const liveMd = live.metadata as JsonObject;
+      if (pre?.resourceVersion !== undefined && pre.resourceVersion !== null && pre.resourceVersion !== liveMd.resourceVersion) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${String(liveMd.resourceVersion)}`, details: { name, kind: 'secrets' } });
+      }
+      if (pre?.uid !== undefined && pre.uid !== null && pre.uid !== liveMd.uid) {
+        throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(liveMd.uid)}`, details: { name, kind: 'secrets' } });
+      }
       this.secrets.delete(name);
       return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: 'secrets' } } };
     }
@@ -670,13 +947,125 @@ export class KubeStandin {
     throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'method not allowed' });
   }
 
+  /** 409 when `next` carries a resourceVersion (a precondition) that is not the live object's. */
+  private checkResourceVersion(resource: string, name: string, live: JsonObject | undefined, next: JsonObject): void {
+    const want = (next.metadata as JsonObject | undefined)?.resourceVersion;
+    const have = (live?.metadata as JsonObject | undefined)?.resourceVersion;
+    if (want === undefined || want === null || want === '' || live === undefined || want === have) return;
+    const group = KubeStandin.groupOf(resource);
+    throw new ApiError({
+      code: 409,
+      reason: 'Conflict',
+      message: `Operation cannot be fulfilled on ${resource}${group ? `.${group}` : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      details: { name, ...(group ? { group } : {}), kind: resource },
+    });
+  }
+
+  /** A Lease as stored (undefined when absent). */
+  lease(name: string): JsonObject | undefined {
+    const l = this.leases.get(name);
+    return l ? structuredClone(l) : undefined;
+  }
+
+  /** Writes a Lease directly, as another holder would (bumps its resourceVersion). */
+  putLease(name: string, spec: JsonObject): JsonObject {
+    const live = this.leases.get(name);
+    const obj: JsonObject = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...((live?.metadata as JsonObject | undefined) ?? {}), name, resourceVersion: undefined as unknown as Json }, spec };
+    return this.writeLease(name, live, obj);
+  }
+
+  private leaseRequest(verb: string, name: string | undefined, body: string): { code: number; body: Json } {
+    const notFound = (n: string): ApiError => new ApiError({ code: 404, reason: 'NotFound', message: `leases.coordination.k8s.io "${n}" not found`, details: { name: n, group: 'coordination.k8s.io', kind: 'leases' } });
+    if (verb === 'list') return { code: 200, body: { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1', metadata: { resourceVersion: String(this.rv) }, items: [...this.leases.values()] } };
+    if (verb === 'create') {
+      const obj = this.parseBody(body, 'application/json') as JsonObject;
+      const n = String((obj.metadata as JsonObject | undefined)?.name ?? '');
+      if (this.leases.has(n)) throw new ApiError({ code: 409, reason: 'AlreadyExists', message: `leases.coordination.k8s.io "${n}" already exists`, details: { name: n, group: 'coordination.k8s.io', kind: 'leases' } });
+      if ((obj.metadata as JsonObject | undefined)?.resourceVersion) throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${n}" is invalid: metadata.resourceVersion: Invalid value: must be empty on create` });
+      return { code: 201, body: this.writeLease(n, undefined, obj) };
+    }
+    if (name === undefined) throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: 'method not allowed' });
+    const live = this.leases.get(name);
+    if (verb === 'get') {
+      if (!live) throw notFound(name);
+      return { code: 200, body: live };
+    }
+    if (verb === 'delete') {
+      if (!live) throw notFound(name);
+      this.leases.delete(name);
+      return { code: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: 'coordination.k8s.io', kind: 'leases' } } };
+    }
+    if (verb === 'update') {
+      if (!live) throw notFound(name);
+      const obj = this.parseBody(body, 'application/json') as JsonObject;
+      this.checkResourceVersion('leases', name, live, obj);
+      return { code: 200, body: this.writeLease(name, live, obj) };
+    }
+    throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in does not ${verb} leases` });
+  }
+
+  /** Validates and stores a Lease write (see the header for the rules). */
+  private writeLease(name: string, live: JsonObject | undefined, next: JsonObject): JsonObject {
+    const md = (next.metadata ?? (next.metadata = {})) as JsonObject;
+    if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the name of the object (${String(md.name)}) does not match the name on the URL (${name})` });
+    if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) || name.length > 253) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` });
+    }
+    const spec = (typeof next.spec === 'object' && next.spec !== null && !Array.isArray(next.spec) ? next.spec : {}) as JsonObject;
+    for (const field of ['acquireTime', 'renewTime'] as const) {
+      const v = spec[field];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(v)) {
+        throw new ApiError({
+          code: 400,
+          reason: 'BadRequest',
+          message: `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00": cannot parse ${JSON.stringify(v)} as "2006-01-02T15:04:05.000000Z07:00"`,
+        });
+      }
+    }
+    const duration = spec.leaseDurationSeconds;
+    if (duration !== undefined && duration !== null && (typeof duration !== 'number' || !Number.isInteger(duration) || duration <= 0)) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: spec.leaseDurationSeconds: Invalid value: ${JSON.stringify(duration)}: must be greater than 0`, details: { name, group: 'coordination.k8s.io', kind: 'Lease' } });
+    }
+    const transitions = spec.leaseTransitions;
+    if (transitions !== undefined && transitions !== null && (typeof transitions !== 'number' || transitions < 0)) {
+      throw new ApiError({ code: 422, reason: 'Invalid', message: `Lease.coordination.k8s.io "${name}" is invalid: spec.leaseTransitions: Invalid value: ${JSON.stringify(transitions)}: must be greater than or equal to 0` });
+    }
+    const liveMd = live?.metadata as JsonObject | undefined;
+    next.apiVersion = 'coordination.k8s.io/v1';
+    next.kind = 'Lease';
+    next.spec = spec;
+    md.name = name;
+    md.namespace = this.namespace;
+    md.uid = liveMd?.uid ?? randomUUID();
+    md.creationTimestamp = liveMd?.creationTimestamp ?? new Date().toISOString();
+    md.resourceVersion = this.bump();
+    delete md.managedFields;
+    this.leases.set(name, next);
+    return next;
+  }
+
+  /** Answers a SelfSubjectAccessReview from the stand-in's rules (status.allowed, and a reason). */
+  private accessReview(review: JsonObject): JsonObject {
+    const attrs = ((review.spec as JsonObject | undefined)?.resourceAttributes ?? {}) as JsonObject;
+    const resource = `${String(attrs.resource ?? '')}${attrs.subresource ? `/${String(attrs.subresource)}` : ''}`;
+    const namespace = String(attrs.namespace ?? this.namespace);
+    const name = typeof attrs.name === 'string' && attrs.name !== '' ? attrs.name : undefined;
+    const allowed = this.allows(String(attrs.verb ?? ''), resource, namespace, name, String(attrs.group ?? ''));
+    return {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      metadata: { creationTimestamp: null },
+      spec: review.spec ?? {},
+      status: allowed ? { allowed: true, reason: `RBAC: allowed by RoleBinding "certpilot/${this.namespace}" of Role "certpilot" to ServiceAccount "${SERVICE_ACCOUNT}/${this.namespace}"` } : { allowed: false },
+    };
+  }
+
   /** Validates and stores a Secret write; schedules its projection into the pods that mount it. */
   private writeSecret(name: string, live: JsonObject | undefined, next: JsonObject, manager?: string): JsonObject {
     const md = (next.metadata ?? (next.metadata = {})) as JsonObject;
     const liveMd = live?.metadata as JsonObject | undefined;
-    if (md.resourceVersion !== undefined && md.resourceVersion !== null && liveMd && md.resourceVersion !== liveMd.resourceVersion) {
-      throw new ApiError({ code: 409, reason: 'Conflict', message: `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`, details: { name, kind: 'secrets' } });
-    }
+    this.checkResourceVersion('secrets', name, live, next);
     if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the name of the object (${String(md.name)}) does not match the name on the URL (${name})` });
     const type = String(next.type ?? live?.type ?? 'Opaque');
     if (live && live.type !== undefined && next.type !== undefined && live.type !== next.type) {
@@ -689,8 +1078,18 @@ export class KubeStandin {
         throw new ApiError({ code: 422, reason: 'Invalid', message: `Secret "${name}" is invalid: ${missing.map((k) => `data[${k}]: Required value`).join(', ')}`, details: { name, kind: 'Secret' } });
       }
     }
+    let size = 0;
     for (const [k, v] of Object.entries(data)) {
       if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new ApiError({ code: 400, reason: 'BadRequest', message: `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in data[${k}]` });
+      size += Buffer.from(v, 'base64').length;
+    }
+    if (size > MAX_SECRET_SIZE) {
+      throw new ApiError({
+        code: 422,
+        reason: 'Invalid',
+        message: `Secret "${name}" is invalid: data: Too long: must have at most ${MAX_SECRET_SIZE} bytes`,
+        details: { name, kind: 'Secret', causes: [{ reason: 'FieldValueTooLong', message: `Too long: must have at most ${MAX_SECRET_SIZE} bytes`, field: 'data' }] },
+      });
     }
     const unchanged = live !== undefined && JSON.stringify({ ...live, metadata: { ...liveMd, managedFields: null } }) === JSON.stringify({ ...next, metadata: { ...md, resourceVersion: liveMd?.resourceVersion, managedFields: null } });
     next.type = type;
@@ -785,7 +1184,7 @@ export class KubeStandin {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://x');
-    const what = { verb: 'create', resource: 'pods/exec' } as { verb: string; resource: string; name?: string };
+    const what = { verb: req.method === 'GET' ? 'get' : 'create', resource: 'pods/exec' } as { verb: string; resource: string; name?: string };
     const fail = (s: Status): void => {
       this.requests.push({ method: req.method ?? '', path: url.pathname, verb: what.verb, resource: what.resource, ...(what.name ? { name: what.name } : {}), status: s.code });
       const text = JSON.stringify(statusBody(s));
@@ -797,7 +1196,14 @@ export class KubeStandin {
       const [, ns, podName] = m as unknown as [string, string, string];
       what.name = podName;
       this.authenticate(req);
-      this.authorize('create', 'pods/exec', ns, podName);
+      for (const verb of this.execVerbs(req.method ?? 'GET')) {
+        what.verb = verb;
+        this.authorize(verb, 'pods/exec', ns, podName);
+      }
+      what.verb = req.method === 'GET' ? 'get' : 'create';
+      if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        throw new ApiError({ code: 400, reason: 'BadRequest', message: `unable to upgrade: the stand-in speaks only the WebSocket exec protocols, not ${req.headers.upgrade ?? '(none)'}` });
+      }
       const pod = this.pods.get(podName);
       if (!pod) throw new ApiError({ code: 404, reason: 'NotFound', message: `pods "${podName}" not found`, details: { name: podName, kind: 'pods' } });
       const container = url.searchParams.get('container') ?? pod.container;
@@ -810,7 +1216,7 @@ export class KubeStandin {
       if (this.pickProtocol(offered) === false) {
         throw new ApiError({ code: 400, reason: 'BadRequest', message: `unable to upgrade: none of the offered subprotocols ${[...offered].join(', ')} is supported (${this.execProtocols.join(', ')})` });
       }
-      this.requests.push({ method: req.method ?? '', path: url.pathname, verb: 'create', resource: 'pods/exec', name: podName, status: 101 });
+      this.requests.push({ method: req.method ?? '', path: url.pathname, verb: what.verb, resource: 'pods/exec', name: podName, status: 101 });
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         void this.runExec(ws, pod, podName, container, argv);
       });

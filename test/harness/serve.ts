@@ -27,7 +27,8 @@ export async function startServe(args: readonly string[], options: { env?: Recor
       for (const c of running) c.kill('SIGKILL');
     });
   }
-  const argv = [process.execPath, cliPath, 'serve', ...args];
+  // As in a pod: JSON log lines for the log collector (and for the tests that read them).
+  const argv = [process.execPath, cliPath, 'serve', ...(args.includes('--log-format') ? [] : ['--log-format', 'json']), ...args];
   const [command, rest] = setpriv !== undefined ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', ...argv]] : [argv[0] as string, argv.slice(1)];
   const child = spawn(command, rest, {
     cwd: options.cwd ?? repoRoot,

@@ -14,7 +14,7 @@ import { Issuer, type IssuedCertificate, type IssueRequest } from '../../src/acm
 import type { ChallengeSolver } from '../../src/challenges/challenge-solver.js';
 import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
 import { StandaloneHttp01Solver } from '../../src/challenges/http01/solvers/standalone/standalone-solver.js';
-import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { tempDir } from '../harness/certpilot.js';
 import { ChalltestsrvDnsProvider } from '../harness/challtestsrv-dns-provider.js';
 import { nonceRejections, startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';

@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { cliPath, runCli, tempDir, testCaFile } from '../harness/certpilot.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';

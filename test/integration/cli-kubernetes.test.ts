@@ -49,9 +49,10 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
   t.after(() => proxy.stop());
   const initial = storedCertificate(1, [DOMAIN]);
   const delays = [900, 200, 500];
+  // The deck's Role, with `get` on pods/exec added: a WebSocket exec is a GET (docs/kubernetes.md).
   const deckRole = [
     { verbs: ['get', 'list'], resources: ['pods'] },
-    { verbs: ['create'], resources: ['pods/exec'] },
+    { verbs: ['get', 'create'], resources: ['pods/exec'] },
     { verbs: ['get'], resources: ['secrets'], resourceNames: ['www-certificate'] },
   ];
   const standin = await startStandinWithPods({ pods: 3, initial, rules: deckRole, projectionDelayMs: (p) => delays[Number(p.split('-')[1])] ?? 0 });
@@ -94,8 +95,12 @@ void test('certpilot renew → Secret → propagation wait → rolling reload �
 
   // 2. Patch granted: the next run deploys the saved certificate (no new order) and proves every pod.
   standin.rules = [...deckRole, { verbs: ['patch'], resources: ['secrets'], resourceNames: ['www-certificate'] }];
-  const second = await runCli(['renew', '--config', config, '--verbose']);
+  const second = await runCli(['renew', '--config', config, '--verbose', '--log-format', 'json']);
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  // Every reload line names its deployer once (the logger's context already carries it).
+  const reloadLines = second.stderr.split('\n').filter((l) => l.startsWith('{') && l.includes('kubernetes-reload:'));
+  assert.ok(reloadLines.some((l) => l.includes('every pod serves the new certificate')), second.stderr);
+  for (const l of reloadLines) assert.equal((l.match(/"deployer":/g) ?? []).length, 1, l);
   const lines = [...first.stdout.split('\n'), ...first.stderr.split('\n'), ...second.stdout.split('\n'), ...second.stderr.split('\n')];
   const processes = await argv.stop();
   assert.equal(newOrders(), ordersAfterFirst, 'the retry deploys the saved certificate without a new order');

@@ -1,6 +1,7 @@
 // The Kubernetes stand-in against the real kubectl (get, patch in three types, apply --server-side,
-// exec over v5) and against client-node (exec over v4 when the server offers only v4): the
-// stand-in must speak the API kubectl speaks, not a dialect of our own client.
+// exec over v5 and its authorization by HTTP method, Leases, auth can-i, the 1 MiB Secret limit,
+// create never limited by name) and against client-node (exec over v4 when the server offers only
+// v4): the stand-in must speak the API kubectl speaks, not a dialect of our own client.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,7 +11,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
 import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
+import { MAX_SECRET_SIZE, startKubeStandin } from '../harness/kube-standin.js';
 import { requireServer } from '../harness/servers.js';
 
 const run = promisify(execFile);
@@ -168,6 +169,175 @@ void test('kubectl rollout restart replaces a Deployment\'s pods on the stand-in
     assert.notEqual(names[0], 'web-5d4f8c9b7-aaaaa');
     const patch = standin.requests.find((r) => r.method === 'PATCH' && r.resource === 'deployments');
     assert.equal(patch?.contentType, 'application/strategic-merge-patch+json');
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl on Leases: MicroTime with six fractional digits only, resourceVersion conflicts on replace, AlreadyExists on create', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin();
+  try {
+    const kc = await standin.writeKubeconfig();
+    const file = join(standin.dir, 'lease.yaml');
+    const lease = (renewTime: string, extra = ''): string =>
+      `apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: certpilot-www\n${extra}spec:\n  holderIdentity: pod-a\n  leaseDurationSeconds: 60\n  acquireTime: "${renewTime}"\n  renewTime: "${renewTime}"\n  leaseTransitions: 0\n`;
+    await writeFile(file, lease('2026-05-01T00:00:00.000Z'));
+    const millis = await kubectl(kc, 'create', '--validate=false', '-f', file);
+    assert.notEqual(millis.code, 0, 'a MicroTime with millisecond precision is refused, as by metav1.MicroTime');
+    assert.match(millis.stderr, /cannot be handled as a Lease: parsing time "2026-05-01T00:00:00.000Z"/);
+    await writeFile(file, lease('2026-05-01T00:00:00.000000Z'));
+    const created = await kubectl(kc, 'create', '--validate=false', '-f', file);
+    assert.equal(created.code, 0, created.stderr);
+    const again = await kubectl(kc, 'create', '--validate=false', '-f', file);
+    assert.match(again.stderr, /leases.coordination.k8s.io "certpilot-www" already exists/);
+    const got = JSON.parse((await kubectl(kc, 'get', 'lease', 'certpilot-www', '-o', 'json')).stdout) as { metadata: { resourceVersion: string }; spec: { holderIdentity: string } };
+    assert.equal(got.spec.holderIdentity, 'pod-a');
+    // Replace with the current resourceVersion succeeds; with the old one, 409.
+    await writeFile(file, lease('2026-05-01T00:00:20.000000Z', `  resourceVersion: "${got.metadata.resourceVersion}"\n`));
+    assert.equal((await kubectl(kc, 'replace', '--validate=false', '-f', file)).code, 0);
+    const stale = await kubectl(kc, 'replace', '--validate=false', '-f', file);
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /Operation cannot be fulfilled on leases.coordination.k8s.io "certpilot-www": the object has been modified/);
+    assert.equal((await kubectl(kc, 'delete', 'lease', 'certpilot-www')).code, 0);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl auth can-i is answered from the stand-in\'s rules (SelfSubjectAccessReview); create is never limited by resourceNames', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin({
+    rules: [
+      { apiGroups: [''], verbs: ['get', 'create'], resources: ['secrets'], resourceNames: ['www'] },
+      { apiGroups: [''], verbs: ['create'], resources: ['pods/exec'] },
+      { apiGroups: ['coordination.k8s.io'], verbs: ['update'], resources: ['leases'], resourceNames: ['certpilot-www'] },
+    ],
+  });
+  try {
+    const kc = await standin.writeKubeconfig();
+    const canI = async (...args: string[]): Promise<string> => (await kubectl(kc, 'auth', 'can-i', ...args)).stdout.trim();
+    assert.equal(await canI('get', 'secrets/www'), 'yes');
+    assert.equal(await canI('get', 'secrets/other'), 'no');
+    assert.equal(await canI('get', 'secrets'), 'no', 'a rule with resourceNames does not allow every object');
+    assert.equal(await canI('create', 'pods', '--subresource=exec'), 'yes');
+    assert.equal(await canI('get', 'pods', '--subresource=exec'), 'no');
+    assert.equal(await canI('update', 'leases.coordination.k8s.io/certpilot-www'), 'yes');
+    assert.equal(await canI('update', 'leases/certpilot-www'), 'yes');
+    assert.equal(await canI('update', 'leases.coordination.k8s.io/certpilot-api'), 'no');
+    assert.ok(standin.requests.some((r) => r.resource === 'selfsubjectaccessreviews' && r.status === 201));
+    // `create` names no object at authorization time: the resourceNames rule does not allow it.
+    const manifest = join(standin.dir, 'www.json');
+    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'www' }, data: { a: b64('b') } }));
+    const create = await kubectl(kc, 'create', '--validate=false', '-f', manifest);
+    assert.notEqual(create.code, 0);
+    assert.match(create.stderr, /cannot create resource "secrets"/);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl exec is authorized by HTTP method: the WebSocket GET as get (and create on 1.35+), the SPDY POST it falls back to as create', { timeout: 90_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`') || !requireApache(t)) return;
+  const standin = await startStandinWithPods({ pods: 1, initial: storedCertificate(1), rules: [{ verbs: ['list', 'get'], resources: ['pods'] }, { verbs: ['create'], resources: ['pods/exec'] }] });
+  try {
+    const kc = await standin.writeKubeconfig();
+    // The deck's Role: `create` only. The WebSocket upgrade is refused as `get`; kubectl falls back
+    // to SPDY, a POST, which the Role allows (and which the stand-in does not speak).
+    const deck = await kubectl(kc, 'exec', 'www-0', '--', 'true');
+    assert.notEqual(deck.code, 0);
+    const execs = standin.requests.filter((r) => r.resource === 'pods/exec').map((r) => `${r.method} ${r.verb} ${r.status}`);
+    assert.equal(execs[0], 'GET get 403', execs.join(', '));
+    assert.ok(execs.some((e) => e.startsWith('POST create') && !e.endsWith('403')), `the SPDY POST is authorized as create: ${execs.join(', ')}`);
+    assert.equal(standin.execs.length, 0);
+
+    // 1.35+: `get` alone is not enough for the WebSocket upgrade.
+    standin.rules = [{ verbs: ['list', 'get'], resources: ['pods'] }, { verbs: ['get'], resources: ['pods/exec'] }];
+    standin.requests.length = 0;
+    const getOnly = await kubectl(kc, 'exec', 'www-0', '--', 'true');
+    assert.notEqual(getOnly.code, 0);
+    assert.equal(standin.requests.find((r) => r.resource === 'pods/exec')?.verb, 'create');
+    // Before 1.35 it was.
+    standin.execRequiresCreate = false;
+    assert.equal((await kubectl(kc, 'exec', 'www-0', '--', 'true')).code, 0);
+    // Both verbs: every version.
+    standin.execRequiresCreate = true;
+    standin.rules = [{ verbs: ['list', 'get'], resources: ['pods'] }, { verbs: ['get', 'create'], resources: ['pods/exec'] }];
+    assert.equal((await kubectl(kc, 'exec', 'www-0', '--', 'true')).code, 0);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl: a Secret over 1 MiB is refused with 422 "Too long"; exactly 1 MiB is stored', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin();
+  try {
+    const kc = await standin.writeKubeconfig();
+    const file = join(standin.dir, 'big.json');
+    // `kubectl create -f` sends JSON (its `create secret` generator sends protobuf, which the stand-in refuses).
+    const secret = (bytes: number): string => JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'big' }, data: { blob: Buffer.alloc(bytes, 0x61).toString('base64') } });
+    await writeFile(file, secret(MAX_SECRET_SIZE + 1));
+    const big = await kubectl(kc, 'create', '--validate=false', '-f', file);
+    assert.notEqual(big.code, 0);
+    assert.match(big.stderr, /Secret "big" is invalid: data: Too long: must have at most 1048576 bytes/);
+    await writeFile(file, secret(MAX_SECRET_SIZE));
+    const fits = await kubectl(kc, 'create', '--validate=false', '-f', file);
+    assert.equal(fits.code, 0, fits.stderr);
+    assert.equal(standin.secretData('big').blob?.length, MAX_SECRET_SIZE);
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('kubectl against the stand-in\'s Secrets-as-state rules: list by label, AlreadyExists on create, 409 on a stale replace and on a delete precondition, 422 "Too long" over 1 MiB', { timeout: 60_000 }, async (t) => {
+  if (!requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
+  const standin = await startKubeStandin();
+  try {
+    const kc = await standin.writeKubeconfig();
+    standin.putSecret('state-a', { x: '1' }, { labels: { 'app.kubernetes.io/managed-by': 'certpilot', 'certpilot.io/state': 'certificate' } });
+    standin.putSecret('deployed', { y: '2' }, { labels: { 'app.kubernetes.io/managed-by': 'certpilot' } });
+    standin.putSecret('foreign', { z: '3' });
+    const listed = await kubectl(kc, 'get', 'secrets', '-l', 'app.kubernetes.io/managed-by=certpilot,certpilot.io/state', '-o', 'name');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(listed.stdout.trim().split('\n'), ['secret/state-a']);
+    assert.deepEqual((await kubectl(kc, 'get', 'secrets', '-l', 'app.kubernetes.io/managed-by=certpilot', '-o', 'name')).stdout.trim().split('\n').sort(), ['secret/deployed', 'secret/state-a']);
+
+    // `kubectl create secret generic` sends protobuf, which the stand-in does not speak: create from JSON.
+    const manifest = async (name: string, data: Record<string, string>): Promise<string> => {
+      const f = join(standin.dir, `${name}.json`);
+      await writeFile(f, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', data }));
+      return f;
+    };
+    const again = await kubectl(kc, 'create', '--validate=false', '-f', await manifest('state-a', { x: b64('2') }));
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /AlreadyExists|already exists/);
+
+    // A replace carrying a resourceVersion another writer has moved past is a 409.
+    const got = JSON.parse((await kubectl(kc, 'get', 'secret', 'state-a', '-o', 'json')).stdout) as { metadata: Record<string, unknown>; data: Record<string, string> };
+    standin.touchSecret('state-a', { annotations: { other: 'writer' } });
+    const file = join(standin.dir, 'stale.json');
+    await writeFile(file, JSON.stringify({ ...got, data: { x: b64('stale') } }));
+    const stale = await kubectl(kc, 'replace', '--validate=false', '-f', file);
+    assert.notEqual(stale.code, 0);
+    assert.match(stale.stderr, /the object has been modified/);
+    assert.equal(standin.secretData('state-a').x, '1', 'the stale replace changed nothing');
+
+    // DELETE with DeleteOptions.preconditions: kubectl has no flag for them (`delete --raw` sends no
+    // body), so the real client-node sends them, as the state store does.
+    const rv = String((standin.secret('state-a')?.metadata as Record<string, unknown>).resourceVersion);
+    const client = new KubernetesClient({ kubeconfig: kc, apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir);
+    await assert.rejects(client.deleteSecret('state-a', '1'), (e: Error & { code?: string }) => e.code === 'ERR_KUBERNETES_CONFLICT' && /Precondition failed/.test(e.message));
+    assert.ok(standin.secret('state-a'), 'a failed precondition deletes nothing');
+    await client.deleteSecret('state-a', rv);
+    assert.equal(standin.secret('state-a'), undefined);
+    assert.equal((await kubectl(kc, 'get', 'secret', 'state-a', '-o', 'name')).code, 1, 'kubectl sees it gone');
+
+    const tooLong = await kubectl(kc, 'create', '--validate=false', '-f', await manifest('big', { big: Buffer.alloc(1024 * 1024 + 1, 1).toString('base64') }));
+    assert.notEqual(tooLong.code, 0);
+    assert.match(tooLong.stderr, /Too long: must have at most 1048576 bytes/);
+    assert.equal(standin.secret('big'), undefined);
+    assert.equal((await kubectl(kc, 'create', '--validate=false', '-f', await manifest('big', { big: Buffer.alloc(1024 * 1024, 1).toString('base64') }))).code, 0, 'exactly 1 MiB is allowed');
   } finally {
     await standin.stop();
   }

@@ -1,7 +1,7 @@
 // The private key never leaves the request body: through a forbidden Secret update, a successful
 // one, a failing reload and a successful rollout (run by the deploy chain, logging at trace level),
 // no process argv, exec command, API request line, log line or error text (message, hint, causes,
-// stacks) holds any part of it.
+// stacks) holds any part of it, and the applied Secret holds it only under `data`.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
@@ -25,7 +25,7 @@ void test('no private key in any argv, exec, request, log line or error of a dep
   const rules = [
     { verbs: ['get'], resources: ['secrets'], resourceNames: ['www-certificate'] },
     { verbs: ['list'], resources: ['pods'] },
-    { verbs: ['create'], resources: ['pods/exec'] },
+    { verbs: ['get', 'create'], resources: ['pods/exec'] },
   ];
   const standin = await startStandinWithPods({ pods: 2, initial: storedCertificate(1), rules, projectionDelayMs: () => 150 });
   try {
@@ -50,7 +50,13 @@ void test('no private key in any argv, exec, request, log line or error of a dep
     const key = cert.privateKeyPem;
     const body = key.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
     const needles = [body.slice(0, 32), body.slice(32, 64), body.slice(-32), Buffer.from(key).toString('base64').slice(16, 56), Buffer.from(cert.fullchainPem + key).toString('base64').slice(-48, -8)];
+    // The whole Secret as applied, except `data` (where the key belongs): metadata, annotations,
+    // labels, managedFields, type, stringData — an annotation holding the key must fail here.
+    const applied = standin.secret('www-certificate');
+    assert.ok(applied && typeof applied.data === 'object', 'the Secret was applied');
+    const { data: _data, ...outsideData } = applied;
     const haystacks = {
+      secret: [JSON.stringify(outsideData)],
       argv: standin.spawned.map((a) => a.join(' ')),
       exec: standin.execs.map((e) => e.argv.join(' ')),
       requests: standin.requests.map((r) => `${r.method} ${r.path} ${r.status}`),

@@ -41,6 +41,18 @@ void test('kubernetes-secret creates a kubernetes.io/tls Secret with the six def
   }
 });
 
+void test('kubernetes-secret with bundle: key-cert-chain writes the key first in a fullbundle key (HAProxy, tls-combined.pem)', { timeout: 30_000 }, async () => {
+  const standin = await startKubeStandin();
+  try {
+    const cert = storedCertificate(1);
+    const deployer = await makeDeployer('kubernetes-secret', standin, { secretName: 'haproxy-tls', bundle: 'key-cert-chain', keys: { 'tls-combined.pem': 'fullbundle' } });
+    await deployer.deploy(cert, {});
+    assert.deepEqual(standin.secretData('haproxy-tls'), { 'tls-combined.pem': cert.privateKeyPem + cert.fullchainPem });
+  } finally {
+    await standin.stop();
+  }
+});
+
 void test('kubernetes-secret updates with only get+patch on the one Secret, keeps keys and labels others own, and is idempotent', { timeout: 30_000 }, async () => {
   const standin = await startKubeStandin({ rules: DECK_ROLE });
   try {

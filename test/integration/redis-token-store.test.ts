@@ -94,19 +94,19 @@ describe('redis token store against a real redis-server', { timeout: 60_000 }, (
 
   test('a custom prefix and a database number (URL path or db) place the key there and nowhere else', async (t) => {
     if (!requireServer(t, 'redis-server') || !redis) return;
-    const viaUrl = store({ url: `${redis.url}/3`, prefix: 'acme:' });
-    const viaOption = store({ db: 4, prefix: 'acme:' });
+    const viaUrl = store({ url: `${redis.url}/3`, prefix: 'acme/' });
+    const viaOption = store({ db: 4, prefix: 'acme/' });
     await viaUrl.put(TOKEN, KEY_AUTHORIZATION, 60);
     await viaOption.put(TOKEN, `${TOKEN}.other-thumbprint-value`, 60);
     const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
     await client.connect();
     try {
       await client.select(3);
-      assert.equal(await client.get(`acme:${TOKEN}`), KEY_AUTHORIZATION);
+      assert.equal(await client.get(`acme/${TOKEN}`), KEY_AUTHORIZATION);
       await client.select(4);
-      assert.equal(await client.get(`acme:${TOKEN}`), `${TOKEN}.other-thumbprint-value`);
+      assert.equal(await client.get(`acme/${TOKEN}`), `${TOKEN}.other-thumbprint-value`);
       await client.select(0);
-      assert.equal(await client.get(`acme:${TOKEN}`), null);
+      assert.equal(await client.get(`acme/${TOKEN}`), null);
     } finally {
       client.disconnect();
     }

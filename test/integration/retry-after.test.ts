@@ -2,7 +2,7 @@
 // the time is persisted, the run exits 75, and later runs send nothing to the CA before it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { runCli, startCliScenario } from '../harness/certpilot.js';
 import { requirePebble } from '../harness/servers.js';
 

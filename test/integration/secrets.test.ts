@@ -112,7 +112,7 @@ test('no private key or HMAC key byte in output or written files, at trace level
   };
 
   // Registration with EAB (the CA requires it) and the first issuance, at trace level.
-  const issued = await cli(0, 'issue', '--log-level', 'trace');
+  const issued = await cli(0, 'issue', '--log-level', 'trace', '--log-format', 'json');
   assert.match(issued.stdout, /^issued +ec/m);
   assert.ok(issued.stderr.split('\n').filter((l) => l.startsWith('{')).length > 10, 'trace logging really is on');
   await cli(0, 'account', 'show', '--json', '--verbose');

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { tokenStoreSolverOptionsShape } from './token-store-options.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pendingHttp01Challenge } from '../../testing/pending-challenge.js';
@@ -26,14 +28,17 @@ class RecordingStore implements ChallengeTokenStore {
   }
 }
 
-void test('Http01Solver presents into the store with the default TTL of 600 s', async () => {
+void test('Http01Solver presents into the store with the one documented default TTL, 3600 s', async () => {
   const store = new RecordingStore();
   const solver = new Http01Solver({ store });
   assert.equal(solver.type, 'http-01');
-  assert.equal(DEFAULT_TOKEN_TTL_SECONDS, 600);
+  assert.equal(DEFAULT_TOKEN_TTL_SECONDS, 3600);
+  // The config option's default and its documentation say the same.
+  assert.equal(tokenStoreSolverOptionsShape.ttlSeconds.parse(undefined), DEFAULT_TOKEN_TTL_SECONDS);
+  assert.match(readFileSync(new URL('../../../../docs/config-reference.md', import.meta.url), 'utf8'), /`solvers\.<name>\.ttlSeconds` \| integer \(60\.\.86400\) \| `3600` \|/);
   const ch = challenge('tokenAAAAAAAAAAAAAAA');
   await solver.present(ch, {});
-  assert.deepEqual(store.calls, ['put tokenAAAAAAAAAAAAAAA 600']);
+  assert.deepEqual(store.calls, ['put tokenAAAAAAAAAAAAAAA 3600']);
   assert.equal(await store.inner.get(ch.token), ch.keyAuthorization);
 });
 

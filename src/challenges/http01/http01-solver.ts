@@ -9,10 +9,12 @@ import type { ChallengeTokenStore } from './challenge-token-store.js';
 import { TOKEN_PATTERN } from './challenge-token-store.js';
 
 /**
- * Default token lifetime: ten minutes outlasts the CA's validations from several vantage points
- * (Pebble and Let's Encrypt validate each challenge three or more times) and its retries.
+ * Default token lifetime, one for every http-01 solver (standalone, webroot-free store solvers and
+ * the `ttlSeconds` option's default): an hour outlasts the CA's validations from several vantage
+ * points (Pebble and Let's Encrypt validate each challenge three or more times) and its retries,
+ * and a slow order; tokens are deleted on cleanup anyway (docs/config-reference.md).
  */
-export const DEFAULT_TOKEN_TTL_SECONDS = 600;
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
 
 /** Options for {@link Http01Solver}. */
 export interface Http01SolverOptions {

@@ -78,7 +78,7 @@ export class Http01SelfCheck implements ChallengeWaiter {
         const first = wrong[0] as Answer;
         throw new CertpilotError(
           'ERR_CHALLENGE_SELF_CHECK',
-          `http-01 self-check: ${first.url} does not serve the token for ${challenge.identifier.value}: it answered ${describe(first)}${wrong.length > 1 ? ` (and ${wrong.length - 1} more URL(s) failed)` : ''}`,
+          `http-01 self-check: ${first.url} does not serve the token for ${challenge.identifier.value}: ${describe(first)}${wrong.length > 1 ? ` (and ${wrong.length - 1} more URL(s) failed)` : ''}; the CA was not asked to validate`,
           { retryable: true },
         );
       }
@@ -92,10 +92,11 @@ function targetUrl(base: string, challenge: PendingChallenge): string {
   return `${filled}${CHALLENGE_PATH_PREFIX}${challenge.token}`;
 }
 
+/** What the URL did, as the end of a sentence: `it answered HTTP 404 "…"` or `no answer (ECONNREFUSED)`. */
 function describe(a: Answer): string {
   if (typeof a.status === 'string') return a.status;
   const body = a.body.slice(0, 120).replace(/[^\x20-\x7e]/g, '?');
-  return `HTTP ${a.status} ${JSON.stringify(body)}${a.body.length > 120 ? '…' : ''}`;
+  return `it answered HTTP ${a.status} ${JSON.stringify(body)}${a.body.length > 120 ? '…' : ''}`;
 }
 
 /** One GET with the identifier as Host; never rejects (network errors become the answer). */
@@ -105,7 +106,7 @@ function fetchAnswer(url: string, host: string, signal?: AbortSignal): Promise<A
     try {
       target = new URL(url);
     } catch {
-      resolve({ url, status: 'an invalid URL', body: '' });
+      resolve({ url, status: 'the URL is not valid', body: '' });
       return;
     }
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -117,10 +118,10 @@ function fetchAnswer(url: string, host: string, signal?: AbortSignal): Promise<A
         if (size <= 4096) chunks.push(d);
       });
       res.on('end', () => resolve({ url, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => resolve({ url, status: `a broken response (${err.message})`, body: '' }));
+      res.on('error', (err) => resolve({ url, status: `its answer broke off (${err.message})`, body: '' }));
     });
     req.on('timeout', () => req.destroy(new Error('no answer in 5 s')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ url, status: `no answer (${err.code ?? err.message})`, body: '' }));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ url, status: `nothing answered (${err.code ?? err.message})`, body: '' }));
     req.end();
   });
 }

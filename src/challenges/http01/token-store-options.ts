@@ -8,6 +8,8 @@ import type { ChallengeTokenStore } from './challenge-token-store.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
+import type { KubernetesNeeds } from '../../plugins/plugin.js';
+import { DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
 
 /** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
 export const tokenStoreSolverOptionsShape = {
@@ -16,7 +18,7 @@ export const tokenStoreSolverOptionsShape = {
     .int()
     .min(60)
     .max(86400)
-    .default(3600)
+    .default(DEFAULT_TOKEN_TTL_SECONDS)
     .describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.'),
   selfCheck: z
     .strictObject({
@@ -42,6 +44,17 @@ export const tokenStoreSolverOptionsShape = {
 
 /** The store-backed http-01 solver's own options, as validated. */
 export type TokenStoreSolverOptions = z.output<z.ZodObject<typeof tokenStoreSolverOptionsShape>>;
+
+/**
+ * The Kubernetes access a self-check needs: `list` on pods (through the connection of
+ * `selfCheck.pods`) when it checks every pod of a selector, else none. Derived from
+ * `podBaseUrls`, which only lists pods.
+ */
+export function selfCheckKubernetesNeeds(check: TokenStoreSolverOptions['selfCheck'] | undefined): KubernetesNeeds | undefined {
+  if (check?.pods === undefined || !check.enabled) return undefined;
+  const { selector: _selector, port: _port, scheme: _scheme, ...connection } = check.pods;
+  return { connection, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }] };
+}
 
 /**
  * The self-check an http-01 solver waits on before the CA is told, or undefined when none is

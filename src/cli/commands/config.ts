@@ -1,5 +1,7 @@
 /** `certpilot config check`: validates the configuration and prints what it resolves to. */
-import { CertpilotError } from '../../errors.js';
+import { CertpilotError, ConfigError } from '../../errors.js';
+import { crossPluginIssues } from '../../config/cross-checks.js';
+import { REDACTED, redactSecrets } from '../../redact.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
 
@@ -13,16 +15,18 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (action !== 'check') throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown config action "${action}"`, { hint: 'Use `config check` or `config schema`.' });
   const config = await loadCommandConfig(ctx);
+  // What no single plug-in's schema sees: a reload key no Secret deployer writes, a missing secretFile.
+  const problems = await crossPluginIssues(config);
+  if (problems.length > 0) throw new ConfigError(problems, config.source ? { source: config.source } : {});
   const { eab, caCertificates, ...acme } = config.acme;
   if (ctx.values.json) {
     ctx.output.out(
       JSON.stringify(
-        {
+        // Every secret field at any depth (hook env values, TSIG, Redis, EAB…) by the one list in redact.ts.
+        redactSecrets({
           ...config,
-          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length },
-          solvers: redactInstances(config.solvers),
-          deployers: redactInstances(config.deployers),
-        },
+          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: REDACTED } : undefined, caCertificates: caCertificates.length },
+        }),
         null,
         2,
       ),
@@ -30,10 +34,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     return EXIT.ok;
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
-  ctx.output.out(`state      ${config.stateDir}`);
+  const store = config.stateStore;
+  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.options.secretPrefix}-* in namespace ${store.options.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
+  ctx.output.out(`locker     ${config.locker.type}`);
   for (const c of config.certificates) {
     const solvers = [...new Set(Object.values(c.solvers))];
     const by = solvers.length === 1 ? solvers[0] : Object.entries(c.solvers).map(([d, s]) => `${d}→${s}`).join(' ');
@@ -43,16 +49,4 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
   return EXIT.ok;
-}
-
-/** Option names whose values are secrets (the file forms are paths, kept). */
-const SECRET_OPTION = /(password|secret|token|hmac|privatekey)(?!file)/i;
-
-function redactInstances(instances: Readonly<Record<string, Readonly<Record<string, unknown>>>>): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(
-    Object.entries(instances).map(([name, options]) => [
-      name,
-      Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v])),
-    ]),
-  );
 }

@@ -24,7 +24,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       results.push(await deployCertificate(spec, context, { ...(ctx.values.force ? { force: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
     }
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
-    else for (const r of results) ctx.output.out(describe(r));
+    else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
     if (ctx.signal?.aborted) return EXIT.interrupted;
     if (results.some(resultFailed)) return EXIT.failed;
     return results.some((r) => r.outcome === 'locked') ? EXIT.tempFail : EXIT.ok;

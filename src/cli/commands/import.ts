@@ -45,6 +45,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         directoryUrl: config.acme.directoryUrl,
         stagingDirectoryUrl: config.acme.stagingDirectoryUrl,
         stateDir: config.stateDir,
+        stateStore: { type: config.stateStore.type, ...config.stateStore.options },
         ...(config.acme.caBundle ? { caBundle: config.acme.caBundle } : {}),
         dryRun,
         clock,
@@ -57,6 +58,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         stores,
         directoryUrl: config.acme.directoryUrl,
         stateDir: config.stateDir,
+        stateStore: { type: config.stateStore.type, ...config.stateStore.options },
         ...(config.acme.caBundle ? { caBundle: config.acme.caBundle } : {}),
         ...(config.acme.email ? { email: config.acme.email } : {}),
         termsOfServiceAgreed: config.acme.termsOfServiceAgreed,
@@ -77,8 +79,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       const imported = report.items.filter((i) => i.status === 'imported').length;
       ctx.output.err(
         dryRun
-          ? `Dry run: nothing was written; ${imported} item(s) would be imported into ${config.stateDir}.`
-          : `${imported} imported, ${report.items.length - imported - skipped.length} unchanged, ${skipped.length} skipped, into ${config.stateDir}. No request was sent to the CA.`,
+          ? `Dry run: nothing was written; ${imported} item(s) would be imported into the state ${store.backend.description}.`
+          : `${imported} imported, ${report.items.length - imported - skipped.length} unchanged, ${skipped.length} skipped, into the state ${store.backend.description}. No request was sent to the CA.`,
       );
       if (skipped.length) ctx.output.err(`  hint: fix what each skipped line names and run the import again: what was imported stays, and nothing is imported twice.`);
     }

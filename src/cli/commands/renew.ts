@@ -11,8 +11,11 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
   try {
     const specs = selectCertificates(ctx, runtime.config);
     if (specs.length === 0) {
+      // `renew` takes no -d: it renews what is configured or stored; `issue -d` makes a one-off.
       throw new CertpilotError('ERR_CLI_USAGE', 'cli: no certificates to act on', {
-        hint: 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).',
+        hint: mode.explicit
+          ? 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).'
+          : 'List certificates in the configuration file (see docs/getting-started.md); for a one-off certificate run `certpilot issue -d example.com`.',
       });
     }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
@@ -23,8 +26,8 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
-    else for (const r of results) ctx.output.out(describe(r));
-    return exitCode(results, mode.explicit, ctx);
+    else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
+    return exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
   } finally {
     await runtime.close();
   }
@@ -40,7 +43,9 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
     ...(r.version !== undefined ? { version: r.version } : {}),
     ...(r.notAfter ? { notAfter: r.notAfter } : {}),
     ...(r.next ? { next: r.next.toISOString() } : {}),
-    ...(r.error ? { error: { code: r.error.code, hint: r.error.hint } } : {}),
+    ...(r.error ? { error: { code: r.error.code, message: r.error.message, hint: r.error.hint } } : {}),
+    ...(r.backoff ? { backoff: r.backoff } : {}),
+    ...(r.previousLive !== undefined ? { previousLive: r.previousLive } : {}),
     ...(r.paths ? { files: r.paths } : {}),
     ...(r.deploy
       ? {
@@ -54,44 +59,88 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
   };
 }
 
-/** The human lines of one result (renew, issue and deploy share them). */
-export function describe(r: RenewalResult): string {
+/** The human lines of one result (renew, issue and deploy share them); `verbose` adds the failure's causes and stack. */
+export function describe(r: RenewalResult, verbose = false): string {
+  const lines = headline(r);
+  const failure = r.outcome === 'failed' ? r.error : r.deploy?.steps.find((s) => s.status === 'failed')?.error;
+  return verbose && failure ? `${lines}\n${causeLines(failure)}` : lines;
+}
+
+/** The stack of `err` and of each of its causes, indented under the result line. */
+function causeLines(err: Error): string {
+  const out: string[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 8; e = e instanceof Error ? e.cause : undefined, depth++) {
+    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    out.push(`${depth === 0 ? '' : 'caused by: '}${text}`.replace(/^/gm, '         '));
+  }
+  return out.join('\n');
+}
+
+function headline(r: RenewalResult): string {
   const head = `${r.outcome.padEnd(8)} ${r.name}`;
   const failedStep = r.deploy?.steps.find((s) => s.status === 'failed');
   const deployHint = failedStep?.error ? `\n         hint: ${failedStep.error.hint}` : '';
+  // The failed deployer's code leads its clause, as a failed renewal's code leads its line.
+  const deployed = r.deploy ? `; ${failedStep?.error ? `${failedStep.error.code}: ` : ''}${deploySentence(r.deploy)}` : '';
   switch (r.outcome) {
     case 'issued':
     case 'renewed':
-      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${r.deploy ? `; ${deploySentence(r.deploy)}` : ''}${deployHint}`;
+      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployed}${deployHint}`;
     case 'deployed':
-      return `${head}: ${r.message}${deployHint}`;
+      return `${head}: ${failedStep?.error ? `${failedStep.error.code}: ` : ''}${r.message}${deployHint}`;
     case 'not-due':
     case 'held':
       return `${head}: ${r.message}`; // the planner's sentence already says when
     case 'failed':
-      return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${r.next ? `\n         next attempt after ${formatTime(r.next)}` : ''}`;
+      return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${holdLine(r)}`;
     default:
       return `${head}: ${r.message}`;
   }
 }
 
-function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext): number {
+/** Whether a failure holds the next run, and why (failure-cost.ts): people must know whether their fix is tried at once. */
+function holdLine(r: RenewalResult): string {
+  if (r.backoff && !r.backoff.held) return `\n         not held: ${r.backoff.why}`;
+  const why = r.backoff ? ` (${r.backoff.why})` : '';
+  return r.next ? `\n         next attempt after ${formatTime(r.next)}${why}` : '';
+}
+
+/**
+ * The exit code, and (for people: `summary`) one closing line on stderr. It promises that earlier
+ * certificates stay live only when the failed ones had one: a first issuance that fails has none.
+ */
+function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext, summary: boolean): number {
+  const say = (line: string): void => {
+    if (summary) ctx.output.err(line);
+  };
   if (results.some((r) => r.outcome === 'interrupted')) {
-    ctx.output.err('Interrupted: challenges cleaned up, locks released; the previous certificates stay live.');
+    say(`Interrupted: challenges cleaned up, locks released${liveClause(results.filter((r) => r.outcome === 'interrupted'))}.`);
     return EXIT.interrupted;
   }
   const failed = results.filter(resultFailed);
   if (failed.length > 0) {
     const laterOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_ACME_RATE_LIMITED');
     const deploys = failed.filter((r) => r.outcome !== 'failed').length;
-    ctx.output.err(
-      `${failed.length} of ${results.length} certificate(s) failed${deploys ? ` (${deploys} in the deploy stage: saved, not fully deployed; the next run retries)` : ''}; the previous certificates stay live.`,
+    const renewals = failed.filter((r) => r.outcome === 'failed');
+    say(
+      `${failed.length} of ${results.length} certificate(s) failed${deploys ? ` (${deploys} in the deploy stage: saved, not fully deployed; the next run retries)` : ''}${liveClause(renewals)}.`,
     );
     return laterOnly ? EXIT.tempFail : EXIT.failed;
   }
   // Asked for explicitly, a renewal held back by backoff or the CA's Retry-After is "try later".
   if (explicit && results.some((r) => r.outcome === 'held' || r.outcome === 'locked')) return EXIT.tempFail;
   return EXIT.ok;
+}
+
+/** `; the previous certificates stay live` when true of the failed results, else what is true instead. */
+function liveClause(failed: readonly RenewalResult[]): string {
+  if (failed.length === 0) return '';
+  const withLive = failed.filter((r) => typeof r.previousLive === 'number').length;
+  const none = failed.filter((r) => r.previousLive === null).length;
+  if (withLive === failed.length) return `; the previous certificate${failed.length > 1 ? 's stay' : ' stays'} live`;
+  if (none === failed.length) return `; no certificate was issued${failed.length > 1 ? ' for them' : ''} yet, so none is live`;
+  if (withLive + none === failed.length) return `; ${withLive} keep their previous certificate live, ${none} had none yet`;
+  return '; any certificate issued before stays live';
 }
 
 /** Entry point of `certpilot renew`. */

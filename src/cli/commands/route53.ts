@@ -12,6 +12,7 @@ import type { Runtime } from '../compose.js';
 import { loadCommandConfig, openRuntime } from '../runtime.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
 import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
+import { plugin as route53 } from '../../challenges/dns01/providers/route53/plugin.js';
 
 /** The route53 solvers of the configuration (all, or those named) with the names each proves. */
 export function route53Solvers(config: ResolvedConfig, only: readonly string[]): Route53PolicyInput[] {
@@ -19,8 +20,9 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
   for (const [solver, entry] of Object.entries(config.solvers)) {
     if (entry.type !== 'route53' || (only.length > 0 && !only.includes(solver))) continue;
     const names = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (s === solver ? [name] : [])));
-    const hostedZoneId = typeof entry.hostedZoneId === 'string' ? entry.hostedZoneId : undefined;
-    inputs.push({ solver, names, ...(hostedZoneId ? { hostedZoneId } : {}) });
+    const hostedZoneId = entry.options.hostedZoneId;
+    // What the plug-in declares its code calls (its plugin.ts), never a list of our own.
+    inputs.push({ solver, names, actions: route53.iam?.(entry.options) ?? [], ...(hostedZoneId ? { hostedZoneId } : {}) });
   }
   const unknown = only.filter((n) => !inputs.some((i) => i.solver === n));
   if (unknown.length > 0 || inputs.length === 0) {
@@ -38,6 +40,8 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
  * warning on stderr, so a policy can still be printed offline.
  */
 async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<Route53PolicyInput[]> {
+  // dns-account-01 solvers write at `_<account label>._acme-challenge.<name>`: the label needs the account URL.
+  const accountLabel = await accountLabelFor(config, inputs);
   const [{ PropagationChecker }, { parseDnsServer }, { systemClock }, { normalizedRecordName }] = await Promise.all([
     import('../../challenges/dns01/propagation.js'),
     import('../../challenges/dns01/dns-client.js'),
@@ -46,10 +50,12 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
   ]);
   return Promise.all(
     inputs.map(async (input) => {
-      const entry: Record<string, unknown> = config.solvers[input.solver] ?? {};
-      const own = [...new Set(input.names.map((n) => `${normalizedRecordName(n)}.`))];
-      if (entry.followCname === false) return { ...input, recordNames: own };
-      const resolvers = Array.isArray(entry.resolvers) ? (entry.resolvers as string[]).map((r) => parseDnsServer(r)) : undefined;
+      const entry = config.solvers[input.solver];
+      const dns01 = entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
+      const label = dns01?.challenge === 'dns-account-01' ? accountLabel : undefined;
+      const own = [...new Set(input.names.map((n) => `${label ? `_${label}.` : ''}${normalizedRecordName(n)}.`))];
+      if (dns01?.followCname === false) return { ...input, recordNames: own };
+      const resolvers = dns01?.resolvers?.map((r) => parseDnsServer(r));
       const checker = new PropagationChecker({ ...(resolvers ? { resolvers } : {}), timeoutMs: 0, queryTimeoutMs: 2000, clock: systemClock });
       const recordNames = await Promise.all(
         own.map(async (fqdn) => {
@@ -67,6 +73,34 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
       return { ...input, recordNames };
     }),
   );
+}
+
+/**
+ * The dns-account-01 label of the configured account, when a route53 solver answers
+ * dns-account-01; the account must exist (`certpilot account create`), since the label comes
+ * from its URL.
+ */
+/** The dns-01 options of a DNS-provider solver (undefined for other solvers). */
+function dnsWrapper(config: ResolvedConfig, solver: string): { challenge?: string } | undefined {
+  const entry = config.solvers[solver];
+  return entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
+}
+
+async function accountLabelFor(config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<string | undefined> {
+  const users = inputs.filter((i) => dnsWrapper(config, i.solver)?.challenge === 'dns-account-01').map((i) => i.solver);
+  if (users.length === 0) return undefined;
+  const [{ FilesystemCertificateStore }, { silentLogger }, { dnsAccountLabel }] = await Promise.all([
+    import('../../storage/filesystem/filesystem-certificate-store.js'),
+    import('../../logger.js'),
+    import('../../challenges/dns01/account-label.js'),
+  ]);
+  const account = await new FilesystemCertificateStore({ stateDir: config.stateDir, logger: silentLogger }).loadAccount(config.acme.directoryUrl);
+  if (!account?.url) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: route53 solver(s) ${users.join(', ')} answer dns-account-01, whose record names come from the account URL, and no account exists yet for ${config.acme.directoryUrl}`, {
+      hint: 'Run `certpilot account create` first, then print the policy.',
+    });
+  }
+  return dnsAccountLabel(account.url);
 }
 
 /** Entry point of `certpilot route53`. */

@@ -2,7 +2,7 @@
  * `certpilot serve`: the http-01 responder any pod can run (issue 7). Answers
  * `/.well-known/acme-challenge/<token>` from the shared token store (a `redis` solver of the
  * configuration, or `--redis-url`), or statelessly from the account thumbprint (`--thumbprint`);
- * `/healthz` checks the store. Structured logs on stderr; SIGTERM stops it gracefully (exit 0).
+ * `/healthz` checks the store. Logs on stderr (`--log-format json` for a log collector); SIGTERM stops it gracefully (exit 0).
  *
  *   certpilot serve --listen 0.0.0.0:8080 --solver pods [--allow-host www.example.com]...
  *   certpilot serve --redis-url redis://redis:6379 [--redis-prefix .well-known/acme-challenge/]
@@ -17,10 +17,9 @@ import { createChallengeResponder } from '../../challenges/http01/responder.js';
 import { startResponderServer } from '../../challenges/http01/responder-server.js';
 import { HitCacheTokenStore } from '../../challenges/http01/hit-cache-token-store.js';
 import { CertpilotError } from '../../errors.js';
-import { createLogger } from '../../logger.js';
 import { EXIT, type CommandContext } from '../main.js';
 import type { Runtime } from '../compose.js';
-import { openRuntime } from '../runtime.js';
+import { commandLogger, openRuntime } from '../runtime.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8080';
 /** How long `serve` keeps a token it found (see hit-cache-token-store.ts for the trade). */
@@ -47,13 +46,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     });
   }
   const level = v.verbose ? 'debug' : (v['log-level'] ?? 'info');
-  const logger = createLogger({ level });
+  const logger = commandLogger(ctx, level);
   const runtime = v.thumbprint === undefined ? await openRuntime(ctx, false, { logger }) : undefined;
   let server: Awaited<ReturnType<typeof startResponderServer>> | undefined;
   try {
     const shared = runtime ? await openStore(ctx, runtime) : undefined;
     // The CA validates each token several times at once: one store read serves the burst.
-    const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS }) : undefined;
+    const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS, missTtlMs: v['cache-misses-ms'] ?? 0 }) : undefined;
     const responder = createChallengeResponder({
       ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
       ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),

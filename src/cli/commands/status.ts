@@ -1,4 +1,5 @@
 /** `certpilot status`: one row per certificate, from the state directory; no CA request. */
+import { readPersistNote } from '../../challenges/dns-persist01/persist-notes.js';
 import { isDeployed } from '../../deploy/deploy-chain.js';
 import { CertpilotError } from '../../errors.js';
 import { decideRenewal } from '../../renewal/renew-certificate.js';
@@ -7,6 +8,7 @@ import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
 import { openRuntime } from '../runtime.js';
+import type { DeploymentRecord, RenewalState } from '../../storage/certificate-store.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -14,7 +16,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const { config, store, clock } = runtime;
     const now = clock.now();
-    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list())])];
+    // A mistyped --state-dir (or a machine where nothing ran yet) is not "all is well": say so.
+    if (!(await store.exists())) {
+      throw new CertpilotError('ERR_STORAGE_MISSING', `status: the state ${store.backend.description} does not exist: nothing was issued or renewed here yet`, {
+        hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
+      });
+    }
+    // Stored certificates, and the names with only a renewal state: a one-off whose first issuance failed.
+    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list()), ...(await store.listStates())])];
     const selected = ctx.values.name?.length && !ctx.values.domain?.length ? names.filter((n) => ctx.values.name?.includes(n)) : names;
     const rows = await Promise.all(
       selected.map(async (name) => {
@@ -43,6 +52,24 @@ export async function run(ctx: CommandContext): Promise<number> {
             ...(record?.result === 'failure' ? { code: record.code, message: record.message } : {}),
           };
         });
+        // dns-persist-01 names: the standing record as the solver last saw it (no DNS lookup here).
+        const dnsPersist = await Promise.all(
+          Object.entries(spec?.solvers ?? {})
+            .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
+            .map(async ([domain, solver]) => {
+              const note = await readPersistNote(config.stateDir, domain);
+              const entry = config.solvers[solver];
+              const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
+              const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
+              return {
+                name: domain,
+                record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
+                checkedAt: note?.checkedAt,
+                persistUntil: note?.persistUntil,
+                warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
+              };
+            }),
+        );
         const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
         const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
         return {
@@ -64,10 +91,11 @@ export async function run(ctx: CommandContext): Promise<number> {
           reason: decision?.reason,
           decision: decision?.message ?? 'not in the configuration',
           nextRenewal: next?.toISOString(),
-          lastResult: state.lastAttempt,
+          lastResult: lastResultOf(state, spec?.deploy ?? []),
           failureCount: state.failureCount,
           files: stored?.paths,
           deployers,
+          dnsPersist,
           problem: undefined as { code: string; message: string; hint: string } | undefined,
         };
       }),
@@ -92,7 +120,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
           r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
           r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
-          r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+          r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
           // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
           (r.deployers ?? []).length === 0
             ? '-'
@@ -102,9 +130,38 @@ export async function run(ctx: CommandContext): Promise<number> {
         ])),
       ).join('\n'),
     );
+    for (const r of rows) {
+      for (const p of ('dnsPersist' in r ? r.dnsPersist : undefined) ?? []) {
+        const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
+        ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
+        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
+      }
+    }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
     return problems.length ? EXIT.failed : EXIT.ok;
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * The last result a person should see: the last renewal attempt, unless a deployer of the
+ * certificate failed since (then `success` would hide that the new version is not where it
+ * should be): that failure, with `stage: 'deploy'` and the deployer's name.
+ */
+export function lastResultOf(
+  state: RenewalState,
+  deploy: readonly string[],
+): (NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string }) | undefined {
+  const attempt = state.lastAttempt;
+  const since = attempt ? Date.parse(attempt.at) : -Infinity;
+  const failed = deploy
+    .map((name) => [name, state.deployments?.[name]] as const)
+    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
+    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
+  if (failed) {
+    const [deployer, record] = failed;
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+  }
+  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { before, describe, it } from 'node:test';
@@ -10,7 +10,9 @@ import type { Logger } from '../../logger.js';
 import { silentLogger } from '../../logger.js';
 import { findPlugin } from '../../plugins/registry.js';
 import type { CertificateBundle, StoredCertificate } from '../../storage/certificate-store.js';
-import { FilesystemCertificateStore } from '../../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../storage/backends/filesystem/filesystem-certificate-store.js';
+import { MemoryStateBackend } from '../../storage/backends/memory/memory-state-backend.js';
+import { StateStore } from '../../storage/state-store.js';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { tempDir } from '../../testing/temp-dir.js';
 import { HookDeployer, type HookDeployerOptions } from './hook-deployer.js';
@@ -32,7 +34,8 @@ function capture(): { logger: Logger; lines: LogLine[]; text: () => string } {
       cb();
     },
   });
-  const logger = pino({ level: 'debug', base: undefined }, dest);
+  // As compose gives it: a child logger that names the deployer.
+  const logger = pino({ level: 'debug', base: undefined }, dest).child({ deployer: 'reload' });
   return {
     logger,
     get lines() {
@@ -225,6 +228,23 @@ describe('hook schema and registry entry', () => {
     assert.equal(hookSchema.safeParse({ command: ['a', 'b'], shell: true }).success, false);
     assert.equal(hookSchema.safeParse({ command: 'a && b', shell: true }).success, true);
     assert.equal(hookSchema.safeParse({ command: ['x'], env: { 'BAD-NAME': 'v' } }).success, false);
+  });
+
+  it('with a store that keeps no files, the hook reads the version from a private 0700 directory removed after its run', async () => {
+    const bundle = makeTestBundle();
+    const stored = await new StateStore(new MemoryStateBackend()).save('mem', bundle);
+    assert.equal(stored.paths, undefined, 'a memory store has no local paths');
+    const out = join(await tempDir(), 'seen');
+    const script = 'd="$CERTPILOT_LIVE_DIR"; { stat -c %a "$d"; stat -c %a "$d/privkey.pem"; [ "$RENEWED_LINEAGE" = "$d" ] && echo same; echo "$d"; } > "$1"; cat "$d/fullchain.pem" >> "$1"; cat "$d/privkey.pem" | sha256sum >> "$1"';
+    await hook({ command: ['sh', '-c', script, 'sh', out] }).deploy(stored);
+    const [dirMode, keyMode, same, dir, ...rest] = readFileSync(out, 'utf8').split('\n');
+    assert.equal(dirMode, '700');
+    assert.equal(keyMode, '600');
+    assert.equal(same, 'same');
+    assert.ok(rest.join('\n').startsWith(bundle.fullchainPem.trim()), 'the hook read the version being deployed');
+    assert.equal(existsSync(dir ?? ''), false, 'the directory is removed after the run');
+    await assert.rejects(hook({ command: ['sh', '-c', 'echo "$CERTPILOT_LIVE_DIR" > "$1"; exit 3', 'sh', out] }).deploy(stored));
+    assert.equal(existsSync(readFileSync(out, 'utf8').trim()), false, 'removed after a failed run too');
   });
 
   it('the registry builds a HookDeployer named after the instance, cwd relative to the config file', async () => {

@@ -20,7 +20,8 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { StoredCertificate } from '../../storage/certificate-store.js';
+import { hasCertificatePaths, type CertificatePaths, type StoredCertificate } from '../../storage/certificate-store.js';
+import { materializeCertificate } from '../../storage/materialize.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import { DEFAULT_PASS_ENV } from './schema.js';
 
@@ -53,7 +54,7 @@ const TAIL_LINES = 5;
 const MAX_LINE = 300;
 
 /** The variables describing `certificate` to its hook, certbot's included. Paths and names only. */
-export function hookEnvironment(certificate: StoredCertificate): Record<string, string> {
+export function hookEnvironment(certificate: StoredCertificate & { paths: CertificatePaths }): Record<string, string> {
   const domains = certificate.metadata.domains.join(' ');
   return {
     CERTPILOT_NAME: certificate.name,
@@ -88,8 +89,23 @@ export class HookDeployer implements Deployer {
     }
   }
 
-  /** Runs the hook for `certificate`; resolves when it exits 0, rejects otherwise. */
+  /**
+   * Runs the hook for `certificate`; resolves when it exits 0, rejects otherwise. When the store
+   * keeps no files (Secrets), the version is written to a private 0700 temporary directory for the
+   * hook's run (CERTPILOT_LIVE_DIR, RENEWED_LINEAGE) and removed after it.
+   */
   async deploy(certificate: StoredCertificate, options: DeployOptions = {}): Promise<DeployResult> {
+    options.signal?.throwIfAborted();
+    if (hasCertificatePaths(certificate)) return this.run(certificate, options);
+    const files = await materializeCertificate(certificate);
+    try {
+      return await this.run({ ...certificate, paths: files.paths }, options);
+    } finally {
+      await files.remove();
+    }
+  }
+
+  private async run(certificate: StoredCertificate & { paths: CertificatePaths }, options: DeployOptions): Promise<DeployResult> {
     const { signal } = options;
     signal?.throwIfAborted();
     const logger = this.options.logger;
@@ -105,7 +121,8 @@ export class HookDeployer implements Deployer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tail: string[] = [];
-    const base = { deployer: this.id, command: this.name, pid: child.pid };
+    // The logger carries `deployer` (compose makes a child per plug-in): naming it again would duplicate the key.
+    const base = { command: this.name, pid: child.pid };
     const follow = (stream: NodeJS.ReadableStream, which: 'stdout' | 'stderr'): Promise<void> =>
       new Promise((resolve) => {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -194,7 +211,7 @@ export class HookDeployer implements Deployer {
     };
   }
 
-  private environment(certificate: StoredCertificate): Record<string, string> {
+  private environment(certificate: StoredCertificate & { paths: CertificatePaths }): Record<string, string> {
     const env: Record<string, string> = {};
     const from = this.options.processEnv ?? {};
     for (const name of this.options.passEnv ?? DEFAULT_PASS_ENV) {

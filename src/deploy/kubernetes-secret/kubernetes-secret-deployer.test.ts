@@ -39,6 +39,12 @@ void test('schema: defaults to the six keys, field manager certpilot; rejects na
 void test('contents: fullbundle is the full chain then the key', () => {
   const c = cert(1);
   assert.equal(secretContent(c, 'fullbundle'), c.fullchainPem + c.privateKeyPem);
+  // `bundle`, like the files deployer's: the key first for HAProxy, ejabberd, tls-combined.pem.
+  assert.equal(secretContent(c, 'fullbundle', 'key-cert-chain'), c.privateKeyPem + c.certPem + c.chainPem);
+  assert.equal(secretContent(c, 'fullbundle', 'cert-chain-key'), c.certPem + c.chainPem + c.privateKeyPem);
+  assert.equal(kubernetesSecretSchema.parse({ secretName: 'w' }).bundle, 'cert-chain-key');
+  assert.equal(kubernetesSecretSchema.parse({ secretName: 'w', bundle: 'key-cert-chain' }).bundle, 'key-cert-chain');
+  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', bundle: 'chain-key' }).success, false);
   assert.equal(secretContent(c, DEFAULT_SECRET_KEYS['tls.crt'] ?? 'cert'), c.fullchainPem);
   assert.equal(secretContent(c, 'chain'), c.chainPem);
 });

@@ -19,14 +19,17 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../../logger.js';
 import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
+import { pemFingerprints } from '../kubernetes-reload/tls-probe.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
-import type { SecretContent } from './schema.js';
+import type { SecretBundleOrder, SecretContent } from './schema.js';
 
 /** Annotation keys the deployer writes. */
 export const SECRET_ANNOTATIONS = {
   certificate: 'certpilot.io/certificate',
   version: 'certpilot.io/version',
   serial: 'certpilot.io/serial',
+  /** SHA-256 of the leaf certificate (lowercase hex): what `kubernetes-reload` verifies pods against. */
+  sha256: 'certpilot.io/sha256',
   notAfter: 'certpilot.io/not-after',
 } as const;
 
@@ -39,10 +42,12 @@ export interface KubernetesSecretDeployerOptions {
   labels: Record<string, string>;
   fieldManager: string;
   logger: Logger;
+  /** Order of `fullbundle` keys; default `cert-chain-key`. */
+  bundle?: SecretBundleOrder;
 }
 
-/** The PEM text one Secret key holds. */
-export function secretContent(certificate: StoredCertificate, content: SecretContent): string {
+/** The PEM text one Secret key holds; `bundle` orders a `fullbundle` (default cert, chain, key). */
+export function secretContent(certificate: StoredCertificate, content: SecretContent, bundle: SecretBundleOrder = 'cert-chain-key'): string {
   switch (content) {
     case 'cert':
       return certificate.certPem;
@@ -53,7 +58,7 @@ export function secretContent(certificate: StoredCertificate, content: SecretCon
     case 'key':
       return certificate.privateKeyPem;
     case 'fullbundle':
-      return certificate.fullchainPem + certificate.privateKeyPem;
+      return bundle === 'key-cert-chain' ? certificate.privateKeyPem + certificate.fullchainPem : certificate.fullchainPem + certificate.privateKeyPem;
   }
 }
 
@@ -66,16 +71,17 @@ export class KubernetesSecretDeployer implements Deployer {
   }
 
   async deploy(certificate: StoredCertificate, { signal }: DeployOptions = {}): Promise<DeployResult> {
-    const { client, secretName, keys, labels, fieldManager, logger } = this.options;
+    const { client, secretName, keys, labels, fieldManager, logger, bundle } = this.options;
     signal?.throwIfAborted();
     const where = `${client.namespace}/${secretName}`;
     const serial = certificate.metadata.serialNumber;
     const data: Record<string, string> = {};
-    for (const [key, content] of Object.entries(keys)) data[key] = Buffer.from(secretContent(certificate, content)).toString('base64');
+    for (const [key, content] of Object.entries(keys)) data[key] = Buffer.from(secretContent(certificate, content, bundle)).toString('base64');
     const annotations = {
       [SECRET_ANNOTATIONS.certificate]: certificate.name,
       [SECRET_ANNOTATIONS.version]: String(certificate.version),
       [SECRET_ANNOTATIONS.serial]: serial,
+      [SECRET_ANNOTATIONS.sha256]: pemFingerprints(certificate.certPem)[0] ?? '',
       [SECRET_ANNOTATIONS.notAfter]: certificate.metadata.notAfter,
     };
     const existing = await client.getSecret(secretName);
@@ -83,7 +89,7 @@ export class KubernetesSecretDeployer implements Deployer {
     const keyNames = Object.keys(keys);
     const details = { namespace: client.namespace, secret: secretName, keys: keyNames, version: certificate.version, serial };
     if (existing !== undefined && holds(existing, data, annotations, labels)) {
-      logger.info({ deployer: this.id, secret: where, version: certificate.version }, 'kubernetes-secret: already holds this version');
+      logger.info({ secret: where, version: certificate.version }, 'kubernetes-secret: already holds this version');
       return {
         message: `Secret ${where} already holds version ${certificate.version} (serial ${serial})`,
         details: { ...details, resourceVersion: existing.metadata?.resourceVersion, changed: false },
@@ -99,7 +105,7 @@ export class KubernetesSecretDeployer implements Deployer {
     };
     const applied = await client.applySecret(body, fieldManager);
     const resourceVersion = applied.metadata?.resourceVersion;
-    logger.info({ deployer: this.id, secret: where, version: certificate.version, serial, resourceVersion, created: existing === undefined }, 'kubernetes-secret: applied');
+    logger.info({ secret: where, version: certificate.version, serial, resourceVersion, created: existing === undefined }, 'kubernetes-secret: applied');
     return {
       message: `${existing === undefined ? 'created' : 'updated'} Secret ${where} with version ${certificate.version} (serial ${serial}; keys ${keyNames.join(', ')})`,
       details: { ...details, resourceVersion, changed: true, created: existing === undefined },

@@ -5,6 +5,12 @@ import { kubernetesConnectionShape } from '../../kubernetes/connection-options.j
 /** What a Secret key holds. `fullbundle` is the full chain followed by the private key (the deck's). */
 export const SECRET_CONTENTS = ['cert', 'chain', 'fullchain', 'key', 'fullbundle'] as const;
 
+/** The orders of a `fullbundle` key (the same names as the files deployer's `bundle`). */
+export const SECRET_BUNDLE_ORDERS = ['cert-chain-key', 'key-cert-chain'] as const;
+
+/** The order of a `fullbundle` key. */
+export type SecretBundleOrder = (typeof SECRET_BUNDLE_ORDERS)[number];
+
 /** A Secret key's content. */
 export type SecretContent = (typeof SECRET_CONTENTS)[number];
 
@@ -29,6 +35,10 @@ export const kubernetesSecretSchema = z.strictObject({
     .record(z.string().max(253).regex(secretKey, 'letters, digits, "-", "_" and "."'), z.enum(SECRET_CONTENTS))
     .default({ ...DEFAULT_SECRET_KEYS })
     .describe('Secret key → content (cert, chain, fullchain, key, fullbundle). Default: tls.crt, tls.key, cert.pem, fullchain.pem, privkey.pem, fullbundle.pem.'),
+  bundle: z
+    .enum(SECRET_BUNDLE_ORDERS)
+    .default('cert-chain-key')
+    .describe('Order of every `fullbundle` key, as the files deployer\'s `bundle`: `cert-chain-key` (MongooseIM, the deck) or `key-cert-chain` (HAProxy, ejabberd, cert-manager `tls-combined.pem`).'),
   labels: z.record(z.string(), z.string()).default({}).describe('Labels certpilot sets (and owns) on the Secret; labels others set are kept.'),
   fieldManager: z.string().min(1).max(128).default('certpilot').describe('Server-side apply field manager certpilot writes under.'),
 });

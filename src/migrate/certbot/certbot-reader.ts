@@ -15,10 +15,22 @@
  * certificate and the chain) and its live links resolve into its own archive; otherwise it is a
  * {@link CertbotProblem} naming it and why, and the others are unaffected. An account comes back
  * only with a readable key and account URL.
+ *
+ * **Race-free as root** (DESIGN.md security rules, `src/fs/dir-handle.ts`): the directory is opened
+ * by {@link openCertbotDir} (a walk from `/` with `O_NOFOLLOW`, refusing a directory another user
+ * may write), and everything inside it is reached through open directory descriptors, never by
+ * path. No symlink is followed: certbot's `live/<name>/*.pem` links are read with readlink and must
+ * say exactly `../../archive/<name>/<file>N.pem`; the file is then opened in the lineage's own
+ * `archive/<name>/` descriptor with `O_NOFOLLOW`. A directory inside that another user may write
+ * (a planted `archive/<name>`), a symlink where a file or directory should be, or a link pointing
+ * anywhere else makes that lineage (or account) a problem; nothing outside the directory is read.
  */
+
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { CertpilotError } from '../../errors.js';
+import type { DirHandle} from '../../fs/dir-handle.js';
+import { openDirectory, sharedReason } from '../../fs/dir-handle.js';
+import { hasErrno } from '../../fs/atomic-write.js';
 import { certificateSetProblem, type CertificateSetPems } from '../../storage/certificate-facts.js';
 import { parseRenewalConf, RenewalConfSyntaxError, type RenewalConf } from './renewal-conf.js';
 
@@ -71,43 +83,126 @@ export interface CertbotState {
 const PEM_FILES = ['cert', 'chain', 'fullchain', 'privkey'] as const;
 const FIELD = { cert: 'certPem', chain: 'chainPem', fullchain: 'fullchainPem', privkey: 'privateKeyPem' } as const;
 
-/** True when `dir` looks like a certbot configuration directory (it has live/, accounts/ or renewal/). */
-export async function isCertbotDir(dir: string): Promise<boolean> {
+/**
+ * Opens certbot's configuration directory race-free (see the module comment): `ERR_IMPORT_SOURCE`
+ * when it cannot be opened, `ERR_FS_SHARED_DIR` when it (or a parent) can be written by another
+ * user. The caller closes it.
+ */
+export async function openCertbotDir(configDir: string, hint = 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).'): Promise<DirHandle> {
+  try {
+    return await openDirectory(configDir, { component: 'import', allowSharedField: 'nothing', errorCode: 'ERR_IMPORT_SOURCE' });
+  } catch (err) {
+    if (err instanceof CertpilotError && err.code === 'ERR_FS_SHARED_DIR') {
+      throw new CertpilotError('ERR_FS_SHARED_DIR', err.message, {
+        hint: `Make ${configDir} and its parents owned by root (or certpilot's user) and not writable by others, or import a copy made by root (cp -a) in a private directory.`,
+      });
+    }
+    if (err instanceof CertpilotError && err.code === 'ERR_IMPORT_SOURCE') {
+      throw new CertpilotError('ERR_IMPORT_SOURCE', err.message, { hint, cause: err.cause });
+    }
+    throw err;
+  }
+}
+
+/** True when the opened directory looks like certbot's (it has live/, accounts/ or renewal/). */
+export async function isCertbotDir(root: DirHandle): Promise<boolean> {
   for (const sub of ['live', 'accounts', 'renewal']) {
-    if ((await fs.stat(join(dir, sub)).catch(() => undefined))?.isDirectory()) return true;
+    if ((await root.lstat(sub).catch(() => undefined))?.isDirectory()) return true;
   }
   return false;
 }
 
-/** Reads the whole directory (see the module comment). Throws only when `configDir` itself cannot be read. */
-export async function readCertbotState(configDir: string): Promise<CertbotState> {
-  const root = resolve(configDir);
+/**
+ * Opens the directory at `path` (plain names, no `..`) below `from` without following a symlink,
+ * refusing one another user may write: the directory, or the reason it cannot be used. Closes
+ * what it opened on the way.
+ */
+export async function openInside(from: DirHandle, path: readonly string[]): Promise<DirHandle | string> {
+  let current = from;
+  const shown: string[] = [];
+  for (const name of path) {
+    shown.push(name);
+    let next: DirHandle;
+    try {
+      next = await current.openDir(name);
+    } catch (err) {
+      if (current !== from) await current.close();
+      if (hasErrno(err, 'ENOENT')) return `${shown.join('/')} does not exist`;
+      if (hasErrno(err, 'ELOOP') || hasErrno(err, 'ENOTDIR')) return `${shown.join('/')} is not a directory (a symbolic link is not followed)`;
+      return `${shown.join('/')} could not be opened (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    if (current !== from) await current.close();
+    current = next;
+    const shared = sharedReason(await current.stat());
+    if (shared !== undefined) {
+      await current.close();
+      return `${shown.join('/')} is not read: ${shared}, so another user could have planted what it holds`;
+    }
+  }
+  return current;
+}
+
+/** The text of the regular file `name` in `dir` (never through a symlink), or why it cannot be read. */
+export async function readInside(dir: DirHandle, name: string, label: string): Promise<string | { missing: boolean; reason: string }> {
+  let read;
+  try {
+    read = await dir.readRegularFile(name);
+  } catch (err) {
+    return { missing: false, reason: `${label} could not be read (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
+  }
+  if (read !== undefined) return read.data.toString('utf8');
+  const st = await dir.lstat(name).catch(() => undefined);
+  if (st === undefined) return { missing: true, reason: `${label} could not be read (ENOENT)` };
+  return { missing: false, reason: `${label} is not a regular file${st.isSymbolicLink() ? ' (a symbolic link is not followed)' : ''}` };
+}
+
+/** Names in the directory at `path` below `root` (none when it is absent or cannot be used). */
+export async function listInside(root: DirHandle, path: readonly string[]): Promise<string[]> {
+  const dir = await openInside(root, path);
+  if (typeof dir === 'string') return [];
+  try {
+    return (await dir.readdir()).sort();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Reads the whole directory (see the module comment). `configDir` is only the name shown. */
+export async function readCertbotState(root: DirHandle, configDir: string): Promise<CertbotState> {
   const problems: CertbotProblem[] = [];
   const accounts = await readAccounts(root, problems);
   const lineages: CertbotLineage[] = [];
   const names = new Set<string>();
-  for (const entry of await readdirOrEmpty(join(root, 'live'))) {
+  for (const entry of await listInside(root, ['live'])) {
     if (entry === 'README' || entry.startsWith('.')) continue;
     names.add(entry);
   }
-  const confs = new Map<string, string>();
-  for (const entry of await readdirOrEmpty(join(root, 'renewal'))) {
+  const confs = new Set<string>();
+  for (const entry of await listInside(root, ['renewal'])) {
     const m = /^(.+)\.conf$/.exec(entry);
-    if (m?.[1] !== undefined) confs.set(m[1], join(root, 'renewal', entry));
+    if (m?.[1] !== undefined) confs.add(m[1]);
   }
-  for (const name of confs.keys()) {
+  for (const name of confs) {
     if (!names.has(name)) problems.push({ kind: 'renewal', name, reason: `renewal/${name}.conf has no live/${name}/: nothing to import for it` });
   }
   for (const name of [...names].sort()) {
     let renewal: RenewalConf | undefined;
-    const confFile = confs.get(name);
-    if (confFile !== undefined) {
-      try {
-        renewal = parseRenewalConf(await fs.readFile(confFile, 'utf8'));
-      } catch (err) {
-        const why = err instanceof RenewalConfSyntaxError ? err.message : (err as NodeJS.ErrnoException).code ?? String(err);
-        problems.push({ kind: 'renewal', name, reason: `renewal/${name}.conf could not be read (${why}): the certificate is imported, its solver and hook are not` });
-      }
+    if (confs.has(name)) {
+      const reason = await (async (): Promise<string | undefined> => {
+        const dir = await openInside(root, ['renewal']);
+        if (typeof dir === 'string') return dir;
+        try {
+          const text = await readInside(dir, `${name}.conf`, `renewal/${name}.conf`);
+          if (typeof text !== 'string') return text.reason;
+          renewal = parseRenewalConf(text);
+          return undefined;
+        } catch (err) {
+          return err instanceof RenewalConfSyntaxError ? `renewal/${name}.conf could not be read (${err.message})` : String(err);
+        } finally {
+          await dir.close();
+        }
+      })();
+      if (reason !== undefined) problems.push({ kind: 'renewal', name, reason: `${reason}: the certificate is imported, its solver and hook are not` });
     }
     const read = await readLineage(root, name);
     if (typeof read === 'string') {
@@ -116,90 +211,103 @@ export async function readCertbotState(configDir: string): Promise<CertbotState>
     }
     lineages.push({ name, versions: read, ...(renewal ? { renewal } : {}) });
   }
-  return { configDir: root, accounts, lineages, problems };
+  return { configDir, accounts, lineages, problems };
 }
 
 /** Every version of one lineage, validated; or the reason it cannot be imported. */
-async function readLineage(root: string, name: string): Promise<CertbotVersion[] | string> {
-  const liveDir = join(root, 'live', name);
-  const archiveDir = join(root, 'archive', name);
-  const liveStat = await fs.lstat(liveDir).catch(() => undefined);
-  if (!liveStat?.isDirectory()) return `live/${name} is not a directory`;
-  // The live links say which version is live; all four must point at the same N in archive/<name>/.
+async function readLineage(root: DirHandle, name: string): Promise<CertbotVersion[] | string> {
+  const liveDir = await openInside(root, ['live', name]);
+  if (typeof liveDir === 'string') return liveDir;
+  // The live links say which version is live; all four must name the same N in archive/<name>/,
+  // exactly as certbot writes them (a relative link): anything else is not followed.
   let liveVersion: number | undefined;
-  for (const file of PEM_FILES) {
-    const link = join(liveDir, `${file}.pem`);
-    let target: string;
-    try {
-      target = await fs.readlink(link);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      return code === 'ENOENT' ? `live/${name}/${file}.pem is missing` : `live/${name}/${file}.pem is not a symbolic link into archive/ (${code ?? 'unreadable'})`;
+  try {
+    for (const file of PEM_FILES) {
+      let target: string;
+      try {
+        target = await liveDir.readlink(`${file}.pem`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        return code === 'ENOENT' ? `live/${name}/${file}.pem is missing` : `live/${name}/${file}.pem is not a symbolic link into archive/ (${code ?? 'unreadable'})`;
+      }
+      const m = /^\.\.\/\.\.\/archive\/([^/]+)\/([a-z]+)(\d+)\.pem$/.exec(target);
+      if (m?.[1] !== name || m[2] !== file || m[3] === undefined) return `live/${name}/${file}.pem points outside archive/${name}/ (-> ${target}): not followed`;
+      const n = Number(m[3]);
+      if (liveVersion !== undefined && n !== liveVersion) return `live/${name}/ links mix versions ${liveVersion} and ${n} (a certbot run died mid-update)`;
+      liveVersion = n;
     }
-    const resolved = resolve(liveDir, target);
-    const rel = relative(archiveDir, resolved);
-    const m = new RegExp(`^${file}(\\d+)\\.pem$`).exec(rel);
-    if (rel.startsWith('..') || rel.includes(sep) || !m?.[1]) return `live/${name}/${file}.pem points outside archive/${name}/ (-> ${target})`;
-    if (!(await fs.stat(resolved).catch(() => undefined))?.isFile()) return `live/${name}/${file}.pem is a broken symbolic link (-> ${target}: no such file)`;
-    const n = Number(m[1]);
-    if (liveVersion !== undefined && n !== liveVersion) return `live/${name}/ links mix versions ${liveVersion} and ${n} (a certbot run died mid-update)`;
-    liveVersion = n;
+  } finally {
+    await liveDir.close();
   }
   if (liveVersion === undefined) return `live/${name}/ holds no certificate`;
-  // Versions 1..live: certbot numbers them without gaps; a missing one is reported, not skipped.
-  const versions: CertbotVersion[] = [];
-  for (let n = 1; n <= liveVersion; n++) {
-    const pems: Partial<CertificateSetPems> = {};
-    for (const file of PEM_FILES) {
-      try {
-        pems[FIELD[file]] = await fs.readFile(join(archiveDir, `${file}${n}.pem`), 'utf8');
-      } catch (err) {
-        return `archive/${name}/${file}${n}.pem could not be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  const archiveDir = await openInside(root, ['archive', name]);
+  if (typeof archiveDir === 'string') return archiveDir;
+  try {
+    // Versions 1..live: certbot numbers them without gaps; a missing one is reported, not skipped.
+    const versions: CertbotVersion[] = [];
+    for (let n = 1; n <= liveVersion; n++) {
+      const pems: Partial<CertificateSetPems> = {};
+      for (const file of PEM_FILES) {
+        const text = await readInside(archiveDir, `${file}${n}.pem`, `archive/${name}/${file}${n}.pem`);
+        if (typeof text !== 'string') {
+          return n === liveVersion && text.missing ? `live/${name}/${file}.pem is a broken symbolic link (-> ../../archive/${name}/${file}${n}.pem: no such file)` : text.reason;
+        }
+        pems[FIELD[file]] = text;
       }
+      const set = pems as CertificateSetPems;
+      const problem = certificateSetProblem(set, `archive/${name}/cert${n}.pem`);
+      if (problem !== undefined) return problem;
+      versions.push({ version: n, ...set });
     }
-    const set = pems as CertificateSetPems;
-    const problem = certificateSetProblem(set, `archive/${name}/cert${n}.pem`);
-    if (problem !== undefined) return problem;
-    versions.push({ version: n, ...set });
+    return versions;
+  } finally {
+    await archiveDir.close();
   }
-  return versions;
 }
 
 /** Every account folder under accounts/ (symbolic links, certbot's ACMEv1 aliases, are skipped). */
-async function readAccounts(root: string, problems: CertbotProblem[]): Promise<CertbotAccount[]> {
-  const base = join(root, 'accounts');
+async function readAccounts(root: DirHandle, problems: CertbotProblem[]): Promise<CertbotAccount[]> {
   const found: CertbotAccount[] = [];
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    if (depth > 8) return;
-    let entries;
+  const walk = async (path: string[]): Promise<void> => {
+    if (path.length > 9) return;
+    const dir = await openInside(root, path);
+    if (typeof dir === 'string') {
+      // A symbolic link (certbot's ACMEv1 alias) is skipped quietly; a planted directory is reported.
+      if (/is not read:/.test(dir)) problems.push({ kind: 'account', name: path.join('/'), reason: dir });
+      return;
+    }
     try {
-      entries = await fs.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
+      const entries = await dir.readdir();
+      if (entries.includes('private_key.json')) {
+        const account = await readAccount(dir, path);
+        if (typeof account === 'string') problems.push({ kind: 'account', name: path.join('/'), reason: account });
+        else found.push(account);
+        return;
+      }
+      for (const e of entries.sort()) {
+        if ((await dir.lstat(e).catch(() => undefined))?.isDirectory()) await walk([...path, e]);
+      }
+    } finally {
+      await dir.close();
     }
-    if (entries.some((e) => e.isFile() && e.name === 'private_key.json')) {
-      const account = await readAccount(root, dir);
-      if (typeof account === 'string') problems.push({ kind: 'account', name: relative(root, dir), reason: account });
-      else found.push(account);
-      return;
-    }
-    for (const e of entries) if (e.isDirectory()) await walk(join(dir, e.name), depth + 1);
   };
-  await walk(base, 0);
+  if ((await root.lstat('accounts').catch(() => undefined))?.isDirectory()) await walk(['accounts']);
   return found.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-async function readAccount(root: string, dir: string): Promise<CertbotAccount | string> {
-  const path = relative(root, dir);
-  const parts = relative(join(root, 'accounts'), dir).split(sep);
+async function readAccount(dir: DirHandle, segments: readonly string[]): Promise<CertbotAccount | string> {
+  const path = segments.join('/');
+  const parts = segments.slice(1);
   const id = parts.pop() ?? '';
   if (parts.length === 0) return 'it is not under accounts/<server>/<path>/<id>/';
   const readJson = async (file: string): Promise<Record<string, unknown> | string> => {
+    const text = await readInside(dir, file, file);
+    if (typeof text !== 'string') return text.reason;
     try {
-      const value = JSON.parse(await fs.readFile(join(dir, file), 'utf8')) as unknown;
+      const value = JSON.parse(text) as unknown;
       return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : `${file} is not a JSON object`;
-    } catch (err) {
-      return `${file} could not be read (${(err as NodeJS.ErrnoException).code ?? 'not JSON'})`;
+    } catch {
+      return `${file} could not be read (not JSON)`;
     }
   };
   const [jwk, regr, meta] = await Promise.all([readJson('private_key.json'), readJson('regr.json'), readJson('meta.json')]);
@@ -227,12 +335,4 @@ async function readAccount(root: string, dir: string): Promise<CertbotAccount | 
     ...(created && !Number.isNaN(created.getTime()) ? { createdAt: created.toISOString() } : {}),
     path,
   };
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch {
-    return [];
-  }
 }

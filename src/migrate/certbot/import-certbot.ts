@@ -4,16 +4,16 @@
  * renewal then uses the imported account (no new registration) and sends `replaces` with the ARI
  * id of the imported live certificate.
  */
-import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '../../storage/certificate-facts.js';
-import { ConfigDraft } from '../config-draft.js';
+import { ConfigDraft, type DraftInstance } from '../config-draft.js';
 import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportNote, type ImportReport, type ImportStores, type PlannedImport } from '../import-state.js';
 import { bundleOrder } from '../pem-bundle.js';
 import { mapRenewalConf, sameServer } from './certbot-mapping.js';
-import { isCertbotDir, readCertbotState, type CertbotAccount } from './certbot-reader.js';
+import type { DirHandle } from '../../fs/dir-handle.js';
+import { isCertbotDir, listInside, openCertbotDir, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
@@ -25,6 +25,8 @@ export interface CertbotImportOptions {
   stagingDirectoryUrl: string;
   /** For the printed configuration. */
   stateDir: string;
+  /** The configured state store, for the printed configuration (the import writes into it). */
+  stateStore?: DraftInstance;
   caBundle?: string;
   /** Read and plan only: write nothing. */
   dryRun: boolean;
@@ -32,16 +34,29 @@ export interface CertbotImportOptions {
 }
 
 
-/** Runs the import (see the module comment). Throws only when the directory is not certbot's. */
+/**
+ * Runs the import (see the module comment). Throws only when the directory is not certbot's or
+ * cannot be opened safely (`certbot-reader.ts`: read through directory descriptors, no symlink
+ * followed outside a lineage's own `archive/<name>/`).
+ */
 export async function importCertbot(options: CertbotImportOptions): Promise<ImportReport> {
-  const { stores, clock } = options;
   const configDir = resolve(options.configDir);
-  if (!(await isCertbotDir(configDir))) {
-    throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${configDir} failed: it has no live/, accounts/ or renewal/ folder of certbot`, {
-      hint: 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).',
-    });
+  const root = await openCertbotDir(configDir);
+  try {
+    if (!(await isCertbotDir(root))) {
+      throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${configDir} failed: it has no live/, accounts/ or renewal/ folder of certbot`, {
+        hint: 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).',
+      });
+    }
+    return await importFrom(root, configDir, options);
+  } finally {
+    await root.close();
   }
-  const state = await readCertbotState(configDir);
+}
+
+async function importFrom(root: DirHandle, configDir: string, options: CertbotImportOptions): Promise<ImportReport> {
+  const { stores, clock } = options;
+  const state = await readCertbotState(root, configDir);
   const plans: PlannedImport[] = [];
   const notes: ImportNote[] = [];
   const draft = new ConfigDraft();
@@ -89,7 +104,7 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
   }
 
   // Lineages.
-  const rootCopies = await readRootCopies(configDir);
+  const rootCopies = await readRootCopies(root);
   for (const lineage of state.lineages) {
     const live = lineage.versions.at(-1);
     if (!live) continue;
@@ -137,7 +152,7 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
   // certbot's hook directories run for every certificate; which ones need them is the user's call.
   for (const kind of ['pre', 'deploy', 'post'] as const) {
     const dir = join(configDir, 'renewal-hooks', kind);
-    for (const entry of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
+    for (const entry of await listInside(root, ['renewal-hooks', kind])) {
       notes.push({
         name: '*',
         setting: `renewal-hooks/${kind}/${entry}`,
@@ -165,7 +180,7 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
   const email = [...chosen.values()].flatMap((a) => a.contact ?? []).find((c) => c.startsWith('mailto:'))?.slice('mailto:'.length);
   const config = draft.toYaml(
     // An imported account exists: its holder agreed to the CA's terms when certbot registered it.
-    { stateDir: options.stateDir, directoryUrl: options.directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
+    { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl: options.directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
     [
       `certpilot configuration for the certificates imported from certbot's ${configDir}`,
       'Check it with `certpilot config check -c FILE`, then stop certbot\'s renewals (docs/migrating.md).',
@@ -175,8 +190,12 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
 }
 
 /** The deck's copies at the volume root (`cp -aL live/<name>/* .`), when present: the leaf's fingerprint and the bundle order. */
-async function readRootCopies(configDir: string): Promise<{ fingerprint: string; bundle?: 'cert-chain-key' | 'key-cert-chain' } | undefined> {
-  const read = (file: string): Promise<string | undefined> => fs.readFile(join(configDir, file), 'utf8').catch(() => undefined);
+async function readRootCopies(root: DirHandle): Promise<{ fingerprint: string; bundle?: 'cert-chain-key' | 'key-cert-chain' } | undefined> {
+  // Regular files only (the deck's hook copies with `cp -aL`): a symbolic link is not followed.
+  const read = async (file: string): Promise<string | undefined> => {
+    const text = await readInside(root, file, file);
+    return typeof text === 'string' ? text : undefined;
+  };
   const [cert, chain, key, bundle] = await Promise.all([read('cert.pem'), read('chain.pem'), read('privkey.pem'), read('fullbundle.pem')]);
   if (cert === undefined || key === undefined) return undefined;
   let fingerprint: string;

@@ -5,15 +5,15 @@
  * The printed configuration keeps that directory up to date with a `files` deployer (which is
  * recorded as holding the imported version, so nothing is rewritten until the first renewal).
  */
-import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { certificateSetProblem, keyTypeOfPem, metadataFromCertificate, type CertificateSetPems } from '../../storage/certificate-facts.js';
 import { safeName } from '../../storage/filesystem/safe-name.js';
-import { ConfigDraft } from '../config-draft.js';
+import { ConfigDraft, type DraftInstance } from '../config-draft.js';
 import { applyPlans, planCertificate, type ImportNote, type ImportReport, type ImportStores } from '../import-state.js';
 import { bundleOrder } from '../pem-bundle.js';
+import { openCertbotDir, readInside } from '../certbot/certbot-reader.js';
 
 /** Options of {@link importFiles}. */
 export interface FilesImportOptions {
@@ -22,6 +22,8 @@ export interface FilesImportOptions {
   stores: ImportStores;
   directoryUrl: string;
   stateDir: string;
+  /** The configured state store, for the printed configuration (the import writes into it). */
+  stateStore?: DraftInstance;
   caBundle?: string;
   email?: string;
   termsOfServiceAgreed: boolean;
@@ -35,23 +37,24 @@ const FILES = { cert: 'cert.pem', chain: 'chain.pem', fullchain: 'fullchain.pem'
 export async function importFiles(options: FilesImportOptions): Promise<ImportReport> {
   const dir = resolve(options.dir);
   const name = safeName(options.name);
+  // Race-free as root: the directory is opened by a walk with O_NOFOLLOW (refused when another user
+  // may write it), each file through its descriptor with O_NOFOLLOW: no symlink is followed.
+  const handle = await openCertbotDir(dir, 'Give the directory that holds cert.pem, chain.pem, fullchain.pem and privkey.pem (the deck\'s dev volume root).');
   const read = async (file: string, required: boolean): Promise<string | undefined> => {
-    try {
-      return await fs.readFile(resolve(dir, file), 'utf8');
-    } catch (err) {
-      if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${resolve(dir, file)} failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        hint: 'Give the directory that holds cert.pem, chain.pem, fullchain.pem and privkey.pem (the deck\'s dev volume root).',
-      });
-    }
+    const text = await readInside(handle, file, resolve(dir, file));
+    if (typeof text === 'string') return text;
+    if (!required && text.missing) return undefined;
+    throw new CertpilotError('ERR_IMPORT_SOURCE', `import: ${text.reason}`, {
+      hint: 'Give the directory that holds cert.pem, chain.pem, fullchain.pem and privkey.pem as regular files (the deck\'s dev volume root); for certbot\'s live/ links use `certpilot import certbot`.',
+    });
   };
-  const [certPem, chainPem, fullchainPem, privateKeyPem, bundle] = await Promise.all([
-    read(FILES.cert, true),
-    read(FILES.chain, true),
-    read(FILES.fullchain, true),
-    read(FILES.privkey, true),
-    read('fullbundle.pem', false),
-  ]);
+  let texts: (string | undefined)[];
+  try {
+    texts = [await read(FILES.cert, true), await read(FILES.chain, true), await read(FILES.fullchain, true), await read(FILES.privkey, true), await read('fullbundle.pem', false)];
+  } finally {
+    await handle.close();
+  }
+  const [certPem, chainPem, fullchainPem, privateKeyPem, bundle] = texts;
   const set = { certPem, chainPem, fullchainPem, privateKeyPem } as CertificateSetPems;
   const problem = certificateSetProblem(set, dir);
   if (problem !== undefined) {
@@ -78,7 +81,7 @@ export async function importFiles(options: FilesImportOptions): Promise<ImportRe
   const plan = await planCertificate(options.stores, { name, versions: [set], deployedBy: [deployer], source: dir }, options.clock);
   const items = await applyPlans([plan], options.dryRun);
   const config = draft.toYaml(
-    { stateDir: options.stateDir, directoryUrl: options.directoryUrl, termsOfServiceAgreed: options.termsOfServiceAgreed, ...(options.email ? { email: options.email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
+    { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl: options.directoryUrl, termsOfServiceAgreed: options.termsOfServiceAgreed, ...(options.email ? { email: options.email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
     [`certpilot configuration for the certificate imported from ${dir}`, 'Check it with `certpilot config check -c FILE`.'],
   );
   return { items, notes, config };

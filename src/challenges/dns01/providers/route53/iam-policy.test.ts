@@ -5,10 +5,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { buildRoute53Policy, normalizedRecordName } from './iam-policy.js';
+import { plugin } from './plugin.js';
+import { route53Schema } from './schema.js';
 
+// The actions come from the plug-in's own declaration, as `certpilot route53 policy` reads them.
+const actions = (options: object) => plugin.iam?.(route53Schema.parse(options)) ?? [];
 const inputs = [
-  { solver: 'dev', hostedZoneId: 'Z0DEVPROJECT', names: ['dev.project.com', 'www.dev.project.com', '*.dev.project.com'] },
-  { solver: 'prod-dns', names: ['Project.COM.', '*.project.com'] },
+  { solver: 'dev', hostedZoneId: 'Z0DEVPROJECT', names: ['dev.project.com', 'www.dev.project.com', '*.dev.project.com'], actions: actions({ hostedZoneId: 'Z0DEVPROJECT' }) },
+  { solver: 'prod-dns', names: ['Project.COM.', '*.project.com'], actions: actions({}) },
 ];
 
 void test('the policy matches its snapshot and is valid JSON', () => {

@@ -8,8 +8,12 @@
  * only when no `hostedZoneId` is configured.
  */
 
+import type { IamAction } from '../../../../plugins/plugin.js';
+
 /** One route53 solver instance and the names its certificates prove with it. */
 export interface Route53PolicyInput {
+  /** The IAM actions the plug-in declares for this instance (`plugin.ts`: what its code calls). */
+  actions: readonly IamAction[];
   /** The solver's name in the configuration (for the statement ids). */
   solver: string;
   hostedZoneId?: string;
@@ -47,37 +51,54 @@ function sidPart(text: string): string {
   return cleaned.length > 0 ? cleaned.charAt(0).toUpperCase() + cleaned.slice(1) : 'Zone';
 }
 
-/** Builds the policy for the given solvers (the `certpilot route53 policy` output). */
+/** Statement ids by action (stable, so a policy diff shows what changed). */
+const SIDS: Readonly<Record<string, string>> = {
+  'route53:ChangeResourceRecordSets': 'ChangeAcmeChallengeTxt',
+  'route53:ListResourceRecordSets': 'ReadRecordSets',
+  'route53:GetChange': 'PollChanges',
+  'route53:ListHostedZonesByName': 'FindZoneByName',
+};
+
+const sidOf = (action: string): string => SIDS[action] ?? sidPart(action.replace(/^[a-z0-9-]+:/, ''));
+
+/**
+ * Builds the policy for the given solvers (the `certpilot route53 policy` output) from the actions
+ * each declares: actions on `hosted-zone` get one statement per solver on its zone (the
+ * `acme-challenge-txt` scope adds the record name, type and action conditions); actions on
+ * `change` and `*` one statement each, shared.
+ */
 export function buildRoute53Policy(inputs: readonly Route53PolicyInput[]): IamPolicy {
   const statements: IamPolicy['Statement'] = [];
+  const shared = new Map<string, IamPolicy['Statement'][number]>();
   for (const input of inputs) {
     const zone = input.hostedZoneId ? `arn:aws:route53:::hostedzone/${input.hostedZoneId.replace(/^\/hostedzone\//, '')}` : 'arn:aws:route53:::hostedzone/*';
     const names = [...new Set(input.recordNames !== undefined ? input.recordNames.map((n) => n.toLowerCase().replace(/\.$/, '')) : input.names.map(normalizedRecordName))].sort();
-    statements.push(
-      {
-        Sid: `ChangeAcmeChallengeTxt${sidPart(input.solver)}`,
+    for (const a of input.actions) {
+      if (a.resource !== 'hosted-zone') {
+        if (!shared.has(a.action)) shared.set(a.action, { Sid: sidOf(a.action), Effect: 'Allow', Action: a.action, Resource: a.resource === 'change' ? 'arn:aws:route53:::change/*' : '*' });
+        continue;
+      }
+      statements.push({
+        Sid: `${sidOf(a.action)}${sidPart(input.solver)}`,
         Effect: 'Allow',
-        Action: 'route53:ChangeResourceRecordSets',
+        Action: a.action,
         Resource: zone,
-        Condition: {
-          'ForAllValues:StringEquals': {
-            'route53:ChangeResourceRecordSetsNormalizedRecordNames': names,
-            'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
-            'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
-          },
-        },
-      },
-      {
-        Sid: `ReadRecordSets${sidPart(input.solver)}`,
-        Effect: 'Allow',
-        Action: 'route53:ListResourceRecordSets',
-        Resource: zone,
-      },
-    );
+        ...(a.scope === 'acme-challenge-txt'
+          ? {
+              Condition: {
+                'ForAllValues:StringEquals': {
+                  'route53:ChangeResourceRecordSetsNormalizedRecordNames': names,
+                  'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+                  'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+                },
+              },
+            }
+          : {}),
+      });
+    }
   }
-  statements.push({ Sid: 'PollChanges', Effect: 'Allow', Action: 'route53:GetChange', Resource: 'arn:aws:route53:::change/*' });
-  if (inputs.some((i) => !i.hostedZoneId)) {
-    statements.push({ Sid: 'FindZoneByName', Effect: 'Allow', Action: 'route53:ListHostedZonesByName', Resource: '*' });
-  }
+  // Change polling before zone finding, as the policy always read.
+  const order = (s: IamPolicy['Statement'][number]): number => (s.Resource === '*' ? 1 : 0);
+  statements.push(...[...shared.values()].sort((a, b) => order(a) - order(b)));
   return { Version: '2012-10-17', Statement: statements };
 }

@@ -53,6 +53,29 @@ void test('StandaloneHttp01Solver listens on first present, serves, cleans up an
   assert.equal(await solver.address(), undefined);
 });
 
+void test('StandaloneHttp01Solver frees its port once the last presented challenge is cleaned up (before any deploy)', async () => {
+  const solver = new StandaloneHttp01Solver({ port: 0, host: '127.0.0.1' });
+  const a = challenge('tokenDDDDDDDDDDDDDDDDDDDD');
+  const b = challenge('tokenEEEEEEEEEEEEEEEEEEEE');
+  try {
+    await Promise.all([solver.present(a, {}), solver.present(b, {})]);
+    const port = (await solver.address())?.port ?? 0;
+    await solver.cleanUp(a, {});
+    assert.equal((await fetchPath(port, `/.well-known/acme-challenge/${b.token}`)).status, 200, 'b is still presented: the listener stays');
+    await solver.cleanUp(b, {});
+    assert.equal(await solver.address(), undefined, 'no listener after the last cleanUp');
+    // What a web server started by a deploy hook does: bind the port the challenge used.
+    const web = createServer();
+    await new Promise<void>((resolve, reject) => web.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => web.close(() => resolve()));
+    // And the next order listens again.
+    await solver.present(a, {});
+    assert.ok((await solver.address()) !== undefined);
+  } finally {
+    await solver.close();
+  }
+});
+
 void test('StandaloneHttp01Solver listens again when presenting after close', async () => {
   const solver = new StandaloneHttp01Solver({ port: 0, host: '127.0.0.1' });
   const ch = challenge('tokenCCCCCCCCCCCCCCCCCCCC');

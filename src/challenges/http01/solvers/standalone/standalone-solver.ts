@@ -22,7 +22,7 @@ export interface StandaloneHttp01SolverOptions {
   host?: string;
   /** Optional Host check passed to the responder. */
   allowedHosts?: string[];
-  /** How long a presented token stays answerable; defaults to 600 s. */
+  /** How long a presented token stays answerable; defaults to {@link DEFAULT_TOKEN_TTL_SECONDS} (3600 s). */
   ttlSeconds?: number;
   logger?: Logger;
   clock?: Clock;
@@ -36,9 +36,10 @@ export interface ListenAddress {
 
 /**
  * Starts a `node:http` listener on the first `present` and serves the responder over its own memory
- * store. `cleanUp` removes only that challenge's token; `close` stops the listener (idempotent) and
- * drops its (keep-alive) connections so the process can exit at once. Presenting after `close` listens
- * again.
+ * store. `cleanUp` removes only that challenge's token, and stops the listener once no presented
+ * challenge is left (so port 80 is free again before the deploy stage, where a web server may want
+ * it); `close` stops it too (idempotent) and drops its (keep-alive) connections so the process can
+ * exit at once. Presenting after either listens again.
  */
 export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
   /** Always `http-01`. */
@@ -49,6 +50,10 @@ export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
   private readonly solver: Http01Solver;
   private readonly listener: NodeRequestListener;
   private starting: Promise<{ server: Server; address: ListenAddress }> | undefined;
+  /** A close in progress: a new listen waits for it, so the port is free to bind again. */
+  private closing: Promise<void> = Promise.resolve();
+  /** Challenges presented and not yet cleaned up (by URL). */
+  private readonly active = new Set<string>();
 
   constructor(options: StandaloneHttp01SolverOptions = {}) {
     this.port = options.port ?? 80;
@@ -84,17 +89,26 @@ export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
   /** Starts the listener if needed, then makes the key authorization answerable. */
   async present(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
+    this.active.add(challenge.url);
     await this.listen();
     await this.solver.present(challenge, options);
   }
 
-  /** Removes this challenge's token; the listener stays up for other challenges until `close`. */
+  /** Removes this challenge's token; stops the listener when it was the last one presented. */
   async cleanUp(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
     await this.solver.cleanUp(challenge, options);
+    this.active.delete(challenge.url);
+    if (this.active.size === 0) await this.close();
   }
 
   /** Stops the listener and drops its connections; does nothing when not listening. */
   async close(): Promise<void> {
+    const closing = this.stop();
+    this.closing = closing;
+    await closing;
+  }
+
+  private async stop(): Promise<void> {
     const starting = this.starting;
     if (starting === undefined) return;
     this.starting = undefined;
@@ -114,6 +128,7 @@ export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
   }
 
   private async start(): Promise<{ server: Server; address: ListenAddress }> {
+    await this.closing;
     if (this.host !== undefined) return this.bind(this.host);
     try {
       return await this.bind('::');

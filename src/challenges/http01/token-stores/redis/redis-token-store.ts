@@ -16,6 +16,7 @@
  * password. Commands fail fast while Redis is unreachable (no offline queue), so a responder answers
  * 503 at once instead of hanging; the client reconnects by itself once connected.
  */
+import { STRICT_TLS } from '../../../../strict-tls.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -26,7 +27,7 @@ import { CertpilotError } from '../../../../errors.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { ChallengeTokenStore } from '../../challenge-token-store.js';
 import { TOKEN_PATTERN } from '../../challenge-token-store.js';
-import { DEFAULT_REDIS_PREFIX } from './schema.js';
+import { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN, REDIS_PREFIX_RULE } from './schema.js';
 
 /** `DEL` the key only while it still holds the value we wrote (KEYS[1], ARGV[1]). */
 const COMPARE_AND_DELETE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
@@ -81,6 +82,9 @@ export class RedisTokenStore implements ChallengeTokenStore {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    if (!REDIS_PREFIX_PATTERN.test(this.prefix)) {
+      throw new CertpilotError('ERR_CONFIG_INVALID', `redis token store: prefix ${JSON.stringify(this.prefix)} is not ${REDIS_PREFIX_RULE}`, { hint: 'Set prefix to a non-empty value ending in "/", e.g. acme/.' });
+    }
     const raw = options.url ?? 'redis://127.0.0.1:6379';
     let url: URL;
     try {
@@ -240,6 +244,8 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const tls =
       this.url.protocol === 'rediss:'
         ? {
+            // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification off.
+            ...STRICT_TLS,
             ...(o.tls?.caFile !== undefined ? { ca: readSecret(o.tls.caFile, 'tls.caFile') } : {}),
             ...(o.tls?.servername !== undefined ? { servername: o.tls.servername } : {}),
           }
@@ -367,6 +373,10 @@ export class RedisTokenStore implements ChallengeTokenStore {
     // One failed write must not poison the chain; the caller still sees it.
     this.journalWrite = next.catch(() => undefined);
     return next.catch((err: unknown) => {
+      const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+      if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+        throw new CertpilotError('ERR_STORAGE_FULL', `redis token store: cannot write the token journal in ${dir}: ${errno} (the volume is full)`, { cause: err });
+      }
       throw new CertpilotError('ERR_STORAGE_IO', `redis token store: cannot write the token journal in ${dir}: ${messageOf(err)}`, { cause: err });
     });
   }

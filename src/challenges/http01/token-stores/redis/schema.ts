@@ -8,6 +8,14 @@ import { z } from 'zod';
 /** The default key prefix: the request path without its leading slash, as the deck's `WellKnown` controller reads it. */
 export const DEFAULT_REDIS_PREFIX = '.well-known/acme-challenge/';
 
+/**
+ * A prefix is non-empty and ends with `/`: with an empty one every token-shaped key of the database
+ * would be answered, and `acme` + token could run into another application's keys.
+ */
+export const REDIS_PREFIX_PATTERN = /^[\x21-\x7e]{0,199}\/$/;
+/** The rule of {@link REDIS_PREFIX_PATTERN} in words. */
+export const REDIS_PREFIX_RULE = 'a non-empty key prefix ending in "/" (printable ASCII without spaces, at most 200 characters), e.g. .well-known/acme-challenge/ or acme/';
+
 const hostPort = z
   .string()
   .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'expected host:port, e.g. redis-sentinel:26379')
@@ -27,9 +35,9 @@ export const redisSchema = z.strictObject({
   db: z.number().int().min(0).max(65535).optional().describe('Database number; overrides the URL path. Redis Cluster has only 0.'),
   prefix: z
     .string()
-    .regex(/^[\x21-\x7e]{0,200}$/, 'printable ASCII without spaces, at most 200 characters')
+    .regex(REDIS_PREFIX_PATTERN, REDIS_PREFIX_RULE)
     .default(DEFAULT_REDIS_PREFIX)
-    .describe('Key prefix: key = prefix + token, value = key authorization. The default is what the deck\'s WellKnown controller reads.'),
+    .describe('Key prefix: key = prefix + token, value = key authorization. Non-empty, ending in `/` (so no other key of the database is ever read as a token). The default is what the deck\'s WellKnown controller reads.'),
   tls: z
     .strictObject({
       caFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis server certificate (private CA).'),

@@ -1,0 +1,18 @@
+/** The `webroot` solver's plug-in definition: http-01 by a token file under a served directory. */
+import { resolve } from 'node:path';
+import { definePlugin } from '../../../../plugins/plugin.js';
+import { webrootSchema } from './schema.js';
+
+/** `solvers.<name>: { type: webroot }`. */
+export const plugin = definePlugin({
+  id: 'webroot',
+  kind: 'challenge-solver',
+  challengeType: 'http-01',
+  summary: 'http-01 answered by writing the token file under a directory your web server already serves.',
+  dir: 'challenges/http01/solvers/webroot',
+  schema: webrootSchema,
+  create: async (o, d) => {
+    const { WebrootHttp01Solver } = await import('./webroot-solver.js');
+    return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), allowSharedDir: o.allowSharedDir, allowSharedField: `solvers.${d.name}.allowSharedDir`, logger: d.logger });
+  },
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { tempDir } from '../testing/temp-dir.js';
+import { crossPluginIssues } from './cross-checks.js';
+import { loadConfig } from './load-config.js';
+
+async function load(yaml: string): Promise<{ dir: string; config: Awaited<ReturnType<typeof loadConfig>> }> {
+  const dir = await tempDir('certpilot-cross-');
+  const file = join(dir, 'certpilot.yaml');
+  await writeFile(file, yaml);
+  return { dir, config: await loadConfig({ file, env: {}, cwd: dir }) };
+}
+
+const kube = 'kubeconfig: kubeconfig';
+
+void test('a kubernetes-reload key that the Secret deployer before it does not write is named, with the keys it does write', async () => {
+  const { dir, config } = await load(`
+deployers:
+  secret: { type: kubernetes-secret, ${kube}, secretName: www-tls, keys: { tls.crt: fullchain, tls.key: key } }
+  reload: { type: kubernetes-reload, ${kube}, secretName: www-tls, key: fullchain.pem, groups: [{ selector: app=www, command: [apachectl, graceful] }] }
+certificates:
+  - { domains: [www.example.com], deploy: [secret, reload] }
+`);
+  await writeFile(join(dir, 'kubeconfig'), 'apiVersion: v1\n');
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path), ['deployers.reload.key']);
+  assert.match(issues[0]?.message ?? '', /"fullchain\.pem" is not a key that "secret" writes into Secret "www-tls" \(it writes tls\.crt, tls\.key\)/);
+  // The same for the one certificate renew checks before its order.
+  assert.equal((await crossPluginIssues(config, config.certificates[0])).length, 1);
+});
+
+void test('a reload with no Secret deployer before it for its Secret is named; a matching pair passes', async () => {
+  const { dir, config } = await load(`
+deployers:
+  secret: { type: kubernetes-secret, ${kube}, secretName: other }
+  reload: { type: kubernetes-reload, ${kube}, secretName: www-tls, groups: [{ selector: app=www, command: [apachectl, graceful] }] }
+  good: { type: kubernetes-secret, ${kube}, secretName: www-tls }
+certificates:
+  - { name: wrong, domains: [www.example.com], deploy: [secret, reload] }
+  - { name: late, domains: [late.example.com], deploy: [reload, good] }
+  - { name: right, domains: [ok.example.com], deploy: [good, reload] }
+`);
+  await writeFile(join(dir, 'kubeconfig'), 'apiVersion: v1\n');
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path), ['certificates[0].deploy[1]', 'certificates[1].deploy[0]']);
+  assert.match(issues[0]?.message ?? '', /reads Secret "www-tls", which no kubernetes-secret deployer before it in this chain writes \("secret" writes "other"\)/);
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[2]), [], 'only the certificate\'s own plug-ins count');
+});
+
+void test('a missing secretFile, passwordFile, caFile or kubeconfig is named before any order', async () => {
+  const { config } = await load(`
+solvers:
+  dns: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: tsig.key }
+  pods: { type: redis, url: "rediss://127.0.0.1:6380", passwordFile: redis.pass, tls: { caFile: redis-ca.pem } }
+deployers:
+  secret: { type: kubernetes-secret, kubeconfig: nowhere/kubeconfig, secretName: www-tls }
+certificates:
+  - { name: a, domains: [a.example.com], solver: dns }
+  - { name: b, domains: [b.example.com], solver: pods, deploy: [secret] }
+`);
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.secret.kubeconfig', 'solvers.dns.secretFile', 'solvers.pods.passwordFile', 'solvers.pods.tls.caFile']);
+  assert.ok(issues.every((i) => /cannot read \/.+ \(ENOENT\); check the path/.test(i.message)), JSON.stringify(issues));
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['solvers.dns.secretFile']);
+});

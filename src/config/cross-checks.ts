@@ -1,0 +1,121 @@
+/**
+ * Checks across plug-ins: each plug-in's schema sees only its own options, so a mistake that only
+ * shows when two of them meet, or when a file they name is read, would otherwise fail after the CA
+ * issued a certificate. `config check` reports them all (exit 2); `issue` and `renew` check each
+ * certificate's own plug-ins before its order (that certificate fails, the others go on).
+ *
+ * - A `kubernetes-reload` deployer proves pods see the new Secret by the file of its `key`: a
+ *   `kubernetes-secret` deployer before it in the certificate's chain must write that Secret and
+ *   that key.
+ * - Files plug-ins read (`secretFile`, `passwordFile`, `caFile`, `kubeconfig`, any option ending
+ *   in `File`, at any depth) must exist and be readable.
+ */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { ConfigIssue } from '../errors.js';
+import type { ResolvedConfig } from './load-config.js';
+
+/** Option names whose string value is a file a plug-in reads when it is built. */
+const FILE_OPTION = /(?:File|^kubeconfig|^caBundle)$/;
+
+/**
+ * Every cross-plug-in problem of `config`, each naming the field and the fix; with `certificate`,
+ * only those of the solvers and deployers that certificate uses.
+ */
+export async function crossPluginIssues(
+  config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers' | 'certificates'>,
+  certificate?: ResolvedConfig['certificates'][number],
+): Promise<ConfigIssue[]> {
+  const issues: ConfigIssue[] = [];
+  if (certificate === undefined) {
+    reloadKeys(config, issues);
+    await readableFiles(config, issues);
+    return issues;
+  }
+  const index = config.certificates.findIndex((c) => c.name === certificate.name);
+  const used = <T>(all: Readonly<Record<string, T>>, names: Iterable<string>): Record<string, T> =>
+    Object.fromEntries([...new Set(names)].filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n] as T]));
+  reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
+  await readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers: used(config.deployers, certificate.deploy) }, issues);
+  return issues;
+}
+
+type Options = Readonly<Record<string, unknown>>;
+
+/** The Secret keys a kubernetes-secret deployer writes (its `keys`, or the defaults). */
+function secretKeys(options: Options): string[] {
+  const keys = options.keys;
+  return keys && typeof keys === 'object' ? Object.keys(keys) : ['tls.crt', 'tls.key', 'cert.pem', 'fullchain.pem', 'privkey.pem', 'fullbundle.pem'];
+}
+
+function reloadKeys(config: Pick<ResolvedConfig, 'deployers' | 'certificates'>, issues: ConfigIssue[]): void {
+  const reported = new Set<string>();
+  const secretDeployer = (n: string): { name: string; options: Options & { secretName?: string; namespace?: string } } | undefined => {
+    const d = config.deployers[n];
+    return d?.type === 'kubernetes-secret' ? { name: n, options: d.options } : undefined;
+  };
+  config.certificates.forEach((cert, index) => {
+    cert.deploy.forEach((name, position) => {
+      const instance = config.deployers[name];
+      if (instance?.type !== 'kubernetes-reload') return;
+      const reload = instance.options;
+      const secretName = reload.secretName;
+      const key = typeof reload.key === 'string' ? reload.key : 'tls.crt';
+      const writers = cert.deploy
+        .slice(0, position)
+        .map(secretDeployer)
+        .filter((d): d is NonNullable<typeof d> => d !== undefined)
+        .filter((d) => d.options.secretName === secretName && (d.options.namespace === reload.namespace || d.options.namespace === undefined || reload.namespace === undefined));
+      if (writers.length === 0) {
+        const others = cert.deploy.map(secretDeployer).filter((d): d is NonNullable<typeof d> => d !== undefined);
+        issues.push({
+          path: `certificates[${index}].deploy[${position}]`,
+          message: `kubernetes-reload "${name}" reads Secret "${String(secretName)}", which no kubernetes-secret deployer before it in this chain writes${
+            others.length ? ` (${others.map((o) => `"${o.name}" writes "${String(o.options.secretName)}"`).join(', ')})` : ''
+          }; list a kubernetes-secret deployer with secretName: ${String(secretName)} before it in deploy`,
+        });
+        return;
+      }
+      if (writers.some((w) => secretKeys(w.options).includes(key))) return;
+      const at = `deployers.${name}.key`;
+      if (reported.has(at)) return;
+      reported.add(at);
+      const written = [...new Set(writers.flatMap((w) => secretKeys(w.options)))];
+      issues.push({
+        path: at,
+        message: `"${key}" is not a key that ${writers.map((w) => `"${w.name}"`).join(', ')} writes into Secret "${String(secretName)}" (it writes ${written.join(', ')}); set key to one of them, or add "${key}" to that deployer's keys`,
+      });
+    });
+  });
+}
+
+async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers'>, issues: ConfigIssue[]): Promise<void> {
+  const checks: Promise<void>[] = [];
+  const walk = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v === 'string' && FILE_OPTION.test(k)) checks.push(checkFile(resolve(config.baseDir, v), `${path}.${k}`, issues));
+        else walk(v, `${path}.${k}`);
+      }
+    }
+  };
+  for (const [section, instances] of [['solvers', config.solvers], ['deployers', config.deployers]] as const) {
+    // The file names the user wrote: the plug-in's own options and its wrapper's (one level in the file).
+    for (const [name, instance] of Object.entries(instances)) {
+      walk(instance.options, `${section}.${name}`);
+      if (instance.wrapper) walk(instance.wrapper, `${section}.${name}`);
+    }
+  }
+  await Promise.all(checks);
+}
+
+async function checkFile(file: string, path: string, issues: ConfigIssue[]): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    issues.push({ path, message: `cannot read ${file} (${code}); ${code === 'ENOENT' ? 'check the path (relative paths start at the configuration file)' : 'check its permissions'}` });
+  }
+}

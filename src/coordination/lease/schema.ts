@@ -1,0 +1,20 @@
+/** Options of the `lease` locker: one coordination.k8s.io/v1 Lease per certificate. */
+import { z } from 'zod';
+import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
+
+/** `locker: { type: lease }`. */
+export const leaseLockerSchema = z.strictObject({
+  ...kubernetesConnectionShape,
+  leasePrefix: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[-a-z0-9.])?$/, 'lowercase letters, digits, "-" and "." (a DNS-1123 prefix)')
+    .max(200)
+    .default('certpilot-')
+    .describe('Prefix of the Lease names: the Lease of certificate `www` is `certpilot-www` (a name that is not a DNS-1123 subdomain gets a hash suffix).'),
+  identity: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('Holder identity written in the Lease, e.g. `${POD_NAME}`. Default: the host name (the pod name in a cluster). A random suffix tells two runs of one identity apart.'),
+});

@@ -1,0 +1,25 @@
+/** The `kubernetes-secret` deployer's plug-in definition: the certificate into one Secret by server-side apply. */
+import { connectionOf } from '../../kubernetes/connection-options.js';
+import { definePlugin } from '../../plugins/plugin.js';
+import { kubernetesSecretSchema } from './schema.js';
+
+/** `deployers.<name>: { type: kubernetes-secret }`. */
+export const plugin = definePlugin({
+  id: 'kubernetes-secret',
+  kind: 'deployer',
+  summary: 'Creates or updates a Secret (tls.crt, tls.key and the certbot-named files) by server-side apply, keeping what others own.',
+  dir: 'deploy/kubernetes-secret',
+  schema: kubernetesSecretSchema,
+  create: async (o, d) => {
+    const [{ KubernetesClient }, { KubernetesSecretDeployer }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('./kubernetes-secret-deployer.js')]);
+    const client = new KubernetesClient(o, d.baseDir);
+    return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, bundle: o.bundle, logger: d.logger });
+  },
+  // KubernetesClient.getSecret (get) and applySecret (patch: server-side apply). Creating the
+  // Secret the first time is authorized as `create`, which no resourceNames can limit: it is not
+  // declared, and docs/kubernetes.md says to create the Secret once instead.
+  kubernetes: (o) => ({
+    connection: connectionOf(o),
+    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [o.secretName], verbs: ['get', 'patch'] }],
+  }),
+});

@@ -1,0 +1,152 @@
+/**
+ * The one durable-write helper of the filesystem store: every file certpilot keeps is written by
+ * {@link atomicWrite}, so a reader sees the old content or the new, never a torn file, and the new
+ * content survives a crash once the call returns.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { CertpilotError } from '../errors.js';
+
+/**
+ * Called before each durable step (a file write, fsync, mkdir, symlink, rename or cleanup) with a
+ * short label such as `write archive/example/cert2.pem`, so a test can crash the process at step k.
+ */
+export type WriteFaultHook = (step: string) => void | Promise<void>;
+
+/** Options for {@link atomicWrite}. */
+export interface AtomicWriteOptions {
+  /** Final permission bits of the file, set before any byte is written (0o600 for keys). */
+  mode: number;
+  /** Fault hook called before each durable step. */
+  faults?: WriteFaultHook;
+  /** How steps name this file; defaults to the path. */
+  label?: string;
+}
+
+/** Wraps a node:fs error as `ERR_STORAGE_IO`, keeping the code (`EACCES`, `ENOSPC`) in the message. */
+export function ioError(what: string, cause: unknown): CertpilotError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const why = code ?? (cause instanceof Error ? cause.message : String(cause));
+  const retryable = isTransientErrno(code);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new CertpilotError('ERR_STORAGE_FULL', `storage: ${what} failed: ${code} (the volume is full)`, { cause, retryable });
+  }
+  return new CertpilotError('ERR_STORAGE_IO', `storage: ${what} failed: ${why}`, { cause, retryable });
+}
+
+/** Whether a node:fs error code can clear by itself (a full disk, a busy file); permission problems need a human. */
+export function isTransientErrno(code: string | undefined): boolean {
+  return code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';
+}
+
+/** True when `err` is a node:fs error with the given code. */
+export function hasErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** The name of a temporary sibling of `file`; dot-prefixed so listings skip it. */
+export function tmpSibling(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** True for the names {@link tmpSibling} makes. */
+export function isTmpSibling(entry: string): boolean {
+  return /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/.test(entry);
+}
+
+/** fsyncs a directory so the entries created, renamed or removed in it are durable. */
+export async function fsyncDir(dir: string, faults?: WriteFaultHook, label = dir): Promise<void> {
+  await faults?.(`fsync-dir ${label}`);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    await handle.sync();
+  } catch (cause) {
+    // Some file systems (and Windows) refuse fsync on directories; the rename is still atomic there.
+    if (!hasErrno(cause, 'EINVAL') && !hasErrno(cause, 'EISDIR') && !hasErrno(cause, 'EPERM')) {
+      throw ioError(`fsync of directory ${dir}`, cause);
+    }
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Creates `dir` (and missing parents) with mode 0700 and makes the new entries durable. */
+export async function ensureDir(dir: string, faults?: WriteFaultHook, label = dir): Promise<void> {
+  try {
+    await fs.access(dir);
+    return;
+  } catch {
+    // Fall through and create it.
+  }
+  const parent = dirname(dir);
+  if (parent !== dir) await ensureDir(parent, faults, dirname(label));
+  await faults?.(`mkdir ${label}`);
+  try {
+    await fs.mkdir(dir, { mode: 0o700 });
+  } catch (cause) {
+    if (!hasErrno(cause, 'EEXIST')) throw ioError(`creating directory ${dir}`, cause);
+    return;
+  }
+  await fsyncDir(parent, faults, dirname(label));
+}
+
+/**
+ * Writes `data` to `file` atomically and durably: a temporary sibling is created exclusively (`wx`)
+ * with the final mode, written, fsynced, renamed over `file`, and the directory is fsynced.
+ */
+export async function atomicWrite(file: string, data: string | Uint8Array, options: AtomicWriteOptions): Promise<void> {
+  const { faults, mode } = options;
+  const label = options.label ?? file;
+  const tmp = tmpSibling(file);
+  let handle: fs.FileHandle | undefined;
+  try {
+    await faults?.(`write ${label}`);
+    handle = await fs.open(tmp, 'wx', mode);
+    // The umask may have narrowed the mode; set it exactly before the content lands.
+    await handle.chmod(mode);
+    await handle.writeFile(data);
+    await faults?.(`fsync ${label}`);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await faults?.(`rename ${label}`);
+    await fs.rename(tmp, file);
+  } catch (cause) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    if (cause instanceof CertpilotError) throw cause;
+    throw ioError(`writing ${file}`, cause);
+  }
+  await fsyncDir(dirname(file), faults, dirname(label));
+}
+
+/**
+ * Moves `file` to `<file>.corrupt-<time>` (or `…-2`, `…-3` when that name is taken) and returns the
+ * new name, or undefined when `file` is already gone. An earlier set-aside file is never replaced,
+ * not even by another process: the new name is first claimed with an exclusive create (`wx`), and
+ * `file` is then renamed over that empty placeholder. Nothing is copied or unlinked, so a good file
+ * that another process wrote in the meantime is at worst set aside too, never deleted.
+ */
+export async function setAside(file: string, now: Date = new Date()): Promise<string | undefined> {
+  const stem = `${file}.corrupt-${now.toISOString().replace(/[:.]/g, '-')}`;
+  for (let n = 1; n < 1000; n += 1) {
+    const aside = n === 1 ? stem : `${stem}-${n}`;
+    try {
+      await (await fs.open(aside, 'wx', 0o600)).close();
+    } catch (err) {
+      if (hasErrno(err, 'EEXIST')) continue;
+      throw err;
+    }
+    try {
+      await fs.rename(file, aside);
+    } catch (err) {
+      await fs.rm(aside, { force: true });
+      if (hasErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    return aside;
+  }
+  throw new Error(`too many set-aside copies of ${file}`);
+}

@@ -1,0 +1,342 @@
+/**
+ * certbot's `live/` + `archive/` layout, made crash-safe, and the one-time migration of a certbot
+ * directory into it. The filesystem backend maps the `certificates/<name>/versions/<N>` and
+ * `certificates/<name>/live` keys here.
+ *
+ * ```
+ * archive/<name>/{cert,chain,fullchain,privkey}N.pem   every version, N = 1, 2, …
+ * archive/<name>/metaN.json                            IssuanceMetadata of version N
+ * live/<name> -> .<name>.vN                            symlink: the one atomic switch
+ * live/.<name>.vN/{cert,chain,fullchain,privkey}.pem   -> ../../archive/<name>/…N.pem
+ * live/.<name>.vN/README
+ * ```
+ *
+ * Crash safety: certbot swaps four symlinks one by one, so a crash between two of them leaves a key
+ * that does not match its certificate. Here writing version N writes the archive files, each through
+ * {@link atomicWrite}; making it live (1) builds a fresh directory `live/.<name>.vN` holding the four
+ * relative links and the README and fsyncs it; (2) points a temporary symlink at that directory and
+ * `rename()`s it over `live/<name>` — the single atomic step that makes N live — then fsyncs
+ * `live/`; (3) removes older `live/.<name>.v*` directories. Before (2) the old set is live, after it
+ * the new one; readers resolve `live/<name>` once per path lookup, so they never see a mix.
+ *
+ * Migration: a certbot directory (`live/<name>/` as a real directory of links) is read as is (its
+ * live version is the number its `cert.pem` link names; a directory of plain files is version 0);
+ * the first switch renames it aside to `live/.<name>.legacy` right before the switch. rename(2)
+ * cannot replace a non-empty directory, so this one-time migration has a window of microseconds
+ * without `live/<name>`; if a crash falls into it, the next read renames the set-aside directory
+ * (still the old set) back into place.
+ */
+import { promises as fs } from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CertpilotError } from '../../../errors.js';
+import type { Logger } from '../../../logger.js';
+import type { CertificatePaths } from '../../state-backend.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling } from '../../../fs/atomic-write.js';
+import type { WriteFaultHook } from '../../../fs/atomic-write.js';
+import { unsafeNameReason } from '../../filesystem/safe-name.js';
+
+/** The files of a version: state-value field → archive file prefix and extension. */
+export const VERSION_FILES = [
+  { field: 'cert.pem', base: 'cert', ext: 'pem', mode: 0o644 },
+  { field: 'chain.pem', base: 'chain', ext: 'pem', mode: 0o644 },
+  { field: 'fullchain.pem', base: 'fullchain', ext: 'pem', mode: 0o644 },
+  { field: 'privkey.pem', base: 'privkey', ext: 'pem', mode: 0o600 },
+  { field: 'meta.json', base: 'meta', ext: 'json', mode: 0o644 },
+] as const;
+
+const PEM_FILES = VERSION_FILES.filter((f) => f.ext === 'pem');
+
+const ARCHIVE_ENTRY = /^(?:cert|chain|fullchain|privkey|meta)(\d+)\.(?:pem|json)$/;
+
+const README = `This directory holds your current certificate, kept up to date by certpilot.
+
+\`privkey.pem\`  : the private key for your certificate.
+\`fullchain.pem\`: the certificate file used in most server software.
+\`chain.pem\`    : used for OCSP stapling in Nginx >=1.3.7.
+\`cert.pem\`     : will break many server configurations, and should not be used
+                 without reading further documentation.
+
+Point your server at these paths; do not move or rename them. They are symbolic links into
+../../archive/<name>/, which keeps every version.
+`;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Where a name's live set is: the directory holding the four links, and the version it serves. */
+export interface LiveLocation {
+  dir: string;
+  /** Our versioned link, a certbot directory, or one set aside mid-migration. */
+  kind: 'versioned' | 'legacy' | 'legacy-aside';
+  /** The live version number (0: a certbot directory of plain files). */
+  version: number;
+  /** The link target or directory, as a version token. */
+  token: string;
+}
+
+/** The `live/` + `archive/` layout under one state directory. */
+export class CertbotLayout {
+  private readonly liveRoot: string;
+
+  constructor(
+    private readonly stateDir: string,
+    private readonly logger: Logger,
+    private readonly faults: WriteFaultHook | undefined,
+  ) {
+    this.liveRoot = join(stateDir, 'live');
+  }
+
+  /** The paths users point their servers at for `safe`. */
+  pathsFor(safe: string): CertificatePaths {
+    const dir = join(this.liveRoot, safe);
+    return { dir, cert: join(dir, 'cert.pem'), chain: join(dir, 'chain.pem'), fullchain: join(dir, 'fullchain.pem'), privkey: join(dir, 'privkey.pem') };
+  }
+
+  /** Finds the live set of `safe` (restoring a certbot directory an interrupted switch set aside). */
+  async locateLive(safe: string): Promise<LiveLocation | undefined> {
+    const link = join(this.liveRoot, safe);
+    const stat = await lstatOrUndefined(link);
+    if (stat === undefined) {
+      const aside = join(this.liveRoot, `.${safe}.legacy`);
+      if (!(await lstatOrUndefined(aside))?.isDirectory()) return undefined;
+      // A save died between setting the certbot directory aside and the switch: put it back so
+      // servers find their files again (rename is atomic; a racing save then fails cleanly).
+      try {
+        await fs.rename(aside, link);
+        await fsyncDir(this.liveRoot);
+        this.logger.info({ name: safe }, 'storage: restored the certbot live directory an interrupted save had set aside');
+        return { dir: link, kind: 'legacy', version: await this.legacyVersion(link), token: 'dir' };
+      } catch {
+        return { dir: aside, kind: 'legacy-aside', version: await this.legacyVersion(aside), token: 'dir' };
+      }
+    }
+    if (stat.isSymbolicLink()) {
+      const target = await fs.readlink(link);
+      const m = new RegExp(`^\\.${escapeRegExp(safe)}\\.v(\\d+)$`).exec(target);
+      const dir = resolve(this.liveRoot, target);
+      return { dir, kind: 'versioned', version: m?.[1] !== undefined ? Number(m[1]) : await this.legacyVersion(dir), token: target };
+    }
+    if (stat.isDirectory()) return { dir: link, kind: 'legacy', version: await this.legacyVersion(link), token: 'dir' };
+    throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${link} failed: it is neither a symlink nor a directory`);
+  }
+
+  /** The version a certbot directory serves: the number its cert.pem link names (0 for a plain file). */
+  private async legacyVersion(dir: string): Promise<number> {
+    let target: string;
+    try {
+      target = await fs.readlink(join(dir, 'cert.pem'));
+    } catch (err) {
+      // EINVAL: a regular file where certbot would have a link; ENOENT: no cert at all.
+      if (hasErrno(err, 'EINVAL') || hasErrno(err, 'ENOENT')) return 0;
+      throw ioError(`reading ${join(dir, 'cert.pem')}`, err);
+    }
+    const m = /cert(\d+)\.pem$/.exec(target);
+    return m?.[1] !== undefined ? Number(m[1]) : 0;
+  }
+
+  /**
+   * The files of version `n` (the fields present), or undefined when its certificate is absent.
+   * Version 0, and the live version of a certbot directory, are read through the live directory.
+   */
+  async readVersion(safe: string, n: number): Promise<Record<string, string> | undefined> {
+    const archiveDir = join(this.stateDir, 'archive', safe);
+    let dir = archiveDir;
+    let name = (base: string, ext: string): string => `${base}${n}.${ext}`;
+    const location = n === 0 || !(await exists(join(archiveDir, `cert${n}.pem`))) ? await this.locateLive(safe) : undefined;
+    if (location !== undefined) {
+      if (location.version !== n || location.kind === 'versioned') return undefined;
+      dir = location.dir;
+      name = (base, ext) => (ext === 'pem' ? `${base}.pem` : `meta${n}.json`);
+    }
+    const texts = await Promise.all(
+      VERSION_FILES.map(async (f) => {
+        // certbot's metaN.json never exists: read it from the archive beside the links' targets.
+        const file = f.ext === 'json' ? join(archiveDir, `meta${n}.json`) : join(dir, name(f.base, f.ext));
+        return [f.field as string, await readOrUndefined(file)] as const;
+      }),
+    );
+    if (texts[0]?.[1] === undefined) return undefined;
+    return Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
+  }
+
+  /** Writes the archive files of version `n` (it must not exist); on failure removes what it wrote. */
+  async writeVersion(safe: string, n: number, value: Readonly<Record<string, string>>): Promise<void> {
+    const archiveDir = join(this.stateDir, 'archive', safe);
+    await ensureDir(archiveDir, this.faults, `archive/${safe}`);
+    await ensureDir(this.liveRoot, this.faults, 'live');
+    await this.removeTmpFiles(archiveDir, `archive/${safe}`);
+    for (const f of VERSION_FILES) {
+      const text = value[f.field];
+      if (text === undefined) continue;
+      await atomicWrite(join(archiveDir, `${f.base}${n}.${f.ext}`), text, { mode: f.mode, faults: this.faults, label: `archive/${safe}/${f.base}${n}.${f.ext}` });
+    }
+  }
+
+  /** Makes version `n` live by one rename (see the module comment). */
+  async switchLive(safe: string, n: number): Promise<string> {
+    const faults = this.faults;
+    const versionName = `.${safe}.v${n}`;
+    const versionDir = join(this.liveRoot, versionName);
+    await ensureDir(this.liveRoot, faults, 'live');
+    try {
+      await fs.rm(versionDir, { recursive: true, force: true });
+      await faults?.(`mkdir live/${versionName}`);
+      await fs.mkdir(versionDir, { mode: 0o700 });
+      for (const f of PEM_FILES) {
+        await faults?.(`symlink live/${versionName}/${f.base}.pem`);
+        await fs.symlink(`../../archive/${safe}/${f.base}${n}.pem`, join(versionDir, `${f.base}.pem`));
+      }
+    } catch (err) {
+      if (err instanceof CertpilotError) throw err;
+      throw ioError(`building ${versionDir}`, err);
+    }
+    await atomicWrite(join(versionDir, 'README'), README, { mode: 0o644, faults, label: `live/${versionName}/README` });
+    await fsyncDir(this.liveRoot, faults, 'live');
+
+    const link = join(this.liveRoot, safe);
+    const tmpLink = join(this.liveRoot, `.${safe}.link.tmp`);
+    try {
+      const current = await lstatOrUndefined(link);
+      if (current?.isDirectory()) {
+        // A certbot directory cannot be replaced by rename(2); set it aside, then switch at once.
+        const aside = join(this.liveRoot, `.${safe}.legacy`);
+        await fs.rm(aside, { recursive: true, force: true });
+        await faults?.(`rename live/${safe} live/.${safe}.legacy`);
+        await fs.rename(link, aside);
+        this.logger.info({ name: safe }, 'storage: replacing the certbot live directory with a versioned link');
+      }
+      await fs.rm(tmpLink, { force: true });
+      await faults?.(`symlink live/.${safe}.link.tmp`);
+      await fs.symlink(versionName, tmpLink);
+      await faults?.(`rename live/${safe}`);
+      await fs.rename(tmpLink, link);
+    } catch (err) {
+      if (err instanceof CertpilotError) throw err;
+      throw ioError(`switching live/${safe} to version ${n}`, err);
+    }
+    await fsyncDir(this.liveRoot, faults, 'live');
+    await this.removeStaleLiveEntries(safe, versionName);
+    return versionName;
+  }
+
+  /** Removes every file of version `n` (which must not be live), best effort. */
+  async removeVersion(safe: string, n: number): Promise<void> {
+    const archiveDir = join(this.stateDir, 'archive', safe);
+    const targets = [...VERSION_FILES.map((f) => join(archiveDir, `${f.base}${n}.${f.ext}`)), join(this.liveRoot, `.${safe}.v${n}`), join(this.liveRoot, `.${safe}.link.tmp`)];
+    for (const target of targets) {
+      await fs.rm(target, { recursive: true, force: true }).catch((err: unknown) =>
+        this.logger.warn({ name: safe, target, code: (err as NodeJS.ErrnoException).code }, 'storage: could not remove a leftover of a failed save'),
+      );
+    }
+    await this.removeTmpFiles(archiveDir, `archive/${safe}`).catch(() => undefined);
+  }
+
+  /** Removes the live link of `safe` and its version directories (the archive stays). */
+  async removeLive(safe: string): Promise<void> {
+    await fs.rm(join(this.liveRoot, safe), { recursive: true, force: true });
+    await this.removeStaleLiveEntries(safe, '');
+  }
+
+  /** Every version number present for `safe`: archive files and version directories, live or left over. */
+  async versionNumbers(safe: string): Promise<number[]> {
+    const found = new Set<number>();
+    for (const entry of await readdirOrEmpty(join(this.stateDir, 'archive', safe))) {
+      const m = ARCHIVE_ENTRY.exec(entry)?.[1];
+      if (m !== undefined) found.add(Number(m));
+    }
+    const versionDir = new RegExp(`^\\.${escapeRegExp(safe)}\\.v(\\d+)$`);
+    for (const entry of await readdirOrEmpty(this.liveRoot)) {
+      const m = versionDir.exec(entry)?.[1];
+      if (m !== undefined) found.add(Number(m));
+    }
+    const live = await this.locateLive(safe);
+    if (live?.version === 0) found.add(0);
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** Names with a live set (a link, a certbot directory, or one set aside mid-migration). */
+  async liveNames(): Promise<string[]> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(this.liveRoot, { withFileTypes: true });
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) return [];
+      throw ioError('listing live/', err);
+    }
+    const names = new Set<string>();
+    for (const dirent of entries) {
+      const entry = dirent.name;
+      // certbot keeps a README file directly in live/; only links and directories are certificates.
+      if (!dirent.isSymbolicLink() && !dirent.isDirectory()) continue;
+      if (unsafeNameReason(entry) === undefined) names.add(entry);
+      const aside = /^\.(.+)\.legacy$/.exec(entry)?.[1];
+      if (aside !== undefined && unsafeNameReason(aside) === undefined) names.add(aside);
+    }
+    return [...names].sort();
+  }
+
+  /** Names with an archive directory. */
+  async archiveNames(): Promise<string[]> {
+    return (await readdirOrEmpty(join(this.stateDir, 'archive'))).filter((e) => unsafeNameReason(e) === undefined);
+  }
+
+  /** Removes temporary files a crashed write left in `dir` (the caller's Locker excludes a live writer). */
+  async removeTmpFiles(dir: string, label: string): Promise<void> {
+    for (const entry of await readdirOrEmpty(dir)) {
+      if (!isTmpSibling(entry)) continue;
+      await this.faults?.(`cleanup ${label}/${entry}`);
+      await fs.rm(join(dir, entry), { force: true });
+    }
+  }
+
+  /** After a switch: removes older version directories, a set-aside certbot directory and temp links. */
+  private async removeStaleLiveEntries(safe: string, keep: string): Promise<void> {
+    const mine = new RegExp(`^\\.${escapeRegExp(safe)}\\.(?:v\\d+|legacy|link\\.tmp)$`);
+    for (const entry of await readdirOrEmpty(this.liveRoot)) {
+      if (entry === keep || !mine.test(entry)) continue;
+      try {
+        await this.faults?.(`cleanup live/${entry}`);
+        await fs.rm(join(this.liveRoot, entry), { recursive: true, force: true });
+      } catch (err) {
+        // The new version is live already; a leftover only costs disk space and is retried next save.
+        if (err instanceof CertpilotError) throw err;
+        this.logger.warn({ name: safe, entry, code: (err as NodeJS.ErrnoException).code }, 'storage: could not remove an old live directory');
+      }
+    }
+  }
+}
+
+/** The file's text, or undefined when it does not exist. */
+export async function readOrUndefined(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return undefined;
+    throw ioError(`reading ${file}`, err);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return (await lstatOrUndefined(file)) !== undefined;
+}
+
+async function lstatOrUndefined(file: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(file);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return undefined;
+    throw ioError(`reading ${file}`, err);
+  }
+}
+
+/** The entries of `dir`, or none when it does not exist. */
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return [];
+    throw ioError(`listing ${dir}`, err);
+  }
+}

@@ -1,0 +1,205 @@
+// The kubernetes-secret state store against the stand-in, driven by the real client-node: the
+// state store contract; a 409 on the first write of every Secret (another writer got there first)
+// loses nothing and the CLI run against Pebble succeeds; 60 renewals keep the Secret small with its
+// live version readable; `state copy` dir → Secrets → dir is byte for byte and `status` reads the
+// same rows from both.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { after, describe, it, test } from 'node:test';
+import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
+import { KubernetesSecretStateBackend, secretDataBytes, STATE_LABEL } from '../../src/storage/backends/kubernetes-secret/kubernetes-secret-state-backend.js';
+import { StateStore } from '../../src/storage/state-store.js';
+import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
+import { stateStoreContract } from '../../src/testing/state-store-contract.js';
+import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
+import type { KubeStandin} from '../harness/kube-standin.js';
+import { startKubeStandin } from '../harness/kube-standin.js';
+import { startPebble } from '../harness/pebble.js';
+import { requirePebble } from '../harness/servers.js';
+
+let shared: Promise<{ standin: KubeStandin; client: KubernetesClient }> | undefined;
+async function standinClient(): Promise<{ standin: KubeStandin; client: KubernetesClient }> {
+  shared ??= (async () => {
+    const standin = await startKubeStandin();
+    const kubeconfig = await standin.writeKubeconfig();
+    return { standin, client: new KubernetesClient({ kubeconfig, apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir) };
+  })();
+  return shared;
+}
+after(async () => {
+  if (shared) await (await shared).standin.stop();
+});
+
+let stores = 0;
+// Each fixture is its own store in the shared namespace (its own secretPrefix).
+stateStoreContract('kubernetes-secret', async () => ({ backend: new KubernetesSecretStateBackend({ client: (await standinClient()).client, secretPrefix: `t${++stores}` }) }));
+
+describe('kubernetes-secret state Secrets', () => {
+  it('reads over one kept-alive connection (client-node alone opens a TLS connection per request)', async () => {
+    const { standin, client } = await standinClient();
+    await client.getSecret('warm-up');
+    const before = standin.tlsConnections;
+    for (let i = 0; i < 20; i++) await client.getSecret(`absent-${i}`);
+    assert.equal(standin.tlsConnections - before, 0, 'twenty reads opened no new connection');
+  });
+
+  it('holds a certificate in one labelled Secret; 60 renewals keep it far under 1 MiB with the live version readable', async () => {
+    const { standin, client } = await standinClient();
+    const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'renew60', keepVersions: 3 });
+    const store = new StateStore(backend);
+    // The largest key certpilot issues with, kept across renewals (reuseKey): new keys would only cost time.
+    let last = makeTestBundle({ domains: ['big.example.test'], keyType: 'rsa-4096' });
+    const privateKeyPem = last.privateKeyPem;
+    for (let i = 1; i <= 60; i++) {
+      last = makeTestBundle({ domains: ['big.example.test', `n${i}.big.example.test`], keyType: 'rsa-4096', privateKeyPem });
+      await store.save('big', last);
+      await store.saveState('big', { failureCount: 0, lastAttempt: { at: new Date().toISOString(), result: 'success', reason: 'lifetime' }, deployments: { files: { version: i, serialNumber: last.metadata.serialNumber, at: new Date().toISOString(), result: 'success', message: 'wrote 4 files' } } });
+    }
+    const secret = standin.secret('renew60-cert-big');
+    assert.ok(secret, 'one Secret per certificate');
+    const md = secret.metadata as { labels: Record<string, string> };
+    assert.equal(md.labels['app.kubernetes.io/managed-by'], 'certpilot');
+    assert.equal(md.labels[STATE_LABEL], 'certificate');
+    const bytes = secretDataBytes(secret.data as Record<string, string>);
+    assert.ok(bytes < 128 * 1024, `the Secret holds ${bytes} bytes after 60 renewals`);
+    const loaded = await store.load('big');
+    assert.equal(loaded?.version, 60);
+    assert.equal(loaded?.certPem, last.certPem);
+    assert.equal(loaded?.privateKeyPem, last.privateKeyPem);
+    assert.deepEqual(await backend.list('certificates/big/versions/'), [57, 58, 59, 60].map((n) => `certificates/big/versions/${n}`), 'the live version and keepVersions earlier ones');
+    assert.equal((await store.loadState('big')).deployments?.files?.version, 60);
+  });
+
+  it('refuses a write over 1 MiB with ERR_STORAGE_FULL and keeps the live version', async () => {
+    const { client } = await standinClient();
+    const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'full' });
+    const store = new StateStore(backend);
+    const bundle = makeTestBundle({ domains: ['full.example.test'] });
+    await store.save('full', bundle);
+    await assert.rejects(backend.put('certificates/full/pending-order', { 'order.json': 'x'.repeat(1024 * 1024), 'privkey.pem': 'k' }), (e: Error & { code?: string }) => e.code === 'ERR_STORAGE_FULL');
+    assert.equal((await store.load('full'))?.certPem, bundle.certPem);
+  });
+});
+
+describe('kubernetes-secret state store: room for a new version', () => {
+  it('checkWritable refuses, before an order, a version that would take the Secret near 1 MiB', async () => {
+    const { client } = await standinClient();
+    const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'room' });
+    const store = new StateStore(backend);
+    await store.save('near', makeTestBundle({ domains: ['near.example.test'] }));
+    await store.checkWritable('near');
+    await backend.put('certificates/near/corrupt/filler', { 'blob.bin': 'x'.repeat(1000 * 1024) });
+    await assert.rejects(store.checkWritable('near'), (e: Error & { code?: string }) => e.code === 'ERR_STORAGE_FULL' && /room-cert-near/.test(e.message));
+  });
+});
+
+/** Every file under `dir` (links as `-> target`), for a byte-for-byte comparison of two state trees. */
+async function tree(dir: string, only: (path: string) => boolean): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d)) {
+      const p = join(d, e);
+      const rel = relative(dir, p);
+      const st = await lstat(p);
+      if (st.isDirectory()) await walk(p);
+      else if (only(rel)) out[rel] = st.isSymbolicLink() ? `-> ${await readlink(p)}` : createHash('sha256').update(await readFile(p)).digest('hex');
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+test('state in Secrets with a 409 on the first write of every Secret: the renew run succeeds and nothing is lost; state copy dir → Secrets → dir is byte for byte and status shows the same rows', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const standin = await startKubeStandin();
+  t.after(() => standin.stop());
+  const kubeconfig = await standin.writeKubeconfig();
+
+  // Another writer touches every Secret just before certpilot's first write to it: an update then
+  // carries a stale resourceVersion (409 Conflict), a create meets an existing Secret (409 AlreadyExists).
+  const touched = new Set<string>();
+  standin.beforeSecretWrite = (verb, name, body) => {
+    if (touched.has(name) || !name.startsWith('certpilot-')) return;
+    touched.add(name);
+    if (verb === 'create') {
+      const md = (JSON.parse(body) as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }).metadata;
+      standin.touchSecret(name, { labels: md.labels, annotations: { 'certpilot.io/state-key': md.annotations['certpilot.io/state-key'] ?? '', 'certpilot.io/state-index': '{}', 'other/writer': 'was here' }, data: { 'other.txt': 'keep me' } });
+    } else standin.touchSecret(name, { annotations: { 'other/writer': 'was here' }, data: { 'other.txt': 'keep me' } });
+  };
+
+  const dir = await tempDir();
+  const certificates = [
+    { name: 'alpha', domains: ['alpha.state.test'] },
+    { name: 'beta', domains: ['beta.state.test'] },
+  ];
+  const config = await writeConfig(dir, {
+    directoryUrl: proxy.directoryUrl,
+    httpPort: pebble.httpPort,
+    certificates,
+    stateStore: { type: 'kubernetes-secret', kubeconfig, secretPrefix: 'certpilot' },
+  });
+  const renew = await runCli(['renew', '--config', config]);
+  assert.equal(renew.code, 0, `renew: ${renew.stdout}\n${renew.stderr}`);
+  const conflicts = standin.requests.filter((r) => r.resource === 'secrets' && r.status === 409);
+  assert.ok(touched.size >= 3, `an account Secret and one per certificate were written: ${[...touched].join(', ')}`);
+  assert.ok(conflicts.length >= touched.size, `every Secret's first write met a 409 (${conflicts.length} for ${touched.size})`);
+  for (const name of touched) {
+    assert.equal(standin.secretData(name)['other.txt'], 'keep me', `${name}: the other writer's data is kept`);
+    assert.equal((standin.secret(name)?.metadata as { annotations: Record<string, string> }).annotations['other/writer'], 'was here', `${name}: its annotation is kept`);
+  }
+  const status = await runCli(['status', '--json', '--config', config]);
+  assert.equal(status.code, 0, status.stderr);
+  const rows = JSON.parse(status.stdout) as { name: string; version?: number }[];
+  assert.deepEqual(rows.map((r) => [r.name, r.version]), [['alpha', 1], ['beta', 1]], 'both certificates are live in their Secrets');
+
+  // state copy: Secrets → dir → Secrets (other prefix) → dir: the same bytes both times.
+  const spec = (prefix: string): string => `kubernetes-secret:${standin.namespace}?kubeconfig=${kubeconfig}&secretPrefix=${prefix}`;
+  const dirA = join(dir, 'copy-a');
+  const dirB = join(dir, 'copy-b');
+  const toDir = await runCli(['state', 'copy', '--from', spec('certpilot'), '--to', `dir:${dirA}`]);
+  assert.equal(toDir.code, 0, toDir.stderr);
+  assert.match(toDir.stdout, /cert +alpha: live version 1; versions 1; renewal state/);
+  assert.match(toDir.stdout, /account +/);
+  const toSecrets = await runCli(['state', 'copy', '--from', `dir:${dirA}`, '--to', spec('copied')]);
+  assert.equal(toSecrets.code, 0, toSecrets.stderr);
+  const back = await runCli(['state', 'copy', '--from', spec('copied'), '--to', `dir:${dirB}`]);
+  assert.equal(back.code, 0, back.stderr);
+  const kept = (p: string): boolean => /^(accounts|archive|renewal-state|live)\//.test(p) && !p.endsWith('README');
+  const [a, b] = [await tree(dirA, kept), await tree(dirB, kept)];
+  assert.ok(Object.keys(a).some((p) => p.endsWith('private_key.pem')), 'the account key was copied');
+  assert.ok(Object.keys(a).some((p) => p === join('archive', 'alpha', 'privkey1.pem')));
+  assert.ok(Object.keys(a).some((p) => p === join('renewal-state', 'beta.json')));
+  assert.deepEqual(b, a, 'dir → Secrets → dir gives the same account key, versions and renewal state, byte for byte');
+
+  // status reads the same rows from the directory copy as from the Secrets.
+  const dirConfig = await writeConfig(await tempDir(), { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates });
+  const fromDir = await runCli(['status', '--json', '--config', dirConfig, '--state-dir', dirB]);
+  assert.equal(fromDir.code, 0, fromDir.stderr);
+  // Paths exist only for the directory; the time left moves between the two runs.
+  const strip = (text: string): unknown => (JSON.parse(text) as Record<string, unknown>[]).map(({ files: _files, remainingMs: _left, ...row }) => row);
+  assert.deepEqual(strip(fromDir.stdout), strip(status.stdout));
+});
+
+test('a filesystem run never loads the Kubernetes client; a run with state in Secrets loads it on first use', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  // A module hook that names every file the CLI loads (the bundle's chunks are named after their entry).
+  await writeFile(join(dir, 'hooks.mjs'), "export async function load(url, context, next) { if (url.startsWith('file:')) process.stderr.write(`LOADED ${url}\\n`); return next(url, context); }\n");
+  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  const loaded = async (stateStore?: Record<string, unknown>): Promise<string[]> => {
+    const config = await writeConfig(await tempDir(), { directoryUrl: 'https://127.0.0.1:1/dir', httpPort: 1, certificates: [{ name: 'a', domains: ['a.lazy.test'] }], ...(stateStore ? { stateStore } : {}) });
+    const out = await runCli(['status', '--config', config], { env: { NODE_OPTIONS: `--import ${join(dir, 'register.mjs')}` } });
+    return out.stderr.split('\n').filter((l) => l.startsWith('LOADED ')).map((l) => l.slice(l.lastIndexOf('/') + 1));
+  };
+  const filesystem = await loaded();
+  assert.ok(filesystem.some((f) => f.startsWith('status-')), `the hook saw the CLI load its chunks: ${filesystem.join(' ')}`);
+  assert.deepEqual(filesystem.filter((f) => /kubernetes/.test(f)), [], 'no Kubernetes code in a filesystem run');
+  const secrets = await loaded({ type: 'kubernetes-secret', kubeconfig: join(dir, 'missing-kubeconfig') });
+  assert.ok(secrets.some((f) => f.startsWith('kubernetes-client-')), `state in Secrets loads the client: ${secrets.join(' ')}`);
+});
