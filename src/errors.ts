@@ -210,7 +210,7 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_IMPORT_INVALID: {
-    title: 'A lineage or certificate set is broken (a broken live/ link, a key that does not match its certificate, a chain that does not parse); nothing of it was imported',
+    title: 'A lineage or certificate set is broken or unsafe to read (a broken live/ link, a link pointing outside its own archive/, a symbolic link or a directory another user may write inside, a key that does not match its certificate, a chain that does not parse); nothing of it was imported',
     hint: 'Repair or remove the named lineage in certbot\'s directory (`certbot certificates` shows it), then import again: the others are imported already.',
     local: true,
   },
@@ -235,7 +235,7 @@ export const ERROR_CATALOG = {
     hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
   ERR_FS_SHARED_DIR: {
-    title: 'A directory certpilot would write into (or one of its parents) can be written by another user',
+    title: 'A directory certpilot would write into, or read as root (certbot\'s directory for `import`), or one of its parents can be written by another user',
     hint: 'Make the directory and its parents owned by root (or certpilot\'s user) and not writable by others, or set the plug-in\'s allowSharedDir: true if you accept the risk (docs/security.md).',
     local: true,
   },

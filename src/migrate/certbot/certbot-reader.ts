@@ -28,7 +28,7 @@
 
 import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { CertpilotError } from '../../errors.js';
-import type { DirHandle} from '../../fs/dir-handle.js';
+import type { DirHandle } from '../../fs/dir-handle.js';
 import { openDirectory, sharedReason } from '../../fs/dir-handle.js';
 import { hasErrno } from '../../fs/atomic-write.js';
 import { certificateSetProblem, type CertificateSetPems } from '../../storage/certificate-facts.js';
@@ -218,10 +218,11 @@ export async function readCertbotState(root: DirHandle, configDir: string): Prom
 async function readLineage(root: DirHandle, name: string): Promise<CertbotVersion[] | string> {
   const liveDir = await openInside(root, ['live', name]);
   if (typeof liveDir === 'string') return liveDir;
-  // The live links say which version is live; all four must name the same N in archive/<name>/,
-  // exactly as certbot writes them (a relative link): anything else is not followed.
-  let liveVersion: number | undefined;
+  const archiveDir = await openInside(root, ['archive', name]);
   try {
+    // The live links say which version is live; all four must name the same N in archive/<name>/,
+    // exactly as certbot writes them (a relative link): anything else is not followed.
+    let liveVersion: number | undefined;
     for (const file of PEM_FILES) {
       let target: string;
       try {
@@ -232,37 +233,38 @@ async function readLineage(root: DirHandle, name: string): Promise<CertbotVersio
       }
       const m = /^\.\.\/\.\.\/archive\/([^/]+)\/([a-z]+)(\d+)\.pem$/.exec(target);
       if (m?.[1] !== name || m[2] !== file || m[3] === undefined) return `live/${name}/${file}.pem points outside archive/${name}/ (-> ${target}): not followed`;
+      const broken = `live/${name}/${file}.pem is a broken symbolic link (-> ${target}: no such file)`;
+      if (typeof archiveDir === 'string') return /does not exist$/.test(archiveDir) ? broken : archiveDir;
+      if ((await archiveDir.lstat(`${file}${m[3]}.pem`).catch(() => undefined)) === undefined) return broken;
       const n = Number(m[3]);
       if (liveVersion !== undefined && n !== liveVersion) return `live/${name}/ links mix versions ${liveVersion} and ${n} (a certbot run died mid-update)`;
       liveVersion = n;
     }
+    if (liveVersion === undefined || typeof archiveDir === 'string') return `live/${name}/ holds no certificate`;
+    return await readVersions(archiveDir, name, liveVersion);
   } finally {
     await liveDir.close();
+    if (typeof archiveDir !== 'string') await archiveDir.close();
   }
-  if (liveVersion === undefined) return `live/${name}/ holds no certificate`;
-  const archiveDir = await openInside(root, ['archive', name]);
-  if (typeof archiveDir === 'string') return archiveDir;
-  try {
-    // Versions 1..live: certbot numbers them without gaps; a missing one is reported, not skipped.
-    const versions: CertbotVersion[] = [];
-    for (let n = 1; n <= liveVersion; n++) {
-      const pems: Partial<CertificateSetPems> = {};
-      for (const file of PEM_FILES) {
-        const text = await readInside(archiveDir, `${file}${n}.pem`, `archive/${name}/${file}${n}.pem`);
-        if (typeof text !== 'string') {
-          return n === liveVersion && text.missing ? `live/${name}/${file}.pem is a broken symbolic link (-> ../../archive/${name}/${file}${n}.pem: no such file)` : text.reason;
-        }
-        pems[FIELD[file]] = text;
-      }
-      const set = pems as CertificateSetPems;
-      const problem = certificateSetProblem(set, `archive/${name}/cert${n}.pem`);
-      if (problem !== undefined) return problem;
-      versions.push({ version: n, ...set });
+}
+
+/** Versions 1..`liveVersion` of `archive/<name>/`, each file opened in its descriptor with O_NOFOLLOW. */
+async function readVersions(archiveDir: DirHandle, name: string, liveVersion: number): Promise<CertbotVersion[] | string> {
+  // Versions 1..live: certbot numbers them without gaps; a missing one is reported, not skipped.
+  const versions: CertbotVersion[] = [];
+  for (let n = 1; n <= liveVersion; n++) {
+    const pems: Partial<CertificateSetPems> = {};
+    for (const file of PEM_FILES) {
+      const text = await readInside(archiveDir, `${file}${n}.pem`, `archive/${name}/${file}${n}.pem`);
+      if (typeof text !== 'string') return text.reason;
+      pems[FIELD[file]] = text;
     }
-    return versions;
-  } finally {
-    await archiveDir.close();
+    const set = pems as CertificateSetPems;
+    const problem = certificateSetProblem(set, `archive/${name}/cert${n}.pem`);
+    if (problem !== undefined) return problem;
+    versions.push({ version: n, ...set });
   }
+  return versions;
 }
 
 /** Every account folder under accounts/ (symbolic links, certbot's ACMEv1 aliases, are skipped). */

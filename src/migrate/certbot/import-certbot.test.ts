@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
-import { FilesystemCertificateStore } from '../../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../storage/backends/filesystem/filesystem-certificate-store.js';
 import type { CertificateBundle } from '../../storage/certificate-store.js';
+import { MemoryStateBackend } from '../../storage/backends/memory/memory-state-backend.js';
+import { StateStore } from '../../storage/state-store.js';
 import { importCertbot, type CertbotImportOptions } from './import-certbot.js';
 
 const SERVER = 'https://acme.test:14000/dir';
@@ -110,5 +112,74 @@ describe('importCertbot', () => {
 
   it('refuses a directory that is not certbot\'s', async () => {
     await assert.rejects(importCertbot(await options(await tempDir(), join(await tempDir(), 's'))), { code: 'ERR_IMPORT_SOURCE' });
+  });
+
+  it('writes through the domain stores whatever the backend: into memory, every version, the ARI id, the account; twice changes nothing', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'a', [v1, v2]);
+    writeAccount(root);
+    const store = new StateStore(new MemoryStateBackend());
+    const opts = { ...(await options(root, '/nonexistent')), stores: { certificates: store, accounts: store } };
+    const report = await importCertbot(opts);
+    assert.deepEqual(report.items.map((i) => `${i.kind}:${i.status}`).sort(), ['account:imported', 'certificate:imported']);
+    assert.deepEqual(await store.listVersions('a'), [1, 2], "every certbot version kept");
+    const live = await store.load('a');
+    assert.equal(live?.certPem, v2.certPem);
+    assert.ok(live?.metadata.ariCertId, 'the first renewal sends replaces');
+    assert.equal((await store.loadAccount(SERVER))?.url, 'https://acme.test:14000/my-account/1');
+    const again = await importCertbot(opts);
+    assert.deepEqual(again.items.map((i) => i.status), ['unchanged', 'unchanged']);
+    assert.deepEqual(await store.listVersions('a'), [1, 2]);
+  });
+
+  it('keeps private keys 0600 in a state directory', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'a', [v1, v2]);
+    const stateDir = join(await tempDir(), 'state');
+    await importCertbot(await options(root, stateDir));
+    for (const n of [1, 2]) assert.equal(statSync(join(stateDir, 'archive', 'a', `privkey${n}.pem`)).mode & 0o777, 0o600);
+  });
+
+  it('follows no symbolic link but certbot\'s own live -> ../../archive/NAME/: a planted link or another lineage\'s file is refused by name, the others imported', async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'good', [v1]);
+    writeLineage(root, 'planted', [v2]);
+    writeLineage(root, 'borrower', [makeTestBundle({ domains: ['b.test'] })]);
+    // A key outside the directory, linked in place of the archived key: never read.
+    const outside = join(await tempDir(), 'secret.pem');
+    writeFileSync(outside, v2.privateKeyPem);
+    rmSync(join(root, 'archive', 'planted', 'privkey1.pem'));
+    symlinkSync(outside, join(root, 'archive', 'planted', 'privkey1.pem'));
+    // A live link into another lineage's archive.
+    rmSync(join(root, 'live', 'borrower', 'cert.pem'));
+    symlinkSync('../../archive/good/cert1.pem', join(root, 'live', 'borrower', 'cert.pem'));
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const by = (name: string) => report.items.find((i) => i.name === name);
+    assert.equal(by('good')?.status, 'imported');
+    assert.equal(by('planted')?.code, 'ERR_IMPORT_INVALID');
+    assert.match(by('planted')?.detail ?? '', /archive\/planted\/privkey1\.pem is not a regular file \(a symbolic link is not followed\)/);
+    assert.equal(by('borrower')?.code, 'ERR_IMPORT_INVALID');
+    assert.match(by('borrower')?.detail ?? '', /live\/borrower\/cert\.pem points outside archive\/borrower\//);
+    const store = new FilesystemCertificateStore({ stateDir });
+    assert.deepEqual(await store.list(), ['good']);
+  });
+
+  it('as root, reads nothing another user could have planted: an archive directory owned by another uid, a shared certbot directory', { skip: process.geteuid?.() !== 0 ? 'needs root (chown)' : false }, async () => {
+    const root = join(await tempDir(), 'le');
+    writeLineage(root, 'good', [v1]);
+    writeLineage(root, 'theirs', [v2]);
+    chownSync(join(root, 'archive', 'theirs'), 4242, 4242);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    assert.equal(report.items.find((i) => i.name === 'good')?.status, 'imported');
+    const theirs = report.items.find((i) => i.name === 'theirs');
+    assert.equal(theirs?.status, 'skipped');
+    assert.match(theirs?.detail ?? '', /archive\/theirs is not read: it is owned by uid 4242/);
+
+    chmodSync(root, 0o777);
+    const other = join(await tempDir(), 'state2');
+    await assert.rejects(importCertbot(await options(root, other)), { code: 'ERR_FS_SHARED_DIR' });
+    assert.ok(!existsSync(other), 'nothing written');
   });
 });

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
-import { FilesystemCertificateStore } from '../../storage/filesystem/filesystem-certificate-store.js';
+import { FilesystemCertificateStore } from '../../storage/backends/filesystem/filesystem-certificate-store.js';
 import type { CertificateBundle } from '../../storage/certificate-store.js';
 import { importFiles, type FilesImportOptions } from './import-files.js';
 
@@ -60,6 +60,18 @@ describe('importFiles', () => {
     const report = await importFiles(options(volume, stateDir, true));
     const config = parse(report.config) as { deployers: Record<string, { files?: unknown }> };
     assert.deepEqual(config.deployers.volume?.files, { 'fullbundle.pem': false });
+    assert.ok(!existsSync(stateDir));
+  });
+
+  it('follows no symbolic link in the directory: a privkey.pem linked elsewhere is refused, nothing written', async () => {
+    const volume = join(await tempDir(), 'volume');
+    writeVolume(volume, b);
+    const outside = join(await tempDir(), 'key.pem');
+    writeFileSync(outside, b.privateKeyPem);
+    rmSync(join(volume, 'privkey.pem'));
+    symlinkSync(outside, join(volume, 'privkey.pem'));
+    const stateDir = join(await tempDir(), 'state');
+    await assert.rejects(importFiles(options(volume, stateDir)), (err: { code?: string; message?: string }) => err.code === 'ERR_IMPORT_SOURCE' && /privkey\.pem is not a regular file \(a symbolic link is not followed\)/.test(err.message ?? ''));
     assert.ok(!existsSync(stateDir));
   });
 });
