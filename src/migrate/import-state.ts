@@ -1,7 +1,8 @@
 /**
- * Writes what an import found into certpilot's state through the storage seams only
- * (`CertificateStore.save`, `AccountStore.saveAccount`, `RenewalStateStore.saveState`), never by
- * path, and never with a request to the CA. Shared by `import certbot` and `import files`.
+ * Writes what an import found into certpilot's state through the domain stores only
+ * (`CertificateStore.save`, `AccountStore.saveAccount`, `RenewalStateStore.saveState` of the
+ * configured `CertpilotStore`, over whatever backend: a directory, Secrets, memory in tests), never
+ * by path, and never with a request to the CA. Shared by `import certbot` and `import files`.
  *
  * - **Plan, then apply.** Each certificate and account is first planned from what the store holds
  *   (reads only): `--dry-run` stops there and writes nothing at all.
