@@ -17,7 +17,7 @@
  * only with a readable key and account URL.
  *
  * **Race-free as root** (DESIGN.md security rules, `src/fs/dir-handle.ts`): the directory is opened
- * by {@link openCertbotDir} (a walk from `/` with `O_NOFOLLOW`, refusing a directory another user
+ * by {@link openImportSource} (a walk from `/` with `O_NOFOLLOW`, refusing a directory another user
  * may write), and everything inside it is reached through open directory descriptors, never by
  * path. No symlink is followed: certbot's `live/<name>/*.pem` links are read with readlink and must
  * say exactly `../../archive/<name>/<file>N.pem`; the file is then opened in the lineage's own
@@ -84,11 +84,11 @@ const PEM_FILES = ['cert', 'chain', 'fullchain', 'privkey'] as const;
 const FIELD = { cert: 'certPem', chain: 'chainPem', fullchain: 'fullchainPem', privkey: 'privateKeyPem' } as const;
 
 /**
- * Opens certbot's configuration directory race-free (see the module comment): `ERR_IMPORT_SOURCE`
+ * Opens the directory to import (certbot's, or `import files`' one) race-free (see the module comment): `ERR_IMPORT_SOURCE`
  * when it cannot be opened, `ERR_FS_SHARED_DIR` when it (or a parent) can be written by another
  * user. The caller closes it.
  */
-export async function openCertbotDir(configDir: string, hint = 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).'): Promise<DirHandle> {
+export async function openImportSource(configDir: string, hint = 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).'): Promise<DirHandle> {
   try {
     return await openDirectory(configDir, { component: 'import', allowSharedField: 'nothing', errorCode: 'ERR_IMPORT_SOURCE' });
   } catch (err) {

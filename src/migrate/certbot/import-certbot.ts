@@ -13,7 +13,7 @@ import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportN
 import { bundleOrder } from '../pem-bundle.js';
 import { mapRenewalConf, sameServer } from './certbot-mapping.js';
 import type { DirHandle } from '../../fs/dir-handle.js';
-import { isCertbotDir, listInside, openCertbotDir, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
+import { isCertbotDir, listInside, openImportSource, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
@@ -41,7 +41,7 @@ export interface CertbotImportOptions {
  */
 export async function importCertbot(options: CertbotImportOptions): Promise<ImportReport> {
   const configDir = resolve(options.configDir);
-  const root = await openCertbotDir(configDir);
+  const root = await openImportSource(configDir);
   try {
     if (!(await isCertbotDir(root))) {
       throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${configDir} failed: it has no live/, accounts/ or renewal/ folder of certbot`, {

@@ -13,7 +13,7 @@ import { safeName } from '../../storage/filesystem/safe-name.js';
 import { ConfigDraft, type DraftInstance } from '../config-draft.js';
 import { applyPlans, planCertificate, type ImportNote, type ImportReport, type ImportStores } from '../import-state.js';
 import { bundleOrder } from '../pem-bundle.js';
-import { openCertbotDir, readInside } from '../certbot/certbot-reader.js';
+import { openImportSource, readInside } from '../certbot/certbot-reader.js';
 
 /** Options of {@link importFiles}. */
 export interface FilesImportOptions {
@@ -39,7 +39,7 @@ export async function importFiles(options: FilesImportOptions): Promise<ImportRe
   const name = safeName(options.name);
   // Race-free as root: the directory is opened by a walk with O_NOFOLLOW (refused when another user
   // may write it), each file through its descriptor with O_NOFOLLOW: no symlink is followed.
-  const handle = await openCertbotDir(dir, 'Give the directory that holds cert.pem, chain.pem, fullchain.pem and privkey.pem (the deck\'s dev volume root).');
+  const handle = await openImportSource(dir, 'Give the directory that holds cert.pem, chain.pem, fullchain.pem and privkey.pem (the deck\'s dev volume root).');
   const read = async (file: string, required: boolean): Promise<string | undefined> => {
     const text = await readInside(handle, file, resolve(dir, file));
     if (typeof text === 'string') return text;
