@@ -86,7 +86,7 @@ async function measure(cmd, args, { env, cwd }) {
   children.add(child);
   let stdout = '';
   let stderr = '';
-  const cap = (s, d) => (s.length > 200_000 ? s : s + d.toString());
+  const cap = (s, d) => (s.length > 50_000_000 ? s : s + d.toString()); // `status --json` of 1000 is ~1 MB
   child.stdout.on('data', (d) => (stdout = cap(stdout, d)));
   child.stderr.on('data', (d) => (stderr = cap(stderr, d)));
   const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);

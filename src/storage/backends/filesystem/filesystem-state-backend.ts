@@ -229,22 +229,28 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     }
     if ('certificates/'.startsWith(prefix) || prefix.startsWith('certificates/')) {
       const only = /^certificates\/([^/]+)\//.exec(prefix)?.[1];
-      const live = new Set(await this.layout.liveNames());
+      // One readdir each of live/, renewal-state/ and pending/ for every name: per-name listings of
+      // those folders made listing 1000 certificates quadratic.
+      const listing = await this.layout.liveListing();
+      const live = new Set(listing.names);
       const names = new Set<string>(only !== undefined ? [only] : [...live, ...(await this.layout.archiveNames())]);
+      const stateFiles = new Set(await readdirOrEmpty(join(this.stateDir, 'renewal-state')));
+      const pending = new Set(await readdirOrEmpty(join(this.stateDir, 'pending')));
       if (only === undefined) {
-        for (const f of await readdirOrEmpty(join(this.stateDir, 'renewal-state'))) {
+        for (const f of stateFiles) {
           const n = /^(.+)\.json$/.exec(f)?.[1];
           if (n !== undefined && unsafeNameReason(n) === undefined) names.add(n);
         }
-        for (const n of await readdirOrEmpty(join(this.stateDir, 'pending'))) if (unsafeNameReason(n) === undefined) names.add(n);
+        for (const n of pending) if (unsafeNameReason(n) === undefined) names.add(n);
       }
       for (const name of names) {
         if (unsafeNameReason(name) !== undefined) continue;
         const base = `certificates/${name}`;
         if (live.has(name)) keys.push(`${base}/live`);
-        for (const n of await this.layout.versionNumbers(name)) keys.push(`${base}/versions/${n}`);
-        if ((await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
-        if ((await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
+        for (const n of await this.layout.versionNumbers(name, listing.versionDirs)) keys.push(`${base}/versions/${n}`);
+        // Listed is not enough: a state is present when it reads (as get() does).
+        if (stateFiles.has(`${name}.json`) && (await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
+        if (pending.has(name) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
       }
     }
     return keys.filter((k) => k.startsWith(prefix)).sort();
