@@ -234,8 +234,9 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
       const listing = await this.layout.liveListing();
       const live = new Set(listing.names);
       const names = new Set<string>(only !== undefined ? [only] : [...live, ...(await this.layout.archiveNames())]);
-      const stateFiles = new Set(await readdirOrEmpty(join(this.stateDir, 'renewal-state')));
-      const pending = new Set(await readdirOrEmpty(join(this.stateDir, 'pending')));
+      // Listing one certificate (every save does) reads its own files only.
+      const stateFiles = new Set(only === undefined ? await readdirOrEmpty(join(this.stateDir, 'renewal-state')) : [`${only}.json`]);
+      const pending = new Set(only === undefined ? await readdirOrEmpty(join(this.stateDir, 'pending')) : [only]);
       if (only === undefined) {
         for (const f of stateFiles) {
           const n = /^(.+)\.json$/.exec(f)?.[1];
