@@ -13,6 +13,9 @@
 //   BENCH_TOOLS=certbot,lego,certpilot   which clients to run (default all three)
 //   BENCH_REPORT_ONLY=1            rewrite RESULTS.md from results.json (e.g. after editing findings.md)
 //   BENCH_CERTPILOT_CLI=path       another certpilot entry point (debugging only; the report names it)
+//   BENCH_ONLY=renew-secrets       run only certpilot's nothing-due renew with state in Secrets (and the
+//                                  same renew with state in a directory, for the request counts), then
+//                                  merge that row into results.json and rewrite RESULTS.md around it
 //
 // Wall time is process.hrtime around spawn → exit of each child; CPU is GNU time's %U + %S (user +
 // system seconds of the child); peak RSS is GNU time's %M (the child's max resident set, KiB);
@@ -34,6 +37,7 @@ if (!existsSync(harness('pebble.js'))) {
 }
 const { startPebble } = await import(harness('pebble.js'));
 const { startFaultProxy } = await import(harness('fault-proxy.js'));
+const { startKubeStandin } = await import(harness('kube-standin.js'));
 const harnessCli = await import(harness('certpilot.js'));
 const { testCaFile, writeConfig } = harnessCli;
 // The bundle users run; BENCH_CERTPILOT_CLI points elsewhere only to debug this script.
@@ -62,6 +66,8 @@ let TOOLS = (process.env.BENCH_TOOLS ?? 'certbot,lego,certpilot').split(',').map
 const CHILD_TIMEOUT_MS = 180_000; // one invocation; bounded so a hung client cannot hang the run
 const OUT_MD = join(here, QUICK ? 'RESULTS.quick.md' : 'RESULTS.md');
 const OUT_JSON = join(here, QUICK ? 'results.quick.json' : 'results.json');
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'renew-secrets') throw new Error(`bench: BENCH_ONLY must be renew-secrets, not "${ONLY}"`);
 const TIME_BIN = '/usr/bin/time';
 const EMAIL = 'bench@example.com';
 
@@ -394,6 +400,7 @@ async function scenarioRenewNothingDue() {
       }
     }
     await renewWithDeployers(run);
+    await renewWithSecrets(run);
   }
 }
 
@@ -426,6 +433,71 @@ async function renewWithDeployers(run) {
   } catch (error) {
     recordError('renew', line, error);
   }
+}
+
+/**
+ * The same nothing-due renew with state in Secrets of the Kubernetes stand-in
+ * (`stateStore: kubernetes-secret`): the directory of scenario 2 copied into Secrets by `certpilot
+ * state copy` (unmeasured), then `certpilot renew` over the same configuration plus `stateStore`.
+ * It reads 20 certificate Secrets and the account's over HTTPS instead of files; its ACME requests
+ * must be those of the directory line (the state's place changes no request to the CA).
+ */
+let standin;
+async function renewWithSecrets(run) {
+  const state = lastState.certpilot;
+  const line = 'certpilot+secrets';
+  if (!state || results.renew?.[line]?.error) return;
+  const config = join(state.dir, 'certpilot-secrets.yaml');
+  try {
+    if (run === 1) {
+      standin ??= await startKubeStandin();
+      const kubeconfig = await standin.writeKubeconfig();
+      const base = await readFile(join(state.dir, 'certpilot.yaml'), 'utf8');
+      await writeFile(config, `${base}stateStore: ${JSON.stringify({ type: 'kubernetes-secret', kubeconfig, secretPrefix: 'bench' })}\n`);
+      await mustRun('certpilot state copy into Secrets', nodeBin,
+        [cliPath, 'state', 'copy', '--from', `dir:${join(state.dir, 'state')}`, '--to', `kubernetes-secret:${standin.namespace}?kubeconfig=${kubeconfig}&secretPrefix=bench`],
+        { env: baseEnv(), cwd: state.dir },
+        (r) => ((r.stdout.match(/^cert +.*live version/gm) ?? []).length === state.names.length ? undefined : `did not copy every certificate: ${r.stdout}`));
+    }
+    proxy.resetCounts();
+    const apiBefore = standin.requests.length;
+    const steps = [{
+      cmd: nodeBin,
+      args: [cliPath, 'renew', '--config', config],
+      check: (r) => ((r.stdout.match(/^not-due /gm) ?? []).length === state.names.length && !/issued|renewed|deployed/.test(r.stdout) ? undefined : `not every certificate read as not due: ${r.stdout}`),
+    }];
+    const r = await runSequence(`${line} renew`, steps, { env: baseEnv(), cwd: state.dir });
+    const apiRequests = standin.requests.length - apiBefore;
+    record('renew', line, { ...r, certificates: CERTS, invocations: 1, requests: requestSnapshot(), apiRequests });
+    log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests, ${apiRequests} Kubernetes API requests`);
+  } catch (error) {
+    recordError('renew', line, error);
+  }
+}
+
+/**
+ * `BENCH_ONLY=renew-secrets`: certpilot's 20 certificates issued once into a directory
+ * (unmeasured), then per run the nothing-due renew from the directory and from Secrets, both with
+ * request counts. Only the Secrets row is merged into results.json (the directory line of the full
+ * run stays); the directory line of this run goes into the row's note, for the request counts.
+ */
+async function onlyRenewSecrets() {
+  log(`\n[3, Secrets only] renew when nothing of ${CERTS} is due, state in Secrets — ${RUNS_MULTI} run(s)`);
+  const dir = await newDir('secrets');
+  const certNames = names('secrets', CERTS);
+  await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates: certNames.map((n) => ({ name: n, domains: [n] })) });
+  await mustRun(`certpilot issues ${CERTS} certificates`, nodeBin, [cliPath, 'renew', '--config', join(dir, 'certpilot.yaml')], { env: baseEnv(), cwd: dir },
+    () => certNames.map((n) => fileExists(join(dir, 'state', 'live', n, 'fullchain.pem'))).find(Boolean));
+  lastState.certpilot = { dir, names: certNames, tool: 'certpilot' };
+  const directory = [];
+  for (let run = 1; run <= RUNS_MULTI; run++) {
+    proxy.resetCounts();
+    const r = await runSequence('certpilot renew', clients.certpilot.renewAll(dir, certNames), { env: baseEnv(), cwd: dir });
+    directory.push({ ms: r.ms, requests: proxy.requests.total });
+    log(`  certpilot  run ${run}: ${fmtS(r.ms)}  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+    await renewWithSecrets(run);
+  }
+  return directory;
 }
 
 async function scenarioColdStart() {
@@ -543,6 +615,7 @@ const TARGETS = {
   single: { ms: 600, text: 'under 0.6 s' },
   many: { ms: 3000, text: 'under 3 s' },
   renew: { ms: 300, text: 'under 0.3 s' },
+  renewSecrets: { ms: 500, text: 'under 0.5 s' },
 };
 
 function scenarioTable(id, title, lines, certLabel) {
@@ -573,6 +646,7 @@ const LINE_LABELS = {
   certpilot: 'certpilot',
   'certpilot-sequential': 'certpilot, one `issue` per certificate',
   'certpilot+files': 'certpilot, every certificate with a `files` deployer already deployed',
+  'certpilot+secrets': 'certpilot, state in Secrets (Kubernetes stand-in)',
   certbot: 'certbot',
   lego: 'lego',
   'node -e 0': '`node -e 0` (floor)',
@@ -605,6 +679,13 @@ function targetsTable() {
   {
     const x = cp('renew', 'certpilot+files');
     rows.push(`| nothing-due renew of ${CERTS} with \`files\` deployers already deployed ${TARGETS.renew.text} | ${x ? fmtS(x.medianMs) : 'n/a'} | ${x ? (x.medianMs < TARGETS.renew.ms ? 'met' : '**missed**') : 'not measured'} |`);
+  }
+  {
+    const x = cp('renew', 'certpilot+secrets');
+    const fs = cp('renew');
+    rows.push(`| nothing-due renew of ${CERTS} with state in Secrets (stand-in) ${TARGETS.renewSecrets.text} | ${x ? fmtS(x.medianMs) : 'n/a'} | ${x ? (x.medianMs < TARGETS.renewSecrets.ms ? 'met' : '**missed**') : 'not measured'} |`);
+    const same = x && fs ? x.requestsPerCert === fs.requestsPerCert : undefined;
+    rows.push(`| ACME requests of that renew = with state in a directory (${fs ? fmtNum(fs.requestsPerCert) : 'n/a'} / cert) | ${x ? fmtNum(x.requestsPerCert) : 'n/a'} | ${same === undefined ? 'not measured' : same ? 'met' : '**missed**'} |`);
   }
   for (const [id, label] of [['single', 'one certificate'], ['many', `${CERTS} certificates`]]) {
     const x = cp(id);
@@ -686,9 +767,9 @@ ${breakdownTable()}
 ${scenarioTable('many', `2. ${CERTS} certificates with one account, the way each client's users do it`, [...TOOLS.filter((t) => t !== 'certpilot'), ...(TOOLS.includes('certpilot') ? ['certpilot', 'certpilot-sequential'] : [])], 'cert')}
 certbot and lego: ${CERTS} sequential \`certonly\` / \`run\` invocations sharing one config directory (one account, created by the first). certpilot: one \`certpilot renew\` over a configuration listing ${CERTS} certificates (\`renewal.concurrency\` default 4); the second certpilot line is ${CERTS} sequential \`certpilot issue -d\` invocations, like for like with the other two.
 
-${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, [...TOOLS, ...(TOOLS.includes('certpilot') ? ['certpilot+files'] : [])], 'cert')}
-certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2; the last line adds a \`files\` deployer to every certificate (\`dir: ./volumes/{name}\`), deployed by one unmeasured run before: the measured runs must redeploy nothing.
-
+${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, [...TOOLS, ...(TOOLS.includes('certpilot') ? ['certpilot+files', 'certpilot+secrets'] : [])], 'cert')}
+certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2; the \`files\` line adds a \`files\` deployer to every certificate (\`dir: ./volumes/{name}\`), deployed by one unmeasured run before: the measured runs must redeploy nothing. The Secrets line keeps the state in Secrets of the Kubernetes stand-in (\`stateStore: kubernetes-secret\`, copied there from scenario 2's directory by \`certpilot state copy\`): the plan reads each certificate's Secret once over HTTPS (a nothing-due run reads no account).
+${results.renew?.['certpilot+secrets']?.note ? `\n> ${results.renew['certpilot+secrets'].note}\n` : ''}
 ${scenarioTable('start', '4. CLI cold start (`--version`)', [...TOOLS, 'node -e 0'], 'cert')}
 ${results.thousand ? `${scenarioTable('thousand', `5. certpilot alone: ${THOUSAND} certificates in one \`issue\` (concurrency ${THOUSAND_CONCURRENCY}), then nothing-due \`renew\` and \`status --json\``, ['issue', 'renew', 'status'], 'cert')}
 One \`certpilot issue --config\` over a configuration listing ${THOUSAND} certificates with \`renewal.concurrency: ${THOUSAND_CONCURRENCY}\` (one run: it takes the CA the longest), then ${RUNS_MULTI} \`renew\` and ${RUNS_MULTI} \`status --json\` runs over the state it wrote. "Pebble CPU" is the CA's own user + system CPU over the same span (\`/proc/<pid>/stat\`), so "CPU per certificate vs Pebble's" compares like with like.
@@ -711,6 +792,43 @@ async function killChildren() {
 
 let exitCode = 0;
 const startedAt = Date.now();
+if (ONLY === 'renew-secrets') {
+  // One row, measured alone and merged into the last full run's results (its other rows untouched).
+  const saved = JSON.parse(readFileSync(OUT_JSON, 'utf8'));
+  ({ runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS } = saved.settings);
+  RUNS_MULTI = envInt('BENCH_RUNS') ?? RUNS_MULTI;
+  try {
+    scratch = await mkdtemp(join(tmpdir(), 'certpilot-bench-'));
+    await mkdir(join(scratch, 'home'));
+    pebble = await startPebble({ version: '2.4', noSleep: true, nonceRejectPercent: 0, authzReuse: 0, strict: STRICT });
+    proxy = await startFaultProxy(pebble);
+    const directory = await onlyRenewSecrets();
+    const measured = results.renew?.['certpilot+secrets'];
+    for (const id of Object.keys(results)) delete results[id];
+    Object.assign(results, saved.results);
+    if (measured) {
+      const load = versionOf('cat', ['/proc/loadavg']).split(' ').slice(0, 3).join(' ');
+      measured.note = `The Secrets line was measured alone (\`BENCH_ONLY=renew-secrets node bench/run.mjs\`) on ${new Date().toISOString().slice(0, 10)}, ` +
+        `${measured.runs.length} runs, on the shared 2-core machine while other work ran on it (load average ${load} at the end): wall times are noisy. ` +
+        `In the same run the directory line took ${directory.map((d) => fmtS(d.ms)).join(', ')} with ${directory.map((d) => d.requests).join(', ')} ACME requests, ` +
+        `the Secrets line ${measured.runs.map((r) => fmtS(r.ms)).join(', ')} with ${measured.runs.map((r) => r.requests?.total ?? '?').join(', ')} ` +
+        `(and ${measured.runs.map((r) => r.apiRequests ?? '?').join(', ')} Kubernetes API requests for the ${CERTS} certificates).`;
+      (results.renew ??= {})['certpilot+secrets'] = measured;
+    }
+    const md = await writeReport(saved.meta);
+    process.stdout.write(`${md.split('## Scenarios')[0]}\n`);
+  } catch (error) {
+    console.error(error instanceof Error ? error.stack ?? error.message : error);
+    process.exitCode = 1;
+  } finally {
+    await killChildren();
+    await standin?.stop();
+    await proxy?.stop();
+    await pebble?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+  process.exit();
+}
 if (process.env.BENCH_REPORT_ONLY === '1') {
   const saved = JSON.parse(readFileSync(OUT_JSON, 'utf8'));
   ({ runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS } = saved.settings);
@@ -759,6 +877,7 @@ try {
   if (pebble) console.error((await pebble.logs()).split('\n').slice(-30).join('\n'));
 } finally {
   await killChildren();
+  await standin?.stop();
   await proxy?.stop();
   await pebble?.stop();
   if (scratch) await rm(scratch, { recursive: true, force: true });

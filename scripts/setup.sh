@@ -42,7 +42,13 @@ APT_PACKAGES=(pebble openssl ca-certificates
   python3-blinker python3-openssl
   # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
   # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
-  redis-server apache2 libssl3 nginx-light php-cli php-redis)
+  redis-server apache2 libssl3 nginx-light php-cli php-redis
+  # the container image (scripts/image.sh): buildah builds and runs it without a Docker engine
+  # (vfs storage, chroot isolation: no fuse-overlayfs, runc or slirp4netns needed), mmdebstrap
+  # makes its Debian base locally (no registry is reachable from CI)
+  buildah mmdebstrap
+  # the kill-after-the-live-switch test and the sync spy: strace stops a run at one exact syscall
+  strace)
 # Only for `npm run bench`.
 BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
@@ -104,32 +110,8 @@ if ! command -v kubectl >/dev/null 2>&1; then install_packages kubernetes-client
 PEBBLE_NEW_DIR="$OPT/pebble-2.10"
 PEBBLE_NEW_BIN="$PEBBLE_NEW_DIR/usr/bin/pebble"
 
-debian_mirror() {
-  local codename
-  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
-  {
-    # deb822: the URIs of the stanza whose Suites holds the release's own codename.
-    shopt -s nullglob
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-      awk -v cn="$codename" '
-        function flush() { if (uris != "" && hit) print uris; uris = ""; hit = 0 }
-        /^[[:space:]]*$/ { flush(); next }
-        /^[[:space:]]*#/ { next }
-        tolower($1) == "uris:" { uris = $2 }
-        tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == cn) hit = 1 }
-        END { flush() }' "$f"
-    done
-    # one-line format: deb [options] URI suite components...
-    local l
-    for l in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-      [[ -f $l ]] || continue
-      awk -v cn="$codename" '
-        $1 == "deb" { i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-                      if ($(i + 1) == cn) print $i }' "$l"
-    done
-  } | { grep -v -- '-security' || true; } | head -n 1
-}
+# debian_mirror: the machine's own Debian mirror URI (shared with scripts/image.sh).
+. "$ROOT/scripts/lib/debian-mirror.sh"
 
 # The side apt configuration for newer Debian suites (unstable, trixie) of the machine's own mirror:
 # its own source list, lists and cache under $CACHE, so the machine's apt state is never touched.

@@ -6,7 +6,11 @@
  * a secret (private key, TSIG secret, AWS key, EAB HMAC key) in a message, hint or cause.
  */
 
-/** Every error code, with what happened and how to fix it. Codes are `ERR_<AREA>_<PROBLEM>`. */
+/**
+ * Every error code, with what happened and how to fix it. Codes are `ERR_<AREA>_<PROBLEM>`.
+ * `local: true` marks a failure that is ours to fix (documentation only: whether a failure holds
+ * the next run back is decided by the CA's cost alone, in `renewal/failure-cost.ts`).
+ */
 export const ERROR_CATALOG = {
   // config
   ERR_CONFIG_INVALID: {
@@ -102,8 +106,8 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_CHALLENGE_LISTEN: {
-    title: 'The standalone http-01 solver could not listen on its port',
-    hint: 'Free the port, run as a user that may bind it, or use the webroot solver.',
+    title: 'A standalone solver (http-01 `standalone`, tls-alpn-01 `tls-alpn`) could not listen on its port',
+    hint: 'Free the port named in the message (stop the server there for the renewal), run as a user that may bind it, or set the solver\'s port and forward the CA\'s port to it.',
     local: true,
   },
   ERR_CHALLENGE_SELF_CHECK: {
@@ -143,6 +147,16 @@ export const ERROR_CATALOG = {
   ERR_DNS_PROPAGATION_TIMEOUT: {
     title: 'Not every authoritative nameserver served the TXT value in time',
     hint: 'Raise propagationTimeoutSeconds, or check zone transfers (NOTIFY) to the secondaries named in the message.',
+  },
+  ERR_DNS_PERSIST_RECORD: {
+    title: 'No record at `_validation-persist.<name>` proves the name for this account and CA: missing, naming another issuer or account, in the old -01 form, without `policy=wildcard` for a wildcard, or past its `persistUntil`',
+    hint: 'Publish the record `certpilot dns-persist record <name>` prints (add --apply --solver <a DNS solver> to write it once), replacing the one named in the message.',
+    local: true,
+  },
+  ERR_DNS_PERSIST_UNSUPPORTED: {
+    title: 'The CA names no issuer domain names for dns-persist-01 (directory `meta.issuerDomainNames` or `caaIdentities`)',
+    hint: 'Check that the CA offers dns-persist-01, or give the issuer name with --issuer.',
+    local: true,
   },
   ERR_DNS_SECRET: {
     title: 'The secret file of a DNS solver could not be read',
@@ -197,6 +211,11 @@ export const ERROR_CATALOG = {
   ERR_DEPLOY_NO_CERTIFICATE: {
     title: 'There is no stored certificate to deploy',
     hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
+  },
+  ERR_FS_SHARED_DIR: {
+    title: 'A directory certpilot would write into (or one of its parents) can be written by another user',
+    hint: 'Make the directory and its parents owned by root (or certpilot\'s user) and not writable by others, or set the plug-in\'s allowSharedDir: true if you accept the risk (docs/security.md).',
+    local: true,
   },
   ERR_DEPLOY_FILES: {
     title: 'The files deployer could not write the certificate files into its directory',
@@ -294,6 +313,10 @@ export const ERROR_CATALOG = {
     title: 'The service account lacks Role rules the configured plug-ins need (`certpilot kubernetes check`)',
     hint: 'Add the rules `certpilot kubernetes check` lists as missing to the Role bound to certpilot\'s service account (docs/kubernetes.md shows each plug-in\'s Role).',
   },
+  ERR_MANIFESTS_CONFIG: {
+    title: 'The configuration asks for something the generated manifests cannot run (a file lock, a kubeconfig, state on disk with --state secret, --serve without a redis solver)',
+    hint: 'Change the field the message names as its hint says, or pick the other --state; then generate again.',
+  },
   ERR_KUBERNETES_EXEC: {
     title: 'A command could not be run in a pod',
     hint: 'Check the container name and that the command exists in the image; the message has the server\'s reason.',
@@ -315,33 +338,6 @@ export const ERROR_CATALOG = {
     local: true,
   },
 } as const satisfies Record<string, { title: string; hint: string; local?: true }>;
-
-/** TLS errors that mean our trust is missing or wrong (a `caBundle` to add), not a CA outage. */
-const TRUST_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/**
- * True when a failure is on our side (configuration, trust, a port in use, permissions, a full
- * disk: catalog entries marked `local`, or a TLS trust error under a network error), so retrying
- * at once is right and no backoff should hold the user's fix. Everything else is the CA's side
- * (rate limits, 5xx, invalid authorizations, outages) and backs off.
- */
-export function isLocalFailure(err: CertpilotError): boolean {
-  if ((ERROR_CATALOG[err.code] as { local?: true }).local) return true;
-  for (let cause: unknown = err.cause, depth = 0; cause && depth < 8; cause = (cause as { cause?: unknown }).cause, depth++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && TRUST_ERRORS.has(code)) return true;
-  }
-  return false;
-}
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;

@@ -1,19 +1,14 @@
 /**
  * The structured logger (pino) with secret redaction. Components take a {@link Logger} and log
- * objects, never secrets: redaction is the safety net, not the plan.
+ * objects, never secrets: redaction is the safety net, not the plan. Every logged object passes
+ * through {@link redactSecrets} (secret field names at any depth, any case; hook `env` values;
+ * Secret `data`; PEM private keys anywhere), and message strings through {@link redactText}.
  */
 import { pino } from 'pino';
+import { redactSecrets, redactText } from './redact.js';
 
 /** The logger type every component takes. */
 export type Logger = pino.Logger;
-
-/** Field paths whose values are always replaced by `[redacted]`. */
-export const REDACTED_PATHS: readonly string[] = [
-  'privateKey', '*.privateKey', 'privkey', '*.privkey', 'key', '*.key', 'accountKey', '*.accountKey',
-  'secret', '*.secret', 'secretAccessKey', '*.secretAccessKey', 'hmacKey', '*.hmacKey', '*.*.hmacKey',
-  'tsigSecret', '*.tsigSecret', 'password', '*.password', 'token', '*.token', 'authorization',
-  '*.authorization', 'headers.authorization', '*.headers.authorization',
-];
 
 /** Options for {@link createLogger}. */
 export interface LoggerOptions {
@@ -29,7 +24,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       base: undefined,
-      redact: { paths: [...REDACTED_PATHS], censor: '[redacted]' },
+      formatters: { log: (object) => redactSecrets(object) },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+        },
+      },
     },
     (options.destination ?? process.stderr) as pino.DestinationStream,
   );

@@ -1,7 +1,15 @@
 /**
  * The ACME account of one directory: its key kept in the {@link AccountStore}, registered with
- * the CA on first use. The key is saved before the CA is asked, so a crash between the two loses
- * nothing: the next run finds the account again with `onlyReturnExisting` semantics.
+ * the CA on first use.
+ *
+ * Accounts are written only once the CA may know them. A new key is generated in memory; nothing
+ * is stored while the CA cannot be reached (the directory fetch fails first) or while our side
+ * refuses (terms of service not agreed, EAB missing). The key is saved right before `newAccount`,
+ * as a *pending* account (a record without `url`), because a registration whose answer was lost
+ * may have created the account: that key must not be lost. The next run sends `newAccount` again
+ * with the same key, which the CA answers with the existing account (RFC 8555 §7.3.1), and the
+ * record gains its `url`. When the CA refused the registration outright (a 4xx problem document:
+ * it created nothing), the pending entry is removed again.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -9,6 +17,7 @@ import { CertpilotError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AccountStore, KeyType, StoredAccount } from '../storage/certificate-store.js';
 import { AcmeClient } from './acme-client.js';
+import { AcmeProblemError } from './protocol/problem.js';
 import { generatePrivateKey, importPrivateKey } from './csr.js';
 
 /** How to reach the CA and register with it. */
@@ -45,6 +54,8 @@ export async function clientForStoredAccount(options: AccountOptions): Promise<{
 export async function openAccount(options: AccountOptions, call: { signal?: AbortSignal } = {}): Promise<OpenedAccount> {
   const logger = options.logger ?? silentLogger;
   let account = await options.store.loadAccount(options.directoryUrl);
+  // Kept in memory until the CA may know it (see the module comment).
+  let unsaved = false;
   if (!account) {
     const generated = await generatePrivateKey(options.accountKeyType);
     account = {
@@ -53,8 +64,8 @@ export async function openAccount(options: AccountOptions, call: { signal?: Abor
       ...(options.email ? { contact: [`mailto:${options.email}`] } : {}),
       createdAt: (options.clock?.now() ?? new Date()).toISOString(),
     };
-    await options.store.saveAccount(account);
-    logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created');
+    unsaved = true;
+    logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created (stored once the CA is asked to register it)');
   }
   if (account.nextPrivateKeyPem !== undefined) account = await finishInterruptedRollover(options, account, call);
   const client = makeClient(options, importPrivateKey(account.privateKeyPem), account.url);
@@ -73,14 +84,28 @@ export async function openAccount(options: AccountOptions, call: { signal?: Abor
     throw new CertpilotError('ERR_ACME_EAB_REQUIRED', `account: ${options.directoryUrl} requires external account binding`);
   }
   const contact = account.contact ?? (options.email ? [`mailto:${options.email}`] : undefined);
-  const created = await client.createAccount(
-    {
-      termsOfServiceAgreed: options.termsOfServiceAgreed,
-      ...(contact ? { contact } : {}),
-      ...(options.eab ? { externalAccountBinding: { kid: options.eab.kid, hmacKey: Buffer.from(options.eab.hmacKey, 'base64url') } } : {}),
-    },
-    call,
-  );
+  // From here the CA may create the account even if its answer is lost: keep the key (pending).
+  if (unsaved) await options.store.saveAccount(account);
+  let created: Awaited<ReturnType<AcmeClient['createAccount']>>;
+  try {
+    created = await client.createAccount(
+      {
+        termsOfServiceAgreed: options.termsOfServiceAgreed,
+        ...(contact ? { contact } : {}),
+        ...(options.eab ? { externalAccountBinding: { kid: options.eab.kid, hmacKey: Buffer.from(options.eab.hmacKey, 'base64url') } } : {}),
+      },
+      call,
+    );
+  } catch (err) {
+    // A 4xx problem document: the CA refused and created nothing, so the pending key goes. Anything
+    // else (a network error, a 5xx, an unreadable answer) may hide a created account: it stays.
+    if (err instanceof AcmeProblemError && err.status >= 400 && err.status < 500 && options.store.deleteAccount) {
+      await options.store.deleteAccount(options.directoryUrl).catch((e: unknown) => logger.warn({ err: String(e) }, 'account: could not remove the pending account the CA refused'));
+    } else {
+      logger.warn({ directoryUrl: options.directoryUrl }, 'account: the registration got no answer; its key is kept (pending) and the next run asks again');
+    }
+    throw err;
+  }
   const saved: StoredAccount & { url: string } = { ...account, url: created.url, ...(contact ? { contact } : {}) };
   await options.store.saveAccount(saved);
   logger.info({ account: created.url }, 'account registered');

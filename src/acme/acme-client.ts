@@ -142,6 +142,11 @@ export class AcmeClient {
     return this.kid;
   }
 
+  /** The RFC 7638 thumbprint (base64url) of the account key, as in every key authorization. */
+  get accountKeyThumbprint(): string {
+    return this.thumbprint;
+  }
+
   /** The directory (RFC 8555 §7.1.1), fetched once and cached. */
   getDirectory(o: CallOptions = {}): Promise<Directory> {
     if (!this.directory) {

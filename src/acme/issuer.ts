@@ -6,7 +6,9 @@
  * authorizations of a failed order are deactivated (node-acme-client `auto.js`), so the CA does not
  * keep them half-done.
  */
-import type { ChallengeSolver, Identifier, PendingChallenge } from '../challenges/challenge-solver.js';
+import type { ChallengeSolver, ChallengeType, Identifier, PendingChallenge } from '../challenges/challenge-solver.js';
+import { dnsAccountRecordName } from '../challenges/dns01/account-label.js';
+import { persistAccountUri, persistRecordName } from '../challenges/dns-persist01/record.js';
 import { isChallengeWaiter } from '../challenges/challenge-solver.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -14,7 +16,8 @@ import type { KeyType } from '../storage/certificate-store.js';
 import type { AcmeClient } from './acme-client.js';
 import { parseCertificate, splitPemChain } from './certificate.js';
 import { createCsr, generatePrivateKey, importPrivateKey, keyTypeOf } from './csr.js';
-import { AcmeProblemError, RateLimitedError } from './protocol/problem.js';
+import { AcmeProblemError, RateLimitedError, ValidationFailedError } from './protocol/problem.js';
+import type { Authorization, Challenge } from './protocol/types.js';
 
 /** What to issue. */
 export interface IssueRequest {
@@ -191,11 +194,66 @@ export class Issuer implements CertificateIssuer {
     throw authorizationFailure(failures, urls.length);
   }
 
+  /**
+   * What the solver needs for one challenge: the key authorization, and per type the TXT name and
+   * value (dns-01 `_acme-challenge`, dns-account-01 `_<account label>._acme-challenge`) or what
+   * the standing dns-persist-01 record must say (issuer names from the challenge; `accounturi`
+   * hashed when the directory has `accountHashPrefix`, draft -02, else the account URL, -01).
+   */
+  private async pendingChallenge(
+    type: ChallengeType,
+    authz: Authorization,
+    challenge: Challenge,
+    signal: AbortSignal | undefined,
+  ): Promise<PendingChallenge> {
+    const token = challenge.token ?? '';
+    if (!token && type !== 'dns-persist-01') throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: ${challenge.type} challenge ${challenge.url} has no token`);
+    const value = authz.identifier.value;
+    const base: PendingChallenge = {
+      type,
+      identifier: authz.identifier,
+      wildcard: authz.wildcard === true,
+      url: challenge.url,
+      token,
+      keyAuthorization: token ? this.client.keyAuthorization(token) : '',
+    };
+    const accountUrl = (): string => {
+      const url = this.client.accountUrl;
+      if (!url) throw new CertpilotError('ERR_INTERNAL', `issuer: ${type} needs the account URL, and the account is not open`);
+      return url;
+    };
+    switch (type) {
+      case 'dns-01':
+        return { ...base, dnsRecordName: `_acme-challenge.${value}.`, dnsValue: this.client.dns01TxtValue(token) };
+      case 'dns-account-01':
+        return { ...base, dnsRecordName: dnsAccountRecordName(accountUrl(), value), dnsValue: this.client.dns01TxtValue(token) };
+      case 'dns-persist-01': {
+        const issuerDomainNames = challenge.issuerDomainNames ?? challenge['issuer-domain-names'] ?? [];
+        if (issuerDomainNames.length === 0) {
+          throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: dns-persist-01 challenge ${challenge.url} names no issuer domain names`);
+        }
+        const directory = await this.client.getDirectory(signal ? { signal } : {});
+        const url = accountUrl();
+        const accountHashPrefix = directory.meta?.accountHashPrefix;
+        // Without a hash prefix (-01), a CA that names the account URI in the challenge is taken at its word.
+        const accountUri =
+          !accountHashPrefix && challenge.accounturi
+            ? challenge.accounturi
+            : persistAccountUri({ accountUrl: url, thumbprint: this.client.accountKeyThumbprint, domain: value, accountHashPrefix });
+        return { ...base, dnsRecordName: persistRecordName(value), persist: { issuerDomainNames, accountUri, accountUrl: url } };
+      }
+      default:
+        return base;
+    }
+  }
+
   private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
     const authz = await this.client.getAuthorization(url, { signal });
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
-      throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `issuer: authorization for ${authz.identifier.value} is ${authz.status}`);
+      const message = `issuer: authorization for ${authz.identifier.value} is ${authz.status}`;
+      // `invalid` is a validation the CA already failed (and counted); the other states are not.
+      throw authz.status === 'invalid' ? new ValidationFailedError(message) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message);
     }
     const offered = authz.challenges.map((c) => c.type);
     const authzName = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
@@ -205,22 +263,10 @@ export class Issuer implements CertificateIssuer {
       throw new CertpilotError(
         'ERR_CHALLENGE_UNSUPPORTED',
         `issuer: no solver for ${authzName}: the CA offers ${offered.join(', ')}, its solver answers ${solver?.type ?? 'nothing (the name has no solver)'}`,
-        { hint: 'Give the name a solver of a type the CA offers (wildcards need dns-01); see `solvers` in each certificate.' },
+        { hint: 'Give the name a solver of a type the CA offers (wildcards need dns-01, dns-account-01 or dns-persist-01); see `solvers` in each certificate.' },
       );
     }
-    const token = challenge.token;
-    if (!token) throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `issuer: ${challenge.type} challenge ${challenge.url} has no token`);
-    const pending: PendingChallenge = {
-      type: solver.type,
-      identifier: authz.identifier,
-      wildcard: authz.wildcard === true,
-      url: challenge.url,
-      token,
-      keyAuthorization: this.client.keyAuthorization(token),
-      ...(solver.type === 'dns-01'
-        ? { dnsRecordName: `_acme-challenge.${authz.identifier.value}.`, dnsValue: this.client.dns01TxtValue(token) }
-        : {}),
-    };
+    const pending = await this.pendingChallenge(solver.type, authz, challenge, signal);
     const name = `${pending.wildcard ? '*.' : ''}${authz.identifier.value}`;
     try {
       await solver.present(pending, { signal });
@@ -231,7 +277,8 @@ export class Issuer implements CertificateIssuer {
       if (final.status !== 'valid') {
         const failed = final.challenges.find((c) => c.type === solver.type);
         const why = failed?.error?.detail ?? `authorization is ${final.status}`;
-        throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', `${solver.type} for ${name}: ${why}`);
+        const message = `${solver.type} for ${name}: ${why}`;
+        throw final.status === 'invalid' ? new ValidationFailedError(message) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message);
       }
       this.logger.info({ identifier: name, type: solver.type }, 'authorization valid');
     } finally {
@@ -248,7 +295,8 @@ export class Issuer implements CertificateIssuer {
  * The error of a failed authorization stage. One failure, or several with the same code (two names
  * both REFUSED by the DNS server), surface that code as docs/errors.md documents it — not wrapped in
  * ERR_ACME_AUTHORIZATION_FAILED — with every name's detail and every distinct hint (for RFC 2136 a
- * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED.
+ * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED. When the
+ * CA marked any of them invalid, the error is a {@link ValidationFailedError}: the CA counted it.
  */
 export function authorizationFailure(failures: readonly unknown[], total: number): CertpilotError {
   const [first] = failures;
@@ -261,6 +309,8 @@ export function authorizationFailure(failures: readonly unknown[], total: number
     const errors = failures as CertpilotError[];
     return new CertpilotError(code as CertpilotError['code'], message, { cause: first, hint: mergeHints(errors.map((e) => e.hint)), retryable: errors.every((e) => e.retryable) });
   }
+  const counted = failures.some((f) => f instanceof ValidationFailedError);
+  if (counted) return new ValidationFailedError(message, { cause: failures.find((f) => f instanceof ValidationFailedError), ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}) });
   return new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message, {
     cause: first,
     ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),

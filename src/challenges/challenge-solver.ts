@@ -11,8 +11,28 @@
  * - Solvers may be called concurrently for different challenges.
  */
 
-/** The ACME challenge types certpilot knows (RFC 8555 §8.3, §8.4; RFC 8737). */
-export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
+/**
+ * The ACME challenge types certpilot knows: http-01 and dns-01 (RFC 8555 §8.3, §8.4), tls-alpn-01
+ * (RFC 8737), dns-account-01 (draft-ietf-acme-dns-account-label-03) and dns-persist-01
+ * (draft-ietf-acme-dns-persist-02, and -01's plain `accounturi`).
+ */
+export type ChallengeType = 'http-01' | 'dns-01' | 'dns-account-01' | 'dns-persist-01' | 'tls-alpn-01';
+
+/** The challenge types that may prove a wildcard name (RFC 8555 §7.1.3: only DNS-based ones). */
+export const WILDCARD_CHALLENGE_TYPES: readonly ChallengeType[] = ['dns-01', 'dns-account-01', 'dns-persist-01'];
+
+/** The challenge types that may prove an IP address (RFC 8738 §7: http-01 and tls-alpn-01). */
+export const IP_CHALLENGE_TYPES: readonly ChallengeType[] = ['http-01', 'tls-alpn-01'];
+
+/** What a dns-persist-01 record must say for this account and CA (draft-ietf-acme-dns-persist-02 §4). */
+export interface PersistExpectation {
+  /** Issuer domain names the CA accepts, from the challenge (`issuerDomainNames`, -01 `issuer-domain-names`). */
+  issuerDomainNames: string[];
+  /** The `accounturi` the record must carry: hashed (-02, the directory has `accountHashPrefix`) or the account URL (-01). */
+  accountUri: string;
+  /** The account URL itself (to recognize a record still in the plain -01 form). */
+  accountUrl: string;
+}
 
 /** An identifier of an order (RFC 8555 §7.1.3; RFC 8738 for `ip`). */
 export interface Identifier {
@@ -33,10 +53,15 @@ export interface PendingChallenge {
   token: string;
   /** `token || '.' || base64url(JWK thumbprint)` (RFC 8555 §8.1). */
   keyAuthorization: string;
-  /** For dns-01: the TXT record name, `_acme-challenge.<name>.` (RFC 8555 §8.4). */
+  /**
+   * For dns-01 the TXT record name `_acme-challenge.<name>.` (RFC 8555 §8.4); for dns-account-01
+   * `_<account label>._acme-challenge.<name>.`; for dns-persist-01 `_validation-persist.<name>.`.
+   */
   dnsRecordName?: string;
-  /** For dns-01: the TXT value, base64url(SHA-256(keyAuthorization)). */
+  /** For dns-01 and dns-account-01: the TXT value, base64url(SHA-256(keyAuthorization)). */
   dnsValue?: string;
+  /** For dns-persist-01: what the standing record must say. */
+  persist?: PersistExpectation;
 }
 
 /** Options passed to every solver call. */

@@ -7,6 +7,7 @@
  * start is most of their run time). Each named instance is built once per process and shared by
  * every certificate that names it.
  */
+import { insecureTlsEnvironment } from '../strict-tls.js';
 import type { AccountOptions, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
@@ -26,7 +27,6 @@ import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
-import { openStateStore } from '../storage/open-state-store.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
@@ -56,11 +56,27 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Builds the runtime. Construction does no I/O; the first use does. */
-export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Runtime {
+/**
+ * Builds a state store through the registry: the configured `stateStore`, or one a `state copy`
+ * spec names (`options` as its plug-in's schema outputs them). Does no I/O; the first use does.
+ */
+export async function createStateStore(
+  entry: { readonly type: string; readonly options: unknown },
+  deps: { logger: Logger; clock?: Clock; baseDir: string; stateDir: string },
+): Promise<CertpilotStore> {
+  const plugin = findPlugin(entry.type, 'state-store');
+  if (!plugin) throw new CertpilotError('ERR_INTERNAL', `compose: state store type "${entry.type}" is not a registered state store`);
+  return (await plugin.create(entry.options as never, { name: 'stateStore', logger: deps.logger, clock: deps.clock ?? systemClock, baseDir: deps.baseDir, stateDir: deps.stateDir })) as CertpilotStore;
+}
+
+/** Builds the runtime. Construction does no I/O (the state store's first use does, like every plug-in's). */
+export async function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Promise<Runtime> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
-  const store = openStateStore(config, logger);
+  // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
+  const insecure = deps.env ? insecureTlsEnvironment(deps.env) : undefined;
+  if (insecure) logger.warn({ variables: insecure.variables }, insecure.message);
+  const store = await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir });
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];
@@ -93,7 +109,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
 
   /** Builds the plug-in of an instance from its own options (the wrapper's stay apart). */
   const create = async <K extends PluginKind>(entry: PluginInstanceConfig, kinds: readonly K[], name: string, noun: string): Promise<PluginInstances[K]> => {
-    const plugin = findPlugin(entry.type);
+    const plugin = findPlugin(entry.type, ...kinds);
     if (!plugin || !(kinds as readonly PluginKind[]).includes(plugin.kind)) {
       throw new CertpilotError('ERR_INTERNAL', `compose: ${noun} "${name}" has type "${entry.type}", which is not a registered ${kinds.join(' or ')}`);
     }
@@ -234,6 +250,7 @@ export function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: 
       ari: config.acme.ari,
       ...(config.acme.preferredChain ? { preferredChain: config.acme.preferredChain } : {}),
       lockTtlSeconds: config.renewal.lockTtlSeconds,
+      retention: config.renewal.retention,
       ...(config.renewal.runIntervalHours ? { runIntervalMs: config.renewal.runIntervalHours * 3_600_000 } : {}),
       clock,
       logger,

@@ -6,6 +6,7 @@
  * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
  * by SIGINT or SIGTERM.
  */
+import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { checkValues, FLAGS, flagHelp, PARSE_OPTIONS, type CliValues, type FlagName } from './flags.js';
@@ -50,8 +51,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
-  kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need (before any order); names each one missing', load: () => import('./commands/kubernetes.js') },
+  kubernetes: { summary: 'kubernetes check: ask the API server for every permission the configured plug-ins need; kubernetes manifests: the ServiceAccount, Role, CronJob… that run certpilot in a cluster', load: () => import('./commands/kubernetes.js') },
   state: { summary: 'state copy --from SPEC --to SPEC: copy accounts, certificates and renewal state between stores (a directory, Secrets); nothing is issued', load: () => import('./commands/state.js') },
+  'dns-persist': {
+    summary: 'dns-persist record [NAME…]: print the dns-persist-01 TXT record of each name for this account and CA (--persist-until, --apply --solver DNS-SOLVER writes it once)',
+    load: () => import('./commands/dns-persist.js'),
+  },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -63,12 +68,21 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   config: 'check|schema',
   cron: 'install|remove|show',
   route53: 'policy|check [SOLVER…]',
-  kubernetes: 'check [NAME…]',
+  kubernetes: 'check [NAME…] | manifests',
   state: 'copy --from SPEC --to SPEC',
+  'dns-persist': 'record [NAME…]',
 };
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
 const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
+rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
+configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
+  --mode cronjob   a CronJob running renew twice a day at a time hashed from namespace and name (default)
+  --mode daemon    a Deployment running certpilot daemon (not in this version yet: review only)
+  --state secret   state in Secrets, no volume (default)    --state pvc   a PersistentVolumeClaim
+  --serve          the http-01 responder: Deployment of 2, Service, PodDisruptionBudget, Ingress
+One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl apply -k.`,
   state: `A SPEC names a state store:
   dir:PATH                      a state directory in certbot layout (live/, archive/, accounts/…)
   kubernetes-secret:[NAMESPACE][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N]
@@ -92,7 +106,13 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
   route53: ['certpilot route53 policy', 'certpilot route53 check dns'],
-  kubernetes: ['certpilot kubernetes check', 'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml'],
+  kubernetes: [
+    'certpilot kubernetes check',
+    'certpilot kubernetes check web --config /etc/certpilot/certpilot.yaml',
+    'certpilot kubernetes manifests --namespace web --image registry.example.com/certpilot:1.0 -o deploy/certpilot && kubectl apply -k deploy/certpilot',
+    'certpilot kubernetes manifests --mode cronjob --state pvc --serve > certpilot.yaml',
+  ],
+  'dns-persist': ['certpilot dns-persist record', 'certpilot dns-persist record example.com --persist-until 2027-12-31', 'certpilot dns-persist record --apply --solver dns'],
   state: [
     'certpilot state copy --from dir:/etc/letsencrypt --to kubernetes-secret:certs',
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
@@ -239,13 +259,13 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     output.out(JSON.stringify({ error: body }, null, 2));
   }
   if (err instanceof CertpilotError) {
-    output.err(`error ${err.code}: ${err.message}`);
+    output.err(redactText(`error ${err.code}: ${err.message}`));
     output.err(`  hint: ${err.hint}`);
     if (verbose) {
-      output.err(err.stack ?? '');
+      output.err(redactText(err.stack ?? ''));
       let cause = err.cause;
       while (cause) {
-        output.err(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+        output.err(redactText(`caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`));
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
@@ -253,8 +273,8 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }
-  output.err(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`);
+  output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');
-  if (verbose && err instanceof Error) output.err(err.stack ?? '');
+  if (verbose && err instanceof Error) output.err(redactText(err.stack ?? ''));
   return EXIT.failed;
 }

@@ -218,13 +218,13 @@ certificates:
   assert.match(got.get('certificates[0].solvers[2].solver') ?? '', /"gone" is not a solver/);
   assert.match(got.get('certificates[0].deploy[0]') ?? '', /"reload" is not a deployer defined under `deployers`/);
   assert.match(got.get('defaults.deploy[0]') ?? '', /"volume" is not a deployer/, 'certificate two uses defaults.deploy');
-  assert.match(got.get('certificates[1].domains[0]') ?? '', /wildcard, which only dns-01 can prove, but its solver "web" answers http-01/);
+  assert.match(got.get('certificates[1].domains[0]') ?? '', /wildcard, which only dns-01, dns-account-01 or dns-persist-01 can prove \(RFC 8555 §7\.1\.3\), but its solver "web" answers http-01/);
   assert.equal(err.issues.length, 8, err.message);
 });
 
 test('--webroot and --http-01-port reshape the default solver', async () => {
   const web = await loadConfig({ cwd: '/srv', env: {}, overrides: { webroot: '/var/www', certificate: { domains: ['a.example.com'] } } });
-  assert.deepEqual(web.solvers.default, { type: 'webroot', kind: 'challenge-solver', options: { path: '/var/www' } });
+  assert.deepEqual(web.solvers.default, { type: 'webroot', kind: 'challenge-solver', options: { path: '/var/www', allowSharedDir: false } });
   const port = await loadConfig({ cwd: '/srv', env: {}, overrides: { http01Port: 8080, http01Host: '127.0.0.1', certificate: { domains: ['a.example.com'] } } });
   assert.deepEqual(port.solvers.default, { type: 'standalone', kind: 'challenge-solver', options: { port: 8080, host: '127.0.0.1' } });
 });
@@ -252,4 +252,68 @@ certificates:
   assert.match(byPath.get('certificates[2].solver') ?? '', /"missing" is not a solver/);
   assert.ok(!byPath.has('certificates[1].domains[1]'), 'no follow-on noise about the broken solver\'s type');
   assert.equal(err.issues.length, 6, err.message);
+});
+
+test('challenge types: wildcards through dns-01, dns-account-01 or dns-persist-01; tls-alpn-01 takes IP addresses but no wildcard; DNS types no IP address', async () => {
+  const good = await withFile(`
+solvers:
+  dns: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: ./k }
+  acct: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: ./k, challenge: dns-account-01 }
+  persist: { type: dns-persist }
+  alpn: { type: tls-alpn, port: 5001 }
+certificates:
+  - name: mix
+    domains: ["*.a.example.com", "*.b.example.com", "*.c.example.com", alpn.example.com, 192.0.2.7]
+    solver: alpn
+    solvers:
+      - { names: ["*.a.example.com"], solver: dns }
+      - { names: ["*.b.example.com"], solver: acct }
+      - { names: ["*.c.example.com"], solver: persist }
+`);
+  const config = await loadConfig({ file: good, cwd: '/', env: {} });
+  assert.deepEqual(config.certificates[0]?.solvers, { '*.a.example.com': 'dns', '*.b.example.com': 'acct', '*.c.example.com': 'persist', 'alpn.example.com': 'alpn', '192.0.2.7': 'alpn' });
+  const acct = config.solvers.acct;
+  assert.equal(acct?.kind === 'dns-provider' ? acct.wrapper.challenge : undefined, 'dns-account-01');
+
+  const bad = await withFile(`
+solvers:
+  acct: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: ./k, challenge: dns-account-01 }
+  persist: { type: dns-persist }
+  alpn: { type: tls-alpn }
+certificates:
+  - name: one
+    domains: ["*.example.com", 192.0.2.1, 192.0.2.2]
+    solver: alpn
+    solvers:
+      - { names: [192.0.2.1], solver: acct }
+      - { names: [192.0.2.2], solver: persist }
+`);
+  const err = await configError(loadConfig({ file: bad, cwd: '/', env: {} }));
+  const got = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(got.get('certificates[0].domains[0]') ?? '', /"\*\.example\.com" is a wildcard.*its solver "alpn" answers tls-alpn-01/);
+  assert.match(got.get('certificates[0].domains[1]') ?? '', /"192\.0\.2\.1" is an IP address, which dns-account-01 cannot prove/);
+  assert.match(got.get('certificates[0].domains[2]') ?? '', /"192\.0\.2\.2" is an IP address, which dns-persist-01 cannot prove/);
+  assert.equal(err.issues.length, 3, err.issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+});
+
+test('each certificate carries a digest of the settings a fix could change: directory URL, its solvers\' and deployers\' options', async () => {
+  const settingsOf = async (yaml: string): Promise<string | undefined> => (await loadConfig({ file: await withFile(yaml), cwd: '/', env: {} })).certificates[0]?.settings;
+  const base = (o: { dir?: string; path?: string; mode?: string } = {}): string => `
+acme: { directoryUrl: "${o.dir ?? 'https://ca.test/dir'}", email: admin@example.com, termsOfServiceAgreed: true }
+solvers:
+  web: { type: webroot, path: ${o.path ?? '/var/www'} }
+deployers:
+  out: { type: files, dir: /etc/out, layout: ${o.mode ?? 'atomic'} }
+certificates:
+  - name: www
+    domains: [www.example.test]
+    solver: web
+    deploy: [out]
+`;
+  const first = await settingsOf(base());
+  assert.match(first ?? '', /^[0-9a-f]{32}$/, 'a digest: options may hold secrets, so never the values');
+  assert.equal(await settingsOf(base()), first, 'the same settings give the same digest');
+  assert.notEqual(await settingsOf(base({ dir: 'https://ca.test/directory' })), first, 'the directory URL');
+  assert.notEqual(await settingsOf(base({ path: '/srv/www' })), first, 'a solver option');
+  assert.notEqual(await settingsOf(base({ mode: 'plain' })), first, 'a deployer option');
 });

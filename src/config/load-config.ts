@@ -3,6 +3,7 @@
  * environment variables → validate (zod) → apply env and flag overrides → normalize → cross-field
  * rules → a frozen {@link ResolvedConfig}, or one {@link ConfigError} listing every problem.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -10,11 +11,11 @@ import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import { didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
-import type { KubernetesSecretStateOptions } from '../storage/backends/kubernetes-secret/schema.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
 import { challengeTypeOf } from '../plugins/plugin.js';
-import { CONFIG_SECTIONS, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
+import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
+import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
 import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
@@ -34,11 +35,17 @@ export interface ResolvedCertificate {
   solvers: Readonly<Record<string, string>>;
   /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
   deploy: readonly string[];
+  /**
+   * A digest (never the values: options may hold secrets) of every setting outside the certificate
+   * a fix could change: the directory URL, the CA bundle, and each option of its solvers and
+   * deployers. Part of the backoff fingerprint, so changing any of them clears a failure backoff.
+   */
+  settings?: string;
 }
 
 /**
  * The validated, normalized, frozen configuration every component is built from. Its plug-in
- * sections (`solvers`, `deployers`, `locker`…: one per section of the table of kinds) hold typed
+ * sections (`solvers`, `deployers`, `locker`, `stateStore`…: one per section of the table of kinds) hold typed
  * {@link PluginInstanceConfig}s: each plug-in's own options apart from its wrapper's.
  */
 export interface ResolvedConfig extends ResolvedSections {
@@ -47,8 +54,6 @@ export interface ResolvedConfig extends ResolvedSections {
   /** Relative paths in plug-in options resolve against this: the file's directory, else the working directory. */
   baseDir: string;
   stateDir: string;
-  /** Where the state is kept (default: the filesystem store in `stateDir`). */
-  stateStore: { type: 'filesystem' } | (KubernetesSecretStateOptions & { type: 'kubernetes-secret' });
   logLevel: ParsedConfig['logLevel'];
   acme: Omit<ParsedConfig['acme'], 'eab' | 'caBundle' | 'stagingDirectoryUrl'> & {
     /** Directory for dry runs (resolved: never undefined). */
@@ -82,6 +87,8 @@ export interface ConfigOverrides {
 export interface LoadConfigOptions {
   /** Path of the YAML file; when absent only defaults, env and overrides apply. */
   file?: string;
+  /** The file's text, when the caller has it already (the manifests generator's adjusted copy); `file` still names it and is the base of relative paths. */
+  text?: string;
   /** The environment (process.env at the CLI). */
   env: Readonly<Record<string, string | undefined>>;
   /** Base for relative paths when there is no file. */
@@ -122,7 +129,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (source) {
     let text: string;
     try {
-      text = await readFile(source, 'utf8');
+      text = options.text ?? (await readFile(source, 'utf8'));
     } catch (err) {
       throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
@@ -295,6 +302,8 @@ async function normalize(
         issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
       }
     });
+    const chosen = chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues);
+    const unique = [...new Set(deploy)];
     return {
       name,
       domains,
@@ -302,15 +311,20 @@ async function normalize(
       keyType: cert.keyType ?? c.defaults.keyType,
       reuseKey: cert.reuseKey ?? c.defaults.reuseKey,
       ...(profile ? { profile } : {}),
-      solvers: chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues),
-      deploy: [...new Set(deploy)],
+      solvers: chosen,
+      deploy: unique,
+      settings: settingsDigest({
+        directoryUrl,
+        caBundle: acme.caBundle ?? null,
+        solvers: Object.fromEntries([...new Set(Object.values(chosen))].sort().map((n) => [n, solvers[n] ?? null])),
+        deployers: unique.map((n) => [n, deployers[n] ?? null]),
+      }),
     };
   });
 
   return {
     baseDir,
     stateDir: resolve(baseDir, c.stateDir),
-    stateStore: c.stateStore ?? { type: 'filesystem' },
     logLevel: c.logLevel,
     acme,
     ...sections,
@@ -318,6 +332,13 @@ async function normalize(
     renewal: c.renewal,
     certificates,
   };
+}
+
+/** A short digest of `value` with object keys sorted (the same settings give the same digest in any order). */
+function settingsDigest(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, canonical(x)])) : v;
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex').slice(0, 32);
 }
 
 /** Each named section with its built-in instances (the `default` solver) unless the file defines them. */
@@ -400,8 +421,8 @@ function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Rec
 
 /**
  * The solver of each name: the first `solvers` selector that matches it, else the certificate's
- * (or the default) solver. Checks every reference, that wildcards go to a dns-01 solver and IP
- * addresses to an http-01 one, and that `names` only lists names of the certificate.
+ * (or the default) solver. Checks every reference, that wildcards go to a DNS-based solver (dns-01,
+ * dns-account-01, dns-persist-01) and IP addresses to an http-01 or tls-alpn-01 one, and that `names` only lists names of the certificate.
  */
 function chooseSolvers(
   domains: readonly string[],
@@ -437,16 +458,19 @@ function chooseSolvers(
     const solver = selector ? selector.solver : fallback;
     chosen[domain] = solver;
     if (!(selector ? selector.ok : fallbackOk)) return;
-    const plugin = findPlugin(solvers[solver]?.type ?? '');
+    const plugin = findPlugin(solvers[solver]?.type ?? '', ...kindsInSection('solvers'));
     if (!plugin) return; // an entry that did not parse: its own problem is reported already
-    const type = challengeTypeOf(plugin);
-    if (domain.startsWith('*.') && type !== 'dns-01') {
+    const type = challengeTypeOf(plugin, solvers[solver]?.wrapper as Readonly<{ challenge?: unknown }> | undefined);
+    if (domain.startsWith('*.') && !(type && WILDCARD_CHALLENGE_TYPES.includes(type))) {
       issues.push({
         path: `${path}.domains[${index}]`,
-        message: `"${domain}" is a wildcard, which only dns-01 can prove, but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a dns-01 solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53 or rfc2136 solver> }])`,
+        message: `"${domain}" is a wildcard, which only dns-01, dns-account-01 or dns-persist-01 can prove (RFC 8555 §7.1.3), but its solver "${solver}" answers ${type ?? 'no challenge'}; give it a DNS solver (e.g. solvers: [{ names: ["${domain}"], solver: <a route53, rfc2136 or dns-persist solver> }])`,
       });
-    } else if (ipVersion(domain) !== 0 && type === 'dns-01') {
-      issues.push({ path: `${path}.domains[${index}]`, message: `"${domain}" is an IP address, which dns-01 cannot prove; give it an http-01 solver` });
+    } else if (ipVersion(domain) !== 0 && !(type && IP_CHALLENGE_TYPES.includes(type))) {
+      issues.push({
+        path: `${path}.domains[${index}]`,
+        message: `"${domain}" is an IP address, which ${type ?? 'its solver'} cannot prove (RFC 8738: only http-01 and tls-alpn-01); give it an http-01 or tls-alpn solver`,
+      });
     }
   });
   return chosen;

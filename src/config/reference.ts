@@ -7,7 +7,7 @@ import { CONFIG_ENV_VARIABLES } from './load-config.js';
 import { CONFIG_SECTIONS, kindSpec, PLUGIN_KINDS, sectionSpec, type SectionName } from '../plugins/plugin-kinds.js';
 import type { PluginKind } from '../plugins/plugin.js';
 import { allPlugins, pluginsOfKind } from '../plugins/registry.js';
-import { configSchema, stateStoreSchema } from './schema.js';
+import { configSchema } from './schema.js';
 
 /** JSON Schema (draft 2020-12) of the configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {
@@ -85,17 +85,6 @@ function pluginSections(): string[] {
   return out;
 }
 
-/** One options table per `stateStore` type. */
-function stateStoreSections(): string[] {
-  const out: string[] = [];
-  for (const option of stateStoreSchema.options) {
-    const node = z.toJSONSchema(option, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
-    const type = String(option.shape.type.value);
-    out.push(`### \`stateStore.type: ${type}\``, '', '| Field | Type | Default | Description |', '| --- | --- | --- | --- |', ...fieldRows(node, 'stateStore').filter((r) => !r.startsWith('| `stateStore` |')), '');
-  }
-  return out;
-}
-
 /** Renders `docs/config-reference.md`. */
 export function renderConfigReference(): string {
   const rows = fieldRows(configJsonSchema() as JsonSchemaNode);
@@ -129,13 +118,6 @@ export function renderConfigReference(): string {
     '| --- | --- |',
     ...Object.entries(CONFIG_ENV_VARIABLES).map(([k, v]) => `| \`${k}\` | ${v} |`),
     '',
-    '## State store options',
-    '',
-    '`stateStore` says where accounts, certificates and renewal state are kept. Unset, or `type: filesystem`,',
-    'it is `stateDir` in certbot layout. `type: kubernetes-secret` keeps them in Secrets (see',
-    '[kubernetes.md](kubernetes.md#state-in-secrets)); `certpilot state copy` moves state between the two.',
-    '',
-    ...stateStoreSections(),
     '## Plug-in options',
     '',
     `A ${(Object.keys(CONFIG_SECTIONS) as SectionName[]).map((s) => `\`${sectionPath(s)}\``).join(', ')} entry is \`type\` (the plug-in id) plus that plug-in's options.`,

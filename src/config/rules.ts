@@ -2,7 +2,7 @@
  * Cross-field rules and normalization of identifiers: the checks a schema alone cannot express.
  * Each rule appends {@link ConfigIssue}s naming the field and the fix; none stops at the first.
  */
-import type { Identifier } from '../challenges/challenge-solver.js';
+import { WILDCARD_CHALLENGE_TYPES, type Identifier } from '../challenges/challenge-solver.js';
 import type { ConfigIssue } from '../errors.js';
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -87,10 +87,10 @@ export function checkDomains(
       issues.push({ path: `${path}[${index}]`, message: problem });
       return;
     }
-    if (name.startsWith('*.') && challenge !== 'dns-01') {
+    if (name.startsWith('*.') && !(WILDCARD_CHALLENGE_TYPES as readonly string[]).includes(challenge)) {
       issues.push({
         path: `${path}[${index}]`,
-        message: `"${name}" is a wildcard, which only dns-01 can prove; remove it or list the names one by one (dns-01 arrives with the DNS providers)`,
+        message: `"${name}" is a wildcard, which only dns-01, dns-account-01 or dns-persist-01 can prove; remove it or list the names one by one`,
       });
       return;
     }

@@ -4,8 +4,7 @@
  * (`docs/config-reference.md`) are generated from it by `npm run docs`.
  */
 import { z } from 'zod';
-import { kubernetesSecretStateSchema } from '../storage/backends/kubernetes-secret/schema.js';
-import type { PluginDefinition } from '../plugins/plugin.js';
+import type { PluginDefinition, PluginKind } from '../plugins/plugin.js';
 import { CONFIG_SECTIONS, kindSpec, kindsInSection, sectionSpec, type PluginInstanceConfig, type SectionName, type SectionValue } from '../plugins/plugin-kinds.js';
 import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
 
@@ -99,8 +98,8 @@ function entrySchema(plugin: PluginDefinition): z.ZodObject {
  * cross-field rules such as the hook's "one string only with shell: true" run) and the wrapper's
  * options: the typed, normalized {@link PluginInstanceConfig} compose hands to each factory.
  */
-function normalizeInstance(entry: { type: string } & Record<string, unknown>, ctx: z.RefinementCtx): PluginInstanceConfig {
-  const plugin = findPlugin(entry.type);
+function normalizeInstance(entry: { type: string } & Record<string, unknown>, kinds: PluginKind[], ctx: z.RefinementCtx): PluginInstanceConfig {
+  const plugin = findPlugin(entry.type, ...kinds);
   if (!plugin) {
     ctx.addIssue({ code: 'custom', path: ['type'], message: `no plug-in "${entry.type}"` });
     return z.NEVER;
@@ -119,13 +118,14 @@ function normalizeInstance(entry: { type: string } & Record<string, unknown>, ct
  * table), discriminated by `type`, normalized; undefined when no plug-in of those kinds exists.
  */
 function instanceSchemaOf(section: SectionName): z.ZodType<PluginInstanceConfig> | undefined {
-  const entries = kindsInSection(section).flatMap((kind) => pluginsOfKind(kind).map(entrySchema));
+  const kinds = kindsInSection(section);
+  const entries = kinds.flatMap((kind) => pluginsOfKind(kind).map(entrySchema));
   const [first, ...rest] = entries;
   if (!first) return undefined;
   const noun = sectionSpec(section).noun;
   return z
     .discriminatedUnion('type', [first, ...rest])
-    .transform((entry, ctx) => normalizeInstance(entry as { type: string } & Record<string, unknown>, ctx))
+    .transform((entry, ctx) => normalizeInstance(entry as { type: string } & Record<string, unknown>, kinds, ctx))
     .describe(`A ${noun}: \`type\` is the plug-in (see docs/plugins.md), the other keys its options.`) as unknown as z.ZodType<PluginInstanceConfig>;
 }
 
@@ -186,12 +186,6 @@ export const certificateSchema = z
   })
   .describe('A certificate to keep issued and renewed.');
 
-/** `stateStore`: the state directory (default) or Secrets. */
-export const stateStoreSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('filesystem').describe('The state directory (`stateDir`), in certbot layout.') }),
-  kubernetesSecretStateSchema.extend({ type: z.literal('kubernetes-secret').describe('One Secret per certificate and per account, in one namespace.') }),
-]);
-
 /** Schema of the whole file. */
 export const configSchema = z
   .strictObject({
@@ -199,11 +193,8 @@ export const configSchema = z
       .string()
       .default('/var/lib/certpilot')
       .describe(
-        'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state, unless `stateStore` keeps them elsewhere; locks and caches are always here. Put it on a persistent volume when it holds the state.',
+        'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state when `stateStore` is `filesystem` (the default); locks and caches are always here. Put it on a persistent volume when it holds the state.',
       ),
-    stateStore: stateStoreSchema
-      .optional()
-      .describe('Where accounts, certificates and renewal state are kept: unset (or `type: filesystem`) for `stateDir`; `type: kubernetes-secret` for Secrets in a namespace (no volume needed). `certpilot state copy` moves state between the two.'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
     acme: acmeSchema.prefault({}),
     ...sectionSchemas(),
@@ -227,6 +218,13 @@ export const configSchema = z
           .max(168)
           .optional()
           .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
+        retention: z
+          .strictObject({
+            keepVersions: z.number().int().min(1).max(10_000).default(10).describe('Always keep at least this many of the newest versions (the live one counts).'),
+            keepDays: z.number().int().min(0).max(36_500).default(30).describe('Always keep every version issued less than this many days ago.'),
+          })
+          .prefault({})
+          .describe('How long the archive (`archive/<name>/`) keeps old versions: a version is removed after a new one is saved only when it is outside both limits and no deployer still holds it (its deploy record names it). A `shortlived` certificate adds about 60 versions a year.'),
       })
       .prefault({})
       .describe('How renewals run.'),

@@ -57,3 +57,34 @@ void test('configuration: namespace from the kubeconfig context, an override, or
   await writeFile(join(sa, 'ca.crt'), '');
   assert.equal(new KubernetesClient({ ...options, serviceAccountDir: sa }, dir).namespace, 'certs');
 });
+
+void test('TLS to the API server is always verified: a kubeconfig skipping it is refused, NODE_TLS_REJECT_UNAUTHORIZED=0 is ignored', async () => {
+  const dir = await tempDir();
+  const skip = join(dir, 'skip');
+  await writeFile(skip, ['apiVersion: v1', 'kind: Config', 'clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]', 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u}}]', 'current-context: a', ''].join('\n'));
+  assert.throws(() => new KubernetesClient({ ...options, kubeconfig: skip }, dir), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_CONFIG' && /insecure-skip-tls-verify/.test(e.message));
+
+  // An API server whose certificate the kubeconfig does not trust.
+  const { createServer } = await import('node:https');
+  const { makeTestBundle } = await import('../testing/certificate-fixtures.js');
+  const bundle = makeTestBundle({ domains: ['localhost'] });
+  let answered = 0;
+  const server = createServer({ cert: bundle.certPem, key: bundle.privateKeyPem }, (_req, res) => {
+    answered++;
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const kc = join(dir, 'untrusted');
+  await writeFile(kc, ['apiVersion: v1', 'kind: Config', `clusters: [{name: c, cluster: {server: "https://localhost:${port}"}}]`, 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u, namespace: ns}}]', 'current-context: a', ''].join('\n'));
+  const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  try {
+    await assert.rejects(new KubernetesClient({ ...options, kubeconfig: kc }, dir).getSecret('www'), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_API' && /UNABLE_TO_VERIFY_LEAF_SIGNATURE|certificate|self[- ]signed|local issuer/i.test(e.message));
+    assert.equal(answered, 0, 'no request reached the untrusted server');
+  } finally {
+    if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+    server.close();
+  }
+});

@@ -20,6 +20,7 @@
  * values.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import {
@@ -27,10 +28,15 @@ import {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  createConfiguration,
   Exec,
   KubeConfig,
   PatchStrategy,
+  ServerConfiguration,
   setHeaderOptions,
+  type Configuration,
+  type RequestContext,
+  type SecurityAuthentication,
   V1MicroTime,
   type V1Lease,
   type V1Pod,
@@ -153,6 +159,12 @@ export function rbacHint(a: KubernetesAction): string {
   return a.resource === 'pods/exec' ? `${hint} An exec over WebSocket is an HTTP GET: API servers authorize it as \`get\` on pods/exec, and from Kubernetes 1.35 also as \`create\`; grant both.` : hint;
 }
 
+/** The Node network error code of a failed request (ECONNRESET…), if it is one. */
+function networkCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code ?? (e as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** Maps a client-node failure to a CertpilotError naming the action. */
 export function kubernetesError(e: unknown, action: KubernetesAction, namespace: string, server?: string): CertpilotError {
   if (e instanceof CertpilotError) return e;
@@ -249,11 +261,13 @@ export class KubernetesClient {
       const where = options.kubeconfig !== undefined ? `kubeconfig ${options.kubeconfig}` : `service account ${options.serviceAccountDir}`;
       throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${where}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
     }
+    enforceTlsVerification(kc);
     this.namespace = namespace;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
-    this.coordination = kc.makeApiClient(CoordinationV1Api);
-    this.authorization = kc.makeApiClient(AuthorizationV1Api);
+    const agents = new Map<string, HttpsAgent>();
+    this.core = pooledApiClient(kc, CoreV1Api, agents);
+    this.apps = pooledApiClient(kc, AppsV1Api, agents);
+    this.coordination = pooledApiClient(kc, CoordinationV1Api, agents);
+    this.authorization = pooledApiClient(kc, AuthorizationV1Api, agents);
     this.execer = new Exec(kc);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
     this.server = kc.getCurrentCluster()?.server;
@@ -263,7 +277,12 @@ export class KubernetesClient {
   private async call<T>(a: KubernetesAction, fn: () => Promise<T>): Promise<T> {
     const run = (): Promise<T> => withTimeout(fn(), this.timeoutMs, () => new CertpilotError('ERR_KUBERNETES_API', `kubernetes: ${describe(a, this.namespace)}: no answer in ${this.timeoutMs / 1000} s`, { retryable: true }));
     try {
-      return await run();
+      return await run().catch((e: unknown) => {
+        // A kept-alive connection the server closed while idle fails the next request sent on it
+        // (ECONNRESET) before the server read it: a read is sent again once, on a new connection.
+        if ((a.verb === 'get' || a.verb === 'list') && networkCode(e) === 'ECONNRESET') return run();
+        throw e;
+      });
     } catch (e) {
       if (this.token !== undefined && statusOf(e)?.code === 401) {
         this.token.read(true);
@@ -538,4 +557,59 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Prom
       },
     );
   });
+}
+
+/**
+ * Makes every connection of `kc` (API calls and exec WebSockets) verify the API server's
+ * certificate whatever the environment says: @kubernetes/client-node leaves `rejectUnauthorized`
+ * unset (so NODE_TLS_REJECT_UNAUTHORIZED=0 would switch it off) unless the request options carry
+ * it, and every request's options pass through `applyOptions`. A kubeconfig asking to skip
+ * verification is refused.
+ */
+function enforceTlsVerification(kc: KubeConfig): void {
+  if (kc.getCurrentCluster()?.skipTLSVerify === true) {
+    throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: cluster ${kc.getCurrentCluster()?.name ?? ''} sets insecure-skip-tls-verify: certpilot always verifies the API server`, {
+      hint: 'Remove insecure-skip-tls-verify from the kubeconfig and give the cluster its certificate-authority (or certificate-authority-data).',
+    });
+  }
+  const target = kc as unknown as { applyOptions?: (opts: { rejectUnauthorized?: boolean }) => Promise<void> };
+  const original = target.applyOptions;
+  if (typeof original !== 'function') throw new Error('@kubernetes/client-node no longer has KubeConfig.applyOptions: TLS verification cannot be enforced');
+  target.applyOptions = async (opts) => {
+    await original.call(kc, opts);
+    opts.rejectUnauthorized = true;
+  };
+}
+
+/**
+ * An API client whose requests share keep-alive connections. client-node 1.x's `makeApiClient`
+ * authenticates each request with `KubeConfig.applySecurityAuthentication`, which builds a new
+ * https.Agent every time, so each call paid a TCP and TLS handshake: a nothing-due run with state
+ * in Secrets (four reads per certificate) spent most of its time there. This wraps that method
+ * (the public `authMethods` of `createConfiguration`) and swaps its fresh agent for one kept per
+ * set of TLS options; idle sockets do not hold the process open (Node unrefs them). A proxied
+ * cluster keeps client-node's own agents.
+ */
+function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configuration) => T, agents: Map<string, HttpsAgent>): T {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: the kubeconfig names no cluster');
+  const auth: SecurityAuthentication = {
+    getName: () => 'kubeconfig authentication (pooled connections)',
+    applySecurityAuthentication: async (context: RequestContext) => {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      if (!(fresh instanceof HttpsAgent) || cluster.proxyUrl) return;
+      const o = fresh.options;
+      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null))));
+      let agent = agents.get(key);
+      if (!agent) {
+        // Idle sockets are closed after 4 s, before a server's idle timeout (Node's default is 5 s).
+        agent = new HttpsAgent({ ...o, keepAlive: true, timeout: 4_000 });
+        agents.set(key, agent);
+      }
+      fresh.destroy();
+      context.setAgent(agent);
+    },
+  };
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
 }

@@ -55,3 +55,26 @@ test('a file locker and no Kubernetes plug-in: nothing to ask', async () => {
   const c = await config('certificates: [{ domains: [a.example.com] }]\n');
   assert.deepEqual(kubernetesNeeds(c), []);
 });
+
+test('the kubernetes-secret state store asks for what its backend calls: create and list unnamed; get, update, delete on each certificate\'s and account\'s Secret', async () => {
+  const c = await config(`
+acme: { directoryUrl: "https://ca.example/dir", stagingDirectoryUrl: "https://ca.example/staging" }
+stateStore: { type: kubernetes-secret, namespace: certs, secretPrefix: st }
+certificates:
+  - { name: www, domains: [www.example.com] }
+  - { name: Api_1, domains: [api.example.com] }
+`);
+  const { accountSecretName, certificateSecretName } = await import('../storage/backends/kubernetes-secret/secret-name.js');
+  const needs = kubernetesNeeds(c).filter((n) => n.instance === 'state store');
+  assert.equal(needs.length, 1, 'the state store is asked about');
+  assert.equal(needs[0]?.connection.namespace, 'certs');
+  const perms = permissionsOf(needs[0]?.rules ?? []).map((p) => `${p.verb} ${p.resource}${p.name ? `/${p.name}` : ''}`);
+  const named = [certificateSecretName('st', 'www'), certificateSecretName('st', 'Api_1'), accountSecretName('st', 'https://ca.example/dir'), accountSecretName('st', 'https://ca.example/staging')];
+  assert.equal(certificateSecretName('st', 'www'), 'st-cert-www');
+  assert.deepEqual(
+    perms.sort(),
+    ['create secrets', 'list secrets', ...named.flatMap((n) => ['get', 'update', 'delete'].map((v) => `${v} secrets/${n}`))].sort(),
+  );
+  // The filesystem store (the default) needs nothing from Kubernetes.
+  assert.deepEqual(kubernetesNeeds(await config('certificates: [{ name: www, domains: [www.example.com] }]\n')).map((n) => n.instance), []);
+});

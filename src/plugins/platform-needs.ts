@@ -27,7 +27,8 @@ function useOf(config: ResolvedConfig, section: SectionName, name: string | unde
     if (section === 'deployers') return c.deploy.includes(name);
     return true;
   });
-  return { certificates: certificates.map((c) => c.name) };
+  const directories = [...new Set([config.acme.directoryUrl, config.acme.stagingDirectoryUrl])];
+  return { certificates: certificates.map((c) => c.name), ...(sectionSpec(section).shape === 'single' ? { directories } : {}) };
 }
 
 /**
@@ -47,7 +48,7 @@ export function kubernetesNeeds(config: ResolvedConfig, options: { only?: readon
       if (options.only?.length && !options.only.includes(name ?? spec.noun)) continue;
       const use = useOf(config, section, name);
       if (!options.all && spec.shape === 'named' && use.certificates.length === 0) continue;
-      const plugin = findPlugin(entry.type);
+      const plugin = findPlugin(entry.type, entry.kind);
       if (!plugin) continue;
       const own = plugin.kubernetes?.(entry.options as never, use);
       const wrapped = kindSpec(entry.kind).wraps?.kubernetes?.(entry.wrapper as never, use);

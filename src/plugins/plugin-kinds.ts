@@ -6,7 +6,7 @@
  * the registry test are all derived from this table and the registry, never from a list of kinds
  * of their own.
  *
- * Adding a kind (a notifier, a state store) is: one row in {@link PLUGIN_KINDS}, its section in
+ * Adding a kind (a notifier) is: one row in {@link PLUGIN_KINDS}, its section in
  * {@link CONFIG_SECTIONS} when it has a new one, its instance type in `PluginInstances`
  * (`plugin.ts`), and its plug-in folders. A kind with no registered plug-in adds no section.
  */
@@ -91,6 +91,13 @@ export const CONFIG_SECTIONS = {
       'How two certpilot processes keep from renewing one certificate at once: `file` (lock files under stateDir; one host or a shared volume, the default) or `lease` (a Kubernetes Lease per certificate; any node of any zone).',
     default: { type: 'file' },
   },
+  stateStore: {
+    shape: 'single',
+    noun: 'state store',
+    description:
+      'Where accounts, certificates and renewal state are kept: `filesystem` (`stateDir` in certbot layout, the default) or `kubernetes-secret` (Secrets in a namespace; no volume needed). Locks and caches stay in `stateDir` either way. `certpilot state copy` moves state between stores.',
+    default: { type: 'filesystem' },
+  },
 } as const satisfies Record<string, ConfigSectionSpec>;
 
 /** A configuration section that holds plug-ins. */
@@ -122,6 +129,7 @@ export const PLUGIN_KINDS = {
   },
   deployer: { section: 'deployers', title: 'Deployers', contract: 'testing/deployer-contract.ts' },
   locker: { section: 'locker', title: 'Lockers', contract: 'testing/locker-contract.ts' },
+  'state-store': { section: 'stateStore', title: 'State stores', contract: 'testing/state-store-contract.ts' },
 } as const satisfies Record<PluginKind, PluginKindSpec<never>>;
 
 /** The row of a kind, typed loosely (for code that walks the table). */

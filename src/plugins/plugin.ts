@@ -19,13 +19,14 @@ import type { Locker } from '../coordination/locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { KubernetesConnectionOptions } from '../kubernetes/connection-options.js';
 import type { Logger } from '../logger.js';
+import type { CertpilotStore } from '../storage/state-store.js';
 
 /**
  * The kinds of plug-in; each is one row of {@link PLUGIN_KINDS} in `plugin-kinds.ts`. A
  * certificate's solver may be a `challenge-solver`, a `dns-provider` (wrapped in the dns-01 solver)
  * or a `token-store` (wrapped in the store-backed http-01 solver).
  */
-export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'locker';
+export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'locker' | 'state-store';
 
 /** What each kind's factory returns (a new kind adds its row here and in `plugin-kinds.ts`). */
 export interface PluginInstances {
@@ -34,6 +35,7 @@ export interface PluginInstances {
   'token-store': ChallengeTokenStore;
   deployer: Deployer;
   locker: Locker;
+  'state-store': CertpilotStore;
 }
 
 /** What a factory gets besides its own options. */
@@ -64,8 +66,10 @@ export interface RbacRule {
 
 /** What the configuration says about where a plug-in is used, for its declarations. */
 export interface PluginUse {
-  /** The certificate names that use this instance (a locker: every certificate). */
+  /** The certificate names that use this instance (a locker, a state store: every certificate). */
   certificates: readonly string[];
+  /** The ACME directories whose accounts a state store keeps (the configured one and the dry runs'). */
+  directories?: readonly string[];
 }
 
 /** The Kubernetes access a plug-in instance needs: where, and which Role rules. */
@@ -116,9 +120,12 @@ export function definePlugin<K extends PluginKind, S extends z.ZodObject, I exte
   return definition;
 }
 
-/** The challenge type a solver plug-in answers: dns-01 for DNS providers, http-01 for token stores. */
-export function challengeTypeOf(plugin: Pick<PluginDefinition, 'kind' | 'challengeType'>): ChallengeType | undefined {
-  if (plugin.kind === 'dns-provider') return 'dns-01';
+/**
+ * The challenge type a solver plug-in answers: http-01 for token stores; for DNS providers dns-01,
+ * or the `challenge` option of the wrapping dns-01 solver when given (`dns-account-01`).
+ */
+export function challengeTypeOf(plugin: Pick<PluginDefinition, 'kind' | 'challengeType'>, wrapper?: Readonly<{ challenge?: unknown }>): ChallengeType | undefined {
+  if (plugin.kind === 'dns-provider') return wrapper?.challenge === 'dns-account-01' ? 'dns-account-01' : 'dns-01';
   if (plugin.kind === 'token-store') return 'http-01';
   return plugin.kind === 'challenge-solver' ? plugin.challengeType : undefined;
 }

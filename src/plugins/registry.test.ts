@@ -30,9 +30,12 @@ function pluginFolders(dir = src): string[] {
   return out;
 }
 
-test('registry ids are unique and each is its folder name; each folder exports its own definition', async () => {
-  const ids = PLUGINS.map((p) => p.id);
-  assert.equal(new Set(ids).size, ids.length, `duplicate ids: ${ids.join(', ')}`);
+test('registry ids are unique within each config section and each is its folder name; each folder exports its own definition', async () => {
+  // `type` is read per section: the kubernetes-secret deployer and state store may share an id.
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    const ids = kindsInSection(section).flatMap((k) => pluginsOfKind(k).map((p) => p.id));
+    assert.equal(new Set(ids).size, ids.length, `${section}: duplicate ids: ${ids.join(', ')}`);
+  }
   for (const p of allPlugins()) {
     assert.equal(basename(p.dir), p.id, `${p.id}: its folder is src/${p.dir}`);
     const mod = (await import(pathToFileURL(join(dist, p.dir, 'plugin.js')).href)) as { plugin?: unknown };

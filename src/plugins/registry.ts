@@ -8,6 +8,8 @@
 import { plugin as standalone } from '../challenges/http01/solvers/standalone/plugin.js';
 import { plugin as webroot } from '../challenges/http01/solvers/webroot/plugin.js';
 import { plugin as stateless } from '../challenges/http01/solvers/stateless/plugin.js';
+import { plugin as tlsAlpn } from '../challenges/tls-alpn01/solvers/tls-alpn/plugin.js';
+import { plugin as dnsPersist } from '../challenges/dns-persist01/solvers/dns-persist/plugin.js';
 import { plugin as redis } from '../challenges/http01/token-stores/redis/plugin.js';
 import { plugin as rfc2136 } from '../challenges/dns01/providers/rfc2136/plugin.js';
 import { plugin as route53 } from '../challenges/dns01/providers/route53/plugin.js';
@@ -17,10 +19,12 @@ import { plugin as kubernetesSecret } from '../deploy/kubernetes-secret/plugin.j
 import { plugin as kubernetesReload } from '../deploy/kubernetes-reload/plugin.js';
 import { plugin as fileLocker } from '../coordination/file/plugin.js';
 import { plugin as leaseLocker } from '../coordination/lease/plugin.js';
+import { plugin as filesystemState } from '../storage/backends/filesystem/plugin.js';
+import { plugin as kubernetesSecretState } from '../storage/backends/kubernetes-secret/plugin.js';
 import type { PluginDefinition, PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
-export const PLUGINS = [standalone, webroot, stateless, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker] as const;
+export const PLUGINS = [standalone, webroot, stateless, tlsAlpn, dnsPersist, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker, filesystemState, kubernetesSecretState] as const;
 
 /** A registered plug-in id. */
 export type PluginId = (typeof PLUGINS)[number]['id'];
@@ -35,7 +39,11 @@ export function pluginsOfKind(...kinds: PluginKind[]): PluginDefinition[] {
   return allPlugins().filter((p) => kinds.includes(p.kind));
 }
 
-/** The plug-in with this id, or undefined. */
-export function findPlugin(id: string): PluginDefinition | undefined {
-  return allPlugins().find((p) => p.id === id);
+/**
+ * The plug-in with this id (of one of `kinds`, when given), or undefined. An id is unique within a
+ * configuration section (`type` is read per section): the `kubernetes-secret` deployer and the
+ * `kubernetes-secret` state store are two plug-ins, told apart by their kinds.
+ */
+export function findPlugin(id: string, ...kinds: PluginKind[]): PluginDefinition | undefined {
+  return allPlugins().find((p) => p.id === id && (kinds.length === 0 || kinds.includes(p.kind)));
 }

@@ -178,10 +178,11 @@ export function recordSuccess(state: RenewalState, now: Date, reason?: string): 
 
 /**
  * What of a certificate's configuration a fix would change: its names, their solvers, the key
- * type and the profile. A backoff recorded under another fingerprint no longer holds.
+ * type, the profile, and (through `spec.settings`, a digest) the directory URL and every setting of
+ * its solvers and deployers. A backoff recorded under another fingerprint no longer holds.
  */
 export function configFingerprint(spec: CertificateSpec): string {
-  return JSON.stringify([[...spec.domains].sort(), spec.solvers ? Object.entries(spec.solvers).sort() : [], spec.keyType, spec.profile ?? null]);
+  return JSON.stringify([[...spec.domains].sort(), spec.solvers ? Object.entries(spec.solvers).sort() : [], spec.keyType, spec.profile ?? null, ...(spec.settings ? [spec.settings] : [])]);
 }
 
 /**
@@ -204,12 +205,20 @@ export function backoffDelayMs(failureCount: number, lifetimeMs?: number): numbe
 export function recordFailure(
   state: RenewalState,
   now: Date,
-  err: { code: string; message: string; retryAfter?: Date; reason?: string; local?: boolean; fingerprint?: string },
+  err: {
+    code: string;
+    message: string;
+    retryAfter?: Date;
+    reason?: string;
+    /** True when the CA counted nothing (the rule of `failure-cost.ts`): no backoff. */
+    local?: boolean;
+    fingerprint?: string;
+  },
   lifetimeMs?: number,
 ): RenewalState {
   if (err.local) {
-    // Our own side (configuration, trust, a port in use, permissions, a full disk): the CA was not
-    // bothered, so the next attempt is not held; the user's fix is tried at once.
+    // The CA counted nothing (see failure-cost.ts for the one rule): the next attempt is not held;
+    // the user's fix is tried at once.
     const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) } };
     if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
     return next;

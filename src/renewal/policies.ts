@@ -15,6 +15,8 @@ export interface CertificateSpec {
   profile?: string;
   /** The solver of each name, when known (part of the configuration fingerprint). */
   solvers?: Readonly<Record<string, string>>;
+  /** A digest of the directory URL and the solvers' and deployers' settings (part of the configuration fingerprint). */
+  settings?: string;
 }
 
 /** Why a certificate is (or would be) renewed. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
+import { AcmeProblemError, RateLimitedError, ValidationFailedError } from '../acme/protocol/problem.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { FileLock} from '../coordination/file/file-locker.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
@@ -11,6 +11,9 @@ import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
+import { MemoryStateBackend } from '../storage/backends/memory/memory-state-backend.js';
+import type { StateValue, WriteOptions } from '../storage/state-backend.js';
+import { StateStore } from '../storage/state-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -130,7 +133,7 @@ test('a failed renewal leaves the old certificate live, records the failure and 
 
   h.clock.advance(70 * DAY); // past 2/3 of a 90-day lifetime: due
   h.next = async () => {
-    throw new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'http-01 for www.example.test: connection refused');
+    throw new ValidationFailedError('http-01 for www.example.test: connection refused');
   };
   const failed = await renewCertificate(spec, h.ctx);
   assert.equal(failed.outcome, 'failed');
@@ -217,6 +220,35 @@ test('a lock lost mid-run (expired and taken over) stops the run: the issue is a
   assert.deepEqual(await h.store.loadState('www'), before, 'no failure recorded: no backoff for the run that holds the lock now');
   assert.equal(successor.lost.aborted, false);
   assert.ok(await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 }).then((l) => l === undefined), 'the loser\'s release left the successor\'s lock');
+  await successor.release();
+});
+
+test('a lock lost in the middle of a save (version written, not yet live) never makes that version live', async () => {
+  const h = await harness();
+  let successor: FileLock | undefined;
+  // The lock is taken over while the store writes the new version, between its two writes.
+  class LosingBackend extends MemoryStateBackend {
+    override async put(key: string, value: StateValue, options?: WriteOptions): Promise<string> {
+      const version = await super.put(key, value, options);
+      if (key === 'certificates/www/versions/2' && !successor) {
+        h.clock.advance(61_000);
+        successor = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+        await h.lock?.refresh();
+      }
+      return version;
+    }
+  }
+  const store = new StateStore(new LosingBackend());
+  h.ctx = { ...h.ctx, store };
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+  h.clock.advance(70 * DAY);
+  const before = await store.loadState('www');
+  const result = await renewCertificate(spec, h.ctx);
+  assert.ok(successor, 'the lock was taken over mid-save');
+  assert.equal(result.outcome, 'locked', result.message);
+  assert.equal(result.error?.code, 'ERR_LOCK_LOST');
+  assert.equal((await store.load('www'))?.version, 1, 'the live version is still the one from before the loss');
+  assert.deepEqual(await store.loadState('www'), before, 'no renewal state written after the loss');
   await successor.release();
 });
 
@@ -456,7 +488,7 @@ test('a crash after finalize costs no issuance: the next run resumes the pending
   assert.equal(failed.outcome, 'failed');
   assert.equal((await h.store.loadPendingOrder('www'))?.certificateUrl, 'https://ca.test/cert/7');
 
-  // Not forced, not due, and in backoff: the pending order is still completed.
+  // Not forced, not due: the pending order is still completed.
   h.next = async () => issued();
   const resumed = await renewCertificate(spec, h.ctx);
   assert.equal(resumed.outcome, 'renewed');
@@ -478,7 +510,7 @@ test('a full state directory fails before any order; local failures do not back 
   assert.equal((await h.store.loadState('www')).backoffUntil, undefined, 'a local failure holds nothing');
 
   h.ctx = { ...h.ctx, store: h.store };
-  h.next = async () => Promise.reject(new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'http-01 for www.example.test: connection refused'));
+  h.next = async () => Promise.reject(new ValidationFailedError('http-01 for www.example.test: connection refused'));
   await renewCertificate(spec, h.ctx);
   const held = await renewCertificate(spec, h.ctx);
   assert.equal(held.outcome, 'held', 'a CA-side failure backs off');
@@ -531,4 +563,92 @@ test('SIGTERM during the deploy stage is an interruption: saved, reported as int
   assert.equal(next.outcome, 'deployed');
   assert.equal(next.deploy?.ok, true);
   assert.deepEqual(calls, ['slow:v1', 'slow:v1']);
+});
+
+test('a hold follows the CA\'s cost: only a validation the CA failed, a rate limit or a CA 5xx holds the next run', async () => {
+  const notCharged: [string, () => Error][] = [
+    ['Redis down', () => new CertpilotError('ERR_TOKEN_STORE_UNAVAILABLE', 'http-01 token store: redis://127.0.0.1:1: connect ECONNREFUSED')],
+    ['BADSIG', () => new CertpilotError('ERR_DNS_TSIG_REJECTED', 'rfc2136: update refused: BADSIG')],
+    ['REFUSED', () => new CertpilotError('ERR_DNS_UPDATE_REFUSED', 'rfc2136: update refused: REFUSED')],
+    ['self-check', () => new CertpilotError('ERR_CHALLENGE_SELF_CHECK', 'http-01 self-check: http://www.example.test/... answered 404')],
+    ['secretFile', () => new CertpilotError('ERR_DNS_SECRET', 'rfc2136: /etc/tsig.key: EACCES')],
+    ['wrong host', () => new CertpilotError('ERR_ACME_NETWORK', 'acme: directory: GET https://typo.test/dir failed: ENOTFOUND')],
+    ['wrong path', () => new AcmeProblemError('ERR_ACME_PROBLEM', 'acme: directory: HTTP 404', { type: 'about:blank' }, 404)],
+    ['bad answer', () => new CertpilotError('ERR_ACME_BAD_RESPONSE', 'acme: directory: did not return JSON')],
+    ['a bug', () => new Error('TypeError: x is undefined')],
+  ];
+  for (const [what, make] of notCharged) {
+    const h = await harness();
+    h.next = async () => Promise.reject(make());
+    const failed = await renewCertificate(spec, h.ctx);
+    assert.equal(failed.outcome, 'failed', what);
+    assert.equal(failed.backoff?.held, false, `${what}: holds nothing`);
+    assert.match(failed.backoff?.why ?? '', /before the CA was asked to validate/, what);
+    assert.equal(failed.next, undefined, what);
+    const state = await h.store.loadState('www');
+    assert.equal(state.backoffUntil, undefined, `${what}: no backoff recorded`);
+    assert.equal(state.lastAttempt?.result, 'failure', `${what}: the failure is still the last result`);
+    h.next = async () => issued();
+    assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued', `${what}: the fixed run proceeds at once, no --force`);
+  }
+  const charged: [string, () => Error, RegExp][] = [
+    ['invalid authorization', () => new ValidationFailedError('http-01 for www.example.test: 404'), /marked the authorization invalid/],
+    ['wrapped invalid authorization', () => new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', 'issuer: 1 of 2 failed', { cause: new ValidationFailedError('dns-01: NXDOMAIN') }), /marked the authorization invalid/],
+    ['CA 500', () => new AcmeProblemError('ERR_ACME_PROBLEM', 'acme: newOrder: HTTP 500', { type: 'about:blank' }, 500), /answered 500/],
+    ['rate limit', () => new RateLimitedError('acme: newOrder: too many', { type: 'urn:ietf:params:acme:error:rateLimited' }, 429, new Date(Date.now() + 3_600_000)), /rate-limited/],
+  ];
+  for (const [what, make, why] of charged) {
+    const h = await harness();
+    h.next = async () => Promise.reject(make());
+    const failed = await renewCertificate(spec, h.ctx);
+    assert.equal(failed.backoff?.held, true, `${what}: holds`);
+    assert.match(failed.backoff?.why ?? '', why, what);
+    assert.ok(failed.next, `${what}: says when`);
+    h.next = async () => issued();
+    assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'held', `${what}: the next run is held`);
+  }
+});
+
+test('the backoff fingerprint covers the directory URL and every solver and deployer setting', async () => {
+  const h = await harness();
+  const configured: ResolvedCertificate = { ...spec, settings: 'digest-1' };
+  h.next = async () => Promise.reject(new ValidationFailedError('http-01 for www.example.test: 404'));
+  await renewCertificate(configured, h.ctx);
+  h.next = async () => issued();
+  assert.equal((await renewCertificate(configured, h.ctx)).outcome, 'held');
+  assert.equal((await renewCertificate({ ...configured, settings: 'digest-2' }, h.ctx)).outcome, 'issued', 'a changed setting is a fix worth trying at once');
+});
+
+test('a run stopped after the live switch, before the pending order was cleared: the next run recognizes its own work (no new version, no second deploy)', async () => {
+  const h = await harness();
+  const deploys: number[] = [];
+  h.deployers = [{ id: 'out', deploy: async (cert) => (deploys.push(cert.version), { message: 'ok' }) }];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['out'] };
+  await renewCertificate(withDeploy, h.ctx);
+  assert.deepEqual(deploys, [1]);
+  const cert = issued();
+  h.next = async (req) => {
+    await req.checkpoint?.({ orderUrl: 'https://ca.test/order/2', privateKeyPem: cert.privateKeyPem, certificateUrl: 'https://ca.test/cert/2' });
+    return cert;
+  };
+  // The "kill": the save made version 2 live, then the run died before clearing the order.
+  const realClear = h.store.clearPendingOrder.bind(h.store);
+  h.store.clearPendingOrder = async () => Promise.reject(new Error('killed'));
+  await renewCertificate(withDeploy, h.ctx, { force: true });
+  h.store.clearPendingOrder = realClear;
+  assert.equal((await h.store.load('www'))?.version, 2);
+  assert.ok(await h.store.loadPendingOrder('www'), 'the order is still pending');
+  assert.deepEqual(deploys, [1], 'the killed run never deployed');
+
+  // The next run resumes the order; the CA hands back the same certificate.
+  const resumed = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(resumed.outcome, 'renewed');
+  assert.match(resumed.message, /version 2 already holds the certificate of order https:\/\/ca\.test\/order\/2.*nothing saved again/);
+  assert.equal((await h.store.load('www'))?.version, 2, 'no new version');
+  assert.equal(await h.store.loadPendingOrder('www'), undefined, 'the order is cleared');
+  assert.deepEqual(deploys, [1, 2], 'version 2 deployed once, by the run that found it undeployed');
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).outcome, 'not-due');
+  assert.deepEqual(deploys, [1, 2], 'and never again');
+  const { readdirSync } = await import('node:fs');
+  assert.equal(readdirSync(join(h.store.stateDir, 'archive', 'www')).filter((f) => f.startsWith('cert')).length, 2);
 });

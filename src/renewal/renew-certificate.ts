@@ -12,15 +12,15 @@ import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
-import { RateLimitedError } from '../acme/protocol/problem.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
+import type { FencedWrites } from '../storage/state-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
-import { isLocalFailure } from '../errors.js';
+import { failureCost } from './failure-cost.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -39,7 +39,8 @@ export interface RenewalInfoSource {
  * account, the solvers or the deployers are made.
  */
 export interface RenewalContext {
-  store: CertificateStore & RenewalStateStore & PendingOrderStore;
+  /** The domain stores; while the run holds its lock it uses `store.fenced(lock.lost)`. */
+  store: CertificateStore & RenewalStateStore & PendingOrderStore & FencedWrites;
   locker: Locker;
   /** Opens (once) the account on the production directory, or on the staging one for dry runs. */
   session(which: 'production' | 'staging', signal?: AbortSignal): Promise<AccountSession>;
@@ -60,6 +61,8 @@ export interface RenewalContext {
   preflight?(spec: ResolvedCertificate): Promise<void>;
   ari: boolean;
   preferredChain?: string;
+  /** How long the archive keeps versions (`renewal.retention`); unset: every version is kept. */
+  retention?: { keepVersions: number; keepDays: number };
   lockTtlSeconds: number;
   /** How often renew runs, when known: renewals due before the next run are done now. */
   runIntervalMs?: number;
@@ -88,6 +91,11 @@ export interface RenewalResult {
   paths?: CertificatePaths;
   /** The deploy stage, when it ran. */
   deploy?: DeployReport;
+  /**
+   * For a failed renewal: whether it holds the next run back (failure backoff) and why — only a
+   * failure the CA counted does (see `failure-cost.ts`).
+   */
+  backoff?: { held: boolean; why: string };
   /**
    * For a failed or interrupted renewal: the version that stays live, or `null` when none was
    * ever issued (a first issuance); absent when the run failed before it could tell.
@@ -149,6 +157,11 @@ function pendingMatches(pending: PendingOrder, spec: ResolvedCertificate): boole
   return pending.keyType === spec.keyType && [...pending.domains].sort().join(' ') === [...spec.domains].sort().join(' ');
 }
 
+/** True when the store offers a view for a plan's reads (`StateStore.forPlanning`). */
+function hasPlanningView<T extends object>(store: T): store is T & { forPlanning(): T } {
+  return typeof (store as { forPlanning?: unknown }).forPlanning === 'function';
+}
+
 /** True when `err` is a lost lock's reason. */
 function isLockLost(err: unknown): boolean {
   return err instanceof CertpilotError && err.code === 'ERR_LOCK_LOST';
@@ -156,11 +169,13 @@ function isLockLost(err: unknown): boolean {
 
 async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
-  let stored = await ctx.store.load(spec.name);
-  let state = await ctx.store.loadState(spec.name);
+  // The plan's reads may share one read of the certificate's state (a Secret): all are read again under the lock.
+  const planning = hasPlanningView(ctx.store) ? ctx.store.forPlanning() : ctx.store;
+  let stored = await planning.load(spec.name);
+  let state = await planning.loadState(spec.name);
   // An order an earlier run left between finalize and save is finished first, whatever is due:
   // the CA has issued (or is issuing) that certificate already.
-  let pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
+  let pending = options.dryRun ? undefined : await planning.loadPendingOrder(spec.name);
 
   if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
 
@@ -226,33 +241,13 @@ interface HeldOptions extends RenewOptions {
 
 /**
  * The context and options of the part of a run that holds `lock`: the signal is the run's joined
- * with the lock's `lost`, and every write to the store first checks the lock (a write method of a
- * lost lock's store rejects with the `ERR_LOCK_LOST` reason and writes nothing).
+ * with the lock's `lost`, and the store is fenced by it: every write the domain stores make (each
+ * backend write of a save, the renewal state, the pending order, a set-aside) first checks the
+ * lock, and under a lost lock rejects with the `ERR_LOCK_LOST` reason and writes nothing.
  */
 function underLock(ctx: RenewalContext, options: RenewOptions, lock: Lock): { ctx: RenewalContext; options: HeldOptions } {
   const signal = options.signal ? AbortSignal.any([options.signal, lock.lost]) : lock.lost;
-  return { ctx: { ...ctx, store: guardWrites(ctx.store, lock.lost) }, options: { ...options, signal, lost: lock.lost } };
-}
-
-/** Store methods that write: `save…`, `clear…`, `delete…`, `put…`, `remove…`, `record…`, `check…Writable` probes. */
-const WRITE_METHOD = /^(save|clear|delete|put|remove|record|checkWritable)/;
-
-/** The store, with every write refused once `lost` aborted. Reads pass through. */
-function guardWrites<T extends object>(store: T, lost: AbortSignal): T {
-  return new Proxy(store, {
-    get(target, key, receiver) {
-      const value: unknown = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (typeof key === 'string' && WRITE_METHOD.test(key)) {
-        return (...args: unknown[]) => {
-          lost.throwIfAborted();
-          return method.apply(target, args);
-        };
-      }
-      return method.bind(target);
-    },
-  });
+  return { ctx: { ...ctx, store: ctx.store.fenced(lock.lost) }, options: { ...options, signal, lost: lock.lost } };
 }
 
 /**
@@ -433,6 +428,7 @@ async function issueAndSave(
     const reuse = spec.reuseKey && stored && stored.metadata.keyType === spec.keyType ? stored.privateKeyPem : undefined;
     const solvers = await ctx.solvers(spec);
     const resume = pending && pending.directoryUrl === session.directoryUrl && pending.accountUrl === session.accountUrl ? pending : undefined;
+    const replaces = ctx.ari && stored && !options.dryRun ? stored.metadata.ariCertId : undefined;
     const checkpoint = async (c: { orderUrl: string; privateKeyPem: string; certificateUrl?: string }): Promise<void> => {
       if (options.dryRun) return;
       await ctx.store.savePendingOrder(spec.name, {
@@ -444,6 +440,7 @@ async function issueAndSave(
         ...(spec.profile ? { profile: spec.profile } : {}),
         privateKeyPem: c.privateKeyPem,
         ...(c.certificateUrl ? { certificateUrl: c.certificateUrl } : {}),
+        ...(resume?.replaces ? { replaces: resume.replaces } : replaces ? { replaces } : {}),
         createdAt: resume?.createdAt ?? ctx.clock.now().toISOString(),
         reason: resume?.reason ?? reason,
       });
@@ -457,13 +454,19 @@ async function issueAndSave(
         keyType: spec.keyType,
         ...(reuse ? { privateKeyPem: reuse } : {}),
         ...(spec.profile ? { profile: spec.profile } : {}),
-        ...(ctx.ari && stored && !options.dryRun ? { replaces: stored.metadata.ariCertId } : {}),
+        ...(replaces ? { replaces } : {}),
         ...(ctx.preferredChain ? { preferredChain: ctx.preferredChain } : {}),
       },
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (options.dryRun) {
       return { name: spec.name, outcome: 'dry-run', reason, message: `dry run: issued by ${session.directoryUrl} and discarded`, notAfter: issued.notAfter.toISOString() };
+    }
+    if (resume) {
+      // An earlier run may have saved this very certificate and been stopped before it cleared the
+      // order: recognize it (by fingerprint) instead of saving a duplicate version and deploying it again.
+      const known = await ctx.store.findVersion?.(spec.name, issued.certPem);
+      if (known !== undefined) return await recognized(spec, stored, state, known, resume, reason, ctx, log);
     }
     const saved = await ctx.store.save(spec.name, {
       certPem: issued.certPem,
@@ -479,7 +482,7 @@ async function issueAndSave(
         serialNumber: issued.serialNumber,
         issuer: issued.issuer,
         ariCertId: issued.ariCertId,
-        ...(issued.replaces ? { replaces: issued.replaces } : {}),
+        ...(issued.replaces || resume?.replaces ? { replaces: issued.replaces ?? resume?.replaces } : {}),
         issuedAt: ctx.clock.now().toISOString(),
         directoryUrl: session.directoryUrl,
         accountUrl: session.accountUrl,
@@ -488,6 +491,7 @@ async function issueAndSave(
     await ctx.store.clearPendingOrder(spec.name);
     await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
     log.info({ version: saved.version, notAfter: saved.metadata.notAfter }, stored ? 'renewed' : 'issued');
+    await pruneArchive(spec.name, state, ctx, log);
     return {
       name: spec.name,
       outcome: stored ? 'renewed' : 'issued',
@@ -508,9 +512,11 @@ async function issueAndSave(
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     if (options.dryRun) return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null };
-    const retryAfter = err instanceof RateLimitedError ? err.retryAfter : undefined;
+    // The one rule of what holds the next run (failure-cost.ts): only what the CA counted.
+    const cost = failureCost(err);
+    const retryAfter = cost.held ? cost.retryAfter : undefined;
     const lifetimeMs = stored ? Date.parse(stored.metadata.notAfter) - Date.parse(stored.metadata.notBefore) : undefined;
-    const local = isLocalFailure(error);
+    const local = !cost.held;
     const failed = recordFailure(
       state,
       now,
@@ -522,8 +528,57 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, local }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
-    const next = retryAfter ?? (!local && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, ...(next ? { next } : {}) };
+    log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
+  }
+}
+
+/**
+ * The pending order's certificate is already stored as version `known` (an earlier run saved it,
+ * then was stopped before it cleared the order): the order is cleared, nothing is saved again,
+ * and the deploy stage then runs only for deployers that lack the live version.
+ */
+async function recognized(
+  spec: ResolvedCertificate,
+  stored: StoredCertificate | undefined,
+  state: RenewalState,
+  known: number,
+  pending: PendingOrder,
+  reason: string,
+  ctx: RenewalContext,
+  log: Logger,
+): Promise<RenewalResult> {
+  await ctx.store.clearPendingOrder(spec.name);
+  log.info({ order: pending.orderUrl, version: known, live: stored?.version }, 'the pending order\'s certificate is already stored; the order is cleared, nothing saved again');
+  if (stored && stored.version === known) {
+    if (state.lastAttempt?.result !== 'success' || state.failureCount > 0) await ctx.store.saveState(spec.name, recordSuccess(state, ctx.clock.now(), reason));
+    return {
+      name: spec.name,
+      outcome: 'renewed',
+      reason,
+      message: `version ${known} already holds the certificate of order ${pending.orderUrl} (an earlier run saved it and was stopped before it finished); nothing saved again, valid until ${stored.metadata.notAfter}`,
+      version: known,
+      notAfter: stored.metadata.notAfter,
+      ...(stored.paths ? { paths: stored.paths } : {}),
+    };
+  }
+  return {
+    name: spec.name,
+    outcome: 'not-due',
+    reason,
+    message: `the certificate of order ${pending.orderUrl} is archived version ${known}; the order is cleared${stored ? `, version ${stored.version} stays live` : ''}`,
+    ...(stored ? { version: stored.version, ...(stored.paths ? { paths: stored.paths } : {}) } : {}),
+  };
+}
+
+/** Prunes the archive by `ctx.retention`, keeping every version a deploy record names. Never fails the run. */
+async function pruneArchive(name: string, state: RenewalState, ctx: RenewalContext, log: Logger): Promise<void> {
+  if (!ctx.retention || !ctx.store.removeOldVersions) return;
+  const held = new Set(Object.values(state.deployments ?? {}).map((d) => d.version));
+  try {
+    await ctx.store.removeOldVersions(name, ctx.retention, ctx.clock.now(), held);
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not prune the archive; it is tried again after the next save');
   }
 }

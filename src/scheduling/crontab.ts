@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWrite, hasErrno, ioError } from '../storage/filesystem/atomic-write.js';
+import { atomicWrite, hasErrno, ioError } from '../fs/atomic-write.js';
 
 /** The comment that ends certpilot's line; how `install` and `remove` find it again. */
 export const CRON_MARKER = '# certpilot-managed';

@@ -138,6 +138,10 @@ export interface CertificateStore {
   load(name: string): Promise<StoredCertificate | undefined>;
   save(name: string, bundle: CertificateBundle): Promise<StoredCertificate>;
   list(): Promise<string[]>;
+  /** Optional: the stored version (live or archived) holding this certificate, by its SHA-256 fingerprint. */
+  findVersion?(name: string, certPem: string): Promise<number | undefined>;
+  /** Optional: prunes the archive (see `StateStore.removeOldVersions`). */
+  removeOldVersions?(name: string, retention: { keepVersions: number; keepDays: number }, now: Date, held: ReadonlySet<number>): Promise<number[]>;
 }
 
 /**
@@ -205,4 +209,6 @@ export interface StoredAccount {
 export interface AccountStore {
   loadAccount(directoryUrl: string): Promise<StoredAccount | undefined>;
   saveAccount(account: StoredAccount): Promise<void>;
+  /** Optional: removes a pending account (no `url`) the CA refused to register; idempotent. */
+  deleteAccount?(directoryUrl: string): Promise<void>;
 }

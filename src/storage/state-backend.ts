@@ -129,3 +129,19 @@ export function hasPresence(backend: unknown): backend is Presence {
 export interface VersionRetention {
   readonly keepVersions: number | undefined;
 }
+
+/**
+ * Optional: a backend that can serve a run's planning reads from one read of each underlying
+ * object (a certificate's Secret). The view's reads of an object come from a copy taken on its
+ * first read: consistent within the object, possibly stale by the time of the next read; writes go
+ * through (each re-reads the object for its precondition) and drop the copy. Only for decisions
+ * that are checked again with fresh reads before anything is written (the plan before the lock).
+ */
+export interface ReadSnapshots {
+  snapshot(): StateBackend;
+}
+
+/** Type guard for {@link ReadSnapshots}. */
+export function hasReadSnapshots(backend: unknown): backend is ReadSnapshots {
+  return typeof (backend as Partial<ReadSnapshots> | null)?.snapshot === 'function';
+}

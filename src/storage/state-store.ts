@@ -23,7 +23,8 @@ import type {
   StoredCertificate,
 } from './certificate-store.js';
 import { deriveMetadata } from './derive-metadata.js';
-import { hasLocalPaths, hasPresence, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
 
@@ -64,10 +65,20 @@ export type CertpilotStore = CertificateStore &
     listStates(): Promise<string[]>;
     /** False when the store's location does not exist (a mistyped state directory); never creates it. */
     exists(): Promise<boolean>;
-  };
+  } & FencedWrites;
+
+/** The domain stores can be fenced: a view whose writes stop once a signal (a lock's `lost`) aborts. */
+export interface FencedWrites {
+  /**
+   * This store, with every write (a version, renewal state, pending order, account, a set-aside)
+   * refused with `signal`'s reason once it aborted, before anything reaches the backend; reads
+   * pass through. The store itself is unchanged.
+   */
+  fenced(signal: AbortSignal): this;
+}
 
 /** The domain stores over one {@link StateBackend}. */
-export class StateStore implements CertificateStore, RenewalStateStore, PendingOrderStore, AccountStore {
+export class StateStore implements CertificateStore, RenewalStateStore, PendingOrderStore, AccountStore, FencedWrites {
   protected readonly logger: Logger;
   private readonly onCorrupt: ((report: CorruptEntryReport) => void) | undefined;
 
@@ -78,6 +89,24 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
   ) {
     this.logger = options.logger ?? silentLogger;
     this.onCorrupt = options.onCorrupt;
+  }
+
+  /** See {@link FencedWrites.fenced}: a view over the same state whose backend refuses writes once `signal` aborted. */
+  fenced(signal: AbortSignal): this {
+    const view = Object.create(this) as this;
+    Object.defineProperty(view, 'backend', { value: fenceBackend(this.backend, signal), enumerable: true });
+    return view;
+  }
+
+  /**
+   * A view for a plan's reads: over a backend with {@link ReadSnapshots}, each object is read once
+   * (possibly stale: the run reads again under its lock before writing); otherwise this store.
+   */
+  forPlanning(): this {
+    if (!hasReadSnapshots(this.backend)) return this;
+    const view = Object.create(this) as this;
+    Object.defineProperty(view, 'backend', { value: this.backend.snapshot(), enumerable: true });
+    return view;
   }
 
   /** Loads the live version of `name`, or `undefined` when it was never saved. */
@@ -120,6 +149,7 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
       throw err;
     }
     this.logger.debug({ name: safe, version }, 'storage: saved certificate version');
+    await this.sweepPartial(safe, version, present);
     await this.prune(safe, version, present);
     return { ...structuredClone(bundle), name: safe, version, ...this.pathsOf(safe) };
   }
@@ -132,6 +162,77 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     for (const old of earlier.slice(keep)) {
       await this.backend.delete(stateKeys.version(safe, old)).catch((err: unknown) => this.logger.warn({ name: safe, version: old, err: String(err) }, 'storage: could not remove an old version'));
     }
+  }
+
+  /**
+   * Removes what a save that never completed left (a kill mid-write: `cert8.pem` without
+   * `chain8.pem` or `meta8.json`): a version other than the live one that lacks a file. Such a
+   * version never went live (a version is written whole before the switch), so no server or
+   * deployer uses it. A version without `meta.json` counts as partial only above the first version
+   * certpilot wrote (certbot's own archive has none: those are whole). Best effort, after the switch.
+   */
+  private async sweepPartial(safe: string, live: number, present: number[]): Promise<void> {
+    const entries = new Map<number, StateValue | undefined>();
+    for (const n of new Set([...present, live])) entries.set(n, (await this.backend.get(stateKeys.version(safe, n)).catch(() => undefined))?.value);
+    // certbot's versions (imported) have no meta.json and come before every version certpilot wrote.
+    const firstOurs = Math.min(...[...entries].filter(([, v]) => v?.['meta.json'] !== undefined).map(([n]) => n));
+    for (const [n, value] of entries) {
+      if (n === live || n === 0) continue;
+      const missing = value === undefined ? ['cert.pem'] : [...VERSION_FIELDS.map(([file]) => file), ...(n > firstOurs ? ['meta.json'] : [])].filter((f) => value[f] === undefined);
+      if (missing.length === 0) continue;
+      await this.backend
+        .delete(stateKeys.version(safe, n))
+        .then(() => this.logger.info({ name: safe, version: n, missing }, 'storage: removed a partial version an interrupted save left'))
+        .catch((err: unknown) => this.logger.warn({ name: safe, version: n, err: String(err) }, 'storage: could not remove a partial version'));
+    }
+  }
+
+  /**
+   * The version of `name` that holds `certPem` (the live one or an archived one), compared by the
+   * SHA-256 of the certificate's DER (never by serial: serials are public and per CA), or undefined.
+   */
+  async findVersion(name: string, certPem: string): Promise<number | undefined> {
+    const safe = safeName(name);
+    const { createHash } = await import('node:crypto');
+    const want = certificateFingerprint(certPem, createHash);
+    if (want === undefined) return undefined;
+    const numbers = (await this.backend.list(stateKeys.versionsPrefix(safe))).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))).filter((n) => Number.isInteger(n));
+    for (const n of numbers.sort((a, b) => b - a)) {
+      const entry = await this.backend.get(stateKeys.version(safe, n));
+      const have = entry?.value['cert.pem'];
+      if (have !== undefined && certificateFingerprint(have, createHash) === want) return n;
+    }
+    return undefined;
+  }
+
+  /**
+   * Prunes the archive of `name` by `retention`: a version goes only when it is not live, not among
+   * the last `keepVersions`, older than `keepDays` (by its issuance time) and held by no deployer
+   * (`held`: the versions the deploy records name). Returns the versions removed.
+   */
+  async removeOldVersions(name: string, retention: ArchiveRetention, now: Date, held: ReadonlySet<number>): Promise<number[]> {
+    const safe = safeName(name);
+    const live = parseVersion((await this.backend.get(stateKeys.live(safe)))?.value.version);
+    if (live === undefined) return [];
+    const numbers = [...new Set((await this.backend.list(stateKeys.versionsPrefix(safe))).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))).filter((n) => Number.isInteger(n)))].sort((a, b) => b - a);
+    const cutoff = now.getTime() - retention.keepDays * 86_400_000;
+    const removed: number[] = [];
+    for (const n of numbers.slice(retention.keepVersions)) {
+      if (n === live || held.has(n)) continue;
+      const entry = await this.backend.get(stateKeys.version(safe, n)).catch(() => undefined);
+      const meta = parseJsonOrUndefined(entry?.value['meta.json']) as Partial<IssuanceMetadata> | undefined;
+      const issuedAt = Date.parse(meta?.issuedAt ?? meta?.notBefore ?? '');
+      // Unknown age (a certbot version without meta): kept, as certbot would.
+      if (!Number.isFinite(issuedAt) || issuedAt > cutoff) continue;
+      try {
+        await this.backend.delete(stateKeys.version(safe, n));
+        removed.push(n);
+      } catch (err) {
+        this.logger.warn({ name: safe, version: n, err: String(err) }, 'storage: could not remove an old version');
+      }
+    }
+    if (removed.length > 0) this.logger.info({ name: safe, removed }, 'storage: pruned the archive (retention)');
+    return removed.sort((a, b) => a - b);
   }
 
   /** Names of stored certificates (those with a live version), sorted. */
@@ -246,6 +347,11 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     await this.backend.put(stateKeys.account(account.directoryUrl), value);
   }
 
+  /** Removes the account of `directoryUrl` (a pending registration the CA refused); idempotent. */
+  async deleteAccount(directoryUrl: string): Promise<void> {
+    await this.backend.delete(stateKeys.account(directoryUrl));
+  }
+
   /** Moves an unreadable entry aside (natively, or to its `corrupt/<part>` key) and reports it. */
   private async setAside(key: string, entry: StateEntry, why: string): Promise<void> {
     let from = `${key} (${this.backend.description})`;
@@ -298,6 +404,19 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     }
     return { ...bundle, metadata, name: safe, version, ...(paths ? { paths } : {}) };
   }
+}
+
+/** How long the archive keeps versions (`renewal.retention`): the last N, and every one younger than D days. */
+export interface ArchiveRetention {
+  keepVersions: number;
+  keepDays: number;
+}
+
+/** The SHA-256 of the first certificate's DER in `pem`, hex; undefined when there is none. */
+function certificateFingerprint(pem: string, createHash: NodeCrypto['createHash']): string | undefined {
+  const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
+  if (body === undefined) return undefined;
+  return createHash('sha256').update(Buffer.from(body.replace(/\s+/g, ''), 'base64')).digest('hex');
 }
 
 /** The version number a `live` value names, or undefined. */

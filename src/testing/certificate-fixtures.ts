@@ -20,6 +20,8 @@ export interface TestBundleOptions {
   keyType?: KeyType;
   /** Metadata fields to override. */
   metadata?: Partial<IssuanceMetadata>;
+  /** The leaf's key (PKCS#8 PEM of `keyType`), as with `reuseKey`; a new one when absent (RSA-4096 takes seconds). */
+  privateKeyPem?: string;
 }
 
 function newKeyPem(keyType: KeyType): string {
@@ -42,7 +44,7 @@ export function makeTestBundle(options: TestBundleOptions = {}): CertificateBund
     const caKey = join(dir, 'ca.key');
     const leafKey = join(dir, 'leaf.key');
     writeFileSync(caKey, newKeyPem('ec-p256'), { mode: 0o600 });
-    const privateKeyPem = newKeyPem(keyType);
+    const privateKeyPem = options.privateKeyPem ?? newKeyPem(keyType);
     writeFileSync(leafKey, privateKeyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'leaf.ext'), `subjectAltName=${domains.map((d) => `DNS:${d}`).join(',')}\n`);
     const run = (args: string[]): void => {

@@ -43,6 +43,11 @@ export interface BindZone {
   nameservers?: { name: string; address: string }[];
   /** Absolute names (no trailing dot) the key may change TXT records of (one grant each). */
   updateNames?: string[];
+  /**
+   * Absolute names (no trailing dot) at and below which the key may change TXT records (`grant …
+   * subdomain`): e.g. `_acme-challenge.example.test` for dns-account-01's per-account labels.
+   */
+  updateSubdomains?: string[];
   /** SOA refresh/retry in seconds (how soon a secondary without NOTIFY asks again); default 3600. */
   refreshSeconds?: number;
   /** Make this a secondary of the given primary instead (zone transfer with the key). */
@@ -126,7 +131,10 @@ function zoneStatement(zone: BindZone, dir: string, key: BindKey): string {
       '};',
     ].join('\n');
   }
-  const grants = (zone.updateNames ?? []).map((n) => `    grant ${key.name} name ${n}. TXT;`);
+  const grants = [
+    ...(zone.updateNames ?? []).map((n) => `    grant ${key.name} name ${n}. TXT;`),
+    ...(zone.updateSubdomains ?? []).map((n) => `    grant ${key.name} subdomain ${n}. TXT;`),
+  ];
   return [
     `zone "${zone.name}" {`,
     '  type primary;',

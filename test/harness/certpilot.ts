@@ -50,6 +50,10 @@ export async function writeConfig(
     eab?: { kid: string; hmacKeyFile: string };
     /** `stateStore` (default: the filesystem store in `<dir>/state`). */
     stateStore?: Record<string, unknown>;
+    /** `locker` (default: the file locker). */
+    locker?: Record<string, unknown>;
+    /** `renewal` settings (`lockTtlSeconds`, `concurrency`…). */
+    renewal?: Record<string, unknown>;
   },
 ): Promise<string> {
   const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
@@ -67,6 +71,8 @@ export async function writeConfig(
     // JSON is YAML: the nested plug-in options need no YAML writer.
     `solvers: ${JSON.stringify(solvers)}`,
     ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),
+    ...(options.locker ? [`locker: ${JSON.stringify(options.locker)}`] : []),
+    ...(options.renewal ? [`renewal: ${JSON.stringify(options.renewal)}`] : []),
     'certificates:',
     ...options.certificates.flatMap((c) => [
       `  - name: ${c.name}`,

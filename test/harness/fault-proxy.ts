@@ -77,6 +77,20 @@ export function orderUrls(log: readonly RequestLogEntry[]): string[] {
   return [...new Set(log.filter((r) => r.kind === 'POST /order-plz' && r.status === 201 && r.location).map((r) => r.location as string))];
 }
 
+/**
+ * {@link orderUrls} by the first identifier each newOrder asked for (RFC 8555 §7.4: the payload's
+ * `identifiers`), so a test can say "one order per certificate".
+ */
+export function orderUrlsByIdentifier(log: readonly RequestLogEntry[]): Record<string, string[]> {
+  const by: Record<string, Set<string>> = {};
+  for (const r of log) {
+    if (r.kind !== 'POST /order-plz' || r.status !== 201 || !r.location) continue;
+    const first = (r.jws?.payload as { identifiers?: { value?: string }[] } | undefined)?.identifiers?.[0]?.value ?? '?';
+    (by[first] ??= new Set()).add(r.location);
+  }
+  return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, [...v]]));
+}
+
 /** A flattened JWS (RFC 7515 §7.2.2) as the CA received it, decoded. */
 export interface DecodedJws {
   /** The protected header: `alg`, `nonce`, `url`, and `jwk` or `kid`. */

@@ -50,6 +50,22 @@
  *   the object changed (API reference "DeleteOptions"); create of an existing name: 409
  *   AlreadyExists.
  *
+ * - The objects `certpilot kubernetes manifests` writes (the block marked "APPLIED OBJECTS"):
+ *   ServiceAccounts, ConfigMaps, PersistentVolumeClaims, Services, Roles, RoleBindings, CronJobs,
+ *   Deployments, PodDisruptionBudgets, Ingresses and NetworkPolicies: get, list and server-side
+ *   apply (which creates an absent object; docs "Server-Side Apply"). The body must name the
+ *   URL's namespace and name (400 BadRequest, as the API server's "does not match the namespace
+ *   sent on the request"); each object is validated against its Kubernetes OpenAPI schema
+ *   (kubernetes-models: types, required fields, enums) and the rules of the API server's own
+ *   validation that the schema does not carry, each 422 Invalid with its field: a DNS-1123
+ *   `metadata.name`; ConfigMap keys (`[-._a-zA-Z0-9]+`) and its 1 MiB size; a Role rule with
+ *   resources but no apiGroups (rbac validation: "resource rules must supply at least one api
+ *   group") or no verbs; a RoleBinding's roleRef is immutable; a CronJob schedule of five fields
+ *   (`spec.schedule: Invalid value`); a Deployment's selector must match its template's labels;
+ *   a PodDisruptionBudget with both minAvailable and maxUnavailable. Not modelled, so not to be
+ *   relied on: unknown-field rejection (fieldValidation=Strict); kubectl runs with
+ *   `--validate=false` against it, and the generator's objects are typed at compile time.
+ *
  * Its "pods" are real apache2 processes ({@link ApachePod}), each on its own loopback address,
  * each with a mounted-Secret directory the stand-in updates after a configurable projection delay,
  * as the kubelet would; `exec` runs the command locally in the pod's context (mount paths mapped
@@ -70,6 +86,7 @@ import { ApachePod, projectSecret } from './apache-pod.js';
 import { decodeSelfSubjectAccessReview, isProtobufEnvelope } from './kube-protobuf.js';
 import { PatchError, jsonPatch, mergePatch, recordUpdate, serverSideApply, strategicMergePatch, type Json, type JsonObject } from './kube-fields.js';
 import { readTestPki } from './paths.js';
+import { checkObject, InvalidObjectError } from './kube-validate.js';
 import { freePort } from './ports.js';
 
 /** One RBAC rule of the stand-in's Role (resource `pods/exec` for the subresource). */
@@ -179,6 +196,28 @@ const SERVICE_ACCOUNT = 'certpilot';
 /** The largest Secret data the API server stores (1 MiB, the core validation's MaxSecretSize). */
 export const MAX_SECRET_SIZE = 1024 * 1024;
 
+/** APPLIED OBJECTS: `group/resource` → kind (the group `""` is core). */
+const APPLIED_KINDS: Readonly<Record<string, string>> = {
+  '/serviceaccounts': 'ServiceAccount',
+  '/configmaps': 'ConfigMap',
+  '/persistentvolumeclaims': 'PersistentVolumeClaim',
+  '/services': 'Service',
+  'rbac.authorization.k8s.io/roles': 'Role',
+  'rbac.authorization.k8s.io/rolebindings': 'RoleBinding',
+  'batch/cronjobs': 'CronJob',
+  'apps/deployments': 'Deployment',
+  'policy/poddisruptionbudgets': 'PodDisruptionBudget',
+  'networking.k8s.io/ingresses': 'Ingress',
+  'networking.k8s.io/networkpolicies': 'NetworkPolicy',
+};
+
+/** Discovery entries of the applied kinds of a group (apps' deployments are listed with the workloads). */
+function appliedResources(group: string): Json[] {
+  return Object.entries(APPLIED_KINDS)
+    .filter(([k]) => k.startsWith(`${group}/`) && group !== 'apps')
+    .map(([k, kind]) => ({ name: k.slice(group.length + 1), singularName: kind.toLowerCase(), namespaced: true, kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }));
+}
+
 /** Parses a label selector (equality- and set-based) into a predicate over labels. */
 export function parseLabelSelector(selector: string): (labels: Record<string, string>) => boolean {
   const reqs: ((l: Record<string, string>) => boolean)[] = [];
@@ -242,6 +281,8 @@ export class KubeStandin {
   readonly spawned: string[][] = [];
   private readonly secrets = new Map<string, JsonObject>();
   private readonly workloads = new Map<string, JsonObject>();
+  /** APPLIED OBJECTS: `resource/namespace/name` → object. */
+  private readonly applied = new Map<string, JsonObject>();
   private readonly leases = new Map<string, JsonObject>();
   private readonly pods = new Map<string, PodState>();
   private rv = 100;
@@ -250,6 +291,8 @@ export class KubeStandin {
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => this.pickProtocol(protocols) });
   private readonly rollouts = new Set<Promise<void>>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /** TLS connections accepted so far (a client that reuses connections opens few). */
+  tlsConnections = 0;
 
   private constructor(
     private readonly server: Server,
@@ -285,6 +328,7 @@ export class KubeStandin {
     server.on('request', (req, res) => {
       standin.handle(req, res).catch((e: unknown) => standin.send(res, req, { verb: '?', resource: '?' }, 500, statusBody({ code: 500, reason: 'InternalError', message: String(e) })));
     });
+    server.on('secureConnection', () => standin.tlsConnections++);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       standin.upgrade(req, socket, head).catch(() => socket.destroy());
     });
@@ -646,6 +690,51 @@ export class KubeStandin {
         this.send(res, req, what, 201, this.accessReview(review));
         return;
       }
+      // APPLIED OBJECTS (see the header): the kinds the manifests generator writes.
+      if ((m = /^\/(?:api\/v1|apis\/(rbac\.authorization\.k8s\.io|batch|policy|networking\.k8s\.io|apps)\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/.exec(path)) && APPLIED_KINDS[`${m[1] ?? ''}/${m[3] ?? ''}`] && !(m[1] === 'apps' && m[4] !== undefined && this.workloads.has(`Deployment/${m[4]}`))) {
+        const [, group = '', ns, resource, name] = m as unknown as [string, string | undefined, string, string, string | undefined];
+        what.resource = resource;
+        if (name !== undefined) what.name = name;
+        const verb = method === 'GET' ? (name ? 'get' : 'list') : method === 'PATCH' ? 'patch' : 'unknown';
+        what.verb = verb;
+        this.authorize(verb, resource, ns, name);
+        const key = (n: string): string => `${group}/${resource}/${ns}/${n}`;
+        const kind = APPLIED_KINDS[`${group}/${resource}`] as string;
+        if (verb === 'list') {
+          const items = [...this.applied.entries()].filter(([k]) => k.startsWith(`${group}/${resource}/${ns}/`)).map(([, v]) => v);
+          this.send(res, req, what, 200, { kind: `${kind}List`, apiVersion: group ? `${group}/v1` : 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+          return;
+        }
+        const live = name !== undefined ? this.applied.get(key(name)) : undefined;
+        if (verb === 'get') {
+          if (!live) throw new ApiError({ code: 404, reason: 'NotFound', message: `${resource}${group ? `.${group}` : ''} "${name}" not found`, details: { name: name ?? '', group, kind: resource } });
+          this.send(res, req, what, 200, live);
+          return;
+        }
+        if (verb !== 'patch' || name === undefined) throw new ApiError({ code: 405, reason: 'MethodNotAllowed', message: `the stand-in only applies ${resource} (server-side apply)` });
+        const contentType = req.headers['content-type'] ?? '';
+        const body = await this.readBody(req);
+        const next = this.applyPatch(live, body, contentType, url.searchParams, name, resource);
+        const md = (next.metadata ?? {}) as JsonObject;
+        if (md.namespace !== undefined && md.namespace !== ns) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'the namespace of the provided object does not match the namespace sent on the request' });
+        if (md.name !== undefined && md.name !== name) throw new ApiError({ code: 400, reason: 'BadRequest', message: 'the name of the object (' + String(md.name) + ') does not match the name on the URL (' + name + ')' });
+        if (next.kind !== kind) throw new ApiError({ code: 400, reason: 'BadRequest', message: `the kind ${String(next.kind)} does not match ${resource}` });
+        md.name = name;
+        md.namespace = ns;
+        try {
+          checkObject(next, live);
+        } catch (e) {
+          if (!(e instanceof InvalidObjectError)) throw e;
+          throw new ApiError({ code: 422, reason: 'Invalid', message: e.message, details: { name, group, kind, causes: e.causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })) as unknown as Json } });
+        }
+        md.uid = (live?.metadata as JsonObject | undefined)?.uid ?? randomUUID();
+        md.creationTimestamp = (live?.metadata as JsonObject | undefined)?.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+        md.resourceVersion = this.bump();
+        next.metadata = md;
+        this.applied.set(key(name), next);
+        this.send(res, req, what, live ? 200 : 201, next);
+        return;
+      }
       if ((m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets)\/([^/]+)$/.exec(path))) {
         const [, ns, resource, name] = m as unknown as [string, string, string, string];
         what.resource = resource;
@@ -698,7 +787,7 @@ export class KubeStandin {
         return {
           kind: 'APIGroupList',
           apiVersion: 'v1',
-          groups: ['apps', 'coordination.k8s.io', 'authorization.k8s.io'].map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })),
+          groups: ['apps', 'coordination.k8s.io', 'authorization.k8s.io', 'rbac.authorization.k8s.io', 'batch', 'policy', 'networking.k8s.io'].map((g) => ({ name: g, versions: [{ groupVersion: `${g}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' } })),
         };
       case '/apis/coordination.k8s.io/v1':
         return {
@@ -722,6 +811,7 @@ export class KubeStandin {
             { name: 'secrets', singularName: 'secret', namespaced: true, kind: 'Secret', verbs },
             { name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs, shortNames: ['po'] },
             { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+            ...appliedResources(''),
           ],
         };
       case '/apis/apps/v1':
@@ -734,6 +824,20 @@ export class KubeStandin {
             { name: 'statefulsets', singularName: 'statefulset', namespaced: true, kind: 'StatefulSet', verbs, shortNames: ['sts'] },
           ],
         };
+      case '/apis/rbac.authorization.k8s.io/v1':
+      case '/apis/batch/v1':
+      case '/apis/policy/v1':
+      case '/apis/networking.k8s.io/v1': {
+        const group = path.split('/')[2] as string;
+        return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/v1`, resources: appliedResources(group) };
+      }
+      case '/apis/rbac.authorization.k8s.io':
+      case '/apis/batch':
+      case '/apis/policy':
+      case '/apis/networking.k8s.io': {
+        const group = path.split('/')[2] as string;
+        return { kind: 'APIGroup', apiVersion: 'v1', name: group, versions: [{ groupVersion: `${group}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${group}/v1`, version: 'v1' } };
+      }
       case '/apis/apps':
         return { kind: 'APIGroup', apiVersion: 'v1', name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } };
       default:

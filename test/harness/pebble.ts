@@ -57,6 +57,11 @@ export interface PebbleOptions {
   retryAfter?: { authz: number; order: number };
   /** 2.10 only: `keyAlgorithm` of Pebble's issuing hierarchy (`ecdsa` or `rsa`). */
   keyAlgorithm?: 'ecdsa' | 'rsa';
+  /**
+   * `caaIdentities`: the directory's `meta.caaIdentities`, and in 2.10 the `issuer-domain-names`
+   * of every dns-persist-01 challenge (the issuer names a `_validation-persist` record may name).
+   */
+  caaIdentities?: string[];
   /** `domainBlocklist`: names Pebble refuses to issue for. */
   domainBlocklist?: string[];
   /** Longest wait for the servers to answer, in milliseconds (default 20 000). */
@@ -296,6 +301,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleIn
           externalAccountBindingRequired: options.eab !== undefined,
           ...(options.eab !== undefined ? { externalAccountMACKeys: options.eab } : {}),
           ...(options.domainBlocklist !== undefined ? { domainBlocklist: options.domainBlocklist } : {}),
+          ...(options.caaIdentities !== undefined ? { caaIdentities: options.caaIdentities } : {}),
           ...(options.certificateValidityPeriod !== undefined
             ? { certificateValidityPeriod: options.certificateValidityPeriod }
             : {}),

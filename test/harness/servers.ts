@@ -37,3 +37,16 @@ export function requirePebble(t: TestContext, version: PebbleVersion = '2.4'): b
       : 'Pebble 2.10 from Debian unstable, unpacked by `bash scripts/setup.sh`';
   return requireServer(t, bins.pebble, hint) && requireServer(t, bins.challtestsrv, hint);
 }
+
+/**
+ * For tests that need root (e.g. buildah with vfs storage and chroot isolation): true when the
+ * process runs as root; otherwise skips loudly, or fails when servers are required.
+ */
+export function requireRoot(t: TestContext, why: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  const message = `not root: ${why}`;
+  if (serversRequired()) throw new Error(`${message}; CERTPILOT_REQUIRE_SERVERS is set, so this is a failure`);
+  console.error(`\n!!! SKIPPED ${t.name}: ${message}\n`);
+  t.skip(message);
+  return false;
+}

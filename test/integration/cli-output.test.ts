@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { namedBinary, startBind } from '../harness/bind.js';
-import { runCli, startCliScenario, tempDir, writeConfig } from '../harness/certpilot.js';
+import { runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
 import { freePort } from '../harness/ports.js';
 import { requirePebble, requireServer, serversRequired } from '../harness/servers.js';
@@ -78,7 +78,7 @@ test('issue + deploy: the standalone port is free for the hook, each line names 
   const apiPort = await freePort();
   await writeFile(
     join(dir, 'kubeconfig'),
-    `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:${apiPort}", insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u, namespace: default } }]\ncurrent-context: x\n`,
+    `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:${apiPort}", certificate-authority: ${JSON.stringify(testCaFile)} } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u, namespace: default } }]\ncurrent-context: x\n`,
   );
   // What a web server started by a deploy hook does: bind the port the http-01 listener used.
   const bindPort = `require("net").createServer().once("error", (e) => { console.error("cannot bind: " + e.code); process.exit(1); }).listen(${pebble.httpPort}, "127.0.0.1", function () { this.close(); console.log("bound"); })`;

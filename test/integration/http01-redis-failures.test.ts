@@ -106,7 +106,8 @@ test('Redis stopped in the middle of an order: a clear error; the next run leave
   const left = await redis.command('KEYS', '.well-known/acme-challenge/*');
   assert.notEqual(left, '', 'the append-only file kept the token the failed run could not delete');
 
-  // The failure put the certificate in backoff; --force is the documented way after fixing the cause.
+  // The CA failed a validation (the pod answered 503): a failure the CA counts, so the next run is
+  // held; --force is the documented way after fixing the cause.
   const second = await runCli(['issue', '--config', config, '--force']);
   assert.equal(second.code, 0, second.stdout + second.stderr);
   assert.equal(await redis.command('KEYS', '*'), '', 'no token left in Redis after the next run');

@@ -38,13 +38,23 @@ let stores = 0;
 stateStoreContract('kubernetes-secret', async () => ({ backend: new KubernetesSecretStateBackend({ client: (await standinClient()).client, secretPrefix: `t${++stores}` }) }));
 
 describe('kubernetes-secret state Secrets', () => {
+  it('reads over one kept-alive connection (client-node alone opens a TLS connection per request)', async () => {
+    const { standin, client } = await standinClient();
+    await client.getSecret('warm-up');
+    const before = standin.tlsConnections;
+    for (let i = 0; i < 20; i++) await client.getSecret(`absent-${i}`);
+    assert.equal(standin.tlsConnections - before, 0, 'twenty reads opened no new connection');
+  });
+
   it('holds a certificate in one labelled Secret; 60 renewals keep it far under 1 MiB with the live version readable', async () => {
     const { standin, client } = await standinClient();
     const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'renew60', keepVersions: 3 });
     const store = new StateStore(backend);
+    // The largest key certpilot issues with, kept across renewals (reuseKey): new keys would only cost time.
     let last = makeTestBundle({ domains: ['big.example.test'], keyType: 'rsa-4096' });
+    const privateKeyPem = last.privateKeyPem;
     for (let i = 1; i <= 60; i++) {
-      last = makeTestBundle({ domains: ['big.example.test', `n${i}.big.example.test`], keyType: 'rsa-4096' });
+      last = makeTestBundle({ domains: ['big.example.test', `n${i}.big.example.test`], keyType: 'rsa-4096', privateKeyPem });
       await store.save('big', last);
       await store.saveState('big', { failureCount: 0, lastAttempt: { at: new Date().toISOString(), result: 'success', reason: 'lifetime' }, deployments: { files: { version: i, serialNumber: last.metadata.serialNumber, at: new Date().toISOString(), result: 'success', message: 'wrote 4 files' } } });
     }

@@ -87,3 +87,32 @@ void test('route53: the zone is the longest suffix; the plug-in takes credential
   await made.removeTxtRecord({ fqdn: '_acme-challenge.moto.test.', value: 'through-the-plugin' }, {});
   assert.deepEqual(await readTxt('_acme-challenge.moto.test.'), []);
 });
+
+test('dns-account-01 through route53: the value at the account label name, another value there kept; a TXT value over 255 characters reads back whole', async (t) => {
+  if (!requireMoto(t)) return;
+  const { Dns01Solver } = await import('../../src/challenges/dns01/dns01-solver.js');
+  const { dnsAccountRecordName } = await import('../../src/challenges/dns01/account-label.js');
+  const r53 = provider(zoneIds.get('moto.test'));
+  const fqdn = dnsAccountRecordName('https://ca.test/acct/42', 'acct.moto.test');
+  await r53.addTxtRecord({ fqdn, value: 'another-accounts-clusters-value', ttl: 60 }, {});
+  const solver = new Dns01Solver({ provider: r53, type: 'dns-account-01' });
+  const challenge = {
+    type: 'dns-account-01' as const,
+    identifier: { type: 'dns' as const, value: 'acct.moto.test' },
+    wildcard: true,
+    url: 'https://ca.test/chall/a1',
+    token: 'tok',
+    keyAuthorization: 'tok.thumb',
+    dnsRecordName: fqdn,
+    dnsValue: 'v'.repeat(43),
+  };
+  await solver.present(challenge, {});
+  assert.deepEqual((await r53.listTxtValues(fqdn, {})).sort(), ['another-accounts-clusters-value', 'v'.repeat(43)]);
+  await solver.cleanUp(challenge, {});
+  assert.deepEqual(await r53.listTxtValues(fqdn, {}), ['another-accounts-clusters-value'], 'cleanup removed only its own value');
+
+  const long = `ca.test; accounturi=https://ca.test/account-hash/sha-256/${'x'.repeat(260)}; policy=wildcard`;
+  await r53.addTxtRecord({ fqdn: '_validation-persist.moto.test.', value: long, ttl: 60 }, {});
+  assert.deepEqual(await r53.listTxtValues('_validation-persist.moto.test.', {}), [long]);
+  await r53.removeTxtRecord({ fqdn: '_validation-persist.moto.test.', value: long }, {});
+});

@@ -12,6 +12,10 @@ export interface DirectoryMeta {
   externalAccountRequired?: boolean;
   /** Profile name → human description, when the CA offers profiles. */
   profiles?: Record<string, string>;
+  /** draft-ietf-acme-dns-persist-02 §5: the prefix of hashed `accounturi` values; its presence means the CA wants them hashed. */
+  accountHashPrefix?: string;
+  /** draft-ietf-acme-dns-persist-02 §5: issuer domain names a dns-persist-01 record may name. */
+  issuerDomainNames?: string[];
 }
 
 /** The ACME directory: the URL of every endpoint. */

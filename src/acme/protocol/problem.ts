@@ -61,6 +61,17 @@ export class RateLimitedError extends AcmeProblemError {
   }
 }
 
+/**
+ * The CA marked an authorization `invalid` (RFC 8555 §7.1.6): it tried to validate and failed. This
+ * is the failure a CA counts against the account (Let's Encrypt's failed-validation limit), unlike
+ * anything that went wrong on our side before the CA was asked to validate.
+ */
+export class ValidationFailedError extends CertpilotError {
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super('ERR_ACME_AUTHORIZATION_FAILED', message, options);
+  }
+}
+
 /** `badNonce` for `urn:ietf:params:acme:error:badNonce`; other types are returned unchanged. */
 export function shortProblemType(type: string): string {
   return type.startsWith(ACME_ERROR_PREFIX) ? type.slice(ACME_ERROR_PREFIX.length) : type;

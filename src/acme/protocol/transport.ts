@@ -9,6 +9,7 @@
  *
  * Global `fetch` is not used because it cannot take per-request CA roots.
  */
+import { STRICT_TLS } from '../../strict-tls.js';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
@@ -88,6 +89,8 @@ export class AcmeTransport {
     // again for each new TLS connection (~40 ms each).
     this.httpsAgent = new https.Agent({
       keepAlive: true,
+      // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification of the CA off.
+      ...STRICT_TLS,
       ...(extra.length > 0 ? { secureContext: systemRootsPlus(extra) } : {}),
     });
     this.httpAgent = new http.Agent({ keepAlive: true });

@@ -49,6 +49,12 @@ export interface Challenge {
   url: string;
   status: ChallengeStatus;
   token?: string;
+  /** dns-persist-01 (draft-ietf-acme-dns-persist-02 §3): the issuer domain names a record may name. */
+  issuerDomainNames?: string[];
+  /** The same in draft -01's spelling (Pebble 2.10). */
+  'issuer-domain-names'?: string[];
+  /** dns-persist-01 in Pebble after 2.10.1: the account URI a -01 record names. */
+  accounturi?: string;
   validated?: string;
   error?: AcmeProblem;
 }

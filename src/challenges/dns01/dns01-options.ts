@@ -11,6 +11,12 @@ import type { PropagationProgress } from './propagation.js';
 
 /** The dns-01 solver's own options, merged into every DNS provider's solver entry. */
 export const dns01OptionsShape = {
+  challenge: z
+    .enum(['dns-01', 'dns-account-01'])
+    .default('dns-01')
+    .describe(
+      'Which DNS challenge this solver answers: `dns-01` writes `_acme-challenge.<name>`; `dns-account-01` (draft-ietf-acme-dns-account-label) writes `_<account label>._acme-challenge.<name>`, a name of its own per ACME account, so several clusters or CAs can prove one name at once.',
+    ),
   ttlSeconds: z.number().int().min(1).max(86400).default(60).describe('TTL of the `_acme-challenge` TXT records.'),
   propagationTimeoutSeconds: z
     .number()
@@ -78,6 +84,7 @@ export async function createDns01Solver(provider: DnsProvider, options: Dns01Opt
     : undefined;
   return new Dns01Solver({
     provider,
+    type: options.challenge,
     ttlSeconds: options.ttlSeconds,
     ...(propagation ? { propagation } : {}),
     checkPropagation: options.propagationCheck,

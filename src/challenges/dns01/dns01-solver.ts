@@ -1,5 +1,7 @@
 /**
- * dns-01 (RFC 8555 §8.4) over any {@link DnsProvider}.
+ * dns-01 (RFC 8555 §8.4) and dns-account-01 (draft-ietf-acme-dns-account-label-03) over any
+ * {@link DnsProvider}. The two differ only in the record name the Issuer gives
+ * (`_acme-challenge.<name>` or `_<account label>._acme-challenge.<name>`); the value is the same.
  *
  * - `present` adds this challenge's TXT value at `_acme-challenge.<name>.`, or at the end of its
  *   CNAME chain when that name is delegated (acme-dns, a validation zone). A wildcard and its base
@@ -20,6 +22,8 @@ import type { PropagationChecker } from './propagation.js';
 /** Options of {@link Dns01Solver}. */
 export interface Dns01SolverOptions {
   provider: DnsProvider;
+  /** Which challenge it answers (default dns-01). */
+  type?: 'dns-01' | 'dns-account-01';
   /** TTL of the TXT records (default 60). */
   ttlSeconds?: number;
   /** Follows CNAMEs and checks propagation; without it the CA is told at once and no CNAME is followed. */
@@ -33,7 +37,7 @@ export interface Dns01SolverOptions {
 
 /** Answers dns-01 challenges through a DNS provider, checking propagation at every nameserver. */
 export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
-  readonly type = 'dns-01' as const;
+  readonly type: 'dns-01' | 'dns-account-01';
   private readonly provider: DnsProvider;
   private readonly ttl: number;
   private readonly propagation: PropagationChecker | undefined;
@@ -45,6 +49,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
 
   constructor(options: Dns01SolverOptions) {
     this.provider = options.provider;
+    this.type = options.type ?? 'dns-01';
     this.ttl = options.ttlSeconds ?? 60;
     this.propagation = options.propagation;
     this.followCname = options.followCname ?? true;
@@ -55,7 +60,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   async present(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
     const { fqdn, value } = record(challenge);
     const target = this.followCname && this.propagation ? await this.propagation.resolveTarget(fqdn, options.signal) : fqdn;
-    if (target !== fqdn) this.logger.info({ name: fqdn, target }, 'dns-01: _acme-challenge is delegated by CNAME; writing at its target');
+    if (target !== fqdn) this.logger.info({ name: fqdn, target }, `${this.type}: the record name is delegated by CNAME; writing at its target`);
     this.targets.set(challenge.url, target);
     try {
       await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
@@ -88,7 +93,7 @@ const NOTHING_WRITTEN: ReadonlySet<string> = new Set(['ERR_DNS_TSIG_REJECTED', '
 
 function record(challenge: PendingChallenge): { fqdn: string; value: string } {
   if (!challenge.dnsRecordName || !challenge.dnsValue) {
-    throw new CertpilotError('ERR_CHALLENGE_UNSUPPORTED', `dns-01: challenge ${challenge.url} has no TXT record name or value`);
+    throw new CertpilotError('ERR_CHALLENGE_UNSUPPORTED', `${challenge.type}: challenge ${challenge.url} has no TXT record name or value`);
   }
   return { fqdn: challenge.dnsRecordName, value: challenge.dnsValue };
 }

@@ -52,6 +52,9 @@ export interface PropagationCheckerOptions {
   onProgress?: (progress: PropagationProgress) => void;
 }
 
+/** A judge's verdict on one server's TXT set: accepted, or why not (`final`: waiting will not change it). */
+export type TxtJudgement = { ok: true } | { ok: false; why: string; final?: boolean };
+
 /** Checks that every authoritative nameserver serves a TXT value; follows CNAMEs. */
 export class PropagationChecker {
   private readonly resolvers: readonly DnsServer[];
@@ -150,6 +153,34 @@ export class PropagationChecker {
   /** Resolves once every authoritative server of `fqdn`'s zone serves `value` at `fqdn`. */
   async waitFor(fqdn: string, value: string, signal?: AbortSignal): Promise<AuthoritativeServer[]> {
     const name = absoluteName(fqdn);
+    const result = await this.waitForTxt(
+      name,
+      (values) => (values.includes(value) ? { ok: true } : { ok: false, why: values.length === 0 ? 'no TXT yet' : `${values.length} other value(s)` }),
+      signal,
+      value,
+    );
+    if (result.waiting.length === 0) return result.servers;
+    const list = result.waiting.map((w) => `${w.server.nameserver} ${formatDnsServer(w.server.server)} (${w.why})`).join(', ');
+    throw new CertpilotError(
+      'ERR_DNS_PROPAGATION_TIMEOUT',
+      `dns-01: TXT ${name} not served by ${result.waiting.length} of ${result.servers.length} nameserver(s) of ${result.zone} after ${Math.round(this.timeoutMs / 1000)} s: ${list}`,
+      { retryable: true },
+    );
+  }
+
+  /**
+   * Asks every authoritative server of `fqdn`'s zone for the TXT set at `fqdn` until `judge`
+   * accepts every server's set, until every server still waiting has a `final` verdict (a record
+   * that is there but wrong: waiting would not help), or until the timeout. Returns what each
+   * server still lacks (empty when all accept).
+   */
+  async waitForTxt(
+    fqdn: string,
+    judge: (values: string[]) => TxtJudgement,
+    signal?: AbortSignal,
+    label = '(judged)',
+  ): Promise<{ zone: string; servers: AuthoritativeServer[]; waiting: { server: AuthoritativeServer; why: string; final: boolean }[] }> {
+    const name = absoluteName(fqdn);
     const zone = await this.findZone(name, signal);
     const servers = await this.authoritativeServers(zone, signal);
     const deadline = this.clock.now().getTime() + this.timeoutMs;
@@ -158,48 +189,43 @@ export class PropagationChecker {
     // required while another address of the same nameserver is checked.
     const unroutable = new Set<AuthoritativeServer>();
     for (let round = 1; ; round++) {
-      const waiting: PropagationProgress['waiting'] = [];
+      const waiting: { server: AuthoritativeServer; why: string; final: boolean }[] = [];
       await Promise.all(
         servers
           .filter((s) => !ready.has(s) && !unroutable.has(s))
           .map(async (s) => {
-            const why = await this.missing(s, name, value, signal);
-            if (why === undefined) ready.add(s);
-            else if (why === UNROUTABLE && servers.some((o) => o !== s && o.nameserver === s.nameserver && !unroutable.has(o))) {
+            const seen = await this.txtValues(s, name, signal);
+            const verdict = Array.isArray(seen) ? judge(seen) : undefined;
+            if (verdict?.ok) ready.add(s);
+            else if (verdict) waiting.push({ server: s, why: verdict.why, final: verdict.final === true });
+            else if (seen === UNROUTABLE && servers.some((o) => o !== s && o.nameserver === s.nameserver && !unroutable.has(o))) {
               unroutable.add(s);
-              this.logger.warn({ nameserver: s.nameserver, address: s.server.host }, 'dns-01: no route to this nameserver address; checking its other addresses');
-            } else waiting.push({ server: s, why: why === UNROUTABLE ? 'no route to this address' : why });
+              this.logger.warn({ nameserver: s.nameserver, address: s.server.host }, 'dns: no route to this nameserver address; checking its other addresses');
+            } else waiting.push({ server: s, why: seen === UNROUTABLE ? 'no route to this address' : (seen as string), final: false });
           }),
       );
-      const progress = { fqdn: name, value, ready: servers.filter((s) => ready.has(s)), waiting };
-      this.onProgress?.(progress);
+      this.onProgress?.({ fqdn: name, value: label, ready: servers.filter((s) => ready.has(s)), waiting });
       if (waiting.length === 0) {
-        this.logger.info({ fqdn: name, zone, servers: servers.length, rounds: round }, 'dns-01: every authoritative nameserver serves the TXT value');
-        return servers;
+        this.logger.info({ fqdn: name, zone, servers: servers.length, rounds: round }, 'dns: every authoritative nameserver serves the TXT record');
+        return { zone, servers, waiting };
       }
       const left = deadline - this.clock.now().getTime();
+      if (left <= 0 || waiting.every((w) => w.final)) return { zone, servers, waiting };
       const list = waiting.map((w) => `${w.server.nameserver} ${formatDnsServer(w.server.server)} (${w.why})`).join(', ');
-      if (left <= 0) {
-        throw new CertpilotError(
-          'ERR_DNS_PROPAGATION_TIMEOUT',
-          `dns-01: TXT ${name} not served by ${waiting.length} of ${servers.length} nameserver(s) of ${zone} after ${Math.round(this.timeoutMs / 1000)} s: ${list}`,
-          { retryable: true },
-        );
-      }
-      this.logger.info({ fqdn: name, ready: progress.ready.length, of: servers.length, waiting: list }, 'dns-01: waiting for nameservers');
+      this.logger.info({ fqdn: name, ready: ready.size, of: servers.length, waiting: list }, 'dns: waiting for nameservers');
       await this.clock.sleep(Math.min(this.pollMs, left), signal);
     }
   }
 
-  /** Why `server` does not serve `value` at `name`, or undefined when it does. */
-  private async missing(s: AuthoritativeServer, name: string, value: string, signal?: AbortSignal): Promise<string | undefined> {
+  /** The TXT values `server` serves at `name`, or why it gave none (an rcode, an error, UNROUTABLE). */
+  private async txtValues(s: AuthoritativeServer, name: string, signal?: AbortSignal): Promise<string[] | string> {
     try {
       const answer = await query(s.server, name, 'TXT', { recursive: false, timeoutMs: this.queryTimeoutMs, tries: 1, ...(signal ? { signal } : {}) });
+      if (answer.rcode === 'NXDOMAIN') return [];
       if (answer.rcode !== 'NOERROR') return answer.rcode;
-      const values = (answer.answers ?? []).flatMap((rr) =>
+      return (answer.answers ?? []).flatMap((rr) =>
         rr.type === 'TXT' && absoluteName(rr.name) === name ? [(Array.isArray(rr.data) ? rr.data : [rr.data]).map((d) => d.toString()).join('')] : [],
       );
-      return values.includes(value) ? undefined : values.length === 0 ? 'no TXT yet' : `${values.length} other value(s)`;
     } catch (err) {
       signal?.throwIfAborted();
       const code = ((err as { cause?: NodeJS.ErrnoException }).cause ?? (err as NodeJS.ErrnoException)).code;

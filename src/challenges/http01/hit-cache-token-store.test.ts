@@ -50,3 +50,19 @@ test('put and delete through the cache drop its entry; ttlMs 0 caches nothing', 
   await off.get(TOKEN);
   assert.equal(counted.reads, 2);
 });
+
+test('misses are cached only when asked, briefly (at most 5 s), and a put through the cache ends it', async () => {
+  const clock = new FakeClock(Date.now());
+  const inner = counting(new MemoryTokenStore({ clock }));
+  const off = new HitCacheTokenStore({ store: inner, ttlMs: 1000, clock });
+  for (let i = 0; i < 3; i++) assert.equal(await off.get('scanner_token_0123456789'), undefined);
+  assert.equal(inner.reads, 3, 'by default every miss reads the store');
+  const on = new HitCacheTokenStore({ store: inner, ttlMs: 1000, missTtlMs: 60_000, clock });
+  for (let i = 0; i < 5; i++) assert.equal(await on.get('scanner_token_0123456789'), undefined);
+  assert.equal(inner.reads, 4, 'a scanner repeating a token costs one read per period');
+  clock.advance(5001);
+  assert.equal(await on.get('scanner_token_0123456789'), undefined);
+  assert.equal(inner.reads, 5, 'capped at 5 s whatever the option says');
+  await on.put('scanner_token_0123456789', 'scanner_token_0123456789.t', 600);
+  assert.equal(await on.get('scanner_token_0123456789'), 'scanner_token_0123456789.t');
+});

@@ -1,8 +1,12 @@
 /**
  * The standalone responder server behind `certpilot serve`: a `node:http` server that answers
  * `/.well-known/acme-challenge/<token>` with a {@link ChallengeResponder}, `/healthz` with the state
- * of its store, and 404 for anything else. Bounded by header and request timeouts and a header size
- * limit (a slow or oversized request cannot hold a socket), and stopped gracefully: on
+ * of its store, and 404 for anything else. Bounded under abuse ({@link RESPONDER_LIMITS}): a client
+ * that has not sent its whole header block within `headersTimeoutMs` is closed at the next
+ * connection check (every `connectionsCheckingIntervalMs`; Node's default of 30 s would let a
+ * slow client stay 30 s longer than the timeout says), a whole request is limited to
+ * `requestTimeoutMs`, headers to 8 KiB, and at most `maxConnections` sockets are open at once
+ * (beyond that a new connection is closed at once). Stopped gracefully: on
  * {@link ResponderServer.close} it stops accepting, drops idle keep-alive sockets, lets requests in
  * flight finish within the grace period, then closes what is left.
  */
@@ -24,13 +28,30 @@ export interface ResponderServerOptions {
   /** Port (0: any free one). */
   port: number;
   logger?: Logger;
-  /** Longest time to receive the request headers (default 10 s). */
+  /** Longest time to receive the request headers (default {@link RESPONDER_LIMITS}.headersTimeoutMs). */
   headersTimeoutMs?: number;
-  /** Longest time for a whole request (default 15 s). */
+  /** Longest time for a whole request (default {@link RESPONDER_LIMITS}.requestTimeoutMs). */
   requestTimeoutMs?: number;
   /** Idle keep-alive sockets close after this (default 5 s). */
   keepAliveTimeoutMs?: number;
+  /** How often the header and request timeouts are enforced (default 1 s). */
+  connectionsCheckingIntervalMs?: number;
+  /** Open sockets at most; more are closed as they come (default 1024). */
+  maxConnections?: number;
 }
+
+/**
+ * The defaults, documented in docs/security.md: a slow client is closed within
+ * `headersTimeoutMs + connectionsCheckingIntervalMs` (6 s) of connecting, whatever it sends.
+ */
+export const RESPONDER_LIMITS = Object.freeze({
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionsCheckingIntervalMs: 1_000,
+  maxConnections: 1024,
+  maxHeaderSize: 8192,
+});
 
 /** A listening responder server. */
 export interface ResponderServer {
@@ -47,10 +68,17 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
   const { responder } = options;
   const logger = options.logger ?? silentLogger;
   const server: Server = createServer({
-    maxHeaderSize: 8192,
-    headersTimeout: options.headersTimeoutMs ?? 10_000,
-    requestTimeout: options.requestTimeoutMs ?? 15_000,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    maxHeaderSize: RESPONDER_LIMITS.maxHeaderSize,
+    headersTimeout: options.headersTimeoutMs ?? RESPONDER_LIMITS.headersTimeoutMs,
+    requestTimeout: options.requestTimeoutMs ?? RESPONDER_LIMITS.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? RESPONDER_LIMITS.keepAliveTimeoutMs,
+    connectionsCheckingInterval: options.connectionsCheckingIntervalMs ?? RESPONDER_LIMITS.connectionsCheckingIntervalMs,
+  });
+  server.maxConnections = options.maxConnections ?? RESPONDER_LIMITS.maxConnections;
+  let dropped = 0;
+  server.on('drop', () => {
+    // Log the first and then every 1000th: a flood must not become a flood of log lines.
+    if (dropped++ % 1000 === 0) logger.warn({ maxConnections: server.maxConnections, dropped }, 'http-01 responder: connection limit reached; new connections are closed');
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();

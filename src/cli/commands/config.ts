@@ -1,9 +1,9 @@
 /** `certpilot config check`: validates the configuration and prints what it resolves to. */
 import { CertpilotError, ConfigError } from '../../errors.js';
 import { crossPluginIssues } from '../../config/cross-checks.js';
+import { REDACTED, redactSecrets } from '../../redact.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
-import type { PluginInstanceConfig } from '../../plugins/plugin-kinds.js';
 
 /** Entry point of `certpilot config`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -22,13 +22,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.values.json) {
     ctx.output.out(
       JSON.stringify(
-        {
+        // Every secret field at any depth (hook env values, TSIG, Redis, EAB…) by the one list in redact.ts.
+        redactSecrets({
           ...config,
-          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: '[redacted]' } : undefined, caCertificates: caCertificates.length },
-          solvers: redactInstances(config.solvers),
-          deployers: redactInstances(config.deployers),
-          locker: redactInstance(config.locker),
-        },
+          acme: { ...acme, eab: eab ? { kid: eab.kid, hmacKey: REDACTED } : undefined, caCertificates: caCertificates.length },
+        }),
         null,
         2,
       ),
@@ -37,7 +35,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
   const store = config.stateStore;
-  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.secretPrefix}-* in namespace ${store.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
+  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.options.secretPrefix}-* in namespace ${store.options.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
@@ -51,20 +49,4 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
   return EXIT.ok;
-}
-
-/** Option names whose values are secrets (the file forms are paths, kept). */
-const SECRET_OPTION = /(password|secret|token|hmac|privatekey)(?!file)/i;
-
-function redactOptions(options: object | undefined): Record<string, unknown> | undefined {
-  if (options === undefined) return undefined;
-  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, SECRET_OPTION.test(k) && typeof v === 'string' ? '[redacted]' : v]));
-}
-
-function redactInstance(instance: PluginInstanceConfig): Record<string, unknown> {
-  return { ...instance, options: redactOptions(instance.options), ...(instance.wrapper !== undefined ? { wrapper: redactOptions(instance.wrapper) } : {}) };
-}
-
-function redactInstances(instances: Readonly<Record<string, PluginInstanceConfig>>): Record<string, Record<string, unknown>> {
-  return Object.fromEntries(Object.entries(instances).map(([name, instance]) => [name, redactInstance(instance)]));
 }

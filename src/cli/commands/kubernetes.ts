@@ -1,4 +1,8 @@
 /**
+ * `certpilot kubernetes manifests`: the objects that run certpilot in a cluster, from the
+ * configuration (src/scheduling/kubernetes-manifests/): as one YAML stream on stdout, or a
+ * kustomize directory with `-o DIR`; what to do by hand (Secrets to create, apache's line) on stderr.
+ *
  * `certpilot kubernetes check [NAME…]`: asks the API server (SelfSubjectAccessReview) for every
  * permission the configured plug-ins declare they need (their `plugin.ts`: the deployers, the
  * lease locker, a self-check through pods), prints each with ok or MISSING, and fails naming the
@@ -8,7 +12,7 @@ import { CertpilotError } from '../../errors.js';
 import { connectionKey, kubernetesNeeds, permissionsOf, type InstanceKubernetesNeeds, type Permission } from '../../plugins/platform-needs.js';
 import type { RbacRule } from '../../plugins/plugin.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { loadCommandConfig } from '../runtime.js';
+import { configFile, loadCommandConfig, overridesFrom } from '../runtime.js';
 
 const describe = (p: Permission): string => `${p.verb} ${p.resource}${p.group ? `.${p.group}` : ''}${p.name !== undefined ? ` "${p.name}"` : ''}`;
 
@@ -29,8 +33,12 @@ const yamlList = (xs: readonly string[]): string => `[${xs.map((x) => JSON.strin
 /** Entry point of `certpilot kubernetes`. */
 export async function run(ctx: CommandContext): Promise<number> {
   const [action, ...only] = ctx.positionals;
+  if (action === 'manifests') return manifests(ctx, only);
   if (action !== 'check') {
-    throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown kubernetes action "${action ?? ''}"`, { hint: 'Use `kubernetes check`.' });
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown kubernetes action "${action ?? ''}"`, { hint: 'Use `kubernetes check` or `kubernetes manifests`.' });
+  }
+  for (const flag of ['mode', 'state', 'serve', 'output', 'namespace', 'image', 'aws-role-arn'] as const) {
+    if (ctx.values[flag] !== undefined) throw new CertpilotError('ERR_CLI_USAGE', `cli: --${flag} is an option of \`kubernetes manifests\`, not of \`kubernetes check\``);
   }
   const config = await loadCommandConfig(ctx, false);
   const needs = kubernetesNeeds(config, { only });
@@ -80,4 +88,84 @@ export async function run(ctx: CommandContext): Promise<number> {
     'ERR_KUBERNETES_RBAC_MISSING',
     `kubernetes check: missing ${missing.map((m) => `${describe(m.permission)} in namespace ${m.namespace} (${m.instances.join(', ')})`).join('; ')}`,
   );
+}
+
+function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
+  if (value === undefined) return allowed[0] as T;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new CertpilotError('ERR_CLI_USAGE', `cli: --${flag} ${value}: expected ${allowed.join(' or ')}`);
+}
+
+/** `kubernetes manifests`. */
+async function manifests(ctx: CommandContext, extra: readonly string[]): Promise<number> {
+  if (extra.length > 0) throw new CertpilotError('ERR_CLI_USAGE', `cli: kubernetes manifests takes no names (got ${extra.join(' ')})`);
+  const [{ readFile, mkdir, writeFile }, { dirname, join, resolve }, { VERSION }, m, d, r, { loadConfig }] = await Promise.all([
+    import('node:fs/promises'),
+    import('node:path'),
+    import('../../version.js'),
+    import('../../scheduling/kubernetes-manifests/kubernetes-manifests.js'),
+    import('../../scheduling/kubernetes-manifests/deployed-config.js'),
+    import('../../scheduling/kubernetes-manifests/render-manifests.js'),
+    import('../../config/load-config.js'),
+  ]);
+  const mode = choice('mode', ctx.values.mode, ['cronjob', 'daemon'] as const);
+  const state = choice('state', ctx.values.state, ['secret', 'pvc'] as const);
+  const file = configFile(ctx);
+  if (!file) throw new CertpilotError('ERR_CLI_USAGE', 'cli: kubernetes manifests needs a configuration file', { hint: 'Pass --config FILE (the file the ConfigMap will hold).' });
+  const source = resolve(ctx.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(source, 'utf8');
+  } catch (err) {
+    throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  const name = 'certpilot';
+  const deployed = d.deployedConfig(text, { name, state });
+  // The configuration as the pods will run it (state and locker set), read with the user's own paths.
+  const config = await loadConfig({ file: source, text: deployed.platformText, env: ctx.env, cwd: ctx.cwd, overrides: overridesFrom(ctx, false) });
+  const needs = kubernetesNeeds(config);
+  const namespace = ctx.values.namespace ?? needs.find((n) => n.connection.namespace !== undefined)?.connection.namespace ?? 'default';
+  const serve = ctx.values.serve === true;
+  if (serve && deployed.redisSolvers.length === 0) {
+    throw new CertpilotError('ERR_MANIFESTS_CONFIG', 'kubernetes manifests: --serve: no solver of type redis in the configuration', { hint: 'Add a `type: redis` solver (the responder reads the tokens it writes), or leave out --serve.' });
+  }
+  const configFiles: Record<string, string> = {};
+  for (const f of deployed.files) {
+    try {
+      configFiles[f.key] = await readFile(resolve(dirname(source), f.path), 'utf8');
+    } catch (err) {
+      throw new CertpilotError('ERR_MANIFESTS_CONFIG', `kubernetes manifests: ${f.field}: cannot read ${f.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { hint: 'The CA file goes into the ConfigMap: fix the path, relative to the config file.', cause: err });
+    }
+  }
+  const http01Hosts = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([domain, solver]) => (deployed.redisSolvers.includes(solver) ? [domain] : [])));
+  const reloadTargets = Object.values(config.deployers).flatMap((dep) =>
+    dep.type === 'kubernetes-reload' ? dep.options.groups.map((g) => ({ namespace: dep.options.namespace, selector: g.selector, port: g.port })) : [],
+  );
+  const set = m.buildManifests(
+    { namespace, name, image: ctx.values.image ?? `certpilot:${VERSION}`, mode, state, serve, awsRoleArn: ctx.values['aws-role-arn'], http01Hosts, reloadTargets },
+    deployed,
+    configFiles,
+    needs,
+  );
+  const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
+  if (variables.length > 0) {
+    set.notes.push(`the configuration reads ${variables.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
+  }
+  if (state === 'secret' && !needs.some((n) => /state/i.test(n.instance))) {
+    set.notes.push('--state secret: the state store does not declare its Role rules yet, so the Role lacks them: add the rules of docs/kubernetes.md "RBAC for state in Secrets" in an overlay, or use --state pvc.');
+  }
+  if (Object.values(config.solvers).some((s) => s.type === 'route53') && !ctx.values['aws-role-arn']) {
+    set.notes.push('route53: pass --aws-role-arn ARN to annotate the ServiceAccount for IRSA (`certpilot route53 policy` prints the policy to attach).');
+  }
+  if (ctx.values.output !== undefined) {
+    const dir = resolve(ctx.cwd, ctx.values.output);
+    await mkdir(dir, { recursive: true });
+    const files = r.renderKustomize(set);
+    for (const [f, content] of files) await writeFile(join(dir, f), content);
+    ctx.output.err(`kubernetes manifests: wrote ${files.size} files to ${dir}; apply with: kubectl apply -k ${ctx.values.output}`);
+  } else {
+    ctx.output.out(r.renderStream(set).replace(/\n$/, ''));
+  }
+  for (const note of set.notes) ctx.output.err(`kubernetes manifests: ${note}`);
+  return EXIT.ok;
 }

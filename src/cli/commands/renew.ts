@@ -44,6 +44,7 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
     ...(r.notAfter ? { notAfter: r.notAfter } : {}),
     ...(r.next ? { next: r.next.toISOString() } : {}),
     ...(r.error ? { error: { code: r.error.code, message: r.error.message, hint: r.error.hint } } : {}),
+    ...(r.backoff ? { backoff: r.backoff } : {}),
     ...(r.previousLive !== undefined ? { previousLive: r.previousLive } : {}),
     ...(r.paths ? { files: r.paths } : {}),
     ...(r.deploy
@@ -91,10 +92,17 @@ function headline(r: RenewalResult): string {
     case 'held':
       return `${head}: ${r.message}`; // the planner's sentence already says when
     case 'failed':
-      return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${r.next ? `\n         next attempt after ${formatTime(r.next)}` : ''}`;
+      return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${holdLine(r)}`;
     default:
       return `${head}: ${r.message}`;
   }
+}
+
+/** Whether a failure holds the next run, and why (failure-cost.ts): people must know whether their fix is tried at once. */
+function holdLine(r: RenewalResult): string {
+  if (r.backoff && !r.backoff.held) return `\n         not held: ${r.backoff.why}`;
+  const why = r.backoff ? ` (${r.backoff.why})` : '';
+  return r.next ? `\n         next attempt after ${formatTime(r.next)}${why}` : '';
 }
 
 /**

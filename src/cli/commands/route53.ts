@@ -40,6 +40,8 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
  * warning on stderr, so a policy can still be printed offline.
  */
 async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<Route53PolicyInput[]> {
+  // dns-account-01 solvers write at `_<account label>._acme-challenge.<name>`: the label needs the account URL.
+  const accountLabel = await accountLabelFor(config, inputs);
   const [{ PropagationChecker }, { parseDnsServer }, { systemClock }, { normalizedRecordName }] = await Promise.all([
     import('../../challenges/dns01/propagation.js'),
     import('../../challenges/dns01/dns-client.js'),
@@ -50,7 +52,8 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
     inputs.map(async (input) => {
       const entry = config.solvers[input.solver];
       const dns01 = entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
-      const own = [...new Set(input.names.map((n) => `${normalizedRecordName(n)}.`))];
+      const label = dns01?.challenge === 'dns-account-01' ? accountLabel : undefined;
+      const own = [...new Set(input.names.map((n) => `${label ? `_${label}.` : ''}${normalizedRecordName(n)}.`))];
       if (dns01?.followCname === false) return { ...input, recordNames: own };
       const resolvers = dns01?.resolvers?.map((r) => parseDnsServer(r));
       const checker = new PropagationChecker({ ...(resolvers ? { resolvers } : {}), timeoutMs: 0, queryTimeoutMs: 2000, clock: systemClock });
@@ -70,6 +73,34 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
       return { ...input, recordNames };
     }),
   );
+}
+
+/**
+ * The dns-account-01 label of the configured account, when a route53 solver answers
+ * dns-account-01; the account must exist (`certpilot account create`), since the label comes
+ * from its URL.
+ */
+/** The dns-01 options of a DNS-provider solver (undefined for other solvers). */
+function dnsWrapper(config: ResolvedConfig, solver: string): { challenge?: string } | undefined {
+  const entry = config.solvers[solver];
+  return entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
+}
+
+async function accountLabelFor(config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<string | undefined> {
+  const users = inputs.filter((i) => dnsWrapper(config, i.solver)?.challenge === 'dns-account-01').map((i) => i.solver);
+  if (users.length === 0) return undefined;
+  const [{ FilesystemCertificateStore }, { silentLogger }, { dnsAccountLabel }] = await Promise.all([
+    import('../../storage/filesystem/filesystem-certificate-store.js'),
+    import('../../logger.js'),
+    import('../../challenges/dns01/account-label.js'),
+  ]);
+  const account = await new FilesystemCertificateStore({ stateDir: config.stateDir, logger: silentLogger }).loadAccount(config.acme.directoryUrl);
+  if (!account?.url) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: route53 solver(s) ${users.join(', ')} answer dns-account-01, whose record names come from the account URL, and no account exists yet for ${config.acme.directoryUrl}`, {
+      hint: 'Run `certpilot account create` first, then print the policy.',
+    });
+  }
+  return dnsAccountLabel(account.url);
 }
 
 /** Entry point of `certpilot route53`. */

@@ -52,7 +52,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   try {
     const shared = runtime ? await openStore(ctx, runtime) : undefined;
     // The CA validates each token several times at once: one store read serves the burst.
-    const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS }) : undefined;
+    const store = shared ? new HitCacheTokenStore({ store: shared, ttlMs: v['cache-hits-ms'] ?? DEFAULT_HIT_CACHE_MS, missTtlMs: v['cache-misses-ms'] ?? 0 }) : undefined;
     const responder = createChallengeResponder({
       ...(store !== undefined ? { store } : { thumbprint: v.thumbprint }),
       ...(v['allow-host']?.length ? { allowedHosts: v['allow-host'] } : {}),

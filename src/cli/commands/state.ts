@@ -22,14 +22,17 @@ async function backendOf(spec: string, ctx: CommandContext, flag: string): Promi
   const usage = (why: string): CertpilotError =>
     new CertpilotError('ERR_CLI_USAGE', `cli: --${flag} ${JSON.stringify(spec)}: ${why}`, { hint: `Give ${STATE_SPEC_HELP} (see \`certpilot state --help\`).` });
   const logger = createLogger({ level: 'warn' });
-  if (spec === 'config') return (await import('../../storage/open-state-store.js')).openStateStore(await loadCommandConfig(ctx, false), logger).backend;
+  const { createStateStore } = await import('../compose.js');
+  if (spec === 'config') {
+    const config = await loadCommandConfig(ctx, false);
+    return (await createStateStore(config.stateStore, { logger, baseDir: config.baseDir, stateDir: config.stateDir })).backend;
+  }
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? '' : spec.slice(colon + 1);
   if (kind === 'dir') {
     if (rest === '') throw usage('the directory is missing');
-    const { FilesystemStateBackend } = await import('../../storage/backends/filesystem/filesystem-state-backend.js');
-    return new FilesystemStateBackend({ stateDir: resolve(ctx.cwd, rest), logger });
+    return (await createStateStore({ type: 'filesystem', options: {} }, { logger, baseDir: ctx.cwd, stateDir: resolve(ctx.cwd, rest) })).backend;
   }
   if (kind === 'kubernetes-secret') {
     const [namespace, query = ''] = rest.split('?', 2) as [string, string | undefined];
@@ -46,11 +49,7 @@ async function backendOf(spec: string, ctx: CommandContext, flag: string): Promi
       ...(params.get('keepVersions') ? { keepVersions: Number(params.get('keepVersions')) } : {}),
     });
     if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const [{ KubernetesClient }, { KubernetesSecretStateBackend }] = await Promise.all([
-      import('../../kubernetes/kubernetes-client.js'),
-      import('../../storage/backends/kubernetes-secret/kubernetes-secret-state-backend.js'),
-    ]);
-    return new KubernetesSecretStateBackend({ client: new KubernetesClient(parsed.data, ctx.cwd), secretPrefix: parsed.data.secretPrefix, keepVersions: parsed.data.keepVersions });
+    return (await createStateStore({ type: 'kubernetes-secret', options: parsed.data }, { logger, baseDir: ctx.cwd, stateDir: ctx.cwd })).backend;
   }
   throw usage(`unknown store type "${kind}"`);
 }

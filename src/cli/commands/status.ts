@@ -1,4 +1,5 @@
 /** `certpilot status`: one row per certificate, from the state directory; no CA request. */
+import { readPersistNote } from '../../challenges/dns-persist01/persist-notes.js';
 import { isDeployed } from '../../deploy/deploy-chain.js';
 import { CertpilotError } from '../../errors.js';
 import { decideRenewal } from '../../renewal/renew-certificate.js';
@@ -6,6 +7,7 @@ import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
 import { openRuntime } from '../runtime.js';
+import type { DeploymentRecord, RenewalState } from '../../storage/certificate-store.js';
 
 /** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -66,6 +68,24 @@ export async function run(ctx: CommandContext): Promise<number> {
             ...(record?.result === 'failure' ? { code: record.code, message: record.message } : {}),
           };
         });
+        // dns-persist-01 names: the standing record as the solver last saw it (no DNS lookup here).
+        const dnsPersist = await Promise.all(
+          Object.entries(spec?.solvers ?? {})
+            .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
+            .map(async ([domain, solver]) => {
+              const note = await readPersistNote(config.stateDir, domain);
+              const entry = config.solvers[solver];
+              const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
+              const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
+              return {
+                name: domain,
+                record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
+                checkedAt: note?.checkedAt,
+                persistUntil: note?.persistUntil,
+                warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
+              };
+            }),
+        );
         const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
         const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
         return {
@@ -85,10 +105,11 @@ export async function run(ctx: CommandContext): Promise<number> {
           reason: decision?.reason,
           decision: decision?.message ?? 'not in the configuration',
           nextRenewal: next?.toISOString(),
-          lastResult: state.lastAttempt,
+          lastResult: lastResultOf(state, spec?.deploy ?? []),
           failureCount: state.failureCount,
           files: stored?.paths,
           deployers,
+          dnsPersist,
           problem: undefined as { code: string; message: string; hint: string } | undefined,
         };
       },
@@ -113,7 +134,7 @@ export async function run(ctx: CommandContext): Promise<number> {
           r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
           r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
           r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
-          r.lastResult ? `${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+          r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
           // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
           (r.deployers ?? []).length === 0
             ? '-'
@@ -123,9 +144,38 @@ export async function run(ctx: CommandContext): Promise<number> {
         ])),
       ).join('\n'),
     );
+    for (const r of rows) {
+      for (const p of ('dnsPersist' in r ? r.dnsPersist : undefined) ?? []) {
+        const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
+        ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
+        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
+      }
+    }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
     return problems.length ? EXIT.failed : EXIT.ok;
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * The last result a person should see: the last renewal attempt, unless a deployer of the
+ * certificate failed since (then `success` would hide that the new version is not where it
+ * should be): that failure, with `stage: 'deploy'` and the deployer's name.
+ */
+export function lastResultOf(
+  state: RenewalState,
+  deploy: readonly string[],
+): (NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string }) | undefined {
+  const attempt = state.lastAttempt;
+  const since = attempt ? Date.parse(attempt.at) : -Infinity;
+  const failed = deploy
+    .map((name) => [name, state.deployments?.[name]] as const)
+    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
+    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
+  if (failed) {
+    const [deployer, record] = failed;
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+  }
+  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
 }

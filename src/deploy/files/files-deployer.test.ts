@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { CertpilotError } from '../../errors.js';
@@ -177,6 +177,15 @@ describe('FilesDeployer', () => {
     assert.deepEqual([vs.uid, vs.gid, vs.mode & 0o7777], [4242, 4343, 0o750]);
     assert.deepEqual([statSync(dir).uid, statSync(dir).gid], [4242, 4343], 'the created target directory too');
 
+    // The old owner still owns the directory, so it could write it: refused until it is handed back.
+    await assert.rejects(deployer(dir, { owner: 'nobody', group: 'nogroup', keyMode: 0o640, dirMode: 0o750 }).deploy(stored(v1, 1)), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.equal(err.code, 'ERR_FS_SHARED_DIR');
+      assert.match(err.message, new RegExp(`refusing to work in ${dir}: it is owned by uid 4242`));
+      assert.match(err.hint ?? '', /allowSharedDir: true/);
+      return true;
+    });
+    chownSync(dir, 0, 0);
     // A changed owner is a change: the next deploy of the same version rewrites with the new owner.
     const r = await deployer(dir, { owner: 'nobody', group: 'nogroup', keyMode: 0o640, dirMode: 0o750 }).deploy(stored(v1, 1));
     assert.equal(r.details?.unchanged, false);
@@ -203,7 +212,7 @@ describe('FilesDeployer', () => {
     await assert.rejects(deployer(join(base, 'file')).deploy(stored(v1, 1)), (err: unknown) => {
       assert.ok(err instanceof CertpilotError);
       assert.equal(err.code, 'ERR_DEPLOY_FILES');
-      assert.match(err.message, /files deployer "volume": preparing .*file failed: (ENOTDIR|EEXIST)/);
+      assert.match(err.message, /files deployer "volume": cannot open directory .*file: (ENOTDIR|EEXIST)/);
       assert.doesNotMatch(err.message, /PRIVATE KEY/);
       return true;
     });
@@ -224,7 +233,7 @@ describe('FilesDeployer', () => {
 describe('files schema and registry entry', () => {
   it('parses the defaults and refuses unquoted modes and path-like file names', () => {
     const o = filesSchema.parse({ dir: '/certs' });
-    assert.deepEqual(o, { dir: '/certs', layout: 'atomic', bundle: 'cert-chain-key', keyMode: '0600', certMode: '0644', dirMode: '0755' });
+    assert.deepEqual(o, { dir: '/certs', layout: 'atomic', bundle: 'cert-chain-key', keyMode: '0600', certMode: '0644', dirMode: '0755', allowSharedDir: false });
     assert.equal(parseMode('0640'), 0o640);
     assert.equal(filesSchema.safeParse({ dir: '/c', keyMode: 640 }).success, false);
     assert.match(JSON.stringify(filesSchema.safeParse({ dir: '/c', keyMode: '640x' }).error?.issues), /octal mode in quotes/);

@@ -32,13 +32,15 @@
  * so; deploying is idempotent for one version.
  */
 import { execFile } from 'node:child_process';
-import { constants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
+import type { DirHandle} from '../../fs/dir-handle.js';
+import { openDirectory } from '../../fs/dir-handle.js';
 import type { Logger } from '../../logger.js';
-import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../storage/filesystem/atomic-write.js';
+import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../fs/atomic-write.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import { BUNDLE_ORDERS, type FilePart, type FilesOptions } from './schema.js';
@@ -70,6 +72,12 @@ export interface FilesDeployerOptions {
   dirMode?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Work in `dir` even when it (or a parent) can be written by another user. Every operation is
+   * still done through descriptors, but such a user can then plant names, and a symlink in a
+   * shared parent is followed (see docs/security.md). Default false: such a directory is refused.
+   */
+  allowSharedDir?: boolean;
   /** Test hook called before each durable step (a crash test kills the process at step k). */
   faults?: WriteFaultHook;
 }
@@ -120,6 +128,11 @@ interface Ids {
 export const NAME_PLACEHOLDER = '{name}';
 const DATA_LINK = '..data';
 const DATA_TMP = '..data_tmp';
+/** Links are made inside the private version directory under these names, then renamed out. */
+const STAGED_DATA = '.staged..data';
+const STAGED_PREFIX = '.staged.';
+/** The exact names of the version directories certpilot creates (`..2026-12-01T19-55-00.123Z-v3`, `-1` on a clash). */
+const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-v\d+(?:-\d+)?$/;
 const TMP_SUFFIX = '.certpilot-tmp';
 const run = promisify(execFile);
 
@@ -162,9 +175,13 @@ export class FilesDeployer implements Deployer {
     }
     const planned = this.plan(certificate);
     const ids = await this.resolveIds();
-    await this.ensureTargetDir(ids);
-    options.signal?.throwIfAborted();
-    return this.options.layout === 'atomic' ? this.deployAtomic(certificate, planned, ids, options.signal) : this.deployPlain(certificate, planned, ids, options.signal);
+    const d = await this.openTarget(ids);
+    try {
+      options.signal?.throwIfAborted();
+      return this.options.layout === 'atomic' ? await this.deployAtomic(d, certificate, planned, ids, options.signal) : await this.deployPlain(d, certificate, planned, ids, options.signal);
+    } finally {
+      await d.close();
+    }
   }
 
   private plan(certificate: StoredCertificate): PlannedFile[] {
@@ -175,106 +192,131 @@ export class FilesDeployer implements Deployer {
     }));
   }
 
-  private async deployAtomic(certificate: StoredCertificate, planned: PlannedFile[], ids: Ids, signal: AbortSignal | undefined): Promise<DeployResult> {
+  private async deployAtomic(d: DirHandle, certificate: StoredCertificate, planned: PlannedFile[], ids: Ids, signal: AbortSignal | undefined): Promise<DeployResult> {
     const { dir } = this.options;
     const names = planned.map((f) => f.name);
-    const current = await this.readDataLink();
-    if (current !== undefined && (await this.versionMatches(join(dir, current), planned, ids)) && (await this.linksMatch(names))) {
-      await this.prune(current);
+    const current = await this.readDataLink(d);
+    if (current !== undefined && (await this.versionMatches(d, current, planned, ids)) && (await this.linksMatch(d, names))) {
+      await this.prune(d, current, ids);
       return this.unchanged(certificate, planned, current);
     }
 
-    // 1. The new version, complete and durable, beside the live one.
-    const version = await this.makeVersionDir(certificate.version, ids);
-    const versionDir = join(dir, version);
+    // 1. The new version, complete and durable, beside the live one. The version directory stays
+    //    private (0700, ours) until its files and the links to move out of it are made, so the
+    //    links' owners are set where nobody else can swap them.
+    const version = await this.makeVersionDir(d, certificate.version);
+    const v = version.handle;
+    const newLinks: string[] = [];
     try {
-      for (const file of planned) await this.writeFile(join(versionDir, file.name), `${version}/${file.name}`, file, ids);
-      await this.syncDir(versionDir, version);
-      await this.syncDir(dir, '.');
+      for (const file of planned) {
+        await this.step(`write ${version.name}/${file.name}`);
+        await v.writeNewFile(file.name, file.data, file.mode, ids);
+        await this.step(`fsync ${version.name}/${file.name}`);
+      }
+      await this.step(`symlink ${DATA_TMP}`);
+      await v.symlink(version.name, STAGED_DATA);
+      await this.chownLink(v, STAGED_DATA, ids);
+      for (const name of names) {
+        if (await this.isDataLink(d, name)) continue;
+        await v.symlink(`${DATA_LINK}/${name}`, `${STAGED_PREFIX}${name}`);
+        await this.chownLink(v, `${STAGED_PREFIX}${name}`, ids);
+        newLinks.push(name);
+      }
+      await this.step(`fsync-dir ${version.name}`);
+      await v.sync();
+      await v.chmod(this.options.dirMode);
+      if (ids.uid !== -1 || ids.gid !== -1) await v.chown(ids.uid, ids.gid);
+      await this.step('fsync-dir .');
+      await d.sync();
       signal?.throwIfAborted();
 
-      // 2. The switch: one rename() of a temporary link over ..data.
-      await this.step(`symlink ${DATA_TMP}`);
-      await fs.rm(join(dir, DATA_TMP), { force: true });
-      await fs.symlink(version, join(dir, DATA_TMP));
-      await this.chownLink(join(dir, DATA_TMP), ids);
+      // 2. The switch: one rename() of the staged link over ..data, if the name still is our directory.
+      const [named, opened] = await Promise.all([d.lstat(version.name), v.stat()]);
+      if (named.dev !== opened.dev || named.ino !== opened.ino) throw Object.assign(new Error(`${version.name} was replaced by someone else`), { code: 'ERACE' });
       await this.step(`rename ${DATA_LINK}`);
-      await fs.rename(join(dir, DATA_TMP), join(dir, DATA_LINK));
+      await v.rename(STAGED_DATA, DATA_LINK, d);
     } catch (err) {
-      await fs.rm(versionDir, { recursive: true, force: true }).catch(() => undefined);
-      await fs.rm(join(dir, DATA_TMP), { force: true }).catch(() => undefined);
+      await d.removeOwnedDir(version.name, this.ownUids(ids)).catch(() => undefined);
       if (signal?.aborted && err === signal.reason) throw err;
       throw this.ioError(`writing version ${certificate.version} into ${dir}`, err);
+    } finally {
+      await v.close();
     }
     try {
-      await this.syncDir(dir, '.');
+      await this.step('fsync-dir .');
+      await d.sync();
       // 3. The visible names: links through ..data (new names only; existing links already follow the switch).
-      let added = false;
-      for (const name of names) {
-        if (await this.isDataLink(name)) continue;
-        const tmp = join(dir, `.${name}${TMP_SUFFIX}`);
-        await this.step(`symlink ${name}`);
-        await fs.rm(tmp, { force: true });
-        await fs.symlink(`${DATA_LINK}/${name}`, tmp);
-        await this.chownLink(tmp, ids);
-        await this.step(`rename ${name}`);
-        await fs.rename(tmp, join(dir, name));
-        added = true;
+      let changed = newLinks.length > 0;
+      const staged = await d.openDir(version.name);
+      try {
+        for (const name of newLinks) {
+          await this.step(`rename ${name}`);
+          await staged.rename(`${STAGED_PREFIX}${name}`, name, d);
+        }
+      } finally {
+        await staged.close();
       }
       // 4. Links to names no longer configured, then the older versions.
-      for (const stale of await this.staleLinks(names)) {
+      for (const stale of await this.staleLinks(d, names)) {
         await this.step(`unlink ${stale}`);
-        await fs.rm(join(dir, stale), { force: true });
-        added = true;
+        await d.unlink(stale);
+        changed = true;
       }
-      if (added) await this.syncDir(dir, '.');
-      await this.prune(version);
+      if (changed) {
+        await this.step('fsync-dir .');
+        await d.sync();
+      }
+      await this.prune(d, version.name, ids);
     } catch (err) {
       throw this.ioError(`linking version ${certificate.version} in ${dir}`, err);
     }
     this.options.logger?.info({ dir, version: certificate.version, files: names }, 'files: deployed');
     return {
       message: `wrote ${planned.length} files to ${dir} (version ${certificate.version}, atomic layout)`,
-      details: { dir, layout: 'atomic', files: names, versionDir: version, unchanged: false },
+      details: { dir, layout: 'atomic', files: names, versionDir: version.name, unchanged: false },
     };
   }
 
-  private async deployPlain(certificate: StoredCertificate, planned: PlannedFile[], ids: Ids, signal: AbortSignal | undefined): Promise<DeployResult> {
+  private async deployPlain(d: DirHandle, certificate: StoredCertificate, planned: PlannedFile[], ids: Ids, signal: AbortSignal | undefined): Promise<DeployResult> {
     const { dir } = this.options;
     const names = planned.map((f) => f.name);
-    await this.removeTemps();
-    if (await this.plainMatches(planned, ids)) {
-      await this.prune(undefined);
+    await this.removeTemps(d);
+    if (await this.plainMatches(d, planned, ids)) {
+      await this.prune(d, undefined, ids);
       return this.unchanged(certificate, planned, undefined);
     }
     // Every temporary file complete and durable first, so the renames below are one short burst.
     const temps: string[] = [];
     try {
       for (const file of planned) {
-        const tmp = join(dir, `.${file.name}${TMP_SUFFIX}`);
+        const tmp = `.${file.name}${TMP_SUFFIX}`;
         temps.push(tmp);
-        await this.writeFile(tmp, `.${file.name}${TMP_SUFFIX}`, file, ids);
+        await this.step(`write ${tmp}`);
+        await d.unlink(tmp);
+        await d.writeNewFile(tmp, file.data, file.mode, ids);
+        await this.step(`fsync ${tmp}`);
       }
       signal?.throwIfAborted();
       for (const file of planned) {
         await this.step(`rename ${file.name}`);
-        await fs.rename(join(dir, `.${file.name}${TMP_SUFFIX}`), join(dir, file.name));
+        await d.rename(`.${file.name}${TMP_SUFFIX}`, file.name);
       }
-      await this.syncDir(dir, '.');
+      await this.step('fsync-dir .');
+      await d.sync();
     } catch (err) {
-      for (const tmp of temps) await fs.rm(tmp, { force: true }).catch(() => undefined);
+      for (const tmp of temps) await d.unlink(tmp).catch(() => undefined);
       if (signal?.aborted && err === signal.reason) throw err;
       throw this.ioError(`writing version ${certificate.version} into ${dir}`, err);
     }
     try {
       // Leaving the atomic layout: its links and versions go.
-      for (const stale of await this.staleLinks(names)) {
+      for (const stale of await this.staleLinks(d, names)) {
         await this.step(`unlink ${stale}`);
-        await fs.rm(join(dir, stale), { force: true });
+        await d.unlink(stale);
       }
       await this.step(`unlink ${DATA_LINK}`);
-      await fs.rm(join(dir, DATA_LINK), { force: true });
-      await this.prune(undefined);
+      await d.unlink(DATA_LINK);
+      await this.prune(d, undefined, ids);
     } catch (err) {
       throw this.ioError(`cleaning up ${dir}`, err);
     }
@@ -294,51 +336,32 @@ export class FilesDeployer implements Deployer {
     };
   }
 
-  /** Creates an exclusive `..<timestamp>-v<N>` directory with the configured mode and owner. */
-  private async makeVersionDir(version: number, ids: Ids): Promise<string> {
+  /** Opens (creating if missing) the target directory through {@link openDirectory}: no link followed in a shared parent, shared directories refused. */
+  private openTarget(ids: Ids): Promise<DirHandle> {
+    return openDirectory(this.options.dir, {
+      create: true,
+      createMode: this.options.dirMode,
+      createOwner: ids,
+      allowShared: this.options.allowSharedDir === true,
+      trusted: { uids: ids.uid === -1 ? [] : [ids.uid], gids: ids.gid === -1 ? [] : [ids.gid] },
+      component: `files deployer "${this.id}"`,
+      allowSharedField: `deployers.${this.id}.allowSharedDir`,
+      errorCode: 'ERR_DEPLOY_FILES',
+    });
+  }
+
+  /** Creates an exclusive, private (0700) `..<timestamp>-v<N>` directory and keeps it open. */
+  private async makeVersionDir(d: DirHandle, version: number): Promise<{ name: string; handle: DirHandle }> {
     const stamp = (this.options.clock?.now() ?? new Date()).toISOString().replace(/:/g, '-');
     for (let attempt = 0; ; attempt++) {
       const name = `..${stamp}-v${version}${attempt ? `-${attempt}` : ''}`;
       await this.step(`mkdir ${name}`);
       try {
-        await fs.mkdir(join(this.options.dir, name), { mode: this.options.dirMode });
+        return { name, handle: await d.mkdir(name, 0o700) };
       } catch (err) {
         if (isErrno(err, 'EEXIST') && attempt < 100) continue;
         throw this.ioError(`creating ${join(this.options.dir, name)}`, err);
       }
-      const path = join(this.options.dir, name);
-      await fs.chmod(path, this.options.dirMode);
-      if (ids.uid !== -1 || ids.gid !== -1) await fs.chown(path, ids.uid, ids.gid);
-      return name;
-    }
-  }
-
-  /** Writes one file exclusively with its final mode and owner set before any byte, then fsyncs it. */
-  private async writeFile(path: string, label: string, file: PlannedFile, ids: Ids): Promise<void> {
-    await this.step(`write ${label}`);
-    await fs.rm(path, { force: true });
-    const handle = await fs.open(path, 'wx', file.mode);
-    try {
-      await handle.chmod(file.mode);
-      if (ids.uid !== -1 || ids.gid !== -1) await handle.chown(ids.uid, ids.gid);
-      await handle.writeFile(file.data);
-      await this.step(`fsync ${label}`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  }
-
-  private async syncDir(path: string, label: string): Promise<void> {
-    await this.step(`fsync-dir ${label}`);
-    const handle = await fs.open(path, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await handle.sync();
-    } catch (err) {
-      // Some file systems refuse fsync on directories; rename() is still atomic there.
-      if (!isErrno(err, 'EINVAL') && !isErrno(err, 'EPERM')) throw err;
-    } finally {
-      await handle.close();
     }
   }
 
@@ -347,103 +370,113 @@ export class FilesDeployer implements Deployer {
   }
 
   /** The version directory `..data` points at, or undefined. */
-  private async readDataLink(): Promise<string | undefined> {
+  private async readDataLink(d: DirHandle): Promise<string | undefined> {
     try {
-      const target = await fs.readlink(join(this.options.dir, DATA_LINK));
-      return /^\.\.[^/]+$/.test(target) && target !== DATA_LINK && target !== DATA_TMP ? target : undefined;
+      const target = await d.readlink(DATA_LINK);
+      return VERSION_NAME.test(target) ? target : undefined;
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'EINVAL')) return undefined;
       throw this.ioError(`reading ${join(this.options.dir, DATA_LINK)}`, err);
     }
   }
 
-  /** True when `versionDir` holds exactly `planned`: same names, bytes, modes and owner. */
-  private async versionMatches(versionDir: string, planned: PlannedFile[], ids: Ids): Promise<boolean> {
+  /** True when the version directory holds exactly `planned`: same names, bytes, modes and owner. */
+  private async versionMatches(d: DirHandle, version: string, planned: PlannedFile[], ids: Ids): Promise<boolean> {
+    let v: DirHandle;
     try {
-      const dirStat = await fs.stat(versionDir);
-      if ((dirStat.mode & 0o7777) !== this.options.dirMode || !ownedAs(dirStat, ids)) return false;
-      const entries = (await fs.readdir(versionDir)).sort();
-      if (entries.join('\0') !== planned.map((f) => f.name).sort().join('\0')) return false;
-      for (const file of planned) if (!(await regularFileMatches(join(versionDir, file.name), file, ids))) return false;
-      return true;
+      v = await d.openDir(version);
     } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
-      throw this.ioError(`reading ${versionDir}`, err);
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) return false;
+      throw this.ioError(`reading ${join(this.options.dir, version)}`, err);
+    }
+    try {
+      const dirStat = await v.stat();
+      if ((dirStat.mode & 0o7777) !== this.options.dirMode || !ownedAs(dirStat, ids)) return false;
+      const entries = (await v.readdir()).sort();
+      if (entries.join('\0') !== planned.map((f) => f.name).sort().join('\0')) return false;
+      for (const file of planned) if (!(await regularFileMatches(v, file.name, file, ids))) return false;
+      return true;
+    } finally {
+      await v.close();
     }
   }
 
   /** True when every name is a link into `..data` and no link to a name no longer configured remains. */
-  private async linksMatch(names: readonly string[]): Promise<boolean> {
-    for (const name of names) if (!(await this.isDataLink(name))) return false;
-    return (await this.staleLinks(names)).length === 0;
+  private async linksMatch(d: DirHandle, names: readonly string[]): Promise<boolean> {
+    for (const name of names) if (!(await this.isDataLink(d, name))) return false;
+    return (await this.staleLinks(d, names)).length === 0;
   }
 
-  private async isDataLink(name: string): Promise<boolean> {
+  private async isDataLink(d: DirHandle, name: string): Promise<boolean> {
     try {
-      return (await fs.readlink(join(this.options.dir, name))) === `${DATA_LINK}/${name}`;
+      return (await d.readlink(name)) === `${DATA_LINK}/${name}`;
     } catch {
       return false;
     }
   }
 
   /** Links into `..data` whose names are not in `names` (a file removed from the configuration). */
-  private async staleLinks(names: readonly string[]): Promise<string[]> {
+  private async staleLinks(d: DirHandle, names: readonly string[]): Promise<string[]> {
     const stale: string[] = [];
-    for (const entry of await fs.readdir(this.options.dir, { withFileTypes: true })) {
-      if (!entry.isSymbolicLink() || names.includes(entry.name) || entry.name.startsWith('..')) continue;
-      const target = await fs.readlink(join(this.options.dir, entry.name)).catch(() => '');
-      if (target.startsWith(`${DATA_LINK}/`)) stale.push(entry.name);
+    for (const entry of await d.readdir()) {
+      if (names.includes(entry) || entry.startsWith('..')) continue;
+      const target = await d.readlink(entry).catch(() => '');
+      if (target.startsWith(`${DATA_LINK}/`)) stale.push(entry);
     }
     return stale;
   }
 
   /** True when every planned file is already a regular file with the same bytes, mode and owner. */
-  private async plainMatches(planned: PlannedFile[], ids: Ids): Promise<boolean> {
+  private async plainMatches(d: DirHandle, planned: PlannedFile[], ids: Ids): Promise<boolean> {
     for (const file of planned) {
       try {
-        if (!(await regularFileMatches(join(this.options.dir, file.name), file, ids))) return false;
+        if (!(await regularFileMatches(d, file.name, file, ids))) return false;
       } catch (err) {
-        if (isErrno(err, 'ENOENT')) return false;
         throw this.ioError(`reading ${join(this.options.dir, file.name)}`, err);
       }
     }
-    return (await this.staleLinks(planned.map((f) => f.name))).length === 0;
+    return (await this.staleLinks(d, planned.map((f) => f.name))).length === 0;
   }
 
-  /** Removes `..*` version directories other than `keep`, and what a crashed deploy left. */
-  private async prune(keep: string | undefined): Promise<void> {
-    const { dir } = this.options;
-    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-      const leftover = entry.name === DATA_TMP || (entry.name.startsWith('.') && entry.name.endsWith(TMP_SUFFIX));
-      const oldVersion = entry.isDirectory() && entry.name.startsWith('..') && entry.name !== keep;
-      if (!leftover && !oldVersion) continue;
-      await this.step(`remove ${entry.name}`);
-      await fs.rm(join(dir, entry.name), { recursive: true, force: true });
-    }
+  /** The owners a version directory of ours can have: the user we run as, and the configured owner. */
+  private ownUids(ids: Ids): number[] {
+    const euid = process.geteuid?.() ?? -1;
+    return ids.uid === -1 || ids.uid === euid ? [euid] : [euid, ids.uid];
   }
 
-  private async removeTemps(): Promise<void> {
-    for (const entry of await fs.readdir(this.options.dir)) {
-      if (entry.startsWith('.') && entry.endsWith(TMP_SUFFIX)) await fs.rm(join(this.options.dir, entry), { force: true });
-    }
-  }
-
-  private async ensureTargetDir(ids: Ids): Promise<void> {
-    const { dir, dirMode } = this.options;
-    try {
-      const created = await fs.mkdir(dir, { recursive: true, mode: dirMode });
-      if (created !== undefined) {
-        await fs.chmod(dir, dirMode);
-        if (ids.uid !== -1 || ids.gid !== -1) await fs.chown(dir, ids.uid, ids.gid);
+  /**
+   * Removes version directories other than `keep` and what a crashed deploy left. Only names of
+   * the exact `..<time>-v<N>` pattern, owned by us (or the configured owner), holding no
+   * subdirectory are removed, entry by entry through a descriptor ({@link DirHandle.removeOwnedDir}):
+   * no tree is walked by path, so a directory planted or changed by someone else is left alone.
+   */
+  private async prune(d: DirHandle, keep: string | undefined, ids: Ids): Promise<void> {
+    for (const entry of await d.readdir()) {
+      if (entry === DATA_TMP || (entry.startsWith('.') && !entry.startsWith('..') && entry.endsWith(TMP_SUFFIX))) {
+        const st = await d.lstat(entry).catch(() => undefined);
+        if (st && !st.isDirectory()) {
+          await this.step(`remove ${entry}`);
+          await d.unlink(entry);
+        }
+        continue;
       }
-      if (!(await fs.stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-    } catch (err) {
-      throw this.ioError(`preparing ${dir}`, err);
+      if (!VERSION_NAME.test(entry) || entry === keep) continue;
+      await this.step(`remove ${entry}`);
+      if (!(await d.removeOwnedDir(entry, this.ownUids(ids)))) {
+        this.options.logger?.warn({ deployer: this.id, dir: this.options.dir, entry }, 'files: left a version directory that is not ours or holds a subdirectory');
+      }
     }
   }
 
-  private async chownLink(path: string, ids: Ids): Promise<void> {
-    if (ids.uid !== -1 || ids.gid !== -1) await fs.lchown(path, ids.uid, ids.gid);
+  private async removeTemps(d: DirHandle): Promise<void> {
+    for (const entry of await d.readdir()) {
+      if (entry.startsWith('.') && !entry.startsWith('..') && entry.endsWith(TMP_SUFFIX)) await d.unlink(entry);
+    }
+  }
+
+  /** Sets a link's owner; only ever called on links inside our private version directory. */
+  private async chownLink(v: DirHandle, name: string, ids: Ids): Promise<void> {
+    if (ids.uid !== -1 || ids.gid !== -1) await fs.lchown(v.at(name), ids.uid, ids.gid);
   }
 
   /** The uid/gid to give the files (-1: leave as created), resolved once through NSS (`getent`). */
@@ -492,10 +525,12 @@ export class FilesDeployer implements Deployer {
   }
 }
 
-async function regularFileMatches(path: string, file: PlannedFile, ids: Ids): Promise<boolean> {
-  const stat = await fs.lstat(path);
-  if (!stat.isFile() || (stat.mode & 0o7777) !== file.mode || !ownedAs(stat, ids) || stat.size !== file.data.length) return false;
-  return (await fs.readFile(path)).equals(file.data);
+async function regularFileMatches(d: DirHandle, name: string, file: PlannedFile, ids: Ids): Promise<boolean> {
+  const read = await d.readRegularFile(name);
+  if (read === undefined) return false;
+  const { stat, data } = read;
+  if ((stat.mode & 0o7777) !== file.mode || !ownedAs(stat, ids) || stat.size !== file.data.length) return false;
+  return data.equals(file.data);
 }
 
 function ownedAs(stat: { uid: number; gid: number }, ids: Ids): boolean {

@@ -22,6 +22,7 @@ export const plugin = definePlugin({
       keyMode: parseMode(o.keyMode),
       certMode: parseMode(o.certMode),
       dirMode: parseMode(o.dirMode),
+      allowSharedDir: o.allowSharedDir,
       clock: d.clock,
       logger: d.logger,
     });

@@ -47,6 +47,10 @@ export const filesSchema = z.strictObject({
   group: id.optional().describe('Group of the written files: a group name or numeric gid. With `keyMode: "0640"` the group (e.g. `www-data`, `ssl-cert`, or the gid the web container runs as) can read the key.'),
   keyMode: mode.default('0600').describe('Mode of every file holding the private key (privkey.pem, fullbundle.pem, custom files with `key`). Use "0640" with `group` for a web server group.'),
   certMode: mode.default('0644').describe('Mode of the files holding only certificates.'),
+  allowSharedDir: z
+    .boolean()
+    .default(false)
+    .describe('Write into `dir` even when it or one of its parents can be written by another user (not root, not certpilot\'s user, not `owner`/`group`; sticky directories such as /tmp are fine). Default false: such a directory is refused, like sshd\'s StrictModes, because that user could plant links or names there. certpilot still works through file descriptors without following links, but with this on a symlink in a shared parent is followed and that user can make deploys fail; see docs/security.md.'),
   dirMode: mode.default('0755').describe('Mode of the versioned directory (atomic layout) and of `dir` when certpilot creates it. Use "0750" with `group` to hide the file names from others.'),
 });
 

@@ -9,11 +9,14 @@ import { FakeClock } from '../../testing/fake-clock.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import { KubernetesReloadDeployer, type KubernetesReloadDeployerOptions } from './kubernetes-reload-deployer.js';
 import { kubernetesReloadSchema } from './schema.js';
-import { normalizeSerial } from './tls-probe.js';
+import { fingerprintDer, normalizeSerial, type ServedCertificate } from './tls-probe.js';
 
 const NEW = '0AB1';
 const OLD = 'ff02';
-const cert = { name: 'www', version: 2, fullchainPem: 'NEW', metadata: { serialNumber: NEW, domains: ['*.example.test'] } } as unknown as StoredCertificate;
+const pemOf = (text: string): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(text).toString('base64')}\n-----END CERTIFICATE-----\n`;
+const cert = { name: 'www', version: 2, certPem: pemOf('NEW'), chainPem: pemOf('CA'), fullchainPem: 'NEW', metadata: { serialNumber: NEW, domains: ['*.example.test'] } } as unknown as StoredCertificate;
+/** What a fake pod serving `serial` presents: the deployed leaf for NEW, another for anything else. */
+const servedAs = (serial: string): ServedCertificate => ({ serial: normalizeSerial(serial), fingerprint: fingerprintDer(Buffer.from(normalizeSerial(serial) === normalizeSerial(NEW) ? 'NEW' : serial)), chain: [fingerprintDer(Buffer.from('CA'))] });
 const digest = createHash('sha256').update('NEW').digest('hex');
 
 function pod(name: string, o: { volume?: V1Volume; mounts?: V1VolumeMount[]; owner?: string; hash?: string } = {}): V1Pod {
@@ -80,7 +83,7 @@ function deployer(f: Fake, clock: FakeClock, extra: Partial<KubernetesReloadDepl
     digestCommand: ['sha256sum'],
     logger: silentLogger,
     clock,
-    probe: async ({ host }) => f.serving.get(host) ?? '',
+    probe: async ({ host }) => servedAs(f.serving.get(host) ?? ''),
     ...extra,
   });
 }
@@ -201,11 +204,11 @@ void test('a pod whose reload exits 0 but keeps serving the old certificate fail
   const f = fake(['www-0', 'www-1', 'www-2'].map((n) => pod(n)));
   const stuck = '10.0.0.1';
   const clock = new FakeClock();
-  const d = deployer(f, clock, { probe: async ({ host }) => (host === stuck ? OLD : (f.serving.get(host) ?? '')) });
+  const d = deployer(f, clock, { probe: async ({ host }) => servedAs(host === stuck ? OLD : (f.serving.get(host) ?? '')) });
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 5 s after its reload, not 0ab1/);
+    assert.match(e.message, /pod www-1 \(10\.0\.0\.1:443\) serves serial ff02 \(old\) 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(f.execs.filter((e) => e.argv[0] === 'apachectl').map((e) => e.pod), ['www-0', 'www-1'], 'www-2 is not reloaded after the failure');
@@ -231,7 +234,7 @@ void test('rolloutRestart: a replacement pod that still serves the old certifica
   await assert.rejects(d.deploy(cert, {}), (e: unknown) => {
     assert.ok(e instanceof CertpilotError);
     assert.equal(e.code, 'ERR_DEPLOY_VERIFY_FAILED');
-    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 5 s after its reload, not 0ab1/);
+    assert.match(e.message, /pod www-8 \(10\.0\.0\.8:443\) serves serial ff02 \(old\) 5 s after its reload, not 0ab1/);
     return true;
   });
   assert.deepEqual(restarted, ['Deployment/www']);

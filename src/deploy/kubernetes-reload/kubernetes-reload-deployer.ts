@@ -10,8 +10,10 @@
  * 3. Each pod is polled through exec (`sha256sum <mounted file>`) until the file's digest is the
  *    Secret's, up to `propagationTimeoutSeconds`; a pod that never sees it fails naming the pod.
  * 4. As pods see it, at most `maxUnavailable` at a time run the reload command; each is then
- *    verified by a TLS handshake to its pod IP, port and SNI until it serves the new serial. A pod
- *    already serving it is not reloaded (idempotence).
+ *    verified by a TLS handshake to its pod IP, port and SNI until the leaf it serves has the
+ *    deployed certificate's SHA-256 fingerprint (and, with `verifyChain`, the deployed chain after
+ *    it). A serial is public, so it is only reported, never taken as proof. A pod already serving
+ *    the deployed certificate is not reloaded (idempotence).
  * 5. The first failure stops the rollout: no further pod is reloaded, and the error reports which
  *    pod serves which serial.
  * 6. The selector is listed again at the end: a pod that appeared or restarted meanwhile is checked
@@ -29,7 +31,7 @@ import { isRunningPod, type KubernetesClient, type WorkloadKind } from '../../ku
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import { SECRET_ANNOTATIONS } from '../kubernetes-secret/kubernetes-secret-deployer.js';
-import { normalizeSerial, probeServedSerial } from './tls-probe.js';
+import { normalizeSerial, pemFingerprints, probeServedCertificate, servesDeployed, type ServedCertificate } from './tls-probe.js';
 
 /** One pod group, as configured. */
 export interface PodGroup {
@@ -58,8 +60,10 @@ export interface KubernetesReloadDeployerOptions {
   digestCommand: string[];
   logger: Logger;
   clock: Clock;
+  /** Also require the served chain to be the deployed chain, certificate by certificate (default false). */
+  verifyChain?: boolean;
   /** Connects the TLS probe somewhere else than the pod IP (tests, port-forwards). */
-  probe?: typeof probeServedSerial;
+  probe?: typeof probeServedCertificate;
 }
 
 /** What happened to one pod. */
@@ -93,11 +97,13 @@ const MAX_ROUNDS = 5;
 /** Reloads pod groups one pod at a time and verifies each serves the new certificate. */
 export class KubernetesReloadDeployer implements Deployer {
   readonly id: string;
-  private readonly probe: typeof probeServedSerial;
+  private readonly probe: typeof probeServedCertificate;
+  /** The deployed leaf's and chain's SHA-256 fingerprints, set at the start of each deploy. */
+  private expected: { fingerprint: string; chain: string[] } = { fingerprint: '', chain: [] };
 
   constructor(private readonly o: KubernetesReloadDeployerOptions) {
     this.id = o.id;
-    this.probe = o.probe ?? probeServedSerial;
+    this.probe = o.probe ?? probeServedCertificate;
   }
 
   async deploy(certificate: StoredCertificate, { signal }: DeployOptions = {}): Promise<DeployResult> {
@@ -112,6 +118,13 @@ export class KubernetesReloadDeployer implements Deployer {
     const held = secret.metadata?.annotations?.[SECRET_ANNOTATIONS.serial];
     if (held === undefined || normalizeSerial(held) !== serial) {
       throw new CertpilotError('ERR_DEPLOY_SECRET_STALE', `kubernetes-reload: Secret ${where} holds serial ${held ?? '(none)'}, not ${serial} (version ${certificate.version}): nothing reloaded`);
+    }
+    const [fingerprint] = pemFingerprints(certificate.certPem);
+    if (fingerprint === undefined) throw new CertpilotError('ERR_DEPLOY_SECRET_STALE', `kubernetes-reload: version ${certificate.version} has no certificate to verify pods against: nothing reloaded`);
+    this.expected = { fingerprint, chain: pemFingerprints(certificate.chainPem ?? '') };
+    const heldFingerprint = secret.metadata?.annotations?.[SECRET_ANNOTATIONS.sha256];
+    if (heldFingerprint !== undefined && heldFingerprint !== fingerprint) {
+      throw new CertpilotError('ERR_DEPLOY_SECRET_STALE', `kubernetes-reload: Secret ${where} holds the certificate with SHA-256 ${heldFingerprint}, not ${fingerprint} (version ${certificate.version}): nothing reloaded`);
     }
     const data = secret.data?.[key];
     if (data === undefined) {
@@ -172,7 +185,20 @@ export class KubernetesReloadDeployer implements Deployer {
     return { name, uid, incarnation: `${uid}/${restarts}`, ip: p.status?.podIP ?? '', container: container?.name, file: `${(mount?.mountPath ?? '').replace(/\/$/, '')}/${rel ?? ''}` };
   }
 
-  private async served(t: PodTarget, g: PodGroup, certificate: StoredCertificate): Promise<string | undefined> {
+  /** True when `s` is the deployed certificate (fingerprint, and chain with verifyChain). */
+  private isDeployed(s: ServedCertificate | undefined): boolean {
+    return servesDeployed(s, this.expected, this.o.verifyChain === true);
+  }
+
+  /** How a report shows what a pod serves. */
+  private describe(s: ServedCertificate | undefined, serial: string): string {
+    if (s === undefined) return '(no TLS answer)';
+    if (this.isDeployed(s)) return `${s.serial} (new)`;
+    if (s.fingerprint === this.expected.fingerprint) return `${s.serial} (new, but not the deployed chain)`;
+    return s.serial === serial ? `${s.serial} (NOT the deployed certificate: SHA-256 ${s.fingerprint.slice(0, 16)}…)` : `${s.serial} (old)`;
+  }
+
+  private async served(t: PodTarget, g: PodGroup, certificate: StoredCertificate): Promise<ServedCertificate | undefined> {
     const sn = this.serverName(g, certificate);
     try {
       return await this.probe({ host: t.ip, port: g.port, ...(sn !== undefined ? { serverName: sn } : {}), timeoutMs: 5000 });
@@ -199,15 +225,15 @@ export class KubernetesReloadDeployer implements Deployer {
     }
   }
 
-  /** Polls the pod's TLS endpoint until it serves `serial`. */
+  /** Polls the pod's TLS endpoint until it serves the deployed certificate (by fingerprint). */
   private async verify(t: PodTarget, g: PodGroup, certificate: StoredCertificate, serial: string, signal?: AbortSignal): Promise<void> {
     const { clock } = this.o;
     const deadline = clock.now().getTime() + this.o.verifyTimeoutSeconds * 1000;
     for (;;) {
       const got = await this.served(t, g, certificate);
-      if (got === serial) return;
+      if (this.isDeployed(got)) return;
       if (clock.now().getTime() >= deadline) {
-        throw new CertpilotError('ERR_DEPLOY_VERIFY_FAILED', `kubernetes-reload: group ${this.groupName(g)}: pod ${t.name} (${t.ip}:${g.port}) serves serial ${got ?? '(no TLS answer)'} ${this.o.verifyTimeoutSeconds} s after its reload, not ${serial}`);
+        throw new CertpilotError('ERR_DEPLOY_VERIFY_FAILED', `kubernetes-reload: group ${this.groupName(g)}: pod ${t.name} (${t.ip}:${g.port}) serves serial ${this.describe(got, serial)} ${this.o.verifyTimeoutSeconds} s after its reload, not ${serial} (SHA-256 ${this.expected.fingerprint})`);
       }
       await clock.sleep(Math.min(500, this.o.pollIntervalSeconds * 1000), signal);
     }
@@ -306,7 +332,7 @@ export class KubernetesReloadDeployer implements Deployer {
       for (let t = await next(); t !== undefined; t = await next()) {
         try {
           const before = await this.served(t, g, certificate);
-          if (before === serial) {
+          if (this.isDeployed(before)) {
             if (!done.has(t.uid)) done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'serving', servedSerial: serial });
             continue;
           }
@@ -358,7 +384,7 @@ export class KubernetesReloadDeployer implements Deployer {
     const group = this.groupName(g);
     const { client, clock, logger } = this.o;
     const serving = await Promise.all(todo.map((t) => this.served(t, g, certificate)));
-    if (serving.every((s) => s === serial)) {
+    if (serving.every((s) => this.isDeployed(s))) {
       todo.forEach((t) => done.set(t.uid, { group, pod: t.name, ip: t.ip, outcome: 'serving', servedSerial: serial }));
       return;
     }
@@ -419,7 +445,7 @@ export class KubernetesReloadDeployer implements Deployer {
       targets.map(async (t) => {
         const s = await this.served(t, g, certificate);
         const o = done.get(t.uid)?.outcome ?? 'untouched';
-        return `${t.name} ${o}, serves ${s === undefined ? '(no TLS answer)' : s === serial ? `${s} (new)` : `${s} (old)`}`;
+        return `${t.name} ${o}, serves ${this.describe(s, serial)}`;
       }),
     );
     return new CertpilotError(e.code, `${e.message}; rollout stopped: ${lines.join('; ')}`, { cause: e, hint: e.hint, retryable: e.retryable });

@@ -23,6 +23,7 @@ export const plugin = definePlugin({
       pollIntervalSeconds: o.pollIntervalSeconds,
       verifyTimeoutSeconds: o.verifyTimeoutSeconds,
       digestCommand: o.digestCommand,
+      verifyChain: o.verifyChain,
       logger: d.logger,
       clock: d.clock,
     });

@@ -33,5 +33,6 @@ export const kubernetesReloadSchema = z.strictObject({
   propagationTimeoutSeconds: z.number().positive().default(300).describe('Longest wait for a pod to see the new Secret (the kubelet takes 30 to 100 s).'),
   pollIntervalSeconds: z.number().positive().default(2).describe('Pause between two reads of a pod\'s mounted file.'),
   verifyTimeoutSeconds: z.number().positive().default(30).describe('Longest wait for a pod to serve the new certificate after its reload.'),
+  verifyChain: z.boolean().default(false).describe('Also require each pod to send the deployed chain after the leaf, certificate by certificate (SHA-256). The leaf itself is always verified by its SHA-256 fingerprint, never by its serial.'),
   digestCommand: z.array(z.string().min(1)).min(1).default(['sha256sum']).describe('Command printing the SHA-256 of the file given as its last argument (coreutils `sha256sum` output).'),
 });

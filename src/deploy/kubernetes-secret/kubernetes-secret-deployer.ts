@@ -19,6 +19,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../../logger.js';
 import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
+import { pemFingerprints } from '../kubernetes-reload/tls-probe.js';
 import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
 import type { SecretBundleOrder, SecretContent } from './schema.js';
 
@@ -27,6 +28,8 @@ export const SECRET_ANNOTATIONS = {
   certificate: 'certpilot.io/certificate',
   version: 'certpilot.io/version',
   serial: 'certpilot.io/serial',
+  /** SHA-256 of the leaf certificate (lowercase hex): what `kubernetes-reload` verifies pods against. */
+  sha256: 'certpilot.io/sha256',
   notAfter: 'certpilot.io/not-after',
 } as const;
 
@@ -78,6 +81,7 @@ export class KubernetesSecretDeployer implements Deployer {
       [SECRET_ANNOTATIONS.certificate]: certificate.name,
       [SECRET_ANNOTATIONS.version]: String(certificate.version),
       [SECRET_ANNOTATIONS.serial]: serial,
+      [SECRET_ANNOTATIONS.sha256]: pemFingerprints(certificate.certPem)[0] ?? '',
       [SECRET_ANNOTATIONS.notAfter]: certificate.metadata.notAfter,
     };
     const existing = await client.getSecret(secretName);

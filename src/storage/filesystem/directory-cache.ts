@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../logger.js';
 import { join } from 'node:path';
-import { atomicWrite, ensureDir, setAside } from './atomic-write.js';
+import { atomicWrite, ensureDir, setAside } from '../../fs/atomic-write.js';
 import { directoryFolderName } from './safe-name.js';
 
 /** What certpilot remembers of a directory. */

@@ -66,3 +66,31 @@ void test('Express: mounted under a path it still sees the original URL, so it n
     await new Promise((r) => server.close(r));
   }
 });
+
+void test('Express: an absolute-form request target under the challenge path is answered by the adapter, never passed to the app', async () => {
+  const store = new MemoryTokenStore({ clock: new FakeClock() });
+  await store.put(TOKEN, KEY_AUTHORIZATION, 600);
+  const app = express();
+  const seen: string[] = [];
+  app.use(expressChallengeResponder(createChallengeResponder({ store })));
+  app.use((req, res) => {
+    seen.push(req.path);
+    res.type('text/plain').send(`app saw ${req.path}`);
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    for (const target of [`http://www.example.test${CHALLENGE_PATH_PREFIX}${TOKEN}`, `HTTP://evil.test${CHALLENGE_PATH_PREFIX}x`, `http://a.test/.well-known/acme-challenge%2f${TOKEN}`, 'http://a.test/%E0%A4%A']) {
+      const r = await rawGet({ port }, target);
+      assert.equal(r.status, 400, target);
+      assert.match(r.body, /origin-form/, target);
+    }
+    assert.deepEqual(seen, [], 'no absolute-form challenge target reached the app');
+    // Other absolute-form targets are the app's business, as before.
+    assert.equal((await rawGet({ port }, 'http://a.test/index.html')).body, 'app saw /index.html');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -20,6 +20,14 @@ export type ExpressLikeMiddleware = (req: ExpressLikeRequest, res: ServerRespons
 export function expressChallengeResponder(responder: ChallengeResponder): ExpressLikeMiddleware {
   return (req, res, next) => {
     const path = req.originalUrl ?? req.url ?? '';
+    if (!path.startsWith('/') && targetsChallengeDir(path)) {
+      // An absolute-form target (RFC 9112 §3.2.2) under the challenge path: Express would hand it to
+      // the app with req.path rewritten to the origin-form path (a static handler could then serve
+      // it), and the responder answers origin-form only. Answered here, never passed on.
+      res.writeHead(400, { 'content-type': 'text/plain', 'cache-control': 'no-store', 'content-length': String(ABSOLUTE_FORM_BODY.length), connection: 'close' });
+      res.end(req.method === 'HEAD' ? '' : ABSOLUTE_FORM_BODY);
+      return;
+    }
     if (!responder.matches(path)) {
       next();
       return;
@@ -33,4 +41,19 @@ export function expressChallengeResponder(responder: ChallengeResponder): Expres
       (err: unknown) => next(err),
     );
   };
+}
+
+const ABSOLUTE_FORM_BODY = 'Bad Request: use an origin-form request target for ACME challenges\n';
+const CHALLENGE_DIR = '/.well-known/acme-challenge';
+
+/** True when a target that is not origin-form names (or may name, when it cannot be decoded) the challenge directory. */
+function targetsChallengeDir(target: string): boolean {
+  const path = target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return decoded.replace(/\/{2,}/g, '/').toLowerCase().startsWith(CHALLENGE_DIR) || decoded.toLowerCase().includes(CHALLENGE_DIR);
 }

@@ -32,8 +32,8 @@ import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import type { Logger } from '../../../logger.js';
 import type { CertificatePaths } from '../../state-backend.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling } from '../../filesystem/atomic-write.js';
-import type { WriteFaultHook } from '../../filesystem/atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling } from '../../../fs/atomic-write.js';
+import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 
 /** The files of a version: state-value field → archive file prefix and extension. */

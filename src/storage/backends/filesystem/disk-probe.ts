@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
-import { ensureDir, ioError } from '../../filesystem/atomic-write.js';
-import type { WriteFaultHook } from '../../filesystem/atomic-write.js';
+import { ensureDir, ioError } from '../../../fs/atomic-write.js';
+import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 
 /** Creates the certificate's folders and writes, fsyncs and removes a probe of `bytes` bytes. */
 export async function probeDisk(stateDir: string, safe: string, bytes: number, faults?: WriteFaultHook): Promise<void> {

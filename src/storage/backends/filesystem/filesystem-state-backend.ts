@@ -25,8 +25,8 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import { silentLogger, type Logger } from '../../../logger.js';
-import { atomicWrite, ensureDir, ioError, setAside as setAsideFile } from '../../filesystem/atomic-write.js';
-import type { WriteFaultHook } from '../../filesystem/atomic-write.js';
+import { atomicWrite, ensureDir, ioError, setAside as setAsideFile } from '../../../fs/atomic-write.js';
+import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 import {
   StateConflictError,
@@ -44,7 +44,7 @@ import { parseKey } from '../../state-keys.js';
 import { CertbotLayout, readdirOrEmpty, readOrUndefined } from './certbot-layout.js';
 import { probeDisk } from './disk-probe.js';
 
-export type { WriteFaultHook } from '../../filesystem/atomic-write.js';
+export type { WriteFaultHook } from '../../../fs/atomic-write.js';
 
 /** Options of {@link FilesystemStateBackend}. */
 export interface FilesystemStateBackendOptions {

@@ -20,12 +20,12 @@
  *   bounds the earlier versions kept (the domain store prunes older ones after each save), and
  *   {@link checkWritable} refuses, before an order, a version that would not fit.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { CertpilotError } from '../../../errors.js';
 import type { KubernetesClient } from '../../../kubernetes/kubernetes-client.js';
-import { StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
-import { parseKey } from '../../state-keys.js';
+import { StateConflictError, type ReadSnapshots, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
+import { locateStateKey, type SecretLocation } from './secret-name.js';
 
 /** The label every state Secret carries (and `list` selects by, with {@link STATE_LABEL}). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -55,12 +55,6 @@ export interface KubernetesSecretStateBackendOptions {
   keepVersions?: number;
 }
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 10);
-}
-
 function decode(secret: V1Secret | undefined, dataKey: string): string | undefined {
   const v = secret?.data?.[dataKey];
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
@@ -74,11 +68,13 @@ export function secretDataBytes(data: Record<string, string> | undefined): numbe
 }
 
 /** State keys in Secrets of one namespace. */
-export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe {
+export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots {
   readonly description: string;
   readonly keepVersions: number;
   private readonly client: KubernetesClient;
   private readonly prefix: string;
+  /** In a {@link snapshot} view: each Secret as first read (a write drops its entry). */
+  private cache: Map<string, Promise<V1Secret | undefined>> | undefined;
 
   constructor(options: KubernetesSecretStateBackendOptions) {
     this.client = options.client;
@@ -87,23 +83,21 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
     this.description = `Secrets in namespace ${this.client.namespace}`;
   }
 
+  /** See {@link ReadSnapshots}: a view reading each Secret once (a plan's four reads of a certificate are one GET). */
+  snapshot(): StateBackend {
+    const view = Object.create(this) as KubernetesSecretStateBackend;
+    view.cache = new Map();
+    return view;
+  }
+
   /** Where a key lives: the Secret's name, the key prefix it holds, and the key's part within it. */
-  locate(key: string): { secret: string; holds: string; part: string; kind: 'account' | 'certificate' } {
-    const k = parseKey(key);
-    if (k.kind === 'account') return { secret: `${this.prefix}-account-${shortHash(k.folder)}`, holds: `accounts/${k.folder}`, part: '', kind: 'account' };
-    const holds = `certificates/${k.name}`;
-    const part = key.slice(holds.length + 1);
-    const plain = `${this.prefix}-cert-${k.name}`;
-    const secret =
-      plain.length <= 253 && DNS1123_SUBDOMAIN.test(plain)
-        ? plain
-        : `${this.prefix}-cert-${k.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 180)}-${shortHash(k.name)}`;
-    return { secret, holds, part, kind: 'certificate' };
+  locate(key: string): SecretLocation {
+    return locateStateKey(this.prefix, key);
   }
 
   async get(key: string): Promise<StateEntry | undefined> {
     const at = this.locate(key);
-    const secret = await this.read(at);
+    const secret = await this.readCached(at);
     const entry = this.indexOf(secret, at.secret)[at.part];
     if (secret === undefined || entry === undefined) return undefined;
     const value: Record<string, string> = {};
@@ -157,6 +151,7 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   /** Read, check the key's precondition, change, write with the resourceVersion read; on a 409 start again. */
   private async update(key: string, { ifVersion }: WriteOptions, change: (data: Record<string, string>, index: Index, part: string) => void): Promise<void> {
     const at = this.locate(key);
+    this.cache?.delete(at.secret);
     for (let attempt = 1; ; attempt++) {
       const secret = await this.read(at);
       const index = this.indexOf(secret, at.secret);
@@ -208,6 +203,18 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
       },
       data,
     };
+  }
+
+  /** {@link read}, or in a snapshot view the Secret as first read. */
+  private readCached(at: { secret: string; holds: string }): Promise<V1Secret | undefined> {
+    if (!this.cache) return this.read(at);
+    let secret = this.cache.get(at.secret);
+    if (!secret) {
+      secret = this.read(at);
+      this.cache.set(at.secret, secret);
+      secret.catch(() => this.cache?.delete(at.secret));
+    }
+    return secret;
   }
 
   private async read(at: { secret: string; holds: string }): Promise<V1Secret | undefined> {

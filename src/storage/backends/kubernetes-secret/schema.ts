@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { kubernetesConnectionShape } from '../../../kubernetes/connection-options.js';
 
-/** `stateStore` with `type: kubernetes-secret`. */
+/** `stateStore: { type: kubernetes-secret }`. */
 export const kubernetesSecretStateSchema = z.strictObject({
   ...kubernetesConnectionShape,
   secretPrefix: z

@@ -71,11 +71,18 @@ function u48(n: number): Buffer {
   return b;
 }
 
-/** RDATA of a TXT record of one string (RFC 1035 §3.3.14); ACME values are 43 octets. */
+/**
+ * RDATA of a TXT record (RFC 1035 §3.3.14): one character-string, or for a value over 255 octets
+ * (a dns-persist-01 record can be) consecutive 255-octet strings, which readers join.
+ */
 function txtRdata(value: string): Buffer {
   const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length > 255) throw new Error('dns: TXT value longer than 255 octets');
-  return Buffer.concat([Buffer.from([bytes.length]), bytes]);
+  const parts: Buffer[] = [];
+  for (let i = 0; i === 0 || i < bytes.length; i += 255) {
+    const chunk = bytes.subarray(i, i + 255);
+    parts.push(Buffer.from([chunk.length]), chunk);
+  }
+  return Buffer.concat(parts);
 }
 
 /** The unsigned UPDATE message (RFC 2136 §2): zone section, no prerequisites, one update RR. */

@@ -12,6 +12,8 @@
  *   injected clock; a DELETE of a set that is already gone is success.
  * - An `AccessDenied` names the permission that is missing.
  */
+import https from 'node:https';
+import { strictAgentOptions } from '../../../../strict-tls.js';
 import { PromiseCache } from '../../../../promise-cache.js';
 import {
   ChangeResourceRecordSetsCommand,
@@ -228,9 +230,14 @@ export class Route53DnsProvider implements DnsProvider {
   }
 }
 
-/** A TXT value in Route 53's zone-file form (RFC 1035 §5.1 character-string). */
+/**
+ * A TXT value in Route 53's zone-file form (RFC 1035 §5.1 character-strings): one quoted string,
+ * or for a value over 255 characters (a dns-persist-01 record can be) several, which readers join.
+ */
 function quote(value: string): string {
-  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const chunks: string[] = [];
+  for (let i = 0; i === 0 || i < value.length; i += 255) chunks.push(value.slice(i, i + 255));
+  return chunks.map((c) => `"${c.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(' ');
 }
 
 function unquote(value: string): string {
@@ -270,6 +277,8 @@ export function createRoute53DnsProvider(options: z.output<typeof route53Schema>
   const client = new Route53Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    // Our own agent with verification explicit (the SDK's default agent follows NODE_TLS_REJECT_UNAUTHORIZED).
+    requestHandler: { httpsAgent: new https.Agent(strictAgentOptions({ keepAlive: true, maxSockets: 50 })) },
     ...(options.profile ? { profile: options.profile } : {}),
     // Our own backoff (on the injected clock) handles throttling; the SDK tries once.
     maxAttempts: 1,

@@ -13,6 +13,6 @@ export const plugin = definePlugin({
   schema: webrootSchema,
   create: async (o, d) => {
     const { WebrootHttp01Solver } = await import('./webroot-solver.js');
-    return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), logger: d.logger });
+    return new WebrootHttp01Solver({ webroot: resolve(d.baseDir, o.path), allowSharedDir: o.allowSharedDir, allowSharedField: `solvers.${d.name}.allowSharedDir`, logger: d.logger });
   },
 });

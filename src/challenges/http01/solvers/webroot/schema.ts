@@ -4,4 +4,8 @@ import { z } from 'zod';
 /** `solvers.<name>` with `type: webroot`. */
 export const webrootSchema = z.strictObject({
   path: z.string().min(1).describe('Directory your web server serves at the site root; `.well-known/acme-challenge/` is created under it.'),
+  allowSharedDir: z
+    .boolean()
+    .default(false)
+    .describe('Write under `path` even when it or one of its parents can be written by another user (not root or certpilot\'s user; sticky directories such as /tmp are fine). Default false: such a docroot is refused, like sshd\'s StrictModes. certpilot never follows a symlinked `.well-known` or `acme-challenge` and writes the token through a descriptor either way, but with this on a symlink in a shared parent of `path` is followed and that user can make validations fail; see docs/security.md.'),
 });

@@ -2,11 +2,11 @@
  * The webroot http-01 solver, certbot `--webroot` style: writes the key authorization to
  * `<webroot>/.well-known/acme-challenge/<token>` for a web server that already serves `<webroot>`.
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
 import { CertpilotError } from '../../../../errors.js';
+import { hasErrno } from '../../../../fs/atomic-write.js';
+import { type DirHandle, openDirectory } from '../../../../fs/dir-handle.js';
 import type { Logger } from '../../../../logger.js';
 import { TOKEN_PATTERN } from '../../challenge-token-store.js';
 import { assertToken } from '../../http01-solver.js';
@@ -15,6 +15,10 @@ import { assertToken } from '../../http01-solver.js';
 export interface WebrootHttp01SolverOptions {
   /** The directory the web server serves as `/`; it must exist. */
   webroot: string;
+  /** Accept a webroot (or parent) another user can write (config `allowSharedDir`; docs/security.md). */
+  allowSharedDir?: boolean;
+  /** The config field named in the refusal's hint. */
+  allowSharedField?: string;
   logger?: Logger;
 }
 
@@ -22,19 +26,30 @@ const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
 
 /**
- * Writes each challenge file atomically (temporary file, then rename), so the web server never
- * serves a half-written answer; `cleanUp` removes only that challenge's file. The token is checked
- * against {@link TOKEN_PATTERN} before any path is built, so a hostile token cannot escape the
- * challenge directory. Concurrent calls for different tokens are safe.
+ * Writes each challenge file through descriptors, safe in a docroot other users can write: the
+ * webroot is opened by a walk that follows no link in a shared directory (and refuses a shared
+ * webroot unless `allowSharedDir`), `.well-known` and `acme-challenge` are opened with
+ * `O_NOFOLLOW | O_DIRECTORY` (a symlink is refused, never followed), and the token file is
+ * created `O_CREAT | O_EXCL | O_NOFOLLOW` with its final mode set through the handle before the
+ * key authorization lands. The CA reads the file only after `present` returns, so no temporary
+ * name is needed. `cleanUp` removes only the file this solver wrote (same device and inode). The
+ * token is checked against {@link TOKEN_PATTERN} before any name is built. Concurrent calls for
+ * different tokens are safe.
  */
 export class WebrootHttp01Solver implements ChallengeSolver {
   /** Always `http-01`. */
   readonly type = 'http-01' as const;
   private readonly webroot: string;
+  private readonly allowSharedDir: boolean;
+  private readonly allowSharedField: string;
   private readonly logger: Logger | undefined;
+  /** (dev, ino) of each token file written, so cleanUp removes only those. */
+  private readonly written = new Map<string, { dev: number; ino: number }>();
 
   constructor(options: WebrootHttp01SolverOptions) {
     this.webroot = options.webroot;
+    this.allowSharedDir = options.allowSharedDir === true;
+    this.allowSharedField = options.allowSharedField ?? 'solvers.<name>.allowSharedDir';
     this.logger = options.logger;
   }
 
@@ -47,63 +62,122 @@ export class WebrootHttp01Solver implements ChallengeSolver {
   async present(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
     assertToken(challenge.token);
-    await this.ensureWebroot();
-    const dir = this.challengeDirectory;
-    const file = join(dir, challenge.token);
-    // The dot prefix and suffix keep the temporary name outside TOKEN_PATTERN, so it is never served as an answer.
-    const tmp = join(dir, `.${challenge.token}.${randomBytes(6).toString('hex')}.tmp`);
+    const file = join(this.challengeDirectory, challenge.token);
+    const dir = await this.openChallengeDir(true).catch((err: unknown) => {
+      throw webrootError(`cannot write ${file}`, err);
+    });
     try {
-      const created = await mkdir(dir, { recursive: true, mode: DIR_MODE });
-      // mkdir's mode is masked by the umask; set it exactly, but only on directories we created.
-      if (created !== undefined) await chmodCreated(created, dir);
       options.signal?.throwIfAborted();
-      await writeFile(tmp, challenge.keyAuthorization, { mode: FILE_MODE, flag: 'wx' });
-      await chmod(tmp, FILE_MODE);
-      await rename(tmp, file);
+      // present is idempotent: a file of ours from an earlier call is replaced, anything else refused.
+      await this.removeOwn(dir, challenge.token, true);
+      await dir.writeNewFile(challenge.token, challenge.keyAuthorization, FILE_MODE);
+      const st = await dir.lstat(challenge.token);
+      this.written.set(challenge.token, { dev: st.dev, ino: st.ino });
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
       if (options.signal?.aborted && err === options.signal.reason) throw err;
       throw webrootError(`cannot write ${file}`, err);
+    } finally {
+      await dir.close();
     }
     this.logger?.debug({ file }, 'http-01 webroot: challenge file written');
   }
 
-  /** Removes that challenge's file; an absent file is not an error. The directories stay. */
+  /** Removes that challenge's file if this solver wrote it; an absent file is not an error. The directories stay. */
   async cleanUp(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
     if (!TOKEN_PATTERN.test(challenge.token)) return;
-    const file = join(this.challengeDirectory, challenge.token);
+    let dir: DirHandle | undefined;
     try {
-      await unlink(file);
+      dir = await this.openChallengeDir(false);
+      if (dir === undefined) return;
+      await this.removeOwn(dir, challenge.token);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw webrootError(`cannot remove ${file}`, err);
+      throw webrootError(`cannot remove ${join(this.challengeDirectory, challenge.token)}`, err);
+    } finally {
+      await dir?.close();
     }
   }
 
-  private async ensureWebroot(): Promise<void> {
-    let isDirectory: boolean;
-    try {
-      isDirectory = (await stat(this.webroot)).isDirectory();
-    } catch (err) {
-      throw webrootError(`cannot use webroot ${this.webroot}`, err);
+  /** Unlinks `token` when it is the file this solver wrote (same dev/ino); leaves anything else. */
+  private async removeOwn(dir: DirHandle, token: string, leftover = false): Promise<void> {
+    const mine = this.written.get(token);
+    if (mine === undefined) {
+      // A file a crashed run of ours left: a regular file we own (never a link, never someone else's).
+      const st = leftover ? await dir.lstat(token).catch(() => undefined) : undefined;
+      if (st?.isFile() && st.uid === process.geteuid?.()) await dir.unlink(token);
+      return;
     }
-    if (!isDirectory) throw webrootError(`cannot use webroot ${this.webroot}`, undefined, 'not a directory');
+    let st;
+    try {
+      st = await dir.lstat(token);
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) {
+        this.written.delete(token);
+        return;
+      }
+      throw err;
+    }
+    if (st.dev !== mine.dev || st.ino !== mine.ino) {
+      this.logger?.warn({ file: join(this.challengeDirectory, token) }, 'http-01 webroot: the challenge file was replaced by someone else; left in place');
+    } else {
+      await dir.unlink(token);
+    }
+    this.written.delete(token);
   }
-}
 
-/** Sets DIR_MODE on `first` (the first directory mkdir created) and every directory below it up to `last`. */
-async function chmodCreated(first: string, last: string): Promise<void> {
-  let current = resolve(first);
-  await chmod(current, DIR_MODE);
-  const rest = relative(current, resolve(last)).split(/[\\/]/).filter((part) => part !== '');
-  for (const part of rest) {
-    current = join(current, part);
-    await chmod(current, DIR_MODE);
+  /** Opens `<webroot>/.well-known/acme-challenge` without following links (creating the two when `create`). */
+  private async openChallengeDir(create: true): Promise<DirHandle>;
+  private async openChallengeDir(create: false): Promise<DirHandle | undefined>;
+  private async openChallengeDir(create: boolean): Promise<DirHandle | undefined> {
+    let root: DirHandle;
+    try {
+      root = await openDirectory(this.webroot, {
+        allowShared: this.allowSharedDir,
+        component: 'http-01 webroot',
+        allowSharedField: this.allowSharedField,
+        errorCode: 'ERR_CHALLENGE_WEBROOT',
+      });
+    } catch (err) {
+      if (err instanceof CertpilotError && err.code === 'ERR_FS_SHARED_DIR') throw err;
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      throw webrootError(`cannot use webroot ${this.webroot}`, cause, hasErrno(cause, 'ENOTDIR') ? 'not a directory' : undefined);
+    }
+    let current = root;
+    try {
+      for (const name of ['.well-known', 'acme-challenge']) {
+        let next: DirHandle;
+        try {
+          next = await current.openDir(name);
+        } catch (err) {
+          // O_DIRECTORY | O_NOFOLLOW on a symlink fails with ENOTDIR (or ELOOP): look at what it is.
+          if ((hasErrno(err, 'ELOOP') || hasErrno(err, 'ENOTDIR')) && (await current.lstat(name).catch(() => undefined))?.isSymbolicLink()) {
+            throw webrootError(`refusing ${join(current.path, name)}`, err, 'it is a symbolic link, and certpilot never follows one here (move the real directory to that name)');
+          }
+          if (!hasErrno(err, 'ENOENT')) throw err;
+          if (!create) {
+            await current.close();
+            return undefined;
+          }
+          try {
+            next = await current.mkdir(name, DIR_MODE);
+          } catch (mkErr) {
+            if (!hasErrno(mkErr, 'EEXIST')) throw mkErr;
+            next = await current.openDir(name);
+          }
+        }
+        await current.close();
+        current = next;
+      }
+      return current;
+    } catch (err) {
+      await current.close().catch(() => undefined);
+      throw err;
+    }
   }
 }
 
 function webrootError(what: string, cause: unknown, why?: string): CertpilotError {
+  if (cause instanceof CertpilotError) return cause;
   const reason = why ?? ((cause as NodeJS.ErrnoException | undefined)?.code ?? (cause instanceof Error ? cause.message : String(cause)));
   return new CertpilotError('ERR_CHALLENGE_WEBROOT', `http-01 webroot: ${what}: ${reason}`, { cause });
 }

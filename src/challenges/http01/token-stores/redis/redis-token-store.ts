@@ -16,6 +16,7 @@
  * password. Commands fail fast while Redis is unreachable (no offline queue), so a responder answers
  * 503 at once instead of hanging; the client reconnects by itself once connected.
  */
+import { STRICT_TLS } from '../../../../strict-tls.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -243,6 +244,8 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const tls =
       this.url.protocol === 'rediss:'
         ? {
+            // Explicit, so NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification off.
+            ...STRICT_TLS,
             ...(o.tls?.caFile !== undefined ? { ca: readSecret(o.tls.caFile, 'tls.caFile') } : {}),
             ...(o.tls?.servername !== undefined ? { servername: o.tls.servername } : {}),
           }

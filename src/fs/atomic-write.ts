@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CertpilotError } from '../../errors.js';
+import { CertpilotError } from '../errors.js';
 
 /**
  * Called before each durable step (a file write, fsync, mkdir, symlink, rename or cleanup) with a

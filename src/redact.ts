@@ -1,0 +1,83 @@
+/**
+ * The one list of secret-bearing field names and the redaction every output path uses: log lines
+ * (the logger's formatter), `config check --json`, printed errors, and notifications (webhook and
+ * e-mail bodies should pass their payload through {@link redactSecrets}).
+ *
+ * Rules, at any depth and in any case (`Authorization`, `authorization`):
+ * - a field whose name is in {@link SECRET_FIELD_NAMES} has its value replaced by `[redacted]`;
+ * - every value of a hook's `env` map (any field named `env` holding an object), and the `data` and
+ *   `stringData` of a Kubernetes Secret (an object with `kind: Secret` or with `metadata`);
+ * - any string holding a PEM private key or a URL with a password, whatever its field name.
+ * Names ending in `File`, `Env` or `Id` name where a secret is, not the secret, and are kept.
+ *
+ * `redact.test.ts` walks the config schema (every plug-in's zod schema) and the interfaces of the
+ * source, so a new field whose name says "secret" cannot be added without being covered here.
+ */
+
+/** The text a redacted value becomes. */
+export const REDACTED = '[redacted]';
+
+/** Lower-case field names whose values are secrets wherever they appear. */
+export const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set([
+  // private keys (StoredCertificate, CertificateBundle, pending orders, accounts)
+  'privatekey', 'privatekeypem', 'nextprivatekeypem', 'privkey', 'accountkey', 'accountkeypem', 'jwk', 'd',
+  // shared secrets
+  'secret', 'tsigsecret', 'hmackey', 'password', 'sentinelpassword', 'secretaccesskey', 'sessiontoken', 'accesstoken', 'refreshtoken', 'bearertoken', 'apikey', 'clientsecret', 'token',
+  // HTTP credentials
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-amz-security-token',
+]);
+
+/** Field names that hold a map whose every value may be a secret (a hook's `env:`). */
+export const SECRET_MAP_FIELD_NAMES: ReadonlySet<string> = new Set(['env']);
+
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
+
+/** True when a field of this name holds a secret (case-insensitive; `…File`/`…Env`/`…Id` names are references, kept). */
+export function isSecretFieldName(name: string): boolean {
+  return SECRET_FIELD_NAMES.has(name.toLowerCase());
+}
+
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
+
+/** `text` with every PEM private key and every password in a URL (`redis://:pw@host`) replaced. */
+export function redactText(text: string): string {
+  return text.replace(PRIVATE_KEY_PEM, '[private key redacted]').replace(URL_PASSWORD, `$1${REDACTED}@`);
+}
+
+/** A copy of `value` with every secret replaced by {@link REDACTED} (see the module comment); cycles become `[circular]`. */
+export function redactSecrets<T>(value: T): T {
+  return walk(value, new WeakSet(), 0) as T;
+}
+
+function walk(value: unknown, seen: WeakSet<object>, depth: number): unknown {
+  if (typeof value === 'string') return value.includes('PRIVATE KEY-----') || value.includes('@') ? redactText(value) : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 32) return '[too deep]';
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => walk(v, seen, depth + 1));
+    if (Buffer.isBuffer(value) || value instanceof Uint8Array) return value;
+    if (value instanceof Date) return value;
+    const source = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    if (value instanceof Error) {
+      // An Error's own fields are not enumerable: keep what a log line shows, redacted.
+      out.type = value.name;
+      out.message = redactText(value.message);
+      if (value.stack !== undefined) out.stack = redactText(value.stack);
+      if ((value as { code?: unknown }).code !== undefined) out.code = (value as { code?: unknown }).code;
+    }
+    const secretObject = source.kind === 'Secret' || (typeof source.metadata === 'object' && source.metadata !== null && ('data' in source || 'stringData' in source));
+    for (const [key, v] of Object.entries(source)) {
+      const lower = key.toLowerCase();
+      if (SECRET_FIELD_NAMES.has(lower) && v !== undefined && v !== null && v !== '') out[key] = REDACTED;
+      else if (SECRET_MAP_FIELD_NAMES.has(lower) && typeof v === 'object' && v !== null && !Array.isArray(v)) out[key] = Object.fromEntries(Object.keys(v).map((k) => [k, REDACTED]));
+      else if (secretObject && (lower === 'data' || lower === 'stringdata') && typeof v === 'object' && v !== null) out[key] = Object.fromEntries(Object.keys(v).map((k) => [k, REDACTED]));
+      else out[key] = walk(v, seen, depth + 1);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as batch from 'kubernetes-models/batch/v1';
+import * as core from 'kubernetes-models/v1';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import * as policy from 'kubernetes-models/policy/v1';
+import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { main } from '../../cli/main.js';
+import type { Output } from '../../cli/output.js';
+import { loadConfig } from '../../config/load-config.js';
+import { kubernetesNeeds, permissionsOf } from '../../plugins/platform-needs.js';
+import { tempDir } from '../../testing/temp-dir.js';
+import { deployedConfig } from './deployed-config.js';
+import { scheduleFor } from './kubernetes-manifests.js';
+
+const FIXTURES = new URL('../../../../src/scheduling/kubernetes-manifests/fixtures/', import.meta.url);
+const fixture = (name: string): string => new URL(name, FIXTURES).pathname;
+const SECRET_VALUES = [readFileSync(fixture('eab-hmac.key'), 'utf8').trim(), 'FIXTURE-REDIS-PASSWORD-must-never-appear'];
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace: string }; [k: string]: unknown };
+
+/** The OpenAPI model of each kind emitted (kubernetes-models: the Kubernetes OpenAPI schemas, validated with ajv). */
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  'v1/ServiceAccount': core.ServiceAccount,
+  'v1/ConfigMap': core.ConfigMap,
+  'v1/PersistentVolumeClaim': core.PersistentVolumeClaim,
+  'v1/Service': core.Service,
+  'rbac.authorization.k8s.io/v1/Role': rbac.Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': rbac.RoleBinding,
+  'batch/v1/CronJob': batch.CronJob,
+  'apps/v1/Deployment': apps.Deployment,
+  'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
+  'networking.k8s.io/v1/Ingress': networking.Ingress,
+  'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy,
+};
+
+async function generate(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const output: Output = { out: (l) => out.push(l), err: (l) => err.push(l) };
+  const code = await main(['kubernetes', 'manifests', '--config', fixture('certpilot.yaml'), '--image', 'registry.example.com/certpilot:1.0.0', ...args], env, output);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+const parse = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter((o) => o !== null);
+
+const MODES: Record<string, string[]> = {
+  cronjob: ['--namespace', 'web'],
+  'cronjob-pvc-serve': ['--namespace', 'web', '--state', 'pvc', '--serve'],
+  daemon: ['--namespace', 'web', '--mode', 'daemon'],
+};
+
+for (const [mode, args] of Object.entries(MODES)) {
+  void test(`manifests (${mode}) match the snapshot, and every object validates against the Kubernetes OpenAPI schema`, async () => {
+    const { code, out, err } = await generate(args);
+    assert.equal(code, 0, err);
+    const snapshot = fixture(`${mode}.snapshot.yaml`);
+    if (process.env.UPDATE_SNAPSHOTS === '1') writeFileSync(snapshot, `${out}\n`);
+    assert.equal(`${out}\n`, readFileSync(snapshot, 'utf8'), `snapshot ${mode} changed: rerun with UPDATE_SNAPSHOTS=1 and review the diff`);
+    const objects = parse(out);
+    assert.ok(objects.length >= 6);
+    for (const o of objects) {
+      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+      assert.ok(Model, `no schema for ${o.apiVersion} ${o.kind}`);
+      assert.doesNotThrow(() => new Model(o as never).validate(), `${o.kind} ${o.metadata.name}`);
+      assert.equal(o.metadata.namespace, 'web');
+    }
+  });
+}
+
+void test('the OpenAPI check fails on a wrong field (the validation is not hollow)', async () => {
+  const { out } = await generate(MODES.cronjob ?? []);
+  const cron = parse(out).find((o) => o.kind === 'CronJob') as Obj & { spec: { concurrencyPolicy: unknown } };
+  cron.spec.concurrencyPolicy = 'Never';
+  assert.throws(() => new batch.CronJob(cron as never).validate(), /concurrencyPolicy/);
+});
+
+void test('no secret value in any manifest, only references to Secrets the user creates; the notes say how to create them', async () => {
+  for (const args of Object.values(MODES)) {
+    const { out, err } = await generate(args);
+    for (const value of SECRET_VALUES) {
+      assert.ok(!out.includes(value), 'a secret value is in the manifests');
+      assert.ok(!err.includes(value), 'a secret value is in the notes');
+    }
+    const objects = parse(out);
+    assert.ok(!objects.some((o) => o.kind === 'Secret'), 'the generator writes no Secret');
+    const config = String((objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'certpilot') as unknown as { data: Record<string, string> }).data['certpilot.yaml']);
+    assert.match(config, /passwordFile: \/var\/run\/secrets\/certpilot\/certpilot-redis\/password/);
+    assert.match(config, /hmacKeyFile: \/var\/run\/secrets\/certpilot\/certpilot-eab\/hmac-key/);
+    assert.doesNotMatch(config, /^\s*(password|secret|hmacKey): *\S/m);
+    assert.match(err, /kubectl -n web create secret generic certpilot-redis --from-file=password=FILE/);
+  }
+});
+
+void test('the Role is exactly the rules the configured plug-ins declare (and kubernetes check asks about), each with a comment', async () => {
+  const { out } = await generate(MODES.cronjob ?? []);
+  const role = parse(out).find((o) => o.kind === 'Role') as Obj & { rules: { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[] };
+  const deployed = deployedConfig(readFileSync(fixture('certpilot.yaml'), 'utf8'), { name: 'certpilot', state: 'secret' });
+  const config = await loadConfig({ file: fixture('certpilot.yaml'), text: deployed.platformText, env: {}, cwd: process.cwd() });
+  const declared = permissionsOf(kubernetesNeeds(config).flatMap((n) => n.rules));
+  const key = (p: object): string => JSON.stringify(p);
+  assert.deepEqual(permissionsOf(role.rules).map(key).sort(), declared.map(key).sort());
+  // Secrets and the Lease by name; pods/exec get and create; create never by name.
+  assert.ok(role.rules.filter((r) => r.resources.includes('secrets')).every((r) => r.resourceNames !== undefined || r.verbs.every((v) => v === 'create' || v === 'list')));
+  assert.deepEqual(role.rules.find((r) => r.resources.includes('pods/exec'))?.verbs, ['get', 'create']);
+  assert.deepEqual(role.rules.find((r) => r.resources.includes('leases') && r.resourceNames)?.resourceNames, ['certpilot-www']);
+  assert.ok(role.rules.every((r) => !r.resourceNames || !r.verbs.some((v) => v === 'create' || v === 'list')));
+  const comments = out.slice(out.indexOf('kind: Role')).split('kind: RoleBinding')[0]?.match(/^ {2}# .+$/gm) ?? [];
+  assert.equal(comments.length, role.rules.length);
+  assert.ok(comments.some((c) => /deployer reload \(kubernetes-reload\).*WebSocket exec/.test(c)));
+});
+
+void test('the CronJob: hashed schedule, Forbid, deadlines, restricted pod (non-root, read-only root, no capabilities, RuntimeDefault), requests and limits', async () => {
+  const { out } = await generate(MODES.cronjob ?? []);
+  const cron = parse(out).find((o) => o.kind === 'CronJob') as unknown as batch.ICronJob;
+  assert.equal(cron.spec.schedule, scheduleFor('web', 'certpilot'));
+  assert.notEqual(scheduleFor('web', 'certpilot'), scheduleFor('staging', 'certpilot'));
+  assert.match(cron.spec.schedule, /^\d{1,2} \d{1,2},\d{1,2} \* \* \*$/);
+  assert.equal(cron.spec.concurrencyPolicy, 'Forbid');
+  assert.ok((cron.spec.startingDeadlineSeconds ?? 0) > 0);
+  const job = cron.spec.jobTemplate.spec;
+  assert.ok(job && (job.activeDeadlineSeconds ?? 0) > 0 && job.backoffLimit !== undefined && (job.ttlSecondsAfterFinished ?? 0) > 0);
+  const pod = job?.template.spec;
+  assert.equal(pod?.securityContext?.runAsNonRoot, true);
+  assert.equal(pod?.securityContext?.runAsUser, 65532);
+  const c = pod?.containers[0];
+  assert.deepEqual(c?.args, ['renew']);
+  assert.equal(c?.securityContext?.readOnlyRootFilesystem, true);
+  assert.deepEqual(c?.securityContext?.capabilities?.drop, ['ALL']);
+  assert.equal(c?.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+  assert.ok(c?.resources?.requests?.memory && c.resources.limits?.memory);
+  assert.deepEqual(c?.envFrom, [{ configMapRef: { name: 'certpilot-env' } }]);
+  // --state secret: no volume for the state.
+  assert.ok(!pod?.volumes?.some((v) => v.persistentVolumeClaim));
+});
+
+void test('--state pvc mounts a claim at the state directory; --serve adds the responder (2 replicas), Service, PDB, Ingress path and the apache line', async () => {
+  const { out, err } = await generate(MODES['cronjob-pvc-serve'] ?? []);
+  const objects = parse(out);
+  assert.ok(objects.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'certpilot-state'));
+  const cron = objects.find((o) => o.kind === 'CronJob') as unknown as batch.ICronJob;
+  assert.ok(cron.spec.jobTemplate.spec?.template.spec?.containers[0]?.volumeMounts?.some((m) => m.mountPath === '/var/lib/certpilot'));
+  const serve = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'certpilot-serve') as unknown as apps.IDeployment;
+  assert.equal(serve.spec?.replicas, 2);
+  assert.deepEqual(serve.spec?.template.spec?.containers[0]?.args, ['serve', '--listen', '0.0.0.0:8080', '--solver', 'redis']);
+  assert.equal(serve.spec?.template.spec?.automountServiceAccountToken, false);
+  const ingress = objects.find((o) => o.kind === 'Ingress') as unknown as networking.IIngress;
+  assert.deepEqual(ingress.spec?.rules?.map((r) => r.host), ['www.example.com', 'example.com']);
+  assert.ok(ingress.spec?.rules?.every((r) => r.http?.paths[0]?.path === '/.well-known/acme-challenge/'));
+  assert.ok(objects.some((o) => o.kind === 'PodDisruptionBudget') && objects.some((o) => o.kind === 'Service'));
+  const np = objects.find((o) => o.kind === 'NetworkPolicy') as unknown as networking.INetworkPolicy;
+  assert.deepEqual(np.spec?.podSelector?.matchLabels, { app: 'apache' });
+  assert.equal(np.spec?.ingress?.[0]?.ports?.[0]?.port, 443);
+  assert.match(err, /ProxyPass \/\.well-known\/acme-challenge\/ http:\/\/certpilot-serve\.web\.svc\.cluster\.local\/\.well-known\/acme-challenge\//);
+});
+
+void test('--mode daemon: a Deployment running `certpilot daemon`, said to need the daemon', async () => {
+  const { out, err } = await generate(MODES.daemon ?? []);
+  const objects = parse(out);
+  assert.ok(!objects.some((o) => o.kind === 'CronJob'));
+  const d = objects.find((o) => o.kind === 'Deployment') as unknown as apps.IDeployment;
+  assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['daemon']);
+  assert.match(err, /does not have yet/);
+});
+
+void test('-o DIR writes a kustomize directory that `kubectl kustomize` builds into the same objects', async () => {
+  const dir = await tempDir();
+  const { code, out: stream } = await generate(MODES['cronjob-pvc-serve'] ?? []);
+  assert.equal(code, 0);
+  const { code: code2, err } = await generate([...(MODES['cronjob-pvc-serve'] ?? []), '-o', join(dir, 'base')]);
+  assert.equal(code2, 0, err);
+  const files = await readdir(join(dir, 'base'));
+  assert.ok(files.includes('kustomization.yaml'));
+  for (const f of files) {
+    const text = await readFile(join(dir, 'base', f), 'utf8');
+    for (const value of SECRET_VALUES) assert.ok(!text.includes(value), `a secret value is in ${f}`);
+  }
+  const { stdout } = await promisify(execFile)('kubectl', ['kustomize', join(dir, 'base')]);
+  const key = (o: Obj): string => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+  const built = parse(stdout);
+  assert.deepEqual(built.map(key).sort(), parse(stream).map(key).sort());
+  const role = (objs: Obj[]) => objs.find((o) => o.kind === 'Role');
+  assert.deepEqual(role(built), role(parse(stream)));
+});
+
+void test('a configuration the cluster setup cannot honour fails naming the field and the fix', async () => {
+  const dir = await tempDir();
+  const text = await readFile(fixture('certpilot.yaml'), 'utf8');
+  for (const [extra, field] of [
+    ['locker:\n  type: file\n', /locker: is type file/],
+    ['stateStore:\n  type: filesystem\n', /stateStore: is type filesystem, but --state secret/],
+    ['  hooked:\n    type: hook\n    command: [/bin/true]\n    env: { API_TOKEN: s3cr3t-value }\n', /deployers\.hooked\.env: its values may be secrets/],
+  ] as const) {
+    const base = text.replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`).replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
+    // An indented extra is one more deployer; the others are top-level keys.
+    await writeFile(join(dir, 'c.yaml'), extra.startsWith('  ') ? base.replace('deployers:\n', `deployers:\n${extra}`) : `${base}${extra}`);
+    const errs: string[] = [];
+    const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: () => {}, err: (l) => errs.push(l) });
+    assert.equal(code, 1);
+    assert.match(errs.join('\n'), field);
+    assert.match(errs.join('\n'), /ERR_MANIFESTS_CONFIG|hint/i);
+  }
+});
+
+void test('a configuration reading ${VARIABLES} keeps them, and the notes say each must reach the pods', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\ncertificates:\n  - name: www\n    domains: ["${WWW_SERVER_NAME}", "${WWW_SERVER_ALIASES[]}"]\n');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], { WWW_SERVER_NAME: 'www.example.com' }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join('\n'));
+  assert.match(out.join('\n'), /\$\{WWW_SERVER_NAME\}/, 'the reference stays in the ConfigMap, not its value');
+  assert.doesNotMatch(out.join('\n'), /www\.example\.com/);
+  assert.match(err.join('\n'), /reads \$\{WWW_SERVER_NAME\}, \$\{WWW_SERVER_ALIASES\}: add each to ConfigMap certpilot-env/);
+});
