@@ -70,6 +70,21 @@ function contentVersion(value: StateValue): string {
   return `${a.toString(16).padStart(8, '0')}${b.toString(16).padStart(8, '0')}`;
 }
 
+/**
+ * An entry whose version token is hashed when first asked for: readers that only load (every
+ * `status` row, every plan) never ask, and hashing every PEM read was ~2 % of a nothing-due
+ * `renew` of 1000 certificates (bench/findings.md). Writers with `ifVersion` ask, and get the same token.
+ */
+function entryOf(value: StateValue): StateEntry {
+  let version: string | undefined;
+  return {
+    value,
+    get version(): string {
+      return (version ??= contentVersion(value));
+    },
+  };
+}
+
 const ACCOUNT_FIELDS = new Set(['private_key.pem', 'private_key.next.pem', 'account.json']);
 const PENDING_FIELDS = new Set(['privkey.pem', 'order.json']);
 
@@ -123,7 +138,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         return this.readFiles(this.filesOf(key));
       case 'version': {
         const value = await this.layout.readVersion(k.name, k.version);
-        return value === undefined ? undefined : { value, version: contentVersion(value) };
+        return value === undefined ? undefined : entryOf(value);
       }
       case 'account':
         return this.readFiles(this.filesOf(key));
@@ -289,7 +304,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     const texts = await Promise.all(files.map(async ([field, file]) => [field, await readOrUndefined(file)] as const));
     if (texts[0]?.[1] === undefined) return undefined;
     const value = Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
-    return { value, version: contentVersion(value) };
+    return entryOf(value);
   }
 
   private async check(key: string, { ifVersion }: WriteOptions): Promise<void> {
