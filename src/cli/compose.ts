@@ -73,11 +73,11 @@ export interface Runtime {
  */
 export async function createStateStore(
   entry: { readonly type: string; readonly options: unknown },
-  deps: { logger: Logger; clock?: Clock; baseDir: string; stateDir: string },
+  deps: { logger: Logger; clock?: Clock; baseDir: string; stateDir: string; env?: Readonly<Record<string, string | undefined>> | undefined },
 ): Promise<CertpilotStore> {
   const plugin = findPlugin(entry.type, 'state-store');
   if (!plugin) throw new CertpilotError('ERR_INTERNAL', `compose: state store type "${entry.type}" is not a registered state store`);
-  return (await plugin.create(entry.options as never, { name: 'stateStore', logger: deps.logger, clock: deps.clock ?? systemClock, baseDir: deps.baseDir, stateDir: deps.stateDir })) as CertpilotStore;
+  return (await plugin.create(entry.options as never, { name: 'stateStore', logger: deps.logger, clock: deps.clock ?? systemClock, baseDir: deps.baseDir, stateDir: deps.stateDir, ...(deps.env ? { env: deps.env } : {}) })) as CertpilotStore;
 }
 
 /**
@@ -93,7 +93,7 @@ export async function compose(
   // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
   const insecure = deps.env ? insecureTlsEnvironment(deps.env) : undefined;
   if (insecure) logger.warn({ variables: insecure.variables }, insecure.message);
-  const store = await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir });
+  const store = await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir, env: deps.env });
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];
@@ -141,7 +141,7 @@ export async function compose(
     const inner = await create(entry, [entry.kind], name, noun);
     const wrapper = kindSpec(entry.kind).wraps;
     if (!wrapper) return inner;
-    return wrapper.create(inner as never, entry.wrapper, { baseDir: config.baseDir, logger: logger.child({ [noun]: name }), clock });
+    return wrapper.create(inner as never, entry.wrapper, { baseDir: config.baseDir, logger: logger.child({ [noun]: name }), clock, ...(deps.env ? { env: deps.env } : {}) });
   };
 
   const once = <T>(key: string, make: () => Promise<T>): Promise<T> => built.get(key, make) as Promise<T>;

@@ -24,8 +24,10 @@ export const kubernetesConnectionShape = {
   apiServer: z
     .string()
     .url()
-    .default('https://kubernetes.default.svc')
-    .describe('In-cluster only: the API server URL (the `kubernetes` Service, which the service account CA signs).'),
+    .optional()
+    .describe(
+      'In-cluster only: the API server URL. Default, as client-go does: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, which the kubelet sets in every pod; without them https://kubernetes.default.svc (the `kubernetes` Service; the service account CA signs both).',
+    ),
   serviceAccountDir: z
     .string()
     .min(1)
@@ -39,7 +41,7 @@ export interface KubernetesConnectionOptions {
   kubeconfig?: string | undefined;
   context?: string | undefined;
   namespace?: string | undefined;
-  apiServer: string;
+  apiServer?: string | undefined;
   serviceAccountDir: string;
   requestTimeoutSeconds: number;
 }
@@ -50,8 +52,24 @@ export function connectionOf(o: KubernetesConnectionOptions): KubernetesConnecti
     ...(o.kubeconfig !== undefined ? { kubeconfig: o.kubeconfig } : {}),
     ...(o.context !== undefined ? { context: o.context } : {}),
     ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
-    apiServer: o.apiServer,
+    ...(o.apiServer !== undefined ? { apiServer: o.apiServer } : {}),
     serviceAccountDir: o.serviceAccountDir,
     requestTimeoutSeconds: o.requestTimeoutSeconds,
   };
+}
+
+/** Where an in-cluster client finds the API server when the configuration names none. */
+export const DEFAULT_IN_CLUSTER_SERVER = 'https://kubernetes.default.svc';
+
+/**
+ * The in-cluster API server URL: the configured one, else the address the kubelet puts in every
+ * pod's environment (`KUBERNETES_SERVICE_HOST`/`_PORT`, as client-go's in-cluster config reads it;
+ * an IPv6 host in brackets), else the `kubernetes` Service's DNS name.
+ */
+export function inClusterServer(apiServer: string | undefined, env: Readonly<Record<string, string | undefined>> = {}): string {
+  if (apiServer !== undefined) return apiServer;
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) return DEFAULT_IN_CLUSTER_SERVER;
+  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

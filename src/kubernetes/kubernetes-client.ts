@@ -44,7 +44,7 @@ import {
   type V1Status,
 } from '@kubernetes/client-node';
 import { CertpilotError, type ErrorCode } from '../errors.js';
-import type { KubernetesConnectionOptions } from './connection-options.js';
+import { inClusterServer, type KubernetesConnectionOptions } from './connection-options.js';
 
 /** What a request was doing, for error messages and RBAC hints. */
 export interface KubernetesAction {
@@ -216,8 +216,11 @@ export class KubernetesClient {
   /** The API server's URL, for network errors. */
   private readonly server: string | undefined;
 
-  /** Builds the client (reads the kubeconfig or service-account files; no network I/O). */
-  constructor(options: KubernetesConnectionOptions, baseDir: string) {
+  /**
+   * Builds the client (reads the kubeconfig or service-account files; no network I/O). `env` is
+   * certpilot's environment, read only for the in-cluster API server address ({@link inClusterServer}).
+   */
+  constructor(options: KubernetesConnectionOptions, baseDir: string, env: Readonly<Record<string, string | undefined>> = {}) {
     const kc = new KubeConfig();
     let namespace = options.namespace;
     try {
@@ -245,7 +248,7 @@ export class KubernetesClient {
           },
         });
         kc.loadFromClusterAndUser(
-          { name: 'in-cluster', server: options.apiServer, caFile: resolve(dir, 'ca.crt'), skipTLSVerify: false },
+          { name: 'in-cluster', server: inClusterServer(options.apiServer, env), caFile: resolve(dir, 'ca.crt'), skipTLSVerify: false },
           { name: 'service-account', authProvider: { name: AUTH_PROVIDER, config: {} } },
         );
         if (namespace === undefined) {

@@ -60,7 +60,7 @@ export function kubernetesNeeds(config: ResolvedConfig, options: { only?: readon
 
 /** A stable key of a connection (same cluster, credentials and namespace: one client). */
 export function connectionKey(c: KubernetesConnectionOptions): string {
-  return JSON.stringify([c.kubeconfig ?? null, c.context ?? null, c.namespace ?? null, c.kubeconfig === undefined ? c.apiServer : null, c.kubeconfig === undefined ? c.serviceAccountDir : null]);
+  return JSON.stringify([c.kubeconfig ?? null, c.context ?? null, c.namespace ?? null, c.kubeconfig === undefined ? (c.apiServer ?? null) : null, c.kubeconfig === undefined ? c.serviceAccountDir : null]);
 }
 
 /** One permission to ask about: a verb on a resource, on one object or on all. */

@@ -46,6 +46,8 @@ export interface WrapperDeps {
   baseDir: string;
   logger: Logger;
   clock: Clock;
+  /** certpilot's environment (only cli/ fills it): the in-cluster API server address, for one. */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /** One row of the table. */

@@ -12,13 +12,10 @@
  * ENTRYPOINT (`certpilot`, which image.test.ts checks) with the container's `args`.
  *
  * Network: chroot isolation shares the host's network namespace, so the container reaches the
- * stand-in, Pebble, Redis and the pods on the host's loopback as the host does. What cannot be
- * real here, and only this, is simulated: a pod reaches the API server as
- * `https://kubernetes.default.svc` (cluster DNS, the Service's port 443, a serving certificate for
- * that name); the stand-in listens on 127.0.0.1 at a free port with a certificate for 127.0.0.1,
- * so the mounted configuration gives each Kubernetes plug-in (`kubernetes-secret`,
- * `kubernetes-reload`, `lease`, the `kubernetes-secret` state store) the stand-in's URL as its
- * `apiServer`. Every path is the pod's own.
+ * stand-in, Pebble, Redis and the pods on the host's loopback as the host does. The pod finds
+ * the API server as a kubelet tells it to: KUBERNETES_SERVICE_HOST/PORT (the stand-in's
+ * 127.0.0.1 and port, which its certificate names), read by certpilot as client-go reads them;
+ * the mounted configuration is the generated ConfigMap, unchanged. Every path is the pod's own.
  *
  * One container of the image serves every run of a test (`startPodRuntime`): with the root
  * read-only, nothing a run does outlives it but what it wrote to its volumes, and each
@@ -229,7 +226,7 @@ export async function preparePod(spec: IIoK8sApiCoreV1PodSpec, cluster: PodClust
   for (const [file, content, mode] of files) {
     await mkdir(dirname(file), { recursive: true });
     let text = content;
-    if (file.endsWith('.yaml') && file.startsWith(join(root, '/etc'))) text = podConfig(content, hostPath, cluster.apiServer, inImage ? undefined : hostPath(SA_DIR));
+    if (!inImage && file.endsWith('.yaml') && file.startsWith(join(root, '/etc'))) text = hostConfig(content, hostPath, hostPath(SA_DIR));
     await writeFile(file, text, { mode });
     await chmod(file, mode); // the umask does not apply to a volume's files
     await chown(file, 0, fsGroup);
@@ -282,19 +279,17 @@ export async function preparePod(spec: IIoK8sApiCoreV1PodSpec, cluster: PodClust
 }
 
 /**
- * The mounted configuration as the pod needs it here: each Kubernetes plug-in given the stand-in's
- * URL (a pod would reach `kubernetes.default.svc` through cluster DNS). In the host fallback only,
- * container paths are also mapped to the pod's root and the service-account directory is set.
+ * The host fallback only (no image): container paths in the mounted configuration mapped to the
+ * pod's root, and each Kubernetes plug-in given the pod's service-account directory.
  */
-function podConfig(text: string, hostPath: (p: string) => string, apiServer: string, saDir: string | undefined): string {
-  const doc = parseDocument(saDir === undefined ? text : text.replace(/(?<=[\s:[,"'])(\/[A-Za-z0-9._/-]+)/g, (p) => hostPath(p)));
+function hostConfig(text: string, hostPath: (p: string) => string, saDir: string): string {
+  const doc = parseDocument(text.replace(/(?<=[\s:[,"'])(\/[A-Za-z0-9._/-]+)/g, (p) => hostPath(p)));
   const deployers = doc.get('deployers', true);
   const entries = [doc.get('locker', true), doc.get('stateStore', true), ...(isMap(deployers) ? deployers.items.map((i) => i.value) : [])];
   for (const e of entries) {
     if (!isMap(e)) continue;
     if (!KUBERNETES_PLUGINS.has(String(e.get('type')))) continue;
-    e.set('apiServer', apiServer);
-    if (saDir !== undefined) e.set('serviceAccountDir', saDir);
+    e.set('serviceAccountDir', saDir);
   }
   return doc.toString();
 }

@@ -63,7 +63,7 @@ export function selfCheckKubernetesNeeds(check: TokenStoreSolverOptions['selfChe
  */
 export async function createSelfCheck(
   check: TokenStoreSolverOptions['selfCheck'] | undefined,
-  deps: { baseDir?: string; logger?: Logger; clock?: Clock } = {},
+  deps: { baseDir?: string; logger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> | undefined } = {},
 ): Promise<ChallengeWaiter | undefined> {
   if (check === undefined || !check.enabled || (check.urls.length === 0 && check.pods === undefined)) return undefined;
   const { Http01SelfCheck } = await import('./self-check.js');
@@ -72,7 +72,7 @@ export async function createSelfCheck(
     const pods = check.pods;
     // The one Kubernetes adapter, loaded only when a selector is configured.
     const [{ KubernetesClient }, { podBaseUrls }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('../../kubernetes/pod-urls.js')]);
-    const client = new KubernetesClient(pods, deps.baseDir ?? '.');
+    const client = new KubernetesClient(pods, deps.baseDir ?? '.', deps.env);
     discover = () => podBaseUrls(client, pods);
   }
   return new Http01SelfCheck({
@@ -92,7 +92,7 @@ export async function createSelfCheck(
 export async function createTokenStoreSolver(
   store: ChallengeTokenStore,
   options: TokenStoreSolverOptions,
-  deps: { baseDir?: string; logger?: Logger; clock?: Clock } = {},
+  deps: { baseDir?: string; logger?: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> | undefined } = {},
 ): Promise<ChallengeSolver> {
   const [{ Http01Solver }, { isHealthCheckedStore }] = await Promise.all([import('./http01-solver.js'), import('./challenge-token-store.js')]);
   if (isHealthCheckedStore(store)) await store.check();

@@ -52,7 +52,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const missing: { permission: Permission; namespace: string; instances: string[] }[] = [];
   for (const group of byConnection.values()) {
     const first = group[0] as InstanceKubernetesNeeds;
-    const client = new KubernetesClient(first.connection, config.baseDir);
+    const client = new KubernetesClient(first.connection, config.baseDir, ctx.env);
     const where = first.connection.kubeconfig !== undefined ? `kubeconfig ${first.connection.kubeconfig}${first.connection.context ? `, context ${first.connection.context}` : ''}` : 'in-cluster service account';
     ctx.output.out(`kubernetes check: namespace ${client.namespace} (${where})`);
     const asked = new Map<string, { permission: Permission; instances: string[] }>();

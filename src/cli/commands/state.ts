@@ -25,7 +25,7 @@ async function backendOf(spec: string, ctx: CommandContext, flag: string): Promi
   const { createStateStore } = await import('../compose.js');
   if (spec === 'config') {
     const config = await loadCommandConfig(ctx, false);
-    return (await createStateStore(config.stateStore, { logger, baseDir: config.baseDir, stateDir: config.stateDir })).backend;
+    return (await createStateStore(config.stateStore, { logger, baseDir: config.baseDir, stateDir: config.stateDir, env: ctx.env })).backend;
   }
   const colon = spec.indexOf(':');
   const kind = colon < 0 ? spec : spec.slice(0, colon);
@@ -49,7 +49,7 @@ async function backendOf(spec: string, ctx: CommandContext, flag: string): Promi
       ...(params.get('keepVersions') ? { keepVersions: Number(params.get('keepVersions')) } : {}),
     });
     if (!parsed.success) throw usage(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    return (await createStateStore({ type: 'kubernetes-secret', options: parsed.data }, { logger, baseDir: ctx.cwd, stateDir: ctx.cwd })).backend;
+    return (await createStateStore({ type: 'kubernetes-secret', options: parsed.data }, { logger, baseDir: ctx.cwd, stateDir: ctx.cwd, env: ctx.env })).backend;
   }
   throw usage(`unknown store type "${kind}"`);
 }

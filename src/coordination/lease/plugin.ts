@@ -15,7 +15,7 @@ export const plugin = definePlugin({
   create: async (o, d) => {
     // The Kubernetes client is loaded on the first acquire only (a nothing-due run never locks).
     const [{ KubernetesClient }, { LeaseLocker }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('./lease-locker.js')]);
-    return new LeaseLocker({ client: new KubernetesClient(o, d.baseDir), prefix: o.leasePrefix, identity: o.identity ?? hostname(), clock: d.clock, logger: d.logger });
+    return new LeaseLocker({ client: new KubernetesClient(o, d.baseDir, d.env), prefix: o.leasePrefix, identity: o.identity ?? hostname(), clock: d.clock, logger: d.logger });
   },
   // LeaseLocker calls getLease (get), createLease (create: cannot be limited by resourceNames)
   // and updateLease (update: renew, take over an expired Lease, release).

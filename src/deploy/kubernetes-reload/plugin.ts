@@ -12,7 +12,7 @@ export const plugin = definePlugin({
   schema: kubernetesReloadSchema,
   create: async (o, d) => {
     const [{ KubernetesClient }, { KubernetesReloadDeployer }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('./kubernetes-reload-deployer.js')]);
-    const client = new KubernetesClient(o, d.baseDir);
+    const client = new KubernetesClient(o, d.baseDir, d.env);
     return new KubernetesReloadDeployer({
       id: d.name,
       client,

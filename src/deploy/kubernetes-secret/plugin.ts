@@ -12,7 +12,7 @@ export const plugin = definePlugin({
   schema: kubernetesSecretSchema,
   create: async (o, d) => {
     const [{ KubernetesClient }, { KubernetesSecretDeployer }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('./kubernetes-secret-deployer.js')]);
-    const client = new KubernetesClient(o, d.baseDir);
+    const client = new KubernetesClient(o, d.baseDir, d.env);
     return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, bundle: o.bundle, logger: d.logger });
   },
   // KubernetesClient.getSecret (get) and applySecret (patch: server-side apply). Creating the

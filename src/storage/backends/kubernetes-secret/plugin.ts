@@ -21,7 +21,7 @@ export const plugin = definePlugin({
         import('../../../kubernetes/kubernetes-client.js'),
         import('./kubernetes-secret-state-backend.js'),
       ]);
-      return new KubernetesSecretStateBackend({ client: new KubernetesClient(o, d.baseDir), secretPrefix: o.secretPrefix, keepVersions: o.keepVersions });
+      return new KubernetesSecretStateBackend({ client: new KubernetesClient(o, d.baseDir, d.env), secretPrefix: o.secretPrefix, keepVersions: o.keepVersions });
     });
     return new StateStore(backend, { logger: d.logger });
   },

@@ -13,7 +13,7 @@ export const plugin = definePlugin({
   schema: statelessSchema,
   create: async (o, d) => {
     const [{ StatelessHttp01Solver }, { createSelfCheck }] = await Promise.all([import('./stateless-solver.js'), import('../../token-store-options.js')]);
-    const waiter = await createSelfCheck(o.selfCheck, { baseDir: d.baseDir, logger: d.logger, clock: d.clock });
+    const waiter = await createSelfCheck(o.selfCheck, { baseDir: d.baseDir, logger: d.logger, clock: d.clock, env: d.env });
     return new StatelessHttp01Solver(waiter ? { waiter } : {});
   },
   kubernetes: (o) => selfCheckKubernetesNeeds(o.selfCheck),
