@@ -1,0 +1,113 @@
+/**
+ * The lifecycle event: what one certificate's run did, as notifiers, logs and metrics see it
+ * (DESIGN.md §2; certmagic emits events). Built from the run's result by one function, field by
+ * field: never from a stored certificate, so a private key cannot reach it; and every text is
+ * scrubbed of anything PEM-shaped, so not even an error message quoting a key can carry one out.
+ */
+import type { RenewalResult } from '../renewal/renew-certificate.js';
+
+/** What happened to one certificate in one run. */
+export type LifecycleEventType = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'interrupted';
+
+/** One certificate's run, for notifiers. Holds no key, no secret; every string is scrubbed. */
+export interface LifecycleEvent {
+  type: LifecycleEventType;
+  /** The certificate's name. */
+  certificate: string;
+  domains: string[];
+  /** Why it was renewed (`ari-window`, `lifetime`, `missing`…), when it was. */
+  reason?: string;
+  /** One human sentence. */
+  message: string;
+  /** The live version after the run. */
+  version?: number;
+  /** The live certificate's expiry, when known. */
+  notAfter?: string;
+  /** Whole days until {@link notAfter}, when known (negative: expired). */
+  expiresInDays?: number;
+  /** When it becomes due, or may be tried again. */
+  next?: string;
+  /** On failure: code, message and hint. */
+  error?: { code: string; message: string; hint: string };
+  /** The deploy stage, when it ran: each deployer's status. */
+  deploy?: { ok: boolean; version: number; steps: { deployer: string; status: string; message: string; code?: string }[] };
+  /** When the run for this certificate started and ended. */
+  timings: { startedAt: string; finishedAt: string; durationMs: number };
+}
+
+/** When one certificate's run started and ended. */
+export interface RunTiming {
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g;
+
+/** Removes anything PEM-shaped (a key or certificate block) from a text bound for a notification. */
+export function scrub(text: string): string {
+  return text.replace(PEM_BLOCK, '[PEM removed]');
+}
+
+/** True for events that report a failure: the run failed, or its deploy stage did. */
+export function isFailure(event: LifecycleEvent): boolean {
+  return event.type === 'failed' || event.deploy?.ok === false;
+}
+
+/** True for events that report a success: a new version, or a deploy that completed. */
+export function isSuccess(event: LifecycleEvent): boolean {
+  return (event.type === 'issued' || event.type === 'renewed' || event.type === 'deployed') && event.deploy?.ok !== false;
+}
+
+/**
+ * The event of one result, or undefined for a dry run (nothing happened to the live certificate).
+ * `notAfter` is the live certificate's expiry when the caller knows it and the result does not.
+ */
+export function eventFromResult(result: RenewalResult, context: { domains: readonly string[]; timing: RunTiming; notAfter?: string | undefined }): LifecycleEvent | undefined {
+  if (result.outcome === 'dry-run') return undefined;
+  const notAfter = result.notAfter ?? context.notAfter;
+  const finished = context.timing.finishedAt;
+  const expiresInDays = notAfter !== undefined && Number.isFinite(Date.parse(notAfter)) ? Math.floor((Date.parse(notAfter) - finished.getTime()) / 86_400_000) : undefined;
+  return {
+    type: result.outcome,
+    certificate: result.name,
+    domains: [...context.domains],
+    ...(result.reason ? { reason: result.reason } : {}),
+    message: scrub(result.message),
+    ...(result.version !== undefined ? { version: result.version } : {}),
+    ...(notAfter !== undefined ? { notAfter } : {}),
+    ...(expiresInDays !== undefined ? { expiresInDays } : {}),
+    ...(result.next ? { next: result.next.toISOString() } : {}),
+    ...(result.error ? { error: { code: result.error.code, message: scrub(result.error.message), hint: scrub(result.error.hint) } } : {}),
+    ...(result.deploy
+      ? {
+          deploy: {
+            ok: result.deploy.ok,
+            version: result.deploy.version,
+            steps: result.deploy.steps.map((s) => ({ deployer: s.deployer, status: s.status, message: scrub(s.message), ...(s.error ? { code: s.error.code } : {}) })),
+          },
+        }
+      : {}),
+    timings: { startedAt: context.timing.startedAt.toISOString(), finishedAt: finished.toISOString(), durationMs: Math.max(0, finished.getTime() - context.timing.startedAt.getTime()) },
+  };
+}
+
+/** One line for chat (Slack/Mattermost `text`) and e-mail subjects. */
+export function eventSummary(event: LifecycleEvent): string {
+  const what = isFailure(event)
+    ? event.type === 'failed'
+      ? `renewal FAILED (${event.error?.code ?? 'error'})`
+      : `deploy FAILED (${event.deploy?.steps.find((s) => s.status === 'failed')?.deployer ?? 'a deployer'})`
+    : event.type;
+  const expiry = event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
+  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${expiry}`;
+}
+
+/** The notification body for humans: the summary, the sentence, the hint and the next step. */
+export function eventText(event: LifecycleEvent): string {
+  const lines = [eventSummary(event), event.message];
+  if (event.error) lines.push(`hint: ${event.error.hint}`);
+  for (const s of event.deploy?.steps ?? []) if (s.status === 'failed') lines.push(`deployer ${s.deployer}: ${s.message}`);
+  if (event.next) lines.push(`next: ${event.next}`);
+  lines.push(`names: ${event.domains.join(', ')}`);
+  return lines.join('\n');
+}
