@@ -57,6 +57,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: 'dns-persist record [NAME…]: print the dns-persist-01 TXT record of each name for this account and CA (--persist-until, --apply --solver DNS-SOLVER writes it once)',
     load: () => import('./commands/dns-persist.js'),
   },
+  daemon: { summary: 'Run in the foreground and renew each certificate at its time (ARI window, lifetime, backoff, deploy retry): one process instead of cron; SIGHUP reloads, SIGTERM stops', load: () => import('./commands/daemon.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -75,6 +76,18 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
 const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  daemon: `The daemon sleeps until the earliest time any certificate needs work: its chosen time inside the
+CA's ARI window (else the lifetime rule), the end of a failure backoff or of the CA's Retry-After,
+the next ARI fetch the CA asked for, a pending order to resume, a failed deploy to retry (5 min).
+It never wakes more often than that (at least 1 s apart, 1 min for a certificate just run), adds
+up to 1 min of jitter (never past the ARI window's end), and takes each certificate's lock (file or
+lease locker), so two replicas are safe. One log line per cycle says what ran and when it wakes.
+  SIGHUP           re-read the configuration; a bad file is logged (each field and its fix)
+                   and the configuration in use stays
+  SIGTERM, SIGINT  stop the work in flight (challenges cleaned up, locks released, an order kept
+                   for the next start to resume) and exit 0
+Use it for short-lived certificates: a 6-day certificate's ARI window is about 3 hours wide, which
+a twice-daily cron line cannot hit. See docs/daemon.md.`,
   kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
 rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
 configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
@@ -118,6 +131,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
     'certpilot state copy --from dir:/var/lib/certpilot --to config',
   ],
+  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'systemctl reload certpilot   # a unit with ExecReload=/bin/kill -HUP $MAINPID'],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 

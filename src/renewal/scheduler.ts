@@ -50,7 +50,7 @@ export const LOCKED_RETRY_MS = 60_000;
 /** A run that failed before the CA counted anything (no backoff) is tried again after this long. */
 export const LOCAL_FAILURE_RETRY_MS = BACKOFF_BASE_MS;
 /** A certificate just run is never run again sooner than this (nothing should be due right after its own run). */
-export const RERUN_FLOOR_MS = 60_000;
+export const RERUN_FLOOR_MS = 10_000;
 /** The daemon never sleeps less than this: no busy polling, whatever the state says. */
 export const MIN_SLEEP_MS = 1_000;
 /** The daemon wakes at least this often, even with nothing scheduled (a certificate with no time at all). */

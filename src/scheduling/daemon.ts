@@ -8,7 +8,8 @@
  * - One timer at a time: the cycle's sleep. It is what keeps the process alive, so it is not
  *   unref'd; nothing else is scheduled by the loop.
  * - Memory stays flat: per cycle only local values; the one lasting structure is a map of floors
- *   keyed by configured certificate names (pruned when the configuration changes).
+ *   keyed by configured certificate names (cleared when the configuration changes: a new
+ *   configuration may be the fix, so every certificate is looked at again at once).
  * - {@link RenewalDaemon.replace} swaps the configuration at the next cycle (the sleep is cut
  *   short); the old setup's `close()` runs once nothing uses it any more.
  * - `run(signal)` returns once `signal` aborts: the sleep ends at once, and a renewal in flight
@@ -57,6 +58,7 @@ export class RenewalDaemon {
   private readonly floors = new Map<string, number>();
   private nap: AbortController | undefined;
   private cycles = 0;
+  private stopped = false;
 
   constructor(setup: DaemonSetup, private readonly options: DaemonOptions) {
     this.setup = setup;
@@ -69,6 +71,10 @@ export class RenewalDaemon {
 
   /** The configuration the next cycle uses; cuts the current sleep short. */
   replace(setup: DaemonSetup): void {
+    if (this.stopped) {
+      void this.retire(setup); // run() is over: nothing will use it
+      return;
+    }
     const dropped = this.incoming;
     this.incoming = setup;
     if (dropped) void this.retire(dropped);
@@ -84,6 +90,7 @@ export class RenewalDaemon {
         await this.sleep(report.sleepMs, signal);
       }
     } finally {
+      this.stopped = true;
       if (this.incoming) await this.retire(this.incoming);
       this.incoming = undefined;
       await this.retire(this.setup);
@@ -96,8 +103,8 @@ export class RenewalDaemon {
       const old = this.setup;
       this.setup = this.incoming;
       this.incoming = undefined;
-      const names = new Set(this.setup.certificates.map((c) => c.name));
-      for (const name of [...this.floors.keys()]) if (!names.has(name)) this.floors.delete(name);
+      // A new configuration may be the fix: every certificate is looked at again at once.
+      this.floors.clear();
       void this.retire(old);
     }
     this.cycles++;
