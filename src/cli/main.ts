@@ -131,7 +131,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
     'certpilot state copy --from dir:/var/lib/certpilot --to config',
   ],
-  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'systemctl reload certpilot   # a unit with ExecReload=/bin/kill -HUP $MAINPID'],
+  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'certpilot daemon --log-level debug'],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 
@@ -283,7 +283,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
-    if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND') return EXIT.usage;
+    if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND' || err.code === 'ERR_DAEMON_NO_CERTIFICATES') return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }

@@ -55,6 +55,8 @@ export interface CaDoubleOptions {
   ariRetryAfterMs?: number;
   /** The domains of the pool's certificates. */
   domains?: string[];
+  /** Keep `certificates` and `requests` (default true); false keeps only the counts and the latest certificates, for long benchmarks. */
+  keepLog?: boolean;
 }
 
 const DAY = 86_400_000;
@@ -69,6 +71,8 @@ export class CaDouble {
   private readonly byPem = new Map<string, DoubleCertificate>();
   private serial = 0;
   private readonly pool: CertificateBundle[];
+  /** Requests answered, by kind (kept even without the log). */
+  readonly counts = { newOrder: 0, renewalInfo: 0 };
 
   constructor(private readonly options: CaDoubleOptions) {
     const domains = options.domains ?? ['www.example.test'];
@@ -81,6 +85,10 @@ export class CaDouble {
     this.pool = pool;
   }
 
+  private log(request: DoubleRequest): void {
+    if (this.options.keepLog !== false) this.requests.push(request);
+  }
+
   /** The orders placed, in order. */
   get orders(): DoubleRequest[] {
     return this.requests.filter((r) => r.kind === 'newOrder');
@@ -91,7 +99,8 @@ export class CaDouble {
     issue: async (req: IssueRequest, options?: { signal?: AbortSignal }): Promise<IssuedCertificate> => {
       options?.signal?.throwIfAborted();
       const now = this.options.clock.now();
-      this.requests.push({ kind: 'newOrder', at: now, ...(req.replaces ? { certId: req.replaces } : {}) });
+      this.counts.newOrder++;
+      this.log({ kind: 'newOrder', at: now, ...(req.replaces ? { certId: req.replaces } : {}) });
       const validity = this.options.validityMs?.[req.profile ?? ''] ?? (req.profile === 'shortlived' ? 6 * DAY : 90 * DAY);
       const notBefore = new Date(now.getTime() - (this.options.backdateMs ?? 3_600_000));
       const notAfter = new Date(notBefore.getTime() + validity);
@@ -108,7 +117,7 @@ export class CaDouble {
         orderAt: now,
         ...(req.replaces ? { replaces: req.replaces } : {}),
       };
-      this.certificates.push(cert);
+      if (this.options.keepLog !== false) this.certificates.push(cert);
       this.byPem.set(bundle.certPem, cert);
       return {
         certPem: bundle.certPem,
@@ -132,7 +141,8 @@ export class CaDouble {
       options.signal?.throwIfAborted();
       const now = this.options.clock.now();
       const cert = this.byPem.get(certPem);
-      this.requests.push({ kind: 'renewalInfo', at: now, ...(cert ? { certId: cert.certId } : {}) });
+      this.counts.renewalInfo++;
+      this.log({ kind: 'renewalInfo', at: now, ...(cert ? { certId: cert.certId } : {}) });
       if (!cert) throw new Error('ca double: renewalInfo for a certificate it did not issue (404)');
       return { certId: cert.certId, suggestedWindow: cert.window, retryAfter: new Date(now.getTime() + (this.options.ariRetryAfterMs ?? 6 * 3_600_000)) };
     },
