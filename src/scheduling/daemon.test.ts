@@ -122,6 +122,7 @@ test('30 simulated days of a shortlived certificate: every renewal inside its AR
     lastAsked.set(r.certId ?? '', r.at.getTime());
   }
   assert.ok(ari.length <= 30 * 4 + certs.length, `at most one renewalInfo per Retry-After (got ${ari.length})`);
+  assert.ok(ari.length >= 30 * 3, `and it does ask again when the Retry-After ends (~4 a day, got ${ari.length} in 30 days)`);
   assert.equal(w.ca.requests.length, certs.length + ari.length, 'no other request');
   // The daemon slept between wakes; never a busy poll: each cycle is a wake the state asked for.
   assert.ok(daemon.cycleCount <= ari.length + certs.length + 2, `cycles ${daemon.cycleCount} ≈ requests (${ari.length + certs.length}): no idle spinning`);
