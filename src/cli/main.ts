@@ -92,7 +92,7 @@ a twice-daily cron line cannot hit. See docs/daemon.md.`,
 rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
 configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
   --mode cronjob   a CronJob running renew twice a day at a time hashed from namespace and name (default)
-  --mode daemon    a Deployment running certpilot daemon (not in this version yet: review only)
+  --mode daemon    a Deployment running certpilot daemon (renews each certificate at its time)
   --state secret   state in Secrets, no volume (default)    --state pvc   a PersistentVolumeClaim
   --serve          the http-01 responder: Deployment of 2, Service, PodDisruptionBudget, Ingress
 One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl apply -k.`,
