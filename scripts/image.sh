@@ -5,10 +5,17 @@
 #   bash scripts/image.sh build [--force] base, then `buildah bud` of ./Dockerfile; tags the image
 #                                         $CERTPILOT_IMAGE and, by its build context's hash,
 #                                         localhost/certpilot:ctx-HASH, which it prints
-#   bash scripts/image.sh run [--read-only] [BUILDAH-RUN-OPTIONS...] -- COMMAND [ARGS...]
+#   bash scripts/image.sh run [--read-only] [--in NAME] [BUILDAH-RUN-OPTIONS...] -- COMMAND [ARGS...]
 #                                         runs COMMAND (e.g. `certpilot renew`) in a new container
 #                                         of the built image, then removes the container, whatever
-#                                         happened; --read-only: only the -v volumes are writable
+#                                         happened; --read-only: only the -v volumes are writable;
+#                                         --in NAME: in the kept container NAME instead (see below)
+#   bash scripts/image.sh container [NAME] makes a container of the built image and keeps it: prints
+#                                         its name for `run --in NAME` (with --read-only, nothing a
+#                                         run does outlives it but what it wrote to its volumes, so
+#                                         many runs may share one container: vfs storage copies the
+#                                         whole image for each new one, ~8 s); remove it with
+#                                         `image.sh buildah rm NAME`
 #   bash scripts/image.sh size            the image's size as JSON (bytes of uncompressed layers:
 #                                         all, the base's, certpilot's own)
 #   bash scripts/image.sh buildah ARGS... buildah itself with this script's storage (debugging)
@@ -174,21 +181,54 @@ build() {
 # by root only (it is 0755 root:root), which the image's user 65532 is not.
 run() {
   need
-  local readonly=0 opts=() ctr mp d status=0
-  [[ ${1:-} == --read-only ]] && { readonly=1; shift; }
+  local readonly=0 keep="" opts=() ctr mp d status=0 v src dest rest
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --read-only) readonly=1; shift ;;
+      --in) [[ $# -ge 2 ]] || die "--in needs a container name"; keep="$2"; shift 2 ;;
+      *) break ;;
+    esac
+  done
   while [[ $# -gt 0 && $1 != -- ]]; do opts+=("$1"); shift; done
   [[ ${1:-} == -- ]] && shift
-  [[ $# -gt 0 ]] || die "usage: image.sh run [--read-only] [BUILDAH-RUN-OPTIONS...] -- COMMAND [ARGS...]"
-  image_exists "$IMAGE" || die "no image $IMAGE: run \`bash scripts/image.sh build\` first"
-  ctr="$("${BUILDAH[@]}" from --pull=never --quiet "$IMAGE")"
-  # shellcheck disable=SC2064
-  trap "${BUILDAH[*]} rm '$ctr' >/dev/null 2>&1 || true" EXIT
+  [[ $# -gt 0 ]] || die "usage: image.sh run [--read-only] [--in NAME] [BUILDAH-RUN-OPTIONS...] -- COMMAND [ARGS...]"
+  if [[ -n $keep ]]; then
+    ctr="$keep"
+  else
+    image_exists "$IMAGE" || die "no image $IMAGE: run \`bash scripts/image.sh build\` first"
+    ctr="$("${BUILDAH[@]}" from --pull=never --quiet "$IMAGE")"
+    # shellcheck disable=SC2064
+    trap "${BUILDAH[*]} rm '$ctr' >/dev/null 2>&1 || true" EXIT
+  fi
   # A signal ends the script through exit, so the EXIT trap removes the container.
   trap 'exit 143' TERM
   trap 'exit 130' INT
+  mp="$("${BUILDAH[@]}" mount "$ctr")"
+  # Each volume's mount point is made in the container's root before it turns read-only, as a
+  # runtime does, and its destination is resolved inside that root first: Debian's /var/run is a
+  # symlink to the absolute /run, which followed from the host would lead to the host's /run.
+  local i dests=" "
+  for i in "${!opts[@]}"; do
+    v=""
+    case "${opts[$i]}" in
+      -v | --volume) v="${opts[$((i + 1))]:-}" ;;
+      --volume=*) v="${opts[$i]#--volume=}" ;;
+    esac
+    [[ -n $v && $v == *:/* ]] || continue
+    src="${v%%:*}"
+    rest="${v#*:}"
+    dest="${rest%%:*}"
+    [[ $rest == *:* ]] && rest=":${rest#*:}" || rest=""
+    dest="$(chroot "$mp" /usr/bin/realpath -m -- "$dest")"
+    if [[ -d $src ]]; then chroot "$mp" /usr/bin/mkdir -p -- "$dest"; else
+      chroot "$mp" /usr/bin/mkdir -p -- "$(dirname "$dest")"
+      [[ -e $mp$dest ]] || chroot "$mp" /usr/bin/touch -- "$dest"
+    fi
+    dests+="$dest "
+    if [[ ${opts[$i]} == --volume=* ]]; then opts[i]="--volume=$src:$dest$rest"; else opts[i + 1]="$src:$dest$rest"; fi
+  done
   local ro=()
   if [[ $readonly -eq 1 ]]; then
-    mp="$("${BUILDAH[@]}" mount "$ctr")"
     # buildah binds these files into every container (as Docker binds the /etc ones): their
     # mount points must exist before their directories turn read-only.
     for d in run/.containerenv etc/hosts etc/hostname etc/resolv.conf; do
@@ -197,11 +237,19 @@ run() {
     for d in "$mp"/*; do
       [[ -d $d && ! -L $d ]] || continue
       case "${d##*/}" in proc | sys | dev) continue ;; esac
+      [[ $dests == *" /${d##*/} "* ]] && continue # a volume (e.g. an emptyDir on /tmp) replaces it
       ro+=(--volume "$d:/${d##*/}:ro")
     done
   fi
   "${BUILDAH[@]}" run --isolation chroot "${ro[@]}" "${opts[@]}" "$ctr" -- "$@" || status=$?
   exit "$status"
+}
+
+# A container of the built image, kept for `run --in`.
+container() {
+  need
+  image_exists "$IMAGE" || die "no image $IMAGE: run \`bash scripts/image.sh build\` first"
+  "${BUILDAH[@]}" from --pull=never --quiet ${1:+--name "$1"} "$IMAGE"
 }
 
 # The image's size as JSON: bytes of all its (uncompressed) layers, and of the layers above the
@@ -233,8 +281,9 @@ case "$cmd" in
   base) serialize; make_base ;;
   build) serialize; build "$@" ;;
   run) run "$@" ;;
+  container) container "$@" ;;
   size) size ;;
   buildah) need; exec "${BUILDAH[@]}" "$@" ;;
-  -h|--help) sed -n '2,35p' "$0" ;;
-  *) die "unknown command: $cmd (base, build, run, size, buildah)" ;;
+  -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0" ;;
+  *) die "unknown command: $cmd (base, build, run, container, size, buildah)" ;;
 esac

@@ -43,6 +43,9 @@ APT_PACKAGES=(pebble openssl ca-certificates
   # http-01 across many pods: Redis, apache/nginx in front, the deck's PHP controller; apache2 with
   # mod_ssl (libssl3) is also the Kubernetes stand-in's pods
   redis-server apache2 libssl3 nginx-light php-cli php-redis
+  # observability: promtool test rules / check metrics and a real Prometheus scraping /metrics;
+  # headless Chromium for the status page; an SMTP server for the e-mail notifier
+  prometheus chromium python3-aiosmtpd
   # the container image (scripts/image.sh): buildah builds and runs it without a Docker engine
   # (vfs storage, chroot isolation: no fuse-overlayfs, runc or slirp4netns needed), mmdebstrap
   # makes its Debian base locally (no registry is reachable from CI)

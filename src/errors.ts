@@ -203,6 +203,27 @@ export const ERROR_CATALOG = {
     local: true,
   },
 
+  // notify and observe
+  ERR_NOTIFY_FAILED: {
+    title: 'A notifier could not deliver a lifecycle event (the renewal itself is not affected)',
+    hint: 'Check the notifier\'s url or SMTP server named in the message, its credentials file and its TLS trust (caFile); the event is logged either way.',
+  },
+  ERR_NOTIFY_SECRET: {
+    title: 'A notifier\'s secret file (webhook signing key, SMTP password) could not be read or is empty',
+    hint: 'Create the file named in the message, readable by certpilot only (chmod 600), holding the secret on one line.',
+    local: true,
+  },
+  ERR_METRICS_WRITE: {
+    title: 'The metrics file (--metrics-file) could not be written',
+    hint: 'Point --metrics-file at a file in a directory certpilot may write, e.g. node_exporter\'s textfile directory (/var/lib/prometheus/node-exporter).',
+    local: true,
+  },
+  ERR_STATUS_PAGE_WRITE: {
+    title: 'The status page (status --html FILE) could not be written',
+    hint: 'Point --html at a file in a directory certpilot may write (your web server\'s document root, for instance).',
+    local: true,
+  },
+
   // deploy
   ERR_DEPLOY_FAILED: {
     title: 'A deployer failed; the certificate is saved, later deployers did not run',

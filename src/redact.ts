@@ -1,7 +1,7 @@
 /**
  * The one list of secret-bearing field names and the redaction every output path uses: log lines
- * (the logger's formatter), `config check --json`, printed errors, and notifications (webhook and
- * e-mail bodies should pass their payload through {@link redactSecrets}).
+ * (the logger's formatter), `config check --json`, printed errors, and notifications (the webhook
+ * and e-mail notifiers pass each lifecycle event through {@link redactSecrets} before sending).
  *
  * Rules, at any depth and in any case (`Authorization`, `authorization`):
  * - a field whose name is in {@link SECRET_FIELD_NAMES} has its value replaced by `[redacted]`;

@@ -17,6 +17,7 @@ import { CertpilotError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AccountStore, KeyType, StoredAccount } from '../storage/certificate-store.js';
 import { AcmeClient } from './acme-client.js';
+import type { AcmeRequestObserver } from './protocol/transport.js';
 import { AcmeProblemError } from './protocol/problem.js';
 import { generatePrivateKey, importPrivateKey } from './csr.js';
 
@@ -33,6 +34,8 @@ export interface AccountOptions {
   userAgent?: string;
   logger?: Logger;
   clock?: Clock;
+  /** Told about each ACME request (metrics). */
+  observer?: AcmeRequestObserver | undefined;
 }
 
 /** A client bound to a registered account. */
@@ -52,6 +55,10 @@ export async function clientForStoredAccount(options: AccountOptions): Promise<{
 
 /** Loads the account for the directory, creating the key and registering it when needed. */
 export async function openAccount(options: AccountOptions, call: { signal?: AbortSignal } = {}): Promise<OpenedAccount> {
+  return openAccountOnce(options, call, false);
+}
+
+async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSignal }, raced: boolean): Promise<OpenedAccount> {
   const logger = options.logger ?? silentLogger;
   let account = await options.store.loadAccount(options.directoryUrl);
   // Kept in memory until the CA may know it (see the module comment).
@@ -85,7 +92,19 @@ export async function openAccount(options: AccountOptions, call: { signal?: Abor
   }
   const contact = account.contact ?? (options.email ? [`mailto:${options.email}`] : undefined);
   // From here the CA may create the account even if its answer is lost: keep the key (pending).
-  if (unsaved) await options.store.saveAccount(account);
+  if (unsaved) {
+    if (!options.store.createAccount) await options.store.saveAccount(account);
+    else if (!(await options.store.createAccount(account))) {
+      // Another run (a second pod, a cron line) stored an account first: use that one, so both
+      // share one account instead of one overwriting the other's key. Should that one vanish
+      // again before we read it, ours is saved as before.
+      if (!raced) {
+        logger.info({ directoryUrl: options.directoryUrl }, 'account: another certpilot run stored an account first; using it');
+        return openAccountOnce(options, call, true);
+      }
+      await options.store.saveAccount(account);
+    }
+  }
   let created: Awaited<ReturnType<AcmeClient['createAccount']>>;
   try {
     created = await client.createAccount(
@@ -122,6 +141,7 @@ function makeClient(options: AccountOptions, key: KeyObject, url: string | undef
     ...(options.pollTimeoutMs ? { pollTimeoutMs: options.pollTimeoutMs } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }
 

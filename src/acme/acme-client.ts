@@ -18,7 +18,7 @@ import { silentLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { AcmeTransport } from './protocol/transport.js';
-import type { AcmeResponse, TransportStats } from './protocol/transport.js';
+import type { AcmeRequestObserver, AcmeResponse, TransportStats } from './protocol/transport.js';
 import { parseDirectory } from './protocol/directory.js';
 import type { Directory } from './protocol/directory.js';
 import { base64url, jwkThumbprint, jwsAlgorithmFor, signExternalAccountBinding, signKeyChange } from './protocol/jws.js';
@@ -56,6 +56,8 @@ export interface AcmeClientOptions {
   clock?: Clock;
   /** Bound on any one poll loop in ms; default 120000. */
   pollTimeoutMs?: number;
+  /** Told about each request (metrics). */
+  observer?: AcmeRequestObserver | undefined;
 }
 
 /** Options every call takes. */
@@ -133,6 +135,7 @@ export class AcmeClient {
       ...(options.userAgent ? { userAgent: options.userAgent } : {}),
       logger: this.logger,
       clock: this.clock,
+      ...(options.observer ? { observer: options.observer } : {}),
     });
     this.stats = this.transport.stats;
   }

@@ -25,7 +25,10 @@ import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
-import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
+import type { AccountSession, RenewalContext, RenewalResult } from '../renewal/renew-certificate.js';
+import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
+import type { LifecycleEvent, RunTiming } from '../notify/lifecycle-event.js';
+import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
@@ -52,6 +55,14 @@ export interface Runtime {
    * here (`serve --redis-url`: validated by the plug-in's schema); built once per name.
    */
   tokenStore(solverName: string, entry?: { type: string } & Record<string, unknown>): Promise<ChallengeTokenStore>;
+  /** The notifiers of a certificate (its `notify`, else `defaults.notify`), each built on first use. */
+  notifierRoutes(certificate: string): NotifierRoute[];
+  /**
+   * The one place a run's per-certificate results become lifecycle events and reach the
+   * certificate's notifiers (until renewCertificate has its single exit, which will call this).
+   * Never throws; a notifier that fails is logged.
+   */
+  notify(results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -69,8 +80,14 @@ export async function createStateStore(
   return (await plugin.create(entry.options as never, { name: 'stateStore', logger: deps.logger, clock: deps.clock ?? systemClock, baseDir: deps.baseDir, stateDir: deps.stateDir })) as CertpilotStore;
 }
 
-/** Builds the runtime. Construction does no I/O (the state store's first use does, like every plug-in's). */
-export async function compose(config: ResolvedConfig, deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>> }): Promise<Runtime> {
+/**
+ * Builds the runtime. Construction does no I/O (the state store's first use does, like every
+ * plug-in's). `acmeObserver` is told of every ACME request (the metrics, with --metrics-file).
+ */
+export async function compose(
+  config: ResolvedConfig,
+  deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>>; acmeObserver?: AcmeRequestObserver | undefined },
+): Promise<Runtime> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
@@ -96,6 +113,7 @@ export async function compose(config: ResolvedConfig, deps: { logger: Logger; cl
     userAgent: `certpilot/${VERSION}`,
     logger,
     clock,
+    ...(deps.acmeObserver ? { observer: deps.acmeObserver } : {}),
   });
 
   const pluginDeps = (name: string, noun: string): PluginDeps => ({
@@ -129,7 +147,7 @@ export async function compose(config: ResolvedConfig, deps: { logger: Logger; cl
   const once = <T>(key: string, make: () => Promise<T>): Promise<T> => built.get(key, make) as Promise<T>;
 
   /** The named instance of a section, built once (wrapped as its kind says). */
-  const named = <T>(section: 'solvers' | 'deployers', name: string): Promise<T> =>
+  const named = <T>(section: 'solvers' | 'deployers' | 'notifiers', name: string): Promise<T> =>
     once(`${section}:${name}`, async () => {
       const entry = config[section][name];
       if (!entry) throw new CertpilotError('ERR_INTERNAL', `compose: no ${sectionSpec(section).noun} named "${name}"`);
@@ -200,9 +218,48 @@ export async function compose(config: ResolvedConfig, deps: { logger: Logger; cl
     const stored = await clientForStoredAccount(accountOptions(directoryUrl));
     const client =
       stored?.client ??
-      new Client({ directoryUrl, accountKey: (await generatePrivateKey('ec-p256')).key, caCertificates: [...config.acme.caCertificates], userAgent: `certpilot/${VERSION}`, logger, clock });
+      new Client({
+        directoryUrl,
+        accountKey: (await generatePrivateKey('ec-p256')).key,
+        caCertificates: [...config.acme.caCertificates],
+        userAgent: `certpilot/${VERSION}`,
+        logger,
+        clock,
+        ...(deps.acmeObserver ? { observer: deps.acmeObserver } : {}),
+      });
     clients.push(client);
     return (await rememberDirectory(client, directoryUrl, signal)) ? client : undefined;
+  };
+
+  // A notifier is built wrapped in its event filter (the kinds table's `notifier` row).
+  const notifier = (name: string): Promise<Notifier> => named<Notifier>('notifiers', name);
+
+  const notifierRoutes = (certificate: string): NotifierRoute[] => {
+    const spec = config.certificates.find((c) => c.name === certificate);
+    const names = spec?.notify ?? config.defaults.notify ?? [];
+    return names.flatMap((name) => {
+      const entry = config.notifiers[name];
+      if (!entry) return [];
+      const policy: NotifyPolicy = entry.wrapper;
+      return [{ name, policy, notifier: () => notifier(name) }];
+    });
+  };
+
+  const notify = async (results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }> => {
+    const [{ eventFromResult }, { dispatchEvents }] = await Promise.all([import('../notify/lifecycle-event.js'), import('../notify/notifier.js')]);
+    const events: LifecycleEvent[] = [];
+    for (const { result, timing } of results) {
+      const spec = config.certificates.find((c) => c.name === result.name);
+      // The expiry of a certificate this run did not renew comes from the store (its metadata only).
+      let notAfter = result.notAfter;
+      if (notAfter === undefined && notifierRoutes(result.name).some((r) => r.policy.on.includes('expiring'))) {
+        notAfter = await store.load(result.name).then((s) => s?.metadata.notAfter, () => undefined);
+      }
+      const event = eventFromResult(result, { domains: spec?.domains ?? [], timing, notAfter });
+      if (event) events.push(event);
+    }
+    const summary = await dispatchEvents(events, notifierRoutes, { logger, signal });
+    return { events, summary };
   };
 
   return {
@@ -257,6 +314,8 @@ export async function compose(config: ResolvedConfig, deps: { logger: Logger; cl
     }),
     dnsProvider,
     tokenStore,
+    notifierRoutes,
+    notify,
     close: async () => {
       await Promise.allSettled(closables.flatMap((s) => (isClosablePlugin(s) ? [s.close()] : [])));
       // Wrapped solvers (dns-01, token store) may hold their own resources too.

@@ -96,6 +96,15 @@ export const FLAGS = {
   'cache-misses-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 5000 }, help: 'remember a token the store does not have this long, so a scanner costs one read per token (default 0: off; a token written meanwhile is answered 404 until it ends)' },
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
+  'metrics-file': {
+    type: 'string', value: 'FILE', commands: ['issue', 'renew', 'status'],
+    help: "also write Prometheus metrics to FILE (node_exporter's textfile format, replaced atomically; see docs/metrics.md)",
+  },
+  html: { type: 'string', value: 'FILE', commands: ['status'], help: 'also write the status page (static HTML, no JavaScript) to FILE' },
+  'run-interval-hours': {
+    type: 'string', value: 'H', commands: ['status'], integer: { min: 1, max: 168 },
+    help: 'how often renew runs, for the cadence check (default renewal.runIntervalHours)',
+  },
   json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'state'], help: 'machine-readable output' },
   from: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to read (dir:PATH | kubernetes-secret:[NS][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N] | config)' },
   to: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to write (same forms as --from)' },

@@ -46,7 +46,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a random minute (-u USER, --log-file)', load: () => import('./commands/cron.js') },
-  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result (--json)', load: () => import('./commands/status.js') },
+  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result, cadence warnings (--json, --html FILE, --metrics-file FILE)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
@@ -58,7 +58,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: () => import('./commands/dns-persist.js'),
   },
   daemon: { summary: 'Run in the foreground and renew each certificate at its time (ARI window, lifetime, backoff, deploy retry): one process instead of cron; SIGHUP reloads, SIGTERM stops', load: () => import('./commands/daemon.js') },
-  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, SIGTERM-graceful', load: () => import('./commands/serve.js') },
+  serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, /metrics, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
 /** What a command takes besides flags, for its usage line (commands without an entry take none). */
@@ -105,16 +105,23 @@ One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl appl
 
 Nothing is issued. Versions the target already holds with other content are never overwritten;
 a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.`,
+  status: `The rows are one snapshot of the state store (no CA request), the same one the metrics and the
+status page read. --html FILE writes the status page (static HTML, no JavaScript); --metrics-file
+FILE writes the metrics for node_exporter's textfile collector. A warning on stderr names each
+certificate whose renewal window the run cadence (renewal.runIntervalHours, or --run-interval-hours)
+cannot land in, and what to do. See docs/metrics.md.`,
+  serve: `Besides the challenge path and /healthz, /metrics answers Prometheus (challenge answers by hit,
+miss and error; see docs/metrics.md).`,
 };
 
 /** Examples that end each command's help (and the top-level one): what a user types first. */
 const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   '': ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot renew', 'certpilot status'],
   issue: ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot issue -d example.com --webroot /var/www/html', 'certpilot issue --config /etc/certpilot/certpilot.yaml --name web --force'],
-  renew: ['certpilot renew', 'certpilot renew --name web --force', 'certpilot renew --dry-run', 'certpilot renew --json > result.json'],
+  renew: ['certpilot renew', 'certpilot renew --name web --force', 'certpilot renew --dry-run', 'certpilot renew --json > result.json', 'certpilot renew --metrics-file /var/lib/node_exporter/textfile/certpilot.prom'],
   deploy: ['certpilot deploy', 'certpilot deploy web --force'],
   cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron show'],
-  status: ['certpilot status', 'certpilot status --name web --json'],
+  status: ['certpilot status', 'certpilot status --name web --json', 'certpilot status --html /var/www/status/index.html --metrics-file /var/lib/node_exporter/textfile/certpilot.prom', 'certpilot status --run-interval-hours 12'],
   revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],

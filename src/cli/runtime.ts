@@ -6,6 +6,7 @@ import { CertpilotError } from '../errors.js';
 import { overridesOf } from './flags.js';
 import { createLogger, type Logger } from '../logger.js';
 import { compose, type Runtime } from './compose.js';
+import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
 import { chooseLogFormat, humanLogDestination } from './human-log.js';
 import type { CommandContext } from './main.js';
 
@@ -34,9 +35,9 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
 }
 
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
-export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger } = {}): Promise<Runtime> {
+export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined } = {}): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: options.logger ?? commandLogger(ctx, config.logLevel), env: ctx.env });
+  return compose(config, { logger: options.logger ?? commandLogger(ctx, config.logLevel), env: ctx.env, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });
 }
 
 /** The run's logger at `level`, in the format {@link chooseLogFormat} picks (human text by default). */

@@ -317,3 +317,54 @@ certificates:
   assert.notEqual(await settingsOf(base({ path: '/srv/www' })), first, 'a solver option');
   assert.notEqual(await settingsOf(base({ mode: 'plain' })), first, 'a deployer option');
 });
+
+test('notifiers: defaults.notify applies unless a certificate names its own; unknown names and bad options are reported by path', async () => {
+  const good = await loadConfig({
+    file: await withFile(`
+notifiers:
+  chat: { type: webhook, url: "https://hooks.example.com/x", secretFile: key, on: [failure, expiring], expiringDays: 7 }
+  mail: { type: email, host: smtp.example.com, from: a@example.com, to: [b@example.com] }
+defaults: { notify: [chat] }
+certificates:
+  - domains: [a.example.com]
+  - domains: [b.example.com]
+    notify: [mail, mail]
+  - domains: [c.example.com]
+    notify: []
+`),
+    cwd: '/',
+    env: {},
+  });
+  assert.deepEqual(good.certificates.map((c) => c.notify), [['chat'], ['mail'], []]);
+  const chat = good.notifiers.chat;
+  const mail = good.notifiers.mail;
+  assert.equal(chat?.type, 'webhook');
+  assert.equal(chat?.kind, 'notifier');
+  assert.deepEqual(chat?.wrapper, { on: ['failure', 'expiring'], expiringDays: 7 }, 'the event filter\'s options apart from the plug-in\'s');
+  assert.equal(chat?.type === 'webhook' ? chat.options.retries : undefined, 3, 'defaults applied');
+  assert.equal(chat?.type === 'webhook' ? 'on' in chat.options : undefined, false, 'the plug-in never sees the filter\'s options');
+  assert.equal(mail?.type === 'email' ? mail.options.port : undefined, 587);
+  assert.equal(mail?.type === 'email' ? mail.options.tls : undefined, 'starttls');
+  assert.deepEqual(mail?.wrapper.on, ['failure'], 'on failure by default');
+
+  const err = await configError(
+    loadConfig({
+      file: await withFile(`
+notifiers:
+  chat: { type: webhook, url: "ftp://nope", on: [sometimes] }
+  pager: { type: pagerduty }
+defaults: { notify: [chat] }
+certificates:
+  - domains: [a.example.com]
+    notify: [gone]
+`),
+      cwd: '/',
+      env: {},
+    }),
+  );
+  const got = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(got.get('notifiers.chat.url') ?? '', /must be an http\(s\) URL/);
+  assert.match(got.get('notifiers.chat.on[0]') ?? '', /must be one of "failure", "success", "expiring"/);
+  assert.match(got.get('notifiers.pager.type') ?? '', /use one of webhook, email/);
+  assert.match(got.get('certificates[0].notify[0]') ?? '', /"gone" is not a notifier defined under `notifiers`; defined: chat, pager/);
+});

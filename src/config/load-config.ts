@@ -35,6 +35,8 @@ export interface ResolvedCertificate {
   solvers: Readonly<Record<string, string>>;
   /** The deployer instances (keys of {@link ResolvedConfig.deployers}) run in order after a new version. */
   deploy: readonly string[];
+  /** The notifier instances (keys of {@link ResolvedConfig.notifiers}) told about its runs. */
+  notify?: readonly string[];
   /**
    * A digest (never the values: options may hold secrets) of every setting outside the certificate
    * a fix could change: the directory URL, the CA bundle, and each option of its solvers and
@@ -302,6 +304,12 @@ async function normalize(
         issues.push({ path: cert.deploy ? `${path}.deploy[${i}]` : `defaults.deploy[${i}]`, message: unknownInstance('deployer', d, deployers) });
       }
     });
+    const notify = cert.notify ?? c.defaults.notify;
+    notify.forEach((n, i) => {
+      if (!sections.notifiers[n]) {
+        issues.push({ path: cert.notify ? `${path}.notify[${i}]` : `defaults.notify[${i}]`, message: unknownInstance('notifier', n, sections.notifiers) });
+      }
+    });
     const chosen = chooseSolvers(domains, cert, c.defaults.solver, solvers, path, issues);
     const unique = [...new Set(deploy)];
     return {
@@ -313,6 +321,7 @@ async function normalize(
       ...(profile ? { profile } : {}),
       solvers: chosen,
       deploy: unique,
+      notify: [...new Set(notify)],
       settings: settingsDigest({
         directoryUrl,
         caBundle: acme.caBundle ?? null,
@@ -414,7 +423,7 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   return out as ParsedConfig;
 }
 
-function unknownInstance(kind: 'solver' | 'deployer', name: string, defined: Record<string, unknown>): string {
+function unknownInstance(kind: 'solver' | 'deployer' | 'notifier', name: string, defined: Record<string, unknown>): string {
   const list = Object.keys(defined);
   return `"${name}" is not a ${kind} defined under \`${kind}s\`${didYouMean(name, list)}; ${list.length ? `defined: ${list.join(', ')}` : `define it under ${kind}s: (see docs/plugins.md)`}`;
 }

@@ -183,6 +183,10 @@ export const certificateSchema = z
       .array(instanceName)
       .optional()
       .describe('Deployers (names under `deployers`) run in this order after each new version, and retried on the next run when one failed. Overrides `defaults.deploy`.'),
+    notify: z
+      .array(instanceName)
+      .optional()
+      .describe('Notifiers (names under `notifiers`) told about this certificate\'s runs (each filters by its own `on`). Overrides `defaults.notify`; `[]` for none.'),
   })
   .describe('A certificate to keep issued and renewed.');
 
@@ -205,6 +209,7 @@ export const configSchema = z
         profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
         solver: instanceName.default('default').describe('The solver of every certificate that names none.'),
         deploy: z.array(instanceName).default([]).describe('The deployers of every certificate that lists none.'),
+        notify: z.array(instanceName).default([]).describe('The notifiers of every certificate that lists none.'),
       })
       .prefault({})
       .describe('Defaults for every certificate.'),

@@ -101,6 +101,7 @@ export async function atomicWrite(file: string, data: string | Uint8Array, optio
   const label = options.label ?? file;
   const tmp = tmpSibling(file);
   let handle: fs.FileHandle | undefined;
+  inFlight.add(tmp);
   try {
     await faults?.(`write ${label}`);
     handle = await fs.open(tmp, 'wx', mode);
@@ -118,8 +119,18 @@ export async function atomicWrite(file: string, data: string | Uint8Array, optio
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     if (cause instanceof CertpilotError) throw cause;
     throw ioError(`writing ${file}`, cause);
+  } finally {
+    inFlight.delete(tmp);
   }
   await fsyncDir(dirname(file), faults, dirname(label));
+}
+
+/** The temporary files this process's {@link atomicWrite} calls are writing right now. */
+const inFlight = new Set<string>();
+
+/** True while an {@link atomicWrite} of this process is writing the temporary file `tmp` (a cleanup must spare it). */
+export function isWriteInFlight(tmp: string): boolean {
+  return inFlight.has(tmp);
 }
 
 /**

@@ -6,7 +6,7 @@
  * the registry test are all derived from this table and the registry, never from a list of kinds
  * of their own.
  *
- * Adding a kind (a notifier) is: one row in {@link PLUGIN_KINDS}, its section in
+ * Adding a kind is: one row in {@link PLUGIN_KINDS}, its section in
  * {@link CONFIG_SECTIONS} when it has a new one, its instance type in `PluginInstances`
  * (`plugin.ts`), and its plug-in folders. A kind with no registered plug-in adds no section.
  */
@@ -17,6 +17,8 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
+import { createFilteredNotifier, notifyOptionsShape, type NotifyOptions } from '../notify/notify-options.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { KubernetesNeeds, PluginDefinition, PluginKind, PluginUse } from './plugin.js';
 import type { PLUGINS } from './registry.js';
 
@@ -24,6 +26,7 @@ import type { PLUGINS } from './registry.js';
 export interface WrapperOptions {
   'dns-provider': Dns01Options;
   'token-store': TokenStoreSolverOptions;
+  notifier: NotifyOptions;
 }
 
 /** What certpilot wraps around a plug-in of a kind, and the options that wrapper takes. */
@@ -98,6 +101,12 @@ export const CONFIG_SECTIONS = {
       'Where accounts, certificates and renewal state are kept: `filesystem` (`stateDir` in certbot layout, the default) or `kubernetes-secret` (Secrets in a namespace; no volume needed). Locks and caches stay in `stateDir` either way. `certpilot state copy` moves state between stores.',
     default: { type: 'filesystem' },
   },
+  notifiers: {
+    shape: 'named',
+    noun: 'notifier',
+    description:
+      'Named notifiers (webhook, e-mail): who hears about failed renewals and deploys (and, if asked, successes and certificates about to expire). Certificates name theirs in `notify` (or `defaults.notify`). A notifier that fails never fails a renewal.',
+  },
 } as const satisfies Record<string, ConfigSectionSpec>;
 
 /** A configuration section that holds plug-ins. */
@@ -130,6 +139,15 @@ export const PLUGIN_KINDS = {
   deployer: { section: 'deployers', title: 'Deployers', contract: 'testing/deployer-contract.ts' },
   locker: { section: 'locker', title: 'Lockers', contract: 'testing/locker-contract.ts' },
   'state-store': { section: 'stateStore', title: 'State stores', contract: 'testing/state-store-contract.ts' },
+  notifier: {
+    section: 'notifiers',
+    title: 'Notifiers',
+    wraps: {
+      what: 'the event filter (which lifecycle events reach it)',
+      shape: notifyOptionsShape,
+      create: (notifier: Notifier, o: NotifyOptions) => createFilteredNotifier(notifier, o),
+    } satisfies KindWrapper<NotifyOptions>,
+  },
 } as const satisfies Record<PluginKind, PluginKindSpec<never>>;
 
 /** The row of a kind, typed loosely (for code that walks the table). */

@@ -19,6 +19,7 @@ import type { Locker } from '../coordination/locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { KubernetesConnectionOptions } from '../kubernetes/connection-options.js';
 import type { Logger } from '../logger.js';
+import type { Notifier } from '../notify/notifier.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 
 /**
@@ -26,7 +27,7 @@ import type { CertpilotStore } from '../storage/state-store.js';
  * certificate's solver may be a `challenge-solver`, a `dns-provider` (wrapped in the dns-01 solver)
  * or a `token-store` (wrapped in the store-backed http-01 solver).
  */
-export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'locker' | 'state-store';
+export type PluginKind = 'challenge-solver' | 'dns-provider' | 'token-store' | 'deployer' | 'locker' | 'state-store' | 'notifier';
 
 /** What each kind's factory returns (a new kind adds its row here and in `plugin-kinds.ts`). */
 export interface PluginInstances {
@@ -36,11 +37,12 @@ export interface PluginInstances {
   deployer: Deployer;
   locker: Locker;
   'state-store': CertpilotStore;
+  notifier: Notifier;
 }
 
 /** What a factory gets besides its own options. */
 export interface PluginDeps {
-  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`, the section's name for a single instance). */
+  /** The instance's name in the configuration (`solvers.<name>`, `deployers.<name>`, `notifiers.<name>`, the section's name for a single instance). */
   name: string;
   logger: Logger;
   clock: Clock;

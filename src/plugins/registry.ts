@@ -21,10 +21,12 @@ import { plugin as fileLocker } from '../coordination/file/plugin.js';
 import { plugin as leaseLocker } from '../coordination/lease/plugin.js';
 import { plugin as filesystemState } from '../storage/backends/filesystem/plugin.js';
 import { plugin as kubernetesSecretState } from '../storage/backends/kubernetes-secret/plugin.js';
+import { plugin as webhook } from '../notify/webhook/plugin.js';
+import { plugin as email } from '../notify/email/plugin.js';
 import type { PluginDefinition, PluginKind } from './plugin.js';
 
 /** Every plug-in, in docs order. */
-export const PLUGINS = [standalone, webroot, stateless, tlsAlpn, dnsPersist, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker, filesystemState, kubernetesSecretState] as const;
+export const PLUGINS = [standalone, webroot, stateless, tlsAlpn, dnsPersist, redis, rfc2136, route53, files, hook, kubernetesSecret, kubernetesReload, fileLocker, leaseLocker, filesystemState, kubernetesSecretState, webhook, email] as const;
 
 /** A registered plug-in id. */
 export type PluginId = (typeof PLUGINS)[number]['id'];

@@ -209,6 +209,12 @@ export interface StoredAccount {
 export interface AccountStore {
   loadAccount(directoryUrl: string): Promise<StoredAccount | undefined>;
   saveAccount(account: StoredAccount): Promise<void>;
+  /**
+   * Optional: saves a new account only if none is stored for its directory yet, and says whether
+   * it did (false: another process saved one first; load that one instead). Two runs that start
+   * together (two pods, two cron lines) then share one account rather than overwrite each other's.
+   */
+  createAccount?(account: StoredAccount): Promise<boolean>;
   /** Optional: removes a pending account (no `url`) the CA refused to register; idempotent. */
   deleteAccount?(directoryUrl: string): Promise<void>;
 }

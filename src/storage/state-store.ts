@@ -23,7 +23,7 @@ import type {
   StoredCertificate,
 } from './certificate-store.js';
 import { deriveMetadata } from './derive-metadata.js';
-import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
 import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
@@ -338,13 +338,18 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
 
   /** Saves an account (key, pending rollover key and record in one value). */
   async saveAccount(account: StoredAccount): Promise<void> {
-    const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl };
-    const value: Record<string, string> = {
-      'private_key.pem': account.privateKeyPem,
-      'account.json': `${JSON.stringify(record, null, 2)}\n`,
-    };
-    if (account.nextPrivateKeyPem !== undefined) value['private_key.next.pem'] = account.nextPrivateKeyPem;
-    await this.backend.put(stateKeys.account(account.directoryUrl), value);
+    await this.backend.put(stateKeys.account(account.directoryUrl), accountValue(account));
+  }
+
+  /** Saves a new account unless one is stored already (an `ifVersion: null` write); false when one was. */
+  async createAccount(account: StoredAccount): Promise<boolean> {
+    try {
+      await this.backend.put(stateKeys.account(account.directoryUrl), accountValue(account), { ifVersion: null });
+      return true;
+    } catch (err) {
+      if (err instanceof StateConflictError) return false;
+      throw err;
+    }
   }
 
   /** Removes the account of `directoryUrl` (a pending registration the CA refused); idempotent. */
@@ -413,6 +418,17 @@ export interface ArchiveRetention {
 }
 
 /** The SHA-256 of the first certificate's DER in `pem`, hex; undefined when there is none. */
+/** An account as one stored value: the key, a pending rollover key, and the record. */
+function accountValue(account: StoredAccount): StateValue {
+  const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl };
+  const value: Record<string, string> = {
+    'private_key.pem': account.privateKeyPem,
+    'account.json': `${JSON.stringify(record, null, 2)}\n`,
+  };
+  if (account.nextPrivateKeyPem !== undefined) value['private_key.next.pem'] = account.nextPrivateKeyPem;
+  return value;
+}
+
 function certificateFingerprint(pem: string, createHash: NodeCrypto['createHash']): string | undefined {
   const body = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem)?.[1];
   if (body === undefined) return undefined;

@@ -165,6 +165,15 @@ export function stateStoreContract(name: string, makeFixture: () => Promise<Stat
       assert.deepEqual(await backend.list('accounts/'), [stateKeys.account(account.directoryUrl)]);
     });
 
+    it('creates an account only where none is stored (two runs registering at once share one)', async () => {
+      const { backend } = await makeFixture();
+      const store = new StateStore(backend);
+      const first: StoredAccount = { directoryUrl: 'https://ca.test/dir', privateKeyPem: a1.privateKeyPem, createdAt: '2026-01-01T00:00:00.000Z' };
+      assert.equal(await store.createAccount(first), true);
+      assert.equal(await store.createAccount({ ...first, privateKeyPem: a2.privateKeyPem }), false, 'the second run is told one exists');
+      assert.equal((await store.loadAccount(first.directoryUrl))?.privateKeyPem, a1.privateKeyPem, 'the first key is kept');
+    });
+
     it('refuses an account record without its key (never rebuilt silently)', async () => {
       const { backend } = await makeFixture();
       await backend.put(stateKeys.account('https://ca.test/dir'), { 'account.json': '{"createdAt":"2026-01-01T00:00:00.000Z"}' });

@@ -5,7 +5,7 @@
  *
  * The attacker's code is a plain script written into the test's base directory (so the unprivileged
  * uid can read it without reading the worktree); it loops until SIGTERM, then prints how many
- * swaps it made. Needs root: {@link requireRoot} skips loudly otherwise (fails under
+ * swaps it made. Needs root: {@link requireAttackRoot} skips loudly otherwise (fails under
  * CERTPILOT_REQUIRE_SERVERS=1).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,16 +13,11 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { serversRequired } from './servers.js';
+import { requireRoot } from './servers.js';
 
 /** True when the test runs as root; else skips loudly (or throws under CERTPILOT_REQUIRE_SERVERS). */
-export function requireRoot(t: TestContext): boolean {
-  if (process.geteuid?.() === 0) return true;
-  const message = 'needs root (it races root\'s file operations from another uid)';
-  if (serversRequired()) throw new Error(`${message}; CERTPILOT_REQUIRE_SERVERS is set, so this is a failure`);
-  console.error(`\n!!! SKIPPED ${t.name}: ${message}\n`);
-  t.skip(message);
-  return false;
+export function requireAttackRoot(t: TestContext): boolean {
+  return requireRoot(t, 'it races root\'s file operations from another uid');
 }
 
 /** A numeric uid (and the same gid) that no account or group on this machine uses. */

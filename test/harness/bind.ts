@@ -14,7 +14,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
+import { formatDnsServer, query, type DnsServer } from '../../src/challenges/dns01/dns-client.js';
 import type { TsigAlgorithm, TsigKey } from '../../src/challenges/dns01/providers/rfc2136/tsig.js';
 import { resolveBinary } from './paths.js';
 import { freePort } from './ports.js';
@@ -232,4 +232,29 @@ function makeInstance(p: { server: DnsServer; key: BindKey; dir: string; logFile
       return stopped;
     },
   };
+}
+
+/**
+ * The `rfc2136` solver entry of a certpilot configuration for this BIND, which is both the
+ * nameserver updated and the resolver asked for propagation. The TSIG secret is read from
+ * `tsig.secret` beside the configuration ({@link writeTsigSecret}); `extra` overrides any option.
+ */
+export function rfc2136Solver(bind: BindInstance, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'rfc2136',
+    server: bind.server.host,
+    port: bind.server.port,
+    keyName: bind.key.name,
+    algorithm: bind.key.algorithm,
+    secretFile: 'tsig.secret',
+    resolvers: [formatDnsServer(bind.server)],
+    nameserverPort: bind.server.port,
+    propagationTimeoutSeconds: 30,
+    ...extra,
+  };
+}
+
+/** Writes `secret` (by default this BIND's key) as `tsig.secret` in `dir`, 0600, for {@link rfc2136Solver}. */
+export async function writeTsigSecret(dir: string, bind: BindInstance, secret: string = bind.key.secret): Promise<void> {
+  await writeFile(join(dir, 'tsig.secret'), `${secret}\n`, { mode: 0o600 });
 }

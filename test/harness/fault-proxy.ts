@@ -15,7 +15,9 @@ import { createServer, type Server } from 'node:https';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TestContext } from 'node:test';
 import { readTestPki } from './paths.js';
+import { startPebble, type PebbleInstance, type PebbleOptions } from './pebble.js';
 
 /** What a fault rule's `match` sees of a request. */
 export interface FaultRequest {
@@ -348,4 +350,16 @@ export function nonceRejections(log: readonly RequestLogEntry[]): NonceRejection
     return log.slice(at + 1).some((later) => later.jws?.protected.url === e.jws?.protected.url && e.replayNonce !== undefined && later.jws?.protected.nonce === e.replayNonce);
   });
   return { rejected, retried, signed: log.filter((e) => e.jws).length };
+}
+
+/**
+ * A Pebble started with `options` and a fault proxy in front of it, both stopped after the test:
+ * the set-up of every test that counts or breaks what the client sends the CA.
+ */
+export async function startProxiedPebble(t: TestContext, options: PebbleOptions = {}, proxyOptions: FaultProxyOptions = {}): Promise<{ pebble: PebbleInstance; proxy: FaultProxy }> {
+  const pebble = await startPebble(options);
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble, proxyOptions);
+  t.after(() => proxy.stop());
+  return { pebble, proxy };
 }

@@ -3,6 +3,9 @@
  * LOUDLY (a skip, never a pass, and a line on stderr); with `CERTPILOT_REQUIRE_SERVERS=1` (set
  * by `.ci/run`) a missing binary fails the test.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { pebbleBinaries, resolveBinary, type PebbleVersion } from './paths.js';
 
@@ -43,10 +46,25 @@ export function requirePebble(t: TestContext, version: PebbleVersion = '2.4'): b
  * process runs as root; otherwise skips loudly, or fails when servers are required.
  */
 export function requireRoot(t: TestContext, why: string): boolean {
-  if (process.getuid?.() === 0) return true;
+  if (process.geteuid?.() === 0) return true;
   const message = `not root: ${why}`;
   if (serversRequired()) throw new Error(`${message}; CERTPILOT_REQUIRE_SERVERS is set, so this is a failure`);
   console.error(`\n!!! SKIPPED ${t.name}: ${message}\n`);
   t.skip(message);
   return false;
+}
+
+/**
+ * A small tmpfs (`sizeKiB`) mounted on a fresh directory under `parent`, unmounted after the test:
+ * a volume that fills up for the full-disk tests. Needs root (skips loudly, or fails under
+ * CERTPILOT_REQUIRE_SERVERS); undefined when the test was skipped.
+ */
+export async function smallTmpfs(t: TestContext, parent: string, sizeKiB = 256): Promise<string | undefined> {
+  if (!requireRoot(t, 'the full-disk test mounts a tmpfs')) return undefined;
+  const mountPoint = join(parent, 'small');
+  await mkdir(mountPoint);
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', mountPoint]);
+  if (mounted.status !== 0) throw new Error(`mount tmpfs on ${mountPoint}: ${mounted.stderr.toString()}`);
+  t.after(() => void spawnSync('umount', ['-l', mountPoint]));
+  return mountPoint;
 }

@@ -133,6 +133,30 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     for (const c of [client, withNew, withOld]) c.close();
   });
 
+  test('two runs registering at once share one account: the second uses the key the first stored', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !ca) return;
+    const store = new FilesystemCertificateStore({ stateDir: await tempDir() });
+    // Both runs read "no account" before either stores one (a barrier on the second load).
+    let loads = 0;
+    let release: () => void = () => undefined;
+    const bothLoaded = new Promise<void>((resolve) => (release = resolve));
+    const racing = Object.assign(Object.create(store) as FilesystemCertificateStore, {
+      loadAccount: async (url: string) => {
+        const found = await store.loadAccount(url);
+        if (++loads === 2) release();
+        if (loads <= 2) await bothLoaded;
+        return found;
+      },
+    });
+    const options: AccountOptions = { store: racing, directoryUrl: ca.directoryUrl, caCertificates: ca.caCertificates, termsOfServiceAgreed: true, accountKeyType: 'ec-p256' };
+    const [a, b] = await Promise.all([openAccount(options), openAccount(options)]);
+    a.client.close();
+    b.client.close();
+    assert.equal(a.account.url, b.account.url, 'one account at the CA');
+    assert.equal(a.account.privateKeyPem, b.account.privateKeyPem, 'one key');
+    assert.equal((await store.loadAccount(ca.directoryUrl))?.privateKeyPem, a.account.privateKeyPem, 'the stored key is the one both use');
+  });
+
   test('an account key rollover interrupted at either side of the CA call keeps a working key', async (t) => {
     if (!requirePebble(t, '2.4') || !pebble || !ca) return;
     const store = new FilesystemCertificateStore({ stateDir: await tempDir() });

@@ -11,30 +11,18 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
-import { namedBinary, startBind } from '../harness/bind.js';
+import { namedBinary, rfc2136Solver, startBind } from '../harness/bind.js';
 import { cliPath, runCli, startCliScenario, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { fetchBuffered } from '../harness/http.js';
+import { orderUrls, startProxiedPebble, type FaultProxy } from '../harness/fault-proxy.js';
 import { freePort } from '../harness/ports.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { startRedis } from '../harness/redis.js';
 import { startServe } from '../harness/serve.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
-async function ca(t: TestContext): Promise<{ pebble: PebbleInstance; proxy: FaultProxy }> {
-  const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  return { pebble, proxy };
-}
+const ca = (t: TestContext): Promise<{ pebble: PebbleInstance; proxy: FaultProxy }> => startProxiedPebble(t, { version: '2.4', noSleep: true, authzReuse: 0 });
 
-async function addA(pebble: PebbleInstance, host: string, address: string): Promise<void> {
-  const res = await fetchBuffered(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: [address] }) });
-  assert.equal(res.status, 200, res.text);
-}
-
-const orders = (proxy: FaultProxy): number => proxy.requests.log.filter((r) => r.method === 'POST' && r.path.includes('order-plz')).length;
+const orders = (proxy: FaultProxy): number => orderUrls(proxy.requests.log).length;
 
 async function backoffOf(stateDir: string, name: string): Promise<string | undefined> {
   const state = JSON.parse(await readFile(join(stateDir, 'renewal-state', `${name}.json`), 'utf8')) as { backoffUntil?: string };
@@ -56,9 +44,9 @@ test('Redis stopped, a failed self-check, a wrong directory URL: no hold, the fi
   const podHost = '127.0.0.7';
   const lateHost = '127.0.0.8';
   const nobody = '127.0.0.9';
-  await addA(pebble, 'redis.cost.test', podHost);
-  await addA(pebble, 'late.cost.test', lateHost);
-  await addA(pebble, 'nobody.cost.test', nobody);
+  await pebble.setA('redis.cost.test', podHost);
+  await pebble.setA('late.cost.test', lateHost);
+  await pebble.setA('nobody.cost.test', nobody);
   const dir = await tempDir();
   const stateDir = join(dir, 'state');
   const config = await writeConfig(dir, {
@@ -161,17 +149,7 @@ test('rfc2136 BADSIG (a wrong TSIG secret): no hold; the corrected secret file p
     directoryUrl: pebble.directoryUrl,
     httpPort: pebble.httpPort,
     solvers: {
-      dns: {
-        type: 'rfc2136',
-        server: bind.server.host,
-        port: bind.server.port,
-        keyName: bind.key.name,
-        algorithm: bind.key.algorithm,
-        secretFile: 'tsig.secret',
-        resolvers: [formatDnsServer(bind.server)],
-        nameserverPort: bind.server.port,
-        propagationTimeoutSeconds: 30,
-      },
+      dns: rfc2136Solver(bind),
     },
     certificates: [{ name: 'sig', domains: ['sig.test'], solver: 'dns' }],
   });

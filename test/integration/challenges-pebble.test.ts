@@ -22,7 +22,7 @@ import { dnsAccountRecordName } from '../../src/challenges/dns01/account-label.j
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js';
 import { systemClock } from '../../src/clock.js';
-import { namedBinary, startBind, tsigKey, type BindInstance } from '../harness/bind.js';
+import { namedBinary, rfc2136Solver, startBind, tsigKey, writeTsigSecret, type BindInstance } from '../harness/bind.js';
 import { runCli, tempDir, writeConfig, type TestCertificate } from '../harness/certpilot.js';
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
@@ -83,8 +83,8 @@ function dnsOptions(b: BindInstance): Record<string, unknown> {
 
 /** An rfc2136 solver entry (the secret in `tsig.secret` of `dir`). */
 async function rfc2136(dir: string, b: BindInstance, extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  await writeFile(join(dir, 'tsig.secret'), `${b.key.secret}\n`, { mode: 0o600 });
-  return { type: 'rfc2136', server: b.server.host, port: b.server.port, keyName: b.key.name, algorithm: b.key.algorithm, secretFile: 'tsig.secret', ...dnsOptions(b), ...extra };
+  await writeTsigSecret(dir, b);
+  return rfc2136Solver(b, { ...dnsOptions(b), ...extra });
 }
 
 async function config(dir: string, solvers: Record<string, Record<string, unknown>>, certificates: TestCertificate[]): Promise<string> {

@@ -5,11 +5,11 @@
 // uses http-01 (certpilot's standalone listener). No TXT value is left afterwards.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
-import { startBind, namedBinary } from '../harness/bind.js';
+import { namedBinary, rfc2136Solver, startBind, writeTsigSecret } from '../harness/bind.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
@@ -36,22 +36,12 @@ test('certpilot issue: wildcard+apex via rfc2136, via a delegated CNAME, and dns
   t.after(() => pebble.stop());
 
   const dir = await tempDir();
-  await writeFile(join(dir, 'tsig.secret'), `${bind.key.secret}\n`, { mode: 0o600 });
+  await writeTsigSecret(dir, bind);
   const config = await writeConfig(dir, {
     directoryUrl: pebble.directoryUrl,
     httpPort: pebble.httpPort,
     solvers: {
-      dns: {
-        type: 'rfc2136',
-        server: bind.server.host,
-        port: bind.server.port,
-        keyName: bind.key.name,
-        algorithm: bind.key.algorithm,
-        secretFile: 'tsig.secret',
-        resolvers: [formatDnsServer(bind.server)],
-        nameserverPort: bind.server.port,
-        propagationTimeoutSeconds: 30,
-      },
+      dns: rfc2136Solver(bind),
     },
     certificates: [
       { name: 'wild', domains: ['cli.test', '*.cli.test'], solver: 'dns' },

@@ -6,16 +6,15 @@
 // standalone listener closed before the deployers run, each log line naming its deployer once, and
 // no MaxListenersExceededWarning with more than ten orders at once.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
+import { readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
-import { namedBinary, startBind } from '../harness/bind.js';
+import { namedBinary, rfc2136Solver, startBind, writeTsigSecret } from '../harness/bind.js';
 import { runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
 import { freePort } from '../harness/ports.js';
-import { requirePebble, requireServer, serversRequired } from '../harness/servers.js';
+import { requirePebble, requireServer, smallTmpfs } from '../harness/servers.js';
 
 /** Lines of `text` that are JSON log lines (what a person should not get at the default level). */
 const jsonLines = (text: string): string[] => text.split('\n').filter((l) => l.trimStart().startsWith('{'));
@@ -123,12 +122,13 @@ test('two names both REFUSED by the DNS server: ERR_DNS_UPDATE_REFUSED with both
   const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0, dnsServer: formatDnsServer(bind.server) });
   t.after(() => pebble.stop());
   const dir = await tempDir();
-  await writeFile(join(dir, 'tsig.secret'), `${bind.key.secret}\n`, { mode: 0o600 });
+  await writeTsigSecret(dir, bind);
   const config = await writeConfig(dir, {
     directoryUrl: pebble.directoryUrl,
     httpPort: pebble.httpPort,
     solvers: {
-      dns: { type: 'rfc2136', server: bind.server.host, port: bind.server.port, keyName: bind.key.name, algorithm: bind.key.algorithm, secretFile: 'tsig.secret', resolvers: [formatDnsServer(bind.server)], nameserverPort: bind.server.port },
+      // The default propagation timeout: nothing is written, so nothing waits for it.
+      dns: rfc2136Solver(bind, { propagationTimeoutSeconds: undefined }),
     },
     certificates: [{ name: 'two', domains: ['a.refused.test', 'b.refused.test'], solver: 'dns' }],
   });
@@ -145,18 +145,9 @@ test('two names both REFUSED by the DNS server: ERR_DNS_UPDATE_REFUSED with both
 
 test('a 100 % full state volume while taking the lock is ERR_STORAGE_FULL, not a permissions problem', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  if (process.getuid?.() !== 0) {
-    if (serversRequired()) throw new Error('the full-disk test mounts a tmpfs and needs root');
-    process.stderr.write(`\n!!! SKIPPED ${t.name}: needs root to mount a tmpfs\n`);
-    t.skip('needs root');
-    return;
-  }
+  const mountPoint = await smallTmpfs(t, await tempDir());
+  if (mountPoint === undefined) return;
   const s = await startCliScenario(t, { pebble: { version: '2.4', noSleep: true }, certificates: [{ name: 'full', domains: ['full.output.test'] }] });
-  const mountPoint = join(await tempDir(), 'small');
-  await mkdir(mountPoint);
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mountPoint]);
-  assert.equal(mounted.status, 0, mounted.stderr.toString());
-  t.after(() => void spawnSync('umount', ['-l', mountPoint]));
   const state = join(mountPoint, 'state');
   await writeFile(s.config, (await readFile(s.config, 'utf8')).replace(JSON.stringify(s.stateDir), JSON.stringify(state)));
   assert.equal((await runCli(['issue', '--config', s.config])).code, 0);

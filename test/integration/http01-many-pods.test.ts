@@ -15,7 +15,6 @@ import Fastify from 'fastify';
 import { expressChallengeResponder, fastifyChallengeResponder, createChallengeResponder, RedisTokenStore } from '../../src/challenges/http01/index.js';
 import { startApacheProxy } from '../harness/apache.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { fetchBuffered } from '../harness/http.js';
 import { freePort } from '../harness/ports.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { startRedis, type RedisServer } from '../harness/redis.js';
@@ -26,18 +25,13 @@ const NAMES = ['www.pods.test', 'a.pods.test', 'b.pods.test'];
 const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
 
 /** Points `host` at `address` in challtestsrv (Pebble's DNS). */
-export async function addA(pebble: PebbleInstance, host: string, address: string): Promise<void> {
-  const res = await fetchBuffered(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: [address] }) });
-  assert.equal(res.status, 200, res.text);
-}
-
 async function setup(t: TestContext): Promise<{ pebble: PebbleInstance; redis: RedisServer; dir: string; config: string } | undefined> {
   if (!requirePebble(t) || !requireServer(t, 'redis-server')) return undefined;
   const pebble = await startPebble({ noSleep: true, authzReuse: 0 });
   t.after(() => pebble.stop());
   const redis = await startRedis();
   t.after(() => redis.stop());
-  for (const [i, name] of NAMES.entries()) await addA(pebble, name, ADDRESSES[i] as string);
+  for (const [i, name] of NAMES.entries()) await pebble.setA(name, ADDRESSES[i] as string);
   const dir = await tempDir();
   const config = await writeConfig(dir, {
     directoryUrl: pebble.directoryUrl,

@@ -7,28 +7,16 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
-import { fetchBuffered } from '../harness/http.js';
+import { orderUrls, startProxiedPebble, type FaultProxy } from '../harness/fault-proxy.js';
 import { freePort } from '../harness/ports.js';
-import { startPebble, type PebbleInstance } from '../harness/pebble.js';
+import type { PebbleInstance } from '../harness/pebble.js';
 import { startRedis } from '../harness/redis.js';
 import { startServe } from '../harness/serve.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
-async function ca(t: TestContext): Promise<{ pebble: PebbleInstance; proxy: FaultProxy }> {
-  const pebble = await startPebble({ noSleep: true, authzReuse: 0 });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  return { pebble, proxy };
-}
+const ca = (t: TestContext): Promise<{ pebble: PebbleInstance; proxy: FaultProxy }> => startProxiedPebble(t, { noSleep: true, authzReuse: 0 });
 
-async function addA(pebble: PebbleInstance, host: string, address: string): Promise<void> {
-  const res = await fetchBuffered(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: [address] }) });
-  assert.equal(res.status, 200, res.text);
-}
-
-const orders = (proxy: FaultProxy): number => proxy.requests.log.filter((r) => r.method === 'POST' && r.path.includes('order-plz')).length;
+const orders = (proxy: FaultProxy): number => orderUrls(proxy.requests.log).length;
 const challengePosts = (proxy: FaultProxy): number => proxy.requests.log.filter((r) => r.method === 'POST' && r.path.includes('/chalZ/')).length;
 
 /** A server in front of a pod: passes each answer through, running `beforeAnswer` before it sends it. */
@@ -73,7 +61,7 @@ test('Redis stopped in the middle of an order: a clear error; the next run leave
   const redis = await startRedis({ persistent: true });
   t.after(() => redis.stop());
   const podHost = '127.0.0.7';
-  await addA(pebble, 'mid.pods.test', podHost);
+  await pebble.setA('mid.pods.test', podHost);
   const dir = await tempDir();
   let stopOnce = true;
   // The self-check is the last step before the CA is told: stop Redis right there, after the pod

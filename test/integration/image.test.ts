@@ -1,54 +1,35 @@
 // The container image as CI builds it (scripts/image.sh: buildah, vfs storage, chroot isolation,
 // a base made locally with mmdebstrap, DESIGN.md §5), run as users run it: as user 65532 with the
 // root read-only and the state on a mounted volume. The build is reused while the build context
-// (Dockerfile, .dockerignore, package files, src/) and the base are unchanged.
+// (Dockerfile, .dockerignore, package files, src/) and the base are unchanged, and shared with
+// kubernetes-cronjob.test.ts, whose Jobs run in this image (test/harness/container-image.ts).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot, tempDir, testCaFile } from '../harness/certpilot.js';
+import { buildImage, imageCommand, type ImageRun } from '../harness/container-image.js';
 import { startPebble } from '../harness/pebble.js';
+import { POD_CONTAINER_PREFIX } from '../harness/pod-runner.js';
 import { requirePebble, requireRoot, requireServer } from '../harness/servers.js';
 
-const imageScript = join(repoRoot, 'scripts', 'image.sh');
 const USER = '65532:65532';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `bash scripts/image.sh ARGS` with the image tag in CERTPILOT_IMAGE. */
-function image(args: string[], tag?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [imageScript, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...(tag ? { CERTPILOT_IMAGE: tag } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+type Run = ImageRun;
+const image = imageCommand;
 
 /** Runs a command in a new container of `tag`, as user 65532, the root read-only, with `volumes`. */
 function inImage(tag: string, volumes: string[], command: string[]): Promise<Run> {
   return image(['run', '--read-only', '--user', USER, ...volumes.flatMap((v) => ['--volume', v]), '--', ...command], tag);
 }
 
-/** The ids of buildah containers made from `tag`. */
+/** The ids of buildah containers made from `tag`, but the CronJob test's pod containers (kept while it runs). */
 async function containersOf(tag: string): Promise<string[]> {
   const listed = await image(['buildah', 'containers', '--json']);
   assert.equal(listed.code, 0, listed.stderr);
-  const all = (JSON.parse(listed.stdout || 'null') ?? []) as { id: string; imagename: string }[];
-  return all.filter((c) => c.imagename === tag).map((c) => c.id);
+  const all = (JSON.parse(listed.stdout || 'null') ?? []) as { id: string; imagename: string; containername: string }[];
+  return all.filter((c) => c.imagename === tag && !c.containername.startsWith(POD_CONTAINER_PREFIX)).map((c) => c.id);
 }
 
 test('the container image: built by buildah, runs as 65532 with a read-only root, issues from Pebble', { timeout: 900_000 }, async (t) => {
@@ -56,9 +37,8 @@ test('the container image: built by buildah, runs as 65532 with a read-only root
   if (!requireServer(t, 'mmdebstrap', 'Debian package mmdebstrap; run `bash scripts/setup.sh`')) return;
   if (!requireRoot(t, 'buildah with vfs storage and chroot isolation needs root here')) return;
 
-  const built = await image(['build']);
-  assert.equal(built.code, 0, built.stderr);
-  const tag = built.stdout.trim().split('\n').pop() ?? '';
+  // The one build of this test run (test/harness/container-image.ts), shared with the CronJob test.
+  const { tag, run: built } = await buildImage();
   assert.match(tag, /^localhost\/certpilot:ctx-[0-9a-f]{16}$/, built.stdout);
   const version = (JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const before = await containersOf(tag);

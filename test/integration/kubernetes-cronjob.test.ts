@@ -1,13 +1,16 @@
 // The deck's production flow as a cluster would run it, from the generated manifests: the
-// CronJob's pod spec (test/harness/pod-runner.ts: envFrom the ConfigMap, the mounted ConfigMap and
-// Secret files, the service account, user 65532) runs the built CLI against the Kubernetes
-// stand-in holding exactly the generated Role, Pebble, a Redis with a password (the Secret the
-// user creates), three `certpilot serve` pods and three apache pods: issue through Redis http-01,
-// patch the Secret, reload and verify every pod. A second Job while the first holds the Lease makes
-// no order. With any one Role rule removed the run fails naming that rule.
+// CronJob's pod spec runs in certpilot's container image (test/harness/pod-runner.ts: `buildah run`
+// of the image scripts/image.sh builds, as user 65532 with the root read-only, the ConfigMap and
+// Secret files, the emptyDirs, the claim and the service account mounted at their paths, envFrom
+// the ConfigMap) against the Kubernetes stand-in holding exactly the generated Role, Pebble, a
+// Redis with a password (the Secret the user creates), three `certpilot serve` pods and three
+// apache pods: issue through Redis http-01, patch the Secret, reload and verify every pod. Inside
+// the pod, a write outside the volumes fails with EROFS and the process is uid 65532. A second Job
+// while the first holds the Lease makes no order. With any one Role rule removed the run fails
+// naming that rule. Both --state pvc and --state secret.
 //
-// Both --state pvc and --state secret; the latter needs the state store's own declared rules (it
-// becomes a plug-in kind), and is a todo until they exist.
+// Without buildah (or root) the pods fall back to host processes and the test is a todo, never a
+// pass; with CERTPILOT_REQUIRE_SERVERS=1 that is a failure.
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +25,7 @@ import { fetchBuffered } from '../harness/http.js';
 import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
 import type { StandinRule } from '../harness/kube-standin.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
-import { preparePod, type ManifestObject } from '../harness/pod-runner.js';
+import { preparePod, startPodRuntime, type ManifestObject } from '../harness/pod-runner.js';
 import { startRedis } from '../harness/redis.js';
 import { startServe } from '../harness/serve.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
@@ -37,6 +40,15 @@ async function addA(pebble: PebbleInstance, host: string, address: string): Prom
   assert.equal(res.status, 200, res.text);
 }
 
+/** Run in the pod: who it runs as, whether it is the image, and where it can write. */
+const POD_PROBE = [
+  "const fs = require('node:fs');",
+  "const where = ['/app', '/usr/local/bin', '/var/tmp', '/run', '/etc/certpilot', '/var/run/secrets/kubernetes.io/serviceaccount', '/tmp', '/var/lib/certpilot'];",
+  'const writes = {};',
+  "for (const d of where) { const f = d + '/probe-' + process.pid; try { fs.writeFileSync(f, 'x'); fs.unlinkSync(f); writes[d] = 'ok'; } catch (e) { writes[d] = e.code; } }",
+  "console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), image: fs.existsSync('/app/certpilot.js') && process.execPath === '/usr/local/bin/node', writes }));",
+].join('\n');
+
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 const describeRule = (r: Rule): string => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` ${r.resourceNames.join(',')}` : ''}`;
 
@@ -45,8 +57,13 @@ const STATE_RULES_DECLARED = Object.hasOwn(CONFIG_SECTIONS, 'stateStore');
 
 for (const STATE of ['pvc', 'secret'] as const) {
   const todo = STATE === 'secret' && !STATE_RULES_DECLARED ? { todo: 'the state store declares no Role rules yet (it becomes a plug-in kind)' } : {};
-  void test(`--state ${STATE}: the generated CronJob, run as a cluster would: Redis http-01, the Secret, every pod reloaded and verified; a second Job makes no order; each Role rule is needed`, { timeout: 600_000, ...todo }, async (t) => {
+  void test(`--state ${STATE}: the generated CronJob, run as a cluster would: Redis http-01, the Secret, every pod reloaded and verified; a second Job makes no order; each Role rule is needed`, { timeout: 900_000, ...todo }, async (t) => {
     if (!requirePebble(t, '2.4') || !requireServer(t, 'redis-server') || !requireApache(t)) return;
+    // The image (one build per test run, shared with image.test.ts; a cold build is minutes, hence
+    // the timeout) and the container the Jobs run in.
+    const runtime = await startPodRuntime();
+    t.after(() => runtime.stop());
+    if (!runtime.inImage) t.todo(`the pods ran on the host, not in the image: ${runtime.fallbackReason}`);
     const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
     t.after(() => pebble.stop());
     const proxy = await startFaultProxy(pebble);
@@ -107,8 +124,8 @@ for (const STATE of ['pvc', 'secret'] as const) {
     const orders = (): number => orderUrls(proxy.requests.log).length;
 
     // 1. The Job: issue, the Secret, every pod reloaded and verified.
-    const job = await preparePod(podSpec, cluster);
-    assert.equal(job.env.CERTPILOT_CONFIG?.startsWith(job.root), true);
+    const job = await preparePod(podSpec, cluster, runtime);
+    if (runtime.inImage) assert.equal(job.env.CERTPILOT_CONFIG, '/etc/certpilot/certpilot.yaml');
     const first = await job.run();
     assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
     assert.match(first.stdout, /^issued +www/m);
@@ -124,9 +141,34 @@ for (const STATE of ['pvc', 'secret'] as const) {
     assert.equal(await redis.command('KEYS', '.well-known/acme-challenge/*'), '', 'no token left in Redis');
     assert.equal(orders(), 1);
 
+    // The pod as the Job ran it: in the image, uid/gid 65532, the root read-only (EROFS, not a
+    // permission: /var/tmp is 1777), the ConfigMap and service-account mounts read-only, only the
+    // emptyDir /tmp and the state volume writable.
+    if (runtime.inImage) {
+      assert.equal(podSpec.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+      const probe = await job.exec(['node', '-e', POD_PROBE]);
+      assert.equal(probe.code, 0, probe.stderr);
+      const seen = JSON.parse(probe.stdout) as { uid: number; gid: number; image: boolean; writes: Record<string, string> };
+      assert.deepEqual(
+        { uid: seen.uid, gid: seen.gid, image: seen.image },
+        { uid: 65532, gid: 65532, image: true },
+        'the Job ran in the image as 65532',
+      );
+      assert.deepEqual(seen.writes, {
+        '/app': 'EROFS',
+        '/usr/local/bin': 'EROFS',
+        '/var/tmp': 'EROFS',
+        '/run': 'EROFS',
+        '/etc/certpilot': 'EROFS',
+        '/var/run/secrets/kubernetes.io/serviceaccount': 'EROFS',
+        '/tmp': 'ok',
+        '/var/lib/certpilot': 'ok',
+      });
+    }
+
     // 2. A second Job while the first holds the Lease: no order.
     standin.putLease('certpilot-www', { holderIdentity: 'job-1_holder', leaseDurationSeconds: 300, acquireTime: new Date().toISOString().replace('Z', '000Z'), renewTime: new Date().toISOString().replace('Z', '000Z') });
-    const second = await (await preparePod(podSpec, cluster)).run(['--force']);
+    const second = await (await preparePod(podSpec, cluster, runtime)).run(['--force']);
     assert.match(second.stdout, /^locked +www/m, `${second.stdout}\n${second.stderr}`);
     assert.equal(orders(), 1, 'no order while another Job holds the Lease');
     standin.putLease('certpilot-www', { holderIdentity: '', leaseDurationSeconds: 300 });
@@ -135,7 +177,7 @@ for (const STATE of ['pvc', 'secret'] as const) {
     for (const [i, rule] of role.rules.entries()) {
       standin.rules = asRules(role.rules.filter((_, j) => j !== i));
       if (rule.resources.includes('leases') && rule.verbs.includes('create')) (standin as unknown as { leases: Map<string, unknown> }).leases.clear();
-      const run = await (await preparePod(podSpec, cluster)).run(['--force']);
+      const run = await (await preparePod(podSpec, cluster, runtime)).run(['--force']);
       const text = `${run.stdout}\n${run.stderr}`;
       assert.notEqual(run.code, 0, `the run succeeded without ${describeRule(rule)}:\n${text}`);
       const named = rule.verbs.some((v) => new RegExp(`\\b${v}\\b[^\\n]*${rule.resources[0]?.replace('/', '\\/')}|${rule.resources[0]?.replace('/', '\\/')}[^\\n]*\\b${v}\\b`).test(text));

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cliPath, runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
 import { fetchBuffered } from '../harness/http.js';
-import { requirePebble, serversRequired } from '../harness/servers.js';
+import { requirePebble, smallTmpfs } from '../harness/servers.js';
 
 async function until(condition: () => boolean, what: string, limitMs = 30_000): Promise<void> {
   for (let waited = 0; !condition(); waited += 20) {
@@ -128,18 +128,9 @@ test('SIGKILL right after finalize: the next run completes the same order, with 
 
 test('a full state directory: no order is placed, the error names the directory, the old set stays live', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  if (process.getuid?.() !== 0) {
-    if (serversRequired()) throw new Error('the full-disk test mounts a tmpfs and needs root');
-    process.stderr.write(`\n!!! SKIPPED ${t.name}: needs root to mount a tmpfs\n`);
-    t.skip('needs root');
-    return;
-  }
+  const mountPoint = await smallTmpfs(t, await tempDir());
+  if (mountPoint === undefined) return;
   const s = await startCliScenario(t, { pebble: { version: '2.4', noSleep: true }, certificates: [{ name: 'tight', domains: ['tight.full.test'] }] });
-  const mountPoint = join(await tempDir(), 'small');
-  await mkdir(mountPoint);
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mountPoint]);
-  assert.equal(mounted.status, 0, mounted.stderr.toString());
-  t.after(() => void spawnSync('umount', ['-l', mountPoint]));
   const config = await writeConfig(join(mountPoint, '..'), { directoryUrl: s.proxy.directoryUrl, httpPort: s.pebble.httpPort, certificates: [{ name: 'tight', domains: ['tight.full.test'] }] });
   const stateDir = join(mountPoint, '..', 'state');
   // writeConfig puts the state beside the config; point it into the tmpfs instead.

@@ -19,7 +19,7 @@ import { silentLogger } from '../../src/logger.js';
 import type { StoredCertificate } from '../../src/storage/certificate-store.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { pendingHttp01Challenge } from '../../src/testing/pending-challenge.js';
-import { attackWorld, attackerDir, requireRoot, snapshot, startAttacker, type AttackWorld } from '../harness/attacker.js';
+import { attackWorld, attackerDir, requireAttackRoot, snapshot, startAttacker, type AttackWorld } from '../harness/attacker.js';
 
 const ITERATIONS = 1000;
 const bundles = [makeTestBundle({ domains: ['attack.test'] }), makeTestBundle({ domains: ['attack.test'] })];
@@ -59,7 +59,7 @@ async function underAttack(world: AttackWorld, kind: 'files-swap' | 'files-prune
 
 describe('symlink races by another local user (issue 19)', { timeout: 600_000 }, () => {
   it(`files deployer: ${ITERATIONS} deploys while version directories, links and temporaries are swapped for symlinks`, async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const dir = attackerDir(world, 'target');
@@ -74,7 +74,7 @@ describe('symlink races by another local user (issue 19)', { timeout: 600_000 },
   });
 
   it(`files deployer prune: ${ITERATIONS} deploys while planted "old versions" swap a subdirectory for a link to a root-only directory`, async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const dir = attackerDir(world, 'target');
@@ -91,7 +91,7 @@ describe('symlink races by another local user (issue 19)', { timeout: 600_000 },
   });
 
   it(`webroot solver: ${ITERATIONS} present/cleanUp rounds while .well-known, acme-challenge and the token are swapped for symlinks`, async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const docroot = attackerDir(world, 'docroot');
@@ -122,7 +122,7 @@ describe('shared directories are refused unless allowSharedDir (sshd StrictModes
   };
 
   it('files deployer: a target owned by another user, a world-writable parent, a symlink in a shared parent', async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const files = fileSet({ bundle: 'cert-chain-key' });
@@ -162,7 +162,7 @@ describe('shared directories are refused unless allowSharedDir (sshd StrictModes
   });
 
   it('webroot solver: a docroot owned by another user, a world-writable parent', async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const ch = pendingHttp01Challenge('tokenAAAAAAAAAAAAAAAAAAAAAAAA');
@@ -186,7 +186,7 @@ describe('shared directories are refused unless allowSharedDir (sshd StrictModes
   });
 
   it('webroot solver: a symlinked .well-known or acme-challenge is refused, never followed', async (t) => {
-    if (!requireRoot(t)) return;
+    if (!requireAttackRoot(t)) return;
     const world = attackWorld();
     try {
       const ch = pendingHttp01Challenge('tokenBBBBBBBBBBBBBBBBBBBBBBBB');

@@ -42,6 +42,22 @@ export interface TransportStats {
   byEndpoint: Record<string, number>;
 }
 
+/** One ACME request as metrics see it: endpoint label, method, HTTP status (undefined: no answer), duration. */
+export interface AcmeRequestRecord {
+  endpoint: string;
+  method: string;
+  status: number | undefined;
+  durationMs: number;
+}
+
+/**
+ * Optional: told about every request the transport sends (retries included), after it ends. Passed
+ * down from the composition root (metrics); must not throw and must not block.
+ */
+export interface AcmeRequestObserver {
+  observe(record: AcmeRequestRecord): void;
+}
+
 /** Options for {@link AcmeTransport}. */
 export interface AcmeTransportOptions {
   /** Resolves the newNonce URL (from the directory) when the pool needs a fresh nonce. */
@@ -56,6 +72,8 @@ export interface AcmeTransportOptions {
   maxNonceAttempts?: number;
   /** Socket inactivity timeout per request; default 30 s. */
   timeoutMs?: number;
+  /** Told about each request (metrics). */
+  observer?: AcmeRequestObserver | undefined;
 }
 
 /** Options of one request. */
@@ -82,6 +100,7 @@ export class AcmeTransport {
   private readonly clock: Clock;
   private readonly maxNonceAttempts: number;
   private readonly timeoutMs: number;
+  private readonly observer: AcmeRequestObserver | undefined;
 
   constructor(options: AcmeTransportOptions) {
     const extra = options.caCertificates ?? [];
@@ -100,6 +119,7 @@ export class AcmeTransport {
     this.clock = options.clock ?? systemClock;
     this.maxNonceAttempts = options.maxNonceAttempts ?? 10;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.observer = options.observer;
     this.nonces = new NoncePool(async (signal) => {
       const url = await options.newNonceUrl(signal);
       const call = { label: 'newNonce', ...(signal ? { signal } : {}) };
@@ -144,8 +164,17 @@ export class AcmeTransport {
     this.stats.requests += 1;
     this.stats.byEndpoint[options.label] = (this.stats.byEndpoint[options.label] ?? 0) + 1;
     const started = performance.now();
+    const observe = (status: number | undefined): void => {
+      if (!this.observer) return;
+      try {
+        this.observer.observe({ endpoint: options.label, method, status, durationMs: performance.now() - started });
+      } catch {
+        // metrics never break a request
+      }
+    };
     return new Promise<AcmeResponse>((resolve, reject) => {
       const fail = (cause: Error): void => {
+        observe(undefined);
         if (signal?.aborted) {
           reject(signal.reason as Error);
           return;
@@ -181,6 +210,7 @@ export class AcmeTransport {
           res.on('end', () => {
             const status = res.statusCode ?? 0;
             if (poolNonce) this.nonces.add(res.headers['replay-nonce']);
+            observe(status);
             this.logger.debug(
               { method, url, status, ms: Math.round(performance.now() - started), endpoint: options.label },
               'acme request',

@@ -38,6 +38,19 @@ export interface ResponderServerOptions {
   connectionsCheckingIntervalMs?: number;
   /** Open sockets at most; more are closed as they come (default 1024). */
   maxConnections?: number;
+  /** Optional: counts challenge answers and serves `/metrics` (certpilot serve). */
+  metrics?: ResponderMetrics | undefined;
+}
+
+/** Path of the Prometheus exposition when {@link ResponderServerOptions.metrics} is set. */
+export const METRICS_PATH = '/metrics';
+
+/** What the server needs of a metrics registry: count an answer, render the exposition. */
+export interface ResponderMetrics {
+  /** A challenge answer: `hit` (200), `miss` (4xx), `error` (5xx). */
+  observeResponder(result: 'hit' | 'miss' | 'error'): void;
+  text(): Promise<string>;
+  readonly contentType: string;
 }
 
 /**
@@ -106,6 +119,18 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
         .catch(() => res.destroy());
       return;
     }
+    const metrics = options.metrics;
+    if (metrics && path === METRICS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      void metrics
+        .text()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(body)) });
+          res.end(req.method === 'HEAD' ? '' : body);
+          done(200);
+        })
+        .catch(() => res.destroy());
+      return;
+    }
     if (!responder.matches(path)) {
       res.writeHead(404, { ...HEALTH_HEADERS, 'content-length': String(NOT_FOUND_BODY.length) });
       res.end(req.method === 'HEAD' ? '' : NOT_FOUND_BODY);
@@ -117,10 +142,14 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
       .then((answer) => {
         res.writeHead(answer.status, answer.headers);
         res.end(answer.body);
+        metrics?.observeResponder(answer.status === 200 ? 'hit' : answer.status >= 500 ? 'error' : 'miss');
         done(answer.status);
       })
       // The responder answers store failures itself (503); anything else only closes this socket.
-      .catch(() => res.destroy());
+      .catch(() => {
+        metrics?.observeResponder('error');
+        res.destroy();
+      });
   });
   // A malformed request gets a bare 400 and a closed socket; nothing reaches the responder.
   server.on('clientError', (_err, socket) => {

@@ -12,6 +12,8 @@ import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextR
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
+import { compose } from '../compose.js';
+import { createLogger } from '../../logger.js';
 
 const ACTIONS = ['install', 'remove', 'show'] as const;
 
@@ -70,7 +72,21 @@ export async function run(ctx: CommandContext): Promise<number> {
   const parsed = parseCronSchedule(shown);
   ctx.output.out(parsed ? `Next runs: ${nextRunTimes(parsed, now, 3).map((t) => formatTime(t)).join(', ')}` : 'Next runs: (the line\'s schedule is not a daily minute/hour one; see crontab(5))');
   ctx.output.out(`Output goes to ${logFile}.`);
+  if (parsed) await warnCadence(ctx, config, parsed.hours.length * Math.max(parsed.minutes.length, 1), now);
   return EXIT.ok;
+}
+
+/** Warns (stderr) about certificates whose renewal window the schedule's runs cannot land in. */
+async function warnCadence(ctx: CommandContext, config: Awaited<ReturnType<typeof loadCommandConfig>>, runsPerDay: number, now: Date): Promise<void> {
+  if (runsPerDay <= 0) return;
+  const runtime = await compose(config, { logger: createLogger({ level: 'silent' }) });
+  try {
+    const { buildStatusSnapshot } = await import('../../renewal/status.js');
+    const snapshot = await buildStatusSnapshot({ config, store: runtime.store, now, runIntervalMs: (24 * 3_600_000) / runsPerDay });
+    for (const c of snapshot.certificates) if (c.cadence) ctx.output.err(`warning: ${c.cadence.message}`);
+  } finally {
+    await runtime.close();
+  }
 }
 
 /** One user's crontab, through the `crontab` binary. */

@@ -8,6 +8,7 @@ import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime, selectCertificates } from '../runtime.js';
 import { describe, toJson } from './renew.js';
+import { reportRun } from '../run-report.js';
 
 /** Entry point of `certpilot deploy`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -20,11 +21,16 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const context = runtime.renewalContext();
     const results = [];
+    const timed = [];
     for (const spec of specs) {
-      results.push(await deployCertificate(spec, context, { ...(ctx.values.force ? { force: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
+      const startedAt = context.clock.now();
+      const result = await deployCertificate(spec, context, { ...(ctx.values.force ? { force: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      results.push(result);
+      timed.push({ result, timing: { startedAt, finishedAt: context.clock.now() } });
     }
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
+    await reportRun(ctx, runtime, undefined, timed);
     if (ctx.signal?.aborted) return EXIT.interrupted;
     if (results.some(resultFailed)) return EXIT.failed;
     return results.some((r) => r.outcome === 'locked') ? EXIT.tempFail : EXIT.ok;

@@ -3,11 +3,13 @@ import { CertpilotError } from '../../errors.js';
 import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
-import { openRuntime, selectCertificates } from '../runtime.js';
+import { selectCertificates } from '../runtime.js';
+import { openObservedRuntime, reportRun } from '../run-report.js';
+import type { RunTiming } from '../../notify/lifecycle-event.js';
 
 /** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
-  const runtime = await openRuntime(ctx, mode.explicit);
+  const { runtime, metrics } = await openObservedRuntime(ctx, mode.explicit);
   try {
     const specs = selectCertificates(ctx, runtime.config);
     if (specs.length === 0) {
@@ -19,15 +21,19 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       });
     }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
+    const timed: { result: RenewalResult; timing: RunTiming }[] = [];
     const results = await renewAll(specs, runtime.renewalContext(), {
       concurrency,
+      onResult: (result, timing) => timed.push({ result, timing }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.values.force ? { force: true } : {}),
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
-    return exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
+    const reported = await reportRun(ctx, runtime, metrics, timed);
+    const code = exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
+    return code === EXIT.ok && !reported ? EXIT.failed : code;
   } finally {
     await runtime.close();
   }

@@ -2,7 +2,9 @@
  * `certpilot serve`: the http-01 responder any pod can run (issue 7). Answers
  * `/.well-known/acme-challenge/<token>` from the shared token store (a `redis` solver of the
  * configuration, or `--redis-url`), or statelessly from the account thumbprint (`--thumbprint`);
- * `/healthz` checks the store. Logs on stderr (`--log-format json` for a log collector); SIGTERM stops it gracefully (exit 0).
+ * `/healthz` checks the store, `/metrics` is Prometheus (answers by hit, miss, error; see
+ * docs/metrics.md). Logs on stderr (`--log-format json` for a log collector); SIGTERM stops it
+ * gracefully (exit 0).
  *
  *   certpilot serve --listen 0.0.0.0:8080 --solver pods [--allow-host www.example.com]...
  *   certpilot serve --redis-url redis://redis:6379 [--redis-prefix .well-known/acme-challenge/]
@@ -62,7 +64,10 @@ export async function run(ctx: CommandContext): Promise<number> {
       // Not fatal: the store may come up after us; /healthz says so until then.
       logger.warn('http-01 responder: the token store does not answer yet; /healthz fails and lookups answer 503 until it does');
     }
-    server = await startResponderServer({ responder, host, port, logger });
+    // /metrics beside the answers: hits, misses, errors and the process (prom-client loaded only here).
+    const { CertpilotMetrics } = await import('../../notify/metrics.js');
+    const metrics = new CertpilotMetrics({ processMetrics: true });
+    server = await startResponderServer({ responder, host, port, logger, metrics });
     logger.info(
       { listen: `${server.address.address}:${server.address.port}`, mode: store === undefined ? 'stateless' : 'store', allowedHosts: v['allow-host'] ?? [] },
       'http-01 responder: listening',

@@ -1,17 +1,20 @@
-/** `certpilot status`: one row per certificate, from the state directory; no CA request. */
-import { readPersistNote } from '../../challenges/dns-persist01/persist-notes.js';
-import { isDeployed } from '../../deploy/deploy-chain.js';
+/**
+ * `certpilot status`: one row per certificate, from the state store; no CA request. The rows are
+ * the status snapshot (src/renewal/status.ts) that metrics and the status page read too.
+ * `--html FILE` writes the status page, `--metrics-file FILE` the metrics; a run cadence that
+ * cannot land inside a certificate's renewal window is warned about on stderr.
+ */
+import { resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
-import { decideRenewal } from '../../renewal/renew-certificate.js';
+import { buildStatusSnapshot, snapshotProblems, type CertificateStatus, type StatusSnapshot } from '../../renewal/status.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
-import { openRuntime } from '../runtime.js';
-import type { DeploymentRecord, RenewalState } from '../../storage/certificate-store.js';
+import { openObservedRuntime, writeSnapshotMetrics } from '../run-report.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
-  const runtime = await openRuntime(ctx, true);
+  const { runtime, metrics } = await openObservedRuntime(ctx, true);
   try {
     const { config, store, clock } = runtime;
     const now = clock.now();
@@ -21,143 +24,66 @@ export async function run(ctx: CommandContext): Promise<number> {
         hint: 'Check --state-dir (or stateDir in the configuration); a first `certpilot issue` creates it.',
       });
     }
-    // Stored certificates, and the names with only a renewal state: a one-off whose first issuance failed.
-    const names = [...new Set([...config.certificates.map((c) => c.name), ...(await store.list()), ...(await store.listStates())])];
-    const selected = ctx.values.name?.length && !ctx.values.domain?.length ? names.filter((n) => ctx.values.name?.includes(n)) : names;
-    const rows = await Promise.all(
-      selected.map(async (name) => {
-        const spec = config.certificates.find((c) => c.name === name);
-        // One certificate's unreadable files make its own row a problem, never the whole table.
-        let stored: Awaited<ReturnType<typeof store.load>>;
-        let state: Awaited<ReturnType<typeof store.loadState>>;
-        try {
-          [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
-        } catch (err) {
-          const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
-          return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
-        }
-        // The same planning call `renew` makes, with the next run's time when the interval is known.
-        const runIntervalMs = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
-        const decision = spec ? decideRenewal(spec, stored, state, now, { runIntervalMs }) : undefined;
-        const deployers = (spec?.deploy ?? []).map((deployer) => {
-          const record = state.deployments?.[deployer];
-          return {
-            deployer,
-            version: record?.version,
-            result: record?.result,
-            at: record?.at,
-            current: stored ? isDeployed(record, stored) : false,
-            ...(record?.result === 'failure' ? { code: record.code, message: record.message } : {}),
-          };
-        });
-        // dns-persist-01 names: the standing record as the solver last saw it (no DNS lookup here).
-        const dnsPersist = await Promise.all(
-          Object.entries(spec?.solvers ?? {})
-            .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
-            .map(async ([domain, solver]) => {
-              const note = await readPersistNote(config.stateDir, domain);
-              const entry = config.solvers[solver];
-              const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
-              const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
-              return {
-                name: domain,
-                record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
-                checkedAt: note?.checkedAt,
-                persistUntil: note?.persistUntil,
-                warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
-              };
-            }),
-        );
-        const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
-        const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
-        return {
-          name,
-          configured: spec !== undefined,
-          domains: spec?.domains ?? stored?.metadata.domains ?? [],
-          version: stored?.version,
-          notBefore: stored?.metadata.notBefore,
-          notAfter: stored?.metadata.notAfter,
-          remainingMs: notAfter ? notAfter.getTime() - now.getTime() : undefined,
-          profile: stored?.metadata.profile,
-          issuer: stored?.metadata.issuer,
-          ariWindow: state.ari
-            ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime, ...(state.ari.explanationUrl ? { explanationUrl: state.ari.explanationUrl } : {}) }
-            : undefined,
-          due: decision?.due ?? false,
-          reason: decision?.reason,
-          decision: decision?.message ?? 'not in the configuration',
-          nextRenewal: next?.toISOString(),
-          lastResult: lastResultOf(state, spec?.deploy ?? []),
-          failureCount: state.failureCount,
-          files: stored?.paths,
-          deployers,
-          dnsPersist,
-          problem: undefined as { code: string; message: string; hint: string } | undefined,
-        };
-      }),
-    );
-    const problems = rows.filter((r) => r.problem !== undefined);
+    const names = ctx.values.name?.length && !ctx.values.domain?.length ? ctx.values.name : undefined;
+    const runIntervalHours = ctx.values['run-interval-hours'];
+    const snapshot = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
+    const rows = snapshot.certificates;
+    const problems = snapshotProblems(snapshot);
+    let failed = problems.length > 0;
+    if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
+    if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
+    for (const r of rows) if (r.cadence) ctx.output.err(`warning: ${r.cadence.message}`);
     if (ctx.values.json) {
       ctx.output.out(JSON.stringify(rows, null, 2));
-      return problems.length ? EXIT.failed : EXIT.ok;
+      return failed ? EXIT.failed : EXIT.ok;
     }
     if (rows.length === 0) {
       ctx.output.out('No certificates configured or stored.');
-      return EXIT.ok;
+      return failed ? EXIT.failed : EXIT.ok;
     }
-    ctx.output.out(
-      table(
-        ['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'],
-        rows.map((r) => (r.problem || !('due' in r) ? [r.configured ? r.name : `${r.name} (not configured)`, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem?.code ?? ''}`, '-'] : [
-          r.configured ? r.name : `${r.name} (not configured)`,
-          r.version === undefined ? '-' : `v${r.version}`,
-          r.domains.join(','),
-          formatTime(r.notAfter),
-          r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
-          r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
-          r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
-          r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
-          // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
-          (r.deployers ?? []).length === 0
-            ? '-'
-            : (r.deployers ?? [])
-                .map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`)
-                .join(' '),
-        ])),
-      ).join('\n'),
-    );
+    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, now))).join('\n'));
     for (const r of rows) {
-      for (const p of ('dnsPersist' in r ? r.dnsPersist : undefined) ?? []) {
+      for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
         ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
         if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
       }
     }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
-    return problems.length ? EXIT.failed : EXIT.ok;
+    return failed ? EXIT.failed : EXIT.ok;
   } finally {
     await runtime.close();
   }
 }
 
-/**
- * The last result a person should see: the last renewal attempt, unless a deployer of the
- * certificate failed since (then `success` would hide that the new version is not where it
- * should be): that failure, with `stage: 'deploy'` and the deployer's name.
- */
-export function lastResultOf(
-  state: RenewalState,
-  deploy: readonly string[],
-): (NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string }) | undefined {
-  const attempt = state.lastAttempt;
-  const since = attempt ? Date.parse(attempt.at) : -Infinity;
-  const failed = deploy
-    .map((name) => [name, state.deployments?.[name]] as const)
-    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
-    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
-  if (failed) {
-    const [deployer, record] = failed;
-    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+function textRow(r: CertificateStatus, now: Date): string[] {
+  const name = r.configured ? r.name : `${r.name} (not configured)`;
+  if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
+  return [
+    name,
+    r.version === undefined ? '-' : `v${r.version}`,
+    r.domains.join(','),
+    formatTime(r.notAfter),
+    r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
+    r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
+    r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
+    r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
+    // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
+    (r.deployers ?? []).length === 0
+      ? '-'
+      : (r.deployers ?? []).map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`).join(' '),
+  ];
+}
+
+async function writePage(ctx: CommandContext, snapshot: StatusSnapshot): Promise<boolean> {
+  const file = resolve(ctx.cwd, ctx.values.html as string);
+  const [{ renderStatusPage }, { atomicWrite }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
+  try {
+    await atomicWrite(file, renderStatusPage(snapshot), { mode: 0o644 });
+    return true;
+  } catch (cause) {
+    const err = new CertpilotError('ERR_STATUS_PAGE_WRITE', `status: writing the page ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    ctx.output.err(`error ${err.code}: ${err.message}\n  hint: ${err.hint}`);
+    return false;
   }
-  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
 }

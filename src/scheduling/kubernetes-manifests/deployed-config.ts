@@ -7,6 +7,7 @@
  */
 import { isMap, isScalar, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { CertpilotError } from '../../errors.js';
+import { CONFIG_SECTIONS, sectionSpec, type SectionName } from '../../plugins/plugin-kinds.js';
 import { isSecretFieldName, SECRET_MAP_FIELD_NAMES } from '../../redact.js';
 
 /** Where the ConfigMap with the configuration is mounted, and the file's name in it. */
@@ -104,17 +105,15 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
   if (locker && typeOf(locker) !== 'lease') throw conflict('locker', `is type ${typeOf(locker) ?? '?'}: a file lock does not reach across pods`, 'Remove `locker` (the manifests use `type: lease`) or set `type: lease`.');
   if (!locker) doc.set('locker', doc.createNode({ type: 'lease' }));
 
-  // In the cluster every Kubernetes plug-in uses the pod's service account.
+  // In the cluster every Kubernetes plug-in uses the pod's service account. Every plug-in section
+  // of the table of kinds: each named instance (`solvers.<name>`), or the single one (`locker`).
   const sections: [string, YAMLMap][] = [];
-  for (const section of ['solvers', 'deployers']) {
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
     const m = mapAt(doc, [section]);
     if (!m) continue;
-    for (const item of m.items) if (isScalar(item.key) && isMap(item.value)) sections.push([`${section}.${String(item.key.value)}`, item.value]);
+    if (sectionSpec(section).shape === 'single') sections.push([section, m]);
+    else for (const item of m.items) if (isScalar(item.key) && isMap(item.value)) sections.push([`${section}.${String(item.key.value)}`, item.value]);
   }
-  const lockerMap = mapAt(doc, ['locker']);
-  if (lockerMap) sections.push(['locker', lockerMap]);
-  const storeMap = mapAt(doc, ['stateStore']);
-  if (storeMap) sections.push(['stateStore', storeMap]);
   for (const [where, map] of sections) {
     for (const [key, path] of [['kubeconfig', [where]], ['kubeconfig', [where, 'selfCheck', 'pods']]] as const) {
       const inner = path.length === 1 ? map : (map.getIn(path.slice(1)) as unknown);
@@ -145,6 +144,11 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
         const inner = path.slice(2);
         const secretKey = [...inner, kebab(fileField)].map(kebab).join('-');
         const ref = secrets.get(secretName) ?? { name: secretName, keys: new Map<string, string>() };
+        const taken = ref.keys.get(secretKey);
+        if (taken !== undefined && taken !== field) {
+          // Two instances of one name in two sections (a solver and a notifier `main`) would share a key.
+          throw conflict(field, `would be key ${secretKey} of Secret ${secretName}, which already holds ${taken}`, 'Give one of the two instances another name, then generate again.');
+        }
         ref.keys.set(secretKey, field);
         secrets.set(secretName, ref);
         map.delete(key);
@@ -161,14 +165,15 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
   };
   const acme = mapAt(doc, ['acme']);
   if (acme) walk(acme, ['acme'], `${options.name}-eab`);
-  const solvers = mapAt(doc, ['solvers']);
-  for (const item of solvers?.items ?? []) {
-    if (!isScalar(item.key) || !isMap(item.value)) continue;
-    const solver = String(item.key.value);
-    if (typeOf(item.value) === 'redis') redisSolvers.push(solver);
-    walk(item.value, ['solvers', solver], `${options.name}-${dnsLabel(solver)}`);
+  // Every named section of the table (solvers, deployers, notifiers…): one Secret per instance.
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    if (sectionSpec(section).shape !== 'named') continue;
+    for (const item of mapAt(doc, [section])?.items ?? []) {
+      if (!isScalar(item.key) || !isMap(item.value)) continue;
+      const instance = String(item.key.value);
+      if (section === 'solvers' && typeOf(item.value) === 'redis') redisSolvers.push(instance);
+      walk(item.value, [section, instance], `${options.name}-${dnsLabel(instance)}`);
+    }
   }
-  const deployers = mapAt(doc, ['deployers']);
-  for (const item of deployers?.items ?? []) if (isScalar(item.key) && isMap(item.value)) walk(item.value, ['deployers', String(item.key.value)], `${options.name}-${dnsLabel(String(item.key.value))}`);
   return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers };
 }

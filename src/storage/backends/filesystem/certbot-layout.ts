@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import type { Logger } from '../../../logger.js';
 import type { CertificatePaths } from '../../state-backend.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling } from '../../../fs/atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, isWriteInFlight } from '../../../fs/atomic-write.js';
 import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 
@@ -285,7 +285,7 @@ export class CertbotLayout {
   /** Removes temporary files a crashed write left in `dir` (the caller's Locker excludes a live writer). */
   async removeTmpFiles(dir: string, label: string): Promise<void> {
     for (const entry of await readdirOrEmpty(dir)) {
-      if (!isTmpSibling(entry)) continue;
+      if (!isTmpSibling(entry) || writerAlive(join(dir, entry))) continue;
       await this.faults?.(`cleanup ${label}/${entry}`);
       await fs.rm(join(dir, entry), { force: true });
     }
@@ -338,5 +338,23 @@ export async function readdirOrEmpty(dir: string): Promise<string[]> {
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return [];
     throw ioError(`listing ${dir}`, err);
+  }
+}
+
+/**
+ * True when the temporary file's writer (the pid in its name, see `tmpSibling`) is another live
+ * process on this host: its write is in flight, and removing the file would fail that write
+ * (two runs saving one account at once), and so is one of this process's own writes still in
+ * flight. A dead writer's copy, or our own left by an earlier failure, is what the cleanup is for.
+ */
+function writerAlive(tmp: string): boolean {
+  const pid = Number(/\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(tmp)?.[1]);
+  if (pid === process.pid) return isWriteInFlight(tmp);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -297,6 +297,35 @@ describe('FilesystemCertificateStore accounts', () => {
     assert.ok(existsSync(join(stateDir, 'accounts', 'acme-v02.api.letsencrypt.org_directory', 'account.json')));
   });
 
+  it('creates an account once, in a 0700 directory with the key 0600; a second create is refused and changes nothing', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    const account = { directoryUrl: 'https://localhost:14000/dir', privateKeyPem: keyPem, createdAt: '2026-01-01T00:00:00.000Z' };
+    const results = await Promise.all([store.createAccount(account), store.createAccount({ ...account, privateKeyPem: 'second' })]);
+    assert.deepEqual([...results].sort(), [false, true], 'exactly one of two creates at once wins');
+    const dir = join(stateDir, 'accounts', 'localhost_14000_dir');
+    assert.equal(mode(dir), 0o700);
+    assert.equal(mode(join(dir, 'private_key.pem')), 0o600);
+    const kept = (await store.loadAccount(account.directoryUrl))?.privateKeyPem;
+    assert.equal(kept, results[0] ? keyPem : 'second', 'the winner\'s key is stored');
+    assert.deepEqual(readdirSync(join(stateDir, 'accounts')), ['localhost_14000_dir'], 'no staging directory left behind');
+  });
+
+  it('a save removes temporary copies left by dead writers, never one a live process is writing', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    const account = { directoryUrl: 'https://localhost:14000/dir', privateKeyPem: keyPem, createdAt: '2026-01-01T00:00:00.000Z' };
+    await store.saveAccount(account);
+    const dir = join(stateDir, 'accounts', 'localhost_14000_dir');
+    const live = `.private_key.pem.${process.ppid}.0123abcd.tmp`;
+    const dead = `.private_key.pem.${2 ** 22 + 7}.0123abcd.tmp`;
+    writeFileSync(join(dir, live), 'in flight', { mode: 0o600 });
+    writeFileSync(join(dir, dead), 'crashed', { mode: 0o600 });
+    await store.saveAccount({ ...account, url: 'https://localhost:14000/my-account/1' });
+    assert.ok(existsSync(join(dir, live)), 'the live writer\'s file stays');
+    assert.ok(!existsSync(join(dir, dead)), 'the dead writer\'s copy of the key is gone');
+  });
+
   it('treats an account record without its key as corrupt', async () => {
     const stateDir = freshDir();
     const store = new FilesystemCertificateStore({ stateDir });

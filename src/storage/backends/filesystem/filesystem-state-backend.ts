@@ -25,7 +25,7 @@ import { promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import { silentLogger, type Logger } from '../../../logger.js';
-import { atomicWrite, ensureDir, ioError, setAside as setAsideFile } from '../../../fs/atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, setAside as setAsideFile, tmpSibling } from '../../../fs/atomic-write.js';
 import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 import {
@@ -166,6 +166,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         this.onlyFields(key, value, ACCOUNT_FIELDS);
         const dir = join(this.stateDir, 'accounts', k.folder);
         const label = `accounts/${k.folder}`;
+        if (options.ifVersion === null) return this.createAccountDir(key, dir, label, value);
         await ensureDir(dir, faults, label);
         // A crashed earlier save may have left a temporary copy of a key: never let it linger.
         await this.layout.removeTmpFiles(dir, label);
@@ -283,6 +284,42 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     if (texts[0]?.[1] === undefined) return undefined;
     const value = Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
     return { value, version: contentVersion(value) };
+  }
+
+  /**
+   * Writes a new account only if none exists, atomically across processes: the files are made in
+   * a staging directory beside it, which is then renamed onto the account's directory. rename(2)
+   * fails when the target is a directory with entries, so of two runs creating the same account
+   * at once exactly one wins; the other gets a {@link StateConflictError} and nothing of its own
+   * is left behind.
+   */
+  private async createAccountDir(key: string, dir: string, label: string, value: StateValue): Promise<string> {
+    const faults = this.faults;
+    const root = join(this.stateDir, 'accounts');
+    await ensureDir(root, faults, 'accounts');
+    const staging = tmpSibling(dir);
+    try {
+      await fs.mkdir(staging, { mode: 0o700 });
+    } catch (err) {
+      throw ioError(`creating ${staging}`, err);
+    }
+    try {
+      for (const field of ['private_key.next.pem', 'private_key.pem', 'account.json']) {
+        const text = value[field];
+        if (text !== undefined) await atomicWrite(join(staging, field), text, { mode: 0o600, faults, label: `${label}/${field}` });
+      }
+      await faults?.(`rename ${label}`);
+      try {
+        await fs.rename(staging, dir);
+      } catch (err) {
+        if (hasErrno(err, 'ENOTEMPTY') || hasErrno(err, 'EEXIST')) throw new StateConflictError(key, 'it exists already');
+        throw ioError(`renaming ${staging} to ${dir}`, err);
+      }
+      await fsyncDir(root, faults, 'accounts');
+      return contentVersion(value);
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 
   private async check(key: string, { ifVersion }: WriteOptions): Promise<void> {

@@ -9,6 +9,7 @@ import { CertpilotError } from '../../../../errors.js';
 import type { Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
 import { Http01Solver, DEFAULT_TOKEN_TTL_SECONDS } from '../../http01-solver.js';
+import { listenAnyHost } from '../../../listen-any.js';
 import { MemoryTokenStore } from '../../memory-token-store.js';
 import { createChallengeResponder } from '../../responder.js';
 import type { NodeRequestListener } from '../../middleware/node.js';
@@ -129,15 +130,8 @@ export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
 
   private async start(): Promise<{ server: Server; address: ListenAddress }> {
     await this.closing;
-    if (this.host !== undefined) return this.bind(this.host);
-    try {
-      return await this.bind('::');
-    } catch (err) {
-      const errno = err instanceof CertpilotError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-      if (errno !== 'EAFNOSUPPORT' && errno !== 'EADDRNOTAVAIL') throw err;
-      // No IPv6 on this host: all IPv4 interfaces instead.
-      return this.bind('0.0.0.0');
-    }
+    // No host named: every interface, or every IPv4 one on a host without IPv6.
+    return listenAnyHost(this.host, (host) => this.bind(host));
   }
 
   private bind(host: string): Promise<{ server: Server; address: ListenAddress }> {

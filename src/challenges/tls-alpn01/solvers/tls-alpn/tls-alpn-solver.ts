@@ -18,6 +18,7 @@ import type { Clock } from '../../../../clock.js';
 import type { Logger } from '../../../../logger.js';
 import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
 import { ACME_TLS_1, createValidationCertificate, serverNameOf, validationKey } from '../../validation-certificate.js';
+import { listenAnyHost } from '../../../listen-any.js';
 import { createHash } from 'node:crypto';
 
 /** Options of {@link TlsAlpnSolver}. */
@@ -85,14 +86,7 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver {
   }
 
   private async start(): Promise<{ server: Server; port: number }> {
-    if (this.host !== undefined) return this.bind(this.host);
-    try {
-      return await this.bind('::');
-    } catch (err) {
-      const errno = err instanceof CertpilotError ? (err.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
-      if (errno !== 'EAFNOSUPPORT' && errno !== 'EADDRNOTAVAIL') throw err;
-      return this.bind('0.0.0.0');
-    }
+    return listenAnyHost(this.host, (host) => this.bind(host));
   }
 
   private bind(host: string): Promise<{ server: Server; port: number }> {

@@ -1,0 +1,42 @@
+/**
+ * The options every notifier instance takes besides its plug-in's own (which events it is sent),
+ * and the event filter certpilot wraps around each notifier: the `notifier` row of the table of
+ * kinds (`plugins/plugin-kinds.ts`), as the dns-01 solver is the `dns-provider` row's wrapper.
+ */
+import { z } from 'zod';
+import type { LifecycleEvent } from './lifecycle-event.js';
+import type { Notifier } from './notifier.js';
+
+/** Taken by each `notifiers.<name>` entry beside its plug-in's options (no key may be in both). */
+export const notifyOptionsShape = {
+  on: z
+    .array(z.enum(['failure', 'success', 'expiring']))
+    .min(1)
+    .default(['failure'])
+    .describe('Which events this notifier gets: `failure` (a renewal or a deploy failed; the default), `success` (issued, renewed, deployed), `expiring` (the certificate expires within `expiringDays` and this run did not renew it).'),
+  expiringDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(365)
+    .default(14)
+    .describe('With `on: [expiring]`: notify when the live certificate expires in fewer than this many days and was not renewed.'),
+} as const;
+
+/** The notify options of an instance, defaults applied (the wrapper's options in the resolved configuration). */
+export type NotifyOptions = z.output<z.ZodObject<typeof notifyOptionsShape>>;
+
+/**
+ * Wraps a notifier in its event filter: events its `on` / `expiringDays` do not ask for are
+ * dropped here, so a notifier plug-in only ever sees what it was configured for. (The dispatch
+ * asks the same question first, so a notifier no event wants is never even loaded.)
+ */
+export async function createFilteredNotifier(inner: Notifier, options: NotifyOptions): Promise<Notifier> {
+  const { wants } = await import('./notifier.js');
+  // The inner notifier is closed by compose (it holds the SMTP connection), not through this.
+  return {
+    notify: async (event: LifecycleEvent, o?: { signal?: AbortSignal }) => {
+      if (wants(options, event)) await inner.notify(event, o);
+    },
+  };
+}

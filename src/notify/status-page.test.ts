@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { StatusSnapshot } from '../renewal/status.js';
+import { renderStatusPage } from './status-page.js';
+
+const snapshot = (lastResult: NonNullable<StatusSnapshot['certificates'][number]['lastResult']>): StatusSnapshot => ({
+  generatedAt: '2026-01-10T00:00:00.000Z',
+  certificates: [{ name: 'site', configured: true, domains: ['site.example'], version: 2, lastResult, deployers: [] }],
+});
+
+test('the last result says when it is a deployer\'s failure since the renewal (stage and deployer, escaped), never a bare failure of the renewal', () => {
+  const html = renderStatusPage(
+    snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'deploy', deployer: 'reload<b>', code: 'ERR_DEPLOY_HOOK_FAILED', message: 'exit 1' }),
+  );
+  assert.match(html, /<span class="result failed">deploy <span class="stage-deployer">reload&#60;b&#62;<\/span> failure<\/span>/);
+  assert.match(html, /ERR_DEPLOY_HOOK_FAILED/);
+  const renewal = renderStatusPage(snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'renewal', code: 'ERR_ACME_PROBLEM', message: 'unauthorized' }));
+  assert.match(renewal, /<span class="result failed">failure<\/span>/);
+  assert.doesNotMatch(renewal, /stage-deployer/);
+});

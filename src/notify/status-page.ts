@@ -1,0 +1,125 @@
+/**
+ * The status page: one server-rendered, read-only HTML page of the status snapshot
+ * (renewal/status.ts). `certpilot status --html FILE` writes it for cron users; a long-running
+ * certpilot can serve the same string. No JavaScript, no external resource: the timeline bars are
+ * plain elements sized in percent. Every value passes through {@link escapeHtml}; the snapshot
+ * holds no key and no secret, and nothing else is read.
+ */
+import { formatDuration } from '../duration.js';
+import type { CertificateStatus, StatusSnapshot } from '../renewal/status.js';
+import { VERSION } from '../version.js';
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const pct = (t: number, from: number, to: number): number => Math.min(100, Math.max(0, ((t - from) / (to - from)) * 100));
+const fmt = (n: number): string => n.toFixed(2);
+const time = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+
+function timeline(c: CertificateStatus, now: number): string {
+  const from = c.notBefore ? Date.parse(c.notBefore) : NaN;
+  const to = c.notAfter ? Date.parse(c.notAfter) : NaN;
+  if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return '<div class="bar empty" title="no live certificate">no live certificate</div>';
+  const parts: string[] = [];
+  const elapsed = pct(now, from, to);
+  parts.push(`<div class="elapsed" style="width:${fmt(elapsed)}%"></div>`);
+  if (c.ariWindow) {
+    const s = pct(Date.parse(c.ariWindow.start), from, to);
+    const e = pct(Date.parse(c.ariWindow.end), from, to);
+    parts.push(
+      `<div class="ari-window" style="left:${fmt(s)}%;width:${fmt(Math.max(e - s, 0.5))}%" title="ARI window ${escapeHtml(time(c.ariWindow.start))} – ${escapeHtml(time(c.ariWindow.end))}"></div>`,
+    );
+  }
+  if (c.nextRenewal) {
+    parts.push(`<div class="next-renewal" style="left:${fmt(pct(Date.parse(c.nextRenewal), from, to))}%" title="next renewal ${escapeHtml(time(c.nextRenewal))}"></div>`);
+  }
+  parts.push(`<div class="now" style="left:${fmt(elapsed)}%" title="now"></div>`);
+  const label = `valid ${time(c.notBefore)} – ${time(c.notAfter)}`;
+  return `<div class="bar" role="img" aria-label="${escapeHtml(label)}" title="${escapeHtml(label)}">${parts.join('')}</div>`;
+}
+
+function lastResult(c: CertificateStatus): string {
+  const last = c.lastResult;
+  if (!last) return '<span class="result none">never attempted</span>';
+  const cls = last.result === 'success' ? 'ok' : 'failed';
+  const detail = last.result === 'failure' ? ` <code>${escapeHtml(last.code ?? '')}</code> ${escapeHtml(last.message ?? '')}` : '';
+  // A deployer that failed since the renewal is the last result (never a bare "success" then).
+  const stage = last.stage === 'deploy' ? `deploy${last.deployer ? ` <span class="stage-deployer">${escapeHtml(last.deployer)}</span>` : ''} ` : '';
+  return `<span class="result ${cls}">${stage}${escapeHtml(last.result)}</span> ${escapeHtml(time(last.at))}${detail}`;
+}
+
+function deployers(c: CertificateStatus): string {
+  const list = c.deployers ?? [];
+  if (list.length === 0) return '<span class="none">none</span>';
+  return `<ul class="deployers">${list
+    .map((d) => {
+      const state = d.result === 'failure' ? 'failed' : d.current ? 'current' : d.version === undefined ? 'never' : 'behind';
+      const version = d.version === undefined ? 'nothing' : `v${d.version}`;
+      return `<li class="deployer ${state}" data-deployer="${escapeHtml(d.deployer)}"><b>${escapeHtml(d.deployer)}</b>: ${escapeHtml(version)} <span class="state">${escapeHtml(state)}</span>${d.at ? ` <small>${escapeHtml(time(d.at))}</small>` : ''}${d.result === 'failure' ? ` <code>${escapeHtml(d.code ?? '')}</code>` : ''}</li>`;
+    })
+    .join('')}</ul>`;
+}
+
+function row(c: CertificateStatus, now: number): string {
+  if (c.problem) {
+    return `<tr class="cert problem" data-name="${escapeHtml(c.name)}"><th scope="row">${escapeHtml(c.name)}</th><td colspan="4"><code>${escapeHtml(c.problem.code)}</code> ${escapeHtml(c.problem.message)}<br><small>${escapeHtml(c.problem.hint)}</small></td></tr>`;
+  }
+  const left = c.remainingMs !== undefined ? ` (${escapeHtml(formatDuration(c.remainingMs))} left)` : '';
+  const next = c.nextRenewal ? `${escapeHtml(time(c.nextRenewal))} <small>${escapeHtml(c.nextRenewalReason ?? '')}</small>` : '-';
+  const cadence = c.cadence ? `<p class="warning cadence">${escapeHtml(c.cadence.message)}</p>` : '';
+  return [
+    `<tr class="cert${c.configured ? '' : ' unconfigured'}" data-name="${escapeHtml(c.name)}">`,
+    `<th scope="row">${escapeHtml(c.name)}${c.version !== undefined ? ` <small>v${escapeHtml(c.version)}</small>` : ''}<br><small class="domains">${escapeHtml(c.domains.join(', '))}</small></th>`,
+    `<td class="validity">${timeline(c, now)}<small>expires ${escapeHtml(time(c.notAfter))}${left}</small>${cadence}</td>`,
+    `<td class="next">${next}<br><small>${escapeHtml(c.decision ?? '')}</small></td>`,
+    `<td class="last">${lastResult(c)}</td>`,
+    `<td>${deployers(c)}</td>`,
+    '</tr>',
+  ].join('');
+}
+
+const STYLE = `
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1b1f24;background:#fff}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.5rem;text-align:left;vertical-align:top}
+thead th{background:#f6f8fa}
+.bar{position:relative;height:14px;background:#dafbe1;border:1px solid #8c959f;border-radius:3px;margin-bottom:.25rem;min-width:12rem;overflow:hidden}
+.bar.empty{background:#eee;font-size:11px;height:auto;padding:0 .25rem}
+.elapsed{position:absolute;left:0;top:0;bottom:0;background:#afb8c1}
+.ari-window{position:absolute;top:0;bottom:0;background:#54aeff;opacity:.85}
+.next-renewal{position:absolute;top:-2px;bottom:-2px;width:3px;background:#8250df}
+.now{position:absolute;top:-2px;bottom:-2px;width:2px;background:#cf222e}
+.result.ok,.deployer.current .state{color:#1a7f37}.result.failed,.deployer.failed .state,.problem{color:#cf222e}
+.deployer.behind .state,.deployer.never .state{color:#9a6700}
+.warning{color:#9a6700;margin:.25rem 0}ul.deployers{margin:0;padding-left:1rem}
+.legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 .25rem 0 1rem}
+`;
+
+/** The whole page for `snapshot`. */
+export function renderStatusPage(snapshot: StatusSnapshot): string {
+  const now = Date.parse(snapshot.generatedAt);
+  const rows = snapshot.certificates.map((c) => row(c, now)).join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; script-src 'none'">
+<title>certpilot status</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<h1>certpilot status</h1>
+<p class="generated">Generated ${escapeHtml(time(snapshot.generatedAt))} by certpilot ${escapeHtml(VERSION)}${snapshot.runIntervalMs ? `; renew runs every ${escapeHtml(formatDuration(snapshot.runIntervalMs))}` : ''}.</p>
+<p class="legend">Validity:<span style="background:#afb8c1"></span>elapsed<span style="background:#dafbe1"></span>remaining<span style="background:#54aeff"></span>ARI window<span style="background:#8250df"></span>next renewal<span style="background:#cf222e"></span>now</p>
+<table>
+<thead><tr><th scope="col">Certificate</th><th scope="col">Validity</th><th scope="col">Next renewal</th><th scope="col">Last result</th><th scope="col">Deployers</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="5">No certificates configured or stored.</td></tr>'}
+</tbody>
+</table>
+</body>
+</html>
+`;
+}

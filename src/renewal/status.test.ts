@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
+import { CertpilotError } from '../errors.js';
+import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
+import { DAY, T0, storedCert } from './fixtures/stored-certificate.js';
+import { buildStatusSnapshot, type StatusInput } from './status.js';
+
+const H = 3_600_000;
+const spec = (name: string, over: Partial<ResolvedCertificate> = {}): ResolvedCertificate => ({
+  name,
+  domains: ['site.example', 'www.site.example'],
+  identifiers: [],
+  keyType: 'ec-p256',
+  reuseKey: false,
+  solvers: {},
+  deploy: ['files', 'reload'],
+  ...over,
+});
+
+const RENEWAL = { concurrency: 4, lockTtlSeconds: 900, retention: { keepVersions: 10, keepDays: 30 } };
+const config = (certificates: ResolvedCertificate[], renewal: Partial<ResolvedConfig['renewal']> = {}): StatusInput['config'] => ({
+  certificates,
+  renewal: { ...RENEWAL, ...renewal },
+  solvers: {},
+  stateDir: '/nonexistent/certpilot-status-test',
+});
+
+function memoryStore(certs: Record<string, StoredCertificate>, states: Record<string, RenewalState>, broken: string[] = []) {
+  return {
+    list: async () => Object.keys(certs).sort(),
+    listStates: async () => Object.keys(states).sort(),
+    load: async (n: string) => {
+      if (broken.includes(n)) throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: ${n}: unreadable`);
+      return certs[n];
+    },
+    loadState: async (n: string) => states[n] ?? { failureCount: 0 },
+  };
+}
+
+test('the snapshot: live version, serial, ARI window and chosen time, next renewal and why, deployers, cadence', async () => {
+  const site = { ...storedCert({ lifetimeDays: 6, serialNumber: '0a1b', profile: 'shortlived' }), privateKeyPem: '-----BEGIN PRIVATE KEY-----\nS3CR3T-KEY-MATERIAL\n-----END PRIVATE KEY-----\n' };
+  const state: RenewalState = {
+    failureCount: 0,
+    ari: { certId: 'aki.01', windowStart: new Date(T0 + 3 * DAY).toISOString(), windowEnd: new Date(T0 + 3 * DAY + 3 * H).toISOString(), selectedTime: new Date(T0 + 3 * DAY + H).toISOString(), fetchedAt: new Date(T0).toISOString(), nextFetchAt: new Date(T0 + 6 * H).toISOString() },
+    lastAttempt: { at: new Date(T0).toISOString(), result: 'success', reason: 'missing' },
+    deployments: {
+      files: { version: 1, serialNumber: '0a1b', at: new Date(T0).toISOString(), result: 'success', message: 'ok' },
+      reload: { version: 1, serialNumber: '0a1b', at: new Date(T0).toISOString(), result: 'failure', message: 'pod web-0 still serves the old serial', code: 'ERR_DEPLOY_VERIFY' },
+    },
+  };
+  const snapshot = await buildStatusSnapshot({
+    config: config([spec('site', { profile: 'shortlived' }), spec('other')], { runIntervalHours: 12 }),
+    store: memoryStore({ site, gone: { ...storedCert(), name: 'gone' } }, { site: state, oneoff: { failureCount: 1, lastAttempt: { at: new Date(T0).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM' } } }, ['other']),
+    now: new Date(T0 + DAY),
+  });
+  assert.deepEqual(snapshot.certificates.map((c) => c.name), ['site', 'other', 'gone', 'oneoff'], 'configured first, then stored only, then a renewal state alone (a failed one-off)');
+  const [c, other, gone, oneoff] = snapshot.certificates;
+  assert.ok(c && other && gone && oneoff);
+  assert.equal(oneoff.version, undefined);
+  assert.equal(oneoff.lastResult?.code, 'ERR_ACME_PROBLEM');
+  assert.equal(c.version, 1);
+  assert.equal(c.serial, '0a1b');
+  assert.equal(c.notAfter, new Date(T0 + 6 * DAY).toISOString());
+  assert.equal(c.ariWindow?.selected, new Date(T0 + 3 * DAY + H).toISOString());
+  assert.equal(c.due, false);
+  assert.equal(c.nextRenewal, new Date(T0 + 3 * DAY + H).toISOString());
+  assert.equal(c.nextRenewalReason, 'ari-window');
+  assert.equal(c.lastSuccessAt, new Date(T0).toISOString());
+  assert.equal(c.lastFailureAt, undefined);
+  assert.deepEqual(c.deployers?.map((d) => [d.deployer, d.current, d.result, d.code]), [['files', true, 'success', undefined], ['reload', false, 'failure', 'ERR_DEPLOY_VERIFY']]);
+  assert.deepEqual(
+    { stage: c.lastResult?.stage, deployer: c.lastResult?.deployer, result: c.lastResult?.result, code: c.lastResult?.code },
+    { stage: 'deploy', deployer: 'reload', result: 'failure', code: 'ERR_DEPLOY_VERIFY' },
+    'a deployer that failed since the renewal is the last result, never "success"',
+  );
+  assert.equal(c.cadence?.windowSource, 'ari', 'a 12-hour cadence does not fit a 3-hour window');
+  assert.doesNotMatch(JSON.stringify(snapshot), /S3CR3T|PRIVATE KEY/, 'no key in the snapshot');
+  // One unreadable certificate is its own problem; the others are whole.
+  assert.equal(other.problem?.code, 'ERR_STORAGE_CORRUPT');
+  assert.equal(gone.configured, false);
+  assert.equal(gone.decision, 'not in the configuration');
+});
+
+test('a held certificate: next renewal is the end of the hold, and the last failure is dated', async () => {
+  const site = storedCert({ lifetimeDays: 90 });
+  const now = new Date(T0 + 80 * DAY);
+  const state: RenewalState = {
+    failureCount: 2,
+    backoffUntil: new Date(now.getTime() + 2 * H).toISOString(),
+    lastAttempt: { at: new Date(now.getTime() - H).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM', message: 'unauthorized' },
+  };
+  const snapshot = await buildStatusSnapshot({ config: config([spec('site', { deploy: [] })]), store: memoryStore({ site }, { site: state }), now });
+  const c = snapshot.certificates[0];
+  assert.equal(c?.heldBy, 'backoff');
+  assert.equal(c?.nextRenewal, state.backoffUntil);
+  assert.equal(c?.nextRenewalReason, 'backoff');
+  assert.equal(c?.lastFailureAt, state.lastAttempt?.at);
+  assert.equal(c?.lastSuccessAt, site.metadata.issuedAt, 'the live version was the last success');
+  assert.equal(c?.failureCount, 2);
+  assert.equal(c?.lastResult?.stage, 'renewal');
+});

@@ -1,0 +1,251 @@
+/**
+ * The one status snapshot (DESIGN.md §1): per certificate what is live, when it renews and why,
+ * what the last attempt did and what each deployer holds. `certpilot status` (text and --json),
+ * the metrics (src/notify/metrics.ts) and the status page (src/notify/status-page.ts) all read it,
+ * so they can never disagree. Built from the state store alone (and the dns-persist notes under
+ * stateDir): no CA request, no DNS lookup, no plug-in.
+ *
+ * One certificate's unreadable files make its own entry a `problem`, never the whole snapshot.
+ */
+import { readPersistNote } from '../challenges/dns-persist01/persist-notes.js';
+import { formatDuration } from '../duration.js';
+import { isDeployed } from '../deploy/deploy-chain.js';
+import { CertpilotError } from '../errors.js';
+import type { ResolvedConfig } from '../config/load-config.js';
+import type { CertificatePaths, DeploymentRecord, RenewalState } from '../storage/certificate-store.js';
+import type { CertpilotStore } from '../storage/state-store.js';
+import { checkCadence, type CadenceWarning } from './cadence.js';
+import { currentRenewalInfo } from './policies.js';
+import { decideRenewal } from './renew-certificate.js';
+
+/** What one deployer holds of a certificate. */
+export interface DeployerStatus {
+  deployer: string;
+  /** The version it last deployed (or tried to); undefined: never ran. */
+  version: number | undefined;
+  /** That version's serial (lowercase hex). */
+  serial?: string;
+  result: 'success' | 'failure' | undefined;
+  at: string | undefined;
+  /** True when it holds the live version. */
+  current: boolean;
+  code?: string;
+  message?: string;
+}
+
+/** A dns-persist-01 name's standing record, as the solver last saw it (no DNS lookup). */
+export interface PersistStatus {
+  name: string;
+  /** `_validation-persist.<name>.` */
+  record: string;
+  checkedAt: string | undefined;
+  persistUntil: string | undefined;
+  /** Set when persistUntil has passed or falls within the solver's `warnDays`. */
+  warning: string | undefined;
+}
+
+/** The last result a person should see: a renewal attempt, or a deployer's failure since. */
+export type LastResult = NonNullable<RenewalState['lastAttempt']> & { stage: 'renewal' | 'deploy'; deployer?: string };
+
+/** A certificate whose state could not be read. */
+export interface StatusProblem {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+/** One certificate in the snapshot. Timestamps are ISO 8601 strings. */
+export interface CertificateStatus {
+  name: string;
+  /** In the configuration (false: only stored). */
+  configured: boolean;
+  domains: string[];
+  /** The live version N (`archive/<name>/certN.pem`). */
+  version?: number | undefined;
+  /** The live leaf's serial number, lowercase hex. */
+  serial?: string | undefined;
+  notBefore?: string | undefined;
+  notAfter?: string | undefined;
+  /** notAfter − now. */
+  remainingMs?: number | undefined;
+  profile?: string | undefined;
+  issuer?: string | undefined;
+  /** The CA's current ARI window and the time chosen inside it. */
+  ariWindow?: { start: string; end: string; selected: string; explanationUrl?: string } | undefined;
+  /** Due now (and not held). */
+  due?: boolean;
+  /** Why it is, would be or will be due (`ari-window`, `lifetime`, `missing`…). */
+  reason?: string | undefined;
+  /** The planner's sentence. */
+  decision?: string;
+  /** When the next renewal happens: now when due, the end of a hold, else the chosen time. */
+  nextRenewal?: string | undefined;
+  /** What sets {@link nextRenewal}: the renewal reason, or `backoff` / `retry-after` while held. */
+  nextRenewalReason?: string | undefined;
+  /** A hold: our failure backoff or the CA's Retry-After, until when. */
+  heldBy?: 'backoff' | 'retry-after' | undefined;
+  heldUntil?: string | undefined;
+  /** The last attempt to issue or renew, or a deployer's failure since ({@link lastResultOf}). */
+  lastResult?: LastResult | undefined;
+  /** The last successful issuance (the last attempt's time, else when the live version was saved). */
+  lastSuccessAt?: string | undefined;
+  /** The last failed attempt, when the last attempt failed. */
+  lastFailureAt?: string | undefined;
+  /** Consecutive failures. */
+  failureCount?: number;
+  files?: CertificatePaths | undefined;
+  deployers?: DeployerStatus[];
+  /** Its dns-persist-01 names' standing records. */
+  dnsPersist?: PersistStatus[];
+  /** The run cadence cannot land inside this certificate's renewal window. */
+  cadence?: CadenceWarning | undefined;
+  problem?: StatusProblem | undefined;
+}
+
+/** The snapshot of every certificate at one instant. */
+export interface StatusSnapshot {
+  generatedAt: string;
+  /** How often renew runs (renewal.runIntervalHours, or the cron schedule's), when known. */
+  runIntervalMs?: number | undefined;
+  certificates: CertificateStatus[];
+}
+
+/** What {@link buildStatusSnapshot} reads. */
+export interface StatusInput {
+  config: Pick<ResolvedConfig, 'certificates' | 'renewal' | 'solvers' | 'stateDir'>;
+  store: Pick<CertpilotStore, 'load' | 'list' | 'listStates' | 'loadState'>;
+  now: Date;
+  /** Only these certificates (default: every configured or stored one). */
+  names?: readonly string[] | undefined;
+  /** The run cadence, when the caller knows it better than the configuration (`cron install`). */
+  runIntervalMs?: number | undefined;
+}
+
+/**
+ * Builds the snapshot: configured certificates first, then stored ones no longer configured, then
+ * names with only a renewal state (a one-off whose first issuance failed).
+ */
+export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSnapshot> {
+  const { config, store, now } = input;
+  const [stored, withState] = await Promise.all([store.list(), store.listStates()]);
+  const all = [...new Set([...config.certificates.map((c) => c.name), ...stored, ...withState])];
+  const selected = input.names?.length ? all.filter((n) => input.names?.includes(n)) : all;
+  const configured = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
+  const runIntervalMs = input.runIntervalMs ?? configured;
+  const certificates = await Promise.all(selected.map((name) => certificateStatus(name, input, now, configured, runIntervalMs)));
+  return { generatedAt: now.toISOString(), ...(runIntervalMs !== undefined ? { runIntervalMs } : {}), certificates };
+}
+
+async function certificateStatus(name: string, input: StatusInput, now: Date, plannedIntervalMs: number | undefined, runIntervalMs: number | undefined): Promise<CertificateStatus> {
+  const { config, store } = input;
+  const spec = config.certificates.find((c) => c.name === name);
+  let stored: Awaited<ReturnType<typeof store.load>>;
+  let state: RenewalState;
+  try {
+    [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
+  } catch (err) {
+    const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
+    return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
+  }
+  // The same planning call `renew` makes, with the next run's time when the interval is configured.
+  const decision = spec ? decideRenewal(spec, stored, state, now, { runIntervalMs: plannedIntervalMs }) : undefined;
+  const deployers = (spec?.deploy ?? []).map((deployer): DeployerStatus => {
+    const record = state.deployments?.[deployer];
+    return {
+      deployer,
+      version: record?.version,
+      ...(record?.serialNumber ? { serial: record.serialNumber } : {}),
+      result: record?.result,
+      at: record?.at,
+      current: stored ? isDeployed(record, stored) : false,
+      ...(record?.result === 'failure' ? { code: record.code ?? 'ERR_INTERNAL', message: record.message } : {}),
+    };
+  });
+  const dnsPersist = await persistStatuses(spec?.solvers ?? {}, config, now);
+  const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
+  const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
+  const ari = stored ? currentRenewalInfo(stored, state) : undefined;
+  const reason = decision?.reason ?? (stored && decision ? (ari ? 'ari-window' : 'lifetime') : undefined);
+  const last = state.lastAttempt;
+  const lastResult = lastResultOf(state, spec?.deploy ?? []);
+  const ariWindow = state.ari
+    ? { start: state.ari.windowStart, end: state.ari.windowEnd, selected: state.ari.selectedTime, ...(state.ari.explanationUrl ? { explanationUrl: state.ari.explanationUrl } : {}) }
+    : undefined;
+  const cadence = spec
+    ? checkCadence({ name, notBefore: stored?.metadata.notBefore, notAfter: stored?.metadata.notAfter, ariWindow: ari ? ariWindow : undefined, profile: spec.profile }, runIntervalMs)
+    : undefined;
+  return {
+    name,
+    configured: spec !== undefined,
+    domains: spec?.domains ?? stored?.metadata.domains ?? [],
+    version: stored?.version,
+    serial: stored?.metadata.serialNumber,
+    notBefore: stored?.metadata.notBefore,
+    notAfter: stored?.metadata.notAfter,
+    remainingMs: notAfter ? notAfter.getTime() - now.getTime() : undefined,
+    profile: stored?.metadata.profile,
+    issuer: stored?.metadata.issuer,
+    ariWindow,
+    due: decision?.due ?? false,
+    reason: decision?.reason,
+    decision: decision?.message ?? 'not in the configuration',
+    nextRenewal: next?.toISOString(),
+    nextRenewalReason: decision?.heldBy ?? reason,
+    heldBy: decision?.heldBy,
+    heldUntil: decision?.heldUntil?.toISOString(),
+    lastResult,
+    lastSuccessAt: last?.result === 'success' ? last.at : stored?.metadata.issuedAt,
+    lastFailureAt: last?.result === 'failure' ? last.at : undefined,
+    failureCount: state.failureCount,
+    files: stored?.paths,
+    deployers,
+    dnsPersist,
+    cadence,
+    problem: undefined,
+  };
+}
+
+/** The dns-persist-01 names of a certificate: each standing record as the solver last noted it. */
+async function persistStatuses(solvers: Readonly<Record<string, string>>, config: StatusInput['config'], now: Date): Promise<PersistStatus[]> {
+  return Promise.all(
+    Object.entries(solvers)
+      .filter(([, solver]) => config.solvers[solver]?.type === 'dns-persist')
+      .map(async ([domain, solver]) => {
+        const note = await readPersistNote(config.stateDir, domain);
+        const entry = config.solvers[solver];
+        const warnDays = entry?.type === 'dns-persist' ? entry.options.warnDays : 30;
+        const leftMs = note?.persistUntil ? Date.parse(note.persistUntil) - now.getTime() : undefined;
+        return {
+          name: domain,
+          record: note?.record ?? `_validation-persist.${domain.replace(/^\*\./, '')}.`,
+          checkedAt: note?.checkedAt,
+          persistUntil: note?.persistUntil,
+          warning: leftMs === undefined ? undefined : leftMs <= 0 ? 'persistUntil has passed' : leftMs < warnDays * 86_400_000 ? `persistUntil in ${formatDuration(leftMs)}` : undefined,
+        };
+      }),
+  );
+}
+
+/**
+ * The last result a person should see: the last renewal attempt, unless a deployer of the
+ * certificate failed since (then `success` would hide that the new version is not where it
+ * should be): that failure, with `stage: 'deploy'` and the deployer's name.
+ */
+export function lastResultOf(state: RenewalState, deploy: readonly string[]): LastResult | undefined {
+  const attempt = state.lastAttempt;
+  const since = attempt ? Date.parse(attempt.at) : -Infinity;
+  const failed = deploy
+    .map((name) => [name, state.deployments?.[name]] as const)
+    .filter((e): e is readonly [string, DeploymentRecord] => e[1]?.result === 'failure' && Date.parse(e[1].at) >= since)
+    .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
+  if (failed) {
+    const [deployer, record] = failed;
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+  }
+  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
+}
+
+/** The snapshot's problems: unreadable certificates. */
+export function snapshotProblems(snapshot: StatusSnapshot): CertificateStatus[] {
+  return snapshot.certificates.filter((c) => c.problem !== undefined);
+}
