@@ -417,7 +417,7 @@ export function deploySentence(report: DeployReport): string {
 export async function renewAll(
   specs: readonly ResolvedCertificate[],
   ctx: RenewalContext,
-  options: RenewOptions & { concurrency: number; onResult?: (result: RenewalResult, timing: { startedAt: Date; finishedAt: Date }) => void },
+  options: RenewOptions & { concurrency: number },
 ): Promise<RenewalResult[]> {
   const results: RenewalResult[] = new Array<RenewalResult>(specs.length);
   let next = 0;
@@ -425,11 +425,9 @@ export async function renewAll(
     while (next < specs.length) {
       const index = next++;
       const spec = specs[index] as ResolvedCertificate;
-      const startedAt = ctx.clock.now();
       results[index] = options.signal?.aborted
         ? settle(spec, ctx, { name: spec.name, outcome: 'interrupted', message: 'not started: interrupted' }, startRun(ctx))
         : await renewCertificate(spec, ctx, options);
-      options.onResult?.(results[index], { startedAt, finishedAt: ctx.clock.now() });
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, specs.length) }, worker));

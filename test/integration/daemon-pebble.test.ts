@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cliPath, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
 import { orderUrls } from '../harness/fault-proxy.js';
-import { requirePebble } from '../harness/servers.js';
+import { freePort } from '../harness/ports.js';
+import { startPrometheus } from '../harness/prometheus.js';
+import { requirePebble, requireServer } from '../harness/servers.js';
 
 const DAY = 86_400_000;
 
@@ -32,8 +34,8 @@ interface Daemon {
   waitFor: (match: (l: LogLine) => boolean, what: string, from?: number, limitMs?: number) => Promise<LogLine>;
 }
 
-function startDaemon(t: TestContext, config: string): Daemon {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startDaemon(t: TestContext, config: string, extra: string[] = []): Daemon {
+  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config, '--log-format', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let raw = '';
   let buffer = '';
@@ -70,7 +72,7 @@ function startDaemon(t: TestContext, config: string): Daemon {
 const ran = (what: RegExp) => (l: LogLine): boolean => typeof l.ran === 'string' && what.test(l.ran);
 
 test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI time, SIGHUP reloads (a broken file is refused), SIGTERM mid-order then restart resumes the same order', { timeout: 240_000 }, async (t) => {
-  if (!requirePebble(t, '2.10')) return;
+  if (!requirePebble(t, '2.10') || !requireServer(t, 'prometheus', 'Debian package `prometheus`')) return;
   const short = (domains: string[]): TestCertificate => ({ name: 'short', domains, profile: 'shortlived', deploy: ['volume'] });
   const s = await startCliScenario(t, {
     pebble: {
@@ -87,7 +89,8 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
   const deployed = (): X509Certificate => new X509Certificate(readFileSync(join(s.dir, 'volume', 'cert.pem')));
 
   // 1. Start: the certificate is missing, so it is issued at once and deployed with files.
-  const d = startDaemon(t, s.config);
+  const port = await freePort();
+  const d = startDaemon(t, s.config, ['--listen', `127.0.0.1:${port}`]);
   await d.waitFor(ran(/short:issued/), 'the first issuance');
   const v1 = deployed();
   const lifetime = Date.parse(v1.validTo) - Date.parse(v1.validFrom);
@@ -108,6 +111,18 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
     assert.ok(wake < Date.parse(state.ari.selectedTime));
   }
   assert.ok((asleep.sleepSeconds as number) * 1000 >= wake - Date.now() - 5000, 'it sleeps until then');
+  // The daemon serves /metrics (scraped by a real Prometheus) and the status page, read-only.
+  const prometheus = await startPrometheus({ daemon: [`127.0.0.1:${port}`] });
+  t.after(() => prometheus.stop());
+  const expiry = await prometheus.waitFor('certpilot_certificate_expiration_timestamp_seconds{name="short"}', (x) => x.length === 1);
+  assert.equal(Number(expiry[0]?.value[1]), Date.parse(v1.validTo) / 1000, 'the expiry Prometheus scraped is the deployed certificate\'s');
+  const issuedCount = await prometheus.waitFor('certpilot_renewals_total{name="short",outcome="issued"}', (x) => x.length === 1);
+  assert.equal(issuedCount[0]?.value[1], '1', 'the issuance reached the metrics through the event sink');
+  assert.ok((await prometheus.query('sum(certpilot_acme_requests_total)')).some((x) => Number(x.value[1]) > 0), 'ACME requests are counted');
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /short\.daemon\.test/);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })).status, 405, 'read-only');
   const ordersAfterIssue = orderUrls(s.proxy.requests.log).length;
   assert.equal(ordersAfterIssue, 1);
   const requestsWhileAsleep = s.proxy.requests.log.length;
