@@ -86,6 +86,8 @@ lease locker), so two replicas are safe. One log line per cycle says what ran an
                    and the configuration in use stays
   SIGTERM, SIGINT  stop the work in flight (challenges cleaned up, locks released, an order kept
                    for the next start to resume) and exit 0
+Each run's event goes to the certificate's notifiers as it happens; --listen HOST:PORT also serves
+/metrics (Prometheus) and / (the status page), read-only.
 Use it for short-lived certificates: a 6-day certificate's ARI window is about 3 hours wide, which
 a twice-daily cron line cannot hit. See docs/daemon.md.`,
   kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
@@ -138,7 +140,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
     'certpilot state copy --from dir:/var/lib/certpilot --to config',
   ],
-  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'certpilot daemon --log-level debug'],
+  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'certpilot daemon --listen 127.0.0.1:9464'],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 
