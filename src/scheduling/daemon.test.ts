@@ -155,6 +155,24 @@ test('cert-manager #8993 replay: shortlived, ARI, a backdated notBefore, a recon
   }
 });
 
+test('two replicas sharing the state and the lock directory, waking at the same instants for 30 days: still one order per window', async () => {
+  const w = await world({ days: 30 });
+  const end = w.clock.now().getTime() + 30 * DAY;
+  // The same jitter: both wake at the same instant and run at once; only the lock keeps them apart.
+  const replicas = [new RenewalDaemon(w.setup, { clock: w.clock, logger: silentLogger, random: () => 0.5 }), new RenewalDaemon({ ...w.setup }, { clock: w.clock, logger: silentLogger, random: () => 0.5 })];
+  const next = [w.clock.now().getTime(), w.clock.now().getTime()];
+  while (w.clock.now().getTime() < end) {
+    const t = Math.min(...next);
+    if (t > w.clock.now().getTime()) w.clock.set(t);
+    const due = replicas.map((d, i) => (next[i] as number) <= t ? i : -1).filter((i) => i >= 0);
+    const reports = await Promise.all(due.map((i) => (replicas[i] as RenewalDaemon).cycle()));
+    reports.forEach((r, k) => (next[due[k] as number] = w.clock.now().getTime() + r.sleepMs));
+  }
+  const certs = assertOneOrderPerWindow(w);
+  assert.ok(certs.length >= 7, `renewed all along (${certs.length} certificates)`);
+  assert.ok(w.events.some((e) => e.type === 'locked'), 'the replicas did meet at the lock');
+});
+
 test('a certificate locked by another replica is looked at again after a minute, not in a loop; the holder\'s renewal is seen, not repeated', async () => {
   const w = await world({ days: 1 });
   const other = await new FileLocker({ dir: join(w.stateDir, 'locks'), clock: w.clock }).acquire('www', { ttlSeconds: 3600 });
