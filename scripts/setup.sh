@@ -3,7 +3,7 @@
 # acts, so the second run only confirms (a few seconds, dominated by the incremental build).
 #
 #   bash scripts/setup.sh           Debian packages, Pebble 2.10, test PKI, node_modules, build
-#   bash scripts/setup.sh --bench   also certbot and lego for bench/
+#   bash scripts/setup.sh --bench   also lego, wrk and time for bench/ (certbot is in APT_PACKAGES)
 #
 # Debian 12 (bookworm) is the target; it runs as root (or with password-less sudo). Elsewhere the
 # system steps are skipped with a warning and the tests that need a missing server skip loudly.
@@ -51,9 +51,11 @@ APT_PACKAGES=(pebble openssl ca-certificates
   # makes its Debian base locally (no registry is reachable from CI)
   buildah mmdebstrap
   # the kill-after-the-live-switch test and the sync spy: strace stops a run at one exact syscall
-  strace)
+  strace
+  # `certpilot import certbot` is tested against state made by the real certbot (2.1 on bookworm)
+  certbot)
 # Only for `npm run bench`.
-BENCH_PACKAGES=(certbot python3-certbot-dns-rfc2136 lego time wrk)
+BENCH_PACKAGES=(python3-certbot-dns-rfc2136 lego time wrk)
 # Minimum version of the side-loaded Pebble (ARI and profiles).
 PEBBLE_NEW_MIN=2.10
 

@@ -224,6 +224,28 @@ export const ERROR_CATALOG = {
     local: true,
   },
 
+  // import (certpilot import certbot | files)
+  ERR_IMPORT_SOURCE: {
+    title: 'The directory to import is not certbot\'s configuration directory, or a file of it cannot be read',
+    hint: 'Give certbot\'s configuration directory with --config-dir (default /etc/letsencrypt), or for `import files` the directory holding cert.pem, chain.pem, fullchain.pem and privkey.pem.',
+    local: true,
+  },
+  ERR_IMPORT_INVALID: {
+    title: 'A lineage or certificate set is broken or unsafe to read (a broken live/ link, a link pointing outside its own archive/, a symbolic link or a directory another user may write inside, a key that does not match its certificate, a chain that does not parse); nothing of it was imported',
+    hint: 'Repair or remove the named lineage in certbot\'s directory (`certbot certificates` shows it), then import again: the others are imported already.',
+    local: true,
+  },
+  ERR_IMPORT_CONFLICT: {
+    title: 'certpilot\'s state already holds a different certificate or account under that name; it was not overwritten',
+    hint: 'Import into another --state-dir, or move the named certificate (or account) out of certpilot\'s state first.',
+    local: true,
+  },
+  ERR_IMPORT_ACCOUNT_SKIPPED: {
+    title: 'A certbot account was not imported: it is for a CA certpilot is not configured for, or another account of that CA was chosen',
+    hint: 'To keep it, import again with --directory set to its CA (certpilot keeps one account per CA).',
+    local: true,
+  },
+
   // deploy
   ERR_DEPLOY_FAILED: {
     title: 'A deployer failed; the certificate is saved, later deployers did not run',
@@ -234,7 +256,7 @@ export const ERROR_CATALOG = {
     hint: 'Run `certpilot issue` first; deploy only delivers a certificate already saved.',
   },
   ERR_FS_SHARED_DIR: {
-    title: 'A directory certpilot would write into (or one of its parents) can be written by another user',
+    title: 'A directory certpilot would write into, or read as root (certbot\'s directory for `import`), or one of its parents can be written by another user',
     hint: 'Make the directory and its parents owned by root (or certpilot\'s user) and not writable by others, or set the plug-in\'s allowSharedDir: true if you accept the risk (docs/security.md).',
     local: true,
   },

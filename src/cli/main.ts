@@ -58,6 +58,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     load: () => import('./commands/dns-persist.js'),
   },
   daemon: { summary: 'Run in the foreground and renew each certificate at its time (ARI window, lifetime, backoff, deploy retry): one process instead of cron; SIGHUP reloads, SIGTERM stops', load: () => import('./commands/daemon.js') },
+  import: { summary: 'Take over existing certificates with no CA request, and print a certpilot.yaml for them: `import certbot` reads certbot\'s accounts, every version and renewal conf (--config-dir, default /etc/letsencrypt); `import files DIR --name NAME` a directory of PEM files; --dry-run writes nothing', load: () => import('./commands/import.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, /metrics, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
 
@@ -72,6 +73,7 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   kubernetes: 'check [NAME…] | manifests',
   state: 'copy --from SPEC --to SPEC',
   'dns-persist': 'record [NAME…]',
+  import: 'certbot [--config-dir DIR] | files DIR --name NAME',
 };
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
@@ -114,6 +116,14 @@ certificate whose renewal window the run cadence (renewal.runIntervalHours, or -
 cannot land in, and what to do. See docs/metrics.md.`,
   serve: `Besides the challenge path and /healthz, /metrics answers Prometheus (challenge answers by hit,
 miss and error; see docs/metrics.md).`,
+  import: `Nothing is sent to the CA. The report goes to stderr, the certpilot.yaml for what was imported
+to stdout (or both as one object with --json). The import writes into the configured state store
+(stateDir, or stateStore: Secrets keep only keepVersions earlier versions; a directory keeps all
+of certbot's). Running it again changes nothing; a certificate or account already in certpilot's
+state with other content is skipped (exit 1), never overwritten. As root, certbot's directory and
+its parents must not be writable by another user, and no symbolic link is followed except
+certbot's own live/NAME/*.pem -> ../../archive/NAME/ links. Then stop certbot's renewals
+(docs/migrating.md).`,
 };
 
 /** Examples that end each command's help (and the top-level one): what a user types first. */
@@ -141,6 +151,11 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     'certpilot state copy --from dir:/var/lib/certpilot --to config',
   ],
   daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'certpilot daemon --listen 127.0.0.1:9464'],
+  import: [
+    'certpilot import certbot --dry-run',
+    'certpilot import certbot --config-dir /etc/letsencrypt > certpilot.yaml',
+    'certpilot import files /srv/certs --name web --state-dir /var/lib/certpilot > certpilot.yaml',
+  ],
   serve: ['certpilot serve --listen :8080 --solver pods --log-format json', 'certpilot serve --listen :8080 --redis-url redis://redis:6379', 'certpilot serve --thumbprint <from certpilot account show>'],
 };
 

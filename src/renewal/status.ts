@@ -12,7 +12,7 @@ import { formatDuration } from '../duration.js';
 import { isDeployed } from '../deploy/deploy-chain.js';
 import { CertpilotError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load-config.js';
-import type { CertificatePaths, DeploymentRecord, RenewalState } from '../storage/certificate-store.js';
+import { canListVersions, type CertificatePaths, type DeploymentRecord, type RenewalState } from '../storage/certificate-store.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
@@ -62,6 +62,8 @@ export interface CertificateStatus {
   domains: string[];
   /** The live version N (`archive/<name>/certN.pem`). */
   version?: number | undefined;
+  /** Every version kept, ascending (an imported certbot lineage keeps all of certbot's). */
+  versions?: number[] | undefined;
   /** The live leaf's serial number, lowercase hex. */
   serial?: string | undefined;
   notBefore?: string | undefined;
@@ -141,8 +143,9 @@ async function certificateStatus(name: string, input: StatusInput, now: Date, pl
   const spec = config.certificates.find((c) => c.name === name);
   let stored: Awaited<ReturnType<typeof store.load>>;
   let state: RenewalState;
+  let versions: number[] | undefined;
   try {
-    [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
+    [stored, state, versions] = await Promise.all([store.load(name), store.loadState(name), canListVersions(store) ? store.listVersions(name) : undefined]);
   } catch (err) {
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
     return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
@@ -179,6 +182,7 @@ async function certificateStatus(name: string, input: StatusInput, now: Date, pl
     configured: spec !== undefined,
     domains: spec?.domains ?? stored?.metadata.domains ?? [],
     version: stored?.version,
+    ...(versions !== undefined ? { versions } : {}),
     serial: stored?.metadata.serialNumber,
     notBefore: stored?.metadata.notBefore,
     notAfter: stored?.metadata.notAfter,

@@ -145,6 +145,25 @@ export interface CertificateStore {
 }
 
 /**
+ * Optional capability of a {@link CertificateStore}: which versions it keeps of a certificate (an
+ * imported certbot lineage keeps all of certbot's where the backend keeps every version: the
+ * filesystem and memory backends; Secrets keep `keepVersions`). Found with {@link canListVersions};
+ * the domain stores (`state-store.ts`) offer it over every backend.
+ */
+export interface CertificateVersionList {
+  /**
+   * The numbers of the versions stored for `name`, ascending, up to and including the live one
+   * (leftovers of an interrupted save above it are not versions); `[]` when nothing is stored.
+   */
+  listVersions(name: string): Promise<number[]>;
+}
+
+/** True when `store` offers {@link CertificateVersionList}. */
+export function canListVersions(store: object): store is CertificateVersionList {
+  return typeof (store as Partial<CertificateVersionList>).listVersions === 'function';
+}
+
+/**
  * An order that cost (or is about to cost) the CA an issuance, kept until its certificate is
  * saved (DESIGN.md §6.12): written before finalize, updated with the certificate URL once the CA
  * gave it, removed after the save. A run that finds one resumes it instead of ordering again.

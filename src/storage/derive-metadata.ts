@@ -1,15 +1,19 @@
 /**
  * Issuance metadata of a version certpilot did not save (certbot's `archive/<name>/certN.pem` has
- * no `metaN.json`), reconstructed from the certificate and key. node:crypto is passed in: it is
+ * no `metaN.json`; `certpilot import` writes the same facts), reconstructed from the certificate and key. node:crypto is passed in: it is
  * loaded only when such a version is read.
  */
 import type * as NodeCryptoModule from 'node:crypto';
+import { parseCertificate } from '../acme/certificate.js';
 import { CertpilotError } from '../errors.js';
 import type { IssuanceMetadata, KeyType } from './certificate-store.js';
 
 type NodeCrypto = typeof NodeCryptoModule;
 
-/** Metadata read from the certificate, with an empty `ariCertId`, `directoryUrl` and `accountUrl`. */
+/**
+ * Metadata read from the certificate, with its ARI id (RFC 9773 §4.1: the first renewal of a
+ * certbot certificate sends it as `replaces`) and an empty `directoryUrl` and `accountUrl`.
+ */
 export function deriveMetadata(where: string, certPem: string, privateKeyPem: string, crypto: NodeCrypto): IssuanceMetadata {
   try {
     const cert = new crypto.X509Certificate(certPem);
@@ -24,7 +28,8 @@ export function deriveMetadata(where: string, certPem: string, privateKeyPem: st
       notAfter: new Date(cert.validTo).toISOString(),
       serialNumber: cert.serialNumber.toLowerCase(),
       issuer: cert.issuer.split('\n').join(', '),
-      ariCertId: '',
+      // From the DER (AKI + serial); empty only for a certificate without an AKI.
+      ariCertId: parseCertificate(certPem).ariCertId,
       issuedAt: new Date(cert.validFrom).toISOString(),
       directoryUrl: '',
       accountUrl: '',

@@ -14,6 +14,7 @@ import type {
   AccountStore,
   CertificateBundle,
   CertificateStore,
+  CertificateVersionList,
   IssuanceMetadata,
   PendingOrder,
   PendingOrderStore,
@@ -22,7 +23,6 @@ import type {
   StoredAccount,
   StoredCertificate,
 } from './certificate-store.js';
-import { deriveMetadata } from './derive-metadata.js';
 import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
 import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
@@ -78,7 +78,7 @@ export interface FencedWrites {
 }
 
 /** The domain stores over one {@link StateBackend}. */
-export class StateStore implements CertificateStore, RenewalStateStore, PendingOrderStore, AccountStore, FencedWrites {
+export class StateStore implements CertificateStore, CertificateVersionList, RenewalStateStore, PendingOrderStore, AccountStore, FencedWrites {
   protected readonly logger: Logger;
   private readonly onCorrupt: ((report: CorruptEntryReport) => void) | undefined;
 
@@ -233,6 +233,19 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     }
     if (removed.length > 0) this.logger.info({ name: safe, removed }, 'storage: pruned the archive (retention)');
     return removed.sort((a, b) => a - b);
+  }
+
+  /**
+   * The versions kept of `name` up to and including the live one, ascending (see
+   * {@link CertificateVersionList}); a number above the live one is a leftover of a save that
+   * never completed, not a version. `[]` when nothing is live. Keys only: no version is read.
+   */
+  async listVersions(name: string): Promise<number[]> {
+    const safe = safeName(name);
+    const live = parseVersion((await this.backend.get(stateKeys.live(safe)))?.value.version);
+    if (live === undefined) return [];
+    const numbers = (await this.backend.list(stateKeys.versionsPrefix(safe))).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))).filter((n) => Number.isInteger(n) && n <= live);
+    return [...new Set([...numbers, live])].sort((a, b) => a - b);
   }
 
   /** Names of stored certificates (those with a live version), sorted. */
@@ -401,7 +414,8 @@ export class StateStore implements CertificateStore, RenewalStateStore, PendingO
     const bundle = Object.fromEntries(VERSION_FIELDS.map(([file, field]) => [field, value[file] as string])) as Pick<CertificateBundle, 'certPem' | 'chainPem' | 'fullchainPem' | 'privateKeyPem'>;
     const metaText = value['meta.json'];
     let metadata: IssuanceMetadata;
-    if (metaText === undefined) metadata = deriveMetadata(`${stateKeys.version(safe, version)}/cert.pem`, bundle.certPem, bundle.privateKeyPem, await import('node:crypto'));
+    // Loaded only for a version without meta.json (certbot's): it needs node:crypto and the DER reader.
+    if (metaText === undefined) metadata = (await import('./derive-metadata.js')).deriveMetadata(`${stateKeys.version(safe, version)}/cert.pem`, bundle.certPem, bundle.privateKeyPem, await import('node:crypto'));
     else {
       const parsed = parseJsonOrUndefined(metaText);
       if (typeof parsed !== 'object' || parsed === null) throw this.corrupt(`${stateKeys.version(safe, version)}/meta.json`, 'it is not valid JSON');

@@ -5,7 +5,7 @@
 // same rows from both.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, describe, it, test } from 'node:test';
 import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
@@ -202,4 +202,38 @@ test('a filesystem run never loads the Kubernetes client; a run with state in Se
   assert.deepEqual(filesystem.filter((f) => /kubernetes/.test(f)), [], 'no Kubernetes code in a filesystem run');
   const secrets = await loaded({ type: 'kubernetes-secret', kubeconfig: join(dir, 'missing-kubeconfig') });
   assert.ok(secrets.some((f) => f.startsWith('kubernetes-client-')), `state in Secrets loads the client: ${secrets.join(' ')}`);
+});
+
+test('import certbot into Secrets: through the domain stores, the live version with its ARI id, keepVersions earlier ones; again: unchanged', { timeout: 60_000 }, async (t) => {
+  const standin = await startKubeStandin();
+  t.after(() => standin.stop());
+  const kubeconfig = await standin.writeKubeconfig();
+  // A certbot directory with a five-version lineage (certbot's layout: live/ links into archive/).
+  const le = join(await tempDir(), 'le');
+  const bundles = Array.from({ length: 5 }, () => makeTestBundle({ domains: ['imp.state.test'] }));
+  await mkdir(join(le, 'archive', 'imp'), { recursive: true });
+  await mkdir(join(le, 'live', 'imp'), { recursive: true });
+  for (const [i, b] of bundles.entries()) {
+    for (const [f, pem] of Object.entries({ cert: b.certPem, chain: b.chainPem, fullchain: b.fullchainPem, privkey: b.privateKeyPem })) await writeFile(join(le, 'archive', 'imp', `${f}${i + 1}.pem`), pem);
+  }
+  for (const f of ['cert', 'chain', 'fullchain', 'privkey']) await symlink(`../../archive/imp/${f}5.pem`, join(le, 'live', 'imp', `${f}.pem`));
+  const stateStore = { type: 'kubernetes-secret', kubeconfig, secretPrefix: 'imported' };
+  const config = await writeConfig(await tempDir(), { directoryUrl: 'https://127.0.0.1:1/dir', httpPort: 1, certificates: [{ name: 'imp', domains: ['imp.state.test'] }], stateStore });
+  const run = await runCli(['import', 'certbot', '--config-dir', le, '--config', config]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /^imported +certificate imp: 5 versions from live\/imp/m);
+  assert.match(run.stderr, /into the state Secrets/);
+  assert.match(run.stdout, /stateStore:\n {2}type: kubernetes-secret/, 'the printed configuration names the same store');
+  const client = new KubernetesClient({ kubeconfig, apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir);
+  const store = new StateStore(new KubernetesSecretStateBackend({ client, secretPrefix: 'imported' }));
+  const live = await store.load('imp');
+  assert.equal(live?.certPem, bundles[4]?.certPem);
+  assert.ok(live?.metadata.ariCertId, 'the first renewal sends replaces');
+  assert.deepEqual(await store.listVersions('imp'), [2, 3, 4, 5], 'the live version and keepVersions (3) earlier ones');
+  const status = await runCli(['status', '--json', '--config', config]);
+  const rows = JSON.parse(status.stdout) as { name: string; version?: number; versions?: number[] }[];
+  assert.deepEqual(rows.map((r) => [r.name, r.version, r.versions]), [['imp', 5, [2, 3, 4, 5]]]);
+  const again = await runCli(['import', 'certbot', '--config-dir', le, '--config', config]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /^unchanged +certificate imp/m);
 });

@@ -40,8 +40,11 @@ export function createValidationCertificate(options: { identifier: Identifier; d
   if (digest.length !== 32) throw new RangeError('tls-alpn-01: the acmeIdentifier digest is SHA-256 (32 bytes)');
   const ecdsaWithSha256 = derSequence(derOid('1.2.840.10045.4.3.2'));
   const name = derSequence(derSet(derSequence(derOid('2.5.4.3'), derUtf8String('certpilot tls-alpn-01 validation'))));
+  // A positive INTEGER in minimal DER: the top bit clear (not negative) and the next one set, so
+  // the first byte is never 0x00 (a leading zero byte before a byte < 0x80 is illegal padding,
+  // and OpenSSL refuses such a certificate: one in 256 random serials would be).
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f; // positive INTEGER
+  serial[0] = ((serial[0] as number) & 0x3f) | 0x40;
   const san = identifier.type === 'ip' ? derTlv(0x87, ipToBytes(identifier.value)) : derTlv(0x82, Buffer.from(identifier.value, 'ascii'));
   const extensions = derSequence(
     derSequence(derOid('2.5.29.17'), derOctetString(derSequence(san))),

@@ -61,7 +61,7 @@ function textRow(r: CertificateStatus, now: Date): string[] {
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,
-    r.version === undefined ? '-' : `v${r.version}`,
+    r.version === undefined ? '-' : `v${r.version}${r.versions && r.versions.length > 1 ? ` (${r.versions.length} kept)` : ''}`,
     r.domains.join(','),
     formatTime(r.notAfter),
     r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),

@@ -9,6 +9,7 @@ import type { CertificateBundle } from '../../certificate-store.js';
 import { stateStoreContract } from '../../../testing/state-store-contract.js';
 import { FilesystemStateBackend } from './filesystem-state-backend.js';
 import { makeTestBundle } from '../../../testing/certificate-fixtures.js';
+import { parseCertificate } from '../../../acme/certificate.js';
 import { FilesystemCertificateStore } from './filesystem-certificate-store.js';
 
 const dirs: string[] = [];
@@ -170,9 +171,18 @@ describe('FilesystemCertificateStore layout', () => {
     assert.equal(loaded?.metadata.keyType, 'ec-p256');
     assert.equal(loaded?.metadata.notAfter, new Date(x509.validTo).toISOString());
     assert.equal(loaded?.metadata.serialNumber, x509.serialNumber.toLowerCase());
+    // The ARI id is read from the certificate, so the first renewal of a certbot set sends `replaces`.
+    assert.ok(loaded?.metadata.ariCertId, 'ARI id derived');
+    assert.equal(loaded?.metadata.ariCertId, parseCertificate(b1.certPem).ariCertId);
 
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2], "certbot's versions");
+    assert.deepEqual(await store.listVersions('unknown.example'), []);
     const saved = await store.save('example.org', b2);
     assert.equal(saved.version, 3, 'continues certbot numbering');
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2, 3]);
+    // A leftover of an interrupted save above the live version is not a version.
+    for (const f of ['cert', 'chain', 'fullchain', 'privkey']) writeFileSync(join(archive, `${f}4.pem`), 'partial');
+    assert.deepEqual(await store.listVersions('example.org'), [1, 2, 3]);
     assert.ok(lstatSync(live).isSymbolicLink());
     assert.equal(readFileSync(join(live, 'fullchain.pem'), 'utf8'), b2.fullchainPem);
     assert.ok(!existsSync(join(stateDir, 'live', '.example.org.legacy')), 'set-aside certbot directory removed');

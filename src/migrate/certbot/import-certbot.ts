@@ -1,0 +1,209 @@
+/**
+ * `certpilot import certbot`: certbot's accounts and lineages into certpilot's state, and the
+ * `certpilot.yaml` that renews them the way certbot did — with no request to the CA. The first
+ * renewal then uses the imported account (no new registration) and sends `replaces` with the ARI
+ * id of the imported live certificate.
+ */
+import { join, resolve } from 'node:path';
+import type { Clock } from '../../clock.js';
+import { CertpilotError } from '../../errors.js';
+import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '../../storage/certificate-facts.js';
+import { ConfigDraft, type DraftInstance } from '../config-draft.js';
+import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportNote, type ImportReport, type ImportStores, type PlannedImport } from '../import-state.js';
+import { bundleOrder } from '../pem-bundle.js';
+import { mapRenewalConf, sameServer } from './certbot-mapping.js';
+import type { DirHandle } from '../../fs/dir-handle.js';
+import { isCertbotDir, listInside, openImportSource, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
+
+/** Options of {@link importCertbot}. */
+export interface CertbotImportOptions {
+  /** certbot's configuration directory (`--config-dir`, default /etc/letsencrypt). */
+  configDir: string;
+  stores: ImportStores;
+  /** The CA certpilot renews with (`acme.directoryUrl`), and the one of dry runs. */
+  directoryUrl: string;
+  stagingDirectoryUrl: string;
+  /** For the printed configuration. */
+  stateDir: string;
+  /** The configured state store, for the printed configuration (the import writes into it). */
+  stateStore?: DraftInstance;
+  caBundle?: string;
+  /** Read and plan only: write nothing. */
+  dryRun: boolean;
+  clock: Clock;
+}
+
+
+/**
+ * Runs the import (see the module comment). Throws only when the directory is not certbot's or
+ * cannot be opened safely (`certbot-reader.ts`: read through directory descriptors, no symlink
+ * followed outside a lineage's own `archive/<name>/`).
+ */
+export async function importCertbot(options: CertbotImportOptions): Promise<ImportReport> {
+  const configDir = resolve(options.configDir);
+  const root = await openImportSource(configDir);
+  try {
+    if (!(await isCertbotDir(root))) {
+      throw new CertpilotError('ERR_IMPORT_SOURCE', `import: reading ${configDir} failed: it has no live/, accounts/ or renewal/ folder of certbot`, {
+        hint: 'Give certbot\'s configuration directory with --config-dir (certbot\'s own --config-dir, default /etc/letsencrypt).',
+      });
+    }
+    return await importFrom(root, configDir, options);
+  } finally {
+    await root.close();
+  }
+}
+
+async function importFrom(root: DirHandle, configDir: string, options: CertbotImportOptions): Promise<ImportReport> {
+  const { stores, clock } = options;
+  const state = await readCertbotState(root, configDir);
+  const plans: PlannedImport[] = [];
+  const notes: ImportNote[] = [];
+  const draft = new ConfigDraft();
+  const skippedBeforePlan: ImportItem[] = [];
+
+  // Accounts: one per configured CA (certpilot keeps one account per directory).
+  const configured = [...new Set([options.directoryUrl, options.stagingDirectoryUrl])];
+  const lineageAccount = new Map(state.lineages.map((l) => [l.name, l.renewal?.params.account]));
+  const chosen = new Map<string, CertbotAccount>();
+  for (const directoryUrl of configured) {
+    const candidates = state.accounts.filter((a) => sameServer(a.directoryUrl, directoryUrl));
+    const uses = (a: CertbotAccount): number => [...lineageAccount.values()].filter((id) => id === a.id).length;
+    const [best] = [...candidates].sort((a, b) => uses(b) - uses(a) || (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+    if (best) chosen.set(directoryUrl, best);
+  }
+  for (const account of state.accounts) {
+    const target = [...chosen.entries()].find(([, a]) => a === account)?.[0];
+    if (target !== undefined) {
+      plans.push(
+        await planAccount(
+          stores,
+          {
+            directoryUrl: target,
+            url: account.url,
+            privateKeyPem: account.privateKeyPem,
+            ...(account.contact ? { contact: account.contact } : {}),
+            ...(account.createdAt ? { createdAt: account.createdAt } : {}),
+            source: account.path,
+          },
+          clock,
+        ),
+      );
+      continue;
+    }
+    const sameCa = configured.find((d) => sameServer(account.directoryUrl, d));
+    skippedBeforePlan.push({
+      kind: 'account',
+      name: account.path,
+      status: 'skipped',
+      code: 'ERR_IMPORT_ACCOUNT_SKIPPED',
+      detail: sameCa
+        ? `another certbot account for ${sameCa} is imported (${chosen.get(sameCa)?.path ?? '?'}): certpilot keeps one account per CA`
+        : `it is for ${account.directoryUrl}, which certpilot is not configured for (acme.directoryUrl is ${options.directoryUrl}); to keep it, import again with --directory ${account.directoryUrl}`,
+    });
+  }
+
+  // Lineages.
+  const rootCopies = await readRootCopies(root);
+  for (const lineage of state.lineages) {
+    const live = lineage.versions.at(-1);
+    if (!live) continue;
+    const facts = metadataFromCertificate(live.certPem, live.privateKeyPem);
+    const server = lineage.renewal?.params.server;
+    const account = state.accounts.find((a) => a.id === lineage.renewal?.params.account && (server === undefined || sameServer(a.directoryUrl, server)));
+    let filesDeployer: string | undefined;
+    if (rootCopies !== undefined && rootCopies.fingerprint === certificateFingerprint(live.certPem)) {
+      // The deck's dev volume: its hook copies the live files to the volume root.
+      filesDeployer = draft.addDeployer('volume', {
+        type: 'files',
+        dir: configDir,
+        bundle: rootCopies.bundle ?? 'cert-chain-key',
+        ...(rootCopies.bundle === undefined ? { files: { 'fullbundle.pem': false } } : {}),
+      });
+    }
+    const mapped = mapRenewalConf(lineage.name, facts.domains, lineage.renewal, draft, {
+      configDir,
+      directoryUrl: options.directoryUrl,
+      liveKeyType: keyTypeOfPem(live.privateKeyPem) ?? facts.keyType,
+      ...(filesDeployer ? { filesDeployer } : {}),
+    });
+    draft.certificates.push(mapped.certificate);
+    notes.push(...mapped.notes);
+    const renewsWith = server === undefined ? undefined : chosen.get(configured.find((d) => sameServer(d, server)) ?? '');
+    if (account && renewsWith && renewsWith !== account) {
+      notes.push({ name: lineage.name, setting: `account = ${account.id}`, reason: `certpilot keeps one account per CA and renews with ${renewsWith.path}; the CA may then refuse \`replaces\` (certpilot orders without it)` });
+    }
+    plans.push(
+      await planCertificate(
+        stores,
+        {
+          name: lineage.name,
+          versions: lineage.versions,
+          ...(server ? { directoryUrl: server } : {}),
+          ...(account ? { accountUrl: account.url } : {}),
+          // certbot ran the deploy hook for its live version; the volume's copies are that version.
+          deployedBy: mapped.certificate.deploy ?? [],
+          source: `live/${lineage.name}`,
+        },
+        clock,
+      ),
+    );
+  }
+  // certbot's hook directories run for every certificate; which ones need them is the user's call.
+  for (const kind of ['pre', 'deploy', 'post'] as const) {
+    const dir = join(configDir, 'renewal-hooks', kind);
+    for (const entry of await listInside(root, ['renewal-hooks', kind])) {
+      notes.push({
+        name: '*',
+        setting: `renewal-hooks/${kind}/${entry}`,
+        reason:
+          kind === 'deploy'
+            ? `certbot ran it after each renewal of every certificate: add it as a \`hook\` deployer (command: [${JSON.stringify(join(dir, entry))}]) to the certificates that need it`
+            : 'certpilot runs deployers after a new version only; add it as a `hook` deployer if it must run then',
+      });
+    }
+  }
+  const items = [...(await applyPlans(plans, options.dryRun)), ...skippedBeforePlan];
+  for (const problem of state.problems) {
+    if (problem.kind === 'renewal' && state.lineages.some((l) => l.name === problem.name)) {
+      notes.push({ name: problem.name, setting: `renewal/${problem.name}.conf`, reason: problem.reason });
+      continue;
+    }
+    items.push({
+      kind: problem.kind === 'account' ? 'account' : 'certificate',
+      name: problem.name,
+      status: 'skipped',
+      code: problem.kind === 'account' ? 'ERR_IMPORT_ACCOUNT_SKIPPED' : 'ERR_IMPORT_INVALID',
+      detail: problem.kind === 'lineage' ? `${problem.reason}; nothing of it was imported` : problem.reason,
+    });
+  }
+  const email = [...chosen.values()].flatMap((a) => a.contact ?? []).find((c) => c.startsWith('mailto:'))?.slice('mailto:'.length);
+  const config = draft.toYaml(
+    // An imported account exists: its holder agreed to the CA's terms when certbot registered it.
+    { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl: options.directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
+    [
+      `certpilot configuration for the certificates imported from certbot's ${configDir}`,
+      'Check it with `certpilot config check -c FILE`, then stop certbot\'s renewals (docs/migrating.md).',
+    ],
+  );
+  return { items, notes, config };
+}
+
+/** The deck's copies at the volume root (`cp -aL live/<name>/* .`), when present: the leaf's fingerprint and the bundle order. */
+async function readRootCopies(root: DirHandle): Promise<{ fingerprint: string; bundle?: 'cert-chain-key' | 'key-cert-chain' } | undefined> {
+  // Regular files only (the deck's hook copies with `cp -aL`): a symbolic link is not followed.
+  const read = async (file: string): Promise<string | undefined> => {
+    const text = await readInside(root, file, file);
+    return typeof text === 'string' ? text : undefined;
+  };
+  const [cert, chain, key, bundle] = await Promise.all([read('cert.pem'), read('chain.pem'), read('privkey.pem'), read('fullbundle.pem')]);
+  if (cert === undefined || key === undefined) return undefined;
+  let fingerprint: string;
+  try {
+    fingerprint = certificateFingerprint(cert);
+  } catch {
+    return undefined;
+  }
+  const order = bundle === undefined ? undefined : bundleOrder(bundle, cert, chain ?? '', key);
+  return { fingerprint, ...(order ? { bundle: order } : {}) };
+}

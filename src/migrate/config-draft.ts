@@ -1,0 +1,85 @@
+/**
+ * The `certpilot.yaml` an import prints: named solvers and deployers (one per distinct setting,
+ * shared by the certificates that use the same one) and one entry per imported certificate, in
+ * the shape of `config/schema.ts`, so `certpilot config check` accepts it as printed.
+ */
+import { stringify } from 'yaml';
+import type { KeyType } from '../storage/certificate-store.js';
+
+/** One certificate entry of the draft (the fields of `certificates[]` an import can know). */
+export interface DraftCertificate {
+  name: string;
+  domains: string[];
+  keyType?: KeyType;
+  reuseKey?: boolean;
+  solver?: string;
+  solvers?: { names: string[]; solver: string }[];
+  deploy?: string[];
+}
+
+/** A plug-in instance entry: `type` and its options. */
+export type DraftInstance = { type: string } & Record<string, unknown>;
+
+/** What the file's head says: where the state is and which CA and account it renews with. */
+export interface DraftHead {
+  stateDir: string;
+  /** The configured state store when it is not the default (`filesystem` in stateDir): printed as is. */
+  stateStore?: DraftInstance;
+  directoryUrl: string;
+  email?: string;
+  caBundle?: string;
+  /** True when the account exists already (its holder agreed when it was registered). */
+  termsOfServiceAgreed: boolean;
+}
+
+/** Builds the printed configuration. */
+export class ConfigDraft {
+  readonly solvers: Record<string, DraftInstance> = {};
+  readonly deployers: Record<string, DraftInstance> = {};
+  readonly certificates: DraftCertificate[] = [];
+
+  /** Adds a solver (or finds the same one already added); returns its name. */
+  addSolver(base: string, entry: DraftInstance): string {
+    return addInstance(this.solvers, base, entry);
+  }
+
+  /** Adds a deployer (or finds the same one already added); returns its name. */
+  addDeployer(base: string, entry: DraftInstance): string {
+    return addInstance(this.deployers, base, entry);
+  }
+
+  /** The YAML text, with `comments` as `#` lines on top. */
+  toYaml(head: DraftHead, comments: readonly string[] = []): string {
+    const doc: Record<string, unknown> = {
+      stateDir: head.stateDir,
+      ...(head.stateStore && head.stateStore.type !== 'filesystem' ? { stateStore: head.stateStore } : {}),
+      acme: {
+        directoryUrl: head.directoryUrl,
+        ...(head.email ? { email: head.email } : {}),
+        ...(head.termsOfServiceAgreed ? { termsOfServiceAgreed: true } : {}),
+        ...(head.caBundle ? { caBundle: head.caBundle } : {}),
+      },
+      ...(Object.keys(this.solvers).length ? { solvers: this.solvers } : {}),
+      ...(Object.keys(this.deployers).length ? { deployers: this.deployers } : {}),
+      certificates: this.certificates,
+    };
+    const top = comments.map((c) => `# ${c}`.trimEnd()).join('\n');
+    return `${top ? `${top}\n` : ''}${stringify(doc, { lineWidth: 0 })}`;
+  }
+}
+
+/** A valid instance name from free text (lineage names may hold dots). */
+export function instanceNameFrom(text: string): string {
+  const cleaned = text.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^[-_]+/, '').slice(0, 50);
+  return cleaned === '' ? 'imported' : cleaned;
+}
+
+function addInstance(into: Record<string, DraftInstance>, base: string, entry: DraftInstance): string {
+  const key = JSON.stringify(entry);
+  for (const [name, existing] of Object.entries(into)) if (JSON.stringify(existing) === key) return name;
+  const stem = instanceNameFrom(base);
+  let name = stem;
+  for (let i = 2; Object.hasOwn(into, name); i++) name = `${stem}-${i}`;
+  into[name] = entry;
+  return name;
+}

@@ -1,0 +1,290 @@
+// `certpilot import` against state made by the REAL certbot (Debian's package) with Pebble 2.10
+// (ARI) behind the counting proxy: two lineages, one renewed once (two versions). Imported with no
+// CA request, shown by `status`, idempotent, `--dry-run` writes nothing; the first `renew --force`
+// registers no account and sends `replaces` with certbot's certificate's ARI id (read from the
+// order body Pebble received). Bad input (a broken live/ link, a key that does not match its
+// certificate in an older version, an account for a CA not configured) is reported by name and
+// the rest imported, with nothing of the broken lineages written. The deck's dev volume (only the
+// PEM files) is imported, then renewed and deployed with the `files` deployer.
+//
+// certbot takes seconds per certificate: the file makes three certbot issuances, once, in before().
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { runCli, tempDir, testCaFile } from '../harness/certpilot.js';
+import { pebbleBinaries, resolveBinary } from '../harness/paths.js';
+import { startPebble, type PebbleInstance } from '../harness/pebble.js';
+import { requirePebble, requireServer, serversRequired } from '../harness/servers.js';
+import { serveDirectory, type StaticServer } from '../harness/static-server.js';
+
+const run = promisify(execFile);
+
+/** The ARI certID of a certificate file (RFC 9773 §4.1), read with openssl, independent of certpilot's DER code. */
+function ariCertId(certFile: string): string {
+  const aki = execFileSync('openssl', ['x509', '-in', certFile, '-noout', '-ext', 'authorityKeyIdentifier'], { encoding: 'utf8' });
+  const keyId = /([0-9A-F]{2}(?::[0-9A-F]{2})+)/i.exec(aki.replace(/keyid:/i, ''))?.[1];
+  assert.ok(keyId, aki);
+  let serial = new X509Certificate(readFileSync(certFile)).serialNumber;
+  if (serial.length % 2 === 1) serial = `0${serial}`;
+  if (parseInt(serial.slice(0, 2), 16) >= 0x80) serial = `00${serial}`;
+  return `${Buffer.from(keyId.replace(/:/g, ''), 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
+}
+
+/** Every file and link under `dir` with its content (or target) and mtime: equal snapshots mean nothing changed. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      const st = lstatSync(path);
+      const key = relative(dir, path);
+      if (entry.isSymbolicLink()) out[key] = `-> ${readlinkSync(path)} @${st.mtimeMs}`;
+      else if (entry.isDirectory()) {
+        out[`${key}/`] = `dir @${st.mtimeMs}`;
+        walk(path);
+      } else out[key] = `${createHash('sha256').update(readFileSync(path)).digest('hex')} @${st.mtimeMs}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const fingerprint = (pem: string | Buffer): string => createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
+
+describe('import certbot state made by the real certbot against Pebble 2.10', { timeout: 240_000 }, () => {
+  const ready = resolveBinary(pebbleBinaries('2.10').pebble) !== undefined && resolveBinary('certbot') !== undefined;
+  let pebble: PebbleInstance | undefined;
+  let proxy: FaultProxy | undefined;
+  let web: StaticServer | undefined;
+  let dir = '';
+  /** certbot's --config-dir after the three issuances; tests copy it before changing anything. */
+  let certbotDir = '';
+  let webroot = '';
+  let hookLog = '';
+  let accountUrl = '';
+
+  const usable = (t: TestContext): boolean => requirePebble(t, '2.10') && requireServer(t, 'certbot', 'Debian package `certbot`; run `bash scripts/setup.sh`');
+  const caFlags = (): string[] => ['--directory', proxy?.directoryUrl ?? '', '--ca-bundle', testCaFile];
+
+  before(async () => {
+    if (!ready) {
+      if (serversRequired()) throw new Error('certbot or Pebble 2.10 missing; CERTPILOT_REQUIRE_SERVERS is set, so this is a failure');
+      return;
+    }
+    // Pebble's defaults (nonce rejection, authorization reuse) except the validation sleep.
+    pebble = await startPebble({ version: '2.10', noSleep: true });
+    proxy = await startFaultProxy(pebble);
+    dir = await tempDir('certpilot-import-');
+    webroot = join(dir, 'www');
+    mkdirSync(webroot);
+    // The user's web server: certbot's webroot plug-in and then certpilot's webroot solver write here.
+    web = await serveDirectory(webroot, pebble.httpPort);
+    certbotDir = join(dir, 'letsencrypt');
+    hookLog = join(dir, 'hook.log');
+    // How bench/ drives certbot: its own dirs, non-interactive, trusting the test CA through python-requests.
+    const common = ['--config-dir', certbotDir, '--work-dir', join(dir, 'work'), '--logs-dir', join(dir, 'logs'), '--non-interactive', '--server', proxy.directoryUrl];
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8', REQUESTS_CA_BUNDLE: testCaFile };
+    const certbot = async (args: string[]): Promise<void> => {
+      try {
+        await run('certbot', [...args, ...common], { env });
+      } catch (err) {
+        throw new Error(`certbot ${args[0]} failed: ${(err as { stderr?: string }).stderr ?? String(err)}\n${await pebble?.logs()}`);
+      }
+    };
+    const hook = `echo "$RENEWED_LINEAGE" >> ${hookLog}`;
+    await certbot(['certonly', '--webroot', '-w', webroot, '--agree-tos', '-m', 'ops@example.com', '--no-eff-email', '--cert-name', 'alpha', '-d', 'alpha.test', '-d', 'www.alpha.test', '--deploy-hook', hook]);
+    await certbot(['certonly', '--webroot', '-w', webroot, '--cert-name', 'beta', '-d', 'beta.test', '--key-type', 'rsa', '--rsa-key-size', '2048']);
+    await certbot(['renew', '--cert-name', 'alpha', '--force-renewal', '--no-random-sleep-on-renew']);
+    const accountDir = readdirSync(join(certbotDir, 'accounts'), { recursive: true, encoding: 'utf8' }).find((p) => p.endsWith('regr.json'));
+    assert.ok(accountDir, 'certbot made an account');
+    accountUrl = (JSON.parse(readFileSync(join(certbotDir, 'accounts', accountDir), 'utf8')) as { uri: string }).uri;
+    assert.equal(readlinkSync(join(certbotDir, 'live', 'alpha', 'cert.pem')), '../../archive/alpha/cert2.pem', 'alpha was renewed once by certbot');
+  });
+  after(async () => {
+    await web?.close();
+    await proxy?.stop();
+    await pebble?.stop();
+  });
+
+  const stateDir = (): string => join(dir, 'state');
+  const configFile = (): string => join(dir, 'certpilot.yaml');
+
+  test('--dry-run writes nothing; import sends no request; status shows every lineage with its versions; a second import changes nothing', async (t) => {
+    if (!usable(t) || !proxy) return;
+    const certbotBefore = snapshot(certbotDir);
+    const requestsBefore = proxy.requests.total;
+
+    const dry = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', stateDir(), ...caFlags(), '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stderr, /^would import +certificate alpha: 2 versions/m);
+    assert.match(dry.stderr, /^would import +certificate beta: 1 version/m);
+    assert.deepEqual(snapshot(stateDir()), {}, '--dry-run wrote nothing');
+
+    const imported = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', stateDir(), ...caFlags()]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /^imported +account accounts\/127\.0\.0\.1:\d+\/dir\/[0-9a-f]+: /m);
+    assert.match(imported.stderr, /^imported +certificate alpha: 2 versions from live\/alpha/m);
+    assert.match(imported.stderr, /^imported +certificate beta: 1 version from live\/beta/m);
+    assert.equal(proxy.requests.total, requestsBefore, 'the import sent no request to the CA');
+    assert.deepEqual(snapshot(certbotDir), certbotBefore, "certbot's directory is only read");
+
+    // Every certbot version is in certpilot's archive, byte for byte, and the live one is live.
+    for (const [name, versions] of [['alpha', 2], ['beta', 1]] as const) {
+      for (let n = 1; n <= versions; n++) {
+        for (const file of ['cert', 'chain', 'fullchain', 'privkey']) {
+          assert.equal(readFileSync(join(stateDir(), 'archive', name, `${file}${n}.pem`), 'utf8'), readFileSync(join(certbotDir, 'archive', name, `${file}${n}.pem`), 'utf8'), `${name} ${file}${n}`);
+        }
+      }
+      assert.equal(fingerprint(readFileSync(join(stateDir(), 'live', name, 'cert.pem'))), fingerprint(readFileSync(join(certbotDir, 'live', name, 'cert.pem'))));
+    }
+
+    // The printed configuration is valid as printed and renews the way certbot did.
+    writeFileSync(configFile(), imported.stdout);
+    const check = await runCli(['config', 'check', '--config', configFile()]);
+    assert.equal(check.code, 0, check.stdout + check.stderr + imported.stdout);
+    const printed = parse(imported.stdout) as {
+      acme: { directoryUrl: string; termsOfServiceAgreed: boolean };
+      solvers: Record<string, { type: string; path?: string }>;
+      deployers: Record<string, { type: string; command: string }>;
+      certificates: { name: string; domains: string[]; keyType: string; solver: string; deploy?: string[] }[];
+    };
+    assert.equal(printed.acme.directoryUrl, proxy.directoryUrl);
+    const alpha = printed.certificates.find((c) => c.name === 'alpha');
+    const beta = printed.certificates.find((c) => c.name === 'beta');
+    assert.deepEqual(alpha?.domains, ['alpha.test', 'www.alpha.test']);
+    assert.equal(alpha?.keyType, 'ec-p256');
+    assert.equal(beta?.keyType, 'rsa-2048');
+    assert.deepEqual(printed.solvers[alpha?.solver ?? ''], { type: 'webroot', path: webroot });
+    assert.equal(beta?.solver, alpha?.solver, 'one webroot solver for both');
+    assert.equal(printed.deployers[alpha?.deploy?.[0] ?? '']?.command, `echo "$RENEWED_LINEAGE" >> ${hookLog}`);
+    assert.equal(beta?.deploy, undefined, 'beta had no hook');
+
+    const status = await runCli(['status', '--json', '--config', configFile()]);
+    assert.equal(status.code, 0, status.stderr);
+    const rows = JSON.parse(status.stdout) as { name: string; version: number; versions: number[]; domains: string[]; deployers: { deployer: string; current: boolean }[] }[];
+    assert.deepEqual(rows.map((r) => [r.name, r.version, r.versions]), [['alpha', 2, [1, 2]], ['beta', 1, [1]]]);
+    assert.ok(rows[0]?.deployers.every((d) => d.current), "certbot's hook already ran for the live version: nothing to deploy");
+    const table = await runCli(['status', '--config', configFile()]);
+    assert.match(table.stdout, /^alpha +v2 \(2 kept\) +alpha\.test,www\.alpha\.test/m);
+    assert.match(table.stdout, /^beta +v1 +beta\.test/m);
+
+    // Idempotent: nothing imported, nothing written (contents and mtimes).
+    const stateBefore = snapshot(stateDir());
+    const again = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', stateDir(), ...caFlags()]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /0 imported, 3 unchanged, 0 skipped/);
+    assert.deepEqual(snapshot(stateDir()), stateBefore, 'a second import changed nothing');
+    assert.equal(again.stdout, imported.stdout, 'the same configuration again');
+  });
+
+  test('the first renew --force uses the imported account and replaces the imported certificates', async (t) => {
+    if (!usable(t) || !proxy) return;
+    assert.ok(existsSync(configFile()), 'the previous test imported');
+    const oldIds = { alpha: ariCertId(join(certbotDir, 'live', 'alpha', 'cert.pem')), beta: ariCertId(join(certbotDir, 'live', 'beta', 'cert.pem')) };
+    const mark = proxy.requests.log.length;
+    const renewed = await runCli(['renew', '--force', '--config', configFile()]);
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr + (await pebble?.logs()));
+    assert.match(renewed.stdout, /^renewed +alpha: renewed version 3/m);
+    assert.match(renewed.stdout, /^renewed +beta: renewed version 2/m);
+    const log = proxy.requests.log.slice(mark);
+    assert.equal(log.filter((e) => e.kind === 'POST /sign-me-up').length, 0, 'no newAccount: the imported account was used');
+    // Distinct accepted orders (a nonce rejection retries the same POST): one per certificate, each
+    // signed by certbot's account and carrying `replaces` = the ARI id of certbot's live certificate.
+    const orders = log.filter((e) => e.kind === 'POST /order-plz' && e.status === 201);
+    assert.equal(orders.length, 2, JSON.stringify(log.map((e) => [e.kind, e.status, e.problem])));
+    for (const order of orders) assert.equal(order.jws?.protected.kid, accountUrl, 'signed by the imported account');
+    const replaces = orders.map((o) => (o.jws?.payload as { replaces?: string; identifiers: { value: string }[] }) ?? {});
+    const byName = Object.fromEntries(replaces.map((p) => [p.identifiers.map((i) => i.value).sort()[0], p.replaces]));
+    assert.deepEqual(byName, { 'alpha.test': oldIds.alpha, 'beta.test': oldIds.beta });
+    // The hook certbot ran is certpilot's now, for the new version, with certpilot's live directory.
+    assert.equal(readFileSync(hookLog, 'utf8').trim().split('\n').at(-1), join(stateDir(), 'live', 'alpha'));
+  });
+
+  test('bad input: a broken live/ link, a key that does not match its certificate, an account for another CA', async (t) => {
+    if (!usable(t) || !proxy) return;
+    const broken = join(await tempDir('certpilot-import-bad-'), 'letsencrypt');
+    cpSync(certbotDir, broken, { recursive: true, verbatimSymlinks: true });
+    // beta: its live link points at a version that does not exist.
+    unlinkSync(join(broken, 'live', 'beta', 'cert.pem'));
+    symlinkSync('../../archive/beta/cert7.pem', join(broken, 'live', 'beta', 'cert.pem'));
+    // gamma: a copy of alpha whose OLDER version's key is beta's (the live version is fine).
+    cpSync(join(broken, 'archive', 'alpha'), join(broken, 'archive', 'gamma'), { recursive: true });
+    mkdirSync(join(broken, 'live', 'gamma'));
+    for (const f of ['cert', 'chain', 'fullchain', 'privkey']) symlinkSync(`../../archive/gamma/${f}2.pem`, join(broken, 'live', 'gamma', `${f}.pem`));
+    cpSync(join(broken, 'archive', 'beta', 'privkey1.pem'), join(broken, 'archive', 'gamma', 'privkey1.pem'));
+    writeFileSync(join(broken, 'renewal', 'gamma.conf'), readFileSync(join(broken, 'renewal', 'alpha.conf'), 'utf8').replaceAll('/alpha', '/gamma'));
+    // An account certbot made for another CA (a real account folder, moved under another server).
+    const accountsRoot = join(broken, 'accounts');
+    const [server] = readdirSync(accountsRoot);
+    const [id] = readdirSync(join(accountsRoot, server as string, 'dir'));
+    mkdirSync(join(accountsRoot, 'other-ca.test', 'directory'), { recursive: true });
+    cpSync(join(accountsRoot, server as string, 'dir', id as string), join(accountsRoot, 'other-ca.test', 'directory', 'b0b'), { recursive: true });
+    const regr = join(accountsRoot, 'other-ca.test', 'directory', 'b0b', 'regr.json');
+    writeFileSync(regr, JSON.stringify({ body: {}, uri: 'https://other-ca.test/acme/acct/1' }));
+
+    const state = join(await tempDir('certpilot-import-bad-state-'), 'state');
+    const result = await runCli(['import', 'certbot', '--config-dir', broken, '--state-dir', state, ...caFlags()]);
+    assert.equal(result.code, 1, 'something was skipped: exit 1');
+    assert.match(result.stderr, /^imported +certificate alpha: 2 versions/m);
+    assert.match(result.stderr, /^imported +account accounts\/127\.0\.0\.1:\d+\/dir\//m);
+    assert.match(result.stderr, /^skipped +certificate beta: live\/beta\/cert\.pem is a broken symbolic link .*cert7\.pem.*\(ERR_IMPORT_INVALID\)/m);
+    assert.match(result.stderr, /^skipped +certificate gamma: archive\/gamma\/cert1\.pem: the private key does not match the certificate.*\(ERR_IMPORT_INVALID\)/m);
+    assert.match(result.stderr, /^skipped +account accounts\/other-ca\.test\/directory\/b0b: it is for https:\/\/other-ca\.test\/directory, which certpilot is not configured for.*\(ERR_IMPORT_ACCOUNT_SKIPPED\)/m);
+    // Nothing of the broken lineages was written, not even their first version.
+    const written = Object.keys(snapshot(state));
+    assert.deepEqual(written.filter((p) => /beta|gamma/.test(p)), [], written.join('\n'));
+    assert.ok(written.includes('archive/alpha/cert2.pem'));
+    assert.deepEqual(readdirSync(join(state, 'accounts')), [readdirSync(join(state, 'accounts'))[0]], 'one account: the configured CA only');
+  });
+
+  test("the deck's dev volume (only the PEM files) is imported, then renewed and deployed with `files`", async (t) => {
+    if (!usable(t) || !proxy) return;
+    // What the deck's hook leaves at the volume root: `cp -aL live/$NAME/* .` and fullbundle.pem.
+    const volume = join(await tempDir('certpilot-import-volume-'), 'certificate');
+    mkdirSync(volume);
+    for (const f of ['cert', 'chain', 'fullchain', 'privkey']) cpSync(join(certbotDir, 'live', 'beta', `${f}.pem`), join(volume, `${f}.pem`), { dereference: true });
+    const read = (f: string): string => readFileSync(join(volume, f), 'utf8');
+    writeFileSync(join(volume, 'fullbundle.pem'), read('cert.pem') + read('chain.pem') + read('privkey.pem'));
+    const original = read('cert.pem');
+    const state = join(dir, 'dev-state');
+
+    const dry = await runCli(['import', 'files', volume, '--name', 'dev', '--state-dir', state, ...caFlags(), '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(snapshot(state), {}, '--dry-run wrote nothing');
+    const imported = await runCli(['import', 'files', volume, '--name', 'dev', '--state-dir', state, ...caFlags(), '--agree-tos']);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /^imported +certificate dev: 1 version from /m);
+    const printed = parse(imported.stdout) as { solvers?: Record<string, unknown>; deployers: Record<string, { type: string; dir: string; bundle: string }>; certificates: { name: string; domains: string[]; solver?: string; deploy: string[] }[] };
+    const [cert] = printed.certificates;
+    assert.deepEqual(cert?.domains, ['beta.test']);
+    assert.deepEqual(printed.deployers[cert?.deploy[0] ?? ''], { type: 'files', dir: volume, bundle: 'cert-chain-key' });
+    // The files do not say how names were proven: the user adds the solver (the report says so).
+    assert.match(imported.stderr, /^not mapped +dev: solver: /m);
+    printed.solvers = { web: { type: 'webroot', path: webroot } };
+    if (cert) cert.solver = 'web';
+    const config = join(dir, 'dev.yaml');
+    writeFileSync(config, stringify(printed));
+
+    // Nothing due, and the volume already holds the imported version: a renew writes nothing there.
+    const volumeBefore = snapshot(volume);
+    const idle = await runCli(['renew', '--config', config]);
+    assert.equal(idle.code, 0, idle.stdout + idle.stderr);
+    assert.deepEqual(snapshot(volume), volumeBefore, 'the imported version counts as deployed');
+
+    const renewed = await runCli(['renew', '--force', '--config', config]);
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    assert.match(renewed.stdout, /^renewed +dev: renewed version 2.*deployed version 2 to volume/m);
+    const live = readFileSync(join(state, 'live', 'dev', 'cert.pem'), 'utf8');
+    assert.notEqual(fingerprint(live), fingerprint(original));
+    assert.equal(read('cert.pem'), live, 'the volume holds the new certificate');
+    assert.equal(read('fullbundle.pem'), read('cert.pem') + read('chain.pem') + read('privkey.pem'), 'fullbundle.pem in the deck order');
+    assert.ok(new X509Certificate(read('cert.pem')).checkPrivateKey(createPrivateKey(read('privkey.pem'))), 'key and certificate match');
+  });
+});
