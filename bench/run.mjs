@@ -8,6 +8,7 @@
 //   BENCH_RUNS=N                   runs per scenario (default 5 single-certificate/cold start, 3 for
 //                                  the 20-certificate scenarios)
 //   BENCH_CERTS=N                  certificates in the multi-certificate scenarios (default 20)
+//   BENCH_THOUSAND=N               certificates of the large certpilot scenario (default 1000, 0 skips)
 //   BENCH_STRICT=1                 run Pebble with -strict (default off; see RESULTS.md)
 //   BENCH_TOOLS=certbot,lego,certpilot   which clients to run (default all three)
 //   BENCH_REPORT_ONLY=1            rewrite RESULTS.md from results.json (e.g. after editing findings.md)
@@ -16,11 +17,12 @@
 //                                  same renew with state in a directory, for the request counts), then
 //                                  merge that row into results.json and rewrite RESULTS.md around it
 //
-// Wall time is process.hrtime around spawn → exit of each child; peak RSS is GNU time's %M (the
-// child's max resident set, KiB). ACME requests are counted at the proxy per `METHOD /segment`.
+// Wall time is process.hrtime around spawn → exit of each child; CPU is GNU time's %U + %S (user +
+// system seconds of the child); peak RSS is GNU time's %M (the child's max resident set, KiB);
+// Pebble's own CPU over the same span comes from /proc/<pid>/stat. ACME requests are counted at the proxy per `METHOD /segment`.
 // Needs: `npm run build` (dist/test/harness and dist/bundle), Debian's pebble, certbot, lego, time.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -53,6 +55,12 @@ const envInt = (name) => {
 let RUNS_SINGLE = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 5);
 let RUNS_MULTI = QUICK ? 1 : (envInt('BENCH_RUNS') ?? 3);
 let CERTS = envInt('BENCH_CERTS') ?? (QUICK ? 5 : 20);
+// The large scenario: one `certpilot issue` of THOUSAND certificates at concurrency 16 (certpilot
+// only: certbot and lego would take hours), then its nothing-due `renew` and `status`.
+const thousandEnv = process.env.BENCH_THOUSAND;
+if (thousandEnv !== undefined && !/^(0|[1-9]\d{0,4})$/.test(thousandEnv)) throw new Error(`bench: BENCH_THOUSAND must be a whole number 0..99999, not "${thousandEnv}"`);
+let THOUSAND = thousandEnv !== undefined ? Number(thousandEnv) : QUICK ? 50 : 1000;
+const THOUSAND_CONCURRENCY = 16;
 let STRICT = process.env.BENCH_STRICT === '1';
 let TOOLS = (process.env.BENCH_TOOLS ?? 'certbot,lego,certpilot').split(',').map((s) => s.trim()).filter(Boolean);
 const CHILD_TIMEOUT_MS = 180_000; // one invocation; bounded so a hung client cannot hang the run
@@ -70,11 +78,13 @@ if (!existsSync(cliPath)) throw new Error(`bench: ${cliPath} missing: run \`npm 
 const children = new Set();
 let rssSeq = 0;
 
-/** Runs `cmd args` under GNU time; resolves { ms, rssKiB, code, stdout, stderr }. */
+/** Runs `cmd args` under GNU time; resolves { ms, cpuMs, rssKiB, code, stdout, stderr }. */
 async function measure(cmd, args, { env, cwd }) {
   const rssFile = join(scratch, `rss-${process.pid}-${++rssSeq}`);
   const started = process.hrtime.bigint();
-  const child = spawn(TIME_BIN, ['-f', '%M', '-o', rssFile, cmd, ...args], {
+  // %U/%S: the child's user and system CPU seconds (what the issue's targets are about: they move
+  // far less than wall time on a loaded machine); %M: its peak RSS in KiB.
+  const child = spawn(TIME_BIN, ['-f', '%U %S %M', '-o', rssFile, cmd, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -82,7 +92,7 @@ async function measure(cmd, args, { env, cwd }) {
   children.add(child);
   let stdout = '';
   let stderr = '';
-  const cap = (s, d) => (s.length > 200_000 ? s : s + d.toString());
+  const cap = (s, d) => (s.length > 50_000_000 ? s : s + d.toString()); // `status --json` of 1000 is ~1 MB
   child.stdout.on('data', (d) => (stdout = cap(stdout, d)));
   child.stderr.on('data', (d) => (stderr = cap(stderr, d)));
   const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
@@ -94,15 +104,18 @@ async function measure(cmd, args, { env, cwd }) {
   clearTimeout(timer);
   children.delete(child);
   let rssKiB = 0;
+  let cpuMs = 0;
   try {
-    // GNU time writes "Command exited with non-zero status N" before the figure when N != 0.
+    // GNU time writes "Command exited with non-zero status N" before the figures when N != 0.
     const lines = (await readFile(rssFile, 'utf8')).trim().split('\n');
-    rssKiB = Number(lines[lines.length - 1]) || 0;
+    const [user, sys, rss] = lines[lines.length - 1].split(' ').map(Number);
+    cpuMs = ((user || 0) + (sys || 0)) * 1000;
+    rssKiB = rss || 0;
     await rm(rssFile, { force: true });
   } catch {
     // no figure (killed); leave 0
   }
-  return { ms, rssKiB, code, stdout, stderr };
+  return { ms, cpuMs, rssKiB, code, stdout, stderr };
 }
 
 /** Like measure, but throws with the output tail when the child fails or `check` says so. */
@@ -235,7 +248,9 @@ const results = {};
 function record(scenario, line, run) {
   results[scenario] ??= {};
   results[scenario][line] ??= { runs: [] };
-  results[scenario][line].runs.push(run);
+  const { stdout, ...kept } = run; // the output is checked, not kept
+  void stdout;
+  results[scenario][line].runs.push(kept);
 }
 function recordError(scenario, line, error) {
   results[scenario] ??= {};
@@ -244,16 +259,54 @@ function recordError(scenario, line, error) {
   log(`  ! ${scenario}/${line} failed: ${results[scenario][line].error.split('\n')[0]}`);
 }
 
-/** Runs a sequence of invocations; returns the total wall time and the largest peak RSS. */
+/**
+ * Runs a sequence of invocations; returns the total wall time and CPU (user + sys), the largest
+ * peak RSS, and the CPU Pebble itself spent meanwhile (from /proc/<pid>/stat, before and after).
+ */
 async function runSequence(what, steps, opts) {
   let ms = 0;
+  let cpuMs = 0;
   let rssKiB = 0;
+  const caBefore = pebbleCpuMs();
+  let stdout = '';
   for (const step of steps) {
     const r = await mustRun(what, step.cmd, step.args, opts, step.check);
     ms += r.ms;
+    cpuMs += r.cpuMs;
     rssKiB = Math.max(rssKiB, r.rssKiB);
+    stdout = r.stdout;
   }
-  return { ms, rssKiB };
+  const caAfter = pebbleCpuMs();
+  const caCpuMs = caBefore !== undefined && caAfter !== undefined ? caAfter - caBefore : undefined;
+  return { ms, cpuMs, rssKiB, caCpuMs, stdout };
+}
+
+// Pebble's own CPU: utime + stime (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). The
+// harness starts it through setpriv, which execs, so the process is found by its config file.
+let pebblePid;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function findPebblePid() {
+  const config = join(pebble.dir, 'pebble.json');
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmdline.includes(config) && !/setpriv$/.test(cmdline[0])) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+function pebbleCpuMs() {
+  if (!pebblePid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pebblePid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
 }
 
 async function scenarioSingle() {
@@ -467,6 +520,53 @@ async function scenarioColdStart() {
   }
 }
 
+async function scenarioThousand() {
+  if (!TOOLS.includes('certpilot') || THOUSAND === 0) return;
+  log(`\n[5] ${THOUSAND} certificates in one \`certpilot issue\` at concurrency ${THOUSAND_CONCURRENCY}, then nothing-due renew and status — 1/${RUNS_MULTI}/${RUNS_MULTI} run(s)`);
+  const dir = await newDir('thousand');
+  const certNames = Array.from({ length: THOUSAND }, (_, i) => `k-${String(i + 1).padStart(5, '0')}.bench.test`);
+  const config = await writeConfig(dir, {
+    directoryUrl: proxy.directoryUrl,
+    httpPort: pebble.httpPort,
+    certificates: certNames.map((n) => ({ name: n, domains: [n] })),
+  });
+  await writeFile(config, `${await readFile(config, 'utf8')}renewal: {"concurrency": ${THOUSAND_CONCURRENCY}}\n`);
+  const opts = { env: baseEnv(), cwd: dir };
+  const cli = (...args) => ({ cmd: nodeBin, args: [cliPath, ...args, '--config', config] });
+  const steps = {
+    issue: {
+      ...cli('issue'),
+      check: () => certNames.map((n) => fileExists(join(dir, 'state', 'live', n, 'fullchain.pem'))).find(Boolean),
+    },
+    renew: {
+      ...cli('renew'),
+      check: (r) => ((r.stdout.match(/not-due/g) ?? []).length === THOUSAND && !/issued|renewed/.test(r.stdout) ? undefined : 'did not report every certificate not due'),
+    },
+    status: {
+      ...cli('status', '--json'),
+      check: (r) => (JSON.parse(r.stdout).filter((row) => row.notAfter && !row.due).length === THOUSAND ? undefined : 'did not list every certificate as valid and not due'),
+    },
+  };
+  for (const [line, runs] of [['issue', 1], ['renew', RUNS_MULTI], ['status', RUNS_MULTI]]) {
+    if (line !== 'issue' && !results.thousand?.issue?.runs.length) {
+      recordError('thousand', line, new Error('no state: the issue of the large scenario failed'));
+      continue;
+    }
+    for (let run = 1; run <= runs; run++) {
+      proxy.resetCounts();
+      try {
+        const r = await runSequence(`certpilot ${line} of ${THOUSAND}`, [steps[line]], opts);
+        record('thousand', line, { ...r, certificates: THOUSAND, invocations: 1, requests: requestSnapshot() });
+        log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  CPU ${fmtS(r.cpuMs)} (Pebble ${fmtS(r.caCpuMs)})  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+      } catch (error) {
+        recordError('thousand', line, error);
+        break;
+      }
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
 // --- report ---------------------------------------------------------------------------------------
 const fmtS = (ms) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(ms < 10_000 ? 3 : 1)} s` : 'n/a');
 const fmtMiB = (kib) => (kib > 0 ? `${(kib / 1024).toFixed(1)} MiB` : 'n/a');
@@ -487,6 +587,9 @@ function summarize(entry) {
     minMs: Math.min(...runs.map((r) => r.ms)),
     maxMs: Math.max(...runs.map((r) => r.ms)),
     peakRssKiB: Math.max(...runs.map((r) => r.rssKiB)),
+    medianRssKiB: median(runs.map((r) => r.rssKiB)),
+    medianCpuMs: runs.every((r) => r.cpuMs !== undefined) ? median(runs.map((r) => r.cpuMs)) : undefined,
+    medianCaCpuMs: runs.every((r) => r.caCpuMs !== undefined) ? median(runs.map((r) => r.caCpuMs)) : undefined,
     requestsPerCert: perCert.length ? median(perCert) : undefined,
     kinds,
     runs: runs.length,
@@ -519,23 +622,25 @@ function scenarioTable(id, title, lines, certLabel) {
   const s = Object.fromEntries(lines.map((l) => [l, summarize(results[id]?.[l])]));
   const base = { certbot: s.certbot?.medianMs, lego: s.lego?.medianMs };
   const rows = [
-    `| client | median wall | min–max | vs certbot | vs lego | ACME requests / ${certLabel} | peak RSS | runs |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| client | median wall | min–max | vs certbot | vs lego | CPU (user+sys) | Pebble CPU | ACME requests / ${certLabel} | peak RSS (median) | peak RSS (max) | runs |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const l of lines) {
     const e = results[id]?.[l];
     if (!e) continue;
     const x = s[l];
     if (!x) {
-      rows.push(`| ${lineLabel(l)} | failed | | | | | | ${e.runs.length} |`);
+      rows.push(`| ${lineLabel(l)} | failed | | | | | | | | | ${e.runs.length} |`);
       continue;
     }
     rows.push(`| ${lineLabel(l)} | ${fmtS(x.medianMs)} | ${fmtS(x.minMs)}–${fmtS(x.maxMs)} | ${fmtRatio(x.medianMs, base.certbot)} | ` +
-      `${fmtRatio(x.medianMs, base.lego)} | ${x.requestsPerCert === undefined ? '–' : fmtNum(x.requestsPerCert)} | ${fmtMiB(x.peakRssKiB)} | ${x.runs} |`);
+      `${fmtRatio(x.medianMs, base.lego)} | ${fmtCpu(x.medianCpuMs)} | ${fmtCpu(x.medianCaCpuMs)} | ${x.requestsPerCert === undefined ? '–' : fmtNum(x.requestsPerCert)} | ` +
+      `${fmtMiB(x.medianRssKiB)} | ${fmtMiB(x.peakRssKiB)} | ${x.runs} |`);
   }
   const errors = lines.filter((l) => results[id]?.[l]?.error).map((l) => `- **${lineLabel(l)} failed**: \`\`\`\n${results[id][l].error}\n\`\`\``);
   return `### ${title}\n\n${rows.join('\n')}\n${errors.length ? `\n${errors.join('\n')}\n` : ''}`;
 }
+const fmtCpu = (ms) => (ms === undefined || !Number.isFinite(ms) ? 'n/a' : fmtS(ms));
 const fmtNum = (x) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
 const LINE_LABELS = {
   certpilot: 'certpilot',
@@ -595,6 +700,41 @@ function targetsTable() {
   return rows.join('\n');
 }
 
+// Wall times of the run before issue 17 (bench/RESULTS.md of 2026-12-01 and the issue's own
+// figures for 1000 certificates): issue 17 asks that no scenario gets slower.
+const BEFORE_MS = { single: 402, many: 1340, renew: 211, 'renew+files': 171, start: 54, 'thousand-renew': 840, 'thousand-status': 920 };
+
+/** The targets of issue 17: CPU and memory, from the same run. */
+function costTargetsTable() {
+  const s = (id, line) => summarize(results[id]?.[line]);
+  const rows = ['| target (issue 17) | certpilot | met? |', '| --- | ---: | --- |'];
+  const verdict = (ok) => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**');
+  const one = s('single', 'certpilot');
+  rows.push(`| one certificate with a new account: CPU ≤ 0.15 s | ${fmtCpu(one?.medianCpuMs)} | ${verdict(one?.medianCpuMs === undefined ? undefined : one.medianCpuMs <= 150)} |`);
+  rows.push(`| one certificate with a new account: peak RSS ≤ 52 MiB (median) | ${one ? fmtMiB(one.medianRssKiB) : 'n/a'} | ${verdict(one ? one.medianRssKiB <= 52 * 1024 : undefined)} |`);
+  const issue = s('thousand', 'issue');
+  const perCert = issue?.medianCpuMs !== undefined ? issue.medianCpuMs / THOUSAND : undefined;
+  const caPerCert = issue?.medianCaCpuMs !== undefined ? issue.medianCaCpuMs / THOUSAND : undefined;
+  rows.push(`| ${THOUSAND} certificates: CPU per certificate ≤ 1.5× Pebble's | ${perCert === undefined ? 'n/a' : `${perCert.toFixed(2)} ms vs Pebble ${caPerCert === undefined ? 'n/a' : `${caPerCert.toFixed(2)} ms`} (${fmtRatio(perCert, caPerCert)})`} | ${verdict(perCert === undefined || caPerCert === undefined ? undefined : perCert <= 1.5 * caPerCert)} |`);
+  rows.push(`| ${THOUSAND} certificates: peak RSS ≤ 100 MiB | ${issue ? fmtMiB(issue.peakRssKiB) : 'n/a'} | ${verdict(issue ? issue.peakRssKiB <= 100 * 1024 : undefined)} |`);
+  for (const line of ['renew', 'status']) {
+    const x = s('thousand', line);
+    rows.push(`| nothing-due \`${line}\` of ${THOUSAND}: ≤ 0.5 s | ${x ? fmtS(x.medianMs) : 'n/a'} (CPU ${fmtCpu(x?.medianCpuMs)}) | ${verdict(x ? x.medianMs <= 500 : undefined)} |`);
+    rows.push(`| nothing-due \`${line}\` of ${THOUSAND}: peak RSS ≤ 80 MiB | ${x ? fmtMiB(x.peakRssKiB) : 'n/a'} | ${verdict(x ? x.peakRssKiB <= 80 * 1024 : undefined)} |`);
+  }
+  const cp = s('start', 'certpilot');
+  const node = s('start', 'node -e 0');
+  rows.push(`| cold start ≤ 1.1× \`node -e 0\` (wall; CPU ${fmtRatio(cp?.medianCpuMs, node?.medianCpuMs)}) | ${cp && node ? fmtRatio(cp.medianMs, node.medianMs) : 'n/a'} | ${verdict(cp && node ? cp.medianMs <= 1.1 * node.medianMs : undefined)} |`);
+  const slower = [
+    ['single', 'certpilot', 'single'], ['many', 'certpilot', 'many'], ['renew', 'certpilot', 'renew'], ['renew', 'certpilot+files', 'renew+files'],
+    ['start', 'certpilot', 'start'], ['thousand', 'renew', 'thousand-renew'], ['thousand', 'status', 'thousand-status'],
+  ].map(([id, line, key]) => [key, s(id, line)?.medianMs]).filter(([, ms]) => ms !== undefined);
+  const worse = slower.filter(([key, ms]) => ms > BEFORE_MS[key]);
+  rows.push(`| no scenario slower in wall time than before (${Object.entries(BEFORE_MS).map(([k, v]) => `${k} ${fmtS(v)}`).join(', ')}) | ` +
+    `${worse.length ? worse.map(([k, ms]) => `${k} ${fmtS(ms)}`).join(', ') : 'none slower'} | ${verdict(slower.length ? worse.length === 0 : undefined)} |`);
+  return rows.join('\n');
+}
+
 async function writeReport(meta) {
   const findingsFile = join(here, 'findings.md');
   const findings = existsSync(findingsFile) ? readFileSync(findingsFile, 'utf8').trim() : '';
@@ -610,9 +750,13 @@ npm run bench        # = bash scripts/setup.sh --bench && node bench/run.mjs
 **Clients**: certbot ${meta.certbot} (Debian ${meta.certbotDeb}), lego ${meta.legoDeb} (Debian), certpilot ${meta.certpilot} (\`${relative(root, cliPath)}\`).
 **CA**: Pebble ${meta.pebbleDeb} (Debian) with \`PEBBLE_VA_NOSLEEP=1\`, \`PEBBLE_WFE_NONCEREJECT=0\`, \`PEBBLE_AUTHZREUSE=0\`, ${STRICT ? '`-strict`' : 'not `-strict`'}; every client goes through the same counting HTTPS proxy (\`test/harness/fault-proxy.ts\`, no faults) on loopback, trusts the test CA (certbot \`REQUESTS_CA_BUNDLE\`, lego \`LEGO_CA_CERTIFICATES\`, certpilot \`--ca-bundle\`/\`acme.caBundle\`) and answers http-01 with its own standalone listener on Pebble's http-01 port. ECDSA P-256 keys everywhere (each client's default).
 
-Wall time: \`process.hrtime\` around spawn → exit of each process (for a sequence, the sum). Peak RSS: GNU \`time -f %M\` of the process (for a sequence, the largest of any invocation). Requests: every HTTP request the proxy saw during the scenario, divided by the number of certificates. Runs: ${RUNS_SINGLE} for the single-certificate and start-up scenarios, ${RUNS_MULTI} for the ${CERTS}-certificate ones; medians reported. Each run uses fresh names, so no authorization is reused.
+Wall time: \`process.hrtime\` around spawn → exit of each process (for a sequence, the sum). CPU: GNU \`time -f '%U %S'\`, user + system seconds of the process (for a sequence, the sum); Pebble CPU: the CA's own user + system time over the same span, from \`/proc/<pid>/stat\`. Peak RSS: GNU \`time -f %M\` of the process (for a sequence, the largest of any invocation); the tables give the median and the largest over the runs. Requests: every HTTP request the proxy saw during the scenario, divided by the number of certificates. Runs: ${RUNS_SINGLE} for the single-certificate and start-up scenarios, ${RUNS_MULTI} for the ${CERTS}-certificate ones; medians reported. Each run uses fresh names, so no authorization is reused.
 
 ## Targets
+
+${costTargetsTable()}
+
+Earlier targets:
 
 ${targetsTable()}
 
@@ -627,13 +771,16 @@ ${scenarioTable('renew', `3. \`renew\` when nothing of the ${CERTS} is due`, [..
 certbot: one \`certbot renew --no-random-sleep-on-renew\`. lego has no "renew all": its users loop, so ${CERTS} \`lego … -d NAME renew --days 30 --no-random-sleep\` invocations (time summed). certpilot: one \`certpilot renew\` with the configuration of scenario 2; the \`files\` line adds a \`files\` deployer to every certificate (\`dir: ./volumes/{name}\`), deployed by one unmeasured run before: the measured runs must redeploy nothing. The Secrets line keeps the state in Secrets of the Kubernetes stand-in (\`stateStore: kubernetes-secret\`, copied there from scenario 2's directory by \`certpilot state copy\`): the plan reads each certificate's Secret once over HTTPS (a nothing-due run reads no account).
 ${results.renew?.['certpilot+secrets']?.note ? `\n> ${results.renew['certpilot+secrets'].note}\n` : ''}
 ${scenarioTable('start', '4. CLI cold start (`--version`)', [...TOOLS, 'node -e 0'], 'cert')}
+${results.thousand ? `${scenarioTable('thousand', `5. certpilot alone: ${THOUSAND} certificates in one \`issue\` (concurrency ${THOUSAND_CONCURRENCY}), then nothing-due \`renew\` and \`status --json\``, ['issue', 'renew', 'status'], 'cert')}
+One \`certpilot issue --config\` over a configuration listing ${THOUSAND} certificates with \`renewal.concurrency: ${THOUSAND_CONCURRENCY}\` (one run: it takes the CA the longest), then ${RUNS_MULTI} \`renew\` and ${RUNS_MULTI} \`status --json\` runs over the state it wrote. "Pebble CPU" is the CA's own user + system CPU over the same span (\`/proc/<pid>/stat\`), so "CPU per certificate vs Pebble's" compares like with like.
+` : ''}
 ## Reference figures from the issue (another machine, Pebble with validation sleeps)
 
 certbot 3.7 s for one certificate and 63 s for 20; lego 6.1 s and 116 s; certbot \`renew\` with nothing due 0.76 s; \`node -e 0\` 0.13 s.
 
 ${findings ? `## Why, and what it would take\n\n${findings}\n` : ''}`;
   await writeFile(OUT_MD, md);
-  await writeFile(OUT_JSON, `${JSON.stringify({ meta, settings: { quick: QUICK, runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS }, summary: Object.fromEntries(Object.entries(results).map(([id, lines]) => [id, Object.fromEntries(Object.entries(lines).map(([l, e]) => [l, summarize(e) ?? { error: e.error }]))])), results }, null, 2)}\n`);
+  await writeFile(OUT_JSON, `${JSON.stringify({ meta, settings: { quick: QUICK, runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, thousand: THOUSAND, strict: STRICT, tools: TOOLS }, summary: Object.fromEntries(Object.entries(results).map(([id, lines]) => [id, Object.fromEntries(Object.entries(lines).map(([l, e]) => [l, summarize(e) ?? { error: e.error }]))])), results }, null, 2)}\n`);
   log(`\nwrote ${OUT_MD} and ${OUT_JSON}`);
   return md;
 }
@@ -685,6 +832,7 @@ if (ONLY === 'renew-secrets') {
 if (process.env.BENCH_REPORT_ONLY === '1') {
   const saved = JSON.parse(readFileSync(OUT_JSON, 'utf8'));
   ({ runsSingle: RUNS_SINGLE, runsMulti: RUNS_MULTI, certificates: CERTS, strict: STRICT, tools: TOOLS } = saved.settings);
+  THOUSAND = saved.settings.thousand ?? THOUSAND;
   Object.assign(results, saved.results);
   scratch = tmpdir();
   await writeReport(saved.meta);
@@ -697,6 +845,8 @@ try {
   if (missing.length) throw new Error(`bench: ${missing.join(', ')} not installed: run \`bash scripts/setup.sh --bench\``);
   pebble = await startPebble({ version: '2.4', noSleep: true, nonceRejectPercent: 0, authzReuse: 0, strict: STRICT });
   proxy = await startFaultProxy(pebble);
+  pebblePid = findPebblePid();
+  if (!pebblePid) log('bench: Pebble\'s process not found in /proc: its CPU is not reported');
   log(`bench: Pebble 2.4 at ${pebble.directoryUrl}, proxy ${proxy.directoryUrl}, http-01 port ${pebble.httpPort}; ` +
     `tools ${TOOLS.join(', ')}; ${RUNS_SINGLE}/${RUNS_MULTI} runs, ${CERTS} certificates${QUICK ? ' (quick)' : ''}`);
 
@@ -704,6 +854,7 @@ try {
   await scenarioSingle();
   await scenarioMany();
   await scenarioRenewNothingDue();
+  await scenarioThousand();
 
   const meta = {
     date: new Date().toISOString(),

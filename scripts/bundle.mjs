@@ -6,7 +6,7 @@
 // runtime dependencies, so `npm install -g` and `npx` need nothing from a registry (docs/install.md).
 // It reads TypeScript directly (no tsc step), which is why `prepack` can run it on a clean checkout.
 import { build } from 'esbuild';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,9 @@ const englishOnlyZod = {
     }));
   },
 };
+
+// CommonJS packages inlined in ESM chunks call `require` for Node's modules.
+const BANNER = "import { createRequire as __certpilotRequire } from 'node:module'; const require = __certpilotRequire(import.meta.url);";
 
 // Chunk names carry content hashes: start empty so stale chunks do not pile up.
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
@@ -49,7 +52,9 @@ const result = await build({
   legalComments: 'linked',
   logLevel: 'warning',
   plugins: [englishOnlyZod],
-  banner: { js: "import { createRequire as __certpilotRequire } from 'node:module'; const require = __certpilotRequire(import.meta.url);" },
+  // `certpilot --version` answers from the entry file alone (src/cli/bin.ts; issue 17).
+  define: { __CERTPILOT_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
+  banner: { js: BANNER },
 });
 // The package ships no dependencies: anything left external other than Node's own modules would
 // be missing at run time on an installed copy.
@@ -60,7 +65,13 @@ const externals = Object.values(result.metafile.outputs).flatMap((o) =>
   o.imports.filter((i) => i.external && !isBuiltin(i.path) && !OPTIONAL.has(i.path)).map((i) => i.path),
 );
 if (externals.length > 0) throw new Error(`bundle: not self-contained, imports ${[...new Set(externals)].join(', ')}`);
-chmodSync(join(root, 'dist/bundle/certpilot.js'), 0o755);
+// The entry file uses no `require`: drop the banner's createRequire there (loading node:module and
+// making a require function is part of every start, `--version` included).
+const entryFile = join(root, 'dist/bundle/certpilot.js');
+const entry = readFileSync(entryFile, 'utf8');
+const bannerLine = `${BANNER}\n`;
+if (entry.includes(bannerLine) && !/\brequire\b/.test(entry.replace(bannerLine, ''))) writeFileSync(entryFile, entry.replace(bannerLine, ''));
+chmodSync(entryFile, 0o755);
 if (process.env.BUNDLE_ANALYZE) {
   const { analyzeMetafile } = await import('esbuild');
   console.log(await analyzeMetafile(result.metafile));

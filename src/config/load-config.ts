@@ -288,6 +288,23 @@ async function normalize(
   const solvers: Readonly<Record<string, PluginInstanceConfig>> = sections.solvers;
   const deployers: Readonly<Record<string, PluginInstanceConfig>> = sections.deployers;
 
+  // Certificates with the same solvers and deployers share one digest: computed once per
+  // combination, not once per certificate (1000 certificates: ~90 ms of a `status`; bench/findings.md).
+  const digests = new Map<string, string>();
+  const digestOf = (solverNames: string[], deployerNames: string[]): string => {
+    const key = JSON.stringify([solverNames, deployerNames]);
+    let digest = digests.get(key);
+    if (digest === undefined) {
+      digest = settingsDigest({
+        directoryUrl,
+        caBundle: acme.caBundle ?? null,
+        solvers: Object.fromEntries(solverNames.map((n) => [n, solvers[n] ?? null])),
+        deployers: deployerNames.map((n) => [n, deployers[n] ?? null]),
+      });
+      digests.set(key, digest);
+    }
+    return digest;
+  };
   const names = new Map<string, number>();
   const certificates = c.certificates.map((cert, index): ResolvedCertificate => {
     const path = `certificates[${index}]`;
@@ -322,12 +339,7 @@ async function normalize(
       solvers: chosen,
       deploy: unique,
       notify: [...new Set(notify)],
-      settings: settingsDigest({
-        directoryUrl,
-        caBundle: acme.caBundle ?? null,
-        solvers: Object.fromEntries([...new Set(Object.values(chosen))].sort().map((n) => [n, solvers[n] ?? null])),
-        deployers: unique.map((n) => [n, deployers[n] ?? null]),
-      }),
+      settings: digestOf([...new Set(Object.values(chosen))].sort(), unique),
     };
   });
 

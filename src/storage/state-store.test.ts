@@ -60,3 +60,23 @@ test('retention keeps the last N, every version younger than D days, and every v
   assert.equal(kept, 30, 'every version younger than 30 days (issued on days 10..39)');
   assert.ok(!existsSync(join(daily.stateDir, 'archive', 'd', 'cert1.pem')));
 });
+
+test('listWithStates lists, from one backend listing, the certificates with a live version and the names with a renewal state', async () => {
+  for (const store of [new StateStore(new MemoryStateBackend()), new FilesystemCertificateStore({ stateDir: join(await tempDir('certpilot-listall-'), 'state') })]) {
+    await store.save('b', makeTestBundle({ domains: ['b.test'] }));
+    await store.save('a', makeTestBundle({ domains: ['a.test'] }));
+    await store.saveState('a', { failureCount: 0 });
+    // A one-off whose first issuance failed: a state and no version.
+    await store.saveState('failed-once', { failureCount: 1 });
+    let listings = 0;
+    const list = store.backend.list.bind(store.backend);
+    store.backend.list = async (prefix: string) => {
+      listings++;
+      return list(prefix);
+    };
+    const listed = await store.listWithStates();
+    assert.deepEqual(listed, { certificates: ['a', 'b'], states: ['a', 'failed-once'] });
+    assert.equal(listings, 1, 'one listing of the backend');
+    assert.deepEqual(listed, { certificates: await store.list(), states: await store.listStates() }, 'the same as list and listStates');
+  }
+});

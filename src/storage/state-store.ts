@@ -63,6 +63,8 @@ export type CertpilotStore = CertificateStore &
     readonly backend: StateBackend;
     /** Names that have a renewal state, sorted: with `list`, every certificate known, a one-off whose first issuance failed included. */
     listStates(): Promise<string[]>;
+    /** `list` and `listStates` from one listing of the backend (what `status` shows). */
+    listWithStates(): Promise<{ certificates: string[]; states: string[] }>;
     /** False when the store's location does not exist (a mistyped state directory); never creates it. */
     exists(): Promise<boolean>;
   } & FencedWrites;
@@ -266,6 +268,20 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
       if (m?.[1] !== undefined) names.add(m[1]);
     }
     return [...names].sort();
+  }
+
+  /**
+   * {@link list} and {@link listStates} from one listing of the backend: a full listing reads
+   * every certificate's entries, so `status` of 1000 certificates paid it twice (bench/findings.md).
+   */
+  async listWithStates(): Promise<{ certificates: string[]; states: string[] }> {
+    const certificates = new Set<string>();
+    const states = new Set<string>();
+    for (const key of await this.backend.list('certificates/')) {
+      const m = /^certificates\/([^/]+)\/(live|renewal-state)$/.exec(key);
+      if (m?.[1] !== undefined) (m[2] === 'live' ? certificates : states).add(m[1]);
+    }
+    return { certificates: [...certificates].sort(), states: [...states].sort() };
   }
 
   /** False when the backend can tell its location does not exist (a mistyped state directory). */

@@ -70,6 +70,21 @@ function contentVersion(value: StateValue): string {
   return `${a.toString(16).padStart(8, '0')}${b.toString(16).padStart(8, '0')}`;
 }
 
+/**
+ * An entry whose version token is hashed when first asked for: readers that only load (every
+ * `status` row, every plan) never ask, and hashing every PEM read was ~2 % of a nothing-due
+ * `renew` of 1000 certificates (bench/findings.md). Writers with `ifVersion` ask, and get the same token.
+ */
+function entryOf(value: StateValue): StateEntry {
+  let version: string | undefined;
+  return {
+    value,
+    get version(): string {
+      return (version ??= contentVersion(value));
+    },
+  };
+}
+
 const ACCOUNT_FIELDS = new Set(['private_key.pem', 'private_key.next.pem', 'account.json']);
 const PENDING_FIELDS = new Set(['privkey.pem', 'order.json']);
 
@@ -123,7 +138,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         return this.readFiles(this.filesOf(key));
       case 'version': {
         const value = await this.layout.readVersion(k.name, k.version);
-        return value === undefined ? undefined : { value, version: contentVersion(value) };
+        return value === undefined ? undefined : entryOf(value);
       }
       case 'account':
         return this.readFiles(this.filesOf(key));
@@ -230,22 +245,29 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     }
     if ('certificates/'.startsWith(prefix) || prefix.startsWith('certificates/')) {
       const only = /^certificates\/([^/]+)\//.exec(prefix)?.[1];
-      const live = new Set(await this.layout.liveNames());
+      // One readdir each of live/, renewal-state/ and pending/ for every name: per-name listings of
+      // those folders made listing 1000 certificates quadratic.
+      const listing = await this.layout.liveListing();
+      const live = new Set(listing.names);
       const names = new Set<string>(only !== undefined ? [only] : [...live, ...(await this.layout.archiveNames())]);
+      // Listing one certificate (every save does) reads its own files only.
+      const stateFiles = new Set(only === undefined ? await readdirOrEmpty(join(this.stateDir, 'renewal-state')) : [`${only}.json`]);
+      const pending = new Set(only === undefined ? await readdirOrEmpty(join(this.stateDir, 'pending')) : [only]);
       if (only === undefined) {
-        for (const f of await readdirOrEmpty(join(this.stateDir, 'renewal-state'))) {
+        for (const f of stateFiles) {
           const n = /^(.+)\.json$/.exec(f)?.[1];
           if (n !== undefined && unsafeNameReason(n) === undefined) names.add(n);
         }
-        for (const n of await readdirOrEmpty(join(this.stateDir, 'pending'))) if (unsafeNameReason(n) === undefined) names.add(n);
+        for (const n of pending) if (unsafeNameReason(n) === undefined) names.add(n);
       }
       for (const name of names) {
         if (unsafeNameReason(name) !== undefined) continue;
         const base = `certificates/${name}`;
         if (live.has(name)) keys.push(`${base}/live`);
-        for (const n of await this.layout.versionNumbers(name)) keys.push(`${base}/versions/${n}`);
-        if ((await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
-        if ((await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
+        for (const n of await this.layout.versionNumbers(name, listing.versionDirs)) keys.push(`${base}/versions/${n}`);
+        // Listed is not enough: a state is present when it reads (as get() does).
+        if (stateFiles.has(`${name}.json`) && (await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
+        if (pending.has(name) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
       }
     }
     return keys.filter((k) => k.startsWith(prefix)).sort();
@@ -283,7 +305,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     const texts = await Promise.all(files.map(async ([field, file]) => [field, await readOrUndefined(file)] as const));
     if (texts[0]?.[1] === undefined) return undefined;
     const value = Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
-    return { value, version: contentVersion(value) };
+    return entryOf(value);
   }
 
   /**

@@ -1,0 +1,57 @@
+/**
+ * The bundle's start-up paths stay small (issue 17): what `certpilot --version` and `certpilot
+ * status` load before they run is the static import closure of the entry file, followed here
+ * through the built chunks. Sizes and module names, never timings: timing is not a pass/fail test.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { cliPath } from '../harness/certpilot.js';
+
+const bundleDir = dirname(cliPath);
+
+/** The files `file` statically imports from the bundle, itself included, with their sizes. */
+function staticClosure(file: string, seen = new Map<string, number>()): Map<string, number> {
+  if (seen.has(file)) return seen;
+  const text = readFileSync(file, 'utf8');
+  seen.set(file, Buffer.byteLength(text));
+  // esbuild writes `import{a}from"./chunk-X.js"` and `import"./chunk-X.js"`; `import("./x.js")` is lazy.
+  for (const m of text.matchAll(/\bimport\s*(?:[\w${},\s*]+?\s*from\s*)?["'](\.\/[^"']+)["']/g)) {
+    if (m[1] !== undefined) staticClosure(join(dirname(file), m[1]), seen);
+  }
+  return seen;
+}
+
+/** The dynamic imports (`import("./x.js")`) a file makes. */
+function lazyImports(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/\bimport\(\s*["'](\.\/[^"']+)["']\s*\)/g)].map((m) => join(bundleDir, m[1] ?? ''));
+}
+
+const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+const text = (m: Map<string, number>): string => [...m.keys()].map((f) => readFileSync(f, 'utf8')).join('\n');
+
+test('certpilot --version loads nothing but the entry file, and prints the package version', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const closure = staticClosure(cliPath);
+  // The version is built in (esbuild `define`): no chunk, no esbuild helpers, no createRequire
+  // banner. The CLI proper (argument table, help, errors) is ~30 KB and must stay behind the
+  // dynamic import.
+  assert.deepEqual([...closure.keys()].map((f) => f.slice(bundleDir.length + 1)), ['certpilot.js'], '--version loads the entry file alone');
+  assert.ok(total(closure) < 4 * 1024, `the entry file is ${total(closure)} bytes`);
+  assert.doesNotMatch(readFileSync(cliPath, 'utf8'), /from\s*["']node:module["']/, 'the entry makes no require function');
+  const { version } = JSON.parse(readFileSync(join(bundleDir, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  assert.equal(execFileSync(process.execPath, [cliPath, '--version'], { encoding: 'utf8' }), `${version}\n`);
+  assert.doesNotMatch(text(closure), /Usage: certpilot|parseArgs/, 'the argument parser and help are loaded lazily');
+  assert.ok(lazyImports(cliPath).length > 0, 'the entry imports the CLI lazily');
+});
+
+test('the CLI module loads no library (zod, yaml, pino) before a command runs', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const main = lazyImports(cliPath).map((f) => staticClosure(f)).reduce((all, m) => new Map([...all, ...m]), new Map<string, number>());
+  const code = text(main);
+  // Fingerprints of each library's code, as esbuild keeps them.
+  assert.doesNotMatch(code, /ZodError|\$ZodType/, 'zod is loaded by the command that reads a configuration');
+  assert.doesNotMatch(code, /YAMLParseError|parseDocument/, 'yaml is loaded by the command that reads a configuration');
+  assert.doesNotMatch(code, /pino\.destination|PINO_/i, 'pino is loaded by the command that logs');
+  assert.ok(total(main) < 64 * 1024, `the CLI's static closure is ${total(main)} bytes`);
+});
