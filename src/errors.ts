@@ -310,6 +310,10 @@ export const ERROR_CATALOG = {
     title: 'The crontab could not be read or written with the `crontab` command',
     hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
   },
+  ERR_DAEMON_NO_CERTIFICATES: {
+    title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates',
+    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md); on SIGHUP the previous configuration stays in use.',
+  },
 
   // coordination
   ERR_LOCK_HELD: {

@@ -25,9 +25,9 @@ import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
-import type { AccountSession, RenewalContext, RenewalResult } from '../renewal/renew-certificate.js';
+import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
-import type { LifecycleEvent, RunTiming } from '../notify/lifecycle-event.js';
+import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import type { CertpilotStore } from '../storage/state-store.js';
@@ -58,11 +58,11 @@ export interface Runtime {
   /** The notifiers of a certificate (its `notify`, else `defaults.notify`), each built on first use. */
   notifierRoutes(certificate: string): NotifierRoute[];
   /**
-   * The one place a run's per-certificate results become lifecycle events and reach the
-   * certificate's notifiers (until renewCertificate has its single exit, which will call this).
-   * Never throws; a notifier that fails is logged.
+   * Sends lifecycle events (from renewCertificate's one exit, through `run-report.ts`'s sink) to
+   * each certificate's notifiers; loads nothing when none is configured. Never throws; a notifier
+   * that fails is logged and counted in the summary.
    */
-  notify(results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }>;
+  notify(events: readonly LifecycleEvent[], signal?: AbortSignal): Promise<DispatchSummary>;
   /** Stops listeners and drops keep-alive connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -245,21 +245,13 @@ export async function compose(
     });
   };
 
-  const notify = async (results: readonly { result: RenewalResult; timing: RunTiming }[], signal?: AbortSignal): Promise<{ events: LifecycleEvent[]; summary: DispatchSummary }> => {
-    const [{ eventFromResult }, { dispatchEvents }] = await Promise.all([import('../notify/lifecycle-event.js'), import('../notify/notifier.js')]);
-    const events: LifecycleEvent[] = [];
-    for (const { result, timing } of results) {
-      const spec = config.certificates.find((c) => c.name === result.name);
-      // The expiry of a certificate this run did not renew comes from the store (its metadata only).
-      let notAfter = result.notAfter;
-      if (notAfter === undefined && notifierRoutes(result.name).some((r) => r.policy.on.includes('expiring'))) {
-        notAfter = await store.load(result.name).then((s) => s?.metadata.notAfter, () => undefined);
-      }
-      const event = eventFromResult(result, { domains: spec?.domains ?? [], timing, notAfter });
-      if (event) events.push(event);
-    }
-    const summary = await dispatchEvents(events, notifierRoutes, { logger, signal });
-    return { events, summary };
+  // The events come from renewCertificate's one exit (RenewalContext.events), each with the live
+  // certificate's expiry when the run read it: no store read here.
+  const notify = async (events: readonly LifecycleEvent[], signal?: AbortSignal): Promise<DispatchSummary> => {
+    const routed = events.filter((e) => notifierRoutes(e.certificate).length > 0);
+    if (routed.length === 0) return { sent: [], failed: [] }; // nothing configured: nothing loaded
+    const { dispatchEvents } = await import('../notify/notifier.js');
+    return dispatchEvents(routed, notifierRoutes, { logger, signal });
   };
 
   return {

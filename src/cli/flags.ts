@@ -86,7 +86,7 @@ export const FLAGS = {
   'with-certificate-key': { type: 'boolean', commands: ['revoke'], help: "sign the revocation with the certificate's own key" },
   user: { type: 'string', short: 'u', value: 'USER', commands: ['cron'], help: 'the crontab of USER (as root) instead of your own' },
   'log-file': { type: 'string', value: 'FILE', commands: ['cron'], help: "where each run's output is appended (default <stateDir>/renew.log)" },
-  listen: { type: 'string', value: 'HOST:PORT', commands: ['serve'], help: 'where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080)' },
+  listen: { type: 'string', value: 'HOST:PORT', commands: ['serve', 'daemon'], help: 'serve: where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080); daemon: serve /metrics and the status page / read-only here (e.g. 127.0.0.1:9464; default: not served)' },
   solver: { type: 'string', value: 'NAME', commands: ['serve', 'dns-persist'], help: 'serve: read tokens through this redis solver; dns-persist record --apply: write through this DNS solver (route53, rfc2136)' },
   apply: { type: 'boolean', commands: ['dns-persist'], requires: 'solver', help: 'dns-persist record: write each record once through --solver' },
   'persist-until': { type: 'string', value: 'DATE', commands: ['dns-persist'], help: 'dns-persist record: the CA stops accepting the record after DATE (ISO 8601 or UNIX seconds)' },

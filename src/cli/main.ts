@@ -57,6 +57,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: 'dns-persist record [NAME…]: print the dns-persist-01 TXT record of each name for this account and CA (--persist-until, --apply --solver DNS-SOLVER writes it once)',
     load: () => import('./commands/dns-persist.js'),
   },
+  daemon: { summary: 'Run in the foreground and renew each certificate at its time (ARI window, lifetime, backoff, deploy retry): one process instead of cron; SIGHUP reloads, SIGTERM stops', load: () => import('./commands/daemon.js') },
   import: { summary: 'Take over existing certificates with no CA request, and print a certpilot.yaml for them: `import certbot` reads certbot\'s accounts, every version and renewal conf (--config-dir, default /etc/letsencrypt); `import files DIR --name NAME` a directory of PEM files; --dry-run writes nothing', load: () => import('./commands/import.js') },
   serve: { summary: 'Run the http-01 responder any pod can run (--solver NAME | --redis-url URL | --thumbprint T), /healthz, /metrics, SIGTERM-graceful', load: () => import('./commands/serve.js') },
 };
@@ -77,11 +78,25 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
 
 /** More help for a command, before its exit codes and examples (shown by `certpilot <command> --help`). */
 const COMMAND_NOTES: Readonly<Record<string, string>> = {
+  daemon: `The daemon sleeps until the earliest time any certificate needs work: its chosen time inside the
+CA's ARI window (else the lifetime rule), the end of a failure backoff or of the CA's Retry-After,
+the next ARI fetch the CA asked for, a pending order to resume, a failed deploy to retry (5 min).
+It never wakes more often than that (at least 1 s apart, 1 min for a certificate just run), adds
+up to 1 min of jitter (never past the ARI window's end), and takes each certificate's lock (file or
+lease locker), so two replicas are safe. One log line per cycle says what ran and when it wakes.
+  SIGHUP           re-read the configuration; a bad file is logged (each field and its fix)
+                   and the configuration in use stays
+  SIGTERM, SIGINT  stop the work in flight (challenges cleaned up, locks released, an order kept
+                   for the next start to resume) and exit 0
+Each run's event goes to the certificate's notifiers as it happens; --listen HOST:PORT also serves
+/metrics (Prometheus) and / (the status page), read-only.
+Use it for short-lived certificates: a 6-day certificate's ARI window is about 3 hours wide, which
+a twice-daily cron line cannot hit. See docs/daemon.md.`,
   kubernetes: `kubernetes manifests writes, from the configuration: a ServiceAccount, a Role with exactly the
 rules the configured plug-ins declare (what kubernetes check asks about), a RoleBinding, the
 configuration as a ConfigMap (secrets only as files of Secrets you create: stderr says which), and
   --mode cronjob   a CronJob running renew twice a day at a time hashed from namespace and name (default)
-  --mode daemon    a Deployment running certpilot daemon (not in this version yet: review only)
+  --mode daemon    a Deployment running certpilot daemon (renews each certificate at its time)
   --state secret   state in Secrets, no volume (default)    --state pvc   a PersistentVolumeClaim
   --serve          the http-01 responder: Deployment of 2, Service, PodDisruptionBudget, Ingress
 One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl apply -k.`,
@@ -135,6 +150,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "certpilot state copy --from 'kubernetes-secret:certs?kubeconfig=./kubeconfig&context=prod' --to dir:./backup",
     'certpilot state copy --from dir:/var/lib/certpilot --to config',
   ],
+  daemon: ['certpilot daemon --config /etc/certpilot/certpilot.yaml', 'certpilot daemon --log-format json', 'certpilot daemon --listen 127.0.0.1:9464'],
   import: [
     'certpilot import certbot --dry-run',
     'certpilot import certbot --config-dir /etc/letsencrypt > certpilot.yaml',
@@ -291,7 +307,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
-    if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND') return EXIT.usage;
+    if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND' || err.code === 'ERR_DAEMON_NO_CERTIFICATES') return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }

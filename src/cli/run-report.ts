@@ -1,14 +1,13 @@
 /**
- * What every renewal command does after its per-certificate results are in: the results become
- * lifecycle events and reach the notifiers (Runtime.notify, the one call site the single exit of
- * renewCertificate will take over), and with `--metrics-file` the metrics (the status snapshot plus
+ * Where every renewal command's lifecycle events go: the sink of renewCertificate's one exit
+ * ({@link observeEvents}) counts each in the metrics and sends it to the notifiers (the one call site
+ * of Runtime.notify); after the run, with `--metrics-file`, the metrics (the status snapshot plus
  * this run's durations, deploys and ACME requests) are written for node_exporter's textfile
  * collector. Metrics are loaded (prom-client) only when asked for.
  */
 import { resolve } from 'node:path';
-import type { RunTiming } from '../notify/lifecycle-event.js';
+import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { CertpilotMetrics } from '../notify/metrics.js';
-import type { RenewalResult } from '../renewal/renew-certificate.js';
 import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 import { openRuntime } from './runtime.js';
@@ -20,15 +19,44 @@ export async function openObservedRuntime(ctx: CommandContext, withCertificate: 
   return { runtime, metrics };
 }
 
+/** Where a command's (or the daemon's) lifecycle events go, and how to wait for the notifications in flight. */
+export interface EventObserver {
+  /** The sink of renewCertificate's one exit (`RenewalContext.events`): metrics at once, notifiers in the background. */
+  sink: (event: LifecycleEvent) => void;
+  /** Resolves once every notification started so far has been delivered or given up. */
+  settled(): Promise<void>;
+}
+
 /**
- * Notifies, then writes the metrics file. Never changes what the renewals did: a notifier that
- * fails is only logged. Returns false when the metrics file could not be written (said on stderr).
+ * The one call site of notifications: each event, as the run's one exit emits it, is counted in
+ * `metrics` and sent to its certificate's notifiers. Nothing is kept once delivered (the daemon runs
+ * for months); a notifier that fails is logged by the dispatch and never changes a result.
  */
-export async function reportRun(ctx: CommandContext, runtime: Runtime, metrics: CertpilotMetrics | undefined, timed: readonly { result: RenewalResult; timing: RunTiming }[]): Promise<boolean> {
-  const { events, summary } = await runtime.notify(timed, ctx.signal);
+export function observeEvents(runtime: Runtime, metrics: CertpilotMetrics | undefined, signal?: AbortSignal): EventObserver {
+  const inFlight = new Set<Promise<void>>();
+  return {
+    sink: (event) => {
+      metrics?.observeRun(event);
+      const delivery = runtime.notify([event], signal).then(
+        (summary) => metrics?.observeNotifications(summary),
+        (err: unknown) => runtime.logger.warn({ certificate: event.certificate, err: err instanceof Error ? err.message : String(err) }, 'notifications not sent'),
+      );
+      inFlight.add(delivery);
+      void delivery.finally(() => inFlight.delete(delivery));
+    },
+    settled: async () => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}
+
+/**
+ * Waits for the run's notifications, then writes the metrics file. Never changes what the renewals
+ * did. Returns false when the metrics file could not be written (said on stderr).
+ */
+export async function reportRun(ctx: CommandContext, runtime: Runtime, metrics: CertpilotMetrics | undefined, observer: EventObserver): Promise<boolean> {
+  await observer.settled();
   if (!metrics) return true;
-  for (const event of events) metrics.observeRun(event);
-  metrics.observeNotifications(summary);
   return writeSnapshotMetrics(ctx, runtime, metrics);
 }
 

@@ -10,9 +10,9 @@
  * - It may be called concurrently for different certificates.
  *
  * A notifier that fails never fails a renewal: {@link dispatchEvents} logs the failure and goes on.
- * Until `renewCertificate` has its single exit, the commands (issue, renew, deploy) hand their
- * per-certificate results to `Runtime.notify`, which calls {@link dispatchEvents}: one call site the
- * single exit will replace.
+ * `renewCertificate`'s single exit emits each run's event to the context's sink; the sink of every
+ * command and of the daemon (`cli/run-report.ts` `observeEvents`) hands it to `Runtime.notify`,
+ * which calls {@link dispatchEvents}: the one call site.
  */
 import type { Logger } from '../logger.js';
 import { isFailure, isSuccess, type LifecycleEvent } from './lifecycle-event.js';

@@ -25,6 +25,7 @@ test('a 12-hour cron cannot land inside a 3.2-hour ARI window: warned, with a ca
   assert.match(w.message, /short: renew runs every 12h 0m but the CA's ARI window is 3h 12m wide/);
   assert.match(w.message, /cron "17 \* \* \* \*"/);
   assert.match(w.message, /renewal\.runIntervalHours/);
+  assert.match(w.message, /certpilot daemon/, 'the daemon is the other way');
 });
 
 test('an hourly run fits the same window; a 90-day certificate fits twice a day', () => {

@@ -81,6 +81,6 @@ export function checkCadence(input: CadenceInput, runIntervalMs: number | undefi
     message:
       `${input.name}: renew runs every ${formatDuration(runIntervalMs)} but ${what} is ${formatDuration(window.ms)} wide, so a run may never land inside it ` +
       `(certpilot then renews before the window opens or after it closed); run renew at least every ${formatDuration(suggestedIntervalMs)} ` +
-      `(cron "${suggestedCron}", and set renewal.runIntervalHours to match)`,
+      `(cron "${suggestedCron}", and set renewal.runIntervalHours to match), or run \`certpilot daemon\`, which wakes inside each window (docs/daemon.md)`,
   };
 }

@@ -17,7 +17,8 @@ import { StateStore } from '../storage/state-store.js';
 import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { tempDir } from '../testing/temp-dir.js';
-import { deployCertificate, renewAll, renewCertificate, type RenewalContext, type RenewalInfoSource } from './renew-certificate.js';
+import type { LifecycleEvent } from '../notify/lifecycle-event.js';
+import { deployCertificate, renewAll, renewCertificate, type RenewalContext, type RenewalInfoSource, type RenewalResult } from './renew-certificate.js';
 
 const DAY = 86_400_000;
 
@@ -651,4 +652,111 @@ test('a run stopped after the live switch, before the pending order was cleared:
   assert.deepEqual(deploys, [1, 2], 'and never again');
   const { readdirSync } = await import('node:fs');
   assert.equal(readdirSync(join(h.store.stateDir, 'archive', 'www')).filter((f) => f.startsWith('cert')).length, 2);
+});
+
+// ---- One exit, one event -------------------------------------------------------------------
+
+/** Records every event of `h`'s runs. */
+function recordEvents(h: Harness): LifecycleEvent[] {
+  const events: LifecycleEvent[] = [];
+  h.ctx.events = (e) => void events.push(e);
+  return events;
+}
+
+test('every outcome emits exactly one lifecycle event, with reason, version and timings', async () => {
+  const h = await harness();
+  const events = recordEvents(h);
+  const seen = new Map<string, LifecycleEvent>();
+  /** Runs `act`, asserts it emitted exactly one event of the result's outcome, and returns the result. */
+  const once = async (act: () => Promise<RenewalResult>): Promise<RenewalResult> => {
+    const before = events.length;
+    const result = await act();
+    assert.equal(events.length - before, 1, `${result.outcome}: exactly one event (got ${events.length - before})`);
+    const event = events.at(-1) as LifecycleEvent;
+    assert.equal(event.type, result.outcome);
+    assert.equal(event.certificate, result.name);
+    assert.deepEqual(event.domains, spec.domains);
+    assert.equal(event.version, result.version);
+    assert.equal(event.reason, result.reason);
+    assert.ok(event.timings.durationMs >= 0 && Date.parse(event.timings.finishedAt) >= Date.parse(event.timings.startedAt));
+    seen.set(result.outcome, event);
+    return result;
+  };
+
+  const calls: string[] = [];
+  const files = fakeDeployer('files', calls);
+  h.deployers = [files];
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['files'] };
+
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx))).outcome, 'issued');
+  assert.equal(seen.get('issued')?.reason, 'missing');
+  assert.equal(seen.get('issued')?.version, 1);
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx))).outcome, 'not-due');
+  assert.ok(seen.get('not-due')?.notAfter, 'a not-due event carries the live expiry');
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx, { force: true }))).outcome, 'renewed');
+  assert.equal(seen.get('renewed')?.version, 2);
+  assert.equal((await once(() => deployCertificate(withDeploy, h.ctx, { force: true }))).outcome, 'deployed');
+
+  // A slow order: the event's timings are the run's, on the context's clock.
+  h.clock.advance(70 * DAY);
+  h.next = async () => {
+    h.clock.advance(90_000);
+    throw new ValidationFailedError('http-01 for www.example.test: connection refused');
+  };
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx))).outcome, 'failed');
+  assert.equal(seen.get('failed')?.error?.code, 'ERR_ACME_AUTHORIZATION_FAILED');
+  assert.equal(seen.get('failed')?.timings.durationMs, 90_000);
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx))).outcome, 'held');
+
+  const other = await new FileLocker({ dir: join(h.store.stateDir, 'locks'), clock: h.clock }).acquire('www', { ttlSeconds: 60 });
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx, { force: true }))).outcome, 'locked');
+  assert.equal((await once(() => deployCertificate(withDeploy, h.ctx))).outcome, 'locked');
+  await other?.release();
+
+  const controller = new AbortController();
+  h.next = async () => {
+    controller.abort(new CertpilotError('ERR_INTERRUPTED', 'cli: interrupted by SIGTERM'));
+    throw new Error('request aborted');
+  };
+  assert.equal((await once(() => renewCertificate(withDeploy, h.ctx, { force: true, signal: controller.signal }))).outcome, 'interrupted');
+  // renewAll: a certificate not started because of the signal still has its one event.
+  const before = events.length;
+  const results = await renewAll([withDeploy, { ...withDeploy, name: 'later' }], h.ctx, { concurrency: 1, signal: controller.signal });
+  assert.deepEqual(results.map((r) => r.outcome), ['interrupted', 'interrupted']);
+  assert.deepEqual(events.slice(before).map((e) => `${e.certificate}:${e.type}`), ['www:interrupted', 'later:interrupted']);
+
+  assert.deepEqual([...seen.keys()].sort(), ['deployed', 'failed', 'held', 'interrupted', 'issued', 'locked', 'not-due', 'renewed']);
+  // A dry run changes nothing live: no event.
+  const dry = events.length;
+  h.next = async () => issued();
+  assert.equal((await renewCertificate(withDeploy, h.ctx, { dryRun: true, force: true })).outcome, 'dry-run');
+  assert.equal(events.length, dry);
+});
+
+test('a sink that throws (or rejects) changes no result and stops no run', async () => {
+  const plain = await harness();
+  const throwing = await harness();
+  const rejecting = await harness();
+  let calls = 0;
+  throwing.ctx.events = () => {
+    calls++;
+    throw new Error('sink down');
+  };
+  rejecting.ctx.events = (() => {
+    calls++;
+    return Promise.reject(new Error('sink down, later'));
+  }) as unknown as (e: LifecycleEvent) => void;
+  // What a user sees of a result, without the per-harness dates and paths.
+  const seen = (r: RenewalResult): unknown => ({ outcome: r.outcome, reason: r.reason, version: r.version, error: r.error?.code, message: r.message.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/in [\w ]+, at/, 'in D, at') });
+  const script = async (h: Harness): Promise<unknown[]> => [
+    seen(await renewCertificate(spec, h.ctx)),
+    seen(await renewCertificate(spec, h.ctx)),
+    seen(await renewCertificate(spec, h.ctx, { force: true })),
+    (await h.store.load('www'))?.version,
+  ];
+  const expected = await script(plain);
+  assert.deepEqual(expected.map((r) => (r as { outcome?: string }).outcome ?? r), ['issued', 'not-due', 'renewed', 2]);
+  assert.deepEqual(await script(throwing), expected);
+  assert.deepEqual(await script(rejecting), expected);
+  assert.equal(calls, 6, 'the sinks were called, once per run');
 });

@@ -21,6 +21,7 @@ import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStor
 import type { FencedWrites } from '../storage/state-store.js';
 import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
 import { failureCost } from './failure-cost.js';
+import { eventFromResult, type LifecycleEvent } from '../notify/lifecycle-event.js';
 
 /** An issuer bound to an account, opened on first need. */
 export interface AccountSession {
@@ -68,6 +69,13 @@ export interface RenewalContext {
   runIntervalMs?: number;
   clock: Clock;
   logger: Logger;
+  /**
+   * Optional: where each run's lifecycle event goes (notifiers, metrics, the daemon's log). Called
+   * exactly once per {@link renewCertificate} / {@link deployCertificate} call (not for a dry run),
+   * from its one exit, after the result is final. It must not throw; when it does (or returns a
+   * promise that rejects) the error is logged and the result is unchanged.
+   */
+  events?: (event: LifecycleEvent) => void;
 }
 
 /**
@@ -139,17 +147,60 @@ export function decideRenewal(
 /**
  * Renews one certificate if due, then deploys. Never throws: every read, plan, write and deploy
  * of this certificate ends in its own result, so a broken file or a failing plug-in of one
- * certificate never stops the others (DESIGN.md §4).
+ * certificate never stops the others (DESIGN.md §4). Every path ends in {@link settle}, the run's
+ * one exit, which emits the lifecycle event.
  */
 export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions = {}): Promise<RenewalResult> {
+  const run = startRun(ctx);
+  let result: RenewalResult;
   try {
-    return await renewOne(spec, ctx, options);
+    result = await renewOne(spec, ctx, options, run);
   } catch (err) {
-    const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    if (options.signal?.aborted) return { name: spec.name, outcome: 'interrupted', message: `interrupted: ${error.message}`, error };
-    ctx.logger.error({ certificate: spec.name, code: error.code, err: error.message }, 'certificate skipped; the others go on');
-    return { name: spec.name, outcome: 'failed', message: error.message, error };
+    result = crashed(spec.name, err, ctx, options.signal);
   }
+  return settle(spec, ctx, result, run);
+}
+
+/** What a run learns on its way that its one exit needs: when it started, the live expiry. */
+interface RunFacts {
+  startedAt: Date;
+  /** The live certificate's expiry, once read. */
+  liveNotAfter?: string;
+}
+
+function startRun(ctx: RenewalContext): RunFacts {
+  return { startedAt: ctx.clock.now() };
+}
+
+/** The result of a run that threw: interrupted when its signal fired, else failed (logged). */
+function crashed(name: string, err: unknown, ctx: RenewalContext, signal: AbortSignal | undefined): RenewalResult {
+  const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  if (signal?.aborted) return { name, outcome: 'interrupted', message: `interrupted: ${error.message}`, error };
+  ctx.logger.error({ certificate: name, code: error.code, err: error.message }, 'certificate skipped; the others go on');
+  return { name, outcome: 'failed', message: error.message, error };
+}
+
+/**
+ * The one exit of every run (renew, deploy, a run not started): the result is final here, and its
+ * lifecycle event (reason, version, timings) goes to `ctx.events`. A sink that throws is logged
+ * and changes nothing.
+ */
+function settle(spec: ResolvedCertificate, ctx: RenewalContext, result: RenewalResult, run: RunFacts): RenewalResult {
+  const sink = ctx.events;
+  if (!sink) return result;
+  const failed = (err: unknown): void => {
+    ctx.logger.warn({ certificate: spec.name, err: err instanceof Error ? err.message : String(err) }, 'lifecycle event not delivered; the result stands');
+  };
+  try {
+    const event = eventFromResult(result, { domains: spec.domains, timing: { startedAt: run.startedAt, finishedAt: ctx.clock.now() }, notAfter: run.liveNotAfter });
+    if (event) {
+      const returned: unknown = sink(event);
+      if (returned instanceof Promise) returned.catch(failed);
+    }
+  } catch (err) {
+    failed(err);
+  }
+  return result;
 }
 
 /** A resume of `pending` only makes sense for the same names, key type and CA. */
@@ -167,11 +218,12 @@ function isLockLost(err: unknown): boolean {
   return err instanceof CertpilotError && err.code === 'ERR_LOCK_LOST';
 }
 
-async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions): Promise<RenewalResult> {
+async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions, run: RunFacts): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   // The plan's reads may share one read of the certificate's state (a Secret): all are read again under the lock.
   const planning = hasPlanningView(ctx.store) ? ctx.store.forPlanning() : ctx.store;
   let stored = await planning.load(spec.name);
+  if (stored) run.liveNotAfter = stored.metadata.notAfter;
   let state = await planning.loadState(spec.name);
   // An order an earlier run left between finalize and save is finished first, whatever is due:
   // the CA has issued (or is issuing) that certificate already.
@@ -203,6 +255,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   try {
     // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
+    if (stored) run.liveNotAfter = stored.metadata.notAfter;
     state = await ctx.store.loadState(spec.name);
     pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
     if (pending && !pendingMatches(pending, spec)) {
@@ -268,6 +321,17 @@ function lostDuring(name: string, lock: Lock, done?: RenewalResult): RenewalResu
  * with `force`, else those that lack it), under the certificate's lock. No CA request.
  */
 export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal } = {}): Promise<RenewalResult> {
+  const run = startRun(ctx);
+  let result: RenewalResult;
+  try {
+    result = await deployOne(spec, ctx, options, run);
+  } catch (err) {
+    result = crashed(spec.name, err, ctx, options.signal);
+  }
+  return settle(spec, ctx, result, run);
+}
+
+async function deployOne(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal }, run: RunFacts): Promise<RenewalResult> {
   const log = ctx.logger.child({ certificate: spec.name });
   if (spec.deploy.length === 0) return { name: spec.name, outcome: 'not-due', message: 'no deployers configured (see `deploy` in the certificate)' };
   const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
@@ -276,6 +340,7 @@ export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalC
   ({ ctx, options } = underLock(ctx, options, lock));
   try {
     const stored = await ctx.store.load(spec.name);
+    if (stored) run.liveNotAfter = stored.metadata.notAfter;
     if (!stored) {
       const error = new CertpilotError('ERR_DEPLOY_NO_CERTIFICATE', `deploy ${spec.name}: no certificate is stored yet`);
       return { name: spec.name, outcome: 'failed', message: error.message, error };
@@ -352,7 +417,7 @@ export function deploySentence(report: DeployReport): string {
 export async function renewAll(
   specs: readonly ResolvedCertificate[],
   ctx: RenewalContext,
-  options: RenewOptions & { concurrency: number; onResult?: (result: RenewalResult, timing: { startedAt: Date; finishedAt: Date }) => void },
+  options: RenewOptions & { concurrency: number },
 ): Promise<RenewalResult[]> {
   const results: RenewalResult[] = new Array<RenewalResult>(specs.length);
   let next = 0;
@@ -360,11 +425,9 @@ export async function renewAll(
     while (next < specs.length) {
       const index = next++;
       const spec = specs[index] as ResolvedCertificate;
-      const startedAt = ctx.clock.now();
       results[index] = options.signal?.aborted
-        ? { name: spec.name, outcome: 'interrupted', message: 'not started: interrupted' }
+        ? settle(spec, ctx, { name: spec.name, outcome: 'interrupted', message: 'not started: interrupted' }, startRun(ctx))
         : await renewCertificate(spec, ctx, options);
-      options.onResult?.(results[index], { startedAt, finishedAt: ctx.clock.now() });
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, specs.length) }, worker));

@@ -8,7 +8,7 @@ import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime, selectCertificates } from '../runtime.js';
 import { describe, toJson } from './renew.js';
-import { reportRun } from '../run-report.js';
+import { observeEvents, reportRun } from '../run-report.js';
 
 /** Entry point of `certpilot deploy`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -19,18 +19,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (specs.length === 0) {
       throw new CertpilotError('ERR_CLI_USAGE', 'cli: no certificates to deploy', { hint: 'List certificates (with their deploy: deployers) in the configuration file.' });
     }
-    const context = runtime.renewalContext();
+    const observer = observeEvents(runtime, undefined, ctx.signal);
+    const context = { ...runtime.renewalContext(), events: observer.sink };
     const results = [];
-    const timed = [];
     for (const spec of specs) {
-      const startedAt = context.clock.now();
-      const result = await deployCertificate(spec, context, { ...(ctx.values.force ? { force: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) });
-      results.push(result);
-      timed.push({ result, timing: { startedAt, finishedAt: context.clock.now() } });
+      results.push(await deployCertificate(spec, context, { ...(ctx.values.force ? { force: true } : {}), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
     }
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
-    await reportRun(ctx, runtime, undefined, timed);
+    await reportRun(ctx, runtime, undefined, observer);
     if (ctx.signal?.aborted) return EXIT.interrupted;
     if (results.some(resultFailed)) return EXIT.failed;
     return results.some((r) => r.outcome === 'locked') ? EXIT.tempFail : EXIT.ok;

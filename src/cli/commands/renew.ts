@@ -4,8 +4,7 @@ import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../.
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { selectCertificates } from '../runtime.js';
-import { openObservedRuntime, reportRun } from '../run-report.js';
-import type { RunTiming } from '../../notify/lifecycle-event.js';
+import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js';
 
 /** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
@@ -21,17 +20,16 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       });
     }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
-    const timed: { result: RenewalResult; timing: RunTiming }[] = [];
-    const results = await renewAll(specs, runtime.renewalContext(), {
+    const observer = observeEvents(runtime, metrics, ctx.signal);
+    const results = await renewAll(specs, { ...runtime.renewalContext(), events: observer.sink }, {
       concurrency,
-      onResult: (result, timing) => timed.push({ result, timing }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.values.force ? { force: true } : {}),
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
-    const reported = await reportRun(ctx, runtime, metrics, timed);
+    const reported = await reportRun(ctx, runtime, metrics, observer);
     const code = exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
     return code === EXIT.ok && !reported ? EXIT.failed : code;
   } finally {

@@ -258,8 +258,7 @@ export function buildManifests(o: ManifestOptions, config: DeployedConfig, confi
         template: { metadata: { labels: labels(o.name, 'renewer') }, spec: podSpec(o, config, ['daemon'], true) },
       },
     };
-    manifests.push({ object: deployment, file: 'deployment.yaml', comment: ' `certpilot daemon` (NOT YET BUILT: it comes with the daemon, issue 14; until then use --mode cronjob). One renewal per certificate at a time through the Lease.' });
-    notes.push('--mode daemon runs `certpilot daemon`, which this version does not have yet: use --mode cronjob until it ships.');
+    manifests.push({ object: deployment, file: 'deployment.yaml', comment: ' `certpilot daemon`: renews each certificate at its time (inside its ARI window; see docs/daemon.md). One renewal per certificate at a time through the Lease; a rollout\'s SIGTERM stops it cleanly and the next pod completes any order it left.' });
   }
 
   if (o.serve) {

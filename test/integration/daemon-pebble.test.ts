@@ -1,0 +1,191 @@
+// `certpilot daemon` (the built bundle) against Pebble 2.10 with the `shortlived` profile, behind
+// the counting fault proxy: it issues and deploys with `files`, fetches ARI and sleeps until the
+// time it chose; SIGHUP with a changed file renews at once, SIGHUP with a broken file keeps it
+// running and says why; SIGTERM in the middle of an order exits 0, and the next start resumes that
+// order (no new order at the CA, counted by distinct order URLs).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { cliPath, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
+import { orderUrls } from '../harness/fault-proxy.js';
+import { freePort } from '../harness/ports.js';
+import { startPrometheus } from '../harness/prometheus.js';
+import { requirePebble, requireServer } from '../harness/servers.js';
+
+const DAY = 86_400_000;
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** A running daemon: its JSON log lines, and its exit. */
+interface Daemon {
+  child: ChildProcess;
+  lines: LogLine[];
+  text: () => string;
+  exited: Promise<number | null>;
+  /** Resolves with the first log line (from `from` on) that `match` accepts; bounded. */
+  waitFor: (match: (l: LogLine) => boolean, what: string, from?: number, limitMs?: number) => Promise<LogLine>;
+}
+
+function startDaemon(t: TestContext, config: string, extra: string[] = []): Daemon {
+  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config, '--log-format', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: LogLine[] = [];
+  let raw = '';
+  let buffer = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    raw += d.toString();
+    buffer += d.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stdout?.on('data', (d: Buffer) => (raw += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const waitFor = async (match: (l: LogLine) => boolean, what: string, from = 0, limitMs = 60_000): Promise<LogLine> => {
+    for (let waited = 0; ; waited += 50) {
+      const found = lines.slice(from).find(match);
+      if (found) return found;
+      if (waited > limitMs || child.exitCode !== null || child.signalCode !== null) throw new Error(`gave up waiting for ${what}; daemon output:\n${raw}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, lines, text: () => raw, exited, waitFor };
+}
+
+const ran = (what: RegExp) => (l: LogLine): boolean => typeof l.ran === 'string' && what.test(l.ran);
+
+test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI time, SIGHUP reloads (a broken file is refused), SIGTERM mid-order then restart resumes the same order', { timeout: 240_000 }, async (t) => {
+  if (!requirePebble(t, '2.10') || !requireServer(t, 'prometheus', 'Debian package `prometheus`')) return;
+  const short = (domains: string[]): TestCertificate => ({ name: 'short', domains, profile: 'shortlived', deploy: ['volume'] });
+  const s = await startCliScenario(t, {
+    pebble: {
+      version: '2.10',
+      strict: true,
+      noSleep: true,
+      profiles: { default: { description: 'default', validityPeriod: 90 * 86_400 }, shortlived: { description: 'Six-day certificates', validityPeriod: 518_400 } },
+    },
+    certificates: [short(['short.daemon.test'])],
+  });
+  const write = (certificates: TestCertificate[]): Promise<string> =>
+    writeConfig(s.dir, { directoryUrl: s.proxy.directoryUrl, httpPort: s.pebble.httpPort, deployers: { volume: { type: 'files', dir: './volume' } }, certificates });
+  await write([short(['short.daemon.test'])]);
+  const deployed = (): X509Certificate => new X509Certificate(readFileSync(join(s.dir, 'volume', 'cert.pem')));
+
+  // 1. Start: the certificate is missing, so it is issued at once and deployed with files.
+  const port = await freePort();
+  const d = startDaemon(t, s.config, ['--listen', `127.0.0.1:${port}`]);
+  await d.waitFor(ran(/short:issued/), 'the first issuance');
+  const v1 = deployed();
+  const lifetime = Date.parse(v1.validTo) - Date.parse(v1.validFrom);
+  assert.ok(Math.abs(lifetime - 6 * DAY) < DAY / 24, `a 6-day certificate, not ${lifetime / DAY} days`);
+  assert.equal(v1.serialNumber, new X509Certificate(readFileSync(join(s.stateDir, 'live', 'short', 'cert.pem'))).serialNumber, 'the live version is the deployed one');
+
+  // 2. Then it fetches ARI for the new certificate and sleeps until the CA's Retry-After or the time it chose in the window.
+  const asleep = await d.waitFor(ran(/short:not-due/), 'the ARI fetch for the new certificate');
+  const state = JSON.parse(readFileSync(join(s.stateDir, 'renewal-state', 'short.json'), 'utf8')) as { ari?: { windowStart: string; windowEnd: string; selectedTime: string; nextFetchAt: string } };
+  assert.ok(state.ari, 'the ARI answer is persisted');
+  const next = asleep.next as { at: string; why: string };
+  const wake = Date.parse(next.at);
+  if (next.why === 'renewal-time') {
+    assert.ok(wake >= Date.parse(state.ari.windowStart) && wake <= Date.parse(state.ari.windowEnd), `wakes at ${next.at}, inside the ARI window ${state.ari.windowStart}…${state.ari.windowEnd}`);
+  } else {
+    assert.equal(next.why, 'ari-refetch');
+    assert.equal(next.at, state.ari.nextFetchAt, "wakes when the CA's Retry-After says to ask again");
+    assert.ok(wake < Date.parse(state.ari.selectedTime));
+  }
+  assert.ok((asleep.sleepSeconds as number) * 1000 >= wake - Date.now() - 5000, 'it sleeps until then');
+  // The daemon serves /metrics (scraped by a real Prometheus) and the status page, read-only.
+  const prometheus = await startPrometheus({ daemon: [`127.0.0.1:${port}`] });
+  t.after(() => prometheus.stop());
+  const expiry = await prometheus.waitFor('certpilot_certificate_expiration_timestamp_seconds{name="short"}', (x) => x.length === 1);
+  assert.equal(Number(expiry[0]?.value[1]), Date.parse(v1.validTo) / 1000, 'the expiry Prometheus scraped is the deployed certificate\'s');
+  const issuedCount = await prometheus.waitFor('certpilot_renewals_total{name="short",outcome="issued"}', (x) => x.length === 1);
+  assert.equal(issuedCount[0]?.value[1], '1', 'the issuance reached the metrics through the event sink');
+  assert.ok((await prometheus.query('sum(certpilot_acme_requests_total)')).some((x) => Number(x.value[1]) > 0), 'ACME requests are counted');
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /short\.daemon\.test/);
+  assert.equal((await fetch(`http://127.0.0.1:${port}/`, { method: 'POST' })).status, 405, 'read-only');
+  const ordersAfterIssue = orderUrls(s.proxy.requests.log).length;
+  assert.equal(ordersAfterIssue, 1);
+  const requestsWhileAsleep = s.proxy.requests.log.length;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(s.proxy.requests.log.length, requestsWhileAsleep, 'asleep: no request to the CA');
+
+  // 3. SIGHUP with a broken file: it says which field and keeps running on the old configuration.
+  await writeFile(s.config, readFileSync(s.config, 'utf8').replace('profile: shortlived', 'profile: 42\n    keyType: rsa-1024'));
+  let mark = d.lines.length;
+  d.child.kill('SIGHUP');
+  const refused = await d.waitFor((l) => /configuration NOT reloaded/.test(l.msg), 'the reload to be refused', mark);
+  assert.match(JSON.stringify(refused), /certificates\[0\]\.keyType|certificates\.0\.keyType/, 'the field is named');
+  assert.equal(typeof refused.hint, 'string');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual([d.child.exitCode, d.child.signalCode], [null, null], 'still running');
+
+  // 4. SIGHUP with a good file that adds a name: renewed at once (the names changed), deployed.
+  await write([short(['short.daemon.test', 'www.short.daemon.test'])]);
+  mark = d.lines.length;
+  d.child.kill('SIGHUP');
+  await d.waitFor((l) => /configuration reloaded/.test(l.msg), 'the reload', mark);
+  await d.waitFor(ran(/short:renewed/), 'the renewal after the reload', mark);
+  const v2 = deployed();
+  assert.notEqual(v2.serialNumber, v1.serialNumber);
+  assert.match(v2.subjectAltName ?? '', /www\.short\.daemon\.test/);
+  assert.equal(orderUrls(s.proxy.requests.log).length, 2);
+
+  // 5. Another name, and SIGTERM once the order is finalized (the CA has paid for it): exit 0.
+  let finalized = false;
+  s.proxy.failNext({
+    match: (r) => {
+      if (r.kind === 'POST /finalize-order') {
+        finalized = true;
+        return false;
+      }
+      return finalized;
+    },
+    status: 0,
+    hang: true,
+  });
+  await write([short(['short.daemon.test', 'www.short.daemon.test', 'api.short.daemon.test'])]);
+  d.child.kill('SIGHUP');
+  for (let waited = 0; s.proxy.pendingFaults() > 0; waited += 50) {
+    if (waited > 60_000) throw new Error(`the order never reached finalize:\n${d.text()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
+  assert.match(d.text(), /daemon stopped/);
+  const pending = JSON.parse(readFileSync(join(s.stateDir, 'pending', 'short', 'order.json'), 'utf8')) as { orderUrl: string };
+  const ordersBefore = orderUrls(s.proxy.requests.log);
+  assert.equal(ordersBefore.length, 3);
+  assert.equal(deployed().serialNumber, v2.serialNumber, 'v2 stays live and deployed meanwhile');
+
+  // 6. Restart: the pending order is resumed, not placed again.
+  const again = startDaemon(t, s.config);
+  await again.waitFor(ran(/short:renewed/), 'the resumed order');
+  const ordersAfter = orderUrls(s.proxy.requests.log);
+  assert.deepEqual(ordersAfter, ordersBefore, 'no new order: the same order URL was completed');
+  assert.ok(s.proxy.requests.log.some((r) => r.path.startsWith(new URL(pending.orderUrl).pathname)), 'the pending order was asked for');
+  assert.ok(!existsSync(join(s.stateDir, 'pending', 'short')), 'the pending order is gone after the save');
+  const v3 = deployed();
+  assert.match(v3.subjectAltName ?? '', /api\.short\.daemon\.test/);
+  again.child.kill('SIGTERM');
+  assert.equal(await again.exited, 0);
+});
