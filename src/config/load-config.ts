@@ -18,7 +18,7 @@ import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig
 import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
-import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+import { certificateSchema, DIRECTORY_ALIASES, fullSchemas, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type InstanceSchemas, type ParsedConfig, schemasFor } from './schema.js';
 
 export type { PluginInstanceConfig } from '../plugins/plugin-kinds.js';
 
@@ -153,7 +153,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     return new ConfigError(kept, source ? { source } : {});
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
-  const parsed = configSchema.safeParse(applied, { reportInput: true });
+  const schemas = schemasFor(applied);
+  const parsed = schemas.config.safeParse(applied, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
@@ -162,7 +163,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     if (partial) await normalize(partial, baseDir, options.env, issues).catch(() => undefined);
     throw report();
   }
-  const resolved = await normalize(parsed.data, baseDir, options.env, issues);
+  const resolved = await normalize(parsed.data, baseDir, options.env, issues, schemas.instances);
   if (issues.length > 0) throw report();
   if (source) resolved.source = source;
   return deepFreeze(resolved);
@@ -250,6 +251,7 @@ async function normalize(
   baseDir: string,
   env: LoadConfigOptions['env'],
   issues: ConfigIssue[],
+  instances: InstanceSchemas = fullSchemas().instances,
 ): Promise<ResolvedConfig> {
   const { eab, caBundle, ...acmeRest } = c.acme;
   const directoryUrl = resolveDirectory(c.acme.directoryUrl, 'acme.directoryUrl', issues);
@@ -284,7 +286,7 @@ async function normalize(
     else acme.eab = { kid, hmacKey };
   }
 
-  const sections = withBuiltIns(c);
+  const sections = withBuiltIns(c, instances);
   const solvers: Readonly<Record<string, PluginInstanceConfig>> = sections.solvers;
   const deployers: Readonly<Record<string, PluginInstanceConfig>> = sections.deployers;
 
@@ -363,13 +365,13 @@ function settingsDigest(value: unknown): string {
 }
 
 /** Each named section with its built-in instances (the `default` solver) unless the file defines them. */
-function withBuiltIns(c: ParsedConfig): ResolvedSections {
+function withBuiltIns(c: ParsedConfig, instances: InstanceSchemas): ResolvedSections {
   const out: Record<string, unknown> = {};
   for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
     const spec = sectionSpec(section);
     const given = c[section] as unknown;
     if (spec.shape === 'named' && spec.builtIn) {
-      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, INSTANCE_SCHEMAS[section]?.parse(entry)]));
+      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, instances[section]?.parse(entry)]));
       out[section] = { ...builtIn, ...(given as Record<string, PluginInstanceConfig>) };
     } else out[section] = given;
   }
@@ -407,14 +409,15 @@ function parseLeniently<T>(schema: z.ZodType<T>, value: unknown): T | undefined 
 function parsePartially(value: unknown): ParsedConfig | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const raw = value as Mutable;
-  const shape = configSchema.shape;
+  const { config, instances } = fullSchemas();
+  const shape = config.shape;
   const out: Mutable = {};
   const named = (key: string): key is SectionName => key in CONFIG_SECTIONS && sectionSpec(key as SectionName).shape === 'named';
   for (const [key, schema] of Object.entries(shape) as [string, z.ZodType][]) {
     if (named(key) || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+  for (const [key, entry] of Object.entries(instances) as [SectionName, z.ZodType][]) {
     if (!named(key)) continue;
     const entries: Mutable = {};
     const given = raw[key];

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
 
-/** `locker: { type: lease }`. */
-export const leaseLockerSchema = z.strictObject({
+/** Builds the schema of `locker: { type: lease }` (a new one per call; the plug-in definition builds its own on first use). */
+export const leaseLockerSchema = () => z.strictObject({
   ...kubernetesConnectionShape,
   leasePrefix: z
     .string()

@@ -27,8 +27,8 @@ export const DEFAULT_SECRET_KEYS: Readonly<Record<string, SecretContent>> = Obje
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const secretKey = /^[-._a-zA-Z0-9]+$/;
 
-/** `deployers.<name>` with `type: kubernetes-secret`. */
-export const kubernetesSecretSchema = z.strictObject({
+/** Builds the schema of `deployers.<name>` with `type: kubernetes-secret` (a new one per call; the plug-in definition builds its own on first use). */
+export const kubernetesSecretSchema = () => z.strictObject({
   ...kubernetesConnectionShape,
   secretName: z.string().max(253).regex(dns1123Subdomain, 'a DNS-1123 subdomain: lowercase letters, digits, "-" and "."').describe('Name of the Secret to create or update.'),
   keys: z
