@@ -4,7 +4,7 @@ import { kubernetesConnectionShape } from '../../../kubernetes/connection-option
 
 /** Builds the schema of `stateStore: { type: kubernetes-secret }` (a new one per call; the plug-in definition builds its own on first use). */
 export const kubernetesSecretStateSchema = () => z.strictObject({
-  ...kubernetesConnectionShape,
+  ...kubernetesConnectionShape(),
   secretPrefix: z
     .string()
     .max(40)

@@ -8,5 +8,5 @@ import { tokenStoreSolverOptionsShape } from '../../token-store-options.js';
 
 /** Builds the schema of the `stateless` solver's options (a new one per call; the plug-in definition builds its own on first use). */
 export const statelessSchema = () => z.strictObject({
-  selfCheck: tokenStoreSolverOptionsShape.selfCheck,
+  selfCheck: tokenStoreSolverOptionsShape().selfCheck,
 });
