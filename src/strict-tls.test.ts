@@ -82,7 +82,7 @@ void test('Redis (rediss://) and Route 53 (endpoint override) refuse an untruste
       const { route53Schema } = await import('./challenges/dns01/providers/route53/schema.js');
       const { silentLogger } = await import('./logger.js');
       const { systemClock } = await import('./clock.js');
-      const options = route53Schema.parse({ region: 'us-east-1', endpoint: `https://localhost:${server.port}`, hostedZoneId: 'Z0000000000' });
+      const options = route53Schema().parse({ region: 'us-east-1', endpoint: `https://localhost:${server.port}`, hostedZoneId: 'Z0000000000' });
       process.env.AWS_ACCESS_KEY_ID ??= 'AKIATEST';
       process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret';
       const provider = createRoute53DnsProvider(options, { name: 'r53', logger: silentLogger, clock: systemClock, baseDir: '/', stateDir: '/' });

@@ -19,7 +19,7 @@ import { crossPluginIssues } from '../config/cross-checks.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
 import { kindSpec, sectionSpec } from '../plugins/plugin-kinds.js';
 import { findPlugin, pluginsOfKind } from '../plugins/registry.js';
-import { INSTANCE_SCHEMAS } from '../config/schema.js';
+import { schemasFor } from '../config/schema.js';
 import { PromiseCache } from '../promise-cache.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { PluginInstanceConfig, ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
@@ -168,7 +168,7 @@ export async function compose(
       let entry: PluginInstanceConfig | undefined = config.solvers[name];
       if (given) {
         // An entry made of flags (`serve --redis-url`): validated like a `solvers.<name>` entry.
-        const parsed = INSTANCE_SCHEMAS.solvers?.safeParse(given);
+        const parsed = schemasFor({ solvers: { [name]: given } }).instances.solvers?.safeParse(given);
         if (parsed && !parsed.success) {
           throw new CertpilotError('ERR_CLI_USAGE', `cli: ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ')}`);
         }

@@ -203,7 +203,7 @@ test('the flag table: every command it names exists, and the flags land in the c
   // Every field a flag sets by path exists in the configuration schema.
   for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
     if (!spec.config) continue;
-    let node: unknown = configSchema;
+    let node: unknown = configSchema();
     for (const key of spec.config.split('.')) {
       const shape = unwrapShape(node);
       assert.ok(shape && key in shape, `--${flag}: ${spec.config} is not a configuration field`);

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
 import { didYouMean } from '../did-you-mean.js';
@@ -18,7 +17,7 @@ import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig
 import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
 import type { z } from 'zod';
-import { certificateSchema, configSchema, DIRECTORY_ALIASES, INSTANCE_SCHEMAS, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type ParsedConfig } from './schema.js';
+import { certificateSchema, DIRECTORY_ALIASES, fullSchemas, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type InstanceSchemas, type ParsedConfig, schemasFor } from './schema.js';
 
 export type { PluginInstanceConfig } from '../plugins/plugin-kinds.js';
 
@@ -135,7 +134,7 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     } catch (err) {
       throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
-    raw = parseYaml(text, source);
+    raw = await parseYaml(text, source);
   }
 
   const expanded = interpolateEnv(raw ?? {}, options.env, issues);
@@ -153,7 +152,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     return new ConfigError(kept, source ? { source } : {});
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
-  const parsed = configSchema.safeParse(applied, { reportInput: true });
+  const schemas = schemasFor(applied);
+  const parsed = schemas.config.safeParse(applied, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
@@ -162,13 +162,17 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     if (partial) await normalize(partial, baseDir, options.env, issues).catch(() => undefined);
     throw report();
   }
-  const resolved = await normalize(parsed.data, baseDir, options.env, issues);
+  const resolved = await normalize(parsed.data, baseDir, options.env, issues, schemas.instances);
   if (issues.length > 0) throw report();
   if (source) resolved.source = source;
   return deepFreeze(resolved);
 }
 
-function parseYaml(text: string, source: string): unknown {
+/** Parses the file; `yaml` is imported here, so a configuration made of flags alone never loads it (~160 KB, ~10 ms). */
+async function parseYaml(text: string, source: string): Promise<unknown> {
+  const loaded = await import('yaml');
+  // Node's ESM view of the CommonJS module has named exports; the bundle's sees only `default`.
+  const { parseDocument } = loaded.parseDocument === undefined ? (loaded as unknown as { default: typeof loaded }).default : loaded;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues = doc.errors.map((e) => ({
@@ -250,6 +254,7 @@ async function normalize(
   baseDir: string,
   env: LoadConfigOptions['env'],
   issues: ConfigIssue[],
+  instances: InstanceSchemas = fullSchemas().instances,
 ): Promise<ResolvedConfig> {
   const { eab, caBundle, ...acmeRest } = c.acme;
   const directoryUrl = resolveDirectory(c.acme.directoryUrl, 'acme.directoryUrl', issues);
@@ -284,7 +289,7 @@ async function normalize(
     else acme.eab = { kid, hmacKey };
   }
 
-  const sections = withBuiltIns(c);
+  const sections = withBuiltIns(c, instances);
   const solvers: Readonly<Record<string, PluginInstanceConfig>> = sections.solvers;
   const deployers: Readonly<Record<string, PluginInstanceConfig>> = sections.deployers;
 
@@ -363,13 +368,13 @@ function settingsDigest(value: unknown): string {
 }
 
 /** Each named section with its built-in instances (the `default` solver) unless the file defines them. */
-function withBuiltIns(c: ParsedConfig): ResolvedSections {
+function withBuiltIns(c: ParsedConfig, instances: InstanceSchemas): ResolvedSections {
   const out: Record<string, unknown> = {};
   for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
     const spec = sectionSpec(section);
     const given = c[section] as unknown;
     if (spec.shape === 'named' && spec.builtIn) {
-      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, INSTANCE_SCHEMAS[section]?.parse(entry)]));
+      const builtIn = Object.fromEntries(Object.entries(spec.builtIn).map(([name, entry]) => [name, instances[section]?.parse(entry)]));
       out[section] = { ...builtIn, ...(given as Record<string, PluginInstanceConfig>) };
     } else out[section] = given;
   }
@@ -407,14 +412,15 @@ function parseLeniently<T>(schema: z.ZodType<T>, value: unknown): T | undefined 
 function parsePartially(value: unknown): ParsedConfig | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const raw = value as Mutable;
-  const shape = configSchema.shape;
+  const { config, instances } = fullSchemas();
+  const shape = config.shape;
   const out: Mutable = {};
   const named = (key: string): key is SectionName => key in CONFIG_SECTIONS && sectionSpec(key as SectionName).shape === 'named';
   for (const [key, schema] of Object.entries(shape) as [string, z.ZodType][]) {
     if (named(key) || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+  for (const [key, entry] of Object.entries(instances) as [SectionName, z.ZodType][]) {
     if (!named(key)) continue;
     const entries: Mutable = {};
     const given = raw[key];

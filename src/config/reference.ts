@@ -11,7 +11,7 @@ import { configSchema } from './schema.js';
 
 /** JSON Schema (draft 2020-12) of the configuration file, for editors (yaml-language-server). */
 export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
 
 interface JsonSchemaNode {

@@ -113,15 +113,25 @@ function normalizeInstance(entry: { type: string } & Record<string, unknown>, ki
   return { type: plugin.id, kind: plugin.kind, options: own.data, ...(wrapper ? { wrapper: pick(entry, wrapper.shape) } : {}) } as PluginInstanceConfig;
 }
 
+/** The plug-in ids a configuration names, per section; a section left out allows every plug-in of its kinds. */
+export type PluginUseSet = Partial<Record<SectionName, ReadonlySet<string>>>;
+
+/** The instance schema of each section, keyed by section. */
+export type InstanceSchemas = Readonly<Partial<Record<SectionName, z.ZodType<PluginInstanceConfig>>>>;
+
 /**
  * One instance of a section: a union over the registered plug-ins of the section's kinds (from the
  * table), discriminated by `type`, normalized; undefined when no plug-in of those kinds exists.
+ * With `use`, the union holds only those plug-ins (their schemas alone are built): for a value
+ * whose every `type` is one of them it parses exactly as the full union does.
  */
-function instanceSchemaOf(section: SectionName): z.ZodType<PluginInstanceConfig> | undefined {
+function instanceSchemaOf(section: SectionName, use?: ReadonlySet<string>): z.ZodType<PluginInstanceConfig> | undefined {
   const kinds = kindsInSection(section);
-  const entries = kinds.flatMap((kind) => pluginsOfKind(kind).map(entrySchema));
-  const [first, ...rest] = entries;
-  if (!first) return undefined;
+  const plugins = kinds.flatMap((kind) => pluginsOfKind(kind));
+  if (plugins.length === 0) return undefined;
+  const [first, ...rest] = plugins.filter((p) => !use || use.has(p.id)).map(entrySchema);
+  // No entry of the section names a plug-in: an empty map parses, and an entry cannot occur.
+  if (!first) return z.never() as unknown as z.ZodType<PluginInstanceConfig>;
   const noun = sectionSpec(section).noun;
   return z
     .discriminatedUnion('type', [first, ...rest])
@@ -129,18 +139,19 @@ function instanceSchemaOf(section: SectionName): z.ZodType<PluginInstanceConfig>
     .describe(`A ${noun}: \`type\` is the plug-in (see docs/plugins.md), the other keys its options.`) as unknown as z.ZodType<PluginInstanceConfig>;
 }
 
-/** The instance schema of every section that has plug-ins (entries are validated one by one after a failure). */
-export const INSTANCE_SCHEMAS: Readonly<Partial<Record<SectionName, z.ZodType<PluginInstanceConfig>>>> = Object.fromEntries(
-  (Object.keys(CONFIG_SECTIONS) as SectionName[]).flatMap((s) => {
-    const schema = instanceSchemaOf(s);
-    return schema ? [[s, schema]] : [];
-  }),
-);
+function instanceSchemasOf(use?: PluginUseSet): InstanceSchemas {
+  return Object.fromEntries(
+    (Object.keys(CONFIG_SECTIONS) as SectionName[]).flatMap((s) => {
+      const schema = instanceSchemaOf(s, use?.[s]);
+      return schema ? [[s, schema]] : [];
+    }),
+  );
+}
 
 /** The schema of each plug-in section: a map of named instances, or one instance with its default. */
-function sectionSchemas(): { [S in SectionName]: z.ZodType<SectionValue<S>> } {
+function sectionSchemas(instances: InstanceSchemas): { [S in SectionName]: z.ZodType<SectionValue<S>> } {
   const out: Record<string, z.ZodType> = {};
-  for (const [section, instance] of Object.entries(INSTANCE_SCHEMAS) as [SectionName, z.ZodType][]) {
+  for (const [section, instance] of Object.entries(instances) as [SectionName, z.ZodType][]) {
     const spec = sectionSpec(section);
     out[section] =
       spec.shape === 'named'
@@ -190,57 +201,127 @@ export const certificateSchema = z
   })
   .describe('A certificate to keep issued and renewed.');
 
-/** Schema of the whole file. */
-export const configSchema = z
-  .strictObject({
-    stateDir: z
-      .string()
-      .default('/var/lib/certpilot')
-      .describe(
-        'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state when `stateStore` is `filesystem` (the default); locks and caches are always here. Put it on a persistent volume when it holds the state.',
-      ),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
-    acme: acmeSchema.prefault({}),
-    ...sectionSchemas(),
-    defaults: z
-      .strictObject({
-        keyType: keyType.default('ec-p256'),
-        reuseKey: z.boolean().default(false).describe('Keep the private key across renewals (needed for key pinning); default is a fresh key each time.'),
-        profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
-        solver: instanceName.default('default').describe('The solver of every certificate that names none.'),
-        deploy: z.array(instanceName).default([]).describe('The deployers of every certificate that lists none.'),
-        notify: z.array(instanceName).default([]).describe('The notifiers of every certificate that lists none.'),
-      })
-      .prefault({})
-      .describe('Defaults for every certificate.'),
-    renewal: z
-      .strictObject({
-        concurrency: z.number().int().min(1).max(64).default(4).describe('How many certificates `renew` handles at once.'),
-        lockTtlSeconds: z.number().int().min(30).default(900).describe('How long a renewal lock lives if its holder dies.'),
-        runIntervalHours: z
-          .number()
-          .positive()
-          .max(168)
-          .optional()
-          .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
-        retention: z
-          .strictObject({
-            keepVersions: z.number().int().min(1).max(10_000).default(10).describe('Always keep at least this many of the newest versions (the live one counts).'),
-            keepDays: z.number().int().min(0).max(36_500).default(30).describe('Always keep every version issued less than this many days ago.'),
-          })
-          .prefault({})
-          .describe('How long the archive (`archive/<name>/`) keeps old versions: a version is removed after a new one is saved only when it is outside both limits and no deployer still holds it (its deploy record names it). A `shortlived` certificate adds about 60 versions a year.'),
-      })
-      .prefault({})
-      .describe('How renewals run.'),
-    certificates: z.array(certificateSchema).default([]).describe('The certificates to manage.'),
-  })
-  .describe('certpilot configuration file (YAML).');
+/** The schema of the whole file, with the instance schemas given. */
+function buildConfigSchema(instances: InstanceSchemas) {
+  return z
+    .strictObject({
+      stateDir: z
+        .string()
+        .default('/var/lib/certpilot')
+        .describe(
+          'Directory for accounts, certificates (certbot `live/` + `archive/` layout) and renewal state when `stateStore` is `filesystem` (the default); locks and caches are always here. Put it on a persistent volume when it holds the state.',
+        ),
+      logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn').describe('Log level of the log lines on standard error (plain text; JSON lines with --log-format json or CERTPILOT_LOG_FORMAT=json).'),
+      acme: acmeSchema.prefault({}),
+      ...sectionSchemas(instances),
+      defaults: z
+        .strictObject({
+          keyType: keyType.default('ec-p256'),
+          reuseKey: z.boolean().default(false).describe('Keep the private key across renewals (needed for key pinning); default is a fresh key each time.'),
+          profile: z.string().optional().describe('ACME profile to order (e.g. Let\'s Encrypt `tlsserver`, `shortlived` for 6-day certificates); must be one the CA lists.'),
+          solver: instanceName.default('default').describe('The solver of every certificate that names none.'),
+          deploy: z.array(instanceName).default([]).describe('The deployers of every certificate that lists none.'),
+          notify: z.array(instanceName).default([]).describe('The notifiers of every certificate that lists none.'),
+        })
+        .prefault({})
+        .describe('Defaults for every certificate.'),
+      renewal: z
+        .strictObject({
+          concurrency: z.number().int().min(1).max(64).default(4).describe('How many certificates `renew` handles at once.'),
+          lockTtlSeconds: z.number().int().min(30).default(900).describe('How long a renewal lock lives if its holder dies.'),
+          runIntervalHours: z
+            .number()
+            .positive()
+            .max(168)
+            .optional()
+            .describe('How often `renew` runs (your cron line or CronJob schedule). A renewal whose chosen time falls before the next run is done now rather than a run late (RFC 9773 §4.2). Unset: decide on the chosen time alone.'),
+          retention: z
+            .strictObject({
+              keepVersions: z.number().int().min(1).max(10_000).default(10).describe('Always keep at least this many of the newest versions (the live one counts).'),
+              keepDays: z.number().int().min(0).max(36_500).default(30).describe('Always keep every version issued less than this many days ago.'),
+            })
+            .prefault({})
+            .describe('How long the archive (`archive/<name>/`) keeps old versions: a version is removed after a new one is saved only when it is outside both limits and no deployer still holds it (its deploy record names it). A `shortlived` certificate adds about 60 versions a year.'),
+        })
+        .prefault({})
+        .describe('How renewals run.'),
+      certificates: z.array(certificateSchema).default([]).describe('The certificates to manage.'),
+    })
+    .describe('certpilot configuration file (YAML).');
+}
+
+/** The configuration schema with its instance schemas. */
+export interface ConfigSchemas {
+  readonly config: ReturnType<typeof buildConfigSchema>;
+  readonly instances: InstanceSchemas;
+}
+
+let full: ConfigSchemas | undefined;
+const subsets = new Map<string, ConfigSchemas>();
+
+function schemas(use?: PluginUseSet): ConfigSchemas {
+  const instances = instanceSchemasOf(use);
+  return { config: buildConfigSchema(instances), instances };
+}
+
+/**
+ * The whole configuration schema, every plug-in's options included (built on first call): what
+ * the JSON Schema and the config reference are generated from, and what reports a `type` no
+ * plug-in has.
+ */
+export function configSchema(): ConfigSchemas['config'] {
+  return fullSchemas().config;
+}
+
+/** {@link configSchema} and the instance schema of every section, built once. */
+export function fullSchemas(): ConfigSchemas {
+  return (full ??= schemas());
+}
+
+/**
+ * The schemas to validate `value` (a configuration as written) with: built from only the plug-ins
+ * its entries name (and the built-in and default instances'), so a command never builds the option
+ * schemas of plug-ins it does not use. Any entry whose `type` is missing or names no plug-in of
+ * its section gets {@link fullSchemas}, so errors list every valid type as before. For a value
+ * both accept, both give the same result.
+ */
+export function schemasFor(value: unknown): ConfigSchemas {
+  const use = pluginUse(value);
+  if (!use) return fullSchemas();
+  const key = (Object.keys(use) as SectionName[]).map((s) => `${s}=${[...(use[s] ?? [])].sort().join(',')}`).join(';');
+  let found = subsets.get(key);
+  if (!found) subsets.set(key, (found = schemas(use)));
+  return found;
+}
+
+/** The plug-in ids `value` names per section, or undefined when an entry names none that exists. */
+function pluginUse(value: unknown): PluginUseSet | undefined {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const root = isObject(value) ? value : {};
+  const use: Partial<Record<SectionName, Set<string>>> = {};
+  for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
+    const spec = sectionSpec(section);
+    const ids = new Set(kindsInSection(section).flatMap((k) => pluginsOfKind(k).map((p) => p.id)));
+    const used = new Set<string>();
+    for (const entry of Object.values(spec.builtIn ?? {})) used.add(entry.type);
+    if (spec.default) used.add(spec.default.type);
+    const given = root[section];
+    const entries = given === undefined ? [] : spec.shape === 'named' ? (isObject(given) ? Object.values(given) : undefined) : [given];
+    if (!entries) return undefined;
+    for (const entry of entries) {
+      const type = isObject(entry) ? entry.type : undefined;
+      if (typeof type !== 'string' || !ids.has(type)) return undefined;
+      used.add(type);
+    }
+    use[section] = used;
+  }
+  return use;
+}
 
 /** The configuration as written (before defaults). */
-export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigInput = z.input<ConfigSchemas['config']>;
 /** The configuration after validation and defaults, before normalization. */
-export type ParsedConfig = z.output<typeof configSchema>;
+export type ParsedConfig = z.output<ConfigSchemas['config']>;
 /** Aliases of well-known ACME directories. */
 export const DIRECTORY_ALIASES: Readonly<Record<string, string>> = {
   letsencrypt: LETSENCRYPT_DIRECTORY,

@@ -4,12 +4,13 @@
  * `kubernetes-reload` deployers; merged into each one's own options.
  */
 import { z } from 'zod';
+import { lazy } from '../lazy.js';
 
 /** The in-cluster service-account directory the kubelet mounts into every pod. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** Connection options of every Kubernetes plug-in. */
-export const kubernetesConnectionShape = {
+export const kubernetesConnectionShape = lazy(() => ({
   kubeconfig: z
     .string()
     .min(1)
@@ -34,7 +35,7 @@ export const kubernetesConnectionShape = {
     .default(SERVICE_ACCOUNT_DIR)
     .describe('In-cluster only: the directory holding the service account `token`, `ca.crt` and `namespace`; the token is re-read when the kubelet rotates it.'),
   requestTimeoutSeconds: z.number().positive().default(30).describe('Longest wait for one API request or exec.'),
-} as const;
+} as const));
 
 /** The parsed connection options. */
 export interface KubernetesConnectionOptions {

@@ -4,11 +4,12 @@
  * kinds (`plugins/plugin-kinds.ts`), as the dns-01 solver is the `dns-provider` row's wrapper.
  */
 import { z } from 'zod';
+import { lazy } from '../lazy.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
 import type { Notifier } from './notifier.js';
 
 /** Taken by each `notifiers.<name>` entry beside its plug-in's options (no key may be in both). */
-export const notifyOptionsShape = {
+export const notifyOptionsShape = lazy(() => ({
   on: z
     .array(z.enum(['failure', 'success', 'expiring']))
     .min(1)
@@ -21,10 +22,10 @@ export const notifyOptionsShape = {
     .max(365)
     .default(14)
     .describe('With `on: [expiring]`: notify when the live certificate expires in fewer than this many days and was not renewed.'),
-} as const;
+} as const));
 
 /** The notify options of an instance, defaults applied (the wrapper's options in the resolved configuration). */
-export type NotifyOptions = z.output<z.ZodObject<typeof notifyOptionsShape>>;
+export type NotifyOptions = z.output<z.ZodObject<ReturnType<typeof notifyOptionsShape>>>;
 
 /**
  * Wraps a notifier in its event filter: events its `on` / `expiringDays` do not ask for are

@@ -33,7 +33,7 @@ export interface WrapperOptions {
 export interface KindWrapper<W = unknown> {
   /** What the wrapper is, for the docs. */
   readonly what: string;
-  /** The wrapper's options, taken from the same entry as the plug-in's (no key may be in both). */
+  /** The wrapper's options, taken from the same entry as the plug-in's (no key may be in both); built on first read. */
   readonly shape: z.ZodRawShape;
   /** Wraps a built plug-in (imports the wrapper on first use). */
   create(inner: never, options: W, deps: WrapperDeps): Promise<unknown>;
@@ -123,7 +123,9 @@ export const PLUGIN_KINDS = {
     contract: 'testing/token-store-contract.ts',
     wraps: {
       what: 'the store-backed http-01 solver',
-      shape: tokenStoreSolverOptionsShape,
+      get shape() {
+        return tokenStoreSolverOptionsShape();
+      },
       create: (store: ChallengeTokenStore, o: TokenStoreSolverOptions, d: WrapperDeps) => createTokenStoreSolver(store, o, d),
       kubernetes: (o: TokenStoreSolverOptions) => selfCheckKubernetesNeeds(o.selfCheck),
     } satisfies KindWrapper<TokenStoreSolverOptions>,
@@ -134,7 +136,9 @@ export const PLUGIN_KINDS = {
     contract: 'testing/dns-provider-contract.ts',
     wraps: {
       what: 'the dns-01 solver (CNAME following, propagation check)',
-      shape: dns01OptionsShape,
+      get shape() {
+        return dns01OptionsShape();
+      },
       create: (provider: DnsProvider, o: Dns01Options, d: WrapperDeps) => createDns01Solver(provider, o, d),
     } satisfies KindWrapper<Dns01Options>,
   },
@@ -146,7 +150,9 @@ export const PLUGIN_KINDS = {
     title: 'Notifiers',
     wraps: {
       what: 'the event filter (which lifecycle events reach it)',
-      shape: notifyOptionsShape,
+      get shape() {
+        return notifyOptionsShape();
+      },
       create: (notifier: Notifier, o: NotifyOptions) => createFilteredNotifier(notifier, o),
     } satisfies KindWrapper<NotifyOptions>,
   },

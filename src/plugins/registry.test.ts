@@ -61,7 +61,7 @@ test('every kind of the table has its section, its contract suite on disk, and n
 });
 
 test('the config schema has one section per section of the table with plug-ins, accepting exactly the plug-ins of its kinds', () => {
-  const json = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { oneOf?: unknown[]; additionalProperties?: { oneOf?: unknown[] } }> };
+  const json = z.toJSONSchema(configSchema(), { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, { oneOf?: unknown[]; additionalProperties?: { oneOf?: unknown[] } }> };
   for (const section of Object.keys(CONFIG_SECTIONS) as SectionName[]) {
     const ids = kindsInSection(section).flatMap((k) => pluginsOfKind(k).map((p) => p.id));
     const node = json.properties[section];

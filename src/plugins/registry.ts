@@ -1,7 +1,8 @@
 /**
  * The one list of plug-ins (DESIGN.md §1; lego's provider index, renovate's datasource index). Each
  * plug-in's folder exports its definition from `plugin.ts`; adding a plug-in is adding its folder
- * and one import plus one entry here. Definitions import their schema eagerly (zod only) and their
+ * and one import plus one entry here. Definitions build their option schema on first read (a
+ * configuration builds only the ones it names: `config/schema.ts` `schemasFor`) and import their
  * implementation on first use. `registry.test.ts` keeps this list, the plug-in folders, the table
  * of kinds (`plugin-kinds.ts`) and `docs/plugins.md` the same set.
  */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { cliPath } from '../harness/certpilot.js';
@@ -54,4 +54,13 @@ test('the CLI module loads no library (zod, yaml, pino) before a command runs', 
   assert.doesNotMatch(code, /YAMLParseError|parseDocument/, 'yaml is loaded by the command that reads a configuration');
   assert.doesNotMatch(code, /pino\.destination|PINO_/i, 'pino is loaded by the command that logs');
   assert.ok(total(main) < 64 * 1024, `the CLI's static closure is ${total(main)} bytes`);
+});
+
+test('reading a configuration loads yaml only for a file: `issue -d` with flags alone never loads it', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const chunks = readdirSync(bundleDir).filter((f) => f.endsWith('.js')).map((f) => join(bundleDir, f));
+  const loader = chunks.filter((f) => /\basync function loadConfig\(/.test(readFileSync(f, 'utf8')));
+  assert.equal(loader.length, 1, 'one chunk defines loadConfig');
+  const closure = text(staticClosure(loader[0] ?? ''));
+  assert.ok(/ZodError|\$ZodType/.test(closure), 'zod validates every configuration');
+  assert.ok(!/YAMLParseError|class Composer\b/.test(closure), 'yaml is imported when a file is read, not with the loader');
 });

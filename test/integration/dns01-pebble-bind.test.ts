@@ -87,7 +87,7 @@ describe('dns-01 through rfc2136 against Pebble 2.4 and BIND 9', { timeout: 120_
       clock: systemClock,
     });
     const provider = new RecordingProvider(inner, events, 2);
-    const options = z.object(dns01OptionsShape).parse({ resolvers: [formatDnsServer(bind.server)], nameserverPort: bind.server.port, propagationTimeoutSeconds: 20 });
+    const options = z.object(dns01OptionsShape()).parse({ resolvers: [formatDnsServer(bind.server)], nameserverPort: bind.server.port, propagationTimeoutSeconds: 20 });
     const solver = await createDns01Solver(provider, options, {
       logger: (await import('../../src/logger.js')).silentLogger,
       clock: systemClock,

@@ -65,7 +65,7 @@ describe('propagation: a primary and a secondary that gets the update late', { t
       key: tsigKey(primary.key),
       clock: systemClock,
     });
-    const options = z.object(dns01OptionsShape).parse({ resolvers: [formatDnsServer(primary.server)], nameserverPort: primary.server.port, propagationTimeoutSeconds: 60 });
+    const options = z.object(dns01OptionsShape()).parse({ resolvers: [formatDnsServer(primary.server)], nameserverPort: primary.server.port, propagationTimeoutSeconds: 60 });
     const solver = await createDns01Solver(provider, options, {
       logger: silentLogger,
       clock: systemClock,

@@ -38,7 +38,7 @@ test('self-check through every pod of a selector: all must answer, and pods that
   t.after(() => Promise.all([...servers.values()].map((s) => s.close())));
 
   const kubeconfig = await standin.writeKubeconfig();
-  const options = z.object(tokenStoreSolverOptionsShape).parse({ selfCheck: { timeoutSeconds: 2, pods: { selector: 'app=www', port, kubeconfig } } });
+  const options = z.object(tokenStoreSolverOptionsShape()).parse({ selfCheck: { timeoutSeconds: 2, pods: { selector: 'app=www', port, kubeconfig } } });
   const solver = await createTokenStoreSolver(store, options, { baseDir: standin.dir });
   assert.ok(isChallengeWaiter(solver), 'a selector makes the solver wait for the self-check');
 
@@ -73,7 +73,7 @@ test('self-check through pods: no running pod for the selector is a clear error'
   const standin = await startKubeStandin();
   t.after(() => standin.stop());
   const kubeconfig = await standin.writeKubeconfig();
-  const options = z.object(tokenStoreSolverOptionsShape).parse({ selfCheck: { timeoutSeconds: 1, pods: { selector: 'app=nothing', kubeconfig } } });
+  const options = z.object(tokenStoreSolverOptionsShape()).parse({ selfCheck: { timeoutSeconds: 1, pods: { selector: 'app=nothing', kubeconfig } } });
   const solver = await createTokenStoreSolver(new MemoryTokenStore(), options, { baseDir: standin.dir });
   const challenge = pendingHttp01Challenge('selfcheck_token_nopods_0001');
   await solver.present(challenge, {});

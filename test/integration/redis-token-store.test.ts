@@ -79,7 +79,7 @@ describe('redis token store against a real redis-server', { timeout: 60_000 }, (
     if (!requireServer(t, 'redis-server') || !redis) return;
     const plugin = findPlugin('redis');
     assert.equal(plugin?.kind, 'token-store');
-    const options = redisSchema.parse({ url: redis.url });
+    const options = redisSchema().parse({ url: redis.url });
     assert.equal(options.prefix, '.well-known/acme-challenge/');
     const dir = await tempDir();
     const s = (await plugin.create(options as never, { name: 'pods', logger: silentLogger, clock: { now: () => new Date(), sleep: async () => undefined }, baseDir: dir, stateDir: dir })) as RedisTokenStore;
@@ -87,9 +87,9 @@ describe('redis token store against a real redis-server', { timeout: 60_000 }, (
     await s.put(TOKEN, KEY_AUTHORIZATION, 60);
     assert.equal(await s.get(TOKEN), KEY_AUTHORIZATION);
     await s.delete(TOKEN);
-    assert.equal(redisSchema.safeParse({ url: 'redis://user:secret@redis:6379' }).success, false, 'a password in the URL is refused');
-    assert.equal(redisSchema.safeParse({ url: 'http://redis:6379' }).success, false);
-    assert.equal(redisSchema.safeParse({ url: 'rediss://redis:6380/2', sentinel: { sentinels: ['s1:26379'], masterName: 'mymaster' } }).success, true);
+    assert.equal(redisSchema().safeParse({ url: 'redis://user:secret@redis:6379' }).success, false, 'a password in the URL is refused');
+    assert.equal(redisSchema().safeParse({ url: 'http://redis:6379' }).success, false);
+    assert.equal(redisSchema().safeParse({ url: 'rediss://redis:6380/2', sentinel: { sentinels: ['s1:26379'], masterName: 'mymaster' } }).success, true);
   });
 
   test('a custom prefix and a database number (URL path or db) place the key there and nowhere else', async (t) => {

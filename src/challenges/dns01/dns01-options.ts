@@ -3,6 +3,7 @@
  * `type` of kind dns-provider): how the dns-01 solver around the provider behaves.
  */
 import { z } from 'zod';
+import { lazy } from '../../lazy.js';
 import type { ChallengeSolver } from '../challenge-solver.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
@@ -10,7 +11,7 @@ import type { DnsProvider } from './dns-provider.js';
 import type { PropagationProgress } from './propagation.js';
 
 /** The dns-01 solver's own options, merged into every DNS provider's solver entry. */
-export const dns01OptionsShape = {
+export const dns01OptionsShape = lazy(() => ({
   challenge: z
     .enum(['dns-01', 'dns-account-01'])
     .default('dns-01')
@@ -44,10 +45,10 @@ export const dns01OptionsShape = {
     .boolean()
     .default(true)
     .describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.'),
-};
+}));
 
 /** The dns-01 solver's own options, as validated. */
-export type Dns01Options = z.output<z.ZodObject<typeof dns01OptionsShape>>;
+export type Dns01Options = z.output<z.ZodObject<ReturnType<typeof dns01OptionsShape>>>;
 
 /** What the dns-01 solver takes from its surroundings (compose passes the run's logger and clock). */
 export interface Dns01SolverDeps {

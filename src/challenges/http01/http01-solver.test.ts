@@ -34,7 +34,7 @@ void test('Http01Solver presents into the store with the one documented default 
   assert.equal(solver.type, 'http-01');
   assert.equal(DEFAULT_TOKEN_TTL_SECONDS, 3600);
   // The config option's default and its documentation say the same.
-  assert.equal(tokenStoreSolverOptionsShape.ttlSeconds.parse(undefined), DEFAULT_TOKEN_TTL_SECONDS);
+  assert.equal(tokenStoreSolverOptionsShape().ttlSeconds.parse(undefined), DEFAULT_TOKEN_TTL_SECONDS);
   assert.match(readFileSync(new URL('../../../../docs/config-reference.md', import.meta.url), 'utf8'), /`solvers\.<name>\.ttlSeconds` \| integer \(60\.\.86400\) \| `3600` \|/);
   const ch = challenge('tokenAAAAAAAAAAAAAAA');
   await solver.present(ch, {});

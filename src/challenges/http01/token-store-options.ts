@@ -3,6 +3,7 @@
  * kind token-store): how the store-backed http-01 solver around the store behaves.
  */
 import { z } from 'zod';
+import { lazy } from '../../lazy.js';
 import type { ChallengeSolver, ChallengeWaiter } from '../challenge-solver.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
 import type { Clock } from '../../clock.js';
@@ -12,7 +13,7 @@ import type { KubernetesNeeds } from '../../plugins/plugin.js';
 import { DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
 
 /** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
-export const tokenStoreSolverOptionsShape = {
+export const tokenStoreSolverOptionsShape = lazy(() => ({
   ttlSeconds: z
     .number()
     .int()
@@ -31,7 +32,7 @@ export const tokenStoreSolverOptionsShape = {
           selector: z.string().min(1).describe('Label selector of the pods that answer http-01, e.g. `app=www`.'),
           port: z.number().int().min(1).max(65535).default(80).describe('Port the responder listens on in each pod.'),
           scheme: z.enum(['http', 'https']).default('http').describe('http, or https for a responder behind TLS in the pod.'),
-          ...kubernetesConnectionShape,
+          ...kubernetesConnectionShape(),
         })
         .optional()
         .describe('Also check every running pod of this selector at its pod IP (listed anew for each challenge; needs `list` on pods).'),
@@ -40,10 +41,10 @@ export const tokenStoreSolverOptionsShape = {
     })
     .default({ urls: [], enabled: true, timeoutSeconds: 60 })
     .describe('Self-check: fetch the token through these URLs and tell the CA only when all of them answer it.'),
-};
+}));
 
 /** The store-backed http-01 solver's own options, as validated. */
-export type TokenStoreSolverOptions = z.output<z.ZodObject<typeof tokenStoreSolverOptionsShape>>;
+export type TokenStoreSolverOptions = z.output<z.ZodObject<ReturnType<typeof tokenStoreSolverOptionsShape>>>;
 
 /**
  * The Kubernetes access a self-check needs: `list` on pods (through the connection of

@@ -10,7 +10,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const action = ctx.positionals[0] ?? 'check';
   if (action === 'schema') {
     const [{ z }, { configSchema }] = await Promise.all([import('zod'), import('../../config/schema.js')]);
-    ctx.output.out(JSON.stringify(z.toJSONSchema(configSchema, { io: 'input' }), null, 2));
+    ctx.output.out(JSON.stringify(z.toJSONSchema(configSchema(), { io: 'input' }), null, 2));
     return EXIT.ok;
   }
   if (action !== 'check') throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown config action "${action}"`, { hint: 'Use `config check` or `config schema`.' });

@@ -41,7 +41,7 @@ async function backendOf(spec: string, ctx: CommandContext, flag: string): Promi
     const unknown = [...params.keys()].filter((k) => !known.has(k));
     if (unknown.length > 0) throw usage(`unknown option ${unknown.join(', ')}`);
     const { kubernetesSecretStateSchema } = await import('../../storage/backends/kubernetes-secret/schema.js');
-    const parsed = kubernetesSecretStateSchema.safeParse({
+    const parsed = kubernetesSecretStateSchema().safeParse({
       ...(namespace ? { namespace } : {}),
       ...(params.get('kubeconfig') ? { kubeconfig: params.get('kubeconfig') } : {}),
       ...(params.get('context') ? { context: params.get('context') } : {}),

@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
 
-/** `locker: { type: lease }`. */
-export const leaseLockerSchema = z.strictObject({
-  ...kubernetesConnectionShape,
+/** Builds the schema of `locker: { type: lease }` (a new one per call; the plug-in definition builds its own on first use). */
+export const leaseLockerSchema = () => z.strictObject({
+  ...kubernetesConnectionShape(),
   leasePrefix: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[-a-z0-9.])?$/, 'lowercase letters, digits, "-" and "." (a DNS-1123 prefix)')

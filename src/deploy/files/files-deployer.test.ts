@@ -232,14 +232,14 @@ describe('FilesDeployer', () => {
 
 describe('files schema and registry entry', () => {
   it('parses the defaults and refuses unquoted modes and path-like file names', () => {
-    const o = filesSchema.parse({ dir: '/certs' });
+    const o = filesSchema().parse({ dir: '/certs' });
     assert.deepEqual(o, { dir: '/certs', layout: 'atomic', bundle: 'cert-chain-key', keyMode: '0600', certMode: '0644', dirMode: '0755', allowSharedDir: false });
     assert.equal(parseMode('0640'), 0o640);
-    assert.equal(filesSchema.safeParse({ dir: '/c', keyMode: 640 }).success, false);
-    assert.match(JSON.stringify(filesSchema.safeParse({ dir: '/c', keyMode: '640x' }).error?.issues), /octal mode in quotes/);
-    assert.equal(filesSchema.safeParse({ dir: '/c', files: { '../x.pem': ['key'] } }).success, false);
-    assert.equal(filesSchema.safeParse({ dir: '/c', files: { 'x.pem': ['password'] } }).success, false);
-    assert.equal(filesSchema.safeParse({ dir: '/c', owner: 'www-data', group: 33 }).success, true);
+    assert.equal(filesSchema().safeParse({ dir: '/c', keyMode: 640 }).success, false);
+    assert.match(JSON.stringify(filesSchema().safeParse({ dir: '/c', keyMode: '640x' }).error?.issues), /octal mode in quotes/);
+    assert.equal(filesSchema().safeParse({ dir: '/c', files: { '../x.pem': ['key'] } }).success, false);
+    assert.equal(filesSchema().safeParse({ dir: '/c', files: { 'x.pem': ['password'] } }).success, false);
+    assert.equal(filesSchema().safeParse({ dir: '/c', owner: 'www-data', group: 33 }).success, true);
   });
 
   it('the registry builds a FilesDeployer named after the instance, its dir relative to the config file', async () => {

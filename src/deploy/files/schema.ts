@@ -28,8 +28,8 @@ const fileName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, {
   message: 'must be a plain file name (letters, digits, ".", "-", "_"; no "/", not starting with ".")',
 });
 
-/** `deployers.<name>` with `type: files`. */
-export const filesSchema = z.strictObject({
+/** Builds the schema of `deployers.<name>` with `type: files` (a new one per call; the plug-in definition builds its own on first use). */
+export const filesSchema = () => z.strictObject({
   dir: z.string().min(1).describe('Directory to write into (created if missing), e.g. a docker named volume mounted read-only into the web container. Relative paths are resolved against the config file. `{name}` is replaced by the certificate\'s name (`/certs/{name}`), for a deployer shared by several certificates; without it a directory holds one certificate.'),
   layout: z
     .enum(['atomic', 'plain'])
@@ -55,4 +55,4 @@ export const filesSchema = z.strictObject({
 });
 
 /** The parsed options. */
-export type FilesOptions = z.output<typeof filesSchema>;
+export type FilesOptions = z.output<ReturnType<typeof filesSchema>>;

@@ -221,13 +221,13 @@ describe('HookDeployer', () => {
 
 describe('hook schema and registry entry', () => {
   it('an argv list without a shell, one string only with shell: true', () => {
-    assert.deepEqual(hookSchema.parse({ command: ['apache2ctl', 'graceful'] }).timeoutSeconds, 120);
-    const noShell = hookSchema.safeParse({ command: 'apache2ctl graceful' });
+    assert.deepEqual(hookSchema().parse({ command: ['apache2ctl', 'graceful'] }).timeoutSeconds, 120);
+    const noShell = hookSchema().safeParse({ command: 'apache2ctl graceful' });
     assert.equal(noShell.success, false);
     assert.match(JSON.stringify(noShell.error?.issues), /set `shell: true`/);
-    assert.equal(hookSchema.safeParse({ command: ['a', 'b'], shell: true }).success, false);
-    assert.equal(hookSchema.safeParse({ command: 'a && b', shell: true }).success, true);
-    assert.equal(hookSchema.safeParse({ command: ['x'], env: { 'BAD-NAME': 'v' } }).success, false);
+    assert.equal(hookSchema().safeParse({ command: ['a', 'b'], shell: true }).success, false);
+    assert.equal(hookSchema().safeParse({ command: 'a && b', shell: true }).success, true);
+    assert.equal(hookSchema().safeParse({ command: ['x'], env: { 'BAD-NAME': 'v' } }).success, false);
   });
 
   it('with a store that keeps no files, the hook reads the version from a private 0700 directory removed after its run', async () => {

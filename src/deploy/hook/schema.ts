@@ -6,8 +6,8 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be
 /** The variables of certpilot's own environment a hook gets by default (never a secret). */
 export const DEFAULT_PASS_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'USER', 'LOGNAME', 'TMPDIR', 'DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_CONFIG'] as const;
 
-/** `deployers.<name>` with `type: hook`. */
-export const hookSchema = z
+/** Builds the schema of `deployers.<name>` with `type: hook` (a new one per call; the plug-in definition builds its own on first use). */
+export const hookSchema = () => z
   .strictObject({
     command: z
       .union([z.array(z.string().min(1)).min(1), z.string().min(1)])
@@ -39,4 +39,4 @@ export const hookSchema = z
   });
 
 /** The parsed options. */
-export type HookOptions = z.output<typeof hookSchema>;
+export type HookOptions = z.output<ReturnType<typeof hookSchema>>;

@@ -90,9 +90,9 @@ function deployer(f: Fake, clock: FakeClock, extra: Partial<KubernetesReloadDepl
 
 void test('schema: exactly one of command and rolloutRestart per group', () => {
   const base = { secretName: 's', groups: [{ selector: 'app=x' }] };
-  assert.equal(kubernetesReloadSchema.safeParse(base).success, false);
-  assert.equal(kubernetesReloadSchema.safeParse({ ...base, groups: [{ selector: 'a=b', command: ['x'], rolloutRestart: 'owner' }] }).success, false);
-  const ok = kubernetesReloadSchema.parse({ ...base, groups: [{ selector: 'a=b', command: ['apachectl', 'graceful'] }] });
+  assert.equal(kubernetesReloadSchema().safeParse(base).success, false);
+  assert.equal(kubernetesReloadSchema().safeParse({ ...base, groups: [{ selector: 'a=b', command: ['x'], rolloutRestart: 'owner' }] }).success, false);
+  const ok = kubernetesReloadSchema().parse({ ...base, groups: [{ selector: 'a=b', command: ['apachectl', 'graceful'] }] });
   assert.equal(ok.groups[0]?.port, 443);
   assert.equal(ok.propagationTimeoutSeconds, 300);
 });

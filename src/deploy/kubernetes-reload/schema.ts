@@ -24,9 +24,9 @@ export const podGroupSchema = z
   })
   .refine((g) => (g.command === undefined) !== (g.rolloutRestart === undefined), { message: 'set exactly one of command and rolloutRestart' });
 
-/** `deployers.<name>` with `type: kubernetes-reload`. */
-export const kubernetesReloadSchema = z.strictObject({
-  ...kubernetesConnectionShape,
+/** Builds the schema of `deployers.<name>` with `type: kubernetes-reload` (a new one per call; the plug-in definition builds its own on first use). */
+export const kubernetesReloadSchema = () => z.strictObject({
+  ...kubernetesConnectionShape(),
   secretName: z.string().min(1).describe('The Secret the pods mount (written by a kubernetes-secret deployer earlier in the chain).'),
   key: z.string().min(1).default('tls.crt').describe('The Secret key whose mounted file proves a pod sees the new Secret (its SHA-256 is compared).'),
   groups: z.array(podGroupSchema).min(1).describe('Pod groups, reloaded in order.'),

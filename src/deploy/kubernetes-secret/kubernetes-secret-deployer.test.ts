@@ -28,12 +28,12 @@ function fakeClient(initial?: V1Secret): { client: KubernetesClient; applied: V1
 }
 
 void test('schema: defaults to the six keys, field manager certpilot; rejects names Kubernetes would', () => {
-  const o = kubernetesSecretSchema.parse({ secretName: 'www-certificate' });
+  const o = kubernetesSecretSchema().parse({ secretName: 'www-certificate' });
   assert.deepEqual(Object.keys(o.keys), ['tls.crt', 'tls.key', 'cert.pem', 'fullchain.pem', 'privkey.pem', 'fullbundle.pem']);
   assert.equal(o.fieldManager, 'certpilot');
-  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'Www_Cert' }).success, false);
-  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', keys: { 'a/b': 'cert' } }).success, false);
-  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', keys: { a: 'password' } }).success, false);
+  assert.equal(kubernetesSecretSchema().safeParse({ secretName: 'Www_Cert' }).success, false);
+  assert.equal(kubernetesSecretSchema().safeParse({ secretName: 'w', keys: { 'a/b': 'cert' } }).success, false);
+  assert.equal(kubernetesSecretSchema().safeParse({ secretName: 'w', keys: { a: 'password' } }).success, false);
 });
 
 void test('contents: fullbundle is the full chain then the key', () => {
@@ -42,9 +42,9 @@ void test('contents: fullbundle is the full chain then the key', () => {
   // `bundle`, like the files deployer's: the key first for HAProxy, ejabberd, tls-combined.pem.
   assert.equal(secretContent(c, 'fullbundle', 'key-cert-chain'), c.privateKeyPem + c.certPem + c.chainPem);
   assert.equal(secretContent(c, 'fullbundle', 'cert-chain-key'), c.certPem + c.chainPem + c.privateKeyPem);
-  assert.equal(kubernetesSecretSchema.parse({ secretName: 'w' }).bundle, 'cert-chain-key');
-  assert.equal(kubernetesSecretSchema.parse({ secretName: 'w', bundle: 'key-cert-chain' }).bundle, 'key-cert-chain');
-  assert.equal(kubernetesSecretSchema.safeParse({ secretName: 'w', bundle: 'chain-key' }).success, false);
+  assert.equal(kubernetesSecretSchema().parse({ secretName: 'w' }).bundle, 'cert-chain-key');
+  assert.equal(kubernetesSecretSchema().parse({ secretName: 'w', bundle: 'key-cert-chain' }).bundle, 'key-cert-chain');
+  assert.equal(kubernetesSecretSchema().safeParse({ secretName: 'w', bundle: 'chain-key' }).success, false);
   assert.equal(secretContent(c, DEFAULT_SECRET_KEYS['tls.crt'] ?? 'cert'), c.fullchainPem);
   assert.equal(secretContent(c, 'chain'), c.chainPem);
 });

@@ -27,9 +27,9 @@ export const DEFAULT_SECRET_KEYS: Readonly<Record<string, SecretContent>> = Obje
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const secretKey = /^[-._a-zA-Z0-9]+$/;
 
-/** `deployers.<name>` with `type: kubernetes-secret`. */
-export const kubernetesSecretSchema = z.strictObject({
-  ...kubernetesConnectionShape,
+/** Builds the schema of `deployers.<name>` with `type: kubernetes-secret` (a new one per call; the plug-in definition builds its own on first use). */
+export const kubernetesSecretSchema = () => z.strictObject({
+  ...kubernetesConnectionShape(),
   secretName: z.string().max(253).regex(dns1123Subdomain, 'a DNS-1123 subdomain: lowercase letters, digits, "-" and "."').describe('Name of the Secret to create or update.'),
   keys: z
     .record(z.string().max(253).regex(secretKey, 'letters, digits, "-", "_" and "."'), z.enum(SECRET_CONTENTS))

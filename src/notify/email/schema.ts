@@ -3,8 +3,8 @@ import { z } from 'zod';
 
 const address = z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, { message: 'must be an e-mail address like ops@example.com' });
 
-/** `notifiers.<name>` with `type: email`. */
-export const emailSchema = z.strictObject({
+/** Builds the schema of `notifiers.<name>` with `type: email` (a new one per call; the plug-in definition builds its own on first use). */
+export const emailSchema = () => z.strictObject({
   host: z.string().min(1).describe('SMTP server (submission), e.g. smtp.example.com.'),
   port: z.number().int().min(1).max(65535).default(587).describe('SMTP port: 587 (submission with STARTTLS, the default) or 465 with `tls: implicit`.'),
   tls: z

@@ -1,8 +1,8 @@
 /** Options of the `webhook` notifier: a JSON POST per lifecycle event, signed with HMAC-SHA256. */
 import { z } from 'zod';
 
-/** `notifiers.<name>` with `type: webhook`. */
-export const webhookSchema = z.strictObject({
+/** Builds the schema of `notifiers.<name>` with `type: webhook` (a new one per call; the plug-in definition builds its own on first use). */
+export const webhookSchema = () => z.strictObject({
   url: z
     .string()
     .regex(/^https?:\/\/[^\s]+$/, { message: 'must be an http(s) URL like https://hooks.example.com/certpilot' })

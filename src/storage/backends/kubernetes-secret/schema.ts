@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { kubernetesConnectionShape } from '../../../kubernetes/connection-options.js';
 
-/** `stateStore: { type: kubernetes-secret }`. */
-export const kubernetesSecretStateSchema = z.strictObject({
-  ...kubernetesConnectionShape,
+/** Builds the schema of `stateStore: { type: kubernetes-secret }` (a new one per call; the plug-in definition builds its own on first use). */
+export const kubernetesSecretStateSchema = () => z.strictObject({
+  ...kubernetesConnectionShape(),
   secretPrefix: z
     .string()
     .max(40)
@@ -21,4 +21,4 @@ export const kubernetesSecretStateSchema = z.strictObject({
 });
 
 /** The parsed options. */
-export type KubernetesSecretStateOptions = z.output<typeof kubernetesSecretStateSchema>;
+export type KubernetesSecretStateOptions = z.output<ReturnType<typeof kubernetesSecretStateSchema>>;

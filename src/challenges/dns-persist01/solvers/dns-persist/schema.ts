@@ -1,8 +1,8 @@
 /** Options of the `dns-persist` solver: checks the standing dns-persist-01 record, writes nothing. */
 import { z } from 'zod';
 
-/** `solvers.<name>` with `type: dns-persist`. */
-export const dnsPersistSchema = z.strictObject({
+/** Builds the schema of `solvers.<name>` with `type: dns-persist` (a new one per call; the plug-in definition builds its own on first use). */
+export const dnsPersistSchema = () => z.strictObject({
   propagationTimeoutSeconds: z
     .number()
     .int()

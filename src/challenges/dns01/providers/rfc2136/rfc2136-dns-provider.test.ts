@@ -107,7 +107,7 @@ test('a TSIG secret that is empty or not base64 is a config error naming the fie
   const { systemClock } = await import('../../../../clock.js');
   const deps = { name: 'dns', logger: silentLogger, clock: systemClock, baseDir: '/', stateDir: '/tmp' };
   for (const secret of ['not base64!', '====']) {
-    const options = rfc2136Schema.parse({ server: '127.0.0.1', keyName: 'acme', secret });
+    const options = rfc2136Schema().parse({ server: '127.0.0.1', keyName: 'acme', secret });
     await assert.rejects(createRfc2136DnsProvider(options, deps), (err: Error & { issues?: { path: string }[] }) => err.issues?.[0]?.path === 'solvers.dns.secret' && !err.message.includes(secret));
   }
 });

@@ -156,7 +156,7 @@ function updateRefused(what: string, rcode: number, key: TsigKey, fqdn: string):
 }
 
 /** Builds the provider from its validated plug-in options (the registry's factory). */
-export async function createRfc2136DnsProvider(options: z.output<typeof rfc2136Schema>, deps: PluginDeps): Promise<Rfc2136DnsProvider> {
+export async function createRfc2136DnsProvider(options: z.output<ReturnType<typeof rfc2136Schema>>, deps: PluginDeps): Promise<Rfc2136DnsProvider> {
   let secret = options.secret;
   if (options.secretFile !== undefined) {
     const file = resolve(deps.baseDir, options.secretFile);

@@ -9,7 +9,7 @@ import { plugin } from './plugin.js';
 import { route53Schema } from './schema.js';
 
 // The actions come from the plug-in's own declaration, as `certpilot route53 policy` reads them.
-const actions = (options: object) => plugin.iam?.(route53Schema.parse(options)) ?? [];
+const actions = (options: object) => plugin.iam?.(route53Schema().parse(options)) ?? [];
 const inputs = [
   { solver: 'dev', hostedZoneId: 'Z0DEVPROJECT', names: ['dev.project.com', 'www.dev.project.com', '*.dev.project.com'], actions: actions({ hostedZoneId: 'Z0DEVPROJECT' }) },
   { solver: 'prod-dns', names: ['Project.COM.', '*.project.com'], actions: actions({}) },

@@ -273,7 +273,7 @@ function route53Error(action: string, err: unknown): CertpilotError {
 }
 
 /** Builds the provider from its validated plug-in options (the registry's factory). */
-export function createRoute53DnsProvider(options: z.output<typeof route53Schema>, deps: PluginDeps): Route53DnsProvider {
+export function createRoute53DnsProvider(options: z.output<ReturnType<typeof route53Schema>>, deps: PluginDeps): Route53DnsProvider {
   const client = new Route53Client({
     region: options.region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 
-/** `solvers.<name>` with `type: route53` (the dns-01 options of dns01-options.ts are merged in). */
-export const route53Schema = z.strictObject({
+/** Builds the schema of `solvers.<name>` with `type: route53` (the dns-01 options of dns01-options.ts are merged in) (a new one per call; the plug-in definition builds its own on first use). */
+export const route53Schema = () => z.strictObject({
   hostedZoneId: z
     .string()
     .min(1)

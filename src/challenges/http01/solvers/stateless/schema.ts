@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { tokenStoreSolverOptionsShape } from '../../token-store-options.js';
 
-/** Schema of the `stateless` solver's options. */
-export const statelessSchema = z.strictObject({
-  selfCheck: tokenStoreSolverOptionsShape.selfCheck,
+/** Builds the schema of the `stateless` solver's options (a new one per call; the plug-in definition builds its own on first use). */
+export const statelessSchema = () => z.strictObject({
+  selfCheck: tokenStoreSolverOptionsShape().selfCheck,
 });

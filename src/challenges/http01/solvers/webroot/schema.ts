@@ -1,8 +1,8 @@
 /** Options of the `webroot` solver: certpilot writes the token file under a served directory. */
 import { z } from 'zod';
 
-/** `solvers.<name>` with `type: webroot`. */
-export const webrootSchema = z.strictObject({
+/** Builds the schema of `solvers.<name>` with `type: webroot` (a new one per call; the plug-in definition builds its own on first use). */
+export const webrootSchema = () => z.strictObject({
   path: z.string().min(1).describe('Directory your web server serves at the site root; `.well-known/acme-challenge/` is created under it.'),
   allowSharedDir: z
     .boolean()

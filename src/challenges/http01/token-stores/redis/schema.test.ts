@@ -7,13 +7,13 @@ import { redisSchema } from './schema.js';
 
 void test('the Redis prefix is non-empty and ends with "/"; the default and acme/ pass', () => {
   for (const bad of ['', 'acme', 'acme:', '/.well-known/acme-challenge']) {
-    const r = redisSchema.safeParse({ prefix: bad });
+    const r = redisSchema().safeParse({ prefix: bad });
     assert.equal(r.success, false, JSON.stringify(bad));
     assert.match(r.error?.issues[0]?.message ?? '', /non-empty key prefix ending in "\/"/);
     assert.throws(() => new RedisTokenStore({ prefix: bad }), { code: 'ERR_CONFIG_INVALID' });
   }
-  assert.equal(redisSchema.parse({}).prefix, '.well-known/acme-challenge/');
-  assert.equal(redisSchema.parse({ prefix: 'acme/' }).prefix, 'acme/');
+  assert.equal(redisSchema().parse({}).prefix, '.well-known/acme-challenge/');
+  assert.equal(redisSchema().parse({ prefix: 'acme/' }).prefix, 'acme/');
 });
 
 void test('serve --redis-prefix with an empty prefix is refused before any Redis is asked', async () => {

@@ -21,8 +21,8 @@ const hostPort = z
   .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'expected host:port, e.g. redis-sentinel:26379')
   .describe('host:port');
 
-/** Schema of the `redis` token store's options. */
-export const redisSchema = z.strictObject({
+/** Builds the schema of the `redis` token store's options (a new one per call; the plug-in definition builds its own on first use). */
+export const redisSchema = () => z.strictObject({
   url: z
     .string()
     .regex(/^rediss?:\/\/[^/?#]*(\/[0-9]{0,2})?$/, 'expected redis://[user@]host[:port][/db] or rediss://… (TLS)')
@@ -65,4 +65,4 @@ export const redisSchema = z.strictObject({
 });
 
 /** The `redis` token store's options after defaults. */
-export type RedisTokenStoreConfig = z.output<typeof redisSchema>;
+export type RedisTokenStoreConfig = z.output<ReturnType<typeof redisSchema>>;

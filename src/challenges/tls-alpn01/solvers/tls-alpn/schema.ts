@@ -1,8 +1,8 @@
 /** Options of the `tls-alpn` solver: certpilot answers tls-alpn-01 on its own TLS listener. */
 import { z } from 'zod';
 
-/** `solvers.<name>` with `type: tls-alpn`. */
-export const tlsAlpnSchema = z.strictObject({
+/** Builds the schema of `solvers.<name>` with `type: tls-alpn` (a new one per call; the plug-in definition builds its own on first use). */
+export const tlsAlpnSchema = () => z.strictObject({
   port: z
     .number()
     .int()
