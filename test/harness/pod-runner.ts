@@ -32,7 +32,7 @@
  * todo, and with CERTPILOT_REQUIRE_SERVERS=1 the missing buildah is a failure instead.
  * `hostPodRuntime()` is that mode on purpose (the benchmark, which times the CLI, not the image).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -159,6 +159,50 @@ export interface PreparedPod {
   run(extraArgs?: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs another command in a container like it (same image, user, volumes, environment). */
   exec(command: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Starts the container's command and `args` (then `extraArgs`) as a long-running pod (a Deployment's). */
+  start(extraArgs?: string[]): RunningPod;
+}
+
+/** A long-running pod's container: its process, its output so far, and how a kubelet stops it. */
+export interface RunningPod {
+  /** The process started on the host (image.sh / buildah run, or the CLI itself on the host fallback). */
+  readonly process: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): { stdout: string; stderr: string };
+  /** Settles when the container exits, with its exit code (-1 when killed by a signal). */
+  readonly exited: Promise<number>;
+  /**
+   * Stops it as a kubelet does: `signal` (SIGTERM) to the container's main process (certpilot's
+   * node, found among the started process's descendants), then, if it has not exited within
+   * `graceSeconds` (terminationGracePeriodSeconds), SIGKILL. `killed` says the grace ran out.
+   */
+  stop(signal?: NodeJS.Signals, graceSeconds?: number): Promise<{ code: number; killed: boolean; stdout: string; stderr: string }>;
+}
+
+/** The processes below `pid` (from /proc), nearest first. */
+async function descendants(pid: number): Promise<{ pid: number; argv: string[] }[]> {
+  const parents = new Map<number, number[]>();
+  const argvOf = new Map<number, string[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+      argvOf.set(Number(entry), (await readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').filter(Boolean));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: { pid: number; argv: string[] }[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of parents.get(queue.shift() as number) ?? []) {
+      out.push({ pid: child, argv: argvOf.get(child) ?? [] });
+      queue.push(child);
+    }
+  }
+  return out;
 }
 
 const KUBERNETES_PLUGINS = new Set(['kubernetes-secret', 'kubernetes-reload', 'lease']);
@@ -269,10 +313,66 @@ export async function preparePod(spec: IIoK8sApiCoreV1PodSpec, cluster: PodClust
     const hostArgv = argv[0] === 'certpilot' ? [process.execPath, cliPath, ...argv.slice(1)] : argv;
     return spawnRun(hostArgv, { cwd: root, env, uid, gid });
   };
+  // The argv and options of a container process, in the image or (fallback) on the host.
+  const commandLine = (argv: string[]): [string[], { cwd?: string; env: NodeJS.ProcessEnv; uid?: number; gid?: number }] => {
+    if (runtime.inImage) {
+      const { image, container: ctr } = runtime as ImageRuntime;
+      const volumes = [...mounts].flatMap(([path, [host, ro]]) => ['--volume', `${host}:${path}${ro ? ':ro' : ''}`]);
+      const envArgs = Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
+      return [
+        ['bash', imageScript, 'run', ...(readOnlyRoot ? ['--read-only'] : []), '--in', ctr, '--user', `${uid}:${gid}`, ...volumes, ...envArgs, '--', ...argv],
+        { cwd: repoRoot, env: { ...process.env, CERTPILOT_IMAGE: image } },
+      ];
+    }
+    return [argv[0] === 'certpilot' ? [process.execPath, cliPath, ...argv.slice(1)] : argv, { cwd: root, env, uid, gid }];
+  };
+  const start = (argv: string[]): RunningPod => {
+    const [line, options] = commandLine(argv);
+    const child = spawn(line[0] as string, line.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number>((resolve) => {
+      child.once('error', () => resolve(-1));
+      child.once('close', (code) => resolve(code ?? -1));
+    });
+    const mainProcess = async (): Promise<number | undefined> => {
+      if (!runtime.inImage) return child.pid;
+      // The container's PID 1 in a cluster: certpilot's node (`node /usr/local/bin/certpilot …`), below bash and buildah.
+      const below = await descendants(child.pid ?? -1);
+      return below.filter((p) => /(^|\/)node$/.test(p.argv[0] ?? '') && p.argv.some((a) => a.includes('certpilot'))).at(-1)?.pid;
+    };
+    return {
+      process: child,
+      output: () => ({ stdout, stderr }),
+      exited,
+      stop: async (signal = 'SIGTERM', graceSeconds = 30) => {
+        const done = (killed: boolean) => exited.then((code) => ({ code, killed, stdout, stderr }));
+        if (child.exitCode !== null || child.signalCode !== null) return done(false);
+        const pid = await mainProcess();
+        if (pid === undefined) throw new Error(`pod runner: no certpilot process below ${child.pid} to send ${signal} to`);
+        process.kill(pid, signal);
+        let timer: NodeJS.Timeout | undefined;
+        const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceSeconds * 1000)))]);
+        clearTimeout(timer);
+        if (inTime) return done(false);
+        for (const p of [...(await descendants(child.pid ?? -1)).reverse(), { pid: child.pid ?? -1 }]) {
+          try {
+            process.kill(p.pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
+        }
+        return done(true);
+      },
+    };
+  };
   return {
     root,
     env,
     args,
+    start: (extraArgs = []) => start([...command, ...args, ...extraArgs]),
     run: (extraArgs = []) => runCommand([...command, ...args, ...extraArgs]),
     exec: (argv) => runCommand(argv),
   };

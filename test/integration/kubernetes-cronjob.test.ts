@@ -12,33 +12,17 @@
 // Without buildah (or root) the pods fall back to host processes and the test is a todo, never a
 // pass; with CERTPILOT_REQUIRE_SERVERS=1 that is a failure.
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
 import type { ICronJob } from 'kubernetes-models/batch/v1';
 import { normalizeSerial, probeServedSerial } from '../../src/deploy/kubernetes-reload/tls-probe.js';
 import { X509Certificate } from 'node:crypto';
-import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { orderUrls, startFaultProxy } from '../harness/fault-proxy.js';
-import { fetchBuffered } from '../harness/http.js';
-import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
-import type { StandinRule } from '../harness/kube-standin.js';
-import { startPebble, type PebbleInstance } from '../harness/pebble.js';
-import { preparePod, startPodRuntime, type ManifestObject } from '../harness/pod-runner.js';
-import { startRedis } from '../harness/redis.js';
-import { startServe } from '../harness/serve.js';
+import { DECK_NAMES as NAMES, startDeckCluster, type Rule } from '../harness/deck-cluster.js';
+import { requireApache } from '../harness/kube-fixtures.js';
+import { preparePod } from '../harness/pod-runner.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 import { CONFIG_SECTIONS } from '../../src/plugins/plugin-kinds.js';
-
-const NAMES = ['www.cron.test', 'a.cron.test', 'b.cron.test'];
-const ADDRESSES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];
-const REDIS_PASSWORD = 'redis-password-from-a-secret';
-
-async function addA(pebble: PebbleInstance, host: string, address: string): Promise<void> {
-  const res = await fetchBuffered(`${pebble.challtestsrvUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: `${host}.`, addresses: [address] }) });
-  assert.equal(res.status, 200, res.text);
-}
 
 /** Run in the pod: who it runs as, whether it is the image, and where it can write. */
 const POD_PROBE = [
@@ -49,7 +33,6 @@ const POD_PROBE = [
   "console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), image: fs.existsSync('/app/certpilot.js') && process.execPath === '/usr/local/bin/node', writes }));",
 ].join('\n');
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 const describeRule = (r: Rule): string => `${r.verbs.join(',')} ${r.resources.join(',')}${r.resourceNames ? ` ${r.resourceNames.join(',')}` : ''}`;
 
 // The state store declares its Role rules once it is a plug-in kind (a `stateStore` section of the table).
@@ -59,69 +42,12 @@ for (const STATE of ['pvc', 'secret'] as const) {
   const todo = STATE === 'secret' && !STATE_RULES_DECLARED ? { todo: 'the state store declares no Role rules yet (it becomes a plug-in kind)' } : {};
   void test(`--state ${STATE}: the generated CronJob, run as a cluster would: Redis http-01, the Secret, every pod reloaded and verified; a second Job makes no order; each Role rule is needed`, { timeout: 900_000, ...todo }, async (t) => {
     if (!requirePebble(t, '2.4') || !requireServer(t, 'redis-server') || !requireApache(t)) return;
-    // The image (one build per test run, shared with image.test.ts; a cold build is minutes, hence
-    // the timeout) and the container the Jobs run in.
-    const runtime = await startPodRuntime();
-    t.after(() => runtime.stop());
+    const { runtime, redis, standin, objects, rules, cluster, claim, orders, asRules } = await startDeckCluster(t, ['--state', STATE]);
     if (!runtime.inImage) t.todo(`the pods ran on the host, not in the image: ${runtime.fallbackReason}`);
-    const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
-    t.after(() => pebble.stop());
-    const proxy = await startFaultProxy(pebble);
-    t.after(() => proxy.stop());
-    const redis = await startRedis({ password: REDIS_PASSWORD });
-    t.after(() => redis.stop());
-    for (const [i, name] of NAMES.entries()) await addA(pebble, name, ADDRESSES[i] as string);
-    const standin = await startStandinWithPods({ pods: 3, initial: storedCertificate(1, [NAMES[0] as string]), labels: { app: 'www' } });
-    t.after(() => standin.stop());
-
-    // The three responder pods (the generated serve Deployment's `certpilot serve`), on the names' addresses.
-    const dir = await tempDir();
-    const passwordFile = join(dir, 'redis-password');
-    await writeFile(passwordFile, REDIS_PASSWORD);
-    const pods = await Promise.all(
-      ADDRESSES.map((a) => startServe(['--redis-url', redis.url, '--listen', `${a}:${pebble.httpPort}`], { env: { CERTPILOT_REDIS_PASSWORD_FILE: passwordFile } })),
-    );
-    t.after(() => Promise.all(pods.map((p) => p.stop())));
-
-    // The user's configuration, as in the docs: no state, no locker, a password in it.
-    const config = await writeConfig(dir, {
-      directoryUrl: proxy.directoryUrl,
-      httpPort: pebble.httpPort,
-      solvers: { redis: { type: 'redis', url: redis.url, password: REDIS_PASSWORD } },
-      deployers: {
-        secret: { type: 'kubernetes-secret', secretName: 'www-certificate' },
-        reload: {
-          type: 'kubernetes-reload',
-          secretName: 'www-certificate',
-          pollIntervalSeconds: 0.2,
-          propagationTimeoutSeconds: 20,
-          verifyTimeoutSeconds: 10,
-          groups: [{ selector: 'app=www', container: 'apache', command: ['apachectl', 'graceful'], port: standin.podPort }],
-        },
-      },
-      certificates: [{ name: 'www', domains: NAMES, solver: 'redis', deploy: ['secret', 'reload'] }],
-    });
-    // writeConfig puts a stateDir of the host: the manifests set the pod's own.
-    const gen = await runCli(['kubernetes', 'manifests', '--config', config, '--namespace', standin.namespace, '--state', STATE, '--image', 'certpilot:test']);
-    assert.equal(gen.code, 0, gen.stderr);
-    assert.ok(!gen.stdout.includes(REDIS_PASSWORD), 'no secret in the manifests');
-    const objects = parseAllDocuments(gen.stdout).map((d) => d.toJS() as ManifestObject).filter(Boolean);
     const cron = objects.find((o) => o.kind === 'CronJob') as unknown as ICronJob;
-    const role = objects.find((o) => o.kind === 'Role') as unknown as { rules: Rule[] };
+    const role = { rules };
     const podSpec = cron.spec.jobTemplate.spec?.template.spec;
     assert.ok(podSpec);
-    const secretName = /create secret generic (\S+) --from-file=password=FILE/.exec(gen.stderr)?.[1];
-    assert.ok(secretName, gen.stderr);
-
-    await chmod(dir, 0o755); // the claim below it is reached by uid 65532
-    const claim = join(dir, 'claim');
-    await mkdir(claim);
-    await chown(claim, 65532, 65532);
-    const cluster = { objects, secrets: { [secretName]: { password: REDIS_PASSWORD } }, claims: { 'certpilot-state': claim }, apiServer: standin.url, serviceAccountDir: await standin.writeServiceAccountDir() };
-    const asRules = (rules: Rule[]): StandinRule[] => rules.map((r) => ({ apiGroups: r.apiGroups, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
-    standin.rules = asRules(role.rules);
-    // Orders by distinct URL (a badNonce retry is a POST, not an order).
-    const orders = (): number => orderUrls(proxy.requests.log).length;
 
     // 1. The Job: issue, the Secret, every pod reloaded and verified.
     const job = await preparePod(podSpec, cluster, runtime);

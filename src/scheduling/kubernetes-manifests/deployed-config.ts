@@ -49,6 +49,8 @@ export interface DeployedConfig {
   files: CopiedFile[];
   /** Names of the `redis` solvers (what `serve` reads tokens from). */
   redisSolvers: string[];
+  /** The locker the pods use: always `lease` (a file lock does not reach across pods; anything else is refused). */
+  locker: 'lease';
 }
 
 /** Fields that hold a secret value, and the `…File` field certpilot reads it from instead. */
@@ -175,5 +177,5 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
       walk(item.value, [section, instance], `${options.name}-${dnsLabel(instance)}`);
     }
   }
-  return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers };
+  return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers, locker: 'lease' };
 }

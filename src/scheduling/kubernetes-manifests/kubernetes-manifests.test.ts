@@ -161,13 +161,27 @@ void test('--state pvc mounts a claim at the state directory; --serve adds the r
   assert.match(err, /ProxyPass \/\.well-known\/acme-challenge\/ http:\/\/certpilot-serve\.web\.svc\.cluster\.local\/\.well-known\/acme-challenge\//);
 });
 
-void test('--mode daemon: a Deployment running `certpilot daemon`, no CronJob', async () => {
+void test('--mode daemon: a Deployment running `certpilot daemon --listen` with probes on /healthz, two replicas with the Lease, never zero pods, the restricted pod', async () => {
   const { out, err } = await generate(MODES.daemon ?? []);
   const objects = parse(out);
   assert.ok(!objects.some((o) => o.kind === 'CronJob'));
   const d = objects.find((o) => o.kind === 'Deployment') as unknown as apps.IDeployment;
-  assert.deepEqual(d.spec?.template.spec?.containers[0]?.args, ['daemon']);
+  const pod = d.spec?.template.spec;
+  const c = pod?.containers[0];
+  assert.deepEqual(c?.args, ['daemon', '--listen', '0.0.0.0:9464']);
+  assert.deepEqual(c?.ports, [{ name: 'metrics', containerPort: 9464 }]);
+  for (const probe of [c?.readinessProbe, c?.livenessProbe]) assert.deepEqual(probe?.httpGet, { path: '/healthz', port: 'metrics' });
+  assert.equal(d.spec?.replicas, 2, 'two replicas: the config locker is the Lease, the state in Secrets');
+  assert.deepEqual(d.spec?.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  assert.equal(d.metadata?.annotations, undefined, 'no prometheus.io annotations');
+  assert.ok((pod?.terminationGracePeriodSeconds ?? 0) > 0);
+  assert.deepEqual(c?.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.ok(c?.resources?.requests && c.resources.limits);
+  assert.match(String((d.spec?.template.metadata?.labels ?? {})['app.kubernetes.io/component']), /renewer/);
   assert.doesNotMatch(err, /does not have yet/, 'the daemon exists now');
+  // --state pvc: the ReadWriteOnce claim is not shared across nodes, so one replica.
+  const pvc = parse((await generate([...(MODES.daemon ?? []), '--state', 'pvc'])).out).find((o) => o.kind === 'Deployment') as unknown as apps.IDeployment;
+  assert.equal(pvc.spec?.replicas, 1);
 });
 
 void test('-o DIR writes a kustomize directory that `kubectl kustomize` builds into the same objects', async () => {

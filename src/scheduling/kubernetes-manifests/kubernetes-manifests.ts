@@ -114,6 +114,11 @@ export function roleRules(needs: readonly InstanceKubernetesNeeds[]): { rule: II
   return [...out.values()].map((e) => ({ rule: e.rule, comment: ` ${e.instances.join(', ')}: ${why(e.rule)}` }));
 }
 
+/** The daemon's `--listen` port (`/metrics`, `/healthz`, the status page), the container port `metrics`. */
+export const DAEMON_METRICS_PORT = 9464;
+/** The daemon pod's terminationGracePeriodSeconds: SIGTERM aborts the run in flight (challenges cleaned up, Lease released). */
+export const DAEMON_GRACE_SECONDS = 30;
+
 const RESTRICTED = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
@@ -248,17 +253,38 @@ export function buildManifests(o: ManifestOptions, config: DeployedConfig, confi
     };
     manifests.push({ object: cron, file: 'cronjob.yaml', comment: ` \`certpilot renew\` twice a day at ${schedule} (UTC), a time chosen from a hash of namespace and name so environments do not call the CA at the same minute. Forbid: never two runs at once (the Lease also keeps two from renewing one certificate).` });
   } else {
+    // Two replicas only with the Lease (one renewal per certificate across pods) and state every pod
+    // shares (Secrets): with --state pvc the claim is ReadWriteOnce, which a second pod on another
+    // node cannot mount, so one replica.
+    const replicas = config.locker === 'lease' && o.state === 'secret' ? 2 : 1;
+    const daemonSpec = podSpec(o, config, ['daemon', '--listen', `0.0.0.0:${DAEMON_METRICS_PORT}`], true, {
+      ports: [{ name: 'metrics', containerPort: DAEMON_METRICS_PORT }],
+      readinessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10 },
+      livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 3 },
+    });
     const deployment: IDeployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: meta(o.name, 'renewer'),
       spec: {
-        replicas: 1,
+        replicas,
+        // A rollout starts the new pod before stopping an old one: never zero daemons.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         selector: { matchLabels: { 'app.kubernetes.io/instance': o.name, 'app.kubernetes.io/component': 'renewer' } },
-        template: { metadata: { labels: labels(o.name, 'renewer') }, spec: podSpec(o, config, ['daemon'], true) },
+        template: {
+          metadata: { labels: labels(o.name, 'renewer') },
+          spec: { ...daemonSpec, terminationGracePeriodSeconds: DAEMON_GRACE_SECONDS },
+        },
       },
     };
-    manifests.push({ object: deployment, file: 'deployment.yaml', comment: ' `certpilot daemon`: renews each certificate at its time (inside its ARI window; see docs/daemon.md). One renewal per certificate at a time through the Lease; a rollout\'s SIGTERM stops it cleanly and the next pod completes any order it left.' });
+    manifests.push({
+      object: deployment,
+      file: 'deployment.yaml',
+      comment:
+        ` \`certpilot daemon\`: renews each certificate at its time (inside its ARI window; see docs/daemon.md). ${replicas === 2 ? 'Two replicas are safe: every run takes the certificate\'s Lease, so exactly one replica renews it and the other logs it as locked; either keeps renewing while the other is rescheduled.' : 'One replica: the ReadWriteOnce claim of --state pvc is not shared across nodes (--state secret allows two, the Lease keeping one renewal per certificate).'}` +
+        ' The rollout starts a new pod before stopping an old one (maxUnavailable 0); SIGTERM stops the work in flight and the daemon exits 0 well within the grace period, a finalized order left for the next pod to complete.' +
+        ' /healthz on the metrics port answers the probes; /metrics is there for a ServiceMonitor or a scrape job you point at it (no prometheus.io annotations: they are a convention only some setups read, and scraping is yours to choose).',
+    });
   }
 
   if (o.serve) {
