@@ -3,8 +3,8 @@
 // with certpilot's embedded defaults (filesystem state, built-in standalone http-01 listener),
 // deploys it with the `files` deployer into a folder (what a docker named volume would be, with
 // fullbundle.pem) and a `hook`, starts a real TLS server on the deployed files and proves with a
-// TLS handshake that it serves the issued serial, runs `status` and a nothing-due `renew`, and
-// stops Pebble.
+// TLS handshake that it serves the issued certificate (by its SHA-256 fingerprint), runs `status`
+// and a nothing-due `renew`, and stops Pebble.
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,13 +26,17 @@ const step = (text) => console.log(`\n== ${text}`);
 rmSync(stateDir, { recursive: true, force: true });
 mkdirSync(stateDir, { recursive: true, mode: 0o700 });
 
-/** The serial a TLS server at 127.0.0.1:port presents for `servername`, trusting only `ca`. */
-function servedSerial(port, servername, ca) {
+/**
+ * The SHA-256 fingerprint of the leaf a TLS server at 127.0.0.1:port presents for `servername`,
+ * trusting only `ca`. A fingerprint, not the serial: a serial is public, and anyone can mint a
+ * certificate that carries it (docs/security.md).
+ */
+function servedFingerprint(port, servername, ca) {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
-      const serial = socket.getPeerX509Certificate()?.serialNumber.toLowerCase();
+      const fingerprint = socket.getPeerX509Certificate()?.fingerprint256;
       socket.end();
-      resolve(serial);
+      resolve(fingerprint);
     });
     socket.on('error', reject);
   });
@@ -97,6 +101,7 @@ try {
   console.log(`issuer    ${cert.issuer.replace(/\n/g, ', ')}`);
   console.log(`valid     ${cert.validFrom} .. ${cert.validTo}`);
   console.log(`serial    ${serial}`);
+  console.log(`sha-256   ${cert.fingerprint256}`);
 
   step('a real TLS server on the deployed files, and a handshake that checks what it serves');
   const server = createServer({ key: readFileSync(join(volume, 'privkey.pem')), cert: readFileSync(join(volume, 'fullchain.pem')) }, (_req, res) => res.end('ok\n'));
@@ -104,9 +109,9 @@ try {
   const port = server.address().port;
   try {
     const [pebbleRoot] = await pebble.rootCertificates();
-    const served = await servedSerial(port, 'www.demo.certpilot.test', [pebbleRoot]);
-    console.log(`https://127.0.0.1:${port} (SNI www.demo.certpilot.test) serves serial ${served}, verified against Pebble's root`);
-    if (served !== serial) throw new Error(`the server serves ${served}, not the issued ${serial}`);
+    const served = await servedFingerprint(port, 'www.demo.certpilot.test', [pebbleRoot]);
+    console.log(`https://127.0.0.1:${port} (SNI www.demo.certpilot.test) serves SHA-256 ${served}, verified against Pebble's root`);
+    if (served !== cert.fingerprint256) throw new Error(`the server serves ${served}, not the issued certificate (${cert.fingerprint256})`);
     console.log('it is the issued certificate');
   } finally {
     server.close();
