@@ -24,6 +24,17 @@ const ca = (t: TestContext): Promise<{ pebble: PebbleInstance; proxy: FaultProxy
 
 const orders = (proxy: FaultProxy): number => orderUrls(proxy.requests.log).length;
 
+/** Polls `url` until it answers 200 (at most 30 s). */
+async function waitHealthy(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await fetch(url).then((r) => r.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not turn healthy within 30 s (last status ${status})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function backoffOf(stateDir: string, name: string): Promise<string | undefined> {
   const state = JSON.parse(await readFile(join(stateDir, 'renewal-state', `${name}.json`), 'utf8')) as { backoffUntil?: string };
   return state.backoffUntil;
@@ -76,6 +87,9 @@ test('Redis stopped, a failed self-check, a wrong directory URL: no hold, the fi
   assert.match(down.stdout, /not held: it failed before the CA was asked to validate/);
   assert.equal(await backoffOf(stateDir, 'redis'), undefined, 'no backoff recorded');
   await redis.start();
+  // The pod's Redis client reconnects on its own schedule; a user fixing Redis would see /healthz
+  // turn 200 before running again, and so does the test (a bounded wait, not a sleep).
+  await waitHealthy(`http://${podHost}:${pebble.httpPort}/healthz`);
   const fixedRedis = await issue('redis');
   assert.equal(fixedRedis.code, 0, `Redis back: proceeds at once, no --force: ${fixedRedis.stdout}${fixedRedis.stderr}`);
 

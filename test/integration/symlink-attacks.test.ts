@@ -9,7 +9,7 @@
 //   3. webroot solver: `.well-known`, `acme-challenge` and every file in it swapped for links.
 // Then each refused shared directory: a target, a parent, a docroot, and a symlink in a shared parent.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { WebrootHttp01Solver } from '../../src/challenges/http01/solvers/webroot/webroot-solver.js';
@@ -30,7 +30,11 @@ const at = (version: number): StoredCertificate => ({
   paths: { dir: '/unused', cert: '', chain: '', fullchain: '', privkey: '' },
 });
 
-/** Runs `op` ITERATIONS times under attack; returns how many succeeded (failures are the attack's doing and fine). */
+/**
+ * Runs `op` ITERATIONS times under attack, then once more after the attacker's leftovers are
+ * removed (that one must succeed); returns how many succeeded under attack (failures there are the
+ * attack's doing and fine).
+ */
 async function underAttack(world: AttackWorld, kind: 'files-swap' | 'files-prune' | 'webroot', dir: string, op: (i: number) => Promise<void>): Promise<{ ok: number; errors: Map<string, number>; ops: number }> {
   const before = snapshot(world.outside);
   const attacker = await startAttacker(world, kind, dir);
@@ -53,7 +57,12 @@ async function underAttack(world: AttackWorld, kind: 'files-swap' | 'files-prune
   // The one assertion that matters: nothing outside the target changed owner, mode or existence.
   assert.deepEqual(snapshot(world.outside), before, 'a file outside the target changed owner, mode or existence');
   assert.ok(ops > ITERATIONS, `the attacker really raced (${ops} hostile operations)`);
-  assert.ok(ok > 0, `some operations still succeeded under attack (errors: ${JSON.stringify([...errors])})`);
+  // Refusing is right while the attacker's links stand; the feature must still work once they are
+  // gone. How many rounds succeed DURING the attack depends on scheduling (on a loaded machine the
+  // attacker can win every one), so the proof that it still works is a round after the owner
+  // removes what the attacker left (never a timing-dependent count).
+  for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
+  await op(ITERATIONS);
   return { ok, errors, ops };
 }
 
