@@ -106,3 +106,18 @@ void test('WebrootHttp01Solver leaves existing directory modes alone', async () 
     assert.equal((await stat(join(wellKnown, 'acme-challenge'))).mode & 0o777, 0o755);
   });
 });
+
+void test('WebrootHttp01Solver: certificates sharing a fresh webroot present at once, and every token is written (no false race)', async () => {
+  // Two certificates of one run, each with its own solver on one webroot, creating
+  // .well-known/acme-challenge together: one's token in the new directory must not look to the
+  // other like a swapped-in directory (CI saw ERACE here once).
+  for (let round = 0; round < 50; round++) {
+    await withWebroot(async (webroot) => {
+      const solvers = Array.from({ length: 16 }, () => new WebrootHttp01Solver({ webroot }));
+      const challenges = solvers.map((_, i) => challenge(`token${round}x${i}AAAAAAAAAAAAAAAAAAAA`));
+      await Promise.all(solvers.map((s, i) => s.present(challenges[i] as ReturnType<typeof challenge>, {})));
+      const dir = join(webroot, '.well-known', 'acme-challenge');
+      assert.deepEqual((await readdir(dir)).sort(), challenges.map((c) => c.token).sort());
+    });
+  }
+});

@@ -125,10 +125,19 @@ export class WebrootHttp01Solver implements ChallengeSolver {
     this.written.delete(token);
   }
 
-  /** Opens `<webroot>/.well-known/acme-challenge` without following links (creating the two when `create`). */
+  /**
+   * Opens `<webroot>/.well-known/acme-challenge` without following links (creating the two when
+   * `create`). Creation is one at a time per webroot in this process: a new directory is checked
+   * to be the empty one just made, and another certificate's token written into it meanwhile (two
+   * certificates of one run sharing a webroot) would fail that check as if it were an attack.
+   */
   private async openChallengeDir(create: true): Promise<DirHandle>;
   private async openChallengeDir(create: false): Promise<DirHandle | undefined>;
   private async openChallengeDir(create: boolean): Promise<DirHandle | undefined> {
+    return create ? oneAtATime(this.webroot, () => this.openChallengeDirNow(true)) : this.openChallengeDirNow(false);
+  }
+
+  private async openChallengeDirNow(create: boolean): Promise<DirHandle | undefined> {
     let root: DirHandle;
     try {
       root = await openDirectory(this.webroot, {
@@ -174,6 +183,20 @@ export class WebrootHttp01Solver implements ChallengeSolver {
       throw err;
     }
   }
+}
+
+/** The tail of each webroot's queue of directory openings that may create (this process only). */
+const creating = new Map<string, Promise<unknown>>();
+
+/** Runs `fn` after every earlier call for `key` has settled. */
+function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (creating.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.catch(() => undefined);
+  creating.set(key, tail);
+  void tail.then(() => {
+    if (creating.get(key) === tail) creating.delete(key);
+  });
+  return run;
 }
 
 function webrootError(what: string, cause: unknown, why?: string): CertpilotError {
