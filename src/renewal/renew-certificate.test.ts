@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
 import { AcmeProblemError, RateLimitedError, ValidationFailedError } from '../acme/protocol/problem.js';
+import { testCertificateSpec } from '../testing/certificate-spec.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { FileLock} from '../coordination/file/file-locker.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
@@ -22,15 +23,7 @@ import { deployCertificate, renewAll, renewCertificate, type RenewalContext, typ
 
 const DAY = 86_400_000;
 
-const spec: ResolvedCertificate = {
-  name: 'www',
-  domains: ['www.example.test'],
-  identifiers: [{ type: 'dns', value: 'www.example.test' }],
-  keyType: 'ec-p256',
-  reuseKey: false,
-  solvers: { 'www.example.test': 'default' },
-  deploy: [],
-};
+const spec: ResolvedCertificate = testCertificateSpec();
 
 function issued(days = 90): IssuedCertificate {
   const b = makeTestBundle({ domains: spec.domains, days });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { testCertificateSpec } from '../testing/certificate-spec.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
 import { certificateWake, DEPLOY_RETRY_MS, floorAfter, LOCAL_FAILURE_RETRY_MS, MAX_JITTER_MS, MAX_SLEEP_MS, MIN_SLEEP_MS, sleepFor } from './scheduler.js';
@@ -7,16 +8,7 @@ import { certificateWake, DEPLOY_RETRY_MS, floorAfter, LOCAL_FAILURE_RETRY_MS, M
 const HOUR = 3_600_000;
 const now = new Date('2027-03-01T12:00:00Z');
 
-const spec: ResolvedCertificate = {
-  name: 'www',
-  domains: ['www.example.test'],
-  identifiers: [{ type: 'dns', value: 'www.example.test' }],
-  keyType: 'ec-p256',
-  reuseKey: false,
-  profile: 'shortlived',
-  solvers: { 'www.example.test': 'default' },
-  deploy: ['files'],
-};
+const spec: ResolvedCertificate = testCertificateSpec({ profile: 'shortlived', deploy: ['files'] });
 
 function stored(notBefore: Date, days: number): StoredCertificate {
   return {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { testCertificateSpec } from '../testing/certificate-spec.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
 import { silentLogger } from '../logger.js';
@@ -17,16 +18,7 @@ import { RenewalDaemon, type DaemonSetup } from './daemon.js';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-const shortlived: ResolvedCertificate = {
-  name: 'www',
-  domains: ['www.example.test'],
-  identifiers: [{ type: 'dns', value: 'www.example.test' }],
-  keyType: 'ec-p256',
-  reuseKey: false,
-  profile: 'shortlived',
-  solvers: { 'www.example.test': 'default' },
-  deploy: [],
-};
+const shortlived: ResolvedCertificate = testCertificateSpec({ profile: 'shortlived' });
 
 /** A fake clock that stops the daemon once simulated time passes `end` (checked after each sleep). */
 class StopClock extends FakeClock {

@@ -98,15 +98,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `certpilot <args>` and collects its output; `bin` runs another executable (an installed copy) instead of the built bundle. */
-export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): Promise<CliResult> {
+/** Runs `command argv` with exactly `env` (nothing inherited) and collects its exit code and output. */
+export function collectProcess(command: string, argv: readonly string[], options: { env: Record<string, string | undefined>; cwd: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const [command, argv] = options.bin ? [options.bin, [...args]] : [process.execPath, [cliPath, ...args]];
-    const child = spawn(command, argv, {
-      cwd: options.cwd ?? repoRoot,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, [...argv], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -114,6 +109,12 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Runs `certpilot <args>` and collects its output; `bin` runs another executable (an installed copy) instead of the built bundle. */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; bin?: string } = {}): Promise<CliResult> {
+  const [command, argv] = options.bin ? [options.bin, [...args]] : [process.execPath, [cliPath, ...args]];
+  return collectProcess(command, argv, { cwd: options.cwd ?? repoRoot, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...options.env } });
 }
 
 /** A CA for a CLI test: Pebble behind a counting fault proxy, and a config pointing at the proxy. */

@@ -9,35 +9,18 @@
  * an unchanged context is not built again. Tests name the image by that tag, never by the moving
  * `localhost/certpilot:dev`.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { repoRoot } from './certpilot.js';
+import { collectProcess, repoRoot, type CliResult } from './certpilot.js';
 
 /** scripts/image.sh. */
 export const imageScript: string = join(repoRoot, 'scripts', 'image.sh');
 
 /** What a command printed and how it ended. */
-export interface ImageRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type ImageRun = CliResult;
 
 /** `bash scripts/image.sh ARGS` with the image tag in CERTPILOT_IMAGE. */
 export function imageCommand(args: readonly string[], tag?: string): Promise<ImageRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [imageScript, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...(tag ? { CERTPILOT_IMAGE: tag } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return collectProcess('bash', [imageScript, ...args], { cwd: repoRoot, env: { ...process.env, ...(tag ? { CERTPILOT_IMAGE: tag } : {}) } });
 }
 
 let built: Promise<ImageRun> | undefined;
