@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
+import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
+import { makeTestBundle } from '../testing/certificate-fixtures.js';
+import { tempDir } from '../testing/temp-dir.js';
 import { DAY, T0, storedCert } from './fixtures/stored-certificate.js';
 import { buildStatusSnapshot, type StatusInput } from './status.js';
 
@@ -99,4 +103,22 @@ test('a held certificate: next renewal is the end of the hold, and the last fail
   assert.equal(c?.lastSuccessAt, site.metadata.issuedAt, 'the live version was the last success');
   assert.equal(c?.failureCount, 2);
   assert.equal(c?.lastResult?.stage, 'renewal');
+});
+
+test('status of many certificates lists the state once, not once per row, and shows each one\'s versions as listVersions does', async () => {
+  const store = new FilesystemCertificateStore({ stateDir: join(await tempDir('certpilot-status-list-'), 'state') });
+  const names = ['a', 'b', 'c', 'd'];
+  for (const name of names) await store.save(name, makeTestBundle({ domains: [`${name}.test`] }));
+  await store.save('b', makeTestBundle({ domains: ['b.test'] }));
+  const expected = await Promise.all(names.map((n) => store.listVersions(n)));
+  let listings = 0;
+  const list = store.backend.list.bind(store.backend);
+  store.backend.list = async (prefix: string) => {
+    listings++;
+    return list(prefix);
+  };
+  const snapshot = await buildStatusSnapshot({ config: config(names.map((n) => spec(n, { domains: [`${n}.test`] }))), store, now: new Date() });
+  assert.equal(listings, 1, 'one listing for the whole snapshot');
+  assert.deepEqual(snapshot.certificates.map((c) => c.versions), expected);
+  assert.deepEqual(expected[1], [1, 2], 'b has two versions');
 });

@@ -13,7 +13,7 @@ import { isDeployed } from '../deploy/deploy-chain.js';
 import { CertpilotError } from '../errors.js';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { canListVersions, type CertificatePaths, type DeploymentRecord, type RenewalState } from '../storage/certificate-store.js';
-import type { CertpilotStore } from '../storage/state-store.js';
+import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
 import { decideRenewal } from './renew-certificate.js';
@@ -145,7 +145,7 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
   const { config, store, now } = input;
   // One listing of certificates and states together (bench/findings.md: two full listings cost
   // a second read of every folder).
-  const listed = store.listWithStates
+  const listed: Pick<ListedCertificates, 'certificates' | 'states'> & Partial<Pick<ListedCertificates, 'versions'>> = store.listWithStates
     ? await store.listWithStates()
     : await Promise.all([store.list(), store.listStates()]).then(([certificates, states]) => ({ certificates, states }));
   const all = [...new Set([...config.certificates.map((c) => c.name), ...listed.certificates, ...listed.states])];
@@ -155,17 +155,29 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
   const specs = new Map(config.certificates.map((c) => [c.name, c]));
   // At most 16 certificates read at once: all 1000 at once queued 6000 file reads and held every
   // row's files in memory together (peak RSS 150 MiB; bench/findings.md).
-  const certificates = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs));
+  const certificates = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs, listed.versions));
   return { generatedAt: now.toISOString(), ...(runIntervalMs !== undefined ? { runIntervalMs } : {}), certificates };
 }
 
-async function certificateStatus(name: string, spec: ResolvedCertificate | undefined, input: StatusInput, now: Date, plannedIntervalMs: number | undefined, runIntervalMs: number | undefined): Promise<CertificateStatus> {
+async function certificateStatus(
+  name: string,
+  spec: ResolvedCertificate | undefined,
+  input: StatusInput,
+  now: Date,
+  plannedIntervalMs: number | undefined,
+  runIntervalMs: number | undefined,
+  listedVersions: ListedCertificates['versions'] | undefined,
+): Promise<CertificateStatus> {
   const { config, store } = input;
   let stored: Awaited<ReturnType<typeof store.load>>;
   let state: RenewalState;
   let versions: number[] | undefined;
   try {
-    [stored, state, versions] = await Promise.all([store.load(name), store.loadState(name), canListVersions(store) ? store.listVersions(name) : undefined]);
+    // The versions come from the snapshot's one listing when the store gave it: a listing per row
+    // read the whole state folder once per certificate (status of 1000: 5 s of CPU; findings.md).
+    const listVersions = !canListVersions(store) ? undefined : listedVersions ? undefined : store.listVersions(name);
+    [stored, state, versions] = await Promise.all([store.load(name), store.loadState(name), listVersions]);
+    if (canListVersions(store) && listedVersions) versions = stored ? versionsUpTo(listedVersions.get(name) ?? [], stored.version) : [];
   } catch (err) {
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
     return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };

@@ -6,7 +6,7 @@ import { makeTestBundle } from '../testing/certificate-fixtures.js';
 import { tempDir } from '../testing/temp-dir.js';
 import { FilesystemCertificateStore } from './backends/filesystem/filesystem-certificate-store.js';
 import { MemoryStateBackend } from './backends/memory/memory-state-backend.js';
-import { StateStore } from './state-store.js';
+import { StateStore, versionsUpTo } from './state-store.js';
 
 const DAY = 86_400_000;
 
@@ -75,8 +75,16 @@ test('listWithStates lists, from one backend listing, the certificates with a li
       return list(prefix);
     };
     const listed = await store.listWithStates();
-    assert.deepEqual(listed, { certificates: ['a', 'b'], states: ['a', 'failed-once'] });
+    assert.deepEqual(listed, { certificates: ['a', 'b'], states: ['a', 'failed-once'], versions: new Map([['a', [1]], ['b', [1]]]) });
     assert.equal(listings, 1, 'one listing of the backend');
-    assert.deepEqual(listed, { certificates: await store.list(), states: await store.listStates() }, 'the same as list and listStates');
+    const { versions, ...names } = listed;
+    assert.deepEqual(names, { certificates: await store.list(), states: await store.listStates() }, 'the same as list and listStates');
+    for (const name of ['a', 'b']) assert.deepEqual(versionsUpTo(versions.get(name) ?? [], 1), await store.listVersions(name), 'the same versions as listVersions');
   }
+});
+
+test('versionsUpTo keeps the listed versions up to the live one (a higher one is a save that never completed) and always the live one', () => {
+  assert.deepEqual(versionsUpTo([3, 1, 2, 5], 3), [1, 2, 3]);
+  assert.deepEqual(versionsUpTo([], 2), [2]);
+  assert.deepEqual(versionsUpTo([1, 1, 2], 2), [1, 2]);
 });

@@ -55,6 +55,25 @@ export interface StateStoreOptions {
   onCorrupt?: (report: CorruptEntryReport) => void;
 }
 
+/** What {@link StateStore.listWithStates} finds in one listing. */
+export interface ListedCertificates {
+  /** Names with a live version, sorted. */
+  certificates: string[];
+  /** Names with a renewal state, sorted. */
+  states: string[];
+  /** Every version number listed, by name (unsorted; leftovers above the live version included). */
+  versions: ReadonlyMap<string, readonly number[]>;
+}
+
+/**
+ * The versions of a certificate whose live version is `live`, ascending, from the numbers a
+ * listing found: a number above the live one is a leftover of a save that never completed, not a
+ * version (see {@link CertificateVersionList}).
+ */
+export function versionsUpTo(listed: readonly number[], live: number): number[] {
+  return [...new Set([...listed.filter((n) => Number.isInteger(n) && n <= live), live])].sort((a, b) => a - b);
+}
+
 /** Every store the rest of certpilot uses, over one backend. */
 export type CertpilotStore = CertificateStore &
   RenewalStateStore &
@@ -63,8 +82,12 @@ export type CertpilotStore = CertificateStore &
     readonly backend: StateBackend;
     /** Names that have a renewal state, sorted: with `list`, every certificate known, a one-off whose first issuance failed included. */
     listStates(): Promise<string[]>;
-    /** `list` and `listStates` from one listing of the backend (what `status` shows). */
-    listWithStates(): Promise<{ certificates: string[]; states: string[] }>;
+    /**
+     * `list` and `listStates` from one listing of the backend (what `status` shows), and the
+     * version numbers listed per name (every number present, leftovers of an interrupted save
+     * included: see {@link versionsUpTo}).
+     */
+    listWithStates(): Promise<ListedCertificates>;
     /** False when the store's location does not exist (a mistyped state directory); never creates it. */
     exists(): Promise<boolean>;
   } & FencedWrites;
@@ -246,8 +269,7 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
     const safe = safeName(name);
     const live = parseVersion((await this.backend.get(stateKeys.live(safe)))?.value.version);
     if (live === undefined) return [];
-    const numbers = (await this.backend.list(stateKeys.versionsPrefix(safe))).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))).filter((n) => Number.isInteger(n) && n <= live);
-    return [...new Set([...numbers, live])].sort((a, b) => a - b);
+    return versionsUpTo((await this.backend.list(stateKeys.versionsPrefix(safe))).map((k) => Number(k.slice(k.lastIndexOf('/') + 1))), live);
   }
 
   /** Names of stored certificates (those with a live version), sorted. */
@@ -274,14 +296,20 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
    * {@link list} and {@link listStates} from one listing of the backend: a full listing reads
    * every certificate's entries, so `status` of 1000 certificates paid it twice (bench/findings.md).
    */
-  async listWithStates(): Promise<{ certificates: string[]; states: string[] }> {
+  async listWithStates(): Promise<ListedCertificates> {
     const certificates = new Set<string>();
     const states = new Set<string>();
+    const versions = new Map<string, number[]>();
     for (const key of await this.backend.list('certificates/')) {
-      const m = /^certificates\/([^/]+)\/(live|renewal-state)$/.exec(key);
-      if (m?.[1] !== undefined) (m[2] === 'live' ? certificates : states).add(m[1]);
+      const m = /^certificates\/([^/]+)\/(live|renewal-state|versions\/(\d+))$/.exec(key);
+      if (m?.[1] === undefined) continue;
+      if (m[3] !== undefined) {
+        const list = versions.get(m[1]) ?? [];
+        list.push(Number(m[3]));
+        versions.set(m[1], list);
+      } else (m[2] === 'live' ? certificates : states).add(m[1]);
     }
-    return { certificates: [...certificates].sort(), states: [...states].sort() };
+    return { certificates: [...certificates].sort(), states: [...states].sort(), versions };
   }
 
   /** False when the backend can tell its location does not exist (a mistyped state directory). */

@@ -247,7 +247,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
       const only = /^certificates\/([^/]+)\//.exec(prefix)?.[1];
       // One readdir each of live/, renewal-state/ and pending/ for every name: per-name listings of
       // those folders made listing 1000 certificates quadratic.
-      const listing = await this.layout.liveListing();
+      const listing = await this.layout.liveListing(only);
       const live = new Set(listing.names);
       const names = new Set<string>(only !== undefined ? [only] : [...live, ...(await this.layout.archiveNames())]);
       // Listing one certificate (every save does) reads its own files only.
