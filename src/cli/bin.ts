@@ -6,7 +6,9 @@
  *
  * `certpilot --version` alone is answered here, before the CLI (argument table, help, errors) is
  * even loaded: it is what scripts and health checks run most, and it should cost no more than
- * Node's own start (issue 17: within 1.1× of `node -e 0`). Everything else imports ./main.js.
+ * Node's own start (issue 17: within 1.1× of `node -e 0`). Everything else imports ./main.js. In
+ * the bundle, this file is `cli.mjs` behind a CommonJS launcher `certpilot.js` that answers
+ * `--version` itself (scripts/bundle.mjs: a CommonJS main starts without Node's ESM loader).
  */
 
 /** The version, built into the bundle by scripts/bundle.mjs (esbuild `define`); undefined in the tsc output. */

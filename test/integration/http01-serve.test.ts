@@ -123,5 +123,5 @@ test('the package exports certpilot/responder with its typed API', async () => {
   for (const name of ['createChallengeResponder', 'RedisTokenStore', 'MemoryTokenStore', 'challengeRequestListener', 'expressChallengeResponder', 'fastifyChallengeResponder', 'startResponderServer', 'CHALLENGE_PATH_PREFIX']) {
     assert.ok(name in api, `certpilot/responder exports ${name}`);
   }
-  assert.ok(existsSync(join(repoRoot, 'dist/bundle/lib/responder.js')), 'the library bundle is built');
+  assert.ok(existsSync(join(repoRoot, 'dist/bundle/lib/responder.mjs')), 'the library bundle is built');
 });

@@ -43,7 +43,8 @@ test('npm pack → npm install -g → certpilot runs, npx runs, the library impo
 
   await t.test('the tarball holds the whole bundle and no compiled tests', async () => {
     const inTarball = new Set(info.files.map((f) => f.path));
-    const built = (await readdir(join(src, 'dist', 'bundle'), { recursive: true })).filter((f) => f.endsWith('.js'));
+    const built = (await readdir(join(src, 'dist', 'bundle'), { recursive: true })).filter((f) => f.endsWith('.js') || f.endsWith('.mjs') || f === 'package.json');
+    assert.ok(built.includes('package.json'), 'the bundle\'s package.json (it makes the launcher CommonJS) is built');
     assert.ok(built.some((f) => f.startsWith('chunk-')), 'the bundle is split into chunks');
     for (const file of built) assert.ok(inTarball.has(`dist/bundle/${file}`), `dist/bundle/${file} is in the package`);
     for (const file of ['dist/types/index.d.ts', 'dist/types/responder.d.ts', 'package.json', 'README.md']) assert.ok(inTarball.has(file), file);
