@@ -63,4 +63,15 @@ test('reading a configuration loads yaml only for a file: `issue -d` with flags 
   const closure = text(staticClosure(loader[0] ?? ''));
   assert.ok(/ZodError|\$ZodType/.test(closure), 'zod validates every configuration');
   assert.ok(!/YAMLParseError|class Composer\b/.test(closure), 'yaml is imported when a file is read, not with the loader');
+  assert.ok(!/duplicated mapping key/.test(closure), 'js-yaml is imported when a file is read, not with the loader');
+});
+
+test('a file is read by js-yaml; yaml (4× the CPU on 1000 certificates) loads only to explain a parse error', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const chunks = readdirSync(bundleDir).filter((f) => f.endsWith('.js')).map((f) => join(bundleDir, f));
+  const parser = chunks.filter((f) => /\basync function parseYaml\(/.test(readFileSync(f, 'utf8')));
+  assert.equal(parser.length, 1, 'one chunk defines parseYaml');
+  const closure = text(staticClosure(parser[0] ?? ''));
+  assert.ok(/duplicated mapping key/.test(closure), 'js-yaml parses the file');
+  assert.ok(!/YAMLParseError|class Composer\b/.test(closure), 'yaml is not loaded to read a valid file');
+  assert.ok(lazyImports(parser[0] ?? '').some((f) => /YAMLParseError/.test(text(staticClosure(f)))), 'yaml is imported lazily, for errors');
 });
