@@ -302,8 +302,13 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
 
   /** Reads the files of a value; absent when its first file (the record) is absent. */
   private async readFiles(files: [string, string][]): Promise<StateEntry | undefined> {
-    const texts = await Promise.all(files.map(async ([field, file]) => [field, await readOrUndefined(file)] as const));
-    if (texts[0]?.[1] === undefined) return undefined;
+    // The record first: when it is absent (no pending order: every certificate of a nothing-due
+    // run) the other files are not tried, each a failed open and a thrown error.
+    const [first, ...others] = files;
+    if (first === undefined) return undefined;
+    const record = await readOrUndefined(first[1]);
+    if (record === undefined) return undefined;
+    const texts = [[first[0], record] as const, ...(await Promise.all(others.map(async ([field, file]) => [field, await readOrUndefined(file)] as const)))];
     const value = Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
     return entryOf(value);
   }
