@@ -285,6 +285,10 @@ describe('FilesystemCertificateStore layout', () => {
     assert.deepEqual((await backend.get('certificates/example.org/pending-order'))?.value, { 'order.json': '{}' });
     writeFileSync(join(dir, 'privkey.pem'), 'key');
     assert.deepEqual((await backend.get('certificates/example.org/pending-order'))?.value, { 'order.json': '{}', 'privkey.pem': 'key' });
+    // Looked for with a stat first (usually absent): a record that cannot be read is still an error, never "no order".
+    rmSync(join(dir, 'order.json'));
+    mkdirSync(join(dir, 'order.json'));
+    await assert.rejects(backend.get('certificates/example.org/pending-order'), (err: CertpilotError) => err.code === 'ERR_STORAGE_IO' && /EISDIR/.test(err.message));
   });
 
   it('reads the live version from the link\'s target by exact name (a `.` in a name matches only itself)', async () => {
