@@ -53,7 +53,7 @@ const EXPANSION_PER_BYTE = 10;
 
 /** Parses the configuration file's text: the plain JavaScript value, `null` for an empty file; throws ConfigError (`ERR_CONFIG_PARSE`) with the line and column of each problem. */
 export async function parseYaml(text: string, source: string): Promise<unknown> {
-  // Any line starting with `%` (a directive, or a line of a block scalar: then only slower, the same value).
+  // Any line starting with `%` in column 1: a directive (or a scalar's continuation line: then only slower, the same value).
   if (/^%/m.test(text)) return parseWithYaml(text, source, undefined);
   let value: unknown;
   try {
