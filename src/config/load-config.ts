@@ -134,6 +134,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     } catch (err) {
       throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
+    // Imported here, so a configuration made of flags alone never loads a YAML parser.
+    const { parseYaml } = await import('./parse-yaml.js');
     raw = await parseYaml(text, source);
   }
 
@@ -166,22 +168,6 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   if (issues.length > 0) throw report();
   if (source) resolved.source = source;
   return deepFreeze(resolved);
-}
-
-/** Parses the file; `yaml` is imported here, so a configuration made of flags alone never loads it (~160 KB, ~10 ms). */
-async function parseYaml(text: string, source: string): Promise<unknown> {
-  const loaded = await import('yaml');
-  // Node's ESM view of the CommonJS module has named exports; the bundle's sees only `default`.
-  const { parseDocument } = loaded.parseDocument === undefined ? (loaded as unknown as { default: typeof loaded }).default : loaded;
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => ({
-      path: e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
-      message: e.message.split('\n')[0] ?? e.message,
-    }));
-    throw new ConfigError(issues, { code: 'ERR_CONFIG_PARSE', source });
-  }
-  return doc.toJS() as unknown;
 }
 
 type Mutable = Record<string, unknown>;

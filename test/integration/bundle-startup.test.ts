@@ -72,4 +72,31 @@ test('reading a configuration loads yaml only for a file: `issue -d` with flags 
   const closure = text(staticClosure(loader[0] ?? ''));
   assert.ok(/ZodError|\$ZodType/.test(closure), 'zod validates every configuration');
   assert.ok(!/YAMLParseError|class Composer\b/.test(closure), 'yaml is imported when a file is read, not with the loader');
+  assert.ok(!/duplicated mapping key/.test(closure), 'js-yaml is imported when a file is read, not with the loader');
+});
+
+test('a file is read by js-yaml; yaml (4× the CPU on 1000 certificates) loads only to explain a parse error', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const chunks = readdirSync(bundleDir).filter((f) => f.endsWith('.js')).map((f) => join(bundleDir, f));
+  const parser = chunks.filter((f) => /\basync function parseYaml\(/.test(readFileSync(f, 'utf8')));
+  assert.equal(parser.length, 1, 'one chunk defines parseYaml');
+  const closure = text(staticClosure(parser[0] ?? ''));
+  assert.ok(/duplicated mapping key/.test(closure), 'js-yaml parses the file');
+  assert.ok(!/YAMLParseError|class Composer\b/.test(closure), 'yaml is not loaded to read a valid file');
+  assert.ok(lazyImports(parser[0] ?? '').some((f) => /YAMLParseError/.test(text(staticClosure(f)))), 'yaml is imported lazily, for errors');
+});
+
+test('the entry keeps the young generation at its first size: the V8 flag it sets at run time takes effect on this Node', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  assert.match(readFileSync(cliPath, 'utf8'), /setFlagsFromString\("--semi-space-growth-factor=1"\)/, 'the entry sets the flag before the CLI loads');
+  // Rows that survive a few scavenges, as a run over 1000 certificates keeps them; sizes, not timings.
+  const script = `
+    const v8 = require('node:v8');
+    if (process.argv[1] === 'set') v8.setFlagsFromString('--semi-space-growth-factor=1');
+    let keep = [];
+    for (let i = 0; i < 400000; i++) { keep.push({ i, s: 'row ' + i, a: [i, i + 1] }); if (keep.length > 50000) keep = keep.slice(25000); }
+    process.stdout.write(String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));`;
+  const newSpace = (arg: string): number => Number(execFileSync(process.execPath, ['-e', script, arg], { encoding: 'utf8' }));
+  const grown = newSpace('none');
+  const kept = newSpace('set');
+  assert.ok(grown >= 8 * 1024 * 1024, `without the flag V8 grows the young generation (${grown} bytes): the check below means something`);
+  assert.ok(kept <= 4 * 1024 * 1024, `with the flag set at run time it stays small (${kept} bytes)`);
 });

@@ -26,7 +26,7 @@
  * without `live/<name>`; if a crash falls into it, the next read renames the set-aside directory
  * (still the old set) back into place.
  */
-import { promises as fs, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { promises as fs, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
@@ -114,9 +114,11 @@ export class CertbotLayout {
     }
     if (stat.isSymbolicLink()) {
       const target = readlinkSync(link);
-      const m = new RegExp(`^\\.${escapeRegExp(safe)}\\.v(\\d+)$`).exec(target);
+      // `.<safe>.v<N>`, tested by prefix: a RegExp built per call cost more than the readlink (status of 1000).
+      const prefix = `.${safe}.v`;
+      const digits = target.startsWith(prefix) ? target.slice(prefix.length) : '';
       const dir = resolve(this.liveRoot, target);
-      return { dir, kind: 'versioned', version: m?.[1] !== undefined ? Number(m[1]) : await this.legacyVersion(dir), token: target };
+      return { dir, kind: 'versioned', version: /^\d+$/.test(digits) ? Number(digits) : await this.legacyVersion(dir), token: target };
     }
     if (stat.isDirectory()) return { dir: link, kind: 'legacy', version: await this.legacyVersion(link), token: 'dir' };
     throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${link} failed: it is neither a symlink nor a directory`);
@@ -352,6 +354,21 @@ export async function readOrUndefined(file: string): Promise<string | undefined>
     if (hasErrno(err, 'ENOENT')) return undefined;
     throw ioError(`reading ${file}`, err);
   }
+}
+
+/**
+ * {@link readOrUndefined} for a file that is usually absent (a pending order): a stat that does
+ * not throw first. A failed read throws an error Node builds with a stack and a message (~45 µs of
+ * CPU; a nothing-due `renew` of 1000 certificates looks for 1000 pending orders), the stat ~5 µs.
+ */
+export async function readIfPresent(file: string): Promise<string | undefined> {
+  let present = true;
+  try {
+    present = statSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    // Any other failure (EACCES, ENOTDIR…) is reported by the read, the same way as without the stat.
+  }
+  return present ? readOrUndefined(file) : undefined;
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { lstatSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -271,6 +271,45 @@ describe('FilesystemCertificateStore layout', () => {
     await store.clearPendingOrder('example.org');
     await store.clearPendingOrder('example.org');
     assert.equal(await store.loadPendingOrder('example.org'), undefined);
+  });
+
+  it('the record decides presence: a pending key alone is no pending order; a record alone is read without its key', async () => {
+    const stateDir = freshDir();
+    const backend = new FilesystemStateBackend({ stateDir });
+    const dir = join(stateDir, 'pending', 'example.org');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'privkey.pem'), 'key');
+    assert.equal(await backend.get('certificates/example.org/pending-order'), undefined);
+    rmSync(join(dir, 'privkey.pem'));
+    writeFileSync(join(dir, 'order.json'), '{}');
+    assert.deepEqual((await backend.get('certificates/example.org/pending-order'))?.value, { 'order.json': '{}' });
+    writeFileSync(join(dir, 'privkey.pem'), 'key');
+    assert.deepEqual((await backend.get('certificates/example.org/pending-order'))?.value, { 'order.json': '{}', 'privkey.pem': 'key' });
+    // Looked for with a stat first (usually absent): a record that cannot be read is still an error, never "no order".
+    rmSync(join(dir, 'order.json'));
+    mkdirSync(join(dir, 'order.json'));
+    await assert.rejects(backend.get('certificates/example.org/pending-order'), (err: CertpilotError) => err.code === 'ERR_STORAGE_IO' && /EISDIR/.test(err.message));
+  });
+
+  it('reads the live version from the link\'s target by exact name (a `.` in a name matches only itself)', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    for (const name of ['example.org', 'exampleXorg', 'www.example.org']) {
+      await store.save(name, b1);
+      await store.save(name, b2);
+    }
+    const backend = new FilesystemStateBackend({ stateDir });
+    assert.deepEqual((await backend.get('certificates/www.example.org/live'))?.value, { version: '2' });
+    assert.equal((await store.load('www.example.org'))?.certPem, b2.certPem);
+    // example.org's link pointed at `.exampleXorg.v7` (a `.` read as any character would take 7
+    // from it): not its own version directory, so the version is what its cert.pem link names.
+    renameSync(join(stateDir, 'live', '.exampleXorg.v2'), join(stateDir, 'live', '.exampleXorg.v7'));
+    rmSync(join(stateDir, 'live', 'example.org'));
+    symlinkSync('.exampleXorg.v7', join(stateDir, 'live', 'example.org'));
+    assert.deepEqual((await backend.get('certificates/example.org/live'))?.value, { version: '2' });
+    rmSync(join(stateDir, 'live', 'example.org'));
+    symlinkSync('.example.org.v2', join(stateDir, 'live', 'example.org'));
+    assert.deepEqual((await backend.get('certificates/example.org/live'))?.value, { version: '2' });
   });
 });
 

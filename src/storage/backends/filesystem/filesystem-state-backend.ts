@@ -41,7 +41,7 @@ import {
   type WriteOptions,
 } from '../../state-backend.js';
 import { parseKey } from '../../state-keys.js';
-import { CertbotLayout, readdirOrEmpty, readOrUndefined } from './certbot-layout.js';
+import { CertbotLayout, readdirOrEmpty, readIfPresent, readOrUndefined } from './certbot-layout.js';
 import { probeDisk } from './disk-probe.js';
 
 export type { WriteFaultHook } from '../../../fs/atomic-write.js';
@@ -135,7 +135,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
           const live = await this.layout.locateLive(k.name);
           return live === undefined ? undefined : { value: { version: String(live.version) }, version: live.token };
         }
-        return this.readFiles(this.filesOf(key));
+        return this.readFiles(this.filesOf(key), k.part === 'pending-order');
       case 'version': {
         const value = await this.layout.readVersion(k.name, k.version);
         return value === undefined ? undefined : entryOf(value);
@@ -301,9 +301,14 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
   }
 
   /** Reads the files of a value; absent when its first file (the record) is absent. */
-  private async readFiles(files: [string, string][]): Promise<StateEntry | undefined> {
-    const texts = await Promise.all(files.map(async ([field, file]) => [field, await readOrUndefined(file)] as const));
-    if (texts[0]?.[1] === undefined) return undefined;
+  private async readFiles(files: [string, string][], usuallyAbsent = false): Promise<StateEntry | undefined> {
+    // The record first: when it is absent (no pending order: every certificate of a nothing-due
+    // run) the other files are not tried, each a failed open and a thrown error.
+    const [first, ...others] = files;
+    if (first === undefined) return undefined;
+    const record = await (usuallyAbsent ? readIfPresent : readOrUndefined)(first[1]);
+    if (record === undefined) return undefined;
+    const texts = [[first[0], record] as const, ...(await Promise.all(others.map(async ([field, file]) => [field, await readOrUndefined(file)] as const)))];
     const value = Object.fromEntries(texts.filter((t): t is readonly [string, string] => t[1] !== undefined));
     return entryOf(value);
   }
