@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // zod re-exports all ~50 of its message locales (250 kB, a third of the CLI's parse time); certpilot
-// speaks English only, so the locale index is replaced by English alone. zod registers English
-// itself (classic/schemas.js imports locales/en.js directly).
+// speaks English only, so the locale index is replaced by English alone, should anything reach it
+// (`z.locales`). English itself is set by src/zod-english.ts, which imports locales/en.js directly.
 const englishOnlyZod = {
   name: 'english-only-zod',
   setup(b) {

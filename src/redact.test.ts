@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { configSchema } from './config/schema.js';
 import { PLUGINS } from './plugins/registry.js';
 import { isSecretFieldName, redactSecrets, REDACTED, SECRET_MAP_FIELD_NAMES } from './redact.js';

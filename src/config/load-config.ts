@@ -16,7 +16,7 @@ import { challengeTypeOf } from '../plugins/plugin.js';
 import { CONFIG_SECTIONS, kindsInSection, sectionSpec, type PluginInstanceConfig, type ResolvedSections, type SectionName } from '../plugins/plugin-kinds.js';
 import { IP_CHALLENGE_TYPES, WILDCARD_CHALLENGE_TYPES } from '../challenges/challenge-solver.js';
 import { findPlugin } from '../plugins/registry.js';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { certificateSchema, DIRECTORY_ALIASES, fullSchemas, LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY, type InstanceSchemas, type ParsedConfig, schemasFor } from './schema.js';
 
 export type { PluginInstanceConfig } from '../plugins/plugin-kinds.js';
@@ -379,7 +379,7 @@ const INVALID_ENTRY = { type: '(invalid)', kind: undefined, options: {} } as con
  * Parses `value`, dropping unknown fields (already reported) until it parses; undefined when it
  * still does not. The parts that are only misspelt keep their other fields for the rules.
  */
-function parseLeniently<T>(schema: z.ZodType<T>, value: unknown): T | undefined {
+function parseLeniently<T>(schema: z.ZodMiniType<T>, value: unknown): T | undefined {
   const current = value === undefined ? undefined : structuredClone(value);
   for (let attempt = 0; attempt < 4; attempt++) {
     const r = schema.safeParse(current);
@@ -402,11 +402,11 @@ function parsePartially(value: unknown): ParsedConfig | undefined {
   const shape = config.shape;
   const out: Mutable = {};
   const named = (key: string): key is SectionName => key in CONFIG_SECTIONS && sectionSpec(key as SectionName).shape === 'named';
-  for (const [key, schema] of Object.entries(shape) as [string, z.ZodType][]) {
+  for (const [key, schema] of Object.entries(shape) as [string, z.ZodMiniType][]) {
     if (named(key) || key === 'certificates') continue;
     out[key] = parseLeniently(schema, raw[key]) ?? schema.safeParse(undefined).data;
   }
-  for (const [key, entry] of Object.entries(instances) as [SectionName, z.ZodType][]) {
+  for (const [key, entry] of Object.entries(instances) as [SectionName, z.ZodMiniType][]) {
     if (!named(key)) continue;
     const entries: Mutable = {};
     const given = raw[key];

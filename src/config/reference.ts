@@ -2,7 +2,8 @@
  * The config reference and the editor JSON Schema, generated from the zod schema so docs cannot
  * drift from the code (`npm run docs` writes them; a test checks they are current).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english.js';
 import { CONFIG_ENV_VARIABLES } from './load-config.js';
 import { CONFIG_SECTIONS, kindSpec, PLUGIN_KINDS, sectionSpec, type SectionName } from '../plugins/plugin-kinds.js';
 import type { PluginKind } from '../plugins/plugin.js';
@@ -69,7 +70,7 @@ function pluginSections(): string[] {
   for (const plugin of allPlugins()) {
     const section = sectionPath(PLUGIN_KINDS[plugin.kind].section);
     const extra = kindSpec(plugin.kind).wraps?.shape ?? {};
-    const schema = z.strictObject({ type: z.literal(plugin.id).describe(`\`${plugin.id}\``), ...plugin.schema.shape, ...extra });
+    const schema = z.strictObject({ type: z.literal(plugin.id).check(z.describe(`\`${plugin.id}\``)), ...plugin.schema.shape, ...extra });
     const node = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
     out.push(
       `### \`${plugin.id}\` (${plugin.kind})`,

@@ -3,7 +3,8 @@
  * default), or through a kubeconfig file and context. Shared by the `kubernetes-secret` and
  * `kubernetes-reload` deployers; merged into each one's own options.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english.js';
 import { lazy } from '../lazy.js';
 
 /** The in-cluster service-account directory the kubelet mounts into every pod. */
@@ -12,29 +13,19 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /** Connection options of every Kubernetes plug-in. */
 export const kubernetesConnectionShape = lazy(() => ({
   kubeconfig: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Path of a kubeconfig file (relative to the config file). Unset: in-cluster, by the pod\'s service account.'),
-  context: z.string().min(1).optional().describe('kubeconfig context to use (default: its current-context).'),
+    .optional(z.string().check(z.minLength(1)))
+    .check(z.describe('Path of a kubeconfig file (relative to the config file). Unset: in-cluster, by the pod\'s service account.')),
+  context: z.optional(z.string().check(z.minLength(1))).check(z.describe('kubeconfig context to use (default: its current-context).')),
   namespace: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Namespace of the objects. Default: the service account\'s namespace in the cluster, else the kubeconfig context\'s, else `default`.'),
+    .optional(z.string().check(z.minLength(1)))
+    .check(z.describe('Namespace of the objects. Default: the service account\'s namespace in the cluster, else the kubeconfig context\'s, else `default`.')),
   apiServer: z
-    .string()
-    .url()
-    .optional()
-    .describe(
-      'In-cluster only: the API server URL. Default, as client-go does: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, which the kubelet sets in every pod; without them https://kubernetes.default.svc (the `kubernetes` Service; the service account CA signs both).',
-    ),
+    .optional(z.string().check(z.url()))
+    .check(z.describe('In-cluster only: the API server URL. Default, as client-go does: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, which the kubelet sets in every pod; without them https://kubernetes.default.svc (the `kubernetes` Service; the service account CA signs both).')),
   serviceAccountDir: z
-    .string()
-    .min(1)
-    .default(SERVICE_ACCOUNT_DIR)
-    .describe('In-cluster only: the directory holding the service account `token`, `ca.crt` and `namespace`; the token is re-read when the kubelet rotates it.'),
-  requestTimeoutSeconds: z.number().positive().default(30).describe('Longest wait for one API request or exec.'),
+    ._default(z.string().check(z.minLength(1)), SERVICE_ACCOUNT_DIR)
+    .check(z.describe('In-cluster only: the directory holding the service account `token`, `ca.crt` and `namespace`; the token is re-read when the kubelet rotates it.')),
+  requestTimeoutSeconds: z._default(z.number().check(z.positive()), 30).check(z.describe('Longest wait for one API request or exec.')),
 } as const));
 
 /** The parsed connection options. */

@@ -3,7 +3,8 @@
  * and the event filter certpilot wraps around each notifier: the `notifier` row of the table of
  * kinds (`plugins/plugin-kinds.ts`), as the dns-01 solver is the `dns-provider` row's wrapper.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../zod-english.js';
 import { lazy } from '../lazy.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
 import type { Notifier } from './notifier.js';
@@ -11,21 +12,15 @@ import type { Notifier } from './notifier.js';
 /** Taken by each `notifiers.<name>` entry beside its plug-in's options (no key may be in both). */
 export const notifyOptionsShape = lazy(() => ({
   on: z
-    .array(z.enum(['failure', 'success', 'expiring']))
-    .min(1)
-    .default(['failure'])
-    .describe('Which events this notifier gets: `failure` (a renewal or a deploy failed; the default), `success` (issued, renewed, deployed), `expiring` (the certificate expires within `expiringDays` and this run did not renew it).'),
+    ._default(z.array(z.enum(['failure', 'success', 'expiring'])).check(z.minLength(1)), ['failure'])
+    .check(z.describe('Which events this notifier gets: `failure` (a renewal or a deploy failed; the default), `success` (issued, renewed, deployed), `expiring` (the certificate expires within `expiringDays` and this run did not renew it).')),
   expiringDays: z
-    .number()
-    .int()
-    .min(1)
-    .max(365)
-    .default(14)
-    .describe('With `on: [expiring]`: notify when the live certificate expires in fewer than this many days and was not renewed.'),
+    ._default(z.number().check(z.int(), z.gte(1), z.lte(365)), 14)
+    .check(z.describe('With `on: [expiring]`: notify when the live certificate expires in fewer than this many days and was not renewed.')),
 } as const));
 
 /** The notify options of an instance, defaults applied (the wrapper's options in the resolved configuration). */
-export type NotifyOptions = z.output<z.ZodObject<ReturnType<typeof notifyOptionsShape>>>;
+export type NotifyOptions = z.output<z.ZodMiniObject<ReturnType<typeof notifyOptionsShape>>>;
 
 /**
  * Wraps a notifier in its event filter: events its `on` / `expiringDays` do not ask for are

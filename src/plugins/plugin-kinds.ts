@@ -10,7 +10,7 @@
  * {@link CONFIG_SECTIONS} when it has a new one, its instance type in `PluginInstances`
  * (`plugin.ts`), and its plug-in folders. A kind with no registered plug-in adds no section.
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { createDns01Solver, dns01OptionsShape, type Dns01Options } from '../challenges/dns01/dns01-options.js';
 import { createTokenStoreSolver, selfCheckKubernetesNeeds, tokenStoreSolverOptionsShape, type TokenStoreSolverOptions } from '../challenges/http01/token-store-options.js';
 import type { Clock } from '../clock.js';
@@ -34,7 +34,7 @@ export interface KindWrapper<W = unknown> {
   /** What the wrapper is, for the docs. */
   readonly what: string;
   /** The wrapper's options, taken from the same entry as the plug-in's (no key may be in both); built on first read. */
-  readonly shape: z.ZodRawShape;
+  readonly shape: z.core.$ZodShape;
   /** Wraps a built plug-in (imports the wrapper on first use). */
   create(inner: never, options: W, deps: WrapperDeps): Promise<unknown>;
   /** The Kubernetes access the wrapper itself needs with these options (the self-check's pod list). */

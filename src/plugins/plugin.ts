@@ -10,7 +10,7 @@
  * dynamic `import()`, so a command that never uses a plug-in never loads its code (ioredis, the AWS
  * SDK, the Kubernetes client).
  */
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { ChallengeSolver, ChallengeType } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
@@ -94,7 +94,7 @@ export interface IamAction {
 }
 
 /** One plug-in: id, kind, options schema, factory, and the platform access it needs. */
-export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z.ZodObject = z.ZodObject, I extends string = string> {
+export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z.ZodMiniObject = z.ZodMiniObject, I extends string = string> {
   /** Folder name, config `type`, CLI value and docs slug, e.g. `route53`. */
   readonly id: I;
   readonly kind: K;
@@ -123,7 +123,7 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
  * command builds only the option schemas of the plug-ins its configuration names (building every
  * plug-in's zod schema costs ~50 ms of CPU and MiBs of heap on each start, bench/findings.md).
  */
-export function definePlugin<K extends PluginKind, S extends z.ZodObject, I extends string>(
+export function definePlugin<K extends PluginKind, S extends z.ZodMiniObject, I extends string>(
   definition: Omit<PluginDefinition<K, S, I>, 'schema'> & { readonly schema: () => S },
 ): PluginDefinition<K, S, I> {
   const { schema: build, ...rest } = definition;

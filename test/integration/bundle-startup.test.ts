@@ -102,3 +102,24 @@ test('the entry keeps the young generation at its first size: the V8 flag it set
   assert.ok(grown >= 8 * 1024 * 1024, `without the flag V8 grows the young generation (${grown} bytes): the check below means something`);
   assert.ok(kept <= 4 * 1024 * 1024, `with the flag set at run time it stays small (${kept} bytes)`);
 });
+
+test('the configuration loader loads zod/mini, not classic zod nor zod\'s JSON Schema generator', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  // Classic zod (`import { z } from 'zod'`) loads ~290 KB and puts ~50 methods on every schema: it
+  // cost every command that reads a configuration ~0.07 s of CPU and ~7 MiB (bench/findings.md).
+  // zod names each schema class with $constructor("Name"): classic's are Zod<Type>, mini's ZodMini<Type>.
+  // (assert.ok, not match: a failing match would print a whole chunk.)
+  const classic = /\$constructor\("Zod(?!Mini)[A-Za-z0-9]+"/;
+  const chunks = readdirSync(bundleDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mjs')).map((f) => join(bundleDir, f));
+  for (const f of chunks) assert.ok(!classic.test(readFileSync(f, 'utf8')), `${f.slice(bundleDir.length + 1)} holds classic zod`);
+  const loader = chunks.filter((f) => /\basync function loadConfig\(/.test(readFileSync(f, 'utf8')));
+  assert.equal(loader.length, 1, 'one chunk defines loadConfig');
+  const closure = staticClosure(loader[0] ?? '');
+  const code = text(closure);
+  assert.ok(/\$constructor\("ZodMiniObject"/.test(code), 'the configuration schema is built with zod/mini');
+  assert.ok(/expected \$\{[^}]*\}, received/.test(code), 'zod\'s English messages come with it (zod/mini sets no locale)');
+  // The generator (31 KB) is for `config schema` and the docs; esbuild put it beside the schemas
+  // once, for a `z.NEVER` reached through zod/mini's index.
+  assert.ok(!/function toJSONSchema\(|\[toJSONSchema\]/.test(code), 'the JSON Schema generator is loaded only where a JSON Schema is made');
+  const zod = total(new Map([...closure].filter(([f]) => /\$constructor\("ZodMini/.test(readFileSync(f, 'utf8')))));
+  assert.ok(zod < 96 * 1024, `the chunk(s) holding zod in the loader's closure are ${zod} bytes (zod/mini with English: ~54 KB; classic: ~290 KB)`);
+});

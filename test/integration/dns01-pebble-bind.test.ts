@@ -12,7 +12,7 @@ import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../src/challenge
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js';
 import { systemClock } from '../../src/clock.js';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { startBind, tsigKey, type BindInstance, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
 import { accountClientRecordingChallenges, startPebble, type PebbleInstance } from '../harness/pebble.js';

@@ -14,7 +14,7 @@ import { systemClock } from '../../src/clock.js';
 import { CertpilotError } from '../../src/errors.js';
 import { PropagationChecker } from '../../src/challenges/dns01/propagation.js';
 import { silentLogger } from '../../src/logger.js';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { makeBindKey, startBind, tsigKey, type BindInstance, namedBinary } from '../harness/bind.js';
 import { resolveBinary } from '../harness/paths.js';
 import { accountClientRecordingChallenges, startPebble, type PebbleInstance } from '../harness/pebble.js';

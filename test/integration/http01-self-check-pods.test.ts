@@ -3,7 +3,7 @@
 // would only be told once each pod's responder at its pod IP serves the token.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { isChallengeWaiter, type ChallengeSolver } from '../../src/challenges/challenge-solver.js';
 import { MemoryTokenStore } from '../../src/challenges/http01/memory-token-store.js';
 import { createChallengeResponder } from '../../src/challenges/http01/responder.js';

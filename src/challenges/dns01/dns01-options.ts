@@ -2,7 +2,8 @@
  * Options every DNS-provider solver has besides its provider's own (`solvers.<name>` with a
  * `type` of kind dns-provider): how the dns-01 solver around the provider behaves.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../zod-english.js';
 import { lazy } from '../../lazy.js';
 import type { ChallengeSolver } from '../challenge-solver.js';
 import type { Clock } from '../../clock.js';
@@ -13,42 +14,28 @@ import type { PropagationProgress } from './propagation.js';
 /** The dns-01 solver's own options, merged into every DNS provider's solver entry. */
 export const dns01OptionsShape = lazy(() => ({
   challenge: z
-    .enum(['dns-01', 'dns-account-01'])
-    .default('dns-01')
-    .describe(
-      'Which DNS challenge this solver answers: `dns-01` writes `_acme-challenge.<name>`; `dns-account-01` (draft-ietf-acme-dns-account-label) writes `_<account label>._acme-challenge.<name>`, a name of its own per ACME account, so several clusters or CAs can prove one name at once.',
-    ),
-  ttlSeconds: z.number().int().min(1).max(86400).default(60).describe('TTL of the `_acme-challenge` TXT records.'),
+    ._default(z.enum(['dns-01', 'dns-account-01']), 'dns-01')
+    .check(z.describe('Which DNS challenge this solver answers: `dns-01` writes `_acme-challenge.<name>`; `dns-account-01` (draft-ietf-acme-dns-account-label) writes `_<account label>._acme-challenge.<name>`, a name of its own per ACME account, so several clusters or CAs can prove one name at once.')),
+  ttlSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(86400)), 60).check(z.describe('TTL of the `_acme-challenge` TXT records.')),
   propagationTimeoutSeconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(3600)
-    .default(120)
-    .describe('Longest wait for every authoritative nameserver to serve the TXT value before the CA is told to validate.'),
+    ._default(z.number().check(z.int(), z.gte(1), z.lte(3600)), 120)
+    .check(z.describe('Longest wait for every authoritative nameserver to serve the TXT value before the CA is told to validate.')),
   propagationCheck: z
-    .boolean()
-    .default(true)
-    .describe('Ask every authoritative nameserver of the zone (IPv4 and IPv6) for the TXT value before telling the CA; false tells the CA at once.'),
+    ._default(z.boolean(), true)
+    .check(z.describe('Ask every authoritative nameserver of the zone (IPv4 and IPv6) for the TXT value before telling the CA; false tells the CA at once.')),
   resolvers: z
-    .array(z.string().min(1))
-    .optional()
-    .describe('Resolvers (`address` or `address:port`, `[v6]:port`) used to follow CNAMEs and find the zone, its nameservers and their addresses; default the system resolvers. Set it for split-horizon DNS.'),
+    .optional(z.array(z.string().check(z.minLength(1))))
+    .check(z.describe('Resolvers (`address` or `address:port`, `[v6]:port`) used to follow CNAMEs and find the zone, its nameservers and their addresses; default the system resolvers. Set it for split-horizon DNS.')),
   nameserverPort: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
-    .default(53)
-    .describe('Port the authoritative nameservers are asked on (tests and unusual setups only).'),
+    ._default(z.number().check(z.int(), z.gte(1), z.lte(65535)), 53)
+    .check(z.describe('Port the authoritative nameservers are asked on (tests and unusual setups only).')),
   followCname: z
-    .boolean()
-    .default(true)
-    .describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.'),
+    ._default(z.boolean(), true)
+    .check(z.describe('When `_acme-challenge.<name>` is a CNAME (acme-dns, a validation zone), write the TXT record at its target.')),
 }));
 
 /** The dns-01 solver's own options, as validated. */
-export type Dns01Options = z.output<z.ZodObject<ReturnType<typeof dns01OptionsShape>>>;
+export type Dns01Options = z.output<z.ZodMiniObject<ReturnType<typeof dns01OptionsShape>>>;
 
 /** What the dns-01 solver takes from its surroundings (compose passes the run's logger and clock). */
 export interface Dns01SolverDeps {

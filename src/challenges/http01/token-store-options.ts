@@ -2,7 +2,8 @@
  * Options every token-store solver has besides its store's own (`solvers.<name>` with a `type` of
  * kind token-store): how the store-backed http-01 solver around the store behaves.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../zod-english.js';
 import { lazy } from '../../lazy.js';
 import type { ChallengeSolver, ChallengeWaiter } from '../challenge-solver.js';
 import type { ChallengeTokenStore } from './challenge-token-store.js';
@@ -15,36 +16,29 @@ import { DEFAULT_TOKEN_TTL_SECONDS } from './http01-solver.js';
 /** The store-backed http-01 solver's own options, merged into every token store's solver entry. */
 export const tokenStoreSolverOptionsShape = lazy(() => ({
   ttlSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(86400)
-    .default(DEFAULT_TOKEN_TTL_SECONDS)
-    .describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.'),
+    ._default(z.number().check(z.int(), z.gte(60), z.lte(86400)), DEFAULT_TOKEN_TTL_SECONDS)
+    .check(z.describe('How long a token stays readable: long enough for every CA vantage point and its retries. Tokens are deleted on cleanup anyway.')),
   selfCheck: z
-    .strictObject({
+    ._default(z.strictObject({
       urls: z
-        .array(z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'))
-        .default([])
-        .describe('Base URLs to fetch each token through before the CA is told (each pod, or the public name); {name} becomes the name validated. Sent with Host: <name>.'),
+        ._default(z.array(z.string().check(z.regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'))), [])
+        .check(z.describe('Base URLs to fetch each token through before the CA is told (each pod, or the public name); {name} becomes the name validated. Sent with Host: <name>.')),
       pods: z
-        .strictObject({
-          selector: z.string().min(1).describe('Label selector of the pods that answer http-01, e.g. `app=www`.'),
-          port: z.number().int().min(1).max(65535).default(80).describe('Port the responder listens on in each pod.'),
-          scheme: z.enum(['http', 'https']).default('http').describe('http, or https for a responder behind TLS in the pod.'),
+        .optional(z.strictObject({
+          selector: z.string().check(z.minLength(1), z.describe('Label selector of the pods that answer http-01, e.g. `app=www`.')),
+          port: z._default(z.number().check(z.int(), z.gte(1), z.lte(65535)), 80).check(z.describe('Port the responder listens on in each pod.')),
+          scheme: z._default(z.enum(['http', 'https']), 'http').check(z.describe('http, or https for a responder behind TLS in the pod.')),
           ...kubernetesConnectionShape(),
-        })
-        .optional()
-        .describe('Also check every running pod of this selector at its pod IP (listed anew for each challenge; needs `list` on pods).'),
-      enabled: z.boolean().default(true).describe('Check before telling the CA (only when urls or pods are given).'),
-      timeoutSeconds: z.number().int().min(1).max(600).default(60).describe('How long every URL has to answer the key authorization.'),
-    })
-    .default({ urls: [], enabled: true, timeoutSeconds: 60 })
-    .describe('Self-check: fetch the token through these URLs and tell the CA only when all of them answer it.'),
+        }))
+        .check(z.describe('Also check every running pod of this selector at its pod IP (listed anew for each challenge; needs `list` on pods).')),
+      enabled: z._default(z.boolean(), true).check(z.describe('Check before telling the CA (only when urls or pods are given).')),
+      timeoutSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(600)), 60).check(z.describe('How long every URL has to answer the key authorization.')),
+    }), { urls: [], enabled: true, timeoutSeconds: 60 })
+    .check(z.describe('Self-check: fetch the token through these URLs and tell the CA only when all of them answer it.')),
 }));
 
 /** The store-backed http-01 solver's own options, as validated. */
-export type TokenStoreSolverOptions = z.output<z.ZodObject<ReturnType<typeof tokenStoreSolverOptionsShape>>>;
+export type TokenStoreSolverOptions = z.output<z.ZodMiniObject<ReturnType<typeof tokenStoreSolverOptionsShape>>>;
 
 /**
  * The Kubernetes access a self-check needs: `list` on pods (through the connection of

@@ -9,8 +9,10 @@ import { configFile, loadCommandConfig } from '../runtime.js';
 export async function run(ctx: CommandContext): Promise<number> {
   const action = ctx.positionals[0] ?? 'check';
   if (action === 'schema') {
-    const [{ z }, { configSchema }] = await Promise.all([import('zod'), import('../../config/schema.js')]);
-    ctx.output.out(JSON.stringify(z.toJSONSchema(configSchema(), { io: 'input' }), null, 2));
+    // The same JSON Schema as docs/certpilot.schema.json. (A dynamic import of zod itself would keep
+    // every export of zod/mini in the bundle: esbuild cannot tree-shake a module imported whole.)
+    const { configJsonSchema } = await import('../../config/reference.js');
+    ctx.output.out(JSON.stringify(configJsonSchema(), null, 2));
     return EXIT.ok;
   }
   if (action !== 'check') throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown config action "${action}"`, { hint: 'Use `config check` or `config schema`.' });

@@ -1,5 +1,6 @@
 /** Options of the `kubernetes-secret` deployer: the certificate into one Secret, by server-side apply. */
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../zod-english.js';
 import { kubernetesConnectionShape } from '../../kubernetes/connection-options.js';
 
 /** What a Secret key holds. `fullbundle` is the full chain followed by the private key (the deck's). */
@@ -30,15 +31,13 @@ const secretKey = /^[-._a-zA-Z0-9]+$/;
 /** Builds the schema of `deployers.<name>` with `type: kubernetes-secret` (a new one per call; the plug-in definition builds its own on first use). */
 export const kubernetesSecretSchema = () => z.strictObject({
   ...kubernetesConnectionShape(),
-  secretName: z.string().max(253).regex(dns1123Subdomain, 'a DNS-1123 subdomain: lowercase letters, digits, "-" and "."').describe('Name of the Secret to create or update.'),
+  secretName: z.string().check(z.maxLength(253), z.regex(dns1123Subdomain, 'a DNS-1123 subdomain: lowercase letters, digits, "-" and "."'), z.describe('Name of the Secret to create or update.')),
   keys: z
-    .record(z.string().max(253).regex(secretKey, 'letters, digits, "-", "_" and "."'), z.enum(SECRET_CONTENTS))
-    .default({ ...DEFAULT_SECRET_KEYS })
-    .describe('Secret key → content (cert, chain, fullchain, key, fullbundle). Default: tls.crt, tls.key, cert.pem, fullchain.pem, privkey.pem, fullbundle.pem.'),
+    ._default(z.record(z.string().check(z.maxLength(253), z.regex(secretKey, 'letters, digits, "-", "_" and "."')), z.enum(SECRET_CONTENTS)), { ...DEFAULT_SECRET_KEYS })
+    .check(z.describe('Secret key → content (cert, chain, fullchain, key, fullbundle). Default: tls.crt, tls.key, cert.pem, fullchain.pem, privkey.pem, fullbundle.pem.')),
   bundle: z
-    .enum(SECRET_BUNDLE_ORDERS)
-    .default('cert-chain-key')
-    .describe('Order of every `fullbundle` key, as the files deployer\'s `bundle`: `cert-chain-key` (MongooseIM, the deck) or `key-cert-chain` (HAProxy, ejabberd, cert-manager `tls-combined.pem`).'),
-  labels: z.record(z.string(), z.string()).default({}).describe('Labels certpilot sets (and owns) on the Secret; labels others set are kept.'),
-  fieldManager: z.string().min(1).max(128).default('certpilot').describe('Server-side apply field manager certpilot writes under.'),
+    ._default(z.enum(SECRET_BUNDLE_ORDERS), 'cert-chain-key')
+    .check(z.describe('Order of every `fullbundle` key, as the files deployer\'s `bundle`: `cert-chain-key` (MongooseIM, the deck) or `key-cert-chain` (HAProxy, ejabberd, cert-manager `tls-combined.pem`).')),
+  labels: z._default(z.record(z.string(), z.string()), {}).check(z.describe('Labels certpilot sets (and owns) on the Secret; labels others set are kept.')),
+  fieldManager: z._default(z.string().check(z.minLength(1), z.maxLength(128)), 'certpilot').check(z.describe('Server-side apply field manager certpilot writes under.')),
 });

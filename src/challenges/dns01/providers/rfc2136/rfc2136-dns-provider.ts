@@ -14,7 +14,7 @@
 import { PromiseCache } from '../../../../promise-cache.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { CertpilotError, ConfigError } from '../../../../errors.js';
 import type { PluginDeps } from '../../../../plugins/plugin.js';
 import type { rfc2136Schema } from './schema.js';

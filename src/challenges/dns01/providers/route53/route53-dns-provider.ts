@@ -23,7 +23,7 @@ import {
   Route53Client,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import type { Clock } from '../../../../clock.js';
 import { CertpilotError } from '../../../../errors.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
