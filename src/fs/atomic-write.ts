@@ -22,6 +22,12 @@ export interface AtomicWriteOptions {
   faults?: WriteFaultHook;
   /** How steps name this file; defaults to the path. */
   label?: string;
+  /**
+   * `false`: the caller fsyncs the directory itself, once, after its last write into it and before
+   * anything relies on the file (a save writing five files into one folder pays one directory
+   * fsync, not five). Until then the new name may not survive a crash. Default `true`.
+   */
+  syncDir?: boolean;
 }
 
 /** Wraps a node:fs error as `ERR_STORAGE_IO`, keeping the code (`EACCES`, `ENOSPC`) in the message. */
@@ -122,7 +128,7 @@ export async function atomicWrite(file: string, data: string | Uint8Array, optio
   } finally {
     inFlight.delete(tmp);
   }
-  await fsyncDir(dirname(file), faults, dirname(label));
+  if (options.syncDir !== false) await fsyncDir(dirname(file), faults, dirname(label));
 }
 
 /** The temporary files this process's {@link atomicWrite} calls are writing right now. */
