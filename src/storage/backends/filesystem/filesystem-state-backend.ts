@@ -225,7 +225,12 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
             // The record first, so a crash never leaves a record without its key.
             const dir = join(this.stateDir, 'pending', k.name);
             await fs.rm(join(dir, 'order.json'), { force: true });
-            await fs.rm(dir, { recursive: true, force: true });
+            // Then the key and the folder by name (fs.rm's recursive walk tries rmdir, lists the
+            // folder and removes entry by entry); anything else left in it falls back to the walk.
+            await fs.rm(join(dir, 'privkey.pem'), { force: true });
+            await fs.rmdir(dir).catch(async (err: unknown) => {
+              if (!hasErrno(err, 'ENOENT')) await fs.rm(dir, { recursive: true, force: true });
+            });
             return;
           }
         case 'account': {
