@@ -4,7 +4,7 @@
  * content survives a crash once the call returns.
  */
 import { randomBytes } from 'node:crypto';
-import { close, constants, fchmod, fsync, open, promises as fs, writeFile } from 'node:fs';
+import { accessSync, close, constants, fchmod, fsync, open, promises as fs, writeFile } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CertpilotError } from '../errors.js';
 
@@ -94,7 +94,9 @@ export async function fsyncDir(dir: string, faults?: WriteFaultHook, label = dir
 /** Creates `dir` (and missing parents) with mode 0700 and makes the new entries durable. */
 export async function ensureDir(dir: string, faults?: WriteFaultHook, label = dir): Promise<void> {
   try {
-    await fs.access(dir);
+    // Synchronous like the layout's reads: one local metadata call inline (~10 µs) against a
+    // promise through the thread pool; an issuance checks ~12 directories (bench/findings.md).
+    accessSync(dir);
     return;
   } catch {
     // Fall through and create it.
