@@ -184,7 +184,9 @@ export class CertbotLayout {
     const versionDir = join(this.liveRoot, versionName);
     await ensureDir(this.liveRoot, faults, 'live');
     try {
-      await fs.rm(versionDir, { recursive: true, force: true });
+      // A leftover of an interrupted save of this number is rebuilt from scratch (looked up first:
+      // fs.rm's recursive walk costs a promise round trip even for nothing).
+      if (await exists(versionDir)) await fs.rm(versionDir, { recursive: true, force: true });
       await faults?.(`mkdir live/${versionName}`);
       await fs.mkdir(versionDir, { mode: 0o700 });
       for (const f of PEM_FILES) {
@@ -212,7 +214,7 @@ export class CertbotLayout {
         await fs.rename(link, aside);
         this.logger.info({ name: safe }, 'storage: replacing the certbot live directory with a versioned link');
       }
-      await fs.rm(tmpLink, { force: true });
+      if (await exists(tmpLink)) await fs.rm(tmpLink, { force: true });
       await faults?.(`symlink live/.${safe}.link.tmp`);
       await fs.symlink(versionName, tmpLink);
       await faults?.(`rename live/${safe}`);

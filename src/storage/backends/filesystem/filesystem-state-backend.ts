@@ -224,10 +224,10 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
           {
             // The record first, so a crash never leaves a record without its key.
             const dir = join(this.stateDir, 'pending', k.name);
-            await fs.rm(join(dir, 'order.json'), { force: true });
+            await unlinkIfPresent(join(dir, 'order.json'));
             // Then the key and the folder by name (fs.rm's recursive walk tries rmdir, lists the
             // folder and removes entry by entry); anything else left in it falls back to the walk.
-            await fs.rm(join(dir, 'privkey.pem'), { force: true });
+            await unlinkIfPresent(join(dir, 'privkey.pem'));
             await fs.rmdir(dir).catch(async (err: unknown) => {
               if (!hasErrno(err, 'ENOENT')) await fs.rm(dir, { recursive: true, force: true });
             });
@@ -409,4 +409,11 @@ async function holdsPrivately(file: string, text: string): Promise<boolean> {
     throw ioError(`reading ${file}`, err);
   }
   return (await readOrUndefined(file)) === text;
+}
+
+/** Removes the file `file`; nothing when it is absent (fs.rm with `force` lstats it first, through the thread pool). */
+async function unlinkIfPresent(file: string): Promise<void> {
+  await fs.unlink(file).catch((err: unknown) => {
+    if (!hasErrno(err, 'ENOENT')) throw err;
+  });
 }
