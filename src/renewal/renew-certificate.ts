@@ -273,9 +273,9 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
     const result = await issueAndSave(spec, stored, state, pending, decision.reason ?? 'forced', ctx, options, log);
-    if (result.outcome !== 'issued' && result.outcome !== 'renewed') return result;
+    if ((result.outcome !== 'issued' && result.outcome !== 'renewed') || spec.deploy.length === 0) return result;
     const saved = await ctx.store.load(spec.name);
-    if (!saved || spec.deploy.length === 0) return result;
+    if (!saved) return result;
     const deploy = await deployStage(spec, saved, await ctx.store.loadState(spec.name), ctx, options, log);
     return lostDuring(spec.name, lock, result) ?? interruptedDeploy(result, deploy, options.signal) ?? { ...result, deploy };
   } catch (err) {

@@ -197,6 +197,9 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
    * certpilot wrote (certbot's own archive has none: those are whole). Best effort, after the switch.
    */
   private async sweepPartial(safe: string, live: number, present: number[]): Promise<void> {
+    const earlier = present.filter((n) => n !== live && n !== 0);
+    // A first save has nothing to sweep (the live version is never swept: it was just written whole).
+    if (earlier.length === 0) return;
     const entries = new Map<number, StateValue | undefined>();
     for (const n of new Set([...present, live])) entries.set(n, (await this.backend.get(stateKeys.version(safe, n)).catch(() => undefined))?.value);
     // certbot's versions (imported) have no meta.json and come before every version certpilot wrote.

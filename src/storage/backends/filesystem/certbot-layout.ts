@@ -172,8 +172,11 @@ export class CertbotLayout {
     for (const f of VERSION_FILES) {
       const text = value[f.field];
       if (text === undefined) continue;
-      await atomicWrite(join(archiveDir, `${f.base}${n}.${f.ext}`), text, { mode: f.mode, faults: this.faults, label: `archive/${safe}/${f.base}${n}.${f.ext}` });
+      await atomicWrite(join(archiveDir, `${f.base}${n}.${f.ext}`), text, { mode: f.mode, faults: this.faults, label: `archive/${safe}/${f.base}${n}.${f.ext}`, syncDir: false });
     }
+    // One fsync of the folder makes all five names durable (each file's content was fsynced before
+    // its rename), before the switch can point at them: four directory fsyncs a save fewer.
+    await fsyncDir(archiveDir, this.faults, `archive/${safe}`);
   }
 
   /** Makes version `n` live by one rename (see the module comment). */
@@ -183,7 +186,9 @@ export class CertbotLayout {
     const versionDir = join(this.liveRoot, versionName);
     await ensureDir(this.liveRoot, faults, 'live');
     try {
-      await fs.rm(versionDir, { recursive: true, force: true });
+      // A leftover of an interrupted save of this number is rebuilt from scratch (looked up first:
+      // fs.rm's recursive walk costs a promise round trip even for nothing).
+      if (await exists(versionDir)) await fs.rm(versionDir, { recursive: true, force: true });
       await faults?.(`mkdir live/${versionName}`);
       await fs.mkdir(versionDir, { mode: 0o700 });
       for (const f of PEM_FILES) {
@@ -199,8 +204,10 @@ export class CertbotLayout {
 
     const link = join(this.liveRoot, safe);
     const tmpLink = join(this.liveRoot, `.${safe}.link.tmp`);
+    let replaced: string | undefined;
     try {
       const current = await lstatOrUndefined(link);
+      if (current?.isSymbolicLink()) replaced = readlinkSync(link);
       if (current?.isDirectory()) {
         // A certbot directory cannot be replaced by rename(2); set it aside, then switch at once.
         const aside = join(this.liveRoot, `.${safe}.legacy`);
@@ -209,7 +216,7 @@ export class CertbotLayout {
         await fs.rename(link, aside);
         this.logger.info({ name: safe }, 'storage: replacing the certbot live directory with a versioned link');
       }
-      await fs.rm(tmpLink, { force: true });
+      if (await exists(tmpLink)) await fs.rm(tmpLink, { force: true });
       await faults?.(`symlink live/.${safe}.link.tmp`);
       await fs.symlink(versionName, tmpLink);
       await faults?.(`rename live/${safe}`);
@@ -219,14 +226,17 @@ export class CertbotLayout {
       throw ioError(`switching live/${safe} to version ${n}`, err);
     }
     await fsyncDir(this.liveRoot, faults, 'live');
-    await this.removeStaleLiveEntries(safe, versionName);
+    await this.removeStaleLiveEntries(safe, versionName, await this.staleCandidates(safe, n, replaced));
     return versionName;
   }
 
   /** Removes every file of version `n` (which must not be live), best effort. */
   async removeVersion(safe: string, n: number): Promise<void> {
     const archiveDir = join(this.stateDir, 'archive', safe);
-    const targets = [...VERSION_FILES.map((f) => join(archiveDir, `${f.base}${n}.${f.ext}`)), join(this.liveRoot, `.${safe}.v${n}`), join(this.liveRoot, `.${safe}.link.tmp`)];
+    // The version's live directory before its archive files: a crash in between leaves archive
+    // files, which the next listing of the name finds (and removes again), never a directory of
+    // links that only a listing of all of live/ could find (saves do not list live/).
+    const targets = [join(this.liveRoot, `.${safe}.v${n}`), join(this.liveRoot, `.${safe}.link.tmp`), ...VERSION_FILES.map((f) => join(archiveDir, `${f.base}${n}.${f.ext}`))];
     for (const target of targets) {
       await fs.rm(target, { recursive: true, force: true }).catch((err: unknown) =>
         this.logger.warn({ name: safe, target, code: (err as NodeJS.ErrnoException).code }, 'storage: could not remove a leftover of a failed save'),
@@ -268,28 +278,57 @@ export class CertbotLayout {
     return [...found].sort((a, b) => a - b);
   }
 
+  /**
+   * Whether `safe` has a live set, and its version numbers, from its own entries alone: the
+   * archive folder, the live link, and version directories above the highest number found (a save
+   * that failed after building its directory) probed one by one. live/ itself is never listed, so a
+   * save or a prune costs the same with 2 certificates or 2000 (a listing per save made issuing
+   * 1000 certificates quadratic). A version directory below that number without archive files is
+   * not found here (removeVersion removes the directory before the files, so none is left by a
+   * crash); {@link liveListing} still sees it, and a switch over it rebuilds it from scratch.
+   */
+  async ownVersions(safe: string): Promise<{ live: boolean; versions: number[] }> {
+    const found = new Set<number>();
+    for (const entry of await readdirOrEmpty(join(this.stateDir, 'archive', safe))) {
+      const m = ARCHIVE_ENTRY.exec(entry)?.[1];
+      if (m !== undefined) found.add(Number(m));
+    }
+    const live = await this.locateLive(safe);
+    if (live !== undefined && (live.kind === 'versioned' || live.version === 0)) found.add(live.version);
+    for (let next = Math.max(0, ...found) + 1; await exists(join(this.liveRoot, `.${safe}.v${next}`)); next++) found.add(next);
+    return { live: live !== undefined, versions: [...found].sort((a, b) => a - b) };
+  }
+
+  /**
+   * The entries of live/ a switch to version `n` may leave stale, without listing live/: the
+   * directory the link pointed at before, the directories of the other versions in the archive,
+   * a set-aside certbot directory and a temporary link. (The directory of a save that failed after
+   * building it, with no archive files, is found by the save's listing and removed with that
+   * partial version: `StateStore.sweepPartial`.)
+   */
+  private async staleCandidates(safe: string, n: number, replaced: string | undefined): Promise<string[]> {
+    const names = new Set<string>([`.${safe}.legacy`, `.${safe}.link.tmp`]);
+    if (replaced !== undefined && !replaced.includes('/')) names.add(replaced);
+    for (const v of (await this.ownVersions(safe)).versions) if (v !== n) names.add(`.${safe}.v${v}`);
+    return [...names];
+  }
+
   /** Names with a live set (a link, a certbot directory, or one set aside mid-migration). */
   async liveNames(): Promise<string[]> {
     return (await this.liveListing()).names;
   }
 
   /**
-   * {@link liveNames}, and the version directories of live/ by name (for {@link versionNumbers}), from one readdir.
-   * With `only`, the entries of that one name alone (the names are matched only after a cheap
-   * prefix test: every save lists its own name, and matching 2000 entries per save made issuing
-   * 1000 certificates quadratic).
+   * {@link liveNames}, and the version directories of live/ by name (for {@link versionNumbers}), from one readdir
+   * (for every certificate at once; one certificate's entries come from {@link ownVersions}).
    */
-  async liveListing(only?: string): Promise<{ names: string[]; versionDirs: Map<string, number[]> }> {
+  async liveListing(): Promise<{ names: string[]; versionDirs: Map<string, number[]> }> {
     let entries: Dirent[];
     try {
       entries = await fs.readdir(this.liveRoot, { withFileTypes: true });
     } catch (err) {
       if (hasErrno(err, 'ENOENT')) return { names: [], versionDirs: new Map() };
       throw ioError('listing live/', err);
-    }
-    if (only !== undefined) {
-      const dotted = `.${only}.`;
-      entries = entries.filter((d) => d.name === only || d.name.startsWith(dotted));
     }
     const names = new Set<string>();
     for (const dirent of entries) {
@@ -325,10 +364,15 @@ export class CertbotLayout {
     }
   }
 
-  /** After a switch: removes older version directories, a set-aside certbot directory and temp links. */
-  private async removeStaleLiveEntries(safe: string, keep: string): Promise<void> {
+  /**
+   * After a switch: removes older version directories, a set-aside certbot directory and temp
+   * links: those of `candidates` that exist (a switch names them), or every one a listing of live/
+   * finds (removing a live set).
+   */
+  private async removeStaleLiveEntries(safe: string, keep: string, candidates?: readonly string[]): Promise<void> {
     const mine = new RegExp(`^\\.${escapeRegExp(safe)}\\.(?:v\\d+|legacy|link\\.tmp)$`);
-    for (const entry of await readdirOrEmpty(this.liveRoot)) {
+    const entries = candidates === undefined ? await readdirOrEmpty(this.liveRoot) : await filterAsync(candidates, (c) => exists(join(this.liveRoot, c)));
+    for (const entry of entries) {
       if (entry === keep || !mine.test(entry)) continue;
       try {
         await this.faults?.(`cleanup live/${entry}`);
@@ -369,6 +413,12 @@ export async function readIfPresent(file: string): Promise<string | undefined> {
     // Any other failure (EACCES, ENOTDIR…) is reported by the read, the same way as without the stat.
   }
   return present ? readOrUndefined(file) : undefined;
+}
+
+async function filterAsync<T>(items: readonly T[], keep: (item: T) => Promise<boolean>): Promise<T[]> {
+  const kept: T[] = [];
+  for (const item of items) if (await keep(item)) kept.push(item);
+  return kept;
 }
 
 async function exists(file: string): Promise<boolean> {

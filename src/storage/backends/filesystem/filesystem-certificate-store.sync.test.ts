@@ -34,3 +34,29 @@ test('a save fsyncs every file and directory of the new version before the live 
   const switchAt = events.filter((e) => e.kind === 'rename' && e.to === join(live, 'site.example')).pop()?.at ?? Infinity;
   assert.ok(events.some((e) => e.kind === 'fsync' && e.path === live && e.at > switchAt), 'live/ is fsynced after the switch');
 });
+
+test('a pending order is durable before finalize, and the checkpoint after finalize writes only the record', { timeout: 120_000 }, async (t) => {
+  if (!straceAvailable()) {
+    if (process.env.CERTPILOT_REQUIRE_SERVERS === '1') throw new Error('strace is missing (Debian package strace; scripts/setup.sh installs it)');
+    process.stderr.write(`\n!!! SKIPPED ${t.name}: strace is missing\n`);
+    t.skip('strace is missing');
+    return;
+  }
+  const dir = await tempDir('certpilot-sync-');
+  const stateDir = join(dir, 'state');
+  const keyFile = join(dir, 'key.pem');
+  writeFileSync(keyFile, makeTestBundle({ domains: ['site.example'] }).privateKeyPem, { mode: 0o600 });
+  const { events } = traceSyncs(CHILD, JSON.stringify({ kind: 'pending', stateDir, keyFile, killAt: -1 }));
+  const pendingDir = join(stateDir, 'pending', 'site.example');
+  const order = join(pendingDir, 'order.json');
+  const key = join(pendingDir, 'privkey.pem');
+  // Before the first marker (finalize may follow): key and record fsynced and renamed into place,
+  // the order's folder and pending/ (which gained it) fsynced after.
+  assert.deepEqual(durableBeforeSwitch(events, join(stateDir, 'marker1'), [key, order], [pendingDir, join(stateDir, 'pending')]), []);
+  // Before the second: the new record is durable too.
+  const upTo2 = durableBeforeSwitch(events, join(stateDir, 'marker2'), [order], [pendingDir]);
+  assert.deepEqual(upTo2, []);
+  const marker1 = events.find((e) => e.kind === 'rename' && e.to === join(stateDir, 'marker1'))?.at ?? Infinity;
+  const renamesAfter = events.filter((e): e is Extract<typeof e, { kind: 'rename' }> => e.kind === 'rename' && e.at > marker1 && e.to.startsWith(`${pendingDir}/`)).map((e) => e.to);
+  assert.deepEqual(renamesAfter, [order], 'the checkpoint after finalize rewrites the record, not the unchanged key');
+});

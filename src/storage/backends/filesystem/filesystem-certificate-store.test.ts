@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { lstatSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -310,6 +310,48 @@ describe('FilesystemCertificateStore layout', () => {
     rmSync(join(stateDir, 'live', 'example.org'));
     symlinkSync('.example.org.v2', join(stateDir, 'live', 'example.org'));
     assert.deepEqual((await backend.get('certificates/example.org/live'))?.value, { version: '2' });
+  });
+
+  it('writes a pending order\'s key once, but again when it differs or is no longer 0600', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    const keyFile = join(stateDir, 'pending', 'example.org', 'privkey.pem');
+    const key = makeTestBundle({ domains: ['example.org'] }).privateKeyPem;
+    const order = { orderUrl: 'https://ca.test/order/9', directoryUrl: 'https://ca.test/dir', accountUrl: 'https://ca.test/acct/1', domains: ['example.org'], keyType: 'ec-p256' as const, privateKeyPem: key, createdAt: '2026-01-01T00:00:00.000Z' };
+    await store.savePendingOrder('example.org', order);
+    const inode = statSync(keyFile).ino;
+    // The checkpoint after finalize: same key, a certificate URL.
+    await store.savePendingOrder('example.org', { ...order, certificateUrl: 'https://ca.test/cert/9' });
+    assert.equal(statSync(keyFile).ino, inode, 'the same key is not written again');
+    assert.equal((await store.loadPendingOrder('example.org'))?.certificateUrl, 'https://ca.test/cert/9');
+    // Someone widened its mode: written again, 0600.
+    chmodSync(keyFile, 0o644);
+    await store.savePendingOrder('example.org', order);
+    assert.equal(mode(keyFile), 0o600);
+    // A new order with a new key: the new key is what loads.
+    const other = makeTestBundle({ domains: ['example.org'] }).privateKeyPem;
+    await store.savePendingOrder('example.org', { ...order, orderUrl: 'https://ca.test/order/10', privateKeyPem: other });
+    assert.deepEqual(await store.loadPendingOrder('example.org'), { ...order, orderUrl: 'https://ca.test/order/10', privateKeyPem: other });
+    assert.equal(mode(keyFile), 0o600);
+  });
+
+  it('a save removes the version directories it replaces without listing live/, and finds one a failed save left above', async () => {
+    const stateDir = freshDir();
+    const store = new FilesystemCertificateStore({ stateDir });
+    const live = join(stateDir, 'live');
+    await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
+    await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
+    assert.deepEqual(readdirSync(live).filter((e) => e.includes('example.org')).sort(), ['.example.org.v2', 'example.org']);
+    // A save of version 3 that died after building its directory and before writing its archive
+    // files (or whose archive files a cleanup removed): the next save must not reuse number 3's
+    // directory blindly, and no stale directory may stay once a later version is live.
+    mkdirSync(join(live, '.example.org.v3'));
+    symlinkSync('../../archive/example.org/cert3.pem', join(live, '.example.org.v3', 'cert.pem'));
+    mkdirSync(join(live, '.example.org.legacy'));
+    const saved = await store.save('example.org', makeTestBundle({ domains: ['example.org'] }));
+    assert.equal(saved.version, 4, 'the leftover directory\'s number is skipped');
+    assert.deepEqual(readdirSync(live).filter((e) => e.includes('example.org')).sort(), ['.example.org.v4', 'example.org']);
+    assert.equal(readlinkSync(join(live, 'example.org')), '.example.org.v4');
   });
 });
 

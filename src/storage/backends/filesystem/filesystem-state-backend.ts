@@ -21,7 +21,7 @@
  * Capabilities: {@link LocalPaths} (`live/<name>/…`), {@link WritableProbe} (disk-probe.ts) and
  * {@link SetAside} (an unreadable state file is renamed to `<file>.corrupt-<time>`, never deleted).
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import { silentLogger, type Logger } from '../../../logger.js';
@@ -173,7 +173,14 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
           await ensureDir(join(this.stateDir, 'pending'), faults, 'pending');
           await ensureDir(dir, faults, `pending/${k.name}`);
           await this.layout.removeTmpFiles(dir, `pending/${k.name}`);
-          await atomicWrite(join(dir, 'privkey.pem'), this.field(key, value, 'privkey.pem'), { mode: 0o600, faults, label: `pending/${k.name}/privkey.pem` });
+          // The checkpoint after finalize carries the key the first one wrote: a key already there
+          // with the same bytes was made durable by that write (its content fsynced before its
+          // rename, the folder after), so it is not written again. A different key (a new order)
+          // is written, and durable, before the record that names its order.
+          const privateKey = this.field(key, value, 'privkey.pem');
+          if (!(await holdsPrivately(join(dir, 'privkey.pem'), privateKey))) {
+            await atomicWrite(join(dir, 'privkey.pem'), privateKey, { mode: 0o600, faults, label: `pending/${k.name}/privkey.pem` });
+          }
           await atomicWrite(join(dir, 'order.json'), this.field(key, value, 'order.json'), { mode: 0o600, faults, label: `pending/${k.name}/order.json` });
           return contentVersion(value);
         }
@@ -217,8 +224,13 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
           {
             // The record first, so a crash never leaves a record without its key.
             const dir = join(this.stateDir, 'pending', k.name);
-            await fs.rm(join(dir, 'order.json'), { force: true });
-            await fs.rm(dir, { recursive: true, force: true });
+            await unlinkIfPresent(join(dir, 'order.json'));
+            // Then the key and the folder by name (fs.rm's recursive walk tries rmdir, lists the
+            // folder and removes entry by entry); anything else left in it falls back to the walk.
+            await unlinkIfPresent(join(dir, 'privkey.pem'));
+            await fs.rmdir(dir).catch(async (err: unknown) => {
+              if (!hasErrno(err, 'ENOENT')) await fs.rm(dir, { recursive: true, force: true });
+            });
             return;
           }
         case 'account': {
@@ -245,9 +257,13 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     }
     if ('certificates/'.startsWith(prefix) || prefix.startsWith('certificates/')) {
       const only = /^certificates\/([^/]+)\//.exec(prefix)?.[1];
+      if (only !== undefined) {
+        if (unsafeNameReason(only) === undefined) keys.push(...(await this.listOne(only, prefix)));
+        return keys.filter((k) => k.startsWith(prefix)).sort();
+      }
       // One readdir each of live/, renewal-state/ and pending/ for every name: per-name listings of
       // those folders made listing 1000 certificates quadratic.
-      const listing = await this.layout.liveListing(only);
+      const listing = await this.layout.liveListing();
       const live = new Set(listing.names);
       const names = new Set<string>(only !== undefined ? [only] : [...live, ...(await this.layout.archiveNames())]);
       // Listing one certificate (every save does) reads its own files only.
@@ -271,6 +287,24 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
       }
     }
     return keys.filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  /**
+   * The keys of one certificate under `prefix`, from its own entries alone: live/ is never listed
+   * (every save and every prune lists its own versions; reading a live/ of 2000 entries each time
+   * made issuing 1000 certificates quadratic), and the renewal state and pending order are looked
+   * at only when the prefix asks for them.
+   */
+  private async listOne(name: string, prefix: string): Promise<string[]> {
+    const base = `certificates/${name}`;
+    const wants = (key: string): boolean => key.startsWith(prefix) || prefix.startsWith(`${key}/`);
+    const keys: string[] = [];
+    const own = await this.layout.ownVersions(name);
+    if (own.live) keys.push(`${base}/live`);
+    for (const n of own.versions) keys.push(`${base}/versions/${n}`);
+    if (wants(`${base}/renewal-state`) && (await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
+    if (wants(`${base}/pending-order`) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
+    return keys;
   }
 
   async setAside(key: string): Promise<{ from: string; to: string } | undefined> {
@@ -365,4 +399,26 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     const extra = Object.keys(value).filter((f) => !allowed.has(f));
     if (extra.length > 0) throw new CertpilotError('ERR_INTERNAL', `storage: writing ${key} refused: no file for ${extra.join(', ')}`);
   }
+}
+
+/**
+ * True when `file` is a regular file readable by its owner alone that holds exactly `text`
+ * (a key written earlier need not be written again); false when absent or different.
+ */
+async function holdsPrivately(file: string, text: string): Promise<boolean> {
+  try {
+    const stat = lstatSync(file);
+    if (!stat.isFile() || (stat.mode & 0o077) !== 0) return false;
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return false;
+    throw ioError(`reading ${file}`, err);
+  }
+  return (await readOrUndefined(file)) === text;
+}
+
+/** Removes the file `file`; nothing when it is absent (fs.rm with `force` lstats it first, through the thread pool). */
+async function unlinkIfPresent(file: string): Promise<void> {
+  await fs.unlink(file).catch((err: unknown) => {
+    if (!hasErrno(err, 'ENOENT')) throw err;
+  });
 }
