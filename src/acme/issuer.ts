@@ -182,7 +182,12 @@ export class Issuer implements CertificateIssuer {
 
   /** Solves every pending authorization in parallel; deactivates the rest if any fails. */
   private async authorize(urls: readonly string[], solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
-    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, solvers, signal)));
+    // Every challenge is presented (and its record seen where the solver waits) before any is
+    // answered: a wildcard and its base share one `_acme-challenge` TXT set, and a CA behind a caching
+    // resolver that looks it up after the first answer would keep the set without the second value
+    // ("Correct value not found": seen with Pebble behind a forwarding BIND on a loaded machine).
+    const gate = arrivals(urls.length);
+    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, solvers, signal, gate)));
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 0) return;
     await Promise.allSettled(
@@ -247,7 +252,25 @@ export class Issuer implements CertificateIssuer {
     }
   }
 
-  private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
+  private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, gate: Arrivals): Promise<void> {
+    // Arrives exactly once on every path: after presenting, or on the way out without answering.
+    let arrived = false;
+    const arrive = (): void => {
+      if (!arrived) gate.arrive();
+      arrived = true;
+    };
+    try {
+      await this.answerAuthorization(url, solvers, signal, async () => {
+        arrive();
+        await gate.all;
+      });
+    } finally {
+      arrive();
+    }
+  }
+
+  /** One authorization: its solver presents, then (once `presented` resolves) the challenge is answered and polled; clean-up always. */
+  private async answerAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, presented: () => Promise<void>): Promise<void> {
     const authz = await this.client.getAuthorization(url, { signal });
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
@@ -272,6 +295,7 @@ export class Issuer implements CertificateIssuer {
       await solver.present(pending, { signal });
       if (isChallengeWaiter(solver)) await solver.wait(pending, { signal });
       this.logger.debug({ identifier: name, type: solver.type }, 'challenge presented');
+      await presented();
       await this.client.respondToChallenge(challenge.url, { signal });
       const final = await this.client.pollAuthorization(url, { signal });
       if (final.status !== 'valid') {
@@ -289,6 +313,26 @@ export class Issuer implements CertificateIssuer {
       }
     }
   }
+}
+
+/** A count-down of `n` arrivals; `all` resolves at the last. */
+interface Arrivals {
+  arrive(): void;
+  readonly all: Promise<void>;
+}
+
+function arrivals(n: number): Arrivals {
+  let left = n;
+  let open!: () => void;
+  const all = new Promise<void>((resolve) => (open = resolve));
+  if (left <= 0) open();
+  return {
+    arrive: () => {
+      left -= 1;
+      if (left === 0) open();
+    },
+    all,
+  };
 }
 
 /**

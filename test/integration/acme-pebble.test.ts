@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { openAccount, rolloverAccountKey, type AccountOptions } from '../../src/acme/account.js';
 import { AcmeClient } from '../../src/acme/acme-client.js';
 import { parseCertificate } from '../../src/acme/certificate.js';
 import { generatePrivateKey, importPrivateKey } from '../../src/acme/csr.js';
 import { Issuer, type IssuedCertificate, type IssueRequest } from '../../src/acme/issuer.js';
 import type { ChallengeSolver } from '../../src/challenges/challenge-solver.js';
+import type { DnsProvider } from '../../src/challenges/dns01/dns-provider.js';
 import { Dns01Solver } from '../../src/challenges/dns01/dns01-solver.js';
 import { StandaloneHttp01Solver } from '../../src/challenges/http01/solvers/standalone/standalone-solver.js';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
@@ -73,6 +75,35 @@ describe('ACME against Pebble 2.4', { timeout: 180_000 }, () => {
     resolver.setServers([`127.0.0.1:${pebble.dnsPort}`]);
     const left = await resolver.resolveTxt('_acme-challenge.wild.test').catch(() => []);
     assert.deepEqual(left, [], 'cleanup removed the challenge values');
+    client.close();
+  });
+
+  test('every challenge of an order is presented before any is answered: a CA behind a caching resolver sees the whole TXT set', async (t) => {
+    if (!requirePebble(t, '2.4') || !pebble || !ca) return;
+    const proxy = ca;
+    const client = await newClient(proxy);
+    const inner = new ChalltestsrvDnsProvider(pebble.challtestsrvUrl);
+    // The second value of the shared `_acme-challenge` set lands late (a slow DNS API): no challenge
+    // may be answered before it is there, or a resolver that cached the set after the first answer
+    // keeps it without this value (seen as "Correct value not found" behind a forwarding BIND).
+    const landed: number[] = [];
+    let calls = 0;
+    const slow: DnsProvider = {
+      addTxtRecord: async (record, options) => {
+        if (calls++ === 1) await delay(1500);
+        await inner.addTxtRecord(record, options);
+        landed.push(proxy.requests.log.length);
+      },
+      removeTxtRecord: (record, options) => inner.removeTxtRecord(record, options),
+    };
+    const from = proxy.requests.log.length;
+    const issued = await issuerWith(client, new Dns01Solver({ provider: slow })).issue({ identifiers: [{ type: 'dns', value: '*.gate.test' }, { type: 'dns', value: 'gate.test' }], keyType: 'ec-p256' });
+    assert.deepEqual(parseCertificate(issued.certPem).dnsNames.sort(), ['*.gate.test', 'gate.test']);
+    // An answer is a challenge POST with a payload (`{}`); a poll is a POST-as-GET.
+    const answers = proxy.requests.log.flatMap((e, i) => (i >= from && e.kind === 'POST /chalZ' && e.jws?.payload !== undefined ? [i] : []));
+    assert.equal(landed.length, 2, 'both values added');
+    assert.ok(answers.length >= 2, `both challenges answered (${answers.length})`);
+    assert.ok(Math.min(...answers) >= Math.max(...landed), `first answer at request ${Math.min(...answers)}, last value landed after request ${Math.max(...landed)}`);
     client.close();
   });
 
