@@ -41,7 +41,7 @@ import {
   type WriteOptions,
 } from '../../state-backend.js';
 import { parseKey } from '../../state-keys.js';
-import { CertbotLayout, readdirOrEmpty, readIfPresent, readOrUndefined } from './certbot-layout.js';
+import { CertbotLayout, presentOrThrow, readdirOrEmpty, readIfPresent, readOrUndefined, under } from './certbot-layout.js';
 import { probeDisk } from './disk-probe.js';
 
 export type { WriteFaultHook } from '../../../fs/atomic-write.js';
@@ -281,8 +281,9 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         const base = `certificates/${name}`;
         if (live.has(name)) keys.push(`${base}/live`);
         for (const n of await this.layout.versionNumbers(name, listing.versionDirs)) keys.push(`${base}/versions/${n}`);
-        // Listed is not enough: a state is present when it reads (as get() does).
-        if (stateFiles.has(`${name}.json`) && (await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
+        // Listed is not enough: a state is present when it is still there (not removed since the
+        // readdir), as get() finds it; a stat, not a read (status then reads each one again).
+        if (stateFiles.has(`${name}.json`) && presentOrThrow(under(under(this.stateDir, 'renewal-state'), `${name}.json`))) keys.push(`${base}/renewal-state`);
         if (pending.has(name) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
       }
     }
@@ -322,14 +323,15 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
   /** The files of a value kept as plain files: field → path; the first one decides presence. */
   private filesOf(key: string): [string, string][] {
     const k = parseKey(key);
+    // Names are safe names (parseKey checks them): no `path.join` needed (see `under`).
     if (k.kind === 'account') {
-      const dir = join(this.stateDir, 'accounts', k.folder);
-      return [['account.json', join(dir, 'account.json')], ['private_key.pem', join(dir, 'private_key.pem')], ['private_key.next.pem', join(dir, 'private_key.next.pem')]];
+      const dir = under(under(this.stateDir, 'accounts'), k.folder);
+      return [['account.json', `${dir}/account.json`], ['private_key.pem', `${dir}/private_key.pem`], ['private_key.next.pem', `${dir}/private_key.next.pem`]];
     }
-    if (k.kind === 'certificate' && k.part === 'renewal-state') return [['state.json', join(this.stateDir, 'renewal-state', `${k.name}.json`)]];
+    if (k.kind === 'certificate' && k.part === 'renewal-state') return [['state.json', under(under(this.stateDir, 'renewal-state'), `${k.name}.json`)]];
     if (k.kind === 'certificate' && k.part === 'pending-order') {
-      const dir = join(this.stateDir, 'pending', k.name);
-      return [['order.json', join(dir, 'order.json')], ['privkey.pem', join(dir, 'privkey.pem')]];
+      const dir = under(under(this.stateDir, 'pending'), k.name);
+      return [['order.json', `${dir}/order.json`], ['privkey.pem', `${dir}/privkey.pem`]];
     }
     return [];
   }
