@@ -34,6 +34,15 @@ if (argv.length === 1 && argv[0] === '--version') {
   // this flag is read each time V8 would grow the space, so setting it now takes effect
   // (bundle-startup.test.ts checks that on the running Node).
   setFlagsFromString('--semi-space-growth-factor=1');
+  // A reader that went away (`certpilot status | head`, a closed log pipe) ends the output, not the
+  // run: renewals in progress finish and the exit code still says how they went. Without this,
+  // Node raises the EPIPE as an unhandled 'error' event and the run dies mid-way with a stack
+  // trace; after it, writes to the closed stream are dropped (it is destroyed).
+  const onOutputError = (err: NodeJS.ErrnoException): void => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   const controller = new AbortController();
   // Every request, poll and sleep of every certificate renewed at once listens on this one signal
   // (each removes its listener when it ends): more than ten at once is the design, not a leak, so

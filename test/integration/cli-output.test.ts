@@ -4,14 +4,16 @@
 // refuses a missing state directory, errors that name their cause (the DNS server's REFUSED for every
 // name with every missing grant, the API server's URL, a full volume while taking the lock), the
 // standalone listener closed before the deployers run, each log line naming its deployer once, and
-// no MaxListenersExceededWarning with more than ten orders at once.
+// no MaxListenersExceededWarning with more than ten orders at once, and a closed output pipe
+// (`certpilot … | head`) that ends the output, not the run.
 import assert from 'node:assert/strict';
-import { readFile, statfs, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { access, readFile, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { namedBinary, rfc2136Solver, startBind, writeTsigSecret } from '../harness/bind.js';
-import { runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
+import { cliPath, runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
 import { freePort } from '../harness/ports.js';
 import { requirePebble, requireServer, smallTmpfs } from '../harness/servers.js';
@@ -158,6 +160,39 @@ test('a 100 % full state volume while taking the lock is ERR_STORAGE_FULL, not a
   assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /^failed +full: ERR_STORAGE_FULL: file-locker: creating \S+ failed: ENOSPC \(the volume is full\)/m);
   assert.doesNotMatch(run.stdout + run.stderr, /ERR_STORAGE_IO|may write it/);
+});
+
+/** Runs the CLI with its standard output's reader gone before it writes a byte (`certpilot … | head`). */
+async function runWithStdoutClosed(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' } });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { code, stderr };
+}
+
+test('a reader that goes away (certpilot … | head) ends the output, not the run: certificates issued, exit code of the run, no EPIPE trace', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const s = await startCliScenario(t, {
+    pebble: { version: '2.4', noSleep: true },
+    certificates: [
+      { name: 'one', domains: ['one.pipe.test'] },
+      { name: 'two', domains: ['two.pipe.test'] },
+    ],
+  });
+  const issue = await runWithStdoutClosed(['issue', '--config', s.config]);
+  assert.doesNotMatch(issue.stderr, /EPIPE|Unhandled 'error' event/, issue.stderr);
+  assert.equal(issue.code, 0, issue.stderr);
+  for (const name of ['one', 'two']) await access(join(s.stateDir, 'live', name, 'fullchain.pem'));
+  const status = await runWithStdoutClosed(['status', '--config', s.config]);
+  assert.doesNotMatch(status.stderr, /EPIPE|Unhandled 'error' event/, status.stderr);
+  assert.equal(status.code, 0, status.stderr);
+  // A failing run still says so by its exit code: a certificate whose file is damaged.
+  await writeFile(join(s.stateDir, 'archive', 'two', 'privkey1.pem'), '');
+  const damaged = await runWithStdoutClosed(['status', '--json', '--config', s.config]);
+  assert.doesNotMatch(damaged.stderr, /EPIPE|Unhandled 'error' event/, damaged.stderr);
+  assert.equal(damaged.code, 1, damaged.stderr);
 });
 
 test('status --json: a damaged certificate exits 1 with its problem in the row; a healthy state exits 0', { timeout: 120_000 }, async (t) => {
