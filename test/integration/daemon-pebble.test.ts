@@ -13,6 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { cliPath, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
 import { orderUrls } from '../harness/fault-proxy.js';
 import { freePort } from '../harness/ports.js';
+import { MAX_JITTER_MS, RERUN_FLOOR_MS } from '../../src/renewal/scheduler.js';
 import { startPrometheus } from '../harness/prometheus.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
@@ -98,7 +99,9 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
   assert.equal(v1.serialNumber, new X509Certificate(readFileSync(join(s.stateDir, 'live', 'short', 'cert.pem'))).serialNumber, 'the live version is the deployed one');
 
   // 2. Then it fetches ARI for the new certificate and sleeps until the CA's Retry-After or the time it chose in the window.
-  const asleep = await d.waitFor(ran(/short:not-due/), 'the ARI fetch for the new certificate');
+  // The run after an issuance waits for its floor (10 s) plus the daemon's jitter (up to 60 s, so
+  // that many daemons do not ask the CA at once): up to 70 s, which a 60 s wait missed in CI.
+  const asleep = await d.waitFor(ran(/short:not-due/), 'the ARI fetch for the new certificate', 0, (RERUN_FLOOR_MS + MAX_JITTER_MS) * 1.25);
   const state = JSON.parse(readFileSync(join(s.stateDir, 'renewal-state', 'short.json'), 'utf8')) as { ari?: { windowStart: string; windowEnd: string; selectedTime: string; nextFetchAt: string } };
   assert.ok(state.ari, 'the ARI answer is persisted');
   const next = asleep.next as { at: string; why: string };
