@@ -14,6 +14,9 @@
 /** The version, built into the bundle by scripts/bundle.mjs (esbuild `define`); undefined in the tsc output. */
 declare const __CERTPILOT_VERSION__: string | undefined;
 
+/** When the optimizing compiler is turned back on (see below). */
+const OPTIMIZING_COMPILER_AFTER_MS = 1000;
+
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === '--version') {
   // The bundle answers from the entry file alone (no other file read, parsed or linked: each costs
@@ -21,12 +24,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   // keeps equal to package.json, as the bundle's constant is.
   process.stdout.write(`${typeof __CERTPILOT_VERSION__ === 'string' ? __CERTPILOT_VERSION__ : (await import('../version.js')).VERSION}\n`);
 } else {
-  const [{ setFlagsFromString }, { EventEmitter }, { CertpilotError }, { EXIT, main }] = await Promise.all([
-    import('node:v8'),
-    import('node:events'),
-    import('../errors.js'),
-    import('./main.js'),
-  ]);
+  // The V8 flags first, so that loading the CLI runs under them too.
+  const { setFlagsFromString } = await import('node:v8');
   // The young generation stays at its first size instead of doubling to 16 MiB per semi-space:
   // most of a run's peak RSS was that growth (`status` of 1000 certificates 103 → 78 MiB, renew
   // 98 → 69 MiB, CPU unchanged within noise; bench/findings.md). A node flag would need
@@ -34,6 +33,15 @@ if (argv.length === 1 && argv[0] === '--version') {
   // this flag is read each time V8 would grow the space, so setting it now takes effect
   // (bundle-startup.test.ts checks that on the running Node).
   setFlagsFromString('--semi-space-growth-factor=1');
+  // No optimizing compiler (TurboFan) in the first second: a one-shot command is over before code
+  // it optimizes pays back, and the compiling cost a third of the CPU of a nothing-due `renew` or
+  // `status` of 1000 certificates and ~5–9 MiB of peak RSS (bench/findings.md, item 29). Longer
+  // runs (an issue of many, the daemon, `serve`) get it back after that second: an issue of 300
+  // was ~8 % slower without it for its whole run. Read by V8 at each tier-up decision, so setting
+  // it at run time takes effect (bundle-startup.test.ts checks that on the running Node).
+  setFlagsFromString('--no-opt');
+  setTimeout(() => setFlagsFromString('--opt'), OPTIMIZING_COMPILER_AFTER_MS).unref();
+  const [{ EventEmitter }, { CertpilotError }, { EXIT, main }] = await Promise.all([import('node:events'), import('../errors.js'), import('./main.js')]);
   // A reader that went away (`certpilot status | head`, a closed log pipe) ends the output, not the
   // run: renewals in progress finish and the exit code still says how they went. Without this,
   // Node raises the EPIPE as an unhandled 'error' event and the run dies mid-way with a stack
