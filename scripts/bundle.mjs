@@ -12,23 +12,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-// zod re-exports all ~50 of its message locales (250 kB, a third of the CLI's parse time); certpilot
-// speaks English only, so the locale index is replaced by English alone, should anything reach it
-// (`z.locales`). English itself is set by src/zod-english.ts, which imports locales/en.js directly.
-const englishOnlyZod = {
-  name: 'english-only-zod',
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${join('node_modules', 'zod')}`) ? { path: 'zod-locales-en', namespace: 'english-only-zod' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'english-only-zod' }, () => ({
-      contents: `export { default as en } from ${JSON.stringify(join(root, 'node_modules/zod/v4/locales/en.js'))};`,
-      resolveDir: root,
-    }));
-  },
-};
-
-// CommonJS packages inlined in ESM chunks call `require` for Node's modules.
 const BANNER = "import { createRequire as __certpilotRequire } from 'node:module'; const require = __certpilotRequire(import.meta.url);";
 
 // Chunk names carry content hashes: start empty so stale chunks do not pile up.
@@ -54,7 +37,6 @@ const result = await build({
   metafile: true,
   legalComments: 'linked',
   logLevel: 'warning',
-  plugins: [englishOnlyZod],
   // `certpilot --version` answers from the entry file alone (src/cli/bin.ts; issue 17).
   define: { __CERTPILOT_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   banner: { js: BANNER },

@@ -145,7 +145,7 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
   const { config, store, now } = input;
   // One listing of certificates and states together (bench/findings.md: two full listings cost
   // a second read of every folder).
-  const listed: Pick<ListedCertificates, 'certificates' | 'states'> & Partial<Pick<ListedCertificates, 'versions'>> = store.listWithStates
+  const listed: { certificates: string[]; states: string[]; versions?: ListedCertificates['versions'] } = store.listWithStates
     ? await store.listWithStates()
     : await Promise.all([store.list(), store.listStates()]).then(([certificates, states]) => ({ certificates, states }));
   const all = [...new Set([...config.certificates.map((c) => c.name), ...listed.certificates, ...listed.states])];
@@ -173,11 +173,10 @@ async function certificateStatus(
   let state: RenewalState;
   let versions: number[] | undefined;
   try {
+    [stored, state] = await Promise.all([store.load(name), store.loadState(name)]);
     // The versions come from the snapshot's one listing when the store gave it: a listing per row
     // read the whole state folder once per certificate (status of 1000: 5 s of CPU; findings.md).
-    const listVersions = !canListVersions(store) ? undefined : listedVersions ? undefined : store.listVersions(name);
-    [stored, state, versions] = await Promise.all([store.load(name), store.loadState(name), listVersions]);
-    if (canListVersions(store) && listedVersions) versions = stored ? versionsUpTo(listedVersions.get(name) ?? [], stored.version) : [];
+    if (canListVersions(store)) versions = !listedVersions ? await store.listVersions(name) : stored ? versionsUpTo(listedVersions.get(name) ?? [], stored.version) : [];
   } catch (err) {
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
     return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };

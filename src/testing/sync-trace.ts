@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 
 /** One traced call, at the position it completed. */
 export type SyncEvent =
@@ -19,6 +20,18 @@ export type SyncEvent =
 /** True when `strace` can run here (a laptop without it skips loudly; CI installs it). */
 export function straceAvailable(): boolean {
   return spawnSync('strace', ['-V'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * True when `strace` can run here; otherwise the test is skipped loudly, or fails when
+ * CERTPILOT_REQUIRE_SERVERS=1 (CI, where scripts/setup.sh installs it).
+ */
+export function requireStrace(t: TestContext): boolean {
+  if (straceAvailable()) return true;
+  if (process.env.CERTPILOT_REQUIRE_SERVERS === '1') throw new Error('strace is missing (Debian package strace; scripts/setup.sh installs it)');
+  process.stderr.write(`\n!!! SKIPPED ${t.name}: strace is missing\n`);
+  t.skip('strace is missing');
+  return false;
 }
 
 /**

@@ -8,18 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
-import { durableBeforeSwitch, straceAvailable, traceSyncs } from '../../testing/sync-trace.js';
+import { durableBeforeSwitch, requireStrace, traceSyncs } from '../../testing/sync-trace.js';
 import { tempDir } from '../../testing/temp-dir.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.js', import.meta.url));
 
 test('a files deploy fsyncs every file and directory of the new version before the ..data switch', { timeout: 120_000 }, async (t) => {
-  if (!straceAvailable()) {
-    if (process.env.CERTPILOT_REQUIRE_SERVERS === '1') throw new Error('strace is missing (Debian package strace; scripts/setup.sh installs it)');
-    process.stderr.write(`\n!!! SKIPPED ${t.name}: strace is missing\n`);
-    t.skip('strace is missing');
-    return;
-  }
+  if (!requireStrace(t)) return;
   const work = await tempDir('certpilot-files-sync-');
   const dir = join(work, 'out');
   const bundlesFile = join(work, 'bundles.json');

@@ -290,11 +290,7 @@ export class CertbotLayout {
    * take seconds).
    */
   async versionNumbers(safe: string, liveEntries?: ReadonlyMap<string, readonly number[]>): Promise<number[]> {
-    const found = new Set<number>();
-    for (const entry of await readdirOrEmpty(under(under(this.stateDir, 'archive'), safe))) {
-      const m = ARCHIVE_ENTRY.exec(entry)?.[1];
-      if (m !== undefined) found.add(Number(m));
-    }
+    const found = await this.archivedNumbers(safe);
     if (liveEntries === undefined) {
       const versionDir = new RegExp(`^\\.${escapeRegExp(safe)}\\.v(\\d+)$`);
       for (const entry of await readdirOrEmpty(this.liveRoot)) {
@@ -319,15 +315,21 @@ export class CertbotLayout {
    * crash); {@link liveListing} still sees it, and a switch over it rebuilds it from scratch.
    */
   async ownVersions(safe: string): Promise<{ live: boolean; versions: number[] }> {
+    const found = await this.archivedNumbers(safe);
+    const live = await this.locateLive(safe);
+    if (live !== undefined && (live.kind === 'versioned' || live.version === 0)) found.add(live.version);
+    for (let next = Math.max(0, ...found) + 1; await exists(under(this.liveRoot, `.${safe}.v${next}`)); next++) found.add(next);
+    return { live: live !== undefined, versions: [...found].sort((a, b) => a - b) };
+  }
+
+  /** The version numbers of `safe`'s archive files (`cert3.pem`, `meta3.json` … → 3). */
+  private async archivedNumbers(safe: string): Promise<Set<number>> {
     const found = new Set<number>();
-    for (const entry of await readdirOrEmpty(join(this.stateDir, 'archive', safe))) {
+    for (const entry of await readdirOrEmpty(under(under(this.stateDir, 'archive'), safe))) {
       const m = ARCHIVE_ENTRY.exec(entry)?.[1];
       if (m !== undefined) found.add(Number(m));
     }
-    const live = await this.locateLive(safe);
-    if (live !== undefined && (live.kind === 'versioned' || live.version === 0)) found.add(live.version);
-    for (let next = Math.max(0, ...found) + 1; await exists(join(this.liveRoot, `.${safe}.v${next}`)); next++) found.add(next);
-    return { live: live !== undefined, versions: [...found].sort((a, b) => a - b) };
+    return found;
   }
 
   /**

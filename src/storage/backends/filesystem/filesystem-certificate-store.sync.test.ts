@@ -7,18 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { makeTestBundle } from '../../../testing/certificate-fixtures.js';
-import { durableBeforeSwitch, straceAvailable, traceSyncs } from '../../../testing/sync-trace.js';
+import { durableBeforeSwitch, requireStrace, traceSyncs } from '../../../testing/sync-trace.js';
 import { tempDir } from '../../../testing/temp-dir.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.js', import.meta.url));
 
 test('a save fsyncs every file and directory of the new version before the live switch', { timeout: 120_000 }, async (t) => {
-  if (!straceAvailable()) {
-    if (process.env.CERTPILOT_REQUIRE_SERVERS === '1') throw new Error('strace is missing (Debian package strace; scripts/setup.sh installs it)');
-    process.stderr.write(`\n!!! SKIPPED ${t.name}: strace is missing\n`);
-    t.skip('strace is missing');
-    return;
-  }
+  if (!requireStrace(t)) return;
   const dir = await tempDir('certpilot-sync-');
   const stateDir = join(dir, 'state');
   const bundlesFile = join(dir, 'bundles.json');
@@ -36,12 +31,7 @@ test('a save fsyncs every file and directory of the new version before the live 
 });
 
 test('a pending order is durable before finalize, and the checkpoint after finalize writes only the record', { timeout: 120_000 }, async (t) => {
-  if (!straceAvailable()) {
-    if (process.env.CERTPILOT_REQUIRE_SERVERS === '1') throw new Error('strace is missing (Debian package strace; scripts/setup.sh installs it)');
-    process.stderr.write(`\n!!! SKIPPED ${t.name}: strace is missing\n`);
-    t.skip('strace is missing');
-    return;
-  }
+  if (!requireStrace(t)) return;
   const dir = await tempDir('certpilot-sync-');
   const stateDir = join(dir, 'state');
   const keyFile = join(dir, 'key.pem');

@@ -281,10 +281,8 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         const base = `certificates/${name}`;
         if (live.has(name)) keys.push(`${base}/live`);
         for (const n of await this.layout.versionNumbers(name, listing.versionDirs)) keys.push(`${base}/versions/${n}`);
-        // Listed is not enough: a state is present when it is still there (not removed since the
-        // readdir), as get() finds it; a stat, not a read (status then reads each one again).
-        if (stateFiles.has(`${name}.json`) && presentOrThrow(under(under(this.stateDir, 'renewal-state'), `${name}.json`))) keys.push(`${base}/renewal-state`);
-        if (pending.has(name) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
+        if (stateFiles.has(`${name}.json`) && this.hasState(name)) keys.push(`${base}/renewal-state`);
+        if (pending.has(name) && (await this.hasPendingOrder(name))) keys.push(`${base}/pending-order`);
       }
     }
     return keys.filter((k) => k.startsWith(prefix)).sort();
@@ -303,9 +301,22 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     const own = await this.layout.ownVersions(name);
     if (own.live) keys.push(`${base}/live`);
     for (const n of own.versions) keys.push(`${base}/versions/${n}`);
-    if (wants(`${base}/renewal-state`) && (await readOrUndefined(join(this.stateDir, 'renewal-state', `${name}.json`))) !== undefined) keys.push(`${base}/renewal-state`);
-    if (wants(`${base}/pending-order`) && (await readdirOrEmpty(join(this.stateDir, 'pending', name))).includes('order.json')) keys.push(`${base}/pending-order`);
+    if (wants(`${base}/renewal-state`) && this.hasState(name)) keys.push(`${base}/renewal-state`);
+    if (wants(`${base}/pending-order`) && (await this.hasPendingOrder(name))) keys.push(`${base}/pending-order`);
     return keys;
+  }
+
+  /**
+   * Whether `name` has a renewal state: listed is not enough, it must still be there (not removed
+   * since a readdir), as get() finds it. A stat, not a read: `status` reads each one afterwards.
+   */
+  private hasState(name: string): boolean {
+    return presentOrThrow(under(under(this.stateDir, 'renewal-state'), `${name}.json`));
+  }
+
+  /** Whether `name` has a pending order: its folder holds the record (the key alone is no order). */
+  private async hasPendingOrder(name: string): Promise<boolean> {
+    return (await readdirOrEmpty(under(under(this.stateDir, 'pending'), name))).includes('order.json');
   }
 
   async setAside(key: string): Promise<{ from: string; to: string } | undefined> {
