@@ -291,6 +291,24 @@ describe('FilesystemCertificateStore layout', () => {
     await assert.rejects(backend.get('certificates/example.org/pending-order'), (err: CertpilotError) => err.code === 'ERR_STORAGE_IO' && /EISDIR/.test(err.message));
   });
 
+  it('a listing, of one name or of all, has a renewal state and a pending order only while their files are there', async () => {
+    const stateDir = freshDir();
+    const backend = new FilesystemStateBackend({ stateDir });
+    await backend.put('certificates/example.org/renewal-state', { 'state.json': '{"failureCount":0}' });
+    await backend.put('certificates/example.org/pending-order', { 'order.json': '{}', 'privkey.pem': 'key' });
+    const keys = ['certificates/example.org/pending-order', 'certificates/example.org/renewal-state'];
+    assert.deepEqual(await backend.list('certificates/example.org/'), keys);
+    assert.deepEqual(await backend.list('certificates/'), keys);
+    rmSync(join(stateDir, 'renewal-state', 'example.org.json'));
+    rmSync(join(stateDir, 'pending', 'example.org', 'order.json'));
+    assert.deepEqual(await backend.list('certificates/example.org/'), [], 'a key left alone is no pending order; no file, no state');
+    assert.deepEqual(await backend.list('certificates/'), []);
+    // A state that is there but cannot be read is listed: reading it reports the problem, for that certificate alone.
+    mkdirSync(join(stateDir, 'renewal-state', 'example.org.json'));
+    assert.deepEqual(await backend.list('certificates/example.org/'), ['certificates/example.org/renewal-state']);
+    await assert.rejects(backend.get('certificates/example.org/renewal-state'), (err: CertpilotError) => err.code === 'ERR_STORAGE_IO' && /EISDIR/.test(err.message));
+  });
+
   it('reads the live version from the link\'s target by exact name (a `.` in a name matches only itself)', async () => {
     const stateDir = freshDir();
     const store = new FilesystemCertificateStore({ stateDir });
