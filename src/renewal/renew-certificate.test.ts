@@ -270,6 +270,78 @@ test('ARI: fetched once per Retry-After, the window decides, and the renewal sen
   assert.equal(h.requests.at(-1)?.replaces, v1?.metadata.ariCertId);
 });
 
+test('ARI: the answer is saved over the renewal state as it is under the lock, so what another run recorded meanwhile is kept', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  const now = h.clock.now().getTime();
+  h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  const source = await h.ctx.renewalInfo();
+  assert.ok(source);
+  // While this run waits for the CA's answer, another process records a failed attempt under the lock.
+  h.ctx = {
+    ...h.ctx,
+    renewalInfo: async () => ({
+      getRenewalInfo: async (pem, o) => {
+        const other = await h.ctx.locker.acquire('www', { ttlSeconds: 60 });
+        assert.ok(other);
+        const state = await h.store.loadState('www');
+        await h.store.saveState('www', { ...state, failureCount: 1, lastAttempt: { at: h.clock.now().toISOString(), result: 'failure', code: 'ERR_OTHER_RUN' } });
+        await other.release();
+        return source.getRenewalInfo(pem, o);
+      },
+    }),
+  };
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'not-due');
+  const state = await h.store.loadState('www');
+  assert.equal(state.lastAttempt?.code, 'ERR_OTHER_RUN', "the other run's record is kept");
+  assert.equal(state.failureCount, 1);
+  const selected = Date.parse(state.ari?.selectedTime ?? '');
+  assert.ok(selected >= now + 10 * DAY && selected <= now + 12 * DAY, 'and the answer is saved too');
+});
+
+test('ARI: while another process holds the certificate, the answer plans this run and nothing is written', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  const before = await h.store.loadState('www');
+  const v1 = await h.store.load('www');
+  const holder = await h.ctx.locker.acquire('www', { ttlSeconds: 60 });
+  assert.ok(holder);
+  const now = h.clock.now().getTime();
+  h.ari = { start: new Date(now - 2 * DAY), end: new Date(now - DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  const held = await renewCertificate(spec, h.ctx);
+  assert.equal(held.outcome, 'locked', 'due by the answer, and the holder has it');
+  assert.deepEqual(await h.store.loadState('www'), before, 'no renewal state written without the lock');
+  await holder.release();
+  const renewed = await renewCertificate(spec, h.ctx);
+  assert.equal(renewed.outcome, 'renewed');
+  assert.equal(renewed.reason, 'ari-window');
+  assert.equal(h.requests.at(-1)?.replaces, v1?.metadata.ariCertId);
+});
+
+test('ARI: an answer about a certificate another run has replaced meanwhile is not saved', async () => {
+  const h = await harness();
+  await renewCertificate(spec, h.ctx);
+  const v1 = await h.store.load('www');
+  const now = h.clock.now().getTime();
+  h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  const source = await h.ctx.renewalInfo();
+  assert.ok(source);
+  const base = h.ctx;
+  h.ctx = {
+    ...base,
+    renewalInfo: async () => ({
+      getRenewalInfo: async (pem, o) => {
+        // Another run renews it (version 2) while this one waits for the CA's answer about version 1.
+        assert.equal((await renewCertificate(spec, { ...base, ari: false }, { force: true })).outcome, 'renewed');
+        return source.getRenewalInfo(pem, o);
+      },
+    }),
+  };
+  await renewCertificate(spec, h.ctx);
+  assert.equal((await h.store.load('www'))?.version, 2);
+  assert.equal((await h.store.loadState('www')).ari, undefined, `no answer about version 1 (${v1?.metadata.ariCertId}) recorded for version 2`);
+});
+
 test('renewAll keeps configured order and respects the concurrency limit', async () => {
   const h = await harness();
   // A barrier: each issuance waits until two run at once (or the last one starts alone).

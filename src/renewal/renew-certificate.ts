@@ -460,16 +460,50 @@ async function refreshRenewalInfo(
     const source = await ctx.renewalInfo(signal);
     if (!source) return state;
     const info = await source.getRenewalInfo(stored.certPem, { signal });
-    const updated = applyRenewalInfo(state, info, now);
-    await ctx.store.saveState(name, updated);
-    log.debug({ window: info.suggestedWindow, selected: updated.ari?.selectedTime }, 'renewal info fetched');
     // RFC 9773 §4.2: an explanation URL means the CA wants this renewal noticed (e.g. a revocation event).
     if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
-    return updated;
+    const updated = await saveRenewalInfo(name, stored, info, ctx, log, signal);
+    if (updated) return updated;
+    // Another run holds the certificate: this run plans with the answer and saves nothing; the holder writes its own state.
+    return applyRenewalInfo(state, info, now);
   } catch (err) {
     // ARI is advice: without it the lifetime rule still renews in time.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'renewal info unavailable; using the lifetime rule');
     return state;
+  }
+}
+
+/**
+ * Records an ARI answer in the renewal state, under the certificate's lock and over the state as
+ * it is then: the state this run read before may be stale by now (another run renewing it records
+ * its success, failure or deployments there), and writing the answer over it would lose that.
+ * Returns the state written, or undefined (nothing written) when another run holds the lock or
+ * the live certificate is no longer the one the answer is about.
+ */
+async function saveRenewalInfo(
+  name: string,
+  asked: StoredCertificate,
+  info: RenewalInfoResult,
+  ctx: RenewalContext,
+  log: Logger,
+  signal: AbortSignal | undefined,
+): Promise<RenewalState | undefined> {
+  const lock = await ctx.locker.acquire(name, { ttlSeconds: ctx.lockTtlSeconds, ...(signal ? { signal } : {}) });
+  if (!lock) {
+    log.debug('renewal info not saved: another certpilot process holds the certificate');
+    return undefined;
+  }
+  try {
+    const store = ctx.store.fenced(lock.lost);
+    const live = await store.load(name);
+    // The same certificate, by its content (another run may have renewed it since it was read).
+    if (!live || live.certPem !== asked.certPem) return undefined;
+    const updated = applyRenewalInfo(await store.loadState(name), info, ctx.clock.now());
+    await store.saveState(name, updated);
+    log.debug({ window: info.suggestedWindow, selected: updated.ari?.selectedTime }, 'renewal info fetched');
+    return updated;
+  } finally {
+    await lock.release();
   }
 }
 
