@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, describe, it, test } from 'node:test';
+import { dnsAccountRecordName } from '../../src/challenges/dns01/account-label.js';
 import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
 import { KubernetesSecretStateBackend, secretDataBytes, STATE_LABEL } from '../../src/storage/backends/kubernetes-secret/kubernetes-secret-state-backend.js';
 import { StateStore } from '../../src/storage/state-store.js';
@@ -158,6 +159,22 @@ test('state in Secrets with a 409 on the first write of every Secret: the renew 
   assert.equal(status.code, 0, status.stderr);
   const rows = JSON.parse(status.stdout) as { name: string; version?: number }[];
   assert.deepEqual(rows.map((r) => [r.name, r.version]), [['alpha', 1], ['beta', 1]], 'both certificates are live in their Secrets');
+
+  // route53 policy for a dns-account-01 solver reads the account from the Secrets, as renew does.
+  const r53Config = await writeConfig(await tempDir(), {
+    directoryUrl: proxy.directoryUrl,
+    httpPort: pebble.httpPort,
+    certificates: [{ name: 'r53', domains: ['r53.state.test'], solver: 'r53' }],
+    solvers: { r53: { type: 'route53', hostedZoneId: 'Z123', challenge: 'dns-account-01', followCname: false } },
+    stateStore: { type: 'kubernetes-secret', kubeconfig, secretPrefix: 'certpilot' },
+  });
+  const show = await runCli(['account', 'show', '--json', '--config', config]);
+  assert.equal(show.code, 0, show.stderr);
+  const policy = await runCli(['route53', 'policy', '--config', r53Config]);
+  assert.equal(policy.code, 0, `route53 policy finds the account in the Secrets: ${policy.stderr}`);
+  const statements = (JSON.parse(policy.stdout) as { Statement: { Condition?: Record<string, Record<string, string[]>> }[] }).Statement;
+  const recordNames = statements.flatMap((s) => s.Condition?.['ForAllValues:StringEquals']?.['route53:ChangeResourceRecordSetsNormalizedRecordNames'] ?? []);
+  assert.deepEqual(recordNames, [dnsAccountRecordName((JSON.parse(show.stdout) as { url: string }).url, 'r53.state.test').replace(/\.$/, '')]);
 
   // state copy: Secrets → dir → Secrets (other prefix) → dir: the same bytes both times.
   const spec = (prefix: string): string => `kubernetes-secret:${standin.namespace}?kubeconfig=${kubeconfig}&secretPrefix=${prefix}`;

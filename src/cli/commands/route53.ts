@@ -9,7 +9,8 @@ import { CertpilotError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/load-config.js';
 import { EXIT, type CommandContext } from '../main.js';
 import type { Runtime } from '../compose.js';
-import { loadCommandConfig, openRuntime } from '../runtime.js';
+import { commandLogger, loadCommandConfig, openRuntime } from '../runtime.js';
+import type { StoredAccount } from '../../storage/certificate-store.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
 import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
 import { plugin as route53 } from '../../challenges/dns01/providers/route53/plugin.js';
@@ -39,9 +40,9 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
  * false`. A name whose CNAME cannot be looked up keeps its own `_acme-challenge` name, with a
  * warning on stderr, so a policy can still be printed offline.
  */
-async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<Route53PolicyInput[]> {
+async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inputs: Route53PolicyInput[], account: () => Promise<StoredAccount | undefined>): Promise<Route53PolicyInput[]> {
   // dns-account-01 solvers write at `_<account label>._acme-challenge.<name>`: the label needs the account URL.
-  const accountLabel = await accountLabelFor(config, inputs);
+  const accountLabel = await accountLabelFor(config, inputs, account);
   const [{ PropagationChecker }, { parseDnsServer }, { systemClock }, { normalizedRecordName }] = await Promise.all([
     import('../../challenges/dns01/propagation.js'),
     import('../../challenges/dns01/dns-client.js'),
@@ -75,32 +76,29 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
   );
 }
 
-/**
- * The dns-account-01 label of the configured account, when a route53 solver answers
- * dns-account-01; the account must exist (`certpilot account create`), since the label comes
- * from its URL.
- */
 /** The dns-01 options of a DNS-provider solver (undefined for other solvers). */
 function dnsWrapper(config: ResolvedConfig, solver: string): { challenge?: string } | undefined {
   const entry = config.solvers[solver];
   return entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
 }
 
-async function accountLabelFor(config: ResolvedConfig, inputs: Route53PolicyInput[]): Promise<string | undefined> {
+/**
+ * The dns-account-01 label of the configured account, when a route53 solver answers
+ * dns-account-01; the account must exist (`certpilot account create`), since the label comes
+ * from its URL. `account` reads it from the configured state store (files or Secrets), as `renew`
+ * does; it is called only when a solver needs the label.
+ */
+async function accountLabelFor(config: ResolvedConfig, inputs: Route53PolicyInput[], account: () => Promise<StoredAccount | undefined>): Promise<string | undefined> {
   const users = inputs.filter((i) => dnsWrapper(config, i.solver)?.challenge === 'dns-account-01').map((i) => i.solver);
   if (users.length === 0) return undefined;
-  const [{ FilesystemCertificateStore }, { silentLogger }, { dnsAccountLabel }] = await Promise.all([
-    import('../../storage/filesystem/filesystem-certificate-store.js'),
-    import('../../logger.js'),
-    import('../../challenges/dns01/account-label.js'),
-  ]);
-  const account = await new FilesystemCertificateStore({ stateDir: config.stateDir, logger: silentLogger }).loadAccount(config.acme.directoryUrl);
-  if (!account?.url) {
+  const stored = await account();
+  if (!stored?.url) {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: route53 solver(s) ${users.join(', ')} answer dns-account-01, whose record names come from the account URL, and no account exists yet for ${config.acme.directoryUrl}`, {
       hint: 'Run `certpilot account create` first, then print the policy.',
     });
   }
-  return dnsAccountLabel(account.url);
+  const { dnsAccountLabel } = await import('../../challenges/dns01/account-label.js');
+  return dnsAccountLabel(stored.url);
 }
 
 /** Entry point of `certpilot route53`. */
@@ -110,15 +108,27 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: unknown route53 action "${action ?? ''}"`, { hint: 'Use `route53 policy` or `route53 check`.' });
   }
   if (action === 'policy') {
+    // Offline unless a dns-account-01 solver needs the account: then the runtime's store reads it.
     const config = await loadCommandConfig(ctx, false);
-    const inputs = await withRecordNames(ctx, config, route53Solvers(config, only));
-    const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
-    ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
-    return EXIT.ok;
+    let runtime: Runtime | undefined;
+    try {
+      const account = async (): Promise<StoredAccount | undefined> => {
+        const { compose } = await import('../compose.js');
+        runtime = await compose(config, { logger: commandLogger(ctx, config.logLevel), env: ctx.env });
+        return runtime.store.loadAccount(config.acme.directoryUrl);
+      };
+      const inputs = await withRecordNames(ctx, config, route53Solvers(config, only), account);
+      const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
+      ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
+      return EXIT.ok;
+    } finally {
+      await (runtime as Runtime | undefined)?.close();
+    }
   }
   const runtime = await openRuntime(ctx, false);
   try {
-    return await check(ctx, runtime, await withRecordNames(ctx, runtime.config, route53Solvers(runtime.config, only)));
+    const account = (): Promise<StoredAccount | undefined> => runtime.store.loadAccount(runtime.config.acme.directoryUrl);
+    return await check(ctx, runtime, await withRecordNames(ctx, runtime.config, route53Solvers(runtime.config, only), account));
   } finally {
     await runtime.close();
   }
