@@ -209,8 +209,8 @@ export const ERROR_CATALOG = {
     hint: 'Check the notifier\'s url or SMTP server named in the message, its credentials file and its TLS trust (caFile); the event is logged either way.',
   },
   ERR_NOTIFY_SECRET: {
-    title: 'A notifier\'s secret file (webhook signing key, SMTP password) could not be read or is empty',
-    hint: 'Create the file named in the message, readable by certpilot only (chmod 600), holding the secret on one line.',
+    title: 'A notifier\'s secret file (webhook URL or signing key, SMTP password) could not be read, is empty or does not hold what it should',
+    hint: 'Create the file named in the message, readable by certpilot only (chmod 600), holding the secret on one line (for `urlFile`, the whole https:// URL).',
     local: true,
   },
   ERR_METRICS_WRITE: {

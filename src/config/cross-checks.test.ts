@@ -65,3 +65,18 @@ certificates:
   assert.ok(issues.every((i) => /cannot read \/.+ \(ENOENT\); check the path/.test(i.message)), JSON.stringify(issues));
   assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['solvers.dns.secretFile']);
 });
+
+void test("config check names a notifier's missing urlFile, secretFile or passwordFile; a certificate's own check before its order does not", async () => {
+  const { config } = await load(`
+notifiers:
+  chat: { type: webhook, urlFile: slack.url, secretFile: webhook.key }
+  mail: { type: email, host: smtp.example.com, username: u, passwordFile: smtp.pass, from: a@example.com, to: [b@example.com] }
+defaults: { notify: [chat, mail] }
+certificates:
+  - { name: a, domains: [a.example.com] }
+`);
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['notifiers.chat.secretFile', 'notifiers.chat.urlFile', 'notifiers.mail.passwordFile']);
+  assert.ok(issues.every((i) => /cannot read \/.+ \(ENOENT\); check the path/.test(i.message)), JSON.stringify(issues));
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[0]), [], 'a notifier never stops a renewal');
+});

@@ -8,7 +8,10 @@
  *   `kubernetes-secret` deployer before it in the certificate's chain must write that Secret and
  *   that key.
  * - Files plug-ins read (`secretFile`, `passwordFile`, `caFile`, `kubeconfig`, any option ending
- *   in `File`, at any depth) must exist and be readable.
+ *   in `File`, at any depth) must exist and be readable. The whole-file check includes the
+ *   notifiers' files (a webhook's `urlFile`, an SMTP `passwordFile`): a notifier that cannot read
+ *   its file fails only when it has something to say. A certificate's own check before its order
+ *   leaves them out, since a notifier never stops a renewal.
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -24,7 +27,7 @@ const FILE_OPTION = /(?:File|^kubeconfig|^caBundle)$/;
  * only those of the solvers and deployers that certificate uses.
  */
 export async function crossPluginIssues(
-  config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers' | 'certificates'>,
+  config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers' | 'certificates'> & Partial<Pick<ResolvedConfig, 'notifiers'>>,
   certificate?: ResolvedConfig['certificates'][number],
 ): Promise<ConfigIssue[]> {
   const issues: ConfigIssue[] = [];
@@ -90,7 +93,7 @@ function reloadKeys(config: Pick<ResolvedConfig, 'deployers' | 'certificates'>, 
   });
 }
 
-async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers'>, issues: ConfigIssue[]): Promise<void> {
+async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' | 'deployers'> & Partial<Pick<ResolvedConfig, 'notifiers'>>, issues: ConfigIssue[]): Promise<void> {
   const checks: Promise<void>[] = [];
   const walk = (value: unknown, path: string): void => {
     if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
@@ -101,7 +104,7 @@ async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' 
       }
     }
   };
-  for (const [section, instances] of [['solvers', config.solvers], ['deployers', config.deployers]] as const) {
+  for (const [section, instances] of [['solvers', config.solvers], ['deployers', config.deployers], ['notifiers', config.notifiers ?? {}]] as const) {
     // The file names the user wrote: the plug-in's own options and its wrapper's (one level in the file).
     for (const [name, instance] of Object.entries(instances)) {
       walk(instance.options, `${section}.${name}`);

@@ -367,4 +367,22 @@ certificates:
   assert.match(got.get('notifiers.chat.on[0]') ?? '', /must be one of "failure", "success", "expiring"/);
   assert.match(got.get('notifiers.pager.type') ?? '', /use one of webhook, email/);
   assert.match(got.get('certificates[0].notify[0]') ?? '', /"gone" is not a notifier defined under `notifiers`; defined: chat, pager/);
+
+  // A webhook's URL: in the file, or (a Slack URL is a credential) from a file; exactly one.
+  const both = await configError(
+    loadConfig({
+      file: await withFile(`
+notifiers:
+  both: { type: webhook, url: "https://hooks.example.com/x", urlFile: url.txt }
+  neither: { type: webhook, secretFile: key }
+certificates:
+  - domains: [a.example.com]
+`),
+      cwd: '/',
+      env: {},
+    }),
+  );
+  const why = new Map(both.issues.map((i) => [i.path, i.message]));
+  assert.match(why.get('notifiers.both') ?? '', /set exactly one of url and urlFile/);
+  assert.match(why.get('notifiers.neither') ?? '', /set exactly one of url and urlFile/);
 });

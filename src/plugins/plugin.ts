@@ -115,6 +115,12 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   kubernetes?(options: z.output<S>, use: PluginUse): KubernetesNeeds | undefined;
   /** The AWS IAM actions its code calls (the SDK commands it sends), with these options. */
   iam?(options: z.output<S>): IamAction[];
+  /**
+   * Options whose plain value is a credential (besides `password`, `secret` and `hmacKey`, which
+   * every plug-in reads from their `…File` form), each with the option that reads it from a file:
+   * `certpilot kubernetes manifests` moves such a value into a Secret and sets the file option.
+   */
+  readonly credentialOptions?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -120,7 +120,8 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     throw new CertpilotError('ERR_CONFIG_NOT_FOUND', `config: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   const name = 'certpilot';
-  const deployed = d.deployedConfig(text, { name, state });
+  const { findPlugin } = await import('../../plugins/registry.js');
+  const deployed = d.deployedConfig(text, { name, state, credentialOptions: (type) => findPlugin(type)?.credentialOptions });
   // The configuration as the pods will run it (state and locker set), read with the user's own paths.
   const config = await loadConfig({ file: source, text: deployed.platformText, env: ctx.env, cwd: ctx.cwd, overrides: overridesFrom(ctx, false) });
   const needs = kubernetesNeeds(config);

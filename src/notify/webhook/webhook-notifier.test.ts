@@ -121,3 +121,24 @@ test('webhook: a missing key file is ERR_NOTIFY_SECRET naming the file', async (
   const n = new WebhookNotifier({ name: 'hooks', url: 'http://127.0.0.1:9/', secretFile: '/nonexistent/key', timeoutMs: 1000, retries: 0, retryDelayMs: 1, clock: new FakeClock(), logger: silentLogger });
   await assert.rejects(n.notify(failedEvent()), (err: Error & { code?: string }) => err.code === 'ERR_NOTIFY_SECRET' && /\/nonexistent\/key cannot be read: ENOENT/.test(err.message));
 });
+
+test('webhook urlFile: the URL comes from the file; a missing or wrong file is ERR_NOTIFY_SECRET naming the file, never its content, and is read again at the next event', async (t) => {
+  const r = await receiver([200]);
+  t.after(() => r.server.close());
+  const dir = await tempDir();
+  const urlFile = join(dir, 'url');
+  const n = new WebhookNotifier({ name: 'hooks', urlFile, timeoutMs: 5000, retries: 0, retryDelayMs: 1, clock: new FakeClock(), logger: silentLogger });
+  await assert.rejects(n.notify(failedEvent()), (err: Error & { code?: string }) => err.code === 'ERR_NOTIFY_SECRET' && err.message.includes(`${urlFile} cannot be read: ENOENT`));
+  await writeFile(urlFile, 'hooks.slack.example/services/T000/SECRETPATH\n', { mode: 0o600 });
+  await assert.rejects(n.notify(failedEvent()), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ERR_NOTIFY_SECRET');
+    assert.match(err.message, /urlFile: .* does not hold an http\(s\) URL on one line/);
+    assert.doesNotMatch(err.message, /SECRETPATH/, 'the file content stays out of the message');
+    return true;
+  });
+  assert.equal(r.received.length, 0);
+  await writeFile(urlFile, `${r.url}\n`, { mode: 0o600 });
+  await n.notify(failedEvent());
+  assert.equal(r.received.length, 1, 'the fixed file is read at the next event');
+  assert.match(JSON.parse(r.received[0]?.body ?? '{}').text as string, /^certpilot: site renewal FAILED/);
+});

@@ -23,7 +23,9 @@ export const SIGNATURE_HEADER = 'x-certpilot-signature-256';
 /** Options of {@link WebhookNotifier}. */
 export interface WebhookNotifierOptions {
   name: string;
-  url: string;
+  /** Where events go; or `urlFile`, the absolute path of a file holding it (exactly one of the two). */
+  url?: string | undefined;
+  urlFile?: string | undefined;
   /** Absolute path of the signing key file. */
   secretFile?: string | undefined;
   /** Absolute path of extra PEM roots. */
@@ -43,6 +45,7 @@ export function signBody(key: string, body: string): string {
 /** Posts events to one URL. */
 export class WebhookNotifier implements Notifier {
   private key: Promise<string | undefined> | undefined;
+  private url: Promise<string> | undefined;
   private agent: Promise<https.Agent | undefined> | undefined;
 
   constructor(private readonly options: WebhookNotifierOptions) {}
@@ -52,7 +55,15 @@ export class WebhookNotifier implements Notifier {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
     const body = JSON.stringify({ text: eventText(event), event });
-    const key = await (this.key ??= this.readKey());
+    // Read once; a failed read is tried again at the next event (the file may have been fixed).
+    const url = await (this.url ??= this.readUrl().catch((err: unknown) => {
+      this.url = undefined;
+      throw err;
+    }));
+    const key = await (this.key ??= this.readKey().catch((err: unknown) => {
+      this.key = undefined;
+      throw err;
+    }));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': `certpilot/${VERSION}`,
@@ -63,17 +74,17 @@ export class WebhookNotifier implements Notifier {
     let last = '';
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) await this.options.clock.sleep(this.options.retryDelayMs * 2 ** (attempt - 1), options.signal);
-      const outcome = await this.post(body, headers, agent, options.signal);
+      const outcome = await this.post(url, body, headers, agent, options.signal);
       if (outcome.ok) return;
       last = outcome.why;
       this.options.logger.debug({ notifier: this.options.name, attempt: attempt + 1, why: outcome.why }, 'webhook attempt failed');
       if (!outcome.retryable) break;
     }
-    throw new CertpilotError('ERR_NOTIFY_FAILED', `webhook ${this.options.name}: event for ${event.certificate} not delivered to ${redactUrl(this.options.url)}: ${last}`, { retryable: true });
+    throw new CertpilotError('ERR_NOTIFY_FAILED', `webhook ${this.options.name}: event for ${event.certificate} not delivered to ${redactUrl(url)}: ${last}`, { retryable: true });
   }
 
-  private async post(body: string, headers: Record<string, string>, agent: https.Agent | undefined, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; retryable: boolean; why: string }> {
-    const target = new URL(this.options.url);
+  private async post(url: string, body: string, headers: Record<string, string>, agent: https.Agent | undefined, signal?: AbortSignal): Promise<{ ok: true } | { ok: false; retryable: boolean; why: string }> {
+    const target = new URL(url);
     const isHttps = target.protocol === 'https:';
     return new Promise((done) => {
       const req = (isHttps ? https : http).request(
@@ -93,6 +104,20 @@ export class WebhookNotifier implements Notifier {
       req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, retryable: !signal?.aborted, why: err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message }));
       req.end(body);
     });
+  }
+
+  /** The configured URL, or the one line of `urlFile` (checked like `url`; its content is never in a message). */
+  private async readUrl(): Promise<string> {
+    const { url, urlFile, name } = this.options;
+    if (urlFile === undefined) {
+      if (url === undefined) throw new CertpilotError('ERR_INTERNAL', `webhook ${name}: neither url nor urlFile`);
+      return url;
+    }
+    const fromFile = await readSecret(urlFile, `webhook ${name}: urlFile`);
+    if (!/^https?:\/\/\S+$/.test(fromFile)) {
+      throw new CertpilotError('ERR_NOTIFY_SECRET', `webhook ${name}: urlFile: ${urlFile} does not hold an http(s) URL on one line`);
+    }
+    return fromFile;
   }
 
   private async readKey(): Promise<string | undefined> {

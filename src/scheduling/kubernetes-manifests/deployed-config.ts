@@ -85,7 +85,15 @@ function typeOf(map: YAMLMap | undefined): string | undefined {
  * to create. Fails naming the field when the file asks for something the cluster setup cannot
  * honour (a file lock, a kubeconfig, state on disk with `--state secret`).
  */
-export function deployedConfig(text: string, options: { name: string; state: StateMode }): DeployedConfig {
+export function deployedConfig(
+  text: string,
+  options: {
+    name: string;
+    state: StateMode;
+    /** A plug-in type's own credential options and their file forms (`PluginDefinition.credentialOptions`). */
+    credentialOptions?: (type: string) => Readonly<Record<string, string>> | undefined;
+  },
+): DeployedConfig {
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw conflict('(file)', `not valid YAML: ${doc.errors[0]?.message ?? ''}`, 'Run `certpilot config check` on it first.');
   if (doc.contents === null) doc.contents = doc.createNode({}) as never;
@@ -128,10 +136,12 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
   const secrets = new Map<string, SecretReference>();
   const files: CopiedFile[] = [];
   const redisSolvers: string[] = [];
-  const walk = (map: YAMLMap, path: string[], secretName: string): void => {
+  const walk = (map: YAMLMap, path: string[], secretName: string, credentials: Readonly<Record<string, string>> = {}): void => {
     for (const item of [...map.items]) {
       if (!isScalar(item.key)) continue;
       const key = String(item.key.value);
+      // The instance's own credential options apply to its top-level options only.
+      const own = path.length === 2 ? credentials : {};
       if (isMap(item.value) && SECRET_MAP_FIELD_NAMES.has(key.toLowerCase()) && item.value.items.length > 0) {
         throw conflict([...path, key].join('.'), 'its values may be secrets, which would be written into the ConfigMap', 'Set them from a Secret in an overlay (env valueFrom on the container, then `passEnv`), then generate again.');
       }
@@ -140,7 +150,7 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
         continue;
       }
       const field = [...path, key].join('.');
-      const fileField = SECRET_FIELDS[key] ?? (Object.values(SECRET_FIELDS).includes(key) ? key : undefined);
+      const fileField = SECRET_FIELDS[key] ?? own[key] ?? (Object.values(SECRET_FIELDS).includes(key) || Object.values(own).includes(key) ? key : undefined);
       if (fileField !== undefined) {
         // The path below the instance (`acme.eab`, `solvers.<name>`): `sentinel.password` → `sentinel-password`.
         const inner = path.slice(2);
@@ -174,7 +184,8 @@ export function deployedConfig(text: string, options: { name: string; state: Sta
       if (!isScalar(item.key) || !isMap(item.value)) continue;
       const instance = String(item.key.value);
       if (section === 'solvers' && typeOf(item.value) === 'redis') redisSolvers.push(instance);
-      walk(item.value, [section, instance], `${options.name}-${dnsLabel(instance)}`);
+      const type = typeOf(item.value);
+      walk(item.value, [section, instance], `${options.name}-${dnsLabel(instance)}`, (type !== undefined ? options.credentialOptions?.(type) : undefined) ?? {});
     }
   }
   return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers, locker: 'lease' };

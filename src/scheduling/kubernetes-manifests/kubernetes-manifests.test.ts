@@ -235,14 +235,15 @@ void test('a configuration reading ${VARIABLES} keeps them, and the notes say ea
   assert.match(err.join('\n'), /reads \$\{WWW_SERVER_NAME\}, \$\{WWW_SERVER_ALIASES\}: add each to ConfigMap certpilot-env/);
 });
 
-void test('notifiers (a row of the table of kinds): the webhook key and the SMTP password become Secret files, the CA is copied, no value anywhere', async () => {
+void test('notifiers (a row of the table of kinds): the webhook URL and key and the SMTP password become Secret files, the CA is copied, no value anywhere', async () => {
   const dir = await tempDir();
   const text = (await readFile(fixture('certpilot.yaml'), 'utf8'))
     .replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`)
     .replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
   const notifiers = [
     'notifiers:',
-    '  chat: { type: webhook, url: "https://hooks.example.com/certpilot", secretFile: ./webhook.key, caFile: ' + fixture('private-ca.pem') + ' }',
+    // A Slack-style URL: its path is the credential.
+    '  chat: { type: webhook, url: "https://hooks.example.com/services/T0/B0/URL-PATH-must-never-appear", secretFile: ./webhook.key, caFile: ' + fixture('private-ca.pem') + ' }',
     '  mail: { type: email, host: smtp.example.com, username: certpilot, passwordFile: ./smtp.password, from: certpilot@example.com, to: [ops@example.com] }',
     '',
   ].join('\n');
@@ -259,12 +260,14 @@ void test('notifiers (a row of the table of kinds): the webhook key and the SMTP
   const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'certpilot') as unknown as { data: Record<string, string> };
   const config = String(cm.data['certpilot.yaml']);
   assert.match(config, /secretFile: \/var\/run\/secrets\/certpilot\/certpilot-chat\/secret/);
+  assert.match(config, /urlFile: \/var\/run\/secrets\/certpilot\/certpilot-chat\/url/);
   assert.match(config, /passwordFile: \/var\/run\/secrets\/certpilot\/certpilot-mail\/password/);
   assert.match(config, /caFile: \/etc\/certpilot\/notifiers-chat-cafile\.pem/);
   assert.ok(cm.data['notifiers-chat-cafile.pem']?.includes('BEGIN CERTIFICATE'), 'the receiver\'s CA is copied into the ConfigMap');
   const job = JSON.stringify(objects.find((o) => o.kind === 'CronJob'));
   assert.match(job, /"secretName":"certpilot-chat"/);
   assert.match(job, /"secretName":"certpilot-mail"/);
-  assert.match(err.join('\n'), /create secret generic certpilot-chat --from-file=secret=FILE/);
+  assert.match(err.join('\n'), /create secret generic certpilot-chat (--from-file=\S+ )*--from-file=secret=FILE/);
+  assert.match(err.join('\n'), /create secret generic certpilot-chat (--from-file=\S+ )*--from-file=url=FILE/);
   assert.match(err.join('\n'), /create secret generic certpilot-mail --from-file=password=FILE/);
 });
