@@ -111,7 +111,7 @@ export function renderStatusPage(snapshot: StatusSnapshot): string {
 </head>
 <body>
 <h1>certpilot status</h1>
-<p class="generated">Generated ${escapeHtml(time(snapshot.generatedAt))} by certpilot ${escapeHtml(VERSION)}${snapshot.runIntervalMs ? `; renew runs every ${escapeHtml(formatDuration(snapshot.runIntervalMs))}` : ''}.</p>
+<p class="generated">Generated ${escapeHtml(time(snapshot.generatedAt))} by certpilot ${escapeHtml(VERSION)}${snapshot.daemon ? '; certpilot daemon renews each certificate at its time' : snapshot.runIntervalMs ? `; renew runs every ${escapeHtml(formatDuration(snapshot.runIntervalMs))}` : ''}.</p>
 <p class="legend">Validity:<span style="background:#afb8c1"></span>elapsed<span style="background:#dafbe1"></span>remaining<span style="background:#54aeff"></span>ARI window<span style="background:#8250df"></span>next renewal<span style="background:#cf222e"></span>now</p>
 <table>
 <thead><tr><th scope="col">Certificate</th><th scope="col">Validity</th><th scope="col">Next renewal</th><th scope="col">Last result</th><th scope="col">Deployers</th></tr></thead>

@@ -122,3 +122,32 @@ test('status of many certificates lists the state once, not once per row, and sh
   assert.deepEqual(snapshot.certificates.map((c) => c.versions), expected);
   assert.deepEqual(expected[1], [1, 2], 'b has two versions');
 });
+
+test('the daemon\'s snapshot: no run interval, so no cadence warning and no renewing early for a late next run, whatever renewal.runIntervalHours says', async () => {
+  const site = storedCert({ lifetimeDays: 6, serialNumber: '0a1b', profile: 'shortlived' });
+  const long = { ...storedCert({ lifetimeDays: 90 }), name: 'long' };
+  const state: RenewalState = {
+    failureCount: 0,
+    ari: { certId: 'aki.01', windowStart: new Date(T0 + 3 * DAY).toISOString(), windowEnd: new Date(T0 + 3 * DAY + 3 * H).toISOString(), selectedTime: new Date(T0 + 3 * DAY + H).toISOString(), fetchedAt: new Date(T0).toISOString(), nextFetchAt: new Date(T0 + 6 * H).toISOString() },
+  };
+  const input = (daemon: boolean): StatusInput => ({
+    config: config([spec('site', { profile: 'shortlived', deploy: [] }), spec('long', { deploy: [] })], { runIntervalHours: 12 }),
+    store: memoryStore({ site, long }, { site: state }),
+    // Six hours before the long one's lifetime rule makes it due (day 60 of 90): the next 12-hourly run would be late.
+    now: new Date(T0 + 60 * DAY - 6 * H),
+    ...(daemon ? { daemon: true } : {}),
+  });
+  const cron = await buildStatusSnapshot(input(false));
+  assert.equal(cron.runIntervalMs, 12 * H);
+  assert.ok(cron.certificates[0]?.cadence, 'runs every 12 hours miss a 3-hour window');
+  assert.equal(cron.certificates[1]?.due, true, 'renewed now: the next run would come after its time');
+  const daemon = await buildStatusSnapshot(input(true));
+  assert.equal(daemon.daemon, true);
+  assert.equal(daemon.runIntervalMs, undefined);
+  assert.equal(daemon.certificates[0]?.cadence, undefined, 'the daemon wakes inside the window');
+  assert.equal(daemon.certificates[1]?.due, false, 'the daemon wakes at its time');
+  assert.equal(daemon.certificates[1]?.nextRenewal, new Date(T0 + 60 * DAY).toISOString());
+  const { renderStatusPage } = await import('../notify/status-page.js');
+  assert.match(renderStatusPage(daemon), /certpilot daemon renews each certificate at its time/);
+  assert.doesNotMatch(renderStatusPage(daemon), /renew runs every|class="warning cadence"/);
+});

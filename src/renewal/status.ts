@@ -109,6 +109,8 @@ export interface StatusSnapshot {
   generatedAt: string;
   /** How often renew runs (renewal.runIntervalHours, or the cron schedule's), when known. */
   runIntervalMs?: number | undefined;
+  /** Made by `certpilot daemon`, which renews each certificate at its time (no run interval). */
+  daemon?: boolean;
   certificates: CertificateStatus[];
 }
 
@@ -121,6 +123,12 @@ export interface StatusInput {
   names?: readonly string[] | undefined;
   /** The run cadence, when the caller knows it better than the configuration (`cron install`). */
   runIntervalMs?: number | undefined;
+  /**
+   * The caller is `certpilot daemon`, which wakes at each certificate's own time: there is no run
+   * interval (the configuration's `renewal.runIntervalHours` is for cron and CronJob runs), so no
+   * cadence warning and no renewing early for a late next run, as the daemon's own plans.
+   */
+  daemon?: boolean;
 }
 
 /** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
@@ -150,13 +158,13 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
     : await Promise.all([store.list(), store.listStates()]).then(([certificates, states]) => ({ certificates, states }));
   const all = [...new Set([...config.certificates.map((c) => c.name), ...listed.certificates, ...listed.states])];
   const selected = input.names?.length ? all.filter((n) => input.names?.includes(n)) : all;
-  const configured = config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
+  const configured = !input.daemon && config.renewal.runIntervalHours ? config.renewal.runIntervalHours * 3_600_000 : undefined;
   const runIntervalMs = input.runIntervalMs ?? configured;
   const specs = new Map(config.certificates.map((c) => [c.name, c]));
   // At most 16 certificates read at once: all 1000 at once queued 6000 file reads and held every
   // row's files in memory together (peak RSS 150 MiB; bench/findings.md).
   const certificates = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs, listed.versions));
-  return { generatedAt: now.toISOString(), ...(runIntervalMs !== undefined ? { runIntervalMs } : {}), certificates };
+  return { generatedAt: now.toISOString(), ...(runIntervalMs !== undefined ? { runIntervalMs } : {}), ...(input.daemon ? { daemon: true } : {}), certificates };
 }
 
 async function certificateStatus(

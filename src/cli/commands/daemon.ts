@@ -76,7 +76,7 @@ async function listen(address: string, current: () => Runtime, metrics: Certpilo
     const runtime = current();
     void (async () => {
       try {
-        const snapshot = await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now() });
+        const snapshot = await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true });
         if (path === '/') {
           send(200, 'text/html; charset=utf-8', renderStatusPage(snapshot));
           return;
