@@ -24,6 +24,7 @@ const NOT_SECRET: Readonly<Record<string, string>> = {
   cachehitsms: 'a duration',
   sessions: 'a map of ACME account sessions (URLs and key references), logged nowhere',
   passenv: 'the names of variables passed to a hook, not their values',
+  credentialoptions: 'a plug-in declaration: option names (url → urlFile), never a value',
   'token-store': 'a plug-in kind',
   authorizations: 'ACME authorization URLs (RFC 8555 §7.1.3), public to the account',
 };
