@@ -17,6 +17,19 @@ declare const __CERTPILOT_VERSION__: string | undefined;
 /** When the optimizing compiler is turned back on (see below). */
 const OPTIMIZING_COMPILER_AFTER_MS = 1000;
 
+/**
+ * Node's own modules a command loads, loaded before the V8 flags below are set. Node compiles its
+ * built-in modules from a code cache built into the binary, and V8 takes a code cache only under
+ * the flags it was made with: once any flag differs, every built-in module loaded after is
+ * compiled from source, about twice the time (bench/findings.md, item 30). Every command reads a
+ * configuration and logs (crypto, fs/promises; pino: os, diagnostics_channel, assert,
+ * worker_threads); those that talk to a CA or an API over TLS load https (with http, tls, net and
+ * the streams) and dns. A module listed here that a run does not use costs its cached compile only.
+ */
+const BUILTINS = ['crypto', 'fs/promises', 'os', 'diagnostics_channel', 'assert', 'worker_threads'];
+const TLS_BUILTINS = ['https', 'http', 'dns'];
+const TLS_COMMANDS = new Set(['issue', 'revoke', 'account', 'daemon', 'deploy', 'serve', 'kubernetes', 'route53', 'dns-persist', 'state', 'import']);
+
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === '--version') {
   // The bundle answers from the entry file alone (no other file read, parsed or linked: each costs
@@ -24,7 +37,10 @@ if (argv.length === 1 && argv[0] === '--version') {
   // keeps equal to package.json, as the bundle's constant is.
   process.stdout.write(`${typeof __CERTPILOT_VERSION__ === 'string' ? __CERTPILOT_VERSION__ : (await import('../version.js')).VERSION}\n`);
 } else {
-  // The V8 flags first, so that loading the CLI runs under them too.
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  for (const name of [...BUILTINS, ...(TLS_COMMANDS.has(argv[0] ?? '') ? TLS_BUILTINS : [])]) require(name);
+  // Then the V8 flags, so that loading the CLI runs under them too.
   const { setFlagsFromString } = await import('node:v8');
   // The young generation stays at its first size instead of doubling to 16 MiB per semi-space:
   // most of a run's peak RSS was that growth (`status` of 1000 certificates 103 → 78 MiB, renew

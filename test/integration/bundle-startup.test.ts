@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { cliPath } from '../harness/certpilot.js';
+import { cliPath, tempDir } from '../harness/certpilot.js';
 
 const bundleDir = dirname(cliPath);
 
@@ -144,4 +145,25 @@ test('the configuration loader loads zod/mini, not classic zod nor zod\'s JSON S
   assert.ok(!/function toJSONSchema\(|\[toJSONSchema\]/.test(code), 'the JSON Schema generator is loaded only where a JSON Schema is made');
   const zod = total(new Map([...closure].filter(([f]) => /\$constructor\("ZodMini/.test(readFileSync(f, 'utf8')))));
   assert.ok(zod < 96 * 1024, `the chunk(s) holding zod in the loader's closure are ${zod} bytes (zod/mini with English: ~54 KB; classic: ~290 KB)`);
+});
+
+test("the entry loads the built-in modules a command uses before it sets V8 flags: after a flag change V8 refuses Node's built-in code cache", { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, async () => {
+  const dir = await tempDir();
+  // Which of Node's own modules were compiled without their code cache (Node's own test of its cache reads the same).
+  await writeFile(join(dir, 'usage.cjs'), "const { internalBinding } = require('internal/test/binding');\nprocess.on('exit', () => require('node:fs').writeFileSync(process.env.USAGE_FILE, JSON.stringify([...internalBinding('builtins').getCacheUsage().compiledWithoutCache])));\n");
+  const uncached = (args: string[]): string[] => {
+    const file = join(dir, `usage-${args[0]}.json`);
+    try {
+      execFileSync(process.execPath, ['--expose-internals', '--no-warnings', '-r', join(dir, 'usage.cjs'), cliPath, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', USAGE_FILE: file }, stdio: 'ignore' });
+    } catch {
+      // The issue below fails (no CA listens there): the modules it loaded are what counts.
+    }
+    return (JSON.parse(readFileSync(file, 'utf8')) as string[]).filter((m) => !m.startsWith('internal/'));
+  };
+  const premise = JSON.parse(execFileSync(process.execPath, ['--expose-internals', '--no-warnings', '-e', "require('node:v8').setFlagsFromString('--no-opt'); require('node:https'); const { internalBinding } = require('internal/test/binding'); process.stdout.write(JSON.stringify([...internalBinding('builtins').getCacheUsage().compiledWithoutCache]))"], { encoding: 'utf8' })) as string[];
+  assert.ok(premise.includes('https'), `on this Node a module loaded after a flag change is compiled from source (${premise.join(' ')}): the checks below mean something`);
+  await writeFile(join(dir, 'c.yaml'), `stateDir: ${JSON.stringify(join(dir, 'state'))}\nacme: { directoryUrl: "https://127.0.0.1:1/dir", email: a@example.com, termsOfServiceAgreed: true }\ncertificates:\n  - domains: [a.example.com]\n`);
+  assert.deepEqual(uncached(['status', '--config', join(dir, 'c.yaml')]), [], 'status: every public module it loads was compiled from the cache');
+  const issue = uncached(['issue', '-d', 'a.example.com', '--state-dir', join(dir, 'issue'), '--directory', 'https://127.0.0.1:1/dir', '--email', 'a@example.com', '--agree-tos']);
+  for (const m of ['https', 'http', 'tls', 'net', 'crypto', 'fs/promises', 'worker_threads']) assert.ok(!issue.includes(m), `issue: ${m} compiled from the cache (without it: ${issue.join(' ')})`);
 });
