@@ -270,27 +270,35 @@ test('ARI: fetched once per Retry-After, the window decides, and the renewal sen
   assert.equal(h.requests.at(-1)?.replaces, v1?.metadata.ariCertId);
 });
 
+/** Makes the harness's ARI source run `meanwhile` (given the context as it was) before each answer: another process acting while this run waits for the CA. */
+async function duringAriFetch(h: Harness, meanwhile: (ctx: RenewalContext) => Promise<void>): Promise<void> {
+  const source = await h.ctx.renewalInfo();
+  assert.ok(source);
+  const base = h.ctx;
+  h.ctx = {
+    ...base,
+    renewalInfo: async () => ({
+      getRenewalInfo: async (pem, o) => {
+        await meanwhile(base);
+        return source.getRenewalInfo(pem, o);
+      },
+    }),
+  };
+}
+
 test('ARI: the answer is saved over the renewal state as it is under the lock, so what another run recorded meanwhile is kept', async () => {
   const h = await harness();
   await renewCertificate(spec, h.ctx);
   const now = h.clock.now().getTime();
   h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
-  const source = await h.ctx.renewalInfo();
-  assert.ok(source);
   // While this run waits for the CA's answer, another process records a failed attempt under the lock.
-  h.ctx = {
-    ...h.ctx,
-    renewalInfo: async () => ({
-      getRenewalInfo: async (pem, o) => {
-        const other = await h.ctx.locker.acquire('www', { ttlSeconds: 60 });
-        assert.ok(other);
-        const state = await h.store.loadState('www');
-        await h.store.saveState('www', { ...state, failureCount: 1, lastAttempt: { at: h.clock.now().toISOString(), result: 'failure', code: 'ERR_OTHER_RUN' } });
-        await other.release();
-        return source.getRenewalInfo(pem, o);
-      },
-    }),
-  };
+  await duringAriFetch(h, async (ctx) => {
+    const other = await ctx.locker.acquire('www', { ttlSeconds: 60 });
+    assert.ok(other);
+    const state = await h.store.loadState('www');
+    await h.store.saveState('www', { ...state, failureCount: 1, lastAttempt: { at: h.clock.now().toISOString(), result: 'failure', code: 'ERR_OTHER_RUN' } });
+    await other.release();
+  });
   assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'not-due');
   const state = await h.store.loadState('www');
   assert.equal(state.lastAttempt?.code, 'ERR_OTHER_RUN', "the other run's record is kept");
@@ -324,19 +332,8 @@ test('ARI: an answer about a certificate another run has replaced meanwhile is n
   const v1 = await h.store.load('www');
   const now = h.clock.now().getTime();
   h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
-  const source = await h.ctx.renewalInfo();
-  assert.ok(source);
-  const base = h.ctx;
-  h.ctx = {
-    ...base,
-    renewalInfo: async () => ({
-      getRenewalInfo: async (pem, o) => {
-        // Another run renews it (version 2) while this one waits for the CA's answer about version 1.
-        assert.equal((await renewCertificate(spec, { ...base, ari: false }, { force: true })).outcome, 'renewed');
-        return source.getRenewalInfo(pem, o);
-      },
-    }),
-  };
+  // Another run renews it (version 2) while this one waits for the CA's answer about version 1.
+  await duringAriFetch(h, async (ctx) => assert.equal((await renewCertificate(spec, { ...ctx, ari: false }, { force: true })).outcome, 'renewed'));
   await renewCertificate(spec, h.ctx);
   assert.equal((await h.store.load('www'))?.version, 2);
   assert.equal((await h.store.loadState('www')).ari, undefined, `no answer about version 1 (${v1?.metadata.ariCertId}) recorded for version 2`);
