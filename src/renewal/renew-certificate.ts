@@ -464,7 +464,8 @@ async function refreshRenewalInfo(
     if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
     const updated = await saveRenewalInfo(name, stored, info, ctx, log, signal);
     if (updated) return updated;
-    // Another run holds the certificate: this run plans with the answer and saves nothing; the holder writes its own state.
+    // Another run holds the certificate (or has just replaced it): this run plans with the answer and
+    // saves nothing; a re-plan under the lock reads the state again.
     return applyRenewalInfo(state, info, now);
   } catch (err) {
     // ARI is advice: without it the lifetime rule still renews in time.
