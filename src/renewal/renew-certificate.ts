@@ -151,12 +151,17 @@ export function decideRenewal(
  * one exit, which emits the lifecycle event.
  */
 export async function renewCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: RenewOptions = {}): Promise<RenewalResult> {
+  return oneRun(spec, ctx, options.signal, (run) => renewOne(spec, ctx, options, run));
+}
+
+/** One run of `spec`: what `body` throws becomes the run's failed (or interrupted) result, and every result leaves through {@link settle}. */
+async function oneRun(spec: ResolvedCertificate, ctx: RenewalContext, signal: AbortSignal | undefined, body: (run: RunFacts) => Promise<RenewalResult>): Promise<RenewalResult> {
   const run = startRun(ctx);
   let result: RenewalResult;
   try {
-    result = await renewOne(spec, ctx, options, run);
+    result = await body(run);
   } catch (err) {
-    result = crashed(spec.name, err, ctx, options.signal);
+    result = crashed(spec.name, err, ctx, signal);
   }
   return settle(spec, ctx, result, run);
 }
@@ -321,14 +326,7 @@ function lostDuring(name: string, lock: Lock, done?: RenewalResult): RenewalResu
  * with `force`, else those that lack it), under the certificate's lock. No CA request.
  */
 export async function deployCertificate(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal } = {}): Promise<RenewalResult> {
-  const run = startRun(ctx);
-  let result: RenewalResult;
-  try {
-    result = await deployOne(spec, ctx, options, run);
-  } catch (err) {
-    result = crashed(spec.name, err, ctx, options.signal);
-  }
-  return settle(spec, ctx, result, run);
+  return oneRun(spec, ctx, options.signal, (run) => deployOne(spec, ctx, options, run));
 }
 
 async function deployOne(spec: ResolvedCertificate, ctx: RenewalContext, options: { force?: boolean; signal?: AbortSignal }, run: RunFacts): Promise<RenewalResult> {
