@@ -35,9 +35,8 @@ if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose
 
 const { makeTestBundle } = await import(dist('src/testing/certificate-fixtures.js'));
 const { FilesystemCertificateStore } = await import(dist('src/storage/backends/filesystem/filesystem-certificate-store.js'));
-const { FileLocker } = await import(dist('src/coordination/file/file-locker.js'));
 const { FakeClock } = await import(dist('src/testing/fake-clock.js'));
-const { CaDouble } = await import(dist('src/testing/ca-double.js'));
+const { CaDouble, caDoubleContext } = await import(dist('src/testing/ca-double.js'));
 const { RenewalDaemon } = await import(dist('src/scheduling/daemon.js'));
 const { tempDir } = await import(dist('src/testing/temp-dir.js'));
 const { silentLogger } = await import(dist('src/logger.js'));
@@ -98,22 +97,8 @@ async function cyclesRun() {
   const clock = new FakeClock('2027-03-01T00:00:00Z');
   const ca = new CaDouble({ clock, keepLog: false });
   const stateDir = await tempDir('certpilot-bench-cycles-');
-  const store = new FilesystemCertificateStore({ stateDir });
   let events = 0;
-  const context = {
-    store,
-    locker: new FileLocker({ dir: join(stateDir, 'locks'), clock }),
-    session: async () => ({ issuer: ca.issuer, directoryUrl: 'https://ca.double/dir', accountUrl: 'https://ca.double/acct/1' }),
-    renewalInfo: async () => ca.renewalInfo,
-    solvers: async () => new Map(),
-    deployers: async () => [],
-    ari: true,
-    lockTtlSeconds: 300,
-    retention: { keepVersions: 3, keepDays: 0 },
-    clock,
-    logger: silentLogger,
-    events: () => void events++,
-  };
+  const context = caDoubleContext(ca, { clock, stateDir, events: () => void events++ });
   const spec = { name: 'www', domains: ['www.example.test'], identifiers: [{ type: 'dns', value: 'www.example.test' }], keyType: 'ec-p256', reuseKey: false, profile: 'shortlived', solvers: { 'www.example.test': 'default' }, deploy: [] };
   const daemon = new RenewalDaemon({ certificates: [spec], context, concurrency: 4 }, { clock, logger: silentLogger, random: mulberry32(1) });
   const marks = {};

@@ -6,10 +6,9 @@ import type { ResolvedCertificate } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
 import { silentLogger } from '../logger.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
-import type { RenewalContext } from '../renewal/renew-certificate.js';
 import { MIN_SLEEP_MS } from '../renewal/scheduler.js';
-import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
-import { CaDouble, type DoubleCertificate } from '../testing/ca-double.js';
+import type { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
+import { CaDouble, caDoubleContext, type DoubleCertificate } from '../testing/ca-double.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { mulberry32 } from '../testing/prng.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -48,24 +47,9 @@ async function world(options: { days: number; backdateMs?: number; ariRetryAfter
   const clock = new StopClock(start, start + options.days * DAY);
   const ca = new CaDouble({ clock, ...(options.backdateMs !== undefined ? { backdateMs: options.backdateMs } : {}), ...(options.ariRetryAfterMs ? { ariRetryAfterMs: options.ariRetryAfterMs } : {}) });
   const stateDir = await tempDir('certpilot-daemon-');
-  const store = new FilesystemCertificateStore({ stateDir });
-  const locker = new FileLocker({ dir: join(stateDir, 'locks'), clock });
   const events: LifecycleEvent[] = [];
-  const context: RenewalContext = {
-    store,
-    locker,
-    session: async () => ({ issuer: ca.issuer, directoryUrl: 'https://ca.double/dir', accountUrl: 'https://ca.double/acct/1' }),
-    renewalInfo: async () => ca.renewalInfo,
-    solvers: async () => new Map(),
-    deployers: async () => [],
-    ari: true,
-    lockTtlSeconds: 300,
-    retention: { keepVersions: 3, keepDays: 0 },
-    clock,
-    logger: silentLogger,
-    events: (e) => void events.push(e),
-  };
-  return { clock, ca, store, setup: { certificates: [shortlived], context, concurrency: 4 }, events, stateDir };
+  const context = caDoubleContext(ca, { clock, stateDir, events: (e) => void events.push(e) });
+  return { clock, ca, store: context.store, setup: { certificates: [shortlived], context, concurrency: 4 }, events, stateDir };
 }
 
 /** Asserts the CA's log: every renewal inside the window of the certificate it replaces, exactly one order per window. */

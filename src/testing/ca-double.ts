@@ -18,7 +18,12 @@
 import type { Clock } from '../clock.js';
 import type { CertificateIssuer, IssuedCertificate, IssueRequest } from '../acme/issuer.js';
 import type { RenewalInfoResult } from '../acme/acme-client.js';
-import type { RenewalInfoSource } from '../renewal/renew-certificate.js';
+import { join } from 'node:path';
+import type { RenewalContext, RenewalInfoSource } from '../renewal/renew-certificate.js';
+import { FileLocker } from '../coordination/file/file-locker.js';
+import { silentLogger } from '../logger.js';
+import type { LifecycleEvent } from '../notify/lifecycle-event.js';
+import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from './certificate-fixtures.js';
 import type { CertificateBundle } from '../storage/certificate-store.js';
 
@@ -146,5 +151,28 @@ export class CaDouble {
       if (!cert) throw new Error('ca double: renewalInfo for a certificate it did not issue (404)');
       return { certId: cert.certId, suggestedWindow: cert.window, retryAfter: new Date(now.getTime() + (this.options.ariRetryAfterMs ?? 6 * 3_600_000)) };
     },
+  };
+}
+
+/**
+ * The renewal context a daemon or a renewal runs with against `ca`: state in a filesystem store at
+ * `stateDir`, file locks beside it, no solvers or deployers, ARI on, 3 versions kept, events to
+ * `events` (the scheduler tests and `bench/daemon.mjs`).
+ */
+export function caDoubleContext(ca: CaDouble, options: { clock: Clock; stateDir: string; events?: (event: LifecycleEvent) => void }): RenewalContext & { store: FilesystemCertificateStore } {
+  const { clock, stateDir } = options;
+  return {
+    store: new FilesystemCertificateStore({ stateDir }),
+    locker: new FileLocker({ dir: join(stateDir, 'locks'), clock }),
+    session: async () => ({ issuer: ca.issuer, directoryUrl: 'https://ca.double/dir', accountUrl: 'https://ca.double/acct/1' }),
+    renewalInfo: async () => ca.renewalInfo,
+    solvers: async () => new Map(),
+    deployers: async () => [],
+    ari: true,
+    lockTtlSeconds: 300,
+    retention: { keepVersions: 3, keepDays: 0 },
+    clock,
+    logger: silentLogger,
+    ...(options.events ? { events: options.events } : {}),
   };
 }
