@@ -78,6 +78,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TestContext } from 'node:test';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -1291,4 +1292,11 @@ export class KubeStandin {
 /** Starts a {@link KubeStandin}. */
 export function startKubeStandin(options: KubeStandinOptions = {}): Promise<KubeStandin> {
   return KubeStandin.start(options);
+}
+
+/** A {@link KubeStandin} for one test, stopped after it, and a kubeconfig that reaches it. */
+export async function standinFor(t: TestContext, options: KubeStandinOptions = {}): Promise<{ standin: KubeStandin; kubeconfig: string }> {
+  const standin = await startKubeStandin(options);
+  t.after(() => standin.stop());
+  return { standin, kubeconfig: await standin.writeKubeconfig() };
 }

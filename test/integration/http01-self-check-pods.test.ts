@@ -11,7 +11,7 @@ import { startResponderServer, type ResponderServer } from '../../src/challenges
 import { createTokenStoreSolver, tokenStoreSolverOptionsShape } from '../../src/challenges/http01/token-store-options.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { pendingHttp01Challenge } from '../../src/testing/pending-challenge.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
+import { standinFor, startKubeStandin } from '../harness/kube-standin.js';
 import { freePort } from '../harness/ports.js';
 import { findPlugin } from '../../src/plugins/registry.js';
 import { silentLogger } from '../../src/logger.js';
@@ -70,9 +70,7 @@ test('self-check through every pod of a selector: all must answer, and pods that
 });
 
 test('self-check through pods: no running pod for the selector is a clear error', { timeout: 30_000 }, async (t) => {
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kubeconfig = await standin.writeKubeconfig();
+  const { standin, kubeconfig } = await standinFor(t);
   const options = z.object(tokenStoreSolverOptionsShape()).parse({ selfCheck: { timeoutSeconds: 1, pods: { selector: 'app=nothing', kubeconfig } } });
   const solver = await createTokenStoreSolver(new MemoryTokenStore(), options, { baseDir: standin.dir });
   const challenge = pendingHttp01Challenge('selfcheck_token_nopods_0001');

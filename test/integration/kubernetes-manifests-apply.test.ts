@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { runCli, tempDir } from '../harness/certpilot.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
+import { standinFor } from '../harness/kube-standin.js';
 
 const FIXTURE = join(process.cwd(), 'src', 'scheduling', 'kubernetes-manifests', 'fixtures', 'certpilot.yaml');
 const run = promisify(execFile);
@@ -30,9 +30,7 @@ async function kubectl(kubeconfig: string, ...args: string[]): Promise<{ code: n
 const MODES: Record<string, string[]> = { cronjob: [], 'cronjob-pvc-serve': ['--state', 'pvc', '--serve'], daemon: ['--mode', 'daemon'] };
 
 void test('kubectl apply --server-side -k of the generated directory succeeds on the stand-in, for the three modes, and reads back', { timeout: 120_000 }, async (t) => {
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kc = await standin.writeKubeconfig();
+  const { standin, kubeconfig: kc } = await standinFor(t);
   for (const [mode, args] of Object.entries(MODES)) {
     const dir = join(await tempDir(), mode);
     const gen = await runCli(['kubernetes', 'manifests', '--config', FIXTURE, '--namespace', standin.namespace, '--image', 'certpilot:test', '-o', dir, ...args]);
@@ -54,9 +52,7 @@ void test('kubectl apply --server-side -k of the generated directory succeeds on
 });
 
 void test('the stand-in refuses applied objects a real API server refuses (422/400 naming the field)', { timeout: 60_000 }, async (t) => {
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kc = await standin.writeKubeconfig();
+  const { standin, kubeconfig: kc } = await standinFor(t);
   const dir = await tempDir();
   const gen = await runCli(['kubernetes', 'manifests', '--config', FIXTURE, '--namespace', standin.namespace, '--image', 'certpilot:test', '--mode', 'daemon']);
   const objects = parseAllDocuments(gen.stdout).map((d) => d.toJS() as Record<string, unknown> & { kind: string; metadata: Record<string, unknown>; spec?: Record<string, unknown>; rules?: Record<string, unknown>[] });

@@ -15,10 +15,9 @@ import { StateStore } from '../../src/storage/state-store.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { stateStoreContract } from '../../src/testing/state-store-contract.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
+import { startProxiedPebble } from '../harness/fault-proxy.js';
 import type { KubeStandin} from '../harness/kube-standin.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
-import { startPebble } from '../harness/pebble.js';
+import { standinFor, startKubeStandin } from '../harness/kube-standin.js';
 import { requirePebble } from '../harness/servers.js';
 
 let shared: Promise<{ standin: KubeStandin; client: KubernetesClient }> | undefined;
@@ -115,13 +114,8 @@ async function tree(dir: string, only: (path: string) => boolean): Promise<Recor
 
 test('state in Secrets with a 409 on the first write of every Secret: the renew run succeeds and nothing is lost; state copy dir → Secrets → dir is byte for byte and status shows the same rows', { timeout: 180_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kubeconfig = await standin.writeKubeconfig();
+  const { pebble, proxy } = await startProxiedPebble(t, { version: '2.4', noSleep: true, authzReuse: 0 });
+  const { standin, kubeconfig } = await standinFor(t);
 
   // Another writer touches every Secret just before certpilot's first write to it: an update then
   // carries a stale resourceVersion (409 Conflict), a create meets an existing Secret (409 AlreadyExists).

@@ -11,9 +11,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliPath, repoRoot, runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
-import { startPebble } from '../harness/pebble.js';
+import { startProxiedPebble } from '../harness/fault-proxy.js';
+import { standinFor } from '../harness/kube-standin.js';
 import { requirePebble } from '../harness/servers.js';
 
 const DOMAIN = 'lease.k8s.test';
@@ -28,16 +27,12 @@ async function until(check: () => boolean, what: string, timeoutMs = 60_000): Pr
 
 void test('lease locker: a second renew makes no order while the holder works; after SIGKILL the Lease expires and the next run resumes the order, zero new orders', { timeout: 180_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', noSleep: true });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
+  const { pebble, proxy } = await startProxiedPebble(t, { version: '2.4', noSleep: true });
+  const { standin, kubeconfig } = await standinFor(t);
   const dir = await tempDir();
   const config = await writeConfig(dir, { directoryUrl: proxy.directoryUrl, httpPort: pebble.httpPort, certificates: [{ name: 'www', domains: [DOMAIN] }] });
   // The lease locker, with the shortest lock TTL the schema allows.
-  await writeFile(config, `${await readFile(config, 'utf8')}\nlocker: ${JSON.stringify({ type: 'lease', kubeconfig: await standin.writeKubeconfig(), identity: 'runner' })}\nrenewal: { lockTtlSeconds: 30 }\n`);
+  await writeFile(config, `${await readFile(config, 'utf8')}\nlocker: ${JSON.stringify({ type: 'lease', kubeconfig, identity: 'runner' })}\nrenewal: { lockTtlSeconds: 30 }\n`);
   // Orders the CA created (a badNonce retry of newOrder is a POST but not an order).
   const orders = (): number => proxy.requests.log.filter((r) => r.kind === 'POST /order-plz' && r.status === 201).length;
 

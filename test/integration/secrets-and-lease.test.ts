@@ -12,10 +12,9 @@ import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.js';
 import { kubernetesNeeds } from '../../src/plugins/platform-needs.js';
 import { cliPath, repoRoot, runCli, tempDir, writeConfig } from '../harness/certpilot.js';
-import { orderUrls, orderUrlsByIdentifier, startFaultProxy } from '../harness/fault-proxy.js';
+import { orderUrls, orderUrlsByIdentifier, startProxiedPebble } from '../harness/fault-proxy.js';
 import { until } from '../harness/kube-fixtures.js';
-import { startKubeStandin } from '../harness/kube-standin.js';
-import { startPebble } from '../harness/pebble.js';
+import { standinFor } from '../harness/kube-standin.js';
 import { requirePebble } from '../harness/servers.js';
 
 /** The lock and the state of every test here: a Lease per certificate, state in Secrets. */
@@ -29,13 +28,8 @@ function clusterConfig(kubeconfig: string): { stateStore: Record<string, unknown
 void test('state in Secrets + Lease lock: two renew processes started together make exactly one order per certificate', { timeout: 180_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
   // Pebble's defaults stay on: nonce rejection and validation delays (which keep the two runs overlapping).
-  const pebble = await startPebble({ version: '2.4' });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kubeconfig = await standin.writeKubeconfig();
+  const { pebble, proxy } = await startProxiedPebble(t, { version: '2.4' });
+  const { standin, kubeconfig } = await standinFor(t);
   // One certificate: both processes answer http-01 with a standalone listener on Pebble's one port,
   // so two certificates held by two processes at once would collide on it (a test set-up limit,
   // seen under load), not a coordination failure.
@@ -71,13 +65,8 @@ void test('state in Secrets + Lease lock: two renew processes started together m
 
 void test('state in Secrets + Lease lock: SIGKILL of the holder right after finalize; after the Lease expires the next run resumes the order from its Secret, zero new orders', { timeout: 180_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', noSleep: true });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const standin = await startKubeStandin();
-  t.after(() => standin.stop());
-  const kubeconfig = await standin.writeKubeconfig();
+  const { pebble, proxy } = await startProxiedPebble(t, { version: '2.4', noSleep: true });
+  const { standin, kubeconfig } = await standinFor(t);
   const domain = 'www.resume.test';
   const config = await writeConfig(await tempDir(), {
     directoryUrl: proxy.directoryUrl,
