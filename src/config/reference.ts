@@ -143,7 +143,8 @@ export function renderPluginList(): string {
     'the [configuration reference](config-reference.md#plug-in-options). A certificate names its solvers',
     'and deployers; see the README. Each folder exports its definition from `plugin.ts`, including the',
     'Kubernetes RBAC rules and AWS IAM actions its code needs (`certpilot kubernetes check`, `certpilot',
-    'route53 policy`).',
+    'route53 policy`), and the options whose value is a credential (`certpilot kubernetes manifests` moves',
+    'those into Secrets).',
     '',
   ];
   for (const kind of Object.keys(PLUGIN_KINDS) as PluginKind[]) {
