@@ -41,7 +41,11 @@ export class EmailNotifier implements Notifier {
   async notify(given: LifecycleEvent): Promise<void> {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
-    const transport = await (this.transport ??= this.makeTransport());
+    // Built once; a build that failed (a password or CA file missing) is tried again at the next event.
+    const transport = await (this.transport ??= this.makeTransport().catch((err: unknown) => {
+      this.transport = undefined;
+      throw err;
+    }));
     try {
       await transport.sendMail({
         from: this.options.from,

@@ -142,3 +142,17 @@ test('webhook urlFile: the URL comes from the file; a missing or wrong file is E
   assert.equal(r.received.length, 1, 'the fixed file is read at the next event');
   assert.match(JSON.parse(r.received[0]?.body ?? '{}').text as string, /^certpilot: site renewal FAILED/);
 });
+
+test('webhook urlFile: after a failed delivery the file is read again, so a rotated URL (a Secret updated in place) is used at the next event', async (t) => {
+  const dead = await receiver([200]);
+  await new Promise((done) => dead.server.close(done));
+  const live = await receiver([200]);
+  t.after(() => live.server.close());
+  const urlFile = join(await tempDir(), 'url');
+  await writeFile(urlFile, `${dead.url}\n`, { mode: 0o600 });
+  const n = new WebhookNotifier({ name: 'hooks', urlFile, timeoutMs: 5000, retries: 0, retryDelayMs: 1, clock: new FakeClock(), logger: silentLogger });
+  await assert.rejects(n.notify(failedEvent()), (err: Error & { code?: string }) => err.code === 'ERR_NOTIFY_FAILED');
+  await writeFile(urlFile, `${live.url}\n`, { mode: 0o600 });
+  await n.notify(failedEvent());
+  assert.equal(live.received.length, 1, 'the rotated URL got the next event');
+});

@@ -55,7 +55,8 @@ export class WebhookNotifier implements Notifier {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
     const body = JSON.stringify({ text: eventText(event), event });
-    // Read once; a failed read is tried again at the next event (the file may have been fixed).
+    // Read once; a failed read, or a failed delivery, reads them again at the next event (the file
+    // may have been fixed or rotated).
     const url = await (this.url ??= this.readUrl().catch((err: unknown) => {
       this.url = undefined;
       throw err;
@@ -80,6 +81,10 @@ export class WebhookNotifier implements Notifier {
       this.options.logger.debug({ notifier: this.options.name, attempt: attempt + 1, why: outcome.why }, 'webhook attempt failed');
       if (!outcome.retryable) break;
     }
+    // The files are read again at the next event: a Secret mounted as files may have been rotated
+    // (a new Slack URL, a new signing key) since they were read.
+    this.url = undefined;
+    this.key = undefined;
     throw new CertpilotError('ERR_NOTIFY_FAILED', `webhook ${this.options.name}: event for ${event.certificate} not delivered to ${redactUrl(url)}: ${last}`, { retryable: true });
   }
 
