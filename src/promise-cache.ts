@@ -20,4 +20,9 @@ export class PromiseCache<T> {
   values(): Promise<T>[] {
     return [...this.entries.values()];
   }
+
+  /** Forgets every entry: the next `get` of each key loads it again. */
+  clear(): void {
+    this.entries.clear();
+  }
 }

@@ -10,6 +10,7 @@ import type { Logger } from '../../logger.js';
 import { redactSecrets } from '../../redact.js';
 import { eventSummary, eventText, type LifecycleEvent } from '../lifecycle-event.js';
 import type { Notifier } from '../notifier.js';
+import { PromiseCache } from '../../promise-cache.js';
 import { readSecret } from '../webhook/webhook-notifier.js';
 
 /** Options of {@link EmailNotifier}. */
@@ -33,7 +34,8 @@ type Transport = { sendMail(message: Record<string, unknown>): Promise<unknown>;
 
 /** Sends events by e-mail. */
 export class EmailNotifier implements Notifier {
-  private transport: Promise<Transport> | undefined;
+  /** The SMTP transport, built once (a build that failed, a password or CA file missing, is tried again at the next event). */
+  private readonly transport = new PromiseCache<Transport>();
 
   constructor(private readonly options: EmailNotifierOptions) {}
 
@@ -41,11 +43,7 @@ export class EmailNotifier implements Notifier {
   async notify(given: LifecycleEvent): Promise<void> {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
-    // Built once; a build that failed (a password or CA file missing) is tried again at the next event.
-    const transport = await (this.transport ??= this.makeTransport().catch((err: unknown) => {
-      this.transport = undefined;
-      throw err;
-    }));
+    const transport = await this.transport.get('', () => this.makeTransport());
     try {
       await transport.sendMail({
         from: this.options.from,
@@ -65,8 +63,7 @@ export class EmailNotifier implements Notifier {
 
   /** Closes the pooled SMTP connection. */
   async close(): Promise<void> {
-    const transport = await this.transport?.catch(() => undefined);
-    transport?.close();
+    for (const built of this.transport.values()) (await built.catch(() => undefined))?.close();
   }
 
   private async makeTransport(): Promise<Transport> {

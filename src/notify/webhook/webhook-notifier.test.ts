@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CertpilotError } from '../../errors.js';
 import { silentLogger } from '../../logger.js';
+import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
 import { eventFromResult } from '../lifecycle-event.js';
@@ -155,4 +156,15 @@ test('webhook urlFile: after a failed delivery the file is read again, so a rota
   await writeFile(urlFile, `${live.url}\n`, { mode: 0o600 });
   await n.notify(failedEvent());
   assert.equal(live.received.length, 1, 'the rotated URL got the next event');
+});
+
+test('webhook caFile: missing at the first event, read again at the next one', async (t) => {
+  const r = await receiver([200]);
+  t.after(() => r.server.close());
+  const caFile = join(await tempDir(), 'ca.pem');
+  const n = new WebhookNotifier({ name: 'hooks', url: r.url, caFile, timeoutMs: 5000, retries: 0, retryDelayMs: 1, clock: new FakeClock(), logger: silentLogger });
+  await assert.rejects(n.notify(failedEvent()), (err: Error & { code?: string }) => err.code === 'ERR_NOTIFY_FAILED' && err.message.includes(`caFile ${caFile} cannot be read: ENOENT`));
+  await writeFile(caFile, makeTestBundle({ domains: ['ca.example'] }).chainPem);
+  await n.notify(failedEvent());
+  assert.equal(r.received.length, 1);
 });

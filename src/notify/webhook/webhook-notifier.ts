@@ -12,6 +12,7 @@ import { rootCertificates } from 'node:tls';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import { PromiseCache } from '../../promise-cache.js';
 import { redactSecrets } from '../../redact.js';
 import { VERSION } from '../../version.js';
 import { eventText, type LifecycleEvent } from '../lifecycle-event.js';
@@ -44,9 +45,11 @@ export function signBody(key: string, body: string): string {
 
 /** Posts events to one URL. */
 export class WebhookNotifier implements Notifier {
-  private key: Promise<string | undefined> | undefined;
-  private url: Promise<string> | undefined;
-  private agent: Promise<https.Agent | undefined> | undefined;
+  // What the files give (the URL, the signing key, the TLS agent with caFile), each read once; a
+  // failed read is forgotten, and all are forgotten after a failed delivery (see notify).
+  private readonly url = new PromiseCache<string>();
+  private readonly key = new PromiseCache<string | undefined>();
+  private readonly agent = new PromiseCache<https.Agent | undefined>();
 
   constructor(private readonly options: WebhookNotifierOptions) {}
 
@@ -55,23 +58,15 @@ export class WebhookNotifier implements Notifier {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
     const body = JSON.stringify({ text: eventText(event), event });
-    // Read once; a failed read, or a failed delivery, reads them again at the next event (the file
-    // may have been fixed or rotated).
-    const url = await (this.url ??= this.readUrl().catch((err: unknown) => {
-      this.url = undefined;
-      throw err;
-    }));
-    const key = await (this.key ??= this.readKey().catch((err: unknown) => {
-      this.key = undefined;
-      throw err;
-    }));
+    const url = await this.url.get('', () => this.readUrl());
+    const key = await this.key.get('', () => this.readKey());
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': `certpilot/${VERSION}`,
       'x-certpilot-event': event.type,
       ...(key !== undefined ? { [SIGNATURE_HEADER]: signBody(key, body) } : {}),
     };
-    const agent = await (this.agent ??= this.makeAgent());
+    const agent = await this.agent.get('', () => this.makeAgent());
     let last = '';
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
       if (attempt > 0) await this.options.clock.sleep(this.options.retryDelayMs * 2 ** (attempt - 1), options.signal);
@@ -82,9 +77,8 @@ export class WebhookNotifier implements Notifier {
       if (!outcome.retryable) break;
     }
     // The files are read again at the next event: a Secret mounted as files may have been rotated
-    // (a new Slack URL, a new signing key) since they were read.
-    this.url = undefined;
-    this.key = undefined;
+    // (a new Slack URL, a new signing key, a new CA) since they were read.
+    for (const read of [this.url, this.key, this.agent]) read.clear();
     throw new CertpilotError('ERR_NOTIFY_FAILED', `webhook ${this.options.name}: event for ${event.certificate} not delivered to ${redactUrl(url)}: ${last}`, { retryable: true });
   }
 
