@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +11,8 @@ import type { FileLock} from '../coordination/file/file-locker.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
 import type { Deployer } from '../deploy/deployer.js';
 import { CertpilotError } from '../errors.js';
-import { silentLogger } from '../logger.js';
+import { createLogger, silentLogger } from '../logger.js';
+import { ioError } from '../fs/atomic-write.js';
 import { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import { MemoryStateBackend } from '../storage/backends/memory/memory-state-backend.js';
 import type { StateValue, WriteOptions } from '../storage/state-backend.js';
@@ -246,12 +248,17 @@ test('a lock lost in the middle of a save (version written, not yet live) never 
   await successor.release();
 });
 
-test('ARI: fetched once per Retry-After, the window decides, and the renewal sends replaces', async () => {
+/** Version 1 issued; the CA's ARI answer about it (once asked) is a window 10 to 12 days ahead, asked again after 6 hours. */
+async function issuedWithWindowAhead(): Promise<{ h: Harness; v1: Awaited<ReturnType<FilesystemCertificateStore['load']>>; now: number }> {
   const h = await harness();
   await renewCertificate(spec, h.ctx);
-  const v1 = await h.store.load('www');
   const now = h.clock.now().getTime();
   h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  return { h, v1: await h.store.load('www'), now };
+}
+
+test('ARI: fetched once per Retry-After, the window decides, and the renewal sends replaces', async () => {
+  const { h, v1, now } = await issuedWithWindowAhead();
 
   assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'not-due');
   assert.equal(h.ariFetches, 1);
@@ -287,10 +294,7 @@ async function duringAriFetch(h: Harness, meanwhile: (ctx: RenewalContext) => Pr
 }
 
 test('ARI: the answer is saved over the renewal state as it is under the lock, so what another run recorded meanwhile is kept', async () => {
-  const h = await harness();
-  await renewCertificate(spec, h.ctx);
-  const now = h.clock.now().getTime();
-  h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  const { h, now } = await issuedWithWindowAhead();
   // While this run waits for the CA's answer, another process records a failed attempt under the lock.
   await duringAriFetch(h, async (ctx) => {
     const other = await ctx.locker.acquire('www', { ttlSeconds: 60 });
@@ -327,16 +331,28 @@ test('ARI: while another process holds the certificate, the answer plans this ru
 });
 
 test('ARI: an answer about a certificate another run has replaced meanwhile is not saved', async () => {
-  const h = await harness();
-  await renewCertificate(spec, h.ctx);
-  const v1 = await h.store.load('www');
-  const now = h.clock.now().getTime();
-  h.ari = { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + 6 * 3_600_000) };
+  const { h, v1 } = await issuedWithWindowAhead();
   // Another run renews it (version 2) while this one waits for the CA's answer about version 1.
   await duringAriFetch(h, async (ctx) => assert.equal((await renewCertificate(spec, { ...ctx, ari: false }, { force: true })).outcome, 'renewed'));
   await renewCertificate(spec, h.ctx);
   assert.equal((await h.store.load('www'))?.version, 2);
   assert.equal((await h.store.loadState('www')).ari, undefined, `no answer about version 1 (${v1?.metadata.ariCertId}) recorded for version 2`);
+});
+
+test('ARI: an answer that cannot be saved (a full disk) still plans the run, and says so', async () => {
+  const { h, now } = await issuedWithWindowAhead();
+  const full = (): Promise<never> => Promise.reject(ioError('writing renewal-state/www.json', Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })));
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'warn', destination: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) });
+  const store = h.store;
+  h.ctx = { ...h.ctx, logger, store: Object.assign(Object.create(store) as typeof store, { fenced: (lost: AbortSignal) => Object.assign(Object.create(store.fenced(lost)) as ReturnType<typeof store.fenced>, { saveState: full }) }) };
+  const result = await renewCertificate(spec, h.ctx);
+  assert.equal(result.outcome, 'not-due');
+  const next = result.next?.getTime() ?? 0;
+  assert.ok(next >= now + 10 * DAY && next <= now + 12 * DAY, `planned at the CA's window, not by the lifetime rule (${result.next?.toISOString()})`);
+  assert.equal((await store.loadState('www')).ari, undefined, 'nothing was written');
+  assert.match(lines.join(''), /renewal info fetched but not saved; this run plans with it/);
+  assert.match(lines.join(''), /ENOSPC/);
 });
 
 test('renewAll keeps configured order and respects the concurrency limit', async () => {

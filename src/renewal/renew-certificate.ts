@@ -454,21 +454,29 @@ async function refreshRenewalInfo(
 ): Promise<RenewalState> {
   const now = ctx.clock.now();
   if (!stored || !needsRenewalInfo(stored, state, now)) return state;
+  let info: RenewalInfoResult;
+  let planned: RenewalState;
   try {
     const source = await ctx.renewalInfo(signal);
     if (!source) return state;
-    const info = await source.getRenewalInfo(stored.certPem, { signal });
-    // RFC 9773 §4.2: an explanation URL means the CA wants this renewal noticed (e.g. a revocation event).
-    if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
-    const updated = await saveRenewalInfo(name, stored, info, ctx, log, signal);
-    if (updated) return updated;
-    // Another run holds the certificate (or has just replaced it): this run plans with the answer and
-    // saves nothing; a re-plan under the lock reads the state again.
-    return applyRenewalInfo(state, info, now);
+    info = await source.getRenewalInfo(stored.certPem, { signal });
+    // What this run plans with when the answer cannot be saved (it also refuses a window that ends before it starts).
+    planned = applyRenewalInfo(state, info, now);
   } catch (err) {
     // ARI is advice: without it the lifetime rule still renews in time.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'renewal info unavailable; using the lifetime rule');
     return state;
+  }
+  // RFC 9773 §4.2: an explanation URL means the CA wants this renewal noticed (e.g. a revocation event).
+  if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
+  try {
+    // Undefined when another run holds the certificate (or has just replaced it): this run plans
+    // with the answer and saves nothing; a re-plan under the lock reads the state again.
+    return (await saveRenewalInfo(name, stored, info, ctx, log, signal)) ?? planned;
+  } catch (err) {
+    // A full disk, a store that cannot be written: the answer still plans this run; the next run asks again.
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'renewal info fetched but not saved; this run plans with it');
+    return planned;
   }
 }
 
