@@ -10,7 +10,11 @@ export class PromiseCache<T> {
     let entry = this.entries.get(key);
     if (!entry) {
       entry = load();
-      entry.catch(() => this.entries.delete(key));
+      const loaded = entry;
+      // Only this entry: a clear() and a new load may have replaced it by the time it rejects.
+      loaded.catch(() => {
+        if (this.entries.get(key) === loaded) this.entries.delete(key);
+      });
       this.entries.set(key, entry);
     }
     return entry;

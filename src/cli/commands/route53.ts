@@ -110,19 +110,19 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (action === 'policy') {
     // Offline unless a dns-account-01 solver needs the account: then the runtime's store reads it.
     const config = await loadCommandConfig(ctx, false);
-    let runtime: Runtime | undefined;
+    const opened: { runtime?: Runtime } = {};
     try {
       const account = async (): Promise<StoredAccount | undefined> => {
         const { compose } = await import('../compose.js');
-        runtime = await compose(config, { logger: commandLogger(ctx, config.logLevel), env: ctx.env });
-        return runtime.store.loadAccount(config.acme.directoryUrl);
+        opened.runtime = await compose(config, { logger: commandLogger(ctx, config.logLevel), env: ctx.env });
+        return opened.runtime.store.loadAccount(config.acme.directoryUrl);
       };
       const inputs = await withRecordNames(ctx, config, route53Solvers(config, only), account);
       const { buildRoute53Policy } = await import('../../challenges/dns01/providers/route53/iam-policy.js');
       ctx.output.out(JSON.stringify(buildRoute53Policy(inputs), null, 2));
       return EXIT.ok;
     } finally {
-      await (runtime as Runtime | undefined)?.close();
+      await opened.runtime?.close();
     }
   }
   const runtime = await openRuntime(ctx, false);
