@@ -22,15 +22,25 @@ const OPTIMIZING_COMPILER_AFTER_MS = 1000;
  * built-in modules from a code cache built into the binary, and V8 takes a code cache only under
  * the flags it was made with: once any flag differs, every built-in module loaded after is
  * compiled from source, about twice the time (bench/findings.md, item 30). Every command reads a
- * configuration and logs (crypto, fs/promises; pino: os, diagnostics_channel, assert,
- * worker_threads); those that talk to a CA or an API over TLS load https (with http, tls, net and
- * the streams) and dns. A module listed here that a run does not use costs its cached compile only;
- * `renew` is not a TLS command for that reason: its usual run (nothing due) loads no TLS client, and
- * preloading one cost it 1.4 MiB of peak RSS.
+ * configuration and logs (crypto, fs, util, stream; module for the bundled CommonJS libraries;
+ * pino: os, diagnostics_channel, assert, worker_threads); those that talk to a CA or an API over
+ * TLS load https (with http, tls, net and the streams) and dns; those that listen (`serve`, the
+ * daemon's metrics page, `issue`'s own http-01 responder unless a solver is configured) load
+ * cluster, which Node's `listen` requires (with child_process and dgram). A module listed here
+ * that a run does not use costs its cached compile only; `renew` is not a TLS command for that
+ * reason: its usual run (nothing due) loads no TLS client, and preloading one cost it 1.4 MiB of
+ * peak RSS.
+ *
+ * They are loaded with `import()`, not `require`: the CLI's ES modules import them, and Node's ES
+ * module face of a built-in module reads every export once, which runs the module's lazy getters
+ * (`crypto.webcrypto`, `fs.ReadStream`, `net.BlockList`, `util.parseArgs`…) and so loads the
+ * internal modules behind them; made here, that happens under the cache too (item 31).
  */
-const BUILTINS = ['crypto', 'fs/promises', 'os', 'diagnostics_channel', 'assert', 'worker_threads'];
-const TLS_BUILTINS = ['https', 'http', 'dns'];
+const BUILTINS = ['crypto', 'fs', 'fs/promises', 'os', 'util', 'stream', 'events', 'module', 'diagnostics_channel', 'assert', 'worker_threads'];
+const TLS_BUILTINS = ['https', 'http', 'tls', 'net', 'dns'];
+const LISTENER_BUILTINS = ['cluster'];
 const TLS_COMMANDS = new Set(['issue', 'revoke', 'account', 'daemon', 'deploy', 'serve', 'kubernetes', 'route53', 'dns-persist', 'state', 'import']);
+const LISTENER_COMMANDS = new Set(['daemon', 'serve', 'issue']);
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && argv[0] === '--version') {
@@ -39,9 +49,12 @@ if (argv.length === 1 && argv[0] === '--version') {
   // keeps equal to package.json, as the bundle's constant is.
   process.stdout.write(`${typeof __CERTPILOT_VERSION__ === 'string' ? __CERTPILOT_VERSION__ : (await import('../version.js')).VERSION}\n`);
 } else {
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
-  for (const name of [...BUILTINS, ...(TLS_COMMANDS.has(argv[0] ?? '') ? TLS_BUILTINS : [])]) require(name);
+  const command = argv[0] ?? '';
+  const preload = [...BUILTINS, ...(TLS_COMMANDS.has(command) ? TLS_BUILTINS : []), ...(LISTENER_COMMANDS.has(command) ? LISTENER_BUILTINS : [])];
+  await Promise.all(preload.map((name) => import(`node:${name}`)));
+  // The first read of `import.meta` in any module loads Node's module that builds it; the bundle's
+  // chunks read it (createRequire for the CommonJS libraries), so read it once here.
+  void import.meta.url;
   // Then the V8 flags, so that loading the CLI runs under them too.
   const { setFlagsFromString } = await import('node:v8');
   // The young generation stays at its first size instead of doubling to 16 MiB per semi-space:

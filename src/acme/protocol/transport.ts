@@ -16,7 +16,7 @@ import { createSecureContext, rootCertificates, type SecureContext } from 'node:
 import type { IncomingHttpHeaders } from 'node:http';
 import { CertpilotError } from '../../errors.js';
 import { VERSION } from '../../version.js';
-import { systemClock } from '../../clock.js';
+import { monotonicMs, systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { silentLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
@@ -163,11 +163,11 @@ export class AcmeTransport {
     }
     this.stats.requests += 1;
     this.stats.byEndpoint[options.label] = (this.stats.byEndpoint[options.label] ?? 0) + 1;
-    const started = performance.now();
+    const started = monotonicMs();
     const observe = (status: number | undefined): void => {
       if (!this.observer) return;
       try {
-        this.observer.observe({ endpoint: options.label, method, status, durationMs: performance.now() - started });
+        this.observer.observe({ endpoint: options.label, method, status, durationMs: monotonicMs() - started });
       } catch {
         // metrics never break a request
       }
@@ -212,7 +212,7 @@ export class AcmeTransport {
             if (poolNonce) this.nonces.add(res.headers['replay-nonce']);
             observe(status);
             this.logger.debug(
-              { method, url, status, ms: Math.round(performance.now() - started), endpoint: options.label },
+              { method, url, status, ms: Math.round(monotonicMs() - started), endpoint: options.label },
               'acme request',
             );
             resolve({ status, headers: res.headers, body: Buffer.concat(chunks), url });

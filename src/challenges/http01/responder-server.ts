@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monotonicMs } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ChallengeResponder } from './responder.js';
@@ -94,14 +95,14 @@ export async function startResponderServer(options: ResponderServerOptions): Pro
     if (dropped++ % 1000 === 0) logger.warn({ maxConnections: server.maxConnections, dropped }, 'http-01 responder: connection limit reached; new connections are closed');
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const started = performance.now();
+    const started = monotonicMs();
     const path = req.url ?? '';
     const done = (status: number): void => {
       // Hits and failures are rare and worth a line; misses (scanners) stay at debug. The entry is
       // built only when it will be written: this runs for every request.
       const level = status >= 500 ? 'warn' : status === 200 && path !== HEALTH_PATH ? 'info' : 'debug';
       if (!logger.isLevelEnabled(level)) return;
-      const entry = { method: req.method, path: path.slice(0, 200), status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const entry = { method: req.method, path: path.slice(0, 200), status, ms: Math.round((monotonicMs() - started) * 10) / 10 };
       if (level === 'warn') logger.warn(entry, 'http-01 responder: unavailable');
       else if (level === 'info') logger.info(entry, 'http-01 responder: answered');
       else logger.debug(entry, 'http-01 responder: request');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
+import { removeFile } from '../../fs/atomic-write.js';
 import { silentLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import { safeName } from '../../storage/filesystem/safe-name.js';
@@ -177,7 +178,7 @@ export class FileLocker implements Locker {
     } catch (err) {
       throw ioError(`creating ${path}`, err);
     } finally {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      await removeFile(tmp).catch(() => undefined);
     }
   }
 
@@ -188,7 +189,7 @@ export class FileLocker implements Locker {
       const other = await readRecord(marker);
       if (other === 'unreadable' || (other !== 'absent' && this.isStale(other))) {
         // A taker died mid-takeover; clear its marker so the next attempt can proceed.
-        await fs.rm(marker, { force: true }).catch(() => undefined);
+        await removeFile(marker).catch(() => undefined);
       }
       return undefined;
     }
@@ -198,7 +199,7 @@ export class FileLocker implements Locker {
         current === 'unreadable' ? stale === 'unreadable' : current !== 'absent' && stale !== 'unreadable' && current.token === stale.token;
       if (current !== 'absent') {
         if (!same) return undefined;
-        await fs.rm(path, { force: true });
+        await removeFile(path);
       }
       if (!(await this.createExclusive(path, record))) return undefined;
       this.logger.info(
@@ -210,7 +211,7 @@ export class FileLocker implements Locker {
       if (err instanceof CertpilotError) throw err;
       throw ioError(`taking over ${path}`, err);
     } finally {
-      await fs.rm(marker, { force: true }).catch(() => undefined);
+      await removeFile(marker).catch(() => undefined);
     }
   }
 
@@ -262,7 +263,7 @@ export class FileLock implements Lock {
     } catch (err) {
       throw ioError(`refreshing ${this.path}`, err);
     } finally {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      await removeFile(tmp).catch(() => undefined);
     }
   }
 
@@ -275,7 +276,7 @@ export class FileLock implements Lock {
     const onDisk = await readRecord(this.path);
     if (onDisk !== 'absent' && onDisk !== 'unreadable' && onDisk.token === this.record.token) {
       try {
-        await fs.rm(this.path, { force: true });
+        await removeFile(this.path);
       } catch (err) {
         throw ioError(`releasing ${this.path}`, err);
       }

@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
-import { ensureDir, ioError } from '../../../fs/atomic-write.js';
+import { ensureDir, ioError, removeFile } from '../../../fs/atomic-write.js';
 import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 
 /** Creates the certificate's folders and writes, fsyncs and removes a probe of `bytes` bytes. */
@@ -34,7 +34,7 @@ export async function probeDisk(stateDir: string, safe: string, bytes: number, f
     throw notWritable(stateDir, err);
   } finally {
     await handle?.close().catch(() => undefined);
-    await fs.rm(probe, { force: true }).catch(() => undefined);
+    await removeFile(probe).catch(() => undefined);
   }
 }
 

@@ -25,7 +25,7 @@ import { promises as fs, lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import { silentLogger, type Logger } from '../../../logger.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, setAside as setAsideFile, tmpSibling } from '../../../fs/atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, removeFile, setAside as setAsideFile, tmpSibling } from '../../../fs/atomic-write.js';
 import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 import {
@@ -197,8 +197,8 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         if (next !== undefined) await atomicWrite(nextKeyFile, next, { mode: 0o600, faults, label: `${label}/private_key.next.pem` });
         const privateKey = value['private_key.pem'];
         if (privateKey !== undefined) await atomicWrite(join(dir, 'private_key.pem'), privateKey, { mode: 0o600, faults, label: `${label}/private_key.pem` });
-        else await fs.rm(join(dir, 'private_key.pem'), { force: true });
-        if (next === undefined) await fs.rm(nextKeyFile, { force: true });
+        else await removeFile(join(dir, 'private_key.pem'));
+        if (next === undefined) await removeFile(nextKeyFile);
         await atomicWrite(join(dir, 'account.json'), this.field(key, value, 'account.json'), { mode: 0o600, faults, label: `${label}/account.json` });
         return contentVersion(value);
       }
@@ -220,14 +220,14 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
         }
         case 'certificate':
           if (k.part === 'live') return await this.layout.removeLive(k.name);
-          if (k.part === 'renewal-state') return await fs.rm(join(this.stateDir, 'renewal-state', `${k.name}.json`), { force: true });
+          if (k.part === 'renewal-state') return await removeFile(join(this.stateDir, 'renewal-state', `${k.name}.json`));
           {
             // The record first, so a crash never leaves a record without its key.
             const dir = join(this.stateDir, 'pending', k.name);
-            await unlinkIfPresent(join(dir, 'order.json'));
+            await removeFile(join(dir, 'order.json'));
             // Then the key and the folder by name (fs.rm's recursive walk tries rmdir, lists the
             // folder and removes entry by entry); anything else left in it falls back to the walk.
-            await unlinkIfPresent(join(dir, 'privkey.pem'));
+            await removeFile(join(dir, 'privkey.pem'));
             await fs.rmdir(dir).catch(async (err: unknown) => {
               if (!hasErrno(err, 'ENOENT')) await fs.rm(dir, { recursive: true, force: true });
             });
@@ -235,7 +235,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
           }
         case 'account': {
           const dir = join(this.stateDir, 'accounts', k.folder);
-          await fs.rm(join(dir, 'account.json'), { force: true });
+          await removeFile(join(dir, 'account.json'));
           await fs.rm(dir, { recursive: true, force: true });
           return;
         }
@@ -377,6 +377,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
     } catch (err) {
       throw ioError(`creating ${staging}`, err);
     }
+    let renamed = false;
     try {
       for (const field of ['private_key.next.pem', 'private_key.pem', 'account.json']) {
         const text = value[field];
@@ -385,6 +386,7 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
       await faults?.(`rename ${label}`);
       try {
         await fs.rename(staging, dir);
+        renamed = true;
       } catch (err) {
         if (hasErrno(err, 'ENOTEMPTY') || hasErrno(err, 'EEXIST')) throw new StateConflictError(key, 'it exists already');
         throw ioError(`renaming ${staging} to ${dir}`, err);
@@ -392,7 +394,8 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
       await fsyncDir(root, faults, 'accounts');
       return contentVersion(value);
     } finally {
-      await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+      // A staging folder that never became the account's is removed (it may hold a key).
+      if (!renamed) await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
@@ -429,9 +432,3 @@ async function holdsPrivately(file: string, text: string): Promise<boolean> {
   return (await readOrUndefined(file)) === text;
 }
 
-/** Removes the file `file`; nothing when it is absent (fs.rm with `force` lstats it first, through the thread pool). */
-async function unlinkIfPresent(file: string): Promise<void> {
-  await fs.unlink(file).catch((err: unknown) => {
-    if (!hasErrno(err, 'ENOENT')) throw err;
-  });
-}
