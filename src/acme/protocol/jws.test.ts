@@ -35,14 +35,22 @@ test('exportJwk keeps only the required public members', () => {
   assert.equal('d' in jwk, false);
 });
 
-const keys: [string, KeyObject][] = [
-  ['ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey],
-  ['ES384', generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey],
-  ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey],
-];
+// Each key is made by the first test that uses it, not when the file loads: an RSA key takes a
+// while, and the runner reports whatever happens before the first test against the whole file.
+const ALGORITHMS = ['ES256', 'ES384', 'RS256'] as const;
+const made = new Map<string, KeyObject>();
+function keyFor(alg: (typeof ALGORITHMS)[number]): KeyObject {
+  let key = made.get(alg);
+  if (key === undefined) {
+    key = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' }).privateKey;
+    made.set(alg, key);
+  }
+  return key;
+}
 
-for (const [alg, key] of keys) {
+for (const alg of ALGORITHMS) {
   test(`${alg}: jwk-signed request has RFC 8555 §6.2 header and a signature node:crypto verifies`, () => {
+    const key = keyFor(alg);
     const jws = signJws({ key, jwk: true }, { url: 'https://ca.example/acme/new-account', nonce: 'bm9uY2U', payload: { termsOfServiceAgreed: true } });
     const header = decode(jws.protected);
     assert.deepEqual(Object.keys(header).sort(), ['alg', 'jwk', 'nonce', 'url']);
@@ -58,7 +66,7 @@ for (const [alg, key] of keys) {
 }
 
 test('kid-signed POST-as-GET: kid instead of jwk, empty payload (RFC 8555 §6.3)', () => {
-  const key = keys[0]![1];
+  const key = keyFor('ES256');
   const jws = signJws({ key, kid: 'https://ca.example/acct/1' }, { url: 'https://ca.example/order/1', nonce: 'abc', payload: undefined });
   const header = decode(jws.protected);
   assert.equal(header.kid, 'https://ca.example/acct/1');
@@ -68,7 +76,7 @@ test('kid-signed POST-as-GET: kid instead of jwk, empty payload (RFC 8555 §6.3)
 });
 
 test('EAB inner JWS is HS256 over the account JWK with the CA kid and newAccount url (§7.3.4)', () => {
-  const accountKey = keys[0]![1];
+  const accountKey = keyFor('ES256');
   const hmacKey = Buffer.from('a secret hmac key of some length', 'utf8');
   const eab = signExternalAccountBinding({ accountKey, kid: 'kid-1', hmacKey, url: 'https://ca.example/new-acct' });
   assert.deepEqual(decode(eab.protected), { alg: 'HS256', kid: 'kid-1', url: 'https://ca.example/new-acct' });
@@ -78,8 +86,8 @@ test('EAB inner JWS is HS256 over the account JWK with the CA kid and newAccount
 });
 
 test('key-change inner JWS: new key signs {account, oldKey} with jwk and url, no nonce (§7.3.5)', () => {
-  const oldKey = keys[0]![1];
-  const newKey = keys[1]![1];
+  const oldKey = keyFor('ES256');
+  const newKey = keyFor('ES384');
   const inner = signKeyChange({ newKey, oldKey, accountUrl: 'https://ca.example/acct/1', url: 'https://ca.example/key-change' });
   const header = decode(inner.protected);
   assert.deepEqual(Object.keys(header).sort(), ['alg', 'jwk', 'url']);
