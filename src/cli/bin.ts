@@ -70,15 +70,8 @@ if (argv.length === 1 && argv[0] === '--version') {
   // runs (an issue of many, the daemon, `serve`) get it back after that second: an issue of 300
   // was ~8 % slower without it for its whole run. Read by V8 at each tier-up decision, so setting
   // it at run time takes effect (bundle-startup.test.ts checks that on the running Node).
-  // The baseline compiler (Sparkplug) waits that second too: the machine code it makes for warm
-  // functions is memory a one-shot command never gets back (one issuance 54.0 → 53.4 MiB of peak
-  // RSS, `status` of 1000 60.7 → 60.1 MiB; instructions unchanged within 1 %: item 32).
   setFlagsFromString('--no-opt');
-  setFlagsFromString('--no-sparkplug');
-  setTimeout(() => {
-    setFlagsFromString('--opt');
-    setFlagsFromString('--sparkplug');
-  }, OPTIMIZING_COMPILER_AFTER_MS).unref();
+  setTimeout(() => setFlagsFromString('--opt'), OPTIMIZING_COMPILER_AFTER_MS).unref();
   const [{ EventEmitter }, { CertpilotError }, { EXIT, main }] = await Promise.all([import('node:events'), import('../errors.js'), import('./main.js')]);
   // A reader that went away (`certpilot status | head`, a closed log pipe) ends the output, not the
   // run: renewals in progress finish and the exit code still says how they went. Without this,
