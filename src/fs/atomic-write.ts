@@ -189,7 +189,7 @@ export async function setAside(file: string, now: Date = new Date()): Promise<st
     try {
       await fs.rename(file, aside);
     } catch (err) {
-      await fs.rm(aside, { force: true });
+      await removeFile(aside);
       if (hasErrno(err, 'ENOENT')) return undefined;
       throw err;
     }

@@ -4,7 +4,7 @@
  * through the built chunks. Sizes and module names, never timings: timing is not a pass/fail test.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -169,4 +169,20 @@ test("the entry loads the built-in modules a command uses before it sets V8 flag
   assert.deepEqual(uncached(['status', '--config', join(dir, 'c.yaml')]), [], 'status: every module it loads was compiled from the cache');
   const issue = uncached(['issue', '-d', 'a.example.com', '--state-dir', join(dir, 'issue'), '--directory', 'https://127.0.0.1:1/dir', '--email', 'a@example.com', '--agree-tos']);
   assert.deepEqual(issue, [], 'issue: every module it loads was compiled from the cache');
+  // A command that listens and serves /metrics (Node's `listen` loads cluster; prom-client loads
+  // perf_hooks and zlib): `serve` until it listens, then SIGTERM.
+  const file = join(dir, 'usage-serve.json');
+  const serve = spawn(process.execPath, ['--expose-internals', '--no-warnings', '-r', join(dir, 'usage.cjs'), cliPath, 'serve', '--thumbprint', 'A'.repeat(43), '--listen', '127.0.0.1:0'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', USAGE_FILE: file }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    serve.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes('listening')) resolve();
+    });
+    serve.on('exit', () => reject(new Error(`serve exited before it listened: ${log}`)));
+  });
+  const exited = new Promise((resolve) => serve.on('exit', resolve));
+  serve.kill('SIGTERM');
+  await exited;
+  assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')) as string[], [], 'serve: every module it loads was compiled from the cache');
 });

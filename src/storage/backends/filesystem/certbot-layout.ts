@@ -32,7 +32,7 @@ import { join, resolve } from 'node:path';
 import { CertpilotError } from '../../../errors.js';
 import type { Logger } from '../../../logger.js';
 import type { CertificatePaths } from '../../state-backend.js';
-import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, isWriteInFlight } from '../../../fs/atomic-write.js';
+import { atomicWrite, ensureDir, fsyncDir, hasErrno, ioError, isTmpSibling, isWriteInFlight, removeFile } from '../../../fs/atomic-write.js';
 import type { WriteFaultHook } from '../../../fs/atomic-write.js';
 import { unsafeNameReason } from '../../filesystem/safe-name.js';
 
@@ -247,7 +247,7 @@ export class CertbotLayout {
         await fs.rename(link, aside);
         this.logger.info({ name: safe }, 'storage: replacing the certbot live directory with a versioned link');
       }
-      if (await exists(tmpLink)) await fs.rm(tmpLink, { force: true });
+      await removeFile(tmpLink);
       await faults?.(`symlink live/.${safe}.link.tmp`);
       await fs.symlink(versionName, tmpLink);
       await faults?.(`rename live/${safe}`);
@@ -393,7 +393,7 @@ export class CertbotLayout {
     for (const entry of await readdirOrEmpty(dir)) {
       if (!isTmpSibling(entry) || writerAlive(join(dir, entry))) continue;
       await this.faults?.(`cleanup ${label}/${entry}`);
-      await fs.rm(join(dir, entry), { force: true });
+      await removeFile(join(dir, entry));
     }
   }
 

@@ -19,11 +19,12 @@
 import { STRICT_TLS } from '../../../../strict-tls.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { CertpilotError } from '../../../../errors.js';
+import { removeFile } from '../../../../fs/atomic-write.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { ChallengeTokenStore } from '../../challenge-token-store.js';
 import { TOKEN_PATTERN } from '../../challenge-token-store.js';
@@ -168,7 +169,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
       try {
         entries = JSON.parse(await readFile(path, 'utf8')) as JournalEntry[];
       } catch {
-        await rm(path, { force: true });
+        await removeFile(path);
         continue;
       }
       const now = Date.now();
@@ -178,9 +179,9 @@ export class RedisTokenStore implements ChallengeTokenStore {
           const n = await redis.eval(COMPARE_AND_DELETE, 1, e.key, e.value);
           if (n === 1) removed += 1;
         }
-        await rm(path, { force: true });
+        await removeFile(path);
       } else if (live.length === 0) {
-        await rm(path, { force: true });
+        await removeFile(path);
       }
     }
     if (removed > 0) this.logger.info({ removed, store: this.where }, 'redis token store: removed tokens a stopped run left');
@@ -362,7 +363,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const next = this.journalWrite.then(async () => {
       const path = join(dir, this.journalName());
       if (this.written.size === 0) {
-        await rm(path, { force: true });
+        await removeFile(path);
         return;
       }
       await mkdir(dir, { recursive: true, mode: 0o700 });
