@@ -308,8 +308,10 @@ export async function openDirectory(path: string, o: OpenDirectoryOptions): Prom
         child = await current.openDir(name);
       } catch (err) {
         if (hasErrno(err, 'ENOENT') && o.create) {
+          // A parent this process has just made is read empty by its maker's check: wait for it.
+          await checksOf(shown || '/');
           try {
-            child = await current.mkdir(name, o.createMode ?? 0o755);
+            child = await track(next, current.mkdir(name, o.createMode ?? 0o755));
             created = true;
           } catch (mkErr) {
             if (!hasErrno(mkErr, 'EEXIST')) throw mkErr;
@@ -355,6 +357,34 @@ export async function openDirectory(path: string, o: OpenDirectoryOptions): Prom
     const code = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
     throw new CertpilotError(o.errorCode, `${o.component}: cannot open directory ${path}: ${code}`, { cause: err });
   }
+}
+
+/**
+ * The directories this process has just created and is checking (path as walked → the checks in
+ * flight). {@link DirHandle.mkdir} refuses a new directory that is not empty (someone put theirs in
+ * its place), so another walk of this process, a second certificate deployed beside the first into
+ * a parent the first is creating, must not create anything in it until that check is over.
+ */
+const checking = new Map<string, Set<Promise<void>>>();
+
+function track<T>(path: string, made: Promise<T>): Promise<T> {
+  const done = made.then(
+    () => undefined,
+    () => undefined,
+  );
+  const set = checking.get(path) ?? new Set<Promise<void>>();
+  checking.set(path, set);
+  set.add(done);
+  void done.then(() => {
+    set.delete(done);
+    if (set.size === 0 && checking.get(path) === set) checking.delete(path);
+  });
+  return made;
+}
+
+async function checksOf(path: string): Promise<void> {
+  const set = checking.get(path);
+  if (set !== undefined) await Promise.all(set);
 }
 
 async function checkShared(dir: DirHandle, shown: string, o: OpenDirectoryOptions): Promise<void> {
