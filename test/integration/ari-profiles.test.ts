@@ -25,6 +25,11 @@ function ariCertId(certFile: string): string {
   return `${Buffer.from(keyId.replace(/:/g, ''), 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
 }
 
+/** True when the certID's serial is DER content with a leading 00 byte, which Pebble's serial index misses. */
+function pebbleMissesSerial(certId: string): boolean {
+  return Buffer.from(certId.split('.')[1] ?? '', 'base64url')[0] === 0;
+}
+
 test('ARI window persisted, replaces accepted, shortlived profile kept on renewal', { timeout: 120_000 }, async (t) => {
   if (!requirePebble(t, '2.10')) return;
   const { pebble, proxy, dir, config, stateDir } = await startCliScenario(t, {
@@ -78,11 +83,11 @@ test('ARI window persisted, replaces accepted, shortlived profile kept on renewa
   assert.equal(proxy.requests.total, countBefore, 'nothing-due renew sends no request before ARI Retry-After');
 
   // The first orders replaced nothing.
-  const newOrders = (from: number): { status: number; payload: { replaces?: string; profile?: string } }[] =>
+  const newOrders = (from: number): { status: number; problem?: string; payload: { replaces?: string; profile?: string } }[] =>
     proxy.requests.log
       .slice(from)
       .filter((e) => e.kind === 'POST /order-plz')
-      .map((e) => ({ status: e.status, payload: (e.jws?.payload ?? {}) as { replaces?: string; profile?: string } }));
+      .map((e) => ({ status: e.status, ...(e.problem ? { problem: e.problem } : {}), payload: (e.jws?.payload ?? {}) as { replaces?: string; profile?: string } }));
   assert.deepEqual(newOrders(0).filter((o) => o.status === 201).map((o) => o.payload.replaces), [undefined, undefined], 'the first orders carry no replaces');
 
   // Forced renewal: the newOrder the CA received carries `replaces` = the old certificate's ARI
@@ -93,9 +98,22 @@ test('ARI window persisted, replaces accepted, shortlived profile kept on renewa
   const mark = proxy.requests.log.length;
   const forced = await runCli(['renew', '--force', '--name', 'short', '--config', config]);
   assert.equal(forced.code, 0, forced.stdout + forced.stderr);
-  const [order, ...more] = newOrders(mark).filter((o) => o.status === 201);
+  const sent = newOrders(mark);
+  const [order, ...more] = sent.filter((o) => o.status === 201);
   assert.equal(more.length, 0, 'one new order');
-  assert.equal(order?.payload.replaces, expectedCertId, 'the order the CA received replaces the old certificate');
+  assert.equal(sent[0]?.payload.replaces, expectedCertId, 'the first order sent replaces the old certificate');
+  if (pebbleMissesSerial(expectedCertId)) {
+    // Pebble looks the replaced certificate up by the hex of the serial's minimal unsigned bytes,
+    // but RFC 9773 §4.1 sends the DER INTEGER content, which starts with 00 when the first byte
+    // is 0x80 or more (a 7-byte serial: 1 certificate in 256). Pebble then answers
+    // serverInternal "could not find an order", and certpilot orders again without `replaces`.
+    t.diagnostic(`Pebble cannot find serial ${expectedCertId.split('.')[1]} (DER content starting with 00): ordered again without replaces`);
+    assert.equal(order?.payload.replaces, undefined, 'the order placed after the refusal carries no replaces');
+    assert.match(forced.stdout + forced.stderr, /CA refused replaces; ordering without it/);
+  } else {
+    assert.equal(order?.payload.replaces, expectedCertId, 'the order the CA accepted replaces the old certificate');
+    assert.ok(sent.filter((o) => o.status !== 201).every((o) => o.problem === 'urn:ietf:params:acme:error:badNonce'), 'the CA refused nothing but nonces');
+  }
   assert.equal(order?.payload.profile, 'shortlived', 'the order the CA received asks for the same profile');
   const renewed = await store.load('short');
   assert.equal(renewed?.version, 2);
