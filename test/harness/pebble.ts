@@ -233,6 +233,17 @@ interface Ports {
 }
 
 /** Starts Pebble (and its challtestsrv) with the given options and waits until its directory answers. */
+/**
+ * Whether Pebble can find the certificate an order `replaces` (RFC 9773 §5). Pebble indexes issued
+ * certificates by the hex of the serial's minimal unsigned bytes, but the certID carries the DER
+ * INTEGER content, which starts with 00 when the first byte is 0x80 or more (a 7-byte serial with
+ * its top bit set: 1 certificate in 256). Pebble then answers serverInternal "could not find an
+ * order" and certpilot orders again without `replaces`, as it does for any refusal.
+ */
+export function pebbleFindsReplaced(certId: string): boolean {
+  return Buffer.from(certId.split('.')[1] ?? '', 'base64url')[0] !== 0;
+}
+
 export async function startPebble(options: PebbleOptions = {}): Promise<PebbleInstance> {
   const version = options.version ?? '2.4';
   if (version === '2.4' && (options.profiles !== undefined || options.retryAfter !== undefined || options.keyAlgorithm !== undefined)) {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { runCli, startCliScenario, tempDir, writeConfig } from '../harness/certpilot.js';
+import { pebbleFindsReplaced } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 
 const DAY = 86_400_000;
@@ -23,11 +24,6 @@ function ariCertId(certFile: string): string {
   if (serial.length % 2 === 1) serial = `0${serial}`;
   if (parseInt(serial.slice(0, 2), 16) >= 0x80) serial = `00${serial}`; // DER INTEGER: positive
   return `${Buffer.from(keyId.replace(/:/g, ''), 'hex').toString('base64url')}.${Buffer.from(serial, 'hex').toString('base64url')}`;
-}
-
-/** True when the certID's serial is DER content with a leading 00 byte, which Pebble's serial index misses. */
-function pebbleMissesSerial(certId: string): boolean {
-  return Buffer.from(certId.split('.')[1] ?? '', 'base64url')[0] === 0;
 }
 
 test('ARI window persisted, replaces accepted, shortlived profile kept on renewal', { timeout: 120_000 }, async (t) => {
@@ -102,11 +98,7 @@ test('ARI window persisted, replaces accepted, shortlived profile kept on renewa
   const [order, ...more] = sent.filter((o) => o.status === 201);
   assert.equal(more.length, 0, 'one new order');
   assert.equal(sent[0]?.payload.replaces, expectedCertId, 'the first order sent replaces the old certificate');
-  if (pebbleMissesSerial(expectedCertId)) {
-    // Pebble looks the replaced certificate up by the hex of the serial's minimal unsigned bytes,
-    // but RFC 9773 §4.1 sends the DER INTEGER content, which starts with 00 when the first byte
-    // is 0x80 or more (a 7-byte serial: 1 certificate in 256). Pebble then answers
-    // serverInternal "could not find an order", and certpilot orders again without `replaces`.
+  if (!pebbleFindsReplaced(expectedCertId)) {
     t.diagnostic(`Pebble cannot find serial ${expectedCertId.split('.')[1]} (DER content starting with 00): ordered again without replaces`);
     assert.equal(order?.payload.replaces, undefined, 'the order placed after the refusal carries no replaces');
     assert.match(forced.stdout + forced.stderr, /CA refused replaces; ordering without it/);
