@@ -41,7 +41,7 @@ export interface PebbleOptions {
   alwaysValid?: boolean;
   /** `PEBBLE_WFE_NONCEREJECT`: percentage of good nonces rejected as badNonce (undefined = Pebble's 5). */
   nonceRejectPercent?: number;
-  /** `PEBBLE_AUTHZREUSE`: percentage of new orders that reuse valid authorizations (undefined = Pebble's 50). */
+  /** `PEBBLE_AUTHZREUSE`: percentage of new orders that reuse valid authorizations (undefined = Pebble's 50; 0 still reuses 1 in 100). */
   authzReuse?: number;
   /** External account binding: kid → base64url HMAC key; sets `externalAccountBindingRequired`. */
   eab?: Record<string, string>;
