@@ -26,7 +26,7 @@
 import { constants, promises as fs, type BigIntStats, type Stats } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { CertpilotError, type ErrorCode } from '../errors.js';
-import { hasErrno } from './atomic-write.js';
+import { hasErrno, removeFile } from './atomic-write.js';
 
 const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 const MAX_SYMLINKS = 40;
@@ -210,12 +210,8 @@ export class DirHandle {
   }
 
   /** Removes the entry `name` (a file or a link; a link's target is untouched). Absent is not an error. */
-  async unlink(name: string): Promise<void> {
-    try {
-      await fs.unlink(this.at(name));
-    } catch (err) {
-      if (!hasErrno(err, 'ENOENT')) throw err;
-    }
+  unlink(name: string): Promise<void> {
+    return removeFile(this.at(name));
   }
 
   /** Renames `from` in this directory to `to` in `into` (default: this directory), replacing `to`. */

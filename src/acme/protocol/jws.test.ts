@@ -4,6 +4,7 @@ import { createHmac, createPublicKey, generateKeyPairSync, verify } from 'node:c
 import type { KeyObject } from 'node:crypto';
 import { exportJwk, jwkThumbprint, jwsAlgorithmFor, signExternalAccountBinding, signJws, signKeyChange } from './jws.js';
 import type { FlattenedJws } from './jws.js';
+import { lazy } from '../../lazy.js';
 
 // RFC 7638 §3.1's example RSA key.
 const RFC7638_N =
@@ -37,16 +38,13 @@ test('exportJwk keeps only the required public members', () => {
 
 // Each key is made by the first test that uses it, not when the file loads: an RSA key takes a
 // while, and the runner reports whatever happens before the first test against the whole file.
-const ALGORITHMS = ['ES256', 'ES384', 'RS256'] as const;
-const made = new Map<string, KeyObject>();
-function keyFor(alg: (typeof ALGORITHMS)[number]): KeyObject {
-  let key = made.get(alg);
-  if (key === undefined) {
-    key = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : generateKeyPairSync('ec', { namedCurve: alg === 'ES256' ? 'P-256' : 'P-384' }).privateKey;
-    made.set(alg, key);
-  }
-  return key;
-}
+const keys = {
+  ES256: lazy(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+  ES384: lazy(() => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey),
+  RS256: lazy(() => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+};
+const ALGORITHMS = Object.keys(keys) as (keyof typeof keys)[];
+const keyFor = (alg: keyof typeof keys): KeyObject => keys[alg]();
 
 for (const alg of ALGORITHMS) {
   test(`${alg}: jwk-signed request has RFC 8555 §6.2 header and a signature node:crypto verifies`, () => {
