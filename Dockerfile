@@ -28,7 +28,7 @@ RUN --mount=type=cache,target=/root/.npm \
     --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca; fi \
  && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error
-COPY scripts/bundle.mjs scripts/
+COPY scripts/bundle.mjs scripts/bundle-options.mjs scripts/
 COPY src src
 # The runtime stage's files, laid out here so that stage needs no shell: the bundle without its
 # source maps (7 MB; the *.LEGAL.txt licence texts stay), `certpilot` on PATH, the two writable

@@ -10,9 +10,9 @@ import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BANNER, esmBundleOptions } from './bundle-options.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BANNER = "import { createRequire as __certpilotRequire } from 'node:module'; const require = __certpilotRequire(import.meta.url);";
 
 // Chunk names carry content hashes: start empty so stale chunks do not pile up.
 rmSync(join(root, 'dist/bundle'), { recursive: true, force: true });
@@ -23,23 +23,14 @@ const result = await build({
     'lib/responder': join(root, 'src/responder.ts'),
   },
   outdir: join(root, 'dist/bundle'),
-  // Every bundled file is ESM whatever the nearest package.json says: dist/bundle/package.json
-  // makes `.js` CommonJS there, for the launcher below.
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  // Every bundled file is `.mjs`: dist/bundle/package.json makes `.js` CommonJS there, for the
+  // launcher below.
+  ...esmBundleOptions,
   sourcemap: 'linked',
-  minifyWhitespace: true,
-  minifySyntax: true,
   metafile: true,
   legalComments: 'linked',
-  logLevel: 'warning',
   // `certpilot --version` answers from the entry file alone (src/cli/bin.ts; issue 17).
   define: { __CERTPILOT_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
-  banner: { js: BANNER },
 });
 // The package ships no dependencies: anything left external other than Node's own modules would
 // be missing at run time on an installed copy.

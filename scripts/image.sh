@@ -129,7 +129,7 @@ make_base() {
 # fixtures under src/): a change here at worst rebuilds once too often. A new COPY source in the
 # Dockerfile must be added here and in .dockerignore.
 context_files() {
-  printf '%s\n' Dockerfile .dockerignore package.json package-lock.json scripts/bundle.mjs
+  printf '%s\n' Dockerfile .dockerignore package.json package-lock.json scripts/bundle.mjs scripts/bundle-options.mjs
   find src -type f | LC_ALL=C sort
 }
 
