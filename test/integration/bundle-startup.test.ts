@@ -108,7 +108,7 @@ test('the entry runs without the optimizing compiler for its first second, then 
   const [entry] = lazyImports(cliPath);
   const code = readFileSync(entry ?? '', 'utf8');
   assert.match(code, /setFlagsFromString\("--no-opt"\)/, 'the entry turns the optimizing compiler off before the CLI loads');
-  assert.match(code, /setTimeout\(\(\)=>setFlagsFromString\("--opt"\),[^)]+\)\.unref\(\)/, 'and back on after a while, on a timer that keeps no process alive');
+  assert.match(code, /setTimeout\(\(\)=>\{setFlagsFromString\("--opt"\)[^}]*\},[^)]+\)\.unref\(\)/, 'and back on after a while, on a timer that keeps no process alive');
   // A hot function, with the flags set at run time as the entry does (V8's own optimization status bit).
   const script = `
     const v8 = require('node:v8');
@@ -124,6 +124,41 @@ test('the entry runs without the optimizing compiler for its first second, then 
   assert.deepEqual(optimized('none'), { before: true, after: true }, 'without the flag V8 optimizes the hot function: the checks below mean something');
   assert.deepEqual(optimized('off'), { before: false, after: false }, '--no-opt set at run time keeps it unoptimized');
   assert.deepEqual(optimized('reset'), { before: false, after: true }, '--opt set at run time lets V8 optimize it again');
+});
+
+test('an issue of the configured certificates starts in V8\'s memory-saving mode, `-d` and other commands do not; set at run time it takes effect on this Node', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
+  const [entry] = lazyImports(cliPath);
+  const code = readFileSync(entry ?? '', 'utf8');
+  const decision = /let (\w+)=(command==="issue"&&[^;]+);\1&&setFlagsFromString\("--optimize-for-size"\)/.exec(code);
+  assert.ok(decision, 'the entry sets --optimize-for-size on a condition, before the CLI loads');
+  assert.match(code, new RegExp(`setTimeout\\(\\(\\)=>\\{setFlagsFromString\\("--opt"\\),${decision[1]}&&setFlagsFromString\\("--no-optimize-for-size"\\)\\}`), 'and turns it off with the optimizing compiler\'s return');
+  // The entry's own condition, run on argument lists.
+  const applies = new Function('command', 'argv', `return ${decision[2]};`) as (command: string, argv: string[]) => boolean;
+  const run = (...argv: string[]): boolean => applies(argv[0] ?? '', argv);
+  assert.equal(run('issue', '--config', 'certpilot.yaml'), true, 'issue of the configured certificates');
+  assert.equal(run('issue'), true);
+  for (const one of [['issue', '-d', 'a.test'], ['issue', '--domain', 'a.test'], ['issue', '--domain=a.test'], ['issue', '-da.test']]) {
+    assert.equal(run(...one), false, `${one.join(' ')}: one certificate`);
+  }
+  for (const other of ['renew', 'status', 'daemon', 'serve']) assert.equal(run(other, '--config', 'c.yaml'), false, other);
+  // Orders in flight, as an issue of many keeps them, under the entry's other flag; sizes, not timings.
+  const script = `
+    const v8 = require('node:v8');
+    v8.setFlagsFromString('--semi-space-growth-factor=1');
+    if (process.argv[1] === 'set') v8.setFlagsFromString('--optimize-for-size');
+    let inflight = [];
+    let peak = 0;
+    for (let i = 0; i < 600000; i++) {
+      inflight.push({ i, s: 'order ' + i, body: 'x'.repeat(64) + i, a: [i, i + 1, i + 2] });
+      if (inflight.length > 20000) inflight = inflight.slice(10000);
+      if (i % 5000 === 0) peak = Math.max(peak, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size);
+    }
+    process.stdout.write(String(peak));`;
+  const oldPeak = (arg: string): number => Number(execFileSync(process.execPath, ['-e', script, arg], { encoding: 'utf8' }));
+  const grown = oldPeak('none');
+  const saved = oldPeak('set');
+  assert.ok(grown >= 30 * 1024 * 1024, `without it V8 lets the old generation grow (${grown} bytes): the check below means something`);
+  assert.ok(saved <= 0.7 * grown, `with --optimize-for-size set at run time it collects sooner (${saved} against ${grown} bytes)`);
 });
 
 test('the configuration loader loads zod/mini, not classic zod nor zod\'s JSON Schema generator', { skip: !existsSync(cliPath) && 'build the bundle first (npm run build)' }, () => {
