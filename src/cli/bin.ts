@@ -80,9 +80,9 @@ if (argv.length === 1 && argv[0] === '--version') {
   // An `issue` of the configured certificates (not `-d`'s one) keeps many orders in flight, each
   // holding its responses, keys and files across several scavenges: what survives is promoted,
   // and V8 let the old generation grow to ~30 MiB before its first full collection (peak RSS of
-  // an issue of 1000: 94–110 MiB over eight runs). V8's memory-saving mode in the first second,
-  // when it sets that first limit, brought it to 76–81 MiB in eight runs with the same CPU within
-  // the noise (bench/findings.md, item 32); set at 0.25 s it worked in one run of two, at 1 s in
+  // an issue of 1000: 94–110 MiB in twelve runs). V8's memory-saving mode in the first second,
+  // when it sets that first limit, brought it to 78–81 MiB in seven runs, CPU the same within the
+  // noise (bench/findings.md, item 32); set at 0.25 s it worked in one run of two, at 1 s in
   // none. Off again with the optimizing compiler's return: kept on, the run's CPU grew. Not for
   // `-d` (one certificate: +0.02 s of CPU for 0.3 MiB), nor `renew` and `status`, which cannot know
   // at start whether they will issue (a nothing-due `status` of 1000 with it: +0.1 s, +1.8 MiB).
