@@ -4,11 +4,11 @@
  * out. The kernel never gives a port below that range to a socket that did not ask for it: an
  * outgoing connection's source port and a `listen(0)` are both taken from the range. A port from
  * the range itself (what `listen(0)` used to choose here) could be taken, between our close and
- * the server's bind, by any test's outgoing connection, and a server that cannot choose another
- * port (certpilot's own http-01 listener on the port Pebble validates) then failed with
- * EADDRINUSE (seen once in CI). A port is never handed out twice in one process; across parallel
- * test files a clash of two random picks is unlikely but not impossible, so server starters
- * retry on "address in use".
+ * the server's bind, by another test's server listening on port 0 or by an outgoing connection,
+ * and a server that cannot choose another port (certpilot's own http-01 listener on the port
+ * Pebble validates) then failed with EADDRINUSE (seen once in CI). A port is never handed out
+ * twice in one process; across parallel test files a clash of two random picks is unlikely but
+ * not impossible, so server starters retry on "address in use".
  */
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
