@@ -587,31 +587,35 @@ async function scenarioThousand() {
       check: (r) => (JSON.parse(r.stdout).filter((row) => row.notAfter && !row.due).length === THOUSAND ? undefined : 'did not list every certificate as valid and not due'),
     }),
   };
+  // One measured run of `line` over `state`; false when it failed (recorded).
+  const measure = async (line, run, state) => {
+    proxy.resetCounts();
+    try {
+      const r = await runSequence(`certpilot ${line} of ${THOUSAND}`, [steps[line](state)], { env: baseEnv(), cwd: state.dir });
+      record('thousand', line, { ...r, certificates: THOUSAND, invocations: 1, requests: requestSnapshot() });
+      log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  CPU ${fmtS(r.cpuMs)} (Pebble ${fmtS(r.caCpuMs)})  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
+      return true;
+    } catch (error) {
+      recordError('thousand', line, error);
+      return false;
+    }
+  };
   let state;
-  for (const line of ['issue', 'renew', 'status']) {
-    if (line !== 'issue' && !state) {
+  for (let run = 1; run <= RUNS_MULTI; run++) {
+    if (state) await rm(state.dir, { recursive: true, force: true });
+    state = await makeState(run);
+    if (!(await measure('issue', run, state))) {
+      await rm(state.dir, { recursive: true, force: true });
+      state = undefined;
+      break;
+    }
+  }
+  for (const line of ['renew', 'status']) {
+    if (!state) {
       recordError('thousand', line, new Error('no state: the issue of the large scenario failed'));
       continue;
     }
-    for (let run = 1; run <= RUNS_MULTI; run++) {
-      let target = state;
-      if (line === 'issue') {
-        if (state) await rm(state.dir, { recursive: true, force: true });
-        state = undefined;
-        target = await makeState(run);
-      }
-      proxy.resetCounts();
-      try {
-        const r = await runSequence(`certpilot ${line} of ${THOUSAND}`, [steps[line](target)], { env: baseEnv(), cwd: target.dir });
-        record('thousand', line, { ...r, certificates: THOUSAND, invocations: 1, requests: requestSnapshot() });
-        log(`  ${line.padEnd(10)} run ${run}: ${fmtS(r.ms)}  CPU ${fmtS(r.cpuMs)} (Pebble ${fmtS(r.caCpuMs)})  ${fmtMiB(r.rssKiB)}  ${proxy.requests.total} requests`);
-        if (line === 'issue') state = target;
-      } catch (error) {
-        recordError('thousand', line, error);
-        if (line === 'issue') await rm(target.dir, { recursive: true, force: true });
-        break;
-      }
-    }
+    for (let run = 1; run <= RUNS_MULTI; run++) if (!(await measure(line, run, state))) break;
   }
   if (state) await rm(state.dir, { recursive: true, force: true });
   // The floor of the same issue: as many certificates, as many requests per certificate as

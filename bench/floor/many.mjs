@@ -20,6 +20,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { close, fsync, mkdirSync, open, readFileSync, rename, write } from 'node:fs';
 import https from 'node:https';
 import { promisify } from 'node:util';
+import { getDirectory } from './ca.mjs';
 
 const [directoryUrl, caFile, stateDir, ...numbers] = process.argv.slice(2);
 const [certificates, concurrency, requests] = numbers.map(Number);
@@ -30,16 +31,6 @@ if (!directoryUrl || !caFile || !stateDir || ![certificates, concurrency, reques
 const [pOpen, pWrite, pFsync, pClose, pRename] = [open, write, fsync, close, rename].map((f) => promisify(f));
 const agent = new https.Agent({ keepAlive: true, ca: readFileSync(caFile, 'utf8') });
 const account = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-
-function get() {
-  return new Promise((resolve, reject) => {
-    https.get(directoryUrl, { agent }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`floor: HTTP ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-}
 
 async function durable(folder, name, text) {
   const tmp = `${folder}/.${name}.${randomBytes(4).toString('hex')}.tmp`;
@@ -62,7 +53,7 @@ async function one(i) {
   const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
   for (let r = 0; r < requests; r++) {
     sign('sha256', Buffer.from(`${'x'.repeat(400)}${r}`), { key: account, dsaEncoding: 'ieee-p1363' });
-    await get();
+    await getDirectory(directoryUrl, agent);
   }
   for (let f = 0; f < 17; f++) await durable(folder, `f${f}`, f === 0 ? pem : 'x'.repeat(1500));
   for (let d = 0; d < 4; d++) await syncFolder(folder);

@@ -22,6 +22,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { getDirectory } from './ca.mjs';
 
 const [directoryUrl, caFile, stateDir, requests] = process.argv.slice(2);
 const { parseArguments } = await import('./one-schema.mjs');
@@ -38,15 +39,7 @@ const server = http.createServer((_req, res) => res.end());
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 
 const agent = new https.Agent({ keepAlive: true, ca: readFileSync(args.caFile, 'utf8') });
-for (let i = 0; i < args.requests; i++) {
-  await new Promise((resolve, reject) => {
-    https.get(args.directoryUrl, { agent }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`floor: HTTP ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-}
+for (let i = 0; i < args.requests; i++) await getDirectory(args.directoryUrl, agent);
 agent.destroy();
 server.close();
 
