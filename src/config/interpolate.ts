@@ -6,6 +6,10 @@
  * - `${NAME[]}` as a whole list item: the variable split on commas and white space into list items,
  *   none when it is unset or empty — like the shell's `${ALIASES:+,$ALIASES}` in the deck.
  * - `$$` is a literal `$`.
+ *
+ * A shell hook's `command` (`type: hook` with `shell: true`) is the shell's, not ours: it is left
+ * as written, so a certbot deploy hook's `${RENEWED_LINEAGE}` reaches `/bin/sh` and is expanded
+ * there from the hook's own environment, not from certpilot's (or refused) when the file is read.
  */
 import type { ConfigIssue } from '../errors.js';
 
@@ -31,6 +35,7 @@ export function interpolateEnv(
   env: Readonly<Record<string, string | undefined>>,
   issues: ConfigIssue[],
   path: (string | number)[] = [],
+  shellHooks: ReadonlySet<object> = path.length === 0 ? shellHooksOf(value) : new Set(),
 ): unknown {
   if (typeof value === 'string') return expandString(value, env, issues, path);
   if (Array.isArray(value)) {
@@ -41,17 +46,34 @@ export function interpolateEnv(
         const raw = env[list[1] as string] ?? '';
         out.push(...raw.split(/[\s,]+/).filter((s) => s.length > 0));
       } else {
-        out.push(interpolateEnv(item, env, issues, [...path, index]));
+        out.push(interpolateEnv(item, env, issues, [...path, index], shellHooks));
       }
     });
     return out;
   }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = interpolateEnv(item, env, issues, [...path, key]);
+    for (const [key, item] of Object.entries(value)) {
+      out[key] = key === 'command' && shellHooks.has(value) ? item : interpolateEnv(item, env, issues, [...path, key], shellHooks);
+    }
     return out;
   }
   return value;
+}
+
+/** The deployers of a configuration file whose `command` is a string for `/bin/sh -c`. */
+function shellHooksOf(file: unknown): Set<object> {
+  const hooks = new Set<object>();
+  const deployers = isRecord(file) ? file['deployers'] : undefined;
+  if (!isRecord(deployers)) return hooks;
+  for (const deployer of Object.values(deployers)) {
+    if (isRecord(deployer) && deployer['type'] === 'hook' && deployer['shell'] === true && typeof deployer['command'] === 'string') hooks.add(deployer);
+  }
+  return hooks;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function expandString(
@@ -74,7 +96,7 @@ function expandString(
     if (fallback !== undefined) return fallback;
     issues.push({
       path: formatPath(path),
-      message: `environment variable ${name} is not set; set it, or write \${${name}:-default} for a default`,
+      message: `environment variable ${name} is not set; set it, write \${${name}:-default} for a default, or $\${${name}} for the text \${${name}} itself`,
     });
     return '';
   });

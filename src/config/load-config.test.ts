@@ -62,6 +62,29 @@ test('${NAME:-default} and $$ escapes', async () => {
   assert.equal((await loadConfig({ file: ok, cwd: '/', env: {} })).stateDir, '/srv/certs');
 });
 
+test("a shell hook's command is the shell's: ${VAR} in it is left for /bin/sh, the hook's argv and env still expand", async () => {
+  const file = await withFile(`
+deployers:
+  deck:
+    type: hook
+    shell: true
+    command: 'cd "\${RENEWED_LINEAGE}" && exit \${FAIL:-0}'
+    env: { FAIL: "\${CODE:-3}" }
+  reload: { type: hook, command: [docker, compose, -p, "\${PROJECT}", exec, web, apache2ctl, graceful] }
+certificates:
+  - domains: [a.example.com]
+    deploy: [deck, reload]
+`);
+  const config = await loadConfig({ file, cwd: '/', env: { PROJECT: 'dev', FAIL: '9', RENEWED_LINEAGE: '/from/certpilot' } });
+  const deck = config.deployers['deck']?.options as { command: unknown; env: unknown };
+  assert.equal(deck.command, 'cd "${RENEWED_LINEAGE}" && exit ${FAIL:-0}', 'neither refused (unset) nor filled from certpilot\'s environment');
+  assert.deepEqual(deck.env, { FAIL: '3' }, 'the hook\'s env still expands');
+  const reload = config.deployers['reload']?.options as { command: unknown };
+  assert.deepEqual(reload.command, ['docker', 'compose', '-p', 'dev', 'exec', 'web', 'apache2ctl', 'graceful'], 'an argv list has no shell to expand it');
+  // Without a variable set, the shell command is still valid (the shell sees it at run time).
+  await loadConfig({ file, cwd: '/', env: { PROJECT: 'dev' } });
+});
+
 test('every schema problem is reported at once, with paths', async () => {
   const file = await withFile(`
 acme: { emial: x }

@@ -104,6 +104,8 @@ export function renderConfigReference(): string {
     '- `${NAME:-default}`: the default when unset or empty.',
     '- `${NAME[]}` as a whole list item: the variable split on commas and spaces; no items when unset or empty.',
     '- `$$`: a literal `$`.',
+    '- Not in a shell hook\'s `command` (`type: hook`, `shell: true`): that string is the shell\'s, and',
+    '  `${RENEWED_LINEAGE}` there is expanded by `/bin/sh` from the hook\'s environment when it runs.',
     '',
     '## Fields',
     '',
