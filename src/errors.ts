@@ -184,7 +184,7 @@ export const ERROR_CATALOG = {
   },
   ERR_STORAGE_CORRUPT: {
     title: 'A stored file could not be parsed',
-    hint: 'Restore the state directory from backup, or remove the named file and run `certpilot renew --force`.',
+    hint: 'Restore the named file (or the state) from a backup. A damaged live version of a certificate: move its `live/<name>` link out of the state directory and run `certpilot renew --force -n <name>` for a new version; archive/ keeps the older ones.',
     local: true,
   },
   ERR_STORAGE_MISSING: {

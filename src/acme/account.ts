@@ -85,7 +85,7 @@ async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSi
         path: 'acme.termsOfServiceAgreed',
         message: `the CA requires agreeing to its terms of service (${directory.meta.termsOfService}); read them, then set it to true or pass --agree-tos`,
       },
-    ]);
+    ], { hint: 'Read the terms, then pass --agree-tos or set acme.termsOfServiceAgreed: true. (config check cannot tell: only the CA\'s directory says it has terms.)' });
   }
   if (directory.meta?.externalAccountRequired && !options.eab) {
     throw new CertpilotError('ERR_ACME_EAB_REQUIRED', `account: ${options.directoryUrl} requires external account binding`);

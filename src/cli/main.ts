@@ -17,6 +17,16 @@ import { VERSION } from '../version.js';
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, interrupted: 130 } as const;
 
+/** The errors that mean the command line or the configuration is wrong (exit 2), not a failed operation. */
+const USAGE_ERRORS: ReadonlySet<string> = new Set([
+  'ERR_CLI_USAGE',
+  'ERR_CONFIG_NOT_FOUND',
+  'ERR_DAEMON_NO_CERTIFICATES',
+  'ERR_CERT_UNKNOWN',
+  'ERR_MANIFESTS_CONFIG',
+  'ERR_KUBERNETES_CONFIG',
+]);
+
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
 
@@ -307,7 +317,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
         cause = cause instanceof Error ? cause.cause : undefined;
       }
     }
-    if (err instanceof ConfigError || err.code === 'ERR_CLI_USAGE' || err.code === 'ERR_CONFIG_NOT_FOUND' || err.code === 'ERR_DAEMON_NO_CERTIFICATES') return EXIT.usage;
+    if (err instanceof ConfigError || USAGE_ERRORS.has(err.code)) return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
     return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
   }

@@ -452,10 +452,12 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
       if (file === 'chain.pem' && text === '') continue;
       if (text === undefined || !/-----BEGIN [A-Z ]+-----[\s\S]+-----END [A-Z ]+-----/.test(text)) {
         const where = paths ? `${paths.dir}/${file}` : `${stateKeys.version(safe, version)}/${file}`;
-        throw new CertpilotError(
-          'ERR_STORAGE_CORRUPT',
-          `storage: reading ${where} failed: it is not a complete PEM file (truncated or emptied); restore it from the archive or a backup, or remove the certificate's state and issue again`,
-        );
+        // The way out that works: with the live link gone the certificate is missing, and the next
+        // run issues a new version; the archive keeps the older ones.
+        const hint = paths
+          ? `Restore ${where} from a backup; or, to issue a new version (archive/ keeps the older ones), move ${paths.dir} out of the state directory and run \`certpilot renew --force -n ${safe}\`.`
+          : `Restore the state from a backup; or, to issue a new version, run \`certpilot renew --force -n ${safe}\` once the damaged version is removed from the store.`;
+        throw new CertpilotError('ERR_STORAGE_CORRUPT', `storage: reading ${where} failed: it is not a complete PEM file (truncated or emptied)`, { hint });
       }
     }
     const bundle = Object.fromEntries(VERSION_FIELDS.map(([file, field]) => [field, value[file] as string])) as Pick<CertificateBundle, 'certPem' | 'chainPem' | 'fullchainPem' | 'privateKeyPem'>;

@@ -2,7 +2,7 @@
 // renew --dry-run, the webroot solver, reuseKey, a held lock, and two renewals racing.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileLocker } from '../../src/coordination/file/file-locker.js';
@@ -130,4 +130,21 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
       await web.close();
     }
   });
+});
+
+test('terms of service not agreed to: a configuration error (exit 2) that says how to agree, and nothing is ordered', { timeout: 60_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, certificates: [{ name: 'tos', domains: ['tos.cli.test'] }] });
+  const text = await readFile(config, 'utf8');
+  const unagreed = join(dir, 'unagreed.yaml');
+  await writeFile(unagreed, text.replace('termsOfServiceAgreed: true', 'termsOfServiceAgreed: false'));
+  const res = await runCli(['issue', '--config', unagreed]);
+  assert.equal(res.code, 2, res.stdout + res.stderr);
+  assert.match(res.stdout, /acme\.termsOfServiceAgreed: the CA requires agreeing to its terms of service/);
+  assert.match(res.stdout, /hint: Read the terms, then pass --agree-tos or set acme\.termsOfServiceAgreed: true/);
+  const agreed = await runCli(['issue', '--config', unagreed, '--agree-tos']);
+  assert.equal(agreed.code, 0, agreed.stdout + agreed.stderr);
 });

@@ -80,6 +80,30 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   assert.equal(at.getMinutes(), kept.minute);
   assert.ok([kept.hour, kept.hour + 12].includes(at.getHours()));
 
+  // A configuration that reads a variable of this shell: cron will not pass it, and show says so,
+  // naming it and where to put it; once the crontab sets it, no warning.
+  const withVar = join(dir, 'with-var.yaml');
+  writeFileSync(withVar, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: ["\${CRON_TEST_HOST}"] }]\n`);
+  const warned = await runCli(['cron', 'show', '-u', user, '--config', withVar], { env: { CRON_TEST_HOST: 'cron.test' } });
+  assert.equal(warned.code, 0, warned.stderr);
+  assert.match(warned.stderr, /warning: the configuration reads CRON_TEST_HOST from this shell's environment, which cron does not pass/);
+  assert.match(warned.stderr, /hint: Put CRON_TEST_HOST=… in the crontab above the certpilot line/);
+  assert.equal(crontab(user, ['-'], `CRON_TEST_HOST=cron.test\n${crontab(user, ['-l']).stdout}`).status, 0);
+  const quiet = await runCli(['cron', 'show', '-u', user, '--config', withVar], { env: { CRON_TEST_HOST: 'cron.test' } });
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /warning/, 'the crontab sets it');
+  assert.equal(crontab(user, ['-'], OTHERS + ours[0] + '\n').status, 0);
+
+  // No certificates configured: the line's renew would exit 2 on every run, so install refuses and
+  // leaves the crontab as it was.
+  const empty = join(dir, 'empty.yaml');
+  writeFileSync(empty, `stateDir: ${JSON.stringify(stateDir)}\n`);
+  const refused = await runCli(['cron', 'install', '-u', user, '--config', empty]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /error ERR_CLI_USAGE: cli: cron: the configuration lists no certificates/);
+  assert.match(refused.stderr, /same `issue -d …` line again/);
+  assert.equal(crontab(user, ['-l']).stdout, `${OTHERS}${ours[0]}\n`, 'the crontab is unchanged');
+
   // remove: only our line goes.
   const removed = await runCli(['cron', 'remove', '-u', user, '--config', config]);
   assert.equal(removed.code, 0, removed.stderr);

@@ -221,7 +221,7 @@ test('config check names a reload key no Secret deployer writes and a missing se
   assert.match(check.stderr, /solvers\.dns\.secretFile: cannot read \S+missing\.key \(ENOENT\)/);
   // issue refuses the certificate the same way before asking the CA anything (nothing listens there).
   const issue = await runCli(['issue', '--config', config]);
-  assert.equal(issue.code, 1, issue.stdout);
+  assert.equal(issue.code, 2, `a configuration error: ${issue.stdout}`);
   assert.match(issue.stdout, /^failed +www: ERR_CONFIG_INVALID: [\s\S]*deployers\.reload\.key/m);
   assert.doesNotMatch(issue.stdout, /ERR_ACME_NETWORK/, 'the checks ran before the CA was asked');
 });

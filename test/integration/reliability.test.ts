@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -61,6 +61,17 @@ test('one certificate with a truncated state file and one with a damaged archive
   // The rebuilt state is a real state again.
   const rebuilt = JSON.parse(await readFile(join(s.stateDir, 'renewal-state', 'stateless.json'), 'utf8')) as { lastAttempt?: { result: string } };
   assert.equal(rebuilt.lastAttempt?.result, 'success');
+
+  // The hint is a way out that works: move the live link out of the state directory, run what it
+  // says; a new version is issued and the damaged one stays in the archive.
+  const hint = /hint: Restore (\S+) from a backup; or, to issue a new version \(archive\/ keeps the older ones\), move (\S+) out of the state directory and run `certpilot (renew --force -n damaged)`\./.exec(renew.stdout + renew.stderr);
+  assert.ok(hint, `the hint says how to issue a new version: ${renew.stdout}\n${renew.stderr}`);
+  assert.equal(hint[2], join(s.stateDir, 'live', 'damaged'));
+  await rename(hint[2] as string, join(s.dir, 'damaged.live-aside'));
+  const recovered = await runCli([...(hint[3] as string).split(' '), '--config', s.config]);
+  assert.equal(recovered.code, 0, `${recovered.stdout}\n${recovered.stderr}`);
+  assert.match(recovered.stdout, /(issued|renewed) +damaged: .*version 2/);
+  assert.equal(await readFile(join(s.stateDir, 'archive', 'damaged', 'privkey1.pem'), 'utf8'), damagedKeyBefore, 'the damaged version is kept');
 });
 
 /**

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CertpilotError } from '../../errors.js';
+import { CertpilotError, ConfigError } from '../../errors.js';
 import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
@@ -38,6 +38,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.output.out(`Removed the certpilot line from ${crontab.owner}.`);
     return EXIT.ok;
   }
+
+  if (config.certificates.length === 0) {
+    // `renew` renews the configured certificates; with none, the line would exit 2 on every run.
+    const problem = 'the configuration lists no certificates, so the cron line\'s `certpilot renew` would fail on every run';
+    const hint = 'List the certificates under `certificates:` in certpilot.yaml (docs/getting-started.md). A certificate issued with `certpilot issue -d` is renewed by running that same `issue -d …` line again: it does nothing until the certificate is due.';
+    if (action === 'install') throw new CertpilotError('ERR_CLI_USAGE', `cli: cron: ${problem}`, { hint });
+    ctx.output.err(`warning: ${problem}.\n  hint: ${hint}`);
+  }
+  await warnCronEnvironment(ctx, current, configFile(ctx));
 
   const now = new Date();
   const schedule = await loadOrChooseSchedule(config.stateDir, now);
@@ -74,6 +83,37 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.output.out(`Output goes to ${logFile}.`);
   if (parsed) await warnCadence(ctx, config, parsed.hours.length * Math.max(parsed.minutes.length, 1), now);
   return EXIT.ok;
+}
+
+/**
+ * Warns (stderr) when the configuration needs variables of this shell's environment that cron will
+ * not pass: cron runs the line with HOME, LOGNAME, PATH and SHELL, plus the `NAME=value` lines of
+ * the crontab itself, so a `${VHOST}` exported in the shell is unset there and every run would fail.
+ */
+async function warnCronEnvironment(ctx: CommandContext, crontab: string, file: string | undefined): Promise<void> {
+  const env: Record<string, string | undefined> = { HOME: ctx.env.HOME, LOGNAME: ctx.env.LOGNAME ?? ctx.env.USER, PATH: '/usr/bin:/bin', SHELL: '/bin/sh' };
+  for (const line of crontab.split('\n')) {
+    const assignment = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (assignment) env[assignment[1] as string] = (assignment[2] as string).replace(/^(["'])(.*)\1$/, '$2');
+  }
+  // Settings taken from CERTPILOT_* variables (the state directory, the CA…) would silently differ.
+  const missing = Object.keys(ctx.env).filter((n) => /^CERTPILOT_/.test(n) && n !== 'CERTPILOT_CONFIG' && n !== 'CERTPILOT_LOG_FORMAT' && env[n] === undefined);
+  try {
+    // The same file the line names with --config, read as cron's run of it would read it.
+    await loadCommandConfig({ ...ctx, env, values: { ...ctx.values, ...(file ? { config: file } : {}) } }, false);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const issue of err.issues) {
+      const name = /environment variable (\S+) is not set/.exec(issue.message)?.[1];
+      if (name) missing.push(name);
+    }
+  }
+  const names = [...new Set(missing)];
+  if (names.length === 0) return;
+  ctx.output.err(
+    `warning: the configuration reads ${names.join(', ')} from this shell's environment, which cron does not pass: the line's \`certpilot renew\` would fail or use other settings.\n` +
+      `  hint: Put ${names.map((n) => `${n}=…`).join(', ')} in the crontab above the certpilot line (\`crontab -e\`), or write the values in the file.`,
+  );
 }
 
 /** Warns (stderr) about certificates whose renewal window the schedule's runs cannot land in. */

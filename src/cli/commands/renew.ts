@@ -16,7 +16,7 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
       throw new CertpilotError('ERR_CLI_USAGE', 'cli: no certificates to act on', {
         hint: mode.explicit
           ? 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).'
-          : 'List certificates in the configuration file (see docs/getting-started.md); for a one-off certificate run `certpilot issue -d example.com`.',
+          : '`renew` renews the certificates listed in the configuration file (docs/getting-started.md). A one-off issued with `certpilot issue -d NAME …` is renewed by running that same line again (it does nothing until due); to have `renew` and cron keep it, list it under `certificates:`.',
       });
     }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
@@ -129,10 +129,17 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
     say(
       `${failed.length} of ${results.length} certificate(s) failed${deploys ? ` (${deploys} in the deploy stage: saved, not fully deployed; the next run retries)` : ''}${liveClause(renewals)}.`,
     );
-    return laterOnly ? EXIT.tempFail : EXIT.failed;
+    // Only configuration problems the CA's answers revealed (its terms of service not agreed to): a
+    // configuration error, like the ones found before any request.
+    const configOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_CONFIG_INVALID');
+    return laterOnly ? EXIT.tempFail : configOnly ? EXIT.usage : EXIT.failed;
   }
-  // Asked for explicitly, a renewal held back by backoff or the CA's Retry-After is "try later".
-  if (explicit && results.some((r) => r.outcome === 'held' || r.outcome === 'locked')) return EXIT.tempFail;
+  // Asked for explicitly (names, or --force), a renewal held back by backoff, the CA's Retry-After
+  // or another run's lock is "try later"; so is one held with no certificate live yet, even in a
+  // renew of everything: a CronJob must not show success while the certificate does not exist.
+  const explicitly = explicit || ctx.values.force === true;
+  if (explicitly && results.some((r) => r.outcome === 'held' || r.outcome === 'locked')) return EXIT.tempFail;
+  if (results.some((r) => r.outcome === 'held' && r.version === undefined)) return EXIT.tempFail;
   return EXIT.ok;
 }
 

@@ -217,7 +217,7 @@ void test('a configuration the cluster setup cannot honour fails naming the fiel
     await writeFile(join(dir, 'c.yaml'), extra.startsWith('  ') ? base.replace('deployers:\n', `deployers:\n${extra}`) : `${base}${extra}`);
     const errs: string[] = [];
     const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: () => {}, err: (l) => errs.push(l) });
-    assert.equal(code, 1);
+    assert.equal(code, 2, 'a configuration error');
     assert.match(errs.join('\n'), field);
     assert.match(errs.join('\n'), /ERR_MANIFESTS_CONFIG|hint/i);
   }
