@@ -118,7 +118,11 @@ One YAML stream on stdout, or with -o DIR a kustomize directory for kubectl appl
   config                        the store the configuration names (stateStore, else stateDir)
 
 Nothing is issued. Versions the target already holds with other content are never overwritten;
-a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.`,
+a target keeping fewer versions (Secrets: keepVersions) gets the live one and the newest earlier ones.
+From a directory, certbot's accounts (accounts/SERVER/PATH/ID/) are copied too, as import certbot
+reads them: one per CA (the one the renewal confs name). Each account and certificate is listed
+(unchanged when the target held the same); one that cannot be copied (another account for that CA,
+an unreadable one, a folder of no known layout) is named with the reason and the exit code is 1.`,
   status: `The rows are one snapshot of the state store (no CA request), the same one the metrics and the
 status page read. --html FILE writes the status page (static HTML, no JavaScript); --metrics-file
 FILE writes the metrics for node_exporter's textfile collector. A warning on stderr names each

@@ -25,7 +25,7 @@ describe('copyState', () => {
 
     const bounded = new MemoryStateBackend(1);
     const report = await copyState(source, bounded);
-    assert.deepEqual(report.certificates, [{ name: 'old', live: 3, versions: [2, 3], leftOut: [1], renewalState: true, pendingOrder: false }]);
+    assert.deepEqual(report.certificates, [{ name: 'old', live: 3, versions: [2, 3], leftOut: [1], renewalState: true, pendingOrder: false, unchanged: false }]);
     const loaded = await new StateStore(bounded).load('old');
     assert.equal(loaded?.version, 3);
     assert.equal(loaded?.certPem, bundles[2]?.certPem);
@@ -44,8 +44,12 @@ describe('copyState', () => {
     const source = new MemoryStateBackend();
     await new StateStore(source).save('a', makeTestBundle({ domains: ['a.example.test'] }));
     const target = new MemoryStateBackend();
-    assert.equal((await copyState(source, target)).certificates[0]?.error, undefined);
-    assert.equal((await copyState(source, target)).certificates[0]?.error, undefined, 'the same content again is fine');
+    const first = await copyState(source, target);
+    assert.equal(first.certificates[0]?.error, undefined);
+    assert.equal(first.certificates[0]?.unchanged, false);
+    const second = await copyState(source, target);
+    assert.equal(second.certificates[0]?.error, undefined, 'the same content again is fine');
+    assert.equal(second.certificates[0]?.unchanged, true, 'and reported as unchanged');
     const other = new MemoryStateBackend();
     const theirs = makeTestBundle({ domains: ['a.example.test'] });
     await new StateStore(other).save('a', theirs);
@@ -53,5 +57,25 @@ describe('copyState', () => {
     assert.match(refused.certificates[0]?.error ?? '', /holds another version 1 of a/);
     assert.equal((await new StateStore(other).load('a'))?.certPem, theirs.certPem, 'the target keeps its own version');
     assert.ok(await other.get(stateKeys.live('a')));
+  });
+
+  it('copies certpilot accounts (unchanged the second time); an account folder of no known layout is a failed account, never dropped in silence', async () => {
+    const root = await tempDir();
+    const source = new FilesystemStateBackend({ stateDir: root });
+    const account = { directoryUrl: 'https://acme.test/dir', privateKeyPem: 'KEY', url: 'https://acme.test/acct/1', createdAt: '2026-01-01T00:00:00.000Z' };
+    await new StateStore(source).saveAccount(account);
+    mkdirSync(join(root, 'accounts', 'strange', 'deeper'), { recursive: true });
+    writeFileSync(join(root, 'accounts', 'strange', 'deeper', 'key.json'), '{}');
+    const target = new MemoryStateBackend();
+    const report = await copyState(source, target);
+    assert.deepEqual(report.accounts, [
+      { name: 'acme.test_dir', format: 'certpilot', status: 'copied', detail: 'https://acme.test/acct/1 on https://acme.test/dir' },
+      { name: 'strange', format: 'unknown', status: 'failed', error: 'accounts/strange holds no account certpilot can read (no account.json; not certbot\'s layout either): not copied' },
+    ]);
+    assert.deepEqual(await new StateStore(target).loadAccount(account.directoryUrl), account);
+    assert.deepEqual((await copyState(source, target)).accounts.map((a) => a.status), ['unchanged', 'failed']);
+    // A folder a foreign layout's reader covers is left to it.
+    const foreign = { folders: new Set(['strange']), copy: () => Promise.resolve([{ name: 'strange/deeper', format: 'certbot' as const, status: 'copied' as const }]) };
+    assert.deepEqual((await copyState(source, new MemoryStateBackend(), { foreignAccounts: foreign })).accounts.map((a) => `${a.name} ${a.status}`), ['acme.test_dir copied', 'strange/deeper copied']);
   });
 });

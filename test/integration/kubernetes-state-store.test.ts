@@ -2,9 +2,10 @@
 // state store contract; a 409 on the first write of every Secret (another writer got there first)
 // loses nothing and the CLI run against Pebble succeeds; 60 renewals keep the Secret small with its
 // live version readable; `state copy` dir → Secrets → dir is byte for byte and `status` reads the
-// same rows from both.
+// same rows from both; `state copy` from a certbot directory carries certbot's account (to a
+// directory and to Secrets), usable by `account show`, and says `unchanged` the second time.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, describe, it, test } from 'node:test';
@@ -12,6 +13,7 @@ import { dnsAccountRecordName } from '../../src/challenges/dns01/account-label.j
 import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
 import { KubernetesSecretStateBackend, secretDataBytes, STATE_LABEL } from '../../src/storage/backends/kubernetes-secret/kubernetes-secret-state-backend.js';
 import { StateStore } from '../../src/storage/state-store.js';
+import { CERTBOT_TEST_SERVER, writeCertbotAccount, writeCertbotLineage } from '../../src/testing/certbot-tree.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { stateStoreContract } from '../../src/testing/state-store-contract.js';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
@@ -247,4 +249,57 @@ test('import certbot into Secrets: through the domain stores, the live version w
   const again = await runCli(['import', 'certbot', '--config-dir', le, '--config', config]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /^unchanged +certificate imp/m);
+});
+
+test('state copy from a certbot directory carries certbot\'s account into a directory and into Secrets: listed, usable by account show; again: unchanged', { timeout: 60_000 }, async (t) => {
+  const { standin, kubeconfig } = await standinFor(t);
+  // certbot's layout (the fixtures of the import tests): an account under accounts/<server>/<path>/<id>/, two lineages.
+  const le = join(await tempDir(), 'letsencrypt');
+  const accountDir = writeCertbotAccount(le, { url: 'https://acme.test:14000/my-account/7' });
+  writeCertbotLineage(le, 'alpha', [makeTestBundle({ domains: ['alpha.copy.test'] })]);
+  writeCertbotLineage(le, 'beta', [makeTestBundle({ domains: ['beta.copy.test'] })]);
+  const jwk = JSON.parse(await readFile(join(accountDir, 'private_key.json'), 'utf8')) as JsonWebKey;
+  const keySha256 = `sha256:${createHash('sha256').update(createPublicKey(createPrivateKey({ key: jwk, format: 'jwk' })).export({ type: 'spki', format: 'der' })).digest('hex')}`;
+  /** `account show --json` of the CA the certbot account is for, against the state `stateStore` (or `--state-dir`) names. */
+  const show = async (stateArgs: string[], stateStore?: Record<string, unknown>): Promise<{ url: string; publicKeySha256: string }> => {
+    const config = await writeConfig(await tempDir(), { directoryUrl: CERTBOT_TEST_SERVER, httpPort: 1, certificates: [{ name: 'alpha', domains: ['alpha.copy.test'] }], ...(stateStore ? { stateStore } : {}) });
+    const out = await runCli(['account', 'show', '--json', '--config', config, ...stateArgs]);
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout) as { url: string; publicKeySha256: string };
+  };
+
+  // → a directory.
+  const dir = join(await tempDir(), 'copy');
+  const toDir = await runCli(['state', 'copy', '--from', `dir:${le}`, '--to', `dir:${dir}`]);
+  assert.equal(toDir.code, 0, `${toDir.stdout}\n${toDir.stderr}`);
+  assert.match(toDir.stdout, /^account +acme\.test:14000\/dir\/abc \(certbot's\): copied: https:\/\/acme\.test:14000\/my-account\/7 on https:\/\/acme\.test:14000\/dir$/m);
+  assert.match(toDir.stdout, /^cert +alpha: live version 1; versions 1$/m);
+  assert.doesNotMatch(toDir.stdout + toDir.stderr, /PRIVATE KEY|"d":/, 'no key is printed');
+  const fromDir = await show(['--state-dir', dir]);
+  assert.equal(fromDir.url, 'https://acme.test:14000/my-account/7');
+  assert.equal(fromDir.publicKeySha256, keySha256, 'the same account key');
+
+  // → Secrets.
+  const spec = `kubernetes-secret:${standin.namespace}?kubeconfig=${kubeconfig}&secretPrefix=copied`;
+  const toSecrets = await runCli(['state', 'copy', '--from', `dir:${le}`, '--to', spec]);
+  assert.equal(toSecrets.code, 0, `${toSecrets.stdout}\n${toSecrets.stderr}`);
+  assert.match(toSecrets.stdout, /^account +acme\.test:14000\/dir\/abc \(certbot's\): copied/m);
+  const fromSecrets = await show([], { type: 'kubernetes-secret', kubeconfig, secretPrefix: 'copied' });
+  assert.equal(fromSecrets.url, 'https://acme.test:14000/my-account/7');
+  assert.equal(fromSecrets.publicKeySha256, keySha256);
+
+  // The same copy again writes nothing and says so.
+  const again = await runCli(['state', 'copy', '--from', `dir:${le}`, '--to', spec]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^unchanged: /);
+  assert.match(again.stdout, /^account +acme\.test:14000\/dir\/abc \(certbot's\): unchanged/m);
+  assert.match(again.stdout, /^cert +beta: unchanged \(live version 1; versions 1\)$/m);
+
+  // An account folder of no known layout is named and fails the run; the rest is still copied.
+  await mkdir(join(le, 'accounts', 'other-tool', 'x'), { recursive: true });
+  await writeFile(join(le, 'accounts', 'other-tool', 'x', 'key.pem'), 'not ours');
+  const odd = await runCli(['state', 'copy', '--from', `dir:${le}`, '--to', `dir:${join(await tempDir(), 'odd')}`]);
+  assert.equal(odd.code, 1, odd.stdout);
+  assert.match(odd.stdout, /^account +other-tool: FAILED: accounts\/other-tool holds no account certpilot can read/m);
+  assert.match(odd.stdout, /^account +acme\.test:14000\/dir\/abc \(certbot's\): copied/m);
 });

@@ -214,6 +214,55 @@ export async function readCertbotState(root: DirHandle, configDir: string): Prom
   return { configDir, accounts, lineages, problems };
 }
 
+/** certbot's accounts alone (no lineage is read), and the account each renewal conf names. */
+export interface CertbotAccounts {
+  accounts: CertbotAccount[];
+  /** Account folders that cannot be used, and why (`kind: 'account'`). */
+  problems: CertbotProblem[];
+  /** The `account =` of every renewal conf that parses (one entry per conf). */
+  renewalAccounts: string[];
+}
+
+/**
+ * Reads certbot's accounts without reading a lineage (`state copy` copies the lineages itself),
+ * with the account ids the renewal confs name, for {@link preferredAccount}.
+ */
+export async function readCertbotAccounts(root: DirHandle): Promise<CertbotAccounts> {
+  const problems: CertbotProblem[] = [];
+  const accounts = await readAccounts(root, problems);
+  const renewalAccounts: string[] = [];
+  const confs = (await listInside(root, ['renewal'])).filter((e) => e.endsWith('.conf'));
+  if (confs.length > 0) {
+    const dir = await openInside(root, ['renewal']);
+    if (typeof dir !== 'string') {
+      try {
+        for (const conf of confs) {
+          const text = await readInside(dir, conf, `renewal/${conf}`);
+          if (typeof text !== 'string') continue;
+          try {
+            const id = parseRenewalConf(text).params.account;
+            if (id !== undefined) renewalAccounts.push(id);
+          } catch (err) {
+            if (!(err instanceof RenewalConfSyntaxError)) throw err;
+          }
+        }
+      } finally {
+        await dir.close();
+      }
+    }
+  }
+  return { accounts, problems, renewalAccounts };
+}
+
+/**
+ * Of certbot's accounts for one CA, the one certpilot keeps (it keeps one account per CA): the one
+ * most renewal confs name (`renewalAccounts`, one id per conf), then the oldest.
+ */
+export function preferredAccount(candidates: readonly CertbotAccount[], renewalAccounts: readonly (string | undefined)[]): CertbotAccount | undefined {
+  const uses = (a: CertbotAccount): number => renewalAccounts.filter((id) => id === a.id).length;
+  return [...candidates].sort((a, b) => uses(b) - uses(a) || (a.createdAt ?? '').localeCompare(b.createdAt ?? ''))[0];
+}
+
 /** Every version of one lineage, validated; or the reason it cannot be imported. */
 async function readLineage(root: DirHandle, name: string): Promise<CertbotVersion[] | string> {
   const liveDir = await openInside(root, ['live', name]);

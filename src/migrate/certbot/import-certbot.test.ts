@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
+import { CERTBOT_TEST_SERVER, writeCertbotAccount, writeCertbotLineage } from '../../testing/certbot-tree.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
 import { FilesystemCertificateStore } from '../../storage/backends/filesystem/filesystem-certificate-store.js';
@@ -13,30 +13,7 @@ import { MemoryStateBackend } from '../../storage/backends/memory/memory-state-b
 import { StateStore } from '../../storage/state-store.js';
 import { importCertbot, type CertbotImportOptions } from './import-certbot.js';
 
-const SERVER = 'https://acme.test:14000/dir';
-
-/** Writes a lineage in certbot's layout (archive N = bundles[N-1], live -> the last). */
-function writeLineage(root: string, name: string, bundles: CertificateBundle[], params: string[] = []): void {
-  mkdirSync(join(root, 'archive', name), { recursive: true });
-  mkdirSync(join(root, 'live', name), { recursive: true });
-  mkdirSync(join(root, 'renewal'), { recursive: true });
-  bundles.forEach((b, i) => {
-    const files = { cert: b.certPem, chain: b.chainPem, fullchain: b.fullchainPem, privkey: b.privateKeyPem };
-    for (const [f, pem] of Object.entries(files)) writeFileSync(join(root, 'archive', name, `${f}${i + 1}.pem`), pem);
-  });
-  for (const f of ['cert', 'chain', 'fullchain', 'privkey']) symlinkSync(`../../archive/${name}/${f}${bundles.length}.pem`, join(root, 'live', name, `${f}.pem`));
-  writeFileSync(join(root, 'renewal', `${name}.conf`), `version = 2.1.0\n[renewalparams]\naccount = abc\nserver = ${SERVER}\nauthenticator = webroot\nwebroot_path = /srv/www,\nkey_type = ecdsa\n${params.join('\n')}\n`);
-}
-
-function writeAccount(root: string): string {
-  const dir = join(root, 'accounts', 'acme.test:14000', 'dir', 'abc');
-  mkdirSync(dir, { recursive: true });
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
-  writeFileSync(join(dir, 'private_key.json'), JSON.stringify(jwk));
-  writeFileSync(join(dir, 'regr.json'), JSON.stringify({ body: { contact: ['mailto:ops@example.com'] }, uri: 'https://acme.test:14000/my-account/1' }));
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ creation_dt: '2025-01-02T03:04:05Z', creation_host: 'h' }));
-  return dir;
-}
+const SERVER = CERTBOT_TEST_SERVER;
 
 async function options(configDir: string, stateDir: string, dryRun = false): Promise<CertbotImportOptions> {
   const store = new FilesystemCertificateStore({ stateDir });
@@ -48,8 +25,8 @@ describe('importCertbot', () => {
 
   it('continues an interrupted import after the version already live, and never overwrites another certificate', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'a', [v1, v2]);
-    writeAccount(root);
+    writeCertbotLineage(root, 'a', [v1, v2]);
+    writeCertbotAccount(root);
     const stateDir = join(await tempDir(), 'state');
     const store = new FilesystemCertificateStore({ stateDir });
     // An import that died after saving version 1.
@@ -69,7 +46,7 @@ describe('importCertbot', () => {
 
     // Another certificate under the same name in certpilot's state: reported, not overwritten.
     const other = join(await tempDir(), 'le');
-    writeLineage(other, 'a', [makeTestBundle({ domains: ['other.test'] })]);
+    writeCertbotLineage(other, 'a', [makeTestBundle({ domains: ['other.test'] })]);
     const conflict = await importCertbot(await options(other, stateDir));
     assert.equal(conflict.items.find((i) => i.name === 'a')?.code, 'ERR_IMPORT_CONFLICT');
     assert.equal((await store.load('a'))?.certPem, v2.certPem);
@@ -77,7 +54,7 @@ describe('importCertbot', () => {
 
   it("the deck's dev volume: copies at the root become a files deployer that already holds the live version", async () => {
     const root = join(await tempDir(), 'volume');
-    writeLineage(root, 'dev', [v1], ['renew_hook = true && cd /etc/letsencrypt/ && cp -aL live/dev/* . && cat cert.pem chain.pem privkey.pem > fullbundle.pem']);
+    writeCertbotLineage(root, 'dev', [v1], ['renew_hook = true && cd /etc/letsencrypt/ && cp -aL live/dev/* . && cat cert.pem chain.pem privkey.pem > fullbundle.pem']);
     for (const f of ['cert', 'chain', 'fullchain', 'privkey']) cpSync(join(root, 'live', 'dev', `${f}.pem`), join(root, `${f}.pem`), { dereference: true });
     writeFileSync(join(root, 'fullbundle.pem'), v1.certPem + v1.chainPem + v1.privateKeyPem);
     const stateDir = join(await tempDir(), 'state');
@@ -93,7 +70,7 @@ describe('importCertbot', () => {
 
   it('imported in place (state dir = certbot dir): the lineage is recognised, nothing rewritten', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'a', [v1, v2]);
+    writeCertbotLineage(root, 'a', [v1, v2]);
     const report = await importCertbot(await options(root, root));
     assert.equal(report.items.find((i) => i.name === 'a')?.status, 'unchanged');
     assert.ok(!existsSync(join(root, 'archive', 'a', 'cert3.pem')));
@@ -102,8 +79,8 @@ describe('importCertbot', () => {
 
   it('a dry run writes nothing', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'a', [v1, v2]);
-    writeAccount(root);
+    writeCertbotLineage(root, 'a', [v1, v2]);
+    writeCertbotAccount(root);
     const stateDir = join(await tempDir(), 'state');
     const report = await importCertbot(await options(root, stateDir, true));
     assert.deepEqual(report.items.map((i) => i.status), ['imported', 'imported']);
@@ -116,8 +93,8 @@ describe('importCertbot', () => {
 
   it('writes through the domain stores whatever the backend: into memory, every version, the ARI id, the account; twice changes nothing', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'a', [v1, v2]);
-    writeAccount(root);
+    writeCertbotLineage(root, 'a', [v1, v2]);
+    writeCertbotAccount(root);
     const store = new StateStore(new MemoryStateBackend());
     const opts = { ...(await options(root, '/nonexistent')), stores: { certificates: store, accounts: store } };
     const report = await importCertbot(opts);
@@ -134,7 +111,7 @@ describe('importCertbot', () => {
 
   it('keeps private keys 0600 in a state directory', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'a', [v1, v2]);
+    writeCertbotLineage(root, 'a', [v1, v2]);
     const stateDir = join(await tempDir(), 'state');
     await importCertbot(await options(root, stateDir));
     for (const n of [1, 2]) assert.equal(statSync(join(stateDir, 'archive', 'a', `privkey${n}.pem`)).mode & 0o777, 0o600);
@@ -142,9 +119,9 @@ describe('importCertbot', () => {
 
   it('follows no symbolic link but certbot\'s own live -> ../../archive/NAME/: a planted link or another lineage\'s file is refused by name, the others imported', async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'good', [v1]);
-    writeLineage(root, 'planted', [v2]);
-    writeLineage(root, 'borrower', [makeTestBundle({ domains: ['b.test'] })]);
+    writeCertbotLineage(root, 'good', [v1]);
+    writeCertbotLineage(root, 'planted', [v2]);
+    writeCertbotLineage(root, 'borrower', [makeTestBundle({ domains: ['b.test'] })]);
     // A key outside the directory, linked in place of the archived key: never read.
     const outside = join(await tempDir(), 'secret.pem');
     writeFileSync(outside, v2.privateKeyPem);
@@ -167,8 +144,8 @@ describe('importCertbot', () => {
 
   it('as root, reads nothing another user could have planted: an archive directory owned by another uid, a shared certbot directory', { skip: process.geteuid?.() !== 0 ? 'needs root (chown)' : false }, async () => {
     const root = join(await tempDir(), 'le');
-    writeLineage(root, 'good', [v1]);
-    writeLineage(root, 'theirs', [v2]);
+    writeCertbotLineage(root, 'good', [v1]);
+    writeCertbotLineage(root, 'theirs', [v2]);
     chownSync(join(root, 'archive', 'theirs'), 4242, 4242);
     const stateDir = join(await tempDir(), 'state');
     const report = await importCertbot(await options(root, stateDir));

@@ -13,7 +13,7 @@ import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportN
 import { bundleOrder } from '../pem-bundle.js';
 import { mapRenewalConf, sameServer } from './certbot-mapping.js';
 import type { DirHandle } from '../../fs/dir-handle.js';
-import { isCertbotDir, listInside, openImportSource, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
+import { isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
@@ -64,12 +64,10 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
 
   // Accounts: one per configured CA (certpilot keeps one account per directory).
   const configured = [...new Set([options.directoryUrl, options.stagingDirectoryUrl])];
-  const lineageAccount = new Map(state.lineages.map((l) => [l.name, l.renewal?.params.account]));
+  const renewalAccounts = state.lineages.map((l) => l.renewal?.params.account);
   const chosen = new Map<string, CertbotAccount>();
   for (const directoryUrl of configured) {
-    const candidates = state.accounts.filter((a) => sameServer(a.directoryUrl, directoryUrl));
-    const uses = (a: CertbotAccount): number => [...lineageAccount.values()].filter((id) => id === a.id).length;
-    const [best] = [...candidates].sort((a, b) => uses(b) - uses(a) || (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+    const best = preferredAccount(state.accounts.filter((a) => sameServer(a.directoryUrl, directoryUrl)), renewalAccounts);
     if (best) chosen.set(directoryUrl, best);
   }
   for (const account of state.accounts) {
