@@ -29,7 +29,7 @@ import type { AccountSession, RenewalContext } from '../renewal/renew-certificat
 import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
-import { DirectoryCache } from '../storage/filesystem/directory-cache.js';
+import { DIRECTORY_FACTS_MAX_AGE_MS, DirectoryCache } from '../storage/filesystem/directory-cache.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
@@ -100,6 +100,8 @@ export async function compose(
   const clients: AcmeClient[] = [];
   const sessions = new Map<string, Promise<AccountSession>>();
   let renewalInfoClient: Promise<AcmeClient | undefined> | undefined;
+  /** When a "no renewalInfo" answer stops being trusted (ms), like the directory cache's entry. */
+  let noRenewalInfoUntil: number | undefined;
 
   const accountOptions = (directoryUrl: string): AccountOptions => ({
     store,
@@ -289,8 +291,24 @@ export async function compose(
         return opened;
       },
       renewalInfo: (signal) => {
-        renewalInfoClient ??= makeRenewalInfoClient(signal);
-        renewalInfoClient.catch(() => (renewalInfoClient = undefined));
+        // A CA without renewalInfo is looked at again once the directory cache's answer expires, also
+        // in a daemon that runs for months: a CA that adds ARI is noticed the next day.
+        if (noRenewalInfoUntil !== undefined && clock.now().getTime() >= noRenewalInfoUntil) {
+          renewalInfoClient = undefined;
+          noRenewalInfoUntil = undefined;
+        }
+        if (!renewalInfoClient) {
+          const asked = makeRenewalInfoClient(signal);
+          renewalInfoClient = asked;
+          asked.then(
+            (client) => {
+              if (!client) noRenewalInfoUntil = clock.now().getTime() + DIRECTORY_FACTS_MAX_AGE_MS;
+            },
+            () => {
+              if (renewalInfoClient === asked) renewalInfoClient = undefined;
+            },
+          );
+        }
         return renewalInfoClient;
       },
       solvers: solversOf,

@@ -90,8 +90,9 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
 const COMMAND_NOTES: Readonly<Record<string, string>> = {
   daemon: `The daemon sleeps until the earliest time any certificate needs work: its chosen time inside the
 CA's ARI window (else the lifetime rule), the end of a failure backoff or of the CA's Retry-After,
-the next ARI fetch the CA asked for, a pending order to resume, a failed deploy to retry (5 min).
-It never wakes more often than that (at least 1 s apart, 1 min for a certificate just run), adds
+the next ARI fetch the CA asked for (a day later at a CA without ARI), a pending order to resume,
+a failed deploy to retry (5 min).
+It never wakes more often than that (at least 1 s apart, 10 s for a certificate just run), adds
 up to 1 min of jitter (never past the ARI window's end), and takes each certificate's lock (file or
 lease locker), so two replicas are safe. One log line per cycle says what ran and when it wakes.
   SIGHUP           re-read the configuration; a bad file is logged (each field and its fix)

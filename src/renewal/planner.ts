@@ -54,6 +54,31 @@ export const BACKOFF_LIFETIME_FRACTION = 1 / 12;
 export const ARI_MIN_REFETCH_MS = 60 * 1000;
 /** The longest time between two ARI fetches for one certificate. */
 export const ARI_MAX_REFETCH_MS = 24 * 3600 * 1000;
+/**
+ * After a renewalInfo fetch that got no usable answer and no Retry-After: RFC 9773 §4.3.3 treats
+ * an error that retries did not clear as long-term and asks again after about six hours (the
+ * transport has already retried a network error once).
+ */
+export const ARI_ERROR_REFETCH_MS = 6 * 3600 * 1000;
+/**
+ * After finding that the CA's directory offers no renewalInfo: asked again when certpilot next
+ * looks at the directory (its directory cache keeps the answer a day), so a CA that adds ARI is
+ * noticed the next day and one without it costs no wake in between.
+ */
+export const ARI_UNSUPPORTED_REFETCH_MS = ARI_MAX_REFETCH_MS;
+
+/**
+ * A renewalInfo fetch not to make before `until`, for the certificate `certId`: what a run that
+ * wanted an ARI answer and got none into the store learned (the CA offers no renewalInfo, the fetch
+ * failed, the answer could not be saved). Without it "no answer yet" means "fetch now" for ever,
+ * and a daemon wakes for nothing after every run. It is not in the renewal state on purpose: a
+ * nothing-due `renew` against a CA without ARI writes nothing and takes no lock; cron's own cadence
+ * spaces those runs, and the daemon keeps the hold in memory (a restart costs one more look).
+ */
+export interface AriHold {
+  certId: string;
+  until: Date;
+}
 
 function parseTime(iso: string | undefined): number | undefined {
   if (iso === undefined) return undefined;
@@ -156,13 +181,41 @@ export function applyRenewalInfo(
   return { ...state, ari };
 }
 
-/** True when there is a live certificate with an ARI id and no answer for it yet, or its next fetch time has come. */
-export function needsRenewalInfo(stored: StoredCertificate | undefined, state: RenewalState, now: Date): boolean {
-  if (!stored || !stored.metadata.ariCertId) return false;
+/**
+ * When the live certificate's next renewalInfo fetch is due (RFC 9773 §4.3), or undefined when it
+ * has no ARI id: at once without an answer for it (a new certificate's window is fetched right
+ * after issuance), else the answer's clamped Retry-After; never before a `hold` for the same
+ * certificate.
+ */
+export function nextRenewalInfoFetch(stored: StoredCertificate | undefined, state: RenewalState, hold?: AriHold): Date | undefined {
+  const certId = stored?.metadata.ariCertId;
+  if (!certId) return undefined;
   const ari = state.ari;
-  if (!ari || ari.certId !== stored.metadata.ariCertId) return true;
-  const next = parseTime(ari.nextFetchAt);
-  return next === undefined || now.getTime() >= next;
+  // Without an answer for this certificate (or with an unreadable time): due since the epoch, i.e. now.
+  let at = ari && ari.certId === certId ? (parseTime(ari.nextFetchAt) ?? 0) : 0;
+  const held = hold && hold.certId === certId ? hold.until.getTime() : undefined;
+  if (held !== undefined && Number.isFinite(held)) at = Math.max(at, held);
+  return new Date(at);
+}
+
+/**
+ * True when there is a live certificate with an ARI id and no answer for it yet, or its next fetch
+ * time has come, and no `hold` for it ({@link AriHold}) says to wait.
+ */
+export function needsRenewalInfo(stored: StoredCertificate | undefined, state: RenewalState, now: Date, hold?: AriHold): boolean {
+  const next = nextRenewalInfoFetch(stored, state, hold);
+  return next !== undefined && now.getTime() >= next.getTime();
+}
+
+/**
+ * The hold after a renewalInfo fetch that got no usable answer (RFC 9773 §4.3.3): the CA's
+ * Retry-After when its error carried one (clamped like an answer's), else
+ * {@link ARI_ERROR_REFETCH_MS}.
+ */
+export function ariHoldAfterError(certId: string, now: Date, retryAfter?: Date): AriHold {
+  const asked = retryAfter?.getTime();
+  const wait = asked !== undefined && Number.isFinite(asked) ? Math.min(Math.max(asked - now.getTime(), ARI_MIN_REFETCH_MS), ARI_MAX_REFETCH_MS) : ARI_ERROR_REFETCH_MS;
+  return { certId, until: new Date(now.getTime() + wait) };
 }
 
 /** Records a successful issuance: failures and holds cleared, the old ARI answer dropped (it was for the old certificate). */

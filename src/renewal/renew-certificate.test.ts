@@ -355,6 +355,38 @@ test('ARI: an answer that cannot be saved (a full disk) still plans the run, and
   assert.match(lines.join(''), /ENOSPC/);
 });
 
+test('ARI: a CA without renewalInfo, or a failed fetch, is not asked again at once: the run says when (a day; the CA\'s Retry-After, else 6 h) and writes nothing', async () => {
+  const h = await harness();
+  assert.equal((await renewCertificate(spec, h.ctx)).outcome, 'issued');
+  const certId = (await h.store.load('www'))?.metadata.ariCertId;
+  const before = await h.store.loadState('www');
+  let asked = 0;
+  const base = h.ctx;
+  h.ctx = { ...base, renewalInfo: (signal) => (asked++, base.renewalInfo(signal)) };
+  const HOUR = 3_600_000;
+  const now = h.clock.now().getTime();
+
+  // The CA's directory has no renewalInfo (h.ari unset): the lifetime rule plans, and the next look is a day away.
+  const first = await renewCertificate(spec, h.ctx);
+  assert.equal(first.outcome, 'not-due');
+  assert.deepEqual(first.ariHold, { certId, until: new Date(now + DAY) });
+  assert.deepEqual(await h.store.loadState('www'), before, 'a nothing-due run against a CA without ARI writes nothing');
+  // Given back (as the daemon does), the hold is honoured and reported again.
+  h.clock.advance(HOUR);
+  const held = await renewCertificate(spec, h.ctx, { ariHolds: new Map([['www', first.ariHold!]]) });
+  assert.equal(asked, 1, 'not asked again inside the hold');
+  assert.deepEqual(held.ariHold, first.ariHold);
+
+  // A fetch that fails: the CA's Retry-After when its error has one, else six hours (RFC 9773 §4.3.3).
+  const at = h.clock.now().getTime();
+  let failure: Error = new RateLimitedError('acme: renewalInfo: service unavailable', { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'busy' }, 503, new Date(at + 2 * HOUR));
+  h.ctx = { ...h.ctx, renewalInfo: async () => ({ getRenewalInfo: async () => Promise.reject(failure) }) };
+  assert.equal((await renewCertificate(spec, h.ctx)).ariHold?.until.getTime(), at + 2 * HOUR);
+  failure = new Error('renewalInfo: 500 Internal Server Error');
+  assert.equal((await renewCertificate(spec, h.ctx)).ariHold?.until.getTime(), at + 6 * HOUR);
+  assert.deepEqual(await h.store.loadState('www'), before);
+});
+
 test('renewAll keeps configured order and respects the concurrency limit', async () => {
   const h = await harness();
   // A barrier: each issuance waits until two run at once (or the last one starts alone).

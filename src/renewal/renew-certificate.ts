@@ -19,7 +19,8 @@ import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
 import type { FencedWrites } from '../storage/state-store.js';
-import { applyRenewalInfo, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type RenewalDecision } from './planner.js';
+import { RateLimitedError } from '../acme/protocol/problem.js';
+import { applyRenewalInfo, ariHoldAfterError, ARI_UNSUPPORTED_REFETCH_MS, configFingerprint, needsRenewalInfo, planRenewal, recordFailure, recordSuccess, type AriHold, type RenewalDecision } from './planner.js';
 import { failureCost } from './failure-cost.js';
 import { eventFromResult, type LifecycleEvent } from '../notify/lifecycle-event.js';
 
@@ -109,6 +110,12 @@ export interface RenewalResult {
    * ever issued (a first issuance); absent when the run failed before it could tell.
    */
   previousLive?: number | null;
+  /**
+   * The run wanted an ARI answer for the live certificate and none is in the store (the CA offers
+   * no renewalInfo, the fetch failed, the answer could not be saved): not to be asked again before
+   * this. The daemon keeps it and passes it back ({@link RenewOptions.ariHolds}).
+   */
+  ariHold?: AriHold;
 }
 
 /** True when the run failed: the renewal, or its deploy stage. */
@@ -121,6 +128,8 @@ export interface RenewOptions {
   force?: boolean;
   dryRun?: boolean;
   signal?: AbortSignal;
+  /** By certificate name: the holds earlier runs reported ({@link RenewalResult.ariHold}); no renewalInfo fetch before them. */
+  ariHolds?: ReadonlyMap<string, AriHold>;
 }
 
 /**
@@ -163,6 +172,7 @@ async function oneRun(spec: ResolvedCertificate, ctx: RenewalContext, signal: Ab
   } catch (err) {
     result = crashed(spec.name, err, ctx, signal);
   }
+  if (run.ariHold) result = { ...result, ariHold: run.ariHold };
   return settle(spec, ctx, result, run);
 }
 
@@ -171,6 +181,8 @@ interface RunFacts {
   startedAt: Date;
   /** The live certificate's expiry, once read. */
   liveNotAfter?: string;
+  /** Set when the run wanted an ARI answer and has none in the store ({@link RenewalResult.ariHold}). */
+  ariHold?: AriHold;
 }
 
 function startRun(ctx: RenewalContext): RunFacts {
@@ -234,7 +246,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   // the CA has issued (or is issuing) that certificate already.
   let pending = options.dryRun ? undefined : await planning.loadPendingOrder(spec.name);
 
-  if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options.signal);
+  if (ctx.ari && !options.dryRun) state = await refreshRenewalInfo(spec.name, stored, state, ctx, log, options, run);
 
   const plan = (): RenewalDecision => {
     const now = ctx.clock.now();
@@ -444,38 +456,62 @@ function undecided(name: string, decision: RenewalDecision, stored: StoredCertif
   };
 }
 
+/**
+ * Fetches and saves the live certificate's ARI answer when one is due. When the run wanted one and
+ * none reaches the store, `run.ariHold` says when to ask again (an {@link AriHold}): without it the
+ * certificate would look "never asked" after every run, and the daemon would wake for it at once.
+ */
 async function refreshRenewalInfo(
   name: string,
   stored: StoredCertificate | undefined,
   state: RenewalState,
   ctx: RenewalContext,
   log: Logger,
-  signal: AbortSignal | undefined,
+  options: RenewOptions,
+  run: RunFacts,
 ): Promise<RenewalState> {
+  const { signal } = options;
   const now = ctx.clock.now();
-  if (!stored || !needsRenewalInfo(stored, state, now)) return state;
+  const certId = stored?.metadata.ariCertId;
+  if (!stored || !certId) return state;
+  const hold = options.ariHolds?.get(name);
+  if (!needsRenewalInfo(stored, state, now, hold)) {
+    // Still held: say so again, so the caller keeps the hold rather than forgetting it.
+    if (hold && hold.certId === certId && hold.until.getTime() > now.getTime()) run.ariHold = hold;
+    return state;
+  }
   let info: RenewalInfoResult;
   let planned: RenewalState;
   try {
     const source = await ctx.renewalInfo(signal);
-    if (!source) return state;
+    if (!source) {
+      // The CA's directory has no renewalInfo: the lifetime rule decides, and nothing is asked until the directory is looked at again.
+      run.ariHold = { certId, until: new Date(now.getTime() + ARI_UNSUPPORTED_REFETCH_MS) };
+      return state;
+    }
     info = await source.getRenewalInfo(stored.certPem, { signal });
     // What this run plans with when the answer cannot be saved (it also refuses a window that ends before it starts).
     planned = applyRenewalInfo(state, info, now);
   } catch (err) {
     // ARI is advice: without it the lifetime rule still renews in time.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'renewal info unavailable; using the lifetime rule');
+    if (!signal?.aborted) run.ariHold = ariHoldAfterError(certId, now, err instanceof RateLimitedError ? err.retryAfter : undefined);
     return state;
   }
   // RFC 9773 §4.2: an explanation URL means the CA wants this renewal noticed (e.g. a revocation event).
   if (info.explanationURL) log.warn({ explanationURL: info.explanationURL, window: info.suggestedWindow }, 'the CA explains its renewal window');
+  // An answer that does not reach the store is not asked for again before its own Retry-After.
+  const unsaved: AriHold = { certId, until: new Date(planned.ari?.nextFetchAt ?? now.getTime() + ARI_UNSUPPORTED_REFETCH_MS) };
   try {
     // Undefined when another run holds the certificate (or has just replaced it): this run plans
     // with the answer and saves nothing; a re-plan under the lock reads the state again.
-    return (await saveRenewalInfo(name, stored, info, ctx, log, signal)) ?? planned;
+    const saved = await saveRenewalInfo(name, stored, info, ctx, log, signal);
+    if (!saved) run.ariHold = unsaved;
+    return saved ?? planned;
   } catch (err) {
-    // A full disk, a store that cannot be written: the answer still plans this run; the next run asks again.
+    // A full disk, a store that cannot be written: the answer still plans this run; the next fetch waits for its Retry-After.
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'renewal info fetched but not saved; this run plans with it');
+    run.ariHold = unsaved;
     return planned;
   }
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { testCertificateSpec } from '../testing/certificate-spec.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
-import { certificateWake, DEPLOY_RETRY_MS, floorAfter, LOCAL_FAILURE_RETRY_MS, MAX_JITTER_MS, MAX_SLEEP_MS, MIN_SLEEP_MS, sleepFor } from './scheduler.js';
+import { certificateWake, DEPLOY_RETRY_MS, floorAfter, LOCAL_FAILURE_RETRY_MS, MAX_JITTER_MS, MAX_SLEEP_MS, MIN_SLEEP_MS, RERUN_FLOOR_MS, sleepFor } from './scheduler.js';
 
 const HOUR = 3_600_000;
 const now = new Date('2027-03-01T12:00:00Z');
@@ -91,4 +91,29 @@ test('holds, a pending order, a failed deploy and the floors each decide the wak
   // Floors after a run.
   assert.equal(floorAfter({ name: 'www', outcome: 'failed', message: 'x', backoff: { held: false, why: '' } }, now).getTime() - now.getTime(), LOCAL_FAILURE_RETRY_MS);
   assert.equal(floorAfter({ name: 'www', outcome: 'locked', message: 'x' }, now).getTime() - now.getTime(), 60_000);
+});
+
+test('an ARI id and no ARI answer: fetched at once the first time; once a run found the CA has no renewalInfo, the wake is the renewal time or the next look a day later, never minutes away', () => {
+  // A 90-day certificate issued two days ago: the lifetime rule renews it in 58 days.
+  const cert = stored(new Date(now.getTime() - 2 * 24 * HOUR), 90);
+  const state: RenewalState = { failureCount: 0, deployments: deployed };
+  const fresh = certificateWake({ spec, stored: cert, state, pendingOrder: false, now, ari: true });
+  assert.deepEqual([fresh.why, fresh.at.getTime()], ['ari-refetch', now.getTime()], "a new certificate's window is asked for at once");
+
+  // The run found no renewalInfo in the CA's directory: it reported a hold of a day, and the daemon set its 10 s floor.
+  const hold = { certId: 'aki.01', until: new Date(now.getTime() + 24 * HOUR) };
+  const floor = new Date(now.getTime() + RERUN_FLOOR_MS);
+  const idle = certificateWake({ spec, stored: cert, state, pendingOrder: false, now, ari: true, floor, ariHold: hold });
+  assert.deepEqual([idle.why, idle.at.toISOString()], ['ari-refetch', hold.until.toISOString()]);
+  assert.ok(sleepFor(idle, now, () => 0) >= 23 * HOUR, 'it sleeps about a day, not the 10 s floor');
+  // As with acme.ari off, where the renewal time is sooner than the next look.
+  const dueSoon = stored(new Date(now.getTime() - 60 * 24 * HOUR + 2 * HOUR), 90);
+  const soon = certificateWake({ spec, stored: dueSoon, state, pendingOrder: false, now, ari: true, floor, ariHold: hold });
+  assert.deepEqual([soon.why, soon.at.getTime() - now.getTime()], ['renewal-time', 2 * HOUR]);
+  assert.deepEqual(soon, certificateWake({ spec, stored: dueSoon, state, pendingOrder: false, now, ari: false, floor }));
+
+  // A hold is for the certificate it was learned on: a renewed certificate is asked about at once.
+  const renewed = { ...cert, metadata: { ...cert.metadata, ariCertId: 'aki.02' } };
+  const next = certificateWake({ spec, stored: renewed, state, pendingOrder: false, now, ari: true, floor, ariHold: hold });
+  assert.deepEqual([next.why, next.at.toISOString()], ['floor', floor.toISOString()]);
 });

@@ -4,16 +4,17 @@
  *
  * A certificate's wake is the earliest of: its renewal time (the chosen ARI time inside the CA's
  * window, else the lifetime rule), the end of a hold (failure backoff, the CA's Retry-After), the
- * next ARI fetch (the CA's Retry-After, clamped by the planner), a pending order to resume, and a
- * deploy retry; never before the floor the daemon sets after a certificate's own run (so a
- * certificate that is locked elsewhere, or fails before the CA counts anything, is not retried in
- * a tight loop). The daemon sleeps until the earliest wake of all, plus a small jitter that never
- * pushes a renewal past the end of its ARI window.
+ * next ARI fetch (the CA's Retry-After, clamped by the planner; never before the hold a run
+ * reported when it got no answer, e.g. from a CA whose directory has no renewalInfo), a pending
+ * order to resume, and a deploy retry; never before the floor the daemon sets after a
+ * certificate's own run (so a certificate that is locked elsewhere, or fails before the CA counts
+ * anything, is not retried in a tight loop). The daemon sleeps until the earliest wake of all,
+ * plus a small jitter that never pushes a renewal past the end of its ARI window.
  */
 import { pendingDeployers } from '../deploy/deploy-chain.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { RenewalState, StoredCertificate } from '../storage/certificate-store.js';
-import { BACKOFF_BASE_MS, needsRenewalInfo } from './planner.js';
+import { BACKOFF_BASE_MS, nextRenewalInfoFetch, type AriHold } from './planner.js';
 import { currentRenewalInfo } from './policies.js';
 import { decideRenewal, type RenewalResult } from './renew-certificate.js';
 
@@ -41,6 +42,8 @@ export interface WakeInput {
   ari: boolean;
   /** The daemon's floor for this certificate after its last run ({@link floorAfter}). */
   floor?: Date | undefined;
+  /** No ARI fetch before this: what the certificate's last run reported ({@link AriHold}). */
+  ariHold?: AriHold | undefined;
 }
 
 /** A failed deploy is tried again this long after it failed (the renewal's first backoff step). */
@@ -84,10 +87,8 @@ export function certificateWake(input: WakeInput): CertificateWake {
     }
   }
 
-  if (input.ari && stored?.metadata.ariCertId) {
-    const next = needsRenewalInfo(stored, state, now) ? nowMs : (time(state.ari?.nextFetchAt) ?? nowMs);
-    candidates.push({ at: next, why: 'ari-refetch' });
-  }
+  const fetchAt = input.ari ? nextRenewalInfoFetch(stored, state, input.ariHold) : undefined;
+  if (fetchAt) candidates.push({ at: Math.max(fetchAt.getTime(), nowMs), why: 'ari-refetch' });
 
   if (stored) {
     for (const deployer of pendingDeployers(spec.deploy, stored, state.deployments)) {

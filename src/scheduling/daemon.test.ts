@@ -210,3 +210,30 @@ test('a failure the CA did not count is retried after 5 minutes, not at once; re
   assert.equal(live.cycleCount, 1);
 });
 
+
+test('a CA without ARI (Pebble 2.4): after the issuance and one look, the daemon sleeps a day at a time, never waking every few seconds for an ARI fetch; a failing renewalInfo is asked again after 6 hours', async () => {
+  // 90-day certificates at a CA whose directory has no renewalInfo (acme.ari stays on, the default).
+  const w = await world({ days: 10 });
+  const plain = testCertificateSpec();
+  const noAri: DaemonSetup = { ...w.setup, certificates: [plain], context: { ...w.setup.context, renewalInfo: async () => undefined } };
+  const daemon = new RenewalDaemon(noAri, { clock: w.clock, logger: silentLogger, random: () => 0.5 });
+  await daemon.run(w.clock.controller.signal);
+
+  assert.deepEqual(w.events.map((e) => e.type).filter((t) => t !== 'not-due'), ['issued'], 'issued once, nothing else but not-due looks');
+  // The not-due looks are what certpilot_renewals_total{outcome="not-due"} counts: one right after
+  // the issuance (the new certificate's ARI), then one a day, not one every 10-70 s.
+  const looks = w.events.filter((e) => e.type === 'not-due').length;
+  assert.ok(looks <= 1 + 10, `at most one not-due look a day (got ${looks} in 10 days)`);
+  assert.ok(daemon.cycleCount <= 2 + 10 + 1, `cycles: the issuance, the look after it, one a day (got ${daemon.cycleCount})`);
+  const afterFirstLook = w.clock.sleeps.slice(2);
+  assert.ok(afterFirstLook.length > 0 && afterFirstLook.every((ms) => ms >= 23 * HOUR), `each sleep after the first look is about a day (${afterFirstLook.map((ms) => Math.round(ms / 1000)).join(', ')} s)`);
+
+  // A CA with ARI whose renewalInfo keeps failing (a 5xx): RFC 9773 §4.3.3, asked again after six hours.
+  const f = await world({ days: 2 });
+  let fetches = 0;
+  const failing: DaemonSetup = { ...f.setup, certificates: [plain], context: { ...f.setup.context, renewalInfo: async () => ({ getRenewalInfo: async () => (fetches++, Promise.reject(new Error('renewalInfo: 500 Internal Server Error'))) }) } };
+  const again = new RenewalDaemon(failing, { clock: f.clock, logger: silentLogger, random: () => 0.5 });
+  await again.run(f.clock.controller.signal);
+  assert.deepEqual(f.events.map((e) => e.type).filter((t) => t !== 'not-due'), ['issued']);
+  assert.ok(fetches >= 2 && fetches <= 2 * 4 + 1, `renewalInfo asked about every 6 h, not every few seconds (got ${fetches} in 2 days)`);
+});

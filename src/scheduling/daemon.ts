@@ -7,9 +7,10 @@
  * Contract:
  * - One timer at a time: the cycle's sleep. It is what keeps the process alive, so it is not
  *   unref'd; nothing else is scheduled by the loop.
- * - Memory stays flat: per cycle only local values; the one lasting structure is a map of floors
- *   keyed by configured certificate names (cleared when the configuration changes: a new
- *   configuration may be the fix, so every certificate is looked at again at once).
+ * - Memory stays flat: per cycle only local values; the lasting structures are two maps keyed by
+ *   configured certificate names, the floors and the ARI holds runs reported (no renewalInfo fetch
+ *   before them: a CA without ARI, a failed fetch), both cleared when the configuration changes (a
+ *   new configuration may be the fix, so every certificate is looked at again at once).
  * - {@link RenewalDaemon.replace} swaps the configuration at the next cycle (the sleep is cut
  *   short); the old setup's `close()` runs once nothing uses it any more.
  * - `run(signal)` returns once `signal` aborts: the sleep ends at once, and a renewal in flight
@@ -20,6 +21,7 @@ import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
 import { renewAll, type RenewalContext, type RenewalResult } from '../renewal/renew-certificate.js';
+import type { AriHold } from '../renewal/planner.js';
 import { certificateWake, earliestWake, floorAfter, sleepFor, type CertificateWake } from '../renewal/scheduler.js';
 
 /** What one configuration gives the daemon. */
@@ -56,6 +58,8 @@ export class RenewalDaemon {
   private incoming: DaemonSetup | undefined;
   /** Per certificate name: no run before this time (ms), after its own last run. */
   private readonly floors = new Map<string, number>();
+  /** Per certificate name: no ARI fetch before this, as its last run reported (RenewalResult.ariHold). */
+  private readonly ariHolds = new Map<string, AriHold>();
   private nap: AbortController | undefined;
   private cycles = 0;
   private stopped = false;
@@ -105,6 +109,7 @@ export class RenewalDaemon {
       this.incoming = undefined;
       // A new configuration may be the fix: every certificate is looked at again at once.
       this.floors.clear();
+      this.ariHolds.clear();
       void this.retire(old);
     }
     this.cycles++;
@@ -115,9 +120,14 @@ export class RenewalDaemon {
     const due = setup.certificates.filter((_, i) => (wakes[i] as CertificateWake).at.getTime() <= now.getTime());
     let results: RenewalResult[] = [];
     if (due.length > 0 && !signal?.aborted) {
-      results = await renewAll(due, setup.context, { concurrency: setup.concurrency, ...(signal ? { signal } : {}) });
+      results = await renewAll(due, setup.context, { concurrency: setup.concurrency, ariHolds: this.ariHolds, ...(signal ? { signal } : {}) });
       const after = clock.now();
-      for (const r of results) this.floors.set(r.name, floorAfter(r, after).getTime());
+      for (const r of results) {
+        this.floors.set(r.name, floorAfter(r, after).getTime());
+        // A run that reports no hold has its ARI answer in the store (or needs none): the state says when to fetch.
+        if (r.ariHold) this.ariHolds.set(r.name, r.ariHold);
+        else this.ariHolds.delete(r.name);
+      }
       wakes = await this.wakes(setup, after);
     }
     const at = clock.now();
@@ -144,10 +154,12 @@ export class RenewalDaemon {
       const floorMs = this.floors.get(spec.name);
       if (floorMs !== undefined && floorMs <= now.getTime()) this.floors.delete(spec.name);
       const floor = floorMs !== undefined && floorMs > now.getTime() ? new Date(floorMs) : undefined;
+      const ariHold = this.ariHolds.get(spec.name);
+      if (ariHold && ariHold.until.getTime() <= now.getTime()) this.ariHolds.delete(spec.name);
       try {
         const view = typeof store.forPlanning === 'function' ? store.forPlanning() : store;
         const [stored, state, pending] = await Promise.all([view.load(spec.name), view.loadState(spec.name), view.loadPendingOrder(spec.name)]);
-        out.push(certificateWake({ spec, stored, state, pendingOrder: pending !== undefined, now, ari: context.ari, floor }));
+        out.push(certificateWake({ spec, stored, state, pendingOrder: pending !== undefined, now, ari: context.ari, floor, ariHold }));
       } catch (err) {
         this.options.logger.warn({ certificate: spec.name, err: err instanceof Error ? err.message : String(err) }, 'daemon: could not read the certificate\'s state; its run reports why');
         out.push({ name: spec.name, at: floor ?? now, why: floor ? 'floor' : 'due' });

@@ -2,7 +2,8 @@
 // the counting fault proxy: it issues and deploys with `files`, fetches ARI and sleeps until the
 // time it chose; SIGHUP with a changed file renews at once, SIGHUP with a broken file keeps it
 // running and says why; SIGTERM in the middle of an order exits 0, and the next start resumes that
-// order (no new order at the CA, counted by distinct order URLs).
+// order (no new order at the CA, counted by distinct order URLs). Against Pebble 2.4 (no ARI) an
+// idle daemon sleeps until the next day's look, instead of running every certificate every 10-70 s.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -10,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { cliPath, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
+import { cliPath, runCli, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
 import { orderUrls } from '../harness/fault-proxy.js';
 import { freePort } from '../harness/ports.js';
 import { MAX_JITTER_MS, RERUN_FLOOR_MS } from '../../src/renewal/scheduler.js';
@@ -191,4 +192,23 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
   assert.match(v3.subjectAltName ?? '', /api\.short\.daemon\.test/);
   again.child.kill('SIGTERM');
   assert.equal(await again.exited, 0);
+});
+
+test('daemon on Pebble 2.4 (no ARI, acme.ari on by default): over certificates not due it sleeps about a day, and does not run them again after the 10 s floor', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const s = await startCliScenario(t, { pebble: { version: '2.4', strict: true, noSleep: true }, certificates: [{ name: 'alpha', domains: ['alpha.idle.test'] }, { name: 'beta', domains: ['beta.idle.test'] }] });
+  const issued = await runCli(['renew', '--config', s.config]);
+  assert.equal(issued.code, 0, `${issued.stdout}\n${issued.stderr}`);
+
+  const d = startDaemon(t, s.config);
+  const first = await d.waitFor((l) => l.cycle === 1, 'the first cycle');
+  assert.equal(first.ran, 'alpha:not-due beta:not-due');
+  const next = first.next as { certificate: string; at: string; why: string };
+  assert.notEqual(next.why, 'floor', `the next wake is the certificates' own, not the re-run floor: ${JSON.stringify(first)}`);
+  assert.ok((first.sleepSeconds as number) >= 23 * 3600, `it sleeps about a day, not seconds: ${JSON.stringify(first)}`);
+  // Past the floor after its own run: no second cycle (the bug ran one 10-70 s later, for ever).
+  await new Promise((r) => setTimeout(r, RERUN_FLOOR_MS + 1500));
+  assert.deepEqual(d.lines.filter((l) => typeof l.cycle === 'number').map((l) => l.cycle), [1], d.text());
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
 });

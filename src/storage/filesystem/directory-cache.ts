@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { atomicWrite, ensureDir, setAside } from '../../fs/atomic-write.js';
 import { directoryFolderName } from './safe-name.js';
 
+/** How long the facts are trusted before the directory is fetched again: a day. */
+export const DIRECTORY_FACTS_MAX_AGE_MS = 86_400_000;
+
 /** What certpilot remembers of a directory. */
 export interface DirectoryFacts {
   directoryUrl: string;
@@ -28,7 +31,7 @@ export class DirectoryCache {
   }
 
   /** The remembered facts, or undefined when absent, unreadable or older than `maxAgeMs`. */
-  async get(directoryUrl: string, now: Date, maxAgeMs = 86_400_000): Promise<DirectoryFacts | undefined> {
+  async get(directoryUrl: string, now: Date, maxAgeMs = DIRECTORY_FACTS_MAX_AGE_MS): Promise<DirectoryFacts | undefined> {
     const file = this.file(directoryUrl);
     let text: string;
     try {
