@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
-import { cliPath, runCli, tempDir, testCaFile } from '../harness/certpilot.js';
+import { cliPath, runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
 import { startPebble } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
@@ -63,4 +63,38 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
   const again = await runCli(args);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal((await store.load('interrupted.test'))?.version, 1);
+});
+
+test('SIGINT during a deploy exits 130 and counts nothing as a failure: the deployer still holds its version', { timeout: 90_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const marker = join(dir, 'deployed-once');
+  // The first deploy is quick; a forced second one hangs until it is interrupted.
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then sleep 60; fi; touch ${marker}` } },
+    certificates: [{ name: 'site', domains: ['deploy-interrupted.test'], deploy: ['slow'] }],
+  });
+  const first = await runCli(['issue', '--config', config]);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+
+  const child = spawn(process.execPath, [cliPath, 'deploy', '--force', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  await until(() => /running|hook|deploy/.test(output) || existsSync(marker), 'the hook to start');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, output);
+  assert.doesNotMatch(output, /error: deploy failed/, 'an interruption is not logged as a failed deploy');
+
+  const state = await new FilesystemCertificateStore({ stateDir: join(dir, 'state') }).loadState('site');
+  assert.equal(state.deployments?.['slow']?.result, 'success', `the deployer still holds version 1: ${JSON.stringify(state.deployments)}`);
+  assert.equal(state.deployments?.['slow']?.version, 1);
+  const status = await runCli(['status', '--config', config]);
+  assert.doesNotMatch(status.stdout, /slow:v1\(failed\)|deploy failure/, status.stdout);
 });
