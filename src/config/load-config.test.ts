@@ -94,10 +94,31 @@ certificates:
 `);
   const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
   const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
-  assert.match(byPath.get('acme') ?? '', /unknown field\(s\) "emial"/);
+  assert.match(byPath.get('acme') ?? '', /unknown field\(s\) "emial"; did you mean "email"\?/);
   assert.match(byPath.get('defaults.keyType') ?? '', /must be one of "ec-p256"/);
   assert.match(byPath.get('certificates[0].domains') ?? '', /must be a list/);
   assert.equal(err.issues.length, 3, err.message);
+});
+
+test('a misspelt field gets the field of that object it is closest to, a plug-in entry the fields of its type', async () => {
+  const file = await withFile(`
+statedir: /srv
+solvers:
+  web: { type: standalone, prot: 80 }
+deployers:
+  vol: { type: files, dir: /srv/v, bundel: cert-chain-key, keymode: "0600", zzzz: 1 }
+certificates:
+  - domains: [a.example.com]
+    domian: x
+`);
+  const err = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(byPath.get('') ?? byPath.get('(root)') ?? err.message, /"statedir"; did you mean "stateDir"\?/);
+  assert.match(byPath.get('solvers.web') ?? '', /"prot"; did you mean "port"\?/, 'a standalone solver has a port');
+  const vol = byPath.get('deployers.vol') ?? '';
+  assert.match(vol, /"bundel": did you mean "bundle"\?; "keymode": did you mean "keyMode"\?/);
+  assert.doesNotMatch(vol, /"zzzz": did you mean/, 'no suggestion when nothing is close');
+  assert.match(byPath.get('certificates[0]') ?? '', /"domian"; did you mean "domains"\?/);
 });
 
 test('cross-field rules: wildcard without dns-01, bad names, duplicates', async () => {

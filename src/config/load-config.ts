@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { CertpilotError, ConfigError, type ConfigIssue } from '../errors.js';
-import { didYouMean } from '../did-you-mean.js';
+import { closestMatch, didYouMean } from '../did-you-mean.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import { formatPath, interpolateEnv } from './interpolate.js';
 import { checkDomains, defaultCertificateName, ipVersion, normalizeDomain, toIdentifier } from './rules.js';
@@ -157,7 +157,10 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   const schemas = schemasFor(applied);
   const parsed = schemas.config.safeParse(applied, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) issues.push({ path: formatPath(issue.path), message: explainZodIssue(issue) });
+    for (const issue of parsed.error.issues) {
+      const message = explainZodIssue(issue);
+      issues.push({ path: formatPath(issue.path), message: issue.code === 'unrecognized_keys' ? await withSuggestions(message, issue, applied) : message });
+    }
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
     // typo in one field does not hide a bad domain name in another.
     const partial = parsePartially(applied);
@@ -487,6 +490,48 @@ function chooseSolvers(
     }
   });
   return chosen;
+}
+
+/**
+ * `unknown field(s) "emial"` plus `(did you mean "email"?)` for each misspelt key: the known fields
+ * of the object at that path, read from the configuration's JSON Schema (loaded only on this error
+ * path; a plug-in entry's fields are those of the plug-in its `type` names).
+ */
+async function withSuggestions(message: string, issue: { path: PropertyKey[]; keys?: string[] }, input: unknown): Promise<string> {
+  const { configJsonSchema } = await import('./reference.js');
+  const known = fieldsAt(configJsonSchema() as JsonSchemaNode, issue.path, input);
+  const hints = (issue.keys ?? []).flatMap((key) => {
+    const match = closestMatch(key, known);
+    return match === undefined ? [] : [(issue.keys ?? []).length === 1 ? `did you mean "${match}"?` : `"${key}": did you mean "${match}"?`];
+  });
+  return hints.length > 0 ? message.replace(/; check the spelling/, `; ${hints.join('; ')} Check the spelling`) : message;
+}
+
+interface JsonSchemaNode {
+  properties?: Record<string, JsonSchemaNode>;
+  additionalProperties?: JsonSchemaNode | boolean;
+  items?: JsonSchemaNode;
+  anyOf?: JsonSchemaNode[];
+  oneOf?: JsonSchemaNode[];
+  const?: unknown;
+}
+
+/** The field names the schema allows for the object at `path` of `input`. */
+function fieldsAt(node: JsonSchemaNode | undefined, path: readonly PropertyKey[], input: unknown): string[] {
+  if (!node) return [];
+  const options = node.anyOf ?? node.oneOf;
+  if (options) {
+    // A plug-in entry: the option whose `type` is the entry's; else every option's fields.
+    const type = path.length === 0 && input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : undefined;
+    const chosen = options.filter((o) => o.properties?.['type']?.const === type);
+    return [...new Set((chosen.length > 0 ? chosen : options).flatMap((o) => fieldsAt(o, path, input)))];
+  }
+  if (path.length === 0) return Object.keys(node.properties ?? {});
+  const [head, ...rest] = path;
+  const child = input !== null && typeof input === 'object' ? (input as Record<PropertyKey, unknown>)[head as PropertyKey] : undefined;
+  if (typeof head === 'number') return fieldsAt(node.items, rest, child);
+  const next = node.properties?.[String(head)] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+  return fieldsAt(next, rest, child);
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */
