@@ -85,6 +85,24 @@ certificates:
   await loadConfig({ file, cwd: '/', env: { PROJECT: 'dev' } });
 });
 
+test('a bad value from a flag or a CERTPILOT_ variable says so, so nobody looks for it in a file that is fine', async () => {
+  const file = await withFile('acme: { email: file@example.com }\ncertificates: [{ domains: [file.example.com] }]\n');
+  const err = await configError(
+    loadConfig({
+      file,
+      cwd: '/',
+      env: { CERTPILOT_LOG_LEVEL: 'loud' },
+      overrides: { set: { 'acme.email': 'not-an-address' }, certificate: { domains: ['one.example.com'], keyType: 'ec256' } },
+    }),
+  );
+  const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+  assert.match(byPath.get('certificates[0].keyType') ?? '', /\(given on the command line: -d and the flags with it\)$/);
+  assert.match(byPath.get('acme.email') ?? '', /\(given on the command line\)$/);
+  assert.match(byPath.get('logLevel') ?? '', /\(from CERTPILOT_LOG_LEVEL\)$/);
+  const fromFile = await configError(loadConfig({ file: await withFile('logLevel: loud\n'), cwd: '/', env: {} }));
+  assert.doesNotMatch(fromFile.issues[0]?.message ?? '', /command line|from CERTPILOT/, 'a value from the file is the file\'s');
+});
+
 test('every schema problem is reported at once, with paths', async () => {
   const file = await withFile(`
 acme: { emial: x }

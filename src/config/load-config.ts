@@ -120,6 +120,22 @@ const ENV_SETTINGS: Readonly<Record<string, string>> = {
   CERTPILOT_EAB_KID: 'acme.eab.kid',
 };
 
+/**
+ * Where a field's value came from when not from the file: ` (given on the command line)` or
+ * ` (from CERTPILOT_…)`, so a bad `--key-type` is not looked for in a file that is fine.
+ */
+function originOf(o: ConfigOverrides, env: LoadConfigOptions['env']): (path: string) => string {
+  const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
+  const flags = Object.keys(o.set ?? {}).filter((k) => o.set?.[k] !== undefined && o.set[k] !== '');
+  if (o.webroot !== undefined || o.http01Port !== undefined || o.http01Host !== undefined) flags.push('solvers.default');
+  return (path) => {
+    if (o.certificate && under(path, 'certificates[0]')) return ' (given on the command line: -d and the flags with it)';
+    if (flags.some((k) => under(path, k))) return ' (given on the command line)';
+    const variable = Object.entries(ENV_SETTINGS).find(([name, k]) => env[name] !== undefined && env[name] !== '' && under(path, k))?.[0];
+    return variable ? ` (from ${variable})` : '';
+  };
+}
+
 /** Loads and validates the configuration; throws ConfigError with every problem found. */
 export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedConfig> {
   const issues: ConfigIssue[] = [];
@@ -151,7 +167,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
       seen.add(key);
       return index < envCount || !envPaths.has(i.path);
     });
-    return new ConfigError(kept, source ? { source } : {});
+    const from = originOf(options.overrides ?? {}, options.env);
+    return new ConfigError(kept.map((i) => ({ ...i, message: `${i.message}${from(i.path)}` })), source ? { source } : {});
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
   const schemas = schemasFor(applied);
