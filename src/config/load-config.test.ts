@@ -415,6 +415,7 @@ certificates:
 notifiers:
   chat: { type: webhook, url: "ftp://nope", on: [sometimes] }
   pager: { type: pagerduty }
+  mail: { type: email, host: "smtp://ops:hunter2@smtp.example.com:25", from: a@example.com, to: [b@example.com] }
 defaults: { notify: [chat] }
 certificates:
   - domains: [a.example.com]
@@ -428,6 +429,8 @@ certificates:
   assert.match(got.get('notifiers.chat.url') ?? '', /must be an http\(s\) URL/);
   assert.match(got.get('notifiers.chat.on[0]') ?? '', /must be one of "failure", "success", "expiring"/);
   assert.match(got.get('notifiers.pager.type') ?? '', /use one of webhook, email/);
+  assert.match(got.get('notifiers.mail.host') ?? '', /must be a host name like smtp\.example\.com, not a URL/);
+  assert.doesNotMatch(err.message, /hunter2/, 'a password in a URL is never echoed');
   assert.match(got.get('certificates[0].notify[0]') ?? '', /"gone" is not a notifier defined under `notifiers`; defined: chat, pager/);
 
   // A webhook's URL: in the file, or (a Slack URL is a credential) from a file; exactly one.

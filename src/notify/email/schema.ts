@@ -6,7 +6,14 @@ const address = z.string().check(z.regex(/^[^\s@<>]+@[^\s@<>]+$/, { message: 'mu
 
 /** Builds the schema of `notifiers.<name>` with `type: email` (a new one per call; the plug-in definition builds its own on first use). */
 export const emailSchema = () => z.strictObject({
-  host: z.string().check(z.minLength(1), z.describe('SMTP server (submission), e.g. smtp.example.com.')),
+  host: z
+    .string()
+    .check(
+      z.minLength(1),
+      // A URL here may carry a password: refused without echoing it.
+      z.refine((h) => !/[/@]/.test(h), { message: 'must be a host name like smtp.example.com, not a URL: give port, tls, username and passwordFile as their own fields (a password never goes in the configuration)' }),
+      z.describe('SMTP server (submission), e.g. smtp.example.com.'),
+    ),
   port: z._default(z.number().check(z.int(), z.gte(1), z.lte(65535)), 587).check(z.describe('SMTP port: 587 (submission with STARTTLS, the default) or 465 with `tls: implicit`.')),
   tls: z
     ._default(z.enum(['starttls', 'implicit', 'none']), 'starttls')
