@@ -56,6 +56,13 @@ void test('configuration: namespace from the kubeconfig context, an override, or
   await writeFile(join(sa, 'namespace'), 'certs');
   await writeFile(join(sa, 'ca.crt'), '');
   assert.equal(new KubernetesClient({ ...options, serviceAccountDir: sa }, dir).namespace, 'certs');
+
+  // Like kubectl, $KUBECONFIG outside a cluster when the plug-in names no kubeconfig; in a pod
+  // (KUBERNETES_SERVICE_HOST set) the service account, whatever KUBECONFIG says.
+  assert.equal(new KubernetesClient(options, dir, { KUBECONFIG: `:${kc}:/other` }).namespace, 'apps');
+  assert.equal(new KubernetesClient({ ...options, serviceAccountDir: sa }, dir, { KUBECONFIG: kc, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }).namespace, 'certs');
+  assert.throws(() => new KubernetesClient({ ...options, context: 'nope' }, dir, { KUBECONFIG: kc }), (e: CertpilotError) => /\$KUBECONFIG .*: no context named nope/.test(e.message));
+  assert.throws(() => new KubernetesClient(options, dir, {}), (e: CertpilotError) => /set KUBECONFIG/.test(e.hint));
 });
 
 void test('TLS to the API server is always verified: a kubeconfig skipping it is refused, NODE_TLS_REJECT_UNAUTHORIZED=0 is ignored', async () => {

@@ -121,7 +121,10 @@ class RotatingTokenFile {
     try {
       st = statSync(this.path);
     } catch (cause) {
-      throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: read service account token ${this.path}: ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause });
+      throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: read service account token ${this.path}: ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}`, {
+        cause,
+        hint: 'In a pod, mount the service account token (automountServiceAccountToken); outside a cluster, set KUBECONFIG (like kubectl) or the plug-in\'s `kubeconfig` field.',
+      });
     }
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (force || stamp !== this.stamp) {
@@ -223,18 +226,23 @@ export class KubernetesClient {
   constructor(options: KubernetesConnectionOptions, baseDir: string, env: Readonly<Record<string, string | undefined>> = {}) {
     const kc = new KubeConfig();
     let namespace = options.namespace;
+    // Like kubectl: outside a cluster (no KUBERNETES_SERVICE_HOST) and with no `kubeconfig` field,
+    // the first file of $KUBECONFIG; so one configuration serves the pod and a laptop's `check`.
+    const fromEnv = options.kubeconfig === undefined && !env.KUBERNETES_SERVICE_HOST ? env.KUBECONFIG?.split(':').find((f) => f !== '') : undefined;
+    const kubeconfig = options.kubeconfig ?? fromEnv;
+    const label = fromEnv !== undefined ? `$KUBECONFIG ${fromEnv}` : `kubeconfig ${options.kubeconfig}`;
     try {
-      if (options.kubeconfig !== undefined) {
-        kc.loadFromFile(resolve(baseDir, options.kubeconfig));
+      if (kubeconfig !== undefined) {
+        kc.loadFromFile(resolve(baseDir, kubeconfig));
         if (options.context !== undefined) {
           if (kc.getContextObject(options.context) === null) {
-            throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: kubeconfig ${options.kubeconfig}: no context named ${options.context}`, {
+            throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: ${label}: no context named ${options.context}`, {
               hint: `Use one of: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}.`,
             });
           }
           kc.setCurrentContext(options.context);
         }
-        if (kc.getCurrentCluster() === null) throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: kubeconfig ${options.kubeconfig}: the context names no cluster`);
+        if (kc.getCurrentCluster() === null) throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: ${label}: the context names no cluster`);
         namespace ??= kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
       } else {
         const dir = resolve(baseDir, options.serviceAccountDir);
@@ -261,7 +269,7 @@ export class KubernetesClient {
       }
     } catch (cause) {
       if (cause instanceof CertpilotError) throw cause;
-      const where = options.kubeconfig !== undefined ? `kubeconfig ${options.kubeconfig}` : `service account ${options.serviceAccountDir}`;
+      const where = kubeconfig !== undefined ? label : `service account ${options.serviceAccountDir}`;
       throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${where}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
     }
     enforceTlsVerification(kc);
