@@ -40,7 +40,9 @@ certificates:
     permissionsOf(needs.find((n) => n.instance === instance)?.rules ?? []).map((p) => `${p.verb} ${p.group}/${p.resource}${p.name ? `/${p.name}` : ''}`);
   assert.deepEqual(perms('solver pods'), ['list /pods']);
   assert.equal(needs.find((n) => n.instance === 'solver pods')?.connection.namespace, 'web');
-  assert.deepEqual(perms('deployer secret'), ['get /secrets/www-tls', 'patch /secrets/www-tls']);
+  assert.deepEqual(perms('deployer secret'), ['get /secrets/www-tls', 'patch /secrets/www-tls', 'create /secrets']);
+  // The apply that creates the Secret is `create` (no name can limit it): needed only while the Secret is absent.
+  assert.deepEqual(permissionsOf(needs.find((n) => n.instance === 'deployer secret')?.rules ?? []).find((p) => p.verb === 'create')?.untilSecretsExist, ['www-tls']);
   assert.deepEqual(perms('deployer reload'), ['get /secrets/www-tls', 'list /pods', 'get /pods/exec', 'create /pods/exec', 'patch apps/statefulsets/xmpp']);
   const lease = perms('locker');
   assert.ok(lease.includes('create coordination.k8s.io/leases'), 'create, never limited by name');

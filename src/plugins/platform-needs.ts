@@ -69,22 +69,33 @@ export interface Permission {
   group: string;
   resource: string;
   name?: string | undefined;
+  /**
+   * Needed only while one of these Secrets does not exist ({@link RbacRule.untilSecretExists});
+   * absent when some rule needs it unconditionally.
+   */
+  untilSecretsExist?: string[];
 }
 
 /** The rules as single permissions (one per verb and object), without repeats. */
 export function permissionsOf(rules: readonly RbacRule[]): Permission[] {
   const seen = new Map<string, Permission>();
+  const always = new Set<string>();
   for (const r of rules) {
     for (const group of r.apiGroups) {
       for (const resource of r.resources) {
         for (const verb of r.verbs) {
           for (const name of r.resourceNames ?? [undefined]) {
             const p: Permission = { verb, group, resource, ...(name !== undefined ? { name } : {}) };
-            seen.set(JSON.stringify(p), p);
+            const key = JSON.stringify(p);
+            const entry = seen.get(key) ?? p;
+            if (r.untilSecretExists === undefined) always.add(key);
+            else if (!entry.untilSecretsExist?.includes(r.untilSecretExists)) entry.untilSecretsExist = [...(entry.untilSecretsExist ?? []), r.untilSecretExists];
+            seen.set(key, entry);
           }
         }
       }
     }
   }
+  for (const key of always) delete (seen.get(key) as Permission).untilSecretsExist;
   return [...seen.values()];
 }

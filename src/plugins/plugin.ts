@@ -64,6 +64,13 @@ export interface RbacRule {
   verbs: string[];
   /** Limits the rule to these objects (never with `create` or `list`: the API server cannot limit those by name). */
   resourceNames?: string[];
+  /**
+   * The code calls these verbs only while this Secret does not exist (a deployer creating its
+   * Secret the first time). The manifests grant the rule all the same (they must work as
+   * generated, before the Secret exists); `kubernetes check` asks about it only when the Secret is
+   * absent (or cannot be read), since an existing Secret is never created again.
+   */
+  untilSecretExists?: string;
 }
 
 /** What the configuration says about where a plug-in is used, for its declarations. */

@@ -16,6 +16,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { kubernetesNeeds } from '../../src/plugins/platform-needs.js';
 import { findPlugin } from '../../src/plugins/registry.js';
 import { repoRoot, runCli, tempDir } from '../harness/certpilot.js';
+import { standinFor } from '../harness/kube-standin.js';
 import { makeDeployer, reloadOptions } from '../harness/kube-deployers.js';
 import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
 import type { KubeStandin, StandinRule } from '../harness/kube-standin.js';
@@ -144,7 +145,9 @@ void test('with the deck\'s Role (`create` only on pods/exec), kubernetes check 
     assert.match(check.stdout, /ok +patch secrets "www-certificate" +deployer secret/);
     assert.match(check.stdout, /- apiGroups: \[""\]\n {4}resources: \["pods\/exec"\]\n {4}verbs: \["get"\]/);
     assert.match(check.stderr, /ERR_KUBERNETES_RBAC_MISSING/);
-    assert.equal(standin.requests.filter((r) => r.resource !== 'selfsubjectaccessreviews').length, 0, 'the check only asks; it calls nothing else');
+    // It asks, and reads the Secret to tell whether `create` (not granted) would be called: it writes nothing.
+    assert.deepEqual(standin.requests.filter((r) => r.resource !== 'selfsubjectaccessreviews').map((r) => `${r.method} ${r.resource}`), ['GET secrets'], 'the check only asks and reads');
+    assert.match(check.stdout, /- +create secrets +deployer secret: not called while Secret "www-certificate" exists/);
 
     const v2 = storedCertificate(2);
     await (await makeDeployer('kubernetes-secret', standin, { secretName: 'www-certificate' })).deploy(v2, {});
@@ -168,4 +171,60 @@ void test('with the deck\'s Role (`create` only on pods/exec), kubernetes check 
   } finally {
     await standin.stop();
   }
+});
+
+void test('--state pvc: the generated Role lets the deployer create its Secret on the first deploy, and kubernetes check says what the code will call', { timeout: 60_000 }, async (t) => {
+  const { standin, kubeconfig } = await standinFor(t);
+  const dir = await tempDir();
+  const config = (extra: Record<string, unknown>) => ({
+    stateDir: join(dir, 'state'),
+    deployers: { secret: { type: 'kubernetes-secret', secretName: 'www-certificate', ...extra } },
+    certificates: [{ name: 'www', domains: ['www.example.test'], deploy: ['secret'] }],
+  });
+  // The file the ConfigMap holds (the pod's service account), and the same one from here (a kubeconfig).
+  const incluster = join(dir, 'incluster-pvc.yaml');
+  const local = join(dir, 'local-pvc.yaml');
+  await writeFile(incluster, JSON.stringify(config({})));
+  await writeFile(local, JSON.stringify(config({ kubeconfig })));
+  const gen = await runCli(['kubernetes', 'manifests', '--config', incluster, '--namespace', standin.namespace, '--state', 'pvc']);
+  assert.equal(gen.code, 0, gen.stderr);
+  const role = parseAllDocuments(gen.stdout).map((d) => d.toJS() as Role).find((o) => o?.kind === 'Role');
+  assert.ok(role);
+  // No state store in Secrets: the `create` is the deployer's own, said so above the rule.
+  assert.ok(role.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('create') && !r.resourceNames), JSON.stringify(role.rules));
+  assert.match(gen.stdout, /# deployer secret \(kubernetes-secret\): create Secrets: create makes Secret www-certificate on the first deploy/);
+  standin.rules = role.rules;
+  assert.equal(standin.secret('www-certificate'), undefined, 'the Secret does not exist yet');
+
+  const check = await runCli(['kubernetes', 'check', '--config', local]);
+  assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout, /ok +create secrets +deployer secret/);
+  const deployer = await makeDeployer('kubernetes-secret', standin, { secretName: 'www-certificate' });
+  assert.match((await deployer.deploy(storedCertificate(1), {})).message, /^created Secret .*www-certificate with version 1/);
+  assert.equal(standin.secret('www-certificate')?.type, 'kubernetes.io/tls');
+  assert.equal(standin.requests.filter((r) => r.status === 403).length, 0, 'not one request refused');
+
+  // A Role without `create` (the Secret made by hand instead): fine while the Secret exists, and the
+  // check says create is not called; once it is gone, the check names the missing create, as the deploy does.
+  standin.rules = role.rules.filter((r) => !(r.resources.includes('secrets') && r.verbs.includes('create')));
+  const without = await runCli(['kubernetes', 'check', '--config', local]);
+  assert.equal(without.code, 0, `${without.stdout}\n${without.stderr}`);
+  assert.match(without.stdout, /- +create secrets +deployer secret: not called while Secret "www-certificate" exists/);
+  assert.match((await deployer.deploy(storedCertificate(2), {})).message, /^updated Secret/);
+  (standin as unknown as { secrets: Map<string, unknown> }).secrets.delete('www-certificate');
+  const absent = await runCli(['kubernetes', 'check', '--config', local]);
+  assert.equal(absent.code, 1, `${absent.stdout}\n${absent.stderr}`);
+  assert.match(absent.stdout, /MISSING +create secrets +deployer secret: Secret "www-certificate" does not exist yet/);
+  assert.match(absent.stdout, /- apiGroups: \[""\]\n {4}resources: \["secrets"\]\n {4}verbs: \["create"\]/);
+  await assert.rejects(deployer.deploy(storedCertificate(3), {}), /may not create secrets "www-certificate"/);
+});
+
+void test('the deployer declares its own `create` on Secrets: with --state secret the Role does not lean on the state store\'s rule', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, JSON.stringify({ stateDir: join(dir, 'state'), stateStore: { type: 'kubernetes-secret' }, deployers: { secret: { type: 'kubernetes-secret', secretName: 'www-certificate' } }, certificates: [{ name: 'www', domains: ['www.example.test'], deploy: ['secret'] }] }));
+  const needs = kubernetesNeeds(await loadConfig({ file, cwd: dir, env: {} }));
+  const creates = (instance: string) => needs.filter((n) => n.instance === instance).flatMap((n) => n.rules).some((r) => r.resources.includes('secrets') && r.verbs.includes('create'));
+  assert.ok(creates('deployer secret'), 'the deployer declares create');
+  assert.ok(creates('state store'), 'the state store declares create');
 });

@@ -6,7 +6,9 @@
  * `certpilot kubernetes check [NAME…]`: asks the API server (SelfSubjectAccessReview) for every
  * permission the configured plug-ins declare they need (their `plugin.ts`: the deployers, the
  * lease locker, a self-check through pods), prints each with ok or MISSING, and fails naming the
- * rules to add when one is missing — before any order is placed. Nothing is written.
+ * rules to add when one is missing — before any order is placed. Nothing is written. A permission
+ * the code needs only to create a Secret (a deployer's first deploy) is needed while that Secret is
+ * absent: then the check reads the Secret to tell.
  */
 import { CertpilotError } from '../../errors.js';
 import { connectionKey, kubernetesNeeds, permissionsOf, type InstanceKubernetesNeeds, type Permission } from '../../plugins/platform-needs.js';
@@ -26,6 +28,12 @@ function missingRules(missing: readonly Permission[]): RbacRule[] {
     rules.set(key, rule);
   }
   return [...rules.values()];
+}
+
+/** Of these Secrets, those that do not exist (or that the service account may not read). */
+async function absentSecrets(client: { getSecret(name: string): Promise<unknown> }, names: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(names.map((n) => client.getSecret(n).then((s) => s !== undefined, () => false)));
+  return names.filter((_, i) => !found[i]);
 }
 
 const yamlList = (xs: readonly string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
@@ -57,21 +65,34 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.output.out(`kubernetes check: namespace ${client.namespace} (${where})`);
     const asked = new Map<string, { permission: Permission; instances: string[] }>();
     for (const n of group) {
-      for (const p of permissionsOf(n.rules)) {
+      for (const { untilSecretsExist, ...p } of permissionsOf(n.rules)) {
         const key = JSON.stringify(p);
-        const entry = asked.get(key) ?? { permission: p, instances: [] };
+        const entry = asked.get(key);
+        if (entry === undefined) {
+          asked.set(key, { permission: { ...p, ...(untilSecretsExist ? { untilSecretsExist } : {}) }, instances: [n.instance] });
+          continue;
+        }
         if (!entry.instances.includes(n.instance)) entry.instances.push(n.instance);
-        asked.set(key, entry);
+        // Needed always when one instance needs it always; else while any of the Secrets is absent.
+        const until = entry.permission.untilSecretsExist;
+        if (until === undefined || untilSecretsExist === undefined) delete entry.permission.untilSecretsExist;
+        else entry.permission.untilSecretsExist = [...new Set([...until, ...untilSecretsExist])];
       }
     }
     const entries = [...asked.values()];
-    const answers = await client.canI(entries.map((e) => e.permission));
+    const answers = await client.canI(entries.map(({ permission: { untilSecretsExist: _, ...p } }) => p));
     const width = Math.max(...entries.map((e) => describe(e.permission).length));
-    entries.forEach((e, i) => {
-      const ok = answers[i]?.allowed === true;
-      ctx.output.out(`  ${ok ? 'ok     ' : 'MISSING'}  ${describe(e.permission).padEnd(width)}  ${e.instances.join(', ')}`);
+    for (const [i, e] of entries.entries()) {
+      const allowed = answers[i]?.allowed === true;
+      // A permission the code needs only to create a Secret: not called while every such Secret
+      // exists (a `get` tells; a Secret that cannot be read counts as absent).
+      const absent = !allowed && e.permission.untilSecretsExist ? await absentSecrets(client, e.permission.untilSecretsExist) : undefined;
+      const ok = allowed || absent?.length === 0;
+      const why =
+        absent === undefined ? '' : absent.length === 0 ? `: not called while Secret ${e.permission.untilSecretsExist?.map((n) => `"${n}"`).join(', ')} exists` : `: Secret ${absent.map((n) => `"${n}"`).join(', ')} does not exist yet, and the first deploy creates it`;
+      ctx.output.out(`  ${allowed ? 'ok     ' : ok ? '-      ' : 'MISSING'}  ${describe(e.permission).padEnd(width)}  ${e.instances.join(', ')}${why}`);
       if (!ok) missing.push({ ...e, namespace: client.namespace });
-    });
+    }
   }
   if (missing.length === 0) {
     ctx.output.out('kubernetes check: every permission the configured plug-ins need is granted');
@@ -123,7 +144,14 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
   const { findPlugin } = await import('../../plugins/registry.js');
   const deployed = d.deployedConfig(text, { name, state, credentialOptions: (type) => findPlugin(type)?.credentialOptions });
   // The configuration as the pods will run it (state and locker set), read with the user's own paths.
-  const config = await loadConfig({ file: source, text: deployed.platformText, env: ctx.env, cwd: ctx.cwd, overrides: overridesFrom(ctx, false) });
+  // A `${VARIABLE}` is the pods' environment, not this shell's: it stays in the ConfigMap as written,
+  // and is read here as a placeholder (a name under `.invalid`), so an unset variable does not stop
+  // the generation and a local value is never baked into a derived object.
+  const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
+  const placeholders = new Map(variables.map((v) => [v, `${v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}.pod-env.invalid`]));
+  const env = { ...ctx.env, ...Object.fromEntries(placeholders) };
+  const config = await loadConfig({ file: source, text: deployed.platformText, env, cwd: ctx.cwd, overrides: overridesFrom(ctx, false) });
+  const fromPod = (value: string): string[] => [...placeholders].filter(([, p]) => value.includes(p)).map(([v]) => `\${${v}}`);
   const needs = kubernetesNeeds(config);
   const namespace = ctx.values.namespace ?? needs.find((n) => n.connection.namespace !== undefined)?.connection.namespace ?? 'default';
   const serve = ctx.values.serve === true;
@@ -138,7 +166,15 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
       throw new CertpilotError('ERR_MANIFESTS_CONFIG', `kubernetes manifests: ${f.field}: cannot read ${f.path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { hint: 'The CA file goes into the ConfigMap: fix the path, relative to the config file.', cause: err });
     }
   }
-  const http01Hosts = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([domain, solver]) => (deployed.redisSolvers.includes(solver) ? [domain] : [])));
+  const warnings: string[] = [];
+  const http01Hosts = config.certificates.flatMap((c) =>
+    Object.entries(c.solvers).flatMap(([domain, solver]) => {
+      if (!deployed.redisSolvers.includes(solver)) return [];
+      if (fromPod(domain).length === 0) return [domain];
+      if (serve) warnings.push(`certificate ${c.name}: a name of it is ${fromPod(domain).join(', ')}, known only in the pods: the Ingress ${name}-serve has no rule for it; add one in an overlay (host: the value, path /.well-known/acme-challenge/ to Service ${name}-serve).`);
+      return [];
+    }),
+  );
   const reloadTargets = Object.values(config.deployers).flatMap((dep) =>
     dep.type === 'kubernetes-reload' ? dep.options.groups.map((g) => ({ namespace: dep.options.namespace, selector: g.selector, port: g.port })) : [],
   );
@@ -148,7 +184,13 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     configFiles,
     needs,
   );
-  const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
+  // Any other derived object that would hold a value known only in the pods (a Secret name in the Role, a selector).
+  for (const { object, file: objectFile } of set.manifests) {
+    if (object.kind === 'ConfigMap') continue;
+    const used = fromPod(JSON.stringify(object));
+    if (used.length > 0) warnings.push(`${objectFile}: ${object.kind} ${object.metadata?.name ?? ''} depends on ${used.join(', ')}, known only in the pods; it holds a placeholder (*.pod-env.invalid): set the value in an overlay.`);
+  }
+  set.notes.unshift(...warnings.map((w) => `warning: ${w}`));
   if (variables.length > 0) {
     set.notes.push(`the configuration reads ${variables.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
   }

@@ -15,11 +15,15 @@ export const plugin = definePlugin({
     const client = new KubernetesClient(o, d.baseDir, d.env);
     return new KubernetesSecretDeployer({ id: d.name, client, secretName: o.secretName, keys: o.keys, labels: o.labels, fieldManager: o.fieldManager, bundle: o.bundle, logger: d.logger });
   },
-  // KubernetesClient.getSecret (get) and applySecret (patch: server-side apply). Creating the
-  // Secret the first time is authorized as `create`, which no resourceNames can limit: it is not
-  // declared, and docs/kubernetes.md says to create the Secret once instead.
+  // KubernetesClient.getSecret (get) and applySecret (patch: server-side apply). An apply that
+  // creates the Secret (the first deploy) is authorized as `create`, which no resourceNames can
+  // limit: declared for that one case, so the generated Role works before the Secret exists and
+  // `kubernetes check` asks about it while the Secret is absent.
   kubernetes: (o) => ({
     connection: connectionOf(o),
-    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: [o.secretName], verbs: ['get', 'patch'] }],
+    rules: [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: [o.secretName], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'], untilSecretExists: o.secretName },
+    ],
   }),
 });

@@ -271,3 +271,45 @@ void test('notifiers (a row of the table of kinds): the webhook URL and key and 
   assert.match(err.join('\n'), /create secret generic certpilot-chat (--from-file=\S+ )*--from-file=url=FILE/);
   assert.match(err.join('\n'), /create secret generic certpilot-mail --from-file=password=FILE/);
 });
+
+void test('state in Secrets of the namespace that holds the deployer\'s Secret: a warning on stderr names the risk and the fix; a namespace of its own, none', async () => {
+  const { code, out, err } = await generate(MODES.cronjob ?? []);
+  assert.equal(code, 0, err);
+  assert.match(err, /^kubernetes manifests: warning: state store may list Secrets in namespace web, and a list returns every Secret's data, including "www-tls" \(deployer secret, deployer reload\).*set `stateStore\.namespace`/m);
+  assert.match(out, /WARNING: state store may list Secrets in namespace web/, 'the Role\'s comment says so too');
+  const dir = await tempDir();
+  const text = (await readFile(fixture('certpilot.yaml'), 'utf8'))
+    .replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`)
+    .replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
+  await writeFile(join(dir, 'c.yaml'), `${text}stateStore:\n  type: kubernetes-secret\n  namespace: certpilot\n`);
+  const out2: string[] = [];
+  const err2: string[] = [];
+  assert.equal(await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml'), '--namespace', 'web'], {}, { out: (l) => out2.push(l), err: (l) => err2.push(l) }), 0, err2.join('\n'));
+  assert.doesNotMatch(err2.join('\n'), /warning/);
+  const roles = parse(out2.join('\n')).filter((o) => o.kind === 'Role') as (Obj & { rules: { resources: string[]; verbs: string[]; resourceNames?: string[] }[] })[];
+  assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ['certpilot', 'web']);
+  // In web, only the deployers' rules: no list of Secrets; the deployer's create stays (its first deploy).
+  const web = roles.find((r) => r.metadata.namespace === 'web');
+  assert.ok(web?.rules.every((r) => !r.resources.includes('secrets') || !r.verbs.includes('list')));
+  assert.ok(web?.rules.some((r) => r.resources.includes('secrets') && r.verbs.includes('create') && !r.resourceNames));
+});
+
+void test('an unset ${VARIABLE} does not stop the generation; a derived object that would need its value is left without it, with a warning', async () => {
+  const dir = await tempDir();
+  await writeFile(
+    join(dir, 'c.yaml'),
+    'acme: { email: ops@example.com }\nsolvers:\n  pods: { type: redis, url: "redis://redis:6379" }\ncertificates:\n  - name: www\n    domains: ["${WWW_SERVER_NAME}", static.example.com]\n    solver: pods\n',
+  );
+  for (const env of [{}, { WWW_SERVER_NAME: 'local.example.org' }]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml'), '--namespace', 'web', '--serve'], env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    assert.equal(code, 0, err.join('\n'));
+    const objects = parse(out.join('\n'));
+    const ingress = objects.find((o) => o.kind === 'Ingress') as unknown as networking.IIngress;
+    assert.deepEqual(ingress.spec?.rules?.map((r) => r.host), ['static.example.com'], 'no local value, no placeholder in the Ingress');
+    assert.doesNotMatch(out.join('\n'), /local\.example\.org|pod-env\.invalid/);
+    assert.match(out.join('\n'), /\$\{WWW_SERVER_NAME\}/, 'the ConfigMap keeps the reference');
+    assert.match(err.join('\n'), /warning: certificate www: a name of it is \$\{WWW_SERVER_NAME\}, known only in the pods: the Ingress certpilot-serve has no rule for it/);
+  }
+});

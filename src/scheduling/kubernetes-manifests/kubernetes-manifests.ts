@@ -23,6 +23,7 @@ import type {
   IService,
   IServiceAccount,
 } from 'kubernetes-models/v1';
+import { CONFIG_SECTIONS } from '../../plugins/plugin-kinds.js';
 import type { InstanceKubernetesNeeds } from '../../plugins/platform-needs.js';
 import { chooseSchedule } from '../crontab.js';
 import { CONFIG_DIR, CONFIG_FILE, SECRETS_DIR, STATE_DIR, type DeployedConfig, type StateMode } from './deployed-config.js';
@@ -82,13 +83,24 @@ export function scheduleFor(namespace: string, name: string): string {
   return `${s.minute} ${s.hours.join(',')} * * *`;
 }
 
-/** Why a rule is there, from what it grants (the rule itself comes from the plug-in's declaration). */
-function why(rule: IIoK8sApiRbacV1PolicyRule): string {
+/**
+ * Why a rule is there, from what it grants (the rule itself comes from the plug-in's declaration).
+ * `firstOnly`: the Secrets the rule's `create` is needed for only until they exist (none: needed always).
+ */
+function why(rule: IIoK8sApiRbacV1PolicyRule, firstOnly: readonly string[]): string {
   const r = rule.resources?.[0] ?? '';
   const verbs = rule.verbs.join(', ');
   const named = rule.resourceNames ? ` (only ${rule.resourceNames.join(', ')})` : '';
   if (r === 'secrets' && rule.verbs.includes('patch')) return `reads and server-side applies the certificate Secret${named}`;
-  if (r === 'secrets' && !rule.resourceNames) return `${verbs} Secrets: ${rule.verbs.includes('list') ? 'list finds them, ' : ''}create makes new ones (neither can be limited by name)`;
+  if (r === 'secrets' && !rule.resourceNames) {
+    const list = rule.verbs.includes('list') ? 'list finds the state Secrets and returns every Secret\'s data in the namespace, ' : '';
+    const limit = `${list ? 'neither can' : 'create cannot'} be limited by name`;
+    if (firstOnly.length === 0) return `${verbs} Secrets: ${list}create makes new ones (${limit})`;
+    return (
+      `${verbs} Secrets: ${list}create makes Secret ${firstOnly.join(', ')} on the first deploy (${limit}; if you create the Secret yourself first, ` +
+      'an overlay may drop this rule: `certpilot kubernetes check` asks for it only while the Secret is absent)'
+    );
+  }
   if (r === 'secrets') return `${verbs} Secrets${named}`;
   if (r === 'pods/exec') return 'runs the digest and reload commands in each pod: a WebSocket exec is authorized as get, and from Kubernetes 1.35 also as create';
   if (r === 'pods') return 'lists the pods of the configured selectors';
@@ -100,18 +112,49 @@ function why(rule: IIoK8sApiRbacV1PolicyRule): string {
 
 /** The Role rules: every declared rule once (same groups, resources and names: verbs merged), with who needs it. */
 export function roleRules(needs: readonly InstanceKubernetesNeeds[]): { rule: IIoK8sApiRbacV1PolicyRule; comment: string }[] {
-  const out = new Map<string, { rule: IIoK8sApiRbacV1PolicyRule; instances: string[] }>();
+  const out = new Map<string, { rule: IIoK8sApiRbacV1PolicyRule; instances: string[]; firstOnly: string[]; always: boolean }>();
   for (const n of needs) {
     for (const r of n.rules) {
       const key = JSON.stringify([r.apiGroups, r.resources, r.resourceNames ?? null]);
-      const entry = out.get(key) ?? { rule: { apiGroups: [...r.apiGroups], resources: [...r.resources], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}), verbs: [] }, instances: [] };
+      const entry = out.get(key) ?? { rule: { apiGroups: [...r.apiGroups], resources: [...r.resources], ...(r.resourceNames ? { resourceNames: [...r.resourceNames] } : {}), verbs: [] }, instances: [], firstOnly: [], always: false };
       for (const v of r.verbs) if (!entry.rule.verbs.includes(v)) entry.rule.verbs.push(v);
+      // Granted all the same: the manifests must work before the Secret exists.
+      if (r.untilSecretExists === undefined) entry.always = true;
+      else if (!entry.firstOnly.includes(r.untilSecretExists)) entry.firstOnly.push(r.untilSecretExists);
       const who = `${n.instance} (${n.type})`;
       if (!entry.instances.includes(who)) entry.instances.push(who);
       out.set(key, entry);
     }
   }
-  return [...out.values()].map((e) => ({ rule: e.rule, comment: ` ${e.instances.join(', ')}: ${why(e.rule)}` }));
+  return [...out.values()].map((e) => ({ rule: e.rule, comment: ` ${e.instances.join(', ')}: ${why(e.rule, e.always ? [] : e.firstOnly)}` }));
+}
+
+/** The field that sets an instance's namespace: `stateStore.namespace`, `deployers.<name>.namespace`. */
+function namespaceField(instance: string): string {
+  for (const [section, spec] of Object.entries(CONFIG_SECTIONS)) {
+    if (instance === spec.noun) return `${section}.namespace`;
+    if (instance.startsWith(`${spec.noun} `)) return `${section}.${instance.slice(spec.noun.length + 1)}.namespace`;
+  }
+  return `the namespace of ${instance}`;
+}
+
+/**
+ * When one Role would let an instance read every Secret of a namespace (`list`, `watch`, or `get`
+ * with no resourceNames: the kubernetes-secret state store's `list`) where other instances keep
+ * the application's Secrets (a deployer's certificate Secret), the warning to print; else undefined.
+ * A `list` of Secrets returns their data: a leaked certpilot token would read them all.
+ */
+function secretsExposed(namespace: string, group: readonly InstanceKubernetesNeeds[]): string | undefined {
+  const readsAll = group.filter((n) => n.rules.some((r) => r.resources.includes('secrets') && r.resourceNames === undefined && r.verbs.some((v) => v === 'list' || v === 'watch' || v === 'get')));
+  const named = group.filter((n) => !readsAll.includes(n)).flatMap((n) => n.rules.filter((r) => r.resources.includes('secrets')).flatMap((r) => (r.resourceNames ?? []).map((s) => ({ secret: s, instance: n.instance }))));
+  if (readsAll.length === 0 || named.length === 0) return undefined;
+  const secrets = [...new Set(named.map((x) => x.secret))];
+  const readers = readsAll.map((n) => n.instance);
+  return (
+    `${readers.join(', ')} may list Secrets in namespace ${namespace}, and a list returns every Secret's data, ` +
+    `including ${secrets.map((x) => `"${x}"`).join(', ')} (${[...new Set(named.map((x) => x.instance))].join(', ')}) and any other Secret there: ` +
+    `give it a namespace of its own (set ${readsAll.map((n) => `\`${namespaceField(n.instance)}\``).join(', ')}, e.g. \`namespace: certpilot\`; create that namespace; generate again: its Role goes there).`
+  );
 }
 
 /** The daemon's `--listen` port (`/metrics`, `/healthz`, the status page), the container port `metrics`. */
@@ -191,10 +234,12 @@ export function buildManifests(o: ManifestOptions, config: DeployedConfig, confi
     const rules = roleRules(group);
     const suffix = ns === o.namespace ? '' : `-${ns}`;
     const role: IRole = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(o.name, 'renewer', ns), rules: rules.map((r) => r.rule) };
+    const exposed = secretsExposed(ns, group);
+    if (exposed) notes.push(`warning: ${exposed}`);
     manifests.push({
       object: role,
       file: `role${suffix}.yaml`,
-      comment: ` Exactly the rules the configured plug-ins declare (their plugin.ts), nothing else: \`certpilot kubernetes check\` asks the API server about the same list.`,
+      comment: ` Exactly the rules the configured plug-ins declare (their plugin.ts), nothing else: \`certpilot kubernetes check\` asks the API server about the same list.${exposed ? ` WARNING: ${exposed}` : ''}`,
       ruleComments: rules.map((r) => r.comment),
     });
     const binding: IRoleBinding = {
