@@ -27,6 +27,8 @@ const NOT_SECRET: Readonly<Record<string, string>> = {
   credentialoptions: 'a plug-in declaration: option names (url → urlFile), never a value',
   'token-store': 'a plug-in kind',
   authorizations: 'ACME authorization URLs (RFC 8555 §7.1.3), public to the account',
+  untilsecretexists: 'the name of a Kubernetes Secret whose existence makes an RBAC rule unneeded, not its content',
+  untilsecretsexist: 'the names of Kubernetes Secrets whose existence makes an RBAC rule unneeded, not their content',
 };
 
 const SECRET_LOOKING = /pass(word)?|secret|token|hmac|private.?key|privkey|credential|api.?key|session|bearer|authoriz|cookie/i;
