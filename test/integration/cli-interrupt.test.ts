@@ -71,11 +71,12 @@ test('SIGINT during a deploy exits 130 and counts nothing as a failure: the depl
   t.after(() => pebble.stop());
   const dir = await tempDir();
   const marker = join(dir, 'deployed-once');
+  const hanging = join(dir, 'hook-hanging');
   // The first deploy is quick; a forced second one hangs until it is interrupted.
   const config = await writeConfig(dir, {
     directoryUrl: pebble.directoryUrl,
     httpPort: pebble.httpPort,
-    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then sleep 60; fi; touch ${marker}` } },
+    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
     certificates: [{ name: 'site', domains: ['deploy-interrupted.test'], deploy: ['slow'] }],
   });
   const first = await runCli(['issue', '--config', config]);
@@ -86,8 +87,8 @@ test('SIGINT during a deploy exits 130 and counts nothing as a failure: the depl
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  await until(() => /running|hook|deploy/.test(output) || existsSync(marker), 'the hook to start');
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // Interrupted while the hook runs (certpilot's signal handlers are set long before).
+  await until(() => existsSync(hanging), 'the forced deploy\'s hook to start', 60_000);
   child.kill('SIGINT');
   assert.equal(await exited, 130, output);
   assert.doesNotMatch(output, /error: deploy failed/, 'an interruption is not logged as a failed deploy');
