@@ -80,3 +80,19 @@ certificates:
   assert.ok(issues.every((i) => /cannot read \/.+ \(ENOENT\); check the path/.test(i.message)), JSON.stringify(issues));
   assert.deepEqual(await crossPluginIssues(config, config.certificates[0]), [], 'a notifier never stops a renewal');
 });
+
+void test("a files deployer's owner or group that does not exist here is named before any order; existing names and numeric ids pass", async () => {
+  const { config } = await load(`
+deployers:
+  vol: { type: files, dir: /srv/v, owner: nosuchuser-cp, group: root }
+  ok: { type: files, dir: /srv/w, owner: root, group: 0 }
+  grp: { type: files, dir: /srv/x, group: nosuchgroup-cp }
+certificates:
+  - { name: a, domains: [a.example.com], deploy: [vol] }
+  - { name: b, domains: [b.example.com], deploy: [ok, grp] }
+`);
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.grp.group', 'deployers.vol.owner']);
+  assert.match(issues.find((i) => i.path === 'deployers.vol.owner')?.message ?? '', /no user named "nosuchuser-cp" on this machine/);
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[1])).map((i) => i.path), ['deployers.grp.group'], 'a certificate checks its own deployers');
+});

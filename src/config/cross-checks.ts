@@ -12,7 +12,10 @@
  *   notifiers' files (a webhook's `urlFile`, an SMTP `passwordFile`): a notifier that cannot read
  *   its file fails only when it has something to say. A certificate's own check before its order
  *   leaves them out, since a notifier never stops a renewal.
+ * - A `files` deployer's `owner` and `group` names must exist on this machine (`getent`, as the
+ *   deployer itself looks them up), or the deploy fails after the CA issued.
  */
+import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -33,14 +36,15 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await readableFiles(config, issues);
+    await Promise.all([readableFiles(config, issues), knownOwners(config.deployers, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
   const used = <T>(all: Readonly<Record<string, T>>, names: Iterable<string>): Record<string, T> =>
     Object.fromEntries([...new Set(names)].filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n] as T]));
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
-  await readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers: used(config.deployers, certificate.deploy) }, issues);
+  const deployers = used(config.deployers, certificate.deploy);
+  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues)]);
   return issues;
 }
 
@@ -109,6 +113,38 @@ async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' 
     for (const [name, instance] of Object.entries(instances)) {
       walk(instance.options, `${section}.${name}`);
       if (instance.wrapper) walk(instance.wrapper, `${section}.${name}`);
+    }
+  }
+  await Promise.all(checks);
+}
+
+/** Per process: whether `getent <database> <name>` finds it (an issue of many asks once per name). */
+const lookups = new Map<string, Promise<boolean | undefined>>();
+
+function exists(database: 'passwd' | 'group', name: string): Promise<boolean | undefined> {
+  const key = `${database}:${name}`;
+  let found = lookups.get(key);
+  if (found === undefined) {
+    // getent exits 2 for "not found"; without getent (or on another failure) the deployer reports it itself.
+    found = new Promise((done) => execFile('getent', [database, name], (err) => done(err ? ((err as { code?: unknown }).code === 2 ? false : undefined) : true)));
+    lookups.set(key, found);
+  }
+  return found;
+}
+
+async function knownOwners(deployers: Readonly<Record<string, { type: string; options: unknown }>>, issues: ConfigIssue[]): Promise<void> {
+  const checks: Promise<void>[] = [];
+  for (const [name, deployer] of Object.entries(deployers)) {
+    if (deployer.type !== 'files') continue;
+    const options = deployer.options as { owner?: unknown; group?: unknown };
+    for (const [field, database, what] of [['owner', 'passwd', 'user'], ['group', 'group', 'group']] as const) {
+      const value = options[field];
+      if (typeof value !== 'string' || /^\d+$/.test(value)) continue;
+      checks.push(
+        exists(database, value).then((found) => {
+          if (found === false) issues.push({ path: `deployers.${name}.${field}`, message: `no ${what} named "${value}" on this machine (getent ${database}); give an existing ${what} name or a numeric ${field === 'owner' ? 'uid' : 'gid'}` });
+        }),
+      );
     }
   }
   await Promise.all(checks);
