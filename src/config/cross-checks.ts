@@ -15,7 +15,6 @@
  * - A `files` deployer's `owner` and `group` names must exist on this machine (`getent`, as the
  *   deployer itself looks them up), or the deploy fails after the CA issued.
  */
-import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -126,7 +125,10 @@ function exists(database: 'passwd' | 'group', name: string): Promise<boolean | u
   let found = lookups.get(key);
   if (found === undefined) {
     // getent exits 2 for "not found"; without getent (or on another failure) the deployer reports it itself.
-    found = new Promise((done) => execFile('getent', [database, name], (err) => done(err ? ((err as { code?: unknown }).code === 2 ? false : undefined) : true)));
+    // node:child_process loaded here, not for every command that reads a configuration (status, renew).
+    found = import('node:child_process').then(
+      ({ execFile }) => new Promise((done) => execFile('getent', [database, name], (err) => done(err ? ((err as { code?: unknown }).code === 2 ? false : undefined) : true))),
+    );
     lookups.set(key, found);
   }
   return found;
