@@ -87,6 +87,15 @@ test('--json: a failed run prints its error as JSON on stdout too, and renew nev
   assert.equal(await main(['renew', '-d', 'example.com', '--config', file], {}, renewD), EXIT.usage, 'renew really refuses -d');
 });
 
+test('a certificate name that is not configured is a usage error (exit 2) that lists the configured ones', async () => {
+  const dir = await tempDir('certpilot-cli-');
+  const file = join(dir, 'c.yaml');
+  await writeFile(file, `stateDir: ${JSON.stringify(join(dir, 'state'))}\ncertificates: [{ name: www, domains: [www.example.com] }]\n`);
+  const out = capture();
+  assert.equal(await main(['deploy', 'nosuch', '--config', file], {}, out), EXIT.usage, out.stderr.join('\n'));
+  assert.match(out.stderr.join('\n'), /error ERR_CERT_UNKNOWN: cli: no configured certificate named "nosuch"\n {2}hint: Configured names: www\./);
+});
+
 test('a bad configuration names the field and the fix and exits 2', async () => {
   const dir = await tempDir('certpilot-cli-');
   const file = join(dir, 'c.yaml');

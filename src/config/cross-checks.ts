@@ -124,10 +124,11 @@ function exists(database: 'passwd' | 'group', name: string): Promise<boolean | u
   const key = `${database}:${name}`;
   let found = lookups.get(key);
   if (found === undefined) {
-    // getent exits 2 for "not found"; without getent (or on another failure) the deployer reports it itself.
-    // node:child_process loaded here, not for every command that reads a configuration (status, renew).
-    found = import('node:child_process').then(
-      ({ execFile }) => new Promise((done) => execFile('getent', [database, name], (err) => done(err ? ((err as { code?: unknown }).code === 2 ? false : undefined) : true))),
+    // Loaded here (it loads node:child_process), not for every command that reads a configuration.
+    // Without getent, or on another failure, undefined: the deployer reports it itself.
+    found = import('../fs/getent.js').then(({ lookupId }) => lookupId(database, name)).then(
+      (id) => id !== undefined,
+      () => undefined,
     );
     lookups.set(key, found);
   }

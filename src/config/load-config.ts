@@ -515,40 +515,13 @@ function chooseSolvers(
  * path; a plug-in entry's fields are those of the plug-in its `type` names).
  */
 async function withSuggestions(message: string, issue: { path: PropertyKey[]; keys?: string[] }, input: unknown): Promise<string> {
-  const { configJsonSchema } = await import('./reference.js');
-  const known = fieldsAt(configJsonSchema() as JsonSchemaNode, issue.path, input);
+  const { configFieldsAt } = await import('./reference.js');
+  const known = configFieldsAt(issue.path, input);
   const hints = (issue.keys ?? []).flatMap((key) => {
     const match = closestMatch(key, known);
     return match === undefined ? [] : [(issue.keys ?? []).length === 1 ? `did you mean "${match}"?` : `"${key}": did you mean "${match}"?`];
   });
   return hints.length > 0 ? message.replace(/; check the spelling/, `; ${hints.join('; ')} Check the spelling`) : message;
-}
-
-interface JsonSchemaNode {
-  properties?: Record<string, JsonSchemaNode>;
-  additionalProperties?: JsonSchemaNode | boolean;
-  items?: JsonSchemaNode;
-  anyOf?: JsonSchemaNode[];
-  oneOf?: JsonSchemaNode[];
-  const?: unknown;
-}
-
-/** The field names the schema allows for the object at `path` of `input`. */
-function fieldsAt(node: JsonSchemaNode | undefined, path: readonly PropertyKey[], input: unknown): string[] {
-  if (!node) return [];
-  const options = node.anyOf ?? node.oneOf;
-  if (options) {
-    // A plug-in entry: the option whose `type` is the entry's; else every option's fields.
-    const type = path.length === 0 && input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : undefined;
-    const chosen = options.filter((o) => o.properties?.['type']?.const === type);
-    return [...new Set((chosen.length > 0 ? chosen : options).flatMap((o) => fieldsAt(o, path, input)))];
-  }
-  if (path.length === 0) return Object.keys(node.properties ?? {});
-  const [head, ...rest] = path;
-  const child = input !== null && typeof input === 'object' ? (input as Record<PropertyKey, unknown>)[head as PropertyKey] : undefined;
-  if (typeof head === 'number') return fieldsAt(node.items, rest, child);
-  const next = node.properties?.[String(head)] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
-  return fieldsAt(next, rest, child);
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */

@@ -28,6 +28,33 @@ interface JsonSchemaNode {
   pattern?: string;
   anyOf?: JsonSchemaNode[];
   oneOf?: JsonSchemaNode[];
+  additionalProperties?: JsonSchemaNode | boolean;
+  const?: unknown;
+}
+
+/**
+ * The field names the configuration allows for the object at `path` of `input` (the file as
+ * written): a plug-in entry's are those of the plug-in its `type` names. For "did you mean".
+ */
+export function configFieldsAt(path: readonly PropertyKey[], input: unknown): string[] {
+  return fieldsAt(configJsonSchema() as JsonSchemaNode, path, input);
+}
+
+function fieldsAt(node: JsonSchemaNode | undefined, path: readonly PropertyKey[], input: unknown): string[] {
+  if (!node) return [];
+  const options = node.anyOf ?? node.oneOf;
+  if (options) {
+    // A plug-in entry: the option whose `type` is the entry's; else every option's fields.
+    const type = path.length === 0 && input !== null && typeof input === 'object' ? (input as { type?: unknown }).type : undefined;
+    const chosen = options.filter((o) => o.properties?.['type']?.const === type);
+    return [...new Set((chosen.length > 0 ? chosen : options).flatMap((o) => fieldsAt(o, path, input)))];
+  }
+  if (path.length === 0) return Object.keys(node.properties ?? {});
+  const [head, ...rest] = path;
+  const child = input !== null && typeof input === 'object' ? (input as Record<PropertyKey, unknown>)[head as PropertyKey] : undefined;
+  if (typeof head === 'number') return fieldsAt(node.items, rest, child);
+  const next = node.properties?.[String(head)] ?? (typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined);
+  return fieldsAt(next, rest, child);
 }
 
 function typeOf(node: JsonSchemaNode): string {

@@ -31,14 +31,13 @@
  * A deploy of the content already in place (same bytes, modes and owner) changes nothing and says
  * so; deploying is idempotent for one version.
  */
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import type { DirHandle} from '../../fs/dir-handle.js';
 import { openDirectory } from '../../fs/dir-handle.js';
+import { lookupId } from '../../fs/getent.js';
 import type { Logger } from '../../logger.js';
 import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../fs/atomic-write.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
@@ -134,7 +133,6 @@ const STAGED_PREFIX = '.staged.';
 /** The exact names of the version directories certpilot creates (`..2026-12-01T19-55-00.123Z-v3`, `-1` on a clash). */
 const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-v\d+(?:-\d+)?$/;
 const TMP_SUFFIX = '.certpilot-tmp';
-const run = promisify(execFile);
 
 /** Writes a certificate's files into a directory, switched atomically (see the module comment). */
 export class FilesDeployer implements Deployer {
@@ -496,17 +494,14 @@ export class FilesDeployer implements Deployer {
     if (value === undefined) return -1;
     if (typeof value === 'number') return value;
     const what = database === 'passwd' ? 'user' : 'group';
-    let line = '';
+    let id: number | undefined;
     try {
-      line = (await run('getent', [database, value], { encoding: 'utf8' })).stdout.trim();
+      id = await lookupId(database, value);
     } catch (err) {
-      // getent exits 2 for "not found"; anything else (no getent) is reported with its cause.
-      if ((err as { code?: unknown }).code !== 2) throw this.error('ERR_DEPLOY_FILES', `cannot look up ${what} "${value}" with getent`, err);
+      // Not "not found" (that is undefined): no getent, or it failed; reported with its cause.
+      throw this.error('ERR_DEPLOY_FILES', `cannot look up ${what} "${value}" with getent`, err);
     }
-    const id = Number(line.split(':')[2]);
-    if (!line || !Number.isInteger(id)) {
-      throw this.error('ERR_DEPLOY_OWNER_UNKNOWN', `no ${what} named "${value}" on this machine`);
-    }
+    if (id === undefined) throw this.error('ERR_DEPLOY_OWNER_UNKNOWN', `no ${what} named "${value}" on this machine`);
     return id;
   }
 

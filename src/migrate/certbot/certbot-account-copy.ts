@@ -18,7 +18,7 @@ import type { StateBackend } from '../../storage/state-backend.js';
 import { StateStore } from '../../storage/state-store.js';
 import { applyPlans, planAccount } from '../import-state.js';
 import { sameServer } from './certbot-mapping.js';
-import { openImportSource, preferredAccount, readCertbotAccounts, type CertbotAccount, type CertbotAccounts } from './certbot-reader.js';
+import { importAccount, openImportSource, preferredAccount, readCertbotAccounts, type CertbotAccount, type CertbotAccounts } from './certbot-reader.js';
 
 /**
  * certbot's accounts in the state directory `stateDir`, or `undefined` when `accounts/` holds none
@@ -71,18 +71,7 @@ async function copyCertbotAccounts(read: CertbotAccounts, stateDir: string, fold
   for (const account of ordered) {
     const report = { name: account.path.slice('accounts/'.length), format: 'certbot', detail: `${account.url} on ${account.directoryUrl}` } as const;
     try {
-      const plan = await planAccount(
-        stores,
-        {
-          directoryUrl: account.directoryUrl,
-          url: account.url,
-          privateKeyPem: account.privateKeyPem,
-          ...(account.contact ? { contact: account.contact } : {}),
-          ...(account.createdAt ? { createdAt: account.createdAt } : {}),
-          source: account.path,
-        },
-        clock,
-      );
+      const plan = await planAccount(stores, importAccount(account), clock);
       const [item] = await applyPlans([plan], false);
       if (item?.status === 'skipped') reports.push({ ...report, status: 'failed', error: item.detail });
       else reports.push({ ...report, status: item?.status === 'unchanged' ? 'unchanged' : 'copied' });

@@ -32,6 +32,7 @@ import type { DirHandle } from '../../fs/dir-handle.js';
 import { openDirectory, sharedReason } from '../../fs/dir-handle.js';
 import { hasErrno } from '../../fs/atomic-write.js';
 import { certificateSetProblem, type CertificateSetPems } from '../../storage/certificate-facts.js';
+import type { ImportAccount } from '../import-state.js';
 import { parseRenewalConf, RenewalConfSyntaxError, type RenewalConf } from './renewal-conf.js';
 
 /** One certbot ACME account. */
@@ -49,6 +50,18 @@ export interface CertbotAccount {
   createdAt?: string;
   /** Path of the account folder, relative to the config dir, for the report. */
   path: string;
+}
+
+/** `account` as the import plans it: for its own CA, or for `directoryUrl` (the configured URL of that CA). */
+export function importAccount(account: CertbotAccount, directoryUrl: string = account.directoryUrl): ImportAccount {
+  return {
+    directoryUrl,
+    url: account.url,
+    privateKeyPem: account.privateKeyPem,
+    ...(account.contact ? { contact: account.contact } : {}),
+    ...(account.createdAt ? { createdAt: account.createdAt } : {}),
+    source: account.path,
+  };
 }
 
 /** One version of a lineage: `archive/<name>/*N.pem`. */

@@ -13,7 +13,7 @@ import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportN
 import { bundleOrder } from '../pem-bundle.js';
 import { mapRenewalConf, sameServer } from './certbot-mapping.js';
 import type { DirHandle } from '../../fs/dir-handle.js';
-import { isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
+import { importAccount, isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
@@ -73,20 +73,7 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
   for (const account of state.accounts) {
     const target = [...chosen.entries()].find(([, a]) => a === account)?.[0];
     if (target !== undefined) {
-      plans.push(
-        await planAccount(
-          stores,
-          {
-            directoryUrl: target,
-            url: account.url,
-            privateKeyPem: account.privateKeyPem,
-            ...(account.contact ? { contact: account.contact } : {}),
-            ...(account.createdAt ? { createdAt: account.createdAt } : {}),
-            source: account.path,
-          },
-          clock,
-        ),
-      );
+      plans.push(await planAccount(stores, importAccount(account, target), clock));
       continue;
     }
     const sameCa = configured.find((d) => sameServer(account.directoryUrl, d));
