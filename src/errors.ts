@@ -38,6 +38,11 @@ export const ERROR_CATALOG = {
     hint: 'Run `certpilot status` to see the names certpilot knows.',
     local: true,
   },
+  ERR_ONE_OFF_INVALID: {
+    title: 'The record of a one-off certificate (`issue -d`) that `renew` keeps renewing cannot be used',
+    hint: 'Fix the field named in the record (`oneOff` in `<stateDir>/renewal-state/<name>.json`), or run the `certpilot issue -d … --name <name>` line again to write it anew, or `certpilot forget <name>` to stop renewing it; that certificate fails alone and its live files stay.',
+    local: true,
+  },
 
   // acme protocol
   ERR_ACME_NETWORK: {
@@ -311,8 +316,8 @@ export const ERROR_CATALOG = {
     hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
   },
   ERR_DAEMON_NO_CERTIFICATES: {
-    title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates',
-    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md); on SIGHUP the previous configuration stays in use.',
+    title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates, and no one-off certificate (`issue -d`) in its state',
+    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use.',
   },
 
   // coordination

@@ -82,18 +82,19 @@ export async function createStateStore(
 
 /**
  * Builds the runtime. Construction does no I/O (the state store's first use does, like every
- * plug-in's). `acmeObserver` is told of every ACME request (the metrics, with --metrics-file).
+ * plug-in's). `acmeObserver` is told of every ACME request (the metrics, with --metrics-file);
+ * `store`, when given, is the configured state store already built (it was read before composing).
  */
 export async function compose(
   config: ResolvedConfig,
-  deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>>; acmeObserver?: AcmeRequestObserver | undefined },
+  deps: { logger: Logger; clock?: Clock; env?: Readonly<Record<string, string | undefined>>; acmeObserver?: AcmeRequestObserver | undefined; store?: CertpilotStore },
 ): Promise<Runtime> {
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger;
   // Every client verifies TLS whatever the environment says (src/strict-tls.ts); say so when it tries otherwise.
   const insecure = deps.env ? insecureTlsEnvironment(deps.env) : undefined;
   if (insecure) logger.warn({ variables: insecure.variables }, insecure.message);
-  const store = await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir, env: deps.env });
+  const store = deps.store ?? (await createStateStore(config.stateStore, { logger, clock, baseDir: config.baseDir, stateDir: config.stateDir, env: deps.env }));
   const directoryCache = new DirectoryCache({ stateDir: config.stateDir, logger });
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];

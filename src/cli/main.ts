@@ -52,12 +52,13 @@ export interface CommandSpec {
 
 /** The commands, one line each. */
 export const COMMANDS: Record<string, CommandSpec> = {
-  issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway', load: () => import('./commands/issue.js') },
-  renew: { summary: 'Renew every certificate that is due (ARI window, lifetime); --force, --dry-run', load: () => import('./commands/renew.js') },
+  issue: { summary: 'Issue the configured (or -d) certificates that are missing, changed or due; --force to issue anyway (a -d one-off is remembered: renew renews it)', load: () => import('./commands/issue.js') },
+  renew: { summary: 'Renew every certificate that is due (ARI window, lifetime), the configured ones and the one-offs issue -d issued; --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a random minute (-u USER, --log-file)', load: () => import('./commands/cron.js') },
   status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result, cadence warnings (--json, --html FILE, --metrics-file FILE)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
+  forget: { summary: 'Stop renewing a one-off certificate `issue -d` issued (renew remembers each one); its files stay', load: () => import('./commands/forget.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
   route53: { summary: 'route53 policy: least-privilege IAM policy for the route53 solvers; route53 check: prove the key can write and remove a probe', load: () => import('./commands/route53.js') },
@@ -76,6 +77,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
 const COMMAND_ARGS: Readonly<Record<string, string>> = {
   deploy: '[NAME…]',
   revoke: 'NAME',
+  forget: 'NAME',
   account: 'show|create|update|rollover|deactivate',
   config: 'check|schema',
   cron: 'install|remove|show',
@@ -150,6 +152,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron show'],
   status: ['certpilot status', 'certpilot status --name web --json', 'certpilot status --html /var/www/status/index.html --metrics-file /var/lib/node_exporter/textfile/certpilot.prom', 'certpilot status --run-interval-hours 12'],
   revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
+  forget: ['certpilot forget example.com', 'certpilot forget www --state-dir /var/lib/certpilot'],
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
   route53: ['certpilot route53 policy', 'certpilot route53 check dns'],

@@ -10,13 +10,23 @@ import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { CertpilotMetrics } from '../notify/metrics.js';
 import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
+import { openWithOneOffs, type OneOffProblem } from './one-offs.js';
 import { openRuntime } from './runtime.js';
 
-/** A runtime, and the metrics its ACME client reports to when --metrics-file is given. */
-export async function openObservedRuntime(ctx: CommandContext, withCertificate: boolean): Promise<{ runtime: Runtime; metrics: CertpilotMetrics | undefined }> {
+/**
+ * A runtime, and the metrics its ACME client reports to when --metrics-file is given. With
+ * `oneOffs` (`renew`, `status`), the one-offs `issue -d` remembered are added to the configuration
+ * (for `status` whatever their CA), and the records that cannot be used are returned (each fails alone).
+ */
+export async function openObservedRuntime(
+  ctx: CommandContext,
+  withCertificate: boolean,
+  oneOffs: false | 'renew' | 'status' = false,
+): Promise<{ runtime: Runtime; metrics: CertpilotMetrics | undefined; problems: OneOffProblem[]; otherCa: string[] }> {
   const metrics = ctx.values['metrics-file'] ? new (await import('../notify/metrics.js')).CertpilotMetrics() : undefined;
-  const runtime = await openRuntime(ctx, withCertificate, metrics ? { acmeObserver: metrics.acmeObserver } : {});
-  return { runtime, metrics };
+  const observer = metrics ? { acmeObserver: metrics.acmeObserver } : {};
+  if (oneOffs) return { ...(await openWithOneOffs(ctx, { ...observer, anyCa: oneOffs === 'status' })), metrics };
+  return { runtime: await openRuntime(ctx, withCertificate, observer), metrics, problems: [], otherCa: [] };
 }
 
 /** Where a command's (or the daemon's) lifecycle events go, and how to wait for the notifications in flight. */

@@ -46,11 +46,15 @@ export function commandLogger(ctx: CommandContext, level: string): Logger {
   return createLogger({ level, ...(format === 'human' ? { destination: humanLogDestination(process.stderr) } : {}) });
 }
 
-/** The configured certificates selected by --name (all when none given). */
-export function selectCertificates(ctx: CommandContext, config: ResolvedConfig): ResolvedConfig['certificates'] {
+/**
+ * The certificates of the run's configuration (remembered one-offs included, when the command added
+ * them) selected by --name (all when none given). `known` are further names the run knows (a
+ * one-off whose record cannot be used): named, they are no unknown name.
+ */
+export function selectCertificates(ctx: CommandContext, config: ResolvedConfig, known: readonly string[] = []): ResolvedConfig['certificates'] {
   const names = ctx.values.domain?.length ? undefined : ctx.values.name;
   if (!names?.length) return config.certificates;
-  const unknown = names.filter((n) => !config.certificates.some((c) => c.name === n));
+  const unknown = names.filter((n) => !config.certificates.some((c) => c.name === n) && !known.includes(n));
   if (unknown.length > 0) {
     throw new CertpilotError('ERR_CERT_UNKNOWN', `cli: no configured certificate named ${unknown.map((n) => `"${n}"`).join(', ')}`, {
       hint: `Configured names: ${config.certificates.map((c) => c.name).join(', ') || 'none'}.`,

@@ -42,6 +42,11 @@ export interface ResolvedCertificate {
    * deployers. Part of the backoff fingerprint, so changing any of them clears a failure backoff.
    */
   settings?: string;
+  /**
+   * A one-off certificate: given with `certpilot issue -d`, or remembered from such a run in the
+   * state store (`RenewalState.oneOff`); not listed in the configuration.
+   */
+  oneOff?: boolean;
 }
 
 /**
@@ -187,6 +192,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   const resolved = await normalize(parsed.data, baseDir, options.env, issues, schemas.instances);
   if (issues.length > 0) throw report();
   if (source) resolved.source = source;
+  const oneOff = options.overrides?.certificate ? resolved.certificates[0] : undefined;
+  if (oneOff) oneOff.oneOff = true;
   return deepFreeze(resolved);
 }
 

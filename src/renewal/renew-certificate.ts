@@ -242,6 +242,10 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   let stored = await planning.load(spec.name);
   if (stored) run.liveNotAfter = stored.metadata.notAfter;
   let state = await planning.loadState(spec.name);
+  if (state.oneOff && !spec.oneOff) {
+    // Said once per run: the record stays (it is used again once the certificate leaves the configuration).
+    log.warn(`a one-off record of the same name (from \`certpilot issue -d\`) is ignored: the configured certificate ${spec.name} wins; \`certpilot forget ${spec.name}\` removes the record`);
+  }
   // An order an earlier run left between finalize and save is finished first, whatever is due:
   // the CA has issued (or is issuing) that certificate already.
   let pending = options.dryRun ? undefined : await planning.loadPendingOrder(spec.name);

@@ -57,8 +57,10 @@ export interface StatusProblem {
 /** One certificate in the snapshot. Timestamps are ISO 8601 strings. */
 export interface CertificateStatus {
   name: string;
-  /** In the configuration (false: only stored). */
+  /** In the configuration (false: only stored, or a one-off). */
   configured: boolean;
+  /** A one-off certificate `issue -d` issued, which `renew` renews from its record (planned like a configured one). */
+  oneOff?: boolean;
   domains: string[];
   /** The live version N (`archive/<name>/certN.pem`). */
   version?: number | undefined;
@@ -187,7 +189,7 @@ async function certificateStatus(
     if (canListVersions(store)) versions = !listedVersions ? await store.listVersions(name) : stored ? versionsUpTo(listedVersions.get(name) ?? [], stored.version) : [];
   } catch (err) {
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
-    return { name, configured: spec !== undefined, domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
+    return { name, configured: spec !== undefined && spec.oneOff !== true, ...(spec?.oneOff ? { oneOff: true } : {}), domains: spec?.domains ?? [], problem: { code: error.code, message: error.message, hint: error.hint } };
   }
   // The same planning call `renew` makes, with the next run's time when the interval is configured.
   const decision = spec ? decideRenewal(spec, stored, state, now, { runIntervalMs: plannedIntervalMs }) : undefined;
@@ -218,7 +220,8 @@ async function certificateStatus(
     : undefined;
   return {
     name,
-    configured: spec !== undefined,
+    configured: spec !== undefined && spec.oneOff !== true,
+    ...(spec?.oneOff ? { oneOff: true } : {}),
     domains: spec?.domains ?? stored?.metadata.domains ?? [],
     version: stored?.version,
     ...(versions !== undefined ? { versions } : {}),

@@ -113,6 +113,36 @@ export interface RenewalState {
   backoffFingerprint?: string;
   /** What each deployer (by instance name) last did, so a failed deploy is retried without a new order. */
   deployments?: Record<string, DeploymentRecord>;
+  /**
+   * Set for a certificate issued with `certpilot issue -d` (not in the configuration): what
+   * `renew` needs to renew it as it was issued. Written by `issue -d` whenever it leaves a live
+   * certificate, removed by `certpilot forget`. Holds nothing secret.
+   */
+  oneOff?: OneOffRecord;
+}
+
+/**
+ * How a one-off certificate (`certpilot issue -d`) was issued, kept in its renewal state so that
+ * `renew` renews it like certbot renews a lineage from its renewal configuration. Only names,
+ * paths, a port and a URL: never a key, a password or an EAB secret.
+ */
+export interface OneOffRecord {
+  /** The names, in the order given with -d. */
+  domains: string[];
+  keyType: KeyType;
+  profile?: string;
+  reuseKey: boolean;
+  /**
+   * How the CA's challenges were answered: certpilot's own http-01 listener, files under a
+   * webroot, or (with a configuration file) a solver of the configuration, by name.
+   */
+  challenge: { type: 'standalone'; port: number; host?: string } | { type: 'webroot'; path: string } | { solver: string };
+  /** The CA it was issued from: its directory, the extra roots trusted for it, the account contact. */
+  directoryUrl: string;
+  caBundle?: string;
+  email?: string;
+  /** When `issue -d` last wrote it. */
+  recordedAt: string;
 }
 
 /** The last deploy of one deployer for one certificate. */

@@ -17,6 +17,14 @@ import { createLogger } from '../../logger.js';
 
 const ACTIONS = ['install', 'remove', 'show'] as const;
 
+/** The one-offs `issue -d` remembered in the configured state (none when the state cannot be read). */
+async function oneOffsIn(ctx: CommandContext, config: Awaited<ReturnType<typeof loadCommandConfig>>): Promise<string[]> {
+  const { createStateStore } = await import('../compose.js');
+  const { rememberedOneOffs } = await import('../one-offs.js');
+  const store = await createStateStore(config.stateStore, { logger: createLogger({ level: 'silent' }), baseDir: config.baseDir, stateDir: config.stateDir, env: ctx.env });
+  return rememberedOneOffs(store).catch(() => []);
+}
+
 /** Entry point of `certpilot cron`. */
 export async function run(ctx: CommandContext): Promise<number> {
   const action = ctx.positionals[0] ?? 'show';
@@ -39,10 +47,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     return EXIT.ok;
   }
 
-  if (config.certificates.length === 0) {
-    // `renew` renews the configured certificates; with none, the line would exit 2 on every run.
-    const problem = 'the configuration lists no certificates, so the cron line\'s `certpilot renew` would fail on every run';
-    const hint = 'List the certificates under `certificates:` in certpilot.yaml (docs/getting-started.md). A certificate issued with `certpilot issue -d` is renewed by running that same `issue -d …` line again: it does nothing until the certificate is due.';
+  // `renew` renews the configured certificates and the one-offs `issue -d` remembered in the state;
+  // with neither, the line would exit 2 on every run.
+  if (config.certificates.length === 0 && (await oneOffsIn(ctx, config)).length === 0) {
+    const problem = 'the configuration lists no certificates and the state holds no one-off certificate, so the cron line\'s `certpilot renew` would fail on every run';
+    const hint = 'List the certificates under `certificates:` in certpilot.yaml (docs/getting-started.md), or issue one with `certpilot issue -d NAME …` into the same state directory (`renew` renews it from then on), then install the line.';
     if (action === 'install') throw new CertpilotError('ERR_CLI_USAGE', `cli: cron: ${problem}`, { hint });
     ctx.output.err(`warning: ${problem}.\n  hint: ${hint}`);
   }

@@ -1,5 +1,6 @@
 /**
- * `certpilot daemon`: one long-running process that renews every configured certificate at its
+ * `certpilot daemon`: one long-running process that renews every configured certificate (and every
+ * one-off `issue -d` remembered, src/cli/one-offs.ts) at its
  * time (the chosen ARI time inside the CA's window, the lifetime rule, the end of a hold, a deploy
  * retry), sleeping in between (scheduling/daemon.ts, renewal/scheduler.ts). Each run takes the
  * certificate's lock (file or Lease, as configured), so two replicas are safe.
@@ -21,7 +22,7 @@ import { RenewalDaemon, type DaemonSetup } from '../../scheduling/daemon.js';
 import type { Runtime } from '../compose.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { observeEvents } from '../run-report.js';
-import { openRuntime } from '../runtime.js';
+import { openWithOneOffs } from '../one-offs.js';
 import { parseListen } from './serve.js';
 
 /**
@@ -30,11 +31,13 @@ import { parseListen } from './serve.js';
  * notifiers and `metrics`; closing it waits for the notifications in flight.
  */
 async function openSetup(ctx: CommandContext, metrics: CertpilotMetrics | undefined, signal: AbortSignal): Promise<{ runtime: Runtime; setup: DaemonSetup }> {
-  const runtime = await openRuntime(ctx, false, metrics ? { acmeObserver: metrics.acmeObserver } : {});
+  // The one-offs `issue -d` remembered are renewed too; a record that cannot be used is logged (at each start and reload).
+  const { runtime, problems } = await openWithOneOffs(ctx, metrics ? { acmeObserver: metrics.acmeObserver } : {});
+  for (const p of problems) runtime.logger.error({ certificate: p.name, code: p.error.code, hint: p.error.hint }, p.error.message);
   if (runtime.config.certificates.length === 0) {
     await runtime.close();
-    throw new CertpilotError('ERR_DAEMON_NO_CERTIFICATES', 'daemon: the configuration lists no certificates', {
-      hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md).',
+    throw new CertpilotError('ERR_DAEMON_NO_CERTIFICATES', 'daemon: the configuration lists no certificates, and the state holds no one-off certificate to renew', {
+      hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d NAME …` into the same state.',
     });
   }
   const observer = observeEvents(runtime, metrics, signal);

@@ -1,32 +1,39 @@
-/** `certpilot renew`: renews every configured certificate that is due. */
+/** `certpilot renew`: renews every configured certificate that is due, and every one-off `issue -d` remembered. */
 import { CertpilotError } from '../../errors.js';
 import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { selectCertificates } from '../runtime.js';
+import { problemResult, rememberOneOff } from '../one-offs.js';
 import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js';
 
 /** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
-  const { runtime, metrics } = await openObservedRuntime(ctx, mode.explicit);
+  const oneOff = mode.explicit && (ctx.values.domain?.length ?? 0) > 0;
+  // `renew` also renews the one-offs `issue -d` remembered; `issue` acts on what it is given.
+  const { runtime, metrics, problems, otherCa } = await openObservedRuntime(ctx, mode.explicit, mode.explicit ? false : 'renew');
   try {
-    const specs = selectCertificates(ctx, runtime.config);
-    if (specs.length === 0) {
-      // `renew` takes no -d: it renews what is configured or stored; `issue -d` makes a one-off.
+    const specs = selectCertificates(ctx, runtime.config, problems.map((p) => p.name));
+    if (specs.length === 0 && problems.length === 0) {
       throw new CertpilotError('ERR_CLI_USAGE', 'cli: no certificates to act on', {
         hint: mode.explicit
           ? 'List certificates in the configuration file, or give names with -d (certpilot issue -d example.com).'
-          : '`renew` renews the certificates listed in the configuration file (docs/getting-started.md). A one-off issued with `certpilot issue -d NAME …` is renewed by running that same line again (it does nothing until due); to have `renew` and cron keep it, list it under `certificates:`.',
+          : otherCa.length > 0
+            ? `The one-offs in this state (${otherCa.join(', ')}) were issued from another CA than this run's: run the command each warning above names.`
+            : `\`renew\` renews the certificates listed in the configuration file (docs/getting-started.md) and the one-offs \`certpilot issue -d NAME …\` issued into this state (${runtime.config.stateDir}); there are none: issue one, or list certificates under \`certificates:\`.`,
       });
     }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
     const observer = observeEvents(runtime, metrics, ctx.signal);
-    const results = await renewAll(specs, { ...runtime.renewalContext(), events: observer.sink }, {
+    const renewed = await renewAll(specs, { ...runtime.renewalContext(), events: observer.sink }, {
       concurrency,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       ...(ctx.values.force ? { force: true } : {}),
       ...(ctx.values['dry-run'] ? { dryRun: true } : {}),
     });
+    // A one-off whose record cannot be used fails alone, after the others ran.
+    const results = [...renewed, ...problems.map(problemResult)];
+    if (oneOff && renewed[0]) await rememberOneOff(runtime, renewed[0]);
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
     const reported = await reportRun(ctx, runtime, metrics, observer);

@@ -14,7 +14,8 @@ import { openObservedRuntime, writeSnapshotMetrics } from '../run-report.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
-  const { runtime, metrics } = await openObservedRuntime(ctx, true);
+  // Without -d, the one-offs `issue -d` remembered are planned as `renew` plans them.
+  const { runtime, metrics, problems: records } = await openObservedRuntime(ctx, true, ctx.values.domain?.length ? false : 'status');
   try {
     const { config, store, clock } = runtime;
     const now = clock.now();
@@ -29,7 +30,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     const snapshot = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
     const rows = snapshot.certificates;
     const problems = snapshotProblems(snapshot);
-    let failed = problems.length > 0;
+    let failed = problems.length > 0 || records.length > 0;
+    for (const p of records) ctx.output.err(`${p.name}: error ${p.error.code}: ${p.error.message}\n  hint: ${p.error.hint}`);
     if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
     if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
     for (const r of rows) if (r.cadence) ctx.output.err(`warning: ${r.cadence.message}`);
@@ -57,7 +59,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 function textRow(r: CertificateStatus, now: Date): string[] {
-  const name = r.configured ? r.name : `${r.name} (not configured)`;
+  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,

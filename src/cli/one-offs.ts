@@ -1,0 +1,145 @@
+/**
+ * The one-off certificates `certpilot issue -d` issued, remembered in the state store
+ * (`RenewalState.oneOff`, src/config/one-off.ts): `issue -d` writes the record
+ * ({@link rememberOneOff}), `renew`, the daemon and `status` add the remembered ones to the run's
+ * configuration ({@link openWithOneOffs}), `forget` removes a record, and `cron install` accepts a
+ * state that holds some ({@link rememberedOneOffs}).
+ *
+ * A configured certificate of the same name wins (the renewal run says so). The run's machinery
+ * holds one CA (the renewal context opens its account and asks renewalInfo at the configured
+ * directory), so a one-off issued from another CA is left out of the run with a warning naming the
+ * command that renews it.
+ */
+import { join } from 'node:path';
+import { CertpilotError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
+import type { ResolvedConfig } from '../config/load-config.js';
+import { oneOffRecordOf, otherCa, resolveOneOff } from '../config/one-off.js';
+import type { RenewalResult } from '../renewal/renew-certificate.js';
+import { stateKeys } from '../storage/state-keys.js';
+import type { CertpilotStore } from '../storage/state-store.js';
+import { compose, createStateStore, type Runtime } from './compose.js';
+import type { CommandContext } from './main.js';
+import { commandLogger, configFile, loadCommandConfig } from './runtime.js';
+
+/** A remembered one-off whose record cannot be used: it fails alone, as a failed result. */
+export interface OneOffProblem {
+  name: string;
+  error: CertpilotError;
+}
+
+/** Where a certificate's one-off record is, for messages: its file, or its key in the store. */
+export function oneOffWhere(config: ResolvedConfig, store: CertpilotStore, name: string): string {
+  return config.stateStore.type === 'filesystem' ? `${join(config.stateDir, 'renewal-state', `${name}.json`)} ("oneOff")` : `${stateKeys.renewalState(name)} of ${store.backend.description} ("oneOff")`;
+}
+
+/**
+ * The run's configuration with the remembered one-offs added (those no configured certificate
+ * shadows, of the run's CA; with --name only those named), the records that could not be used,
+ * and the names left out because they are of another CA (each warned about; `anyCa`, for `status`,
+ * which asks no CA: none is left out).
+ */
+export async function withOneOffs(ctx: CommandContext, config: ResolvedConfig, store: CertpilotStore, logger: Logger, options: { anyCa?: boolean } = {}): Promise<{ config: ResolvedConfig; problems: OneOffProblem[]; otherCa: string[] }> {
+  const configured = new Set(config.certificates.map((c) => c.name));
+  const wanted = ctx.values.name?.length ? new Set(ctx.values.name) : undefined;
+  // Only names with a renewal state and no configured certificate can be one-offs: the states of
+  // configured certificates are not read here (a configured one wins anyway).
+  const names = (await store.listStates()).filter((n) => !configured.has(n) && (!wanted || wanted.has(n)));
+  const problems: OneOffProblem[] = [];
+  const skipped: string[] = [];
+  const certificates = [...config.certificates];
+  const solvers: Record<string, ResolvedConfig['solvers'][string]> = { ...config.solvers };
+  for (const name of names) {
+    try {
+      const state = await store.loadState(name);
+      if (state.oneOff === undefined) continue;
+      const resolved = resolveOneOff(name, state.oneOff, config, oneOffWhere(config, store, name));
+      const why = options.anyCa ? undefined : otherCa(resolved.record, config);
+      if (why) {
+        logger.warn({ certificate: name }, `one-off certificate ${name} is not renewed by this run: ${why}; renew it with: ${renewCommand(ctx, name, resolved.record)}`);
+        skipped.push(name);
+        continue;
+      }
+      if (resolved.solver) solvers[resolved.solver.name] = resolved.solver.entry;
+      certificates.push(resolved.spec);
+    } catch (err) {
+      problems.push({ name, error: err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) });
+    }
+  }
+  if (certificates.length === config.certificates.length) return { config, problems, otherCa: skipped };
+  return { config: Object.freeze({ ...config, solvers: Object.freeze(solvers), certificates }), problems, otherCa: skipped };
+}
+
+/** The command that renews a one-off of another CA: this run's configuration and state, that CA. */
+function renewCommand(ctx: CommandContext, name: string, record: { directoryUrl: string; caBundle?: string }): string {
+  const file = configFile(ctx);
+  const words = [
+    'certpilot', 'renew', '--name', name, '--directory', record.directoryUrl,
+    ...(record.caBundle ? ['--ca-bundle', record.caBundle] : []),
+    ...(file ? ['--config', file] : []),
+    ...(ctx.values['state-dir'] ? ['--state-dir', ctx.values['state-dir']] : []),
+  ];
+  return words.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * Opens the runtime of a renewal command (`renew`, `daemon`, `status`): the configuration from file,
+ * environment and flags, plus the remembered one-offs (see {@link withOneOffs}). The caller must
+ * `close()` the runtime.
+ */
+export async function openWithOneOffs(ctx: CommandContext, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined; anyCa?: boolean } = {}): Promise<{ runtime: Runtime; problems: OneOffProblem[]; otherCa: string[] }> {
+  const base = await loadCommandConfig(ctx, false);
+  const logger = options.logger ?? commandLogger(ctx, base.logLevel);
+  const store = await createStateStore(base.stateStore, { logger, baseDir: base.baseDir, stateDir: base.stateDir, env: ctx.env });
+  const { config, problems, otherCa } = await withOneOffs(ctx, base, store, logger, options.anyCa ? { anyCa: true } : {});
+  const runtime = await compose(config, { logger, env: ctx.env, store, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });
+  return { runtime, problems, otherCa };
+}
+
+/** The failed result of a one-off whose record cannot be used. */
+export function problemResult(problem: OneOffProblem): RenewalResult {
+  return { name: problem.name, outcome: 'failed', message: problem.error.message, error: problem.error };
+}
+
+/**
+ * After `issue -d`: records (or updates) how the one-off was issued in its renewal state, under
+ * its lock, when the run left a live certificate; `renew` renews it from then on. Never fails the
+ * run: a record that could not be written is a warning.
+ */
+export async function rememberOneOff(runtime: Runtime, result: RenewalResult): Promise<void> {
+  const spec = runtime.config.certificates[0];
+  const kept = result.version !== undefined && result.outcome !== 'failed' && result.outcome !== 'interrupted' && result.outcome !== 'locked';
+  if (!spec?.oneOff || spec.name !== result.name || !kept) return;
+  const record = oneOffRecordOf(runtime.config, spec, runtime.clock.now());
+  const log = runtime.logger.child({ certificate: spec.name });
+  const context = runtime.renewalContext();
+  try {
+    const lock = await context.locker.acquire(spec.name, { ttlSeconds: context.lockTtlSeconds });
+    if (!lock) {
+      log.warn(`not remembered for \`renew\`: another certpilot process holds ${spec.name}; run the same \`issue -d\` line again`);
+      return;
+    }
+    try {
+      const store = runtime.store.fenced(lock.lost);
+      const state = await store.loadState(spec.name);
+      await store.saveState(spec.name, { ...state, oneOff: record });
+      log.info({ record }, '`renew` renews this one-off certificate from now on (`certpilot forget` stops it)');
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'not remembered for `renew`: the record could not be written; run the same `issue -d` line again');
+  }
+}
+
+/** Names of the one-offs remembered in `store`, sorted (`cron install` accepts a state holding some). */
+export async function rememberedOneOffs(store: CertpilotStore, except: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const names: string[] = [];
+  for (const name of await store.listStates()) {
+    if (except.has(name)) continue;
+    const state = await store.loadState(name).catch(() => undefined);
+    if (state?.oneOff !== undefined) names.push(name);
+  }
+  return names;
+}
