@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { requireServer, serversRequired } from '../harness/servers.js';
@@ -100,9 +100,19 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   writeFileSync(empty, `stateDir: ${JSON.stringify(stateDir)}\n`);
   const refused = await runCli(['cron', 'install', '-u', user, '--config', empty]);
   assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /error ERR_CLI_USAGE: cli: cron: the configuration lists no certificates/);
-  assert.match(refused.stderr, /same `issue -d …` line again/);
+  assert.match(refused.stderr, /error ERR_CLI_USAGE: cli: cron: the configuration lists no certificates and the state holds no one-off certificate/);
+  assert.match(refused.stderr, /or issue one with `certpilot issue -d NAME …` into the same state directory/);
   assert.equal(crontab(user, ['-l']).stdout, `${OTHERS}${ours[0]}\n`, 'the crontab is unchanged');
+
+  // The same configuration with a one-off `issue -d` remembered in its state: the line's renew
+  // renews it, so install accepts it.
+  mkdirSync(join(stateDir, 'renewal-state'), { recursive: true });
+  const record = { domains: ['oneoff.cron.test'], keyType: 'ec-p256', reuseKey: false, challenge: { type: 'standalone', port: 80 }, directoryUrl: 'http://127.0.0.1:9/dir', recordedAt: new Date().toISOString() };
+  writeFileSync(join(stateDir, 'renewal-state', 'oneoff.cron.test.json'), JSON.stringify({ failureCount: 0, oneOff: record }));
+  const accepted = await runCli(['cron', 'install', '-u', user, '--config', empty]);
+  assert.equal(accepted.code, 0, accepted.stderr);
+  assert.match(crontab(user, ['-l']).stdout, new RegExp(`renew --config ${empty.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} `));
+  rmSync(join(stateDir, 'renewal-state', 'oneoff.cron.test.json'));
 
   // remove: only our line goes.
   const removed = await runCli(['cron', 'remove', '-u', user, '--config', config]);
