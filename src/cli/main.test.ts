@@ -66,7 +66,7 @@ test('every --help ends with examples of that command', async () => {
   }
 });
 
-test('--json: a failed run prints its error as JSON on stdout too, and renew never suggests -d', async () => {
+test('--json: a failed run prints its error as JSON on stdout too, and renew never suggests -d (it renews the one-offs issue -d issued)', async () => {
   const usage = capture();
   assert.equal(await main(['status', '--json', '--nope'], {}, usage), EXIT.usage);
   const parsed = JSON.parse(usage.stdout.join('\n')) as { error: { code: string; message: string; hint: string } };
@@ -82,7 +82,7 @@ test('--json: a failed run prints its error as JSON on stdout too, and renew nev
   const error = (JSON.parse(none.stdout.join('\n')) as { error: { code: string; hint: string } }).error;
   assert.equal(error.code, 'ERR_CLI_USAGE');
   assert.doesNotMatch(error.hint, /renew[^.]*-d\b|give names with -d/, 'renew refuses -d: its hint must not offer it');
-  assert.match(error.hint, /A one-off issued with `certpilot issue -d NAME …` is renewed by running that same line again/, 'and says how a one-off is renewed');
+  assert.match(error.hint, /and the one-offs `certpilot issue -d NAME …` issued into this state \(.*state\); there are none/, 'and says that renew renews the one-offs too');
   const renewD = capture();
   assert.equal(await main(['renew', '-d', 'example.com', '--config', file], {}, renewD), EXIT.usage, 'renew really refuses -d');
 });
