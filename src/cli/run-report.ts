@@ -12,10 +12,13 @@ import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 import { openRuntime } from './runtime.js';
 
-/** A runtime, and the metrics its ACME client reports to when --metrics-file is given. */
-export async function openObservedRuntime(ctx: CommandContext, withCertificate: boolean): Promise<{ runtime: Runtime; metrics: CertpilotMetrics | undefined }> {
+/**
+ * A runtime, and the metrics its ACME client reports to when --metrics-file is given.
+ * `printsResults`: the command prints each certificate's result (`CommandLoggerOptions` in ./runtime.ts).
+ */
+export async function openObservedRuntime(ctx: CommandContext, withCertificate: boolean, printsResults = false): Promise<{ runtime: Runtime; metrics: CertpilotMetrics | undefined }> {
   const metrics = ctx.values['metrics-file'] ? new (await import('../notify/metrics.js')).CertpilotMetrics() : undefined;
-  const runtime = await openRuntime(ctx, withCertificate, metrics ? { acmeObserver: metrics.acmeObserver } : {});
+  const runtime = await openRuntime(ctx, withCertificate, { ...(metrics ? { acmeObserver: metrics.acmeObserver } : {}), ...(printsResults ? { printsResults: true } : {}) });
   return { runtime, metrics };
 }
 

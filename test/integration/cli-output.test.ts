@@ -31,8 +31,17 @@ test('a first issue that fails: human text, no JSON log line, no "previous certi
   const human = await runCli(args, { cwd: dir });
   assert.equal(human.code, 1, `${human.stdout}\n${human.stderr}`);
   assert.deepEqual(jsonLines(human.stderr), [], `no JSON log line on stderr at the default level:\n${human.stderr}`);
-  assert.match(human.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: /m);
-  assert.match(human.stderr, /^error: issuance failed; no certificate is live yet \(certificate=first\.output\.test /m, 'the log line is text, and true');
+  assert.match(human.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: .*ECONNREFUSED.*\n +hint: Check acme\.directoryUrl/m);
+  // The error shows once: the result line (certificate, code, message, hint), not again as a log line.
+  const seen = (human.stdout + human.stderr).match(/ECONNREFUSED/g) ?? [];
+  assert.equal(seen.length, 1, `the error once, not twice:\n${human.stdout}\n${human.stderr}`);
+  assert.doesNotMatch(human.stderr, /^error: issuance failed/m, 'no log line restating the result');
+  // Log lines for programs keep it, with its certificate, code and outcome.
+  const logged = await runCli([...args, '--force', '--log-format', 'json'], { cwd: dir });
+  assert.equal(logged.code, 1);
+  const failure = jsonLines(logged.stderr).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.outcome === 'failed');
+  assert.deepEqual([failure?.certificate, failure?.code, failure?.msg], ['first.output.test', 'ERR_ACME_NETWORK', 'issuance failed; no certificate is live yet'], logged.stderr);
+  assert.match(logged.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: /m);
   assert.doesNotMatch(human.stdout + human.stderr, /previous certificates? stays? live/, 'there is no previous certificate to stay live');
   assert.match(human.stderr, /1 of 1 certificate\(s\) failed; no certificate was issued yet, so none is live\./);
 
@@ -69,6 +78,16 @@ test('a first issue that fails: human text, no JSON log line, no "previous certi
     assert.match(missing.stderr, /error ERR_STORAGE_MISSING: status: the state directory \S+typo does not exist/);
     assert.notEqual(missing.stdout.trim(), '[]');
   }
+
+  // --metrics-file and --html into a folder that does not exist: each said once, naming the folder,
+  // without the storage layer's own "storage: writing … failed" inside.
+  const absent = join(dir, 'no-such-dir');
+  const unwritable = await runCli(['status', '--state-dir', stateDir, '--metrics-file', join(absent, 'certpilot.prom'), '--html', join(absent, 'status.html')], { cwd: dir });
+  assert.equal(unwritable.code, 1, unwritable.stderr);
+  const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(unwritable.stderr, new RegExp(`^error ERR_METRICS_WRITE: metrics: writing ${esc(join(absent, 'certpilot.prom'))} failed: the directory ${esc(absent)} does not exist \\(ENOENT\\)$`, 'm'));
+  assert.match(unwritable.stderr, new RegExp(`^error ERR_STATUS_PAGE_WRITE: status: writing the page ${esc(join(absent, 'status.html'))} failed: the directory ${esc(absent)} does not exist \\(ENOENT\\)$`, 'm'));
+  assert.doesNotMatch(unwritable.stderr, /storage:/, unwritable.stderr);
 });
 
 test('issue + deploy: the standalone port is free for the hook, each line names its deployer once, a failed deploy line carries its code and the API server URL', { timeout: 120_000 }, async (t) => {

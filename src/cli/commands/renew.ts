@@ -8,7 +8,7 @@ import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js'
 
 /** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
-  const { runtime, metrics } = await openObservedRuntime(ctx, mode.explicit);
+  const { runtime, metrics } = await openObservedRuntime(ctx, mode.explicit, true);
   try {
     const specs = selectCertificates(ctx, runtime.config);
     if (specs.length === 0) {

@@ -77,12 +77,12 @@ function textRow(r: CertificateStatus, now: Date): string[] {
 
 async function writePage(ctx: CommandContext, snapshot: StatusSnapshot): Promise<boolean> {
   const file = resolve(ctx.cwd, ctx.values.html as string);
-  const [{ renderStatusPage }, { atomicWrite }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
+  const [{ renderStatusPage }, { atomicWrite, writeFailureReason }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
   try {
     await atomicWrite(file, renderStatusPage(snapshot), { mode: 0o644 });
     return true;
   } catch (cause) {
-    const err = new CertpilotError('ERR_STATUS_PAGE_WRITE', `status: writing the page ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const err = new CertpilotError('ERR_STATUS_PAGE_WRITE', `status: writing the page ${file} failed: ${writeFailureReason(file, cause)}`, { cause });
     ctx.output.err(`error ${err.code}: ${err.message}\n  hint: ${err.hint}`);
     return false;
   }
