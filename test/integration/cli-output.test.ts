@@ -15,6 +15,9 @@ import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { namedBinary, rfc2136Solver, startBind, writeTsigSecret } from '../harness/bind.js';
 import { cliPath, runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
+import { silentLogger } from '../../src/logger.js';
+import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { freePort } from '../harness/ports.js';
 import { requirePebble, requireServer, smallTmpfs } from '../harness/servers.js';
 
@@ -243,4 +246,56 @@ test('config check names a reload key no Secret deployer writes and a missing se
   assert.equal(issue.code, 2, `a configuration error: ${issue.stdout}`);
   assert.match(issue.stdout, /^failed +www: ERR_CONFIG_INVALID: [\s\S]*deployers\.reload\.key/m);
   assert.doesNotMatch(issue.stdout, /ERR_ACME_NETWORK/, 'the checks ran before the CA was asked');
+});
+
+test('status shows a failure backoff wherever one holds: a certificate not due yet whose renewal time comes before the backoff ends, and one whose backoff ends first', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const H = 3_600_000;
+  const config = await writeConfig(dir, {
+    directoryUrl: 'https://127.0.0.1:1/dir',
+    httpPort: 80,
+    certificates: [
+      { name: 'soon', domains: ['soon.example.test'] },
+      { name: 'later', domains: ['later.example.test'] },
+    ],
+  });
+  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state'), logger: silentLogger });
+  const now = Date.now();
+  const soon = await store.save('soon', makeTestBundle({ domains: ['soon.example.test'], days: 6 }));
+  await store.save('later', makeTestBundle({ domains: ['later.example.test'], days: 90 }));
+  const failure = { at: new Date(now - H).toISOString(), result: 'failure' as const, code: 'ERR_ACME_PROBLEM', message: 'the CA said no' };
+  // soon: the CA's window has its chosen time in 1 h, and a failed forced renewal holds it 5 h.
+  await store.saveState('soon', {
+    failureCount: 1,
+    backoffUntil: new Date(now + 5 * H).toISOString(),
+    lastAttempt: failure,
+    ari: {
+      certId: soon.metadata.ariCertId,
+      windowStart: new Date(now - H).toISOString(),
+      windowEnd: new Date(now + 3 * H).toISOString(),
+      selectedTime: new Date(now + H).toISOString(),
+      fetchedAt: new Date(now).toISOString(),
+      nextFetchAt: new Date(now + 6 * H).toISOString(),
+    },
+  });
+  // later: due in two months, its backoff ends in 2 h.
+  await store.saveState('later', { failureCount: 1, backoffUntil: new Date(now + 2 * H).toISOString(), lastAttempt: failure });
+
+  const rows = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as Record<string, unknown>[];
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const soonRow = byName.get('soon');
+  assert.equal(soonRow?.due, false);
+  assert.equal(soonRow?.backoffUntil, new Date(now + 5 * H).toISOString(), JSON.stringify(soonRow));
+  assert.deepEqual([soonRow?.heldBy, soonRow?.heldUntil, soonRow?.nextRenewal, soonRow?.nextRenewalReason], ['backoff', soonRow?.backoffUntil, soonRow?.backoffUntil, 'backoff'], 'the backoff, not the ARI time, is when it renews next');
+  const laterRow = byName.get('later');
+  assert.equal(laterRow?.backoffUntil, new Date(now + 2 * H).toISOString(), JSON.stringify(laterRow));
+  assert.equal(laterRow?.heldBy, undefined, 'its renewal time comes after the backoff');
+  assert.ok(Date.parse(String(laterRow?.nextRenewal)) > now + 30 * 24 * H);
+
+  const table = await runCli(['status', '--config', config]);
+  assert.equal(table.code, 0, table.stderr);
+  const line = (name: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? assert.fail(table.stdout);
+  const minute = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+  assert.match(line('soon'), new RegExp(`held until ${minute(now + 5 * H)} \\(backoff\\)`), table.stdout);
+  assert.match(line('later'), new RegExp(`\\(backoff until ${minute(now + 2 * H)}\\)`), table.stdout);
 });

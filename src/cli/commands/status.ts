@@ -41,7 +41,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.output.out('No certificates configured or stored.');
       return failed ? EXIT.failed : EXIT.ok;
     }
-    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, now))).join('\n'));
+    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map(textRow)).join('\n'));
     for (const r of rows) {
       for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
@@ -56,7 +56,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 }
 
-function textRow(r: CertificateStatus, now: Date): string[] {
+function textRow(r: CertificateStatus): string[] {
   const name = r.configured ? r.name : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
@@ -66,13 +66,21 @@ function textRow(r: CertificateStatus, now: Date): string[] {
     formatTime(r.notAfter),
     r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
     r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
-    r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
+    nextRenewalCell(r),
     r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
     // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
     (r.deployers ?? []).length === 0
       ? '-'
       : (r.deployers ?? []).map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`).join(' '),
   ];
+}
+
+/** When it renews next, and what holds it back: `held until … (backoff)`, or a backoff that ends before its time. */
+function nextRenewalCell(r: CertificateStatus): string {
+  if (r.due) return `now (${r.reason})`;
+  if (r.heldUntil) return `held until ${formatTime(r.heldUntil)} (${r.heldBy})`;
+  if (r.backoffUntil) return `${formatTime(r.nextRenewal)} (backoff until ${formatTime(r.backoffUntil)})`;
+  return formatTime(r.nextRenewal);
 }
 
 async function writePage(ctx: CommandContext, snapshot: StatusSnapshot): Promise<boolean> {
