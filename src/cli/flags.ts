@@ -25,6 +25,11 @@ export interface FlagSpec {
   readonly value?: string;
   /** The help line. */
   readonly help: string;
+  /**
+   * The help line in the help of one command, where that command uses the flag its own way (a
+   * command's help never describes what the flag does for another command).
+   */
+  readonly helpFor?: Readonly<Record<string, string>>;
   /** Command names that take it, or {@link EVERY_COMMAND}. */
   readonly commands: readonly string[] | typeof EVERY_COMMAND;
   /** A whole number in this range; the parsed value is a number. */
@@ -68,12 +73,36 @@ export const FLAGS = {
       };
     },
   },
-  name: { type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'forget', 'config', 'import'], help: 'certificate name (with -d), or which certificates to act on (repeat); import files: the name to import under' },
+  name: {
+    type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'forget', 'config', 'import'],
+    help: 'which certificates to act on (repeat)',
+    helpFor: {
+      issue: "which configured certificates to issue (repeat; default all); with -d: the one-off certificate's name",
+      renew: 'which certificates to renew (repeat; default all that are due)',
+      deploy: 'which certificates to deploy (repeat; same as NAME…; default all)',
+      status: 'which certificates to show (repeat; default all)',
+      revoke: 'the certificate to revoke (same as NAME)',
+      forget: 'the one-off certificate to stop renewing (same as NAME)',
+      config: "with -d: the one-off certificate's name",
+      import: 'import files: the name to import the certificate under',
+    },
+  },
   'key-type': { type: 'string', value: 'TYPE', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ec-p256 | ec-p384 | rsa-2048 | rsa-3072 | rsa-4096' },
   profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
   'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
-  force: { type: 'boolean', commands: ['issue', 'renew', 'deploy'], help: "renew even when not due (never before a CA's Retry-After); deploy: every deployer again" },
-  'dry-run': { type: 'boolean', commands: ['renew', 'import'], help: "renew against the CA's staging directory and discard the result; import: read, check and report only, write nothing" },
+  force: {
+    type: 'boolean', commands: ['issue', 'renew', 'deploy'],
+    help: "renew even when not due, despite a failure backoff (never before a CA's Retry-After)",
+    helpFor: {
+      issue: "issue a new certificate even when the live one is not due, despite a failure backoff (never before a CA's Retry-After)",
+      deploy: 'run every deployer again, also those that already hold the live version',
+    },
+  },
+  'dry-run': {
+    type: 'boolean', commands: ['renew', 'import'],
+    help: "renew against the CA's staging directory and discard the result",
+    helpFor: { import: 'read, check and report only; write nothing' },
+  },
   'config-dir': { type: 'string', value: 'DIR', commands: ['import'], help: "import certbot: certbot's configuration directory (default /etc/letsencrypt)" },
   concurrency: { type: 'string', value: 'N', commands: ['issue', 'renew'], integer: { min: 1, max: 64 }, help: 'certificates renewed at once (default from config, 4)' },
   'http-01-port': {
@@ -86,8 +115,16 @@ export const FLAGS = {
   'with-certificate-key': { type: 'boolean', commands: ['revoke'], help: "sign the revocation with the certificate's own key" },
   user: { type: 'string', short: 'u', value: 'USER', commands: ['cron'], help: 'the crontab of USER (as root) instead of your own' },
   'log-file': { type: 'string', value: 'FILE', commands: ['cron'], help: "where each run's output is appended (default <stateDir>/renew.log)" },
-  listen: { type: 'string', value: 'HOST:PORT', commands: ['serve', 'daemon'], help: 'serve: where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080); daemon: serve /metrics and the status page / read-only here (e.g. 127.0.0.1:9464; default: not served)' },
-  solver: { type: 'string', value: 'NAME', commands: ['serve', 'dns-persist'], help: 'serve: read tokens through this redis solver; dns-persist record --apply: write through this DNS solver (route53, rfc2136)' },
+  listen: {
+    type: 'string', value: 'HOST:PORT', commands: ['serve', 'daemon'],
+    help: 'where the responder listens (default 0.0.0.0:8080; [::]:8080, :8080)',
+    helpFor: { daemon: 'serve /metrics and the status page / read-only here (e.g. 127.0.0.1:9464; default: not served)' },
+  },
+  solver: {
+    type: 'string', value: 'NAME', commands: ['serve', 'dns-persist'],
+    help: 'read tokens through this redis solver',
+    helpFor: { 'dns-persist': 'record --apply: write through this DNS solver (route53, rfc2136)' },
+  },
   apply: { type: 'boolean', commands: ['dns-persist'], requires: 'solver', help: 'dns-persist record: write each record once through --solver' },
   'persist-until': { type: 'string', value: 'DATE', commands: ['dns-persist'], help: 'dns-persist record: the CA stops accepting the record after DATE (ISO 8601 or UNIX seconds)' },
   issuer: { type: 'string', value: 'NAME', commands: ['dns-persist'], help: "dns-persist record: the issuer domain name to use (default the CA directory's first)" },
@@ -157,7 +194,13 @@ export function flagHelp(command: string | undefined): string[] {
   const names = (Object.keys(FLAGS) as FlagName[]).filter((n) => (command === undefined ? (FLAGS[n] as FlagSpec).commands === EVERY_COMMAND : takesFlag(command, n)));
   const labels = names.map((n) => flagLabel(n, true));
   const width = Math.max(...labels.map((l) => l.length)) + 2;
-  return names.map((n, i) => `  ${(labels[i] ?? '').padEnd(width)}${FLAGS[n].help}`);
+  return names.map((n, i) => `  ${(labels[i] ?? '').padEnd(width)}${flagHelpLine(n, command)}`);
+}
+
+/** A flag's help line as `command` uses it (its own line when the table has one). */
+export function flagHelpLine(flag: FlagName, command: string | undefined): string {
+  const spec: FlagSpec = FLAGS[flag];
+  return command !== undefined && spec.helpFor && Object.hasOwn(spec.helpFor, command) ? (spec.helpFor[command] ?? spec.help) : spec.help;
 }
 
 /**

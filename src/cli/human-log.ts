@@ -3,6 +3,11 @@
  * `warn: renewal failed (certificate=web code=ERR_DNS_UPDATE_REFUSED)`. The logger's redaction
  * runs before a line reaches here, so this only changes the shape, never what is shown.
  * `--log-format json` (or `--json` with stderr not a terminal) keeps pino's JSON lines instead.
+ *
+ * A line with an `outcome` field restates a certificate's result (its renewal, or one deployer,
+ * failed or was interrupted). `issue`, `renew` and `deploy` print that result themselves, with its
+ * code and hint, so for people they leave such lines out ({@link HumanLogOptions.omitOutcomes}):
+ * each error is seen once. JSON lines always keep them.
  */
 import { Writable } from 'node:stream';
 import { CertpilotError } from '../errors.js';
@@ -14,8 +19,17 @@ const LEVELS: Readonly<Record<number, string>> = { 10: 'trace', 20: 'debug', 30:
 /** Fields every line has, or that the line already shows. */
 const SKIPPED = new Set(['level', 'time', 'msg', 'pid', 'hostname']);
 
-/** Formats one pino JSON line for a person; a line that is not JSON is returned as it was. */
-export function formatLogLine(line: string): string {
+/** Options of {@link humanLogDestination}. */
+export interface HumanLogOptions {
+  /** Leave out lines that restate a certificate's result (an `outcome` field): the command prints the result. */
+  omitOutcomes?: boolean;
+}
+
+/**
+ * Formats one pino JSON line for a person; a line that is not JSON is returned as it was. Returns
+ * undefined for a line {@link HumanLogOptions.omitOutcomes} leaves out.
+ */
+export function formatLogLine(line: string, options: HumanLogOptions = {}): string | undefined {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(line) as Record<string, unknown>;
@@ -23,6 +37,7 @@ export function formatLogLine(line: string): string {
     return line;
   }
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return line;
+  if (options.omitOutcomes && entry.outcome !== undefined) return undefined;
   const level = typeof entry.level === 'number' ? (LEVELS[entry.level] ?? `level ${entry.level}`) : String(entry.level ?? 'log');
   const fields = Object.entries(entry)
     .filter(([k, v]) => !SKIPPED.has(k) && v !== undefined)
@@ -42,18 +57,23 @@ function formatValue(v: unknown): string {
 }
 
 /** A pino destination that writes {@link formatLogLine} lines to `out`. */
-export function humanLogDestination(out: NodeJS.WritableStream): Writable {
+export function humanLogDestination(out: NodeJS.WritableStream, options: HumanLogOptions = {}): Writable {
   let partial = '';
+  const format = (l: string): string => {
+    const text = formatLogLine(l, options);
+    return text === undefined ? '' : `${text}\n`;
+  };
   return new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
-      const text = lines.filter((l) => l !== '').map((l) => `${formatLogLine(l)}\n`).join('');
+      const text = lines.filter((l) => l !== '').map(format).join('');
       if (text === '') callback();
       else out.write(text, () => callback());
     },
     final(callback) {
-      if (partial !== '') out.write(`${formatLogLine(partial)}\n`);
+      const text = partial !== '' ? format(partial) : '';
+      if (text !== '') out.write(text);
       callback();
     },
   });

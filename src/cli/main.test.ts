@@ -157,6 +157,39 @@ test('per-command --help lists that command\'s usage and only its flags', async 
   }
 });
 
+test('each command\'s help says what a flag does for that command, never what it does for another', async () => {
+  const renew = capture();
+  assert.equal(await main(['renew', '--help'], {}, renew), EXIT.ok);
+  const lines = renew.stdout.join('\n').split('\n');
+  const line = (flag: string): string => lines.find((l) => new RegExp(`^  (-\\w, )?\\s*--${flag}\\b`).test(l)) ?? assert.fail(`renew --help lists --${flag}:\n${lines.join('\n')}`);
+  assert.match(line('name'), /-n, --name NAME +which certificates to renew \(repeat/);
+  assert.doesNotMatch(line('name'), /import|-d\b|with -d/);
+  assert.match(line('force'), /--force +renew even when not due/);
+  assert.doesNotMatch(line('force'), /deploy/);
+  assert.doesNotMatch(line('dry-run'), /import/);
+  const deploy = capture();
+  assert.equal(await main(['deploy', '--help'], {}, deploy), EXIT.ok);
+  assert.match(deploy.stdout.join('\n'), /--force +run every deployer again/);
+  assert.doesNotMatch(deploy.stdout.join('\n'), /--force +renew/);
+
+  // No flag line of any command is labelled with another command (`deploy: …`, `import files: …`).
+  const commands = Object.keys(COMMANDS);
+  for (const command of commands) {
+    const help = capture();
+    assert.equal(await main([command, '--help'], {}, help), EXIT.ok);
+    const text = help.stdout.join('\n');
+    const options = text.slice(text.indexOf('\nOptions:\n'), text.indexOf('\nExit codes:'));
+    for (const other of commands.filter((c) => c !== command)) {
+      const label = new RegExp(`(^|[;(] *| {2})${other.replace('-', '\\-')}( [a-z]+)?( --[a-z-]+)?:`, 'm');
+      assert.doesNotMatch(options, label, `certpilot ${command} --help describes a flag as ${other} uses it:\n${options}`);
+    }
+  }
+  // A per-command line belongs to a command that takes the flag.
+  for (const [flag, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
+    for (const command of Object.keys(spec.helpFor ?? {})) assert.ok(spec.commands === EVERY_COMMAND || spec.commands.includes(command), `--${flag}: help for ${command}, which does not take it`);
+  }
+});
+
 test('a flag another command takes is a usage error naming the flag and the command', async () => {
   for (const [argv, message] of [
     [['renew', '--reason', 'x'], /^error ERR_CLI_USAGE: cli: renew does not take --reason$/],

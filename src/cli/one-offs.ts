@@ -88,9 +88,9 @@ function renewCommand(ctx: CommandContext, name: string, record: { directoryUrl:
  * environment and flags, plus the remembered one-offs (see {@link withOneOffs}). The caller must
  * `close()` the runtime.
  */
-export async function openWithOneOffs(ctx: CommandContext, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined; anyCa?: boolean } = {}): Promise<{ runtime: Runtime; problems: OneOffProblem[]; otherCa: string[] }> {
+export async function openWithOneOffs(ctx: CommandContext, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined; anyCa?: boolean; printsResults?: boolean } = {}): Promise<{ runtime: Runtime; problems: OneOffProblem[]; otherCa: string[] }> {
   const base = await loadCommandConfig(ctx, false);
-  const logger = options.logger ?? commandLogger(ctx, base.logLevel);
+  const logger = options.logger ?? commandLogger(ctx, base.logLevel, options.printsResults ? { printsResults: true } : {});
   const store = await createStateStore(base.stateStore, { logger, baseDir: base.baseDir, stateDir: base.stateDir, env: ctx.env });
   const { config, problems, otherCa } = await withOneOffs(ctx, base, store, logger, options.anyCa ? { anyCa: true } : {});
   const runtime = await compose(config, { logger, env: ctx.env, store, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });

@@ -17,16 +17,18 @@ import { openRuntime } from './runtime.js';
  * A runtime, and the metrics its ACME client reports to when --metrics-file is given. With
  * `oneOffs` (`renew`, `status`), the one-offs `issue -d` remembered are added to the configuration
  * (for `status` whatever their CA), and the records that cannot be used are returned (each fails alone).
+ * `printsResults`: the command prints each certificate's result (`CommandLoggerOptions` in ./runtime.ts).
  */
 export async function openObservedRuntime(
   ctx: CommandContext,
   withCertificate: boolean,
   oneOffs: false | 'renew' | 'status' = false,
+  printsResults = false,
 ): Promise<{ runtime: Runtime; metrics: CertpilotMetrics | undefined; problems: OneOffProblem[]; otherCa: string[] }> {
   const metrics = ctx.values['metrics-file'] ? new (await import('../notify/metrics.js')).CertpilotMetrics() : undefined;
-  const observer = metrics ? { acmeObserver: metrics.acmeObserver } : {};
-  if (oneOffs) return { ...(await openWithOneOffs(ctx, { ...observer, anyCa: oneOffs === 'status' })), metrics };
-  return { runtime: await openRuntime(ctx, withCertificate, observer), metrics, problems: [], otherCa: [] };
+  const options = { ...(metrics ? { acmeObserver: metrics.acmeObserver } : {}), ...(printsResults ? { printsResults: true } : {}) };
+  if (oneOffs) return { ...(await openWithOneOffs(ctx, { ...options, anyCa: oneOffs === 'status' })), metrics };
+  return { runtime: await openRuntime(ctx, withCertificate, options), metrics, problems: [], otherCa: [] };
 }
 
 /** Where a command's (or the daemon's) lifecycle events go, and how to wait for the notifications in flight. */

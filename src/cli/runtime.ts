@@ -34,16 +34,34 @@ export async function loadCommandConfig(ctx: CommandContext, withCertificate = t
   return loadConfig({ ...(file ? { file } : {}), env: ctx.env, cwd: ctx.cwd, overrides: overridesFrom(ctx, withCertificate) });
 }
 
+/** How a command's logger is made. */
+export interface CommandLoggerOptions {
+  /**
+   * The command prints each certificate's result for people (`issue`, `renew`, `deploy` without
+   * `--json`), with its code and hint: the human log format leaves out the log lines that say the
+   * same (those with an `outcome` field), so each error shows once. JSON log lines keep them.
+   */
+  printsResults?: boolean;
+}
+
 /** Loads the configuration and composes the runtime; the caller must `close()` it. */
-export async function openRuntime(ctx: CommandContext, withCertificate = true, options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined } = {}): Promise<Runtime> {
+export async function openRuntime(
+  ctx: CommandContext,
+  withCertificate = true,
+  options: { logger?: Logger; acmeObserver?: AcmeRequestObserver | undefined } & CommandLoggerOptions = {},
+): Promise<Runtime> {
   const config = await loadCommandConfig(ctx, withCertificate);
-  return compose(config, { logger: options.logger ?? commandLogger(ctx, config.logLevel), env: ctx.env, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });
+  const logger = options.logger ?? commandLogger(ctx, config.logLevel, options.printsResults ? { printsResults: true } : {});
+  return compose(config, { logger, env: ctx.env, ...(options.acmeObserver ? { acmeObserver: options.acmeObserver } : {}) });
 }
 
 /** The run's logger at `level`, in the format {@link chooseLogFormat} picks (human text by default). */
-export function commandLogger(ctx: CommandContext, level: string): Logger {
-  const format = chooseLogFormat({ flag: ctx.values['log-format'], env: ctx.env.CERTPILOT_LOG_FORMAT, json: ctx.values.json === true, stderrIsTty: process.stderr.isTTY === true });
-  return createLogger({ level, ...(format === 'human' ? { destination: humanLogDestination(process.stderr) } : {}) });
+export function commandLogger(ctx: CommandContext, level: string, options: CommandLoggerOptions = {}): Logger {
+  const json = ctx.values.json === true;
+  const format = chooseLogFormat({ flag: ctx.values['log-format'], env: ctx.env.CERTPILOT_LOG_FORMAT, json, stderrIsTty: process.stderr.isTTY === true });
+  if (format !== 'human') return createLogger({ level });
+  // With --json the results are JSON on stdout, for a program: the log lines stay the person's only view.
+  return createLogger({ level, destination: humanLogDestination(process.stderr, { omitOutcomes: options.printsResults === true && !json }) });
 }
 
 /**

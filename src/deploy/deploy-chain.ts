@@ -88,11 +88,11 @@ export async function runDeployChain(
       if (error.code === 'ERR_INTERRUPTED' || options.signal?.aborted) {
         // Stopped by SIGINT/SIGTERM, not failed: the deployer's record stays what it was (a forced
         // redeploy of the version it holds still holds it), and the next run deploys what is missing.
-        log.warn({ code: error.code }, 'deploy interrupted; the certificate stays saved, the next run deploys it');
+        log.warn({ outcome: 'interrupted', code: error.code }, 'deploy interrupted; the certificate stays saved, the next run deploys it');
         continue;
       }
       next[deployer.id] = { ...base, at: options.clock.now().toISOString(), result: 'failure', message: error.message.slice(0, 500), code: error.code };
-      log.error({ code: error.code, err: error.message }, 'deploy failed; the certificate stays saved, later deployers do not run, the next run retries');
+      log.error({ outcome: 'failed', code: error.code, err: error.message }, 'deploy failed; the certificate stays saved, later deployers do not run, the next run retries');
     }
   }
   return { report: { ok: !failed, version: stored.version, steps }, records: next };

@@ -54,6 +54,28 @@ export function ioError(what: string, cause: unknown): CertpilotError {
   return new CertpilotError('ERR_STORAGE_IO', `storage: ${what} failed: ${why}`, { cause, retryable });
 }
 
+/**
+ * Why writing `file` failed, in words for a message of another component (`metrics: writing F
+ * failed: …`): the errno of the failure, unwrapped from {@link ioError}'s `storage: …` error so the
+ * path and the `storage:` prefix are not said twice, with the missing directory named (ENOENT).
+ */
+export function writeFailureReason(file: string, err: unknown): string {
+  const errno = err instanceof CertpilotError && err.cause !== undefined ? err.cause : err;
+  const code = (errno as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined) return err instanceof Error ? err.message : String(err);
+  const why: Readonly<Record<string, string>> = {
+    ENOENT: `the directory ${dirname(file)} does not exist`,
+    ENOTDIR: `a part of ${dirname(file)} is not a directory`,
+    EACCES: `permission denied in ${dirname(file)}`,
+    EPERM: `operation not permitted in ${dirname(file)}`,
+    EROFS: `${dirname(file)} is on a read-only file system`,
+    EISDIR: `${file} is a directory`,
+    ENOSPC: 'the volume is full',
+    EDQUOT: 'the disk quota is used up',
+  };
+  return Object.hasOwn(why, code) ? `${why[code]} (${code})` : code;
+}
+
 /** Whether a node:fs error code can clear by itself (a full disk, a busy file); permission problems need a human. */
 export function isTransientErrno(code: string | undefined): boolean {
   return code === 'ENOSPC' || code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';

@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AcmeRequestObserver, AcmeRequestRecord } from '../acme/protocol/transport.js';
 import { CertpilotError } from '../errors.js';
 import type { StatusSnapshot } from '../renewal/status.js';
-import { atomicWrite } from '../fs/atomic-write.js';
+import { atomicWrite, writeFailureReason } from '../fs/atomic-write.js';
 import { VERSION } from '../version.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
 
@@ -196,7 +196,6 @@ export async function writeMetricsFile(file: string, text: string): Promise<void
   try {
     await atomicWrite(file, text, { mode: 0o644 });
   } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    throw new CertpilotError('ERR_METRICS_WRITE', `metrics: writing ${file} failed: ${why}`, { cause });
+    throw new CertpilotError('ERR_METRICS_WRITE', `metrics: writing ${file} failed: ${writeFailureReason(file, cause)}`, { cause });
   }
 }

@@ -86,6 +86,34 @@ function parseTime(iso: string | undefined): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** What holds a certificate's renewal back, and until when. */
+export interface RenewalHold {
+  until: Date;
+  /** Our failure backoff, or the CA's Retry-After (the later of the two when both hold). */
+  by: 'backoff' | 'retry-after';
+  /** When our failure backoff ends, when one holds (also when the CA's Retry-After ends later). */
+  backoffUntil?: Date;
+}
+
+/**
+ * What holds `spec` back at `now`, due or not: the CA's Retry-After (not even `force` passes it)
+ * and our failure backoff (which `force`, or a changed configuration, lifts). Undefined when
+ * nothing does. {@link planRenewal} applies it to a due certificate; `status` shows it for every one.
+ */
+export function activeHold(spec: CertificateSpec, state: RenewalState, now: Date, force = false): RenewalHold | undefined {
+  const nowMs = now.getTime();
+  // The CA's word outranks --force: a CA that said wait is never asked again before then.
+  const retryAfter = parseTime(state.retryAfter);
+  const ca = retryAfter !== undefined && retryAfter > nowMs ? retryAfter : undefined;
+  // A changed configuration is a fix worth trying now: its backoff no longer holds.
+  const configChanged = state.backoffFingerprint !== undefined && state.backoffFingerprint !== configFingerprint(spec);
+  const backoffUntil = configChanged || force ? undefined : parseTime(state.backoffUntil);
+  const ours = backoffUntil !== undefined && backoffUntil > nowMs ? backoffUntil : undefined;
+  if (ours !== undefined && (ca === undefined || ours > ca)) return { until: new Date(ours), by: 'backoff', backoffUntil: new Date(ours) };
+  if (ca !== undefined) return { until: new Date(ca), by: 'retry-after', ...(ours !== undefined ? { backoffUntil: new Date(ours) } : {}) };
+  return undefined;
+}
+
 /** Decides whether `spec` is due now, and whether backoff or the CA's Retry-After holds it back. */
 export function planRenewal(input: PlanInput): RenewalDecision {
   const { stored, state, now, force } = input;
@@ -105,22 +133,10 @@ export function planRenewal(input: PlanInput): RenewalDecision {
   else if (force && verdict.reason !== 'forced') verdict = { ...verdict, message: `${verdict.message} (forced)` };
   const dueAt = verdict.dueAt ?? now;
 
-  // The CA's word outranks --force: a CA that said wait is never asked again before then.
-  let heldUntil: number | undefined;
-  let heldBy: RenewalDecision['heldBy'];
-  const retryAfter = parseTime(state.retryAfter);
-  if (retryAfter !== undefined && retryAfter > nowMs) {
-    heldUntil = retryAfter;
-    heldBy = 'retry-after';
-  }
-  // A changed configuration is a fix worth trying now: its backoff no longer holds.
-  const configChanged = state.backoffFingerprint !== undefined && state.backoffFingerprint !== configFingerprint(input.spec);
-  const backoffUntil = configChanged ? undefined : parseTime(state.backoffUntil);
-  if (!force && backoffUntil !== undefined && backoffUntil > nowMs && (heldUntil === undefined || backoffUntil > heldUntil)) {
-    heldUntil = backoffUntil;
-    heldBy = 'backoff';
-  }
-  if (heldUntil !== undefined && heldBy !== undefined) {
+  const hold = activeHold(input.spec, state, now, force);
+  if (hold) {
+    const heldUntil = hold.until.getTime();
+    const heldBy = hold.by;
     const why =
       heldBy === 'retry-after'
         ? 'the CA asked us to wait (rate limit or Retry-After); not even --force asks it again before then'

@@ -193,7 +193,7 @@ function startRun(ctx: RenewalContext): RunFacts {
 function crashed(name: string, err: unknown, ctx: RenewalContext, signal: AbortSignal | undefined): RenewalResult {
   const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   if (signal?.aborted) return { name, outcome: 'interrupted', message: `interrupted: ${error.message}`, error };
-  ctx.logger.error({ certificate: name, code: error.code, err: error.message }, 'certificate skipped; the others go on');
+  ctx.logger.error({ certificate: name, outcome: 'failed', code: error.code, err: error.message }, 'certificate skipped; the others go on');
   return { name, outcome: 'failed', message: error.message, error };
 }
 
@@ -397,7 +397,7 @@ export async function deployStage(
     records = ran.records;
   } catch (err) {
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_DEPLOY_FAILED', `deploy ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    log.error({ code: error.code, err: error.message }, 'deployers could not be built');
+    log.error({ outcome: 'failed', stage: 'deploy', code: error.code, err: error.message }, 'deployers could not be built');
     report = { ok: false, version: stored.version, steps: spec.deploy.map((d, i) => ({ deployer: d, status: i === 0 ? 'failed' : 'not-run', message: i === 0 ? error.message : 'not run: an earlier deployer failed', ...(i === 0 ? { error } : {}) })) };
   }
   try {
@@ -653,7 +653,7 @@ async function issueAndSave(
     if (options.signal?.aborted) {
       // Stopped by the operator or the orchestrator, not refused by the CA: no failure, no backoff.
       const error = options.signal.reason instanceof CertpilotError ? options.signal.reason : new CertpilotError('ERR_INTERRUPTED', `renew ${spec.name}: interrupted`);
-      log.warn({ reason }, stored ? 'renewal interrupted; the previous certificate stays live' : 'issuance interrupted; no certificate is live yet');
+      log.warn({ outcome: 'interrupted', reason }, stored ? 'renewal interrupted; the previous certificate stays live' : 'issuance interrupted; no certificate is live yet');
       return { name: spec.name, outcome: 'interrupted', reason, message: `interrupted: ${error.message}${stored ? '; the previous certificate stays live' : ''}`, error, previousLive: stored?.version ?? null };
     }
     const error = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', `renew ${spec.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -674,7 +674,7 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    log.error({ outcome: 'failed', code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
     const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
     return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
   }

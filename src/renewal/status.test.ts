@@ -151,3 +151,28 @@ test('the daemon\'s snapshot: no run interval, so no cadence warning and no rene
   assert.match(renderStatusPage(daemon), /certpilot daemon renews each certificate at its time/);
   assert.doesNotMatch(renderStatusPage(daemon), /renew runs every|class="warning cadence"/);
 });
+
+test('a backoff shows wherever it holds: not due yet, it sets the next renewal when it ends after the renewal time; a changed configuration lifts it; the CA\'s later Retry-After leads', async () => {
+  const site = storedCert({ lifetimeDays: 90 });
+  const now = new Date(T0 + DAY);
+  const backoffUntil = new Date(now.getTime() + 2 * H).toISOString();
+  const failed: RenewalState = { failureCount: 1, backoffUntil, lastAttempt: { at: new Date(now.getTime() - H).toISOString(), result: 'failure', code: 'ERR_ACME_PROBLEM' } };
+  const row = async (state: RenewalState, s = spec('site', { deploy: [] })) =>
+    (await buildStatusSnapshot({ config: config([s]), store: memoryStore({ site }, { site: state }), now })).certificates[0];
+
+  // Due in two months: the backoff ends first and changes nothing, but it is shown.
+  const notDue = await row(failed);
+  assert.deepEqual([notDue?.due, notDue?.backoffUntil, notDue?.heldBy, notDue?.nextRenewalReason], [false, backoffUntil, undefined, 'lifetime']);
+  // A renewal time inside the backoff: the backoff's end is the next renewal.
+  const ari = { certId: site.metadata.ariCertId, windowStart: now.toISOString(), windowEnd: new Date(now.getTime() + 4 * H).toISOString(), selectedTime: new Date(now.getTime() + H).toISOString(), fetchedAt: now.toISOString(), nextFetchAt: new Date(now.getTime() + 6 * H).toISOString() };
+  const inside = await row({ ...failed, ari });
+  assert.deepEqual([inside?.due, inside?.heldBy, inside?.heldUntil, inside?.nextRenewal, inside?.backoffUntil], [false, 'backoff', backoffUntil, backoffUntil, backoffUntil]);
+  assert.match(inside?.decision ?? '', /a failure backoff holds it until /);
+  // The configuration changed since the failure: the backoff no longer holds.
+  const changed = await row({ ...failed, ari, backoffFingerprint: 'another configuration' });
+  assert.deepEqual([changed?.backoffUntil, changed?.heldBy, changed?.nextRenewal], [undefined, undefined, ari.selectedTime]);
+  // The CA's Retry-After, later than the backoff, leads; the backoff is still shown.
+  const retryAfter = new Date(now.getTime() + 3 * H).toISOString();
+  const ca = await row({ ...failed, ari, retryAfter });
+  assert.deepEqual([ca?.heldBy, ca?.nextRenewal, ca?.backoffUntil], ['retry-after', retryAfter, backoffUntil]);
+});

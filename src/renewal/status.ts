@@ -16,6 +16,7 @@ import { canListVersions, type CertificatePaths, type DeploymentRecord, type Ren
 import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
+import { activeHold } from './planner.js';
 import { decideRenewal } from './renew-certificate.js';
 
 /** What one deployer holds of a certificate. */
@@ -86,9 +87,17 @@ export interface CertificateStatus {
   nextRenewal?: string | undefined;
   /** What sets {@link nextRenewal}: the renewal reason, or `backoff` / `retry-after` while held. */
   nextRenewalReason?: string | undefined;
-  /** A hold: our failure backoff or the CA's Retry-After, until when. */
+  /**
+   * A hold that sets {@link nextRenewal}: our failure backoff or the CA's Retry-After, until when.
+   * Also for a certificate not due yet, when the hold outlasts its renewal time.
+   */
   heldBy?: 'backoff' | 'retry-after' | undefined;
   heldUntil?: string | undefined;
+  /**
+   * When our failure backoff ends, whenever one holds the certificate (due or not; `--force` or a
+   * changed configuration lifts it); absent when none does.
+   */
+  backoffUntil?: string | undefined;
   /** The last attempt to issue or renew, or a deployer's failure since ({@link lastResultOf}). */
   lastResult?: LastResult | undefined;
   /** The last successful issuance (the last attempt's time, else when the live version was saved). */
@@ -207,7 +216,13 @@ async function certificateStatus(
   });
   const dnsPersist = await persistStatuses(spec?.solvers ?? {}, config, now);
   const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
-  const next = decision?.due ? (decision.heldUntil ?? now) : (decision?.heldUntil ?? decision?.dueAt);
+  // A failure (or the CA's Retry-After) can hold a certificate whose renewal time has not come: when
+  // the hold ends later than that time, the hold's end is its next renewal, as the planner will find.
+  const hold = spec ? activeHold(spec, state, now) : undefined;
+  const holdsLater = decision && !decision.due && !decision.heldUntil && hold && decision.dueAt && hold.until > decision.dueAt ? hold : undefined;
+  const heldBy = decision?.heldBy ?? holdsLater?.by;
+  const heldUntil = decision?.heldUntil ?? holdsLater?.until;
+  const next = decision?.due ? now : (heldUntil ?? decision?.dueAt);
   const ari = stored ? currentRenewalInfo(stored, state) : undefined;
   const reason = decision?.reason ?? (stored && decision ? (ari ? 'ari-window' : 'lifetime') : undefined);
   const last = state.lastAttempt;
@@ -234,11 +249,12 @@ async function certificateStatus(
     ariWindow,
     due: decision?.due ?? false,
     reason: decision?.reason,
-    decision: decision?.message ?? 'not in the configuration',
+    decision: decision ? `${decision.message}${holdsLater ? `; ${holdsLater.by === 'backoff' ? 'a failure backoff' : "the CA's Retry-After"} holds it until ${holdsLater.until.toISOString()}` : ''}` : 'not in the configuration',
     nextRenewal: next?.toISOString(),
-    nextRenewalReason: decision?.heldBy ?? reason,
-    heldBy: decision?.heldBy,
-    heldUntil: decision?.heldUntil?.toISOString(),
+    nextRenewalReason: heldBy ?? reason,
+    heldBy,
+    heldUntil: heldUntil?.toISOString(),
+    backoffUntil: hold?.backoffUntil?.toISOString(),
     lastResult,
     lastSuccessAt: last?.result === 'success' ? last.at : stored?.metadata.issuedAt,
     lastFailureAt: last?.result === 'failure' ? last.at : undefined,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../testing/temp-dir.js';
@@ -7,12 +7,13 @@ import {
   CRON_MARKER,
   buildCronLine,
   chooseSchedule,
+  cronSchedule,
   findCronLine,
-  loadOrChooseSchedule,
   mergeCronLine,
   nextRunTimes,
   parseCronSchedule,
   removeCronLine,
+  scheduleFromSeed,
   shellQuote,
 } from './crontab.js';
 
@@ -31,24 +32,33 @@ describe('crontab line', () => {
     assert.equal(shellQuote('$HOME'), `'$HOME'`);
   });
 
-  it('a random minute and an hour of the first half-day, and twelve hours later', () => {
+  it('a minute and an hour of the first half-day, and twelve hours later', () => {
     assert.deepEqual(chooseSchedule((max) => max - 1), { minute: 59, hours: [11, 23] });
     assert.deepEqual(chooseSchedule(() => 0), { minute: 0, hours: [0, 12] });
+    const seen = new Set<string>();
     for (let i = 0; i < 50; i++) {
-      const s = chooseSchedule();
+      const s = scheduleFromSeed(`host-${i}\n/var/lib/certpilot`);
       assert.ok(s.minute >= 0 && s.minute < 60 && s.hours[0]! >= 0 && s.hours[0]! < 12 && s.hours[1] === s.hours[0]! + 12);
+      seen.add(`${s.minute} ${s.hours[0]}`);
     }
+    assert.ok(seen.size > 30, `hosts spread over the day: ${seen.size} distinct times of 50`);
   });
 
-  it('is chosen once and kept in <stateDir>/cron.json', async () => {
+  it('is the time kept in an earlier <stateDir>/cron.json, else a hash of host and state directory; never written', async () => {
     const stateDir = join(await tempDir(), 'state');
-    const now = new Date('2026-12-01T10:00:00Z');
-    const first = await loadOrChooseSchedule(stateDir, now, (max) => (max === 12 ? 4 : 42));
-    assert.deepEqual(first, { minute: 42, hours: [4, 16] });
-    assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'cron.json'), 'utf8')), { minute: 42, hour: 4, chosenAt: now.toISOString() });
-    assert.deepEqual(await loadOrChooseSchedule(stateDir, now, () => 0), first, 'kept, not chosen again');
+    // No state directory yet: the hashed time, and nothing created.
+    const fresh = await cronSchedule(stateDir, 'web-1');
+    assert.deepEqual(fresh, { schedule: scheduleFromSeed(`web-1\n${stateDir}`), kept: false });
+    assert.deepEqual(await cronSchedule(stateDir, 'web-1'), fresh, 'the same host and directory, the same time');
+    assert.notDeepEqual((await cronSchedule(stateDir, 'web-2')).schedule, fresh.schedule, 'another host, another time');
+    assert.notDeepEqual((await cronSchedule(`${stateDir}-b`, 'web-1')).schedule, fresh.schedule, 'another state directory, another time');
+    mkdirSync(stateDir);
+    assert.deepEqual(readdirSync(stateDir), [], 'nothing written');
+    writeFileSync(join(stateDir, 'cron.json'), JSON.stringify({ minute: 42, hour: 4, chosenAt: '2026-12-01T10:00:00.000Z' }));
+    assert.deepEqual(await cronSchedule(stateDir, 'web-1'), { schedule: { minute: 42, hours: [4, 16] }, kept: true });
     writeFileSync(join(stateDir, 'cron.json'), '{not json');
-    assert.deepEqual(await loadOrChooseSchedule(stateDir, now, () => 1), { minute: 1, hours: [1, 13] }, 'a corrupt file is replaced');
+    assert.deepEqual(await cronSchedule(stateDir, 'web-1'), fresh, 'a corrupt file: the hashed time');
+    assert.deepEqual(readdirSync(stateDir), ['cron.json']);
   });
 });
 

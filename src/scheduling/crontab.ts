@@ -1,14 +1,16 @@
 /**
  * The crontab line of `certpilot cron` (the deck's `add_cron_job`, made idempotent): building it,
  * finding it again by its marker, merging it into a user's crontab text without touching any other
- * line, and the run times it gives. Pure functions, plus the one small state file that keeps the
- * randomly chosen minute and hour (`<stateDir>/cron.json`), so every machine of a fleet keeps its
- * own time and they do not all ask the CA at once (Let's Encrypt asks clients to spread renewals).
+ * line, and the run times it gives. Pure functions, plus the read of `<stateDir>/cron.json`, where
+ * earlier versions kept a randomly chosen minute and hour. The time is otherwise a hash of the host
+ * name and the state directory: every machine of a fleet keeps its own time, so they do not all ask
+ * the CA at once (Let's Encrypt asks clients to spread renewals), and `cron show` prints the time
+ * `cron install` will use without writing anything.
  */
-import { randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { atomicWrite, hasErrno, ioError } from '../fs/atomic-write.js';
+import { join, resolve } from 'node:path';
+import { hasErrno, ioError } from '../fs/atomic-write.js';
 
 /** The comment that ends certpilot's line; how `install` and `remove` find it again. */
 export const CRON_MARKER = '# certpilot-managed';
@@ -20,39 +22,54 @@ export interface CronSchedule {
   hours: number[];
 }
 
-/** What `<stateDir>/cron.json` keeps. */
+/** What `<stateDir>/cron.json` keeps (written by earlier versions' `cron install` and `show`). */
 interface CronState {
   minute: number;
   hour: number;
   chosenAt: string;
 }
 
-/** A random minute and a random hour of the first half-day, run at that hour and twelve hours later. */
-export function chooseSchedule(random: (maxExclusive: number) => number = randomInt): CronSchedule {
+/** A minute and an hour of the first half-day drawn from `random`, run at that hour and twelve hours later. */
+export function chooseSchedule(random: (maxExclusive: number) => number): CronSchedule {
   const hour = random(12);
   return { minute: random(60), hours: [hour, hour + 12] };
 }
 
+/** The schedule drawn from a SHA-256 hash of `seed`: the same seed, the same time; other seeds spread over the day. */
+export function scheduleFromSeed(seed: string): CronSchedule {
+  const digest = createHash('sha256').update(seed).digest();
+  let i = 0;
+  return chooseSchedule((max) => digest.readUInt16BE((i++ * 2) % 30) % max);
+}
+
 /**
- * The schedule kept in `<stateDir>/cron.json`, or a new random one saved there (chosen once per
- * machine, so running `cron install` again keeps the same time).
+ * The schedule of `cron install` and `cron show` for `stateDir` on host `host`: the one kept in
+ * `<stateDir>/cron.json` by an earlier version, else a hash of host and state directory. Reads
+ * only: `show` may run as another user or against a read-only volume, and must print the time
+ * `install` will use.
  */
-export async function loadOrChooseSchedule(stateDir: string, now: Date, random?: (maxExclusive: number) => number): Promise<CronSchedule> {
+export async function cronSchedule(stateDir: string, host: string): Promise<{ schedule: CronSchedule; kept: boolean }> {
+  const kept = await readKeptSchedule(stateDir);
+  return kept ? { schedule: kept, kept: true } : { schedule: scheduleFromSeed(`${host}\n${resolve(stateDir)}`), kept: false };
+}
+
+/** The schedule in `<stateDir>/cron.json`, or undefined when there is none (absent, or not a schedule). */
+async function readKeptSchedule(stateDir: string): Promise<CronSchedule | undefined> {
   const file = join(stateDir, 'cron.json');
+  let text: string;
   try {
-    const state = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<CronState>;
-    if (isInt(state.minute, 0, 59) && isInt(state.hour, 0, 11)) return { minute: state.minute, hours: [state.hour, state.hour + 12] };
+    text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    // Absent or unreadable JSON: choose again (a corrupt file is overwritten below).
-    if (!hasErrno(err, 'ENOENT') && !(err instanceof SyntaxError)) throw ioError(`reading ${file}`, err);
+    if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return undefined;
+    throw ioError(`reading ${file}`, err);
   }
-  const schedule = chooseSchedule(random);
-  const state: CronState = { minute: schedule.minute, hour: schedule.hours[0] as number, chosenAt: now.toISOString() };
-  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-    throw ioError(`creating ${stateDir}`, err);
-  });
-  await atomicWrite(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  return schedule;
+  try {
+    const state = JSON.parse(text) as Partial<CronState> | null;
+    if (state && isInt(state.minute, 0, 59) && isInt(state.hour, 0, 11)) return { minute: state.minute, hours: [state.hour, state.hour + 12] };
+  } catch {
+    // Not JSON: the hashed time, as if there were none.
+  }
+  return undefined;
 }
 
 /** What runs: the program's argv (absolute paths: cron's PATH is `/usr/bin:/bin`) and the log file. */

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { requireServer, serversRequired } from '../harness/servers.js';
@@ -39,6 +39,13 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [cron.test] }]\n`);
   assert.equal(crontab(user, ['-'], OTHERS).status, 0, 'seeding the user\'s crontab');
 
+  // show before install: the line install would add, and nothing written to find its time.
+  const preview = await runCli(['cron', 'show', '-u', user, '--config', config]);
+  assert.equal(preview.code, 0, preview.stderr);
+  const previewed = /would add:\n {2}(\d+) (\d+),(\d+) \* \* \* /.exec(preview.stdout);
+  assert.ok(previewed, preview.stdout);
+  assert.equal(existsSync(stateDir), false, 'show created no state directory');
+
   // install, twice: one line, the user's lines untouched.
   const first = await runCli(['cron', 'install', '-u', user, '--config', config]);
   assert.equal(first.code, 0, first.stderr);
@@ -54,8 +61,8 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   assert.ok(listed.stdout.startsWith(OTHERS), `the other lines are untouched:\n${listed.stdout}`);
   assert.equal(listed.stdout, `${OTHERS}${ours[0]}\n`);
 
-  // The line: the random minute and hour kept in cron.json, twice a day, renew quietly into a log.
-  const kept = JSON.parse(readFileSync(join(stateDir, 'cron.json'), 'utf8')) as { minute: number; hour: number };
+  // The line: the minute and hour show printed, twice a day, renew quietly into a log.
+  const kept = { minute: Number(previewed[1]), hour: Number(previewed[2]) };
   const line = ours[0] as string;
   assert.ok(line.startsWith(`${kept.minute} ${kept.hour},${kept.hour + 12} * * * ${process.execPath} ${cliPath} renew --config ${config} >> ${join(stateDir, 'renew.log')} 2>&1`), line);
   assert.ok(second.stdout.includes(line), 'install prints the line');
@@ -129,3 +136,83 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /error ERR_CRON_CRONTAB: cron: reading the crontab of nosuchuser\w+ with crontab failed: /);
 });
+
+test('cron show writes nothing (a state directory byte for byte, a read-only one) and install then uses the time show printed; an earlier cron.json is kept', { timeout: 120_000 }, async (t) => {
+  if (!requireServer(t, 'crontab', 'Debian package `cron`; run `bash scripts/setup.sh`')) return;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd')) {
+    const why = 'needs root and useradd to make a throw-away user, and mount for a read-only state directory';
+    if (serversRequired()) throw new Error(`${why}; CERTPILOT_REQUIRE_SERVERS is set`);
+    t.skip(why);
+    return;
+  }
+  if (!existsSync(cliPath)) throw new Error(`build the bundle first: ${cliPath} is missing (npm run build)`);
+  const user = `cpcron${randomBytes(4).toString('hex')}`;
+  execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', user]);
+  t.after(() => {
+    crontab(user, ['-r']);
+    spawnSync('userdel', [user]);
+  });
+  const dir = await tempDir('certpilot-cron-show-');
+  const stateDir = join(dir, 'state');
+  const config = join(dir, 'certpilot.yaml');
+  writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [show.test] }]\n`);
+  // A state directory with something in it (what a failed issue leaves: renewal state, locks).
+  const issued = await runCli(['issue', '--config', config]);
+  assert.equal(issued.code, 1, issued.stdout + issued.stderr);
+  const before = snapshot(stateDir);
+  assert.ok(Object.keys(before).length > 1, JSON.stringify(before));
+
+  const scheduleOf = (stdout: string): string => /^ {2}(\d+ \d+,\d+) \* \* \* /m.exec(stdout)?.[1] ?? assert.fail(stdout);
+  // On a read-only state directory (a bind mount onto itself, remounted read-only), first.
+  execFileSync('mount', ['--bind', stateDir, stateDir]);
+  let mounted = true;
+  const unmount = (): void => {
+    if (mounted) spawnSync('umount', ['-l', stateDir]);
+    mounted = false;
+  };
+  t.after(unmount);
+  execFileSync('mount', ['-o', 'remount,bind,ro', stateDir]);
+  assert.throws(() => writeFileSync(join(stateDir, 'probe'), 'x'), /EROFS/, 'the state directory is read-only');
+  const readOnly = await runCli(['cron', 'show', '-u', user, '--config', config]);
+  unmount();
+  assert.equal(readOnly.code, 0, readOnly.stderr);
+  assert.deepEqual(snapshot(stateDir), before);
+
+  // Then writable: byte for byte unchanged, and the same time.
+  const shown = await runCli(['cron', 'show', '-u', user, '--config', config]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.deepEqual(snapshot(stateDir), before, 'show changed nothing in the state directory');
+  assert.equal(scheduleOf(readOnly.stdout), scheduleOf(shown.stdout), 'read-only, the same time');
+  // install puts the line show printed, at the time show printed.
+  const installed = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(installed.code, 0, installed.stderr);
+  const line = crontab(user, ['-l']).stdout.trim();
+  assert.equal(line, /would add:\n {2}(.*)\n/.exec(shown.stdout)?.[1], 'install added exactly the line show printed');
+  assert.equal(scheduleOf(`  ${line}`), scheduleOf(shown.stdout));
+
+  // A cron.json an earlier version wrote is the time of both, and stays as it was.
+  const keptAt = join(dir, 'kept');
+  mkdirSync(keptAt);
+  const kept = `{\n  "minute": 7,\n  "hour": 3,\n  "chosenAt": "2026-01-01T00:00:00.000Z"\n}\n`;
+  writeFileSync(join(keptAt, 'cron.json'), kept);
+  const other = join(dir, 'kept.yaml');
+  writeFileSync(other, `stateDir: ${JSON.stringify(keptAt)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [show.test] }]\n`);
+  crontab(user, ['-r']);
+  const keptShow = await runCli(['cron', 'show', '-u', user, '--config', other]);
+  assert.equal(scheduleOf(keptShow.stdout), '7 3,15', keptShow.stdout);
+  assert.equal((await runCli(['cron', 'install', '-u', user, '--config', other])).code, 0);
+  assert.match(crontab(user, ['-l']).stdout, /^7 3,15 \* \* \* /);
+  assert.equal(readFileSync(join(keptAt, 'cron.json'), 'utf8'), kept);
+});
+
+/** Every entry under `dir`: its mode, and its bytes (files) or target (links). */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const st = lstatSync(path);
+    const content = entry.isSymbolicLink() ? `-> ${readlinkSync(path)}` : entry.isFile() ? readFileSync(path).toString('base64') : 'dir';
+    out[path] = `${st.mode.toString(8)} ${st.mtimeMs} ${content}`;
+  }
+  return out;
+}

@@ -15,6 +15,9 @@ import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
 import { namedBinary, rfc2136Solver, startBind, writeTsigSecret } from '../harness/bind.js';
 import { cliPath, runCli, startCliScenario, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
+import { silentLogger } from '../../src/logger.js';
+import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
+import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { freePort } from '../harness/ports.js';
 import { requirePebble, requireServer, smallTmpfs } from '../harness/servers.js';
 
@@ -31,8 +34,17 @@ test('a first issue that fails: human text, no JSON log line, no "previous certi
   const human = await runCli(args, { cwd: dir });
   assert.equal(human.code, 1, `${human.stdout}\n${human.stderr}`);
   assert.deepEqual(jsonLines(human.stderr), [], `no JSON log line on stderr at the default level:\n${human.stderr}`);
-  assert.match(human.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: /m);
-  assert.match(human.stderr, /^error: issuance failed; no certificate is live yet \(certificate=first\.output\.test /m, 'the log line is text, and true');
+  assert.match(human.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: .*ECONNREFUSED.*\n +hint: Check acme\.directoryUrl/m);
+  // The error shows once: the result line (certificate, code, message, hint), not again as a log line.
+  const seen = (human.stdout + human.stderr).match(/ECONNREFUSED/g) ?? [];
+  assert.equal(seen.length, 1, `the error once, not twice:\n${human.stdout}\n${human.stderr}`);
+  assert.doesNotMatch(human.stderr, /^error: issuance failed/m, 'no log line restating the result');
+  // Log lines for programs keep it, with its certificate, code and outcome.
+  const logged = await runCli([...args, '--force', '--log-format', 'json'], { cwd: dir });
+  assert.equal(logged.code, 1);
+  const failure = jsonLines(logged.stderr).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.outcome === 'failed');
+  assert.deepEqual([failure?.certificate, failure?.code, failure?.msg], ['first.output.test', 'ERR_ACME_NETWORK', 'issuance failed; no certificate is live yet'], logged.stderr);
+  assert.match(logged.stdout, /^failed +first\.output\.test: ERR_ACME_NETWORK: /m);
   assert.doesNotMatch(human.stdout + human.stderr, /previous certificates? stays? live/, 'there is no previous certificate to stay live');
   assert.match(human.stderr, /1 of 1 certificate\(s\) failed; no certificate was issued yet, so none is live\./);
 
@@ -69,6 +81,16 @@ test('a first issue that fails: human text, no JSON log line, no "previous certi
     assert.match(missing.stderr, /error ERR_STORAGE_MISSING: status: the state directory \S+typo does not exist/);
     assert.notEqual(missing.stdout.trim(), '[]');
   }
+
+  // --metrics-file and --html into a folder that does not exist: each said once, naming the folder,
+  // without the storage layer's own "storage: writing … failed" inside.
+  const absent = join(dir, 'no-such-dir');
+  const unwritable = await runCli(['status', '--state-dir', stateDir, '--metrics-file', join(absent, 'certpilot.prom'), '--html', join(absent, 'status.html')], { cwd: dir });
+  assert.equal(unwritable.code, 1, unwritable.stderr);
+  const esc = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(unwritable.stderr, new RegExp(`^error ERR_METRICS_WRITE: metrics: writing ${esc(join(absent, 'certpilot.prom'))} failed: the directory ${esc(absent)} does not exist \\(ENOENT\\)$`, 'm'));
+  assert.match(unwritable.stderr, new RegExp(`^error ERR_STATUS_PAGE_WRITE: status: writing the page ${esc(join(absent, 'status.html'))} failed: the directory ${esc(absent)} does not exist \\(ENOENT\\)$`, 'm'));
+  assert.doesNotMatch(unwritable.stderr, /storage:/, unwritable.stderr);
 });
 
 test('issue + deploy: the standalone port is free for the hook, each line names its deployer once, a failed deploy line carries its code and the API server URL', { timeout: 120_000 }, async (t) => {
@@ -224,4 +246,56 @@ test('config check names a reload key no Secret deployer writes and a missing se
   assert.equal(issue.code, 2, `a configuration error: ${issue.stdout}`);
   assert.match(issue.stdout, /^failed +www: ERR_CONFIG_INVALID: [\s\S]*deployers\.reload\.key/m);
   assert.doesNotMatch(issue.stdout, /ERR_ACME_NETWORK/, 'the checks ran before the CA was asked');
+});
+
+test('status shows a failure backoff wherever one holds: a certificate not due yet whose renewal time comes before the backoff ends, and one whose backoff ends first', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const H = 3_600_000;
+  const config = await writeConfig(dir, {
+    directoryUrl: 'https://127.0.0.1:1/dir',
+    httpPort: 80,
+    certificates: [
+      { name: 'soon', domains: ['soon.example.test'] },
+      { name: 'later', domains: ['later.example.test'] },
+    ],
+  });
+  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state'), logger: silentLogger });
+  const now = Date.now();
+  const soon = await store.save('soon', makeTestBundle({ domains: ['soon.example.test'], days: 6 }));
+  await store.save('later', makeTestBundle({ domains: ['later.example.test'], days: 90 }));
+  const failure = { at: new Date(now - H).toISOString(), result: 'failure' as const, code: 'ERR_ACME_PROBLEM', message: 'the CA said no' };
+  // soon: the CA's window has its chosen time in 1 h, and a failed forced renewal holds it 5 h.
+  await store.saveState('soon', {
+    failureCount: 1,
+    backoffUntil: new Date(now + 5 * H).toISOString(),
+    lastAttempt: failure,
+    ari: {
+      certId: soon.metadata.ariCertId,
+      windowStart: new Date(now - H).toISOString(),
+      windowEnd: new Date(now + 3 * H).toISOString(),
+      selectedTime: new Date(now + H).toISOString(),
+      fetchedAt: new Date(now).toISOString(),
+      nextFetchAt: new Date(now + 6 * H).toISOString(),
+    },
+  });
+  // later: due in two months, its backoff ends in 2 h.
+  await store.saveState('later', { failureCount: 1, backoffUntil: new Date(now + 2 * H).toISOString(), lastAttempt: failure });
+
+  const rows = JSON.parse((await runCli(['status', '--config', config, '--json'])).stdout) as Record<string, unknown>[];
+  const byName = new Map(rows.map((r) => [r.name, r]));
+  const soonRow = byName.get('soon');
+  assert.equal(soonRow?.due, false);
+  assert.equal(soonRow?.backoffUntil, new Date(now + 5 * H).toISOString(), JSON.stringify(soonRow));
+  assert.deepEqual([soonRow?.heldBy, soonRow?.heldUntil, soonRow?.nextRenewal, soonRow?.nextRenewalReason], ['backoff', soonRow?.backoffUntil, soonRow?.backoffUntil, 'backoff'], 'the backoff, not the ARI time, is when it renews next');
+  const laterRow = byName.get('later');
+  assert.equal(laterRow?.backoffUntil, new Date(now + 2 * H).toISOString(), JSON.stringify(laterRow));
+  assert.equal(laterRow?.heldBy, undefined, 'its renewal time comes after the backoff');
+  assert.ok(Date.parse(String(laterRow?.nextRenewal)) > now + 30 * 24 * H);
+
+  const table = await runCli(['status', '--config', config]);
+  assert.equal(table.code, 0, table.stderr);
+  const line = (name: string): string => table.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? assert.fail(table.stdout);
+  const minute = (ms: number): string => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+  assert.match(line('soon'), new RegExp(`held until ${minute(now + 5 * H)} \\(backoff\\)`), table.stdout);
+  assert.match(line('later'), new RegExp(`\\(backoff until ${minute(now + 2 * H)}\\)`), table.stdout);
 });

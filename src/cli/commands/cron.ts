@@ -1,19 +1,23 @@
 /**
  * `certpilot cron install | remove | show [-u USER] [--log-file FILE]`: keeps one `renew` line in a
  * user's crontab through the real `crontab` command (`crontab -l`, `crontab -` on stdin), twice a
- * day at a minute and hour chosen at random once per machine (`<stateDir>/cron.json`). Other lines
- * of the crontab are never changed. The line logic is src/scheduling/crontab.ts.
+ * day at a minute and hour hashed from the host name and the state directory (or kept in an earlier
+ * version's `<stateDir>/cron.json`). Other lines of the crontab are never changed; `show` writes
+ * nothing at all. The line logic is src/scheduling/crontab.ts.
  */
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { CertpilotError, ConfigError } from '../../errors.js';
-import { buildCronLine, findCronLine, loadOrChooseSchedule, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
+import { buildCronLine, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
 import { compose } from '../compose.js';
 import { createLogger } from '../../logger.js';
+import { ioError } from '../../fs/atomic-write.js';
 
 const ACTIONS = ['install', 'remove', 'show'] as const;
 
@@ -58,7 +62,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   await warnCronEnvironment(ctx, current, configFile(ctx));
 
   const now = new Date();
-  const schedule = await loadOrChooseSchedule(config.stateDir, now);
+  // The same time for show and install, and nothing written to find it (show may run read-only).
+  const { schedule } = await cronSchedule(config.stateDir, hostname());
   const file = configFile(ctx);
   // The line must name a script that exists: a certpilot started from stdin or `node -e` has none.
   const script = runningScript();
@@ -78,6 +83,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   const line = buildCronLine(schedule, { argv, logFile });
   let shown = line;
   if (action === 'install') {
+    // sh opens `>> LOG` before certpilot starts: in a folder that does not exist, every run would fail unseen.
+    await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw ioError(`creating ${dirname(logFile)} for the cron line's log`, err);
+    });
     const merged = mergeCronLine(current, line);
     if (merged.action !== 'unchanged') await crontab.write(merged.text);
     ctx.output.out(merged.action === 'unchanged' ? `Already installed in ${crontab.owner}:` : `${merged.action === 'added' ? 'Installed in' : 'Updated in'} ${crontab.owner}:`);

@@ -12,7 +12,7 @@ import { observeEvents, reportRun } from '../run-report.js';
 
 /** Entry point of `certpilot deploy`. */
 export async function run(ctx: CommandContext): Promise<number> {
-  const runtime = await openRuntime(ctx, false);
+  const runtime = await openRuntime(ctx, false, { printsResults: true });
   try {
     const names = [...ctx.positionals, ...(ctx.values.name ?? [])];
     const specs = selectCertificates({ ...ctx, values: { ...ctx.values, name: names } }, runtime.config);

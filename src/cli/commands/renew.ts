@@ -11,7 +11,7 @@ import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js'
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
   const oneOff = mode.explicit && (ctx.values.domain?.length ?? 0) > 0;
   // `renew` also renews the one-offs `issue -d` remembered; `issue` acts on what it is given.
-  const { runtime, metrics, problems, otherCa } = await openObservedRuntime(ctx, mode.explicit, mode.explicit ? false : 'renew');
+  const { runtime, metrics, problems, otherCa } = await openObservedRuntime(ctx, mode.explicit, mode.explicit ? false : 'renew', true);
   try {
     const specs = selectCertificates(ctx, runtime.config, problems.map((p) => p.name));
     if (specs.length === 0 && problems.length === 0) {

@@ -43,7 +43,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.output.out('No certificates configured or stored.');
       return failed ? EXIT.failed : EXIT.ok;
     }
-    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, now))).join('\n'));
+    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map(textRow)).join('\n'));
     for (const r of rows) {
       for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
@@ -58,7 +58,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 }
 
-function textRow(r: CertificateStatus, now: Date): string[] {
+function textRow(r: CertificateStatus): string[] {
   const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
@@ -68,7 +68,7 @@ function textRow(r: CertificateStatus, now: Date): string[] {
     formatTime(r.notAfter),
     r.remainingMs === undefined ? '-' : formatDuration(r.remainingMs),
     r.ariWindow ? `${formatTime(r.ariWindow.start)} .. ${formatTime(r.ariWindow.end)}` : '-',
-    r.due ? (r.nextRenewal && Date.parse(r.nextRenewal) > now.getTime() ? `held until ${formatTime(r.nextRenewal)}` : `now (${r.reason})`) : formatTime(r.nextRenewal),
+    nextRenewalCell(r),
     r.lastResult ? `${r.lastResult.stage === 'deploy' ? 'deploy ' : ''}${r.lastResult.result} ${formatTime(r.lastResult.at)}${r.lastResult.code ? ` ${r.lastResult.code}` : ''}` : '-',
     // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
     (r.deployers ?? []).length === 0
@@ -77,14 +77,22 @@ function textRow(r: CertificateStatus, now: Date): string[] {
   ];
 }
 
+/** When it renews next, and what holds it back: `held until … (backoff)`, or a backoff that ends before its time. */
+function nextRenewalCell(r: CertificateStatus): string {
+  if (r.due) return `now (${r.reason})`;
+  if (r.heldUntil) return `held until ${formatTime(r.heldUntil)} (${r.heldBy})`;
+  if (r.backoffUntil) return `${formatTime(r.nextRenewal)} (backoff until ${formatTime(r.backoffUntil)})`;
+  return formatTime(r.nextRenewal);
+}
+
 async function writePage(ctx: CommandContext, snapshot: StatusSnapshot): Promise<boolean> {
   const file = resolve(ctx.cwd, ctx.values.html as string);
-  const [{ renderStatusPage }, { atomicWrite }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
+  const [{ renderStatusPage }, { atomicWrite, writeFailureReason }] = await Promise.all([import('../../notify/status-page.js'), import('../../fs/atomic-write.js')]);
   try {
     await atomicWrite(file, renderStatusPage(snapshot), { mode: 0o644 });
     return true;
   } catch (cause) {
-    const err = new CertpilotError('ERR_STATUS_PAGE_WRITE', `status: writing the page ${file} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const err = new CertpilotError('ERR_STATUS_PAGE_WRITE', `status: writing the page ${file} failed: ${writeFailureReason(file, cause)}`, { cause });
     ctx.output.err(`error ${err.code}: ${err.message}\n  hint: ${err.hint}`);
     return false;
   }

@@ -7,7 +7,6 @@
  * a misspelt field fails the typecheck; the tests also validate each against the OpenAPI schemas.
  * Secrets are only ever referenced (volumes of Secrets the user creates), never written.
  */
-import { createHash } from 'node:crypto';
 import type { ICronJob, IJob } from 'kubernetes-models/batch/v1';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IIngress, INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
@@ -25,7 +24,7 @@ import type {
 } from 'kubernetes-models/v1';
 import { CONFIG_SECTIONS } from '../../plugins/plugin-kinds.js';
 import type { InstanceKubernetesNeeds } from '../../plugins/platform-needs.js';
-import { chooseSchedule } from '../crontab.js';
+import { scheduleFromSeed } from '../crontab.js';
 import { CONFIG_DIR, CONFIG_FILE, SECRETS_DIR, STATE_DIR, type DeployedConfig, type StateMode } from './deployed-config.js';
 
 /** `--mode`: a CronJob running `renew` (default), or a Deployment running `daemon` (issue 14). */
@@ -77,9 +76,7 @@ function labels(name: string, component: string): Record<string, string> {
 
 /** The schedule, chosen once from a hash of namespace and name: environments do not call the CA at the same minute. */
 export function scheduleFor(namespace: string, name: string): string {
-  const digest = createHash('sha256').update(`${namespace}/${name}`).digest();
-  let i = 0;
-  const s = chooseSchedule((max) => (digest.readUInt16BE((i++ * 2) % 30) % max));
+  const s = scheduleFromSeed(`${namespace}/${name}`);
   return `${s.minute} ${s.hours.join(',')} * * *`;
 }
 
