@@ -44,3 +44,42 @@ certificates:
   assert.equal(unset.code, 2);
   assert.match(unset.stderr, /HOOK_TIMEOUT is not set/);
 });
+
+const KUBECONFIG = (namespace: string | undefined): string => `apiVersion: v1
+kind: Config
+current-context: dev
+clusters: [{ name: dev, cluster: { server: "https://127.0.0.1:1" } }]
+users: [{ name: dev, user: { token: not-a-real-token } }]
+contexts:
+  - { name: dev, context: { cluster: dev, user: dev${namespace ? `, namespace: ${namespace}` : ''} } }
+  - { name: other, context: { cluster: dev, user: dev, namespace: other-ns } }
+`;
+
+void test('config check prints the namespace a kubernetes-secret state store with none configured will use, and where it comes from, as kubernetes check reads it', async () => {
+  const dir = await tempDir();
+  const config = join(dir, 'certpilot.yaml');
+  await writeFile(join(dir, 'kubeconfig'), KUBECONFIG('web'));
+  await writeFile(join(dir, 'kubeconfig-plain'), KUBECONFIG(undefined));
+  await mkdir(join(dir, 'sa'));
+  await writeFile(join(dir, 'sa', 'namespace'), 'apps\n');
+  const write = (store: string): Promise<void> =>
+    writeFile(config, `stateDir: ./state\nstateStore: { type: kubernetes-secret${store} }\nacme: { directoryUrl: letsencrypt-staging, email: admin@example.com, termsOfServiceAgreed: true }\n`);
+  const stateLine = async (env: Record<string, string> = {}): Promise<string> => {
+    const r = await runCli(['config', 'check', '--config', config], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split('\n').find((l) => l.startsWith('state')) ?? '';
+  };
+
+  await write('');
+  assert.match(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig') }), /in namespace web \(context dev of \$KUBECONFIG .*kubeconfig\)/);
+  assert.match(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig-plain') }), /in namespace default \(context dev of \$KUBECONFIG .*kubeconfig-plain names none\)/);
+  await write(', kubeconfig: ./kubeconfig, context: other');
+  assert.match(await stateLine(), /in namespace other-ns \(context other of kubeconfig \.\/kubeconfig\)/);
+  await write(', serviceAccountDir: ./sa');
+  assert.match(await stateLine(), /in namespace apps \(the service account \(.*\/sa\/namespace\)\)/);
+  await write(', serviceAccountDir: ./no-such-dir');
+  assert.match(await stateLine(), /in the namespace of the pod's service account \(read in the pod from \.\/no-such-dir\/namespace; no kubeconfig or \$KUBECONFIG here/);
+  await write(', namespace: fixed');
+  assert.match(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig') }), /in namespace fixed;/);
+  assert.doesNotMatch(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig') }), /\(default\)/);
+});
