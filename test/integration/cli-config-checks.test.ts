@@ -2,7 +2,7 @@
 // number or boolean field, the namespace of a kubernetes-secret state store with none configured,
 // and a files deployer whose dir another user can write — each named before any order.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir } from '../harness/certpilot.js';
@@ -82,4 +82,32 @@ void test('config check prints the namespace a kubernetes-secret state store wit
   await write(', namespace: fixed');
   assert.match(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig') }), /in namespace fixed;/);
   assert.doesNotMatch(await stateLine({ KUBECONFIG: join(dir, 'kubeconfig') }), /\(default\)/);
+});
+
+void test('config check names a files deployer whose dir sits under a directory every user can write (exit 2), before any order; allowSharedDir or a safe parent passes', async () => {
+  const dir = await tempDir();
+  await mkdir(join(dir, 'shared'));
+  await chmod(join(dir, 'shared'), 0o777);
+  const config = join(dir, 'certpilot.yaml');
+  const write = (options: string): Promise<void> =>
+    writeFile(
+      config,
+      `stateDir: ./state
+acme: { directoryUrl: letsencrypt-staging, email: admin@example.com, termsOfServiceAgreed: true }
+deployers:
+  volume: { type: files, ${options} }
+certificates:
+  - { name: www, domains: [www.example.com], deploy: [volume] }
+`,
+    );
+  await write('dir: ./shared/volume');
+  const shared = await runCli(['config', 'check', '--config', config], { cwd: dir });
+  assert.equal(shared.code, 2, shared.stderr);
+  assert.match(shared.stderr, /deployers\.volume\.dir: refusing to work in .*\/shared: it is writable by every user \(mode 0777\).*allowSharedDir: true/);
+  await write('dir: ./shared/volume, allowSharedDir: true');
+  assert.equal((await runCli(['config', 'check', '--config', config], { cwd: dir })).code, 0);
+  await write('dir: ./private/volume');
+  const fine = await runCli(['config', 'check', '--config', config], { cwd: dir });
+  assert.equal(fine.code, 0, fine.stderr);
+  await assert.rejects(stat(join(dir, 'private')), /ENOENT/, 'config check creates nothing');
 });
