@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../testing/temp-dir.js';
@@ -95,4 +95,35 @@ certificates:
   assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.grp.group', 'deployers.vol.owner']);
   assert.match(issues.find((i) => i.path === 'deployers.vol.owner')?.message ?? '', /no user named "nosuchuser-cp" on this machine/);
   assert.deepEqual((await crossPluginIssues(config, config.certificates[1])).map((i) => i.path), ['deployers.grp.group'], 'a certificate checks its own deployers');
+});
+
+void test("a files deployer's dir under a directory another user can write is named before any order, by the deployer's own rule; a dir the deploy would create safely passes and nothing is created", async () => {
+  const root = await tempDir('certpilot-cross-dirs-');
+  await mkdir(join(root, 'shared'), { mode: 0o755 });
+  await chmod(join(root, 'shared'), 0o777);
+  await mkdir(join(root, 'theirs'), { mode: 0o755 });
+  await chown(join(root, 'theirs'), 4321, 4321).catch(() => undefined);
+  await mkdir(join(root, 'private'), { mode: 0o755 });
+  const { config } = await load(`
+deployers:
+  vol: { type: files, dir: "${root}/shared/certs/{name}" }
+  other: { type: files, dir: ${root}/theirs/certs }
+  fine: { type: files, dir: ${root}/private/new/deeper }
+  allowed: { type: files, dir: ${root}/shared/x, allowSharedDir: true }
+  loose: { type: files, dir: ${root}/private/loose, dirMode: "0777" }
+certificates:
+  - { name: a, domains: [a.example.com], deploy: [vol, fine, allowed] }
+  - { name: b, domains: [b.example.com], deploy: [vol, loose, other] }
+`);
+  const issues = await crossPluginIssues(config);
+  const ownedByOther = process.geteuid?.() === 0;
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.loose.dir', ...(ownedByOther ? ['deployers.other.dir'] : []), 'deployers.vol.dir']);
+  const vol = issues.find((i) => i.path === 'deployers.vol.dir')?.message ?? '';
+  assert.match(vol, new RegExp(`refusing to work in ${root}/shared: it is writable by every user \\(mode 0777\\)`));
+  assert.match(vol, /set deployers\.vol\.allowSharedDir: true/);
+  assert.equal(issues.filter((i) => i.path === 'deployers.vol.dir').length, 1, 'one issue for the shared parent, not one per certificate');
+  if (ownedByOther) assert.match(issues.find((i) => i.path === 'deployers.other.dir')?.message ?? '', /it is owned by uid 4321/);
+  assert.match(issues.find((i) => i.path === 'deployers.loose.dir')?.message ?? '', /refusing to create .*\/private\/loose: it would be writable by every user \(mode 0777\).*set deployers\.loose\.dirMode/);
+  assert.deepEqual((await readdir(join(root, 'private'))).sort(), [], 'the check creates nothing');
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['deployers.vol.dir'], 'a certificate checks its own deployers');
 });

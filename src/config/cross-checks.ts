@@ -14,11 +14,16 @@
  *   leaves them out, since a notifier never stops a renewal.
  * - A `files` deployer's `owner` and `group` names must exist on this machine (`getent`, as the
  *   deployer itself looks them up), or the deploy fails after the CA issued.
+ * - A `files` deployer's `dir` (for each certificate it serves, `{name}` filled in) must not sit in a
+ *   directory another user can write, unless `allowSharedDir` is set: the deployer's own walk and
+ *   rule ({@link FilesDeployer.probe}), run without creating anything; a `dir` that does not exist
+ *   yet passes when the directories the deploy would make pass.
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
+import type { FilesOptions } from '../deploy/files/schema.js';
 import type { ResolvedConfig } from './load-config.js';
 
 /** Option names whose string value is a file a plug-in reads when it is built. */
@@ -35,7 +40,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), knownOwners(config.deployers, issues)]);
+    await Promise.all([readableFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -43,7 +48,7 @@ export async function crossPluginIssues(
     Object.fromEntries([...new Set(names)].filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n] as T]));
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
   const deployers = used(config.deployers, certificate.deploy);
-  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues)]);
+  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues)]);
   return issues;
 }
 
@@ -151,6 +156,38 @@ async function knownOwners(deployers: Readonly<Record<string, { type: string; op
     }
   }
   await Promise.all(checks);
+}
+
+async function unsharedDirs(
+  baseDir: string,
+  deployers: Readonly<Record<string, { type: string; options: unknown }>>,
+  certificates: readonly { name: string; deploy: readonly string[] }[],
+  issues: ConfigIssue[],
+): Promise<void> {
+  const files = Object.entries(deployers).filter(([, d]) => d.type === 'files');
+  if (files.length === 0) return;
+  // Loaded here, only for a configuration with a files deployer.
+  const { FilesDeployer, filesDeployerOptions, NAME_PLACEHOLDER } = await import('../deploy/files/files-deployer.js');
+  const found = new Map<string, string>();
+  await Promise.all(
+    files.map(async ([name, d]) => {
+      const options = filesDeployerOptions(d.options as FilesOptions, name, baseDir);
+      const deployer = new FilesDeployer(options);
+      const served = certificates.filter((c) => c.deploy.includes(name)).map((c) => c.name);
+      // Without {name} every certificate meets the same directory: one walk.
+      const names = options.dir.includes(NAME_PLACEHOLDER) ? served : served.slice(0, 1);
+      for (const certificate of names) {
+        const err = await deployer.probe(certificate);
+        if (err?.code !== 'ERR_FS_SHARED_DIR') continue;
+        const what = err.message.replace(/^files deployer "[^"]*": /, '');
+        const hint = err.hint ? `; ${err.hint.charAt(0).toLowerCase()}${err.hint.slice(1)}` : '';
+        const key = `${name}\u0000${what}`;
+        if (found.has(key)) continue;
+        found.set(key, certificate);
+        issues.push({ path: `deployers.${name}.dir`, message: `${options.dir.includes(NAME_PLACEHOLDER) ? `for certificate ${certificate}: ` : ''}${what}${hint}` });
+      }
+    }),
+  );
 }
 
 async function checkFile(file: string, path: string, issues: ConfigIssue[]): Promise<void> {

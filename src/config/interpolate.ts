@@ -7,6 +7,10 @@
  *   none when it is unset or empty — like the shell's `${ALIASES:+,$ALIASES}` in the deck.
  * - `$$` is a literal `$`.
  *
+ * A value that is one whole `${NAME}` (or `${NAME:-default}`) and nothing else is noted in `whole`
+ * (its path → the variable): where the schema wants a number or a boolean, the loader reads the
+ * expanded text as one (`timeoutSeconds: ${HOOK_TIMEOUT}`), and says which variable a bad one is.
+ *
  * A shell hook's `command` (`type: hook` with `shell: true`) is the shell's, not ours: it is left
  * as written, so a certbot deploy hook's `${RENEWED_LINEAGE}` reaches `/bin/sh` and is expanded
  * there from the hook's own environment, not from certpilot's (or refused) when the file is read.
@@ -15,6 +19,7 @@ import type { ConfigIssue } from '../errors.js';
 
 const REFERENCE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 const LIST_ITEM = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\[\]\}$/;
+const WHOLE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}$/;
 
 /** Formats a path like `certificates[0].domains[1]`. */
 export function formatPath(path: readonly (string | number | symbol)[]): string {
@@ -36,8 +41,13 @@ export function interpolateEnv(
   issues: ConfigIssue[],
   path: (string | number)[] = [],
   shellHooks: ReadonlySet<object> = path.length === 0 ? shellHooksOf(value) : new Set(),
+  whole?: Map<string, string>,
 ): unknown {
-  if (typeof value === 'string') return expandString(value, env, issues, path);
+  if (typeof value === 'string') {
+    const ref = whole ? WHOLE.exec(value.trim()) : null;
+    if (ref) whole?.set(formatPath(path), ref[1] as string);
+    return expandString(value, env, issues, path);
+  }
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     value.forEach((item, index) => {
@@ -46,7 +56,7 @@ export function interpolateEnv(
         const raw = env[list[1] as string] ?? '';
         out.push(...raw.split(/[\s,]+/).filter((s) => s.length > 0));
       } else {
-        out.push(interpolateEnv(item, env, issues, [...path, index], shellHooks));
+        out.push(interpolateEnv(item, env, issues, [...path, index], shellHooks, whole));
       }
     });
     return out;
@@ -54,7 +64,7 @@ export function interpolateEnv(
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {
-      out[key] = key === 'command' && shellHooks.has(value) ? item : interpolateEnv(item, env, issues, [...path, key], shellHooks);
+      out[key] = key === 'command' && shellHooks.has(value) ? item : interpolateEnv(item, env, issues, [...path, key], shellHooks, whole);
     }
     return out;
   }

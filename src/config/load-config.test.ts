@@ -451,3 +451,36 @@ certificates:
   assert.match(why.get('notifiers.both') ?? '', /set exactly one of url and urlFile/);
   assert.match(why.get('notifiers.neither') ?? '', /set exactly one of url and urlFile/);
 });
+
+test('a whole ${NAME} in a number or boolean field is read as one; a bad value names the variable, never its value; a pod placeholder is left to the pods', async () => {
+  const file = await withFile(`
+stateDir: ./state
+acme: { directoryUrl: letsencrypt-staging, email: admin@example.com, termsOfServiceAgreed: true }
+deployers:
+  reload: { type: hook, command: ["true"], timeoutSeconds: "\${HOOK_TIMEOUT}" }
+  volume: { type: files, dir: ./out, allowSharedDir: "\${SHARED}", keyMode: "\${KEY_MODE}" }
+`);
+  const config = await loadConfig({ file, env: { HOOK_TIMEOUT: '30', SHARED: 'true', KEY_MODE: '0640' }, cwd: '/' });
+  assert.equal((config.deployers.reload?.options as { timeoutSeconds?: number }).timeoutSeconds, 30);
+  assert.equal((config.deployers.volume?.options as { allowSharedDir?: boolean }).allowSharedDir, true);
+  // A string field stays the text it was given (an octal mode is not a number).
+  assert.equal((config.deployers.volume?.options as { keyMode?: string }).keyMode, '0640');
+
+  const bad = await configError(loadConfig({ file, env: { HOOK_TIMEOUT: 'thirty-s3cret', SHARED: 'maybe', KEY_MODE: '0640' }, cwd: '/' }));
+  assert.deepEqual(
+    bad.issues.map((i) => [i.path, i.message]),
+    [
+      ['deployers.reload.timeoutSeconds', 'must be a number, and the value of ${HOOK_TIMEOUT} is not one; fix the variable'],
+      ['deployers.volume.allowSharedDir', 'must be a boolean, and the value of ${SHARED} is not one; fix the variable (true or false)'],
+    ],
+  );
+  assert.ok(!JSON.stringify(bad.issues).includes('thirty-s3cret'));
+  const range = await configError(loadConfig({ file, env: { HOOK_TIMEOUT: '0', SHARED: 'false', KEY_MODE: '0640' }, cwd: '/' }));
+  assert.deepEqual(range.issues.map((i) => i.path), ['deployers.reload.timeoutSeconds'], 'the schema\'s own rules still apply');
+
+  const deferred: string[] = [];
+  const placeholders = new Map([['HOOK_TIMEOUT', 'hook-timeout.pod-env.invalid'], ['SHARED', 'shared.pod-env.invalid'], ['KEY_MODE', 'key-mode.pod-env.invalid']]);
+  const pods = await loadConfig({ file, env: Object.fromEntries(placeholders), cwd: '/', podVariables: { placeholders, deferred: (path, variable) => deferred.push(`${path}=${variable}`) } });
+  assert.equal((pods.deployers.reload?.options as { timeoutSeconds?: number }).timeoutSeconds, 120, 'the default stands in');
+  assert.deepEqual(deferred.sort(), ['deployers.reload.timeoutSeconds=HOOK_TIMEOUT', 'deployers.volume.allowSharedDir=SHARED', 'deployers.volume.keyMode=KEY_MODE']);
+});

@@ -100,6 +100,14 @@ export interface LoadConfigOptions {
   /** Base for relative paths when there is no file. */
   cwd: string;
   overrides?: ConfigOverrides;
+  /**
+   * The manifests generator's reading: variables known only in the pods, each given in `env` as its
+   * placeholder text (variable → placeholder). A placeholder standing alone in a field whose schema
+   * refuses it (a number, a boolean, a format such as an octal mode) is left out here (the field's
+   * default stands in; the pods' loader reads and checks the real value), and `deferred` hears of
+   * each such field.
+   */
+  podVariables?: { placeholders: ReadonlyMap<string, string>; deferred?: (path: string, variable: string) => void };
 }
 
 /** Environment variables read directly (besides `${…}` references in the file). */
@@ -160,7 +168,9 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     raw = await parseYaml(text, source);
   }
 
-  const expanded = interpolateEnv(raw ?? {}, options.env, issues);
+  // Paths whose value is one whole `${NAME}`: read as a number or a boolean where the schema wants one.
+  const whole = new Map<string, string>();
+  const expanded = interpolateEnv(raw ?? {}, options.env, issues, [], undefined, whole);
   // A field whose variable is unset gets that one problem, not the follow-on ones its empty value causes.
   const envCount = issues.length;
   const envPaths = new Set(issues.map((i) => i.path));
@@ -177,10 +187,16 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
   };
   const applied = applyOverrides(expanded, options.env, options.overrides ?? {});
   const schemas = schemasFor(applied);
-  const parsed = schemas.config.safeParse(applied, { reportInput: true });
+  let parsed = schemas.config.safeParse(applied, { reportInput: true });
+  for (let round = 0; !parsed.success && round < 8 && typedFromVariables(parsed.error.issues, applied, whole, options.podVariables); round++) {
+    parsed = schemas.config.safeParse(applied, { reportInput: true });
+  }
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      const message = explainZodIssue(issue);
+      const variable = issue.code === 'invalid_type' && typeof issue.input === 'string' ? whole.get(formatPath(issue.path)) : undefined;
+      // Never the value itself: a variable may hold a secret.
+      const expected = issue.code === 'invalid_type' ? issue.expected : undefined;
+      const message = variable !== undefined ? `must be a ${expected}, and the value of \${${variable}} is not one; fix the variable${expected === 'boolean' ? ' (true or false)' : ''}` : explainZodIssue(issue);
       issues.push({ path: formatPath(issue.path), message: issue.code === 'unrecognized_keys' ? await withSuggestions(message, issue, applied) : message });
     }
     // Every problem at once: the cross-field rules still run over the parts that did parse, so a
@@ -198,6 +214,49 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
 }
 
 type Mutable = Record<string, unknown>;
+
+const NUMBER_TEXT = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Where the schema wants a number or a boolean and finds the text of one whole `${NAME}` (`whole`),
+ * that text read as YAML would read it (`30`, `true`); a pod's placeholder in any field that refuses
+ * it is left out instead (see {@link LoadConfigOptions.podVariables}). Changes `root` in place; true when anything changed.
+ */
+function typedFromVariables(
+  issues: readonly { code: string; path: readonly PropertyKey[]; expected?: string; input?: unknown }[],
+  root: unknown,
+  whole: ReadonlyMap<string, string>,
+  pod: LoadConfigOptions['podVariables'],
+): boolean {
+  let changed = false;
+  const placeholders = new Set(pod?.placeholders.values() ?? []);
+  for (const issue of issues) {
+    if (typeof issue.input !== 'string') continue;
+    const typedField = issue.code === 'invalid_type' && (issue.expected === 'number' || issue.expected === 'boolean');
+    // A pod's placeholder fails any field with a format of its own (a number, an octal mode): the pods check the real value.
+    if (!typedField && !placeholders.has(issue.input.trim())) continue;
+    const path = issue.path as readonly (string | number)[];
+    const at = formatPath(path);
+    const variable = whole.get(at);
+    const key = path.at(-1);
+    let parent: unknown = root;
+    for (const part of path.slice(0, -1)) parent = (parent as Mutable | undefined)?.[part as string];
+    if (variable === undefined || key === undefined || parent === null || typeof parent !== 'object' || (parent as Mutable)[key as string] !== issue.input) continue;
+    const text = issue.input.trim();
+    if (placeholders.has(text) && typeof key === 'string' && !Array.isArray(parent)) {
+      delete (parent as Mutable)[key];
+      pod?.deferred?.(at, variable);
+      changed = true;
+      continue;
+    }
+    if (!typedField) continue;
+    const typed = issue.expected === 'number' ? (NUMBER_TEXT.test(text) ? Number(text) : undefined) : text === 'true' ? true : text === 'false' ? false : undefined;
+    if (typed === undefined) continue;
+    (parent as Mutable)[key as string] = typed;
+    changed = true;
+  }
+  return changed;
+}
 
 function section(root: Mutable, key: string): Mutable {
   const existing = root[key];

@@ -52,6 +52,8 @@ export interface OpenDirectoryOptions {
   trusted?: TrustedIds;
   /** Who is asking, for messages (`files deployer "volume"`). */
   component: string;
+  /** The config field of `createMode`, for the hint (`deployers.volume.dirMode`). */
+  createModeField?: string;
   /** The config field that allows shared directories, for the hint (`deployers.volume.allowSharedDir`). */
   allowSharedField: string;
   /** Error code of failures other than a shared directory. */
@@ -276,7 +278,22 @@ export class DirHandle {
  * itself must not be writable by another user (sshd `StrictModes`) unless `allowShared` is set.
  * Missing components are created when `create` is set.
  */
-export async function openDirectory(path: string, o: OpenDirectoryOptions): Promise<DirHandle> {
+export function openDirectory(path: string, o: OpenDirectoryOptions): Promise<DirHandle> {
+  return walk(path, o, false) as Promise<DirHandle>;
+}
+
+/**
+ * What {@link openDirectory} with these options would say about `path`, without creating or
+ * changing anything: the same walk and checks, up to the first missing component; the directories
+ * `create` would make from there are checked as they would be made (ours, `createMode`, the last
+ * one given `createOwner`). Resolves when the walk would succeed; rejects with the error it would
+ * raise (`ERR_FS_SHARED_DIR` for a directory another user can write). For `config check`.
+ */
+export async function probeDirectory(path: string, o: OpenDirectoryOptions): Promise<void> {
+  await walk(path, o, true);
+}
+
+async function walk(path: string, o: OpenDirectoryOptions, probe: boolean): Promise<DirHandle | undefined> {
   if (!isAbsolute(path)) path = resolve(path);
   const pending = path.split('/').filter((p) => p !== '' && p !== '.');
   let current = await DirHandle.open('/');
@@ -303,7 +320,28 @@ export async function openDirectory(path: string, o: OpenDirectoryOptions): Prom
       try {
         child = await current.openDir(name);
       } catch (err) {
-        if (hasErrno(err, 'ENOENT') && o.create) {
+        if (hasErrno(err, 'ENOENT') && o.create && probe) {
+          // Everything from here would be made by this walk: check each as it would be made.
+          const made = [name, ...pending.filter((p) => p !== '..')];
+          made.forEach((part, i) => {
+            shown = `${shown}/${part}`;
+            const owner = i === made.length - 1 && o.createOwner ? o.createOwner : { uid: -1, gid: -1 };
+            const stat = {
+              uid: owner.uid !== -1 ? owner.uid : (process.geteuid?.() ?? 0),
+              gid: owner.gid !== -1 ? owner.gid : (process.getegid?.() ?? 0),
+              mode: constants.S_IFDIR | (o.createMode ?? 0o755),
+            } as Stats;
+            const reason = o.allowShared ? undefined : sharedReason(stat, o.trusted);
+            if (reason !== undefined) {
+              throw new CertpilotError('ERR_FS_SHARED_DIR', `${o.component}: refusing to create ${shown}: it would be ${reason.replace(/^it is /, '')}, so another user could redirect what certpilot writes as root`, {
+                hint: `Set ${o.createModeField ?? 'the mode of created directories'} so that only its owner can write it (e.g. "0755", or "0775" with a group of yours), or set ${o.allowSharedField}: true if you accept the risk (see docs/security.md).`,
+              });
+            }
+          });
+          for (const d of stack) await d.close();
+          await current.close();
+          return undefined;
+        } else if (hasErrno(err, 'ENOENT') && o.create) {
           // A parent this process has just made is read empty by its maker's check: wait for it.
           await checksOf(shown || '/');
           try {
@@ -345,6 +383,10 @@ export async function openDirectory(path: string, o: OpenDirectoryOptions): Prom
       await checkShared(current, shown, o);
     }
     for (const d of stack) await d.close();
+    if (probe) {
+      await current.close();
+      return undefined;
+    }
     return current;
   } catch (err) {
     for (const d of stack) await d.close().catch(() => undefined);

@@ -205,6 +205,73 @@ export function kubernetesError(e: unknown, action: KubernetesAction, namespace:
   return new CertpilotError(code, `${what}: ${why}${detail}`, { cause: e, retryable, ...(s.code === 403 ? { hint: rbacHint(a) } : {}) });
 }
 
+/**
+ * The kubeconfig a plug-in reads: its `kubeconfig` field, else (like kubectl, outside a cluster: no
+ * KUBERNETES_SERVICE_HOST) the first file of $KUBECONFIG, so one configuration serves the pod and a
+ * laptop's `check`; undefined: in-cluster, by the service account.
+ */
+function kubeconfigOf(options: KubernetesConnectionOptions, env: Readonly<Record<string, string | undefined>>): { kubeconfig: string | undefined; label: string } {
+  const fromEnv = options.kubeconfig === undefined && !env.KUBERNETES_SERVICE_HOST ? env.KUBECONFIG?.split(':').find((f) => f !== '') : undefined;
+  return { kubeconfig: options.kubeconfig ?? fromEnv, label: fromEnv !== undefined ? `$KUBECONFIG ${fromEnv}` : `kubeconfig ${options.kubeconfig}` };
+}
+
+/** Loads `file` into `kc` and selects `context` (an unknown one is a configuration error). No network. */
+function loadKubeconfig(kc: KubeConfig, file: string, label: string, context: string | undefined): void {
+  kc.loadFromFile(file);
+  if (context === undefined) return;
+  if (kc.getContextObject(context) === null) {
+    throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: ${label}: no context named ${context}`, {
+      hint: `Use one of: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}.`,
+    });
+  }
+  kc.setCurrentContext(context);
+}
+
+/** A namespace and where it comes from; `inPodOnly`: the service account's file is absent here (`default` here, the pod's own in a pod). */
+export interface NamespaceSource {
+  namespace: string;
+  source: string;
+  inPodOnly?: true;
+}
+
+/**
+ * The namespace a client addresses, and where it comes from: the `namespace` field; else with a
+ * kubeconfig (`kc` loaded) its context's, else `default`; else in-cluster the service account's
+ * `namespace` file, else `default`.
+ */
+function namespaceOf(options: KubernetesConnectionOptions, baseDir: string, kc: KubeConfig | undefined, label: string): NamespaceSource {
+  if (options.namespace !== undefined) return { namespace: options.namespace, source: 'the namespace field' };
+  if (kc !== undefined) {
+    const context = kc.getCurrentContext();
+    const fromContext = kc.getContextObject(context)?.namespace;
+    return fromContext !== undefined ? { namespace: fromContext, source: `context ${context} of ${label}` } : { namespace: 'default', source: `context ${context} of ${label} names none` };
+  }
+  const file = resolve(baseDir, options.serviceAccountDir, 'namespace');
+  try {
+    return { namespace: readFileSync(file, 'utf8').trim(), source: `the service account (${file})` };
+  } catch {
+    return { namespace: 'default', source: `${file} is absent`, inPodOnly: true };
+  }
+}
+
+/**
+ * The namespace a plug-in with these connection options will use, and where it comes from, read
+ * the way {@link KubernetesClient} reads it (the same code; files only, no network): for `config
+ * check`. Rejects with the client's own error when the kubeconfig cannot be read.
+ */
+export function connectionNamespace(options: KubernetesConnectionOptions, baseDir: string, env: Readonly<Record<string, string | undefined>> = {}): NamespaceSource {
+  const { kubeconfig, label } = kubeconfigOf(options, env);
+  if (options.namespace !== undefined || kubeconfig === undefined) return namespaceOf(options, baseDir, undefined, label);
+  const kc = new KubeConfig();
+  try {
+    loadKubeconfig(kc, resolve(baseDir, kubeconfig), label, options.context);
+  } catch (cause) {
+    if (cause instanceof CertpilotError) throw cause;
+    throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: load ${label}: ${(cause as Error).message.split('\n')[0] ?? 'invalid'}`, { cause });
+  }
+  return namespaceOf(options, baseDir, kc, label);
+}
+
 /** One connection to one namespace of one cluster. */
 export class KubernetesClient {
   /** The namespace every call addresses. */
@@ -225,25 +292,12 @@ export class KubernetesClient {
    */
   constructor(options: KubernetesConnectionOptions, baseDir: string, env: Readonly<Record<string, string | undefined>> = {}) {
     const kc = new KubeConfig();
-    let namespace = options.namespace;
-    // Like kubectl: outside a cluster (no KUBERNETES_SERVICE_HOST) and with no `kubeconfig` field,
-    // the first file of $KUBECONFIG; so one configuration serves the pod and a laptop's `check`.
-    const fromEnv = options.kubeconfig === undefined && !env.KUBERNETES_SERVICE_HOST ? env.KUBECONFIG?.split(':').find((f) => f !== '') : undefined;
-    const kubeconfig = options.kubeconfig ?? fromEnv;
-    const label = fromEnv !== undefined ? `$KUBECONFIG ${fromEnv}` : `kubeconfig ${options.kubeconfig}`;
+    let namespace: string;
+    const { kubeconfig, label } = kubeconfigOf(options, env);
     try {
       if (kubeconfig !== undefined) {
-        kc.loadFromFile(resolve(baseDir, kubeconfig));
-        if (options.context !== undefined) {
-          if (kc.getContextObject(options.context) === null) {
-            throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: ${label}: no context named ${options.context}`, {
-              hint: `Use one of: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}.`,
-            });
-          }
-          kc.setCurrentContext(options.context);
-        }
+        loadKubeconfig(kc, resolve(baseDir, kubeconfig), label, options.context);
         if (kc.getCurrentCluster() === null) throw new CertpilotError('ERR_KUBERNETES_CONFIG', `kubernetes: ${label}: the context names no cluster`);
-        namespace ??= kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
       } else {
         const dir = resolve(baseDir, options.serviceAccountDir);
         this.token = new RotatingTokenFile(resolve(dir, 'token'));
@@ -259,14 +313,8 @@ export class KubernetesClient {
           { name: 'in-cluster', server: inClusterServer(options.apiServer, env), caFile: resolve(dir, 'ca.crt'), skipTLSVerify: false },
           { name: 'service-account', authProvider: { name: AUTH_PROVIDER, config: {} } },
         );
-        if (namespace === undefined) {
-          try {
-            namespace = readFileSync(resolve(dir, 'namespace'), 'utf8').trim();
-          } catch {
-            namespace = 'default';
-          }
-        }
       }
+      namespace = namespaceOf(options, baseDir, kubeconfig !== undefined ? kc : undefined, label).namespace;
     } catch (cause) {
       if (cause instanceof CertpilotError) throw cause;
       const where = kubeconfig !== undefined ? label : `service account ${options.serviceAccountDir}`;

@@ -109,7 +109,7 @@ test('renew deploys with files (atomic and plain) and a hook; the deployed files
   const steps = (JSON.parse(forced.stdout) as { deploy: { steps: { deployer: string; message: string }[] } }[])[0]?.deploy.steps ?? [];
   assert.match(steps.find((s) => s.deployer === 'volume')?.message ?? '', /version 1 is already in .*volume .*nothing to do/);
   assert.match(steps.find((s) => s.deployer === 'haproxy')?.message ?? '', /already in .*nothing to do/);
-  assert.match(steps.find((s) => s.deployer === 'reload')?.message ?? '', /sh exited 0/);
+  assert.match(steps.find((s) => s.deployer === 'reload')?.message ?? '', /^sh -c "env \| grep .*… exited 0/);
   assert.equal(readlinkSync(join(volume, '..data')), version);
   assert.ok(statSync(join(dir, 'hook.env')).mtimeMs >= hookMtime);
 });

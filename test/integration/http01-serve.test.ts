@@ -2,7 +2,8 @@
 // 503 and a failing /healthz while Redis is down, recovery, the Host allow-list, stateless mode,
 // structured logs, graceful SIGTERM; and the `certpilot/responder` package export.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RedisTokenStore } from '../../src/challenges/http01/token-stores/redis/redis-token-store.js';
@@ -92,6 +93,29 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     const gets = (await redis.commandStats()).get ?? 0;
     assert.equal(gets, 1, 'five validations of one token, one GET');
     await store.delete(later);
+  });
+
+  test('--solver NAME: a malformed stored value answers 404 and one warning naming the token and what is wrong, never the value', async (t) => {
+    if (!requireServer(t, 'redis-server') || !redis) return;
+    const dir = mkdtempSync(join(tmpdir(), 'certpilot-serve-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'certpilot.yaml'), `stateDir: ${dir}/state\nsolvers:\n  pods: { type: redis, url: "${redis.url}" }\n`);
+    const port = await freePort();
+    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--config', join(dir, 'certpilot.yaml'), '--solver', 'pods'], { cwd: dir });
+    t.after(() => serve.stop());
+    const store = new RedisTokenStore({ url: redis.url });
+    t.after(() => store.close());
+    const broken = 'broken-value-of-a-writer-never-to-be-logged';
+    await store.put(TOKEN, broken, 600);
+    for (let i = 0; i < 10; i++) assert.equal((await rawGet({ port }, PATH)).status, 404);
+    assert.equal(await serve.stop(), 0);
+    const lines = serve.logs().trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string; challengeToken?: string; problem?: string });
+    const warnings = lines.filter((l) => l.msg.includes('not its key authorization'));
+    assert.equal(warnings.length, 1, 'once per token, not per request');
+    assert.equal(warnings[0]?.challengeToken, TOKEN);
+    assert.match(warnings[0]?.problem ?? '', /does not start with this token/);
+    assert.ok(!serve.logs().includes(broken), 'the stored value is never logged');
+    await store.delete(TOKEN);
   });
 
   test('stateless mode: --thumbprint answers <token>.<thumbprint> with no store at all', async (t) => {

@@ -252,3 +252,32 @@ void test('healthy() follows the store check, and a store without one is healthy
   assert.equal(await responder.healthy(), false);
   assert.equal(await createChallengeResponder({ store: new MemoryTokenStore() }).healthy(), true);
 });
+
+void test('a malformed stored value answers 404 like a missing token and is logged once per token, naming the token and what is wrong, never the value', async () => {
+  const logged: { fields: Record<string, unknown>; msg: string }[] = [];
+  const logger = {
+    warn: (fields: Record<string, unknown>, msg: string) => logged.push({ fields, msg }),
+    debug: () => undefined,
+  } as unknown as NonNullable<Parameters<typeof createChallengeResponder>[0]['logger']>;
+  const store = new MemoryTokenStore({ clock: new FakeClock() });
+  const other = 'Zq9ym3X_aK2pLw7RtVb0cNdEfGhIjKlMnOpQrStUvWx';
+  const secretish = 'v4lue-that-must-not-be-logged';
+  await store.put(TOKEN, `${TOKEN}.${secretish}!`, 600);
+  await store.put(other, `{"keyAuthorization":"${secretish}"}`, 600);
+  const responder = createChallengeResponder({ store, logger });
+  for (let i = 0; i < 20; i++) {
+    for (const token of [TOKEN, other]) {
+      const res = await responder.handle({ method: 'GET', path: `${CHALLENGE_PATH_PREFIX}${token}` });
+      assert.equal(res.status, 404);
+      assert.equal(res.body, NOT_FOUND_BODY);
+    }
+  }
+  assert.deepEqual(logged.map((l) => l.fields.challengeToken), [TOKEN, other], 'one warning per token, not one per request');
+  assert.match(String(logged[0]?.fields.problem), /after "<token>\." is not a base64url account thumbprint/);
+  assert.match(String(logged[1]?.fields.problem), /does not start with this token/);
+  assert.match(logged[0]?.msg ?? '', /not its key authorization/);
+  assert.ok(!JSON.stringify(logged).includes(secretish), 'the stored value is never logged');
+  // A well-formed token that is simply absent logs nothing.
+  assert.equal((await responder.handle({ method: 'GET', path: `${CHALLENGE_PATH_PREFIX}${'Q'.repeat(43)}` })).status, 404);
+  assert.equal(logged.length, 2);
+});

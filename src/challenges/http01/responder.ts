@@ -16,6 +16,10 @@
  *   the GET headers (with its `Content-Length`) and no body.
  * - A failing store answers 503 with a constant body (the CA retries from other vantage points);
  *   the failure is logged without the key authorization.
+ * - A value stored for a token that is not that token's key authorization (a broken writer, a
+ *   wrong prefix shared with another app) answers 404 like an absent token, and is logged once per
+ *   token (a warning naming the token and what is wrong, never the value), so an operator can tell
+ *   a broken store from a wrong token; a flood of requests for it logs nothing more.
  * - Token shape: {@link TOKEN_PATTERN}, 16 to 256 base64url characters, the same rule the solver
  *   applies before it stores a token. Issue 7 sketched 1 to 128; the responder answers exactly what
  *   a solver can have stored, so a shorter path can never be a hit (404 without asking the store)
@@ -71,7 +75,7 @@ export interface ChallengeResponderOptions {
    * dot ignored; `*.example.com` matches any name below `example.com` (not `example.com` itself).
    */
   allowedHosts?: string[];
-  /** Receives a warning when the store fails; nothing else above debug. */
+  /** Receives a warning when the store fails or holds a malformed value (once per token); nothing else above debug. */
   logger?: Logger;
 }
 
@@ -97,6 +101,8 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
     });
   }
   const hostAllowed = options.allowedHosts === undefined ? undefined : compileHostCheck(options.allowedHosts);
+  /** Tokens whose malformed value was logged (bounded: the oldest is forgotten first). */
+  const reported = new Set<string>();
 
   const matches = (path: string): boolean => {
     if (!path.startsWith(CHALLENGE_DIR)) return false;
@@ -129,7 +135,18 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
     // Serve only what has the shape of this token's key authorization (RFC 8555 §8.1:
     // token '.' base64url thumbprint): a shared store holding anything else under that key never
     // reveals it.
-    if (typeof keyAuthorization !== 'string' || !isKeyAuthorizationFor(token, keyAuthorization)) return notFound(head);
+    if (typeof keyAuthorization !== 'string') return notFound(head);
+    if (!isKeyAuthorizationFor(token, keyAuthorization)) {
+      if (!reported.has(token)) {
+        if (reported.size >= MAX_REPORTED) reported.delete(reported.values().next().value as string);
+        reported.add(token);
+        logger?.warn(
+          { challengeToken: token, problem: malformation(token, keyAuthorization), length: keyAuthorization.length },
+          'http-01 responder: the token store holds a value for this token that is not its key authorization (<token>.<account thumbprint>); answering 404 (logged once per token)',
+        );
+      }
+      return notFound(head);
+    }
     logger?.debug('http-01 responder: served a key authorization');
     return respond(200, keyAuthorization, head);
   };
@@ -204,6 +221,21 @@ function compileHostCheck(patterns: string[]): (host: string | undefined) => boo
 }
 
 const THUMBPRINT = /^[A-Za-z0-9_-]{16,128}$/;
+/** Tokens remembered as reported by one responder. */
+const MAX_REPORTED = 1024;
+
+/** What is wrong with `value` as `token`'s key authorization, in words that never quote it. */
+function malformation(token: string, value: string): string {
+  if (value === '') return 'the stored value is empty';
+  if (!value.startsWith(`${token}.`)) {
+    return value.trim().startsWith(token)
+      ? 'the stored value has the token but not "." and the thumbprint right after it (white space or another separator?)'
+      : 'the stored value does not start with this token and "." (written for another token, or not a key authorization at all)';
+  }
+  const rest = value.slice(token.length + 1);
+  if (/\s/.test(rest) && THUMBPRINT.test(rest.trim())) return 'the thumbprint after "<token>." has white space around it (a trailing newline?)';
+  return 'the part after "<token>." is not a base64url account thumbprint of 16 to 128 characters';
+}
 
 /** True when `value` is `token` '.' base64url(thumbprint), i.e. a key authorization of that token. */
 export function isKeyAuthorizationFor(token: string, value: string): boolean {

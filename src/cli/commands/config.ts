@@ -2,6 +2,7 @@
 import { CertpilotError, ConfigError } from '../../errors.js';
 import { crossPluginIssues } from '../../config/cross-checks.js';
 import { REDACTED, redactSecrets } from '../../redact.js';
+import type { KubernetesConnectionOptions } from '../../kubernetes/connection-options.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
 
@@ -37,7 +38,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   ctx.output.out(`config     ${configFile(ctx) ?? '(none: defaults, environment and flags)'} is valid`);
   const store = config.stateStore;
-  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.options.secretPrefix}-* in namespace ${store.options.namespace ?? '(default)'}; locks and caches in ${config.stateDir}` : config.stateDir}`);
+  ctx.output.out(`state      ${store.type === 'kubernetes-secret' ? `Secrets ${store.options.secretPrefix}-* in ${await stateNamespace(ctx, store.options, config.baseDir)}; locks and caches in ${config.stateDir}` : config.stateDir}`);
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
@@ -51,4 +52,21 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
   return EXIT.ok;
+}
+
+/**
+ * `namespace NAME (where it comes from)` of the kubernetes-secret state store, read as its client
+ * will read it (the same code: the field, the kubeconfig's context, the service account's file;
+ * no network), so `config check` and `kubernetes check` agree.
+ */
+async function stateNamespace(ctx: CommandContext, options: KubernetesConnectionOptions, baseDir: string): Promise<string> {
+  if (options.namespace !== undefined) return `namespace ${options.namespace}`;
+  const [{ connectionNamespace }, { connectionOf }] = await Promise.all([import('../../kubernetes/kubernetes-client.js'), import('../../kubernetes/connection-options.js')]);
+  try {
+    const { namespace, source, inPodOnly } = connectionNamespace(connectionOf(options), baseDir, ctx.env);
+    if (inPodOnly) return `the namespace of the pod's service account (read in the pod from ${options.serviceAccountDir}/namespace; no kubeconfig or $KUBECONFIG here, and that file is absent)`;
+    return `namespace ${namespace} (${source})`;
+  } catch (err) {
+    return `a namespace not known here (${err instanceof Error ? err.message : String(err)})`;
+  }
 }

@@ -150,7 +150,17 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
   const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
   const placeholders = new Map(variables.map((v) => [v, `${v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}.pod-env.invalid`]));
   const env = { ...ctx.env, ...Object.fromEntries(placeholders) };
-  const config = await loadConfig({ file: source, text: deployed.platformText, env, cwd: ctx.cwd, overrides: overridesFrom(ctx, false) });
+  // In a field the schema types as a number or a boolean the placeholder cannot stand: the field's
+  // default does here, and the pods' loader reads and checks the variable's value when it runs.
+  const typedFromPod: { path: string; variable: string }[] = [];
+  const config = await loadConfig({
+    file: source,
+    text: deployed.platformText,
+    env,
+    cwd: ctx.cwd,
+    overrides: overridesFrom(ctx, false),
+    podVariables: { placeholders, deferred: (path, variable) => typedFromPod.push({ path, variable }) },
+  });
   const fromPod = (value: string): string[] => [...placeholders].filter(([, p]) => value.includes(p)).map(([v]) => `\${${v}}`);
   const needs = kubernetesNeeds(config);
   const namespace = ctx.values.namespace ?? needs.find((n) => n.connection.namespace !== undefined)?.connection.namespace ?? 'default';
@@ -191,6 +201,9 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     if (used.length > 0) warnings.push(`${objectFile}: ${object.kind} ${object.metadata?.name ?? ''} depends on ${used.join(', ')}, known only in the pods; it holds a placeholder (*.pod-env.invalid): set the value in an overlay.`);
   }
   set.notes.unshift(...warnings.map((w) => `warning: ${w}`));
+  for (const f of typedFromPod) {
+    set.notes.push(`${f.path} is \${${f.variable}}, a value of the pods (read and checked when they load the configuration): what was generated here took that field's default; if an object depends on it (a port), set the value in an overlay.`);
+  }
   if (variables.length > 0) {
     set.notes.push(`the configuration reads ${variables.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
   }

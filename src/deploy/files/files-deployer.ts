@@ -32,11 +32,11 @@
  * so; deploying is idempotent for one version.
  */
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
-import type { DirHandle} from '../../fs/dir-handle.js';
-import { openDirectory } from '../../fs/dir-handle.js';
+import type { DirHandle, OpenDirectoryOptions } from '../../fs/dir-handle.js';
+import { openDirectory, probeDirectory } from '../../fs/dir-handle.js';
 import { lookupId } from '../../fs/getent.js';
 import type { Logger } from '../../logger.js';
 import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../fs/atomic-write.js';
@@ -94,6 +94,22 @@ export function fileSet(options: Pick<FilesOptions, 'bundle' | 'files'>): FileSp
   const merged: Record<string, readonly FilePart[] | false> = { ...STANDARD_FILES, 'fullbundle.pem': BUNDLE_ORDERS[options.bundle] };
   for (const [name, parts] of Object.entries(options.files ?? {})) merged[name] = parts;
   return Object.entries(merged).flatMap(([name, parts]) => (parts === false ? [] : [{ name, parts }]));
+}
+
+/** The options of the deployer `deployers.<id>` as configured (`dir` relative to `baseDir`): for the plug-in and the cross-checks alike. */
+export function filesDeployerOptions(o: FilesOptions, id: string, baseDir: string): FilesDeployerOptions {
+  return {
+    id,
+    dir: resolve(baseDir, o.dir),
+    layout: o.layout,
+    files: fileSet(o),
+    ...(o.owner !== undefined ? { owner: o.owner } : {}),
+    ...(o.group !== undefined ? { group: o.group } : {}),
+    keyMode: parseMode(o.keyMode),
+    certMode: parseMode(o.certMode),
+    dirMode: parseMode(o.dirMode),
+    allowSharedDir: o.allowSharedDir,
+  };
 }
 
 /** Parses an octal mode string such as `"0640"`. */
@@ -336,7 +352,33 @@ export class FilesDeployer implements Deployer {
 
   /** Opens (creating if missing) the target directory through {@link openDirectory}: no link followed in a shared parent, shared directories refused. */
   private openTarget(ids: Ids): Promise<DirHandle> {
-    return openDirectory(this.options.dir, {
+    return openDirectory(this.options.dir, this.targetOptions(ids));
+  }
+
+  /**
+   * Before any order (`config check`, each certificate's check): the error a deploy of
+   * `certificateName` would meet opening its directory, by the same walk and rule
+   * ({@link probeDirectory}), creating nothing; undefined when it would open. The owner and group
+   * are looked up as the deploy looks them up; when that fails, the deploy reports it.
+   */
+  async probe(certificateName: string): Promise<CertpilotError | undefined> {
+    const dir = this.options.dir.split(NAME_PLACEHOLDER).join(certificateName);
+    let ids: Ids;
+    try {
+      ids = await this.resolveIds();
+    } catch {
+      return undefined;
+    }
+    try {
+      await probeDirectory(dir, { ...this.targetOptions(ids), component: `files deployer "${this.id}"` });
+      return undefined;
+    } catch (err) {
+      return err instanceof CertpilotError ? err : undefined;
+    }
+  }
+
+  private targetOptions(ids: Ids): OpenDirectoryOptions {
+    return {
       create: true,
       createMode: this.options.dirMode,
       createOwner: ids,
@@ -344,8 +386,9 @@ export class FilesDeployer implements Deployer {
       trusted: { uids: ids.uid === -1 ? [] : [ids.uid], gids: ids.gid === -1 ? [] : [ids.gid] },
       component: `files deployer "${this.id}"`,
       allowSharedField: `deployers.${this.id}.allowSharedDir`,
+      createModeField: `deployers.${this.id}.dirMode`,
       errorCode: 'ERR_DEPLOY_FILES',
-    });
+    };
   }
 
   /** Creates an exclusive, private (0700) `..<timestamp>-v<N>` directory and keeps it open. */

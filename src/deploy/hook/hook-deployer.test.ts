@@ -133,7 +133,7 @@ describe('HookDeployer', () => {
         cat cert.pem chain.pem privkey.pem > fullbundle.pem \\
     `;
     const result = await hook({ command: deck, shell: true, env: { COMPOSE_PROJECT_NAME: 'dev' } }).deploy(certificate);
-    assert.match(result.message, /true exited 0/);
+    assert.match(result.message, /^sh -c 'true && cd "\$RENEWED_LINEAGE\/\.\.\/\.\." && cp -aL .*…' exited 0/);
     assert.equal(readFileSync(join(stateDir, 'fullbundle.pem'), 'utf8'), bundle.certPem + bundle.chainPem + bundle.privateKeyPem);
     assert.equal(readFileSync(join(stateDir, 'cert.pem'), 'utf8'), bundle.certPem);
     assert.equal(readFileSync(join(stateDir, 'fullchain.pem'), 'utf8'), bundle.fullchainPem);
@@ -157,13 +157,32 @@ describe('HookDeployer', () => {
   });
 
   it('a hook killed by a signal, and one that cannot start, fail with what happened', async () => {
-    await assert.rejects(hook({ command: 'kill -9 $$', shell: true }).deploy(certificate), /hook deployer "reload": kill was killed by SIGKILL/);
+    await assert.rejects(hook({ command: 'kill -9 $$', shell: true }).deploy(certificate), /hook deployer "reload": sh -c 'kill -9 \$\$' was killed by SIGKILL/);
     await assert.rejects(hook({ command: ['/no/such/reload'] }).deploy(certificate), (err: unknown) => {
       assert.ok(err instanceof CertpilotError);
       assert.equal(err.code, 'ERR_DEPLOY_HOOK_FAILED');
       assert.match(err.message, /\/no\/such\/reload could not be started: ENOENT/);
       return true;
     });
+  });
+
+  it('a failing shell hook is named by its deployer and its first line, an argv hook by its words; no value of its environment', async () => {
+    const script = 'if [ -n "$SECRET_TOKEN" ]; then\n  cat "$RENEWED_LINEAGE/missing.pem" > /dev/null\nfi\necho "token was $SECRET_TOKEN" >&2; exit 4';
+    await assert.rejects(hook({ id: 'deck-hook', command: script, shell: true, env: { SECRET_TOKEN: 's3cr3t-value' } }).deploy(certificate), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.equal(err.code, 'ERR_DEPLOY_HOOK_FAILED');
+      assert.match(err.message, /^hook deployer "deck-hook": sh -c 'if \[ -n "\$SECRET_TOKEN" \]; then …' exited with code 4; last stderr: /);
+      // The hook's own stderr tail is shown as before; the command part never holds the value.
+      assert.ok(!err.message.split('; last stderr:')[0]?.includes('s3cr3t-value'));
+      return true;
+    });
+    const long = `echo ${'x'.repeat(200)} >&2; exit 1`;
+    await assert.rejects(hook({ command: long, shell: true }).deploy(certificate), (err: unknown) => {
+      assert.match((err as Error).message, /^hook deployer "reload": sh -c 'echo x{70,}…' exited with code 1/);
+      assert.ok((err as Error).message.split('; last stderr:')[0]!.length <= 140);
+      return true;
+    });
+    await assert.rejects(hook({ command: ['sh', '-c', 'exit 2', 'reload web'] }).deploy(certificate), /hook deployer "reload": sh -c "exit 2" "reload web" exited with code 2$/);
   });
 
   it('a hanging hook and its child are killed at the timeout, with no process of its group left', async () => {
@@ -174,7 +193,7 @@ describe('HookDeployer', () => {
       (err: unknown) => {
         assert.ok(err instanceof CertpilotError);
         assert.equal(err.code, 'ERR_DEPLOY_HOOK_TIMEOUT');
-        assert.equal(err.message, 'hook deployer "reload": sh did not finish within 1 s and was killed with its process group; last stderr: waiting');
+        assert.equal(err.message.replace(/ sh -c "echo .*…/, ' sh -c "echo …'), 'hook deployer "reload": sh -c "echo … did not finish within 1 s and was killed with its process group; last stderr: waiting');
         return true;
       },
     );

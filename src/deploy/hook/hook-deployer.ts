@@ -11,12 +11,12 @@
  *   key is never in argv or the environment; the hook reads it from the live directory.
  * - Each output line is logged (stdout at info, stderr at warn); PEM private-key blocks are
  *   replaced by a marker first. A non-zero exit, a signal or a timeout fails the deploy with the
- *   command's name, the status and the last stderr lines.
+ *   deployer's name, what ran ({@link describeCommand}: an argv list, or a shell command's first
+ *   line, cut short), the status and the last stderr lines.
  * - A hook is idempotent for one version only as far as its command is; the deploy chain records
  *   the version so a hook runs once per version unless forced.
  */
 import { spawn } from 'node:child_process';
-import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -53,6 +53,25 @@ const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 const TAIL_LINES = 5;
 const MAX_LINE = 300;
 
+/** The longest description of a command in a message (a shell script: its first line). */
+const MAX_COMMAND = 80;
+
+/**
+ * What a hook runs, recognisably and briefly, for its messages and log lines: an argv list joined
+ * (an item with spaces or quotes quoted), a shell command as `sh -c '<its first line>'`; cut to
+ * {@link MAX_COMMAND} characters with `…`. Only the configured text: never a value of the
+ * environment the hook gets (a shell command's `$VAR` stays as written).
+ */
+export function describeCommand(command: string | readonly string[]): string {
+  const cut = (text: string, more: boolean): string => (text.length > MAX_COMMAND ? `${text.slice(0, MAX_COMMAND - 1).trimEnd()}…` : more ? `${text} …` : text);
+  if (typeof command === 'string') {
+    const lines = command.replace(/\s*\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+    const first = lines[0] ?? command.trim();
+    return `sh -c '${cut(first, lines.length > 1)}'`;
+  }
+  return cut(command.map((a) => (a === '' || /[\s'"\\]/.test(a) ? JSON.stringify(a) : a)).join(' '), false);
+}
+
 /** The variables describing `certificate` to its hook, certbot's included. Paths and names only. */
 export function hookEnvironment(certificate: StoredCertificate & { paths: CertificatePaths }): Record<string, string> {
   const domains = certificate.metadata.domains.join(' ');
@@ -73,7 +92,10 @@ export class HookDeployer implements Deployer {
   /** The deployer instance's name in the configuration. */
   readonly id: string;
   private readonly argv: readonly string[];
+  /** What ran, for messages and logs: {@link describeCommand}. */
   private readonly name: string;
+  /** The program started (argv[0], or /bin/sh), for the could-not-start hint. */
+  private readonly program: string;
 
   constructor(private readonly options: HookDeployerOptions) {
     this.id = options.id;
@@ -81,12 +103,12 @@ export class HookDeployer implements Deployer {
     if (shell) {
       if (typeof command !== 'string') throw new TypeError('hook: with shell the command is one string');
       this.argv = ['/bin/sh', '-c', command];
-      this.name = basename(command.trim().split(/\s+/)[0] ?? 'sh');
     } else {
       if (typeof command === 'string' || command.length === 0) throw new TypeError('hook: the command is a non-empty argv list');
       this.argv = command;
-      this.name = command[0] as string;
     }
+    this.name = describeCommand(command);
+    this.program = this.argv[0] as string;
   }
 
   /**
@@ -178,7 +200,7 @@ export class HookDeployer implements Deployer {
       const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
       throw new CertpilotError('ERR_DEPLOY_HOOK_FAILED', `hook deployer "${this.id}": ${this.name} could not be started: ${why}`, {
         cause,
-        hint: why === 'ENOENT' ? `Check that ${this.name} exists${this.name.includes('/') ? '' : ' on the PATH the hook gets'}${this.options.cwd ? ` and that cwd ${this.options.cwd} exists` : ''}.` : undefined,
+        hint: why === 'ENOENT' ? `Check that ${this.program} exists${this.program.includes('/') ? '' : ' on the PATH the hook gets'}${this.options.cwd ? ` and that cwd ${this.options.cwd} exists` : ''}.` : undefined,
       });
     }
     clearTimeout(timer);
