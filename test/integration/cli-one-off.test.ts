@@ -6,7 +6,7 @@
 // and `certpilot forget` stops the renewals while the files stay.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
@@ -66,7 +66,8 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
     const before = (await live('one')).serialNumber;
     await untilDue('one');
     // The run's own default solver is standalone on port 80: only the record's port answers Pebble.
-    const renewed = await cli('renew', ...ca);
+    // No configuration and no --directory: the run's CA is the one the one-offs were issued from.
+    const renewed = await cli('renew');
     assert.equal(renewed.code, 1, renewed.stdout + renewed.stderr);
     assert.match(renewed.stdout, /^renewed +one: renewed version 2/m);
     assert.match(renewed.stdout, /^failed +bad: ERR_ONE_OFF_INVALID: renew bad: the one-off record in .*renewal-state\/bad\.json \("oneOff"\) cannot be used: oneOff\.keyType: "rsa-1024" is not one of/m);
@@ -77,7 +78,7 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
   });
 
   await t.test('a run of another CA names the command that renews the one-off, and that command does', async () => {
-    const other = await cli('renew', '--name', 'one');
+    const other = await cli('renew', '--name', 'one', '--directory', 'letsencrypt-staging');
     assert.equal(other.code, 2, other.stdout + other.stderr);
     const command = /renew it with: (certpilot renew .*?)(?: \(certificate=one\))?$/m.exec(other.stderr)?.[1];
     assert.ok(command, other.stderr);
@@ -86,6 +87,25 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
     const again = await runCli(argv);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /^(renewed|not-due) +one/m);
+  });
+
+  await t.test('deploy knows a one-off; a CA its records name that cannot be used is named, not blamed on the command line', async () => {
+    const deployed = await cli('deploy', 'one');
+    assert.equal(deployed.code, 0, deployed.stdout + deployed.stderr);
+    assert.match(deployed.stdout, /^not-due +one: no deployers configured/m);
+    const copy = join(dir, 'state-copy');
+    await cp(stateDir, copy, { recursive: true });
+    for (const name of ['one', 'bad']) {
+      const file = join(copy, 'renewal-state', `${name}.json`);
+      const state = JSON.parse(await readFile(file, 'utf8')) as { oneOff: Record<string, unknown> };
+      state.oneOff.caBundle = join(dir, 'gone-ca.pem');
+      await writeFile(file, JSON.stringify(state));
+    }
+    const res = await runCli(['renew', '--state-dir', copy]);
+    assert.equal(res.code, 1, res.stdout + res.stderr);
+    assert.match(res.stderr, /ERR_ONE_OFF_INVALID: renew: the CA the one-offs were issued from cannot be used: acme\.caBundle: cannot read .*gone-ca\.pem/);
+    assert.match(res.stderr, /hint: The records in .*state-copy\/renewal-state\/(one|bad)\.json/);
+    assert.doesNotMatch(res.stderr, /given on the command line/);
   });
 
   await t.test('issue -d again with other names updates the record', async () => {
