@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { requireServer, serversRequired } from '../harness/servers.js';
 import { cliPath, runCli, tempDir } from '../harness/certpilot.js';
 
@@ -16,13 +16,16 @@ function crontab(user: string, args: string[], input?: string): { status: number
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
-test('cron install twice, show, remove on a real crontab', { timeout: 120_000 }, async (t) => {
-  if (!requireServer(t, 'crontab', 'Debian package `cron`; run `bash scripts/setup.sh`')) return;
+/**
+ * A system user made for this test (removed with its crontab after it), or undefined when the
+ * test was skipped: it needs cron, root and useradd (`why` says what for).
+ */
+function throwawayUser(t: TestContext, why: string): string | undefined {
+  if (!requireServer(t, 'crontab', 'Debian package `cron`; run `bash scripts/setup.sh`')) return undefined;
   if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd')) {
-    const why = 'needs root and useradd to make a throw-away user';
     if (serversRequired()) throw new Error(`${why}; CERTPILOT_REQUIRE_SERVERS is set`);
     t.skip(why);
-    return;
+    return undefined;
   }
   if (!existsSync(cliPath)) throw new Error(`build the bundle first: ${cliPath} is missing (npm run build)`);
   const user = `cpcron${randomBytes(4).toString('hex')}`;
@@ -31,6 +34,12 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
     crontab(user, ['-r']);
     spawnSync('userdel', [user]);
   });
+  return user;
+}
+
+test('cron install twice, show, remove on a real crontab', { timeout: 120_000 }, async (t) => {
+  const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
+  if (!user) return;
 
   const dir = await tempDir('certpilot-cron-');
   const config = join(dir, 'certpilot.yaml');
@@ -138,20 +147,8 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
 });
 
 test('cron show writes nothing (a state directory byte for byte, a read-only one) and install then uses the time show printed; an earlier cron.json is kept', { timeout: 120_000 }, async (t) => {
-  if (!requireServer(t, 'crontab', 'Debian package `cron`; run `bash scripts/setup.sh`')) return;
-  if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/useradd')) {
-    const why = 'needs root and useradd to make a throw-away user, and mount for a read-only state directory';
-    if (serversRequired()) throw new Error(`${why}; CERTPILOT_REQUIRE_SERVERS is set`);
-    t.skip(why);
-    return;
-  }
-  if (!existsSync(cliPath)) throw new Error(`build the bundle first: ${cliPath} is missing (npm run build)`);
-  const user = `cpcron${randomBytes(4).toString('hex')}`;
-  execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', user]);
-  t.after(() => {
-    crontab(user, ['-r']);
-    spawnSync('userdel', [user]);
-  });
+  const user = throwawayUser(t, 'needs root and useradd to make a throw-away user, and mount for a read-only state directory');
+  if (!user) return;
   const dir = await tempDir('certpilot-cron-show-');
   const stateDir = join(dir, 'state');
   const config = join(dir, 'certpilot.yaml');
