@@ -118,6 +118,23 @@ describe('HookDeployer', () => {
     assert.ok(log.lines.filter((l) => l.stream === 'stdout').every((l) => l.deployer === 'reload' && l.level === 30));
   });
 
+  it('masks the values of its env in the output it logs and in its failure (set -x, env), not short ones', async () => {
+    const log = capture();
+    const secret = 'tok-9f8e7d6c5b4a';
+    const script = 'set -x; curl_like() { :; }; curl_like -H "Authorization: Bearer $API_TOKEN"; echo "stdout $API_TOKEN $DEBUG"; echo "stderr ${API_TOKEN}x" >&2; exit 3';
+    await assert.rejects(
+      hook({ command: script, shell: true, env: { API_TOKEN: secret, DEBUG: 'true' }, logger: log.logger }).deploy(certificate),
+      (err: Error) => {
+        assert.doesNotMatch(err.message, new RegExp(secret));
+        assert.match(err.message, /last stderr: .*stderr \[redacted\]x/);
+        return true;
+      },
+    );
+    assert.doesNotMatch(log.text(), new RegExp(secret));
+    assert.match(log.text(), /Authorization: Bearer \[redacted\]/);
+    assert.ok(log.lines.some((l) => l.line === 'stdout [redacted] true'), log.text());
+  });
+
   it('without a PATH in certpilot\'s environment (cron) the hook still gets a usable one', async () => {
     const log = capture();
     await new HookDeployer({ id: 'reload', command: ['/bin/sh', '-c', 'echo "$PATH"'], logger: log.logger }).deploy(certificate);

@@ -10,15 +10,17 @@
  *   (PATH, HOME, LANG…), the configured `env`, and the CERTPILOT_* / certbot variables. The private
  *   key is never in argv or the environment; the hook reads it from the live directory.
  * - Each output line is logged (stdout at info, stderr at warn); PEM private-key blocks are
- *   replaced by a marker first. A non-zero exit, a signal or a timeout fails the deploy with the
- *   deployer's name, what ran ({@link describeCommand}: an argv list, or a shell command's first
- *   line, cut short), the status and the last stderr lines.
+ *   replaced by a marker first, and each value of the configured `env` of 6 characters or more by
+ *   `[redacted]` (a `set -x` or `env` in the hook prints them). A non-zero exit, a signal or a
+ *   timeout fails the deploy with the deployer's name, what ran ({@link describeCommand}: an argv
+ *   list, or a shell command's first line, cut short), the status and the last stderr lines.
  * - A hook is idempotent for one version only as far as its command is; the deploy chain records
  *   the version so a hook runs once per version unless forced.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CertpilotError } from '../../errors.js';
+import { REDACTED } from '../../redact.js';
 import type { Logger } from '../../logger.js';
 import { hasCertificatePaths, type CertificatePaths, type StoredCertificate } from '../../storage/certificate-store.js';
 import { materializeCertificate } from '../../storage/materialize.js';
@@ -70,6 +72,25 @@ export function describeCommand(command: string | readonly string[]): string {
     return `sh -c '${cut(first, lines.length > 1)}'`;
   }
   return cut(command.map((a) => (a === '' || /[\s'"\\]/.test(a) ? JSON.stringify(a) : a)).join(' '), false);
+}
+
+/** The shortest `env` value masked in a hook's output: shorter ones (`1`, `true`, `dev`) are not secrets and would hide too much. */
+const MIN_MASKED = 6;
+
+/**
+ * The values of a hook's configured `env` masked in its output lines (every one may be a secret
+ * from `${VARIABLE}`, as src/redact.ts treats them), longest first so a value holding another is
+ * masked whole.
+ */
+export function maskedValues(env: Readonly<Record<string, string>> | undefined): string[] {
+  return [...new Set(Object.values(env ?? {}).filter((v) => v.length >= MIN_MASKED))].sort((a, b) => b.length - a.length);
+}
+
+/** `line` with every occurrence of each of `values` replaced by `[redacted]`. */
+export function maskValues(line: string, values: readonly string[]): string {
+  let out = line;
+  for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+  return out;
 }
 
 /** The variables describing `certificate` to its hook, certbot's included. Paths and names only. */
@@ -143,6 +164,7 @@ export class HookDeployer implements Deployer {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const tail: string[] = [];
+    const hidden = maskedValues(this.options.env);
     // The logger carries `deployer` (compose makes a child per plug-in): naming it again would duplicate the key.
     const base = { command: this.name, pid: child.pid };
     const follow = (stream: NodeJS.ReadableStream, which: 'stdout' | 'stderr'): Promise<void> =>
@@ -150,8 +172,9 @@ export class HookDeployer implements Deployer {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });
         let inKey = false;
         lines.on('line', (raw) => {
-          // A hook that prints the key must not put it in our logs.
-          let line = raw.length > MAX_LINE ? `${raw.slice(0, MAX_LINE)}…` : raw;
+          // A hook that prints the key, or a value of its `env` (`set -x`, `env`), must not put it in our logs.
+          const masked = maskValues(raw, hidden);
+          let line = masked.length > MAX_LINE ? `${masked.slice(0, MAX_LINE)}…` : masked;
           if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(raw)) inKey = true;
           if (inKey) line = '[private key material hidden]';
           if (/-----END [A-Z ]*PRIVATE KEY-----/.test(raw)) inKey = false;
