@@ -36,6 +36,8 @@ export interface FlagSpec {
   readonly integer?: { readonly min: number; readonly max: number };
   /** Only meaningful together with this other flag (a usage error otherwise). */
   readonly requires?: string;
+  /** As `requires`, for one command only (`config check --name` means something only with -d). */
+  readonly requiresFor?: Readonly<Record<string, string>>;
   /** The configuration field the value sets, by dotted path (flags beat environment and file). */
   readonly config?: string;
   /** For flags that do more than set one field: puts the value into the configuration overrides. */
@@ -75,6 +77,7 @@ export const FLAGS = {
   },
   name: {
     type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'forget', 'config', 'import'],
+    requiresFor: { config: 'domain' },
     help: 'which certificates to act on (repeat)',
     helpFor: {
       issue: "which configured certificates to issue (repeat; default all); with -d: the one-off certificate's name",
@@ -233,9 +236,12 @@ export function checkValues(command: string, raw: Record<string, unknown>, writt
   }
   for (const name of Object.keys(values)) {
     const spec: FlagSpec = FLAGS[name as FlagName];
-    if (spec.requires && values[spec.requires] === undefined) {
-      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${label(name as FlagName, written)} only applies with ${label(spec.requires as FlagName, new Map())}`, {
-        hint: `Set it in the configuration file for configured certificates, or add --${spec.requires}.`,
+    const requires = spec.requiresFor?.[command] ?? spec.requires;
+    if (requires && values[requires] === undefined) {
+      throw new CertpilotError('ERR_CLI_USAGE', `cli: ${label(name as FlagName, written)} only applies with ${label(requires as FlagName, new Map())}`, {
+        hint: spec.requiresFor?.[command]
+          ? `With ${command}, it names the certificate given with --${requires}; leave it out otherwise.`
+          : `Set it in the configuration file for configured certificates, or add --${requires}.`,
       });
     }
   }

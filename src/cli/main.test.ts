@@ -197,6 +197,8 @@ test('a flag another command takes is a usage error naming the flag and the comm
     [['status', '--dry-run'], /^error ERR_CLI_USAGE: cli: status does not take --dry-run$/],
     [['config', 'check', '--with-certificate-key'], /^error ERR_CLI_USAGE: cli: config does not take --with-certificate-key$/],
     [['issue', '--key-type', 'rsa-2048'], /^error ERR_CLI_USAGE: cli: --key-type only applies with -d \(--domain\)$/],
+    // config check checks every configured certificate: --name names only a one-off's (-d).
+    [['config', 'check', '--name', 'web'], /^error ERR_CLI_USAGE: cli: --name only applies with -d \(--domain\)$/],
   ] as const) {
     const o = capture();
     assert.equal(await main(argv, {}, o), EXIT.usage, argv.join(' '));
