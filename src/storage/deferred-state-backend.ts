@@ -4,7 +4,7 @@
  * the Kubernetes client. Forwards every verb and the {@link WritableProbe} and {@link ReadSnapshots} capabilities.
  */
 import type { StateBackend, StateEntry, StateValue, VersionRetention, WritableProbe, WriteOptions } from './state-backend.js';
-import { hasReadSnapshots, hasWritableProbe, type ReadSnapshots } from './state-backend.js';
+import { hasReadSnapshots, hasStateNames, hasWritableProbe, type ReadSnapshots } from './state-backend.js';
 
 /** Forwards to the backend `load` resolves to, loading it once. */
 export class DeferredStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots {
@@ -50,6 +50,12 @@ export class DeferredStateBackend implements StateBackend, VersionRetention, Wri
       const target = await this.target();
       return hasReadSnapshots(target) ? target.snapshot() : target;
     });
+  }
+
+  async stateNames(): Promise<string[]> {
+    const target = await this.target();
+    if (hasStateNames(target)) return target.stateNames();
+    return [...new Set((await target.list('certificates/')).map((k) => /^certificates\/([^/]+)\/renewal-state$/.exec(k)?.[1]).filter((n): n is string => n !== undefined))].sort();
   }
 
   async checkWritable(name: string, bytes: number): Promise<void> {

@@ -4,11 +4,11 @@
  * holds"). Every write verb (`put`, `delete`) and every optional capability that writes
  * (`setAside`, `checkWritable`) first checks the signal and rejects with its reason (the lock's
  * `ERR_LOCK_LOST`) without touching the store; reads and the read-only capabilities (`pathsFor`,
- * `exists`, `keepVersions`) pass through. Because the domain stores write only through their
+ * `exists`, `keepVersions`, `stateNames`) pass through. Because the domain stores write only through their
  * backend, every write path of a renewal is fenced here, including a multi-step one: a save whose
  * lock is lost between writing the version and making it live never makes it live.
  */
-import { hasLocalPaths, hasPresence, hasSetAside, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type WriteOptions } from './state-backend.js';
+import { hasLocalPaths, hasPresence, hasSetAside, hasStateNames, hasWritableProbe, type StateBackend, type StateEntry, type StateValue, type WriteOptions } from './state-backend.js';
 
 /** `backend`, with every write refused once `signal` aborted. */
 export function fenceBackend(backend: StateBackend, signal: AbortSignal): StateBackend {
@@ -30,6 +30,7 @@ export function fenceBackend(backend: StateBackend, signal: AbortSignal): StateB
   if ('keepVersions' in backend) Object.defineProperty(fenced, 'keepVersions', { get: () => (backend as { keepVersions?: number }).keepVersions, enumerable: true });
   if (hasLocalPaths(backend)) fenced.pathsFor = (name: string) => backend.pathsFor(name);
   if (hasPresence(backend)) fenced.exists = () => backend.exists();
+  if (hasStateNames(backend)) fenced.stateNames = () => backend.stateNames();
   if (hasSetAside(backend)) {
     fenced.setAside = async (key: string) => {
       signal.throwIfAborted();

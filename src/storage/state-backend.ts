@@ -23,8 +23,9 @@
  *   catches a stale read. Cancellation: calls are short; none takes a signal.
  *
  * Optional capabilities are separate interfaces found by a type guard: {@link LocalPaths} (the
- * files users point servers at), {@link WritableProbe} (room for a new version) and
- * {@link SetAside} (keep an unreadable entry for a human without a copy).
+ * files users point servers at), {@link WritableProbe} (room for a new version),
+ * {@link SetAside} (keep an unreadable entry for a human without a copy) and {@link StateNames}
+ * (the names with a renewal state, without listing every certificate's entries).
  */
 import { CertpilotError } from '../errors.js';
 
@@ -112,6 +113,21 @@ export interface SetAside {
 /** Type guard for {@link SetAside}. */
 export function hasSetAside(backend: unknown): backend is SetAside {
   return typeof (backend as Partial<SetAside> | null)?.setAside === 'function';
+}
+
+/**
+ * Optional: the names that have a renewal state, from one cheap listing (a directory's entries)
+ * where the backend's full `list('certificates/')` reads every certificate's versions too: `renew`
+ * and `status` of 1000 certificates look for remembered one-offs with it on every run.
+ */
+export interface StateNames {
+  /** The names with a `certificates/<name>/renewal-state` key, as `list` would find them, sorted. */
+  stateNames(): Promise<string[]>;
+}
+
+/** Type guard for {@link StateNames}. */
+export function hasStateNames(backend: unknown): backend is StateNames {
+  return typeof (backend as Partial<StateNames> | null)?.stateNames === 'function';
 }
 
 /** Optional: a backend that can tell whether its location exists at all (a mistyped directory). */

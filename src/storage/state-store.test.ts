@@ -83,6 +83,27 @@ test('listWithStates lists, from one backend listing, the certificates with a li
   }
 });
 
+test('listStates on the filesystem reads renewal-state/ alone (no certificate\'s versions), with the names a full listing finds', async () => {
+  const store = new FilesystemCertificateStore({ stateDir: join(await tempDir('certpilot-statenames-'), 'state') });
+  for (const name of ['b', 'a', 'c']) await store.save(name, makeTestBundle({ domains: [`${name}.test`] }));
+  await store.saveState('a', { failureCount: 0 });
+  await store.saveState('failed-once', { failureCount: 1 });
+  writeFileSync(join(store.stateDir, 'renewal-state', 'notes.txt'), 'not a state');
+  const full = (await store.backend.list('certificates/')).map((k) => /^certificates\/([^/]+)\/renewal-state$/.exec(k)?.[1]).filter((n) => n !== undefined);
+  let listings = 0;
+  const list = store.backend.list.bind(store.backend);
+  store.backend.list = async (prefix: string) => {
+    listings++;
+    return list(prefix);
+  };
+  assert.deepEqual(await store.listStates(), ['a', 'failed-once']);
+  assert.deepEqual(await store.listStates(), full);
+  assert.equal(listings, 0, 'no full listing of the backend (it reads every certificate\'s archive)');
+  // Through the fence a renewal writes with, the same.
+  assert.deepEqual(await store.fenced(new AbortController().signal).listStates(), ['a', 'failed-once']);
+  assert.equal(listings, 0);
+});
+
 test('versionsUpTo keeps the listed versions up to the live one (a higher one is a save that never completed) and always the live one', () => {
   assert.deepEqual(versionsUpTo([3, 1, 2, 5], 3), [1, 2, 3]);
   assert.deepEqual(versionsUpTo([], 2), [2]);

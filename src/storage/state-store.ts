@@ -23,7 +23,7 @@ import type {
   StoredAccount,
   StoredCertificate,
 } from './certificate-store.js';
-import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasWritableProbe, StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
+import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasStateNames, hasWritableProbe, StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
 import { fenceBackend } from './fenced-state-backend.js';
 import { stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
@@ -287,6 +287,7 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
 
   /** Names that have a renewal state, sorted (a one-off whose first issuance failed has a state and no version). */
   async listStates(): Promise<string[]> {
+    if (hasStateNames(this.backend)) return this.backend.stateNames();
     const names = new Set<string>();
     for (const key of await this.backend.list('certificates/')) {
       const m = /^certificates\/([^/]+)\/renewal-state$/.exec(key);

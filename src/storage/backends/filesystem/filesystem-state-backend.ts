@@ -289,6 +289,19 @@ export class FilesystemStateBackend implements StateBackend, LocalPaths, Writabl
   }
 
   /**
+   * {@link StateNames}: one readdir of renewal-state/ and nothing per name (a file removed since
+   * the readdir may be listed; its `get` answers undefined, as the seam allows for `list`).
+   */
+  async stateNames(): Promise<string[]> {
+    const names: string[] = [];
+    for (const f of await readdirOrEmpty(join(this.stateDir, 'renewal-state'))) {
+      const n = /^(.+)\.json$/.exec(f)?.[1];
+      if (n !== undefined && unsafeNameReason(n) === undefined) names.push(n);
+    }
+    return names.sort();
+  }
+
+  /**
    * The keys of one certificate under `prefix`, from its own entries alone: live/ is never listed
    * (every save and every prune lists its own versions; reading a live/ of 2000 entries each time
    * made issuing 1000 certificates quadratic), and the renewal state and pending order are looked
