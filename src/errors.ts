@@ -317,7 +317,7 @@ export const ERROR_CATALOG = {
   },
   ERR_DAEMON_NO_CERTIFICATES: {
     title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates, and no one-off certificate (`issue -d`) in its state',
-    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use.',
+    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use (a daemon that renewed only one-offs, all now forgotten, renews nothing instead).',
   },
 
   // coordination
