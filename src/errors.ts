@@ -40,7 +40,7 @@ export const ERROR_CATALOG = {
   },
   ERR_ONE_OFF_INVALID: {
     title: 'The record of a one-off certificate (`issue -d`) that `renew` keeps renewing cannot be used',
-    hint: 'Fix the field named in the record (`oneOff` in `<stateDir>/renewal-state/<name>.json`), or run the `certpilot issue -d … --name <name>` line again to write it anew, or `certpilot forget <name>` to stop renewing it; that certificate fails alone and its live files stay.',
+    hint: 'Fix the field named in the record (`oneOff` in `<stateDir>/renewal-state/<name>.json`, or with state in Secrets in the data entry `renewal-state.state.json` of the Secret `<prefix>-cert-<name>`), or run the `certpilot issue -d … --name <name>` line again to write it anew, or `certpilot forget <name>` to stop renewing it; that certificate fails alone and its live files stay.',
     local: true,
   },
 
