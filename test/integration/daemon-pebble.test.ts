@@ -4,6 +4,8 @@
 // running and says why; SIGTERM in the middle of an order exits 0, and the next start resumes that
 // order (no new order at the CA, counted by distinct order URLs). Against Pebble 2.4 (no ARI) an
 // idle daemon sleeps until the next day's look, instead of running every certificate every 10-70 s.
+// With no configuration file and only a one-off (`issue -d`, 20-second certificates) it renews it
+// from the one-off's own CA and names its next wake; `forget` then SIGHUP leaves it renewing nothing.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
