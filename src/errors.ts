@@ -40,7 +40,7 @@ export const ERROR_CATALOG = {
   },
   ERR_ONE_OFF_INVALID: {
     title: 'The record of a one-off certificate (`issue -d`) that `renew` keeps renewing cannot be used',
-    hint: 'Fix the field named in the record (`oneOff` in `<stateDir>/renewal-state/<name>.json`), or run the `certpilot issue -d … --name <name>` line again to write it anew, or `certpilot forget <name>` to stop renewing it; that certificate fails alone and its live files stay.',
+    hint: 'Fix the field named in the record (`oneOff` in `<stateDir>/renewal-state/<name>.json`, or with state in Secrets in the data entry `renewal-state.state.json` of the Secret `<prefix>-cert-<name>`), or run the `certpilot issue -d … --name <name>` line again to write it anew, or `certpilot forget <name>` to stop renewing it; that certificate fails alone and its live files stay.',
     local: true,
   },
 
@@ -317,7 +317,7 @@ export const ERROR_CATALOG = {
   },
   ERR_DAEMON_NO_CERTIFICATES: {
     title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates, and no one-off certificate (`issue -d`) in its state',
-    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use.',
+    hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use (a daemon that renewed only one-offs, all now forgotten, renews nothing instead).',
   },
 
   // coordination

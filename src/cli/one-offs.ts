@@ -17,7 +17,8 @@ import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
 import type { ResolvedConfig } from '../config/load-config.js';
 import { oneOffRecordOf, otherCa, resolveOneOff } from '../config/one-off.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
-import { stateKeys } from '../storage/state-keys.js';
+import { describeStateEntry } from '../storage/backends/kubernetes-secret/secret-name.js';
+import { RENEWAL_STATE_FIELD, stateKeys } from '../storage/state-keys.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { compose, createStateStore, type Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
@@ -29,9 +30,15 @@ export interface OneOffProblem {
   error: CertpilotError;
 }
 
-/** Where a certificate's one-off record is, for messages: its file, or its key in the store. */
+/** Where a certificate's one-off record is, for messages: its file, its Secret's data entry, or its key in the store. */
 export function oneOffWhere(config: ResolvedConfig, store: CertpilotStore, name: string): string {
-  return config.stateStore.type === 'filesystem' ? `${join(config.stateDir, 'renewal-state', `${name}.json`)} ("oneOff")` : `${stateKeys.renewalState(name)} of ${store.backend.description} ("oneOff")`;
+  if (config.stateStore.type === 'filesystem') return `${join(config.stateDir, 'renewal-state', `${name}.json`)} ("oneOff")`;
+  if (config.stateStore.type === 'kubernetes-secret') {
+    // The Secret and the data entry a person edits (`kubectl edit secret`), not the store's internal key.
+    const { secretPrefix } = config.stateStore.options as { secretPrefix: string };
+    return `${describeStateEntry(secretPrefix, stateKeys.renewalState(name), RENEWAL_STATE_FIELD)} (${store.backend.description}; "oneOff")`;
+  }
+  return `${stateKeys.renewalState(name)} of ${store.backend.description} ("oneOff")`;
 }
 
 /** A remembered one-off as read from its renewal state, before it is checked. */

@@ -25,6 +25,9 @@ export type ParsedKey =
   | { kind: 'version'; name: string; version: number }
   | { kind: 'corrupt'; name: string; part: string };
 
+/** The field of a renewal-state key that holds the renewal state (JSON). */
+export const RENEWAL_STATE_FIELD = 'state.json';
+
 /** Builds the keys of the state layout (see the module comment). */
 export const stateKeys = {
   account: (directoryUrl: string): string => `accounts/${directoryFolderName(directoryUrl)}`,

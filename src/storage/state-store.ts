@@ -25,7 +25,7 @@ import type {
 } from './certificate-store.js';
 import { hasLocalPaths, hasPresence, hasReadSnapshots, hasSetAside, hasStateNames, hasWritableProbe, StateConflictError, type StateBackend, type StateEntry, type StateValue, type VersionRetention } from './state-backend.js';
 import { fenceBackend } from './fenced-state-backend.js';
-import { stateKeys } from './state-keys.js';
+import { RENEWAL_STATE_FIELD, stateKeys } from './state-keys.js';
 import { safeName } from './filesystem/safe-name.js';
 
 type NodeCrypto = typeof NodeCryptoModule;
@@ -326,7 +326,7 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
     const key = stateKeys.renewalState(name);
     const entry = await this.backend.get(key);
     if (entry === undefined) return { ...EMPTY_RENEWAL_STATE };
-    const state = parseJsonOrUndefined(entry.value['state.json']) as Partial<RenewalState> | undefined;
+    const state = parseJsonOrUndefined(entry.value[RENEWAL_STATE_FIELD]) as Partial<RenewalState> | undefined;
     if (typeof state !== 'object' || state === null || Array.isArray(state) || typeof state.failureCount !== 'number') {
       // Derived data: set it aside for a human to look at, and start again from nothing.
       await this.setAside(key, entry, 'it is not a renewal state');
@@ -337,7 +337,7 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
 
   /** Saves the renewal state of `name` (one write: all of it or none). */
   async saveState(name: string, state: RenewalState): Promise<void> {
-    await this.backend.put(stateKeys.renewalState(name), { 'state.json': `${JSON.stringify(state, null, 2)}\n` });
+    await this.backend.put(stateKeys.renewalState(name), { [RENEWAL_STATE_FIELD]: `${JSON.stringify(state, null, 2)}\n` });
   }
 
   /** The pending order of `name`, or undefined (also when unreadable: then set aside and reported). */

@@ -73,7 +73,8 @@ export async function writeConfig(
     ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),
     ...(options.locker ? [`locker: ${JSON.stringify(options.locker)}`] : []),
     ...(options.renewal ? [`renewal: ${JSON.stringify(options.renewal)}`] : []),
-    'certificates:',
+    // An empty list (only one-offs, `issue -d`): `certificates:` alone would be null.
+    options.certificates.length === 0 ? 'certificates: []' : 'certificates:',
     ...options.certificates.flatMap((c) => [
       `  - name: ${c.name}`,
       `    domains: ${JSON.stringify(c.domains)}`,

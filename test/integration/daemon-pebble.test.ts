@@ -4,6 +4,8 @@
 // running and says why; SIGTERM in the middle of an order exits 0, and the next start resumes that
 // order (no new order at the CA, counted by distinct order URLs). Against Pebble 2.4 (no ARI) an
 // idle daemon sleeps until the next day's look, instead of running every certificate every 10-70 s.
+// With no configuration file and only a one-off (`issue -d`, 20-second certificates) it renews it
+// from the one-off's own CA and names its next wake; `forget` then SIGHUP leaves it renewing nothing.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -11,11 +13,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { cliPath, runCli, startCliScenario, writeConfig, type TestCertificate } from '../harness/certpilot.js';
+import { cliPath, repoRoot, runCli, startCliScenario, tempDir, testCaFile, writeConfig, type TestCertificate } from '../harness/certpilot.js';
 import { orderUrls } from '../harness/fault-proxy.js';
 import { freePort } from '../harness/ports.js';
 import { MAX_JITTER_MS, RERUN_FLOOR_MS } from '../../src/renewal/scheduler.js';
 import { startPrometheus } from '../harness/prometheus.js';
+import { startPebble } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
 const DAY = 86_400_000;
@@ -36,8 +39,12 @@ interface Daemon {
   waitFor: (match: (l: LogLine) => boolean, what: string, from?: number, limitMs?: number) => Promise<LogLine>;
 }
 
-function startDaemon(t: TestContext, config: string, extra: string[] = []): Daemon {
-  const child = spawn(process.execPath, [cliPath, 'daemon', '--config', config, '--log-format', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `certpilot daemon --config CONFIG` (or, with `config` undefined, with `extra` alone: no configuration file). */
+function startDaemon(t: TestContext, config: string | undefined, extra: string[] = []): Daemon {
+  const args = [cliPath, 'daemon', ...(config ? ['--config', config] : []), '--log-format', 'json', ...extra];
+  // Only PATH and HOME: no CERTPILOT_CONFIG or CERTPILOT_DIRECTORY_URL of the test's environment.
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' };
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: repoRoot });
   const lines: LogLine[] = [];
   let raw = '';
   let buffer = '';
@@ -209,6 +216,52 @@ test('daemon on Pebble 2.4 (no ARI, acme.ari on by default): over certificates n
   // Past the floor after its own run: no second cycle (the bug ran one 10-70 s later, for ever).
   await new Promise((r) => setTimeout(r, RERUN_FLOOR_MS + 1500));
   assert.deepEqual(d.lines.filter((l) => typeof l.cycle === 'number').map((l) => l.cycle), [1], d.text());
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
+});
+
+test('daemon with no configuration file renews a due one-off (issue -d) from its own CA and schedules its next renewal; forget then SIGHUP stops the renewals', { timeout: 90_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  // 20-second certificates: due 10 s after issuance (half the lifetime left, the short-lifetime rule).
+  const pebble = await startPebble({ version: '2.4', noSleep: true, certificateValidityPeriod: 20 });
+  t.after(() => pebble.stop());
+  const stateDir = join(await tempDir(), 'state');
+  const issued = await runCli(['issue', '-d', 'one.daemon.test', '--name', 'one', '--agree-tos', '--directory', pebble.directoryUrl, '--ca-bundle', testCaFile, '--http-01-port', String(pebble.httpPort), '--http-01-address', '127.0.0.1', '--state-dir', stateDir]);
+  assert.equal(issued.code, 0, issued.stdout + issued.stderr);
+  const live = (): X509Certificate => new X509Certificate(readFileSync(join(stateDir, 'live', 'one', 'cert.pem')));
+  const dueAt = (c: X509Certificate): number => Date.parse(c.validFrom) + (Date.parse(c.validTo) - Date.parse(c.validFrom)) / 2;
+  const v1 = live();
+  await new Promise((r) => setTimeout(r, Math.max(0, dueAt(v1) + 1500 - Date.now())));
+
+  // No --config, no --directory: the one-off's own CA, http-01 port and names. It is due: renewed at once.
+  const d = startDaemon(t, undefined, ['--state-dir', stateDir]);
+  const started = await d.waitFor((l) => /daemon started/.test(l.msg), 'the start');
+  assert.deepEqual(started.certificates, ['one']);
+  const renewed = await d.waitFor((l) => l.cycle === 1, 'the first cycle');
+  assert.equal(renewed.ran, 'one:renewed', d.text());
+  const v2 = live();
+  assert.notEqual(v2.serialNumber, v1.serialNumber, 'a new live version');
+  assert.match(v2.subjectAltName ?? '', /DNS:one\.daemon\.test/);
+  // The cycle's line names the one-off's next renewal, when it falls due.
+  const next = renewed.next as { certificate: string; at: string };
+  assert.equal(next.certificate, 'one');
+  assert.ok(Math.abs(Date.parse(next.at) - dueAt(v2)) < 3000, `next wake ${next.at}, due at ${new Date(dueAt(v2)).toISOString()}`);
+
+  // forget, then SIGHUP: the reload leaves nothing to renew, and the daemon stays up renewing nothing.
+  const forgotten = await runCli(['forget', 'one', '--state-dir', stateDir]);
+  assert.equal(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
+  const mark = d.lines.length;
+  d.child.kill('SIGHUP');
+  const reloaded = await d.waitFor((l) => /configuration (NOT )?reloaded/.test(l.msg), 'the reload', mark);
+  assert.deepEqual(reloaded.certificates, [], `reloaded with no certificate: ${JSON.stringify(reloaded)}`);
+  const idle = await d.waitFor((l) => typeof l.cycle === 'number', 'the cycle after the reload', mark, 15_000);
+  assert.equal(idle.ran, undefined, d.text());
+  assert.equal(idle.next, undefined, 'nothing scheduled');
+  // Past v2's due time (and the 10 s floor): still not renewed, its files as they were.
+  await new Promise((r) => setTimeout(r, Math.max(0, dueAt(v2) + 3000 - Date.now())));
+  assert.deepEqual(d.lines.slice(mark).filter((l) => typeof l.ran === 'string'), [], d.text());
+  assert.equal(live().serialNumber, v2.serialNumber);
+  assert.deepEqual([d.child.exitCode, d.child.signalCode], [null, null], 'still running');
   d.child.kill('SIGTERM');
   assert.equal(await d.exited, 0, d.text());
 });

@@ -3,9 +3,11 @@
 // loses nothing and the CLI run against Pebble succeeds; 60 renewals keep the Secret small with its
 // live version readable; `state copy` dir → Secrets → dir is byte for byte and `status` reads the
 // same rows from both; `state copy` from a certbot directory carries certbot's account (to a
-// directory and to Secrets), usable by `account show`, and says `unchanged` the second time.
+// directory and to Secrets), usable by `account show`, and says `unchanged` the second time; a
+// one-off (`issue -d`) with state in Secrets is recorded in its certificate's Secret, renewed by
+// `renew` with the same configuration, and `forget` removes the record and keeps the certificate.
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate, type JsonWebKey } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, describe, it, test } from 'node:test';
@@ -16,7 +18,8 @@ import { StateStore } from '../../src/storage/state-store.js';
 import { CERTBOT_TEST_SERVER, writeCertbotAccount, writeCertbotLineage } from '../../src/testing/certbot-tree.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
 import { stateStoreContract } from '../../src/testing/state-store-contract.js';
-import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
+import { runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
+import { startPebble } from '../harness/pebble.js';
 import { startProxiedPebble } from '../harness/fault-proxy.js';
 import type { KubeStandin} from '../harness/kube-standin.js';
 import { standinFor, startKubeStandin } from '../harness/kube-standin.js';
@@ -302,4 +305,81 @@ test('state copy from a certbot directory carries certbot\'s account into a dire
   assert.equal(odd.code, 1, odd.stdout);
   assert.match(odd.stdout, /^account +other-tool: FAILED: accounts\/other-tool holds no account certpilot can read/m);
   assert.match(odd.stdout, /^account +acme\.test:14000\/dir\/abc \(certbot's\): copied/m);
+});
+
+test('a one-off (issue -d) with state in Secrets: recorded in its certificate\'s Secret, renewed by renew with the same configuration; forget removes the record and keeps the certificate', { timeout: 90_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  // 20-second certificates: due 10 s after issuance (the short-lifetime rule), so renew renews without --force.
+  const pebble = await startPebble({ version: '2.4', noSleep: true, certificateValidityPeriod: 20 });
+  t.after(() => pebble.stop());
+  const { standin, kubeconfig } = await standinFor(t);
+  const dir = await tempDir();
+  // No certificate of its own: the state (and so the one-off) is in Secrets.
+  const config = await writeConfig(dir, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, certificates: [], stateStore: { type: 'kubernetes-secret', kubeconfig, secretPrefix: 'certpilot' } });
+  const secretName = 'certpilot-cert-one';
+  const data = (): Record<string, string> => standin.secretData(secretName);
+  const stateOf = (): { oneOff?: Record<string, unknown> } => {
+    const key = Object.keys(data()).find((k) => k.startsWith('renewal-state.'));
+    assert.ok(key, `the renewal state is in ${secretName}: ${Object.keys(data()).join(', ')}`);
+    return JSON.parse(data()[key] as string) as { oneOff?: Record<string, unknown> };
+  };
+  const liveCert = (): X509Certificate => {
+    const version = data()['live.version'];
+    const pem = data()[`versions.${version}.cert.pem`];
+    assert.ok(pem, `the live version ${version} is in ${secretName}: ${Object.keys(data()).join(', ')}`);
+    return new X509Certificate(pem);
+  };
+
+  const issued = await runCli(['issue', '-d', 'one.secret.test', '--name', 'one', '--config', config]);
+  assert.equal(issued.code, 0, issued.stdout + issued.stderr);
+  assert.doesNotMatch(issued.stderr, /not remembered/, issued.stderr);
+  const record = stateOf().oneOff;
+  assert.deepEqual({ ...record, recordedAt: undefined }, {
+    domains: ['one.secret.test'],
+    keyType: 'ec-p256',
+    reuseKey: false,
+    challenge: { type: 'standalone', port: pebble.httpPort, host: '127.0.0.1' },
+    directoryUrl: pebble.directoryUrl,
+    caBundle: testCaFile,
+    email: 'test@example.com',
+    recordedAt: undefined,
+  });
+  const status = await runCli(['status', '--config', config]);
+  assert.equal(status.code, 0, status.stdout + status.stderr);
+  assert.match(status.stdout, /^one \(one-off\) /m);
+  const v1 = liveCert();
+
+  // Once it is due, renew with the same configuration renews it (no -d, no --force).
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(v1.validFrom) + (Date.parse(v1.validTo) - Date.parse(v1.validFrom)) / 2 + 1500 - Date.now())));
+  const renewed = await runCli(['renew', '--config', config]);
+  assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+  assert.match(renewed.stdout, /^renewed +one: renewed version 2/m);
+  const v2 = liveCert();
+  assert.notEqual(v2.serialNumber, v1.serialNumber);
+  assert.deepEqual(stateOf().oneOff?.domains, ['one.secret.test'], 'the record stays through the renewal');
+
+  // A record edited into something certpilot cannot use fails with the Secret and data entry to fix.
+  const stateKey = 'renewal-state.state.json';
+  const good = data()[stateKey] as string;
+  const where = new RegExp(`Secret ${secretName}, data entry ${stateKey.replaceAll('.', '\\.')} \\(Secrets in namespace ${standin.namespace}; "oneOff"\\)`);
+  standin.touchSecret(secretName, { data: { [stateKey]: JSON.stringify({ ...JSON.parse(good), oneOff: { ...record, keyType: 'rsa-1024' } }) } });
+  const bad = await runCli(['renew', '--config', config]);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stdout, /^failed +one: ERR_ONE_OFF_INVALID: renew one: the one-off record in (.*) cannot be used: oneOff\.keyType: "rsa-1024"/m);
+  assert.match(bad.stdout, where, 'the Secret and its data entry are named, not the store\'s internal key');
+  standin.touchSecret(secretName, { data: { [stateKey]: good } });
+
+  // forget: the record goes, the certificate's Secret and its versions stay, and renew no longer renews it.
+  const forgotten = await runCli(['forget', 'one', '--config', config]);
+  assert.equal(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
+  assert.match(forgotten.stdout, /^forgotten one: `renew` no longer renews it \(one\.secret\.test\); removed from /m);
+  assert.match(forgotten.stdout, where);
+  assert.match(forgotten.stdout, /its files stay \(version 2 live/);
+  assert.equal(stateOf().oneOff, undefined, 'the record is removed');
+  assert.equal(liveCert().serialNumber, v2.serialNumber, 'the live version stays in the Secret');
+  assert.ok(data()[`versions.1.cert.pem`], 'the earlier version stays too');
+  const after = await runCli(['renew', '--force', '--config', config]);
+  assert.equal(after.code, 2, after.stdout + after.stderr);
+  assert.match(after.stderr, /no certificates to act on/);
+  assert.equal(liveCert().serialNumber, v2.serialNumber);
 });

@@ -5,8 +5,9 @@
  * retry), sleeping in between (scheduling/daemon.ts, renewal/scheduler.ts). Each run takes the
  * certificate's lock (file or Lease, as configured), so two replicas are safe.
  *
- * Signals: SIGHUP re-reads the configuration (a bad file is logged with each field and its fix,
- * and the configuration in use stays); SIGTERM or SIGINT stop the work in flight through the run's
+ * Signals: SIGHUP re-reads the configuration and the one-offs (a bad file is logged with each field
+ * and its fix, and the configuration in use stays; a daemon of one-offs only that finds none left,
+ * after `certpilot forget`, renews nothing until the next SIGHUP); SIGTERM or SIGINT stop the work in flight through the run's
  * AbortSignal (challenges cleaned up, locks released, an order left for the next start to resume)
  * and the process exits 0; a second one exits at once (bin.ts).
  *
@@ -26,15 +27,15 @@ import { openWithOneOffs } from '../one-offs.js';
 import { parseListen } from './serve.js';
 
 /**
- * A configuration the daemon can run (at least one certificate): its renewal context has no run
- * interval (the daemon wakes on time, so it never renews early) and sends each event to the
- * notifiers and `metrics`; closing it waits for the notifications in flight.
+ * A configuration the daemon can run (at least one certificate, or none with `idleWhenEmpty`): its
+ * renewal context has no run interval (the daemon wakes on time, so it never renews early) and
+ * sends each event to the notifiers and `metrics`; closing it waits for the notifications in flight.
  */
-async function openSetup(ctx: CommandContext, metrics: CertpilotMetrics | undefined, signal: AbortSignal): Promise<{ runtime: Runtime; setup: DaemonSetup }> {
+async function openSetup(ctx: CommandContext, metrics: CertpilotMetrics | undefined, signal: AbortSignal, options: { idleWhenEmpty?: boolean } = {}): Promise<{ runtime: Runtime; setup: DaemonSetup }> {
   // The one-offs `issue -d` remembered are renewed too; a record that cannot be used is logged (at each start and reload).
   const { runtime, problems } = await openWithOneOffs(ctx, metrics ? { acmeObserver: metrics.acmeObserver } : {});
   for (const p of problems) runtime.logger.error({ certificate: p.name, code: p.error.code, hint: p.error.hint }, p.error.message);
-  if (runtime.config.certificates.length === 0) {
+  if (runtime.config.certificates.length === 0 && !options.idleWhenEmpty) {
     await runtime.close();
     throw new CertpilotError('ERR_DAEMON_NO_CERTIFICATES', 'daemon: the configuration lists no certificates, and the state holds no one-off certificate to renew', {
       hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d NAME …` into the same state.',
@@ -108,6 +109,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true }) : undefined;
   const { runtime, setup } = await openSetup(ctx, metrics, stop);
   let newest = runtime;
+  let current = setup;
   // The daemon's own lines (start, one per cycle, reload, stop) show at the default level (warn):
   // a long-running process must say it is alive. `logLevel: error` or `silent` quiets them too.
   const level = runtime.logger.level;
@@ -129,10 +131,17 @@ export async function run(ctx: CommandContext): Promise<number> {
   const reload = async (): Promise<void> => {
     logger.info('SIGHUP: re-reading the configuration');
     try {
-      const next = await openSetup(ctx, metrics, stop);
+      // A daemon that renews only one-offs and finds none left (`certpilot forget`) renews nothing
+      // until the next SIGHUP: keeping the old configuration would renew what was forgotten. A file
+      // that lost all its certificates is still refused (a mistake is likelier than the intent).
+      const onlyOneOffs = current.certificates.every((c) => c.oneOff === true);
+      const next = await openSetup(ctx, metrics, stop, { idleWhenEmpty: onlyOneOffs });
       newest = next.runtime;
+      current = next.setup;
       daemon.replace(next.setup);
-      logger.info({ certificates: next.setup.certificates.map((c) => c.name) }, 'configuration reloaded; the next cycle uses it');
+      if (next.setup.certificates.length === 0) {
+        logger.warn({ certificates: [] }, 'configuration reloaded: no certificate left to renew (the state holds no one-off any more); the daemon renews nothing until a SIGHUP finds one (`certpilot issue -d NAME …`), or stop it');
+      } else logger.info({ certificates: next.setup.certificates.map((c) => c.name) }, 'configuration reloaded; the next cycle uses it');
     } catch (err) {
       const e = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
       logger.error(

@@ -25,7 +25,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { CertpilotError } from '../../../errors.js';
 import type { KubernetesClient } from '../../../kubernetes/kubernetes-client.js';
 import { StateConflictError, type ReadSnapshots, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
-import { locateStateKey, type SecretLocation } from './secret-name.js';
+import { dataKey, locateStateKey, type SecretLocation } from './secret-name.js';
 
 /** The label every state Secret carries (and `list` selects by, with {@link STATE_LABEL}). */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -249,7 +249,3 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   }
 }
 
-/** The data entry of one field of one key part (`versions.3.cert.pem`, `live.version`, `account.json`). */
-function dataKey(part: string, field: string): string {
-  return part === '' ? field : `${part.replaceAll('/', '.')}.${field}`;
-}

@@ -34,6 +34,17 @@ export function locateStateKey(prefix: string, key: string): SecretLocation {
   return { secret, holds, part, kind: 'certificate' };
 }
 
+/** The data entry of one field of one key part (`versions.3.cert.pem`, `live.version`, `account.json`). */
+export function dataKey(part: string, field: string): string {
+  return part === '' ? field : `${part.replaceAll('/', '.')}.${field}`;
+}
+
+/** Where a person finds `field` of `key`, for messages: `Secret <name>, data entry <entry>`. */
+export function describeStateEntry(prefix: string, key: string, field: string): string {
+  const at = locateStateKey(prefix, key);
+  return `Secret ${at.secret}, data entry ${dataKey(at.part, field)}`;
+}
+
 /** The name of the Secret holding the state of certificate `name`. */
 export function certificateSecretName(prefix: string, name: string): string {
   return locateStateKey(prefix, stateKeys.live(name)).secret;
