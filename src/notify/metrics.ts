@@ -76,10 +76,16 @@ export class CertpilotMetrics {
   private readonly acmeDuration: Histogram;
   private readonly responder: Counter;
 
-  /** `processMetrics`: add prom-client's process metrics (for long-running `serve`, not for a textfile). */
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /**
+   * `processMetrics`: add prom-client's process metrics (for long-running `serve`, not for a textfile).
+   * `snapshot: false` (`serve`, which has no status snapshot): leave out the gauges
+   * {@link setSnapshot} sets, so no `certpilot_status_generated_timestamp_seconds 0` (a label-less
+   * gauge exports 0 until set) makes the shipped rules think the metrics are two days old.
+   */
+  constructor(options: { processMetrics?: boolean; snapshot?: boolean } = {}) {
     const registers = [this.registry];
-    const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers });
+    const snapshotRegisters = options.snapshot === false ? [] : registers;
+    const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers: snapshotRegisters });
     new Gauge({ name: 'certpilot_build_info', help: 'Always 1; the certpilot version as a label.', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
     this.generated = gauge('certpilot_status_generated_timestamp_seconds', 'When the status snapshot behind these metrics was taken (a textfile that stops moving means renew stopped running).', []);
     this.expiration = gauge('certpilot_certificate_expiration_timestamp_seconds', 'The live certificate\'s notAfter (cert-manager: certmanager_certificate_expiration_timestamp_seconds).');
@@ -137,8 +143,13 @@ export class CertpilotMetrics {
         set(this.ariEnd, seconds(c.ariWindow.end));
       }
       set(this.lastSuccess, seconds(c.lastSuccessAt));
-      set(this.lastFailure, seconds(c.lastFailureAt));
-      set(this.failures, c.failureCount);
+      // Failures only of a certificate certpilot still renews: one removed from the configuration
+      // keeps its state (and its last failure) until forgotten, which would keep
+      // CertpilotRenewalFailing / CertpilotIssuanceFailing firing forever.
+      if (c.configured || c.oneOff === true) {
+        set(this.lastFailure, seconds(c.lastFailureAt));
+        set(this.failures, c.failureCount);
+      }
       if (c.configured) set(this.cadence, c.cadence ? 1 : 0);
       const deployersOk = (c.deployers ?? []).every((d) => d.current);
       const isReady = c.problem === undefined && notAfter !== undefined && notAfter * 1000 > now && deployersOk;
