@@ -101,6 +101,8 @@ export interface RenewalState {
     message?: string;
     /** Why it was attempted (the renewal reason). */
     reason?: string;
+    /** A failure the CA counted nothing of (renewal/failure-cost.ts): not in failureCount, no backoff. */
+    local?: true;
   };
   /** Consecutive failures; reset to 0 on success. */
   failureCount: number;
