@@ -11,6 +11,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const snapshot: StatusSnapshot = {
   generatedAt: '2026-03-02T00:00:00.000Z',
+  notifiers: [
+    { notifier: 'hook', at: '2026-03-01T12:00:01.000Z', result: 'failed', certificate: 'never', code: 'ERR_NOTIFY_FAILED' },
+    { notifier: 'mail', at: '2026-03-01T12:00:02.000Z', result: 'sent', certificate: 'never' },
+  ],
   certificates: [
     {
       name: 'site',
@@ -57,6 +61,9 @@ test('metrics observe the snapshot: expiry, not-before, ARI window, next renewal
   has(`certpilot_certificate_last_failure_timestamp_seconds{name="never"} ${Date.parse('2026-03-01T12:00:00Z') / 1000}`);
   has(`certpilot_certificate_last_failure_timestamp_seconds{name="kept"} ${Date.parse('2026-03-01T12:00:00Z') / 1000}`);
   assert.doesNotMatch(text, /certpilot_certificate_(last_failure_timestamp_seconds|consecutive_failures)\{name="removed"\}/);
+  has('certpilot_notifier_last_attempt_success{notifier="hook"} 0');
+  has(`certpilot_notifier_last_attempt_timestamp_seconds{notifier="hook"} ${Date.parse('2026-03-01T12:00:01Z') / 1000}`);
+  has('certpilot_notifier_last_attempt_success{notifier="mail"} 1');
   // A new snapshot replaces the old one: a certificate gone from it is gone from the metrics.
   m.setSnapshot({ ...snapshot, certificates: [] });
   assert.doesNotMatch(await m.text(), /name="site"/);

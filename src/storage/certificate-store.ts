@@ -116,6 +116,11 @@ export interface RenewalState {
   /** What each deployer (by instance name) last did, so a failed deploy is retried without a new order. */
   deployments?: Record<string, DeploymentRecord>;
   /**
+   * The last notification of this certificate's events per notifier (instance name): a broken
+   * notifier stays visible (`certpilot_notifier_last_attempt_success`) across cron runs.
+   */
+  notifications?: Record<string, NotificationRecord>;
+  /**
    * Set for a certificate issued with `certpilot issue -d` (not in the configuration): what
    * `renew` needs to renew it as it was issued. Written by `issue -d` whenever it leaves a live
    * certificate, removed by `certpilot forget`. Holds nothing secret.
@@ -159,6 +164,14 @@ export interface DeploymentRecord {
   /** The deployer's sentence, or the error message (no secrets). */
   message: string;
   /** The error code on failure. */
+  code?: string;
+}
+
+/** The last attempt of one notifier for a certificate's event. */
+export interface NotificationRecord {
+  at: string;
+  result: 'sent' | 'failed';
+  /** The error code when it failed (no message: it may name the receiver). */
   code?: string;
 }
 
