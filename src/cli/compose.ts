@@ -257,7 +257,11 @@ export async function compose(
     const routed = events.filter((e) => notifierRoutes(e.certificate).length > 0);
     if (routed.length === 0) return { sent: [], failed: [] }; // nothing configured: nothing loaded
     const { dispatchEvents } = await import('../notify/notifier.js');
-    return dispatchEvents(routed, notifierRoutes, { logger, signal });
+    const summary = await dispatchEvents(routed, notifierRoutes, { logger, signal });
+    // Kept in the state, so a broken notifier stays in the metrics of later runs (a textfile too).
+    const { recordNotifications } = await import('../notify/notification-records.js');
+    await recordNotifications(summary, { store, locker: await locker(), lockTtlSeconds: config.renewal.lockTtlSeconds, now: clock.now(), logger });
+    return summary;
   };
 
   return {

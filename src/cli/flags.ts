@@ -138,8 +138,9 @@ export const FLAGS = {
   'cache-hits-ms': { type: 'string', value: 'MS', commands: ['serve'], integer: { min: 0, max: 60000 }, help: 'keep a token found in the store this long, so a burst of validations costs one read (default 1000; 0: off)' },
   thumbprint: { type: 'string', value: 'T', commands: ['serve'], help: 'stateless mode: answer <token>.T for every token (T from `certpilot account show`)' },
   'metrics-file': {
-    type: 'string', value: 'FILE', commands: ['issue', 'renew', 'status'],
+    type: 'string', value: 'FILE', commands: ['issue', 'renew', 'status', 'cron'],
     help: "also write Prometheus metrics to FILE (node_exporter's textfile format, replaced atomically; see docs/metrics.md)",
+    helpFor: { cron: "install: the line's renew also writes Prometheus metrics to FILE (node_exporter's textfile directory; see docs/metrics.md)" },
   },
   html: { type: 'string', value: 'FILE', commands: ['status'], help: 'also write the status page (static HTML, no JavaScript) to FILE' },
   'run-interval-hours': {

@@ -111,6 +111,26 @@ test('a bad configuration names the field and the fix and exits 2', async () => 
   assert.match(ok.stdout.join('\n'), /cert +example\.com: example\.com \(ec-p256; solver default; deploy none\)/);
 });
 
+test('config check lists the notifiers and warns, without the URL, for a plain http:// webhook', async () => {
+  const dir = await tempDir('certpilot-cli-');
+  const file = join(dir, 'c.yaml');
+  await writeFile(join(dir, 'hook.url'), 'http://hooks.internal.example/T0/s3cr3tpath\n');
+  await writeFile(
+    file,
+    'notifiers:\n  hook: { type: webhook, urlFile: hook.url }\n  safe: { type: webhook, url: "https://hooks.example.com/x", on: [failure, expiring] }\n' +
+      'defaults: { notify: [hook, safe] }\ncertificates: [{ domains: [example.com] }]\n',
+  );
+  const o = capture();
+  assert.equal(await main(['config', 'check', '--config', file], {}, o), EXIT.ok, o.stderr.join('\n'));
+  const out = o.stdout.join('\n');
+  assert.match(out, /^notifier +hook: webhook \(on failure\)$/m);
+  assert.match(out, /^notifier +safe: webhook \(on failure, expiring\)$/m);
+  const err = o.stderr.join('\n');
+  assert.match(err, /warning: notifiers\.hook\.urlFile: a plain http:\/\/ URL sends every event \(and its signature\) unencrypted; use https/);
+  assert.doesNotMatch(err, /safe/);
+  assert.doesNotMatch(out + err, /s3cr3tpath|hooks\.internal/, 'the URL from the file is never printed');
+});
+
 test('--help and --version', async () => {
   const o = capture();
   assert.equal(await main(['--version'], {}, o), EXIT.ok);

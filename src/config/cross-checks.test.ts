@@ -81,6 +81,24 @@ certificates:
   assert.deepEqual(await crossPluginIssues(config, config.certificates[0]), [], 'a notifier never stops a renewal');
 });
 
+void test("config check names a webhook urlFile that does not hold an http(s) URL, without quoting it; a good one passes", async () => {
+  const { dir, config } = await load(`
+notifiers:
+  chat: { type: webhook, urlFile: slack.url }
+  ops: { type: webhook, urlFile: ops.url }
+defaults: { notify: [chat, ops] }
+certificates:
+  - { name: a, domains: [a.example.com] }
+`);
+  await writeFile(join(dir, 'slack.url'), 'hooks.slack.com/services/T000/B000/XXXXsecretXXXX\n');
+  await writeFile(join(dir, 'ops.url'), 'https://hooks.example.com/certpilot\n');
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path), ['notifiers.chat.urlFile']);
+  assert.match(issues[0]?.message ?? '', /does not hold an http\(s\) URL on one line/);
+  assert.doesNotMatch(JSON.stringify(issues), /secret|slack\.com/, 'the file content is never quoted');
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[0]), [], 'a notifier never stops a renewal');
+});
+
 void test("a files deployer's owner or group that does not exist here is named before any order; existing names and numeric ids pass", async () => {
   const { config } = await load(`
 deployers:

@@ -12,6 +12,7 @@
  *   notifiers' files (a webhook's `urlFile`, an SMTP `passwordFile`): a notifier that cannot read
  *   its file fails only when it has something to say. A certificate's own check before its order
  *   leaves them out, since a notifier never stops a renewal.
+ * - A webhook's `urlFile` must hold an http(s) URL (whole-file check; its content is never quoted).
  * - A `files` deployer's `owner` and `group` names must exist on this machine (`getent`, as the
  *   deployer itself looks them up), or the deploy fails after the CA issued.
  * - A `files` deployer's `dir` (for each certificate it serves, `{name}` filled in) must not sit in a
@@ -20,7 +21,7 @@
  *   yet passes when the directories the deploy would make pass.
  */
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 import type { FilesOptions } from '../deploy/files/schema.js';
@@ -40,7 +41,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues)]);
+    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -120,6 +121,37 @@ async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' 
     }
   }
   await Promise.all(checks);
+}
+
+/** Each webhook notifier's URL as it will read it (`url`, or the one line of a readable `urlFile`), by field path. */
+async function webhookUrls(config: Partial<Pick<ResolvedConfig, 'notifiers' | 'baseDir'>>): Promise<{ path: string; url: string | undefined; fromFile: boolean }[]> {
+  const webhooks = Object.entries(config.notifiers ?? {}).filter(([, n]) => n.type === 'webhook');
+  return Promise.all(
+    webhooks.map(async ([name, n]) => {
+      const options = n.options as { url?: string; urlFile?: string };
+      if (options.urlFile === undefined) return { path: `notifiers.${name}.url`, url: options.url, fromFile: false };
+      // An unreadable file is readableFiles' issue; here only what a readable one holds.
+      const text = await readFile(resolve(config.baseDir ?? '.', options.urlFile), 'utf8').catch(() => undefined);
+      return { path: `notifiers.${name}.urlFile`, url: text?.trim(), fromFile: true };
+    }),
+  );
+}
+
+/**
+ * A webhook's `urlFile` must hold an http(s) URL on one line, as the notifier checks when it first
+ * has an event to send (else every event fails, unseen). The message never quotes the file's
+ * content: the URL is a credential.
+ */
+async function webhookUrlFiles(config: Partial<Pick<ResolvedConfig, 'notifiers' | 'baseDir'>>, issues: ConfigIssue[]): Promise<void> {
+  for (const { path, url, fromFile } of await webhookUrls(config)) {
+    if (!fromFile || url === undefined || /^https?:\/\/\S+$/.test(url)) continue;
+    issues.push({ path, message: `the file does not hold an http(s) URL on one line (like https://hooks.example.com/certpilot), so every event would fail to send; write the receiver's URL alone into it` });
+  }
+}
+
+/** The field paths of webhook notifiers whose URL is plain `http://` (events and their signature travel unencrypted). */
+export async function plainHttpWebhooks(config: Partial<Pick<ResolvedConfig, 'notifiers' | 'baseDir'>>): Promise<string[]> {
+  return (await webhookUrls(config)).filter((w) => w.url !== undefined && /^http:\/\//i.test(w.url)).map((w) => w.path);
 }
 
 /** Per process: whether `getent <database> <name>` finds it (an issue of many asks once per name). */

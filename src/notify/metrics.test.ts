@@ -11,6 +11,10 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 const snapshot: StatusSnapshot = {
   generatedAt: '2026-03-02T00:00:00.000Z',
+  notifiers: [
+    { notifier: 'hook', at: '2026-03-01T12:00:01.000Z', result: 'failed', certificate: 'never', code: 'ERR_NOTIFY_FAILED' },
+    { notifier: 'mail', at: '2026-03-01T12:00:02.000Z', result: 'sent', certificate: 'never' },
+  ],
   certificates: [
     {
       name: 'site',
@@ -30,6 +34,9 @@ const snapshot: StatusSnapshot = {
       ],
     },
     { name: 'broken', configured: true, domains: [], problem: { code: 'ERR_STORAGE_CORRUPT', message: 'x', hint: 'y' } },
+    { name: 'never', configured: true, domains: ['never.example'], lastFailureAt: '2026-03-01T12:00:00.000Z', failureCount: 2 },
+    { name: 'kept', configured: false, oneOff: true, domains: ['kept.example'], lastFailureAt: '2026-03-01T12:00:00.000Z', failureCount: 1 },
+    { name: 'removed', configured: false, domains: ['removed.example'], lastFailureAt: '2026-03-01T12:00:00.000Z', failureCount: 3 },
   ],
 };
 
@@ -49,6 +56,14 @@ test('metrics observe the snapshot: expiry, not-before, ARI window, next renewal
   has('certpilot_deployer_up_to_date{name="site",deployer="reload"} 0');
   has('certpilot_deployer_up_to_date{name="site",deployer="files"} 1');
   assert.doesNotMatch(text, /certpilot_certificate_expiration_timestamp_seconds\{name="broken"\}/);
+  // A failing certificate removed from the configuration keeps its state, but exports no failure
+  // (the failure alerts would fire for it forever); a failing one-off still does.
+  has(`certpilot_certificate_last_failure_timestamp_seconds{name="never"} ${Date.parse('2026-03-01T12:00:00Z') / 1000}`);
+  has(`certpilot_certificate_last_failure_timestamp_seconds{name="kept"} ${Date.parse('2026-03-01T12:00:00Z') / 1000}`);
+  assert.doesNotMatch(text, /certpilot_certificate_(last_failure_timestamp_seconds|consecutive_failures)\{name="removed"\}/);
+  has('certpilot_notifier_last_attempt_success{notifier="hook"} 0');
+  has(`certpilot_notifier_last_attempt_timestamp_seconds{notifier="hook"} ${Date.parse('2026-03-01T12:00:01Z') / 1000}`);
+  has('certpilot_notifier_last_attempt_success{notifier="mail"} 1');
   // A new snapshot replaces the old one: a certificate gone from it is gone from the metrics.
   m.setSnapshot({ ...snapshot, certificates: [] });
   assert.doesNotMatch(await m.text(), /name="site"/);

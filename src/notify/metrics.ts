@@ -39,6 +39,8 @@ export const METRIC_NAMES = [
   'certpilot_certificate_cadence_misfit',
   'certpilot_deployer_up_to_date',
   'certpilot_deployer_last_deploy_timestamp_seconds',
+  'certpilot_notifier_last_attempt_success',
+  'certpilot_notifier_last_attempt_timestamp_seconds',
   'certpilot_renewal_duration_seconds',
   'certpilot_renewals_total',
   'certpilot_deploys_total',
@@ -67,6 +69,8 @@ export class CertpilotMetrics {
   private readonly cadence: Gauge;
   private readonly deployerCurrent: Gauge;
   private readonly deployerLast: Gauge;
+  private readonly notifierSuccess: Gauge;
+  private readonly notifierLast: Gauge;
   private readonly generated: Gauge;
   private readonly duration: Histogram;
   private readonly renewals: Counter;
@@ -76,10 +80,16 @@ export class CertpilotMetrics {
   private readonly acmeDuration: Histogram;
   private readonly responder: Counter;
 
-  /** `processMetrics`: add prom-client's process metrics (for long-running `serve`, not for a textfile). */
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /**
+   * `processMetrics`: add prom-client's process metrics (for long-running `serve`, not for a textfile).
+   * `snapshot: false` (`serve`, which has no status snapshot): leave out the gauges
+   * {@link setSnapshot} sets, so no `certpilot_status_generated_timestamp_seconds 0` (a label-less
+   * gauge exports 0 until set) makes the shipped rules think the metrics are two days old.
+   */
+  constructor(options: { processMetrics?: boolean; snapshot?: boolean } = {}) {
     const registers = [this.registry];
-    const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers });
+    const snapshotRegisters = options.snapshot === false ? [] : registers;
+    const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers: snapshotRegisters });
     new Gauge({ name: 'certpilot_build_info', help: 'Always 1; the certpilot version as a label.', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
     this.generated = gauge('certpilot_status_generated_timestamp_seconds', 'When the status snapshot behind these metrics was taken (a textfile that stops moving means renew stopped running).', []);
     this.expiration = gauge('certpilot_certificate_expiration_timestamp_seconds', 'The live certificate\'s notAfter (cert-manager: certmanager_certificate_expiration_timestamp_seconds).');
@@ -94,6 +104,8 @@ export class CertpilotMetrics {
     this.cadence = gauge('certpilot_certificate_cadence_misfit', '1 when the run cadence cannot land inside the certificate\'s renewal window (see `certpilot status`).');
     this.deployerCurrent = gauge('certpilot_deployer_up_to_date', '1 when the deployer holds the live version, 0 when it failed or lags behind.', ['name', 'deployer']);
     this.deployerLast = gauge('certpilot_deployer_last_deploy_timestamp_seconds', 'When the deployer last ran for the certificate, by result.', ['name', 'deployer', 'result']);
+    this.notifierSuccess = gauge('certpilot_notifier_last_attempt_success', '1 when the notifier\'s last attempt (for any certificate\'s event, kept in the state) was delivered, 0 when it failed.', ['notifier']);
+    this.notifierLast = gauge('certpilot_notifier_last_attempt_timestamp_seconds', 'When the notifier was last tried.', ['notifier']);
     this.duration = new Histogram({
       name: 'certpilot_renewal_duration_seconds',
       help: 'How long one certificate\'s run took (plan, order, deploy), by outcome.',
@@ -119,9 +131,14 @@ export class CertpilotMetrics {
 
   /** Sets every per-certificate gauge from `snapshot` (the previous values are dropped first). */
   setSnapshot(snapshot: StatusSnapshot): void {
-    for (const g of [this.expiration, this.notBefore, this.renewalAt, this.ariStart, this.ariEnd, this.lastSuccess, this.lastFailure, this.failures, this.ready, this.cadence, this.deployerCurrent, this.deployerLast]) g.reset();
+    for (const g of [this.expiration, this.notBefore, this.renewalAt, this.ariStart, this.ariEnd, this.lastSuccess, this.lastFailure, this.failures, this.ready, this.cadence, this.deployerCurrent, this.deployerLast, this.notifierSuccess, this.notifierLast]) g.reset();
     const now = Date.parse(snapshot.generatedAt);
     this.generated.set(now / 1000);
+    for (const n of snapshot.notifiers ?? []) {
+      this.notifierSuccess.set({ notifier: n.notifier }, n.result === 'sent' ? 1 : 0);
+      const at = seconds(n.at);
+      if (at !== undefined) this.notifierLast.set({ notifier: n.notifier }, at);
+    }
     for (const c of snapshot.certificates) {
       const name = c.name;
       const set = (g: Gauge, value: number | undefined, labels: Record<string, string> = {}): void => {
@@ -137,8 +154,13 @@ export class CertpilotMetrics {
         set(this.ariEnd, seconds(c.ariWindow.end));
       }
       set(this.lastSuccess, seconds(c.lastSuccessAt));
-      set(this.lastFailure, seconds(c.lastFailureAt));
-      set(this.failures, c.failureCount);
+      // Failures only of a certificate certpilot still renews: one removed from the configuration
+      // keeps its state (and its last failure) until forgotten, which would keep
+      // CertpilotRenewalFailing / CertpilotIssuanceFailing firing forever.
+      if (c.configured || c.oneOff === true) {
+        set(this.lastFailure, seconds(c.lastFailureAt));
+        set(this.failures, c.failureCount);
+      }
       if (c.configured) set(this.cadence, c.cadence ? 1 : 0);
       const deployersOk = (c.deployers ?? []).every((d) => d.current);
       const isReady = c.problem === undefined && notAfter !== undefined && notAfter * 1000 > now && deployersOk;

@@ -52,6 +52,12 @@ describe('planRenewal', () => {
     assert.equal(held.heldBy, 'backoff');
     assert.equal(held.heldUntil?.getTime(), now.getTime() + 20 * MIN);
     assert.match(held.message, /3 consecutive failure\(s\) at the CA, last ERR_ACME_ORDER_FAILED; run with --force to try now/);
+    // A network error since (the CA counted nothing) is not called a failure at the CA.
+    const network = recordFailure(state, now, { code: 'ERR_ACME_NETWORK', message: 'connect ECONNREFUSED', local: true });
+    const stillHeld = planRenewal({ spec, stored: storedCert(), state: network, now });
+    assert.equal(stillHeld.heldBy, 'backoff');
+    assert.match(stillHeld.message, /3 consecutive failure\(s\) at the CA; the last attempt failed with ERR_ACME_NETWORK before the CA counted anything; run with --force/);
+    assert.doesNotMatch(stillHeld.message, /at the CA, last ERR_ACME_NETWORK/);
     const forced = planRenewal({ spec, stored: storedCert(), state, now, force: true });
     assert.equal(forced.due, true);
     assert.equal(forced.reason, 'lifetime');

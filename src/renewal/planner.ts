@@ -140,7 +140,7 @@ export function planRenewal(input: PlanInput): RenewalDecision {
     const why =
       heldBy === 'retry-after'
         ? 'the CA asked us to wait (rate limit or Retry-After); not even --force asks it again before then'
-        : `${state.failureCount} consecutive failure(s) at the CA${state.lastAttempt?.code ? `, last ${state.lastAttempt.code}` : ''}; run with --force to try now`;
+        : `${state.failureCount} consecutive failure(s) at the CA${lastCounted(state)}; run with --force to try now`;
     return {
       due: false,
       reason: verdict.reason,
@@ -255,6 +255,16 @@ export function configFingerprint(spec: CertificateSpec): string {
 }
 
 /**
+ * The last attempt, said after the count of failures at the CA: a network error or a fix of ours
+ * that failed since (counted nothing, holds nothing) is not called a failure at the CA.
+ */
+function lastCounted(state: RenewalState): string {
+  const last = state.lastAttempt;
+  if (last?.result !== 'failure' || !last.code) return '';
+  return last.local ? `; the last attempt failed with ${last.code} before the CA counted anything` : `, last ${last.code}`;
+}
+
+/**
  * The failure backoff after `failureCount` consecutive failures: 5 min doubling, capped at 24 h and
  * at 1/12 of the certificate's lifetime, so a short-lived certificate still gets several tries
  * before it expires.
@@ -288,7 +298,7 @@ export function recordFailure(
   if (err.local) {
     // The CA counted nothing (see failure-cost.ts for the one rule): the next attempt is not held;
     // the user's fix is tried at once.
-    const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) } };
+    const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500), local: true } };
     if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
     return next;
   }

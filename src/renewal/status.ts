@@ -12,7 +12,7 @@ import { formatDuration } from '../duration.js';
 import { isDeployed } from '../deploy/deploy-chain.js';
 import { CertpilotError } from '../errors.js';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
-import { canListVersions, type CertificatePaths, type DeploymentRecord, type RenewalState } from '../storage/certificate-store.js';
+import { canListVersions, type CertificatePaths, type DeploymentRecord, type NotificationRecord, type RenewalState } from '../storage/certificate-store.js';
 import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
@@ -113,11 +113,25 @@ export interface CertificateStatus {
   /** The run cadence cannot land inside this certificate's renewal window. */
   cadence?: CadenceWarning | undefined;
   problem?: StatusProblem | undefined;
+  /** What each notifier last did with this certificate's events. */
+  notifications?: Record<string, NotificationRecord> | undefined;
+}
+
+/** What a configured notifier last did, for any certificate's event (from the renewal states). */
+export interface NotifierStatus {
+  notifier: string;
+  at: string;
+  result: 'sent' | 'failed';
+  /** The certificate whose event it was. */
+  certificate: string;
+  code?: string;
 }
 
 /** The snapshot of every certificate at one instant. */
 export interface StatusSnapshot {
   generatedAt: string;
+  /** Each configured notifier that was ever tried: its last attempt (absent: none was). */
+  notifiers?: NotifierStatus[];
   /** How often renew runs (renewal.runIntervalHours, or the cron schedule's), when known. */
   runIntervalMs?: number | undefined;
   /** Made by `certpilot daemon`, which renews each certificate at its time (no run interval). */
@@ -127,7 +141,7 @@ export interface StatusSnapshot {
 
 /** What {@link buildStatusSnapshot} reads. */
 export interface StatusInput {
-  config: Pick<ResolvedConfig, 'certificates' | 'renewal' | 'solvers' | 'stateDir'>;
+  config: Pick<ResolvedConfig, 'certificates' | 'renewal' | 'solvers' | 'stateDir'> & Partial<Pick<ResolvedConfig, 'notifiers'>>;
   store: Pick<CertpilotStore, 'load' | 'list' | 'listStates' | 'loadState'> & Partial<Pick<CertpilotStore, 'listWithStates'>>;
   now: Date;
   /** Only these certificates (default: every configured or stored one). */
@@ -175,7 +189,31 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
   // At most 16 certificates read at once: all 1000 at once queued 6000 file reads and held every
   // row's files in memory together (peak RSS 150 MiB; bench/findings.md).
   const certificates = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs, listed.versions));
-  return { generatedAt: now.toISOString(), ...(runIntervalMs !== undefined ? { runIntervalMs } : {}), ...(input.daemon ? { daemon: true } : {}), certificates };
+  const notifiers = notifierStatuses(Object.keys(config.notifiers ?? {}), certificates);
+  return {
+    generatedAt: now.toISOString(),
+    ...(runIntervalMs !== undefined ? { runIntervalMs } : {}),
+    ...(input.daemon ? { daemon: true } : {}),
+    ...(notifiers.length > 0 ? { notifiers } : {}),
+    certificates,
+  };
+}
+
+/**
+ * Each configured notifier's latest attempt over the certificates certpilot renews (a certificate
+ * removed from the configuration, or a notifier removed, says nothing any more).
+ */
+function notifierStatuses(names: readonly string[], certificates: readonly CertificateStatus[]): NotifierStatus[] {
+  const out: NotifierStatus[] = [];
+  for (const notifier of names) {
+    let latest: NotifierStatus | undefined;
+    for (const c of certificates) {
+      const r = c.configured || c.oneOff ? c.notifications?.[notifier] : undefined;
+      if (r && (!latest || Date.parse(r.at) > Date.parse(latest.at))) latest = { notifier, at: r.at, result: r.result, certificate: c.name, ...(r.code ? { code: r.code } : {}) };
+    }
+    if (latest) out.push(latest);
+  }
+  return out;
 }
 
 async function certificateStatus(
@@ -264,6 +302,7 @@ async function certificateStatus(
     dnsPersist,
     cadence,
     problem: undefined,
+    ...(state.notifications ? { notifications: state.notifications } : {}),
   };
 }
 

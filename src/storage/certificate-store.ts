@@ -101,6 +101,8 @@ export interface RenewalState {
     message?: string;
     /** Why it was attempted (the renewal reason). */
     reason?: string;
+    /** A failure the CA counted nothing of (renewal/failure-cost.ts): not in failureCount, no backoff. */
+    local?: true;
   };
   /** Consecutive failures; reset to 0 on success. */
   failureCount: number;
@@ -113,6 +115,11 @@ export interface RenewalState {
   backoffFingerprint?: string;
   /** What each deployer (by instance name) last did, so a failed deploy is retried without a new order. */
   deployments?: Record<string, DeploymentRecord>;
+  /**
+   * The last notification of this certificate's events per notifier (instance name): a broken
+   * notifier stays visible (`certpilot_notifier_last_attempt_success`) across cron runs.
+   */
+  notifications?: Record<string, NotificationRecord>;
   /**
    * Set for a certificate issued with `certpilot issue -d` (not in the configuration): what
    * `renew` needs to renew it as it was issued. Written by `issue -d` whenever it leaves a live
@@ -157,6 +164,14 @@ export interface DeploymentRecord {
   /** The deployer's sentence, or the error message (no secrets). */
   message: string;
   /** The error code on failure. */
+  code?: string;
+}
+
+/** The last attempt of one notifier for a certificate's event. */
+export interface NotificationRecord {
+  at: string;
+  result: 'sent' | 'failed';
+  /** The error code when it failed (no message: it may name the receiver). */
   code?: string;
 }
 

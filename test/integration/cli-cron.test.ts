@@ -146,6 +146,36 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   assert.match(bad.stderr, /error ERR_CRON_CRONTAB: cron: reading the crontab of nosuchuser\w+ with crontab failed: /);
 });
 
+test('cron install --metrics-file puts it on the managed line, a reinstall keeps it, and one without it warns', { timeout: 120_000 }, async (t) => {
+  const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
+  if (!user) return;
+  const dir = await tempDir('certpilot-cron-');
+  const config = join(dir, 'certpilot.yaml');
+  const stateDir = join(dir, 'state');
+  const textfiles = join(dir, 'textfile');
+  mkdirSync(textfiles);
+  writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [cron.test] }]\n`);
+  const prom = join(textfiles, 'certpilot.prom');
+  const first = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
+  assert.equal(first.code, 0, first.stderr);
+  const line = (crontab(user, ['-l']).stdout.split('\n').find((l) => l.endsWith('# certpilot-managed')) ?? '');
+  assert.match(line, new RegExp(` renew --config \\S+ --metrics-file ${prom.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} >> `), line);
+  // The line cron runs writes the textfile (renew fails at the absent CA; the metrics say so).
+  const ran = spawnSync('/bin/sh', ['-c', line.split(' ').slice(5).join(' ')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 60_000 });
+  assert.equal(ran.status, 1);
+  assert.match(readFileSync(prom, 'utf8'), /^certpilot_certificate_last_failure_timestamp_seconds\{name="cron\.test"\} /m);
+  // Installing again with the flag keeps the line as it is.
+  const again = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
+  assert.match(again.stdout, /^Already installed in/);
+  assert.doesNotMatch(again.stderr, /warning/);
+  // Without it, the line loses it, and install says so.
+  const without = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(without.code, 0, without.stderr);
+  assert.match(without.stderr, /warning: the certpilot line installed had --metrics-file, which this line has not/);
+  assert.match(without.stderr, /hint: Run `certpilot cron install --metrics-file FILE` with the same FILE/);
+  assert.doesNotMatch(crontab(user, ['-l']).stdout, /--metrics-file/);
+});
+
 test('cron show writes nothing (a state directory byte for byte, a read-only one) and install then uses the time show printed; an earlier cron.json is kept', { timeout: 120_000 }, async (t) => {
   const user = throwawayUser(t, 'needs root and useradd to make a throw-away user, and mount for a read-only state directory');
   if (!user) return;

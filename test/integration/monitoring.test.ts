@@ -56,6 +56,11 @@ test('status --metrics-file parses with promtool, and a real Prometheus scrapes 
   // One hit (stateless mode answers any well-formed token) and one miss.
   assert.equal((await fetchBuffered(`http://127.0.0.1:${servePort}/.well-known/acme-challenge/abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG`)).status, 200);
   assert.equal((await fetchBuffered(`http://127.0.0.1:${servePort}/.well-known/acme-challenge/bad!token`)).status, 404);
+  // serve has no status snapshot: none of its series (a `certpilot_status_generated_timestamp_seconds 0`
+  // made the shipped CertpilotMetricsStale fire forever and CertpilotMetricsAbsent never).
+  const served = (await fetchBuffered(`http://127.0.0.1:${servePort}/metrics`)).text;
+  assert.match(served, /^certpilot_http01_responder_requests_total\{result="hit"\} 1$/m);
+  assert.doesNotMatch(served, /certpilot_status_generated|certpilot_certificate_|certpilot_deployer_/);
 
   const prometheus = await startPrometheus({ serve: [`127.0.0.1:${servePort}`], textfile: [`127.0.0.1:${filePort}`] });
   t.after(() => prometheus.stop());
@@ -70,4 +75,5 @@ test('status --metrics-file parses with promtool, and a real Prometheus scrapes 
   const behind = await prometheus.query('certpilot_deployer_up_to_date == 0');
   assert.deepEqual(behind.map((s) => `${s.metric.name}/${s.metric.deployer}`), ['site/reload']);
   assert.equal((await prometheus.query('certpilot_build_info')).length, 2, 'both targets expose build info');
+  assert.deepEqual((await prometheus.query('certpilot_status_generated_timestamp_seconds')).map((s) => s.metric.job), ['textfile'], 'only the textfile has a snapshot');
 });

@@ -1,6 +1,6 @@
 /** `certpilot config check`: validates the configuration and prints what it resolves to. */
 import { CertpilotError, ConfigError } from '../../errors.js';
-import { crossPluginIssues } from '../../config/cross-checks.js';
+import { crossPluginIssues, plainHttpWebhooks } from '../../config/cross-checks.js';
 import { REDACTED, redactSecrets } from '../../redact.js';
 import type { KubernetesConnectionOptions } from '../../kubernetes/connection-options.js';
 import { EXIT, type CommandContext } from '../main.js';
@@ -42,6 +42,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   ctx.output.out(`directory  ${acme.directoryUrl}${eab ? ` (EAB kid ${eab.kid})` : ''}${caCertificates.length ? ` (+${caCertificates.length} trusted root(s))` : ''}`);
   for (const [name, s] of Object.entries(config.solvers)) ctx.output.out(`solver     ${name}: ${s.type}`);
   for (const [name, d] of Object.entries(config.deployers)) ctx.output.out(`deployer   ${name}: ${d.type}`);
+  for (const [name, n] of Object.entries(config.notifiers)) ctx.output.out(`notifier   ${name}: ${n.type} (on ${n.wrapper.on.join(', ')})`);
   ctx.output.out(`locker     ${config.locker.type}`);
   for (const c of config.certificates) {
     const solvers = [...new Set(Object.values(c.solvers))];
@@ -51,6 +52,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     );
   }
   if (config.certificates.length === 0) ctx.output.out('cert       none configured (add certificates: or use issue -d)');
+  for (const path of await plainHttpWebhooks(config)) {
+    ctx.output.err(`warning: ${path}: a plain http:// URL sends every event (and its signature) unencrypted; use https (docs/notifications.md)`);
+  }
   return EXIT.ok;
 }
 

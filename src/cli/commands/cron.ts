@@ -1,5 +1,5 @@
 /**
- * `certpilot cron install | remove | show [-u USER] [--log-file FILE]`: keeps one `renew` line in a
+ * `certpilot cron install | remove | show [-u USER] [--log-file FILE] [--metrics-file FILE]`: keeps one `renew` line in a
  * user's crontab through the real `crontab` command (`crontab -l`, `crontab -` on stdin), twice a
  * day at a minute and hour hashed from the host name and the state directory (or kept in an earlier
  * version's `<stateDir>/cron.json`). Other lines of the crontab are never changed; `show` writes
@@ -78,6 +78,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     'renew',
     ...(file ? ['--config', resolve(ctx.cwd, file)] : []),
     ...(ctx.values['state-dir'] ? ['--state-dir', resolve(ctx.cwd, ctx.values['state-dir'])] : []),
+    // Part of the managed line, so the next `cron install` keeps it (an edit of the line is replaced).
+    ...(ctx.values['metrics-file'] ? ['--metrics-file', resolve(ctx.cwd, ctx.values['metrics-file'])] : []),
   ];
   const logFile = resolve(ctx.cwd, ctx.values['log-file'] ?? join(config.stateDir, 'renew.log'));
   const line = buildCronLine(schedule, { argv, logFile });
@@ -87,6 +89,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw ioError(`creating ${dirname(logFile)} for the cron line's log`, err);
     });
+    const previous = findCronLine(current);
+    if (previous !== undefined && /\s--metrics-file[\s=]/.test(previous) && !ctx.values['metrics-file']) {
+      ctx.output.err(
+        'warning: the certpilot line installed had --metrics-file, which this line has not: node_exporter\'s textfile stops moving (CertpilotMetricsStale).\n' +
+          '  hint: Run `certpilot cron install --metrics-file FILE` with the same FILE to keep it on the line.',
+      );
+    }
     const merged = mergeCronLine(current, line);
     if (merged.action !== 'unchanged') await crontab.write(merged.text);
     ctx.output.out(merged.action === 'unchanged' ? `Already installed in ${crontab.owner}:` : `${merged.action === 'added' ? 'Installed in' : 'Updated in'} ${crontab.owner}:`);

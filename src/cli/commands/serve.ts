@@ -64,9 +64,10 @@ export async function run(ctx: CommandContext): Promise<number> {
       // Not fatal: the store may come up after us; /healthz says so until then.
       logger.warn('http-01 responder: the token store does not answer yet; /healthz fails and lookups answer 503 until it does');
     }
-    // /metrics beside the answers: hits, misses, errors and the process (prom-client loaded only here).
+    // /metrics beside the answers: hits, misses, errors and the process (prom-client loaded only
+    // here); no status snapshot, so none of its series (docs/metrics.md).
     const { CertpilotMetrics } = await import('../../notify/metrics.js');
-    const metrics = new CertpilotMetrics({ processMetrics: true });
+    const metrics = new CertpilotMetrics({ processMetrics: true, snapshot: false });
     server = await startResponderServer({ responder, host, port, logger, metrics });
     logger.info(
       { listen: `${server.address.address}:${server.address.port}`, mode: store === undefined ? 'stateless' : 'store', allowedHosts: v['allow-host'] ?? [] },
