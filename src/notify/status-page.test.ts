@@ -18,3 +18,11 @@ test('the last result says when it is a deployer\'s failure since the renewal (s
   assert.match(renewal, /<span class="result failed">failure<\/span>/);
   assert.doesNotMatch(renewal, /stage-deployer/);
 });
+
+test('a password in a URL quoted by the last error is redacted on the page', () => {
+  const html = renderStatusPage(
+    snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'deploy', deployer: 'reload', code: 'ERR_DEPLOY_HOOK_FAILED', message: 'last stderr: could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0' }),
+  );
+  assert.doesNotMatch(html, /SuperSecretRedis/);
+  assert.match(html, /redis:\/\/:\[redacted\]@10\.0\.0\.1/);
+});

@@ -3,9 +3,11 @@
  * (renewal/status.ts). `certpilot status --html FILE` writes it for cron users; a long-running
  * certpilot can serve the same string. No JavaScript, no external resource: the timeline bars are
  * plain elements sized in percent. Every value passes through {@link escapeHtml}; the snapshot
- * holds no key and no secret, and nothing else is read.
+ * holds no key, and nothing else is read; its texts (an error message quoting a hook's stderr) pass
+ * the one redaction (src/redact.ts) first, as everything the CLI prints does.
  */
 import { formatDuration } from '../duration.js';
+import { redactSecrets } from '../redact.js';
 import type { CertificateStatus, StatusSnapshot } from '../renewal/status.js';
 import { VERSION } from '../version.js';
 
@@ -97,7 +99,8 @@ thead th{background:#f6f8fa}
 `;
 
 /** The whole page for `snapshot`. */
-export function renderStatusPage(snapshot: StatusSnapshot): string {
+export function renderStatusPage(shown: StatusSnapshot): string {
+  const snapshot = redactSecrets(shown);
   const now = Date.parse(snapshot.generatedAt);
   const rows = snapshot.certificates.map((c) => row(c, now)).join('\n');
   return `<!DOCTYPE html>
