@@ -6,8 +6,12 @@
  */
 import type { RenewalResult } from '../renewal/renew-certificate.js';
 
-/** What happened to one certificate in one run. */
-export type LifecycleEventType = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'interrupted';
+/**
+ * What happened to one certificate in one run. `deploy-failed`: only the deploy stage ran (a retry,
+ * or `certpilot deploy`) and a deployer failed; an `issued`/`renewed` whose deploy failed keeps its
+ * type, with `deploy.ok` false (both are failures to {@link isFailure}).
+ */
+export type LifecycleEventType = 'issued' | 'renewed' | 'deployed' | 'deploy-failed' | 'not-due' | 'held' | 'locked' | 'failed' | 'interrupted';
 
 /** One certificate's run, for notifiers. Holds no key, no secret; every string is scrubbed. */
 export interface LifecycleEvent {
@@ -50,7 +54,7 @@ export function scrub(text: string): string {
 
 /** True for events that report a failure: the run failed, or its deploy stage did. */
 export function isFailure(event: LifecycleEvent): boolean {
-  return event.type === 'failed' || event.deploy?.ok === false;
+  return event.type === 'failed' || event.type === 'deploy-failed' || event.deploy?.ok === false;
 }
 
 /** True for events that report a success: a new version, or a deploy that completed. */

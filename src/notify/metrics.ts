@@ -101,7 +101,7 @@ export class CertpilotMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
-    this.renewals = new Counter({ name: 'certpilot_renewals_total', help: 'Certificate runs by outcome (issued, renewed, deployed, not-due, held, locked, failed, interrupted).', labelNames: ['name', 'outcome'], registers });
+    this.renewals = new Counter({ name: 'certpilot_renewals_total', help: 'Certificate runs by outcome (issued, renewed, deployed, deploy-failed, not-due, held, locked, failed, interrupted).', labelNames: ['name', 'outcome'], registers });
     this.deploys = new Counter({ name: 'certpilot_deploys_total', help: 'Deployer runs by result (deployed, up-to-date, failed, not-run).', labelNames: ['name', 'deployer', 'result'], registers });
     this.notifications = new Counter({ name: 'certpilot_notifications_total', help: 'Notifications by notifier and result (sent, failed).', labelNames: ['notifier', 'result'], registers });
     this.acmeRequests = new Counter({ name: 'certpilot_acme_requests_total', help: 'ACME requests by endpoint and HTTP status ("error": no answer) (cert-manager: certmanager_http_acme_client_request_count).', labelNames: ['endpoint', 'status'], registers });

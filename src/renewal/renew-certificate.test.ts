@@ -484,7 +484,7 @@ test('the deploy stage runs after save in order; a failure stops the chain, keep
 
   // Still failing: nothing due, the deploy is retried (no new order), and fails again.
   const again = await renewCertificate(withDeploy, h.ctx);
-  assert.equal(again.outcome, 'deployed');
+  assert.equal(again.outcome, 'deploy-failed');
   assert.equal(again.deploy?.ok, false);
   assert.equal(h.requests.length, 1, 'no new order for a deploy retry');
 
@@ -529,7 +529,7 @@ test('v1 → v2 with a failing deployer: v2 is live and stays live (never rolled
   await live();
   // The next run retries only the deploy of v2: no new order, no new version, no step back.
   const retry = await renewCertificate(withDeploy, h.ctx);
-  assert.equal(retry.outcome, 'deployed');
+  assert.equal(retry.outcome, 'deploy-failed');
   assert.equal(retry.deploy?.ok, false);
   await live();
   assert.equal(h.requests.length, 2, 'two orders: v1 and v2');

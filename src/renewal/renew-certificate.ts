@@ -80,10 +80,12 @@ export interface RenewalContext {
 }
 
 /**
- * How one certificate's run ended. `deployed`: nothing was due, but a deployer lacked the live
- * version and the deploy stage ran (see `deploy` for how it went).
+ * How one certificate's run ended. `deployed`: nothing was due (or `certpilot deploy`), a deployer
+ * lacked the live version and the deploy stage ran and completed; `deploy-failed`: the same, but a
+ * deployer failed (`deploy.ok` false). An `issued`/`renewed` whose deploy failed stays that (the
+ * new version is saved), with `deploy.ok` false.
  */
-export type RenewalOutcome = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
+export type RenewalOutcome = 'issued' | 'renewed' | 'deployed' | 'deploy-failed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
 
 /** The result of one certificate's run, for the CLI summary and the exit code. */
 export interface RenewalResult {
@@ -290,7 +292,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
       // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
       const deploy = await deployStage(spec, stored, state, ctx, options, log);
       const base = undecided(spec.name, decision, stored);
-      return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
+      return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: deployOutcome(deploy), message: `${deploySentence(deploy)}; ${base.message}`, deploy };
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
     const result = await issueAndSave(spec, stored, state, pending, decision.reason ?? 'forced', ctx, options, log);
@@ -360,7 +362,7 @@ async function deployOne(spec: ResolvedCertificate, ctx: RenewalContext, options
       return { name: spec.name, outcome: 'failed', message: error.message, error };
     }
     const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
-    const base: RenewalResult = { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
+    const base: RenewalResult = { name: spec.name, outcome: deployOutcome(deploy), message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
     return lostDuring(spec.name, lock) ?? interruptedDeploy(base, deploy, options.signal) ?? base;
   } catch (err) {
     const lost = lostDuring(spec.name, lock);
@@ -417,6 +419,11 @@ function interruptedDeploy(base: RenewalResult, deploy: DeployReport, signal: Ab
   if (!signal?.aborted || deploy.ok) return undefined;
   const error = signal.reason instanceof CertpilotError ? signal.reason : new CertpilotError('ERR_INTERRUPTED', `deploy ${base.name}: interrupted`);
   return { ...base, outcome: 'interrupted', message: `interrupted while deploying version ${deploy.version}: it is saved, and the next run deploys it`, error, deploy };
+}
+
+/** The outcome of a run that only deployed: `deployed`, or `deploy-failed` when a deployer failed. */
+function deployOutcome(report: DeployReport): RenewalOutcome {
+  return report.ok ? 'deployed' : 'deploy-failed';
 }
 
 /** One clause for the CLI line: `deployed to files, hook` / `deploy failed at hook: …`. */

@@ -98,6 +98,7 @@ function headline(r: RenewalResult): string {
     case 'renewed':
       return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployed}${deployHint}`;
     case 'deployed':
+    case 'deploy-failed':
       return `${head}: ${failedStep?.error ? `${failedStep.error.code}: ` : ''}${r.message}${deployHint}`;
     case 'not-due':
     case 'held':
