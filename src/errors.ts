@@ -394,6 +394,11 @@ export const ERROR_CATALOG = {
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
+/** The catalog's hint of `code`, for a code kept without its error's own hint (older renewal states); undefined for an unknown code. */
+export function catalogHint(code: string | undefined): string | undefined {
+  return code !== undefined && Object.hasOwn(ERROR_CATALOG, code) ? ERROR_CATALOG[code as ErrorCode].hint : undefined;
+}
+
 /** Options every certpilot error takes. */
 export interface CertpilotErrorOptions {
   /** One actionable sentence; defaults to the catalog hint of the code. */

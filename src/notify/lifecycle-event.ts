@@ -4,6 +4,7 @@
  * field: never from a stored certificate, so a private key cannot reach it; and every text is
  * scrubbed of anything PEM-shaped, so not even an error message quoting a key can carry one out.
  */
+import { formatDuration } from '../duration.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
 
 /**
@@ -33,6 +34,8 @@ export interface LifecycleEvent {
   next?: string;
   /** On failure: code, message and hint. */
   error?: { code: string; message: string; hint: string };
+  /** Not renewed in this run (`held`, `not-due`) while its renewal is failing: the last attempt's error. */
+  lastError?: { code: string; message: string; hint: string };
   /** The deploy stage, when it ran: each deployer's status. */
   deploy?: { ok: boolean; version: number; steps: { deployer: string; status: string; message: string; code?: string }[] };
   /** When the run for this certificate started and ended. */
@@ -82,6 +85,7 @@ export function eventFromResult(result: RenewalResult, context: { domains: reado
     ...(expiresInDays !== undefined ? { expiresInDays } : {}),
     ...(result.next ? { next: result.next.toISOString() } : {}),
     ...(result.error ? { error: { code: result.error.code, message: scrub(result.error.message), hint: scrub(result.error.hint) } } : {}),
+    ...(result.lastError ? { lastError: { code: result.lastError.code, message: scrub(result.lastError.message), hint: scrub(result.lastError.hint) } } : {}),
     ...(result.deploy
       ? {
           deploy: {
@@ -102,14 +106,23 @@ export function eventSummary(event: LifecycleEvent): string {
       ? `renewal FAILED (${event.error?.code ?? 'error'})`
       : `deploy FAILED (${event.deploy?.steps.find((s) => s.status === 'failed')?.deployer ?? 'a deployer'})`
     : event.type;
-  const expiry = event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
-  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${expiry}`;
+  const failing = !isFailure(event) && event.lastError ? `: renewal FAILING (${event.lastError.code})` : '';
+  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${failing}${expiry(event)}`;
+}
+
+/** `; expires in 40 day(s)`, or in days and hours within a week (`2d 23h`: "2 day(s)" would hide most of a day), or `; EXPIRED 3h ago`. */
+function expiry(event: LifecycleEvent): string {
+  const left = event.notAfter !== undefined ? Date.parse(event.notAfter) - Date.parse(event.timings.finishedAt) : NaN;
+  if (!Number.isFinite(left)) return event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
+  if (left <= 0) return `; EXPIRED ${formatDuration(-left)} ago`;
+  return left < 7 * 86_400_000 ? `; expires in ${formatDuration(left)}` : `; expires in ${Math.floor(left / 86_400_000)} day(s)`;
 }
 
 /** The notification body for humans: the summary, the sentence, the hint and the next step. */
 export function eventText(event: LifecycleEvent): string {
   const lines = [eventSummary(event), event.message];
   if (event.error) lines.push(`hint: ${event.error.hint}`);
+  if (event.lastError) lines.push(`renewal failing: last error ${event.lastError.code}: ${event.lastError.message}`, `hint: ${event.lastError.hint}`);
   for (const s of event.deploy?.steps ?? []) if (s.status === 'failed') lines.push(`deployer ${s.deployer}: ${s.message}`);
   if (event.next) lines.push(`next: ${event.next}`);
   lines.push(`names: ${event.domains.join(', ')}`);

@@ -147,12 +147,16 @@ test('a failed renewal leaves the old certificate live, records the failure and 
   const held = await renewCertificate(spec, h.ctx);
   assert.equal(held.outcome, 'held');
   assert.equal(h.sessions, sessionsBefore);
+  // It says the renewal is failing, with the last error's code, message and (kept) hint.
+  assert.deepEqual(held.lastError, { code: 'ERR_ACME_AUTHORIZATION_FAILED', message: failed.error?.message, hint: failed.error?.hint });
+  assert.equal(state.lastAttempt?.hint, failed.error?.hint);
 
   h.clock.set(Date.parse(state.backoffUntil as string) + 1000);
   h.next = async () => issued();
   const renewed = await renewCertificate(spec, h.ctx);
   assert.equal(renewed.outcome, 'renewed');
   assert.equal((await h.store.loadState('www')).failureCount, 0);
+  assert.equal((await renewCertificate(spec, h.ctx)).lastError, undefined, 'renewed: no longer failing');
 });
 
 test('rateLimited is persisted and holds even --force until the CA\'s time', async () => {

@@ -14,7 +14,7 @@ import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
-import { CertpilotError } from '../errors.js';
+import { catalogHint, CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
@@ -118,6 +118,11 @@ export interface RenewalResult {
    * this. The daemon keeps it and passes it back ({@link RenewOptions.ariHolds}).
    */
   ariHold?: AriHold;
+  /**
+   * For a `held` or `not-due` run whose last renewal attempt failed (the renewal is failing): that
+   * error's code, message and hint, from the renewal state.
+   */
+  lastError?: { code: string; message: string; hint: string };
 }
 
 /** True when the run failed: the renewal, or its deploy stage. */
@@ -267,7 +272,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   };
   let decision = plan();
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
-  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
+  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored, state);
 
   const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
   if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
@@ -288,10 +293,10 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     }
     decision = plan();
     if (!decision.due) {
-      if (!deployPending() || !stored) return undecided(spec.name, decision, stored);
+      if (!deployPending() || !stored) return undecided(spec.name, decision, stored, state);
       // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
       const deploy = await deployStage(spec, stored, state, ctx, options, log);
-      const base = undecided(spec.name, decision, stored);
+      const base = undecided(spec.name, decision, stored, state);
       return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: deployOutcome(deploy), message: `${deploySentence(deploy)}; ${base.message}`, deploy };
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
@@ -455,9 +460,11 @@ export async function renewAll(
   return results;
 }
 
-function undecided(name: string, decision: RenewalDecision, stored: StoredCertificate | undefined): RenewalResult {
+function undecided(name: string, decision: RenewalDecision, stored: StoredCertificate | undefined, state: RenewalState): RenewalResult {
   const held = decision.heldUntil !== undefined;
+  const failing = state.lastAttempt?.result === 'failure' ? state.lastAttempt : undefined;
   return {
+    ...(failing?.code ? { lastError: { code: failing.code, message: failing.message ?? '', hint: failing.hint ?? catalogHint(failing.code) ?? '' } } : {}),
     name,
     ...(stored ? { paths: stored.paths, version: stored.version } : {}),
     outcome: held ? 'held' : 'not-due',
@@ -673,7 +680,7 @@ async function issueAndSave(
     const failed = recordFailure(
       state,
       now,
-      { code: error.code, message: error.message, reason, local, fingerprint: configFingerprint(spec), ...(retryAfter ? { retryAfter } : {}) },
+      { code: error.code, message: error.message, hint: error.hint, reason, local, fingerprint: configFingerprint(spec), ...(retryAfter ? { retryAfter } : {}) },
       lifetimeMs,
     );
     try {

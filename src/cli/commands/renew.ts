@@ -56,6 +56,7 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
     ...(r.next ? { next: r.next.toISOString() } : {}),
     ...(r.error ? { error: { code: r.error.code, message: r.error.message, hint: r.error.hint } } : {}),
     ...(r.backoff ? { backoff: r.backoff } : {}),
+    ...(r.lastError ? { lastError: r.lastError } : {}),
     ...(r.previousLive !== undefined ? { previousLive: r.previousLive } : {}),
     ...(r.paths ? { files: r.paths } : {}),
     ...(r.deploy
