@@ -219,8 +219,8 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_METRICS_WRITE: {
-    title: 'The metrics file (--metrics-file) could not be written',
-    hint: 'Point --metrics-file at a file in a directory certpilot may write, e.g. node_exporter\'s textfile directory (/var/lib/prometheus/node-exporter).',
+    title: 'The metrics file (--metrics-file) could not be written; the command exits 1 even when its renewals succeeded, so monitoring does not go stale unnoticed',
+    hint: 'Point --metrics-file at a file in a directory certpilot may write, e.g. node_exporter\'s textfile directory (/var/lib/prometheus/node-exporter); the message names the cause (a missing directory, a full disk, permissions) and the hint its fix.',
     local: true,
   },
   ERR_STATUS_PAGE_WRITE: {
