@@ -219,8 +219,8 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_METRICS_WRITE: {
-    title: 'The metrics file (--metrics-file) could not be written',
-    hint: 'Point --metrics-file at a file in a directory certpilot may write, e.g. node_exporter\'s textfile directory (/var/lib/prometheus/node-exporter).',
+    title: 'The metrics file (--metrics-file) could not be written; the command exits 1 even when its renewals succeeded, so monitoring does not go stale unnoticed',
+    hint: 'Point --metrics-file at a file in a directory certpilot may write, e.g. node_exporter\'s textfile directory (/var/lib/prometheus/node-exporter); the message names the cause (a missing directory, a full disk, permissions) and the hint its fix.',
     local: true,
   },
   ERR_STATUS_PAGE_WRITE: {
@@ -393,6 +393,11 @@ export const ERROR_CATALOG = {
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** The catalog's hint of `code`, for a code kept without its error's own hint (older renewal states); undefined for an unknown code. */
+export function catalogHint(code: string | undefined): string | undefined {
+  return code !== undefined && Object.hasOwn(ERROR_CATALOG, code) ? ERROR_CATALOG[code as ErrorCode].hint : undefined;
+}
 
 /** Options every certpilot error takes. */
 export interface CertpilotErrorOptions {

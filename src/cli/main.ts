@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { checkValues, FLAGS, flagHelp, PARSE_OPTIONS, type CliValues, type FlagName } from './flags.js';
 import { didYouMean } from '../did-you-mean.js';
-import { processOutput, type Output } from './output.js';
+import { processOutput, redactedOutput, type Output } from './output.js';
 import { VERSION } from '../version.js';
 
 /** Exit codes of the CLI. */
@@ -254,9 +254,11 @@ function unknownCommand(name: string): CertpilotError {
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  output: Output = processOutput,
+  printed: Output = processOutput,
   signal?: AbortSignal,
 ): Promise<number> {
+  // Everything a command prints, results and errors, human and JSON, passes the one redaction.
+  const output = redactedOutput(printed);
   let verbose = argv.includes('--verbose') || argv.includes('-v');
   // Known before parsing, so even a usage error is JSON for a program that asked for JSON.
   const json = argv.includes('--json');

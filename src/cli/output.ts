@@ -1,4 +1,5 @@
 /** Human output helpers of the CLI: plain text tables and durations. Only cli/ prints. */
+import { redactText } from '../redact.js';
 
 /** Where a command writes results (stdout) and diagnostics (stderr). */
 export interface Output {
@@ -11,6 +12,15 @@ export const processOutput: Output = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
+
+/**
+ * `output` with every line passed through the one redaction (src/redact.ts `redactText`: a PEM
+ * private key, a password in a URL): what a command prints (result lines, `--json`, errors) may
+ * quote a hook's stderr or a server's message. `main` wraps every command's output in it.
+ */
+export function redactedOutput(output: Output): Output {
+  return { out: (line) => output.out(redactText(line)), err: (line) => output.err(redactText(line)) };
+}
 
 export { formatDuration } from '../duration.js';
 

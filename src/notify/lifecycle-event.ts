@@ -4,10 +4,15 @@
  * field: never from a stored certificate, so a private key cannot reach it; and every text is
  * scrubbed of anything PEM-shaped, so not even an error message quoting a key can carry one out.
  */
+import { formatDuration } from '../duration.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
 
-/** What happened to one certificate in one run. */
-export type LifecycleEventType = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'interrupted';
+/**
+ * What happened to one certificate in one run. `deploy-failed`: only the deploy stage ran (a retry,
+ * or `certpilot deploy`) and a deployer failed; an `issued`/`renewed` whose deploy failed keeps its
+ * type, with `deploy.ok` false (both are failures to {@link isFailure}).
+ */
+export type LifecycleEventType = 'issued' | 'renewed' | 'deployed' | 'deploy-failed' | 'not-due' | 'held' | 'locked' | 'failed' | 'interrupted';
 
 /** One certificate's run, for notifiers. Holds no key, no secret; every string is scrubbed. */
 export interface LifecycleEvent {
@@ -29,6 +34,8 @@ export interface LifecycleEvent {
   next?: string;
   /** On failure: code, message and hint. */
   error?: { code: string; message: string; hint: string };
+  /** Not renewed in this run (`held`, `not-due`) while its renewal is failing: the last attempt's error. */
+  lastError?: { code: string; message: string; hint: string };
   /** The deploy stage, when it ran: each deployer's status. */
   deploy?: { ok: boolean; version: number; steps: { deployer: string; status: string; message: string; code?: string }[] };
   /** When the run for this certificate started and ended. */
@@ -50,7 +57,7 @@ export function scrub(text: string): string {
 
 /** True for events that report a failure: the run failed, or its deploy stage did. */
 export function isFailure(event: LifecycleEvent): boolean {
-  return event.type === 'failed' || event.deploy?.ok === false;
+  return event.type === 'failed' || event.type === 'deploy-failed' || event.deploy?.ok === false;
 }
 
 /** True for events that report a success: a new version, or a deploy that completed. */
@@ -78,6 +85,7 @@ export function eventFromResult(result: RenewalResult, context: { domains: reado
     ...(expiresInDays !== undefined ? { expiresInDays } : {}),
     ...(result.next ? { next: result.next.toISOString() } : {}),
     ...(result.error ? { error: { code: result.error.code, message: scrub(result.error.message), hint: scrub(result.error.hint) } } : {}),
+    ...(result.lastError ? { lastError: { code: result.lastError.code, message: scrub(result.lastError.message), hint: scrub(result.lastError.hint) } } : {}),
     ...(result.deploy
       ? {
           deploy: {
@@ -98,14 +106,23 @@ export function eventSummary(event: LifecycleEvent): string {
       ? `renewal FAILED (${event.error?.code ?? 'error'})`
       : `deploy FAILED (${event.deploy?.steps.find((s) => s.status === 'failed')?.deployer ?? 'a deployer'})`
     : event.type;
-  const expiry = event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
-  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${expiry}`;
+  const failing = !isFailure(event) && event.lastError ? `: renewal FAILING (${event.lastError.code})` : '';
+  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${failing}${expiry(event)}`;
+}
+
+/** `; expires in 40 day(s)`, or in days and hours within a week (`2d 23h`: "2 day(s)" would hide most of a day), or `; EXPIRED 3h ago`. */
+function expiry(event: LifecycleEvent): string {
+  const left = event.notAfter !== undefined ? Date.parse(event.notAfter) - Date.parse(event.timings.finishedAt) : NaN;
+  if (!Number.isFinite(left)) return event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
+  if (left <= 0) return `; EXPIRED ${formatDuration(-left)} ago`;
+  return left < 7 * 86_400_000 ? `; expires in ${formatDuration(left)}` : `; expires in ${Math.floor(left / 86_400_000)} day(s)`;
 }
 
 /** The notification body for humans: the summary, the sentence, the hint and the next step. */
 export function eventText(event: LifecycleEvent): string {
   const lines = [eventSummary(event), event.message];
   if (event.error) lines.push(`hint: ${event.error.hint}`);
+  if (event.lastError) lines.push(`renewal failing: last error ${event.lastError.code}: ${event.lastError.message}`, `hint: ${event.lastError.hint}`);
   for (const s of event.deploy?.steps ?? []) if (s.status === 'failed') lines.push(`deployer ${s.deployer}: ${s.message}`);
   if (event.next) lines.push(`next: ${event.next}`);
   lines.push(`names: ${event.domains.join(', ')}`);

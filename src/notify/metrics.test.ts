@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../renewal/status.js';
 import { eventFromResult } from './lifecycle-event.js';
-import { CertpilotMetrics, METRIC_NAMES } from './metrics.js';
+import { CertpilotMetrics, METRIC_NAMES, metricsWriteHint, writeMetricsFile } from './metrics.js';
+import { tempDir } from '../testing/temp-dir.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -132,4 +133,19 @@ test('the Grafana dashboard and the alert rules query only certpilot metrics tha
   }
   // The dashboard is worth having: it shows the state metrics people alert on.
   for (const name of ['certpilot_certificate_expiration_timestamp_seconds', 'certpilot_certificate_renewal_timestamp_seconds', 'certpilot_acme_requests_total', 'certpilot_deployer_up_to_date']) assert.ok(used.has(name), name);
+});
+
+test('ERR_METRICS_WRITE hints at the fix for its cause: a missing folder, a full disk, permissions, a directory', async () => {
+  const dir = await tempDir();
+  const missing = join(dir, 'absent', 'certpilot.prom');
+  await assert.rejects(writeMetricsFile(missing, 'x 1\n'), (err: Error & { code?: string; hint?: string }) => {
+    assert.equal(err.code, 'ERR_METRICS_WRITE');
+    assert.match(err.hint ?? '', new RegExp(`^Create ${join(dir, 'absent').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} `));
+    return true;
+  });
+  await assert.rejects(writeMetricsFile(dir, 'x 1\n'), (err: Error & { hint?: string }) => /names a directory: give a file in it/.test(err.hint ?? ''));
+  const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
+  assert.match(metricsWriteHint('/var/lib/node-exporter/c.prom', errno('ENOSPC')) ?? '', /^Free space on the volume of \/var\/lib\/node-exporter/);
+  assert.match(metricsWriteHint('/var/lib/node-exporter/c.prom', errno('EACCES')) ?? '', /^Let the user certpilot runs as write \/var\/lib\/node-exporter/);
+  assert.equal(metricsWriteHint('/x/c.prom', errno('EIO')), undefined, 'anything else: the catalog\'s hint');
 });

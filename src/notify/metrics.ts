@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AcmeRequestObserver, AcmeRequestRecord } from '../acme/protocol/transport.js';
 import { CertpilotError } from '../errors.js';
 import type { StatusSnapshot } from '../renewal/status.js';
+import { dirname } from 'node:path';
 import { atomicWrite, writeFailureReason } from '../fs/atomic-write.js';
 import { VERSION } from '../version.js';
 import type { LifecycleEvent } from './lifecycle-event.js';
@@ -113,7 +114,7 @@ export class CertpilotMetrics {
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
-    this.renewals = new Counter({ name: 'certpilot_renewals_total', help: 'Certificate runs by outcome (issued, renewed, deployed, not-due, held, locked, failed, interrupted).', labelNames: ['name', 'outcome'], registers });
+    this.renewals = new Counter({ name: 'certpilot_renewals_total', help: 'Certificate runs by outcome (issued, renewed, deployed, deploy-failed, not-due, held, locked, failed, interrupted).', labelNames: ['name', 'outcome'], registers });
     this.deploys = new Counter({ name: 'certpilot_deploys_total', help: 'Deployer runs by result (deployed, up-to-date, failed, not-run).', labelNames: ['name', 'deployer', 'result'], registers });
     this.notifications = new Counter({ name: 'certpilot_notifications_total', help: 'Notifications by notifier and result (sent, failed).', labelNames: ['notifier', 'result'], registers });
     this.acmeRequests = new Counter({ name: 'certpilot_acme_requests_total', help: 'ACME requests by endpoint and HTTP status ("error": no answer) (cert-manager: certmanager_http_acme_client_request_count).', labelNames: ['endpoint', 'status'], registers });
@@ -218,6 +219,29 @@ export async function writeMetricsFile(file: string, text: string): Promise<void
   try {
     await atomicWrite(file, text, { mode: 0o644 });
   } catch (cause) {
-    throw new CertpilotError('ERR_METRICS_WRITE', `metrics: writing ${file} failed: ${writeFailureReason(file, cause)}`, { cause });
+    throw new CertpilotError('ERR_METRICS_WRITE', `metrics: writing ${file} failed: ${writeFailureReason(file, cause)}`, { cause, hint: metricsWriteHint(file, cause) });
+  }
+}
+
+/** The fix for a metrics file that could not be written, by its cause: a missing directory, a full disk, permissions (the catalog's hint otherwise). */
+export function metricsWriteHint(file: string, cause: unknown): string | undefined {
+  const errno = cause instanceof CertpilotError && cause.cause !== undefined ? cause.cause : cause;
+  const dir = dirname(file);
+  switch ((errno as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return `Create ${dir} (e.g. node_exporter's textfile directory, /var/lib/prometheus/node-exporter) or point --metrics-file into an existing directory.`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return `Free space on the volume of ${dir} (df -h ${dir}): the metrics file is small, but nothing can be written there; the next run writes it again.`;
+    case 'EACCES':
+    case 'EPERM':
+      return `Let the user certpilot runs as write ${dir} (chown or chmod it, e.g. the node_exporter textfile directory's group), or point --metrics-file into a directory it may write.`;
+    case 'EROFS':
+      return `${dir} is read-only here (a read-only root or mount): point --metrics-file into a writable volume.`;
+    case 'EISDIR':
+      return `--metrics-file names a directory: give a file in it, e.g. ${file.replace(/\/+$/, '')}/certpilot.prom.`;
+    default:
+      return undefined;
   }
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { CertpilotError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
-import { eventFromResult, eventText, type LifecycleEvent } from './lifecycle-event.js';
+import { eventFromResult, eventSummary, eventText, type LifecycleEvent } from './lifecycle-event.js';
 import { dispatchEvents, wants, type Notifier, type NotifyPolicy } from './notifier.js';
 
 const timing = { startedAt: new Date('2026-03-01T00:00:00Z'), finishedAt: new Date('2026-03-01T00:00:02.500Z') };
@@ -49,6 +49,20 @@ test('on failure by default; success and expiring only when asked', () => {
   const notDueLater = event({ outcome: 'not-due', message: 'not due' }, '2026-05-05T00:00:00Z');
   assert.deepEqual([failed, deployFailed, renewed, notDueSoon].map((e) => wants(failure, e)), [true, true, false, false]);
   assert.deepEqual([failed, deployFailed, renewed, notDueSoon, notDueLater].map((e) => wants(all, e)), [true, true, true, true, false]);
+});
+
+test('a held run while renewals fail says so: summary, last error and hint; expiry within a week in days and hours', () => {
+  const lastError = { code: 'ERR_ACME_AUTHORIZATION_FAILED', message: 'acme: shop.example: connection refused', hint: 'Check that port 80 reaches certpilot.' };
+  // 2 days 23 hours left: "2 day(s)" would hide most of a day.
+  const held = event({ outcome: 'held', version: 1, message: 'due (lifetime); held until …: 3 consecutive failure(s) at the CA', lastError }, '2026-03-03T23:00:02.500Z');
+  assert.equal(eventSummary(held), 'certpilot: site held v1: renewal FAILING (ERR_ACME_AUTHORIZATION_FAILED); expires in 2d 23h');
+  const text = eventText(held);
+  assert.match(text, /^renewal failing: last error ERR_ACME_AUTHORIZATION_FAILED: acme: shop\.example: connection refused$/m);
+  assert.match(text, /^hint: Check that port 80 reaches certpilot\.$/m);
+  assert.equal(wants({ on: ['expiring'], expiringDays: 10 }, held), true);
+  // Not failing, a month left: as before.
+  assert.equal(eventSummary(event({ outcome: 'not-due', version: 1, message: 'not due' }, '2026-04-01T00:00:00Z')), 'certpilot: site not-due v1; expires in 30 day(s)');
+  assert.equal(eventSummary(event({ outcome: 'held', message: 'held' }, '2026-02-28T21:00:00Z')), 'certpilot: site held; EXPIRED 3h 0m ago');
 });
 
 test('a notifier that throws is logged and counted; the others still get the event', async () => {

@@ -18,3 +18,32 @@ test('the last result says when it is a deployer\'s failure since the renewal (s
   assert.match(renewal, /<span class="result failed">failure<\/span>/);
   assert.doesNotMatch(renewal, /stage-deployer/);
 });
+
+test('a password in a URL quoted by the last error is redacted on the page', () => {
+  const html = renderStatusPage(
+    snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'deploy', deployer: 'reload', code: 'ERR_DEPLOY_HOOK_FAILED', message: 'last stderr: could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0' }),
+  );
+  assert.doesNotMatch(html, /SuperSecretRedis/);
+  assert.match(html, /redis:\/\/:\[redacted\]@10\.0\.0\.1/);
+});
+
+test('a certificate whose renewal fails with 3 days left is marked at risk, with the last error\'s code and hint (escaped); one with time left or no failure is not', () => {
+  const failing = { at: '2026-01-09T00:00:00.000Z', result: 'failure' as const, stage: 'renewal' as const, code: 'ERR_ACME_AUTHORIZATION_FAILED', message: 'refused', hint: 'Open port 80 <to> the CA.' };
+  const cert = (remainingDays: number, lastResult?: typeof failing): StatusSnapshot['certificates'][number] => ({
+    name: 'shop',
+    configured: true,
+    domains: ['shop.example'],
+    version: 1,
+    notBefore: new Date(Date.parse('2026-01-10T00:00:00.000Z') - (90 - remainingDays) * 86_400_000).toISOString(),
+    notAfter: new Date(Date.parse('2026-01-10T00:00:00.000Z') + remainingDays * 86_400_000).toISOString(),
+    remainingMs: remainingDays * 86_400_000,
+    ...(lastResult ? { lastResult } : {}),
+    deployers: [],
+  });
+  const page = (c: StatusSnapshot['certificates'][number]): string => renderStatusPage({ generatedAt: '2026-01-10T00:00:00.000Z', certificates: [c] });
+  const risky = page(cert(3, failing));
+  assert.match(risky, /<tr class="cert at-risk"/);
+  assert.match(risky, /<div class="bar at-risk"/);
+  assert.match(risky, /At risk: renewal failing, expires in 3d 0h\.<\/strong> <code>ERR_ACME_AUTHORIZATION_FAILED<\/code> Open port 80 &#60;to&#62; the CA\./);
+  for (const calm of [page(cert(60, failing)), page(cert(3))]) assert.doesNotMatch(calm, /class="[^"]*at-risk|At risk/);
+});

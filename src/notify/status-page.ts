@@ -3,9 +3,11 @@
  * (renewal/status.ts). `certpilot status --html FILE` writes it for cron users; a long-running
  * certpilot can serve the same string. No JavaScript, no external resource: the timeline bars are
  * plain elements sized in percent. Every value passes through {@link escapeHtml}; the snapshot
- * holds no key and no secret, and nothing else is read.
+ * holds no key, and nothing else is read; its texts (an error message quoting a hook's stderr) pass
+ * the one redaction (src/redact.ts) first, as everything the CLI prints does.
  */
 import { formatDuration } from '../duration.js';
+import { redactSecrets } from '../redact.js';
 import type { CertificateStatus, StatusSnapshot } from '../renewal/status.js';
 import { VERSION } from '../version.js';
 
@@ -17,6 +19,24 @@ export function escapeHtml(value: unknown): string {
 const pct = (t: number, from: number, to: number): number => Math.min(100, Math.max(0, ((t - from) / (to - from)) * 100));
 const fmt = (n: number): string => n.toFixed(2);
 const time = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+
+/**
+ * True when the certificate is at risk: its renewal is failing (the last attempt failed) and less
+ * than a third of its lifetime is left (past the usual renewal point), or it has expired.
+ */
+export function atRisk(c: CertificateStatus): boolean {
+  if (c.lastResult?.result !== 'failure' || c.lastResult.stage !== 'renewal' || c.remainingMs === undefined) return false;
+  const lifetime = c.notBefore && c.notAfter ? Date.parse(c.notAfter) - Date.parse(c.notBefore) : NaN;
+  return c.remainingMs <= 0 || !Number.isFinite(lifetime) || c.remainingMs < lifetime / 3;
+}
+
+/** The at-risk line under the bar: renewal failing, the time left, the last error's code and hint. */
+function riskLine(c: CertificateStatus): string {
+  if (!atRisk(c)) return '';
+  const left = (c.remainingMs ?? 0) <= 0 ? 'expired' : `expires in ${formatDuration(c.remainingMs ?? 0)}`;
+  const hint = c.lastResult?.hint ? ` ${escapeHtml(c.lastResult.hint)}` : '';
+  return `<p class="at-risk"><strong>At risk: renewal failing, ${escapeHtml(left)}.</strong> <code>${escapeHtml(c.lastResult?.code ?? '')}</code>${hint}</p>`;
+}
 
 function timeline(c: CertificateStatus, now: number): string {
   const from = c.notBefore ? Date.parse(c.notBefore) : NaN;
@@ -37,7 +57,9 @@ function timeline(c: CertificateStatus, now: number): string {
   }
   parts.push(`<div class="now" style="left:${fmt(elapsed)}%" title="now"></div>`);
   const label = `valid ${time(c.notBefore)} – ${time(c.notAfter)}`;
-  return `<div class="bar" role="img" aria-label="${escapeHtml(label)}" title="${escapeHtml(label)}">${parts.join('')}</div>`;
+  const risk = atRisk(c);
+  const labelled = risk ? `${label}; at risk: renewal failing` : label;
+  return `<div class="bar${risk ? ' at-risk' : ''}" role="img" aria-label="${escapeHtml(labelled)}" title="${escapeHtml(labelled)}">${parts.join('')}</div>`;
 }
 
 function lastResult(c: CertificateStatus): string {
@@ -70,9 +92,9 @@ function row(c: CertificateStatus, now: number): string {
   const next = c.nextRenewal ? `${escapeHtml(time(c.nextRenewal))} <small>${escapeHtml(c.nextRenewalReason ?? '')}</small>` : '-';
   const cadence = c.cadence ? `<p class="warning cadence">${escapeHtml(c.cadence.message)}</p>` : '';
   return [
-    `<tr class="cert${c.configured ? '' : ' unconfigured'}" data-name="${escapeHtml(c.name)}">`,
+    `<tr class="cert${c.configured ? '' : ' unconfigured'}${atRisk(c) ? ' at-risk' : ''}" data-name="${escapeHtml(c.name)}">`,
     `<th scope="row">${escapeHtml(c.name)}${c.version !== undefined ? ` <small>v${escapeHtml(c.version)}</small>` : ''}<br><small class="domains">${escapeHtml(c.domains.join(', '))}</small></th>`,
-    `<td class="validity">${timeline(c, now)}<small>expires ${escapeHtml(time(c.notAfter))}${left}</small>${cadence}</td>`,
+    `<td class="validity">${timeline(c, now)}<small>expires ${escapeHtml(time(c.notAfter))}${left}</small>${riskLine(c)}${cadence}</td>`,
     `<td class="next">${next}<br><small>${escapeHtml(c.decision ?? '')}</small></td>`,
     `<td class="last">${lastResult(c)}</td>`,
     `<td>${deployers(c)}</td>`,
@@ -92,12 +114,14 @@ thead th{background:#f6f8fa}
 .now{position:absolute;top:-2px;bottom:-2px;width:2px;background:#cf222e}
 .result.ok,.deployer.current .state{color:#1a7f37}.result.failed,.deployer.failed .state,.problem{color:#cf222e}
 .deployer.behind .state,.deployer.never .state{color:#9a6700}
+.bar.at-risk{background:#ffebe9;border-color:#cf222e}.bar.at-risk .elapsed{background:#ff8182}p.at-risk{color:#cf222e;margin:.25rem 0}
 .warning{color:#9a6700;margin:.25rem 0}ul.deployers{margin:0;padding-left:1rem}
 .legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 .25rem 0 1rem}
 `;
 
 /** The whole page for `snapshot`. */
-export function renderStatusPage(snapshot: StatusSnapshot): string {
+export function renderStatusPage(shown: StatusSnapshot): string {
+  const snapshot = redactSecrets(shown);
   const now = Date.parse(snapshot.generatedAt);
   const rows = snapshot.certificates.map((c) => row(c, now)).join('\n');
   return `<!DOCTYPE html>

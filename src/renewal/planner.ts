@@ -287,6 +287,8 @@ export function recordFailure(
   err: {
     code: string;
     message: string;
+    /** The error's hint, kept for what reports the failure later (a held run's notification, the status page). */
+    hint?: string;
     retryAfter?: Date;
     reason?: string;
     /** True when the CA counted nothing (the rule of `failure-cost.ts`): no backoff. */
@@ -298,7 +300,7 @@ export function recordFailure(
   if (err.local) {
     // The CA counted nothing (see failure-cost.ts for the one rule): the next attempt is not held;
     // the user's fix is tried at once.
-    const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500), local: true } };
+    const next: RenewalState = { ...state, lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500), ...(err.hint !== undefined ? { hint: err.hint.slice(0, 500) } : {}), local: true } };
     if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;
     return next;
   }
@@ -307,7 +309,7 @@ export function recordFailure(
     ...state,
     failureCount,
     backoffUntil: new Date(now.getTime() + backoffDelayMs(failureCount, lifetimeMs)).toISOString(),
-    lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500) },
+    lastAttempt: { at: now.toISOString(), result: 'failure', code: err.code, message: err.message.slice(0, 500), ...(err.hint !== undefined ? { hint: err.hint.slice(0, 500) } : {}) },
   };
   if (err.fingerprint !== undefined) next.backoffFingerprint = err.fingerprint;
   if (err.reason !== undefined && next.lastAttempt) next.lastAttempt.reason = err.reason;

@@ -147,12 +147,16 @@ test('a failed renewal leaves the old certificate live, records the failure and 
   const held = await renewCertificate(spec, h.ctx);
   assert.equal(held.outcome, 'held');
   assert.equal(h.sessions, sessionsBefore);
+  // It says the renewal is failing, with the last error's code, message and (kept) hint.
+  assert.deepEqual(held.lastError, { code: 'ERR_ACME_AUTHORIZATION_FAILED', message: failed.error?.message, hint: failed.error?.hint });
+  assert.equal(state.lastAttempt?.hint, failed.error?.hint);
 
   h.clock.set(Date.parse(state.backoffUntil as string) + 1000);
   h.next = async () => issued();
   const renewed = await renewCertificate(spec, h.ctx);
   assert.equal(renewed.outcome, 'renewed');
   assert.equal((await h.store.loadState('www')).failureCount, 0);
+  assert.equal((await renewCertificate(spec, h.ctx)).lastError, undefined, 'renewed: no longer failing');
 });
 
 test('rateLimited is persisted and holds even --force until the CA\'s time', async () => {
@@ -484,7 +488,7 @@ test('the deploy stage runs after save in order; a failure stops the chain, keep
 
   // Still failing: nothing due, the deploy is retried (no new order), and fails again.
   const again = await renewCertificate(withDeploy, h.ctx);
-  assert.equal(again.outcome, 'deployed');
+  assert.equal(again.outcome, 'deploy-failed');
   assert.equal(again.deploy?.ok, false);
   assert.equal(h.requests.length, 1, 'no new order for a deploy retry');
 
@@ -529,7 +533,7 @@ test('v1 → v2 with a failing deployer: v2 is live and stays live (never rolled
   await live();
   // The next run retries only the deploy of v2: no new order, no new version, no step back.
   const retry = await renewCertificate(withDeploy, h.ctx);
-  assert.equal(retry.outcome, 'deployed');
+  assert.equal(retry.outcome, 'deploy-failed');
   assert.equal(retry.deploy?.ok, false);
   await live();
   assert.equal(h.requests.length, 2, 'two orders: v1 and v2');

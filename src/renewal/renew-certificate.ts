@@ -14,7 +14,7 @@ import type { Deployer } from '../deploy/deployer.js';
 import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
-import { CertpilotError } from '../errors.js';
+import { catalogHint, CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Lock, Locker } from '../coordination/locker.js';
 import type { CertificatePaths, CertificateStore, PendingOrder, PendingOrderStore, RenewalState, RenewalStateStore, StoredCertificate } from '../storage/certificate-store.js';
@@ -80,10 +80,12 @@ export interface RenewalContext {
 }
 
 /**
- * How one certificate's run ended. `deployed`: nothing was due, but a deployer lacked the live
- * version and the deploy stage ran (see `deploy` for how it went).
+ * How one certificate's run ended. `deployed`: nothing was due (or `certpilot deploy`), a deployer
+ * lacked the live version and the deploy stage ran and completed; `deploy-failed`: the same, but a
+ * deployer failed (`deploy.ok` false). An `issued`/`renewed` whose deploy failed stays that (the
+ * new version is saved), with `deploy.ok` false.
  */
-export type RenewalOutcome = 'issued' | 'renewed' | 'deployed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
+export type RenewalOutcome = 'issued' | 'renewed' | 'deployed' | 'deploy-failed' | 'not-due' | 'held' | 'locked' | 'failed' | 'dry-run' | 'interrupted';
 
 /** The result of one certificate's run, for the CLI summary and the exit code. */
 export interface RenewalResult {
@@ -116,6 +118,11 @@ export interface RenewalResult {
    * this. The daemon keeps it and passes it back ({@link RenewOptions.ariHolds}).
    */
   ariHold?: AriHold;
+  /**
+   * For a `held` or `not-due` run whose last renewal attempt failed (the renewal is failing): that
+   * error's code, message and hint, from the renewal state.
+   */
+  lastError?: { code: string; message: string; hint: string };
 }
 
 /** True when the run failed: the renewal, or its deploy stage. */
@@ -265,7 +272,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   };
   let decision = plan();
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
-  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored);
+  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored, state);
 
   const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
   if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
@@ -286,11 +293,11 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     }
     decision = plan();
     if (!decision.due) {
-      if (!deployPending() || !stored) return undecided(spec.name, decision, stored);
+      if (!deployPending() || !stored) return undecided(spec.name, decision, stored, state);
       // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
       const deploy = await deployStage(spec, stored, state, ctx, options, log);
-      const base = undecided(spec.name, decision, stored);
-      return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: 'deployed', message: `${deploySentence(deploy)}; ${base.message}`, deploy };
+      const base = undecided(spec.name, decision, stored, state);
+      return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: deployOutcome(deploy), message: `${deploySentence(deploy)}; ${base.message}`, deploy };
     }
     log.info({ reason: decision.reason, message: decision.message }, options.dryRun ? 'dry run' : 'renewing');
     const result = await issueAndSave(spec, stored, state, pending, decision.reason ?? 'forced', ctx, options, log);
@@ -360,7 +367,7 @@ async function deployOne(spec: ResolvedCertificate, ctx: RenewalContext, options
       return { name: spec.name, outcome: 'failed', message: error.message, error };
     }
     const deploy = await deployStage(spec, stored, await ctx.store.loadState(spec.name), ctx, options, log);
-    const base: RenewalResult = { name: spec.name, outcome: 'deployed', message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
+    const base: RenewalResult = { name: spec.name, outcome: deployOutcome(deploy), message: deploySentence(deploy), version: stored.version, paths: stored.paths, deploy };
     return lostDuring(spec.name, lock) ?? interruptedDeploy(base, deploy, options.signal) ?? base;
   } catch (err) {
     const lost = lostDuring(spec.name, lock);
@@ -419,6 +426,11 @@ function interruptedDeploy(base: RenewalResult, deploy: DeployReport, signal: Ab
   return { ...base, outcome: 'interrupted', message: `interrupted while deploying version ${deploy.version}: it is saved, and the next run deploys it`, error, deploy };
 }
 
+/** The outcome of a run that only deployed: `deployed`, or `deploy-failed` when a deployer failed. */
+function deployOutcome(report: DeployReport): RenewalOutcome {
+  return report.ok ? 'deployed' : 'deploy-failed';
+}
+
 /** One clause for the CLI line: `deployed to files, hook` / `deploy failed at hook: …`. */
 export function deploySentence(report: DeployReport): string {
   const failed = report.steps.find((s) => s.status === 'failed');
@@ -448,9 +460,11 @@ export async function renewAll(
   return results;
 }
 
-function undecided(name: string, decision: RenewalDecision, stored: StoredCertificate | undefined): RenewalResult {
+function undecided(name: string, decision: RenewalDecision, stored: StoredCertificate | undefined, state: RenewalState): RenewalResult {
   const held = decision.heldUntil !== undefined;
+  const failing = state.lastAttempt?.result === 'failure' ? state.lastAttempt : undefined;
   return {
+    ...(failing?.code ? { lastError: { code: failing.code, message: failing.message ?? '', hint: failing.hint ?? catalogHint(failing.code) ?? '' } } : {}),
     name,
     ...(stored ? { paths: stored.paths, version: stored.version } : {}),
     outcome: held ? 'held' : 'not-due',
@@ -666,7 +680,7 @@ async function issueAndSave(
     const failed = recordFailure(
       state,
       now,
-      { code: error.code, message: error.message, reason, local, fingerprint: configFingerprint(spec), ...(retryAfter ? { retryAfter } : {}) },
+      { code: error.code, message: error.message, hint: error.hint, reason, local, fingerprint: configFingerprint(spec), ...(retryAfter ? { retryAfter } : {}) },
       lifetimeMs,
     );
     try {

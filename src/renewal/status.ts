@@ -10,7 +10,7 @@
 import { readPersistNote } from '../challenges/dns-persist01/persist-notes.js';
 import { formatDuration } from '../duration.js';
 import { isDeployed } from '../deploy/deploy-chain.js';
-import { CertpilotError } from '../errors.js';
+import { catalogHint, CertpilotError } from '../errors.js';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import { canListVersions, type CertificatePaths, type DeploymentRecord, type NotificationRecord, type RenewalState } from '../storage/certificate-store.js';
 import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
@@ -341,9 +341,13 @@ export function lastResultOf(state: RenewalState, deploy: readonly string[]): La
     .sort((a, b) => Date.parse(b[1].at) - Date.parse(a[1].at))[0];
   if (failed) {
     const [deployer, record] = failed;
-    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}) };
+    const hint = catalogHint(record.code);
+    return { at: record.at, result: 'failure', stage: 'deploy', deployer, message: record.message, ...(record.code ? { code: record.code } : {}), ...(hint ? { hint } : {}) };
   }
-  return attempt ? { ...attempt, stage: 'renewal' } : undefined;
+  if (!attempt) return undefined;
+  // A failure recorded before hints were kept: the catalog's hint of its code.
+  const hint = attempt.result === 'failure' ? (attempt.hint ?? catalogHint(attempt.code)) : undefined;
+  return { ...attempt, stage: 'renewal', ...(hint ? { hint } : {}) };
 }
 
 /** The snapshot's problems: unreadable certificates. */

@@ -96,9 +96,10 @@ export interface RenewalState {
   lastAttempt?: {
     at: string;
     result: 'success' | 'failure';
-    /** Error code and message on failure (no secrets). */
+    /** Error code, message and hint on failure (no secrets). */
     code?: string;
     message?: string;
+    hint?: string;
     /** Why it was attempted (the renewal reason). */
     reason?: string;
     /** A failure the CA counted nothing of (renewal/failure-cost.ts): not in failureCount, no backoff. */

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import { connect } from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -168,4 +169,53 @@ test('a failing hook fails the run; the next nothing-due renew retries only the 
   const status = await runCli(['status', '--json', '--config', config]);
   const row = (JSON.parse(status.stdout) as { name: string; deployers: { deployer: string; version?: number; result?: string }[] }[])[0];
   assert.deepEqual(row?.deployers.map((d) => [d.deployer, d.version, d.result]), [['volume', 1, 'success'], ['reload', 1, 'success']]);
+});
+
+test('a failing hook: its stderr is printed redacted (result line and --json), the key it prints without armour is hidden, and the failed deploy is `deploy-failed` on the line and to the webhook', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const posts: { event: string | undefined; body: string }[] = [];
+  const receiver = createHttpServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      posts.push({ event: req.headers['x-certpilot-event'] as string | undefined, body });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  t.after(() => receiver.close());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: {
+      // A reload that quotes a URL with its password, and a tool that prints the key without its armour.
+      reload: { type: 'hook', command: ['sh', '-c', 'echo "could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0" >&2; grep -v -- ----- "$CERTPILOT_LIVE_DIR/privkey.pem" | tr -d "\\n" >&2; echo >&2; exit 1'] },
+    },
+    certificates: [{ name: 'www', domains: ['leak.deploy.test'], deploy: ['reload'] }],
+  });
+  writeFileSync(config, `${readFileSync(config, 'utf8')}notifiers: ${JSON.stringify({ chat: { type: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, retries: 0, on: ['failure'] } })}\ndefaults: { notify: [chat] }\n`);
+
+  const issued = await runCli(['issue', '--config', config]);
+  assert.equal(issued.code, 1, `${issued.stdout}\n${issued.stderr}`);
+  const key = readFileSync(join(dir, 'state', 'live', 'www', 'privkey.pem'), 'utf8');
+  const body = key.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const human = await runCli(['deploy', 'www', '--force', '--config', config]);
+  const json = await runCli(['deploy', 'www', '--force', '--json', '--config', config]);
+  assert.equal(human.code, 1, `${human.stdout}\n${human.stderr}`);
+  assert.equal(json.code, 1, `${json.stdout}\n${json.stderr}`);
+  assert.match(issued.stdout, /^issued +www: .*ERR_DEPLOY_HOOK_FAILED: deploy failed at reload: .*redis:\/\/:\[redacted\]@10\.0\.0\.1/m);
+  assert.match(human.stdout, /^deploy-failed www: ERR_DEPLOY_HOOK_FAILED: deploy failed at reload: .*redis:\/\/:\[redacted\]@10\.0\.0\.1.* \| \[private key material hidden\]/m);
+  const [result] = JSON.parse(json.stdout) as { outcome: string; message: string; deploy: { ok: boolean; steps: { message: string }[] } }[];
+  assert.equal(result?.outcome, 'deploy-failed');
+  assert.equal(result?.deploy.ok, false);
+  assert.match(result?.deploy.steps[0]?.message ?? '', /redis:\/\/:\[redacted\]@/);
+  await new Promise((r) => setTimeout(r, 200)); // the CLI waits for its notifications; the receiver's last 'end' may still be queued
+  assert.deepEqual(posts.map((p) => p.event), ['issued', 'deploy-failed', 'deploy-failed'], 'each failure is announced, the deploys as deploy-failed');
+  for (const [where, text] of [['issue', issued.stdout + issued.stderr], ['deploy', human.stdout + human.stderr], ['deploy --json', json.stdout + json.stderr], ['webhook', posts.map((p) => p.body).join('\n')]] as const) {
+    assert.equal(text.includes('SuperSecretRedis'), false, `${where}: the password in the URL is printed:\n${text}`);
+    assert.equal(text.includes(body.slice(0, 40)) || text.includes(body.slice(-40)), false, `${where}: the key's body is printed:\n${text}`);
+  }
 });

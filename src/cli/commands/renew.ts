@@ -56,6 +56,7 @@ export function toJson(r: RenewalResult): Record<string, unknown> {
     ...(r.next ? { next: r.next.toISOString() } : {}),
     ...(r.error ? { error: { code: r.error.code, message: r.error.message, hint: r.error.hint } } : {}),
     ...(r.backoff ? { backoff: r.backoff } : {}),
+    ...(r.lastError ? { lastError: r.lastError } : {}),
     ...(r.previousLive !== undefined ? { previousLive: r.previousLive } : {}),
     ...(r.paths ? { files: r.paths } : {}),
     ...(r.deploy
@@ -98,6 +99,7 @@ function headline(r: RenewalResult): string {
     case 'renewed':
       return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployed}${deployHint}`;
     case 'deployed':
+    case 'deploy-failed':
       return `${head}: ${failedStep?.error ? `${failedStep.error.code}: ` : ''}${r.message}${deployHint}`;
     case 'not-due':
     case 'held':

@@ -241,6 +241,22 @@ describe('HookDeployer', () => {
     assert.ok(log.lines.some((l) => l.line === '[private key material hidden]'));
   });
 
+  it('hides the key it deploys when a hook prints it without its PEM armour, joined or line by line, in logs and in its failure', async () => {
+    const log = capture();
+    const lines = bundle.privateKeyPem.split('\n').filter((l) => l && !l.startsWith('-----'));
+    const joined = lines.join('');
+    // A tool that strips the armour and the newlines, then one that prints the body's lines as they are.
+    const script = `grep -v -- ----- "$RENEWED_LINEAGE/privkey.pem" | tr -d '\\n' >&2; echo >&2; grep -v -- ----- "$RENEWED_LINEAGE/privkey.pem"; echo "key says: $(sed -n 2p "$RENEWED_LINEAGE/privkey.pem")" >&2; exit 1`;
+    await assert.rejects(hook({ command: script, shell: true, logger: log.logger }).deploy(certificate), (err: Error) => {
+      assert.equal(err.message.includes(joined.slice(0, 32)), false, `the key body reached the failure: ${err.message}`);
+      assert.match(err.message, /last stderr: \[private key material hidden\] \| key says: \[private key material hidden\]/);
+      return true;
+    });
+    assert.ok(lines.length > 1 && (lines[0] ?? '').length >= 32);
+    for (const part of [joined, ...lines.filter((l) => l.length >= 16)]) assert.equal(log.text().includes(part), false, `key material reached the log:\n${log.text()}`);
+    assert.ok(log.lines.filter((l) => l.stream === 'stdout').every((l) => l.line === '[private key material hidden]'), log.text());
+  });
+
   it('runs in cwd', async () => {
     const dir = await tempDir();
     await hook({ command: ['sh', '-c', 'pwd > here'], cwd: dir }).deploy(certificate);

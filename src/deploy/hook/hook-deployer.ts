@@ -10,8 +10,10 @@
  *   (PATH, HOME, LANG…), the configured `env`, and the CERTPILOT_* / certbot variables. The private
  *   key is never in argv or the environment; the hook reads it from the live directory.
  * - Each output line is logged (stdout at info, stderr at warn); PEM private-key blocks are
- *   replaced by a marker first, and each value of the configured `env` of 6 characters or more by
- *   `[redacted]` (a `set -x` or `env` in the hook prints them). A non-zero exit, a signal or a
+ *   replaced by a marker first, the deployed key's material without its armour (each base64 line
+ *   of its PEM body, and the body joined: `grep -v -- ----- privkey.pem | tr -d '\n'`) by
+ *   `[private key material hidden]`, and each value of the configured `env` of 6 characters or
+ *   more by `[redacted]` (a `set -x` or `env` in the hook prints them). A non-zero exit, a signal or a
  *   timeout fails the deploy with the deployer's name, what ran ({@link describeCommand}: an argv
  *   list, or a shell command's first line, cut short), the status and the last stderr lines.
  * - A hook is idempotent for one version only as far as its command is; the deploy chain records
@@ -86,11 +88,28 @@ export function maskedValues(env: Readonly<Record<string, string>> | undefined):
   return [...new Set(Object.values(env ?? {}).filter((v) => v.length >= MIN_MASKED))].sort((a, b) => b.length - a.length);
 }
 
-/** `line` with every occurrence of each of `values` replaced by `[redacted]`. */
-export function maskValues(line: string, values: readonly string[]): string {
+/** `line` with every occurrence of each of `values` replaced by `mask` (`[redacted]`). */
+export function maskValues(line: string, values: readonly string[], mask = REDACTED): string {
   let out = line;
-  for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+  for (const v of values) if (out.includes(v)) out = out.split(v).join(mask);
   return out;
+}
+
+/** What a hook's output shows instead of material of the key it deploys. */
+const KEY_HIDDEN = '[private key material hidden]';
+
+/** The shortest base64 line of a key's PEM body masked on its own (a short last line is masked inside the joined body). */
+const MIN_KEY_LINE = 16;
+
+/**
+ * The material of a PEM private key as a hook may print it without its armour: the body joined
+ * (a tool that strips the BEGIN/END lines and the newlines) and each base64 line of it (a
+ * truncated or partial print), longest first. Empty for no key.
+ */
+export function keyMaterial(privateKeyPem: string | undefined): string[] {
+  const lines = (privateKeyPem ?? '').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('-----') && !l.includes(':'));
+  const joined = lines.join('');
+  return [...new Set([joined, ...lines])].filter((v) => v.length >= MIN_KEY_LINE).sort((a, b) => b.length - a.length);
 }
 
 /** The variables describing `certificate` to its hook, certbot's included. Paths and names only. */
@@ -165,6 +184,7 @@ export class HookDeployer implements Deployer {
     });
     const tail: string[] = [];
     const hidden = maskedValues(this.options.env);
+    const keyParts = keyMaterial(certificate.privateKeyPem);
     // The logger carries `deployer` (compose makes a child per plug-in): naming it again would duplicate the key.
     const base = { command: this.name, pid: child.pid };
     const follow = (stream: NodeJS.ReadableStream, which: 'stdout' | 'stderr'): Promise<void> =>
@@ -172,11 +192,11 @@ export class HookDeployer implements Deployer {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });
         let inKey = false;
         lines.on('line', (raw) => {
-          // A hook that prints the key, or a value of its `env` (`set -x`, `env`), must not put it in our logs.
-          const masked = maskValues(raw, hidden);
+          // A hook that prints the key (armoured or not), or a value of its `env` (`set -x`, `env`), must not put it in our logs.
+          const masked = maskValues(maskValues(raw, keyParts, KEY_HIDDEN), hidden);
           let line = masked.length > MAX_LINE ? `${masked.slice(0, MAX_LINE)}…` : masked;
           if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(raw)) inKey = true;
-          if (inKey) line = '[private key material hidden]';
+          if (inKey) line = KEY_HIDDEN;
           if (/-----END [A-Z ]*PRIVATE KEY-----/.test(raw)) inKey = false;
           if (which === 'stderr') {
             tail.push(line);
