@@ -48,7 +48,7 @@ before(async () => {
       },
       { name: 'acct.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.test'] },
       { name: 'mix.test', records: ['web A 127.0.0.1', 'alpn A 127.0.0.1', 'acct A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.mix.test'] },
-      { name: 'alpn.test', records: ['@ A 127.0.0.1'] },
+      { name: 'alpn.test', records: ['@ A 127.0.0.1', '_acme-challenge.cn CNAME _acme-challenge.acct.test.'] },
     ],
   });
   pebble = await startPebble({ version: '2.10', noSleep: true, authzReuse: 0, caaIdentities: [ISSUER], dnsServer: formatDnsServer(bind.server) });
@@ -246,6 +246,20 @@ test('dns-persist record --apply replaces this account\'s earlier value (others 
     const [row] = JSON.parse(status.stdout) as { dnsPersist: { persistUntil?: string }[] }[];
     assert.equal(row?.dnsPersist[0]?.persistUntil, new Date((now + 300 * 86_400) * 1000).toISOString(), 'the latest persistUntil of the valid records');
   }
+});
+
+test('config check: an rfc2136 zone that does not hold a name is named (a CNAME into the zone passes)', { timeout: 60_000 }, async (t) => {
+  if (!ready(t) || !bind) return;
+  const dir = await tempDir();
+  const solvers = { admin: await rfc2136(dir, bind, { zone: 'acct.test' }) };
+  const bad = await config(dir, solvers, [{ name: 'cn', domains: ['cn.alpn.test'], solver: 'admin' }, { name: 'wrong', domains: ['alpn.test'], solver: 'admin' }]);
+  const check = await runCli(['config', 'check', '--config', bad]);
+  assert.equal(check.code, 2, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stderr, /solvers\.admin\.zone: zone "acct\.test" does not hold alpn\.test \(certificate wrong\): its TXT record _acme-challenge\.alpn\.test is outside that zone and is no CNAME into it/);
+  assert.doesNotMatch(check.stderr, /cn\.alpn\.test/, 'a name whose _acme-challenge is a CNAME into the zone is fine');
+  const good = await config(dir, solvers, [{ name: 'cn', domains: ['cn.alpn.test'], solver: 'admin' }]);
+  const ok = await runCli(['config', 'check', '--config', good]);
+  assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
 });
 
 test('dns-account-01: a wildcard and its base through rfc2136 at the account label; another value there is kept', { timeout: 120_000 }, async (t) => {

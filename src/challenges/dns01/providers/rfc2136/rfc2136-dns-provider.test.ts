@@ -100,6 +100,30 @@ void test('the provider names the cause of BADSIG, BADKEY and REFUSED, and refus
   }
 });
 
+void test('REFUSED with a configured zone: the hint looks at the zone first; a name outside the configured zone is never sent', async () => {
+  const server = await replayServer(hex(fixture.exchanges.refused.answer));
+  try {
+    const provider = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port: server.port }, key, zone: 'fixture.test', clock: systemClock, timeoutMs: 1000 });
+    await assert.rejects(provider.addTxtRecord({ fqdn: '_acme-challenge.fixture.test.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.match(err.message, /or the configured zone fixture\.test\. is not one this server takes updates to/);
+      assert.match(err.hint ?? '', /^Check first that `zone` \(fixture\.test\.\) is a zone this server is the primary of and the one that holds _acme-challenge\.fixture\.test\./);
+      return true;
+    });
+  } finally {
+    server.close();
+  }
+  // Nothing listens here: a request sent would time out as ERR_DNS_NETWORK instead.
+  const outside = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port: 9 }, key, zone: 'other.test', clock: systemClock, timeoutMs: 200 });
+  await assert.rejects(outside.addTxtRecord({ fqdn: '_acme-challenge.fixture.test.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+    assert.ok(err instanceof CertpilotError);
+    assert.equal(err.code, 'ERR_DNS_ZONE_NOT_FOUND');
+    assert.match(err.message, /adding TXT _acme-challenge\.fixture\.test\.: the name is outside the configured zone other\.test\./);
+    assert.match(err.hint ?? '', /Set `zone` of the solver to the zone that holds/);
+    return true;
+  });
+});
+
 test('a TSIG secret that is empty or not base64 is a config error naming the field, never a BADSIG later', async () => {
   const { createRfc2136DnsProvider } = await import('./rfc2136-dns-provider.js');
   const { rfc2136Schema } = await import('./schema.js');
