@@ -123,6 +123,10 @@ export const ERROR_CATALOG = {
     title: 'The http-01 token store (Redis) could not be reached or failed a command',
     hint: 'Check that Redis runs and that the solver\'s url (host, port, TLS) is right; the responder answers 503 until it is back.',
   },
+  ERR_TOKEN_STORE_VALUE: {
+    title: 'The http-01 token store holds something at a token\'s key that is not a value certpilot wrote (a Redis hash or list: WRONGTYPE)',
+    hint: 'Another application writes under the solver\'s key prefix: give certpilot a prefix of its own (`keyPrefix`) or remove the key named in the message; the responder answers 404 for it meanwhile.',
+  },
   ERR_TOKEN_STORE_AUTH: {
     title: 'The http-01 token store refused the credentials, or the password file cannot be read',
     hint: 'Check the solver\'s username and passwordFile (the file must be readable and hold only the password).',

@@ -118,6 +118,26 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     await store.delete(TOKEN);
   });
 
+  test('a key of another Redis type at a token (HSET: WRONGTYPE) answers 404 with one warning per token, not 503 blaming Redis', async (t) => {
+    if (!requireServer(t, 'redis-server') || !redis) return;
+    const port = await freePort();
+    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--redis-url', redis.url]);
+    t.after(() => serve.stop());
+    const other = `${TOKEN.slice(0, -4)}hash`;
+    await redis.command('HSET', `.well-known/acme-challenge/${other}`, 'field', 'value-of-another-app');
+    t.after(() => redis?.command('DEL', `.well-known/acme-challenge/${other}`));
+    for (let i = 0; i < 5; i++) assert.equal((await rawGet({ port }, `/.well-known/acme-challenge/${other}`)).status, 404);
+    assert.equal((await rawGet({ port }, '/healthz')).status, 200, 'Redis is fine');
+    assert.equal(await serve.stop(), 0);
+    const lines = serve.logs().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; challengeToken?: string; problem?: string; status?: number });
+    const warnings = lines.filter((l) => l.msg.includes('not its key authorization'));
+    assert.equal(warnings.length, 1, 'once per token, not per request');
+    assert.equal(warnings[0]?.challengeToken, other);
+    assert.match(warnings[0]?.problem ?? '', /another type than a string value \(WRONGTYPE\)/);
+    assert.ok(!lines.some((l) => l.status === 503 || l.msg.includes('token store failed')), serve.logs());
+    assert.ok(!serve.logs().includes('value-of-another-app'));
+  });
+
   test('stateless mode: --thumbprint answers <token>.<thumbprint> with no store at all', async (t) => {
     assert.ok(existsSync(cliPath), 'build the bundle first (npm run build)');
     const port = await freePort();
