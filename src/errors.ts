@@ -139,7 +139,7 @@ export const ERROR_CATALOG = {
 
   ERR_DNS_NETWORK: {
     title: 'A DNS server did not answer',
-    hint: 'Check the address and port of the DNS server and that UDP and TCP port 53 are open to it.',
+    hint: 'Check the address and port of the DNS server named in the message (for rfc2136, the solver\'s `server` and `port`) and that UDP and TCP to that port are open to it.',
   },
   ERR_DNS_ZONE_NOT_FOUND: {
     title: 'No DNS zone holds the `_acme-challenge` name',

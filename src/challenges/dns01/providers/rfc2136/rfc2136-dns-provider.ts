@@ -21,7 +21,7 @@ import type { rfc2136Schema } from './schema.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
 import { absoluteName, exchange, formatDnsServer, newMessageId, query, soaOwner, zoneCandidates, type DnsServer } from '../../dns-client.js';
-import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../dns-provider.js';
+import { DnsNothingWrittenError, type DnsCallOptions, type DnsProvider, type TxtRecord } from '../../dns-provider.js';
 import { encodeUpdate, parseUpdateAnswer, RCODE_NAMES, signMessage, verifyAnswer, type TsigKey, type TxtChange } from './tsig.js';
 
 /** Options of {@link Rfc2136DnsProvider}. */
@@ -89,7 +89,11 @@ export class Rfc2136DnsProvider implements DnsProvider {
 
   private async update(change: TxtChange, options: DnsCallOptions): Promise<void> {
     options.signal?.throwIfAborted();
-    const zone = await this.findZone(change.name, options);
+    // No zone, no update sent: nothing can have been written.
+    const zone = await this.findZone(change.name, options).catch((err: unknown) => {
+      options.signal?.throwIfAborted();
+      throw DnsNothingWrittenError.from(err);
+    });
     if (this.zone !== undefined && change.name !== zone && !change.name.endsWith(`.${zone}`)) {
       throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `rfc2136: ${change.action === 'add' ? 'adding' : 'removing'} TXT ${change.name}: the name is outside the configured zone ${zone}`, {
         hint: `Set \`zone\` of the solver to the zone that holds ${change.name} (a parent of it), or leave \`zone\` out to find it through SOA.`,
@@ -104,7 +108,10 @@ export class Rfc2136DnsProvider implements DnsProvider {
         return signed.message;
       },
       { timeoutMs: this.timeoutMs, ...signalOf(options) },
-    );
+    ).catch((err: unknown) => {
+      // Refused: nothing listens at the server's port, so no update was applied.
+      throw (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? DnsNothingWrittenError.from(err) : err;
+    });
     let answer: ReturnType<typeof parseUpdateAnswer>;
     try {
       answer = parseUpdateAnswer(raw);
