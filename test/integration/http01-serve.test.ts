@@ -155,6 +155,18 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     const none = await runCli(['serve']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /ERR_CLI_USAGE: cli: serve needs exactly one of --solver NAME, --redis-url URL or --thumbprint T/);
+    const secret = await runCli(['serve', '--redis-url', 'redis://:s3cret-pw@127.0.0.1:6399']);
+    assert.equal(secret.code, 2);
+    assert.match(secret.stderr, /--redis-url carries a password/);
+    assert.match(secret.stderr, /CERTPILOT_REDIS_PASSWORD_FILE/, 'the hint names what serve really reads');
+    assert.ok(!secret.stderr.includes('s3cret-pw'), 'the password is never echoed');
+    const dir = mkdtempSync(join(tmpdir(), 'certpilot-serve-'));
+    writeFileSync(join(dir, 'certpilot.yaml'), `stateDir: ${dir}/state\nsolvers:\n  pods: { type: stateless }\n`);
+    const stateless = await runCli(['serve', '--solver', 'pods', '--config', join(dir, 'certpilot.yaml')]);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(stateless.code, 2);
+    assert.match(stateless.stderr, /serve --solver pods: that solver is stateless/);
+    assert.match(stateless.stderr, /certpilot serve --thumbprint T/);
     const bad = await runCli(['serve', '--thumbprint', THUMBPRINT, '--listen', 'nowhere']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--listen must be host:port/);
