@@ -123,6 +123,10 @@ export const ERROR_CATALOG = {
     title: 'The http-01 token store (Redis) could not be reached or failed a command',
     hint: 'Check that Redis runs and that the solver\'s url (host, port, TLS) is right; the responder answers 503 until it is back.',
   },
+  ERR_TOKEN_STORE_VALUE: {
+    title: 'The http-01 token store holds something at a token\'s key that is not a value certpilot wrote (a Redis hash or list: WRONGTYPE)',
+    hint: 'Another application writes under the solver\'s key prefix: give certpilot a prefix of its own (`keyPrefix`) or remove the key named in the message; the responder answers 404 for it meanwhile.',
+  },
   ERR_TOKEN_STORE_AUTH: {
     title: 'The http-01 token store refused the credentials, or the password file cannot be read',
     hint: 'Check the solver\'s username and passwordFile (the file must be readable and hold only the password).',
@@ -135,7 +139,7 @@ export const ERROR_CATALOG = {
 
   ERR_DNS_NETWORK: {
     title: 'A DNS server did not answer',
-    hint: 'Check the address and port of the DNS server and that UDP and TCP port 53 are open to it.',
+    hint: 'Check the address and port of the DNS server named in the message (for rfc2136, the solver\'s `server` and `port`) and that UDP and TCP to that port are open to it.',
   },
   ERR_DNS_ZONE_NOT_FOUND: {
     title: 'No DNS zone holds the `_acme-challenge` name',

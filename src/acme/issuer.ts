@@ -187,8 +187,10 @@ export class Issuer implements CertificateIssuer {
     // resolver that looks it up after the first answer would keep the set without the second value
     // ("Correct value not found": seen with Pebble behind a forwarding BIND on a loaded machine).
     const gate = arrivals(urls.length);
-    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, solvers, signal, gate)));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    const names = new Map<string, string>();
+    const results = await Promise.allSettled(urls.map((url) => this.solveAuthorization(url, solvers, signal, gate, (name) => names.set(url, name))));
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ error: r.reason as unknown, name: names.get(urls[i] as string) }] : []));
+    const failures = failed.map((f) => f.error);
     if (failures.length === 0) return;
     await Promise.allSettled(
       urls.map(async (url) => {
@@ -196,7 +198,7 @@ export class Issuer implements CertificateIssuer {
         if (authz.status === 'pending') await this.client.deactivateAuthorization(url, { signal });
       }),
     );
-    throw authorizationFailure(failures, urls.length);
+    throw authorizationFailure(failures, urls.length, failed.map((f) => f.name));
   }
 
   /**
@@ -252,7 +254,7 @@ export class Issuer implements CertificateIssuer {
     }
   }
 
-  private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, gate: Arrivals): Promise<void> {
+  private async solveAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, gate: Arrivals, named: (name: string) => void): Promise<void> {
     // Arrives exactly once on every path: after presenting, or on the way out without answering.
     let arrived = false;
     const arrive = (): void => {
@@ -263,15 +265,16 @@ export class Issuer implements CertificateIssuer {
       await this.answerAuthorization(url, solvers, signal, async () => {
         arrive();
         await gate.all;
-      });
+      }, named);
     } finally {
       arrive();
     }
   }
 
   /** One authorization: its solver presents, then (once `presented` resolves) the challenge is answered and polled; clean-up always. */
-  private async answerAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, presented: () => Promise<void>): Promise<void> {
+  private async answerAuthorization(url: string, solvers: IssueRequest['solvers'], signal: AbortSignal | undefined, presented: () => Promise<void>, named: (name: string) => void): Promise<void> {
     const authz = await this.client.getAuthorization(url, { signal });
+    named(`${authz.wildcard ? '*.' : ''}${authz.identifier.value}`);
     if (authz.status === 'valid') return;
     if (authz.status !== 'pending') {
       const message = `issuer: authorization for ${authz.identifier.value} is ${authz.status}`;
@@ -342,12 +345,22 @@ function arrivals(n: number): Arrivals {
  * REFUSED lists each missing `grant`). Mixed causes are ERR_ACME_AUTHORIZATION_FAILED. When the
  * CA marked any of them invalid, the error is a {@link ValidationFailedError}: the CA counted it.
  */
-export function authorizationFailure(failures: readonly unknown[], total: number): CertpilotError {
+export function authorizationFailure(failures: readonly unknown[], total: number, names: readonly (string | undefined)[] = []): CertpilotError {
   const [first] = failures;
   const codes = new Set(failures.map((f) => (f instanceof CertpilotError ? f.code : 'ERR_INTERNAL')));
   const [code] = codes;
   if (failures.length === 1 && first instanceof CertpilotError && code !== 'ERR_ACME_AUTHORIZATION_FAILED') return first;
-  const detail = failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ');
+  // Each distinct text once, after the identifiers it failed for (a name and its wildcard often
+  // fail with the same words: one `_acme-challenge` record).
+  const byText = new Map<string, string[]>();
+  failures.forEach((f, i) => {
+    const text = f instanceof Error ? f.message : String(f);
+    const list = byText.get(text) ?? [];
+    const name = names[i];
+    if (name !== undefined) list.push(name);
+    byText.set(text, list);
+  });
+  const detail = [...byText].map(([text, ids]) => (ids.length > 0 ? `${ids.join(', ')}: ${text}` : text)).join('; ');
   const message = `issuer: ${failures.length} of ${total} authorization(s) failed: ${detail}`;
   if (codes.size === 1 && code !== undefined && code !== 'ERR_INTERNAL' && code !== 'ERR_ACME_AUTHORIZATION_FAILED') {
     const errors = failures as CertpilotError[];

@@ -145,3 +145,20 @@ certificates:
   assert.deepEqual((await readdir(join(root, 'private'))).sort(), [], 'the check creates nothing');
   assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['deployers.vol.dir'], 'a certificate checks its own deployers');
 });
+
+void test('an rfc2136 zone that does not hold a name it proves is named (followCname off: no lookup); a parent zone passes', async () => {
+  const { dir, config } = await load(`
+solvers:
+  dns: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: tsig.key, zone: other.test, followCname: false }
+  good: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: tsig.key, zone: Example.TEST., followCname: false }
+certificates:
+  - { name: a, domains: [dev.example.test, "*.dev.example.test"], solver: dns }
+  - { name: b, domains: [www.example.test, example.test], solver: good }
+`);
+  await writeFile(join(dir, 'tsig.key'), 'c2VjcmV0\n');
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path), ['solvers.dns.zone'], 'one issue for the name and its wildcard');
+  assert.match(issues[0]?.message ?? '', /zone "other\.test" does not hold dev\.example\.test \(certificate a\): its TXT record _acme-challenge\.dev\.example\.test is outside that zone; set zone to the zone that holds the name/);
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['solvers.dns.zone'], 'the per-certificate check before the order too');
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[1]), []);
+});

@@ -19,6 +19,10 @@
  *   directory another user can write, unless `allowSharedDir` is set: the deployer's own walk and
  *   rule ({@link FilesDeployer.probe}), run without creating anything; a `dir` that does not exist
  *   yet passes when the directories the deploy would make pass.
+ * - An `rfc2136` solver's `zone` must hold the TXT record of every name it proves: the name itself
+ *   or a parent of it. With `followCname` (the default) a name outside the zone passes when its
+ *   `_acme-challenge` CNAME ends inside it (one lookup through the solver's `resolvers`, made only
+ *   for such a name; when the lookup fails the run's own check names it instead).
  */
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
@@ -41,7 +45,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues)]);
+    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -49,7 +53,7 @@ export async function crossPluginIssues(
     Object.fromEntries([...new Set(names)].filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n] as T]));
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
   const deployers = used(config.deployers, certificate.deploy);
-  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues)]);
+  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
   return issues;
 }
 
@@ -220,6 +224,73 @@ async function unsharedDirs(
       }
     }),
   );
+}
+
+/** Whether `name` is `zone` or below it (both lowercase, no trailing dot). */
+export function inZone(name: string, zone: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  const z = zone.toLowerCase().replace(/\.$/, '');
+  return z === '' || n === z || n.endsWith(`.${z}`);
+}
+
+async function zonesHoldNames(
+  solvers: ResolvedConfig['solvers'],
+  certificates: readonly { name: string; solvers: Readonly<Record<string, string>> }[],
+  issues: ConfigIssue[],
+): Promise<void> {
+  const outside = new Map<string, { solver: string; zone: string; names: string[]; certificates: Set<string> }>();
+  const lookups: Promise<void>[] = [];
+  for (const certificate of certificates) {
+    for (const [name, solverName] of Object.entries(certificate.solvers)) {
+      const solver = solvers[solverName];
+      const zone = (solver?.options as { zone?: unknown } | undefined)?.zone;
+      if (solver?.type !== 'rfc2136' || typeof zone !== 'string') continue;
+      const base = name.replace(/^\*\./, '');
+      if (inZone(base, zone)) continue;
+      const dns01 = solver.wrapper as { followCname?: boolean; challenge?: string; resolvers?: string[] } | undefined;
+      const note = (): void => {
+        const key = `${solverName}\u0000${base}`;
+        const entry = outside.get(key) ?? { solver: solverName, zone, names: [base], certificates: new Set<string>() };
+        entry.certificates.add(certificate.name);
+        outside.set(key, entry);
+      };
+      if (dns01?.followCname === false) {
+        note();
+        continue;
+      }
+      // dns-account-01's record name needs the account URL: the run's own check names it.
+      if (dns01?.challenge === 'dns-account-01') continue;
+      lookups.push(
+        cnameTarget(`_acme-challenge.${base}.`, dns01?.resolvers).then((target) => {
+          if (target !== undefined && !inZone(target, zone)) note();
+        }),
+      );
+    }
+  }
+  await Promise.all(lookups);
+  for (const { solver, zone, names, certificates: certs } of outside.values()) {
+    issues.push({
+      path: `solvers.${solver}.zone`,
+      message: `zone "${zone}" does not hold ${names.join(', ')} (certificate ${[...certs].join(', ')}): its TXT record _acme-challenge.${names[0] ?? ''} is outside that zone${
+        solvers[solver]?.wrapper && (solvers[solver]?.wrapper as { followCname?: boolean }).followCname === false ? '' : ' and is no CNAME into it'
+      }; set zone to the zone that holds the name (the name or a parent of it), or leave zone out to find it through SOA`,
+    });
+  }
+}
+
+/** Where `fqdn`'s CNAME chain ends, through `resolvers` (the system's when none); undefined when the lookup fails. */
+async function cnameTarget(fqdn: string, resolvers: readonly string[] | undefined): Promise<string | undefined> {
+  const [{ PropagationChecker }, { parseDnsServer }, { systemClock }] = await Promise.all([
+    import('../challenges/dns01/propagation.js'),
+    import('../challenges/dns01/dns-client.js'),
+    import('../clock.js'),
+  ]);
+  const checker = new PropagationChecker({ ...(resolvers ? { resolvers: resolvers.map((r) => parseDnsServer(r)) } : {}), timeoutMs: 0, queryTimeoutMs: 2000, clock: systemClock });
+  try {
+    return await checker.resolveTarget(fqdn);
+  } catch {
+    return undefined;
+  }
 }
 
 async function checkFile(file: string, path: string, issues: ConfigIssue[]): Promise<void> {

@@ -484,3 +484,16 @@ deployers:
   assert.equal((pods.deployers.reload?.options as { timeoutSeconds?: number }).timeoutSeconds, 120, 'the default stands in');
   assert.deepEqual(deferred.sort(), ['deployers.reload.timeoutSeconds=HOOK_TIMEOUT', 'deployers.volume.allowSharedDir=SHARED', 'deployers.volume.keyMode=KEY_MODE']);
 });
+
+test('tls-alpn port 0 is refused, naming the field (the CA connects to 443: a random port can never be validated)', async () => {
+  const file = await withFile(`
+solvers:
+  alpn: { type: tls-alpn, port: 0 }
+certificates:
+  - { name: one, domains: [alpn.example.com], solver: alpn }
+`);
+  const error = await configError(loadConfig({ file, cwd: '/', env: {} }));
+  const issue = error.issues.find((i) => i.path === 'solvers.alpn.port');
+  assert.ok(issue, JSON.stringify(error.issues));
+  assert.match(issue.message, /at least 1|>= ?1|too small/i);
+});

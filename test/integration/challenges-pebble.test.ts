@@ -36,7 +36,7 @@ let proxy: FaultProxy | undefined;
 before(async () => {
   bind = await startBind({
     zones: [
-      { name: 'persist.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateNames: ['_validation-persist.persist.test'] },
+      { name: 'persist.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateNames: ['_validation-persist.persist.test', '_validation-persist.replace.persist.test'] },
       {
         name: 'bad.test',
         records: [
@@ -48,7 +48,7 @@ before(async () => {
       },
       { name: 'acct.test', records: ['@ A 127.0.0.1', '* A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.test'] },
       { name: 'mix.test', records: ['web A 127.0.0.1', 'alpn A 127.0.0.1', 'acct A 127.0.0.1'], updateSubdomains: ['_acme-challenge.acct.mix.test'] },
-      { name: 'alpn.test', records: ['@ A 127.0.0.1'] },
+      { name: 'alpn.test', records: ['@ A 127.0.0.1', '_acme-challenge.cn CNAME _acme-challenge.acct.test.'] },
     ],
   });
   pebble = await startPebble({ version: '2.10', noSleep: true, authzReuse: 0, caaIdentities: [ISSUER], dnsServer: formatDnsServer(bind.server) });
@@ -182,9 +182,11 @@ test('dns-persist-01: another account\'s record, an old issuer\'s, a passed pers
     { name: 'expired', domains: ['expired.bad.test'], solver: 'persist' },
   ];
   const cfg = await config(dir, solvers, certs);
-  const applied = await runCli(['dns-persist', 'record', 'expired.bad.test', '--persist-until', '2020-01-01T00:00:00Z', '--apply', '--solver', 'admin', '--config', cfg]);
-  assert.equal(applied.code, 0, applied.stderr);
-  assert.match(applied.stdout, /persistUntil=1577836800"/);
+  // `dns-persist record` refuses a past --persist-until: such a record is written by hand here.
+  const printed = await runCli(['dns-persist', 'record', 'expired.bad.test', '--config', cfg]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const provider = new Rfc2136DnsProvider({ server: bind.server, key: tsigKey(bind.key), clock: systemClock, timeoutMs: 2000 });
+  await provider.addTxtRecord({ fqdn: '_validation-persist.expired.bad.test.', value: `${ISSUER}; accounturi=${await accountUrl(cfg)}; persistUntil=1577836800`, ttl: 60 }, {});
 
   const cases = [
     { name: 'foreign', why: /is for another account \(accounturi=https:\/\/elsewhere\.test\/acct\/9\); this account needs accounturi=https:/ },
@@ -204,6 +206,60 @@ test('dns-persist-01: another account\'s record, an old issuer\'s, a passed pers
     assert.deepEqual(saw.answered, [], `${c.name}: the CA was never told to validate`);
     assert.equal(saw.deactivated.length, 1, `${c.name}: the pending authorization was deactivated, so no order is left pending`);
   }
+});
+
+test('dns-persist record --apply replaces this account\'s earlier value (others stay); a past --persist-until is refused; status reads the latest', { timeout: 120_000 }, async (t) => {
+  if (!ready(t) || !bind) return;
+  const dir = await tempDir();
+  const fqdn = '_validation-persist.replace.persist.test.';
+  const cfg = await config(dir, { admin: await rfc2136(dir, bind), persist: { type: 'dns-persist', ...dnsOptions(bind) } }, [{ name: 'replace', domains: ['replace.persist.test'], solver: 'persist' }]);
+  const past = await runCli(['dns-persist', 'record', '--persist-until', '2020-01-01', '--apply', '--solver', 'admin', '--config', cfg]);
+  assert.equal(past.code, 2, `${past.stdout}\n${past.stderr}`);
+  assert.match(past.stderr, /--persist-until "2020-01-01" \(2020-01-01T00:00:00\.000Z\) has passed/);
+  assert.deepEqual(await bind.txt(fqdn), [], 'nothing written');
+  const first = await runCli(['dns-persist', 'record', '--apply', '--solver', 'admin', '--config', cfg]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /registered a new ACME account at .* \(the record names it; issue and renew use it\): https:/, 'the new account is said');
+  const url = await accountUrl(cfg);
+  // Another account's value at the same name is not ours to remove.
+  const foreign = `${ISSUER}; accounturi=https://elsewhere.test/acct/9`;
+  const provider = new Rfc2136DnsProvider({ server: bind.server, key: tsigKey(bind.key), clock: systemClock, timeoutMs: 2000 });
+  await provider.addTxtRecord({ fqdn, value: foreign, ttl: 60 }, {});
+  const now = Math.floor(Date.now() / 1000);
+  let expected = '';
+  for (const days of [400, 100, 200]) {
+    const until = now + days * 86_400;
+    const run = await runCli(['dns-persist', 'record', '--persist-until', String(until), '--apply', '--solver', 'admin', '--config', cfg]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /registered a new ACME account/, 'the account exists now');
+    assert.match(run.stderr, /removed this account's earlier value at _validation-persist\.replace\.persist\.test\./);
+    expected = `${ISSUER}; accounturi=${url}; persistUntil=${until}`;
+    assert.deepEqual((await bind.txt(fqdn)).sort(), [expected, foreign].sort(), `after --persist-until +${days}d: one value of this account, the other account's kept`);
+  }
+  // Two valid values of this account (one added by hand): the issue notes the latest, whatever the answer order.
+  const later = `${ISSUER}; accounturi=${url}; persistUntil=${now + 300 * 86_400}`;
+  await provider.addTxtRecord({ fqdn, value: later, ttl: 60 }, {});
+  for (let i = 0; i < 2; i++) {
+    const run = await runCli(['issue', '--force', '--config', cfg]);
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    const status = await runCli(['status', '--json', '--config', cfg]);
+    const [row] = JSON.parse(status.stdout) as { dnsPersist: { persistUntil?: string }[] }[];
+    assert.equal(row?.dnsPersist[0]?.persistUntil, new Date((now + 300 * 86_400) * 1000).toISOString(), 'the latest persistUntil of the valid records');
+  }
+});
+
+test('config check: an rfc2136 zone that does not hold a name is named (a CNAME into the zone passes)', { timeout: 60_000 }, async (t) => {
+  if (!ready(t) || !bind) return;
+  const dir = await tempDir();
+  const solvers = { admin: await rfc2136(dir, bind, { zone: 'acct.test' }) };
+  const bad = await config(dir, solvers, [{ name: 'cn', domains: ['cn.alpn.test'], solver: 'admin' }, { name: 'wrong', domains: ['alpn.test'], solver: 'admin' }]);
+  const check = await runCli(['config', 'check', '--config', bad]);
+  assert.equal(check.code, 2, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stderr, /solvers\.admin\.zone: zone "acct\.test" does not hold alpn\.test \(certificate wrong\): its TXT record _acme-challenge\.alpn\.test is outside that zone and is no CNAME into it/);
+  assert.doesNotMatch(check.stderr, /cn\.alpn\.test/, 'a name whose _acme-challenge is a CNAME into the zone is fine');
+  const good = await config(dir, solvers, [{ name: 'cn', domains: ['cn.alpn.test'], solver: 'admin' }]);
+  const ok = await runCli(['config', 'check', '--config', good]);
+  assert.equal(ok.code, 0, `${ok.stdout}\n${ok.stderr}`);
 });
 
 test('dns-account-01: a wildcard and its base through rfc2136 at the account label; another value there is kept', { timeout: 120_000 }, async (t) => {

@@ -118,6 +118,26 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     await store.delete(TOKEN);
   });
 
+  test('a key of another Redis type at a token (HSET: WRONGTYPE) answers 404 with one warning per token, not 503 blaming Redis', async (t) => {
+    if (!requireServer(t, 'redis-server') || !redis) return;
+    const port = await freePort();
+    const serve = await startServe(['--listen', `127.0.0.1:${port}`, '--redis-url', redis.url]);
+    t.after(() => serve.stop());
+    const other = `${TOKEN.slice(0, -4)}hash`;
+    await redis.command('HSET', `.well-known/acme-challenge/${other}`, 'field', 'value-of-another-app');
+    t.after(() => redis?.command('DEL', `.well-known/acme-challenge/${other}`));
+    for (let i = 0; i < 5; i++) assert.equal((await rawGet({ port }, `/.well-known/acme-challenge/${other}`)).status, 404);
+    assert.equal((await rawGet({ port }, '/healthz')).status, 200, 'Redis is fine');
+    assert.equal(await serve.stop(), 0);
+    const lines = serve.logs().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; challengeToken?: string; problem?: string; status?: number });
+    const warnings = lines.filter((l) => l.msg.includes('not its key authorization'));
+    assert.equal(warnings.length, 1, 'once per token, not per request');
+    assert.equal(warnings[0]?.challengeToken, other);
+    assert.match(warnings[0]?.problem ?? '', /another type than a string value \(WRONGTYPE\)/);
+    assert.ok(!lines.some((l) => l.status === 503 || l.msg.includes('token store failed')), serve.logs());
+    assert.ok(!serve.logs().includes('value-of-another-app'));
+  });
+
   test('stateless mode: --thumbprint answers <token>.<thumbprint> with no store at all', async (t) => {
     assert.ok(existsSync(cliPath), 'build the bundle first (npm run build)');
     const port = await freePort();
@@ -135,6 +155,18 @@ describe('certpilot serve', { timeout: 120_000 }, () => {
     const none = await runCli(['serve']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /ERR_CLI_USAGE: cli: serve needs exactly one of --solver NAME, --redis-url URL or --thumbprint T/);
+    const secret = await runCli(['serve', '--redis-url', 'redis://:s3cret-pw@127.0.0.1:6399']);
+    assert.equal(secret.code, 2);
+    assert.match(secret.stderr, /--redis-url carries a password/);
+    assert.match(secret.stderr, /CERTPILOT_REDIS_PASSWORD_FILE/, 'the hint names what serve really reads');
+    assert.ok(!secret.stderr.includes('s3cret-pw'), 'the password is never echoed');
+    const dir = mkdtempSync(join(tmpdir(), 'certpilot-serve-'));
+    writeFileSync(join(dir, 'certpilot.yaml'), `stateDir: ${dir}/state\nsolvers:\n  pods: { type: stateless }\n`);
+    const stateless = await runCli(['serve', '--solver', 'pods', '--config', join(dir, 'certpilot.yaml')]);
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(stateless.code, 2);
+    assert.match(stateless.stderr, /serve --solver pods: that solver is stateless/);
+    assert.match(stateless.stderr, /certpilot serve --thumbprint T/);
     const bad = await runCli(['serve', '--thumbprint', THUMBPRINT, '--listen', 'nowhere']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--listen must be host:port/);

@@ -2,7 +2,7 @@
 // 2.10 validates, parsing as a CA parses, and the verdicts the solver turns into errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPersistValue, hashedAccountUri, judgePersistRecords, parsePersistValue, persistAccountUri, persistRecordName } from './record.js';
+import { formatPersistValue, hashedAccountUri, judgePersistRecords, parsePersistValue, persistAccountUri, persistRecordName, shellName } from './record.js';
 
 const thumbprint = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 const accountUrl = 'https://ca.example/acct/123';
@@ -59,4 +59,26 @@ test('verdicts: proves, missing, another issuer, another account, stale -01 form
   assert.equal(verdict([`${good}; persistUntil=${Date.parse('2027-01-02T00:00:00Z') / 1000}`]), 'ok');
   const expired = judgePersistRecords([`${good}; persistUntil=1`, 'authority.example; accounturi=https://ca.example/acct/999'], expect);
   assert.ok(!expired.ok && expired.kind === 'expired' && expired.why.includes('1970-01-01'), 'the most specific reason is reported');
+});
+
+test('several records prove the name: the one with the latest persistUntil counts, in any answer order (none = no end)', () => {
+  const now = new Date('2027-01-01T00:00:00Z');
+  const expect = { issuerDomainNames: ['authority.example'], accountUri: accountUrl, accountUrl, wildcard: false, now };
+  const until = (iso: string): string => `authority.example; accounturi=${accountUrl}; persistUntil=${Date.parse(iso) / 1000}`;
+  const early = until('2027-03-01T00:00:00Z');
+  const late = until('2028-03-01T00:00:00Z');
+  for (const values of [[early, late], [late, early], ['v=spf1 -all', late, early]]) {
+    const v = judgePersistRecords(values, expect);
+    assert.ok(v.ok && v.value === late && v.persistUntil?.toISOString() === '2028-03-01T00:00:00.000Z', values.join(' | '));
+  }
+  const endless = `authority.example; accounturi=${accountUrl}`;
+  for (const values of [[late, endless], [endless, late]]) {
+    const v = judgePersistRecords(values, expect);
+    assert.ok(v.ok && v.value === endless && v.persistUntil === undefined, 'a record without persistUntil outlasts every other');
+  }
+});
+
+test('shellName: a wildcard is quoted for the shell', () => {
+  assert.equal(shellName('nope.example.test'), 'nope.example.test');
+  assert.equal(shellName('*.nope.example.test'), "'*.nope.example.test'");
 });

@@ -109,12 +109,15 @@ const RANK: Record<Exclude<PersistVerdict, { ok: true }>['kind'], number> = { mi
 
 /**
  * Judges the TXT values found at `_validation-persist.<name>` against what this account and CA
- * need, as the CA will at `now`: the first record that proves the name wins; otherwise the most
- * specific reason (expired beats wrong policy beats stale beats another account…).
+ * need, as the CA will at `now`: of the records that prove the name, the one with the latest
+ * `persistUntil` (one without wins over all), so the answer does not depend on the DNS answer
+ * order; otherwise the most specific reason (expired beats wrong policy beats stale beats another
+ * account…).
  */
 export function judgePersistRecords(values: readonly string[], expect: PersistExpectation & { wildcard: boolean; now: Date }): PersistVerdict {
   if (values.length === 0) return { ok: false, kind: 'missing', why: 'no TXT record' };
   let worst: Exclude<PersistVerdict, { ok: true }> | undefined;
+  let best: Extract<PersistVerdict, { ok: true }> | undefined;
   const keep = (v: Exclude<PersistVerdict, { ok: true }>): void => {
     if (!worst || RANK[v.kind] > RANK[worst.kind]) worst = v;
   };
@@ -148,7 +151,20 @@ export function judgePersistRecords(values: readonly string[], expect: PersistEx
       keep({ ok: false, kind: 'expired', why: `"${value}" has persistUntil ${record.persistUntil.toISOString()}, which has passed` });
       continue;
     }
-    return { ok: true, value, ...(record.persistUntil ? { persistUntil: record.persistUntil } : {}) };
+    // Several records may prove the name (an old one not yet removed): the CA accepts any, so the
+    // one that counts is the one that lasts longest (none = no end), whatever the answer order.
+    if (!best || lastsLonger(record.persistUntil, best.persistUntil)) best = { ok: true, value, ...(record.persistUntil ? { persistUntil: record.persistUntil } : {}) };
   }
-  return worst ?? { ok: false, kind: 'missing', why: 'no TXT record' };
+  return best ?? worst ?? { ok: false, kind: 'missing', why: 'no TXT record' };
+}
+
+/** Whether a record good until `a` outlasts one good until `b` (undefined: no end). */
+export function lastsLonger(a: Date | undefined, b: Date | undefined): boolean {
+  if (b === undefined) return false;
+  return a === undefined || a.getTime() > b.getTime();
+}
+
+/** `name` as one shell word in a printed command: a wildcard is quoted, so the shell does not glob it. */
+export function shellName(name: string): string {
+  return /^[A-Za-z0-9._-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`;
 }

@@ -120,6 +120,7 @@ export function soaOwner(answer: DnsAnswer): string | undefined {
 
 function networkError(server: DnsServer, why: string, cause?: unknown): CertpilotError {
   return new CertpilotError('ERR_DNS_NETWORK', `dns: no answer from ${formatDnsServer(server)}: ${why}`, {
+    hint: `Check that a DNS server runs at ${server.host} port ${server.port} (the configured address and port) and that UDP and TCP to port ${server.port} are open to it.`,
     retryable: true,
     ...(cause !== undefined ? { cause } : {}),
   });
@@ -146,7 +147,7 @@ function exchangeUdp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
     const onAbort = (): void => finish(options.signal?.reason);
     const send = (): void => {
       attempt++;
-      socket.send(message, server.port, server.host, (err) => {
+      socket.send(message, (err) => {
         if (err) finish(networkError(server, err.message, err));
       });
       timer = setTimeout(() => {
@@ -160,9 +161,15 @@ function exchangeUdp(server: DnsServer, message: Buffer, options: DnsExchangeOpt
       if (isIP(server.host) !== 0 && remote.address !== server.host) return;
       finish(undefined, answer);
     });
-    socket.on('error', (err) => finish(networkError(server, err.message, err)));
+    // Connected, so an ICMP "port unreachable" (nothing listens there) comes back as ECONNREFUSED
+    // at once instead of after every attempt's timeout.
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      finish(err.code === 'ECONNREFUSED' ? networkError(server, 'connection refused: nothing listens on that address and UDP port', err) : networkError(server, err.message, err)),
+    );
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    send();
+    socket.connect(server.port, server.host, () => {
+      if (!done) send();
+    });
   });
 }
 

@@ -16,7 +16,7 @@
 import { CertpilotError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
-import type { DnsProvider } from './dns-provider.js';
+import { DnsNothingWrittenError, type DnsProvider } from './dns-provider.js';
 import type { PropagationChecker } from './propagation.js';
 
 /** Options of {@link Dns01Solver}. */
@@ -67,7 +67,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     } catch (err) {
       // A definite refusal wrote nothing: cleanUp has nothing to remove (and no warning to make).
       // Anything else (a timeout) may have landed, so cleanUp still removes the value.
-      if (err instanceof CertpilotError && NOTHING_WRITTEN.has(err.code)) this.targets.delete(challenge.url);
+      if (err instanceof DnsNothingWrittenError || (err instanceof CertpilotError && NOTHING_WRITTEN.has(err.code))) this.targets.delete(challenge.url);
       throw err;
     }
   }

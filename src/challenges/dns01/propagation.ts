@@ -217,6 +217,21 @@ export class PropagationChecker {
     }
   }
 
+  /**
+   * Every TXT value any authoritative server of `fqdn`'s zone serves at `fqdn` now (no CNAME
+   * followed, no waiting); throws when no server answers.
+   */
+  async currentTxt(fqdn: string, signal?: AbortSignal): Promise<string[]> {
+    const name = absoluteName(fqdn);
+    const servers = await this.authoritativeServers(await this.findZone(name, signal), signal);
+    const sets = await Promise.all(servers.map((s) => this.txtValues(s, name, signal)));
+    const answered = sets.filter((v): v is string[] => Array.isArray(v));
+    if (answered.length === 0) {
+      throw new CertpilotError('ERR_DNS_NETWORK', `dns: no authoritative nameserver of ${name} answered: ${sets.join('; ')}`, { retryable: true });
+    }
+    return [...new Set(answered.flat())];
+  }
+
   /** The TXT values `server` serves at `name`, or why it gave none (an rcode, an error, UNROUTABLE). */
   private async txtValues(s: AuthoritativeServer, name: string, signal?: AbortSignal): Promise<string[] | string> {
     try {

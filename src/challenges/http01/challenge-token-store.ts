@@ -5,7 +5,10 @@
  * Contract:
  * - `put` overwrites any value for the token and makes it readable until `ttlSeconds` pass; the TTL
  *   must outlast the CA's several validation vantage points.
- * - `get` returns `undefined` for an absent or expired token, never throws for absence.
+ * - `get` returns `undefined` for an absent or expired token, never throws for absence; a key that
+ *   holds something that is no value at all (a Redis hash: WRONGTYPE) rejects with
+ *   `ERR_TOKEN_STORE_VALUE`, which the responder answers like a malformed value (404, warned once
+ *   per token), not like a store that is down (503).
  * - `delete` is idempotent.
  * - Implementations only ever touch keys under their own prefix.
  */

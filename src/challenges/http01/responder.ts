@@ -19,7 +19,9 @@
  * - A value stored for a token that is not that token's key authorization (a broken writer, a
  *   wrong prefix shared with another app) answers 404 like an absent token, and is logged once per
  *   token (a warning naming the token and what is wrong, never the value), so an operator can tell
- *   a broken store from a wrong token; a flood of requests for it logs nothing more.
+ *   a broken store from a wrong token; a flood of requests for it logs nothing more. A key of
+ *   another type (a Redis hash at the token's key: `ERR_TOKEN_STORE_VALUE`) is answered the same
+ *   way, not as a failing store.
  * - Token shape: {@link TOKEN_PATTERN}, 16 to 256 base64url characters, the same rule the solver
  *   applies before it stores a token. Issue 7 sketched 1 to 128; the responder answers exactly what
  *   a solver can have stored, so a shorter path can never be a hit (404 without asking the store)
@@ -103,6 +105,12 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
   const hostAllowed = options.allowedHosts === undefined ? undefined : compileHostCheck(options.allowedHosts);
   /** Tokens whose malformed value was logged (bounded: the oldest is forgotten first). */
   const reported = new Set<string>();
+  const reportOnce = (token: string, warn: () => void): void => {
+    if (reported.has(token)) return;
+    if (reported.size >= MAX_REPORTED) reported.delete(reported.values().next().value as string);
+    reported.add(token);
+    warn();
+  };
 
   const matches = (path: string): boolean => {
     if (!path.startsWith(CHALLENGE_DIR)) return false;
@@ -129,6 +137,12 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
     try {
       keyAuthorization = await (store as ChallengeTokenStore).get(token);
     } catch (err) {
+      // A key of the wrong type (a Redis hash at the token's key): the store works, the value is
+      // not ours; answered and warned like a malformed value.
+      if (err instanceof CertpilotError && err.code === 'ERR_TOKEN_STORE_VALUE') {
+        reportOnce(token, () => logger?.warn({ challengeToken: token, problem: 'the key holds another type than a string value (WRONGTYPE)' }, 'http-01 responder: the token store holds something for this token that is not its key authorization; answering 404 (logged once per token)'));
+        return notFound(head);
+      }
       logger?.warn({ err: describeError(err) }, 'http-01 responder: token store failed');
       return respond(503, UNAVAILABLE_BODY, head, { 'retry-after': '1' });
     }
@@ -137,14 +151,13 @@ export function createChallengeResponder(options: ChallengeResponderOptions): Ch
     // reveals it.
     if (typeof keyAuthorization !== 'string') return notFound(head);
     if (!isKeyAuthorizationFor(token, keyAuthorization)) {
-      if (!reported.has(token)) {
-        if (reported.size >= MAX_REPORTED) reported.delete(reported.values().next().value as string);
-        reported.add(token);
+      const value = keyAuthorization;
+      reportOnce(token, () =>
         logger?.warn(
-          { challengeToken: token, problem: malformation(token, keyAuthorization), length: keyAuthorization.length },
+          { challengeToken: token, problem: malformation(token, value), length: value.length },
           'http-01 responder: the token store holds a value for this token that is not its key authorization (<token>.<account thumbprint>); answering 404 (logged once per token)',
-        );
-      }
+        ),
+      );
       return notFound(head);
     }
     logger?.debug('http-01 responder: served a key authorization');

@@ -25,11 +25,16 @@ export function dnsPersistNames(config: ResolvedConfig): string[] {
   ];
 }
 
-/** `--persist-until`: an ISO 8601 date or time, or UNIX seconds. */
-export function parsePersistUntil(text: string): Date {
+/** `--persist-until`: an ISO 8601 date or time, or UNIX seconds, after `now` (a past date makes a record the CA refuses). */
+export function parsePersistUntil(text: string, now: Date = new Date()): Date {
   const date = /^\d+$/.test(text) ? new Date(Number(text) * 1000) : new Date(text);
   if (Number.isNaN(date.getTime())) {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: --persist-until "${text}" is not a date`, { hint: 'Give an ISO 8601 date such as 2027-06-30 (or 2027-06-30T00:00:00Z), or UNIX seconds.' });
+  }
+  if (date.getTime() <= now.getTime()) {
+    throw new CertpilotError('ERR_CLI_USAGE', `cli: --persist-until "${text}" (${date.toISOString()}) has passed: the CA would refuse the record`, {
+      hint: 'Give a date in the future, e.g. --persist-until 2027-12-31, or leave --persist-until out for a record without an end.',
+    });
   }
   return date;
 }
@@ -73,10 +78,13 @@ export async function run(ctx: CommandContext): Promise<number> {
         hint: 'Give the names (dns-persist record example.com *.example.com), or give names a solver of type dns-persist.',
       });
     }
-    const [{ persistAccountUri, persistRecordName, formatPersistValue }, { client, account }] = await Promise.all([
+    const [{ persistAccountUri, persistRecordName, formatPersistValue, parsePersistValue }, { client, account, created }] = await Promise.all([
       import('../../challenges/dns-persist01/record.js'),
       runtime.openAccount(),
     ]);
+    // The record names the account, so there must be one: the first run registers it (a fresh key
+    // has no account to look up with onlyReturnExisting). Renewals then use this same account.
+    if (created) ctx.output.err(`dns-persist: registered a new ACME account at ${config.acme.directoryUrl} (the record names it; issue and renew use it): ${account.url}`);
     const directory = await client.getDirectory(ctx.signal ? { signal: ctx.signal } : {});
     const issuers = ctx.values.issuer ? [ctx.values.issuer] : (directory.meta?.issuerDomainNames ?? directory.meta?.caaIdentities ?? []);
     const issuer = issuers[0];
@@ -95,18 +103,50 @@ export async function run(ctx: CommandContext): Promise<number> {
       `dns-persist: ${accountHashPrefix ? 'draft -02 form (hashed accounturi: the CA publishes accountHashPrefix)' : 'draft -01 form (plain accounturi: the CA publishes no accountHashPrefix)'}; issuer ${issuer}; account ${account.url}`,
     );
     const provider = ctx.values.apply && solverName ? await runtime.dnsProvider(solverName) : undefined;
+    const checker = provider && solverName ? await currentValuesReader(config, solverName) : undefined;
+    const call = ctx.signal ? { signal: ctx.signal } : {};
     for (const [base, wildcard] of wanted) {
       const accountUri = persistAccountUri({ accountUrl: account.url, thumbprint: client.accountKeyThumbprint, domain: base, accountHashPrefix });
       const value = formatPersistValue({ issuer, accountUri, ...(wildcard ? { policy: 'wildcard' as const } : {}), ...(persistUntil ? { persistUntil } : {}) });
       const fqdn = persistRecordName(base);
       ctx.output.out(`${fqdn} ${TTL} IN TXT ${zoneStrings(value)}`);
-      if (provider) {
-        await provider.addTxtRecord({ fqdn, value, ttl: TTL }, ctx.signal ? { signal: ctx.signal } : {});
+      if (provider && checker) {
+        // This account's earlier values at the name (another --persist-until, the -01 form) are
+        // replaced: the new one is added first, so the name is never without a record. Other
+        // accounts' and other tools' values stay.
+        let old: string[] = [];
+        try {
+          old = (await checker.currentTxt(fqdn, ctx.signal)).filter((v) => {
+            const parsed = parsePersistValue(v);
+            return v !== value && (parsed.accountUri === accountUri || parsed.accountUri === account.url);
+          });
+        } catch (err) {
+          ctx.signal?.throwIfAborted();
+          ctx.output.err(`dns-persist: warning: could not read the TXT values at ${fqdn} (${err instanceof Error ? err.message : String(err)}): an earlier value of this account, if any, stays; remove it by hand`);
+        }
+        await provider.addTxtRecord({ fqdn, value, ttl: TTL }, call);
         ctx.output.err(`dns-persist: written ${fqdn} through solver ${solverName ?? ''}`);
+        for (const v of old) {
+          await provider.removeTxtRecord({ fqdn, value: v }, call);
+          ctx.output.err(`dns-persist: removed this account's earlier value at ${fqdn}: ${JSON.stringify(v)}`);
+        }
       }
     }
     return EXIT.ok;
   } finally {
     await runtime.close();
   }
+}
+
+/** Reads what the authoritative nameservers serve now, through the DNS solver's own `resolvers` and `nameserverPort`. */
+async function currentValuesReader(config: ResolvedConfig, solverName: string): Promise<{ currentTxt(fqdn: string, signal?: AbortSignal): Promise<string[]> }> {
+  const entry = config.solvers[solverName];
+  const dns01 = entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
+  const [{ PropagationChecker }, { parseDnsServer }, { systemClock }] = await Promise.all([
+    import('../../challenges/dns01/propagation.js'),
+    import('../../challenges/dns01/dns-client.js'),
+    import('../../clock.js'),
+  ]);
+  const resolvers = dns01?.resolvers?.map((r) => parseDnsServer(r));
+  return new PropagationChecker({ ...(resolvers ? { resolvers } : {}), nameserverPort: dns01?.nameserverPort ?? 53, timeoutMs: 0, clock: systemClock });
 }

@@ -95,11 +95,33 @@ export async function run(ctx: CommandContext): Promise<number> {
  */
 async function openStore(ctx: CommandContext, runtime: Runtime): Promise<ChallengeTokenStore> {
   const v = ctx.values;
-  if (v.solver !== undefined) return runtime.tokenStore(v.solver);
+  if (v.solver !== undefined) {
+    if (runtime.config.solvers[v.solver]?.type === 'stateless') {
+      throw new CertpilotError('ERR_CLI_USAGE', `cli: serve --solver ${v.solver}: that solver is stateless: it stores nothing for serve to read`, {
+        hint: 'Run `certpilot serve --thumbprint T` instead, with T the thumbprint `certpilot account show` prints: it answers every token as <token>.<T>.',
+      });
+    }
+    return runtime.tokenStore(v.solver);
+  }
+  // Never echoed: the URL's password is the secret.
+  if (hasUrlPassword(v['redis-url'] ?? '')) {
+    throw new CertpilotError('ERR_CLI_USAGE', 'cli: serve --redis-url carries a password: a secret on the command line is visible to every user of the machine (ps, /proc)', {
+      hint: 'Give --redis-url without it (redis://host:6379) and put the password in a file named by CERTPILOT_REDIS_PASSWORD_FILE, or use --solver NAME with a redis solver whose passwordFile holds it.',
+    });
+  }
   return runtime.tokenStore('redis-url', {
     type: 'redis',
     url: v['redis-url'],
     ...(v['redis-prefix'] !== undefined ? { prefix: v['redis-prefix'] } : {}),
     ...(ctx.env.CERTPILOT_REDIS_PASSWORD_FILE ? { passwordFile: resolve(ctx.cwd, ctx.env.CERTPILOT_REDIS_PASSWORD_FILE) } : {}),
   });
+}
+
+/** Whether a Redis URL has a password (`redis://:secret@host`, `redis://user:secret@host`). */
+function hasUrlPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
 }

@@ -10,6 +10,7 @@ import { buildStatusSnapshot, snapshotProblems, type CertificateStatus, type Sta
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
+import { shellName } from '../../challenges/dns-persist01/record.js';
 import { openObservedRuntime, writeSnapshotMetrics } from '../run-report.js';
 
 /** Entry point of `certpilot status`. */
@@ -48,7 +49,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
         ctx.output.out(`${r.name}: ${p.name} by dns-persist-01: ${p.record} ${until}${p.checkedAt ? ` (checked ${formatTime(p.checkedAt)})` : ''}`);
-        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${p.name} --persist-until DATE --apply --solver DNS-SOLVER)`);
+        if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${shellName(p.name)} --persist-until DATE --apply --solver DNS-SOLVER)`);
       }
     }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);

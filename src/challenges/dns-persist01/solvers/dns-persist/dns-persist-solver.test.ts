@@ -83,7 +83,7 @@ test('a record that is there but wrong fails at once, naming the record, why, an
       assert.match(err.message, /^dns-persist-01: TXT _validation-persist\.example\.com\. does not prove \*\.example\.com for this account: /);
       assert.match(err.message, why);
       assert.ok(!err.message.includes(' after 60 s'), 'no waiting for a wrong record');
-      assert.match(err.hint ?? '', /certpilot dns-persist record \*\.example\.com/);
+      assert.match(err.hint ?? '', /certpilot dns-persist record '\*\.example\.com'`/, 'the wildcard quoted for the shell');
       return true;
     });
     assert.equal(fake.rounds(), 1, 'one look is enough');

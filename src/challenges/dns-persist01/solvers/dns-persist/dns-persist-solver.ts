@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
 import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
 import type { PropagationChecker, TxtJudgement } from '../../../dns01/propagation.js';
-import { judgePersistRecords, persistRecordName } from '../../record.js';
+import { judgePersistRecords, lastsLonger, persistRecordName, shellName } from '../../record.js';
 import { persistNoteFile, type PersistNote } from '../../persist-notes.js';
 
 /** Options of {@link DnsPersistSolver}. */
@@ -68,7 +68,8 @@ export class DnsPersistSolver implements ChallengeSolver, ChallengeWaiter {
     const judge = (values: string[]): TxtJudgement => {
       const verdict = judgePersistRecords(values, { ...persist, wildcard: challenge.wildcard, now: this.clock.now() });
       if (verdict.ok) {
-        proving ??= verdict;
+        // Nameservers that disagree: the earliest of their records is what every one of them proves.
+        if (!proving || lastsLonger(proving.persistUntil, verdict.persistUntil)) proving = verdict;
         return { ok: true };
       }
       return { ok: false, why: verdict.why, final: verdict.kind !== 'missing' };
@@ -83,7 +84,7 @@ export class DnsPersistSolver implements ChallengeSolver, ChallengeWaiter {
         'ERR_DNS_PERSIST_RECORD',
         `dns-persist-01: TXT ${at} does not prove ${name} for this account: ${first?.why ?? 'no record'}${final ? '' : ` after ${this.timeoutSeconds} s`} (nameserver(s) ${servers})`,
         {
-          hint: `Publish the record \`certpilot dns-persist record ${name}\` prints (with --apply --solver <a route53 or rfc2136 solver> to write it once), replacing the old one.`,
+          hint: `Publish the record \`certpilot dns-persist record ${shellName(name)}\` prints (with --apply --solver <a route53 or rfc2136 solver> to write it once), replacing the old one.`,
           retryable: !final,
         },
       );

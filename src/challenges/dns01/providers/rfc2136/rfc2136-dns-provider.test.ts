@@ -100,6 +100,30 @@ void test('the provider names the cause of BADSIG, BADKEY and REFUSED, and refus
   }
 });
 
+void test('REFUSED with a configured zone: the hint looks at the zone first; a name outside the configured zone is never sent', async () => {
+  const server = await replayServer(hex(fixture.exchanges.refused.answer));
+  try {
+    const provider = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port: server.port }, key, zone: 'fixture.test', clock: systemClock, timeoutMs: 1000 });
+    await assert.rejects(provider.addTxtRecord({ fqdn: '_acme-challenge.fixture.test.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.match(err.message, /or the configured zone fixture\.test\. is not one this server takes updates to/);
+      assert.match(err.hint ?? '', /^Check first that `zone` \(fixture\.test\.\) is a zone this server is the primary of and the one that holds _acme-challenge\.fixture\.test\./);
+      return true;
+    });
+  } finally {
+    server.close();
+  }
+  // Nothing listens here: a request sent would time out as ERR_DNS_NETWORK instead.
+  const outside = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port: 9 }, key, zone: 'other.test', clock: systemClock, timeoutMs: 200 });
+  await assert.rejects(outside.addTxtRecord({ fqdn: '_acme-challenge.fixture.test.', value: 'v', ttl: 60 }, {}), (err: unknown) => {
+    assert.ok(err instanceof CertpilotError);
+    assert.equal(err.code, 'ERR_DNS_ZONE_NOT_FOUND');
+    assert.match(err.message, /adding TXT _acme-challenge\.fixture\.test\.: the name is outside the configured zone other\.test\./);
+    assert.match(err.hint ?? '', /Set `zone` of the solver to the zone that holds/);
+    return true;
+  });
+});
+
 test('a TSIG secret that is empty or not base64 is a config error naming the field, never a BADSIG later', async () => {
   const { createRfc2136DnsProvider } = await import('./rfc2136-dns-provider.js');
   const { rfc2136Schema } = await import('./schema.js');
@@ -110,4 +134,40 @@ test('a TSIG secret that is empty or not base64 is a config error naming the fie
     const options = rfc2136Schema().parse({ server: '127.0.0.1', keyName: 'acme', secret });
     await assert.rejects(createRfc2136DnsProvider(options, deps), (err: Error & { issues?: { path: string }[] }) => err.issues?.[0]?.path === 'solvers.dns.secret' && !err.message.includes(secret));
   }
+});
+
+void test('a server port where nothing listens: fails at once naming the configured address and port, and cleanUp sends nothing', async () => {
+  const { Dns01Solver } = await import('../../dns01-solver.js');
+  // A UDP port nothing listens on: bound once, then closed.
+  const probe = createSocket('udp4');
+  await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
+  const port = probe.address().port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const calls: string[] = [];
+  for (const zone of [undefined, 'fixture.test']) {
+    const inner = new Rfc2136DnsProvider({ server: { host: '127.0.0.1', port }, key, ...(zone ? { zone } : {}), clock: systemClock, timeoutMs: 5000 });
+    const provider = {
+      addTxtRecord: (r: Parameters<typeof inner.addTxtRecord>[0], o: Parameters<typeof inner.addTxtRecord>[1]) => (calls.push(`add ${r.fqdn}`), inner.addTxtRecord(r, o)),
+      removeTxtRecord: (r: Parameters<typeof inner.removeTxtRecord>[0], o: Parameters<typeof inner.removeTxtRecord>[1]) => (calls.push(`remove ${r.fqdn}`), inner.removeTxtRecord(r, o)),
+    };
+    const solver = new Dns01Solver({ provider, ttlSeconds: 30, followCname: false, checkPropagation: false });
+    const challenges = [false, true].map((wildcard) => ({
+      type: 'dns-01' as const, identifier: { type: 'dns' as const, value: 'fixture.test' }, wildcard, url: `https://ca.test/chall/${String(wildcard)}`,
+      token: 'tok', keyAuthorization: 'tok.thumb', dnsRecordName: '_acme-challenge.fixture.test.', dnsValue: `v-${String(wildcard)}`,
+    }));
+    const started = Date.now();
+    for (const ch of challenges) {
+      await assert.rejects(solver.present(ch, {}), (err: unknown) => {
+        assert.ok(err instanceof CertpilotError);
+        assert.equal(err.code, 'ERR_DNS_NETWORK');
+        assert.match(err.message, new RegExp(`no answer from 127\\.0\\.0\\.1:${port}: connection refused`));
+        assert.match(err.hint, new RegExp(`at 127\\.0\\.0\\.1 port ${port} \\(the configured address and port\\) and that UDP and TCP to port ${port}`));
+        assert.doesNotMatch(err.hint, /port 53\b/);
+        return true;
+      });
+    }
+    assert.ok(Date.now() - started < 2000, `zone ${zone ?? '(looked up)'}: refused at once, not after the 5 s timeouts (${Date.now() - started} ms)`);
+    for (const ch of challenges) await solver.cleanUp(ch, {});
+  }
+  assert.deepEqual(calls, ['add _acme-challenge.fixture.test.', 'add _acme-challenge.fixture.test.', 'add _acme-challenge.fixture.test.', 'add _acme-challenge.fixture.test.'], 'cleanUp removes nothing that was never written');
 });

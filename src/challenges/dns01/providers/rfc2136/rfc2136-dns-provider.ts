@@ -21,7 +21,7 @@ import type { rfc2136Schema } from './schema.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
 import { absoluteName, exchange, formatDnsServer, newMessageId, query, soaOwner, zoneCandidates, type DnsServer } from '../../dns-client.js';
-import type { DnsCallOptions, DnsProvider, TxtRecord } from '../../dns-provider.js';
+import { DnsNothingWrittenError, type DnsCallOptions, type DnsProvider, type TxtRecord } from '../../dns-provider.js';
 import { encodeUpdate, parseUpdateAnswer, RCODE_NAMES, signMessage, verifyAnswer, type TsigKey, type TxtChange } from './tsig.js';
 
 /** Options of {@link Rfc2136DnsProvider}. */
@@ -89,7 +89,16 @@ export class Rfc2136DnsProvider implements DnsProvider {
 
   private async update(change: TxtChange, options: DnsCallOptions): Promise<void> {
     options.signal?.throwIfAborted();
-    const zone = await this.findZone(change.name, options);
+    // No zone, no update sent: nothing can have been written.
+    const zone = await this.findZone(change.name, options).catch((err: unknown) => {
+      options.signal?.throwIfAborted();
+      throw DnsNothingWrittenError.from(err);
+    });
+    if (this.zone !== undefined && change.name !== zone && !change.name.endsWith(`.${zone}`)) {
+      throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `rfc2136: ${change.action === 'add' ? 'adding' : 'removing'} TXT ${change.name}: the name is outside the configured zone ${zone}`, {
+        hint: `Set \`zone\` of the solver to the zone that holds ${change.name} (a parent of it), or leave \`zone\` out to find it through SOA.`,
+      });
+    }
     let requestMac: Buffer = Buffer.alloc(0);
     const raw = await exchange(
       this.server,
@@ -99,7 +108,10 @@ export class Rfc2136DnsProvider implements DnsProvider {
         return signed.message;
       },
       { timeoutMs: this.timeoutMs, ...signalOf(options) },
-    );
+    ).catch((err: unknown) => {
+      // Refused: nothing listens at the server's port, so no update was applied.
+      throw (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED' ? DnsNothingWrittenError.from(err) : err;
+    });
     let answer: ReturnType<typeof parseUpdateAnswer>;
     try {
       answer = parseUpdateAnswer(raw);
@@ -109,7 +121,7 @@ export class Rfc2136DnsProvider implements DnsProvider {
     const what = `${change.action === 'add' ? 'adding' : 'removing'} TXT ${change.name} in zone ${zone} on ${formatDnsServer(this.server)}`;
     const tsigError = answer.tsig?.error ?? 0;
     if (tsigError !== 0) throw tsigRejected(what, tsigError, this.key);
-    if (answer.rcode !== 0) throw updateRefused(what, answer.rcode, this.key, change.name);
+    if (answer.rcode !== 0) throw updateRefused(what, answer.rcode, this.key, change.name, this.zone);
     if (!verifyAnswer(raw, answer, this.key, requestMac)) {
       throw new CertpilotError('ERR_DNS_TSIG_REJECTED', `rfc2136: ${what}: the answer is not signed with key ${this.key.name} (RFC 8945 §5.3)`, {
         hint: 'Check that `server` is the DNS server that holds the key; something else answered.',
@@ -137,11 +149,13 @@ function tsigRejected(what: string, error: number, key: TsigKey): CertpilotError
   return new CertpilotError('ERR_DNS_TSIG_REJECTED', `rfc2136: ${what}: ${name}: ${reason}`, { hint });
 }
 
-function updateRefused(what: string, rcode: number, key: TsigKey, fqdn: string): CertpilotError {
+function updateRefused(what: string, rcode: number, key: TsigKey, fqdn: string, configuredZone: string | undefined): CertpilotError {
   const name = RCODE_NAMES[rcode] ?? `RCODE ${rcode}`;
   if (name === 'REFUSED') {
-    return new CertpilotError('ERR_DNS_UPDATE_REFUSED', `rfc2136: ${what}: REFUSED: key ${key.name} may not change TXT ${fqdn} (the zone's update policy)`, {
-      hint: `Allow it on the server, e.g. BIND: update-policy { grant ${key.name} name ${fqdn} TXT; };`,
+    // A configured zone the server does not hold is refused too: look at it before the policy.
+    const zoneFirst = configuredZone === undefined ? '' : `Check first that \`zone\` (${configuredZone}) is a zone this server is the primary of and the one that holds ${fqdn} (or leave \`zone\` out); then `;
+    return new CertpilotError('ERR_DNS_UPDATE_REFUSED', `rfc2136: ${what}: REFUSED: key ${key.name} may not change TXT ${fqdn} (the zone's update policy)${configuredZone === undefined ? '' : `, or the configured zone ${configuredZone} is not one this server takes updates to`}`, {
+      hint: `${zoneFirst}${zoneFirst ? 'allow' : 'Allow'} it on the server, e.g. BIND: update-policy { grant ${key.name} name ${fqdn} TXT; };`,
     });
   }
   if (name === 'NOTAUTH' || name === 'NOTZONE') {

@@ -10,6 +10,6 @@ export const rfc2136Schema = () => z.strictObject({
   algorithm: z._default(z.enum(['hmac-sha256', 'hmac-sha512']), 'hmac-sha256').check(z.describe('TSIG algorithm of the key.')),
   secret: z.optional(z.string().check(z.minLength(1))).check(z.describe('The TSIG secret, base64 (prefer secretFile; never logged).')),
   secretFile: z.optional(z.string().check(z.minLength(1))).check(z.describe('File holding the base64 TSIG secret (a BIND key file with `secret "…";` works too).')),
-  zone: z.optional(z.string().check(z.minLength(1))).check(z.describe('Zone to update; default: found through SOA queries to the server.')),
+  zone: z.optional(z.string().check(z.minLength(1))).check(z.describe('Zone to update: the names the solver proves (or their `_acme-challenge` CNAME targets) must be in it, which `config check` checks; default: found through SOA queries to the server.')),
   timeoutSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(60)), 5).check(z.describe('Time to wait for one answer of the server (UDP attempts, then TCP).')),
 });

@@ -328,6 +328,12 @@ export class RedisTokenStore implements ChallengeTokenStore {
     if (err instanceof CertpilotError) return err;
     const raw = messageOf(err);
     const why = this.scrub(raw);
+    // Redis answers; the key holds a hash or a list someone else wrote: not an outage.
+    if (/^WRONGTYPE\b/.test(raw)) {
+      return new CertpilotError('ERR_TOKEN_STORE_VALUE', `redis token store: cannot ${what}: the key on ${this.where} holds another Redis type than a string: ${why}`, {
+        cause: new Error(why),
+      });
+    }
     if (/WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username/i.test(raw)) {
       return new CertpilotError('ERR_TOKEN_STORE_AUTH', `redis token store: cannot ${what}: ${this.where} refused the credentials: ${why}`, {
         cause: new Error(why),
