@@ -9,8 +9,8 @@
 import type { ChallengeSolver, ChallengeType, Identifier, PendingChallenge } from '../challenges/challenge-solver.js';
 import { dnsAccountRecordName } from '../challenges/dns01/account-label.js';
 import { persistAccountUri, persistRecordName } from '../challenges/dns-persist01/record.js';
-import { isChallengeWaiter } from '../challenges/challenge-solver.js';
-import { CertpilotError } from '../errors.js';
+import { isChallengeWaiter, isExplainedSolver, isPreparedSolver } from '../challenges/challenge-solver.js';
+import { CertpilotError, ERROR_CATALOG } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { KeyType } from '../storage/certificate-store.js';
 import type { AcmeClient } from './acme-client.js';
@@ -96,6 +96,9 @@ export class Issuer implements CertificateIssuer {
   async issue(request: IssueRequest, options: { signal?: AbortSignal } = {}): Promise<IssuedCertificate> {
     const { signal } = options;
     const resumed = request.resume ? await this.resumable(request.resume, signal) : undefined;
+    // Solvers bind their listeners and remove a killed run's leftovers before the CA is asked
+    // anything, so a port in use costs no order (and no answered challenge).
+    if (!resumed || resumed.status === 'pending') await this.prepare(request.solvers, signal);
     const order = resumed ?? (await this.newOrder(request, signal));
     if (!resumed) this.logger.info({ order: order.url, identifiers: request.identifiers.map((i) => i.value) }, 'order created');
 
@@ -164,6 +167,14 @@ export class Issuer implements CertificateIssuer {
       }
       throw err;
     }
+  }
+
+  /** Prepares each distinct solver of the request (a `PreparedSolver`), all at once. */
+  private async prepare(solvers: IssueRequest['solvers'], signal: AbortSignal | undefined): Promise<void> {
+    const distinct = [...new Set(solvers.values())].filter(isPreparedSolver);
+    const results = await Promise.allSettled(distinct.map((s) => s.prepare(signal ? { signal } : {})));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) throw authorizationFailure(failures, distinct.length);
   }
 
   /** New order; when the CA refuses `replaces` (already replaced, unknown), orders again without it. */
@@ -305,7 +316,9 @@ export class Issuer implements CertificateIssuer {
         const failed = final.challenges.find((c) => c.type === solver.type);
         const why = failed?.error?.detail ?? `authorization is ${final.status}`;
         const message = `${solver.type} for ${name}: ${why}`;
-        throw final.status === 'invalid' ? new ValidationFailedError(message) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message);
+        // The solver says what it wrote where (the webroot's file), so the hint points at the cause.
+        const hint = isExplainedSolver(solver) ? { hint: solver.explain(pending) } : {};
+        throw final.status === 'invalid' ? new ValidationFailedError(message, hint) : new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message, hint);
       }
       this.logger.info({ identifier: name, type: solver.type }, 'authorization valid');
     } finally {
@@ -367,7 +380,9 @@ export function authorizationFailure(failures: readonly unknown[], total: number
     return new CertpilotError(code as CertpilotError['code'], message, { cause: first, hint: mergeHints(errors.map((e) => e.hint)), retryable: errors.every((e) => e.retryable) });
   }
   const counted = failures.some((f) => f instanceof ValidationFailedError);
-  if (counted) return new ValidationFailedError(message, { cause: failures.find((f) => f instanceof ValidationFailedError), ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}) });
+  // A solver's own hint (what it wrote where) is kept; the catalog's generic one is not repeated.
+  const ownHints = failures.flatMap((f) => (f instanceof CertpilotError && f.hint !== ERROR_CATALOG[f.code].hint ? [f.hint] : []));
+  if (counted) return new ValidationFailedError(message, { cause: failures.find((f) => f instanceof ValidationFailedError), ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : ownHints.length > 0 ? { hint: mergeHints(ownHints) } : {}) });
   return new CertpilotError('ERR_ACME_AUTHORIZATION_FAILED', message, {
     cause: first,
     ...(first instanceof CertpilotError && first.code !== 'ERR_ACME_AUTHORIZATION_FAILED' ? { hint: first.hint } : {}),

@@ -84,6 +84,25 @@ export interface ChallengeWaiter {
   wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void>;
 }
 
+/**
+ * Optional: work a solver does before an order is placed, so that what fails there costs the CA
+ * nothing (no order, no authorization answered): bind its listener (a port in use), remove what a
+ * killed run of it left (`challenge-journal.ts`). The Issuer calls it once per order for each
+ * solver of the order, before `newOrder`. Idempotent; honours `signal`.
+ */
+export interface PreparedSolver {
+  prepare(options: SolverCallOptions): Promise<void>;
+}
+
+/**
+ * Optional: what the solver did for a challenge, in one sentence for the hint of a validation the
+ * CA failed (e.g. "the webroot solver "site" wrote /srv/www/.well-known/acme-challenge/<token>:
+ * check that the web server serves /srv/www as http://<name>/"). The Issuer uses it as the hint.
+ */
+export interface ExplainedSolver {
+  explain(challenge: PendingChallenge): string;
+}
+
 /** Optional: a solver that owns resources for its lifetime (a listener) and must be closed. */
 export interface ClosableSolver {
   close(): Promise<void>;
@@ -92,6 +111,16 @@ export interface ClosableSolver {
 /** Type guard for {@link ChallengeWaiter}. */
 export function isChallengeWaiter(solver: unknown): solver is ChallengeWaiter {
   return typeof (solver as Partial<ChallengeWaiter> | null)?.wait === 'function';
+}
+
+/** Type guard for {@link PreparedSolver}. */
+export function isPreparedSolver<T>(solver: T): solver is T & PreparedSolver {
+  return typeof (solver as Partial<PreparedSolver> | null)?.prepare === 'function';
+}
+
+/** Type guard for {@link ExplainedSolver}. */
+export function isExplainedSolver<T>(solver: T): solver is T & ExplainedSolver {
+  return typeof (solver as Partial<ExplainedSolver> | null)?.explain === 'function';
 }
 
 /** Type guard for {@link ClosableSolver}. */

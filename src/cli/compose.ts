@@ -144,7 +144,7 @@ export async function compose(
     const inner = await create(entry, [entry.kind], name, noun);
     const wrapper = kindSpec(entry.kind).wraps;
     if (!wrapper) return inner;
-    return wrapper.create(inner as never, entry.wrapper, { baseDir: config.baseDir, logger: logger.child({ [noun]: name }), clock, ...(deps.env ? { env: deps.env } : {}) });
+    return wrapper.create(inner as never, entry.wrapper, { baseDir: config.baseDir, stateDir: config.stateDir, name, logger: logger.child({ [noun]: name }), clock, ...(deps.env ? { env: deps.env } : {}) });
   };
 
   const once = <T>(key: string, make: () => Promise<T>): Promise<T> => built.get(key, make) as Promise<T>;

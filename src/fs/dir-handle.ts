@@ -174,7 +174,8 @@ export class DirHandle {
 
   /**
    * Creates the regular file `name` exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW`), sets `mode` and
-   * owner through the descriptor before any byte, writes `data` and fsyncs it.
+   * owner through the descriptor before any byte, writes `data` and fsyncs it. When writing fails
+   * (a full disk), the file it created is removed again: no empty or partial file is left.
    */
   async writeNewFile(name: string, data: Uint8Array | string, mode: number, owner?: { uid: number; gid: number }): Promise<void> {
     const handle = await fs.open(this.at(name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o700);
@@ -183,6 +184,12 @@ export class DirHandle {
       if (owner && (owner.uid !== -1 || owner.gid !== -1)) await handle.chown(owner.uid, owner.gid);
       await handle.writeFile(data);
       await handle.sync();
+    } catch (err) {
+      // A failed write (ENOSPC) leaves no empty or partial file: the one we created, if the name is still it.
+      const made = await handle.stat().catch(() => undefined);
+      const now = await this.lstat(name).catch(() => undefined);
+      if (made && now && made.dev === now.dev && made.ino === now.ino) await this.unlink(name).catch(() => undefined);
+      throw err;
     } finally {
       await handle.close();
     }

@@ -48,6 +48,10 @@ export interface WrapperDeps {
   clock: Clock;
   /** certpilot's environment (only cli/ fills it): the in-cluster API server address, for one. */
   env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** certpilot's state directory (journals of what a solver presented live under it). */
+  stateDir?: string;
+  /** The instance's name in the configuration (`solvers.<name>`). */
+  name?: string;
 }
 
 /** One row of the table. */

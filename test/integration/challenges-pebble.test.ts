@@ -8,7 +8,8 @@
 // - Bad dns-persist records (another account's, an old issuer's, one whose persistUntil passed)
 //   and a tls-alpn-01 port already in use: each a clear error naming the record or the port and
 //   the fix, and the CA is never told to validate (no challenge answered; authorizations
-//   deactivated, so no order is left pending).
+//   deactivated, so no order is left pending). The port in use fails before any order is placed,
+//   so the certificate's http-01 and dns-account-01 names are not answered either.
 // - dns-account-01: a wildcard and its base through rfc2136 at `_<label>._acme-challenge`, the
 //   label from the account URL; another value at that name is kept.
 // - tls-alpn-01 alone, and one certificate mixing http-01, dns-account-01 and tls-alpn-01 names.
@@ -24,7 +25,7 @@ import { Rfc2136DnsProvider } from '../../src/challenges/dns01/providers/rfc2136
 import { systemClock } from '../../src/clock.js';
 import { namedBinary, rfc2136Solver, startBind, tsigKey, writeTsigSecret, type BindInstance } from '../harness/bind.js';
 import { runCli, tempDir, writeConfig, type TestCertificate } from '../harness/certpilot.js';
-import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { orderUrls, startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
@@ -307,14 +308,25 @@ test('tls-alpn-01 alone, and one certificate mixing http-01, dns-account-01 and 
   assert.deepEqual(await bind.txt(fqdn), [], 'the dns-account-01 value is gone');
 });
 
-test('tls-alpn-01 on a port already in use: the port and the fix named, the CA never asked', { timeout: 60_000 }, async (t) => {
-  if (!ready(t)) return;
+test('tls-alpn-01 on a port already in use: the port and the fix named, before any order (its http-01 and dns-account-01 names untouched)', { timeout: 60_000 }, async (t) => {
+  if (!ready(t) || !bind) return;
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => blocker.close(() => r())));
   const port = (blocker.address() as { port: number }).port;
   const dir = await tempDir();
-  const cfg = await config(dir, { alpn: { type: 'tls-alpn', port, host: '127.0.0.1' } }, [{ name: 'busy', domains: ['alpn.test'], solver: 'alpn' }]);
+  // The tryout's certificate: one tls-alpn-01 name, one http-01 (standalone), one dns-account-01.
+  const cfg = await config(dir, { alpn: { type: 'tls-alpn', port, host: '127.0.0.1' }, acct: await rfc2136(dir, bind, { challenge: 'dns-account-01' }) }, [
+    {
+      name: 'busy',
+      domains: ['alpn.mix.test', 'web.mix.test', 'acct.mix.test'],
+      solver: 'alpn',
+      solvers: [
+        { names: ['web.mix.test'], solver: 'default' },
+        { names: ['acct.mix.test'], solver: 'acct' },
+      ],
+    },
+  ]);
   const from = proxy?.requests.log.length ?? 0;
   const run = await runCli(['issue', '--log-level', 'info', '--log-format', 'json', '--config', cfg]);
   const out = `${run.stdout}\n${run.stderr}`;
@@ -322,11 +334,12 @@ test('tls-alpn-01 on a port already in use: the port and the fix named, the CA n
   assert.match(out, /ERR_CHALLENGE_LISTEN/);
   assert.match(out, new RegExp(`tls-alpn-01: cannot listen on 127\\.0\\.0\\.1:${port}: the port is already in use`), out);
   assert.match(out, new RegExp(`Stop what listens on port ${port}`), out);
+  assert.match(out, /not held: it failed before the CA was asked to validate/, out);
   const saw = caSaw(from);
+  assert.deepEqual(orderUrls((proxy?.requests.log ?? []).slice(from)), [], 'no order was placed');
   assert.deepEqual(saw.answered, [], 'the CA was never told to validate');
-  assert.equal(saw.deactivated.length, 1, 'the pending authorization was deactivated');
+  assert.deepEqual(saw.fresh, [], 'no authorization was created or read');
 });
-
 
 test('route53 policy for a dns-account-01 solver names the account label records (after the account exists)', { timeout: 60_000 }, async (t) => {
   if (!ready(t)) return;

@@ -5,7 +5,7 @@
 // uses http-01 (certpilot's standalone listener). No TXT value is left afterwards.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { formatDnsServer } from '../../src/challenges/dns01/dns-client.js';
@@ -60,4 +60,7 @@ test('certpilot issue: wildcard+apex via rfc2136, via a delegated CNAME, and dns
     assert.deepEqual(await bind.txt(fqdn), [], `no TXT value left at ${fqdn}`);
   }
   assert.deepEqual(await bind.txt('_acme-challenge.www.mixed.test.'), [], 'the http-01 name wrote no TXT');
+  // The values were journalled (a kill -9 would have left them for the next run to remove), and the
+  // journal is empty again after cleanup.
+  assert.deepEqual(await readdir(join(dir, 'state', 'dns01-records', 'dns')), [], 'the journal of the solver "dns" is empty');
 });

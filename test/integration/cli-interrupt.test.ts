@@ -65,6 +65,35 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
   assert.equal((await store.load('interrupted.test'))?.version, 1);
 });
 
+test('SIGKILL mid-issuance leaves the webroot token file; the next run removes it before it goes on', { timeout: 90_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true });
+  t.after(() => pebble.stop());
+  const proxy = await startFaultProxy(pebble);
+  t.after(() => proxy.stop());
+  const dir = await tempDir();
+  const webroot = join(dir, 'www');
+  await mkdir(webroot);
+  const stateDir = join(dir, 'state');
+  const args = ['issue', '-d', 'killed.test', '-w', webroot, '--directory', proxy.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', stateDir];
+  proxy.failNext({ match: (r) => r.kind === 'POST /chalZ', status: 0, hang: true });
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await until(() => (proxy.requests.byPath['POST /chalZ'] ?? 0) >= 1, 'the challenge response to reach the CA');
+  const tokens = join(webroot, '.well-known', 'acme-challenge');
+  const left = readdirSync(tokens);
+  assert.equal(left.length, 1, 'the token was presented');
+  child.kill('SIGKILL');
+  await exited;
+  assert.deepEqual(readdirSync(tokens), left, 'no cleanup ran: the token file is left');
+
+  const web = await serveDirectory(webroot, pebble.httpPort);
+  t.after(() => web.close());
+  const again = await runCli(args);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.deepEqual(readdirSync(tokens), [], 'the killed run\'s token file is gone, and so is the new run\'s');
+});
+
 test('SIGINT during a deploy exits 130 and counts nothing as a failure: the deployer still holds its version', { timeout: 90_000 }, async (t) => {
   if (!requirePebble(t, '2.4')) return;
   const pebble = await startPebble({ version: '2.4', noSleep: true });

@@ -56,3 +56,46 @@ test('one renew: certificates and names proven by different solvers', { timeout:
   assert.equal(tokens.size, 2, `webroot tokens served: ${[...tokens].join(', ')}`);
   assert.deepEqual(await readdir(join(dir, 'www', '.well-known', 'acme-challenge')), []);
 });
+
+test('webroot the web server does not serve: the failed validation names the solver, the file and the webroot; selfCheck finds it before the CA is told', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  // The web server serves ./served; the solver writes under ./www, which nobody serves.
+  await mkdir(join(dir, 'www'));
+  await mkdir(join(dir, 'served'));
+  const web = await serveDirectory(join(dir, 'served'), pebble.httpPort, '127.0.0.2');
+  t.after(() => web.close());
+  await pebble.setA('wrong.plug.test', '127.0.0.2');
+  const www = join(dir, 'www');
+
+  const plain = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    solvers: { site: { type: 'webroot', path: './www' } },
+    certificates: [{ name: 'wrong', domains: ['wrong.plug.test'], solver: 'site' }],
+  });
+  const failed = await runCli(['issue', '--config', plain]);
+  assert.equal(failed.code, 1, `${failed.stdout}\n${failed.stderr}`);
+  assert.match(failed.stdout, /ERR_ACME_AUTHORIZATION_FAILED/);
+  const hint = /hint: (.*)/.exec(failed.stdout)?.[1] ?? '';
+  assert.match(hint, new RegExp(`webroot solver "site" wrote ${join(www, '.well-known', 'acme-challenge')}/[A-Za-z0-9_-]+`), failed.stdout);
+  assert.match(hint, new RegExp(`serves ${www} as its document root`), failed.stdout);
+  assert.match(hint, /selfCheck\.urls/);
+
+  // With a self-check through the web server, the mistake is found before the CA is told to validate.
+  const checked = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    solvers: { site: { type: 'webroot', path: './www', selfCheck: { urls: [`http://127.0.0.2:${pebble.httpPort}`], timeoutSeconds: 2 } } },
+    certificates: [{ name: 'wrong', domains: ['wrong.plug.test'], solver: 'site' }],
+  });
+  const before = web.served.length;
+  const early = await runCli(['issue', '--force', '--config', checked]);
+  assert.equal(early.code, 1, `${early.stdout}\n${early.stderr}`);
+  assert.match(early.stdout, /ERR_CHALLENGE_SELF_CHECK/, early.stdout);
+  assert.match(early.stdout, /not held: it failed before the CA was asked to validate/, early.stdout);
+  assert.equal(web.served.length, before, 'nothing was served (and the CA was not asked)');
+  assert.deepEqual(await readdir(join(www, '.well-known', 'acme-challenge')), [], 'the token file is removed');
+});

@@ -2,6 +2,7 @@
  * Options every DNS-provider solver has besides its provider's own (`solvers.<name>` with a
  * `type` of kind dns-provider): how the dns-01 solver around the provider behaves.
  */
+import { join } from 'node:path';
 import * as z from 'zod/mini';
 import '../../zod-english.js';
 import { lazy } from '../../lazy.js';
@@ -43,6 +44,9 @@ export interface Dns01SolverDeps {
   clock?: Clock;
   /** Called after every propagation round (tests record the order of events with it). */
   onProgress?: (progress: PropagationProgress) => void;
+  /** certpilot's state directory and the solver's name: the journal of written values goes to `<stateDir>/dns01-records/<name>`. */
+  stateDir?: string;
+  name?: string;
 }
 
 /**
@@ -77,6 +81,7 @@ export async function createDns01Solver(provider: DnsProvider, options: Dns01Opt
     ...(propagation ? { propagation } : {}),
     checkPropagation: options.propagationCheck,
     followCname: options.followCname,
+    ...(deps.stateDir !== undefined && deps.name !== undefined ? { journalDir: join(deps.stateDir, 'dns01-records', deps.name) } : {}),
     logger,
   });
 }

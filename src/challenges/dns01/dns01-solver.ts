@@ -9,13 +9,17 @@
  * - `wait` (a {@link ChallengeWaiter}) returns once every authoritative nameserver of the target's
  *   zone serves the value, so the CA is told only then.
  * - `cleanUp` removes only this challenge's value, at the same target `present` wrote.
+ * - With a journal directory, each value is journalled (durably) before it is written and dropped
+ *   from the journal once removed; `prepare` (before each order) removes the values a killed run
+ *   of this solver on this host left (`challenge-journal.ts`, as the redis token store does).
  *
  * Nothing here serializes: the Issuer solves an order's authorizations in parallel, and so the
  * records of one order are added, checked and removed at once.
  */
 import { CertpilotError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, SolverCallOptions } from '../challenge-solver.js';
+import { ChallengeJournal, type JournalEntry } from '../challenge-journal.js';
+import type { ChallengeSolver, ChallengeWaiter, PendingChallenge, PreparedSolver, SolverCallOptions } from '../challenge-solver.js';
 import { DnsNothingWrittenError, type DnsProvider } from './dns-provider.js';
 import type { PropagationChecker } from './propagation.js';
 
@@ -32,11 +36,27 @@ export interface Dns01SolverOptions {
   checkPropagation?: boolean;
   /** Write at the CNAME target of `_acme-challenge.<name>` (default true; needs `propagation`). */
   followCname?: boolean;
+  /**
+   * Directory of the journal of values written and not yet removed (`<stateDir>/dns01-records/<solver
+   * name>`). Unset: no journal (values a killed run leaves stay in the zone).
+   */
+  journalDir?: string;
   logger?: Logger;
 }
 
+/** One journalled TXT value: where `present` wrote it. */
+interface RecordEntry extends JournalEntry {
+  fqdn: string;
+  value: string;
+}
+
+function isRecordEntry(e: unknown): e is RecordEntry {
+  const r = e as Partial<RecordEntry> | null;
+  return typeof r?.fqdn === 'string' && typeof r.value === 'string';
+}
+
 /** Answers dns-01 challenges through a DNS provider, checking propagation at every nameserver. */
-export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
+export class Dns01Solver implements ChallengeSolver, ChallengeWaiter, PreparedSolver {
   readonly type: 'dns-01' | 'dns-account-01';
   private readonly provider: DnsProvider;
   private readonly ttl: number;
@@ -46,6 +66,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
   private readonly logger: Logger;
   /** Where each presented challenge (by URL) wrote its value. */
   private readonly targets = new Map<string, string>();
+  private readonly journal: ChallengeJournal<RecordEntry> | undefined;
 
   constructor(options: Dns01SolverOptions) {
     this.provider = options.provider;
@@ -55,19 +76,32 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     this.followCname = options.followCname ?? true;
     this.checkPropagation = options.checkPropagation ?? true;
     this.logger = options.logger ?? silentLogger;
+    this.journal =
+      options.journalDir === undefined ? undefined : new ChallengeJournal({ dir: options.journalDir, component: this.type, accept: isRecordEntry, logger: this.logger });
+  }
+
+  /** Removes the TXT values a killed run of this solver (on this host) journalled and left. */
+  async prepare(options: SolverCallOptions): Promise<void> {
+    options.signal?.throwIfAborted();
+    await this.journal?.sweep((e) => this.provider.removeTxtRecord({ fqdn: e.fqdn, value: e.value }, options));
   }
 
   async present(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
     const { fqdn, value } = record(challenge);
     const target = this.followCname && this.propagation ? await this.propagation.resolveTarget(fqdn, options.signal) : fqdn;
     if (target !== fqdn) this.logger.info({ name: fqdn, target }, `${this.type}: the record name is delegated by CNAME; writing at its target`);
+    // Journalled before it is written: a run killed from here on leaves a value the next run removes.
+    await this.journal?.add(challenge.url, { fqdn: target, value });
     this.targets.set(challenge.url, target);
     try {
       await this.provider.addTxtRecord({ fqdn: target, value, ttl: this.ttl }, options);
     } catch (err) {
       // A definite refusal wrote nothing: cleanUp has nothing to remove (and no warning to make).
       // Anything else (a timeout) may have landed, so cleanUp still removes the value.
-      if (err instanceof DnsNothingWrittenError || (err instanceof CertpilotError && NOTHING_WRITTEN.has(err.code))) this.targets.delete(challenge.url);
+      if (err instanceof DnsNothingWrittenError || (err instanceof CertpilotError && NOTHING_WRITTEN.has(err.code))) {
+        this.targets.delete(challenge.url);
+        await this.journal?.remove(challenge.url);
+      }
       throw err;
     }
   }
@@ -85,6 +119,7 @@ export class Dns01Solver implements ChallengeSolver, ChallengeWaiter {
     if (target === undefined) return;
     await this.provider.removeTxtRecord({ fqdn: target, value }, options);
     this.targets.delete(challenge.url);
+    await this.journal?.remove(challenge.url);
   }
 }
 

@@ -131,3 +131,25 @@ void test('StandaloneHttp01Solver.present rejects with the abort reason without 
   assert.equal(await solver.address(), undefined);
   await solver.close();
 });
+
+test('prepare (before the order): a port in use is ERR_CHALLENGE_LISTEN; a free port is bound, then free again for the web server', async () => {
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  const busy = (blocker.address() as AddressInfo).port;
+  try {
+    const solver = new StandaloneHttp01Solver({ port: busy, host: '127.0.0.1' });
+    await assert.rejects(solver.prepare({}), (err: unknown) => err instanceof CertpilotError && err.code === 'ERR_CHALLENGE_LISTEN' && err.message.includes(`127.0.0.1:${busy}`));
+  } finally {
+    await new Promise<void>((r) => blocker.close(() => r()));
+  }
+  // The port just freed: prepare binds it and lets it go, so another server can take it at once.
+  const solver = new StandaloneHttp01Solver({ port: busy, host: '127.0.0.1' });
+  await solver.prepare({});
+  assert.equal(await solver.address(), undefined, 'not listening after prepare');
+  const other = createServer();
+  await new Promise<void>((resolve, reject) => {
+    other.once('error', reject);
+    other.listen(busy, '127.0.0.1', resolve);
+  });
+  await new Promise<void>((r) => other.close(() => r()));
+});

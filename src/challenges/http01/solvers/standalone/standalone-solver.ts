@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import { createServer } from 'node:http';
-import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
+import type { ChallengeSolver, ClosableSolver, PendingChallenge, PreparedSolver, SolverCallOptions } from '../../../challenge-solver.js';
 import { CertpilotError } from '../../../../errors.js';
 import type { Logger } from '../../../../logger.js';
 import type { Clock } from '../../../../clock.js';
@@ -40,9 +40,12 @@ export interface ListenAddress {
  * store. `cleanUp` removes only that challenge's token, and stops the listener once no presented
  * challenge is left (so port 80 is free again before the deploy stage, where a web server may want
  * it); `close` stops it too (idempotent) and drops its (keep-alive) connections so the process can
- * exit at once. Presenting after either listens again.
+ * exit at once. Presenting after either listens again. `prepare` (called by the Issuer before it
+ * places the order) binds the port and, with no challenge presented, frees it again: a port in use
+ * fails the run before the CA is asked anything, and a web server sharing port 80 is not kept out
+ * between runs.
  */
-export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
+export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver, PreparedSolver {
   /** Always `http-01`. */
   readonly type = 'http-01' as const;
   private readonly port: number;
@@ -85,6 +88,14 @@ export class StandaloneHttp01Solver implements ChallengeSolver, ClosableSolver {
     } catch {
       return undefined;
     }
+  }
+
+  /** Checks that the port can be bound (binds it, and frees it again while no challenge is presented). */
+  async prepare(options: SolverCallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    await this.listen();
+    // A present since (another certificate of this run) keeps it; else port 80 is free again.
+    if (this.active.size === 0) await this.close();
   }
 
   /** Starts the listener if needed, then makes the key authorization answerable. */

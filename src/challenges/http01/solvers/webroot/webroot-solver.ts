@@ -3,7 +3,8 @@
  * `<webroot>/.well-known/acme-challenge/<token>` for a web server that already serves `<webroot>`.
  */
 import { join } from 'node:path';
-import type { ChallengeSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
+import { ChallengeJournal, type JournalEntry } from '../../../challenge-journal.js';
+import type { ChallengeSolver, ChallengeWaiter, ExplainedSolver, PendingChallenge, PreparedSolver, SolverCallOptions } from '../../../challenge-solver.js';
 import { CertpilotError } from '../../../../errors.js';
 import { hasErrno } from '../../../../fs/atomic-write.js';
 import { type DirHandle, openDirectory } from '../../../../fs/dir-handle.js';
@@ -19,7 +20,27 @@ export interface WebrootHttp01SolverOptions {
   allowSharedDir?: boolean;
   /** The config field named in the refusal's hint. */
   allowSharedField?: string;
+  /**
+   * Directory of the journal of token files written and not yet removed
+   * (`<stateDir>/http01-webroot/<solver name>`). Unset: no journal (a killed run's files stay).
+   */
+  journalDir?: string;
+  /** The solver's name in the configuration (`solvers.<name>`), for messages. */
+  name?: string;
+  /** Optional self-check (`selfCheck`): fetch the token through these URLs before the CA is told. */
+  selfCheck?: ChallengeWaiter;
   logger?: Logger;
+}
+
+/** One journalled token file: the token, and what the file holds (compared before a sweep removes it). */
+interface TokenFileEntry extends JournalEntry {
+  token: string;
+  keyAuthorization: string;
+}
+
+function isTokenFileEntry(e: unknown): e is TokenFileEntry {
+  const r = e as Partial<TokenFileEntry> | null;
+  return typeof r?.token === 'string' && TOKEN_PATTERN.test(r.token) && typeof r.keyAuthorization === 'string';
 }
 
 const FILE_MODE = 0o644;
@@ -35,8 +56,14 @@ const DIR_MODE = 0o755;
  * name is needed. `cleanUp` removes only the file this solver wrote (same device and inode). The
  * token is checked against {@link TOKEN_PATTERN} before any name is built. Concurrent calls for
  * different tokens are safe.
+ *
+ * With a journal directory each token is journalled (durably) before its file is written, and
+ * dropped once the file is removed; `prepare` (before each order) removes the files a killed run
+ * of this solver on this host left: a regular file of ours holding that key authorization (or a
+ * part of it), nothing else (`challenge-journal.ts`, shared with dns-01 and the redis token store).
+ * A write that fails (a full disk) removes the file it created.
  */
-export class WebrootHttp01Solver implements ChallengeSolver {
+export class WebrootHttp01Solver implements ChallengeSolver, PreparedSolver, ChallengeWaiter, ExplainedSolver {
   /** Always `http-01`. */
   readonly type = 'http-01' as const;
   private readonly webroot: string;
@@ -45,12 +72,48 @@ export class WebrootHttp01Solver implements ChallengeSolver {
   private readonly logger: Logger | undefined;
   /** (dev, ino) of each token file written, so cleanUp removes only those. */
   private readonly written = new Map<string, { dev: number; ino: number }>();
+  private readonly journal: ChallengeJournal<TokenFileEntry> | undefined;
+  private readonly selfCheck: ChallengeWaiter | undefined;
+  private readonly name: string | undefined;
 
   constructor(options: WebrootHttp01SolverOptions) {
     this.webroot = options.webroot;
     this.allowSharedDir = options.allowSharedDir === true;
     this.allowSharedField = options.allowSharedField ?? 'solvers.<name>.allowSharedDir';
     this.logger = options.logger;
+    this.selfCheck = options.selfCheck;
+    this.name = options.name;
+    this.journal =
+      options.journalDir === undefined
+        ? undefined
+        : new ChallengeJournal({ dir: options.journalDir, component: 'http-01 webroot', accept: isTokenFileEntry, ...(options.logger ? { logger: options.logger } : {}) });
+  }
+
+  /** Removes the token files a killed run of this solver (on this host) journalled and left. */
+  async prepare(options: SolverCallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    await this.journal?.sweep(async (e) => {
+      const dir = await this.openChallengeDir(false);
+      if (dir === undefined) return;
+      try {
+        const found = await dir.readRegularFile(e.token);
+        // Only a file of ours that holds this key authorization (or the start of it: a torn write).
+        if (found && found.stat.uid === process.geteuid?.() && e.keyAuthorization.startsWith(found.data.toString('utf8'))) await dir.unlink(e.token);
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  /** For the hint of a failed validation: which solver wrote which file, and what to check. */
+  explain(challenge: PendingChallenge): string {
+    const host = challenge.identifier.type === 'ip' && challenge.identifier.value.includes(':') ? `[${challenge.identifier.value}]` : challenge.identifier.value;
+    return `The webroot solver${this.name === undefined ? '' : ` "${this.name}"`} wrote ${join(this.challengeDirectory, challenge.token)}, and the CA fetches http://${host}/.well-known/acme-challenge/${challenge.token}: check that the web server for ${host} serves ${this.webroot} as its document root on port 80 (selfCheck.urls makes certpilot check this before asking the CA).`;
+  }
+
+  /** The self-check, when configured: resolves once every URL serves the key authorization. */
+  async wait(challenge: PendingChallenge, options: SolverCallOptions): Promise<void> {
+    await this.selfCheck?.wait(challenge, options);
   }
 
   /** The directory the challenge files go in. */
@@ -70,12 +133,14 @@ export class WebrootHttp01Solver implements ChallengeSolver {
       options.signal?.throwIfAborted();
       // present is idempotent: a file of ours from an earlier call is replaced, anything else refused.
       await this.removeOwn(dir, challenge.token, true);
+      // Journalled before it is written: a run killed from here on leaves a file the next run removes.
+      await this.journal?.add(challenge.token, { token: challenge.token, keyAuthorization: challenge.keyAuthorization });
       await dir.writeNewFile(challenge.token, challenge.keyAuthorization, FILE_MODE);
       const st = await dir.lstat(challenge.token);
       this.written.set(challenge.token, { dev: st.dev, ino: st.ino });
     } catch (err) {
       if (options.signal?.aborted && err === options.signal.reason) throw err;
-      throw webrootError(`cannot write ${file}`, err);
+      throw webrootError(`cannot write ${file}`, err, undefined, this.webroot);
     } finally {
       await dir.close();
     }
@@ -89,8 +154,8 @@ export class WebrootHttp01Solver implements ChallengeSolver {
     let dir: DirHandle | undefined;
     try {
       dir = await this.openChallengeDir(false);
-      if (dir === undefined) return;
-      await this.removeOwn(dir, challenge.token);
+      if (dir !== undefined) await this.removeOwn(dir, challenge.token);
+      await this.journal?.remove(challenge.token);
     } catch (err) {
       throw webrootError(`cannot remove ${join(this.challengeDirectory, challenge.token)}`, err);
     } finally {
@@ -199,8 +264,16 @@ function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
   return run;
 }
 
-function webrootError(what: string, cause: unknown, why?: string): CertpilotError {
+function webrootError(what: string, cause: unknown, why?: string, webroot?: string): CertpilotError {
   if (cause instanceof CertpilotError) return cause;
-  const reason = why ?? ((cause as NodeJS.ErrnoException | undefined)?.code ?? (cause instanceof Error ? cause.message : String(cause)));
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (why === undefined && (code === 'ENOSPC' || code === 'EDQUOT')) {
+    return new CertpilotError('ERR_CHALLENGE_WEBROOT', `http-01 webroot: ${what}: ${code} (${code === 'ENOSPC' ? 'the volume is full' : 'the disk quota is used up'})`, {
+      cause,
+      hint: `Free space on the volume of the webroot${webroot === undefined ? '' : ` ${webroot}`} (the challenge file is a few bytes; nothing was left behind), then run again.`,
+      retryable: true,
+    });
+  }
+  const reason = why ?? (code ?? (cause instanceof Error ? cause.message : String(cause)));
   return new CertpilotError('ERR_CHALLENGE_WEBROOT', `http-01 webroot: ${what}: ${reason}`, { cause });
 }

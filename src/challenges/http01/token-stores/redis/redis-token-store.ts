@@ -8,8 +8,9 @@
  *
  * Own keys only: `delete` is a compare-and-delete (a one-key Lua script: `DEL` only while the key
  * still holds the value this store wrote), so a token someone else rewrote is never removed. The
- * tokens a process wrote are also journalled under the state directory; a later run deletes those
- * a dead process left behind (Redis was down at its cleanup), again only while they hold its value.
+ * tokens a process wrote are also journalled under the state directory (`challenge-journal.ts`, the
+ * journal the dns-01 and webroot solvers share); a later run deletes those a dead process left
+ * behind (killed, or Redis was down at its cleanup), again only while they hold its value.
  *
  * Failures: every Redis failure becomes `ERR_TOKEN_STORE_UNAVAILABLE` (retryable) or, for refused
  * credentials, `ERR_TOKEN_STORE_AUTH`; messages name the server (scheme, host, port, db) and never a
@@ -17,14 +18,10 @@
  * 503 at once instead of hanging; the client reconnects by itself once connected.
  */
 import { STRICT_TLS } from '../../../../strict-tls.js';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { ChallengeJournal } from '../../../challenge-journal.js';
 import { CertpilotError } from '../../../../errors.js';
-import { removeFile } from '../../../../fs/atomic-write.js';
 import { silentLogger, type Logger } from '../../../../logger.js';
 import type { ChallengeTokenStore } from '../../challenge-token-store.js';
 import { TOKEN_PATTERN } from '../../challenge-token-store.js';
@@ -64,6 +61,11 @@ interface JournalEntry {
   expiresAt: number;
 }
 
+function isJournalEntry(e: unknown): e is JournalEntry {
+  const r = e as Partial<JournalEntry> | null;
+  return typeof r?.key === 'string' && typeof r.value === 'string' && typeof r.expiresAt === 'number';
+}
+
 /** A {@link ChallengeTokenStore} over Redis (standalone, Sentinel or Cluster) with ioredis. */
 export class RedisTokenStore implements ChallengeTokenStore {
   /** The key prefix in use. */
@@ -76,7 +78,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
   private client: Promise<Redis | Cluster> | undefined;
   /** What this store wrote and has not deleted: key → value (and the journal's copy). */
   private readonly written = new Map<string, JournalEntry>();
-  private journalWrite: Promise<void> = Promise.resolve();
+  private readonly journal: ChallengeJournal<JournalEntry> | undefined;
   private swept = false;
 
   constructor(options: RedisTokenStoreOptions = {}) {
@@ -100,6 +102,8 @@ export class RedisTokenStore implements ChallengeTokenStore {
     }
     this.url = url;
     this.where = describeWhere(url, options);
+    this.journal =
+      options.journalDir === undefined ? undefined : new ChallengeJournal({ dir: options.journalDir, component: 'redis token store', accept: isJournalEntry, logger: this.logger });
   }
 
   /** `SET prefix+token keyAuthorization EX ttlSeconds`: overwrites any value and restarts the TTL. */
@@ -111,7 +115,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
     const entry = { key, value: keyAuthorization, expiresAt: Date.now() + ttlSeconds * 1000 };
     // Journal first: a token we may have written is one a later run can remove.
     this.written.set(key, entry);
-    await this.saveJournal();
+    await this.journal?.add(key, entry);
     await this.run('store token', async (redis) => {
       await redis.set(key, keyAuthorization, 'EX', ttlSeconds);
     });
@@ -133,7 +137,7 @@ export class RedisTokenStore implements ChallengeTokenStore {
       await redis.eval(COMPARE_AND_DELETE, 1, key, mine.value);
     });
     this.written.delete(key);
-    await this.saveJournal();
+    await this.journal?.remove(key);
   }
 
   /** `PING`: resolves when Redis answers (for `/healthz` and a check before ordering). */
@@ -148,51 +152,18 @@ export class RedisTokenStore implements ChallengeTokenStore {
    * drops journal files whose tokens have all expired. Runs once, on the first connection.
    */
   private async sweep(redis: Redis | Cluster): Promise<number> {
-    const dir = this.options.journalDir;
-    if (dir === undefined) return 0;
-    let removed = 0;
-    let files: string[];
-    try {
-      files = (await readdir(dir)).filter((f) => f.endsWith('.json') && f !== this.journalName());
-    } catch {
-      return 0;
-    }
-    const host = hostname();
-    for (const file of files) {
-      const path = join(dir, file);
-      const [fileHost, pidText, runId] = file.slice(0, -'.json'.length).split('~');
-      const pid = Number(pidText);
-      // Our own pid with another run id: an earlier run that had this pid (PID 1 in a container
-      // restarted under a fixed hostname) is dead.
-      const sameHostDead = fileHost === host && Number.isInteger(pid) && (!processAlive(pid) || (pid === process.pid && runId !== this.runId));
-      let entries: JournalEntry[];
-      try {
-        entries = JSON.parse(await readFile(path, 'utf8')) as JournalEntry[];
-      } catch {
-        await removeFile(path);
-        continue;
-      }
-      const now = Date.now();
-      const live = entries.filter((e) => e.expiresAt > now && typeof e.key === 'string' && e.key.startsWith(this.prefix));
-      if (sameHostDead) {
-        for (const e of live) {
-          const n = await redis.eval(COMPARE_AND_DELETE, 1, e.key, e.value);
-          if (n === 1) removed += 1;
-        }
-        await removeFile(path);
-      } else if (live.length === 0) {
-        await removeFile(path);
-      }
-    }
-    if (removed > 0) this.logger.info({ removed, store: this.where }, 'redis token store: removed tokens a stopped run left');
-    return removed;
+    if (this.journal === undefined) return 0;
+    return this.journal.sweep(async (e) => {
+      if (!e.key.startsWith(this.prefix)) return;
+      await redis.eval(COMPARE_AND_DELETE, 1, e.key, e.value);
+    });
   }
 
   /** Closes the connection; later calls reconnect. Idempotent. */
   async close(): Promise<void> {
     const pending = this.client;
     this.client = undefined;
-    await this.journalWrite;
+    await this.journal?.settled();
     if (pending === undefined) return;
     const redis = await pending.catch(() => undefined);
     if (redis === undefined) return;
@@ -355,38 +326,6 @@ export class RedisTokenStore implements ChallengeTokenStore {
     for (const s of secrets) if (s.length > 0) out = out.split(s).join('[redacted]');
     return out;
   }
-
-  /** Per process start, so a restarted run with the same hostname and pid never takes a dead run's journal for its own. */
-  private readonly runId = randomUUID().slice(0, 8);
-
-  private journalName(): string {
-    return `${hostname()}~${process.pid}~${this.runId}.json`;
-  }
-
-  private saveJournal(): Promise<void> {
-    const dir = this.options.journalDir;
-    if (dir === undefined) return Promise.resolve();
-    const next = this.journalWrite.then(async () => {
-      const path = join(dir, this.journalName());
-      if (this.written.size === 0) {
-        await removeFile(path);
-        return;
-      }
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const tmp = `${path}.tmp`;
-      await writeFile(tmp, JSON.stringify([...this.written.values()]), { mode: 0o600 });
-      await rename(tmp, path);
-    });
-    // One failed write must not poison the chain; the caller still sees it.
-    this.journalWrite = next.catch(() => undefined);
-    return next.catch((err: unknown) => {
-      const errno = (err as NodeJS.ErrnoException | undefined)?.code;
-      if (errno === 'ENOSPC' || errno === 'EDQUOT') {
-        throw new CertpilotError('ERR_STORAGE_FULL', `redis token store: cannot write the token journal in ${dir}: ${errno} (the volume is full)`, { cause: err });
-      }
-      throw new CertpilotError('ERR_STORAGE_IO', `redis token store: cannot write the token journal in ${dir}: ${messageOf(err)}`, { cause: err });
-    });
-  }
 }
 
 function messageOf(err: unknown): string {
@@ -415,13 +354,4 @@ function describeWhere(url: URL, o: RedisTokenStoreOptions): string {
   if (o.cluster !== undefined) return `${scheme} cluster ${o.cluster.nodes.join(',')}`;
   if (o.sentinel !== undefined) return `${scheme} sentinel master ${o.sentinel.masterName} via ${o.sentinel.sentinels.join(',')} db ${db}`;
   return `${scheme}://${url.host || '127.0.0.1:6379'}/${db}`;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -1,8 +1,9 @@
 /**
  * tls-alpn-01 (RFC 8737) answered by certpilot on its own TLS listener, lego/certmagic style.
  *
- * - The listener starts on the first `present` and stops on `close` (idempotent); a port in use
- *   is `ERR_CHALLENGE_LISTEN` naming the address and port, before the CA is told anything.
+ * - The listener starts in `prepare`, which the Issuer calls before it places the order (or on the
+ *   first `present`), and stops on `close` (idempotent); a port in use is `ERR_CHALLENGE_LISTEN`
+ *   naming the address and port, before the CA is asked anything (no order is placed).
  * - It answers only connections that negotiate ALPN `acme-tls/1` (RFC 8737 §3) for a name with a
  *   presented challenge, with that name's validation certificate; a handshake offering other
  *   protocols, or naming no presented challenge, is refused (no_application_protocol /
@@ -16,7 +17,7 @@ import type { KeyObject } from 'node:crypto';
 import { CertpilotError } from '../../../../errors.js';
 import type { Clock } from '../../../../clock.js';
 import type { Logger } from '../../../../logger.js';
-import type { ChallengeSolver, ClosableSolver, PendingChallenge, SolverCallOptions } from '../../../challenge-solver.js';
+import type { ChallengeSolver, ClosableSolver, PendingChallenge, PreparedSolver, SolverCallOptions } from '../../../challenge-solver.js';
 import { ACME_TLS_1, createValidationCertificate, serverNameOf, validationKey } from '../../validation-certificate.js';
 import { listenAnyHost } from '../../../listen-any.js';
 import { createHash } from 'node:crypto';
@@ -32,7 +33,7 @@ export interface TlsAlpnSolverOptions {
 }
 
 /** Answers tls-alpn-01 challenges on its own TLS listener. */
-export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver {
+export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver, PreparedSolver {
   readonly type = 'tls-alpn-01' as const;
   private readonly port: number;
   private readonly host: string | undefined;
@@ -60,6 +61,12 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver {
       if (this.server === current) this.server = undefined;
       throw err;
     }
+  }
+
+  /** Starts the listener before the order is placed, so a port in use fails the run with no order. */
+  async prepare(options: SolverCallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
+    await this.listen();
   }
 
   async present(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
