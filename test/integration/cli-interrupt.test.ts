@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
 import { cliPath, runCli, tempDir, testCaFile, writeConfig } from '../harness/certpilot.js';
-import { startFaultProxy } from '../harness/fault-proxy.js';
-import { startPebble } from '../harness/pebble.js';
+import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
+import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
 import { serveDirectory } from '../harness/static-server.js';
 
@@ -21,8 +21,12 @@ async function until(condition: () => boolean, what: string, limitMs = 30_000): 
   }
 }
 
-test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and exits 130', { timeout: 90_000 }, async (t) => {
-  if (!requirePebble(t, '2.4')) return;
+/**
+ * Pebble 2.4 (strict) behind a fault proxy, a webroot and a state directory in a temp dir, and the
+ * `issue -d NAME -w …` arguments against them; undefined when Pebble is not installed (skipped).
+ */
+async function webrootIssue(t: TestContext, name: string): Promise<{ pebble: PebbleInstance; proxy: FaultProxy; webroot: string; stateDir: string; args: string[] } | undefined> {
+  if (!requirePebble(t, '2.4')) return undefined;
   const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true });
   t.after(() => pebble.stop());
   const proxy = await startFaultProxy(pebble);
@@ -31,7 +35,13 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
   const webroot = join(dir, 'www');
   await mkdir(webroot);
   const stateDir = join(dir, 'state');
-  const args = ['issue', '-d', 'interrupted.test', '-w', webroot, '--directory', proxy.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', stateDir];
+  return { pebble, proxy, webroot, stateDir, args: ['issue', '-d', name, '-w', webroot, '--directory', proxy.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', stateDir] };
+}
+
+test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and exits 130', { timeout: 90_000 }, async (t) => {
+  const setup = await webrootIssue(t, 'interrupted.test');
+  if (!setup) return;
+  const { pebble, proxy, webroot, stateDir, args } = setup;
 
   // The CA never answers the challenge response: the client is stuck right after presenting.
   proxy.failNext({ match: (r) => r.kind === 'POST /chalZ', status: 0, hang: true });
@@ -66,16 +76,9 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
 });
 
 test('SIGKILL mid-issuance leaves the webroot token file; the next run removes it before it goes on', { timeout: 90_000 }, async (t) => {
-  if (!requirePebble(t, '2.4')) return;
-  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true });
-  t.after(() => pebble.stop());
-  const proxy = await startFaultProxy(pebble);
-  t.after(() => proxy.stop());
-  const dir = await tempDir();
-  const webroot = join(dir, 'www');
-  await mkdir(webroot);
-  const stateDir = join(dir, 'state');
-  const args = ['issue', '-d', 'killed.test', '-w', webroot, '--directory', proxy.directoryUrl, '--ca-bundle', testCaFile, '--agree-tos', '--state-dir', stateDir];
+  const setup = await webrootIssue(t, 'killed.test');
+  if (!setup) return;
+  const { pebble, proxy, webroot, stateDir, args } = setup;
   proxy.failNext({ match: (r) => r.kind === 'POST /chalZ', status: 0, hang: true });
   const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));

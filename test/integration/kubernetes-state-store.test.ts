@@ -51,6 +51,30 @@ describe('kubernetes-secret state Secrets', () => {
     assert.equal(standin.tlsConnections - before, 0, 'twenty reads opened no new connection');
   });
 
+  it('stateNames lists once, and planning reads right after take the listed Secrets instead of a GET each; a write drops its entry', async () => {
+    const { standin, client } = await standinClient();
+    const store = new StateStore(new KubernetesSecretStateBackend({ client, secretPrefix: 'listed' }));
+    for (const name of ['a', 'b', 'c']) {
+      await store.save(name, makeTestBundle({ domains: [`${name}.listed.test`] }));
+      await store.saveState(name, { failureCount: 0 });
+    }
+    const secretReads = (): number => standin.requests.filter((r) => r.resource === 'secrets' && (r.verb === 'get' || r.verb === 'list')).length;
+    const before = secretReads();
+    assert.deepEqual(await store.listStates(), ['a', 'b', 'c']);
+    assert.equal(secretReads() - before, 1, 'one LIST');
+    for (const name of ['a', 'b', 'c']) {
+      const plan = store.forPlanning();
+      assert.equal((await plan.load(name))?.metadata.domains[0], `${name}.listed.test`);
+      assert.equal((await plan.loadState(name)).failureCount, 0);
+    }
+    assert.equal(secretReads() - before, 1, 'the plans read the listing: no GET');
+    // A write drops the listed Secret: the next plan reads what was written.
+    await store.saveState('b', { failureCount: 2 });
+    const after = secretReads();
+    assert.equal((await store.forPlanning().loadState('b')).failureCount, 2);
+    assert.ok(secretReads() > after, 'read again after the write');
+  });
+
   it('holds a certificate in one labelled Secret; 60 renewals keep it far under 1 MiB with the live version readable', async () => {
     const { standin, client } = await standinClient();
     const backend = new KubernetesSecretStateBackend({ client, secretPrefix: 'renew60', keepVersions: 3 });

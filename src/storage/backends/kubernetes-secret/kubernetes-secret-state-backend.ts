@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { CertpilotError } from '../../../errors.js';
 import type { KubernetesClient } from '../../../kubernetes/kubernetes-client.js';
-import { StateConflictError, type ReadSnapshots, type StateBackend, type StateEntry, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
+import { StateConflictError, type ReadSnapshots, type StateBackend, type StateEntry, type StateNames, type StateValue, type VersionRetention, type WritableProbe, type WriteOptions } from '../../state-backend.js';
 import { dataKey, locateStateKey, type SecretLocation } from './secret-name.js';
 
 /** The label every state Secret carries (and `list` selects by, with {@link STATE_LABEL}). */
@@ -67,14 +67,24 @@ export function secretDataBytes(data: Record<string, string> | undefined): numbe
   return n;
 }
 
+/** How long a listing from {@link KubernetesSecretStateBackend.stateNames} stands in for GETs in snapshot views. */
+const LISTING_FRESH_MS = 30_000;
+
 /** State keys in Secrets of one namespace. */
-export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots {
+export class KubernetesSecretStateBackend implements StateBackend, VersionRetention, WritableProbe, ReadSnapshots, StateNames {
   readonly description: string;
   readonly keepVersions: number;
   private readonly client: KubernetesClient;
   private readonly prefix: string;
   /** In a {@link snapshot} view: each Secret as first read (a write drops its entry). */
   private cache: Map<string, Promise<V1Secret | undefined>> | undefined;
+  /**
+   * The Secrets the last {@link stateNames} listed, and when: a {@link snapshot} view taken within
+   * {@link LISTING_FRESH_MS} reads a listed Secret from here instead of a GET (a run that looks for
+   * one-offs and then plans 20 certificates makes one LIST, not a LIST and 20 GETs). A write drops
+   * the Secret's entry; a snapshot's reads may be stale anyway (the run reads again under its lock).
+   */
+  private listed: { at: number; secrets: Map<string, V1Secret> } | undefined;
 
   constructor(options: KubernetesSecretStateBackendOptions) {
     this.client = options.client;
@@ -125,7 +135,23 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   }
 
   async list(prefix: string): Promise<string[]> {
+    return this.keysOf(await this.client.listSecrets(`${MANAGED_BY_LABEL}=certpilot,${STATE_LABEL}`), prefix);
+  }
+
+  /** {@link StateNames}: one LIST, whose Secrets the next snapshot views read instead of a GET each. */
+  async stateNames(): Promise<string[]> {
     const secrets = await this.client.listSecrets(`${MANAGED_BY_LABEL}=certpilot,${STATE_LABEL}`);
+    this.listed = { at: Date.now(), secrets: new Map(secrets.flatMap((s) => (s.metadata?.name ? [[s.metadata.name, s] as const] : []))) };
+    const names = new Set<string>();
+    for (const key of this.keysOf(secrets, 'certificates/')) {
+      const m = /^certificates\/([^/]+)\/renewal-state$/.exec(key);
+      if (m?.[1] !== undefined) names.add(m[1]);
+    }
+    return [...names].sort();
+  }
+
+  /** The state keys `secrets` hold under `prefix`, sorted. */
+  private keysOf(secrets: readonly V1Secret[], prefix: string): string[] {
     const keys: string[] = [];
     for (const secret of secrets) {
       const holds = secret.metadata?.annotations?.[KEY_ANNOTATION];
@@ -152,6 +178,7 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
   private async update(key: string, { ifVersion }: WriteOptions, change: (data: Record<string, string>, index: Index, part: string) => void): Promise<void> {
     const at = this.locate(key);
     this.cache?.delete(at.secret);
+    this.listed?.secrets.delete(at.secret);
     for (let attempt = 1; ; attempt++) {
       const secret = await this.read(at);
       const index = this.indexOf(secret, at.secret);
@@ -210,7 +237,9 @@ export class KubernetesSecretStateBackend implements StateBackend, VersionRetent
     if (!this.cache) return this.read(at);
     let secret = this.cache.get(at.secret);
     if (!secret) {
-      secret = this.read(at);
+      const listed = this.listed && Date.now() - this.listed.at <= LISTING_FRESH_MS ? this.listed.secrets.get(at.secret) : undefined;
+      // A listed Secret that is not this key's (another store's) is read again, for read()'s error.
+      secret = listed?.metadata?.annotations?.[KEY_ANNOTATION] === at.holds ? Promise.resolve(listed) : this.read(at);
       this.cache.set(at.secret, secret);
       secret.catch(() => this.cache?.delete(at.secret));
     }
