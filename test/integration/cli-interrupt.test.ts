@@ -78,7 +78,7 @@ test('SIGTERM mid-issuance cleans up, releases the lock, records no failure and 
 test('SIGKILL mid-issuance leaves the webroot token file; the next run removes it before it goes on', { timeout: 90_000 }, async (t) => {
   const setup = await webrootIssue(t, 'killed.test');
   if (!setup) return;
-  const { pebble, proxy, webroot, stateDir, args } = setup;
+  const { pebble, proxy, webroot, args } = setup;
   proxy.failNext({ match: (r) => r.kind === 'POST /chalZ', status: 0, hang: true });
   const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
