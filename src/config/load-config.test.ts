@@ -286,7 +286,7 @@ certificates:
 
 test('--webroot and --http-01-port reshape the default solver', async () => {
   const web = await loadConfig({ cwd: '/srv', env: {}, overrides: { webroot: '/var/www', certificate: { domains: ['a.example.com'] } } });
-  assert.deepEqual(web.solvers.default, { type: 'webroot', kind: 'challenge-solver', options: { path: '/var/www', allowSharedDir: false } });
+  assert.deepEqual(web.solvers.default, { type: 'webroot', kind: 'challenge-solver', options: { path: '/var/www', allowSharedDir: false, selfCheck: { enabled: true, timeoutSeconds: 60, urls: [] } } });
   const port = await loadConfig({ cwd: '/srv', env: {}, overrides: { http01Port: 8080, http01Host: '127.0.0.1', certificate: { domains: ['a.example.com'] } } });
   assert.deepEqual(port.solvers.default, { type: 'standalone', kind: 'challenge-solver', options: { port: 8080, host: '127.0.0.1' } });
 });
