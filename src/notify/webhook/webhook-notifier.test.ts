@@ -89,6 +89,19 @@ test('webhook: the body goes through the one redaction (src/redact.ts): a URL pa
   assert.match(body, /\[redacted\]@redis\.internal/);
 });
 
+test('webhook: text escapes &, < and > for Slack and Mattermost (a hook\'s stderr cannot ping <!channel> or link); the event keeps the raw text', async (t) => {
+  const r = await receiver([200]);
+  t.after(() => r.server.close());
+  const raw = 'hook deployer "reload": sh -c \'x\' exited with code 1; last stderr: <!channel> <https://evil.example|click> a && b';
+  const e = eventFromResult({ name: 'site', outcome: 'failed', message: raw }, { domains: ['site.example'], timing: { startedAt: new Date(0), finishedAt: new Date(1) } });
+  assert.ok(e);
+  await (await notifier(r.url, new FakeClock())).notify(e);
+  const body = JSON.parse(r.received[0]?.body ?? '{}') as { text: string; event: { message: string } };
+  assert.match(body.text, /last stderr: &lt;!channel&gt; &lt;https:\/\/evil\.example\|click&gt; a &amp;&amp; b/);
+  assert.doesNotMatch(body.text, /<|>/);
+  assert.equal(body.event.message, raw);
+});
+
 test('webhook: 503 then 429 then 200 is three attempts, waits doubling through the clock', async (t) => {
   const r = await receiver([503, 429, 200]);
   t.after(() => r.server.close());

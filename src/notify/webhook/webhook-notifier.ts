@@ -43,6 +43,16 @@ export function signBody(key: string, body: string): string {
   return `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
+/**
+ * `text` as Slack and Mattermost read it: `&`, `<` and `>` as entities (Slack's escaping rule;
+ * Mattermost's Markdown decodes them), so a hook's stderr quoted in an event cannot ping
+ * `<!channel>`, hide a link behind `<url|label>` or inject markup. The `event` object keeps the
+ * text as it was.
+ */
+export function chatEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 /** Posts events to one URL. */
 export class WebhookNotifier implements Notifier {
   // What the files give (the URL, the signing key, the TLS agent with caFile), each read once; a
@@ -57,7 +67,7 @@ export class WebhookNotifier implements Notifier {
   async notify(given: LifecycleEvent, options: { signal?: AbortSignal } = {}): Promise<void> {
     // The one redaction every output path uses (src/redact.ts): a URL password quoted in an error stays out.
     const event = redactSecrets(given);
-    const body = JSON.stringify({ text: eventText(event), event });
+    const body = JSON.stringify({ text: chatEscape(eventText(event)), event });
     const url = await this.url.get('', () => this.readUrl());
     const key = await this.key.get('', () => this.readKey());
     const headers: Record<string, string> = {
