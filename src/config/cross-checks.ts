@@ -29,6 +29,7 @@ import { access, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 import type { FilesOptions } from '../deploy/files/schema.js';
+import { isWebhookUrl } from '../notify/webhook/webhook-url.js';
 import type { ResolvedConfig } from './load-config.js';
 
 /** Option names whose string value is a file a plug-in reads when it is built. */
@@ -148,7 +149,7 @@ async function webhookUrls(config: Partial<Pick<ResolvedConfig, 'notifiers' | 'b
  */
 async function webhookUrlFiles(config: Partial<Pick<ResolvedConfig, 'notifiers' | 'baseDir'>>, issues: ConfigIssue[]): Promise<void> {
   for (const { path, url, fromFile } of await webhookUrls(config)) {
-    if (!fromFile || url === undefined || /^https?:\/\/\S+$/.test(url)) continue;
+    if (!fromFile || url === undefined || isWebhookUrl(url)) continue;
     issues.push({ path, message: `the file does not hold an http(s) URL on one line (like https://hooks.example.com/certpilot), so every event would fail to send; write the receiver's URL alone into it` });
   }
 }

@@ -10,6 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import type { Clock } from '../../clock.js';
+import { isWebhookUrl } from './webhook-url.js';
 import { CertpilotError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { PromiseCache } from '../../promise-cache.js';
@@ -123,7 +124,7 @@ export class WebhookNotifier implements Notifier {
       return url;
     }
     const fromFile = await readSecret(urlFile, `webhook ${name}: urlFile`);
-    if (!/^https?:\/\/\S+$/.test(fromFile)) {
+    if (!isWebhookUrl(fromFile)) {
       throw new CertpilotError('ERR_NOTIFY_SECRET', `webhook ${name}: urlFile: ${urlFile} does not hold an http(s) URL on one line`);
     }
     return fromFile;
