@@ -66,8 +66,9 @@ else
   fi
   log "node --test: ${#files[@]} files, concurrency $concurrency, per-test timeout ${timeout_ms} ms, CERTPILOT_REQUIRE_SERVERS=${CERTPILOT_REQUIRE_SERVERS:-0}"
   summary="$(mktemp)"
-  # No --enable-source-maps: with it, Node 20's runner children hang now and then before their
-  # first test (seen here in about 1 run in 5 of a file that creates keys at load time).
+  # No --enable-source-maps. Runner children that hung before their first test (blamed on it once,
+  # and seen again without it) were Node 20's keygen deadlock: see "Keys made synchronously" in
+  # docs/design-notes.md and src/acme/private-key-sync.ts.
   node --test --test-concurrency="$concurrency" "${timeout_args[@]}" "${reporter[@]}" "${files[@]}" \
     | tee "$summary" || failed+=(tests)
   passed_n="$(sed -n 's/^# pass \([0-9]*\)$/\1/p; s/^ℹ pass \([0-9]*\)$/\1/p' "$summary" | tail -n 1)"

@@ -16,7 +16,7 @@
 // Writes go through libuv's thread pool, as they must for 16 orders to keep moving while one waits
 // on the disk. Not done: a CSR, parsing the certificate, checking the key, the http-01 responder
 // answering the CA, validating the CA's answers, locks, the disk probe, logging.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { close, fsync, mkdirSync, open, readFileSync, rename, write } from 'node:fs';
 import https from 'node:https';
 import { promisify } from 'node:util';
@@ -30,7 +30,10 @@ if (!directoryUrl || !caFile || !stateDir || ![certificates, concurrency, reques
 }
 const [pOpen, pWrite, pFsync, pClose, pRename] = [open, write, fsync, close, rename].map((f) => promisify(f));
 const agent = new https.Agent({ keepAlive: true, ca: readFileSync(caFile, 'utf8') });
-const account = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+// generateKeyPairSync's KeyObjects can deadlock Node 20 when exported during a collection
+// (src/acme/private-key-sync.ts): the job encodes the key, and a KeyObject is parsed from that.
+const newKeyPem = () => generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).privateKey;
+const account = createPrivateKey(newKeyPem());
 
 async function durable(folder, name, text) {
   const tmp = `${folder}/.${name}.${randomBytes(4).toString('hex')}.tmp`;
@@ -50,7 +53,7 @@ async function syncFolder(folder) {
 async function one(i) {
   const folder = `${stateDir}/c${i}`;
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+  const pem = newKeyPem();
   for (let r = 0; r < requests; r++) {
     sign('sha256', Buffer.from(`${'x'.repeat(400)}${r}`), { key: account, dsaEncoding: 'ieee-p1363' });
     await getDirectory(directoryUrl, agent);

@@ -18,7 +18,7 @@
 //   the account, the pending order, the archived version, the live set and the renewal state.
 // Not done: a CSR, parsing the certificate, checking the key against it, reading any state,
 // validating the CA's answers, locks, the disk probe, a second poll.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -31,8 +31,11 @@ const { default: pino } = await import('pino');
 const logger = pino({ base: undefined }, pino.destination({ dest: 2, sync: true }));
 logger.info({ directoryUrl: args.directoryUrl }, 'floor: one certificate');
 
-const keys = [0, 1].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
-const pems = keys.map((key) => key.export({ type: 'pkcs8', format: 'pem' }));
+// generateKeyPairSync's KeyObjects can deadlock Node 20 when exported during a collection
+// (src/acme/private-key-sync.ts): the job encodes the key, and a KeyObject is parsed from that.
+const newKeyPem = () => generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } }).privateKey;
+const pems = [0, 1].map(() => newKeyPem());
+const keys = pems.map((pem) => createPrivateKey(pem));
 for (let i = 0; i < 8; i++) sign('sha256', Buffer.from(`${'x'.repeat(300)}${i}`), { key: keys[0], dsaEncoding: 'ieee-p1363' });
 
 const server = http.createServer((_req, res) => res.end());

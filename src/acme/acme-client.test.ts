@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AcmeClient, alternateLinks } from './acme-client.js';
+import { newPrivateKeySync } from './private-key-sync.js';
 import type { OrderResource } from './acme-client.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { problem, startFakeAcmeServer } from './protocol/testdata/fake-acme-server.js';
@@ -11,7 +12,7 @@ import type { FakeAcmeServer, FakeReply, SeenRequest } from './protocol/testdata
 import { exportJwk, jwkThumbprint } from './protocol/jws.js';
 import { ARI_EXAMPLE_CERT_ID, ARI_EXAMPLE_CERT_PEM } from './protocol/testdata/ari-example.js';
 
-const newKey = (): KeyObject => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const newKey = (): KeyObject => newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' });
 
 async function withClient(
   fn: (ctx: { server: FakeAcmeServer; client: AcmeClient; clock: FakeClock; key: KeyObject }) => Promise<void>,

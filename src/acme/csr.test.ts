@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createPublicKey, verify } from 'node:crypto';
+import { newPrivateKeySync } from './private-key-sync.js';
 import { createCsr, generatePrivateKey, importPrivateKey, ipToBytes, keyTypeOf } from './csr.js';
 import { derChildren, derRead } from './protocol/der.js';
 import type { KeyType } from '../storage/certificate-store.js';
@@ -73,14 +74,14 @@ test('an IP-only CSR has an empty subject', async () => {
 test('importPrivateKey round-trips generated keys and refuses junk and unsupported keys', async () => {
   const { pem } = await generatePrivateKey('ec-p384');
   assert.equal(keyTypeOf(importPrivateKey(pem)), 'ec-p384');
-  const sec1 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'sec1' }).toString();
+  const sec1 = newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' }).export({ format: 'pem', type: 'sec1' }).toString();
   assert.equal(keyTypeOf(importPrivateKey(sec1)), 'ec-p256');
   assert.throws(() => importPrivateKey('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'ERR_KEY_INVALID');
     assert.doesNotMatch(err.message, /AAAA/);
     return true;
   });
-  const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const ed = newPrivateKeySync({ type: 'ed25519' }).export({ format: 'pem', type: 'pkcs8' }).toString();
   assert.throws(() => importPrivateKey(ed), { code: 'ERR_KEY_INVALID' });
 });
 

@@ -3,7 +3,7 @@
  * (`certbot-reader.ts` names it): lineages with their archive, live links and renewal conf, and
  * accounts as certbot writes them (a JWK, regr.json, meta.json).
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { newPrivateKeySync } from '../acme/private-key-sync.js';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CertificateBundle } from '../storage/certificate-store.js';
@@ -40,7 +40,7 @@ export function writeCertbotAccount(root: string, account: CertbotTestAccount = 
   const server = account.server ?? CERTBOT_TEST_SERVER;
   const dir = join(root, 'accounts', ...server.replace(/^https?:\/\//, '').split('/'), account.id ?? 'abc');
   mkdirSync(dir, { recursive: true });
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const jwk = newPrivateKeySync({ type: 'rsa', modulusLength: 2048 }).export({ format: 'jwk' });
   writeFileSync(join(dir, 'private_key.json'), JSON.stringify(jwk));
   const url = account.url ?? `${new URL(server).origin}/my-account/1`;
   writeFileSync(join(dir, 'regr.json'), JSON.stringify({ body: { contact: account.contact ?? ['mailto:ops@example.com'] }, uri: url }));

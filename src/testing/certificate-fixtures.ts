@@ -3,7 +3,8 @@
  * metadata a store keeps. Made with the `openssl` command line; keys reach it through files in a
  * private temporary directory, never through argv.
  */
-import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { newPrivateKeySync } from '../acme/private-key-sync.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,11 +28,11 @@ export interface TestBundleOptions {
 function newKeyPem(keyType: KeyType): string {
   const rsaBits: Partial<Record<KeyType, number>> = { 'rsa-2048': 2048, 'rsa-3072': 3072, 'rsa-4096': 4096 };
   const bits = rsaBits[keyType];
-  const pair =
+  const key =
     bits === undefined
-      ? generateKeyPairSync('ec', { namedCurve: keyType === 'ec-p384' ? 'P-384' : 'P-256' })
-      : generateKeyPairSync('rsa', { modulusLength: bits });
-  return pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      ? newPrivateKeySync({ type: 'ec', namedCurve: keyType === 'ec-p384' ? 'P-384' : 'P-256' })
+      : newPrivateKeySync({ type: 'rsa', modulusLength: bits });
+  return key.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
 /** Makes a complete {@link CertificateBundle} with a real key and certificate chain. */

@@ -1,7 +1,8 @@
 // Self-test of test/harness: the servers every integration test relies on really start, answer,
 // resolve, count and fail on demand. If this file fails, fix the harness before anything else.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { createPublicKey, sign } from 'node:crypto';
+import { newPrivateKeySync } from '../../src/acme/private-key-sync.js';
 import { Resolver } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -150,7 +151,8 @@ for (const version of ['2.4', '2.10'] as const satisfies readonly PebbleVersion[
 
       // A real signed newAccount through the proxy: Pebble checks the JWS url against the proxy's
       // origin (Host passes through) and the Location it returns must point at the proxy.
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const privateKey = newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' });
+      const publicKey = createPublicKey(privateKey);
       const jwk = publicKey.export({ format: 'jwk' });
       const protectedHeader = b64u(JSON.stringify({ alg: 'ES256', jwk: { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }, nonce, url: dir.newAccount }));
       const payload = b64u(JSON.stringify({ termsOfServiceAgreed: true }));

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, createPublicKey, generateKeyPairSync, verify } from 'node:crypto';
+import { createHmac, createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { exportJwk, jwkThumbprint, jwsAlgorithmFor, signExternalAccountBinding, signJws, signKeyChange } from './jws.js';
 import type { FlattenedJws } from './jws.js';
 import { lazy } from '../../lazy.js';
+import { newPrivateKeySync } from '../private-key-sync.js';
 
 // RFC 7638 §3.1's example RSA key.
 const RFC7638_N =
@@ -29,7 +30,7 @@ test('RFC 7638 §3.1 example key has the RFC thumbprint', () => {
 });
 
 test('exportJwk keeps only the required public members', () => {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const privateKey = newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' });
   const jwk = exportJwk(privateKey);
   assert.deepEqual(Object.keys(jwk).sort(), ['crv', 'kty', 'x', 'y']);
   assert.equal(jwk.kty, 'EC');
@@ -39,9 +40,9 @@ test('exportJwk keeps only the required public members', () => {
 // Each key is made by the first test that uses it, not when the file loads: an RSA key takes a
 // while, and the runner reports whatever happens before the first test against the whole file.
 const keys = {
-  ES256: lazy(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
-  ES384: lazy(() => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey),
-  RS256: lazy(() => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+  ES256: lazy(() => newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' })),
+  ES384: lazy(() => newPrivateKeySync({ type: 'ec', namedCurve: 'P-384' })),
+  RS256: lazy(() => newPrivateKeySync({ type: 'rsa', modulusLength: 2048 })),
 };
 const ALGORITHMS = Object.keys(keys) as (keyof typeof keys)[];
 const keyFor = (alg: keyof typeof keys): KeyObject => keys[alg]();
@@ -96,7 +97,7 @@ test('key-change inner JWS: new key signs {account, oldKey} with jwk and url, no
 });
 
 test('unsupported keys are refused with ERR_KEY_INVALID', () => {
-  assert.throws(() => jwsAlgorithmFor(generateKeyPairSync('ed25519').privateKey), { code: 'ERR_KEY_INVALID' });
-  assert.throws(() => jwsAlgorithmFor(generateKeyPairSync('ec', { namedCurve: 'P-521' }).privateKey), { code: 'ERR_KEY_INVALID' });
-  assert.throws(() => jwsAlgorithmFor(generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey), { code: 'ERR_KEY_INVALID' });
+  assert.throws(() => jwsAlgorithmFor(newPrivateKeySync({ type: 'ed25519' })), { code: 'ERR_KEY_INVALID' });
+  assert.throws(() => jwsAlgorithmFor(newPrivateKeySync({ type: 'ec', namedCurve: 'P-521' })), { code: 'ERR_KEY_INVALID' });
+  assert.throws(() => jwsAlgorithmFor(newPrivateKeySync({ type: 'rsa', modulusLength: 1024 })), { code: 'ERR_KEY_INVALID' });
 });

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { AcmeTransport } from './transport.js';
+import { newPrivateKeySync } from '../private-key-sync.js';
 import { VERSION } from '../../version.js';
 import { RateLimitedError } from './problem.js';
 import { FakeClock } from '../../testing/fake-clock.js';
 import { problem, startFakeAcmeServer } from './testdata/fake-acme-server.js';
 
-const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const key = newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' });
 
 async function setup(): Promise<{ server: Awaited<ReturnType<typeof startFakeAcmeServer>>; transport: AcmeTransport; clock: FakeClock }> {
   const server = await startFakeAcmeServer();

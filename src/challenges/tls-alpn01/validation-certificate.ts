@@ -4,7 +4,8 @@
  * `id-pe-acmeIdentifier` extension (1.3.6.1.5.5.7.1.31) whose value is the DER OCTET STRING of
  * SHA-256(keyAuthorization). Built with the small DER writer certpilot already has for CSRs.
  */
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { newPrivateKeySync } from '../../acme/private-key-sync.js';
 import { ipToBytes } from '../../acme/csr.js';
 import { derBitString, derBoolean, derInteger, derOctetString, derOid, derSequence, derSet, derTlv, derToPem, derUtf8String } from '../../acme/protocol/der.js';
 import type { Identifier } from '../challenge-solver.js';
@@ -22,7 +23,7 @@ export interface ValidationCertificate {
 
 /** A fresh P-256 key for validation certificates (one per solver is enough: nothing secret rests on it). */
 export function validationKey(): KeyObject {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  return newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' });
 }
 
 function utcTime(date: Date): Buffer {

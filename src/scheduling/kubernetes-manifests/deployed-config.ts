@@ -5,10 +5,10 @@
  * into the ConfigMap. Nothing here reads files or the environment: the CLI hands in the text and
  * the CA files' contents.
  */
-import { isMap, isScalar, parseDocument, type Document, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { CertpilotError } from '../../errors.js';
 import { CONFIG_SECTIONS, sectionSpec, type SectionName } from '../../plugins/plugin-kinds.js';
-import { isSecretFieldName, SECRET_MAP_FIELD_NAMES } from '../../redact.js';
+import { isSecretFieldName, redactText, SECRET_MAP_FIELD_NAMES } from '../../redact.js';
 
 /** Where the ConfigMap with the configuration is mounted, and the file's name in it. */
 export const CONFIG_DIR = '/etc/certpilot';
@@ -188,5 +188,17 @@ export function deployedConfig(
       walk(item.value, [section, instance], `${options.name}-${dnsLabel(instance)}`, (type !== undefined ? options.credentialOptions?.(type) : undefined) ?? {});
     }
   }
+  // Whatever the field's name: a URL with a password (`redis://:pw@host`, a hook's argument) or a
+  // private key would be a value in the ConfigMap, which any reader of the namespace can read.
+  const refuseInline = (node: unknown, path: string): void => {
+    if (isMap(node)) {
+      for (const item of node.items) if (isScalar(item.key)) refuseInline(item.value, path === '' ? String(item.key.value) : `${path}.${String(item.key.value)}`);
+    } else if (isSeq(node)) {
+      node.items.forEach((value, i) => refuseInline(value, `${path}[${i}]`));
+    } else if (isScalar(node) && typeof node.value === 'string' && redactText(node.value) !== node.value) {
+      throw conflict(path, 'holds a password in a URL or a private key, which would be written into the ConfigMap', "Write the value as ${NAME} and give the pods NAME from a Secret you create (an overlay's env valueFrom secretKeyRef), or use the plug-in's file option (passwordFile), then generate again.");
+    }
+  };
+  refuseInline(doc.contents, '');
   return { platformText, text: doc.toString(), secrets: [...secrets.values()], files, redisSolvers, locker: 'lease' };
 }

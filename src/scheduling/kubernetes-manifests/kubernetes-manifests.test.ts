@@ -207,19 +207,23 @@ void test('-o DIR writes a kustomize directory that `kubectl kustomize` builds i
 void test('a configuration the cluster setup cannot honour fails naming the field and the fix', async () => {
   const dir = await tempDir();
   const text = await readFile(fixture('certpilot.yaml'), 'utf8');
-  for (const [extra, field] of [
-    ['locker:\n  type: file\n', /locker: is type file/],
-    ['stateStore:\n  type: filesystem\n', /stateStore: is type filesystem, but --state secret/],
-    ['  hooked:\n    type: hook\n    command: [/bin/true]\n    env: { API_TOKEN: s3cr3t-value }\n', /deployers\.hooked\.env: its values may be secrets/],
+  // [the section to add an instance to (or none: top-level keys), the text, what the error names]
+  for (const [section, extra, field] of [
+    [null, 'locker:\n  type: file\n', /locker: is type file/],
+    [null, 'stateStore:\n  type: filesystem\n', /stateStore: is type filesystem, but --state secret/],
+    ['deployers', '  hooked:\n    type: hook\n    command: [/bin/true]\n    env: { API_TOKEN: s3cr3t-value }\n', /deployers\.hooked\.env: its values may be secrets/],
+    // A password inside a URL, in a field of any name and in a list: never copied into the ConfigMap.
+    ['solvers', '  inline:\n    type: redis\n    url: "redis://:INLINE-PW-must-never-appear@redis:6379"\n', /solvers\.inline\.url: holds a password in a URL/],
+    ['deployers', '  curl:\n    type: hook\n    command: [curl, "https://ops:INLINE-PW-must-never-appear@reload.example.com/"]\n', /deployers\.curl\.command\[1\]: holds a password in a URL/],
   ] as const) {
     const base = text.replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`).replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
-    // An indented extra is one more deployer; the others are top-level keys.
-    await writeFile(join(dir, 'c.yaml'), extra.startsWith('  ') ? base.replace('deployers:\n', `deployers:\n${extra}`) : `${base}${extra}`);
+    await writeFile(join(dir, 'c.yaml'), section !== null ? base.replace(`${section}:\n`, `${section}:\n${extra}`) : `${base}${extra}`);
     const errs: string[] = [];
     const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: () => {}, err: (l) => errs.push(l) });
     assert.equal(code, 2, 'a configuration error');
     assert.match(errs.join('\n'), field);
     assert.match(errs.join('\n'), /ERR_MANIFESTS_CONFIG|hint/i);
+    assert.doesNotMatch(errs.join('\n'), /INLINE-PW/, 'the password is not printed');
   }
 });
 

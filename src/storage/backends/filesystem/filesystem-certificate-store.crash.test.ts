@@ -5,7 +5,8 @@
 // promotion of the new key).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { newPrivateKeySync } from '../../../acme/private-key-sync.js';
 import { cpSync, existsSync, lstatSync, readlinkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -258,7 +259,7 @@ describe('FilesystemCertificateStore crash safety (SIGKILL at every step of a sa
   });
 
   it('account saves: a crash never leaves a torn key, and never loses the key the CA may already know', async () => {
-    const pem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pem = (): string => newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' }).export({ type: 'pkcs8', format: 'pem' }).toString();
     const [keyA, keyB] = [pem(), pem()];
     const base = { directoryUrl: 'https://ca.test/dir', url: 'https://ca.test/acct/1', contact: ['mailto:a@example.com'], createdAt: '2026-01-01T00:00:00.000Z' };
     const accounts: Record<string, StoredAccount> = {
@@ -312,7 +313,7 @@ describe('FilesystemCertificateStore crash safety (SIGKILL at every step of a sa
   // `accounts/<dir>/.private_key.pem.<pid>.<rand>.tmp` (a copy of a private key) behind, and the
   // next saveAccount does not remove it (save() does, for archive/). Issue 6, item 2.
   it('account saves: the next save removes what a crashed one left', async () => {
-    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const key = newPrivateKeySync({ type: 'ec', namedCurve: 'P-256' }).export({ type: 'pkcs8', format: 'pem' }).toString();
     const account: StoredAccount = { directoryUrl: 'https://ca.test/dir', url: 'https://ca.test/acct/1', createdAt: '2026-01-01T00:00:00.000Z', privateKeyPem: key };
     const accountsFile = join(root, 'accounts-sweep.json');
     writeFileSync(accountsFile, JSON.stringify({ a: account }), { mode: 0o600 });
