@@ -120,8 +120,9 @@ describe('recordFailure and recordSuccess', () => {
     assert.equal(d.heldBy, 'retry-after');
   });
 
-  it('resets failures, holds and the old ARI answer on success', () => {
+  it('resets failures, holds, the old ARI answer and a retirement (certpilot forget) on success', () => {
     const failed: RenewalState = {
+      retired: { at: new Date(T0 - DAY).toISOString() },
       ...recordFailure({ failureCount: 4 }, new Date(T0), { code: 'ERR_ACME_PROBLEM', message: 'x', retryAfter: new Date(T0 + HOUR) }),
       ari: { certId: 'old', windowStart: 'a', windowEnd: 'b', fetchedAt: 'c', nextFetchAt: 'd', selectedTime: 'e' },
       deployments: { files: { version: 3, serialNumber: '0b', at: 'f', result: 'success', message: 'ok' } },

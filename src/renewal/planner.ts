@@ -242,6 +242,7 @@ export function recordSuccess(state: RenewalState, now: Date, reason?: string): 
   delete next.backoffUntil;
   delete next.backoffFingerprint;
   delete next.retryAfter;
+  delete next.retired;
   return next;
 }
 

@@ -83,7 +83,7 @@ test('the snapshot: live version, serial, ARI window and chosen time, next renew
   // One unreadable certificate is its own problem; the others are whole.
   assert.equal(other.problem?.code, 'ERR_STORAGE_CORRUPT');
   assert.equal(gone.configured, false);
-  assert.equal(gone.decision, 'not in the configuration');
+  assert.equal(gone.decision, 'not in the configuration; `certpilot forget gone` stops watching it');
 });
 
 test('a held certificate: next renewal is the end of the hold, and the last failure is dated', async () => {

@@ -62,6 +62,8 @@ export interface CertificateStatus {
   configured: boolean;
   /** A one-off certificate `issue -d` issued, which `renew` renews from its record (planned like a configured one). */
   oneOff?: boolean;
+  /** When `certpilot forget` retired it (neither configured nor a one-off): left out of snapshots unless named. */
+  retired?: string;
   domains: string[];
   /** The live version N (`archive/<name>/certN.pem`). */
   version?: number | undefined;
@@ -188,7 +190,10 @@ export async function buildStatusSnapshot(input: StatusInput): Promise<StatusSna
   const specs = new Map(config.certificates.map((c) => [c.name, c]));
   // At most 16 certificates read at once: all 1000 at once queued 6000 file reads and held every
   // row's files in memory together (peak RSS 150 MiB; bench/findings.md).
-  const certificates = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs, listed.versions));
+  const rows = await mapLimit(selected, 16, (name) => certificateStatus(name, specs.get(name), input, now, configured, runIntervalMs, listed.versions));
+  // A retired certificate (`certpilot forget`) is shown only when asked for by name: no row, no
+  // metric, so its coming expiry raises no alert.
+  const certificates = rows.filter((c) => c.retired === undefined || input.names?.includes(c.name));
   const notifiers = notifierStatuses(Object.keys(config.notifiers ?? {}), certificates);
   return {
     generatedAt: now.toISOString(),
@@ -271,10 +276,12 @@ async function certificateStatus(
   const cadence = spec
     ? checkCadence({ name, notBefore: stored?.metadata.notBefore, notAfter: stored?.metadata.notAfter, ariWindow: ari ? ariWindow : undefined, profile: spec.profile }, runIntervalMs)
     : undefined;
+  const retired = spec === undefined ? state.retired?.at : undefined;
   return {
     name,
     configured: spec !== undefined && spec.oneOff !== true,
     ...(spec?.oneOff ? { oneOff: true } : {}),
+    ...(retired !== undefined ? { retired } : {}),
     domains: spec?.domains ?? stored?.metadata.domains ?? [],
     version: stored?.version,
     ...(versions !== undefined ? { versions } : {}),
@@ -287,7 +294,7 @@ async function certificateStatus(
     ariWindow,
     due: decision?.due ?? false,
     reason: decision?.reason,
-    decision: decision ? `${decision.message}${holdsLater ? `; ${holdsLater.by === 'backoff' ? 'a failure backoff' : "the CA's Retry-After"} holds it until ${holdsLater.until.toISOString()}` : ''}` : 'not in the configuration',
+    decision: decision ? `${decision.message}${holdsLater ? `; ${holdsLater.by === 'backoff' ? 'a failure backoff' : "the CA's Retry-After"} holds it until ${holdsLater.until.toISOString()}` : ''}` : retired !== undefined ? `forgotten on ${retired} (certpilot forget): not renewed, not watched` : `not in the configuration; \`certpilot forget ${name}\` stops watching it`,
     nextRenewal: next?.toISOString(),
     nextRenewalReason: heldBy ?? reason,
     heldBy,

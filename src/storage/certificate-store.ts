@@ -127,6 +127,13 @@ export interface RenewalState {
    * certificate, removed by `certpilot forget`. Holds nothing secret.
    */
   oneOff?: OneOffRecord;
+  /**
+   * Set by `certpilot forget` for a certificate certpilot no longer renews (removed from the
+   * configuration, or a forgotten one-off): `status`, the metrics and the status page leave it out,
+   * so its expiry raises no alert; its versions and deployed files stay. Ignored while the
+   * configuration lists it again; cleared when it is issued again.
+   */
+  retired?: { at: string };
 }
 
 /**

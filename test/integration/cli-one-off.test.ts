@@ -132,7 +132,7 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
   await t.test('forget stops the renewals and keeps the files', async () => {
     const forgotten = await cli('forget', 'one');
     assert.equal(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
-    assert.match(forgotten.stdout, /^forgotten one: `renew` no longer renews it/m);
+    assert.match(forgotten.stdout, /^forgotten one: `renew` no longer renews it .*status and the metrics no longer show it/m);
     assert.equal(await recordOf('one'), undefined);
     assert.equal((await cli('forget', 'bad')).code, 0);
     const serial = (await live('one')).serialNumber;
@@ -142,6 +142,8 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
     assert.equal((await live('one')).serialNumber, serial, 'the live files stay, not renewed');
     const again = await cli('forget', 'one');
     assert.equal(again.code, 2, again.stdout + again.stderr);
-    assert.match(again.stderr, /ERR_CERT_UNKNOWN: forget: one is not a one-off/);
+    assert.match(again.stderr, /ERR_CERT_UNKNOWN: forget: one was already forgotten on /);
+    const status = JSON.parse((await cli('status', '--json')).stdout) as { name: string }[];
+    assert.equal(status.some((c) => c.name === 'one'), false, 'a forgotten one-off is no longer watched');
   });
 });

@@ -396,10 +396,11 @@ test('a one-off (issue -d) with state in Secrets: recorded in its certificate\'s
   // forget: the record goes, the certificate's Secret and its versions stay, and renew no longer renews it.
   const forgotten = await runCli(['forget', 'one', '--config', config]);
   assert.equal(forgotten.code, 0, forgotten.stdout + forgotten.stderr);
-  assert.match(forgotten.stdout, /^forgotten one: `renew` no longer renews it \(one\.secret\.test\); removed from /m);
+  assert.match(forgotten.stdout, /^forgotten one: `renew` no longer renews it \(one\.secret\.test\), and status and the metrics no longer show it; removed from /m);
   assert.match(forgotten.stdout, where);
   assert.match(forgotten.stdout, /its files stay \(version 2 live/);
   assert.equal(stateOf().oneOff, undefined, 'the record is removed');
+  assert.match(String((stateOf() as { retired?: { at: string } }).retired?.at), /^\d{4}-/, 'retired in the Secret: status and the metrics leave it out');
   assert.equal(liveCert().serialNumber, v2.serialNumber, 'the live version stays in the Secret');
   assert.ok(data()[`versions.1.cert.pem`], 'the earlier version stays too');
   const after = await runCli(['renew', '--force', '--config', config]);

@@ -52,6 +52,10 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${shellName(p.name)} --persist-until DATE --apply --solver DNS-SOLVER)`);
       }
     }
+    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined).map((r) => r.name);
+    if (unwatched.length > 0) {
+      ctx.output.out(`not configured: ${unwatched.join(', ')} (still watched: its expiry is exported and alerts; \`certpilot forget NAME\` stops that, the files stay)`);
+    }
     for (const r of problems) ctx.output.err(`${r.name}: error ${r.problem?.code}: ${r.problem?.message}\n  hint: ${r.problem?.hint}`);
     return failed ? EXIT.failed : EXIT.ok;
   } finally {
@@ -60,7 +64,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 function textRow(r: CertificateStatus): string[] {
-  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : `${r.name} (not configured)`;
+  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : r.retired !== undefined ? `${r.name} (forgotten)` : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,
