@@ -19,6 +19,20 @@ test('the last result says when it is a deployer\'s failure since the renewal (s
   assert.doesNotMatch(renewal, /stage-deployer/);
 });
 
+test('a notifier whose last attempt failed is named at the top of the page (escaped); one that sent is not', () => {
+  const base = snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'success', stage: 'renewal' });
+  const html = renderStatusPage({
+    ...base,
+    notifiers: [
+      { notifier: 'chat<i>', at: '2026-01-09T01:00:00.000Z', result: 'failed', certificate: 'site', code: 'ERR_NOTIFY_WEBHOOK' },
+      { notifier: 'mail', at: '2026-01-09T01:00:00.000Z', result: 'sent', certificate: 'site' },
+    ],
+  });
+  assert.match(html, /<p class="notifier-failing" data-notifier="chat&#60;i&#62;"><strong>Notifier chat&#60;i&#62; is failing:<\/strong> its last attempt \(2026-01-09 01:00:00Z, site's event\) failed with <code>ERR_NOTIFY_WEBHOOK<\/code>/);
+  assert.doesNotMatch(html, /data-notifier="mail"/);
+  assert.doesNotMatch(renderStatusPage(base), /notifier-failing"/);
+});
+
 test('a password in a URL quoted by the last error is redacted on the page', () => {
   const html = renderStatusPage(
     snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'deploy', deployer: 'reload', code: 'ERR_DEPLOY_HOOK_FAILED', message: 'last stderr: could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0' }),

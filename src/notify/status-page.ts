@@ -84,6 +84,14 @@ function deployers(c: CertificateStatus): string {
     .join('')}</ul>`;
 }
 
+/** One line per notifier whose last attempt failed: what it would have said may not have arrived. */
+function notifierLines(snapshot: StatusSnapshot): string {
+  return (snapshot.notifiers ?? [])
+    .filter((n) => n.result === 'failed')
+    .map((n) => `<p class="notifier-failing" data-notifier="${escapeHtml(n.notifier)}"><strong>Notifier ${escapeHtml(n.notifier)} is failing:</strong> its last attempt (${escapeHtml(time(n.at))}, ${escapeHtml(n.certificate)}'s event) failed${n.code ? ` with <code>${escapeHtml(n.code)}</code>` : ''}; what it should have said may not have arrived. Run <code>certpilot config check</code> and read the run's log.</p>`)
+    .join('\n');
+}
+
 function row(c: CertificateStatus, now: number): string {
   if (c.problem) {
     return `<tr class="cert problem" data-name="${escapeHtml(c.name)}"><th scope="row">${escapeHtml(c.name)}</th><td colspan="4"><code>${escapeHtml(c.problem.code)}</code> ${escapeHtml(c.problem.message)}<br><small>${escapeHtml(c.problem.hint)}</small></td></tr>`;
@@ -116,6 +124,7 @@ thead th{background:#f6f8fa}
 .deployer.behind .state,.deployer.never .state{color:#9a6700}
 .bar.at-risk{background:#ffebe9;border-color:#cf222e}.bar.at-risk .elapsed{background:#ff8182}p.at-risk{color:#cf222e;margin:.25rem 0}
 .warning{color:#9a6700;margin:.25rem 0}ul.deployers{margin:0;padding-left:1rem}
+p.notifier-failing{color:#cf222e;background:#ffebe9;border:1px solid #cf222e;border-radius:3px;padding:.5rem}
 .legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 .25rem 0 1rem}
 `;
 
@@ -136,6 +145,7 @@ export function renderStatusPage(shown: StatusSnapshot): string {
 <body>
 <h1>certpilot status</h1>
 <p class="generated">Generated ${escapeHtml(time(snapshot.generatedAt))} by certpilot ${escapeHtml(VERSION)}${snapshot.daemon ? '; certpilot daemon renews each certificate at its time' : snapshot.runIntervalMs ? `; renew runs every ${escapeHtml(formatDuration(snapshot.runIntervalMs))}` : ''}.</p>
+${notifierLines(snapshot)}
 <p class="legend">Validity:<span style="background:#afb8c1"></span>elapsed<span style="background:#dafbe1"></span>remaining<span style="background:#54aeff"></span>ARI window<span style="background:#8250df"></span>next renewal<span style="background:#cf222e"></span>now</p>
 <table>
 <thead><tr><th scope="col">Certificate</th><th scope="col">Validity</th><th scope="col">Next renewal</th><th scope="col">Last result</th><th scope="col">Deployers</th></tr></thead>

@@ -1,9 +1,9 @@
-// `certpilot forget` on a certificate removed from the configuration: its expiry would otherwise be
+// Watching what certpilot no longer renews, and telling when a notifier fails. `certpilot forget` on a certificate removed from the configuration: its expiry would otherwise be
 // exported forever and CertpilotCertificateExpiringNoRenewal fire for a name nobody renews. After
 // forget, status, --json, the metrics file and the status page leave it out; `status --name` still
 // shows it; its files stay; a configured certificate is refused; listing it again brings it back.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
@@ -67,4 +67,22 @@ test('forget retires a certificate removed from the configuration: no row, no me
   const gone = rows.find((r) => r.name === 'gone');
   assert.equal(gone?.configured, true);
   assert.equal(gone?.retired, undefined);
+});
+
+test('status warns on stderr, and the page says at its top, when a notifier\'s last attempt failed', { timeout: 60_000 }, async () => {
+  const dir = await tempDir();
+  const config = await writeConfig(dir, { directoryUrl: 'https://127.0.0.1:1/dir', httpPort: 80, certificates: [{ name: 'site', domains: ['site.example.test'] }] });
+  await writeFile(join(dir, 'hook.url'), 'https://hooks.example.test/T0/B0/x\n', { mode: 0o600 });
+  await appendFile(config, `\nnotifiers:\n  chat:\n    type: webhook\n    urlFile: ${JSON.stringify(join(dir, 'hook.url'))}\n`);
+  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state'), logger: silentLogger });
+  await store.save('site', makeTestBundle({ domains: ['site.example.test'], days: 90 }));
+  await store.saveState('site', { failureCount: 0, notifications: { chat: { at: new Date().toISOString(), result: 'failed', code: 'ERR_NOTIFY_FAILED' } } });
+  const page = join(dir, 'status.html');
+  const res = await runCli(['status', '--config', config, '--html', page]);
+  assert.equal(res.code, 0, res.stdout + res.stderr);
+  assert.match(res.stderr, /^warning: notifier chat is failing: its last attempt \(.*, site's event\) failed with ERR_NOTIFY_FAILED/m);
+  assert.match(await readFile(page, 'utf8'), /<p class="notifier-failing" data-notifier="chat">/);
+  // Sent since: no warning.
+  await store.saveState('site', { failureCount: 0, notifications: { chat: { at: new Date().toISOString(), result: 'sent' } } });
+  assert.doesNotMatch((await runCli(['status', '--config', config])).stderr, /notifier chat/);
 });

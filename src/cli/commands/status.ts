@@ -36,6 +36,10 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
     if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
     for (const r of rows) if (r.cadence) ctx.output.err(`warning: ${r.cadence.message}`);
+    // A notifier that cannot reach its receiver is how an expiry goes unnoticed: say so here too.
+    for (const n of snapshot.notifiers ?? []) {
+      if (n.result === 'failed') ctx.output.err(`warning: notifier ${n.notifier} is failing: its last attempt (${formatTime(n.at)}, ${n.certificate}'s event) failed${n.code ? ` with ${n.code}` : ''}; what it should have said may not have arrived (run \`certpilot config check\` and read that run's log)`);
+    }
     if (ctx.values.json) {
       ctx.output.out(JSON.stringify(rows, null, 2));
       return failed ? EXIT.failed : EXIT.ok;
