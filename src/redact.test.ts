@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import * as z from 'zod/mini';
 import { configSchema } from './config/schema.js';
 import { PLUGINS } from './plugins/registry.js';
-import { isSecretFieldName, redactSecrets, REDACTED, SECRET_MAP_FIELD_NAMES } from './redact.js';
+import { isSecretFieldName, redactSecrets, redactText, REDACTED, SECRET_MAP_FIELD_NAMES } from './redact.js';
 
 /** Names that look like secrets but are not, and why. */
 const NOT_SECRET: Readonly<Record<string, string>> = {
@@ -80,6 +80,24 @@ void test('every secret-looking property declared in the source\'s interfaces an
   assert.deepEqual([...missed], [], 'add these to SECRET_FIELD_NAMES in src/redact.ts (or to NOT_SECRET here, with the reason)');
   // The fields the issue named, by the interfaces that hold them.
   for (const name of ['privateKeyPem', 'nextPrivateKeyPem', 'sentinelPassword', 'sessionToken', 'hmacKey', 'secretAccessKey', 'Authorization']) assert.ok(isSecretFieldName(name), name);
+});
+
+void test('redactText: in free text (a hook\'s output, an error) an Authorization header, credential parameters and curl -u lose their secret; what names them stays', () => {
+  const cases: [string, string][] = [
+    ['> Authorization: Bearer eyJhbGciOi.abc.def', '> Authorization: Bearer [redacted]'],
+    ['proxy-authorization: Basic dXNlcjpwYXNz, next', 'proxy-authorization: Basic [redacted], next'],
+    ['GET https://api.example.com/reload?token=tok-123&mode=x', 'GET https://api.example.com/reload?token=[redacted]&mode=x'],
+    ['curl -d "client_secret=cs-9&grant_type=x" https://idp', 'curl -d "client_secret=[redacted]&grant_type=x" https://idp'],
+    ['password=hunter2 user=ops', 'password=[redacted] user=ops'],
+    ['+ curl -fsS -u ops:pa55word https://lb.example.com/reload', '+ curl -fsS -u ops:[redacted] https://lb.example.com/reload'],
+    ["curl --user 'ops:pa55word' x", "curl --user 'ops:[redacted]' x"],
+    ['https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIA/x&X-Amz-Signature=abcdef', 'https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIA/x&X-Amz-Signature=[redacted]'],
+  ];
+  for (const [input, expected] of cases) assert.equal(redactText(input), expected);
+  // Nothing else is touched: times, key types, ACME URLs, a -u flag without a password.
+  for (const kept of ['renewed www v3 (ec-p256) at 2026-01-01T00:00:00Z', 'keyType=ec-p256', 'https://acme.example/chall/abc?x=1', 'sort -u names.txt', 'token: see the log']) {
+    assert.equal(redactText(kept), kept);
+  }
 });
 
 void test('redactSecrets: any depth, any case, hook env values, Secret data, PEM keys anywhere; other fields kept', () => {

@@ -7,7 +7,9 @@
  * - a field whose name is in {@link SECRET_FIELD_NAMES} has its value replaced by `[redacted]`;
  * - every value of a hook's `env` map (any field named `env` holding an object), and the `data` and
  *   `stringData` of a Kubernetes Secret (an object with `kind: Secret` or with `metadata`);
- * - any string holding a PEM private key or a URL with a password, whatever its field name.
+ * - any string holding a PEM private key or a URL with a password, whatever its field name, and in
+ *   free text (a hook's output, an error): an `Authorization:` header's credentials, a credential
+ *   query or form parameter (`?token=…`, `&password=…`), and curl's `-u user:password`.
  * Names ending in `File`, `Env` or `Id` name where a secret is, not the secret, and are kept.
  *
  * `redact.test.ts` walks the config schema (every plug-in's zod schema) and the interfaces of the
@@ -38,10 +40,28 @@ export function isSecretFieldName(name: string): boolean {
 }
 
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
+/** `Authorization: Bearer x`, `proxy-authorization: Basic x` (curl -v, a hook echoing its request). */
+const AUTH_HEADER = /\b((?:proxy-)?authorization:[ \t]*)(?:(bearer|basic|token|digest|negotiate|aws4-hmac-sha256)[ \t]+)?[^\s,;"']+/gi;
+/** A credential in a query string or a form body: `?token=x`, `&client_secret=x`, `password=x`. */
+const CREDENTIAL_PARAMETER = /((?:^|[?&;\s"'])(?:access_token|refresh_token|id_token|token|password|passwd|pwd|secret|client_secret|api_key|apikey|api-key|auth|x-amz-signature|x-amz-security-token|signature|sig)=)[^&\s"';]+/gi;
+/** curl's `-u user:password` / `--user user:password` (also `--proxy-user`). */
+const USER_OPTION = /((?:^|\s)(?:-u|--user|--proxy-user|-U)[ \t]*=?[ \t]*['"]?[^\s:'"]*:)[^\s'"]+/g;
+/** Whether a string can hold anything {@link redactText} replaces (a cheap test before the replaces). */
+const MAY_HOLD_SECRET = /PRIVATE KEY-----|@|=|uthorization|-u|--user|-U/;
 
-/** `text` with every PEM private key and every password in a URL (`redis://:pw@host`) replaced. */
+/**
+ * `text` with every PEM private key, every password in a URL (`redis://:pw@host`), an
+ * `Authorization` header's credentials, credential parameters (`?token=…`) and curl's `-u user:pw`
+ * password replaced.
+ */
 export function redactText(text: string): string {
-  return text.replace(PRIVATE_KEY_PEM, '[private key redacted]').replace(URL_PASSWORD, `$1${REDACTED}@`);
+  if (!MAY_HOLD_SECRET.test(text)) return text;
+  return text
+    .replace(PRIVATE_KEY_PEM, '[private key redacted]')
+    .replace(URL_PASSWORD, `$1${REDACTED}@`)
+    .replace(AUTH_HEADER, (_m, head: string, scheme: string | undefined) => `${head}${scheme ? `${scheme} ` : ''}${REDACTED}`)
+    .replace(CREDENTIAL_PARAMETER, `$1${REDACTED}`)
+    .replace(USER_OPTION, `$1${REDACTED}`);
 }
 
 /** A copy of `value` with every secret replaced by {@link REDACTED} (see the module comment); cycles become `[circular]`. */
@@ -50,7 +70,7 @@ export function redactSecrets<T>(value: T): T {
 }
 
 function walk(value: unknown, seen: WeakSet<object>, depth: number): unknown {
-  if (typeof value === 'string') return value.includes('PRIVATE KEY-----') || value.includes('@') ? redactText(value) : value;
+  if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 32) return '[too deep]';
   if (seen.has(value)) return '[circular]';

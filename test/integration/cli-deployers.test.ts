@@ -192,7 +192,7 @@ test('a failing hook: its stderr is printed redacted (result line and --json), t
     httpPort: pebble.httpPort,
     deployers: {
       // A reload that quotes a URL with its password, and a tool that prints the key without its armour.
-      reload: { type: 'hook', command: ['sh', '-c', 'echo "could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0" >&2; grep -v -- ----- "$CERTPILOT_LIVE_DIR/privkey.pem" | tr -d "\\n" >&2; echo >&2; exit 1'] },
+      reload: { type: 'hook', command: ['sh', '-c', 'echo "could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0" >&2; echo "> Authorization: Bearer HookBearerTok3n; + curl -u ops:HookPa55word https://lb/reload?token=HookQueryTok3n" >&2; grep -v -- ----- "$CERTPILOT_LIVE_DIR/privkey.pem" | tr -d "\\n" >&2; echo >&2; exit 1'] },
     },
     certificates: [{ name: 'www', domains: ['leak.deploy.test'], deploy: ['reload'] }],
   });
@@ -208,6 +208,7 @@ test('a failing hook: its stderr is printed redacted (result line and --json), t
   assert.equal(json.code, 1, `${json.stdout}\n${json.stderr}`);
   assert.match(issued.stdout, /^issued +www: .*ERR_DEPLOY_HOOK_FAILED: deploy failed at reload: .*redis:\/\/:\[redacted\]@10\.0\.0\.1/m);
   assert.match(human.stdout, /^deploy-failed www: ERR_DEPLOY_HOOK_FAILED: deploy failed at reload: .*redis:\/\/:\[redacted\]@10\.0\.0\.1.* \| \[private key material hidden\]/m);
+  assert.match(human.stdout, /Authorization: Bearer \[redacted\]; \+ curl -u ops:\[redacted\] https:\/\/lb\/reload\?token=\[redacted\]/, 'a header, curl -u and a token parameter in a hook\'s output');
   const [result] = JSON.parse(json.stdout) as { outcome: string; message: string; deploy: { ok: boolean; steps: { message: string }[] } }[];
   assert.equal(result?.outcome, 'deploy-failed');
   assert.equal(result?.deploy.ok, false);
@@ -216,6 +217,7 @@ test('a failing hook: its stderr is printed redacted (result line and --json), t
   assert.deepEqual(posts.map((p) => p.event), ['issued', 'deploy-failed', 'deploy-failed'], 'each failure is announced, the deploys as deploy-failed');
   for (const [where, text] of [['issue', issued.stdout + issued.stderr], ['deploy', human.stdout + human.stderr], ['deploy --json', json.stdout + json.stderr], ['webhook', posts.map((p) => p.body).join('\n')]] as const) {
     assert.equal(text.includes('SuperSecretRedis'), false, `${where}: the password in the URL is printed:\n${text}`);
+    for (const secret of ['HookBearerTok3n', 'HookPa55word', 'HookQueryTok3n']) assert.equal(text.includes(secret), false, `${where}: ${secret} is printed:\n${text}`);
     assert.equal(text.includes(body.slice(0, 40)) || text.includes(body.slice(-40)), false, `${where}: the key's body is printed:\n${text}`);
   }
 });
