@@ -485,15 +485,17 @@ deployers:
   assert.deepEqual(deferred.sort(), ['deployers.reload.timeoutSeconds=HOOK_TIMEOUT', 'deployers.volume.allowSharedDir=SHARED', 'deployers.volume.keyMode=KEY_MODE']);
 });
 
-test('tls-alpn port 0 is refused, naming the field (the CA connects to 443: a random port can never be validated)', async () => {
-  const file = await withFile(`
+test('tls-alpn and standalone port 0 are refused, naming the field (the CA connects to 443 or 80: a random port can never be validated)', async () => {
+  for (const [type, name] of [['tls-alpn', 'alpn'], ['standalone', 'plain']] as const) {
+    const file = await withFile(`
 solvers:
-  alpn: { type: tls-alpn, port: 0 }
+  ${name}: { type: ${type}, port: 0 }
 certificates:
-  - { name: one, domains: [alpn.example.com], solver: alpn }
+  - { name: one, domains: [${name}.example.com], solver: ${name} }
 `);
-  const error = await configError(loadConfig({ file, cwd: '/', env: {} }));
-  const issue = error.issues.find((i) => i.path === 'solvers.alpn.port');
-  assert.ok(issue, JSON.stringify(error.issues));
-  assert.match(issue.message, /at least 1|>= ?1|too small/i);
+    const error = await configError(loadConfig({ file, cwd: '/', env: {} }));
+    const issue = error.issues.find((i) => i.path === `solvers.${name}.port`);
+    assert.ok(issue, JSON.stringify(error.issues));
+    assert.match(issue.message, /at least 1|>= ?1|too small/i);
+  }
 });
