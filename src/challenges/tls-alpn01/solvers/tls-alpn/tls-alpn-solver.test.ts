@@ -95,3 +95,32 @@ test('a port in use: ERR_CHALLENGE_LISTEN naming address and port, with a fix', 
     return true;
   });
 });
+
+test('the port is held only while a challenge is presented: free after prepare and after the last cleanUp, taken again by the next present', async (t) => {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const port = (probe.address() as { port: number }).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const solver = new TlsAlpnSolver({ port, host: '127.0.0.1', clock: systemClock });
+  t.after(() => solver.close());
+  const free = async (): Promise<boolean> => {
+    const other = createServer();
+    return new Promise((resolve) => {
+      other.once('error', () => resolve(false));
+      other.listen(port, '127.0.0.1', () => other.close(() => resolve(true)));
+    });
+  };
+  await solver.prepare({});
+  assert.equal(await free(), true, 'prepare checked the port and freed it (no challenge presented)');
+  const a = challenge('a.example.com', 'tok-a');
+  const b = challenge('b.example.com', 'tok-b');
+  await solver.present(a, {});
+  await solver.present(b, {});
+  assert.equal(await free(), false, 'held while challenges are presented');
+  await solver.cleanUp(a);
+  assert.ok(!((await handshake(port, 'b.example.com', ['acme-tls/1'])) instanceof Error), 'the other name is still answered');
+  await solver.cleanUp(b);
+  assert.equal(await free(), true, 'free after the last cleanUp');
+  await solver.present(a, {});
+  assert.ok(!((await handshake(port, 'a.example.com', ['acme-tls/1'])) instanceof Error), 'a later present listens again');
+});

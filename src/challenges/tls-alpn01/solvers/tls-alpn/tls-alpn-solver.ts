@@ -1,9 +1,11 @@
 /**
  * tls-alpn-01 (RFC 8737) answered by certpilot on its own TLS listener, lego/certmagic style.
  *
- * - The listener starts in `prepare`, which the Issuer calls before it places the order (or on the
- *   first `present`), and stops on `close` (idempotent); a port in use is `ERR_CHALLENGE_LISTEN`
- *   naming the address and port, before the CA is asked anything (no order is placed).
+ * - `prepare`, which the Issuer calls before it places the order, binds the port and, with no
+ *   challenge presented, frees it again: a port in use is `ERR_CHALLENGE_LISTEN` naming the address
+ *   and port before the CA is asked anything (no order is placed), and port 443 is not held between
+ *   runs (a daemon's idle hours, a web server that restarts). The first `present` listens; the
+ *   last `cleanUp` stops listening, as does `close` (idempotent).
  * - It answers only connections that negotiate ALPN `acme-tls/1` (RFC 8737 §3) for a name with a
  *   presented challenge, with that name's validation certificate; a handshake offering other
  *   protocols, or naming no presented challenge, is refused (no_application_protocol /
@@ -43,6 +45,8 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver, PreparedS
   /** server name → [challenge url, context] */
   private readonly contexts = new Map<string, { url: string; context: SecureContext }>();
   private server: Promise<{ server: Server; port: number }> | undefined;
+  /** A close in progress: a new listen waits for it, so the port is free to bind again. */
+  private closing: Promise<void> = Promise.resolve();
 
   constructor(options: TlsAlpnSolverOptions) {
     this.port = options.port;
@@ -63,10 +67,12 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver, PreparedS
     }
   }
 
-  /** Starts the listener before the order is placed, so a port in use fails the run with no order. */
+  /** Checks before the order is placed that the port can be bound (binds it; frees it again while no challenge is presented). */
   async prepare(options: SolverCallOptions = {}): Promise<void> {
     options.signal?.throwIfAborted();
     await this.listen();
+    // A present since (another certificate of this run) keeps it; else the port is free again.
+    if (this.contexts.size === 0) await this.close();
   }
 
   async present(challenge: PendingChallenge, options: SolverCallOptions = {}): Promise<void> {
@@ -80,9 +86,17 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver, PreparedS
   async cleanUp(challenge: PendingChallenge): Promise<void> {
     const name = serverNameOf(challenge.identifier);
     if (this.contexts.get(name)?.url === challenge.url) this.contexts.delete(name);
+    if (this.contexts.size === 0) await this.close();
   }
 
+  /** Stops the listener; does nothing when not listening. */
   async close(): Promise<void> {
+    const closing = this.stop();
+    this.closing = closing;
+    await closing;
+  }
+
+  private async stop(): Promise<void> {
     const current = this.server;
     this.server = undefined;
     if (!current) return;
@@ -93,6 +107,7 @@ export class TlsAlpnSolver implements ChallengeSolver, ClosableSolver, PreparedS
   }
 
   private async start(): Promise<{ server: Server; port: number }> {
+    await this.closing;
     return listenAnyHost(this.host, (host) => this.bind(host));
   }
 
