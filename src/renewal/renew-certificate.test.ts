@@ -874,3 +874,15 @@ test('a sink that throws (or rejects) changes no result and stops no run', async
   assert.deepEqual(await script(rejecting), expected);
   assert.equal(calls, 6, 'the sinks were called, once per run');
 });
+
+test('a one-off forgotten between the run\'s reading of the records and its lock is not renewed, and nothing is ordered', async () => {
+  const h = await harness();
+  const oneOff = testCertificateSpec({ oneOff: true });
+  // No record in the state: `certpilot forget` removed it after this run listed the one-offs.
+  await h.store.saveState(oneOff.name, { failureCount: 0, retired: { at: h.clock.now().toISOString() } });
+  const [result] = await renewAll([oneOff], h.ctx, { concurrency: 1 });
+  assert.equal(result?.outcome, 'not-due');
+  assert.match(result?.message ?? '', /forgotten \(certpilot forget\) after this run read it: not renewed/);
+  assert.equal(h.requests.length, 0, 'no order');
+  assert.equal(await h.store.load(oneOff.name), undefined);
+});

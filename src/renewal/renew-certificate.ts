@@ -285,6 +285,10 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     stored = await ctx.store.load(spec.name);
     if (stored) run.liveNotAfter = stored.metadata.notAfter;
     state = await ctx.store.loadState(spec.name);
+    if (spec.oneOff && state.oneOff === undefined) {
+      // `certpilot forget` between this run's reading of the one-offs and the lock: not renewed.
+      return { name: spec.name, outcome: 'not-due', message: 'forgotten (certpilot forget) after this run read it: not renewed' };
+    }
     pending = options.dryRun ? undefined : await ctx.store.loadPendingOrder(spec.name);
     if (pending && !pendingMatches(pending, spec)) {
       log.warn({ order: pending.orderUrl }, 'a pending order for other names or another key type is dropped: the configuration changed');

@@ -237,3 +237,27 @@ test('a CA without ARI (Pebble 2.4): after the issuance and one look, the daemon
   assert.deepEqual(f.events.map((e) => e.type).filter((t) => t !== 'not-due'), ['issued']);
   assert.ok(fetches >= 2 && fetches <= 2 * 4 + 1, `renewalInfo asked about every 6 h, not every few seconds (got ${fetches} in 2 days)`);
 });
+
+test('a one-off forgotten while the daemon runs (certpilot forget, no SIGHUP) is dropped at its next look: no order, a warning, nothing left to renew', async () => {
+  const w = await world({ days: 30 });
+  const oneOff = testCertificateSpec({ profile: 'shortlived', oneOff: true });
+  w.setup.certificates = [oneOff];
+  const record = { domains: ['www.example.test'], keyType: 'ec-p256' as const, reuseKey: false, challenge: { type: 'standalone' as const, port: 80 }, directoryUrl: 'https://ca.example/dir', recordedAt: w.clock.now().toISOString() };
+  await w.store.saveState('www', { failureCount: 0, oneOff: record });
+  const warnings: string[] = [];
+  const logger = Object.assign(Object.create(silentLogger) as typeof silentLogger, { warn: (...args: unknown[]) => void warnings.push(args.map(String).join(' ')) });
+  const daemon = new RenewalDaemon(w.setup, { clock: w.clock, logger, random: mulberry32(3) });
+  const first = await daemon.cycle();
+  assert.deepEqual(first.results.map((r) => r.outcome), ['issued'], 'renewed while remembered');
+  // certpilot forget: the record goes (another process), the daemon is not told.
+  const { oneOff: _dropped, ...rest } = await w.store.loadState('www');
+  await w.store.saveState('www', rest);
+  w.clock.advance(first.sleepMs);
+  const orders = w.ca.orders.length;
+  const later = await daemon.cycle();
+  assert.deepEqual(later.results, [], 'not renewed once forgotten');
+  assert.equal(w.ca.orders.length, orders, 'no order');
+  assert.equal(later.next, undefined, 'nothing scheduled');
+  assert.deepEqual(w.setup.certificates, [], 'dropped from what the daemon renews');
+  assert.ok(warnings.some((m) => /the one-off www was forgotten/.test(m)), warnings.join('\n'));
+});

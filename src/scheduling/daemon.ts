@@ -26,6 +26,7 @@ import { certificateWake, earliestWake, floorAfter, sleepFor, type CertificateWa
 
 /** What one configuration gives the daemon. */
 export interface DaemonSetup {
+  /** The certificates it renews; a one-off forgotten since (`certpilot forget`) is dropped at the next look. */
   certificates: readonly ResolvedCertificate[];
   /** The renewal context (without `runIntervalMs`: the daemon wakes on time, it never renews early). */
   context: RenewalContext;
@@ -150,6 +151,7 @@ export class RenewalDaemon {
     const { context } = setup;
     const store = context.store as typeof context.store & { forPlanning?(): typeof context.store };
     const out: CertificateWake[] = [];
+    const forgotten = new Set<string>();
     for (const spec of setup.certificates) {
       const floorMs = this.floors.get(spec.name);
       if (floorMs !== undefined && floorMs <= now.getTime()) this.floors.delete(spec.name);
@@ -159,11 +161,21 @@ export class RenewalDaemon {
       try {
         const view = typeof store.forPlanning === 'function' ? store.forPlanning() : store;
         const [stored, state, pending] = await Promise.all([view.load(spec.name), view.loadState(spec.name), view.loadPendingOrder(spec.name)]);
+        if (spec.oneOff && state.oneOff === undefined) {
+          // `certpilot forget` since the setup was read: no longer renewed, without waiting for a SIGHUP.
+          forgotten.add(spec.name);
+          continue;
+        }
         out.push(certificateWake({ spec, stored, state, pendingOrder: pending !== undefined, now, ari: context.ari, floor, ariHold }));
       } catch (err) {
         this.options.logger.warn({ certificate: spec.name, err: err instanceof Error ? err.message : String(err) }, 'daemon: could not read the certificate\'s state; its run reports why');
         out.push({ name: spec.name, at: floor ?? now, why: floor ? 'floor' : 'due' });
       }
+    }
+    if (forgotten.size > 0) {
+      setup.certificates = setup.certificates.filter((c) => !forgotten.has(c.name));
+      for (const name of forgotten) this.options.logger.warn({ certificate: name }, `daemon: the one-off ${name} was forgotten (certpilot forget): no longer renewed`);
+      if (setup.certificates.length === 0) this.options.logger.warn('daemon: no certificate left to renew; it renews nothing until a SIGHUP finds one');
     }
     return out;
   }
