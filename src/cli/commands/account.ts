@@ -35,7 +35,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (ctx.values.json) ctx.output.out(JSON.stringify({ ...info, stateless }, null, 2));
         else {
           for (const [k, v] of Object.entries(info)) ctx.output.out(`${k.padEnd(16)} ${Array.isArray(v) ? v.join(', ') || '-' : (v ?? '-')}`);
-          ctx.output.out(`\nStateless http-01 (docs/http01-many-pods.md): certpilot serve --thumbprint ${info.thumbprint}\n  or nginx:\n${nginxStatelessSnippet(info.thumbprint)}\n  or apache (mod_rewrite, mod_headers):\n${stateless.apache.join('\n')}`);
+          ctx.output.out(`\nStateless http-01 (docs/http01-many-pods.md): certpilot serve --thumbprint=${info.thumbprint}\n  or nginx:\n${nginxStatelessSnippet(info.thumbprint)}\n  or apache (mod_rewrite, mod_headers):\n${stateless.apache.join('\n')}`);
         }
         return EXIT.ok;
       }

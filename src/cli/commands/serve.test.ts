@@ -36,6 +36,10 @@ void test('serve --solver refuses an unknown solver and a solver that is not a t
   const two = capture();
   assert.equal(await main(['serve', '--solver', 'pods', '--thumbprint', 'x'.repeat(43)], {}, two), EXIT.usage);
   assert.match(two.stderr[0] ?? '', /exactly one of --solver NAME, --redis-url URL or --thumbprint T/);
+  // A thumbprint is base64url and starts with "-" one time in 64: the = form that `account show` prints takes it.
+  const dashed = capture();
+  assert.equal(await main(['serve', '--solver', 'pods', `--thumbprint=-${'x'.repeat(42)}`], {}, dashed), EXIT.usage);
+  assert.match(dashed.stderr[0] ?? '', /exactly one of --solver NAME, --redis-url URL or --thumbprint T/, 'read as the value, not as a missing one');
   const prefixAlone = capture();
   assert.equal(await main(['serve', '--thumbprint', 'x'.repeat(43), '--redis-prefix', 'p/'], {}, prefixAlone), EXIT.usage);
 });
