@@ -15,6 +15,37 @@ import { hasErrno, ioError } from '../fs/atomic-write.js';
 /** The comment that ends certpilot's line; how `install` and `remove` find it again. */
 export const CRON_MARKER = '# certpilot-managed';
 
+/**
+ * Whose line it is: one line per state directory (`:<id>` after the marker, a digest of the
+ * directory), so a second configuration's `cron install` adds its own line instead of replacing the
+ * first one's. A line an earlier version wrote has no id: it is this one's when `legacy` says so
+ * (it names this configuration file or this log).
+ */
+export interface CronLineOwner {
+  id: string;
+  legacy: (line: string) => boolean;
+}
+
+/** The id of the line of the state directory `stateDir` (absolute). */
+export function cronLineId(stateDir: string): string {
+  return createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12);
+}
+
+const MARKED = /\s# certpilot-managed(?::([0-9a-f]{6,64}))?$/;
+
+/** The owner id a certpilot line carries (undefined: written by an earlier version, or not a certpilot line). */
+function lineIdOf(line: string): string | undefined {
+  return MARKED.exec(line.trim())?.[1];
+}
+
+/** True when `line` is certpilot's and `owner`'s (any certpilot line without an owner). */
+function owns(owner: CronLineOwner | undefined, line: string): boolean {
+  if (!isCertpilotLine(line)) return false;
+  if (owner === undefined) return true;
+  const id = lineIdOf(line);
+  return id === undefined ? owner.legacy(line) : id === owner.id;
+}
+
 /** When the line runs: one minute, at one or more hours, every day. */
 export interface CronSchedule {
   minute: number;
@@ -86,21 +117,26 @@ export function shellQuote(word: string): string {
   return quoted.replace(/%/g, '\\%');
 }
 
-/** The crontab line: `M H1,H2 * * * <argv> >> <log> 2>&1 # certpilot-managed`. */
-export function buildCronLine(schedule: CronSchedule, command: CronCommand): string {
+/** The crontab line: `M H1,H2 * * * <argv> >> <log> 2>&1 # certpilot-managed[:<owner id>]`. */
+export function buildCronLine(schedule: CronSchedule, command: CronCommand, ownerId?: string): string {
   const words = command.argv.map(shellQuote).join(' ');
-  return `${schedule.minute} ${schedule.hours.join(',')} * * * ${words} >> ${shellQuote(command.logFile)} 2>&1 ${CRON_MARKER}`;
+  return `${schedule.minute} ${schedule.hours.join(',')} * * * ${words} >> ${shellQuote(command.logFile)} 2>&1 ${CRON_MARKER}${ownerId ? `:${ownerId}` : ''}`;
 }
 
 /** True for a line certpilot installed (ends with the marker; comments and blank lines never are). */
 export function isCertpilotLine(line: string): boolean {
   const t = line.trim();
-  return !t.startsWith('#') && t.endsWith(CRON_MARKER);
+  return !t.startsWith('#') && MARKED.test(t);
 }
 
-/** The certpilot line in a crontab's text, or undefined. */
-export function findCronLine(crontab: string): string | undefined {
-  return crontab.split('\n').find(isCertpilotLine);
+/** `owner`'s certpilot line in a crontab's text (any certpilot line without an owner), or undefined. */
+export function findCronLine(crontab: string, owner?: CronLineOwner): string | undefined {
+  return crontab.split('\n').find((l) => owns(owner, l));
+}
+
+/** The certpilot lines of other owners (other state directories). */
+export function otherCronLines(crontab: string, owner: CronLineOwner): string[] {
+  return crontab.split('\n').filter((l) => isCertpilotLine(l) && !owns(owner, l));
 }
 
 /** What a merge did. */
@@ -112,23 +148,24 @@ export interface CronMerge {
 }
 
 /**
- * Puts `line` into `crontab` in place of any certpilot line (the first one's position; duplicates
- * go), or appends it. Every other line stays byte for byte. Idempotent.
+ * Puts `line` into `crontab` in place of `owner`'s certpilot line (the first one's position;
+ * duplicates go), or appends it. Every other line, other owners' certpilot lines too, stays byte
+ * for byte. Idempotent.
  */
-export function mergeCronLine(crontab: string, line: string): CronMerge {
+export function mergeCronLine(crontab: string, line: string, owner?: CronLineOwner): CronMerge {
   const lines = splitLines(crontab);
-  const at = lines.findIndex(isCertpilotLine);
+  const at = lines.findIndex((l) => owns(owner, l));
   if (at === -1) return { text: joinLines([...lines, line]), action: 'added' };
-  const rest = lines.filter((l, i) => i === at || !isCertpilotLine(l));
+  const rest = lines.filter((l, i) => i === at || !owns(owner, l));
   const unchanged = lines[at] === line && rest.length === lines.length;
   rest[at] = line;
   return { text: joinLines(rest), action: unchanged ? 'unchanged' : 'replaced' };
 }
 
-/** Removes every certpilot line; other lines stay byte for byte. */
-export function removeCronLine(crontab: string): CronMerge {
+/** Removes `owner`'s certpilot lines (every one without an owner); other lines stay byte for byte. */
+export function removeCronLine(crontab: string, owner?: CronLineOwner): CronMerge {
   const lines = splitLines(crontab);
-  const kept = lines.filter((l) => !isCertpilotLine(l));
+  const kept = lines.filter((l) => !owns(owner, l));
   return { text: joinLines(kept), action: kept.length === lines.length ? 'absent' : 'removed' };
 }
 

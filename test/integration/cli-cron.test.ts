@@ -65,7 +65,7 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   const listed = crontab(user, ['-l']);
   assert.equal(listed.status, 0, listed.stderr);
   const lines = listed.stdout.split('\n').filter(Boolean);
-  const ours = lines.filter((l) => l.endsWith('# certpilot-managed'));
+  const ours = lines.filter((l) => /# certpilot-managed:[0-9a-f]{12}$/.test(l));
   assert.equal(ours.length, 1, `one certpilot line: ${listed.stdout}`);
   assert.ok(listed.stdout.startsWith(OTHERS), `the other lines are untouched:\n${listed.stdout}`);
   assert.equal(listed.stdout, `${OTHERS}${ours[0]}\n`);
@@ -158,7 +158,7 @@ test('cron install --metrics-file puts it on the managed line, a reinstall keeps
   const prom = join(textfiles, 'certpilot.prom');
   const first = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
   assert.equal(first.code, 0, first.stderr);
-  const line = (crontab(user, ['-l']).stdout.split('\n').find((l) => l.endsWith('# certpilot-managed')) ?? '');
+  const line = (crontab(user, ['-l']).stdout.split('\n').find((l) => /# certpilot-managed:[0-9a-f]{12}$/.test(l)) ?? '');
   assert.match(line, new RegExp(` renew --config \\S+ --metrics-file ${prom.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} >> `), line);
   // The line cron runs writes the textfile (renew fails at the absent CA; the metrics say so).
   const ran = spawnSync('/bin/sh', ['-c', line.split(' ').slice(5).join(' ')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 60_000 });
@@ -243,3 +243,40 @@ function snapshot(dir: string): Record<string, string> {
   }
   return out;
 }
+
+test('two configurations (two state directories) on one crontab: each install adds its own line, show and remove act on their own, an earlier version\'s line naming the configuration is taken over', { timeout: 120_000 }, async (t) => {
+  const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
+  if (!user) return;
+  const dir = await tempDir('certpilot-cron-');
+  const make = (n: string): string => {
+    const config = join(dir, `${n}.yaml`);
+    writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, `state-${n}`))}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [${n}.cron.test] }]\n`);
+    return config;
+  };
+  const [a, b] = [make('a'), make('b')];
+  // A line an earlier version installed for a (no owner id on its marker).
+  const legacy = `17 5,17 * * * /usr/bin/node /x/certpilot.js renew --config ${a} >> ${join(dir, 'state-a', 'renew.log')} 2>&1 # certpilot-managed`;
+  assert.equal(crontab(user, ['-'], `${OTHERS}${legacy}\n`).status, 0);
+  const ours = (): string[] => crontab(user, ['-l']).stdout.split('\n').filter((l) => /# certpilot-managed(:[0-9a-f]+)?$/.test(l));
+
+  const installB = await runCli(['cron', 'install', '-u', user, '--config', b]);
+  assert.equal(installB.code, 0, installB.stderr);
+  assert.match(installB.stdout, /^Installed in/);
+  assert.match(installB.stdout, /^1 certpilot line of other state directories stays as it is\.$/m);
+  assert.deepEqual(ours().map((l) => l.includes(`--config ${b} `)), [false, true], 'a\'s line stays, b\'s is added');
+  const installA = await runCli(['cron', 'install', '-u', user, '--config', a]);
+  assert.match(installA.stdout, /^Updated in/, 'the earlier version\'s line of a is a\'s');
+  assert.equal(ours().length, 2);
+  assert.ok(ours().every((l) => /:[0-9a-f]{12}$/.test(l)), ours().join('\n'));
+
+  const showA = await runCli(['cron', 'show', '-u', user, '--config', a]);
+  assert.match(showA.stdout, new RegExp(`^Installed in .*:\\n {2}.* renew --config ${a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} >> `, 'm'));
+  assert.match(showA.stdout, new RegExp(`^Output goes to ${join(dir, 'state-a', 'renew.log').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.$`, 'm'));
+
+  const removeA = await runCli(['cron', 'remove', '-u', user, '--config', a]);
+  assert.equal(removeA.code, 0, removeA.stderr);
+  assert.deepEqual(ours().map((l) => l.includes(`--config ${b} `)), [true], 'only b\'s line is left');
+  assert.ok(crontab(user, ['-l']).stdout.startsWith(OTHERS), 'the user\'s lines untouched');
+  const again = await runCli(['cron', 'remove', '-u', user, '--config', a]);
+  assert.match(again.stdout, /No certpilot line for the state directory .* nothing to remove\. \(1 certpilot line of other state directories left alone/);
+});

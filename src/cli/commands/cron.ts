@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CertpilotError, ConfigError } from '../../errors.js';
-import { buildCronLine, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, parseCronSchedule, removeCronLine } from '../../scheduling/crontab.js';
+import { buildCronLine, cronLineId, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, otherCronLines, parseCronSchedule, removeCronLine, shellQuote, type CronLineOwner } from '../../scheduling/crontab.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
@@ -39,15 +39,24 @@ export async function run(ctx: CommandContext): Promise<number> {
   const user = ctx.values.user;
   const crontab = new Crontab(user);
   const current = await crontab.read();
+  const file = configFile(ctx);
+  const logFile = resolve(ctx.cwd, ctx.values['log-file'] ?? join(config.stateDir, 'renew.log'));
+  // One line per state directory: another configuration's line is never replaced nor removed. A
+  // line of an earlier version (no id) is this one's when it names this configuration or this log.
+  const owner: CronLineOwner = {
+    id: cronLineId(config.stateDir),
+    legacy: (l) => l.includes(` >> ${shellQuote(logFile)} `) || (file !== undefined && l.includes(` --config ${shellQuote(resolve(ctx.cwd, file))} `)),
+  };
+  const others = otherCronLines(current, owner);
 
   if (action === 'remove') {
-    const merged = removeCronLine(current);
+    const merged = removeCronLine(current, owner);
     if (merged.action === 'absent') {
-      ctx.output.out(`No certpilot line in ${crontab.owner}; nothing to remove.`);
+      ctx.output.out(`No certpilot line for the state directory ${config.stateDir} in ${crontab.owner}; nothing to remove.${others.length > 0 ? ` (${others.length} certpilot line${others.length > 1 ? 's' : ''} of other state directories left alone: \`certpilot cron remove\` with that configuration removes it.)` : ''}`);
       return EXIT.ok;
     }
     await crontab.write(merged.text);
-    ctx.output.out(`Removed the certpilot line from ${crontab.owner}.`);
+    ctx.output.out(`Removed the certpilot line of the state directory ${config.stateDir} from ${crontab.owner}.`);
     return EXIT.ok;
   }
 
@@ -64,7 +73,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   const now = new Date();
   // The same time for show and install, and nothing written to find it (show may run read-only).
   const { schedule } = await cronSchedule(config.stateDir, hostname());
-  const file = configFile(ctx);
   // The line must name a script that exists: a certpilot started from stdin or `node -e` has none.
   const script = runningScript();
   if (script === undefined) {
@@ -81,33 +89,34 @@ export async function run(ctx: CommandContext): Promise<number> {
     // Part of the managed line, so the next `cron install` keeps it (an edit of the line is replaced).
     ...(ctx.values['metrics-file'] ? ['--metrics-file', resolve(ctx.cwd, ctx.values['metrics-file'])] : []),
   ];
-  const logFile = resolve(ctx.cwd, ctx.values['log-file'] ?? join(config.stateDir, 'renew.log'));
-  const line = buildCronLine(schedule, { argv, logFile });
+  const line = buildCronLine(schedule, { argv, logFile }, owner.id);
   let shown = line;
   if (action === 'install') {
     // sh opens `>> LOG` before certpilot starts: in a folder that does not exist, every run would fail unseen.
     await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw ioError(`creating ${dirname(logFile)} for the cron line's log`, err);
     });
-    const previous = findCronLine(current);
+    const previous = findCronLine(current, owner);
     if (previous !== undefined && /\s--metrics-file[\s=]/.test(previous) && !ctx.values['metrics-file']) {
       ctx.output.err(
         'warning: the certpilot line installed had --metrics-file, which this line has not: node_exporter\'s textfile stops moving (CertpilotMetricsStale).\n' +
           '  hint: Run `certpilot cron install --metrics-file FILE` with the same FILE to keep it on the line.',
       );
     }
-    const merged = mergeCronLine(current, line);
+    const merged = mergeCronLine(current, line, owner);
     if (merged.action !== 'unchanged') await crontab.write(merged.text);
     ctx.output.out(merged.action === 'unchanged' ? `Already installed in ${crontab.owner}:` : `${merged.action === 'added' ? 'Installed in' : 'Updated in'} ${crontab.owner}:`);
   } else {
-    const installed = findCronLine(current);
+    const installed = findCronLine(current, owner);
     shown = installed ?? line;
     ctx.output.out(installed ? `Installed in ${crontab.owner}:` : `Not installed in ${crontab.owner}; \`certpilot cron install\` would add:`);
   }
   ctx.output.out(`  ${shown}`);
   const parsed = parseCronSchedule(shown);
   ctx.output.out(parsed ? `Next runs: ${nextRunTimes(parsed, now, 3).map((t) => formatTime(t)).join(', ')}` : 'Next runs: (the line\'s schedule is not a daily minute/hour one; see crontab(5))');
-  ctx.output.out(`Output goes to ${logFile}.`);
+  // The log the line itself names (an installed line may have another --log-file than this run's).
+  ctx.output.out(`Output goes to ${/ >> (.+?) 2>&1 # certpilot-managed/.exec(shown)?.[1]?.replace(/^'(.*)'$/, '$1') ?? logFile}.`);
+  if (others.length > 0) ctx.output.out(`${others.length} certpilot line${others.length > 1 ? 's' : ''} of other state directories stay${others.length > 1 ? '' : 's'} as ${others.length > 1 ? 'they are' : 'it is'}.`);
   if (parsed) await warnCadence(ctx, config, parsed.hours.length * Math.max(parsed.minutes.length, 1), now);
   return EXIT.ok;
 }
