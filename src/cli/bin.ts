@@ -113,5 +113,10 @@ if (argv.length === 1 && argv[0] === '--version') {
       controller.abort(new CertpilotError('ERR_INTERRUPTED', `cli: interrupted by ${name}`));
     });
   }
-  process.exitCode = await main(argv, process.env, undefined, controller.signal);
+  const code = await main(argv, process.env, undefined, controller.signal);
+  process.exitCode = code;
+  // The command is over. A request a timeout gave up on (an API server that accepts and never
+  // answers) may still hold a socket, and with it the process, past its result: a cron run or a
+  // CronJob pod would never end. Whatever still runs after a moment for the logs to drain is cut.
+  setTimeout(() => process.exit(code), 1000).unref();
 }
