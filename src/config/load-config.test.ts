@@ -499,3 +499,15 @@ certificates:
     assert.match(issue.message, /at least 1|>= ?1|too small/i);
   }
 });
+
+test('an empty configuration file (or one of comments only) is an error naming the file, never the built-in defaults', async () => {
+  for (const text of ['', '\n  \n', '# all commented out\n# stateDir: /srv/state\n']) {
+    const file = await withFile(text);
+    await assert.rejects(loadConfig({ file, cwd: '/', env: {} }), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'ERR_CONFIG_INVALID');
+      assert.match(err.message, new RegExp(`config: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is empty`));
+      assert.match(err.hint ?? '', /emptied by the shell/);
+      return true;
+    });
+  }
+});

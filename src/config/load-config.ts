@@ -166,6 +166,14 @@ export async function loadConfig(options: LoadConfigOptions): Promise<ResolvedCo
     // Imported here, so a configuration made of flags alone never loads a YAML parser.
     const { parseYaml } = await import('./parse-yaml.js');
     raw = await parseYaml(text, source);
+    // An empty file is a mistake, never "all defaults": `certpilot import … -c c.yaml > c.yaml` has
+    // the shell empty the file before certpilot reads it, and the run would use the built-in state
+    // directory and CA (Let's Encrypt production).
+    if (raw === null || raw === undefined) {
+      throw new CertpilotError('ERR_CONFIG_INVALID', `config: ${source} is empty${text.trim() === '' ? '' : ' (only comments)'}: nothing in it says which CA, state directory or certificates to use`, {
+        hint: `Write the configuration into it (docs/getting-started.md), or leave out --config to run from flags alone. A file written by \`certpilot import … > ${source}\` while the same file was given with --config is emptied by the shell before certpilot reads it: write to another file.`,
+      });
+    }
   }
 
   // Paths whose value is one whole `${NAME}`: read as a number or a boolean where the schema wants one.
