@@ -89,6 +89,8 @@ void test('redactText: in free text (a hook\'s output, an error) an Authorizatio
     ['GET https://api.example.com/reload?token=tok-123&mode=x', 'GET https://api.example.com/reload?token=[redacted]&mode=x'],
     ['curl -d "client_secret=cs-9&grant_type=x" https://idp', 'curl -d "client_secret=[redacted]&grant_type=x" https://idp'],
     ['password=hunter2 user=ops', 'password=[redacted] user=ops'],
+    ['mysql --password=my5ql-pw -e "FLUSH"', 'mysql --password=[redacted] -e "FLUSH"'],
+    ['PGPASSWORD=pg-pw psql -c reload; GITHUB_TOKEN=ghp_x AWS_SECRET_ACCESS_KEY=abc/def x', 'PGPASSWORD=[redacted] psql -c reload; GITHUB_TOKEN=[redacted] AWS_SECRET_ACCESS_KEY=[redacted] x'],
     ['+ curl -fsS -u ops:pa55word https://lb.example.com/reload', '+ curl -fsS -u ops:[redacted] https://lb.example.com/reload'],
     ["curl --user 'ops:pa55word' x", "curl --user 'ops:[redacted]' x"],
     ['https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIA/x&X-Amz-Signature=abcdef', 'https://bucket.s3.amazonaws.com/k?X-Amz-Credential=AKIA/x&X-Amz-Signature=[redacted]'],

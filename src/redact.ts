@@ -43,7 +43,9 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
 /** `Authorization: Bearer x`, `proxy-authorization: Basic x` (curl -v, a hook echoing its request). */
 const AUTH_HEADER = /\b((?:proxy-)?authorization:[ \t]*)(?:(bearer|basic|token|digest|negotiate|aws4-hmac-sha256)[ \t]+)?[^\s,;"']+/gi;
 /** A credential in a query string or a form body: `?token=x`, `&client_secret=x`, `password=x`. */
-const CREDENTIAL_PARAMETER = /((?:^|[?&;\s"'])(?:access_token|refresh_token|id_token|token|password|passwd|pwd|secret|client_secret|api_key|apikey|api-key|auth|x-amz-signature|x-amz-security-token|signature|sig)=)[^&\s"';]+/gi;
+const CREDENTIAL_PARAMETER = /((?:^|[?&;\s"'-])(?:access_token|refresh_token|id_token|token|password|passwd|pwd|secret|client_secret|api_key|apikey|api-key|auth|x-amz-signature|x-amz-security-token|signature|sig)=)[^&\s"';]+/gi;
+/** An environment assignment of a credential in a command line: `PGPASSWORD=x psql`, `GITHUB_TOKEN=x`. */
+const ENV_CREDENTIAL = /\b([A-Z][A-Z0-9_]*(?:PASSWORD|PASSWD|TOKEN|SECRET|API_?KEY)[A-Z0-9_]*=)[^\s"';&]+/g;
 /** curl's `-u user:password` / `--user user:password` (also `--proxy-user`). */
 const USER_OPTION = /((?:^|\s)(?:-u|--user|--proxy-user|-U)[ \t]*=?[ \t]*['"]?[^\s:'"]*:)[^\s'"]+/g;
 /** Whether a string can hold anything {@link redactText} replaces (a cheap test before the replaces). */
@@ -61,6 +63,7 @@ export function redactText(text: string): string {
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
     .replace(AUTH_HEADER, (_m, head: string, scheme: string | undefined) => `${head}${scheme ? `${scheme} ` : ''}${REDACTED}`)
     .replace(CREDENTIAL_PARAMETER, `$1${REDACTED}`)
+    .replace(ENV_CREDENTIAL, `$1${REDACTED}`)
     .replace(USER_OPTION, `$1${REDACTED}`);
 }
 

@@ -57,6 +57,11 @@ test('forget retires a certificate removed from the configuration: no row, no me
   assert.match(String(named[0]?.retired), /^\d{4}-\d\d-\d\dT/);
   assert.match(named[0]?.decision ?? '', /forgotten on .*not renewed, not watched/);
 
+  const typo = await cli('status', '--name', 'gnoe');
+  assert.equal(typo.code, 2, typo.stdout + typo.stderr);
+  assert.match(typo.stderr, /ERR_CERT_UNKNOWN: status: no certificate named "gnoe", configured or stored/);
+  assert.match(typo.stderr, /hint: Certificates: kept\./, 'a retired one is not listed');
+
   const again = await cli('forget', 'gone');
   assert.equal(again.code, 2);
   assert.match(again.stderr, /forget: gone was already forgotten on /);

@@ -30,6 +30,14 @@ export async function run(ctx: CommandContext): Promise<number> {
     const runIntervalHours = ctx.values['run-interval-hours'];
     const snapshot = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
     const rows = snapshot.certificates;
+    // A mistyped --name is not "no certificates": say which names exist, as renew and deploy do.
+    const missing = (names ?? []).filter((n) => !rows.some((r) => r.name === n));
+    if (missing.length > 0) {
+      const all = await buildStatusSnapshot({ config, store, now });
+      throw new CertpilotError('ERR_CERT_UNKNOWN', `status: no certificate named ${missing.map((n) => `"${n}"`).join(', ')}, configured or stored`, {
+        hint: `Certificates: ${all.certificates.map((c) => c.name).join(', ') || 'none'}.`,
+      });
+    }
     const problems = snapshotProblems(snapshot);
     let failed = problems.length > 0 || records.length > 0;
     for (const p of records) ctx.output.err(`${p.name}: error ${p.error.code}: ${p.error.message}\n  hint: ${p.error.hint}`);

@@ -196,7 +196,7 @@ export function deployedConfig(
     } else if (isSeq(node)) {
       node.items.forEach((value, i) => refuseInline(value, `${path}[${i}]`));
     } else if (isScalar(node) && typeof node.value === 'string' && redactText(node.value) !== node.value) {
-      throw conflict(path, 'holds a password in a URL or a private key, which would be written into the ConfigMap', "Write the value as ${NAME} and give the pods NAME from a Secret you create (an overlay's env valueFrom secretKeyRef), or use the plug-in's file option (passwordFile), then generate again.");
+      throw conflict(path, 'holds a credential (a password in a URL or an argument, a token, an Authorization header, a private key), which would be written into the ConfigMap', "Write the value as ${NAME} and give the pods NAME from a Secret you create (an overlay's env valueFrom secretKeyRef), or use the plug-in's file option (passwordFile), then generate again.");
     }
   };
   refuseInline(doc.contents, '');

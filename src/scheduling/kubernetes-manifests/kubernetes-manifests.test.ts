@@ -213,8 +213,10 @@ void test('a configuration the cluster setup cannot honour fails naming the fiel
     [null, 'stateStore:\n  type: filesystem\n', /stateStore: is type filesystem, but --state secret/],
     ['deployers', '  hooked:\n    type: hook\n    command: [/bin/true]\n    env: { API_TOKEN: s3cr3t-value }\n', /deployers\.hooked\.env: its values may be secrets/],
     // A password inside a URL, in a field of any name and in a list: never copied into the ConfigMap.
-    ['solvers', '  inline:\n    type: redis\n    url: "redis://:INLINE-PW-must-never-appear@redis:6379"\n', /solvers\.inline\.url: holds a password in a URL/],
-    ['deployers', '  curl:\n    type: hook\n    command: [curl, "https://ops:INLINE-PW-must-never-appear@reload.example.com/"]\n', /deployers\.curl\.command\[1\]: holds a password in a URL/],
+    ['solvers', '  inline:\n    type: redis\n    url: "redis://:INLINE-PW-must-never-appear@redis:6379"\n', /solvers\.inline\.url: holds a credential/],
+    ['deployers', '  curl:\n    type: hook\n    command: [curl, "https://ops:INLINE-PW-must-never-appear@reload.example.com/"]\n', /deployers\.curl\.command\[1\]: holds a credential/],
+    ['deployers', '  db:\n    type: hook\n    command: [sh, -c, "PGPASSWORD=INLINE-PW-must-never-appear psql -c reload"]\n', /deployers\.db\.command\[2\]: holds a credential/],
+    ['deployers', '  my:\n    type: hook\n    command: [mysql, "--password=INLINE-PW-must-never-appear"]\n', /deployers\.my\.command\[1\]: holds a credential/],
   ] as const) {
     const base = text.replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`).replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
     await writeFile(join(dir, 'c.yaml'), section !== null ? base.replace(`${section}:\n`, `${section}:\n${extra}`) : `${base}${extra}`);
