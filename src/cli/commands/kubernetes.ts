@@ -185,6 +185,17 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
       return [];
     }),
   );
+  // Solvers that answer from the certpilot pod itself cannot work there: the CA reaches port 80 or
+  // 443 of the names, never a CronJob's pod, and the pod's root is read-only.
+  const usedSolvers = new Set(config.certificates.flatMap((c) => Object.values(c.solvers)));
+  for (const [solver, entry] of Object.entries(config.solvers)) {
+    if (!usedSolvers.has(solver)) continue;
+    if (entry.type === 'standalone' || entry.type === 'tls-alpn') {
+      warnings.push(`solvers.${solver}: type ${entry.type} answers from a listener in the certpilot pod, which the CA's connections to port ${entry.type === 'standalone' ? 80 : 443} of the names never reach (no Service or Ingress is generated for it): use a redis solver with --serve, stateless, or a DNS type.`);
+    } else if (entry.type === 'webroot') {
+      warnings.push(`solvers.${solver}: type webroot writes token files under ${String((entry.options as { path?: unknown }).path)} in the certpilot pod, whose root is read-only and which no web server serves: use a redis solver with --serve, stateless, or a DNS type.`);
+    }
+  }
   const reloadTargets = Object.values(config.deployers).flatMap((dep) =>
     dep.type === 'kubernetes-reload' ? dep.options.groups.map((g) => ({ namespace: dep.options.namespace, selector: g.selector, port: g.port })) : [],
   );

@@ -89,7 +89,7 @@ export class KubernetesSecretDeployer implements Deployer {
     const keyNames = Object.keys(keys);
     const details = { namespace: client.namespace, secret: secretName, keys: keyNames, version: certificate.version, serial };
     if (existing !== undefined && holds(existing, data, annotations, labels)) {
-      logger.info({ secret: where, version: certificate.version }, 'kubernetes-secret: already holds this version');
+      logger.info({ secretName: where, version: certificate.version }, 'kubernetes-secret: already holds this version');
       return {
         message: `Secret ${where} already holds version ${certificate.version} (serial ${serial})`,
         details: { ...details, resourceVersion: existing.metadata?.resourceVersion, changed: false },
@@ -105,7 +105,7 @@ export class KubernetesSecretDeployer implements Deployer {
     };
     const applied = await client.applySecret(body, fieldManager);
     const resourceVersion = applied.metadata?.resourceVersion;
-    logger.info({ secret: where, version: certificate.version, serial, resourceVersion, created: existing === undefined }, 'kubernetes-secret: applied');
+    logger.info({ secretName: where, version: certificate.version, serial, resourceVersion, created: existing === undefined }, 'kubernetes-secret: applied');
     return {
       message: `${existing === undefined ? 'created' : 'updated'} Secret ${where} with version ${certificate.version} (serial ${serial}; keys ${keyNames.join(', ')})`,
       details: { ...details, resourceVersion, changed: true, created: existing === undefined },

@@ -319,3 +319,15 @@ void test('an unset ${VARIABLE} does not stop the generation; a derived object t
     assert.match(err.join('\n'), /warning: certificate www: a name of it is \$\{WWW_SERVER_NAME\}, known only in the pods: the Ingress certpilot-serve has no rule for it/);
   }
 });
+
+void test('a solver that answers from the certpilot pod itself (standalone, tls-alpn, webroot) is named in a warning with the fix', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\nsolvers:\n  web: { type: standalone, port: 80 }\n  files: { type: webroot, path: /var/www/html }\n  unused: { type: tls-alpn }\ncertificates:\n  - { name: a, domains: [a.example.com], solver: web }\n  - { name: b, domains: [b.example.com], solver: files }\n');
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: () => {}, err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join('\n'));
+  const text = err.join('\n');
+  assert.match(text, /warning: solvers\.web: type standalone answers from a listener in the certpilot pod, which the CA's connections to port 80 of the names never reach .*use a redis solver with --serve/);
+  assert.match(text, /warning: solvers\.files: type webroot writes token files under \/var\/www\/html in the certpilot pod, whose root is read-only/);
+  assert.doesNotMatch(text, /solvers\.unused/, 'a solver no certificate uses is not named');
+});
