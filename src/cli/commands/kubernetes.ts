@@ -215,8 +215,11 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
   for (const f of typedFromPod) {
     set.notes.push(`${f.path} is \${${f.variable}}, a value of the pods (read and checked when they load the configuration): what was generated here took that field's default; if an object depends on it (a port), set the value in an overlay.`);
   }
-  if (variables.length > 0) {
-    set.notes.push(`the configuration reads ${variables.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
+  // POD_NAME and POD_NAMESPACE come from the downward API on every container (POD_ENV): no note for them.
+  const podEnv = new Set(m.POD_ENV.map(([envName]) => envName));
+  const toAdd = variables.filter((v) => !podEnv.has(v));
+  if (toAdd.length > 0) {
+    set.notes.push(`the configuration reads ${toAdd.map((v) => `\${${v}}`).join(', ')}: add each to ConfigMap ${name}-env (a secret one from a Secret instead, with env valueFrom in an overlay), or the pods fail to load it.`);
   }
   if (state === 'secret' && !needs.some((n) => /state/i.test(n.instance))) {
     set.notes.push('--state secret: the state store does not declare its Role rules yet, so the Role lacks them: add the rules of docs/kubernetes.md "RBAC for state in Secrets" in an overlay, or use --state pvc.');

@@ -331,3 +331,19 @@ void test('a solver that answers from the certpilot pod itself (standalone, tls-
   assert.match(text, /warning: solvers\.files: type webroot writes token files under \/var\/www\/html in the certpilot pod, whose root is read-only/);
   assert.doesNotMatch(text, /solvers\.unused/, 'a solver no certificate uses is not named');
 });
+
+void test('${POD_NAME} (the Lease identity of docs/kubernetes.md) comes from the downward API on every container, and the notes do not send it to a ConfigMap', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\nsolvers: { pods: { type: redis, url: "redis://redis:6379" } }\nlocker: { type: lease, identity: "${POD_NAME}" }\ncertificates: [{ name: www, domains: [www.example.com], solver: pods }]\n');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join('\n'));
+  const objects = parseAllDocuments(out.join('\n')).map((d) => d.toJS() as Obj).filter(Boolean);
+  const job = objects.find((o) => o.kind === 'CronJob') as unknown as { spec: { jobTemplate: { spec: { template: { spec: { containers: { env?: unknown[] }[] } } } } } };
+  assert.deepEqual(job.spec.jobTemplate.spec.template.spec.containers[0]?.env, [
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+  ]);
+  assert.doesNotMatch(err.join('\n'), /POD_NAME/, 'no note to add it to a ConfigMap');
+});

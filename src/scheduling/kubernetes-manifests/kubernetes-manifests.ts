@@ -159,6 +159,9 @@ export const DAEMON_METRICS_PORT = 9464;
 /** The daemon pod's terminationGracePeriodSeconds: SIGTERM aborts the run in flight (challenges cleaned up, Lease released). */
 export const DAEMON_GRACE_SECONDS = 30;
 
+/** Variables every certpilot container gets from the downward API: the configuration may read them (`${POD_NAME}`). */
+export const POD_ENV: readonly (readonly [string, string])[] = [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']];
+
 const RESTRICTED = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
@@ -198,6 +201,8 @@ function podSpec(o: ManifestOptions, config: DeployedConfig, args: string[], ser
         image: o.image,
         args,
         envFrom: [{ configMapRef: { name: `${o.name}-env` } }],
+        // Per-pod values no ConfigMap can give (the Lease's `identity: ${POD_NAME}`): the downward API.
+        env: POD_ENV.map(([envName, fieldPath]) => ({ name: envName, valueFrom: { fieldRef: { fieldPath } } })),
         volumeMounts: mounts,
         securityContext: { ...RESTRICTED, capabilities: { drop: ['ALL'] } },
         resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
