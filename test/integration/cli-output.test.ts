@@ -299,3 +299,24 @@ test('status shows a failure backoff wherever one holds: a certificate not due y
   assert.match(line('soon'), new RegExp(`held until ${minute(now + 5 * H)} \\(backoff\\)`), table.stdout);
   assert.match(line('later'), new RegExp(`\\(backoff until ${minute(now + 2 * H)}\\)`), table.stdout);
 });
+
+test('a files deployer whose volume is full: ERR_DEPLOY_FILES with a hint that says the volume is full, not a permissions problem', { timeout: 60_000 }, async (t) => {
+  const mountPoint = await smallTmpfs(t, await tempDir());
+  if (mountPoint === undefined) return;
+  const dir = await tempDir();
+  const config = await writeConfig(dir, {
+    directoryUrl: 'https://127.0.0.1:1/dir',
+    httpPort: 80,
+    deployers: { volume: { type: 'files', dir: join(mountPoint, 'tls') } },
+    certificates: [{ name: 'www', domains: ['www.example.test'], deploy: ['volume'] }],
+  });
+  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state'), logger: silentLogger });
+  await store.save('www', makeTestBundle({ domains: ['www.example.test'], days: 90 }));
+  const info = await statfs(mountPoint);
+  await writeFile(join(mountPoint, 'filler'), Buffer.alloc(info.bavail * info.bsize)).catch(() => undefined);
+  const run = await runCli(['deploy', 'www', '--force', '--config', config]);
+  assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout + run.stderr, /ERR_DEPLOY_FILES: .*ENOSPC/);
+  assert.match(run.stdout + run.stderr, /hint: The volume of the deployer's `dir` is full \(ENOSPC\)/);
+  assert.doesNotMatch(run.stdout + run.stderr, /may write it/);
+});

@@ -147,8 +147,11 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
   // A `${VARIABLE}` is the pods' environment, not this shell's: it stays in the ConfigMap as written,
   // and is read here as a placeholder (a name under `.invalid`), so an unset variable does not stop
   // the generation and a local value is never baked into a derived object.
-  const variables = [...new Set([...deployed.text.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
-  const placeholders = new Map(variables.map((v) => [v, `${v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}.pod-env.invalid`]));
+  const variablesOf = (t: string): string[] => [...new Set([...t.replace(/\$\$/g, '').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((v) => v[1] as string))];
+  // What the ConfigMap reads (the note); a secret field's variable (`password: ${REDIS_PASSWORD}`)
+  // became a file of a Secret there, but the configuration loaded below still names it.
+  const variables = variablesOf(deployed.text);
+  const placeholders = new Map([...new Set([...variables, ...variablesOf(deployed.platformText)])].map((v) => [v, `${v.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'x'}.pod-env.invalid`]));
   const env = { ...ctx.env, ...Object.fromEntries(placeholders) };
   // In a field the schema types as a number or a boolean the placeholder cannot stand: the field's
   // default does here, and the pods' loader reads and checks the variable's value when it runs.

@@ -556,9 +556,17 @@ export class FilesDeployer implements Deployer {
     if (cause instanceof CertpilotError) return cause;
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     const why = code ?? (cause instanceof Error ? cause.message : String(cause));
+    // The hint fits the cause: a full volume is not a permissions problem.
+    const hint =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? `The volume of the deployer's \`dir\` is full (${code}): free space there (or raise the quota), then run \`certpilot deploy\`; what was live stays live, nothing half-written is kept.`
+        : code === 'EROFS'
+          ? `The deployer's \`dir\` is on a read-only file system: point the deployer's \`dir\` at a writable volume.`
+          : undefined;
     return new CertpilotError('ERR_DEPLOY_FILES', `files deployer "${this.id}": ${what} failed: ${why}`, {
       cause,
       retryable: isTransientErrno(code),
+      ...(hint ? { hint } : {}),
     });
   }
 }

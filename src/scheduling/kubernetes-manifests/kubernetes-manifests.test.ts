@@ -347,3 +347,14 @@ void test('${POD_NAME} (the Lease identity of docs/kubernetes.md) comes from the
   ]);
   assert.doesNotMatch(err.join('\n'), /POD_NAME/, 'no note to add it to a ConfigMap');
 });
+
+void test('a secret field written as ${VARIABLE} and unset here does not stop the generator: it becomes a Secret file, and no note sends it to a ConfigMap', async () => {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\nsolvers: { pods: { type: redis, url: "redis://redis:6379", password: "${REDIS_PASSWORD}" } }\ncertificates: [{ name: www, domains: [www.example.com], solver: pods }]\n');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 0, err.join('\n'));
+  assert.match(out.join('\n'), /passwordFile: \/var\/run\/secrets\/certpilot\/certpilot-pods\/password/);
+  assert.doesNotMatch(out.join('\n') + err.join('\n'), /REDIS_PASSWORD|pod-env\.invalid/);
+});
