@@ -47,6 +47,11 @@ export interface ResolvedCertificate {
    * state store (`RenewalState.oneOff`); not listed in the configuration.
    */
   oneOff?: boolean;
+  /**
+   * Resolved from a record in the state store (`renew`, the daemon), not given by this run's
+   * `issue -d`: a record gone since (`certpilot forget`) means it is no longer renewed.
+   */
+  fromRecord?: boolean;
 }
 
 /**

@@ -103,6 +103,7 @@ export function resolveOneOff(name: string, raw: unknown, config: ResolvedConfig
     // The backoff fingerprint's digest: a changed record (a new CA, another webroot) is a fix worth trying at once.
     settings: digest({ directoryUrl: record.directoryUrl, caBundle: record.caBundle ?? null, solver: solver.entry ?? config.solvers[solver.name] ?? null, deploy }),
     oneOff: true,
+    fromRecord: true,
   };
   return { record, spec, ...(solver.entry ? { solver: { name: solver.name, entry: solver.entry } } : {}) };
 }

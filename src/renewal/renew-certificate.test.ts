@@ -877,7 +877,7 @@ test('a sink that throws (or rejects) changes no result and stops no run', async
 
 test('a one-off forgotten between the run\'s reading of the records and its lock is not renewed, and nothing is ordered', async () => {
   const h = await harness();
-  const oneOff = testCertificateSpec({ oneOff: true });
+  const oneOff = testCertificateSpec({ oneOff: true, fromRecord: true });
   // No record in the state: `certpilot forget` removed it after this run listed the one-offs.
   await h.store.saveState(oneOff.name, { failureCount: 0, retired: { at: h.clock.now().toISOString() } });
   const [result] = await renewAll([oneOff], h.ctx, { concurrency: 1 });
@@ -885,4 +885,7 @@ test('a one-off forgotten between the run\'s reading of the records and its lock
   assert.match(result?.message ?? '', /forgotten \(certpilot forget\) after this run read it: not renewed/);
   assert.equal(h.requests.length, 0, 'no order');
   assert.equal(await h.store.load(oneOff.name), undefined);
+  // `issue -d` (a one-off of this run, no record yet): issued.
+  const [fresh] = await renewAll([testCertificateSpec({ oneOff: true })], h.ctx, { concurrency: 1 });
+  assert.equal(fresh?.outcome, 'issued', 'a first issue -d is not taken for a forgotten one');
 });

@@ -285,7 +285,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     stored = await ctx.store.load(spec.name);
     if (stored) run.liveNotAfter = stored.metadata.notAfter;
     state = await ctx.store.loadState(spec.name);
-    if (spec.oneOff && state.oneOff === undefined) {
+    if (spec.fromRecord && state.oneOff === undefined) {
       // `certpilot forget` between this run's reading of the one-offs and the lock: not renewed.
       return { name: spec.name, outcome: 'not-due', message: 'forgotten (certpilot forget) after this run read it: not renewed' };
     }

@@ -240,7 +240,7 @@ test('a CA without ARI (Pebble 2.4): after the issuance and one look, the daemon
 
 test('a one-off forgotten while the daemon runs (certpilot forget, no SIGHUP) is dropped at its next look: no order, a warning, nothing left to renew', async () => {
   const w = await world({ days: 30 });
-  const oneOff = testCertificateSpec({ profile: 'shortlived', oneOff: true });
+  const oneOff = testCertificateSpec({ profile: 'shortlived', oneOff: true, fromRecord: true });
   w.setup.certificates = [oneOff];
   const record = { domains: ['www.example.test'], keyType: 'ec-p256' as const, reuseKey: false, challenge: { type: 'standalone' as const, port: 80 }, directoryUrl: 'https://ca.example/dir', recordedAt: w.clock.now().toISOString() };
   await w.store.saveState('www', { failureCount: 0, oneOff: record });

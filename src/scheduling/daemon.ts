@@ -161,7 +161,7 @@ export class RenewalDaemon {
       try {
         const view = typeof store.forPlanning === 'function' ? store.forPlanning() : store;
         const [stored, state, pending] = await Promise.all([view.load(spec.name), view.loadState(spec.name), view.loadPendingOrder(spec.name)]);
-        if (spec.oneOff && state.oneOff === undefined) {
+        if (spec.fromRecord && state.oneOff === undefined) {
           // `certpilot forget` since the setup was read: no longer renewed, without waiting for a SIGHUP.
           forgotten.add(spec.name);
           continue;

@@ -77,6 +77,7 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
     const dry = await cli('renew', '--dry-run', '--force', '--name', 'site');
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     assert.match(dry.stdout, /^dry-run +site/m);
+    assert.match(dry.stderr, /warning: --dry-run: no staging directory is known for \S+, so this dry run orders real certificates from it/, 'Pebble has no staging directory: said');
     assert.equal(await serial(dir, 'site'), before);
     assert.equal((await new FilesystemCertificateStore({ stateDir: join(dir, 'state') }).load('site'))?.version, 2);
   });

@@ -66,6 +66,12 @@ test('forget retires a certificate removed from the configuration: no row, no me
   assert.equal(again.code, 2);
   assert.match(again.stderr, /forget: gone was already forgotten on /);
 
+  // With only forgotten ones left, status says so instead of "nothing stored".
+  const onlyForgotten = await writeConfig(dir, { ...base, certificates: [] });
+  assert.equal((await runCli(['forget', 'kept', '--config', onlyForgotten])).code, 0);
+  const empty = await runCli(['status', '--config', onlyForgotten]);
+  assert.match(empty.stdout, /^No certificates configured or watched \(2 forgotten with `certpilot forget`/m, empty.stdout + empty.stderr);
+
   // Listed again: a configured certificate, whatever its state says.
   const back = await writeConfig(dir, { ...base, certificates: [{ name: 'kept', domains: ['kept.example.test'] }, { name: 'gone', domains: ['gone.example.test'] }] });
   const rows = JSON.parse((await runCli(['status', '--json', '--config', back])).stdout) as { name: string; configured: boolean; retired?: string }[];

@@ -23,6 +23,11 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
             : `\`renew\` renews the certificates listed in the configuration file (docs/getting-started.md) and the one-offs \`certpilot issue -d NAME …\` issued into this state (${runtime.config.stateDir}); there are none: issue one, or list certificates under \`certificates:\`.`,
       });
     }
+    const { acme } = runtime.config;
+    if (ctx.values['dry-run'] && acme.stagingDirectoryUrl === acme.directoryUrl) {
+      // Only Let's Encrypt's staging directory is known; any other CA's dry run is a real issuance.
+      ctx.output.err(`warning: --dry-run: no staging directory is known for ${acme.directoryUrl}, so this dry run orders real certificates from it (discarded afterwards, but issued and counted by its rate limits).\n  hint: Set acme.stagingDirectoryUrl to the CA's staging or test directory.`);
+    }
     const concurrency = ctx.values.concurrency ?? runtime.config.renewal.concurrency;
     const observer = observeEvents(runtime, metrics, ctx.signal);
     const renewed = await renewAll(specs, { ...runtime.renewalContext(), events: observer.sink }, {

@@ -53,7 +53,10 @@ export async function run(ctx: CommandContext): Promise<number> {
       return failed ? EXIT.failed : EXIT.ok;
     }
     if (rows.length === 0) {
-      ctx.output.out('No certificates configured or stored.');
+      // Only forgotten certificates left (`certpilot forget`): they are stored, just not watched.
+      const states = names ? [] : await store.listStates();
+      const retired = (await Promise.all(states.map((n) => store.loadState(n).then((st) => st.retired !== undefined, () => false)))).filter(Boolean).length;
+      ctx.output.out(retired > 0 ? `No certificates configured or watched (${retired} forgotten with \`certpilot forget\`: \`certpilot status --name NAME\` shows one).` : 'No certificates configured or stored.');
       return failed ? EXIT.failed : EXIT.ok;
     }
     ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map(textRow)).join('\n'));
