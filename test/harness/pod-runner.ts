@@ -36,7 +36,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import type { IIoK8sApiCoreV1PodSpec } from 'kubernetes-models/v1';
 import { cliPath, repoRoot } from './certpilot.js';
@@ -281,9 +281,16 @@ export async function preparePod(spec: IIoK8sApiCoreV1PodSpec, cluster: PodClust
     if (from.secretRef) throw new Error('envFrom a Secret is not modelled');
     if (from.configMapRef) for (const [k, v] of Object.entries(configMap(from.configMapRef.name ?? '').data ?? {})) env[`${from.prefix ?? ''}${k}`] = hostPath(v);
   }
+  // The downward API, as the kubelet fills it: the pod's own name (unique per pod, as a Job's or a
+  // Deployment's generated name is) and namespace; any other source is not modelled.
+  const podName = `certpilot-${basename(root).slice(-6).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+  const podNamespace = (await readFile(join(cluster.serviceAccountDir, 'namespace'), 'utf8')).trim();
   for (const e of container.env ?? []) {
-    if (e.value === undefined) throw new Error(`env ${e.name}: only plain values are modelled`);
-    env[e.name] = hostPath(e.value);
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (e.value !== undefined) env[e.name] = hostPath(e.value);
+    else if (field === 'metadata.name') env[e.name] = podName;
+    else if (field === 'metadata.namespace') env[e.name] = podNamespace;
+    else throw new Error(`env ${e.name}: only plain values and fieldRef metadata.name/metadata.namespace are modelled`);
   }
   const args = container.args ?? [];
   // The image's ENTRYPOINT, unless the container sets a command (image.test.ts checks it is this).
