@@ -7,6 +7,8 @@ import {
   CRON_MARKER,
   buildCronLine,
   chooseSchedule,
+  cronLineId,
+  cronLogFile,
   cronSchedule,
   findCronLine,
   mergeCronLine,
@@ -118,5 +120,25 @@ describe('run times', () => {
     assert.deepEqual(nextRunTimes({ minutes: [17], hours: [5, 17] }, now, 3), [new Date(2026, 11, 1, 17, 17), new Date(2026, 11, 2, 5, 17), new Date(2026, 11, 2, 17, 17)]);
     assert.deepEqual(nextRunTimes({ minutes: [17], hours: [5, 17] }, new Date(2026, 11, 1, 17, 17), 1), [new Date(2026, 11, 2, 5, 17)], 'now itself is not next');
     assert.deepEqual(nextRunTimes({ minutes: [59], hours: [23] }, new Date(2026, 11, 31, 23, 59, 30), 1), [new Date(2027, 0, 1, 23, 59)], 'across a year');
+  });
+});
+
+describe('cronLogFile and owners', () => {
+  it('reads back the log a line was built with, quoted or not', () => {
+    for (const logFile of ['/var/lib/certpilot/renew.log', "/srv/it's here/100% log.txt"]) {
+      const line = buildCronLine({ minute: 1, hours: [2, 14] }, { argv: ['/usr/bin/node', '/x/certpilot.js', 'renew'], logFile }, cronLineId('/srv/a'));
+      assert.equal(cronLogFile(line), logFile, line);
+    }
+  });
+  it('each state directory its own line: another owner\'s is kept, an unowned (older) line is taken only when it names this owner', () => {
+    const a = { id: cronLineId('/srv/a'), legacy: (l: string) => l.includes('/srv/a/') };
+    const b = { id: cronLineId('/srv/b'), legacy: () => false };
+    const lineA = buildCronLine({ minute: 1, hours: [2] }, { argv: ['renew'], logFile: '/srv/a/renew.log' }, a.id);
+    const lineB = buildCronLine({ minute: 3, hours: [4] }, { argv: ['renew'], logFile: '/srv/b/renew.log' }, b.id);
+    const legacyA = buildCronLine({ minute: 1, hours: [2] }, { argv: ['renew'], logFile: '/srv/a/renew.log' });
+    const both = mergeCronLine(mergeCronLine('', legacyA, a).text, lineB, b).text;
+    assert.equal(both, `${legacyA}\n${lineB}\n`, 'b added beside the older line');
+    assert.equal(mergeCronLine(both, lineA, a).text, `${lineA}\n${lineB}\n`, 'a takes over its older line');
+    assert.equal(findCronLine(both, b), lineB);
   });
 });

@@ -117,6 +117,14 @@ export function shellQuote(word: string): string {
   return quoted.replace(/%/g, '\\%');
 }
 
+/** The log file a certpilot line appends to (the inverse of {@link shellQuote} on its `>> <log>`), or undefined. */
+export function cronLogFile(line: string): string | undefined {
+  const quoted = / >> ('(?:[^']|'\\'')*'|\S+) 2>&1 # certpilot-managed/.exec(line)?.[1];
+  if (quoted === undefined) return undefined;
+  const unescaped = quoted.replace(/\\%/g, '%');
+  return unescaped.startsWith("'") ? unescaped.slice(1, -1).replace(/'\\''/g, "'") : unescaped;
+}
+
 /** The crontab line: `M H1,H2 * * * <argv> >> <log> 2>&1 # certpilot-managed[:<owner id>]`. */
 export function buildCronLine(schedule: CronSchedule, command: CronCommand, ownerId?: string): string {
   const words = command.argv.map(shellQuote).join(' ');

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CertpilotError, ConfigError } from '../../errors.js';
-import { buildCronLine, cronLineId, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, otherCronLines, parseCronSchedule, removeCronLine, shellQuote, type CronLineOwner } from '../../scheduling/crontab.js';
+import { buildCronLine, cronLineId, cronLogFile, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, otherCronLines, parseCronSchedule, removeCronLine, shellQuote, type CronLineOwner } from '../../scheduling/crontab.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
@@ -115,7 +115,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const parsed = parseCronSchedule(shown);
   ctx.output.out(parsed ? `Next runs: ${nextRunTimes(parsed, now, 3).map((t) => formatTime(t)).join(', ')}` : 'Next runs: (the line\'s schedule is not a daily minute/hour one; see crontab(5))');
   // The log the line itself names (an installed line may have another --log-file than this run's).
-  ctx.output.out(`Output goes to ${/ >> (.+?) 2>&1 # certpilot-managed/.exec(shown)?.[1]?.replace(/^'(.*)'$/, '$1') ?? logFile}.`);
+  ctx.output.out(`Output goes to ${cronLogFile(shown) ?? logFile}.`);
   if (others.length > 0) ctx.output.out(`${others.length} certpilot line${others.length > 1 ? 's' : ''} of other state directories stay${others.length > 1 ? '' : 's'} as ${others.length > 1 ? 'they are' : 'it is'}.`);
   if (parsed) await warnCadence(ctx, config, parsed.hours.length * Math.max(parsed.minutes.length, 1), now);
   return EXIT.ok;
