@@ -173,7 +173,7 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRE
 /** The hint of an `ERR_KUBERNETES_UNREACHABLE`: what to check, and that certpilot tries again. */
 function unreachableHint(server: string | undefined): string {
   const at = server !== undefined ? ` at ${server}` : '';
-  return `Check that the API server${at} is up and reachable from here (the kubeconfig's server, or the in-cluster Service) and its CA; nothing is lost: the daemon keeps retrying, and a CLI run exits 75 (try again later).`;
+  return `Check that the API server${at} is reachable (the kubeconfig's server, or the in-cluster Service) and up; nothing is lost: the daemon keeps retrying, and the next run (cron line, CronJob) tries again.`;
 }
 
 /** The Node network error code of a failed request (ECONNRESET…), if it is one. */
