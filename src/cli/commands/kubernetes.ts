@@ -61,8 +61,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   for (const group of byConnection.values()) {
     const first = group[0] as InstanceKubernetesNeeds;
     const client = new KubernetesClient(first.connection, config.baseDir, ctx.env);
-    const where = first.connection.kubeconfig !== undefined ? `kubeconfig ${first.connection.kubeconfig}${first.connection.context ? `, context ${first.connection.context}` : ''}` : 'in-cluster service account';
-    ctx.output.out(`kubernetes check: namespace ${client.namespace} (${where})`);
+    // What the client really uses: a kubeconfig field, $KUBECONFIG outside a pod, or the service account.
+    ctx.output.out(`kubernetes check: namespace ${client.namespace} (${client.source})`);
     const asked = new Map<string, { permission: Permission; instances: string[] }>();
     for (const n of group) {
       for (const { untilSecretsExist, ...p } of permissionsOf(n.rules)) {
