@@ -49,6 +49,10 @@ export const ERROR_CATALOG = {
     title: 'The ACME server could not be reached',
     hint: 'Check acme.directoryUrl, DNS and the network; for a private CA set acme.caBundle.',
   },
+  ERR_ACME_NO_ANSWER: {
+    title: 'The ACME server accepted the connection and did not answer within acme.requestTimeoutSeconds; the rest of the run did not ask it again',
+    hint: 'The CA is down or overloaded (see its status page), or something between holds the connection (a proxy, a firewall): try again later (exit code 75); certificates already issued stay live and deployed. A slow CA may need a longer acme.requestTimeoutSeconds.',
+  },
   ERR_ACME_BAD_RESPONSE: {
     title: 'The ACME server sent an answer that does not follow RFC 8555',
     hint: 'Check that acme.directoryUrl points at an ACME directory; run again with --verbose for details.',
@@ -462,7 +466,7 @@ export function renderErrorCatalog(): string {
     'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
     'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
     '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
-    'backoff, another run holds the lock), 130 stopped by SIGINT or SIGTERM.',
+    'the CA not answering, backoff, another run holds the lock), 130 stopped by SIGINT or SIGTERM.',
     '',
     '| Code | What happened | What to do |',
     '| --- | --- | --- |',

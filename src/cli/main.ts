@@ -3,8 +3,8 @@
  * codes and prints them (DESIGN.md §4, changesets `cli/src/index.ts`).
  *
  * Exit codes: 0 done; 1 an operation failed; 2 bad usage or configuration; 75 the CA asked us to
- * wait (rate limit, Retry-After) or a backoff holds the work back — try again later; 130 stopped
- * by SIGINT or SIGTERM.
+ * wait (rate limit, Retry-After) or did not answer, or a backoff holds the work back — try again
+ * later; 130 stopped by SIGINT or SIGTERM.
  */
 import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,12 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_MANIFESTS_CONFIG',
   'ERR_KUBERNETES_CONFIG',
 ]);
+
+/**
+ * The errors that mean "try again later" (exit 75): the CA asked us to wait or did not answer,
+ * a backoff or another run's lock holds the work back.
+ */
+export const TEMPFAIL_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_ACME_NO_ANSWER', 'ERR_LOCK_HELD', 'ERR_RENEWAL_BACKOFF']);
 
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
@@ -182,7 +188,7 @@ function examples(name: string): string {
   return `Examples:\n${list.map((e) => `  ${e}`).join('\n')}`;
 }
 
-const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff),
+const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff/CA not answering),
 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
 
@@ -329,7 +335,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     }
     if (err instanceof ConfigError || USAGE_ERRORS.has(err.code)) return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
-    return err.code === 'ERR_ACME_RATE_LIMITED' || err.code === 'ERR_LOCK_HELD' || err.code === 'ERR_RENEWAL_BACKOFF' ? EXIT.tempFail : EXIT.failed;
+    return TEMPFAIL_ERRORS.has(err.code) ? EXIT.tempFail : EXIT.failed;
   }
   output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');

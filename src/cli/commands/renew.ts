@@ -137,7 +137,8 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
   }
   const failed = results.filter(resultFailed);
   if (failed.length > 0) {
-    const laterOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_ACME_RATE_LIMITED');
+    // The CA asked us to wait, or did not answer (it is down): try again later, nothing to fix here.
+    const laterOnly = failed.every((r) => r.outcome === 'failed' && (r.error?.code === 'ERR_ACME_RATE_LIMITED' || r.error?.code === 'ERR_ACME_NO_ANSWER'));
     const deploys = failed.filter((r) => r.outcome !== 'failed').length;
     const renewals = failed.filter((r) => r.outcome === 'failed');
     say(
