@@ -253,6 +253,11 @@ export const ERROR_CATALOG = {
     hint: 'Import into another --state-dir, or move the named certificate (or account) out of certpilot\'s state first.',
     local: true,
   },
+  ERR_IMPORT_SEVERAL_CAS: {
+    title: 'certbot\'s lineages were issued by more than one CA (their renewal confs name different `server =` URLs), and a certpilot configuration renews with one CA; nothing was imported',
+    hint: 'Name the CA to renew with: import again with --directory URL (every lineage is then imported; one issued by another CA gets a new certificate from this one at its first renewal, and is named in a `not mapped` line).',
+    local: true,
+  },
   ERR_IMPORT_ACCOUNT_SKIPPED: {
     title: 'A certbot account was not imported: it is for a CA certpilot is not configured for, or another account of that CA was chosen',
     hint: 'To keep it, import again with --directory set to its CA (certpilot keeps one account per CA).',

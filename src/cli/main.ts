@@ -25,6 +25,7 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_CERT_UNKNOWN',
   'ERR_MANIFESTS_CONFIG',
   'ERR_KUBERNETES_CONFIG',
+  'ERR_IMPORT_SEVERAL_CAS',
 ]);
 
 /**
