@@ -49,6 +49,10 @@ export const ERROR_CATALOG = {
     title: 'The ACME server could not be reached',
     hint: 'Check acme.directoryUrl, DNS and the network; for a private CA set acme.caBundle.',
   },
+  ERR_ACME_NO_ANSWER: {
+    title: 'The ACME server accepted the connection and did not answer within acme.requestTimeoutSeconds; the rest of the run did not ask it again',
+    hint: 'The CA is down or overloaded (see its status page), or something between holds the connection (a proxy, a firewall): try again later (exit code 75); certificates already issued stay live and deployed. A slow CA may need a longer acme.requestTimeoutSeconds.',
+  },
   ERR_ACME_BAD_RESPONSE: {
     title: 'The ACME server sent an answer that does not follow RFC 8555',
     hint: 'Check that acme.directoryUrl points at an ACME directory; run again with --verbose for details.',
@@ -247,6 +251,11 @@ export const ERROR_CATALOG = {
   ERR_IMPORT_CONFLICT: {
     title: 'certpilot\'s state already holds a different certificate or account under that name; it was not overwritten',
     hint: 'Import into another --state-dir, or move the named certificate (or account) out of certpilot\'s state first.',
+    local: true,
+  },
+  ERR_IMPORT_SEVERAL_CAS: {
+    title: 'certbot\'s lineages were issued by more than one CA (their renewal confs name different `server =` URLs), and a certpilot configuration renews with one CA; nothing was imported',
+    hint: 'Name the CA to renew with: import again with --directory URL (every lineage is then imported; one issued by another CA gets a new certificate from this one at its first renewal, and is named in a `not mapped` line).',
     local: true,
   },
   ERR_IMPORT_ACCOUNT_SKIPPED: {
@@ -466,8 +475,8 @@ export function renderErrorCatalog(): string {
     'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
     'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
     '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
-    'backoff, another run holds the lock, the Kubernetes API server could not be reached:',
-    '`ERR_KUBERNETES_UNREACHABLE`), 130 stopped by SIGINT or SIGTERM.',
+    'the CA not answering, backoff, another run holds the lock, the Kubernetes API server could not be',
+    'reached: `ERR_KUBERNETES_UNREACHABLE`), 130 stopped by SIGINT or SIGTERM.',
     '',
     '| Code | What happened | What to do |',
     '| --- | --- | --- |',

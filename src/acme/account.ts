@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { AccountStore, KeyType, StoredAccount } from '../storage/certificate-store.js';
 import { AcmeClient } from './acme-client.js';
 import type { AcmeRequestObserver } from './protocol/transport.js';
+import type { CaReachability } from './protocol/ca-reachability.js';
 import { AcmeProblemError } from './protocol/problem.js';
 import { generatePrivateKey, importPrivateKey } from './csr.js';
 
@@ -31,6 +32,10 @@ export interface AccountOptions {
   eab?: { kid: string; hmacKey: string };
   accountKeyType: KeyType;
   pollTimeoutMs?: number;
+  /** Longest wait for the CA to answer one request, in ms (`acme.requestTimeoutSeconds`). */
+  requestTimeoutMs?: number;
+  /** The run's record of CAs that did not answer, shared by every client of the run. */
+  reachability?: CaReachability | undefined;
   userAgent?: string;
   logger?: Logger;
   clock?: Clock;
@@ -139,6 +144,8 @@ function makeClient(options: AccountOptions, key: KeyObject, url: string | undef
     ...(options.caCertificates?.length ? { caCertificates: options.caCertificates } : {}),
     ...(options.userAgent ? { userAgent: options.userAgent } : {}),
     ...(options.pollTimeoutMs ? { pollTimeoutMs: options.pollTimeoutMs } : {}),
+    ...(options.requestTimeoutMs ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.reachability ? { reachability: options.reachability } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.observer ? { observer: options.observer } : {}),

@@ -18,6 +18,7 @@ import { silentLogger } from '../logger.js';
 import type { Logger } from '../logger.js';
 import type { Identifier } from '../challenges/challenge-solver.js';
 import { AcmeTransport } from './protocol/transport.js';
+import type { CaReachability } from './protocol/ca-reachability.js';
 import type { AcmeRequestObserver, AcmeResponse, TransportStats } from './protocol/transport.js';
 import { parseDirectory } from './protocol/directory.js';
 import type { Directory } from './protocol/directory.js';
@@ -56,6 +57,10 @@ export interface AcmeClientOptions {
   clock?: Clock;
   /** Bound on any one poll loop in ms; default 120000. */
   pollTimeoutMs?: number;
+  /** Longest wait for the CA to answer one request, in ms; default 30000. */
+  requestTimeoutMs?: number;
+  /** The run's record of CAs that did not answer, shared by every client of the run (see ca-reachability.ts). */
+  reachability?: CaReachability | undefined;
   /** Told about each request (metrics). */
   observer?: AcmeRequestObserver | undefined;
 }
@@ -136,6 +141,8 @@ export class AcmeClient {
       logger: this.logger,
       clock: this.clock,
       ...(options.observer ? { observer: options.observer } : {}),
+      ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.reachability ? { reachability: options.reachability } : {}),
     });
     this.stats = this.transport.stats;
   }

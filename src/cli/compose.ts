@@ -27,6 +27,7 @@ import type { AcquireOptions, Lock, Locker } from '../coordination/locker.js';
 import type { Logger } from '../logger.js';
 import type { AccountSession, RenewalContext } from '../renewal/renew-certificate.js';
 import type { AcmeRequestObserver } from '../acme/protocol/transport.js';
+import { CaReachability } from '../acme/protocol/ca-reachability.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DIRECTORY_FACTS_MAX_AGE_MS, DirectoryCache } from '../storage/filesystem/directory-cache.js';
@@ -103,6 +104,8 @@ export async function compose(
   let renewalInfoClient: Promise<AcmeClient | undefined> | undefined;
   /** When a "no renewalInfo" answer stops being trusted (ms), like the directory cache's entry. */
   let noRenewalInfoUntil: number | undefined;
+  // One for every ACME client of this runtime: once the CA has not answered, no client waits for it again.
+  const reachability = new CaReachability({ clock });
 
   const accountOptions = (directoryUrl: string): AccountOptions => ({
     store,
@@ -113,6 +116,8 @@ export async function compose(
     ...(config.acme.eab ? { eab: { ...config.acme.eab } } : {}),
     accountKeyType: config.acme.accountKeyType,
     pollTimeoutMs: config.acme.pollTimeoutSeconds * 1000,
+    requestTimeoutMs: config.acme.requestTimeoutSeconds * 1000,
+    reachability,
     userAgent: `certpilot/${VERSION}`,
     logger,
     clock,
@@ -226,6 +231,8 @@ export async function compose(
         accountKey: (await generatePrivateKey('ec-p256')).key,
         caCertificates: [...config.acme.caCertificates],
         userAgent: `certpilot/${VERSION}`,
+        requestTimeoutMs: config.acme.requestTimeoutSeconds * 1000,
+        reachability,
         logger,
         clock,
         ...(deps.acmeObserver ? { observer: deps.acmeObserver } : {}),

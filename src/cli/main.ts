@@ -3,8 +3,8 @@
  * codes and prints them (DESIGN.md §4, changesets `cli/src/index.ts`).
  *
  * Exit codes: 0 done; 1 an operation failed; 2 bad usage or configuration; 75 the CA asked us to
- * wait (rate limit, Retry-After), a backoff holds the work back, or the Kubernetes API server
- * could not be reached — try again later; 130 stopped by SIGINT or SIGTERM.
+ * wait (rate limit, Retry-After) or did not answer, a backoff holds the work back, or the
+ * Kubernetes API server could not be reached — try again later; 130 stopped by SIGINT or SIGTERM.
  */
 import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
@@ -25,13 +25,15 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_CERT_UNKNOWN',
   'ERR_MANIFESTS_CONFIG',
   'ERR_KUBERNETES_CONFIG',
+  'ERR_IMPORT_SEVERAL_CAS',
 ]);
 
 /**
  * The errors that mean "try again later" (exit 75, EX_TEMPFAIL, which cron wrappers and CronJob
- * users branch on): the CA's rate limit, a backoff, another run's lock, an unreachable API server.
+ * users branch on): the CA's rate limit or its silence, a backoff, another run's lock, an
+ * unreachable API server.
  */
-export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_LOCK_HELD', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
+export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_ACME_NO_ANSWER', 'ERR_LOCK_HELD', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
 
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
@@ -189,7 +191,7 @@ function examples(name: string): string {
 }
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff,
-Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
+CA not answering, Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
 
 /** The top-level help: commands and the flags every command takes. */

@@ -57,6 +57,13 @@ export const acmeSchema = z
     pollTimeoutSeconds: z
       ._default(z.number().check(z.int(), z.gte(5), z.lte(3600)), 120)
       .check(z.describe('Longest wait for one authorization or order to reach a final state.')),
+    requestTimeoutSeconds: z
+      ._default(z.number().check(z.int(), z.gte(1), z.lte(300)), 30)
+      .check(
+        z.describe(
+          'Longest wait for the CA to answer one request (connecting included). A CA that accepts the connection and sends nothing in that time is not asked again for the next 2 minutes: every later request of the run to it fails at once with ERR_ACME_NO_ANSWER and the run exits 75, its certificates left as they are.',
+        ),
+      ),
     ari: z
       ._default(z.boolean(), true)
       .check(z.describe('Use ACME Renewal Information (RFC 9773) when the CA offers it: renew inside the CA\'s suggested window and send `replaces`.')),

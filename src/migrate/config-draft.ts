@@ -43,6 +43,20 @@ export class ConfigDraft {
     return addInstance(this.solvers, base, entry);
   }
 
+  /**
+   * Removes the certificates named, and every solver and deployer that no certificate left names
+   * (the others keep their names: deploy records written under them stay true).
+   */
+  removeCertificates(names: readonly string[]): void {
+    if (names.length === 0) return;
+    const kept = this.certificates.filter((c) => !names.includes(c.name));
+    this.certificates.splice(0, this.certificates.length, ...kept);
+    const solvers = new Set(kept.flatMap((c) => [...(c.solver ? [c.solver] : []), ...(c.solvers ?? []).map((s) => s.solver)]));
+    const deployers = new Set(kept.flatMap((c) => c.deploy ?? []));
+    for (const name of Object.keys(this.solvers)) if (!solvers.has(name)) delete this.solvers[name];
+    for (const name of Object.keys(this.deployers)) if (!deployers.has(name)) delete this.deployers[name];
+  }
+
   /** Adds a deployer (or finds the same one already added); returns its name. */
   addDeployer(base: string, entry: DraftInstance): string {
     return addInstance(this.deployers, base, entry);

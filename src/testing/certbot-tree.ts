@@ -32,7 +32,10 @@ export interface CertbotTestAccount {
   server?: string;
   /** The account URL (regr.json `uri`). */
   url?: string;
-  contact?: string[];
+  /** regr.json's `body.contact`, as older certbot wrote it; `null`: `"body": {}`, as certbot 2.x writes it. */
+  contact?: string[] | null;
+  /** meta.json's `register_to_eff` (certbot 2.x keeps -m there until the EFF subscription is sent). */
+  registerToEff?: string;
 }
 
 /** Writes a certbot account under `accounts/<server without scheme>/<id>/`; returns its folder. */
@@ -43,7 +46,8 @@ export function writeCertbotAccount(root: string, account: CertbotTestAccount = 
   const jwk = newPrivateKeySync({ type: 'rsa', modulusLength: 2048 }).export({ format: 'jwk' });
   writeFileSync(join(dir, 'private_key.json'), JSON.stringify(jwk));
   const url = account.url ?? `${new URL(server).origin}/my-account/1`;
-  writeFileSync(join(dir, 'regr.json'), JSON.stringify({ body: { contact: account.contact ?? ['mailto:ops@example.com'] }, uri: url }));
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ creation_dt: '2025-01-02T03:04:05Z', creation_host: 'h' }));
+  const body = account.contact === null ? {} : { contact: account.contact ?? ['mailto:ops@example.com'] };
+  writeFileSync(join(dir, 'regr.json'), JSON.stringify({ body, uri: url }));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ creation_dt: '2025-01-02T03:04:05Z', creation_host: 'h', ...(account.registerToEff ? { register_to_eff: account.registerToEff } : {}) }));
   return dir;
 }

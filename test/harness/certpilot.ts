@@ -54,6 +54,8 @@ export async function writeConfig(
     locker?: Record<string, unknown>;
     /** `renewal` settings (`lockTtlSeconds`, `concurrency`…). */
     renewal?: Record<string, unknown>;
+    /** More `acme` settings (`requestTimeoutSeconds`…), each a JSON value. */
+    acme?: Record<string, unknown>;
   },
 ): Promise<string> {
   const solvers = { default: { type: 'standalone', port: options.httpPort, host: '127.0.0.1' }, ...options.solvers };
@@ -68,6 +70,7 @@ export async function writeConfig(
     ...(options.ari === false ? ['  ari: false'] : []),
     ...(options.preferredChain ? [`  preferredChain: ${JSON.stringify(options.preferredChain)}`] : []),
     ...(options.eab ? [`  eab: ${JSON.stringify(options.eab)}`] : []),
+    ...Object.entries(options.acme ?? {}).map(([key, value]) => `  ${key}: ${JSON.stringify(value)}`),
     // JSON is YAML: the nested plug-in options need no YAML writer.
     `solvers: ${JSON.stringify(solvers)}`,
     ...(options.deployers ? [`deployers: ${JSON.stringify(options.deployers)}`] : []),

@@ -20,7 +20,7 @@ import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { runCli, tempDir, testCaFile } from '../harness/certpilot.js';
 import { pebbleBinaries, resolveBinary } from '../harness/paths.js';
 import { pebbleFindsReplaced, startPebble, type PebbleInstance } from '../harness/pebble.js';
-import { requirePebble, requireServer, serversRequired } from '../harness/servers.js';
+import { requirePebble, requireServer, serversRequired, smallTmpfs } from '../harness/servers.js';
 import { serveDirectory, type StaticServer } from '../harness/static-server.js';
 
 const run = promisify(execFile);
@@ -249,6 +249,73 @@ describe('import certbot state made by the real certbot against Pebble 2.10', { 
     assert.deepEqual(written.filter((p) => /beta|gamma/.test(p)), [], written.join('\n'));
     assert.ok(written.includes('archive/alpha/cert2.pem'));
     assert.deepEqual(readdirSync(join(state, 'accounts')), [readdirSync(join(state, 'accounts'))[0]], 'one account: the configured CA only');
+  });
+
+  test("without --directory the CA is the lineages' own (`server =`), with certbot's account; certbot 2.x keeps no contact: a note, or --email; lineages of two CAs are refused", async (t) => {
+    if (!usable(t) || !proxy) return;
+    // No --directory: certpilot's default would be Let's Encrypt; certbot renewed these from the proxy's CA.
+    const state = join(await tempDir('certpilot-import-ca-'), 'state');
+    const plain = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', state, '--ca-bundle', testCaFile, '--dry-run']);
+    assert.equal(plain.code, 0, plain.stderr);
+    const printed = parse(plain.stdout) as { acme: { directoryUrl: string; email?: string; termsOfServiceAgreed?: boolean } };
+    assert.equal(printed.acme.directoryUrl, proxy.directoryUrl);
+    assert.equal(printed.acme.termsOfServiceAgreed, true);
+    assert.match(plain.stderr, /^would import +account accounts\/127\.0\.0\.1:\d+\/dir\/[0-9a-f]+: /m);
+    assert.doesNotMatch(plain.stderr, /^not mapped +\w+: server = /m, 'every lineage renews from its own CA');
+    // The real certbot 2.x wrote `"body": {}` into regr.json: its -m address is only at the CA.
+    assert.equal(printed.acme.email, undefined);
+    assert.match(plain.stderr, /^not mapped +\*: account contact: certbot 2\.x keeps no contact e-mail in its files .*--email ADDRESS/m);
+    const withEmail = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', state, '--ca-bundle', testCaFile, '--email', 'ops@example.com', '--dry-run']);
+    assert.equal(withEmail.code, 0, withEmail.stderr);
+    assert.equal((parse(withEmail.stdout) as { acme: { email?: string } }).acme.email, 'ops@example.com');
+    assert.doesNotMatch(withEmail.stderr, /account contact/);
+
+    // beta renewed from another CA: which one renews both is the user's call, and nothing is written.
+    const mixed = join(await tempDir('certpilot-import-mixed-'), 'letsencrypt');
+    cpSync(certbotDir, mixed, { recursive: true, verbatimSymlinks: true });
+    const betaConf = join(mixed, 'renewal', 'beta.conf');
+    const staging = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+    writeFileSync(betaConf, readFileSync(betaConf, 'utf8').replace(/^server = .*$/m, `server = ${staging}`));
+    const refused = await runCli(['import', 'certbot', '--config-dir', mixed, '--state-dir', state, '--ca-bundle', testCaFile]);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`error ERR_IMPORT_SEVERAL_CAS: import: certbot's lineages were issued by 2 CAs \\(${proxy.directoryUrl.replace(/[.]/g, '\\.')}: alpha; ${staging.replace(/[.]/g, '\\.')}: beta\\)`));
+    assert.match(refused.stderr, /hint: Name the CA to renew every lineage with: import again with --directory \S+ or --directory \S+\./);
+    assert.equal(refused.stdout, '', 'no configuration printed');
+    assert.ok(!existsSync(state), 'nothing written');
+    // --directory chooses: both imported, beta's other CA named.
+    const chosen = await runCli(['import', 'certbot', '--config-dir', mixed, '--state-dir', state, ...caFlags(), '--dry-run']);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.match(chosen.stderr, new RegExp(`^not mapped +beta: server = ${staging.replace(/[.]/g, '\\.')}: certpilot renews with `, 'm'));
+  });
+
+  test('a full state volume: the lineage that does not fit is skipped with ERR_STORAGE_FULL, left out of the printed configuration and named in the summary', async (t) => {
+    if (!usable(t) || !proxy) return;
+    const parent = await tempDir('certpilot-import-full-');
+    // A trial import on an empty tmpfs says how many blocks the import takes; the real one gets one block less, so its last lineage (beta) cannot be written.
+    const trial = await smallTmpfs(t, parent, 512);
+    if (trial === undefined) return;
+    /** Blocks in use on the file system of `dir`, and its block size in bytes. */
+    const usage = (dir: string): { used: number; size: number } => {
+      const [total = 0, free = 0, size = 4096] = execFileSync('stat', ['-f', '-c', '%b %f %S', dir], { encoding: 'utf8' }).trim().split(' ').map(Number);
+      return { used: total - free, size };
+    };
+    const empty = usage(trial).used;
+    const first = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', join(trial, 'state'), ...caFlags()]);
+    assert.equal(first.code, 0, first.stderr);
+    const { used, size } = usage(trial);
+    const needed = used - empty;
+    const full = join(parent, 'full');
+    mkdirSync(full);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${((needed - 1) * size) / 1024}k,mode=0700`, 'tmpfs', full]);
+    t.after(() => void execFileSync('umount', ['-l', full]));
+    const result = await runCli(['import', 'certbot', '--config-dir', certbotDir, '--state-dir', join(full, 'state'), ...caFlags()]);
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /^imported +certificate alpha: 2 versions/m);
+    assert.match(result.stderr, /^skipped +certificate beta: writing it failed: .*ENOSPC \(the volume is full\) \(ERR_STORAGE_FULL\)/m);
+    assert.match(result.stderr, /1 certificate\(s\) skipped, not in the printed configuration: beta\./);
+    const printed = parse(result.stdout) as { certificates: { name: string }[] };
+    assert.deepEqual(printed.certificates.map((c) => c.name), ['alpha']);
+    assert.match(result.stdout, /^# Not in it, skipped by the import \(see its report\): beta$/m);
   });
 
   test("the deck's dev volume (only the PEM files) is imported, then renewed and deployed with `files`", async (t) => {

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { AcmeTransport } from './transport.js';
 import { newPrivateKeySync } from '../private-key-sync.js';
@@ -171,6 +172,91 @@ test('a read that dies on the network (a reset keep-alive connection) is sent on
     assert.equal(seen.filter((s) => s === 'POST /new-order').length, 1, 'a write is never sent twice');
   } finally {
     transport.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+/** A TCP listener that accepts connections and never sends a byte (a CA that hangs); counts them. */
+async function silentListener(): Promise<{ base: string; connections: () => number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const held: Socket[] = [];
+  const server = createServer((socket) => void held.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+    connections: () => held.length,
+    close: async () => {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test('a CA that accepts connections and never answers: one connection, ERR_ACME_NO_ANSWER, then every client of the run fails at once without connecting', async () => {
+  const { CaReachability, NO_ANSWER_HOLD_MS } = await import('./ca-reachability.js');
+  const silent = await silentListener();
+  const clock = new FakeClock('2026-01-01T00:00:00Z');
+  const reachability = new CaReachability({ clock });
+  const make = (): AcmeTransport => new AcmeTransport({ newNonceUrl: () => Promise.resolve(`${silent.base}/nonce`), clock, timeoutMs: 150, reachability });
+  const [first, second] = [make(), make()];
+  try {
+    await assert.rejects(first.get(`${silent.base}/dir`, { label: 'directory' }), (err: Error & { code?: string; retryable?: boolean }) => {
+      assert.equal(err.code, 'ERR_ACME_NO_ANSWER');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /^acme: directory: GET https:\/\/127\.0\.0\.1:\d+\/dir: no answer within 150 ms$/);
+      return true;
+    });
+    assert.equal(silent.connections(), 1, 'a read with no answer on a fresh connection is not sent again');
+
+    // Another client of the run, other endpoints (a read, a signed POST, the nonce HEAD): none connects.
+    await assert.rejects(second.get(`${silent.base}/renewal-info/x`, { label: 'renewalInfo' }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_ACME_NO_ANSWER');
+      assert.match(err.message, /renewalInfo: GET \S+ not sent: https:\/\/127\.0\.0\.1:\d+ accepted a connection and did not answer an earlier request of this run \(directory: GET \S+: no answer within 150 ms, at 2026-01-01T00:00:00\.000Z\)/);
+      return true;
+    });
+    await assert.rejects(second.post(`${silent.base}/new-order`, { identifiers: [] }, { key, kid: 'k' }, { label: 'newOrder' }), { code: 'ERR_ACME_NO_ANSWER' });
+    assert.equal(silent.connections(), 1, 'nothing more was sent to the silent CA');
+    assert.equal(second.stats.requests, 0, 'the requests not sent are not counted as sent');
+
+    // The hold ends: the CA is asked again (and its silence is found again).
+    clock.advance(NO_ANSWER_HOLD_MS);
+    await assert.rejects(second.get(`${silent.base}/dir`, { label: 'directory' }), { code: 'ERR_ACME_NO_ANSWER' });
+    assert.equal(silent.connections(), 2);
+  } finally {
+    first.close();
+    second.close();
+    await silent.close();
+  }
+});
+
+test('a read whose reused keep-alive connection goes silent is sent once more on a fresh one; an answer clears the hold', async () => {
+  const { createServer } = await import('node:http');
+  const { CaReachability } = await import('./ca-reachability.js');
+  let answering = true;
+  let connections = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    if (!answering) return; // accepted, never answered
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end('{}');
+  });
+  server.on('connection', () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const reachability = new CaReachability({ clock: new FakeClock() });
+  const transport = new AcmeTransport({ newNonceUrl: () => Promise.resolve(`${base}/nonce`), clock: new FakeClock(), timeoutMs: 150, reachability });
+  try {
+    await transport.get(`${base}/dir`, { label: 'directory' });
+    assert.equal(connections, 1);
+    answering = false;
+    await assert.rejects(transport.get(`${base}/dir`, { label: 'directory' }), { code: 'ERR_ACME_NO_ANSWER' });
+    assert.equal(connections, 2, 'the silent keep-alive connection was not taken for the CA\'s answer: the read was sent again on a fresh one');
+    assert.equal(reachability.isHeld(`${base}/dir`), true);
+    reachability.answered(`${base}/order/1`);
+    assert.equal(reachability.isHeld(`${base}/dir`), false, 'an answer from the same origin clears the hold');
+  } finally {
+    transport.close();
+    server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });

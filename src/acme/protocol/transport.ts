@@ -7,6 +7,12 @@
  * Rate limits are never slept through: a `rateLimited` problem (§6.7) or a 503 with Retry-After
  * throws {@link RateLimitedError} and the caller records `retryAfter`.
  *
+ * A CA that does not answer is not waited for again and again: a request with no answer within
+ * `timeoutMs` fails with `ERR_ACME_NO_ANSWER`; on a fresh connection that marks the CA's origin in
+ * the run's {@link CaReachability}, and every later request to it (of any client sharing it) fails
+ * at once. A read is sent once more only when its connection was a reused keep-alive one (the
+ * server may have dropped it while idle); on a fresh connection, silence is the CA's answer.
+ *
  * Global `fetch` is not used because it cannot take per-request CA roots.
  */
 import { STRICT_TLS } from '../../strict-tls.js';
@@ -24,6 +30,7 @@ import { NoncePool } from './nonce-pool.js';
 import { signJws } from './jws.js';
 import type { JwsSigner } from './jws.js';
 import { AcmeProblemError, RateLimitedError, isProblemDocument, parseRetryAfter, problemToError } from './problem.js';
+import { CaReachability } from './ca-reachability.js';
 
 /** A raw HTTP response. */
 export interface AcmeResponse {
@@ -70,8 +77,10 @@ export interface AcmeTransportOptions {
   clock?: Clock;
   /** Attempts of one signed request when the server keeps answering `badNonce`; default 10. */
   maxNonceAttempts?: number;
-  /** Socket inactivity timeout per request; default 30 s. */
+  /** Socket inactivity timeout per request (connecting included); default 30 s. */
   timeoutMs?: number;
+  /** The run's record of CAs that did not answer, shared by every client of the run; default: this transport's own. */
+  reachability?: CaReachability | undefined;
   /** Told about each request (metrics). */
   observer?: AcmeRequestObserver | undefined;
 }
@@ -101,6 +110,7 @@ export class AcmeTransport {
   private readonly maxNonceAttempts: number;
   private readonly timeoutMs: number;
   private readonly observer: AcmeRequestObserver | undefined;
+  private readonly reachability: CaReachability;
 
   constructor(options: AcmeTransportOptions) {
     const extra = options.caCertificates ?? [];
@@ -120,10 +130,11 @@ export class AcmeTransport {
     this.maxNonceAttempts = options.maxNonceAttempts ?? 10;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.observer = options.observer;
+    this.reachability = options.reachability ?? new CaReachability({ clock: this.clock });
     this.nonces = new NoncePool(async (signal) => {
       const url = await options.newNonceUrl(signal);
       const call = { label: 'newNonce', ...(signal ? { signal } : {}) };
-      const res = await this.retryingReads(() => this.request('HEAD', url, call, undefined, false), call);
+      const res = await this.retryingReads(() => this.request('HEAD', url, call, undefined, false), url, call);
       const nonce = res.headers['replay-nonce'];
       if (res.status >= 400 || typeof nonce !== 'string' || nonce === '') {
         throw new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: newNonce: ${url} answered ${res.status} without a Replay-Nonce header`);
@@ -134,8 +145,9 @@ export class AcmeTransport {
 
   /**
    * Sends one request and returns the response whatever its status. Pools the response's
-   * Replay-Nonce. Network failures throw `ERR_ACME_NETWORK` (retryable); an abort rejects with the
-   * signal's reason.
+   * Replay-Nonce. Network failures throw `ERR_ACME_NETWORK` (retryable), no answer within the
+   * timeout `ERR_ACME_NO_ANSWER` (retryable), and so does a request to an origin that did not answer
+   * earlier in the run, at once and unsent; an abort rejects with the signal's reason.
    */
   request(
     method: 'GET' | 'HEAD' | 'POST',
@@ -151,6 +163,11 @@ export class AcmeTransport {
       target = new URL(url);
     } catch (cause) {
       return Promise.reject(new CertpilotError('ERR_ACME_BAD_RESPONSE', `acme: ${options.label}: invalid URL ${JSON.stringify(url)}`, { cause }));
+    }
+    try {
+      this.reachability.check(url, options.label, method);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
     const isHttps = target.protocol === 'https:';
     const headers: Record<string, string | number> = {
@@ -173,10 +190,31 @@ export class AcmeTransport {
       }
     };
     return new Promise<AcmeResponse>((resolve, reject) => {
+      let timedOut = false;
+      // Our own timer rather than the `timeout` option: over TLS that one fired only after twice
+      // the time (the agent's socket timeout and the request's each ran once). It runs until the
+      // answer's headers come, then again after each chunk of the body (inactivity).
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = true;
+          req.destroy(new Error(`no answer within ${this.timeoutMs} ms`));
+        }, this.timeoutMs);
+      };
       const fail = (cause: Error): void => {
+        clearTimeout(timer);
         observe(undefined);
         if (signal?.aborted) {
           reject(signal.reason as Error);
+          return;
+        }
+        if (timedOut) {
+          const what = `${options.label}: ${method} ${url}: no answer within ${formatMs(this.timeoutMs)}`;
+          // A reused keep-alive connection may have been dropped by the server while idle: the read's
+          // retry on a fresh one decides. Silence on a fresh connection is the CA's.
+          if (!req.reusedSocket) this.reachability.unanswered(url, what);
+          reject(new CertpilotError('ERR_ACME_NO_ANSWER', `acme: ${what}`, { cause, retryable: true }));
           return;
         }
         reject(
@@ -192,13 +230,14 @@ export class AcmeTransport {
           method,
           headers,
           agent: isHttps ? this.httpsAgent : this.httpAgent,
-          timeout: this.timeoutMs,
           ...(signal ? { signal } : {}),
         },
         (res) => {
+          arm();
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (chunk: Buffer) => {
+            arm();
             size += chunk.length;
             if (size > MAX_BODY_BYTES) {
               res.destroy(new Error(`response larger than ${MAX_BODY_BYTES} bytes`));
@@ -208,8 +247,10 @@ export class AcmeTransport {
           });
           res.on('error', fail);
           res.on('end', () => {
+            clearTimeout(timer);
             const status = res.statusCode ?? 0;
             if (poolNonce) this.nonces.add(res.headers['replay-nonce']);
+            this.reachability.answered(url);
             observe(status);
             this.logger.debug(
               { method, url, status, ms: Math.round(monotonicMs() - started), endpoint: options.label },
@@ -219,7 +260,7 @@ export class AcmeTransport {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      arm();
       req.on('error', fail);
       req.end(body);
     });
@@ -227,7 +268,7 @@ export class AcmeTransport {
 
   /** GET (directory, renewalInfo); throws the typed error for a non-2xx answer. */
   async get(url: string, options: RequestOptions): Promise<AcmeResponse> {
-    const res = await this.retryingReads(() => this.request('GET', url, options), options);
+    const res = await this.retryingReads(() => this.request('GET', url, options), url, options);
     if (res.status >= 400) throw this.errorFor(res, options.label);
     return res;
   }
@@ -236,12 +277,14 @@ export class AcmeTransport {
    * Sends a read once more after a network error: a keep-alive connection the server closed while
    * idle fails the next request on it (ECONNRESET) though nothing is wrong. Only reads are retried
    * (GET, HEAD, POST-as-GET): they change nothing on the server, so sending one twice is harmless.
+   * A read with no answer on a fresh connection is not sent again: the origin is held (see the module comment).
    */
-  private async retryingReads(send: () => Promise<AcmeResponse>, options: RequestOptions): Promise<AcmeResponse> {
+  private async retryingReads(send: () => Promise<AcmeResponse>, url: string, options: RequestOptions): Promise<AcmeResponse> {
     try {
       return await send();
     } catch (err) {
-      if (!(err instanceof CertpilotError) || err.code !== 'ERR_ACME_NETWORK' || options.signal?.aborted) throw err;
+      if (!(err instanceof CertpilotError) || options.signal?.aborted) throw err;
+      if (err.code !== 'ERR_ACME_NETWORK' && (err.code !== 'ERR_ACME_NO_ANSWER' || this.reachability.isHeld(url))) throw err;
       this.logger.debug({ endpoint: options.label, err: err.message }, 'acme read failed on the network; retrying once');
       return send();
     }
@@ -258,7 +301,7 @@ export class AcmeTransport {
         return this.request('POST', url, options, JSON.stringify(signJws(signer, { url, nonce, payload })));
       };
       // A POST-as-GET is a read (RFC 8555 §6.3); other POSTs are never sent twice on a network error.
-      const res = payload === undefined ? await this.retryingReads(send, options) : await send();
+      const res = payload === undefined ? await this.retryingReads(send, url, options) : await send();
       if (res.status < 400) return res;
       const error = this.errorFor(res, options.label);
       if (error instanceof AcmeProblemError && error.acmeType === 'badNonce' && attempt < this.maxNonceAttempts) {
@@ -306,6 +349,11 @@ export class AcmeTransport {
     this.httpsAgent.destroy();
     this.httpAgent.destroy();
   }
+}
+
+/** `30 s`, `1.5 s`, `200 ms`: a timeout as people read it. */
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /**

@@ -7,10 +7,25 @@
 import { CertpilotError } from '../../errors.js';
 import type { ImportReport } from '../../migrate/import-state.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { openRuntime } from '../runtime.js';
+import { configFile, openRuntime } from '../runtime.js';
 
 /** certbot's default configuration directory. */
 export const CERTBOT_CONFIG_DIR = '/etc/letsencrypt';
+
+/**
+ * Whether the configuration file sets `acme.directoryUrl` (its default is no choice: the lineages'
+ * own CA is then used). An empty or unreadable file names nothing (loading it has reported it).
+ */
+async function fileNamesCa(file: string | undefined): Promise<boolean> {
+  if (file === undefined) return false;
+  const [{ readFile }, { parseYaml }] = await Promise.all([import('node:fs/promises'), import('../../config/parse-yaml.js')]);
+  try {
+    const raw = (await parseYaml(await readFile(file, 'utf8'), file)) as { acme?: { directoryUrl?: unknown } } | null;
+    return raw?.acme?.directoryUrl !== undefined;
+  } catch {
+    return false;
+  }
+}
 
 /** Entry point of `certpilot import`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -44,6 +59,9 @@ export async function run(ctx: CommandContext): Promise<number> {
         stores,
         directoryUrl: config.acme.directoryUrl,
         stagingDirectoryUrl: config.acme.stagingDirectoryUrl,
+        // Named by the run, the CA overrides the lineages' own `server =`.
+        caNamed: Boolean(ctx.values.directory || ctx.env.CERTPILOT_DIRECTORY_URL) || (await fileNamesCa(configFile(ctx))),
+        ...(config.acme.email ? { email: config.acme.email } : {}),
         stateDir: config.stateDir,
         stateStore: { type: config.stateStore.type, ...config.stateStore.options },
         ...(config.acme.caBundle ? { caBundle: config.acme.caBundle } : {}),
@@ -77,10 +95,12 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
       for (const n of report.notes) ctx.output.err(`not mapped   ${n.name}: ${n.setting}: ${n.reason}`);
       const imported = report.items.filter((i) => i.status === 'imported').length;
+      const left = skipped.filter((i) => i.kind === 'certificate').map((i) => i.name);
+      const leftOut = left.length > 0 ? ` ${left.length} certificate(s) skipped, not in the printed configuration: ${left.join(', ')}.` : '';
       ctx.output.err(
         dryRun
-          ? `Dry run: nothing was written; ${imported} item(s) would be imported into the state ${store.backend.description}.`
-          : `${imported} imported, ${report.items.length - imported - skipped.length} unchanged, ${skipped.length} skipped, into the state ${store.backend.description}. No request was sent to the CA.`,
+          ? `Dry run: nothing was written; ${imported} item(s) would be imported into the state ${store.backend.description}.${leftOut}`
+          : `${imported} imported, ${report.items.length - imported - skipped.length} unchanged, ${skipped.length} skipped, into the state ${store.backend.description}. No request was sent to the CA.${leftOut}`,
       );
       if (skipped.length) ctx.output.err(`  hint: fix what each skipped line names and run the import again: what was imported stays, and nothing is imported twice.`);
     }

@@ -137,8 +137,9 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
   }
   const failed = results.filter(resultFailed);
   if (failed.length > 0) {
-    // Only "try again later" failures (the CA's rate limit, an unreachable Kubernetes API server): exit 75.
-    const laterOnly = failed.every((r) => r.outcome === 'failed' && (r.error?.code === 'ERR_ACME_RATE_LIMITED' || r.error?.code === 'ERR_KUBERNETES_UNREACHABLE'));
+    // Only "try again later" failures (the CA's rate limit, a CA that does not answer, an unreachable
+    // Kubernetes API server): exit 75, nothing to fix here.
+    const laterOnly = failed.every((r) => r.outcome === 'failed' && (r.error?.code === 'ERR_ACME_RATE_LIMITED' || r.error?.code === 'ERR_ACME_NO_ANSWER' || r.error?.code === 'ERR_KUBERNETES_UNREACHABLE'));
     const deploys = failed.filter((r) => r.outcome !== 'failed').length;
     const renewals = failed.filter((r) => r.outcome === 'failed');
     say(

@@ -45,6 +45,7 @@ export interface CertbotAccount {
   url: string;
   /** PKCS#8 PEM of the account key (from the JWK). Never logged. */
   privateKeyPem: string;
+  /** regr.json's `body.contact` (older certbot), else meta.json's `register_to_eff` as `mailto:`; certbot 2.x usually keeps neither. */
   contact?: string[];
   /** meta.json `creation_dt`, ISO 8601, when present. */
   createdAt?: string;
@@ -386,7 +387,10 @@ async function readAccount(dir: DirHandle, segments: readonly string[]): Promise
   const url = regr.uri;
   if (typeof url !== 'string' || !/^https?:\/\//.test(url)) return 'regr.json has no account URL ("uri")';
   const body = typeof regr.body === 'object' && regr.body !== null ? (regr.body as Record<string, unknown>) : {};
-  const contact = Array.isArray(body.contact) ? body.contact.filter((c): c is string => typeof c === 'string') : undefined;
+  // Older certbot kept the registration's contact in regr.json; certbot 2.x writes `"body": {}` and
+  // keeps the address (-m) only in meta.json's `register_to_eff`, until the EFF subscription is sent.
+  const eff = typeof meta === 'object' && typeof meta.register_to_eff === 'string' && /^[^\s@]+@[^\s@]+$/.test(meta.register_to_eff) ? [`mailto:${meta.register_to_eff}`] : undefined;
+  const contact = Array.isArray(body.contact) ? body.contact.filter((c): c is string => typeof c === 'string') : eff;
   const created = typeof meta === 'object' && typeof meta.creation_dt === 'string' ? new Date(meta.creation_dt) : undefined;
   // certbot names the folder after the server URL without its scheme; the account URL has the scheme.
   const scheme = new URL(url).protocol;

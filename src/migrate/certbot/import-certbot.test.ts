@@ -12,6 +12,7 @@ import type { CertificateBundle } from '../../storage/certificate-store.js';
 import { MemoryStateBackend } from '../../storage/backends/memory/memory-state-backend.js';
 import { StateStore } from '../../storage/state-store.js';
 import { importCertbot, type CertbotImportOptions } from './import-certbot.js';
+import { ioError } from '../../fs/atomic-write.js';
 
 const SERVER = CERTBOT_TEST_SERVER;
 
@@ -158,5 +159,102 @@ describe('importCertbot', () => {
     const other = join(await tempDir(), 'state2');
     await assert.rejects(importCertbot(await options(root, other)), { code: 'ERR_FS_SHARED_DIR' });
     assert.ok(!existsSync(other), 'nothing written');
+  });
+});
+
+describe("importCertbot: the lineages' CA, the contact, lineages skipped on writing", () => {
+  const STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+  const PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+  const bundle = (name: string): CertificateBundle => makeTestBundle({ domains: [`${name}.test`] });
+  /** Options as the CLI gives them with no --directory, no configuration file: Let's Encrypt. */
+  const defaults = async (root: string, stateDir = join(root, '..', 'state')): Promise<CertbotImportOptions> => ({
+    ...(await options(root, stateDir)),
+    directoryUrl: PRODUCTION,
+    stagingDirectoryUrl: STAGING,
+  });
+
+  it("renews from the CA the renewal confs name (Let's Encrypt staging), with its account, unless the run names one", async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')], [], STAGING);
+    writeCertbotLineage(root, 'b', [bundle('b')], [], STAGING);
+    writeCertbotAccount(root, { server: STAGING });
+    const opts = await defaults(root);
+    const report = await importCertbot(opts);
+    const config = parse(report.config) as { acme: { directoryUrl: string; termsOfServiceAgreed?: boolean } };
+    assert.equal(config.acme.directoryUrl, STAGING);
+    assert.equal(config.acme.termsOfServiceAgreed, true, "certbot's staging account is imported");
+    assert.deepEqual(report.items.map((i) => `${i.kind} ${i.status}`), ['account imported', 'certificate imported', 'certificate imported']);
+    assert.equal((await new FilesystemCertificateStore({ stateDir: opts.stateDir }).loadAccount(STAGING))?.url, 'https://acme-staging-v02.api.letsencrypt.org/my-account/1');
+    assert.ok(!report.notes.some((n) => n.setting.startsWith('server =')), report.notes.map((n) => n.setting).join('\n'));
+
+    // --directory (or a configuration file naming the CA) overrides it: every lineage is renewed from there.
+    const named = await importCertbot({ ...(await defaults(root, join(await tempDir(), 'state'))), caNamed: true });
+    assert.equal((parse(named.config) as { acme: { directoryUrl: string } }).acme.directoryUrl, PRODUCTION);
+    assert.deepEqual(named.notes.filter((n) => n.setting === `server = ${STAGING}`).map((n) => n.name), ['a', 'b']);
+  });
+
+  it('lineages of several CAs are refused with each CA, its lineages and the --directory that chooses it; nothing is written', async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')], [], PRODUCTION);
+    writeCertbotLineage(root, 'b', [bundle('b')], [], STAGING);
+    writeCertbotLineage(root, 'c', [bundle('c')], [], PRODUCTION);
+    const opts = await defaults(root);
+    await assert.rejects(importCertbot(opts), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'ERR_IMPORT_SEVERAL_CAS');
+      assert.equal(err.message, `import: certbot's lineages were issued by 2 CAs (${PRODUCTION}: a, c; ${STAGING}: b), and a certpilot configuration renews with one CA; nothing was imported`);
+      assert.match(err.hint ?? '', new RegExp(`--directory ${PRODUCTION} or --directory ${STAGING}\\.`));
+      return true;
+    });
+    assert.ok(!existsSync(opts.stateDir), 'nothing written');
+    // Named, the CA is the run's: all three are imported.
+    const named = await importCertbot({ ...opts, caNamed: true });
+    assert.deepEqual(named.items.map((i) => `${i.name} ${i.status}`), ['a imported', 'b imported', 'c imported']);
+  });
+
+  it("the contact: the run's --email, else the account's (regr.json, meta.json), else a note saying certbot 2.x keeps none", async () => {
+    const emailOf = (report: { config: string }): string | undefined => (parse(report.config) as { acme: { email?: string } }).acme.email;
+    const tree = async (account: Parameters<typeof writeCertbotAccount>[1]): Promise<string> => {
+      const root = join(await tempDir(), 'le');
+      writeCertbotLineage(root, 'a', [bundle('a')]);
+      writeCertbotAccount(root, account);
+      return root;
+    };
+    const certbot2 = await tree({ contact: null });
+    const none = await importCertbot({ ...(await options(certbot2, join(certbot2, '..', 's1'), true)) });
+    assert.equal(emailOf(none), undefined);
+    const note = none.notes.find((n) => n.setting === 'account contact');
+    assert.match(note?.reason ?? '', /certbot 2\.x keeps no contact e-mail in its files .* import again with --email ADDRESS/);
+    const given = await importCertbot({ ...(await options(certbot2, join(certbot2, '..', 's2'), true)), email: 'given@example.com' });
+    assert.equal(emailOf(given), 'given@example.com');
+    assert.ok(!given.notes.some((n) => n.setting === 'account contact'));
+
+    const eff = await tree({ contact: null, registerToEff: 'eff@example.com' });
+    assert.equal(emailOf(await importCertbot(await options(eff, join(eff, '..', 's'), true))), 'eff@example.com');
+    const old = await tree({ contact: ['mailto:old@example.com'] });
+    assert.equal(emailOf(await importCertbot(await options(old, join(old, '..', 's'), true))), 'old@example.com');
+  });
+
+  it('a lineage whose writing fails (the volume is full) is skipped and left out of the printed configuration, with what only it used', async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')], ['renew_hook = systemctl reload nginx']);
+    writeCertbotLineage(root, 'b', [bundle('b')], ['renew_hook = systemctl reload apache2', 'authenticator = standalone', 'must_staple = True']);
+    class FullForB extends StateStore {
+      override async save(name: string, set: CertificateBundle): ReturnType<StateStore['save']> {
+        if (name === 'b') throw ioError(`writing archive/${name}/cert1.pem`, Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+        return super.save(name, set);
+      }
+    }
+    const store = new FullForB(new MemoryStateBackend());
+    const report = await importCertbot({ ...(await options(root, '/nonexistent')), stores: { certificates: store, accounts: store } });
+    const b = report.items.find((i) => i.name === 'b');
+    assert.deepEqual([b?.status, b?.code], ['skipped', 'ERR_STORAGE_FULL']);
+    assert.match(b?.detail ?? '', /writing it failed: .*ENOSPC \(the volume is full\)/);
+    const config = parse(report.config) as { solvers: Record<string, { type: string }>; deployers: Record<string, { command: string }>; certificates: { name: string }[] };
+    assert.deepEqual(config.certificates.map((c) => c.name), ['a']);
+    assert.deepEqual(Object.values(config.solvers).map((s) => s.type), ['webroot'], "b's standalone solver went with it");
+    assert.deepEqual(Object.values(config.deployers).map((d) => d.command), ['systemctl reload nginx'], "b's hook went with it");
+    assert.match(report.config, /^# Not in it, skipped by the import \(see its report\): b$/m);
+    assert.ok(!report.notes.some((n) => n.name === 'b'), "b's settings are not listed as not mapped");
+    assert.equal((await store.load('a'))?.version, 1, 'a was imported');
   });
 });

@@ -3,26 +3,41 @@
  * `certpilot.yaml` that renews them the way certbot did — with no request to the CA. The first
  * renewal then uses the imported account (no new registration) and sends `replaces` with the ARI
  * id of the imported live certificate.
+ *
+ * The CA is the one the lineages were issued by (their renewal confs' `server =`, as `certbot
+ * renew` uses it), unless the run names one (`--directory`, a configuration file): a configuration
+ * has one CA, so lineages of several CAs are refused (`ERR_IMPORT_SEVERAL_CAS`) until the run names
+ * it. The contact is the run's `--email`, else the imported account's (certbot 2.x keeps none in its
+ * files: a note says so). A lineage that is skipped, on reading or on writing (a full disk), is left
+ * out of the printed configuration, with the solvers and deployers only it used.
  */
 import { join, resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
+import { LETSENCRYPT_DIRECTORY, LETSENCRYPT_STAGING_DIRECTORY } from '../../config/schema.js';
 import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '../../storage/certificate-facts.js';
 import { ConfigDraft, type DraftInstance } from '../config-draft.js';
 import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportNote, type ImportReport, type ImportStores, type PlannedImport } from '../import-state.js';
 import { bundleOrder } from '../pem-bundle.js';
 import { mapRenewalConf, sameServer } from './certbot-mapping.js';
 import type { DirHandle } from '../../fs/dir-handle.js';
-import { importAccount, isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount } from './certbot-reader.js';
+import { importAccount, isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount, type CertbotLineage } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
   /** certbot's configuration directory (`--config-dir`, default /etc/letsencrypt). */
   configDir: string;
   stores: ImportStores;
-  /** The CA certpilot renews with (`acme.directoryUrl`), and the one of dry runs. */
+  /**
+   * The CA certpilot renews with (`acme.directoryUrl`), and the one of dry runs: used as given when
+   * `caNamed`, else only when no lineage names its CA (see the module comment).
+   */
   directoryUrl: string;
   stagingDirectoryUrl: string;
+  /** The run named the CA (--directory, CERTPILOT_DIRECTORY_URL, a configuration file): it overrides the lineages' `server =`. */
+  caNamed?: boolean;
+  /** The contact the run names (--email, acme.email): printed instead of the imported account's. */
+  email?: string;
   /** For the printed configuration. */
   stateDir: string;
   /** The configured state store, for the printed configuration (the import writes into it). */
@@ -57,13 +72,14 @@ export async function importCertbot(options: CertbotImportOptions): Promise<Impo
 async function importFrom(root: DirHandle, configDir: string, options: CertbotImportOptions): Promise<ImportReport> {
   const { stores, clock } = options;
   const state = await readCertbotState(root, configDir);
+  const { directoryUrl, stagingDirectoryUrl } = caOf(state.lineages, options);
   const plans: PlannedImport[] = [];
   const notes: ImportNote[] = [];
   const draft = new ConfigDraft();
   const skippedBeforePlan: ImportItem[] = [];
 
   // Accounts: one per configured CA (certpilot keeps one account per directory).
-  const configured = [...new Set([options.directoryUrl, options.stagingDirectoryUrl])];
+  const configured = [...new Set([directoryUrl, stagingDirectoryUrl])];
   const renewalAccounts = state.lineages.map((l) => l.renewal?.params.account);
   const chosen = new Map<string, CertbotAccount>();
   for (const directoryUrl of configured) {
@@ -84,7 +100,7 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
       code: 'ERR_IMPORT_ACCOUNT_SKIPPED',
       detail: sameCa
         ? `another certbot account for ${sameCa} is imported (${chosen.get(sameCa)?.path ?? '?'}): certpilot keeps one account per CA`
-        : `it is for ${account.directoryUrl}, which certpilot is not configured for (acme.directoryUrl is ${options.directoryUrl}); to keep it, import again with --directory ${account.directoryUrl}`,
+        : `it is for ${account.directoryUrl}, which certpilot is not configured for (acme.directoryUrl is ${directoryUrl}); to keep it, import again with --directory ${account.directoryUrl}`,
     });
   }
 
@@ -108,7 +124,7 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
     }
     const mapped = mapRenewalConf(lineage.name, facts.domains, lineage.renewal, draft, {
       configDir,
-      directoryUrl: options.directoryUrl,
+      directoryUrl,
       liveKeyType: keyTypeOfPem(live.privateKeyPem) ?? facts.keyType,
       ...(filesDeployer ? { filesDeployer } : {}),
     });
@@ -162,16 +178,65 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
       detail: problem.kind === 'lineage' ? `${problem.reason}; nothing of it was imported` : problem.reason,
     });
   }
-  const email = [...chosen.values()].flatMap((a) => a.contact ?? []).find((c) => c.startsWith('mailto:'))?.slice('mailto:'.length);
+  // A lineage skipped on reading or on writing (a full disk, a conflict) is not renewed by this
+  // configuration: its entry goes, with the solvers and deployers only it used, and its notes.
+  const left = items.filter((i) => i.kind === 'certificate' && i.status === 'skipped').map((i) => i.name);
+  draft.removeCertificates(left);
+  const kept = notes.filter((n) => !left.includes(n.name));
+  // The run's --email first, then the account's own (the renewing CA's before the staging one's).
+  const accountEmail = [chosen.get(directoryUrl), ...chosen.values()].flatMap((a) => a?.contact ?? []).find((c) => c.startsWith('mailto:'))?.slice('mailto:'.length);
+  const email = options.email ?? accountEmail;
+  if (email === undefined) {
+    kept.push({
+      name: '*',
+      setting: 'account contact',
+      reason: chosen.size > 0
+        ? "certbot 2.x keeps no contact e-mail in its files (regr.json holds only the account URL): the CA still has the one the account was registered with; to print it as acme.email (used when certpilot registers an account itself, e.g. renew --dry-run's at the staging CA), import again with --email ADDRESS"
+        : 'no account was imported, so the first renewal registers one: import again with --email ADDRESS (or set acme.email) for its contact',
+    });
+  }
   const config = draft.toYaml(
     // An imported account exists: its holder agreed to the CA's terms when certbot registered it.
-    { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl: options.directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
+    { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
     [
       `certpilot configuration for the certificates imported from certbot's ${configDir}`,
+      ...(left.length > 0 ? [`Not in it, skipped by the import (see its report): ${left.join(', ')}`] : []),
       'Check it with `certpilot config check -c FILE`, then stop certbot\'s renewals (docs/migrating.md).',
     ],
   );
-  return { items, notes, config };
+  return { items, notes: kept, config };
+}
+
+/**
+ * The CA of the import: the run's when it named one; else the one the lineages' renewal confs name
+ * (`server =`), with its dry-run CA as the configuration would resolve it; the run's default when
+ * none names one. Lineages of several CAs are refused (`ERR_IMPORT_SEVERAL_CAS`): one configuration
+ * renews with one CA, and which one is the user's choice.
+ */
+function caOf(lineages: readonly CertbotLineage[], options: CertbotImportOptions): { directoryUrl: string; stagingDirectoryUrl: string } {
+  const given = { directoryUrl: options.directoryUrl, stagingDirectoryUrl: options.stagingDirectoryUrl };
+  if (options.caNamed === true) return given;
+  const servers: { url: string; names: string[] }[] = [];
+  for (const lineage of lineages) {
+    const server = lineage.renewal?.params.server;
+    if (server === undefined || server === '') continue;
+    const same = servers.find((s) => sameServer(s.url, server));
+    if (same) same.names.push(lineage.name);
+    else servers.push({ url: server, names: [lineage.name] });
+  }
+  const [only, ...others] = servers.sort((a, b) => b.names.length - a.names.length);
+  if (only === undefined) return given;
+  if (others.length > 0) {
+    throw new CertpilotError(
+      'ERR_IMPORT_SEVERAL_CAS',
+      `import: certbot's lineages were issued by ${servers.length} CAs (${servers.map((s) => `${s.url}: ${s.names.join(', ')}`).join('; ')}), and a certpilot configuration renews with one CA; nothing was imported`,
+      {
+        hint: `Name the CA to renew every lineage with: import again with ${servers.map((s) => `--directory ${s.url}`).join(' or ')}. Those issued by another CA then get a new certificate from it at their first renewal (each is named in a \`not mapped\` line).`,
+      },
+    );
+  }
+  if (sameServer(only.url, options.directoryUrl)) return given;
+  return { directoryUrl: only.url, stagingDirectoryUrl: sameServer(only.url, LETSENCRYPT_DIRECTORY) ? LETSENCRYPT_STAGING_DIRECTORY : only.url };
 }
 
 /** The deck's copies at the volume root (`cp -aL live/<name>/* .`), when present: the leaf's fingerprint and the bundle order. */
