@@ -146,6 +146,31 @@ certificates:
   assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['deployers.vol.dir'], 'a certificate checks its own deployers');
 });
 
+void test('an rfc2136 secretFile that holds no TSIG secret (empty, mangled) is named without quoting it; a bare secret and a BIND key file pass', async () => {
+  const { dir, config } = await load(`
+solvers:
+  empty: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: empty.key }
+  mangled: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: mangled.key }
+  bare: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: bare.key }
+  bind: { type: rfc2136, server: 127.0.0.1, keyName: k, secretFile: bind.key }
+certificates:
+  - { name: a, domains: [a.example.com], solver: empty }
+  - { name: b, domains: [b.example.com], solver: mangled }
+  - { name: c, domains: [c.example.com], solver: bare }
+  - { name: d, domains: [d.example.com], solver: bind }
+`);
+  await writeFile(join(dir, 'empty.key'), '\n');
+  await writeFile(join(dir, 'mangled.key'), 'NOT-A-SECRET!value\n');
+  await writeFile(join(dir, 'bare.key'), 'c2VjcmV0\n');
+  await writeFile(join(dir, 'bind.key'), 'key "k" {\n\talgorithm hmac-sha256;\n\tsecret "c2VjcmV0";\n};\n');
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['solvers.empty.secretFile', 'solvers.mangled.secretFile']);
+  assert.match(issues.find((i) => i.path === 'solvers.empty.secretFile')?.message ?? '', /empty\.key holds no base64 TSIG secret \(it is empty\); write the `secret` of the key exactly as tsig-keygen printed it/);
+  assert.ok(issues.every((i) => !i.message.includes('NOT-A-SECRET')), 'the file is never quoted');
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[1])).map((i) => i.path), ['solvers.mangled.secretFile'], 'the per-certificate check before the order too');
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[3]), []);
+});
+
 void test('an rfc2136 zone that does not hold a name it proves is named (followCname off: no lookup); a parent zone passes', async () => {
   const { dir, config } = await load(`
 solvers:

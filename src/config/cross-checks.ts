@@ -19,6 +19,7 @@
  *   directory another user can write, unless `allowSharedDir` is set: the deployer's own walk and
  *   rule ({@link FilesDeployer.probe}), run without creating anything; a `dir` that does not exist
  *   yet passes when the directories the deploy would make pass.
+ * - An `rfc2136` solver's `secretFile` must hold a TSIG secret (whole-file and per-certificate).
  * - An `rfc2136` solver's `zone` must hold the TXT record of every name it proves: the name itself
  *   or a parent of it. With `followCname` (the default) a name outside the zone passes when its
  *   `_acme-challenge` CNAME ends inside it (one lookup through the solver's `resolvers`, made only
@@ -46,7 +47,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
+    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), tsigSecretFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -54,7 +55,8 @@ export async function crossPluginIssues(
     Object.fromEntries([...new Set(names)].filter((n) => Object.hasOwn(all, n)).map((n) => [n, all[n] as T]));
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
   const deployers = used(config.deployers, certificate.deploy);
-  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers: used(config.solvers, Object.values(certificate.solvers)), deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
+  const solvers = used(config.solvers, Object.values(certificate.solvers));
+  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers, deployers }, issues), tsigSecretFiles({ baseDir: config.baseDir, solvers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
   return issues;
 }
 
@@ -137,6 +139,28 @@ async function readableFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers' 
     }
   }
   await Promise.all(checks);
+}
+
+/**
+ * Each `rfc2136` solver's readable `secretFile` must hold a TSIG secret (bare, or a BIND key file's
+ * `secret "…";`), by the factory's own rule: an empty or mangled file would otherwise pass here and
+ * fail the run. The secret is never quoted. An unreadable file is {@link readableFiles}' issue.
+ */
+async function tsigSecretFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers'>, issues: ConfigIssue[]): Promise<void> {
+  const withFile = Object.entries(config.solvers).filter(([, s]) => s.type === 'rfc2136' && typeof (s.options as { secretFile?: unknown }).secretFile === 'string');
+  if (withFile.length === 0) return;
+  const { isTsigSecret, parseSecretFile } = await import('../challenges/dns01/providers/rfc2136/rfc2136-dns-provider.js');
+  await Promise.all(
+    withFile.map(async ([name, s]) => {
+      const file = resolve(config.baseDir, (s.options as { secretFile: string }).secretFile);
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined || isTsigSecret(parseSecretFile(text))) return;
+      issues.push({
+        path: `solvers.${name}.secretFile`,
+        message: `${file} holds no base64 TSIG secret${text.trim() === '' ? ' (it is empty)' : ''}; write the \`secret\` of the key exactly as tsig-keygen printed it, alone or as the key file tsig-keygen wrote`,
+      });
+    }),
+  );
 }
 
 /** Each webhook notifier's URL as it will read it (`url`, or the one line of a readable `urlFile`), by field path. */

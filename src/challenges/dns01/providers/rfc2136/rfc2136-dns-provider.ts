@@ -42,6 +42,11 @@ export function parseSecretFile(text: string): string {
   return (bind?.[1] ?? text).trim();
 }
 
+/** Whether `secret` is a TSIG secret as tsig-keygen prints it (base64, not empty): the factory's and `config check`'s one rule. */
+export function isTsigSecret(secret: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(secret) && Buffer.from(secret, 'base64').length > 0;
+}
+
 /** DNS UPDATE with TSIG (RFC 2136, RFC 8945). */
 export class Rfc2136DnsProvider implements DnsProvider {
   private readonly server: DnsServer;
@@ -184,7 +189,7 @@ export async function createRfc2136DnsProvider(options: z.output<ReturnType<type
     throw new ConfigError([{ path: `solvers.${deps.name}`, message: 'set exactly one of secret and secretFile' }]);
   }
   // An empty or mistyped secret would sign with a wrong key and fail later as BADSIG.
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || Buffer.from(secret, 'base64').length === 0) {
+  if (!isTsigSecret(secret)) {
     throw new ConfigError([
       { path: `solvers.${deps.name}.${options.secretFile !== undefined ? 'secretFile' : 'secret'}`, message: 'is not a base64 TSIG secret; copy the `secret` of the key exactly as tsig-keygen printed it' },
     ]);
