@@ -84,7 +84,12 @@ export class PropagationChecker {
       try {
         const answer = await query(resolver, name, type, { timeoutMs: this.queryTimeoutMs, ...(signal ? { signal } : {}) });
         if (answer.rcode === 'SERVFAIL' || answer.rcode === 'REFUSED') {
-          lastError = new CertpilotError('ERR_DNS_NETWORK', `dns: ${formatDnsServer(resolver)} answered ${answer.rcode} for ${name} ${type}`, { retryable: true });
+          // REFUSED is the server's policy, not the network: it neither holds the name's zone nor recurses for us.
+          const refused = answer.rcode === 'REFUSED';
+          lastError = new CertpilotError('ERR_DNS_NETWORK', `dns: ${formatDnsServer(resolver)} answered ${answer.rcode} for ${name} ${type}${refused ? ': it holds no zone of that name and does not look it up for us' : ''}`, {
+            retryable: true,
+            ...(refused ? { hint: `Point \`resolvers\` at a resolver that answers for ${name.replace(/\.$/, '')} (one that recurses, or the server of its zone), or add the zone to that server.` } : {}),
+          });
           continue;
         }
         return answer;
