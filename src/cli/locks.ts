@@ -45,7 +45,8 @@ export function unlockCommand(ctx: CommandContext, name: string): string {
  * live holder is work in other hands: not listed.
  */
 export async function lockedWithoutLiveHolder(ctx: CommandContext, runtime: Runtime, locked: readonly string[]): Promise<string[]> {
-  if (locked.length === 0) return [];
+  // An interrupted run exits 130 whatever its locks say (and reads nothing more).
+  if (locked.length === 0 || ctx.signal?.aborted) return [];
   const read = await readLocks(runtime, locked, ctx.signal);
   if (read.error) {
     ctx.output.err(`warning: ${locked.join(', ')}: locked, and the locks could not be read to tell whether a live run holds them: error ${read.error.code}: ${read.error.message}`);
