@@ -354,8 +354,12 @@ export const ERROR_CATALOG = {
     hint: 'Check the deployer\'s kubeconfig and context, or that the pod mounts its service account token (automountServiceAccountToken).',
   },
   ERR_KUBERNETES_API: {
-    title: 'The Kubernetes API server could not be reached or answered with an error',
-    hint: 'Check that the API server is reachable and healthy; the next run tries again.',
+    title: 'The Kubernetes API server answered with an error, or its certificate could not be verified',
+    hint: 'Check that the API server is healthy and its CA is the one configured; the next run tries again.',
+  },
+  ERR_KUBERNETES_UNREACHABLE: {
+    title: 'The Kubernetes API server could not be reached: connection refused or reset, name not resolved, or no answer within requestTimeoutSeconds (exit code 75: try again later)',
+    hint: 'Check that the API server named in the message is up and reachable from here; nothing is lost: the daemon keeps running and retries, and the next `renew` (cron line, CronJob) tries again.',
   },
   ERR_KUBERNETES_UNAUTHORIZED: {
     title: 'The Kubernetes API server refused the credentials (401)',
@@ -470,7 +474,8 @@ export function renderErrorCatalog(): string {
     'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
     'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
     '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
-    'backoff, a lock that no live run renews, `certpilot unlock` refused or raced), 130 stopped by SIGINT or SIGTERM.',
+    'backoff, a lock that no live run renews, `certpilot unlock` refused or raced, the Kubernetes API',
+    'server could not be reached: `ERR_KUBERNETES_UNREACHABLE`), 130 stopped by SIGINT or SIGTERM.',
     '',
     '| Code | What happened | What to do |',
     '| --- | --- | --- |',

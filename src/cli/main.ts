@@ -3,8 +3,9 @@
  * codes and prints them (DESIGN.md §4, changesets `cli/src/index.ts`).
  *
  * Exit codes: 0 done; 1 an operation failed; 2 bad usage or configuration; 75 the CA asked us to
- * wait (rate limit, Retry-After), a backoff holds the work back, or a lock no live run renews
- * keeps it from us — try again later; 130 stopped by SIGINT or SIGTERM.
+ * wait (rate limit, Retry-After), a backoff holds the work back, a lock no live run renews keeps it
+ * from us, or the Kubernetes API server could not be reached — try again later; 130 stopped by
+ * SIGINT or SIGTERM.
  */
 import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
@@ -27,8 +28,12 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_KUBERNETES_CONFIG',
 ]);
 
-/** The errors that mean "not now, try again later" (exit 75). */
-const TEMPFAIL_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_LOCK_HELD', 'ERR_LOCK_LIVE', 'ERR_LOCK_CHANGED', 'ERR_RENEWAL_BACKOFF']);
+/**
+ * The errors that mean "try again later" (exit 75, EX_TEMPFAIL, which cron wrappers and CronJob
+ * users branch on): the CA's rate limit, a backoff, another run's lock, an unreachable API server,
+ * and `certpilot unlock` refusing a live lock or finding it changed.
+ */
+export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_LOCK_HELD', 'ERR_LOCK_LIVE', 'ERR_LOCK_CHANGED', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
 
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
@@ -202,7 +207,8 @@ function examples(name: string): string {
 }
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff,
-a lock no live run renews), 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
+a lock no live run renews, Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM (challenges
+cleaned up, locks released).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
 
 /** The top-level help: commands and the flags every command takes. */
@@ -348,7 +354,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     }
     if (err instanceof ConfigError || USAGE_ERRORS.has(err.code)) return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
-    return TEMPFAIL_ERRORS.has(err.code) ? EXIT.tempFail : EXIT.failed;
+    return TEMPORARY_ERRORS.has(err.code) ? EXIT.tempFail : EXIT.failed;
   }
   output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');

@@ -58,6 +58,17 @@ export async function crossPluginIssues(
   return issues;
 }
 
+/**
+ * The problems found from the configuration alone, with no file read, no user looked up and no
+ * lookup made: what holds wherever it runs. `kubernetes manifests` checks these, since the Role it
+ * derives from the configuration (a reload's `secretName`) would carry the same mistake.
+ */
+export function configOnlyIssues(config: Pick<ResolvedConfig, 'deployers' | 'certificates'>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  reloadKeys(config, issues);
+  return issues;
+}
+
 type Options = Readonly<Record<string, unknown>>;
 
 /** The Secret keys a kubernetes-secret deployer writes (its `keys`, or the defaults). */

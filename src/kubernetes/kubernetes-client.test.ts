@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { CertpilotError } from '../errors.js';
@@ -20,8 +21,9 @@ void test('a 403 names the verb the authorizer refused and hints the Role rule',
 void test('a refused WebSocket upgrade (status line only) maps like a response', () => {
   const e = kubernetesError(new Error('Unexpected server response: 403'), { verb: 'create', resource: 'pods/exec', name: 'www-0' }, 'ns');
   assert.equal(e.code, 'ERR_KUBERNETES_FORBIDDEN');
+  // A refused connection is the same failure as no answer in time: unreachable (exit 75), not an API error.
   const n = kubernetesError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), { verb: 'get', resource: 'secrets', name: 'x' }, 'ns');
-  assert.equal(n.code, 'ERR_KUBERNETES_API');
+  assert.equal(n.code, 'ERR_KUBERNETES_UNREACHABLE');
   assert.equal(n.retryable, true);
   assert.match(n.message, /ECONNREFUSED/);
   assert.equal(kubernetesError({ code: 409, body: '{}' }, { verb: 'patch', resource: 'secrets' }, 'ns').code, 'ERR_KUBERNETES_CONFLICT');
@@ -94,4 +96,68 @@ void test('TLS to the API server is always verified: a kubeconfig skipping it is
     else process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
     server.close();
   }
+});
+
+/** A kubeconfig file in `dir` naming the API server at 127.0.0.1:`port`. */
+async function kubeconfigFor(dir: string, port: number, name = 'kubeconfig'): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, ['apiVersion: v1', 'kind: Config', `clusters: [{name: c, cluster: {server: "https://127.0.0.1:${port}"}}]`, 'users: [{name: u, user: {token: t}}]', 'contexts: [{name: a, context: {cluster: c, user: u, namespace: ns}}]', 'current-context: a', ''].join('\n'));
+  return file;
+}
+
+void test('a request with no answer is destroyed at its timeout: no connection to the silent server outlives it', async () => {
+  const dir = await tempDir();
+  const { createServer } = await import('node:net');
+  const open = new Set<Socket>();
+  let closed: () => void = () => undefined;
+  const server = createServer((socket) => {
+    // Read (and drop) what arrives, so the client's close is seen; never answer.
+    socket.resume();
+    open.add(socket);
+    socket.on('close', () => {
+      open.delete(socket);
+      if (open.size === 0) closed();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const client = new KubernetesClient({ ...options, requestTimeoutSeconds: 0.3, kubeconfig: await kubeconfigFor(dir, port) }, dir);
+    await assert.rejects(client.getSecret('www'), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_UNREACHABLE' && /no answer in 0\.3 s \(API server at https:\/\/127\.0\.0\.1:\d+\)/.test(e.message) && e.retryable);
+    // The server never closes a connection: only the client can. Wait (bounded) for it to.
+    if (open.size > 0) {
+      await new Promise<void>((resolve) => {
+        closed = resolve;
+        setTimeout(resolve, 10_000).unref();
+      });
+    }
+    assert.equal(open.size, 0, 'the timed-out request left its connection open');
+  } finally {
+    for (const s of open) s.destroy();
+    server.close();
+  }
+});
+
+void test('a refused connection is ERR_KUBERNETES_UNREACHABLE naming the API server', async () => {
+  const dir = await tempDir();
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  const client = new KubernetesClient({ ...options, kubeconfig: await kubeconfigFor(dir, port) }, dir);
+  await assert.rejects(client.listSecrets('a=b'), (e: CertpilotError) => e.code === 'ERR_KUBERNETES_UNREACHABLE' && e.message.includes(`ECONNREFUSED (API server at https://127.0.0.1:${port})`));
+});
+
+void test('source names the kubeconfig really used: the field, $KUBECONFIG outside a pod, else the service account', async () => {
+  const dir = await tempDir();
+  const file = await kubeconfigFor(dir, 1);
+  const sa = join(dir, 'sa');
+  await mkdir(sa);
+  await writeFile(join(sa, 'token'), 't');
+  const inCluster = { ...options, serviceAccountDir: sa };
+  assert.equal(new KubernetesClient(inCluster, dir, { KUBECONFIG: file }).source, `$KUBECONFIG ${file}`);
+  assert.equal(new KubernetesClient({ ...inCluster, kubeconfig: file, context: 'a' }, dir).source, `kubeconfig ${file}, context a`);
+  // In a pod (KUBERNETES_SERVICE_HOST set) $KUBECONFIG is not read, as kubectl's in-cluster rule.
+  assert.equal(new KubernetesClient(inCluster, dir, { KUBECONFIG: file, KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' }).source, `in-cluster service account ${sa}`);
 });

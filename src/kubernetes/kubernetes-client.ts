@@ -35,6 +35,7 @@ import {
   ServerConfiguration,
   setHeaderOptions,
   type Configuration,
+  type ConfigurationOptions,
   type RequestContext,
   type SecurityAuthentication,
   V1MicroTime,
@@ -162,6 +163,19 @@ export function rbacHint(a: KubernetesAction): string {
   return a.resource === 'pods/exec' ? `${hint} An exec over WebSocket is an HTTP GET: API servers authorize it as \`get\` on pods/exec, and from Kubernetes 1.35 also as \`create\`; grant both.` : hint;
 }
 
+/**
+ * The network error codes that mean the API server could not be reached or stopped answering (as
+ * opposed to one that answered, or a TLS certificate it does not verify): the same failure as a
+ * request with no answer in time, `ERR_KUBERNETES_UNREACHABLE` (retryable; a CLI run exits 75).
+ */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** The hint of an `ERR_KUBERNETES_UNREACHABLE`: what to check, and that certpilot tries again. */
+function unreachableHint(server: string | undefined): string {
+  const at = server !== undefined ? ` at ${server}` : '';
+  return `Check that the API server${at} is reachable (the kubeconfig's server, or the in-cluster Service) and up; nothing is lost: the daemon keeps retrying, and the next run (cron line, CronJob) tries again.`;
+}
+
 /** The Node network error code of a failed request (ECONNRESET…), if it is one. */
 function networkCode(e: unknown): string | undefined {
   const code = (e as { code?: unknown } | null)?.code ?? (e as { cause?: { code?: unknown } } | null)?.cause?.code;
@@ -179,10 +193,13 @@ export function kubernetesError(e: unknown, action: KubernetesAction, namespace:
     // A WebSocket upgrade refused by the server reports only its status line.
     const ws = /Unexpected server response: (\d+)/.exec(msg);
     if (ws) return kubernetesError({ code: Number(ws[1]), body: undefined }, a, namespace, server);
-    const code = (e as { code?: string; cause?: { code?: string } })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
+    const code = networkCode(e);
     // A network failure names the API server it could not reach: which kubeconfig or Service was used.
     const at = server !== undefined ? ` at ${server}` : '';
-    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${typeof code === 'string' ? code : 'request failed'}${at ? ` (API server${at})` : ''}`, {
+    if (code !== undefined && UNREACHABLE_CODES.has(code)) {
+      return new CertpilotError('ERR_KUBERNETES_UNREACHABLE', `${what}: ${code}${at ? ` (API server${at})` : ''}`, { cause: e, retryable: true, hint: unreachableHint(server) });
+    }
+    return new CertpilotError('ERR_KUBERNETES_API', `${what}: ${code ?? 'request failed'}${at ? ` (API server${at})` : ''}`, {
       cause: e,
       retryable: true,
       hint: `Check that the API server${at} is reachable (kubeconfig server, or the in-cluster Service) and its CA.`,
@@ -285,6 +302,14 @@ export class KubernetesClient {
   private readonly token: RotatingTokenFile | undefined;
   /** The API server's URL, for network errors. */
   private readonly server: string | undefined;
+  /** Authenticates each request on the pooled connections ({@link pooledAuth}). */
+  private readonly auth: SecurityAuthentication;
+  /**
+   * How this client reaches the API server, for people: `$KUBECONFIG <file>` or `kubeconfig <file>`
+   * (with its context when one is named), or `in-cluster service account <dir>` — only when the
+   * service account is what it really uses.
+   */
+  readonly source: string;
 
   /**
    * Builds the client (reads the kubeconfig or service-account files; no network I/O). `env` is
@@ -315,6 +340,7 @@ export class KubernetesClient {
         );
       }
       namespace = namespaceOf(options, baseDir, kubeconfig !== undefined ? kc : undefined, label).namespace;
+      this.source = kubeconfig !== undefined ? `${label}${options.context !== undefined ? `, context ${options.context}` : ''}` : `in-cluster service account ${resolve(baseDir, options.serviceAccountDir)}`;
     } catch (cause) {
       if (cause instanceof CertpilotError) throw cause;
       const where = kubeconfig !== undefined ? label : `service account ${options.serviceAccountDir}`;
@@ -322,19 +348,43 @@ export class KubernetesClient {
     }
     enforceTlsVerification(kc);
     this.namespace = namespace;
-    const agents = new Map<string, HttpsAgent>();
-    this.core = pooledApiClient(kc, CoreV1Api, agents);
-    this.apps = pooledApiClient(kc, AppsV1Api, agents);
-    this.coordination = pooledApiClient(kc, CoordinationV1Api, agents);
-    this.authorization = pooledApiClient(kc, AuthorizationV1Api, agents);
-    this.execer = new Exec(kc);
+    this.auth = pooledAuth(kc);
+    this.core = apiClient(kc, CoreV1Api, this.auth);
+    this.apps = apiClient(kc, AppsV1Api, this.auth);
+    this.coordination = apiClient(kc, CoordinationV1Api, this.auth);
+    this.authorization = apiClient(kc, AuthorizationV1Api, this.auth);
     this.timeoutMs = options.requestTimeoutSeconds * 1000;
+    this.execer = new Exec(kc);
     this.server = kc.getCurrentCluster()?.server;
   }
 
-  /** Runs one API call; maps failures; after a 401 in the cluster re-reads the token and tries once more. */
-  private async call<T>(a: KubernetesAction, fn: () => Promise<T>): Promise<T> {
-    const run = (): Promise<T> => withTimeout(fn(), this.timeoutMs, () => new CertpilotError('ERR_KUBERNETES_API', `kubernetes: ${describe(a, this.namespace)}: no answer in ${this.timeoutMs / 1000} s`, { retryable: true }));
+  /**
+   * Runs one API call; maps failures; after a 401 in the cluster re-reads the token and tries once
+   * more. `fn` passes `options` to the API method: they carry the request's AbortSignal, which the
+   * timeout aborts, so the request and its connection are destroyed then (an API server that
+   * accepts and never answers would otherwise hold the socket for as long as it stays silent).
+   */
+  private async call<T>(a: KubernetesAction, fn: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => {
+      const controller = new AbortController();
+      const auth = this.auth;
+      const options: ConfigurationOptions = {
+        authMethods: {
+          default: {
+            getName: () => auth.getName(),
+            applySecurityAuthentication: async (context: RequestContext) => {
+              await auth.applySecurityAuthentication(context);
+              context.setSignal(controller.signal);
+            },
+          },
+        },
+      };
+      return withTimeout(fn(options), this.timeoutMs, () => {
+        controller.abort();
+        const at = this.server !== undefined ? ` (API server at ${this.server})` : '';
+        return new CertpilotError('ERR_KUBERNETES_UNREACHABLE', `kubernetes: ${describe(a, this.namespace)}: no answer in ${this.timeoutMs / 1000} s${at}`, { retryable: true, hint: unreachableHint(this.server) });
+      });
+    };
     try {
       return await run().catch((e: unknown) => {
         // A kept-alive connection the server closed while idle fails the next request sent on it
@@ -358,7 +408,7 @@ export class KubernetesClient {
   /** The Secret, or undefined when it does not exist. */
   async getSecret(name: string): Promise<V1Secret | undefined> {
     try {
-      return await this.call({ verb: 'get', resource: 'secrets', name }, () => this.core.readNamespacedSecret({ name, namespace: this.namespace }));
+      return await this.call({ verb: 'get', resource: 'secrets', name }, (o) => this.core.readNamespacedSecret({ name, namespace: this.namespace }, o));
     } catch (e) {
       if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
       throw e;
@@ -372,8 +422,8 @@ export class KubernetesClient {
    */
   async applySecret(secret: V1Secret & { metadata: { name: string } }, fieldManager: string): Promise<V1Secret> {
     const name = secret.metadata.name;
-    return this.call({ verb: 'patch', resource: 'secrets', name }, () =>
-      this.core.patchNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)),
+    return this.call({ verb: 'patch', resource: 'secrets', name }, (o) =>
+      this.core.patchNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager, force: true }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply, o)),
     );
   }
 
@@ -383,25 +433,25 @@ export class KubernetesClient {
 
   /** The Secrets matching a label selector. */
   async listSecrets(labelSelector: string): Promise<V1Secret[]> {
-    const list = await this.call({ verb: 'list', resource: 'secrets' }, () => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }));
+    const list = await this.call({ verb: 'list', resource: 'secrets' }, (o) => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }, o));
     return list.items;
   }
 
   /** Creates a Secret; 409 when one of that name exists. */
   async createSecret(secret: V1Secret & { metadata: { name: string } }, fieldManager: string): Promise<V1Secret> {
-    return this.call({ verb: 'create', resource: 'secrets', name: secret.metadata.name }, () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret, fieldManager }));
+    return this.call({ verb: 'create', resource: 'secrets', name: secret.metadata.name }, (o) => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret, fieldManager }, o));
   }
 
   /** Replaces a Secret (PUT); its `metadata.resourceVersion` is the precondition (409 when stale). */
   async replaceSecret(secret: V1Secret & { metadata: { name: string; resourceVersion: string } }, fieldManager: string): Promise<V1Secret> {
     const name = secret.metadata.name;
-    return this.call({ verb: 'update', resource: 'secrets', name }, () => this.core.replaceNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager }));
+    return this.call({ verb: 'update', resource: 'secrets', name }, (o) => this.core.replaceNamespacedSecret({ name, namespace: this.namespace, body: secret, fieldManager }, o));
   }
 
   /** Deletes a Secret if it is still at `resourceVersion` (409 when it changed); absent is not an error. */
   async deleteSecret(name: string, resourceVersion: string): Promise<void> {
     try {
-      await this.call({ verb: 'delete', resource: 'secrets', name }, () => this.core.deleteNamespacedSecret({ name, namespace: this.namespace, body: { preconditions: { resourceVersion } } }));
+      await this.call({ verb: 'delete', resource: 'secrets', name }, (o) => this.core.deleteNamespacedSecret({ name, namespace: this.namespace, body: { preconditions: { resourceVersion } } }, o));
     } catch (e) {
       if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return;
       throw e;
@@ -411,7 +461,7 @@ export class KubernetesClient {
   /** The Lease, or undefined when it does not exist. */
   async getLease(name: string): Promise<LeaseRecord | undefined> {
     try {
-      return leaseRecord(await this.call({ verb: 'get', resource: 'leases', name, group: 'coordination.k8s.io' }, () => this.coordination.readNamespacedLease({ name, namespace: this.namespace })));
+      return leaseRecord(await this.call({ verb: 'get', resource: 'leases', name, group: 'coordination.k8s.io' }, (o) => this.coordination.readNamespacedLease({ name, namespace: this.namespace }, o)));
     } catch (e) {
       if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
       throw e;
@@ -420,14 +470,14 @@ export class KubernetesClient {
 
   /** Creates the Lease; an existing one is `ERR_KUBERNETES_CONFLICT` (409 AlreadyExists). */
   async createLease(lease: LeaseRecord): Promise<LeaseRecord> {
-    return leaseRecord(await this.call({ verb: 'create', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () => this.coordination.createNamespacedLease({ namespace: this.namespace, body: v1Lease(lease) })));
+    return leaseRecord(await this.call({ verb: 'create', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, (o) => this.coordination.createNamespacedLease({ namespace: this.namespace, body: v1Lease(lease) }, o)));
   }
 
   /** Replaces the Lease if its resourceVersion is still `lease.resourceVersion`; else `ERR_KUBERNETES_CONFLICT` (409). */
   async updateLease(lease: LeaseRecord & { resourceVersion: string }): Promise<LeaseRecord> {
     return leaseRecord(
-      await this.call({ verb: 'update', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, () =>
-        this.coordination.replaceNamespacedLease({ name: lease.name, namespace: this.namespace, body: v1Lease(lease) }),
+      await this.call({ verb: 'update', resource: 'leases', name: lease.name, group: 'coordination.k8s.io' }, (o) =>
+        this.coordination.replaceNamespacedLease({ name: lease.name, namespace: this.namespace, body: v1Lease(lease) }, o),
       ),
     );
   }
@@ -440,14 +490,14 @@ export class KubernetesClient {
     return Promise.all(
       questions.map(async (q) => {
         const [resource, subresource] = q.resource.split('/') as [string, string | undefined];
-        const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' }, () =>
+        const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' }, (o) =>
           this.authorization.createSelfSubjectAccessReview({
             body: {
               apiVersion: 'authorization.k8s.io/v1',
               kind: 'SelfSubjectAccessReview',
               spec: { resourceAttributes: { namespace: this.namespace, verb: q.verb, group: q.group, resource, ...(subresource ? { subresource } : {}), ...(q.name !== undefined ? { name: q.name } : {}) } },
             },
-          }),
+          }, o),
         );
         return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
       }),
@@ -471,20 +521,20 @@ export class KubernetesClient {
 
   /** The pods matching a label selector. */
   async listPods(labelSelector: string): Promise<V1Pod[]> {
-    const list = await this.call({ verb: 'list', resource: 'pods' }, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }));
+    const list = await this.call({ verb: 'list', resource: 'pods' }, (o) => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }, o));
     return list.items;
   }
 
   /** Restarts a workload's pods the way `kubectl rollout restart` does (a pod-template annotation). */
   async restartWorkload(kind: WorkloadKind, name: string, at: Date): Promise<void> {
     const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at.toISOString() } } } } };
-    const opts = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
     const resource = kind === 'Deployment' ? 'deployments' : 'statefulsets';
-    await this.call({ verb: 'patch', resource, name, group: 'apps' }, () =>
-      kind === 'Deployment'
+    await this.call({ verb: 'patch', resource, name, group: 'apps' }, (o) => {
+      const opts = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, o);
+      return kind === 'Deployment'
         ? this.apps.patchNamespacedDeployment({ name, namespace: this.namespace, body, fieldManager: 'certpilot' }, opts)
-        : this.apps.patchNamespacedStatefulSet({ name, namespace: this.namespace, body, fieldManager: 'certpilot' }, opts),
-    );
+        : this.apps.patchNamespacedStatefulSet({ name, namespace: this.namespace, body, fieldManager: 'certpilot' }, opts);
+    });
   }
 
   /** Runs `argv` in a pod's container (no stdin, no TTY) and returns its exit code and output. */
@@ -641,7 +691,7 @@ function enforceTlsVerification(kc: KubeConfig): void {
 }
 
 /**
- * An API client whose requests share keep-alive connections. client-node 1.x's `makeApiClient`
+ * The authentication of API clients whose requests share keep-alive connections. client-node 1.x's `makeApiClient`
  * authenticates each request with `KubeConfig.applySecurityAuthentication`, which builds a new
  * https.Agent every time, so each call paid a TCP and TLS handshake: a nothing-due run with state
  * in Secrets (four reads per certificate) spent most of its time there. This wraps that method
@@ -649,10 +699,11 @@ function enforceTlsVerification(kc: KubeConfig): void {
  * set of TLS options; idle sockets do not hold the process open (Node unrefs them). A proxied
  * cluster keeps client-node's own agents.
  */
-function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configuration) => T, agents: Map<string, HttpsAgent>): T {
+function pooledAuth(kc: KubeConfig): SecurityAuthentication {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: the kubeconfig names no cluster');
-  const auth: SecurityAuthentication = {
+  const agents = new Map<string, HttpsAgent>();
+  return {
     getName: () => 'kubeconfig authentication (pooled connections)',
     applySecurityAuthentication: async (context: RequestContext) => {
       await kc.applySecurityAuthentication(context);
@@ -670,5 +721,10 @@ function pooledApiClient<T>(kc: KubeConfig, api: new (configuration: Configurati
       context.setAgent(agent);
     },
   };
-  return new api(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+}
+
+/** An API client of `kc`'s cluster authenticated by `auth` ({@link pooledAuth}). */
+function apiClient<T>(kc: KubeConfig, api: new (configuration: Configuration) => T, auth: SecurityAuthentication): T {
+  const server = kc.getCurrentCluster()?.server ?? '';
+  return new api(createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: auth } }));
 }

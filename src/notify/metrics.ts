@@ -28,6 +28,7 @@ const seconds = (iso: string | undefined): number | undefined => {
 export const METRIC_NAMES = [
   'certpilot_build_info',
   'certpilot_status_generated_timestamp_seconds',
+  'certpilot_state_backend_unreachable',
   'certpilot_certificate_expiration_timestamp_seconds',
   'certpilot_certificate_not_before_timestamp_seconds',
   'certpilot_certificate_renewal_timestamp_seconds',
@@ -73,6 +74,7 @@ export class CertpilotMetrics {
   private readonly notifierSuccess: Gauge;
   private readonly notifierLast: Gauge;
   private readonly generated: Gauge;
+  private readonly stateUnreachable: Gauge;
   private readonly duration: Histogram;
   private readonly renewals: Counter;
   private readonly deploys: Counter;
@@ -93,6 +95,11 @@ export class CertpilotMetrics {
     const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers: snapshotRegisters });
     new Gauge({ name: 'certpilot_build_info', help: 'Always 1; the certpilot version as a label.', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
     this.generated = gauge('certpilot_status_generated_timestamp_seconds', 'When the status snapshot behind these metrics was taken (a textfile that stops moving means renew stopped running).', []);
+    this.stateUnreachable = gauge(
+      'certpilot_state_backend_unreachable',
+      '1 while the daemon cannot read its state store (the Kubernetes API server unreachable, or refusing): the certificate gauges then hold their last known values and certpilot_status_generated_timestamp_seconds stops moving; 0 once a read succeeds.',
+      [],
+    );
     this.expiration = gauge('certpilot_certificate_expiration_timestamp_seconds', 'The live certificate\'s notAfter (cert-manager: certmanager_certificate_expiration_timestamp_seconds).');
     this.notBefore = gauge('certpilot_certificate_not_before_timestamp_seconds', 'The live certificate\'s notBefore (cert-manager: certmanager_certificate_not_before_timestamp_seconds).');
     this.renewalAt = gauge('certpilot_certificate_renewal_timestamp_seconds', 'When the next renewal happens: the ARI-chosen or lifetime time, the end of a hold, or now when due (cert-manager: certmanager_certificate_renewal_timestamp_seconds).', ['name', 'reason']);
@@ -175,6 +182,14 @@ export class CertpilotMetrics {
         if (at !== undefined && d.result) this.deployerLast.set({ name, deployer: d.deployer, result: d.result }, at);
       }
     }
+  }
+
+  /**
+   * Says whether the state store could be read for the snapshot being served: `true` keeps the
+   * per-certificate gauges of the last {@link setSnapshot} (the last known values).
+   */
+  setStateBackendUnreachable(unreachable: boolean): void {
+    this.stateUnreachable.set(unreachable ? 1 : 0);
   }
 
   /** Records one certificate's run: its duration and outcome, and each deployer's result. */

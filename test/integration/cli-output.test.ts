@@ -122,7 +122,7 @@ test('issue + deploy: the standalone port is free for the hook, each line names 
   for (const line of lines) assert.ok((line.match(/"deployer":/g) ?? []).length <= 1, `the key deployer once: ${line}`);
   assert.ok(lines.some((l) => /"deployer":"volume"/.test(l)) && lines.some((l) => /"deployer":"web"/.test(l)), 'lines still name their deployer');
   // The stdout line of the failed deploy leads with its code, and the error names the API server.
-  assert.match(run.stdout, new RegExp(`^issued +www: .*; ERR_KUBERNETES_API: deploy failed at secret: kubernetes: \\S+ secrets/www-tls in namespace default: ECONNREFUSED \\(API server at https://127\\.0\\.0\\.1:${apiPort}\\)`, 'm'));
+  assert.match(run.stdout, new RegExp(`^issued +www: .*; ERR_KUBERNETES_UNREACHABLE: deploy failed at secret: kubernetes: \\S+ secrets/www-tls in namespace default: ECONNREFUSED \\(API server at https://127\\.0\\.0\\.1:${apiPort}\\)`, 'm'));
   assert.match(run.stdout, new RegExp(`hint: Check that the API server at https://127\\.0\\.0\\.1:${apiPort} is reachable`));
   // A certificate was saved: the closing line says it stays, and that the next run retries.
   assert.match(run.stderr, /1 of 1 certificate\(s\) failed \(1 in the deploy stage: saved, not fully deployed; the next run retries\)\./);

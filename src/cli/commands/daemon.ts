@@ -16,14 +16,17 @@
  * (the status page), from the same status snapshot as `certpilot status` (renewal/status.ts).
  */
 import type { Server } from 'node:http';
+import { systemClock } from '../../clock.js';
 import { CertpilotError, ConfigError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { CertpilotMetrics } from '../../notify/metrics.js';
+import type { StatusSnapshot } from '../../renewal/status.js';
 import { RenewalDaemon, type DaemonSetup } from '../../scheduling/daemon.js';
 import type { Runtime } from '../compose.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { observeEvents } from '../run-report.js';
 import { openWithOneOffs } from '../one-offs.js';
+import { commandLogger, loadCommandConfig } from '../runtime.js';
 import { parseListen } from './serve.js';
 
 /**
@@ -51,13 +54,69 @@ async function openSetup(ctx: CommandContext, metrics: CertpilotMetrics | undefi
   return { runtime, setup: { certificates: runtime.config.certificates, context, concurrency: runtime.config.renewal.concurrency, close } };
 }
 
+/** How long a request to the listener waits for a fresh status snapshot before it is served the last known one. */
+const SNAPSHOT_WAIT_MS = 5_000;
+
+/** The start-up attempts while the state store cannot be read: 2 s, 4 s, 8 s … at most a minute apart. */
+const START_RETRY_FIRST_MS = 2_000;
+const START_RETRY_MAX_MS = 60_000;
+
+/** A failure that another attempt may not meet (the API server unreachable or overloaded), not a mistake to fix. */
+function temporary(err: unknown): err is CertpilotError {
+  return err instanceof CertpilotError && !(err instanceof ConfigError) && err.retryable;
+}
+
+/** What to say about a temporary failure: the API server could not be reached, or the state store could not be read. */
+function unreachableWhat(err: CertpilotError): string {
+  return err.code === 'ERR_KUBERNETES_UNREACHABLE' ? 'the Kubernetes API server could not be reached' : 'the state store could not be read';
+}
+
 /**
  * The read-only listener: `/metrics` and `/` from a fresh status snapshot of the configuration in
  * use, `/healthz`; GET and HEAD only. Nothing it serves is secret (the snapshot has no key).
+ *
+ * It answers while the state store cannot be read (the daemon still starting against an API server
+ * that is down, or an outage later): a snapshot that fails, or that is not ready within
+ * {@link SNAPSHOT_WAIT_MS}, serves the last known one, and `certpilot_state_backend_unreachable`
+ * says 1 until a snapshot reads the state again. One snapshot is built at a time, whatever the
+ * number of requests.
  */
-async function listen(address: string, current: () => Runtime, metrics: CertpilotMetrics, logger: Logger): Promise<Server> {
+async function listen(address: string, current: () => Runtime | undefined, metrics: CertpilotMetrics, logger: Logger): Promise<Server> {
   const { host, port } = parseListen(address);
   const [{ createServer }, { buildStatusSnapshot }, { renderStatusPage }] = await Promise.all([import('node:http'), import('../../renewal/status.js'), import('../../notify/status-page.js')]);
+  let known: StatusSnapshot | undefined;
+  let unreachable = false;
+  let building: Promise<void> | undefined;
+  const degrade = (why: string): void => {
+    if (!unreachable) logger.warn({ err: why }, 'daemon listener: the state store cannot be read: /metrics and / serve the last known status, with certpilot_state_backend_unreachable 1');
+    unreachable = true;
+  };
+  const refresh = (): Promise<void> => {
+    const runtime = current();
+    if (!runtime) {
+      degrade('the daemon has not read its state yet');
+      return Promise.resolve();
+    }
+    building ??= buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true })
+      .then(
+        (snapshot) => {
+          const problem = snapshot.certificates.find((c) => c.problem?.code === 'ERR_KUBERNETES_UNREACHABLE')?.problem;
+          if (problem) {
+            degrade(problem.message);
+            known ??= snapshot;
+            return;
+          }
+          if (unreachable) logger.info('daemon listener: the state store answers again');
+          known = snapshot;
+          unreachable = false;
+        },
+        (err: unknown) => degrade(err instanceof Error ? err.message : String(err)),
+      )
+      .finally(() => {
+        building = undefined;
+      });
+    return building;
+  };
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string): void => {
@@ -77,15 +136,24 @@ async function listen(address: string, current: () => Runtime, metrics: Certpilo
       send(404, 'text/plain; charset=utf-8', 'not found: / (status page), /metrics, /healthz\n');
       return;
     }
-    const runtime = current();
     void (async () => {
       try {
-        const snapshot = await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true });
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([
+          refresh().then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), SNAPSHOT_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (late) degrade(`no status snapshot within ${SNAPSHOT_WAIT_MS / 1000} s`);
         if (path === '/') {
-          send(200, 'text/html; charset=utf-8', renderStatusPage(snapshot));
+          if (known) send(200, 'text/html; charset=utf-8', renderStatusPage(known));
+          else send(503, 'text/plain; charset=utf-8', 'the daemon cannot read its state store yet (see its log); /metrics answers meanwhile\n');
           return;
         }
-        metrics.setSnapshot(snapshot);
+        if (known) metrics.setSnapshot(known);
+        metrics.setStateBackendUnreachable(unreachable);
         send(200, metrics.contentType, await metrics.text());
       } catch (err) {
         logger.warn({ path, err: err instanceof Error ? err.message : String(err) }, 'daemon listener: the status snapshot failed');
@@ -102,30 +170,91 @@ async function listen(address: string, current: () => Runtime, metrics: Certpilo
   return server;
 }
 
+/**
+ * Opens the first setup, trying again while the state store cannot be read (the Kubernetes API
+ * server down or not answering: a Deployment's pod must not crash-loop on it): one warning per
+ * attempt naming what failed and when the next attempt is, 2 s, 4 s … at most a minute apart. A
+ * configuration error still ends the daemon at once. `wake` cuts a wait short (SIGHUP). Undefined
+ * once `stop` aborts.
+ */
+async function openWhenReadable(ctx: CommandContext, metrics: CertpilotMetrics | undefined, stop: AbortSignal, logger: Logger, wake: { next?: AbortController }): Promise<{ runtime: Runtime; setup: DaemonSetup } | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openSetup(ctx, metrics, stop);
+    } catch (err) {
+      if (!temporary(err) || stop.aborted) throw err;
+      const delayMs = Math.min(START_RETRY_FIRST_MS * 2 ** (attempt - 1), START_RETRY_MAX_MS);
+      const at = new Date(systemClock.now().getTime() + delayMs);
+      logger.warn(
+        { attempt, code: err.code, err: err.message, retryInSeconds: delayMs / 1000, retryAt: at.toISOString() },
+        `daemon: not started yet: ${unreachableWhat(err)} (${err.message}); retrying in ${delayMs / 1000} s, at ${at.toISOString()} (SIGHUP: at once); /healthz and /metrics answer meanwhile`,
+      );
+      const nap = new AbortController();
+      wake.next = nap;
+      const onStop = (): void => nap.abort();
+      stop.addEventListener('abort', onStop, { once: true });
+      try {
+        await systemClock.sleep(delayMs, nap.signal);
+      } catch {
+        // cut short: SIGHUP (try now) or the stop signal
+      } finally {
+        stop.removeEventListener('abort', onStop);
+        wake.next = undefined;
+      }
+      if (stop.aborted) return undefined;
+    }
+  }
+}
+
 /** Entry point of `certpilot daemon`. */
 export async function run(ctx: CommandContext): Promise<number> {
   const stop = ctx.signal ?? new AbortController().signal;
-  // Metrics (prom-client) only when they are served.
-  const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true }) : undefined;
-  const { runtime, setup } = await openSetup(ctx, metrics, stop);
-  let newest = runtime;
-  let current = setup;
+  // A configuration error ends the daemon here, at once (exit 2); a state store that cannot be read does not.
+  const base = await loadCommandConfig(ctx, false);
   // The daemon's own lines (start, one per cycle, reload, stop) show at the default level (warn):
   // a long-running process must say it is alive. `logLevel: error` or `silent` quiets them too.
-  const level = runtime.logger.level;
-  const logger = level === 'error' || level === 'fatal' || level === 'silent' || level === 'debug' || level === 'trace' ? runtime.logger : runtime.logger.child({}, { level: 'info' });
-  const daemon = new RenewalDaemon(setup, { clock: runtime.clock, logger });
-  let server: Server | undefined;
-  if (ctx.values.listen && metrics) {
-    try {
-      server = await listen(ctx.values.listen, () => newest, metrics, logger);
-    } catch (err) {
-      await setup.close?.();
-      throw err;
-    }
+  const baseLogger = commandLogger(ctx, base.logLevel);
+  const level = baseLogger.level;
+  const logger = level === 'error' || level === 'fatal' || level === 'silent' || level === 'debug' || level === 'trace' ? baseLogger : baseLogger.child({}, { level: 'info' });
+  // Metrics (prom-client) only when they are served.
+  const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true }) : undefined;
+  let newest: Runtime | undefined;
+  // The listener answers from the start, while the first setup may still be waiting for the state store.
+  const server = ctx.values.listen && metrics ? await listen(ctx.values.listen, () => newest, metrics, logger) : undefined;
+  const closeServer = async (): Promise<void> => {
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  if (server) {
     const at = server.address();
     logger.info({ listen: typeof at === 'object' && at ? `${at.address}:${at.port}` : ctx.values.listen }, 'daemon: serving /metrics and the status page / (read-only)');
   }
+  // Until the first setup is open, SIGHUP tries again at once (each attempt reads the configuration anew).
+  const wake: { next?: AbortController } = {};
+  const onEarlyHangup = (): void => {
+    logger.info('SIGHUP: not started yet; trying again now with the configuration as it is now');
+    wake.next?.abort();
+  };
+  process.on('SIGHUP', onEarlyHangup);
+  let opened: { runtime: Runtime; setup: DaemonSetup } | undefined;
+  try {
+    opened = await openWhenReadable(ctx, metrics, stop, logger, wake);
+  } catch (err) {
+    await closeServer();
+    throw err;
+  } finally {
+    process.off('SIGHUP', onEarlyHangup);
+  }
+  if (!opened) {
+    await closeServer();
+    logger.info({ reason: stop.reason instanceof Error ? stop.reason.message : undefined }, 'daemon stopped before it started: nothing was in flight');
+    return EXIT.ok;
+  }
+  const { runtime, setup } = opened;
+  newest = runtime;
+  let current = setup;
+  const daemon = new RenewalDaemon(setup, { clock: runtime.clock, logger });
 
   let reloading: Promise<void> = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -143,6 +272,14 @@ export async function run(ctx: CommandContext): Promise<number> {
         logger.warn({ certificates: [] }, 'configuration reloaded: no certificate left to renew (the state holds no one-off any more); the daemon renews nothing until a SIGHUP finds one (`certpilot issue -d NAME …`), or stop it');
       } else logger.info({ certificates: next.setup.certificates.map((c) => c.name) }, 'configuration reloaded; the next cycle uses it');
     } catch (err) {
+      if (temporary(err)) {
+        // Nothing is wrong with the file: the state (Secrets) could not be read to build the new setup.
+        logger.warn(
+          { code: err.code, err: err.message },
+          `configuration NOT reloaded: ${unreachableWhat(err)} (${err.message}); the running configuration is kept; send SIGHUP again once the API server answers`,
+        );
+        return;
+      }
       const e = err instanceof CertpilotError ? err : new CertpilotError('ERR_INTERNAL', String(err));
       logger.error(
         { code: e.code, err: e.message, hint: e.hint, ...(e instanceof ConfigError ? { issues: e.issues.map((i) => `${i.path}: ${i.message}`) } : {}) },
@@ -161,10 +298,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   } finally {
     process.off('SIGHUP', onHangup);
     await reloading;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise((resolve) => server?.close(resolve));
-    }
+    await closeServer();
   }
   logger.info({ reason: stop.reason instanceof Error ? stop.reason.message : undefined }, 'daemon stopped: work in flight was stopped cleanly; the next start resumes any order it left');
   return EXIT.ok;

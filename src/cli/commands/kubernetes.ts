@@ -10,7 +10,7 @@
  * the code needs only to create a Secret (a deployer's first deploy) is needed while that Secret is
  * absent: then the check reads the Secret to tell.
  */
-import { CertpilotError } from '../../errors.js';
+import { CertpilotError, ConfigError } from '../../errors.js';
 import { connectionKey, kubernetesNeeds, permissionsOf, type InstanceKubernetesNeeds, type Permission } from '../../plugins/platform-needs.js';
 import type { RbacRule } from '../../plugins/plugin.js';
 import { EXIT, type CommandContext } from '../main.js';
@@ -61,8 +61,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   for (const group of byConnection.values()) {
     const first = group[0] as InstanceKubernetesNeeds;
     const client = new KubernetesClient(first.connection, config.baseDir, ctx.env);
-    const where = first.connection.kubeconfig !== undefined ? `kubeconfig ${first.connection.kubeconfig}${first.connection.context ? `, context ${first.connection.context}` : ''}` : 'in-cluster service account';
-    ctx.output.out(`kubernetes check: namespace ${client.namespace} (${where})`);
+    // What the client really uses: a kubeconfig field, $KUBECONFIG outside a pod, or the service account.
+    ctx.output.out(`kubernetes check: namespace ${client.namespace} (${client.source})`);
     const asked = new Map<string, { permission: Permission; instances: string[] }>();
     for (const n of group) {
       for (const { untilSecretsExist, ...p } of permissionsOf(n.rules)) {
@@ -164,6 +164,11 @@ async function manifests(ctx: CommandContext, extra: readonly string[]): Promise
     overrides: overridesFrom(ctx, false),
     podVariables: { placeholders, deferred: (path, variable) => typedFromPod.push({ path, variable }) },
   });
+  // A mistake between plug-ins (a reload's secretName no kubernetes-secret deployer writes) would be
+  // copied into the Role and fail in the pods after the CA issued: refused here as `config check` does.
+  const { configOnlyIssues } = await import('../../config/cross-checks.js');
+  const problems = configOnlyIssues(config);
+  if (problems.length > 0) throw new ConfigError(problems, { source });
   const fromPod = (value: string): string[] => [...placeholders].filter(([, p]) => value.includes(p)).map(([v]) => `\${${v}}`);
   const needs = kubernetesNeeds(config);
   const namespace = ctx.values.namespace ?? needs.find((n) => n.connection.namespace !== undefined)?.connection.namespace ?? 'default';

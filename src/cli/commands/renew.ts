@@ -144,7 +144,8 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
   }
   const failed = results.filter(resultFailed);
   if (failed.length > 0) {
-    const laterOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_ACME_RATE_LIMITED');
+    // Only "try again later" failures (the CA's rate limit, an unreachable Kubernetes API server): exit 75.
+    const laterOnly = failed.every((r) => r.outcome === 'failed' && (r.error?.code === 'ERR_ACME_RATE_LIMITED' || r.error?.code === 'ERR_KUBERNETES_UNREACHABLE'));
     const deploys = failed.filter((r) => r.outcome !== 'failed').length;
     const renewals = failed.filter((r) => r.outcome === 'failed');
     say(

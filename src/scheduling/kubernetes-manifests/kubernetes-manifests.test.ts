@@ -229,6 +229,22 @@ void test('a configuration the cluster setup cannot honour fails naming the fiel
   }
 });
 
+void test('a reload reading a Secret no deployer writes is refused as config check refuses it, not copied into the Role', async () => {
+  const dir = await tempDir();
+  const text = (await readFile(fixture('certpilot.yaml'), 'utf8'))
+    .replace(/caBundle: private-ca.pem/, `caBundle: ${fixture('private-ca.pem')}`)
+    .replace('hmacKeyFile: eab-hmac.key', `hmacKeyFile: ${fixture('eab-hmac.key')}`);
+  const typo = text.replace('    secretName: www-tls\n    groups:', '    secretName: ww-tls\n    groups:');
+  assert.notEqual(typo, text, 'the fixture has the reload this test misspells');
+  await writeFile(join(dir, 'c.yaml'), typo);
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['kubernetes', 'manifests', '--config', join(dir, 'c.yaml')], {}, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  assert.equal(code, 2, 'a configuration error');
+  assert.match(err.join('\n'), /certificates\[0\]\.deploy\[\d\]: kubernetes-reload "reload" reads Secret "ww-tls", which no kubernetes-secret deployer before it in this chain writes/);
+  assert.equal(out.join(''), '', 'no manifests printed');
+});
+
 void test('a configuration reading ${VARIABLES} keeps them, and the notes say each must reach the pods', async () => {
   const dir = await tempDir();
   await writeFile(join(dir, 'c.yaml'), 'acme: { email: ops@example.com }\ncertificates:\n  - name: www\n    domains: ["${WWW_SERVER_NAME}", "${WWW_SERVER_ALIASES[]}"]\n');
