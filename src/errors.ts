@@ -338,6 +338,14 @@ export const ERROR_CATALOG = {
     title: 'Another certpilot process is renewing this certificate',
     hint: 'Nothing to do: the other run will finish it; run status later.',
   },
+  ERR_LOCK_LIVE: {
+    title: '`certpilot unlock` refused a lock whose holder is still renewing it (a run is at work under it)',
+    hint: 'Let that run finish (`certpilot status --name NAME` shows the lock); if you know its holder is gone (a frozen process, a node cut off), `certpilot unlock NAME --force` breaks it.',
+  },
+  ERR_LOCK_CHANGED: {
+    title: '`certpilot unlock` did not break the lock: it changed after it was read (renewed by its holder, released, or taken by a new run)',
+    hint: 'Run `certpilot status --name NAME` to see who holds it now, and unlock again if it is still stale.',
+  },
   ERR_LOCK_LOST: {
     title: 'A run lost its certificate\'s lock to another certpilot process (it expired and was taken over, or could not be renewed in time)',
     hint: 'Nothing to do: the run stopped before writing anything more and the new holder finishes the work; if it recurs, raise renewal.lockTtlSeconds or check the lock backend (the lock directory, or the Kubernetes API server for the lease locker).',
@@ -475,8 +483,8 @@ export function renderErrorCatalog(): string {
     'Every error certpilot prints starts with `error <CODE>: <component>: <what failed>: <why>` and is',
     'followed by a `hint:` line. `--verbose` adds the stack trace and the underlying causes. Exit codes:',
     '0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit, Retry-After,',
-    'the CA not answering, backoff, another run holds the lock, the Kubernetes API server could not be',
-    'reached: `ERR_KUBERNETES_UNREACHABLE`), 130 stopped by SIGINT or SIGTERM.',
+    'the CA not answering, backoff, a lock that no live run renews, `certpilot unlock` refused or raced,',
+    'the Kubernetes API server could not be reached: `ERR_KUBERNETES_UNREACHABLE`), 130 stopped by SIGINT or SIGTERM.',
     '',
     '| Code | What happened | What to do |',
     '| --- | --- | --- |',

@@ -49,6 +49,8 @@ export interface Runtime {
   rolloverAccountKey(): Promise<string>;
   /** The renewal context (lazy sessions; solvers started on first challenge). */
   renewalContext(): RenewalContext;
+  /** The configured locker, built once on first use (`status` and `unlock` read its locks). */
+  locker(): Promise<Locker>;
   /** The DNS provider of a solver whose type is a DNS provider (`route53 check`), built once. */
   dnsProvider(solverName: string): Promise<DnsProvider>;
   /**
@@ -337,6 +339,7 @@ export async function compose(
       clock,
       logger,
     }),
+    locker,
     dnsProvider,
     tokenStore,
     notifierRoutes,

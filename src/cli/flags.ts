@@ -76,7 +76,7 @@ export const FLAGS = {
     },
   },
   name: {
-    type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'forget', 'config', 'import'],
+    type: 'string', short: 'n', multiple: true, value: 'NAME', commands: ['issue', 'renew', 'deploy', 'status', 'revoke', 'forget', 'unlock', 'config', 'import'],
     requiresFor: { config: 'domain' },
     help: 'which certificates to act on (repeat)',
     helpFor: {
@@ -86,6 +86,7 @@ export const FLAGS = {
       status: 'which certificates to show (repeat; default all)',
       revoke: 'the certificate to revoke (same as NAME)',
       forget: 'the one-off certificate to stop renewing (same as NAME)',
+      unlock: 'the certificate whose lock to break (same as NAME)',
       config: "with -d: the one-off certificate's name",
       import: 'import files: the name to import the certificate under',
     },
@@ -94,11 +95,12 @@ export const FLAGS = {
   profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
   'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
   force: {
-    type: 'boolean', commands: ['issue', 'renew', 'deploy'],
+    type: 'boolean', commands: ['issue', 'renew', 'deploy', 'unlock'],
     help: "renew even when not due, despite a failure backoff (never before a CA's Retry-After)",
     helpFor: {
       issue: "issue a new certificate even when the live one is not due, despite a failure backoff (never before a CA's Retry-After)",
       deploy: 'run every deployer again, also those that already hold the live version',
+      unlock: 'break the lock even while its holder still renews it (that run stops writing at its next heartbeat)',
     },
   },
   'dry-run': {
@@ -147,7 +149,7 @@ export const FLAGS = {
     type: 'string', value: 'H', commands: ['status'], integer: { min: 1, max: 168 },
     help: 'how often renew runs, for the cadence check (default renewal.runIntervalHours)',
   },
-  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'account', 'config', 'state', 'import'], help: 'machine-readable output' },
+  json: { type: 'boolean', commands: ['issue', 'renew', 'deploy', 'status', 'unlock', 'account', 'config', 'state', 'import'], help: 'machine-readable output' },
   from: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to read (dir:PATH | kubernetes-secret:[NS][?kubeconfig=FILE&context=NAME&secretPrefix=P&keepVersions=N] | config)' },
   to: { type: 'string', value: 'SPEC', commands: ['state'], help: 'state copy: the store to write (same forms as --from)' },
   mode: { type: 'string', value: 'MODE', commands: ['kubernetes'], help: 'manifests: cronjob (default: `renew` on a schedule) | daemon (a Deployment running `certpilot daemon`)' },

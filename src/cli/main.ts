@@ -3,8 +3,9 @@
  * codes and prints them (DESIGN.md §4, changesets `cli/src/index.ts`).
  *
  * Exit codes: 0 done; 1 an operation failed; 2 bad usage or configuration; 75 the CA asked us to
- * wait (rate limit, Retry-After) or did not answer, a backoff holds the work back, or the
- * Kubernetes API server could not be reached — try again later; 130 stopped by SIGINT or SIGTERM.
+ * wait (rate limit, Retry-After) or did not answer, a backoff holds the work back, a lock no live
+ * run renews keeps it from us, or the Kubernetes API server could not be reached — try again later;
+ * 130 stopped by SIGINT or SIGTERM.
  */
 import { redactText } from '../redact.js';
 import { parseArgs } from 'node:util';
@@ -31,9 +32,9 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
 /**
  * The errors that mean "try again later" (exit 75, EX_TEMPFAIL, which cron wrappers and CronJob
  * users branch on): the CA's rate limit or its silence, a backoff, another run's lock, an
- * unreachable API server.
+ * unreachable API server, and `certpilot unlock` refusing a live lock or finding it changed.
  */
-export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_ACME_NO_ANSWER', 'ERR_LOCK_HELD', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
+export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_ACME_NO_ANSWER', 'ERR_LOCK_HELD', 'ERR_LOCK_LIVE', 'ERR_LOCK_CHANGED', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
 
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
@@ -64,8 +65,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   renew: { summary: 'Renew every certificate that is due (ARI window, lifetime), the configured ones and the one-offs issue -d issued; --force, --dry-run', load: () => import('./commands/renew.js') },
   deploy: { summary: 'Run the deployers of the live certificates (NAME…); only those lacking it, or all with --force', load: () => import('./commands/deploy.js') },
   cron: { summary: 'cron install | remove | show: one `renew` line in the crontab, twice a day at a minute of its own per host (-u USER, --log-file, --metrics-file)', load: () => import('./commands/cron.js') },
-  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result, cadence warnings (--json, --html FILE, --metrics-file FILE)', load: () => import('./commands/status.js') },
+  status: { summary: 'Show each certificate: domains, expiry, ARI window, next renewal, last result, a lock a run holds (stale: how to break it), cadence warnings (--json, --html FILE, --metrics-file FILE)', load: () => import('./commands/status.js') },
   revoke: { summary: 'Revoke the live certificate of a name (--reason, --with-certificate-key)', load: () => import('./commands/revoke.js') },
+  unlock: { summary: 'Break the lock (lock file or Lease) a killed run left on a certificate, so the next run need not wait for its TTL; a live lock only with --force', load: () => import('./commands/unlock.js') },
   forget: { summary: 'Stop renewing and watching a one-off `issue -d` certificate, or one removed from the configuration (no status row, metric or alert); its files stay', load: () => import('./commands/forget.js') },
   account: { summary: 'ACME account: show | create | update (--email) | rollover | deactivate', load: () => import('./commands/account.js') },
   config: { summary: 'config check: validate the configuration and print what it resolves to', load: () => import('./commands/config.js') },
@@ -86,6 +88,7 @@ const COMMAND_ARGS: Readonly<Record<string, string>> = {
   deploy: '[NAME…]',
   revoke: 'NAME',
   forget: 'NAME',
+  unlock: 'NAME',
   account: 'show|create|update|rollover|deactivate',
   config: 'check|schema',
   cron: 'install|remove|show',
@@ -135,10 +138,23 @@ reads them: one per CA (the one the renewal confs name). Each account and certif
 (unchanged when the target held the same); one that cannot be copied (another account for that CA,
 an unreadable one, a folder of no known layout) is named with the reason and the exit code is 1.`,
   status: `The rows are one snapshot of the state store (no CA request), the same one the metrics and the
-status page read. --html FILE writes the status page (static HTML, no JavaScript); --metrics-file
+status page read. Under the table, each certificate whose lock a run holds: its holder, since when,
+its last renewal and expiry, and whether it is live (renewed every third of renewal.lockTtlSeconds)
+or STALE (not renewed for two thirds of it: a killed run's), with the \`certpilot unlock NAME\`
+that breaks a stale one (a warning on stderr too; the lock is read with the locker's own access). --html FILE writes the status page (static HTML, no JavaScript); --metrics-file
 FILE writes the metrics for node_exporter's textfile collector. A warning on stderr names each
 certificate whose renewal window the run cadence (renewal.runIntervalHours, or --run-interval-hours)
 cannot land in, and what to do. See docs/metrics.md.`,
+  unlock: `A run renews its certificate's lock (a lock file under stateDir, or a Lease) every third of
+renewal.lockTtlSeconds. One killed with kill -9, or a pod lost with its node, leaves the lock held
+until that TTL passes (15 min by default): runs meanwhile skip the certificate as locked.
+\`certpilot status\` shows each held lock, its holder and whether it is live or stale (not renewed
+for two thirds of its TTL); unlock breaks it:
+  stale or expired   broken
+  live               refused (ERR_LOCK_LIVE, exit 75) unless --force; the holder it is taken from
+                     stops writing at its next heartbeat
+It breaks only the lock it read: one renewed, released or taken by a new run meanwhile is left
+(ERR_LOCK_CHANGED, exit 75). Nothing else changes: no state, no certificate, no CA request.`,
   serve: `Besides the challenge path and /healthz, /metrics answers Prometheus (challenge answers by hit,
 miss and error; see docs/metrics.md).`,
   import: `Nothing is sent to the CA. The report goes to stderr, the certpilot.yaml for what was imported
@@ -160,6 +176,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron install --metrics-file /var/lib/prometheus/node-exporter/certpilot.prom', 'certpilot cron show'],
   status: ['certpilot status', 'certpilot status --name web --json', 'certpilot status --html /var/www/status/index.html --metrics-file /var/lib/node_exporter/textfile/certpilot.prom', 'certpilot status --run-interval-hours 12'],
   revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
+  unlock: ['certpilot unlock www', 'certpilot unlock www --force --config /etc/certpilot/certpilot.yaml'],
   forget: ['certpilot forget example.com', 'certpilot forget www --state-dir /var/lib/certpilot'],
   account: ['certpilot account show', 'certpilot account update --email ops@example.com', 'certpilot account rollover'],
   config: ['certpilot config check', 'certpilot config check --json', 'certpilot config schema > certpilot.schema.json'],
@@ -191,7 +208,8 @@ function examples(name: string): string {
 }
 
 const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff,
-CA not answering, Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released).
+CA not answering, a lock no live run renews, Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM
+(challenges cleaned up, locks released; the daemon exits 0).
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
 
 /** The top-level help: commands and the flags every command takes. */

@@ -16,6 +16,7 @@
 import type { Clock } from '../clock.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { heartbeatIntervalMs } from './locker.js';
 
 /** Options of {@link Heartbeat}. */
 export interface HeartbeatOptions {
@@ -49,7 +50,7 @@ export class Heartbeat {
 
   constructor(private readonly o: HeartbeatOptions) {
     this.lastRenewed = o.clock.now().getTime();
-    this.intervalMs = o.intervalMs ?? Math.max(1000, o.ttlMs / 3);
+    this.intervalMs = o.intervalMs ?? heartbeatIntervalMs(o.ttlMs);
     this.timer = setInterval(() => void this.beat(), this.intervalMs);
     this.timer.unref();
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StatusSnapshot } from '../renewal/status.js';
+import { withLocks, type StatusSnapshot } from '../renewal/status.js';
 import { renderStatusPage } from './status-page.js';
 
 const snapshot = (lastResult: NonNullable<StatusSnapshot['certificates'][number]['lastResult']>): StatusSnapshot => ({
@@ -60,4 +60,15 @@ test('a certificate whose renewal fails with 3 days left is marked at risk, with
   assert.match(risky, /<div class="bar at-risk"/);
   assert.match(risky, /At risk: renewal failing, expires in 3d 0h\.<\/strong> <code>ERR_ACME_AUTHORIZATION_FAILED<\/code> Open port 80 &#60;to&#62; the CA\./);
   for (const calm of [page(cert(60, failing)), page(cert(3))]) assert.doesNotMatch(calm, /class="[^"]*at-risk|At risk/);
+});
+
+test('a held lock shows on the page through withLocks: its holder and expiry (escaped), a stale one marked with the command that breaks it', () => {
+  const base = snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'success', stage: 'renewal' });
+  const lock = { name: 'site', where: 'Lease certpilot/certpilot-site', holder: 'pod<x>_1', renewedAt: '2026-01-09T23:40:00.000Z', expiresAt: '2026-01-10T00:10:00.000Z', ttlSeconds: 1800, why: 'its holder has not renewed it for 1200 s' };
+  const stale = renderStatusPage(withLocks(base, new Map([['site', { ...lock, state: 'stale' as const }]]), (n) => `certpilot unlock ${n}`));
+  assert.match(stale, /<p class="warning lock lock-stale">locked by pod&#60;x&#62;_1 until 2026-01-10 00:10:00Z \(stale\): its holder has not renewed it for 1200 s; <code>certpilot unlock site<\/code> breaks it<\/p>/);
+  const live = renderStatusPage(withLocks(base, new Map([['site', { ...lock, state: 'live' as const, why: 'its holder is renewing it' }]]), (n) => `certpilot unlock ${n}`));
+  assert.match(live, /<p class="lock lock-live">locked by pod&#60;x&#62;_1 until 2026-01-10 00:10:00Z \(live\): its holder is renewing it<\/p>/);
+  assert.doesNotMatch(live, /certpilot unlock/, 'no command to break a live lock');
+  assert.doesNotMatch(renderStatusPage(withLocks(base, new Map(), (n) => n)), /class="[^"]*lock/, 'no lock: no line');
 });

@@ -99,11 +99,15 @@ function row(c: CertificateStatus, now: number): string {
   const left = c.remainingMs !== undefined ? ` (${escapeHtml(formatDuration(c.remainingMs))} left)` : '';
   const next = c.nextRenewal ? `${escapeHtml(time(c.nextRenewal))} <small>${escapeHtml(c.nextRenewalReason ?? '')}</small>` : '-';
   const cadence = c.cadence ? `<p class="warning cadence">${escapeHtml(c.cadence.message)}</p>` : '';
+  // A held lock (only in `certpilot status --html`'s snapshot, which reads the locker).
+  const lock = c.lock
+    ? `<p class="${c.lock.state === 'stale' ? 'warning ' : ''}lock lock-${c.lock.state}">locked by ${escapeHtml(c.lock.holder)} until ${escapeHtml(time(c.lock.expiresAt))} (${escapeHtml(c.lock.state)}): ${escapeHtml(c.lock.why)}${c.lock.unlock ? `; <code>${escapeHtml(c.lock.unlock)}</code> breaks it` : ''}</p>`
+    : '';
   return [
     `<tr class="cert${c.configured ? '' : ' unconfigured'}${atRisk(c) ? ' at-risk' : ''}" data-name="${escapeHtml(c.name)}">`,
     `<th scope="row">${escapeHtml(c.name)}${c.version !== undefined ? ` <small>v${escapeHtml(c.version)}</small>` : ''}<br><small class="domains">${escapeHtml(c.domains.join(', '))}</small></th>`,
     `<td class="validity">${timeline(c, now)}<small>expires ${escapeHtml(time(c.notAfter))}${left}</small>${riskLine(c)}${cadence}</td>`,
-    `<td class="next">${next}<br><small>${escapeHtml(c.decision ?? '')}</small></td>`,
+    `<td class="next">${next}<br><small>${escapeHtml(c.decision ?? '')}</small>${lock}</td>`,
     `<td class="last">${lastResult(c)}</td>`,
     `<td>${deployers(c)}</td>`,
     '</tr>',

@@ -12,6 +12,7 @@ import { formatDuration } from '../duration.js';
 import { isDeployed } from '../deploy/deploy-chain.js';
 import { catalogHint, CertpilotError } from '../errors.js';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
+import type { LockStatus } from '../coordination/locker.js';
 import { canListVersions, type CertificatePaths, type DeploymentRecord, type NotificationRecord, type RenewalState } from '../storage/certificate-store.js';
 import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
@@ -117,6 +118,18 @@ export interface CertificateStatus {
   problem?: StatusProblem | undefined;
   /** What each notifier last did with this certificate's events. */
   notifications?: Record<string, NotificationRecord> | undefined;
+  /**
+   * Its lock, while one is held (or left by a run that stopped): who, since when, until when, and
+   * whether its holder still renews it; only where the caller read the locker ({@link withLocks}:
+   * `certpilot status`).
+   */
+  lock?: CertificateLock | undefined;
+}
+
+/** A certificate's held lock in the snapshot: the locker's view, and the command that breaks a stale one. */
+export interface CertificateLock extends LockStatus {
+  /** For a stale lock: the command that breaks it (`certpilot unlock NAME`). */
+  unlock?: string | undefined;
 }
 
 /** What a configured notifier last did, for any certificate's event (from the renewal states). */
@@ -355,6 +368,34 @@ export function lastResultOf(state: RenewalState, deploy: readonly string[]): La
   // A failure recorded before hints were kept: the catalog's hint of its code.
   const hint = attempt.result === 'failure' ? (attempt.hint ?? catalogHint(attempt.code)) : undefined;
   return { ...attempt, stage: 'renewal', ...(hint ? { hint } : {}) };
+}
+
+/**
+ * The snapshot with each certificate's held lock (`locks` by certificate name, as the locker's
+ * inspection gave them). The snapshot itself reads no locker (it is built from the state store
+ * alone); `certpilot status` reads the locks and adds them here.
+ */
+export function withLocks(snapshot: StatusSnapshot, locks: ReadonlyMap<string, LockStatus>, unlockCommand: (name: string) => string): StatusSnapshot {
+  return {
+    ...snapshot,
+    certificates: snapshot.certificates.map((c) => {
+      const l = locks.get(c.name);
+      if (!l) return c;
+      const lock: CertificateLock = {
+        name: l.name,
+        where: l.where,
+        holder: l.holder,
+        ...(l.acquiredAt ? { acquiredAt: l.acquiredAt } : {}),
+        ...(l.renewedAt ? { renewedAt: l.renewedAt } : {}),
+        expiresAt: l.expiresAt,
+        ...(l.ttlSeconds !== undefined ? { ttlSeconds: l.ttlSeconds } : {}),
+        state: l.state,
+        why: l.why,
+        ...(l.state === 'stale' ? { unlock: unlockCommand(c.name) } : {}),
+      };
+      return { ...c, lock };
+    }),
+  };
 }
 
 /** The snapshot's problems: unreadable certificates. */

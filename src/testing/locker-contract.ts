@@ -4,11 +4,15 @@
  * in, is idempotent and never removes a successor's lock; an expired lock (its holder died) is
  * taken over, and the old holder's `lost` signal fires at its next renewal; a lock stolen by
  * another holder fires `lost` too; renewals keep a held lock alive past its TTL; `acquire` honours
- * its signal. Call it from a test file of each implementation, against a real (or stand-in) backend.
+ * its signal. Inspection and breaking (the optional LockInspector every certpilot locker has): a held
+ * lock shows its holder, live while renewed, stale once its holder stopped renewing it, expired
+ * after its TTL; a break removes only the very lock inspected (never one renewed or taken since),
+ * lets the next run in at once, and the holder it was taken from finds it lost at its next renewal.
+ * Call it from a test file of each implementation, against a real (or stand-in) backend.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Lock, Locker } from '../coordination/locker.js';
+import { isLockInspector, type InspectedLock, type Lock, type Locker, type LockInspector } from '../coordination/locker.js';
 import type { FakeClock } from './fake-clock.js';
 
 /** A lock the suite can renew on demand (every locker's lock has `refresh`, the heartbeat's beat). */
@@ -123,6 +127,93 @@ export function lockerContract(name: string, make: () => Promise<LockerFixture |
       assert.equal(a.lost.aborted, true);
       await a.release();
       assert.ok(await f.held('www'), 'the thief\'s lock stays');
+    }),
+  );
+
+  const inspector = (locker: Locker): LockInspector => {
+    assert.ok(isLockInspector(locker), 'every certpilot locker can show and break its locks');
+    return locker;
+  };
+  const inspect = async (locker: Locker, lockName: string): Promise<InspectedLock | undefined> => (await inspector(locker).inspect([lockName, 'api'])).get(lockName);
+
+  test(`${name}: inspect shows a held lock's holder and times: live while renewed, stale once its holder stops, expired after the TTL, gone once released`, { timeout }, () =>
+    withFixture(async (f) => {
+      assert.equal(await inspect(f.other, 'www'), undefined, 'nothing held: nothing shown');
+      const a = await acquire(f.locker, 'www', 60);
+      assert.ok(a);
+      const live = await inspect(f.other, 'www');
+      assert.ok(live, 'another process sees the held lock');
+      assert.equal(live.state, 'live', live.why);
+      assert.equal(live.name, 'www');
+      assert.ok(live.holder.length > 0);
+      assert.equal(live.expiresAt, new Date(f.clock.now().getTime() + 60_000).toISOString());
+      assert.equal(live.renewedAt, f.clock.now().toISOString());
+      assert.equal(live.ttlSeconds, 60);
+      // Renewed every 20 s: still live after a renewal 30 s later.
+      f.clock.advance(30_000);
+      await a.refresh();
+      assert.equal((await inspect(f.other, 'www'))?.state, 'live');
+      // Then the holder stops renewing (killed): stale after two missed beats, before it expires.
+      f.clock.advance(41_000);
+      const stale = await inspect(f.other, 'www');
+      assert.equal(stale?.state, 'stale', stale?.why);
+      assert.equal(stale?.expiresAt, new Date(f.clock.now().getTime() - 41_000 + 60_000).toISOString());
+      assert.equal(await acquire(f.other, 'www', 60), undefined, 'a stale lock still holds the certificate back until it expires');
+      f.clock.advance(20_000);
+      assert.equal((await inspect(f.other, 'www'))?.state, 'expired');
+      await a.release();
+      assert.equal(await inspect(f.other, 'www'), undefined, 'a released lock is not shown');
+    }),
+  );
+
+  test(`${name}: breaking a stale lock lets the next run in at once; its old holder finds it lost`, { timeout }, () =>
+    withFixture(async (f) => {
+      const a = await acquire(f.locker, 'www', 60);
+      assert.ok(a);
+      f.clock.advance(45_000);
+      const stale = await inspect(f.other, 'www');
+      assert.equal(stale?.state, 'stale');
+      assert.equal(await inspector(f.other).breakLock(stale as InspectedLock), 'broken');
+      assert.equal(await f.held('www'), false, 'nothing held after the break');
+      assert.equal(await inspect(f.other, 'www'), undefined);
+      const b = await acquire(f.other, 'www', 60);
+      assert.ok(b, 'the next run takes it at once, without waiting for the TTL');
+      await a.refresh();
+      assert.equal(a.lost.aborted, true, 'the old holder learns at its next renewal that the lock is gone');
+      await a.release();
+      assert.ok(await f.held('www'), 'the old holder\'s release leaves the new holder\'s lock');
+      assert.equal(await inspector(f.other).breakLock(stale as InspectedLock), 'changed', 'the old inspection cannot break the new holder\'s lock');
+      assert.ok(await f.held('www'));
+      await b.release();
+      assert.equal(await inspector(f.other).breakLock(stale as InspectedLock), 'absent');
+    }),
+  );
+
+  test(`${name}: a break never removes a lock renewed or taken over after it was inspected`, { timeout }, () =>
+    withFixture(async (f) => {
+      const a = await acquire(f.locker, 'www', 60);
+      assert.ok(a);
+      f.clock.advance(45_000);
+      const seen = await inspect(f.other, 'www');
+      assert.equal(seen?.state, 'stale');
+      // The holder was only slow: it renews before the break.
+      await a.refresh();
+      assert.equal(await inspector(f.other).breakLock(seen as InspectedLock), 'changed');
+      assert.ok(await f.held('www'), 'the renewed lock stays');
+      await a.refresh();
+      assert.equal(a.lost.aborted, false, 'and its holder keeps it');
+      // Expired and taken over by a new run between inspection and break: the new run's lock stays.
+      f.clock.advance(61_000);
+      const expired = await inspect(f.other, 'www');
+      assert.equal(expired?.state, 'expired');
+      const b = await acquire(f.other, 'www', 60);
+      assert.ok(b, 'taken over');
+      assert.equal(await inspector(f.locker).breakLock(expired as InspectedLock), 'changed');
+      assert.ok(await f.held('www'));
+      await b.refresh();
+      assert.equal(b.lost.aborted, false, 'the new run keeps its lock');
+      await a.release();
+      await b.release();
     }),
   );
 

@@ -2,7 +2,9 @@
 // renew --dry-run, the webroot solver, reuseKey, a held lock, and two renewals racing.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FileLocker } from '../../src/coordination/file/file-locker.js';
@@ -100,9 +102,16 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
     const held = await new FileLocker({ dir: join(dir, 'state', 'locks') }).acquire('site', { ttlSeconds: 60 });
     assert.ok(held);
     const locked = await cli('issue', '--force', '--name', 'site');
+    // Renewed by its live holder: the work is in other hands, and the holder reports it (exit 0,
+    // --force or not: docs/getting-started.md, exit codes).
+    const status = JSON.parse((await cli('status', '--name', 'site', '--json')).stdout) as { lock?: { state: string; holder: string; unlock?: string } }[];
     await held.release();
-    assert.equal(locked.code, 75, locked.stdout + locked.stderr);
+    assert.equal(locked.code, 0, locked.stdout + locked.stderr);
     assert.match(locked.stdout, /^locked +site/m);
+    assert.match(locked.stdout, /hint: `certpilot status --name site` shows who holds its lock/);
+    assert.equal(status[0]?.lock?.state, 'live');
+    assert.equal(status[0]?.lock?.holder, `pid ${process.pid} on ${hostname()}`);
+    assert.equal(status[0]?.lock?.unlock, undefined, 'no unlock command for a live lock');
     assert.equal((await store.load('site'))?.version, before);
 
     // Two real processes at once: each version is whole (the key matches its certificate).
@@ -116,6 +125,63 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
       const key = createPrivateKey(await readFile(join(dir, 'state', 'archive', 'site', `privkey${v}.pem`), 'utf8'));
       assert.ok(cert.checkPrivateKey(key), `version ${v} is one certificate with its own key`);
     }
+  });
+
+  await t.test('a lock a killed run left: status shows it stale with the command that breaks it, renew exits 75, unlock breaks it; a live lock only with --force', async () => {
+    const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
+    const before = (await store.load('site'))?.version ?? 0;
+    const lockFile = join(dir, 'state', 'locks', 'site.lock');
+    // A run on another host sharing the volume, killed 700 s after its last renewal (TTL 900 s, renewed every 300 s).
+    const now = Date.now();
+    const record = { pid: 4242, hostname: 'other-host.invalid', token: 'killed-run', acquiredAt: new Date(now - 800_000).toISOString(), renewedAt: new Date(now - 700_000).toISOString(), ttlSeconds: 900, expiresAt: new Date(now + 200_000).toISOString() };
+    await writeFile(lockFile, JSON.stringify(record), { mode: 0o600 });
+
+    const text = await cli('status', '--name', 'site');
+    assert.equal(text.code, 0, text.stdout + text.stderr);
+    assert.match(text.stdout, /^site: locked by pid 4242 on other-host\.invalid \(lock file .*site\.lock; since .*, renewed .*, expires .*\): STALE: its holder stopped renewing it; `certpilot unlock site --config .*` breaks it$/m);
+    assert.match(text.stderr, /^warning: site: its lock is stale: its holder has not renewed it for \d+ s/m);
+    const json = JSON.parse((await cli('status', '--name', 'site', '--json')).stdout) as { lock?: Record<string, unknown> }[];
+    assert.deepEqual({ ...json[0]?.lock, unlock: undefined, why: undefined }, {
+      name: 'site', where: `lock file ${lockFile}`, holder: 'pid 4242 on other-host.invalid', acquiredAt: record.acquiredAt, renewedAt: record.renewedAt, expiresAt: record.expiresAt, ttlSeconds: 900, state: 'stale', unlock: undefined, why: undefined,
+    });
+    assert.match(String(json[0]?.lock?.unlock), /^certpilot unlock site --config /);
+
+    // A scheduled renew finds nobody at work on it: "try again later", naming the fix.
+    const blocked = await cli('renew', '--force', '--name', 'site');
+    assert.equal(blocked.code, 75, blocked.stdout + blocked.stderr);
+    assert.match(blocked.stdout, /^locked +site/m);
+    assert.match(blocked.stderr, /warning: site: not renewed: its lock is stale \(pid 4242 on other-host\.invalid, .*`certpilot unlock site --config .*` breaks it/);
+    assert.equal((await store.load('site'))?.version, before);
+
+    const unlocked = await cli('unlock', 'site');
+    assert.equal(unlocked.code, 0, unlocked.stdout + unlocked.stderr);
+    assert.match(unlocked.stdout, /^unlocked site: broke the stale lock of pid 4242 on other-host\.invalid \(lock file .*site\.lock; acquired .*, last renewed .*, expiring .*\); the next run takes the certificate$/m);
+    assert.equal(existsSync(lockFile), false);
+    assert.match((await cli('unlock', 'site')).stdout, /^not locked: site: no run holds its lock$/m, 'unlock again: nothing to do');
+    const renewed = await cli('renew', '--force', '--name', 'site');
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    assert.equal((await store.load('site'))?.version, before + 1, 'the next run renewed it at once');
+
+    // A live lock (its holder renewing it): refused, nothing changed; --force breaks it and says so.
+    const held = await new FileLocker({ dir: join(dir, 'state', 'locks') }).acquire('site', { ttlSeconds: 60 });
+    assert.ok(held);
+    const refused = await cli('unlock', 'site');
+    assert.equal(refused.code, 75, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /error ERR_LOCK_LIVE: unlock site: its lock is live: held by pid \d+ on /);
+    assert.match(refused.stderr, /hint: .*`certpilot unlock site --config .* --force` breaks it/);
+    assert.ok(existsSync(lockFile), 'a refused unlock changes nothing');
+    const forced = JSON.parse((await cli('unlock', 'site', '--force', '--json')).stdout) as { result: string; lock: { state: string; seen?: string } };
+    assert.equal(forced.result, 'broken');
+    assert.equal(forced.lock.state, 'live');
+    assert.equal(forced.lock.seen, undefined, 'the internal identity is not printed');
+    assert.equal(existsSync(lockFile), false);
+    await held.refresh();
+    assert.equal(held.lost.aborted, true, 'its holder finds it lost at its next heartbeat');
+    await held.release();
+
+    const unknown = await cli('unlock', 'nosuch');
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /ERR_CERT_UNKNOWN: unlock: no certificate named "nosuch"/);
   });
 
   await t.test('the webroot solver: a web server serves what certpilot writes', async () => {

@@ -3,8 +3,9 @@
 // rules the plug-in declares; and its Lease carries the fields client-go's leader election writes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Locker } from '../../src/coordination/locker.js';
-import type { LeaseLocker } from '../../src/coordination/lease/lease-locker.js';
+import type { InspectedLock, Locker } from '../../src/coordination/locker.js';
+import { LeaseLocker, type LeaseClient } from '../../src/coordination/lease/lease-locker.js';
+import { KubernetesClient } from '../../src/kubernetes/kubernetes-client.js';
 import { silentLogger } from '../../src/logger.js';
 import { findPlugin } from '../../src/plugins/registry.js';
 import { FakeClock } from '../../src/testing/fake-clock.js';
@@ -90,6 +91,49 @@ void test('two lockers racing for an expired Lease: the resourceVersion precondi
     assert.ok(standin.requests.some((r) => r.resource === 'leases' && r.verb === 'update' && r.status === 409), 'the others met 409 Conflict');
     assert.equal((standin.lease('certpilot-www')?.spec as { leaseTransitions: number }).leaseTransitions, 4);
     await Promise.all(locks.map((l) => l?.release()));
+  } finally {
+    await standin.stop();
+  }
+});
+
+void test('unlock breaks a Lease only at the resourceVersion it read: a holder renewing between the break\'s read and its write keeps it (409), with only get and update', { timeout: 30_000 }, async () => {
+  const standin = await startKubeStandin();
+  try {
+    const clock = new FakeClock('2026-05-01T00:00:00Z');
+    const plugin = findPlugin('lease');
+    assert.ok(plugin);
+    const options = plugin.schema.parse({ kubeconfig: await standin.writeKubeconfig(), identity: 'operator' });
+    standin.rules = (plugin.kubernetes?.(options, { certificates: ['www'] })?.rules ?? []).map((r) => ({ apiGroups: r.apiGroups, verbs: r.verbs, resources: r.resources, ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}) }));
+    // A pod killed mid-run: its Lease last renewed 45 s ago, duration 60 s.
+    standin.putLease('certpilot-www', { holderIdentity: 'dead-pod_0a1b', leaseDurationSeconds: 60, acquireTime: micro(new Date(clock.now().getTime() - 45_000)), renewTime: micro(new Date(clock.now().getTime() - 45_000)), leaseTransitions: 2 });
+    const client = new KubernetesClient(options as unknown as ConstructorParameters<typeof KubernetesClient>[0], standin.dir);
+    // The holder was only slow: it renews right after the break read the Lease, before the break writes.
+    const racing: LeaseClient = {
+      namespace: client.namespace,
+      getLease: (name) => client.getLease(name),
+      createLease: (lease) => client.createLease(lease),
+      updateLease: async (lease) => {
+        standin.putLease('certpilot-www', { holderIdentity: 'dead-pod_0a1b', leaseDurationSeconds: 60, acquireTime: micro(new Date(clock.now().getTime() - 45_000)), renewTime: micro(clock.now()), leaseTransitions: 2 });
+        return client.updateLease(lease);
+      },
+    };
+    const locker = new LeaseLocker({ client: racing, prefix: 'certpilot-', identity: 'operator', clock });
+    const seen = (await locker.inspect(['www'])).get('www');
+    assert.equal(seen?.state, 'stale', seen?.why);
+    assert.equal(seen?.holder, 'dead-pod_0a1b');
+    assert.equal(seen?.where, 'Lease default/certpilot-www');
+    assert.equal(await locker.breakLock(seen as InspectedLock), 'changed');
+    assert.equal((standin.lease('certpilot-www')?.spec as { holderIdentity: string }).holderIdentity, 'dead-pod_0a1b', 'the renewed Lease keeps its holder');
+    assert.ok(standin.requests.some((r) => r.resource === 'leases' && r.verb === 'update' && r.status === 409), 'the API server refused the stale write');
+    // Read again (stale once more) and broken without the race: the holder is cleared, as a release does.
+    clock.advance(45_000);
+    const direct = new LeaseLocker({ client, prefix: 'certpilot-', identity: 'operator', clock });
+    const again = (await direct.inspect(['www'])).get('www');
+    assert.equal(again?.state, 'stale');
+    assert.equal(await direct.breakLock(again as InspectedLock), 'broken');
+    assert.equal((standin.lease('certpilot-www')?.spec as { holderIdentity: string }).holderIdentity, '');
+    assert.equal((await direct.inspect(['www'])).size, 0);
+    assert.deepEqual([...new Set(standin.requests.filter((r) => r.resource === 'leases').map((r) => r.verb))].sort(), ['get', 'update'], 'no verb beyond what acquire uses');
   } finally {
     await standin.stop();
   }

@@ -5,6 +5,7 @@
  */
 import { deployCertificate, resultFailed } from '../../renewal/renew-certificate.js';
 import { CertpilotError } from '../../errors.js';
+import { lockedWithoutLiveHolder } from '../locks.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openWithOneOffs, problemResult } from '../one-offs.js';
 import { selectCertificates } from '../runtime.js';
@@ -33,7 +34,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     await reportRun(ctx, runtime, undefined, observer);
     if (ctx.signal?.aborted) return EXIT.interrupted;
     if (results.some(resultFailed)) return EXIT.failed;
-    return results.some((r) => r.outcome === 'locked') ? EXIT.tempFail : EXIT.ok;
+    // As renew: a lock a live run renews is work in its hands; one nobody renews is "try later".
+    const stuck = await lockedWithoutLiveHolder(ctx, runtime, results.filter((r) => r.outcome === 'locked').map((r) => r.name));
+    return stuck.length > 0 ? EXIT.tempFail : EXIT.ok;
   } finally {
     await runtime.close();
   }

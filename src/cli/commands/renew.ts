@@ -3,9 +3,11 @@ import { CertpilotError } from '../../errors.js';
 import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
+import { shellName } from '../../challenges/dns-persist01/record.js';
 import { selectCertificates } from '../runtime.js';
 import { problemResult, rememberOneOff } from '../one-offs.js';
 import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js';
+import { lockedWithoutLiveHolder } from '../locks.js';
 
 /** Runs renewals for the selected certificates and prints one line each; returns the exit code. */
 export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean }): Promise<number> {
@@ -42,7 +44,8 @@ export async function runRenewals(ctx: CommandContext, mode: { explicit: boolean
     if (ctx.values.json) ctx.output.out(JSON.stringify(results.map(toJson), null, 2));
     else for (const r of results) ctx.output.out(describe(r, ctx.values.verbose === true));
     const reported = await reportRun(ctx, runtime, metrics, observer);
-    const code = exitCode(results, mode.explicit, ctx, ctx.values.json !== true);
+    const stuck = await lockedWithoutLiveHolder(ctx, runtime, results.filter((r) => r.outcome === 'locked').map((r) => r.name));
+    const code = exitCode(results, mode.explicit, ctx, ctx.values.json !== true, stuck);
     return code === EXIT.ok && !reported ? EXIT.failed : code;
   } finally {
     await runtime.close();
@@ -109,6 +112,10 @@ function headline(r: RenewalResult): string {
     case 'not-due':
     case 'held':
       return `${head}: ${r.message}`; // the planner's sentence already says when
+    case 'locked':
+      // Who holds it is one `status` away; a run killed with its lock held blocks it until the TTL.
+      if (r.error) return `${head}: ${r.message}`; // lost mid-run: the new holder finishes it
+      return `${head}: ${r.message}\n         hint: \`certpilot status --name ${shellName(r.name)}\` shows who holds its lock; if that run is gone (the lock is stale), \`certpilot unlock ${shellName(r.name)}\` breaks it`;
     case 'failed':
       return `${head}: ${r.error ? `${r.error.code}: ` : ''}${r.message}${r.error ? `\n         hint: ${r.error.hint}` : ''}${holdLine(r)}`;
     default:
@@ -127,7 +134,7 @@ function holdLine(r: RenewalResult): string {
  * The exit code, and (for people: `summary`) one closing line on stderr. It promises that earlier
  * certificates stay live only when the failed ones had one: a first issuance that fails has none.
  */
-function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext, summary: boolean): number {
+function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: CommandContext, summary: boolean, stuck: readonly string[]): number {
   const say = (line: string): void => {
     if (summary) ctx.output.err(line);
   };
@@ -150,11 +157,21 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
     const configOnly = failed.every((r) => r.outcome === 'failed' && r.error?.code === 'ERR_CONFIG_INVALID');
     return laterOnly ? EXIT.tempFail : configOnly ? EXIT.usage : EXIT.failed;
   }
-  // Asked for explicitly (names, or --force), a renewal held back by backoff, the CA's Retry-After
-  // or another run's lock is "try later"; so is one held with no certificate live yet, even in a
-  // renew of everything: a CronJob must not show success while the certificate does not exist.
+  // Another run's lock kept due work from this run, whatever the flags (names, --force, or a renew
+  // of everything from cron or a CronJob): while a live holder renews that lock the work is in its
+  // hands and it reports its own result (0); a lock no live holder renews (stale: a run killed
+  // with it held; expired; unreadable) blocks the certificate with nobody at work, so "try later"
+  // (75): a CronJob retries the pod, cron and systemd show it, the warning names `certpilot unlock`.
+  if (stuck.length > 0) {
+    say(`${stuck.length} certificate(s) not renewed: locked by a run that no longer renews its lock (${stuck.join(', ')}).`);
+    return EXIT.tempFail;
+  }
+  // Asked for explicitly (names, or --force), a renewal held back by backoff or the CA's Retry-After
+  // is "try later"; so is one held with no certificate live yet, even in a renew of everything: a
+  // CronJob must not show success while the certificate does not exist. In a renew of everything, a
+  // backoff is this state's own decision about a failure already reported: exit 0.
   const explicitly = explicit || ctx.values.force === true;
-  if (explicitly && results.some((r) => r.outcome === 'held' || r.outcome === 'locked')) return EXIT.tempFail;
+  if (explicitly && results.some((r) => r.outcome === 'held')) return EXIT.tempFail;
   if (results.some((r) => r.outcome === 'held' && r.version === undefined)) return EXIT.tempFail;
   return EXIT.ok;
 }

@@ -2,11 +2,15 @@
  * `certpilot status`: one row per certificate, from the state store; no CA request. The rows are
  * the status snapshot (src/renewal/status.ts) that metrics and the status page read too.
  * `--html FILE` writes the status page, `--metrics-file FILE` the metrics; a run cadence that
- * cannot land inside a certificate's renewal window is warned about on stderr.
+ * cannot land inside a certificate's renewal window is warned about on stderr. Each certificate's
+ * held lock is read from the configured locker (a lock file, a Lease: the verbs `renew` already
+ * uses) and shown with its holder and state; a stale one (its holder stopped renewing it) gets a
+ * warning naming `certpilot unlock NAME`. Locks that cannot be read leave a warning, not a failure.
  */
 import { resolve } from 'node:path';
 import { CertpilotError } from '../../errors.js';
-import { buildStatusSnapshot, snapshotProblems, type CertificateStatus, type StatusSnapshot } from '../../renewal/status.js';
+import { buildStatusSnapshot, snapshotProblems, withLocks, type CertificateStatus, type StatusSnapshot } from '../../renewal/status.js';
+import { readLocks, unlockCommand } from '../locks.js';
 import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
@@ -28,7 +32,11 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const names = ctx.values.name?.length && !ctx.values.domain?.length ? ctx.values.name : undefined;
     const runIntervalHours = ctx.values['run-interval-hours'];
-    const snapshot = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
+    const built = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
+    // The locks of the certificates runs renew (configured, one-offs): the ones a Role's Lease rules name.
+    const read = await readLocks(runtime, built.certificates.filter((c) => c.configured || c.oneOff).map((c) => c.name), ctx.signal);
+    if (read.error) ctx.output.err(`warning: the locks could not be read, so held locks are not shown: error ${read.error.code}: ${read.error.message}\n  hint: ${read.error.hint}`);
+    const snapshot = withLocks(built, read.locks, (name) => unlockCommand(ctx, name));
     const rows = snapshot.certificates;
     // A mistyped --name is not "no certificates": say which names exist, as renew and deploy do.
     const missing = (names ?? []).filter((n) => !rows.some((r) => r.name === n));
@@ -44,6 +52,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
     if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
     for (const r of rows) if (r.cadence) ctx.output.err(`warning: ${r.cadence.message}`);
+    for (const r of rows) {
+      if (r.lock?.state === 'stale') ctx.output.err(`warning: ${r.name}: its lock is stale: ${r.lock.why}; if no run holds it any more (${r.lock.holder}), \`${r.lock.unlock}\` breaks it`);
+    }
     // A notifier that cannot reach its receiver is how an expiry goes unnoticed: say so here too.
     for (const n of snapshot.notifiers ?? []) {
       if (n.result === 'failed') ctx.output.err(`warning: notifier ${n.notifier} is failing: its last attempt (${formatTime(n.at)}, ${n.certificate}'s event) failed${n.code ? ` with ${n.code}` : ''}; what it should have said may not have arrived (run \`certpilot config check\` and read that run's log)`);
@@ -67,6 +78,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (p.warning) ctx.output.err(`warning: ${r.name}: ${p.record} ${p.warning}: publish a new record (certpilot dns-persist record ${shellName(p.name)} --persist-until DATE --apply --solver DNS-SOLVER)`);
       }
     }
+    for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
     const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined).map((r) => r.name);
     if (unwatched.length > 0) {
       ctx.output.out(`not configured: ${unwatched.join(', ')} (still watched: its expiry is exported and alerts; \`certpilot forget NAME\` stops that, the files stay)`);
@@ -97,8 +109,18 @@ function textRow(r: CertificateStatus): string[] {
   ];
 }
 
+/** One line per held lock: who holds it, since when, until when, and whether its holder still renews it. */
+function lockLine(name: string, l: NonNullable<CertificateStatus['lock']>): string {
+  const times = `${l.acquiredAt ? `since ${formatTime(l.acquiredAt)}, ` : ''}${l.renewedAt ? `renewed ${formatTime(l.renewedAt)}, ` : ''}expires ${formatTime(l.expiresAt)}`;
+  const state = l.state === 'live' ? 'live: a run is at work' : l.state === 'stale' ? `STALE: its holder stopped renewing it; \`${l.unlock}\` breaks it` : 'expired: the next run takes it over';
+  return `${name}: locked by ${l.holder} (${l.where}; ${times}): ${state}`;
+}
+
 /** When it renews next, and what holds it back: `held until … (backoff)`, or a backoff that ends before its time. */
 function nextRenewalCell(r: CertificateStatus): string {
+  // A stale lock holds a due certificate until it expires (or is broken); a live one: a run is at it.
+  if (r.due && r.lock?.state === 'stale') return `locked until ${formatTime(r.lock.expiresAt)} (stale lock)`;
+  if (r.due && r.lock?.state === 'live') return `now (${r.reason}; a run holds its lock)`;
   if (r.due) return `now (${r.reason})`;
   if (r.heldUntil) return `held until ${formatTime(r.heldUntil)} (${r.heldBy})`;
   if (r.backoffUntil) return `${formatTime(r.nextRenewal)} (backoff until ${formatTime(r.backoffUntil)})`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -153,6 +153,53 @@ describe('FileLocker', () => {
     assert.equal(await tryInChild(dir, 'site.example'), 'busy');
     await lock.release();
     assert.equal(await tryInChild(dir, 'site.example'), 'acquired');
+  });
+
+  it('shows who holds a lock: a dead process on this host as expired, an old-format file (no renewedAt) live until it expires', async () => {
+    const dir = freshDir();
+    const clock = new FakeClock('2026-05-01T00:00:00Z');
+    const locker = new FileLocker({ dir, clock });
+    writeLock(dir, 'dead.example', { pid: deadPid(), expiresAt: '2026-05-01T00:10:00.000Z' });
+    writeLock(dir, 'old.example', { hostname: 'other-host.invalid', pid: 7, acquiredAt: '2026-04-30T23:00:00.000Z', expiresAt: '2026-05-01T00:10:00.000Z' });
+    const seen = await locker.inspect(['dead.example', 'old.example', 'none.example']);
+    assert.deepEqual([...seen.keys()].sort(), ['dead.example', 'old.example']);
+    assert.equal(seen.get('dead.example')?.state, 'expired');
+    assert.match(seen.get('dead.example')?.why ?? '', /no longer runs on this host/);
+    assert.equal(seen.get('old.example')?.state, 'live');
+    assert.equal(seen.get('old.example')?.holder, 'pid 7 on other-host.invalid');
+    assert.equal(seen.get('old.example')?.where, `lock file ${join(dir, 'old.example.lock')}`);
+    clock.set('2026-05-01T00:10:00.000Z');
+    assert.equal((await locker.inspect(['old.example'])).get('old.example')?.state, 'expired');
+    assert.equal((await new FileLocker({ dir: join(dir, 'missing') }).inspect(['old.example'])).size, 0, 'no lock directory: nothing held');
+  });
+
+  it('never breaks a lock file swapped after inspection (a copy with the same content, or a symlink to one), nor follows a link', async () => {
+    const dir = freshDir();
+    const clock = new FakeClock('2026-05-01T00:00:00Z');
+    const locker = new FileLocker({ dir, clock });
+    const lock = await locker.acquire('site.example', { ttlSeconds: 60 });
+    assert.ok(lock);
+    clock.advance(45_000);
+    const seen = (await locker.inspect(['site.example'])).get('site.example');
+    assert.equal(seen?.state, 'stale');
+    const file = join(dir, 'site.example.lock');
+    const content = readFileSync(file, 'utf8');
+    // Same bytes, another inode (what a refresh's rename leaves): not the lock that was inspected.
+    writeFileSync(`${file}.copy`, content, { mode: 0o600 });
+    renameSync(`${file}.copy`, file);
+    assert.equal(await locker.breakLock(seen!), 'changed');
+    assert.equal(readFileSync(file, 'utf8'), content, 'the lock file stays');
+    // A symlink to a file elsewhere holding the same record: never followed, never removed through.
+    const outside = join(dir, '..', 'outside.lock');
+    writeFileSync(outside, content);
+    rmSync(file);
+    symlinkSync(outside, file);
+    assert.equal((await locker.inspect(['site.example'])).size, 0, 'a link is no lock file');
+    assert.equal(await locker.breakLock(seen!), 'absent');
+    assert.equal(readFileSync(outside, 'utf8'), content, 'the link target is untouched');
+    assert.ok(statSync(file, { throwIfNoEntry: false }) !== undefined, 'and the link itself stays');
+    assert.deepEqual(readdirSync(dir).sort(), ['site.example.lock'], 'no marker or temp file left');
+    await lock.release();
   });
 
   it('refuses unsafe names', async () => {

@@ -2,19 +2,20 @@
  * A {@link Locker} on one host or a shared file system: one lock file per name, created
  * exclusively, holding who owns it and until when.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../../clock.js';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
-import { removeFile } from '../../fs/atomic-write.js';
+import { hasErrno, removeFile } from '../../fs/atomic-write.js';
+import { openDirectory, type DirHandle } from '../../fs/dir-handle.js';
 import { silentLogger } from '../../logger.js';
 import type { Logger } from '../../logger.js';
 import { safeName } from '../../storage/filesystem/safe-name.js';
 import { Heartbeat } from '../heartbeat.js';
-import type { AcquireOptions, Lock, Locker } from '../locker.js';
+import { lockState, type AcquireOptions, type BreakResult, type InspectedLock, type Lock, type Locker, type LockInspector } from '../locker.js';
 
 /** Options of {@link FileLocker}. */
 export interface FileLockerOptions {
@@ -33,6 +34,10 @@ export interface LockRecord {
   acquiredAt: string;
   /** ISO time after which anyone may take the lock over unless the holder refreshed it. */
   expiresAt: string;
+  /** The holder's last refresh (absent in files written before certpilot recorded it). */
+  renewedAt?: string;
+  /** The TTL the holder refreshes it by (absent in older files). */
+  ttlSeconds?: number;
 }
 
 /** How long a takeover marker protects a takeover in progress. */
@@ -60,6 +65,11 @@ async function readRecord(path: string): Promise<LockRecord | 'absent' | 'unread
     if (errnoOf(err) === 'ENOENT') return 'absent';
     throw ioError(`reading ${path}`, err);
   }
+  return parseRecord(text);
+}
+
+/** A lock file's text as a record, or `unreadable`. */
+function parseRecord(text: string): LockRecord | 'unreadable' {
   try {
     const data = JSON.parse(text) as Partial<LockRecord>;
     if (typeof data.pid === 'number' && typeof data.hostname === 'string' && typeof data.token === 'string' && typeof data.expiresAt === 'string') {
@@ -99,8 +109,13 @@ function pidAlive(pid: number): boolean {
  *   (write-temp then rename, after checking the token is still ours), so the TTL only matters when
  *   the holder dies; a file that holds another token means the lock was taken over: `lost` aborts.
  * - `release` is idempotent and deletes the lock file only while it still holds our token.
+ * - Inspect and break (`certpilot status`, `certpilot unlock`) work through the lock directory's
+ *   descriptor (`fs/dir-handle.ts`): lock files are opened with `O_NOFOLLOW` and must be regular
+ *   files. A break takes the takeover marker as a taker does, then removes the lock file only while
+ *   it is the same inode with the same content as inspected (a refresh renames a new file in), so
+ *   a lock renewed or taken since is never broken.
  */
-export class FileLocker implements Locker {
+export class FileLocker implements Locker, LockInspector {
   private readonly dir: string;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -154,7 +169,129 @@ export class FileLocker implements Locker {
       token: randomBytes(12).toString('hex'),
       acquiredAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+      renewedAt: now.toISOString(),
+      ttlSeconds: ttlMs / 1000,
     };
+  }
+
+  /** The lock directory, pinned by its descriptor (undefined when it does not exist yet). */
+  private async openLockDir(): Promise<DirHandle | undefined> {
+    try {
+      return await openDirectory(this.dir, { component: 'file-locker', allowShared: true, allowSharedField: '-', errorCode: 'ERR_STORAGE_IO' });
+    } catch (err) {
+      if (err instanceof CertpilotError && hasErrno(err.cause, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  /** The held lock files of `names` (read through the directory's descriptor, no link followed). */
+  async inspect(names: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, InspectedLock>> {
+    const out = new Map<string, InspectedLock>();
+    const d = await this.openLockDir();
+    if (!d) return out;
+    try {
+      const present = new Set(await d.readdir());
+      for (const name of names) {
+        options.signal?.throwIfAborted();
+        const file = `${safeName(name)}.lock`;
+        if (!present.has(file)) continue;
+        const seen = await this.readAt(d, file);
+        if (seen) out.set(name, this.describe(name, seen));
+      }
+    } catch (err) {
+      if (err instanceof CertpilotError) throw err;
+      throw ioError(`reading ${this.dir}`, err);
+    } finally {
+      await d.close();
+    }
+    return out;
+  }
+
+  /** The regular file `file` in `d` (`O_NOFOLLOW`): its record and identity, or undefined when absent or not a regular file. */
+  private async readAt(d: DirHandle, file: string): Promise<{ record: LockRecord | 'unreadable'; seen: string } | undefined> {
+    const read = await d.readRegularFile(file);
+    if (!read) return undefined;
+    const seen = JSON.stringify([String(read.stat.dev), String(read.stat.ino), createHash('sha256').update(read.data).digest('hex')]);
+    return { record: parseRecord(read.data.toString('utf8')), seen };
+  }
+
+  private describe(name: string, read: { record: LockRecord | 'unreadable'; seen: string }): InspectedLock {
+    const where = `lock file ${this.lockPath(name)}`;
+    const r = read.record;
+    if (r === 'unreadable') {
+      return { name, where, holder: 'unknown (not a lock record)', expiresAt: new Date(0).toISOString(), state: 'expired', why: 'the file is not a lock record: the next run takes it over', seen: read.seen };
+    }
+    const expiresAt = new Date(Date.parse(r.expiresAt));
+    const base = {
+      name,
+      where,
+      holder: `pid ${r.pid} on ${r.hostname}`,
+      acquiredAt: r.acquiredAt,
+      ...(r.renewedAt ? { renewedAt: r.renewedAt } : {}),
+      expiresAt: Number.isFinite(expiresAt.getTime()) ? expiresAt.toISOString() : new Date(0).toISOString(),
+      ...(r.ttlSeconds ? { ttlSeconds: r.ttlSeconds } : {}),
+      seen: read.seen,
+    };
+    if (Number.isFinite(expiresAt.getTime()) && expiresAt > this.clock.now() && r.hostname === hostname() && !pidAlive(r.pid)) {
+      return { ...base, state: 'expired', why: `process ${r.pid} no longer runs on this host: the next run here takes it over` };
+    }
+    const renewedAt = r.renewedAt ? new Date(Date.parse(r.renewedAt)) : undefined;
+    return { ...base, ...lockState(this.clock.now(), { renewedAt, expiresAt: Number.isFinite(expiresAt.getTime()) ? expiresAt : new Date(0), ttlMs: r.ttlSeconds ? r.ttlSeconds * 1000 : undefined }) };
+  }
+
+  /**
+   * Removes the lock file of `lock.name` only while it is the inode with the content `lock` saw,
+   * under the takeover marker (so no taker runs meanwhile); never follows a link.
+   */
+  async breakLock(lock: InspectedLock): Promise<BreakResult> {
+    const d = await this.openLockDir();
+    if (!d) return 'absent';
+    const file = `${safeName(lock.name)}.lock`;
+    const marker = `${file}.takeover`;
+    try {
+      const ours = this.newRecord(MARKER_TTL_MS);
+      if (!(await this.createExclusiveAt(d, marker, ours))) {
+        // A run is taking it over right now (or a taker died: its marker expires after 30 s).
+        return 'changed';
+      }
+      try {
+        const now = await this.readAt(d, file);
+        if (!now) return 'absent';
+        if (now.seen !== lock.seen) return 'changed';
+        // The name must still be that inode when we unlink it (lstat: never follows).
+        const [dev, ino] = JSON.parse(now.seen) as [string, string];
+        const st = await d.lstat(file);
+        if (String(st.dev) !== dev || String(st.ino) !== ino) return 'changed';
+        await d.unlink(file);
+        this.logger.info({ name: lock.name, holder: lock.holder }, 'file-locker: broke the lock');
+        return 'broken';
+      } finally {
+        const left = await this.readAt(d, marker).catch(() => undefined);
+        if (left && left.record !== 'unreadable' && left.record.token === ours.token) await d.unlink(marker).catch(() => undefined);
+      }
+    } catch (err) {
+      if (err instanceof CertpilotError) throw err;
+      throw ioError(`breaking ${this.lockPath(lock.name)}`, err);
+    } finally {
+      await d.close();
+    }
+  }
+
+  /** {@link createExclusive} inside the pinned directory `d`: a private file linked to `name` (EEXIST: false). */
+  private async createExclusiveAt(d: DirHandle, name: string, record: LockRecord): Promise<boolean> {
+    const tmp = `${name}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await d.writeNewFile(tmp, `${JSON.stringify(record)}\n`, 0o600);
+      try {
+        await fs.link(d.at(tmp), d.at(name));
+        return true;
+      } catch (err) {
+        if (errnoOf(err) === 'EEXIST') return false;
+        throw err;
+      }
+    } finally {
+      await d.unlink(tmp).catch(() => undefined);
+    }
   }
 
   private isStale(record: LockRecord): boolean {
@@ -253,7 +390,8 @@ export class FileLock implements Lock {
   private async renew(): Promise<boolean> {
     const onDisk = await readRecord(this.path);
     if (onDisk === 'absent' || onDisk === 'unreadable' || onDisk.token !== this.record.token) return false;
-    const next = { ...this.record, expiresAt: new Date(this.clock.now().getTime() + this.ttlMs).toISOString() };
+    const now = this.clock.now();
+    const next = { ...this.record, expiresAt: new Date(now.getTime() + this.ttlMs).toISOString(), renewedAt: now.toISOString() };
     const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
       await fs.writeFile(tmp, `${JSON.stringify(next)}\n`, { mode: 0o600, flag: 'wx' });

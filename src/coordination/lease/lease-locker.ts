@@ -17,6 +17,11 @@
  * - Release (every exit of the run): clears the holder, as client-go's `ReleaseOnCancel` does
  *   (empty `holderIdentity`, `leaseDurationSeconds: 1`), only while we still hold it.
  *
+ * - Inspect (`certpilot status`, `certpilot unlock`): a get per certificate, the verb `acquire`
+ *   uses. Break (`certpilot unlock`): the release's update (holder cleared) with the
+ *   resourceVersion seen as precondition, so a Lease renewed or taken since is a 409 and stays.
+ *   No verb beyond the ones `acquire` needs (get, create, update).
+ *
  * Expiry is judged by the acquirer's clock against the holder's `renewTime`: hosts' clocks must
  * agree to well within the duration (lockTtlSeconds, 900 s by default), as NTP keeps them.
  */
@@ -26,7 +31,7 @@ import { CertpilotError } from '../../errors.js';
 import type { LeaseRecord } from '../../kubernetes/kubernetes-client.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { Heartbeat } from '../heartbeat.js';
-import type { AcquireOptions, Lock, Locker } from '../locker.js';
+import { lockState, type AcquireOptions, type BreakResult, type InspectedLock, type Lock, type Locker, type LockInspector } from '../locker.js';
 import { leaseName } from './lease-name.js';
 
 /** The Lease calls of the one Kubernetes adapter (`kubernetes/kubernetes-client.ts`) the locker makes. */
@@ -64,7 +69,7 @@ export function leaseExpired(lease: LeaseRecord, now: Date): boolean {
 }
 
 /** Mutual exclusion by Kubernetes Leases; see the module comment. */
-export class LeaseLocker implements Locker {
+export class LeaseLocker implements Locker, LockInspector {
   private readonly clock: Clock;
   private readonly logger: Logger;
 
@@ -116,6 +121,59 @@ export class LeaseLocker implements Locker {
       throw err;
     }
     return new LeaseLock(name, this.o.client, held, identity, ttl * 1000, this.clock, this.logger);
+  }
+
+  /** The held Leases of `names` (a get each, at most 8 at once); a released one (no holder) is left out. */
+  async inspect(names: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, InspectedLock>> {
+    const out = new Map<string, InspectedLock>();
+    const queue = [...names];
+    const worker = async (): Promise<void> => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+        options.signal?.throwIfAborted();
+        const lease = await this.o.client.getLease(this.leaseName(name));
+        const seen = lease ? this.describe(name, lease) : undefined;
+        if (seen) out.set(name, seen);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
+    return out;
+  }
+
+  private describe(name: string, lease: LeaseRecord): InspectedLock | undefined {
+    if (!lease.holderIdentity) return undefined;
+    const renewed = lease.renewTime ?? lease.acquireTime;
+    const ttlMs = (lease.leaseDurationSeconds ?? 0) * 1000;
+    const expiresAt = new Date((renewed?.getTime() ?? 0) + ttlMs);
+    return {
+      name,
+      where: `Lease ${this.o.client.namespace}/${lease.name}`,
+      holder: lease.holderIdentity,
+      acquiredAt: lease.acquireTime?.toISOString(),
+      renewedAt: renewed?.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+      ttlSeconds: lease.leaseDurationSeconds,
+      ...lockState(this.clock.now(), { renewedAt: renewed, expiresAt, ttlMs }),
+      seen: JSON.stringify([lease.resourceVersion ?? '', lease.holderIdentity]),
+    };
+  }
+
+  /**
+   * Clears the Lease's holder, as its holder's release would, only while it is the Lease `lock`
+   * saw: its resourceVersion is the update's precondition (409: renewed or taken since).
+   */
+  async breakLock(lock: InspectedLock): Promise<BreakResult> {
+    const [resourceVersion, holder] = JSON.parse(lock.seen) as [string, string];
+    const current = await this.o.client.getLease(this.leaseName(lock.name));
+    if (!current?.holderIdentity) return 'absent';
+    if (current.resourceVersion !== resourceVersion || current.holderIdentity !== holder) return 'changed';
+    try {
+      await this.o.client.updateLease({ ...current, holderIdentity: '', leaseDurationSeconds: 1, renewTime: this.clock.now(), resourceVersion });
+    } catch (err) {
+      if (isConflict(err)) return 'changed';
+      throw err;
+    }
+    this.logger.info({ name: lock.name, lease: current.name, previous: holder }, 'lease-locker: broke the lock');
+    return 'broken';
   }
 }
 
