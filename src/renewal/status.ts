@@ -307,7 +307,11 @@ async function certificateStatus(
     ariWindow,
     due: decision?.due ?? false,
     reason: decision?.reason,
-    decision: decision ? `${decision.message}${holdsLater ? `; ${holdsLater.by === 'backoff' ? 'a failure backoff' : "the CA's Retry-After"} holds it until ${holdsLater.until.toISOString()}` : ''}` : retired !== undefined ? `forgotten on ${retired} (certpilot forget): not renewed, not watched` : `not in the configuration; \`certpilot forget ${name}\` stops watching it`,
+    decision: decision ? `${decision.message}${holdsLater ? `; ${holdsLater.by === 'backoff' ? 'a failure backoff' : "the CA's Retry-After"} holds it until ${holdsLater.until.toISOString()}` : ''}` : retired !== undefined
+          ? `forgotten on ${retired} (certpilot forget): not renewed, not watched`
+          : stored === undefined
+            ? `never issued: its first \`issue\` failed${last?.code ? ` (${last.code})` : ''} and nothing renews it; run that \`issue -d\` line again once fixed, or \`certpilot forget ${name}\` to clear it`
+            : `not in the configuration; \`certpilot forget ${name}\` stops watching it`,
     nextRenewal: next?.toISOString(),
     nextRenewalReason: heldBy ?? reason,
     heldBy,

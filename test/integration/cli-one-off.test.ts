@@ -146,4 +146,17 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
     const status = JSON.parse((await cli('status', '--json')).stdout) as { name: string }[];
     assert.equal(status.some((c) => c.name === 'one'), false, 'a forgotten one-off is no longer watched');
   });
+
+  await t.test('a one-off whose first issue failed is shown as not issued, with its error and the fix, and nothing renews it', async () => {
+    // A webroot no web server serves: Pebble's validation finds nothing on the http-01 port.
+    const failed = await cli('issue', '-d', 'never.test', '--name', 'never', '--webroot', join(dir, 'unserved'), '--agree-tos', ...ca);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    const status = await cli('status');
+    assert.match(status.stdout, /^never \(not issued\) /m, status.stdout);
+    assert.match(status.stdout, /^not issued: never: never issued: its first `issue` failed \(ERR_[A-Z_]+\) and nothing renews it; run that `issue -d` line again once fixed, or `certpilot forget never` to clear it$/m);
+    assert.doesNotMatch(status.stdout, /still watched/, 'nothing live to watch');
+    const renewed = await cli('renew', '--force', ...ca);
+    assert.equal(renewed.code, 2, renewed.stdout + renewed.stderr);
+    assert.match(renewed.stderr, /no certificates to act on/);
+  });
 });

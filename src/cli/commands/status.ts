@@ -79,7 +79,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
     }
     for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
-    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined).map((r) => r.name);
+    // Stored but not configured: a live certificate is still watched; one whose first issue failed has nothing to watch.
+    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined && r.version !== undefined).map((r) => r.name);
+    for (const r of rows) {
+      if (!r.configured && !r.oneOff && r.retired === undefined && r.version === undefined && !r.problem) ctx.output.out(`not issued: ${r.name}: ${r.decision ?? ''}`);
+    }
     if (unwatched.length > 0) {
       ctx.output.out(`not configured: ${unwatched.join(', ')} (still watched: its expiry is exported and alerts; \`certpilot forget NAME\` stops that, the files stay)`);
     }
@@ -91,7 +95,7 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 function textRow(r: CertificateStatus): string[] {
-  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : r.retired !== undefined ? `${r.name} (forgotten)` : `${r.name} (not configured)`;
+  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : r.retired !== undefined ? `${r.name} (forgotten)` : r.version === undefined && !r.problem ? `${r.name} (not issued)` : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,
