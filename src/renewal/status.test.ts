@@ -63,6 +63,7 @@ test('the snapshot: live version, serial, ARI window and chosen time, next renew
   assert.ok(c && other && gone && oneoff);
   assert.equal(oneoff.version, undefined);
   assert.equal(oneoff.lastResult?.code, 'ERR_ACME_PROBLEM');
+  assert.equal(oneoff.decision, 'never issued: its first `issue` failed (ERR_ACME_PROBLEM) and nothing renews it; run that `issue -d` line again once fixed, or `certpilot forget oneoff` to clear it');
   assert.equal(c.version, 1);
   assert.equal(c.serial, '0a1b');
   assert.equal(c.notAfter, new Date(T0 + 6 * DAY).toISOString());
@@ -84,6 +85,15 @@ test('the snapshot: live version, serial, ARI window and chosen time, next renew
   assert.equal(other.problem?.code, 'ERR_STORAGE_CORRUPT');
   assert.equal(gone.configured, false);
   assert.equal(gone.decision, 'not in the configuration; `certpilot forget gone` stops watching it');
+});
+
+test('a version saved after the last recorded success (a run killed before it recorded the attempt) is the last success', async () => {
+  const base = storedCert({ lifetimeDays: 90 });
+  const savedAt = new Date(T0 + 2 * H).toISOString();
+  const live = { ...base, version: 5, metadata: { ...base.metadata, issuedAt: savedAt } };
+  const state: RenewalState = { failureCount: 0, lastAttempt: { at: new Date(T0).toISOString(), result: 'success', reason: 'lifetime' } };
+  const snapshot = await buildStatusSnapshot({ config: config([spec('site', { deploy: [] })]), store: memoryStore({ site: live }, { site: state }), now: new Date(T0 + DAY) });
+  assert.equal(snapshot.certificates[0]?.lastSuccessAt, savedAt, "v5's save, not v4's recorded attempt");
 });
 
 test('a held certificate: next renewal is the end of the hold, and the last failure is dated', async () => {

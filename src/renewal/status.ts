@@ -318,7 +318,9 @@ async function certificateStatus(
     heldUntil: heldUntil?.toISOString(),
     backoffUntil: hold?.backoffUntil?.toISOString(),
     lastResult,
-    lastSuccessAt: last?.result === 'success' ? last.at : stored?.metadata.issuedAt,
+    // The live version's save counts as a success too: a run killed after saving it and before
+    // recording its attempt leaves the previous version's success as the last attempt.
+    lastSuccessAt: last?.result === 'success' && (!stored || Date.parse(last.at) >= Date.parse(stored.metadata.issuedAt)) ? last.at : stored?.metadata.issuedAt,
     lastFailureAt: last?.result === 'failure' ? last.at : undefined,
     failureCount: state.failureCount,
     files: stored?.paths,
