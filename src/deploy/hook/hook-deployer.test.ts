@@ -181,6 +181,15 @@ describe('HookDeployer', () => {
       assert.match(err.message, /\/no\/such\/reload could not be started: ENOENT/);
       return true;
     });
+    // A script saved without its execute bit (root cannot run it either): the hint says how.
+    const script = join(await tempDir('certpilot-hook-noexec-'), 'reload.sh');
+    writeFileSync(script, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+    await assert.rejects(hook({ command: [script] }).deploy(certificate), (err: unknown) => {
+      assert.ok(err instanceof CertpilotError);
+      assert.match(err.message, /reload\.sh could not be started: EACCES/);
+      assert.match(err.hint, new RegExp(`is not executable \\(or is a directory\\): \`chmod \\+x ${script.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\``));
+      return true;
+    });
   });
 
   it('a failing shell hook is named by its deployer and its first line, an argv hook by its words; no value of its environment', async () => {

@@ -243,7 +243,12 @@ export class HookDeployer implements Deployer {
       const why = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
       throw new CertpilotError('ERR_DEPLOY_HOOK_FAILED', `hook deployer "${this.id}": ${this.name} could not be started: ${why}`, {
         cause,
-        hint: why === 'ENOENT' ? `Check that ${this.program} exists${this.program.includes('/') ? '' : ' on the PATH the hook gets'}${this.options.cwd ? ` and that cwd ${this.options.cwd} exists` : ''}.` : undefined,
+        hint:
+          why === 'ENOENT'
+            ? `Check that ${this.program} exists${this.program.includes('/') ? '' : ' on the PATH the hook gets'}${this.options.cwd ? ` and that cwd ${this.options.cwd} exists` : ''}.`
+            : why === 'EACCES'
+              ? `${this.program} is not executable (or is a directory): \`chmod +x ${this.program}\`, and start a script with its #! line; or name its interpreter first in command (e.g. [sh, ${this.program}]).`
+              : undefined,
       });
     }
     clearTimeout(timer);
