@@ -171,6 +171,33 @@ certificates:
   assert.deepEqual(await crossPluginIssues(config, config.certificates[3]), []);
 });
 
+void test("a hook's program written as a path must be an executable file (a typo, a script without its execute bit, a directory); a bare name and a shell hook are not looked at", async () => {
+  const { dir, config } = await load(`
+deployers:
+  typo: { type: hook, command: [./relaod.sh] }
+  noexec: { type: hook, command: [./plain.sh, --now] }
+  folder: { type: hook, command: [./scripts/] }
+  good: { type: hook, command: [./reload.sh] }
+  incwd: { type: hook, command: [./reload.sh], cwd: scripts }
+  bare: { type: hook, command: [no-such-program-on-any-path] }
+  shell: { type: hook, shell: true, command: "./relaod.sh && exit 0" }
+certificates:
+  - { name: a, domains: [a.example.com], deploy: [typo, noexec] }
+  - { name: b, domains: [b.example.com], deploy: [folder, good, incwd, bare, shell] }
+`);
+  await writeFile(join(dir, 'reload.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  await writeFile(join(dir, 'plain.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+  await mkdir(join(dir, 'scripts'));
+  await writeFile(join(dir, 'scripts', 'reload.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.folder.command[0]', 'deployers.noexec.command[0]', 'deployers.typo.command[0]']);
+  const message = (p: string): string => issues.find((i) => i.path === p)?.message ?? '';
+  assert.match(message('deployers.typo.command[0]'), /relaod\.sh does not exist; check the path/);
+  assert.match(message('deployers.noexec.command[0]'), /plain\.sh is not executable: `chmod \+x .*plain\.sh`/);
+  assert.match(message('deployers.folder.command[0]'), /is not a file/);
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path).sort(), ['deployers.noexec.command[0]', 'deployers.typo.command[0]'], 'before the order of the certificate that uses them');
+});
+
 void test('an rfc2136 zone that does not hold a name it proves is named (followCname off: no lookup); a parent zone passes', async () => {
   const { dir, config } = await load(`
 solvers:

@@ -20,6 +20,7 @@
  *   rule ({@link FilesDeployer.probe}), run without creating anything; a `dir` that does not exist
  *   yet passes when the directories the deploy would make pass.
  * - An `rfc2136` solver's `secretFile` must hold a TSIG secret (whole-file and per-certificate).
+ * - An argv `hook` deployer's program written as a path must be an executable file.
  * - An `rfc2136` solver's `zone` must hold the TXT record of every name it proves: the name itself
  *   or a parent of it. With `followCname` (the default) a name outside the zone passes when its
  *   `_acme-challenge` CNAME ends inside it (one lookup through the solver's `resolvers`, made only
@@ -47,7 +48,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), tsigSecretFiles(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
+    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), tsigSecretFiles(config, issues), hookPrograms(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -56,7 +57,7 @@ export async function crossPluginIssues(
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
   const deployers = used(config.deployers, certificate.deploy);
   const solvers = used(config.solvers, Object.values(certificate.solvers));
-  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers, deployers }, issues), tsigSecretFiles({ baseDir: config.baseDir, solvers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
+  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers, deployers }, issues), tsigSecretFiles({ baseDir: config.baseDir, solvers }, issues), hookPrograms({ baseDir: config.baseDir, deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
   return issues;
 }
 
@@ -159,6 +160,38 @@ async function tsigSecretFiles(config: Pick<ResolvedConfig, 'baseDir' | 'solvers
         path: `solvers.${name}.secretFile`,
         message: `${file} holds no base64 TSIG secret${text.trim() === '' ? ' (it is empty)' : ''}; write the \`secret\` of the key exactly as tsig-keygen printed it, alone or as the key file tsig-keygen wrote`,
       });
+    }),
+  );
+}
+
+/**
+ * Each argv `hook` deployer's program, when written as a path (`./reload.sh`, `/usr/local/bin/x`;
+ * a bare name is looked up on the hook's PATH when it runs), must be a file certpilot can execute:
+ * a typo or a script without its execute bit would otherwise fail after the CA issued.
+ */
+async function hookPrograms(config: Pick<ResolvedConfig, 'baseDir' | 'deployers'>, issues: ConfigIssue[]): Promise<void> {
+  const { stat } = await import('node:fs/promises');
+  await Promise.all(
+    Object.entries(config.deployers).map(async ([name, d]) => {
+      const options = d.options as { command?: unknown; shell?: unknown; cwd?: unknown };
+      if (d.type !== 'hook' || options.shell === true || !Array.isArray(options.command)) return;
+      const program = options.command[0];
+      if (typeof program !== 'string' || !program.includes('/')) return;
+      // The hook runs in its cwd (relative to the config file; default the config file's directory).
+      const file = resolve(config.baseDir, typeof options.cwd === 'string' ? options.cwd : '.', program);
+      const path = `deployers.${name}.command[0]`;
+      const info = await stat(file).catch((err: NodeJS.ErrnoException) => err);
+      if (info instanceof Error) {
+        issues.push({ path, message: `${file} ${info.code === 'ENOENT' ? 'does not exist' : `cannot be read (${info.code ?? 'error'})`}; check the path (relative paths start at the hook's cwd, by default the configuration file's directory)` });
+        return;
+      }
+      if (!info.isFile()) {
+        issues.push({ path, message: `${file} is not a file; name the program to run` });
+        return;
+      }
+      await access(file, constants.X_OK).catch(() =>
+        issues.push({ path, message: `${file} is not executable: \`chmod +x ${file}\` (a script also needs its #! line), or name its interpreter first (command: [sh, ${program}])` }),
+      );
     }),
   );
 }

@@ -70,7 +70,7 @@ test('a first issue that fails: human text, no JSON log line, no "previous certi
   const status = await runCli(['status', '--state-dir', stateDir], { cwd: dir });
   assert.equal(status.code, 0, status.stderr);
   assert.doesNotMatch(status.stdout, /No certificates configured or stored/);
-  assert.match(status.stdout, /^first\.output\.test \(not configured\) .*failure .*ERR_ACME_NETWORK/m);
+  assert.match(status.stdout, /^first\.output\.test \(not issued\) .*failure .*ERR_ACME_NETWORK/m);
   const rows = JSON.parse((await runCli(['status', '--json', '--state-dir', stateDir], { cwd: dir })).stdout) as { name: string; lastResult?: { result: string; code?: string } }[];
   assert.deepEqual(rows.map((r) => [r.name, r.lastResult?.result, r.lastResult?.code]), [['first.output.test', 'failure', 'ERR_ACME_NETWORK']]);
 
