@@ -72,6 +72,10 @@ test('a one-off issued with -d is remembered and renewed by renew; forget stops 
     assert.match(renewed.stdout, /^renewed +one: renewed version 2/m);
     assert.match(renewed.stdout, /^failed +bad: ERR_ONE_OFF_INVALID: renew bad: the one-off record in .*renewal-state\/bad\.json \("oneOff"\) cannot be used: oneOff\.keyType: "rsa-1024" is not one of/m);
     assert.match(renewed.stdout, /hint: .*certpilot forget bad/);
+    const status = await cli('status');
+    assert.match(status.stdout, /^bad \(one-off, record damaged\) /m, status.stdout);
+    assert.doesNotMatch(status.stdout, /not configured: .*bad/, 'a one-off, not a certificate removed from a configuration');
+    assert.match(status.stderr, /^bad: error ERR_ONE_OFF_INVALID: /m);
     const after = await live('one');
     assert.notEqual(after.serialNumber, before);
     assert.match(after.subjectAltName ?? '', /DNS:www\.one\.test/);

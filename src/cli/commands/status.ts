@@ -48,6 +48,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const problems = snapshotProblems(snapshot);
     let failed = problems.length > 0 || records.length > 0;
+    // One-offs whose record cannot be used (named on stderr below): one-offs still, not "not configured".
+    const damaged = new Set(records.map((p) => p.name));
     for (const p of records) ctx.output.err(`${p.name}: error ${p.error.code}: ${p.error.message}\n  hint: ${p.error.hint}`);
     if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
     if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
@@ -70,7 +72,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.output.out(retired > 0 ? `No certificates configured or watched (${retired} forgotten with \`certpilot forget\`: \`certpilot status --name NAME\` shows one).` : 'No certificates configured or stored.');
       return failed ? EXIT.failed : EXIT.ok;
     }
-    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map(textRow)).join('\n'));
+    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, damaged.has(r.name)))).join('\n'));
     for (const r of rows) {
       for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
@@ -80,9 +82,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
     // Stored but not configured: a live certificate is still watched; one whose first issue failed has nothing to watch.
-    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined && r.version !== undefined).map((r) => r.name);
+    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined && r.version !== undefined && !damaged.has(r.name)).map((r) => r.name);
     for (const r of rows) {
-      if (!r.configured && !r.oneOff && r.retired === undefined && r.version === undefined && !r.problem) ctx.output.out(`not issued: ${r.name}: ${r.decision ?? ''}`);
+      if (!r.configured && !r.oneOff && r.retired === undefined && r.version === undefined && !r.problem && !damaged.has(r.name)) ctx.output.out(`not issued: ${r.name}: ${r.decision ?? ''}`);
     }
     if (unwatched.length > 0) {
       ctx.output.out(`not configured: ${unwatched.join(', ')} (still watched: its expiry is exported and alerts; \`certpilot forget NAME\` stops that, the files stay)`);
@@ -94,8 +96,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 }
 
-function textRow(r: CertificateStatus): string[] {
-  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : r.retired !== undefined ? `${r.name} (forgotten)` : r.version === undefined && !r.problem ? `${r.name} (not issued)` : `${r.name} (not configured)`;
+function textRow(r: CertificateStatus, damagedRecord = false): string[] {
+  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : damagedRecord ? `${r.name} (one-off, record damaged)` : r.retired !== undefined ? `${r.name} (forgotten)` : r.version === undefined && !r.problem ? `${r.name} (not issued)` : `${r.name} (not configured)`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,
