@@ -33,6 +33,14 @@ test('a notifier whose last attempt failed is named at the top of the page (esca
   assert.doesNotMatch(renderStatusPage(base), /notifier-failing"/);
 });
 
+test('a page served while the state store cannot be read says it is the last one read, and why (escaped, redacted); a fresh page does not', () => {
+  const base = snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'success', stage: 'renewal' });
+  const html = renderStatusPage(base, { unreadable: 'kubernetes: list secrets <web>: ECONNREFUSED (API server at https://admin:Pw0rd@10.0.0.1:6443)' });
+  assert.match(html, /<p class="stale"><strong>The state store cannot be read now<\/strong> \(kubernetes: list secrets &#60;web&#62;: ECONNREFUSED .*\): this page is the status as last read, at 2026-01-10 00:00:00Z\./);
+  assert.doesNotMatch(html, /Pw0rd/);
+  assert.doesNotMatch(renderStatusPage(base), /class="stale"/);
+});
+
 test('a password in a URL quoted by the last error is redacted on the page', () => {
   const html = renderStatusPage(
     snapshot({ at: '2026-01-09T00:00:00.000Z', result: 'failure', stage: 'deploy', deployer: 'reload', code: 'ERR_DEPLOY_HOOK_FAILED', message: 'last stderr: could not reach redis://:SuperSecretRedis@10.0.0.1:6379/0' }),

@@ -7,7 +7,7 @@
  * the one redaction (src/redact.ts) first, as everything the CLI prints does.
  */
 import { formatDuration } from '../duration.js';
-import { redactSecrets } from '../redact.js';
+import { redactSecrets, redactText } from '../redact.js';
 import type { CertificateStatus, StatusSnapshot } from '../renewal/status.js';
 import { VERSION } from '../version.js';
 
@@ -128,12 +128,12 @@ thead th{background:#f6f8fa}
 .deployer.behind .state,.deployer.never .state{color:#9a6700}
 .bar.at-risk{background:#ffebe9;border-color:#cf222e}.bar.at-risk .elapsed{background:#ff8182}p.at-risk{color:#cf222e;margin:.25rem 0}
 .warning{color:#9a6700;margin:.25rem 0}ul.deployers{margin:0;padding-left:1rem}
-p.notifier-failing{color:#cf222e;background:#ffebe9;border:1px solid #cf222e;border-radius:3px;padding:.5rem}
+p.stale,p.notifier-failing{color:#cf222e;background:#ffebe9;border:1px solid #cf222e;border-radius:3px;padding:.5rem}
 .legend span{display:inline-block;width:12px;height:12px;vertical-align:middle;margin:0 .25rem 0 1rem}
 `;
 
 /** The whole page for `snapshot`. */
-export function renderStatusPage(shown: StatusSnapshot): string {
+export function renderStatusPage(shown: StatusSnapshot, options: { unreadable?: string } = {}): string {
   const snapshot = redactSecrets(shown);
   const now = Date.parse(snapshot.generatedAt);
   const rows = snapshot.certificates.map((c) => row(c, now)).join('\n');
@@ -149,7 +149,7 @@ export function renderStatusPage(shown: StatusSnapshot): string {
 <body>
 <h1>certpilot status</h1>
 <p class="generated">Generated ${escapeHtml(time(snapshot.generatedAt))} by certpilot ${escapeHtml(VERSION)}${snapshot.daemon ? '; certpilot daemon renews each certificate at its time' : snapshot.runIntervalMs ? `; renew runs every ${escapeHtml(formatDuration(snapshot.runIntervalMs))}` : ''}.</p>
-${notifierLines(snapshot)}
+${options.unreadable !== undefined ? `<p class="stale"><strong>The state store cannot be read now</strong> (${escapeHtml(redactText(options.unreadable))}): this page is the status as last read, at ${escapeHtml(time(snapshot.generatedAt))}. Renewals wait for it; see the daemon's log.</p>\n` : ''}${notifierLines(snapshot)}
 <p class="legend">Validity:<span style="background:#afb8c1"></span>elapsed<span style="background:#dafbe1"></span>remaining<span style="background:#54aeff"></span>ARI window<span style="background:#8250df"></span>next renewal<span style="background:#cf222e"></span>now</p>
 <table>
 <thead><tr><th scope="col">Certificate</th><th scope="col">Validity</th><th scope="col">Next renewal</th><th scope="col">Last result</th><th scope="col">Deployers</th></tr></thead>

@@ -123,6 +123,10 @@ test('daemon with state in Secrets and the Lease: waits for an API server that i
   await standin.stop();
   const again = await metrics();
   assert.match(again ?? '', /^certpilot_state_backend_unreachable 1$/m, again);
+  // The page is the last one read, and says so (a green page from before the outage is not now).
+  const page = await fetchBuffered(`http://127.0.0.1:${listen}/`);
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<p class="stale"><strong>The state store cannot be read now<\/strong> \(.*ECONNREFUSED.*\): this page is the status as last read, at /, page.text);
   child.kill('SIGHUP');
   await until(() => /configuration NOT reloaded/.test(log()), 60_000);
   assert.match(log(), /configuration NOT reloaded: the Kubernetes API server could not be reached \(.*ECONNREFUSED.*\); the running configuration is kept/, log());

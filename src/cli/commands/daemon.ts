@@ -86,8 +86,10 @@ async function listen(address: string, current: () => Runtime | undefined, metri
   const [{ createServer }, { buildStatusSnapshot }, { renderStatusPage }] = await Promise.all([import('node:http'), import('../../renewal/status.js'), import('../../notify/status-page.js')]);
   let known: StatusSnapshot | undefined;
   let unreachable = false;
+  let unreadableWhy = '';
   let building: Promise<void> | undefined;
   const degrade = (why: string): void => {
+    unreadableWhy = why;
     if (!unreachable) logger.warn({ err: why }, 'daemon listener: the state store cannot be read: /metrics and / serve the last known status, with certpilot_state_backend_unreachable 1');
     unreachable = true;
   };
@@ -148,7 +150,8 @@ async function listen(address: string, current: () => Runtime | undefined, metri
         clearTimeout(timer);
         if (late) degrade(`no status snapshot within ${SNAPSHOT_WAIT_MS / 1000} s`);
         if (path === '/') {
-          if (known) send(200, 'text/html; charset=utf-8', renderStatusPage(known));
+          // The last known page says it is one, and why: a green page from before an outage must not pass for now.
+          if (known) send(200, 'text/html; charset=utf-8', renderStatusPage(known, unreachable ? { unreadable: unreadableWhy } : {}));
           else send(503, 'text/plain; charset=utf-8', 'the daemon cannot read its state store yet (see its log); /metrics answers meanwhile\n');
           return;
         }
