@@ -144,6 +144,9 @@ test('--help and --version', async () => {
 test('exit codes: rate limits are "try later" (75), other failures 1; --verbose adds causes', () => {
   const o = capture();
   assert.equal(report(new CertpilotError('ERR_ACME_RATE_LIMITED', 'acme: slow down'), false, o), EXIT.tempFail);
+  // The API server's 429 and 5xx say "later" (retryable); its 403 does not.
+  assert.equal(report(new CertpilotError('ERR_KUBERNETES_API', 'kubernetes: get secrets/x: HTTP 503', { retryable: true }), false, o), EXIT.tempFail);
+  assert.equal(report(new CertpilotError('ERR_KUBERNETES_API', 'kubernetes: get secrets/x: forbidden'), false, o), EXIT.failed);
   assert.equal(report(new CertpilotError('ERR_ACME_NETWORK', 'acme: down', { cause: new Error('ECONNREFUSED') }), true, o), EXIT.failed);
   assert.ok(o.stderr.some((l) => l.startsWith('caused by: Error: ECONNREFUSED')));
   assert.equal(report(new Error('boom'), false, o), EXIT.failed);

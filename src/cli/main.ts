@@ -36,6 +36,15 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
  */
 export const TEMPORARY_ERRORS: ReadonlySet<string> = new Set(['ERR_ACME_RATE_LIMITED', 'ERR_ACME_NO_ANSWER', 'ERR_LOCK_HELD', 'ERR_LOCK_LIVE', 'ERR_LOCK_CHANGED', 'ERR_RENEWAL_BACKOFF', 'ERR_KUBERNETES_UNREACHABLE']);
 
+/**
+ * Whether a failure means "try again later" (exit 75): a code of {@link TEMPORARY_ERRORS}, or an
+ * answer of the Kubernetes API server that says so (429 Too Many Requests, a 5xx: retryable), as
+ * opposed to one that will not change by waiting (403, 404, 422).
+ */
+export function isTemporaryError(err: { code: string; retryable?: boolean }): boolean {
+  return TEMPORARY_ERRORS.has(err.code) || (err.code === 'ERR_KUBERNETES_API' && err.retryable === true);
+}
+
 /** Parsed command-line values (one table: ./flags.ts). */
 export type { CliValues } from './flags.js';
 
@@ -355,7 +364,7 @@ export function report(err: unknown, verbose: boolean, output: Output, json = fa
     }
     if (err instanceof ConfigError || USAGE_ERRORS.has(err.code)) return EXIT.usage;
     if (err.code === 'ERR_INTERRUPTED') return EXIT.interrupted;
-    return TEMPORARY_ERRORS.has(err.code) ? EXIT.tempFail : EXIT.failed;
+    return isTemporaryError(err) ? EXIT.tempFail : EXIT.failed;
   }
   output.err(redactText(`error ERR_INTERNAL: ${err instanceof Error ? err.message : String(err)}`));
   output.err('  hint: Run again with --verbose and report the stack trace.');

@@ -1,7 +1,7 @@
 /** `certpilot renew`: renews every configured certificate that is due, and every one-off `issue -d` remembered. */
 import { CertpilotError } from '../../errors.js';
 import { deploySentence, renewAll, resultFailed, type RenewalResult } from '../../renewal/renew-certificate.js';
-import { EXIT, type CommandContext } from '../main.js';
+import { EXIT, isTemporaryError, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { shellName } from '../../challenges/dns-persist01/record.js';
 import { selectCertificates } from '../runtime.js';
@@ -146,7 +146,7 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
   if (failed.length > 0) {
     // Only "try again later" failures (the CA's rate limit, a CA that does not answer, an unreachable
     // Kubernetes API server): exit 75, nothing to fix here.
-    const laterOnly = failed.every((r) => r.outcome === 'failed' && (r.error?.code === 'ERR_ACME_RATE_LIMITED' || r.error?.code === 'ERR_ACME_NO_ANSWER' || r.error?.code === 'ERR_KUBERNETES_UNREACHABLE'));
+    const laterOnly = failed.every((r) => r.outcome === 'failed' && r.error !== undefined && isTemporaryError(r.error));
     const deploys = failed.filter((r) => r.outcome !== 'failed').length;
     const renewals = failed.filter((r) => r.outcome === 'failed');
     say(
