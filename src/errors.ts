@@ -328,6 +328,11 @@ export const ERROR_CATALOG = {
     title: 'The crontab could not be read or written with the `crontab` command',
     hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
   },
+  ERR_CRON_USER_ACCESS: {
+    title: 'The user of `cron install -u USER` cannot read the configuration or write the state directory or log its line needs',
+    hint: 'Give the paths to the user (`chown -R USER STATE_DIR`, a log file it may append to), or install the line in the crontab of the user that owns them; `cron install --force` installs it anyway.',
+    local: true,
+  },
   ERR_DAEMON_NO_CERTIFICATES: {
     title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates, and no one-off certificate (`issue -d`) in its state',
     hint: 'List the certificates to keep renewed under `certificates:` in the configuration file (see docs/daemon.md), or issue one with `certpilot issue -d` into the same state; on SIGHUP the previous configuration stays in use (a daemon that renewed only one-offs, all now forgotten, renews nothing instead).',
