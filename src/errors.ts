@@ -75,7 +75,7 @@ export const ERROR_CATALOG = {
   },
   ERR_ACME_ACCOUNT_NOT_FOUND: {
     title: 'The ACME account for this key does not exist on the server',
-    hint: 'Run `certpilot account create`, or let `certpilot issue` create one.',
+    hint: 'The CA no longer knows the stored account (a test CA restarted, a staging reset): run `certpilot account create`, which asks the CA and registers the same key again (with acme.eab set when the CA requires external account binding), then run again.',
   },
   ERR_ACME_ACCOUNT_DEACTIVATED: {
     title: 'The ACME account has been deactivated',
