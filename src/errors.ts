@@ -75,7 +75,7 @@ export const ERROR_CATALOG = {
   },
   ERR_ACME_ACCOUNT_NOT_FOUND: {
     title: 'The ACME account for this key does not exist on the server',
-    hint: 'Run `certpilot account create`, or let `certpilot issue` create one.',
+    hint: 'The CA no longer knows the stored account (a test CA restarted, a staging reset): run `certpilot account create`, which asks the CA and registers the same key again (with acme.eab set when the CA requires external account binding), then run again.',
   },
   ERR_ACME_ACCOUNT_DEACTIVATED: {
     title: 'The ACME account has been deactivated',
@@ -327,6 +327,11 @@ export const ERROR_CATALOG = {
   ERR_CRON_CRONTAB: {
     title: 'The crontab could not be read or written with the `crontab` command',
     hint: 'Install cron (`apt-get install cron`), check that the user may use cron (/etc/cron.allow), and that -u is used only as root.',
+  },
+  ERR_CRON_USER_ACCESS: {
+    title: 'The user of `cron install -u USER` cannot read the configuration or write the state directory or log its line needs',
+    hint: 'Give the paths to the user (`chown -R USER STATE_DIR`, a log file it may append to), or install the line in the crontab of the user that owns them; `cron install --force` installs it anyway.',
+    local: true,
   },
   ERR_DAEMON_NO_CERTIFICATES: {
     title: '`certpilot daemon` was started (or sent SIGHUP) with a configuration that lists no certificates, and no one-off certificate (`issue -d`) in its state',

@@ -10,6 +10,13 @@
  * with the same key, which the CA answers with the existing account (RFC 8555 §7.3.1), and the
  * record gains its `url`. When the CA refused the registration outright (a 4xx problem document:
  * it created nothing), the pending entry is removed again.
+ *
+ * A CA may forget an account (Pebble keeps them in memory; a staging environment is reset now and
+ * then): every request signed with the stored URL then fails `accountDoesNotExist`. `account
+ * create` asks the CA (`askCa`) and registers the same key again, so the key, and with it the
+ * thumbprint stateless http-01 responders answer with, stays; the forgotten URL is kept in the
+ * record (`forgottenUrls`). A renewal does not do this by itself: the account URL changes, which
+ * CAA `accounturi` and dns-persist-01 records name, and an EAB CA needs credentials to register.
  */
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -49,6 +56,19 @@ export interface OpenedAccount {
   account: StoredAccount & { url: string };
   /** True when this call registered the account with the CA. */
   created: boolean;
+  /** With `askCa`: the account URL the CA no longer knew, when this call registered the stored key again. */
+  forgottenUrl?: string;
+}
+
+/** How {@link openAccount} treats a stored account. */
+export interface OpenAccountCall {
+  signal?: AbortSignal;
+  /**
+   * Ask the CA whether it still knows the stored account (`newAccount` with `onlyReturnExisting`,
+   * RFC 8555 §7.3.1) instead of trusting the stored URL; when it does not (a test CA restarted, a
+   * staging reset), register the same key again (`account create`).
+   */
+  askCa?: boolean;
 }
 
 /** A client for the stored account key, without asking the CA anything (the URL may be unknown). */
@@ -59,11 +79,11 @@ export async function clientForStoredAccount(options: AccountOptions): Promise<{
 }
 
 /** Loads the account for the directory, creating the key and registering it when needed. */
-export async function openAccount(options: AccountOptions, call: { signal?: AbortSignal } = {}): Promise<OpenedAccount> {
+export async function openAccount(options: AccountOptions, call: OpenAccountCall = {}): Promise<OpenedAccount> {
   return openAccountOnce(options, call, false);
 }
 
-async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSignal }, raced: boolean): Promise<OpenedAccount> {
+async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, raced: boolean): Promise<OpenedAccount> {
   const logger = options.logger ?? silentLogger;
   let account = await options.store.loadAccount(options.directoryUrl);
   // Kept in memory until the CA may know it (see the module comment).
@@ -80,6 +100,21 @@ async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSi
     logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created (stored once the CA is asked to register it)');
   }
   if (account.nextPrivateKeyPem !== undefined) account = await finishInterruptedRollover(options, account, call);
+  let forgottenUrl: string | undefined;
+  if (account.url && call.askCa) {
+    // The stored URL is only what the CA said once: ask it again with the key alone.
+    const asking = makeClient(options, importPrivateKey(account.privateKeyPem), undefined);
+    const found = await asking.findAccount(call).finally(() => asking.close());
+    if (found === undefined) {
+      forgottenUrl = account.url;
+      logger.warn({ directoryUrl: options.directoryUrl, account: account.url }, 'account: the CA no longer knows the stored account; registering the same key again');
+      const { url: _forgotten, ...rest } = account;
+      account = rest;
+    } else if (found.url !== account.url) {
+      account = { ...account, url: found.url };
+      await options.store.saveAccount(account);
+    }
+  }
   const client = makeClient(options, importPrivateKey(account.privateKeyPem), account.url);
   if (account.url) return { client, account: { ...account, url: account.url }, created: false };
 
@@ -93,7 +128,8 @@ async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSi
     ], { hint: 'Read the terms, then pass --agree-tos or set acme.termsOfServiceAgreed: true. (config check cannot tell: only the CA\'s directory says it has terms.)' });
   }
   if (directory.meta?.externalAccountRequired && !options.eab) {
-    throw new CertpilotError('ERR_ACME_EAB_REQUIRED', `account: ${options.directoryUrl} requires external account binding`);
+    const again = forgottenUrl ? `, and registering the stored key again after it forgot ${forgottenUrl} needs it too` : '';
+    throw new CertpilotError('ERR_ACME_EAB_REQUIRED', `account: ${options.directoryUrl} requires external account binding${again}`);
   }
   const contact = account.contact ?? (options.email ? [`mailto:${options.email}`] : undefined);
   // From here the CA may create the account even if its answer is lost: keep the key (pending).
@@ -123,17 +159,25 @@ async function openAccountOnce(options: AccountOptions, call: { signal?: AbortSi
   } catch (err) {
     // A 4xx problem document: the CA refused and created nothing, so the pending key goes. Anything
     // else (a network error, a 5xx, an unreadable answer) may hide a created account: it stays.
-    if (err instanceof AcmeProblemError && err.status >= 400 && err.status < 500 && options.store.deleteAccount) {
+    if (forgottenUrl !== undefined) {
+      // Registering a key the CA forgot: nothing was changed in the store, the record stays as it was.
+    } else if (err instanceof AcmeProblemError && err.status >= 400 && err.status < 500 && options.store.deleteAccount) {
       await options.store.deleteAccount(options.directoryUrl).catch((e: unknown) => logger.warn({ err: String(e) }, 'account: could not remove the pending account the CA refused'));
     } else {
       logger.warn({ directoryUrl: options.directoryUrl }, 'account: the registration got no answer; its key is kept (pending) and the next run asks again');
     }
     throw err;
   }
-  const saved: StoredAccount & { url: string } = { ...account, url: created.url, ...(contact ? { contact } : {}) };
+  const saved: StoredAccount & { url: string } = {
+    ...account,
+    url: created.url,
+    ...(contact ? { contact } : {}),
+    // The URL the CA forgot stays in the record (the key is the same one).
+    ...(forgottenUrl ? { forgottenUrls: [...(account.forgottenUrls ?? []), forgottenUrl] } : {}),
+  };
   await options.store.saveAccount(saved);
-  logger.info({ account: created.url }, 'account registered');
-  return { client, account: saved, created: true };
+  logger.info({ account: created.url, ...(forgottenUrl ? { forgotten: forgottenUrl } : {}) }, forgottenUrl ? 'account registered again' : 'account registered');
+  return { client, account: saved, created: true, ...(forgottenUrl ? { forgottenUrl } : {}) };
 }
 
 function makeClient(options: AccountOptions, key: KeyObject, url: string | undefined): AcmeClient {

@@ -8,7 +8,7 @@
  * every certificate that names it.
  */
 import { insecureTlsEnvironment } from '../strict-tls.js';
-import type { AccountOptions, OpenedAccount } from '../acme/account.js';
+import type { AccountOptions, OpenAccountCall, OpenedAccount } from '../acme/account.js';
 import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
@@ -43,8 +43,8 @@ export interface Runtime {
   store: CertpilotStore;
   /** Account options for a directory (production or staging). */
   accountOptions(directoryUrl: string): AccountOptions;
-  /** The registered account of a directory (default: the configured one), created when needed. */
-  openAccount(directoryUrl?: string): Promise<OpenedAccount>;
+  /** The registered account of a directory (default: the configured one), created when needed (`askCa`: registered again when the CA forgot it). */
+  openAccount(directoryUrl?: string, call?: OpenAccountCall): Promise<OpenedAccount>;
   /** Replaces the account key, crash-safely; returns the account URL. */
   rolloverAccountKey(): Promise<string>;
   /** The renewal context (lazy sessions; solvers started on first challenge). */
@@ -279,9 +279,9 @@ export async function compose(
     clock,
     store,
     accountOptions,
-    openAccount: async (directoryUrl = config.acme.directoryUrl) => {
+    openAccount: async (directoryUrl = config.acme.directoryUrl, call = {}) => {
       const { openAccount } = await import('../acme/account.js');
-      const opened = await openAccount(accountOptions(directoryUrl));
+      const opened = await openAccount(accountOptions(directoryUrl), call);
       clients.push(opened.client);
       return opened;
     },

@@ -95,9 +95,10 @@ export const FLAGS = {
   profile: { type: 'string', value: 'NAME', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: ACME profile, e.g. shortlived' },
   'reuse-key': { type: 'boolean', commands: ['issue', 'status', 'config'], requires: 'domain', help: 'with -d: keep the private key across renewals' },
   force: {
-    type: 'boolean', commands: ['issue', 'renew', 'deploy', 'unlock'],
+    type: 'boolean', commands: ['issue', 'renew', 'deploy', 'unlock', 'cron'],
     help: "renew even when not due, despite a failure backoff (never before a CA's Retry-After)",
     helpFor: {
+      cron: 'install: install the line even when the user of -u cannot read the configuration or write the state directory or log',
       issue: "issue a new certificate even when the live one is not due, despite a failure backoff (never before a CA's Retry-After)",
       deploy: 'run every deployer again, also those that already hold the live version',
       unlock: 'break the lock even while its holder still renews it (that run stops writing at its next heartbeat)',

@@ -27,6 +27,7 @@ const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_MANIFESTS_CONFIG',
   'ERR_KUBERNETES_CONFIG',
   'ERR_IMPORT_SEVERAL_CAS',
+  'ERR_CRON_USER_ACCESS',
 ]);
 
 /**
@@ -182,7 +183,7 @@ const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   issue: ['certpilot issue -d example.com -d www.example.com --email you@example.com --agree-tos', 'certpilot issue -d example.com --webroot /var/www/html', 'certpilot issue --config /etc/certpilot/certpilot.yaml --name web --force'],
   renew: ['certpilot renew', 'certpilot renew --name web --force', 'certpilot renew --dry-run', 'certpilot renew --json > result.json', 'certpilot renew --metrics-file /var/lib/node_exporter/textfile/certpilot.prom'],
   deploy: ['certpilot deploy', 'certpilot deploy web --force'],
-  cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --log-file /var/log/certpilot.log', 'certpilot cron install --metrics-file /var/lib/prometheus/node-exporter/certpilot.prom', 'certpilot cron show'],
+  cron: ['certpilot cron install', 'sudo certpilot cron install -u certpilot --config /etc/certpilot/certpilot.yaml', 'certpilot cron install --metrics-file /var/lib/prometheus/node-exporter/certpilot.prom', 'certpilot cron show'],
   status: ['certpilot status', 'certpilot status --name web --json', 'certpilot status --html /var/www/status/index.html --metrics-file /var/lib/node_exporter/textfile/certpilot.prom', 'certpilot status --run-interval-hours 12'],
   revoke: ['certpilot revoke web --reason superseded', 'certpilot revoke web --reason keyCompromise --with-certificate-key'],
   unlock: ['certpilot unlock www', 'certpilot unlock www --force --config /etc/certpilot/certpilot.yaml'],

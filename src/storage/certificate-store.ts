@@ -275,6 +275,8 @@ export interface StoredAccount {
   nextPrivateKeyPem?: string;
   contact?: string[];
   createdAt: string;
+  /** Account URLs of this key that the CA forgot (`account create` registered the key again), oldest first. */
+  forgottenUrls?: string[];
 }
 
 /** Stores ACME accounts, one per directory URL. */

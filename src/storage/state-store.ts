@@ -394,6 +394,7 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
     if (next !== undefined) account.nextPrivateKeyPem = next;
     if (typeof data.url === 'string') account.url = data.url;
     if (Array.isArray(data.contact)) account.contact = data.contact.filter((c): c is string => typeof c === 'string');
+    if (Array.isArray(data.forgottenUrls)) account.forgottenUrls = data.forgottenUrls.filter((u): u is string => typeof u === 'string');
     return account;
   }
 
@@ -484,7 +485,7 @@ export interface ArchiveRetention {
 /** The SHA-256 of the first certificate's DER in `pem`, hex; undefined when there is none. */
 /** An account as one stored value: the key, a pending rollover key, and the record. */
 function accountValue(account: StoredAccount): StateValue {
-  const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl };
+  const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl, ...(account.forgottenUrls?.length ? { forgottenUrls: account.forgottenUrls } : {}) };
   const value: Record<string, string> = {
     'private_key.pem': account.privateKeyPem,
     'account.json': `${JSON.stringify(record, null, 2)}\n`,

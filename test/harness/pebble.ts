@@ -107,6 +107,12 @@ export interface PebbleInstance {
   setA(host: string, address: string): Promise<void>;
   /** Pebble's and challtestsrv's logs so far (attach them to a failing test). */
   logs(): Promise<string>;
+  /**
+   * Stops Pebble and starts it again with the same config and ports, as a CA reset looks to a
+   * client: Pebble keeps accounts, orders and certificates in memory, so it forgets them all (its
+   * issuing roots change too). challtestsrv keeps running.
+   */
+  restart(): Promise<void>;
   /** Kills both servers and removes the folder; idempotent. */
   stop(): Promise<void>;
 }
@@ -330,12 +336,19 @@ export async function startPebble(options: PebbleOptions = {}): Promise<PebbleIn
       const directoryUrl = `https://127.0.0.1:${ports.listen}/dir`;
       const managementUrl = `https://127.0.0.1:${ports.management}`;
       const ca = [pki.caPem];
-      await waitUntil('pebble', pebble, started + deadlineMs, async () => {
-        expectOk('GET /dir', await fetchBuffered(directoryUrl, { ca, timeoutMs: 1000 }));
-        expectOk('GET management /roots/0', await fetchBuffered(`${managementUrl}/roots/0`, { ca, timeoutMs: 1000 }));
-      });
+      const answering = (child: ChildProcess, deadline: number): Promise<void> =>
+        waitUntil('pebble', child, deadline, async () => {
+          expectOk('GET /dir', await fetchBuffered(directoryUrl, { ca, timeoutMs: 1000 }));
+          expectOk('GET management /roots/0', await fetchBuffered(`${managementUrl}/roots/0`, { ca, timeoutMs: 1000 }));
+        });
+      await answering(pebble, started + deadlineMs);
       liveDirs.add(dir);
-      return makeInstance({ version, dir, logFile, challtestsrvLog, ports, directoryUrl, managementUrl, challtestsrvUrl, ca, options, pebble, challtestsrv });
+      const respawn = async (): Promise<ChildProcess> => {
+        const child = spawnServer(pebbleBin, args, pebbleEnv(options), logFile);
+        await answering(child, Date.now() + deadlineMs);
+        return child;
+      };
+      return makeInstance({ version, dir, logFile, challtestsrvLog, ports, directoryUrl, managementUrl, challtestsrvUrl, ca, options, pebble, challtestsrv, respawn });
     } catch (error) {
       await killServer(pebble);
       await killServer(challtestsrv);
@@ -365,6 +378,8 @@ interface InstanceParts {
   options: PebbleOptions;
   pebble: ChildProcess;
   challtestsrv: ChildProcess;
+  /** Starts Pebble again with the same arguments, once it answers. */
+  respawn: () => Promise<ChildProcess>;
 }
 
 function makeInstance(p: InstanceParts): PebbleInstance {
@@ -404,6 +419,11 @@ function makeInstance(p: InstanceParts): PebbleInstance {
     setA: (host, address) => challtestsrv('add-a', { host: fqdn(host), addresses: [address] }),
     logs: async () =>
       `--- pebble (${p.logFile})\n${await readLog(p.logFile)}\n--- challtestsrv\n${await readLog(p.challtestsrvLog)}`,
+    restart: async () => {
+      if (stopped) throw new Error('harness: restart after stop');
+      await killServer(p.pebble);
+      p.pebble = await p.respawn();
+    },
     stop: () => {
       stopped ??= (async () => {
         await Promise.all([killServer(p.pebble), killServer(p.challtestsrv)]);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { requireServer, serversRequired } from '../harness/servers.js';
@@ -37,6 +37,13 @@ function throwawayUser(t: TestContext, why: string): string | undefined {
   return user;
 }
 
+/** Runs a crontab line's command as `user` in cron's environment (sh -c, cron's PATH), as cron would. */
+function runLineAs(user: string, line: string): { status: number | null; stdout: string; stderr: string } {
+  const command = line.split(' ').slice(5).join(' ');
+  const res = spawnSync('runuser', ['-u', user, '--', 'env', '-i', 'PATH=/usr/bin:/bin', 'HOME=/nonexistent', 'SHELL=/bin/sh', `LOGNAME=${user}`, '/bin/sh', '-c', command], { encoding: 'utf8', timeout: 60_000 });
+  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
 test('cron install twice, show, remove on a real crontab', { timeout: 120_000 }, async (t) => {
   const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
   if (!user) return;
@@ -47,6 +54,13 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   // A CA address on loopback where nothing listens: the renew the line runs fails fast, into the log.
   writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [cron.test] }]\n`);
   assert.equal(crontab(user, ['-'], OTHERS).status, 0, 'seeding the user\'s crontab');
+  // The folder is mkdtemp's (0700, root): the user could not read the configuration, and install says so.
+  const closed = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(closed.code, 2, closed.stdout + closed.stderr);
+  assert.match(closed.stderr, new RegExp(`error ERR_CRON_USER_ACCESS: cron: the line would run as ${user} \\(uid \\d+\\), who cannot use what each run needs: the configuration file ${config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the user may not enter this folder \\(mode 0700, owner uid 0 gid 0\\)`));
+  assert.match(closed.stderr, new RegExp(`hint: Run \`chmod o\\+x ${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\``));
+  assert.equal(crontab(user, ['-l']).stdout, OTHERS, 'nothing installed');
+  chmodSync(dir, 0o755);
 
   // show before install: the line install would add, and nothing written to find its time.
   const preview = await runCli(['cron', 'show', '-u', user, '--config', config]);
@@ -76,11 +90,12 @@ test('cron install twice, show, remove on a real crontab', { timeout: 120_000 },
   assert.ok(line.startsWith(`${kept.minute} ${kept.hour},${kept.hour + 12} * * * ${process.execPath} ${cliPath} renew --config ${config} >> ${join(stateDir, 'renew.log')} 2>&1`), line);
   assert.ok(second.stdout.includes(line), 'install prints the line');
 
-  // The command cron will run is certpilot renew with this config: run it as cron would (sh -c,
-  // cron's PATH); everything it says lands in the log, nothing on stdout/stderr for cron to mail.
-  const command = line.split(' ').slice(5).join(' ');
-  const ran = spawnSync('/bin/sh', ['-c', command], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 60_000 });
-  assert.equal(ran.status, 1, 'renew ran and failed to reach the (absent) CA');
+  // install made the state directory (the log's folder) for the user.
+  assert.equal(statSync(stateDir).uid, Number(execFileSync('id', ['-u', user], { encoding: 'utf8' })), 'the state directory install made is the user\'s');
+  // The command cron will run is certpilot renew with this config: run it as cron would (as the
+  // user, sh -c, cron's PATH); everything it says lands in the log, nothing on stdout/stderr for cron to mail.
+  const ran = runLineAs(user, line);
+  assert.equal(ran.status, 1, `renew ran and failed to reach the (absent) CA: ${ran.stderr}`);
   assert.deepEqual([ran.stdout, ran.stderr], ['', ''], 'nothing for cron to mail');
   assert.match(readFileSync(join(stateDir, 'renew.log'), 'utf8'), /ERR_ACME_NETWORK/);
 
@@ -150,19 +165,26 @@ test('cron install --metrics-file puts it on the managed line, a reinstall keeps
   const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
   if (!user) return;
   const dir = await tempDir('certpilot-cron-');
+  chmodSync(dir, 0o755);
   const config = join(dir, 'certpilot.yaml');
   const stateDir = join(dir, 'state');
   const textfiles = join(dir, 'textfile');
   mkdirSync(textfiles);
   writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [cron.test] }]\n`);
   const prom = join(textfiles, 'certpilot.prom');
+  // The textfile folder is root's: the line, run as the user, could not write the metrics there.
+  const closed = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
+  assert.equal(closed.code, 2, closed.stderr);
+  assert.match(closed.stderr, /the metrics file \S+: \S+textfile: the user may not write files in this folder/);
+  assert.match(closed.stderr, new RegExp(`hint: Run \`chown ${user} \\S+textfile\``));
+  execFileSync('chown', [user, textfiles]);
   const first = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
   assert.equal(first.code, 0, first.stderr);
   const line = (crontab(user, ['-l']).stdout.split('\n').find((l) => /# certpilot-managed:[0-9a-f]{12}$/.test(l)) ?? '');
   assert.match(line, new RegExp(` renew --config \\S+ --metrics-file ${prom.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} >> `), line);
-  // The line cron runs writes the textfile (renew fails at the absent CA; the metrics say so).
-  const ran = spawnSync('/bin/sh', ['-c', line.split(' ').slice(5).join(' ')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: '/nonexistent' }, timeout: 60_000 });
-  assert.equal(ran.status, 1);
+  // The line cron runs (as the user) writes the textfile (renew fails at the absent CA; the metrics say so).
+  const ran = runLineAs(user, line);
+  assert.equal(ran.status, 1, ran.stderr);
   assert.match(readFileSync(prom, 'utf8'), /^certpilot_certificate_last_failure_timestamp_seconds\{name="cron\.test"\} /m);
   // Installing again with the flag keeps the line as it is.
   const again = await runCli(['cron', 'install', '-u', user, '--config', config, '--metrics-file', prom]);
@@ -180,6 +202,7 @@ test('cron show writes nothing (a state directory byte for byte, a read-only one
   const user = throwawayUser(t, 'needs root and useradd to make a throw-away user, and mount for a read-only state directory');
   if (!user) return;
   const dir = await tempDir('certpilot-cron-show-');
+  chmodSync(dir, 0o755);
   const stateDir = join(dir, 'state');
   const config = join(dir, 'certpilot.yaml');
   writeFileSync(config, `stateDir: ${JSON.stringify(stateDir)}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [show.test] }]\n`);
@@ -210,7 +233,19 @@ test('cron show writes nothing (a state directory byte for byte, a read-only one
   assert.equal(shown.code, 0, shown.stderr);
   assert.deepEqual(snapshot(stateDir), before, 'show changed nothing in the state directory');
   assert.equal(scheduleOf(readOnly.stdout), scheduleOf(shown.stdout), 'read-only, the same time');
-  // install puts the line show printed, at the time show printed.
+  // install puts the line show printed, at the time show printed (once the state, made by root's
+  // issue above, is the user's: until then install refuses, naming it and the fix).
+  const refused = await runCli(['cron', 'install', '-u', user, '--config', config]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`the state directory ${stateDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the user may not read and write and search this folder`));
+  assert.match(refused.stderr, new RegExp(`hint: Run \`chown -R ${user} ${stateDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\``));
+  assert.equal(crontab(user, ['-l']).stdout, '', 'nothing installed');
+  const forced = await runCli(['cron', 'install', '-u', user, '--config', config, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stderr, /^warning: cron: the line would run as \S+ \(uid \d+\), who cannot use what each run needs: .* \(installed anyway: --force\)\./m);
+  assert.equal(runLineAs(user, crontab(user, ['-l']).stdout.trim()).status, 2, 'forced, the line fails as the check said');
+  crontab(user, ['-r']);
+  execFileSync('chown', ['-R', user, stateDir]);
   const installed = await runCli(['cron', 'install', '-u', user, '--config', config]);
   assert.equal(installed.code, 0, installed.stderr);
   const line = crontab(user, ['-l']).stdout.trim();
@@ -220,6 +255,7 @@ test('cron show writes nothing (a state directory byte for byte, a read-only one
   // A cron.json an earlier version wrote is the time of both, and stays as it was.
   const keptAt = join(dir, 'kept');
   mkdirSync(keptAt);
+  execFileSync('chown', [user, keptAt]);
   const kept = `{\n  "minute": 7,\n  "hour": 3,\n  "chosenAt": "2026-01-01T00:00:00.000Z"\n}\n`;
   writeFileSync(join(keptAt, 'cron.json'), kept);
   const other = join(dir, 'kept.yaml');
@@ -248,6 +284,7 @@ test('two configurations (two state directories) on one crontab: each install ad
   const user = throwawayUser(t, 'needs root and useradd to make a throw-away user');
   if (!user) return;
   const dir = await tempDir('certpilot-cron-');
+  chmodSync(dir, 0o755);
   const make = (n: string): string => {
     const config = join(dir, `${n}.yaml`);
     writeFileSync(config, `stateDir: ${JSON.stringify(join(dir, `state-${n}`))}\nacme: { directoryUrl: "http://127.0.0.1:9/dir" }\ncertificates: [{ domains: [${n}.cron.test] }]\n`);

@@ -40,8 +40,16 @@ export async function run(ctx: CommandContext): Promise<number> {
         return EXIT.ok;
       }
       case 'create': {
-        const { account, created } = await runtime.openAccount();
-        ctx.output.out(`${created ? 'created ' : 'exists  '} ${account.url}`);
+        // Asks the CA rather than trusting the stored URL: a CA that forgot the account (a test CA
+        // restarted, a staging reset) gets the same key registered again.
+        const { account, created, forgottenUrl } = await runtime.openAccount(undefined, { askCa: true });
+        if (forgottenUrl !== undefined) {
+          ctx.output.out(`created  ${account.url}`);
+          ctx.output.out(
+            `${options.directoryUrl} no longer knew the stored account ${forgottenUrl}: registered the same key again (the key and its thumbprint are unchanged; the old URL is kept in the account record).\n` +
+              'The account URL changed: update CAA accounturi and dns-persist-01 records that name the old one (`certpilot dns-persist record`).',
+          );
+        } else ctx.output.out(`${created ? 'created ' : 'exists  '} ${account.url}${created ? '' : ' (the CA knows it)'}`);
         return EXIT.ok;
       }
       case 'update': {

@@ -8,10 +8,11 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { mkdir } from 'node:fs/promises';
+import { chown, mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CertpilotError, ConfigError } from '../../errors.js';
 import { buildCronLine, cronLineId, cronLogFile, cronSchedule, findCronLine, mergeCronLine, nextRunTimes, otherCronLines, parseCronSchedule, removeCronLine, shellQuote, type CronLineOwner } from '../../scheduling/crontab.js';
+import { cronAccessProblems, lookupCronUser, systemFacts, type CronAccessNeed, type CronAccessProblem, type CronUser } from '../../scheduling/cron-access.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { configFile, loadCommandConfig } from '../runtime.js';
@@ -90,12 +91,18 @@ export async function run(ctx: CommandContext): Promise<number> {
     ...(ctx.values['metrics-file'] ? ['--metrics-file', resolve(ctx.cwd, ctx.values['metrics-file'])] : []),
   ];
   const line = buildCronLine(schedule, { argv, logFile }, owner.id);
+  // The user the line runs as, when not this process's own (checked before installing for it).
+  const other = user === undefined ? undefined : await lookupCronUser(user);
+  const runAs = other !== undefined && other.uid !== process.getuid?.() ? other : undefined;
   let shown = line;
   if (action === 'install') {
+    await checkAccess(ctx, runAs, { file, stateDir: config.stateDir, logFile, script, metricsFile: ctx.values['metrics-file'] ? resolve(ctx.cwd, ctx.values['metrics-file']) : undefined }, 'install');
     // sh opens `>> LOG` before certpilot starts: in a folder that does not exist, every run would fail unseen.
-    await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+    const made = await mkdir(dirname(logFile), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
       throw ioError(`creating ${dirname(logFile)} for the cron line's log`, err);
     });
+    // Folders made here for another user's line are that user's: the line runs as it.
+    if (made !== undefined && runAs !== undefined) await giveFolders(made, dirname(logFile), runAs);
     const previous = findCronLine(current, owner);
     if (previous !== undefined && /\s--metrics-file[\s=]/.test(previous) && !ctx.values['metrics-file']) {
       ctx.output.err(
@@ -107,6 +114,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (merged.action !== 'unchanged') await crontab.write(merged.text);
     ctx.output.out(merged.action === 'unchanged' ? `Already installed in ${crontab.owner}:` : `${merged.action === 'added' ? 'Installed in' : 'Updated in'} ${crontab.owner}:`);
   } else {
+    await checkAccess(ctx, runAs, { file, stateDir: config.stateDir, logFile, script, metricsFile: ctx.values['metrics-file'] ? resolve(ctx.cwd, ctx.values['metrics-file']) : undefined }, 'show');
     const installed = findCronLine(current, owner);
     shown = installed ?? line;
     ctx.output.out(installed ? `Installed in ${crontab.owner}:` : `Not installed in ${crontab.owner}; \`certpilot cron install\` would add:`);
@@ -163,6 +171,64 @@ async function warnCadence(ctx: CommandContext, config: Awaited<ReturnType<typeo
   } finally {
     await runtime.close();
   }
+}
+
+/** Gives the folders `mkdir -p` made (`first` down to `last`) to `user`. */
+async function giveFolders(first: string, last: string, user: CronUser): Promise<void> {
+  const folders: string[] = [];
+  for (let dir = last; ; dir = dirname(dir)) {
+    folders.unshift(dir);
+    if (dir === first || dirname(dir) === dir) break;
+  }
+  for (const dir of folders) {
+    await chown(dir, user.uid, user.gid).catch((err: unknown) => {
+      throw ioError(`giving ${dir} to ${user.name} for the cron line's log`, err);
+    });
+  }
+}
+
+/**
+ * Before a line is installed for another user: that user must be able to read the configuration
+ * and certpilot's script, read and write the state directory (everything in it), and append to the
+ * log; else every run fails where nobody looks. `install` refuses (`--force` installs anyway, with a
+ * warning); `show` warns.
+ */
+async function checkAccess(ctx: CommandContext, user: CronUser | undefined, paths: { file: string | undefined; stateDir: string; logFile: string; script: string; metricsFile: string | undefined }, action: 'install' | 'show'): Promise<void> {
+  if (user === undefined) return;
+  let needs: CronAccessNeed[] = [
+    ...(paths.file !== undefined ? [{ path: resolve(ctx.cwd, paths.file), what: 'the configuration file', access: 'read' as const }] : []),
+    { path: paths.script, what: "certpilot's script", access: 'read' },
+    { path: resolve(paths.stateDir), what: 'the state directory', access: 'state' },
+    { path: paths.logFile, what: 'the log file', access: 'append' },
+    ...(paths.metricsFile !== undefined ? [{ path: paths.metricsFile, what: 'the metrics file', access: 'replace' as const }] : []),
+  ];
+  // The log's folder, when missing, is made by install and given to the user.
+  const logDir = dirname(paths.logFile);
+  if ((await systemFacts.stat(logDir)) === undefined) needs = needs.map((n) => (n.path === logDir || n.path.startsWith(`${logDir}/`) ? { ...n, madeForUser: true } : n));
+  const problems = await cronAccessProblems(user, needs, systemFacts);
+  if (problems.length === 0) return;
+  const list = problems.map((p) => `${p.need.what} ${p.need.path}: ${p.path === p.need.path ? '' : `${p.path}: `}${p.why}`).join('; ');
+  const message = `cron: the line would run as ${user.name} (uid ${user.uid}), who cannot use what each run needs: ${list}`;
+  const hint = accessHint(user, problems, paths.stateDir);
+  if (action === 'install' && !ctx.values.force) throw new CertpilotError('ERR_CRON_USER_ACCESS', message, { hint });
+  ctx.output.err(`warning: ${message}${action === 'install' ? ' (installed anyway: --force)' : ''}.\n  hint: ${hint}`);
+}
+
+/** The fix of each problem: open a folder on the way, give the state or the log to the user, let it read a file; or install the line as the owner. */
+function accessHint(user: CronUser, problems: readonly CronAccessProblem[], stateDir: string): string {
+  const fixes: string[] = [];
+  const state = resolve(stateDir);
+  for (const p of problems) {
+    const inState = p.path === state || p.path.startsWith(`${state}/`);
+    if (inState && p.kind !== 'missing') fixes.push(`\`chown -R ${user.name} ${shellQuote(state)}\``);
+    else if (p.kind === 'enter') fixes.push(`\`chmod o+x ${shellQuote(p.path)}\` (or a group of ${user.name} and g+x)`);
+    else if (p.kind === 'missing') fixes.push(`create ${p.need.path}`);
+    else if (p.need.access === 'state') fixes.push(`\`chown -R ${user.name} ${shellQuote(state)}\``);
+    else if (p.need.access === 'replace') fixes.push(`\`chown ${user.name} ${shellQuote(p.path)}\` (or --metrics-file in a folder ${user.name} may write)`);
+    else if (p.need.access === 'append') fixes.push(`\`touch ${shellQuote(p.need.path)} && chown ${user.name} ${shellQuote(p.need.path)}\` (or --log-file in a folder ${user.name} may write)`);
+    else fixes.push(`\`chmod o+r ${shellQuote(p.path)}\` (or a group of ${user.name} and g+r)`);
+  }
+  return `Run ${[...new Set(fixes)].join(', ')}; or install the line in the crontab of the user that owns them (\`certpilot cron install\` without -u, as that user). \`cron install --force\` installs it anyway.`;
 }
 
 /** One user's crontab, through the `crontab` binary. */
