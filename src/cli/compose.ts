@@ -264,7 +264,7 @@ export async function compose(
   // certificate's expiry when the run read it: no store read here.
   const notify = async (events: readonly LifecycleEvent[], signal?: AbortSignal): Promise<DispatchSummary> => {
     const routed = events.filter((e) => notifierRoutes(e.certificate).length > 0);
-    if (routed.length === 0) return { sent: [], failed: [] }; // nothing configured: nothing loaded
+    if (routed.length === 0) return { sent: [], failed: [], aborted: [] }; // nothing configured: nothing loaded
     const { dispatchEvents } = await import('../notify/notifier.js');
     const summary = await dispatchEvents(routed, notifierRoutes, { logger, signal });
     // Kept in the state, so a broken notifier stays in the metrics of later runs (a textfile too).

@@ -286,3 +286,18 @@ function unwrapShape(node: unknown): Record<string, unknown> | undefined {
   for (let i = 0; i < 5 && n && !n.shape; i++) n = (n.def?.innerType ?? n.unwrap?.()) as typeof n;
   return n?.shape;
 }
+
+test('each --help says the exit code a SIGINT/SIGTERM gives that command: 0 for daemon and serve (their normal end), 130 for the others', async () => {
+  for (const [command, stop] of [
+    ['daemon', /; stopped by SIGINT\/SIGTERM: 0 \(the work in flight stops cleanly\), a second signal: 130 at once\./],
+    ['serve', /; stopped by SIGINT\/SIGTERM: 0 /],
+    ['renew', /; 130 stopped by SIGINT\/SIGTERM \(challenges cleaned up, locks released\)\./],
+    ['deploy', /; 130 stopped by SIGINT\/SIGTERM/],
+  ] as const) {
+    const help = capture();
+    assert.equal(await main([command, '--help'], {}, help), EXIT.ok);
+    const text = help.stdout.join('\n');
+    assert.match(text, stop, `certpilot ${command} --help`);
+    if (command === 'daemon' || command === 'serve') assert.doesNotMatch(text, /130 stopped by/, `certpilot ${command} --help`);
+  }
+});

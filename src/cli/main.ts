@@ -217,10 +217,18 @@ function examples(name: string): string {
   return `Examples:\n${list.map((e) => `  ${e}`).join('\n')}`;
 }
 
-const FOOTER = `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff,
-CA not answering, a lock no live run renews, Kubernetes API server unreachable), 130 stopped by SIGINT/SIGTERM
-(challenges cleaned up, locks released; the daemon exits 0).
+/** The commands a SIGINT/SIGTERM stops as their normal end (exit 0; a second signal exits at once, 130). */
+const STOPPED_BY_SIGNAL: readonly string[] = ['daemon', 'serve'];
+
+/** The exit codes and docs, as true for `name` (the top-level help: `undefined`). */
+function footer(name?: string): string {
+  const stop = name !== undefined && STOPPED_BY_SIGNAL.includes(name)
+    ? 'stopped by SIGINT/SIGTERM: 0 (the work in flight stops cleanly), a second signal: 130 at once'
+    : '130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released)';
+  return `Exit codes: 0 done, 1 failed, 2 usage or configuration error, 75 try again later (rate limit/backoff,
+CA not answering, a lock no live run renews, Kubernetes API server unreachable); ${stop}.
 Docs: README.md, docs/config-reference.md, docs/errors.md`;
+}
 
 /** The top-level help: commands and the flags every command takes. */
 export function usage(): string {
@@ -235,7 +243,7 @@ ${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summar
 Options of every command:
 ${flagHelp(undefined).join('\n')}
 
-${FOOTER}
+${footer()}
 
 ${examples('')}`;
 }
@@ -252,7 +260,7 @@ ${command.summary}
 Options:
 ${flagHelp(name).join('\n')}
 ${Object.hasOwn(COMMAND_NOTES, name) ? `\n${COMMAND_NOTES[name]}\n` : ''}
-${FOOTER}
+${footer(name)}
 
 ${examples(name)}`;
 }

@@ -28,10 +28,17 @@ export interface LifecycleEvent {
   version?: number;
   /** The live certificate's expiry, when known. */
   notAfter?: string;
+  /** The start of validity of the certificate {@link notAfter} is of, when known (with it, its lifetime). */
+  notBefore?: string;
   /** Whole days until {@link notAfter}, when known (negative: expired). */
   expiresInDays?: number;
   /** When it becomes due, or may be tried again. */
   next?: string;
+  /**
+   * Set on what a notifier is sent because the certificate is expiring (its `on: [expiring]`,
+   * {@link isExpiring}): the summary then says `EXPIRING`. Never set by the run itself.
+   */
+  expiring?: true;
   /** On failure: code, message and hint. */
   error?: { code: string; message: string; hint: string };
   /** Not renewed in this run (`held`, `not-due`) while its renewal is failing: the last attempt's error. */
@@ -55,8 +62,12 @@ export function scrub(text: string): string {
   return text.replace(PEM_BLOCK, '[PEM removed]');
 }
 
-/** True for events that report a failure: the run failed, or its deploy stage did. */
+/**
+ * True for events that report a failure: the run failed, or its deploy stage did. An `interrupted`
+ * run (SIGINT/SIGTERM) is not one, whatever its deploy stage says: nothing is counted as a failure.
+ */
 export function isFailure(event: LifecycleEvent): boolean {
+  if (event.type === 'interrupted') return false;
   return event.type === 'failed' || event.type === 'deploy-failed' || event.deploy?.ok === false;
 }
 
@@ -69,9 +80,14 @@ export function isSuccess(event: LifecycleEvent): boolean {
  * The event of one result, or undefined for a dry run (nothing happened to the live certificate).
  * `notAfter` is the live certificate's expiry when the caller knows it and the result does not.
  */
-export function eventFromResult(result: RenewalResult, context: { domains: readonly string[]; timing: RunTiming; notAfter?: string | undefined }): LifecycleEvent | undefined {
+export function eventFromResult(
+  result: RenewalResult,
+  context: { domains: readonly string[]; timing: RunTiming; notAfter?: string | undefined; notBefore?: string | undefined },
+): LifecycleEvent | undefined {
   if (result.outcome === 'dry-run') return undefined;
   const notAfter = result.notAfter ?? context.notAfter;
+  // The start of validity of that same certificate: the result's own when the expiry is the result's.
+  const notBefore = result.notAfter !== undefined ? result.notBefore : context.notBefore;
   const finished = context.timing.finishedAt;
   const expiresInDays = notAfter !== undefined && Number.isFinite(Date.parse(notAfter)) ? Math.floor((Date.parse(notAfter) - finished.getTime()) / 86_400_000) : undefined;
   return {
@@ -82,6 +98,7 @@ export function eventFromResult(result: RenewalResult, context: { domains: reado
     message: scrub(result.message),
     ...(result.version !== undefined ? { version: result.version } : {}),
     ...(notAfter !== undefined ? { notAfter } : {}),
+    ...(notAfter !== undefined && notBefore !== undefined ? { notBefore } : {}),
     ...(expiresInDays !== undefined ? { expiresInDays } : {}),
     ...(result.next ? { next: result.next.toISOString() } : {}),
     ...(result.error ? { error: { code: result.error.code, message: scrub(result.error.message), hint: scrub(result.error.hint) } } : {}),
@@ -105,17 +122,51 @@ export function eventSummary(event: LifecycleEvent): string {
     ? event.type === 'failed'
       ? `renewal FAILED (${event.error?.code ?? 'error'})`
       : `deploy FAILED (${event.deploy?.steps.find((s) => s.status === 'failed')?.deployer ?? 'a deployer'})`
-    : event.type;
+    : event.type === 'interrupted'
+      ? 'INTERRUPTED'
+      : event.type;
+  const head = `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}`;
+  const left = expiry(event);
+  if (event.expiring && !isFailure(event)) {
+    // Sent because it is expiring: said first, with what the renewal is doing about it.
+    const renewal = event.lastError ? `renewal FAILING (${event.lastError.code})` : 'renewal not yet done';
+    return `${head} ${left?.startsWith('EXPIRED') ? left : `EXPIRING${left ? `: ${left}` : ''}`}, ${renewal}`;
+  }
   const failing = !isFailure(event) && event.lastError ? `: renewal FAILING (${event.lastError.code})` : '';
-  return `certpilot: ${event.certificate} ${what}${event.version !== undefined ? ` v${event.version}` : ''}${failing}${expiry(event)}`;
+  return `${head}${failing}${left ? `; ${left}` : ''}`;
 }
 
-/** `; expires in 40 day(s)`, or in days and hours within a week (`2d 23h`: "2 day(s)" would hide most of a day), or `; EXPIRED 3h ago`. */
-function expiry(event: LifecycleEvent): string {
+/** `expires in 40 day(s)`, or in days and hours within a week (`2d 23h`: "2 day(s)" would hide most of a day), or `EXPIRED 3h ago`; undefined when unknown. */
+function expiry(event: LifecycleEvent): string | undefined {
   const left = event.notAfter !== undefined ? Date.parse(event.notAfter) - Date.parse(event.timings.finishedAt) : NaN;
-  if (!Number.isFinite(left)) return event.expiresInDays !== undefined ? `; expires in ${event.expiresInDays} day(s)` : '';
-  if (left <= 0) return `; EXPIRED ${formatDuration(-left)} ago`;
-  return left < 7 * 86_400_000 ? `; expires in ${formatDuration(left)}` : `; expires in ${Math.floor(left / 86_400_000)} day(s)`;
+  if (!Number.isFinite(left)) return event.expiresInDays !== undefined ? `expires in ${event.expiresInDays} day(s)` : undefined;
+  if (left <= 0) return `EXPIRED ${formatDuration(-left)} ago`;
+  return left < 7 * 86_400_000 ? `expires in ${formatDuration(left)}` : `expires in ${Math.floor(left / 86_400_000)} day(s)`;
+}
+
+/**
+ * The share of a certificate's lifetime under which it counts as expiring: the shipped alert's
+ * (`CertpilotCertificateExpiringNoRenewal`, monitoring/certpilot-rules.yml). certpilot renews with a
+ * third of the lifetime left (a half under 10 days) or inside the CA's ARI window, so a certificate
+ * this close to its end is one whose renewal is not happening.
+ */
+export const EXPIRING_LIFETIME_SHARE = 0.2;
+
+/**
+ * True when `event`'s certificate is expiring for a notifier with `expiringDays`: this run did not
+ * renew it, and less time is left than the smaller of `expiringDays` and a fifth of its lifetime
+ * (`expiringDays` alone when the lifetime is unknown). A 90-day certificate: 14 days (the default);
+ * a 10-day one: 2 days; a 6-day one: 29 h, never while it is still inside its normal renewal time.
+ */
+export function isExpiring(event: LifecycleEvent, expiringDays: number): boolean {
+  if (isSuccess(event)) return false;
+  const notAfter = event.notAfter !== undefined ? Date.parse(event.notAfter) : NaN;
+  const now = Date.parse(event.timings.finishedAt);
+  if (!Number.isFinite(notAfter) || !Number.isFinite(now)) return event.expiresInDays !== undefined && event.expiresInDays < expiringDays;
+  let threshold = expiringDays * 86_400_000;
+  const notBefore = event.notBefore !== undefined ? Date.parse(event.notBefore) : NaN;
+  if (Number.isFinite(notBefore) && notAfter > notBefore) threshold = Math.min(threshold, EXPIRING_LIFETIME_SHARE * (notAfter - notBefore));
+  return notAfter - now < threshold;
 }
 
 /** The notification body for humans: the summary, the sentence, the hint and the next step. */

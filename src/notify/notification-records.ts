@@ -5,6 +5,9 @@
  * failed (`certpilot_notifier_last_attempt_success`, the `CertpilotNotifierFailing` alert). A
  * counter of one run in a textfile cannot.
  *
+ * A delivery a SIGINT/SIGTERM cut short (`summary.aborted`) is recorded nowhere: a stop is no
+ * failure of the notifier, and the last real attempt's record stands.
+ *
  * Written under the certificate's lock, like every state write, after the run released it; when
  * another run holds it, the record waits for the next notification (never a wait, never a failure).
  */

@@ -9,8 +9,8 @@ import { dispatchEvents, wants, type Notifier, type NotifyPolicy } from './notif
 const timing = { startedAt: new Date('2026-03-01T00:00:00Z'), finishedAt: new Date('2026-03-01T00:00:02.500Z') };
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-NOT-FOR-YOUR-EYES\n-----END PRIVATE KEY-----';
 
-const event = (result: Partial<RenewalResult>, notAfter?: string): LifecycleEvent => {
-  const e = eventFromResult({ name: 'site', outcome: 'renewed', message: 'renewed version 2', ...result }, { domains: ['site.example'], timing, notAfter });
+const event = (result: Partial<RenewalResult>, notAfter?: string, notBefore?: string): LifecycleEvent => {
+  const e = eventFromResult({ name: 'site', outcome: 'renewed', message: 'renewed version 2', ...result }, { domains: ['site.example'], timing, notAfter, notBefore });
   assert.ok(e);
   return e;
 };
@@ -98,4 +98,82 @@ test('the notifier row\'s wrapper (the event filter, built through the kinds tab
   await filtered.notify(event({}));
   await filtered.notify(event({ outcome: 'failed', message: 'failed', error: new CertpilotError('ERR_ACME_PROBLEM', 'acme: no') }));
   assert.deepEqual(seen, ['failed'], 'the success never reached the plug-in');
+});
+
+test('expiring scales with the lifetime: the smaller of expiringDays and a fifth of it (the alert\'s rule), never inside the normal renewal time', () => {
+  const expiring: NotifyPolicy = { on: ['expiring'], expiringDays: 14 };
+  const at = (iso: string, days: number): string => new Date(Date.parse(iso) - days * 86_400_000).toISOString();
+  // 10-day certificates (renewed with a third left, 3.3 days): 9 days left is no news, 1.5 days is.
+  const tenDayEnd = '2026-03-10T00:00:00Z';
+  const tenDayFresh = event({ outcome: 'not-due', version: 4, message: 'not due' }, tenDayEnd, at(tenDayEnd, 10));
+  assert.equal(wants(expiring, tenDayFresh), false, 'a 10-day certificate 9 days before its end is not expiring');
+  const tenDayLate = event({ outcome: 'held', version: 4, message: 'held' }, '2026-03-02T12:00:00Z', at('2026-03-02T12:00:00Z', 10));
+  assert.equal(wants(expiring, tenDayLate), true, 'a 10-day certificate 1.5 days before its end is');
+  // 6-day (shortlived): 29 h is the line.
+  const sixDayEnd = '2026-03-02T06:00:00Z';
+  assert.equal(wants(expiring, event({ outcome: 'not-due', message: 'not due' }, sixDayEnd, at(sixDayEnd, 6))), false, '30 h of 6 days left');
+  assert.equal(wants(expiring, event({ outcome: 'not-due', message: 'not due' }, '2026-03-02T04:00:00Z', at('2026-03-02T04:00:00Z', 6))), true, '28 h of 6 days left');
+  // 90-day: expiringDays (14) is the smaller.
+  assert.equal(wants(expiring, event({ outcome: 'not-due', message: 'not due' }, '2026-03-14T00:00:00Z', at('2026-03-14T00:00:00Z', 90))), true, '13 days of 90');
+  assert.equal(wants(expiring, event({ outcome: 'not-due', message: 'not due' }, '2026-03-16T00:00:00Z', at('2026-03-16T00:00:00Z', 90))), false, '15 days of 90');
+  // The lifetime unknown (no notBefore): expiringDays alone, as before.
+  assert.equal(wants(expiring, event({ outcome: 'not-due', message: 'not due' }, tenDayEnd)), true);
+  // The run's own new certificate (a renewal whose deploy failed): its lifetime is the new one's.
+  const renewedUndeployed = event({ outcome: 'renewed', version: 5, notAfter: '2026-03-11T00:00:00Z', notBefore: '2026-03-01T00:00:00Z', deploy: { ok: false, version: 5, steps: [] } }, tenDayEnd, at(tenDayEnd, 10));
+  assert.equal(renewedUndeployed.notBefore, '2026-03-01T00:00:00Z');
+  assert.equal(wants(expiring, renewedUndeployed), false);
+});
+
+test('an expiring notice says EXPIRING, and what the renewal is doing', async () => {
+  const got: LifecycleEvent[] = [];
+  const end = '2026-03-02T12:00:00Z';
+  const late = event({ outcome: 'not-due', version: 4, message: 'not due' }, end, new Date(Date.parse(end) - 10 * 86_400_000).toISOString());
+  await dispatchEvents([late], () => [{ name: 'mail', policy: { on: ['failure', 'expiring'], expiringDays: 14 }, notifier: async () => ({ notify: async (e) => void got.push(e) }) }], { logger: silentLogger });
+  assert.equal(got.length, 1);
+  assert.equal(got[0]?.expiring, true);
+  assert.equal(eventSummary(got[0]!), 'certpilot: site not-due v4 EXPIRING: expires in 1d 11h, renewal not yet done');
+  const lastError = { code: 'ERR_ACME_AUTHORIZATION_FAILED', message: 'acme: no', hint: 'fix it' };
+  assert.equal(eventSummary({ ...late, type: 'held', lastError, expiring: true }), 'certpilot: site held v4 EXPIRING: expires in 1d 11h, renewal FAILING (ERR_ACME_AUTHORIZATION_FAILED)');
+  assert.equal(eventSummary({ ...late, notAfter: '2026-02-28T21:00:00Z', expiring: true }), 'certpilot: site not-due v4 EXPIRED 3h 0m ago, renewal not yet done');
+  assert.equal(late.expiring, undefined, 'the run\'s event itself is not marked');
+});
+
+test('an interrupted run is no failure: its summary says INTERRUPTED, and those who hear of failures hear of it', () => {
+  const error = new CertpilotError('ERR_INTERRUPTED', 'cli: interrupted by SIGINT');
+  const stopped = event({ outcome: 'interrupted', version: 1, message: 'interrupted while deploying version 1', error, deploy: { ok: false, version: 1, steps: [{ deployer: 'slow', status: 'failed', message: 'interrupted', error }] } });
+  assert.equal(eventSummary(stopped), 'certpilot: site INTERRUPTED v1');
+  assert.equal(wants({ on: ['failure'], expiringDays: 14 }, stopped), true);
+  assert.equal(wants({ on: ['success'], expiringDays: 14 }, stopped), false);
+});
+
+test('after a stop, a delivery gets a signal of its own and a bounded time: delivered is sent, cut short is aborted (never failed)', async () => {
+  const stop = new AbortController();
+  stop.abort(new CertpilotError('ERR_INTERRUPTED', 'cli: interrupted by SIGINT'));
+  const stopped = event({ outcome: 'interrupted', message: 'interrupted', error: new CertpilotError('ERR_INTERRUPTED', 'x') });
+  const signals: (AbortSignal | undefined)[] = [];
+  // Honours its signal as the webhook does: an aborted one fails at once.
+  const honest: Notifier = {
+    notify: async (_e, o) => {
+      signals.push(o?.signal);
+      o?.signal?.throwIfAborted();
+    },
+  };
+  // Never answers (a hung receiver), and ignores its signal (as the e-mail notifier does).
+  const hung: Notifier = { notify: () => new Promise<void>(() => undefined) };
+  // Honours its signal, and waits for it: cut short by the bound.
+  const slow: Notifier = { notify: (_e, o) => new Promise<void>((_, reject) => o?.signal?.addEventListener('abort', () => reject(new CertpilotError('ERR_NOTIFY_FAILED', 'webhook: ABORT_ERR: The operation was aborted')))) };
+  const policy: NotifyPolicy = { on: ['failure'], expiringDays: 14 };
+  const summary = await dispatchEvents(
+    [stopped],
+    () => [
+      { name: 'chat', policy, notifier: async () => honest },
+      { name: 'mail', policy, notifier: async () => hung },
+      { name: 'slow', policy, notifier: async () => slow },
+    ],
+    { logger: silentLogger, signal: stop.signal, stoppedDeliveryMs: 50 },
+  );
+  assert.deepEqual(summary.sent, [{ certificate: 'site', notifier: 'chat' }], 'the interrupted event reached a receiver that was up');
+  assert.notEqual(signals[0], stop.signal);
+  assert.equal(summary.failed.length, 0, JSON.stringify(summary.failed));
+  assert.deepEqual(summary.aborted.map((a) => a.notifier).sort(), ['mail', 'slow']);
 });

@@ -13,10 +13,10 @@ import type { Notifier } from './notifier.js';
 export const notifyOptionsShape = lazy(() => ({
   on: z
     ._default(z.array(z.enum(['failure', 'success', 'expiring'])).check(z.minLength(1)), ['failure'])
-    .check(z.describe('Which events this notifier gets: `failure` (a renewal or a deploy failed; the default), `success` (issued, renewed, deployed), `expiring` (the certificate expires within `expiringDays` and this run did not renew it).')),
+    .check(z.describe('Which events this notifier gets: `failure` (a renewal or a deploy failed; the default; also a run stopped by SIGINT/SIGTERM, said as `INTERRUPTED`, never counted as a failure), `success` (issued, renewed, deployed), `expiring` (this run did not renew the certificate and it has less left than the smaller of `expiringDays` and a fifth of its lifetime).')),
   expiringDays: z
     ._default(z.number().check(z.int(), z.gte(1), z.lte(365)), 14)
-    .check(z.describe('With `on: [expiring]`: notify when the live certificate expires in fewer than this many days and was not renewed.')),
+    .check(z.describe('With `on: [expiring]`: notify when the live certificate was not renewed and expires in fewer than this many days, or in less than a fifth of its lifetime if that is sooner (the `CertpilotCertificateExpiringNoRenewal` alert\'s rule: 29 h of a 6-day certificate, 2 days of a 10-day one, 14 days of a 90-day one), so a short-lived certificate inside its normal renewal time is not reported.')),
 } as const));
 
 /** The notify options of an instance, defaults applied (the wrapper's options in the resolved configuration). */

@@ -95,6 +95,8 @@ export interface RenewalResult {
   reason?: string;
   version?: number;
   notAfter?: string;
+  /** The start of validity of the certificate {@link notAfter} is of (its lifetime: an `expiring` notice scales with it). */
+  notBefore?: string;
   /** When the certificate becomes due, or when it may be tried again. */
   next?: Date;
   error?: CertpilotError;
@@ -186,8 +188,8 @@ async function oneRun(spec: ResolvedCertificate, ctx: RenewalContext, signal: Ab
 /** What a run learns on its way that its one exit needs: when it started, the live expiry. */
 interface RunFacts {
   startedAt: Date;
-  /** The live certificate's expiry, once read. */
-  liveNotAfter?: string;
+  /** The live certificate's validity, once read. */
+  live?: { notBefore: string; notAfter: string };
   /** Set when the run wanted an ARI answer and has none in the store ({@link RenewalResult.ariHold}). */
   ariHold?: AriHold;
 }
@@ -216,7 +218,7 @@ function settle(spec: ResolvedCertificate, ctx: RenewalContext, result: RenewalR
     ctx.logger.warn({ certificate: spec.name, err: err instanceof Error ? err.message : String(err) }, 'lifecycle event not delivered; the result stands');
   };
   try {
-    const event = eventFromResult(result, { domains: spec.domains, timing: { startedAt: run.startedAt, finishedAt: ctx.clock.now() }, notAfter: run.liveNotAfter });
+    const event = eventFromResult(result, { domains: spec.domains, timing: { startedAt: run.startedAt, finishedAt: ctx.clock.now() }, notAfter: run.live?.notAfter, notBefore: run.live?.notBefore });
     if (event) {
       const returned: unknown = sink(event);
       if (returned instanceof Promise) returned.catch(failed);
@@ -247,7 +249,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   // The plan's reads may share one read of the certificate's state (a Secret): all are read again under the lock.
   const planning = hasPlanningView(ctx.store) ? ctx.store.forPlanning() : ctx.store;
   let stored = await planning.load(spec.name);
-  if (stored) run.liveNotAfter = stored.metadata.notAfter;
+  if (stored) run.live = { notBefore: stored.metadata.notBefore, notAfter: stored.metadata.notAfter };
   let state = await planning.loadState(spec.name);
   if (state.oneOff && !spec.oneOff) {
     // Said once per run: the record stays (it is used again once the certificate leaves the configuration).
@@ -283,7 +285,7 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   try {
     // Another process may have renewed (or deployed) it between our plan and the lock.
     stored = await ctx.store.load(spec.name);
-    if (stored) run.liveNotAfter = stored.metadata.notAfter;
+    if (stored) run.live = { notBefore: stored.metadata.notBefore, notAfter: stored.metadata.notAfter };
     state = await ctx.store.loadState(spec.name);
     if (spec.fromRecord && state.oneOff === undefined) {
       // `certpilot forget` between this run's reading of the one-offs and the lock: not renewed.
@@ -365,7 +367,7 @@ async function deployOne(spec: ResolvedCertificate, ctx: RenewalContext, options
   ({ ctx, options } = underLock(ctx, options, lock));
   try {
     const stored = await ctx.store.load(spec.name);
-    if (stored) run.liveNotAfter = stored.metadata.notAfter;
+    if (stored) run.live = { notBefore: stored.metadata.notBefore, notAfter: stored.metadata.notAfter };
     if (!stored) {
       const error = new CertpilotError('ERR_DEPLOY_NO_CERTIFICATE', `deploy ${spec.name}: no certificate is stored yet`);
       return { name: spec.name, outcome: 'failed', message: error.message, error };
@@ -663,6 +665,7 @@ async function issueAndSave(
       message: `${stored ? 'renewed' : 'issued'} version ${saved.version}, valid until ${saved.metadata.notAfter}`,
       version: saved.version,
       notAfter: saved.metadata.notAfter,
+      notBefore: saved.metadata.notBefore,
       paths: saved.paths,
     };
   } catch (err) {
@@ -724,6 +727,7 @@ async function recognized(
       message: `version ${known} already holds the certificate of order ${pending.orderUrl} (an earlier run saved it and was stopped before it finished); nothing saved again, valid until ${stored.metadata.notAfter}`,
       version: known,
       notAfter: stored.metadata.notAfter,
+      notBefore: stored.metadata.notBefore,
       ...(stored.paths ? { paths: stored.paths } : {}),
     };
   }

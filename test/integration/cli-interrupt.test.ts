@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
@@ -11,6 +12,7 @@ import { cliPath, runCli, tempDir, testCaFile, writeConfig } from '../harness/ce
 import { startFaultProxy, type FaultProxy } from '../harness/fault-proxy.js';
 import { startPebble, type PebbleInstance } from '../harness/pebble.js';
 import { requirePebble } from '../harness/servers.js';
+import { freePort } from '../harness/ports.js';
 import { serveDirectory } from '../harness/static-server.js';
 
 /** Resolves once `condition` holds; bounded, so a broken client fails the test instead of hanging it. */
@@ -130,4 +132,74 @@ test('SIGINT during a deploy exits 130 and counts nothing as a failure: the depl
   assert.equal(state.deployments?.['slow']?.version, 1);
   const status = await runCli(['status', '--config', config]);
   assert.doesNotMatch(status.stdout, /slow:v1\(failed\)|deploy failure/, status.stdout);
+});
+
+test('SIGINT during a deploy: the interrupted event still reaches a webhook that is up, and a hung one is not marked failing', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const marker = join(dir, 'deployed-once');
+  const hanging = join(dir, 'hook-hanging');
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
+    certificates: [{ name: 'site', domains: ['deploy-notified.test'], deploy: ['slow'] }],
+  });
+  // The receiver answers at once, or (hang) never: each request is kept.
+  const port = await freePort();
+  let hang = false;
+  const received: { event: string; text: string }[] = [];
+  const held: ServerResponse[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      received.push({ event: String(req.headers['x-certpilot-event']), text: (JSON.parse(body) as { text: string }).text });
+      if (hang) held.push(res);
+      else res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  t.after(() => {
+    for (const res of held) res.destroy();
+    server.close();
+  });
+  await appendFile(config, `notifiers: { chat: { type: webhook, url: "http://127.0.0.1:${port}/hook", on: [failure], retries: 1, retryDelaySeconds: 1 } }\ndefaults: { notify: [chat] }\n`);
+  const first = await runCli(['issue', '--config', config]);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
+
+  const interruptedDeploy = async (): Promise<string> => {
+    await rm(hanging, { force: true });
+    const child = spawn(process.execPath, [cliPath, 'deploy', '--force', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await until(() => existsSync(hanging), 'the forced deploy\'s hook to start', 60_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, output);
+    return output;
+  };
+
+  // The receiver is up: the interrupted event is delivered (said as such, not as a failed deploy).
+  const output = await interruptedDeploy();
+  assert.doesNotMatch(output, /ABORT_ERR|notification not delivered/, output);
+  assert.deepEqual(received.map((r) => r.event), ['interrupted']);
+  assert.match(received[0]?.text ?? '', /^certpilot: site INTERRUPTED v1/);
+  assert.doesNotMatch(received[0]?.text ?? '', /FAILED/);
+  assert.equal((await store.loadState('site')).notifications?.['chat']?.result, 'sent');
+
+  // The receiver takes the request and never answers: the stopped run does not wait past its bound,
+  // and an undelivered notice of a stop is not the notifier's failure (the last record stays).
+  hang = true;
+  const again = await interruptedDeploy();
+  assert.equal(received.length, 2, 'the second interrupted event was sent');
+  assert.doesNotMatch(again, /notification not delivered/, again);
+  assert.equal((await store.loadState('site')).notifications?.['chat']?.result, 'sent', 'not recorded as failed');
+  const status = await runCli(['status', '--config', config, '--metrics-file', join(dir, 'certpilot.prom')]);
+  assert.doesNotMatch(status.stderr, /notifier chat is failing/, status.stderr);
+  assert.match(await readFile(join(dir, 'certpilot.prom'), 'utf8'), /^certpilot_notifier_last_attempt_success\{notifier="chat"\} 1$/m);
 });
