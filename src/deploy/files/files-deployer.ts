@@ -188,7 +188,7 @@ function leafFingerprint(pem: string): string | undefined {
 function parseMarker(data: Buffer): Marker | undefined {
   try {
     const value = JSON.parse(data.toString('utf8')) as Partial<Marker> | null;
-    return value && typeof value.certificate === 'string' ? (value as Marker) : undefined;
+    return value && typeof value.certificate === 'string' && value.certificate !== '' ? (value as Marker) : undefined;
   } catch {
     return undefined;
   }
