@@ -13,7 +13,7 @@ import type { AcmeClient } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { DnsProvider } from '../challenges/dns01/dns-provider.js';
 import type { ChallengeTokenStore } from '../challenges/http01/challenge-token-store.js';
-import type { Deployer } from '../deploy/deployer.js';
+import { isDeployVerifier, type Deployer, type DeployVerifier } from '../deploy/deployer.js';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { crossPluginIssues } from '../config/cross-checks.js';
 import { isClosablePlugin, type PluginDeps, type PluginInstances, type PluginKind } from '../plugins/plugin.js';
@@ -327,6 +327,11 @@ export async function compose(
       },
       solvers: solversOf,
       deployers: (spec) => Promise.all(spec.deploy.map(deployer)),
+      // Only the deployers whose plug-in checks its target cheaply (files): nothing else is loaded.
+      verifiers: async (spec) =>
+        (await Promise.all(spec.deploy.filter((name) => findPlugin(config.deployers[name]?.type ?? '', 'deployer')?.verifiesDeploy === true).map(deployer))).filter(
+          (d): d is Deployer & DeployVerifier => isDeployVerifier(d),
+        ),
       preflight: async (spec) => {
         const issues = await crossPluginIssues(config, spec);
         if (issues.length > 0) throw new ConfigError(issues, config.source ? { source: config.source } : {});

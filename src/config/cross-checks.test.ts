@@ -214,3 +214,48 @@ certificates:
   assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path), ['solvers.dns.zone'], 'the per-certificate check before the order too');
   assert.deepEqual(await crossPluginIssues(config, config.certificates[1]), []);
 });
+
+void test('two certificates whose files deployers resolve to one directory are named with the fix; {name} or separate dirs pass', async () => {
+  const { dir, config } = await load(`
+deployers:
+  volume: { type: files, dir: shared/ }
+  same: { type: files, dir: ./x/../shared }
+  each: { type: files, dir: "certs/{name}" }
+  fixed: { type: files, dir: certs/api }
+certificates:
+  - { name: dev, domains: [dev.example.com], deploy: [volume] }
+  - { name: api, domains: [api.example.com], deploy: [same] }
+  - { name: web, domains: [web.example.com], deploy: [each] }
+  - { name: api2, domains: [api2.example.com], deploy: [each] }
+`);
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path), ['certificates[1].deploy[0]']);
+  assert.match(issues[0]?.message ?? '', new RegExp(`certificates "dev" and "api" both deploy into ${join(dir, 'shared')} \\(files deployers "volume" and "same"\\).*put \\{name\\} in dir \\(e\\.g\\. ${join(dir, '{name}')}\\).*or give each certificate its own files deployer with its own dir`));
+  // Each certificate's own check before its order names the clash it is in, and only that.
+  assert.equal((await crossPluginIssues(config, config.certificates[0])).length, 1);
+  assert.deepEqual(await crossPluginIssues(config, config.certificates[2]), []);
+
+  // {name} filled in can meet a fixed dir: certs/{name} for "api" is certs/api.
+  const { config: c2 } = await load(`
+deployers:
+  each: { type: files, dir: "certs/{name}" }
+  fixed: { type: files, dir: certs/api }
+certificates:
+  - { name: api, domains: [api.example.com], deploy: [each] }
+  - { name: other, domains: [other.example.com], deploy: [fixed] }
+  - { name: web, domains: [web.example.com], deploy: [each] }
+`);
+  const i2 = await crossPluginIssues(c2);
+  assert.deepEqual(i2.map((i) => i.path), ['certificates[1].deploy[0]']);
+  assert.match(i2[0]?.message ?? '', /certificates "api" and "other" both deploy into .*certs\/api/);
+
+  // One deployer without {name} for two certificates: the deployer's dir is the field to fix.
+  const { config: c3 } = await load(`
+deployers:
+  volume: { type: files, dir: shared }
+certificates:
+  - { name: dev, domains: [dev.example.com], deploy: [volume] }
+  - { name: api, domains: [api.example.com], deploy: [volume] }
+`);
+  assert.deepEqual((await crossPluginIssues(c3)).map((i) => [i.path, /"dev" and "api".*\(files deployer "volume"\)/.test(i.message)]), [['deployers.volume.dir', true]]);
+});

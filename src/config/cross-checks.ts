@@ -21,6 +21,10 @@
  *   yet passes when the directories the deploy would make pass.
  * - An `rfc2136` solver's `secretFile` must hold a TSIG secret (whole-file and per-certificate).
  * - An argv `hook` deployer's program written as a path must be an executable file.
+ * - Two certificates whose `files` deployers resolve to the same directory (absolute, `{name}`
+ *   filled in) would replace each other's files on every deploy (and the deployer refuses the
+ *   second one): reported naming both, with the fix. Likewise two `files` deployers of one
+ *   certificate writing one directory. A certificate's own check reports the clashes it is in.
  * - An `rfc2136` solver's `zone` must hold the TXT record of every name it proves: the name itself
  *   or a parent of it. With `followCname` (the default) a name outside the zone passes when its
  *   `_acme-challenge` CNAME ends inside it (one lookup through the solver's `resolvers`, made only
@@ -28,7 +32,7 @@
  */
 import { constants } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 import type { FilesOptions } from '../deploy/files/schema.js';
 import { isWebhookUrl } from '../notify/webhook/webhook-url.js';
@@ -48,7 +52,7 @@ export async function crossPluginIssues(
   const issues: ConfigIssue[] = [];
   if (certificate === undefined) {
     reloadKeys(config, issues);
-    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), tsigSecretFiles(config, issues), hookPrograms(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
+    await Promise.all([readableFiles(config, issues), webhookUrlFiles(config, issues), tsigSecretFiles(config, issues), hookPrograms(config, issues), knownOwners(config.deployers, issues), unsharedDirs(config.baseDir, config.deployers, config.certificates, issues), oneCertificatePerDir(config.baseDir, config.deployers, config.certificates, issues), zonesHoldNames(config.solvers, config.certificates, issues)]);
     return issues;
   }
   const index = config.certificates.findIndex((c) => c.name === certificate.name);
@@ -57,7 +61,16 @@ export async function crossPluginIssues(
   reloadKeys({ deployers: config.deployers, certificates: index >= 0 ? config.certificates.map((c, i) => (i === index ? c : { ...c, deploy: [] })) : [certificate] }, issues);
   const deployers = used(config.deployers, certificate.deploy);
   const solvers = used(config.solvers, Object.values(certificate.solvers));
-  await Promise.all([readableFiles({ baseDir: config.baseDir, solvers, deployers }, issues), tsigSecretFiles({ baseDir: config.baseDir, solvers }, issues), hookPrograms({ baseDir: config.baseDir, deployers }, issues), knownOwners(deployers, issues), unsharedDirs(config.baseDir, deployers, [certificate], issues), zonesHoldNames(config.solvers, [certificate], issues)]);
+  const all = index >= 0 ? config.certificates.map((c, i) => (i === index ? certificate : c)) : [...config.certificates, certificate];
+  await Promise.all([
+    readableFiles({ baseDir: config.baseDir, solvers, deployers }, issues),
+    tsigSecretFiles({ baseDir: config.baseDir, solvers }, issues),
+    hookPrograms({ baseDir: config.baseDir, deployers }, issues),
+    knownOwners(deployers, issues),
+    unsharedDirs(config.baseDir, deployers, [certificate], issues),
+    oneCertificatePerDir(config.baseDir, config.deployers, all, issues, certificate.name),
+    zonesHoldNames(config.solvers, [certificate], issues),
+  ]);
   return issues;
 }
 
@@ -293,6 +306,51 @@ async function unsharedDirs(
       }
     }),
   );
+}
+
+/**
+ * Two certificates (or two deployers of one) whose `files` deployers write one directory: the
+ * resolved absolute `dir` with `{name}` filled in, as the deployer computes it. With `only`, just
+ * the clashes that certificate is in.
+ */
+async function oneCertificatePerDir(
+  baseDir: string,
+  deployers: Readonly<Record<string, { type: string; options: unknown }>>,
+  certificates: readonly { name: string; deploy: readonly string[] }[],
+  issues: ConfigIssue[],
+  only?: string,
+): Promise<void> {
+  if (!Object.values(deployers).some((d) => d.type === 'files')) return;
+  const { NAME_PLACEHOLDER } = await import('../deploy/files/files-deployer.js');
+  const writers = new Map<string, { certificate: string; deployer: string; path: string }[]>();
+  certificates.forEach((certificate, index) => {
+    certificate.deploy.forEach((name, position) => {
+      const d = deployers[name];
+      if (d?.type !== 'files' || typeof (d.options as { dir?: unknown }).dir !== 'string') return;
+      const dir = resolve(resolve(baseDir, (d.options as { dir: string }).dir).split(NAME_PLACEHOLDER).join(certificate.name));
+      const list = writers.get(dir) ?? [];
+      if (!list.some((w) => w.certificate === certificate.name && w.deployer === name)) list.push({ certificate: certificate.name, deployer: name, path: `certificates[${index}].deploy[${position}]` });
+      writers.set(dir, list);
+    });
+  });
+  for (const [dir, list] of writers) {
+    if (list.length < 2 || (only !== undefined && !list.some((w) => w.certificate === only))) continue;
+    const certs = [...new Set(list.map((w) => w.certificate))];
+    const used = [...new Set(list.map((w) => w.deployer))];
+    const quoted = (names: string[]): string => names.map((n) => `"${n}"`).join(' and ');
+    if (certs.length === 1) {
+      issues.push({
+        path: (list[1] ?? list[0])?.path ?? `deployers.${used[0] ?? ''}.dir`,
+        message: `files deployers ${quoted(used)} of certificate "${certs[0] ?? ''}" both write ${dir}, each replacing the other's files on every deploy; give one of them another dir, or list only one`,
+      });
+      continue;
+    }
+    const path = used.length === 1 ? `deployers.${used[0] ?? ''}.dir` : ((list.find((w) => w.certificate !== list[0]?.certificate) ?? list[0])?.path ?? '');
+    issues.push({
+      path,
+      message: `certificates ${quoted(certs)} both deploy into ${dir} (${used.length === 1 ? 'files deployer' : 'files deployers'} ${quoted(used)}), but a directory holds one certificate's files and the deployer refuses a second one; put ${NAME_PLACEHOLDER} in dir (e.g. ${join(dirname(dir), NAME_PLACEHOLDER)}) so each certificate gets its own directory, or give each certificate its own files deployer with its own dir`,
+    });
+  }
 }
 
 /** Whether `name` is `zone` or below it (both lowercase, no trailing dot). */

@@ -3,7 +3,10 @@
  *
  * - A deployer whose last recorded deploy is this version (same number and serial) and succeeded
  *   is skipped, unless forced: a nothing-due run redeploys nothing, and after a failure only the
- *   failed deployer and those after it run again.
+ *   failed deployer and those after it run again. A record is not taken on trust where the
+ *   deployer can check its target ({@link DeployVerifier}: the `files` deployer reads its
+ *   directory's marker): a target that lost the version (files missing, another version, a moved
+ *   `dir`) is deployed again, and the log says why; the deployers after it run again too.
  * - The first failure stops the chain: the deployers after it do not run (a Secret that could not
  *   be written never triggers a pod reload). The store is never rolled back.
  * - Every deployer's outcome is returned as a record for the renewal state.
@@ -12,7 +15,7 @@ import type { Clock } from '../clock.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DeploymentRecord, StoredCertificate } from '../storage/certificate-store.js';
-import type { Deployer } from './deployer.js';
+import { isDeployVerifier, type Deployer } from './deployer.js';
 
 /** What one deployer did in a run. */
 export interface DeployStep {
@@ -20,6 +23,8 @@ export interface DeployStep {
   deployer: string;
   status: 'deployed' | 'up-to-date' | 'failed' | 'not-run';
   message: string;
+  /** Why a deployer whose record said it held the version deployed again ("files missing in /certs"). */
+  reason?: string;
   error?: CertpilotError;
 }
 
@@ -42,6 +47,31 @@ export function pendingDeployers(names: readonly string[], stored: StoredCertifi
   return names.filter((name) => !isDeployed(records?.[name], stored));
 }
 
+/** Why a deployer whose record says it holds `stored` no longer does. */
+export interface UnheldDeployer {
+  deployer: string;
+  reason: string;
+}
+
+/**
+ * The deployers among `deployers` whose record says they hold `stored` but whose target, checked
+ * ({@link DeployVerifier}), does not, each with the reason. Deployers that cannot check are trusted.
+ */
+export async function unheldDeployers(
+  stored: StoredCertificate,
+  deployers: readonly Deployer[],
+  records: Readonly<Record<string, DeploymentRecord>> | undefined,
+  signal?: AbortSignal,
+): Promise<UnheldDeployer[]> {
+  const unheld: UnheldDeployer[] = [];
+  for (const deployer of deployers) {
+    if (!isDeployVerifier(deployer) || !isDeployed(records?.[deployer.id], stored)) continue;
+    const reason = await deployer.verify(stored, signal ? { signal } : {});
+    if (reason !== undefined) unheld.push({ deployer: deployer.id, reason });
+  }
+  return unheld;
+}
+
 /** Options of {@link runDeployChain}. */
 export interface DeployChainOptions {
   /** Deploy even to deployers that already hold this version. */
@@ -61,29 +91,40 @@ export async function runDeployChain(
   const next: Record<string, DeploymentRecord> = { ...records };
   const steps: DeployStep[] = [];
   let failed = false;
+  // Once a deployer deploys again because its target lost the version, the ones after it run too
+  // (a hook reloads the server that reads the directory it wrote).
+  let again = false;
   for (const deployer of deployers) {
     const log = options.logger.child({ deployer: deployer.id, version: stored.version });
     if (failed) {
       steps.push({ deployer: deployer.id, status: 'not-run', message: 'not run: an earlier deployer failed' });
       continue;
     }
-    if (!options.force && isDeployed(next[deployer.id], stored)) {
-      steps.push({ deployer: deployer.id, status: 'up-to-date', message: `already holds version ${stored.version}` });
-      continue;
-    }
     const base = { version: stored.version, serialNumber: stored.metadata.serialNumber };
+    let why: string | undefined;
     try {
+      if (!options.force && !again && isDeployed(next[deployer.id], stored)) {
+        // The record says so; a deployer that can look at its target checks it is still so.
+        why = isDeployVerifier(deployer) ? await deployer.verify(stored, options.signal ? { signal: options.signal } : {}) : undefined;
+        if (why === undefined) {
+          steps.push({ deployer: deployer.id, status: 'up-to-date', message: `already holds version ${stored.version}` });
+          continue;
+        }
+        log.warn({ reason: why }, `deployed before, but ${why}: deploying version ${stored.version} again`);
+        again = true;
+      }
       options.signal?.throwIfAborted();
       const result = await deployer.deploy(stored, options.signal ? { signal: options.signal } : {});
-      next[deployer.id] = { ...base, at: options.clock.now().toISOString(), result: 'success', message: result.message };
-      steps.push({ deployer: deployer.id, status: 'deployed', message: result.message });
+      const message = why === undefined ? result.message : `${why}, so deployed again: ${result.message}`;
+      next[deployer.id] = { ...base, at: options.clock.now().toISOString(), result: 'success', message };
+      steps.push({ deployer: deployer.id, status: 'deployed', message, ...(why !== undefined ? { reason: why } : {}) });
       log.info({ details: result.details }, `deployed: ${result.message}`);
     } catch (err) {
       const error =
         err instanceof CertpilotError
           ? err
           : new CertpilotError('ERR_DEPLOY_FAILED', `deploy ${deployer.id}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      steps.push({ deployer: deployer.id, status: 'failed', message: error.message, error });
+      steps.push({ deployer: deployer.id, status: 'failed', message: error.message, ...(why !== undefined ? { reason: why } : {}), error });
       failed = true;
       if (error.code === 'ERR_INTERRUPTED' || options.signal?.aborted) {
         // Stopped by SIGINT/SIGTERM, not failed: the deployer's record stays what it was (a forced

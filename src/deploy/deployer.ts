@@ -36,3 +36,22 @@ export interface Deployer {
   /** Delivers `certificate` (its live version); idempotent for one version. */
   deploy(certificate: StoredCertificate, options: DeployOptions): Promise<DeployResult>;
 }
+
+/**
+ * Optional (found by {@link isDeployVerifier}): a deployer that can tell whether its target still
+ * holds a version, at the cost of one small local read and no library loaded. A nothing-due run
+ * asks it for every deployer whose record says it holds the live version, so a target emptied
+ * (a volume removed and made again), replaced or moved (a changed `dir`) since is deployed again.
+ *
+ * Contract: writes nothing; resolves undefined when the target holds `certificate` (compared by its
+ * fingerprint, never by serial or mtime), else one clause saying why not, for the log ("files
+ * missing in /certs", "/certs holds another version"); it may reject only on `signal`.
+ */
+export interface DeployVerifier {
+  verify(certificate: StoredCertificate, options: DeployOptions): Promise<string | undefined>;
+}
+
+/** Type guard: `deployer` implements {@link DeployVerifier}. */
+export function isDeployVerifier<T extends Deployer>(deployer: T): deployer is T & DeployVerifier {
+  return typeof (deployer as Partial<DeployVerifier>).verify === 'function';
+}

@@ -120,6 +120,13 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
    * calls it makes through `kubernetes/kubernetes-client.ts` (and the namespace it makes them in).
    */
   kubernetes?(options: z.output<S>, use: PluginUse): KubernetesNeeds | undefined;
+  /**
+   * For kind `deployer`: its instances implement `DeployVerifier` (`deploy/deployer.ts`) with one
+   * small local read and nothing else loaded, so a nothing-due run builds them to check that the
+   * target still holds the live version (the `files` deployer). Deployers without it are trusted
+   * by their deploy record.
+   */
+  readonly verifiesDeploy?: boolean;
   /** The AWS IAM actions its code calls (the SDK commands it sends), with these options. */
   iam?(options: z.output<S>): IamAction[];
   /**

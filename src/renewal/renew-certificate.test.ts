@@ -574,6 +574,46 @@ test('a new deployer added to the configuration gets the live version on the nex
   assert.equal(h.requests.length, 1);
 });
 
+test('a nothing-due run redeploys a deployer whose target lost the version (its check says why), and the deployers after it; a deployer whose target holds it is left alone', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  const verifies: string[] = [];
+  let lost: string | undefined;
+  const volume = Object.assign(fakeDeployer('volume', calls), {
+    verify: async (cert: { version: number }) => (verifies.push(`volume:v${cert.version}`), lost),
+  });
+  const hook = fakeDeployer('hook', calls);
+  h.deployers = [volume, hook];
+  h.ctx = { ...h.ctx, verifiers: async () => [volume] };
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['volume', 'hook'] };
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).outcome, 'issued');
+  assert.deepEqual(calls, ['volume:v1', 'hook:v1']);
+
+  calls.length = 0;
+  const quiet = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(quiet.outcome, 'not-due');
+  assert.deepEqual(calls, []);
+  assert.deepEqual(verifies, ['volume:v1'], 'the target was checked once, before any lock');
+
+  lost = 'files missing in /certs';
+  const redeployed = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(redeployed.outcome, 'deployed');
+  assert.deepEqual(calls, ['volume:v1', 'hook:v1'], 'the lost target and the hook after it');
+  assert.match(redeployed.message, /deployed version 1 to volume \(files missing in \/certs\), hook/);
+  assert.equal(redeployed.deploy?.steps[0]?.reason, 'files missing in /certs');
+  assert.equal(h.requests.length, 1, 'no new order');
+
+  // `certpilot deploy` (not forced) checks too.
+  calls.length = 0;
+  lost = '/certs holds another version';
+  const deployed = await deployCertificate(withDeploy, h.ctx);
+  assert.deepEqual(deployed.deploy?.steps.map((s) => s.status), ['deployed', 'deployed']);
+  lost = undefined;
+  calls.length = 0;
+  assert.deepEqual((await deployCertificate(withDeploy, h.ctx)).deploy?.steps.map((s) => s.status), ['up-to-date', 'up-to-date']);
+  assert.deepEqual(calls, []);
+});
+
 test('a deployer that cannot be built fails the deploy stage of its certificate only', async () => {
   const h = await harness();
   h.ctx = { ...h.ctx, deployers: async () => Promise.reject(new CertpilotError('ERR_DEPLOY_FAILED', 'deploy files: cannot load')) };

@@ -10,8 +10,8 @@
 import type { CertificateIssuer } from '../acme/issuer.js';
 import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
-import type { Deployer } from '../deploy/deployer.js';
-import { pendingDeployers, runDeployChain, type DeployReport } from '../deploy/deploy-chain.js';
+import type { Deployer, DeployVerifier } from '../deploy/deployer.js';
+import { pendingDeployers, runDeployChain, unheldDeployers, type DeployReport } from '../deploy/deploy-chain.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { catalogHint, CertpilotError } from '../errors.js';
@@ -55,6 +55,12 @@ export interface RenewalContext {
   solvers(spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>>;
   /** The certificate's deployers, in order, built on first use. */
   deployers(spec: ResolvedCertificate): Promise<readonly Deployer[]>;
+  /**
+   * Optional: those of the certificate's deployers that check their target cheaply
+   * ({@link DeployVerifier}, the `files` deployer), in order, built on first use. A run with
+   * nothing due asks them, so a target that lost the live version is deployed again.
+   */
+  verifiers?(spec: ResolvedCertificate): Promise<readonly (Deployer & DeployVerifier)[]>;
   /**
    * Optional: the checks across the certificate's plug-ins that no schema can make (a reload `key`
    * no Secret deployer writes, a `secretFile` that is missing); rejects with a ConfigError. Run
@@ -274,7 +280,11 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   };
   let decision = plan();
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
-  if (!decision.due && !deployPending()) return undecided(spec.name, decision, stored, state);
+  // The records say every deployer holds the live version: those that can check their target
+  // cheaply (a files deployer's directory, one read) confirm it, so a target emptied or moved since is deployed again.
+  const targetLost = async (): Promise<boolean> =>
+    !options.dryRun && stored !== undefined && ctx.verifiers !== undefined && (await unheldDeployers(stored, await ctx.verifiers(spec), state.deployments, options.signal)).length > 0;
+  if (!decision.due && !deployPending() && !(await targetLost())) return undecided(spec.name, decision, stored, state);
 
   const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });
   if (!acquired) return { name: spec.name, outcome: 'locked', message: 'another certpilot process is renewing it' };
@@ -299,8 +309,8 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
     }
     decision = plan();
     if (!decision.due) {
-      if (!deployPending() || !stored) return undecided(spec.name, decision, stored, state);
-      // Nothing to renew, but a deployer lacks the live version (a failed or new deployer).
+      if (!stored || (!deployPending() && !(await targetLost()))) return undecided(spec.name, decision, stored, state);
+      // Nothing to renew, but a deployer lacks the live version (a failed or new deployer, or a target that lost it).
       const deploy = await deployStage(spec, stored, state, ctx, options, log);
       const base = undecided(spec.name, decision, stored, state);
       return interruptedDeploy(base, deploy, options.signal) ?? { ...base, outcome: deployOutcome(deploy), message: `${deploySentence(deploy)}; ${base.message}`, deploy };
@@ -441,7 +451,7 @@ function deployOutcome(report: DeployReport): RenewalOutcome {
 export function deploySentence(report: DeployReport): string {
   const failed = report.steps.find((s) => s.status === 'failed');
   if (failed) return `deploy failed at ${failed.deployer}: ${failed.message}`;
-  const done = report.steps.filter((s) => s.status === 'deployed').map((s) => s.deployer);
+  const done = report.steps.filter((s) => s.status === 'deployed').map((s) => (s.reason ? `${s.deployer} (${s.reason})` : s.deployer));
   return done.length ? `deployed version ${report.version} to ${done.join(', ')}` : `every deployer already holds version ${report.version}`;
 }
 

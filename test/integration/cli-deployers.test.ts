@@ -5,7 +5,7 @@
 // forced deploy finds the files already there and runs the hook again.
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import { connect } from 'node:tls';
@@ -62,7 +62,7 @@ test('renew deploys with files (atomic and plain) and a hook; the deployed files
   assert.equal(statSync(join(volume, 'privkey.pem')).mode & 0o777, 0o600);
   // haproxy: plain files, key first, no chain.pem.
   const haproxy = join(dir, 'haproxy');
-  assert.deepEqual(readdirSync(haproxy).sort(), ['cert.pem', 'fullbundle.pem', 'fullchain.pem', 'privkey.pem']);
+  assert.deepEqual(readdirSync(haproxy).sort(), ['..certpilot', 'cert.pem', 'fullbundle.pem', 'fullchain.pem', 'privkey.pem']);
   assert.equal(readFileSync(join(haproxy, 'fullbundle.pem'), 'utf8'), key + cert + chain);
   assert.ok(lstatSync(join(haproxy, 'fullbundle.pem')).isFile());
   // reload: the hook's environment, in the config file's folder.
@@ -220,4 +220,109 @@ test('a failing hook: its stderr is printed redacted (result line and --json), t
     for (const secret of ['HookBearerTok3n', 'HookPa55word', 'HookQueryTok3n']) assert.equal(text.includes(secret), false, `${where}: ${secret} is printed:\n${text}`);
     assert.equal(text.includes(body.slice(0, 40)) || text.includes(body.slice(-40)), false, `${where}: the key's body is printed:\n${text}`);
   }
+});
+
+/** SHA-256 fingerprint of the certificate in a PEM file. */
+const fingerprintOf = (file: string): string => new X509Certificate(readFileSync(file)).fingerprint256;
+
+test('two certificates in one files directory: config check names both and the fix; another run\'s deploy into a directory holding another certificate is refused', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const shared = join(dir, 'shared-vol');
+  const both = join(dir, 'both');
+  mkdirSync(both);
+  const config = await writeConfig(both, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: { volume: { type: 'files', dir: `${shared}/` } },
+    certificates: [
+      { name: 'dev', domains: ['dev.shared.test'], deploy: ['volume'] },
+      { name: 'api', domains: ['api.shared.test'], deploy: ['volume'] },
+    ],
+  });
+  const check = await runCli(['config', 'check', '--config', config]);
+  assert.equal(check.code, 2, `${check.stdout}\n${check.stderr}`);
+  assert.match(check.stdout + check.stderr, /deployers\.volume\.dir.*certificates "dev" and "api" both deploy into .*shared-vol .*put \{name\} in dir .*or give each certificate its own files deployer/);
+  // Each certificate's own check before its order says the same: no order is placed.
+  const refused = await runCli(['renew', '--name', 'api', '--config', config]);
+  assert.notEqual(refused.code, 0, `${refused.stdout}\n${refused.stderr}`);
+  assert.match(refused.stdout + refused.stderr, /certificates "dev" and "api" both deploy into/);
+  assert.equal(readdirSync(join(both, 'state')).includes('live') && readdirSync(join(both, 'state', 'live')).includes('api'), false, 'nothing issued for api');
+
+  // Two configurations (two states) sharing the directory: each passes its check alone, and the
+  // second one's deploy, in a later run, meets the first one's certificate there.
+  const one = join(dir, 'one');
+  const two = join(dir, 'two');
+  mkdirSync(one);
+  mkdirSync(two);
+  const devConfig = await writeConfig(one, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, deployers: { volume: { type: 'files', dir: shared } }, certificates: [{ name: 'dev', domains: ['dev.shared.test'], deploy: ['volume'] }] });
+  const apiConfig = await writeConfig(two, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, deployers: { volume: { type: 'files', dir: shared } }, certificates: [{ name: 'api', domains: ['api.shared.test'], deploy: ['volume'] }] });
+  const dev = await runCli(['renew', '--config', devConfig]);
+  assert.equal(dev.code, 0, `${dev.stdout}\n${dev.stderr}`);
+  const devFingerprint = fingerprintOf(join(one, 'state', 'live', 'dev', 'cert.pem'));
+  assert.equal(fingerprintOf(join(shared, 'cert.pem')), devFingerprint);
+  const api = await runCli(['renew', '--force', '--config', apiConfig]);
+  assert.equal(api.code, 1, `${api.stdout}\n${api.stderr}`);
+  assert.match(api.stdout + api.stderr, /shared-vol already holds certificate "dev", so it cannot hold "api" too/);
+  assert.equal(fingerprintOf(join(shared, 'cert.pem')), devFingerprint, 'dev\'s files stay');
+  const forced = await runCli(['deploy', '--force', '--config', apiConfig]);
+  assert.equal(forced.code, 1, `${forced.stdout}\n${forced.stderr}`);
+  assert.equal(fingerprintOf(join(shared, 'cert.pem')), devFingerprint, 'dev\'s files stay after a forced deploy');
+  const idle = await runCli(['renew', '--config', devConfig]);
+  assert.equal(idle.code, 0, `${idle.stdout}\n${idle.stderr}`);
+  assert.match(idle.stdout, /not-due +dev/);
+});
+
+test('a nothing-due run redeploys a files directory that lost its files, holds another version, or moved', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', noSleep: true });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const options = (volume: string): Parameters<typeof writeConfig>[1] => ({
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: { volume: { type: 'files', dir: volume }, reload: { type: 'hook', command: ['sh', '-c', 'echo "$CERTPILOT_VERSION" >> reloaded'] } },
+    certificates: [{ name: 'web', domains: ['lost.deploy.test'], deploy: ['volume', 'reload'] }],
+  });
+  const config = await writeConfig(dir, options('./volume'));
+  const live = join(dir, 'state', 'live', 'web', 'cert.pem');
+  const volume = join(dir, 'volume');
+  const first = await runCli(['renew', '--config', config]);
+  assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+  cpSync(volume, join(dir, 'backup'), { recursive: true, verbatimSymlinks: true });
+  const idle = await runCli(['renew', '--config', config]);
+  assert.match(idle.stdout, /not-due +web/);
+  assert.equal(readFileSync(join(dir, 'reloaded'), 'utf8'), '1\n');
+
+  // `docker compose down -v`: the volume is gone.
+  rmSync(volume, { recursive: true });
+  const again = await runCli(['renew', '--config', config]);
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.match(again.stdout, /deployed version 1 to volume \(files missing in .*volume\), reload/);
+  assert.match(again.stderr, /files missing in .*volume.*deploying version 1 again/);
+  assert.equal(fingerprintOf(join(volume, 'cert.pem')), fingerprintOf(live));
+  assert.equal(readFileSync(join(dir, 'reloaded'), 'utf8'), '1\n1\n', 'the hook after it ran again');
+  const deploy = await runCli(['deploy', '--config', config]);
+  assert.equal(deploy.code, 0, `${deploy.stdout}\n${deploy.stderr}`);
+  assert.match(deploy.stdout, /every deployer already holds version 1/);
+
+  // The deployer's dir corrected: the new directory gets the files.
+  await writeConfig(dir, options('./volume-new'));
+  const moved = await runCli(['renew', '--config', config]);
+  assert.equal(moved.code, 0, `${moved.stdout}\n${moved.stderr}`);
+  assert.match(moved.stdout, /files missing in .*volume-new/);
+  assert.equal(fingerprintOf(join(dir, 'volume-new', 'cert.pem')), fingerprintOf(live));
+
+  // A backup of version 1 restored over version 2: the directory holds another version.
+  const renewed = await runCli(['renew', '--force', '--config', config]);
+  assert.equal(renewed.code, 0, `${renewed.stdout}\n${renewed.stderr}`);
+  assert.notEqual(fingerprintOf(join(dir, 'backup', 'cert.pem')), fingerprintOf(live));
+  rmSync(join(dir, 'volume-new'), { recursive: true });
+  cpSync(join(dir, 'backup'), join(dir, 'volume-new'), { recursive: true, verbatimSymlinks: true });
+  const restored = await runCli(['deploy', '--config', config]);
+  assert.equal(restored.code, 0, `${restored.stdout}\n${restored.stderr}`);
+  assert.match(restored.stdout, /volume-new holds another version/);
+  assert.equal(fingerprintOf(join(dir, 'volume-new', 'cert.pem')), fingerprintOf(live));
 });

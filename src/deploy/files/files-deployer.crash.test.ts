@@ -11,7 +11,7 @@ import { before, describe, it } from 'node:test';
 import type { CertificateBundle } from '../../storage/certificate-store.js';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { tempDir } from '../../testing/temp-dir.js';
-import { FilesDeployer, fileSet, renderFile } from './files-deployer.js';
+import { FilesDeployer, MARKER, fileSet, renderFile } from './files-deployer.js';
 
 const CHILD = fileURLToPath(new URL('./fixtures/crash-child.js', import.meta.url));
 const FILES = fileSet({ bundle: 'cert-chain-key' });
@@ -119,11 +119,11 @@ describe('FilesDeployer crash safety (SIGKILL at every step of a deploy)', () =>
     const entries = readdirSync(dir);
     const names = FILES.map((f) => f.name);
     if (layout === 'atomic') {
-      const versions = entries.filter((e) => e.startsWith('..') && e !== '..data');
+      const versions = entries.filter((e) => e.startsWith('..') && e !== '..data' && e !== MARKER);
       assert.equal(versions.length, 1, `k=${k}: one version directory left, got ${versions.join(', ')}`);
-      assert.deepEqual(entries.sort(), ['..data', ...versions, ...names].sort(), `k=${k}: leftovers`);
+      assert.deepEqual(entries.sort(), ['..data', MARKER, ...versions, ...names].sort(), `k=${k}: leftovers`);
     } else {
-      assert.deepEqual(entries.sort(), [...names].sort(), `k=${k}: leftovers`);
+      assert.deepEqual(entries.sort(), [MARKER, ...names].sort(), `k=${k}: leftovers`);
       for (const n of names) assert.ok(lstatSync(join(dir, n)).isFile());
     }
     rmSync(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import type { CertificateBundle, StoredCertificate } from '../../storage/certifi
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
 import { systemClock } from '../../clock.js';
 import { tempDir } from '../../testing/temp-dir.js';
-import { FilesDeployer, fileSet, parseMode, type FilesDeployerOptions } from './files-deployer.js';
+import { FilesDeployer, MARKER, fileSet, parseMode, type FilesDeployerOptions } from './files-deployer.js';
 import { filesSchema } from './schema.js';
 
 const STANDARD = ['cert.pem', 'chain.pem', 'fullbundle.pem', 'fullchain.pem', 'privkey.pem'];
@@ -26,7 +26,7 @@ function deployer(dir: string, options: Partial<FilesDeployerOptions> & { bundle
 }
 
 const mode = (path: string): number => statSync(path).mode & 0o7777;
-const versionDirs = (dir: string): string[] => readdirSync(dir).filter((e) => e.startsWith('..') && e !== '..data');
+const versionDirs = (dir: string): string[] => readdirSync(dir).filter((e) => e.startsWith('..') && e !== '..data' && e !== MARKER);
 
 describe('FilesDeployer', () => {
   let v1: CertificateBundle;
@@ -48,7 +48,7 @@ describe('FilesDeployer', () => {
       assert.ok(lstatSync(join(dir, file)).isSymbolicLink(), `${file} is a link`);
       assert.equal(readlinkSync(join(dir, file)), `..data/${file}`);
     }
-    assert.deepEqual(readdirSync(dir).sort(), ['..data', version, ...STANDARD].sort(), 'nothing else in the directory');
+    assert.deepEqual(readdirSync(dir).sort(), ['..data', MARKER, version, ...STANDARD].sort(), 'nothing else in the directory');
     // Byte for byte: what `cat cert.pem chain.pem privkey.pem > fullbundle.pem` gives (the deck's MongooseIM bundle).
     assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), v1.certPem);
     assert.equal(readFileSync(join(dir, 'chain.pem'), 'utf8'), v1.chainPem);
@@ -125,7 +125,7 @@ describe('FilesDeployer', () => {
     assert.notEqual(dirs[0], old);
     assert.match(dirs[0] ?? '', /-v2$/);
     assert.equal(existsSync(join(dir, 'combined.pem')), false);
-    assert.deepEqual(readdirSync(dir).sort(), ['..data', dirs[0], ...STANDARD].sort());
+    assert.deepEqual(readdirSync(dir).sort(), ['..data', MARKER, dirs[0], ...STANDARD].sort());
     assert.equal(readFileSync(join(dir, 'privkey.pem'), 'utf8'), v2.privateKeyPem);
     assert.equal(readFileSync(join(dir, 'fullbundle.pem'), 'utf8'), v2.certPem + v2.chainPem + v2.privateKeyPem);
   });
@@ -144,7 +144,7 @@ describe('FilesDeployer', () => {
     const plain = deployer(dir, { layout: 'plain' });
     const r = await plain.deploy(stored(v2, 2));
     assert.match(r.message, /plain layout/);
-    assert.deepEqual(readdirSync(dir).sort(), STANDARD, 'the atomic layout\'s links and versions are gone');
+    assert.deepEqual(readdirSync(dir).sort(), [MARKER, ...STANDARD].sort(), 'the atomic layout\'s links and versions are gone');
     for (const f of STANDARD) assert.ok(lstatSync(join(dir, f)).isFile(), `${f} is a regular file`);
     assert.equal(readFileSync(join(dir, 'fullbundle.pem'), 'utf8'), v2.certPem + v2.chainPem + v2.privateKeyPem);
     assert.equal(mode(join(dir, 'privkey.pem')), 0o600);
@@ -279,4 +279,86 @@ describe('FilesDeployer shared by several certificates', () => {
     });
     assert.equal(readFileSync(join(base, 'one', 'privkey.pem'), 'utf8'), a.privateKeyPem, 'the first certificate stays');
   });
+
+  it('a directory another run wrote for another certificate is refused (its marker names it), whatever the layout', async () => {
+    const base = await tempDir();
+    const a = makeTestBundle({ domains: ['a.test'] });
+    const b = makeTestBundle({ domains: ['b.test'] });
+    for (const layout of ['atomic', 'plain'] as const) {
+      const dir = join(base, layout);
+      await deployer(dir, { layout }).deploy(stored(a, 1, 'alpha'));
+      // A new instance: another run, another process, another configuration.
+      await assert.rejects(deployer(dir, { layout }).deploy(stored(b, 1, 'beta')), (err: unknown) => {
+        assert.ok(err instanceof CertpilotError);
+        assert.equal(err.code, 'ERR_DEPLOY_FILES');
+        assert.match(err.message, new RegExp(`${layout} already holds certificate "alpha", so it cannot hold "beta" too`));
+        assert.match(err.hint, /\{name\}.*remove .*\.\.certpilot/);
+        return true;
+      });
+      assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), a.certPem, `${layout}: the first certificate stays`);
+      assert.equal(readFileSync(join(dir, 'privkey.pem'), 'utf8'), a.privateKeyPem);
+      // The way out the hint gives: the marker removed, the directory is free again.
+      const { rmSync } = await import('node:fs');
+      rmSync(join(dir, MARKER));
+      await deployer(dir, { layout }).deploy(stored(b, 1, 'beta'));
+      assert.equal(readFileSync(join(dir, 'cert.pem'), 'utf8'), b.certPem);
+    }
+  });
+
+  it('the marker is read without following a link: one planted in its place is replaced, not followed', async () => {
+    const one = makeTestBundle({ domains: ['b.test'] });
+    const base = await tempDir();
+    const dir = join(base, 'certs');
+    const { mkdirSync, symlinkSync } = await import('node:fs');
+    mkdirSync(dir);
+    writeFileSync(join(base, 'elsewhere'), JSON.stringify({ certificate: 'alpha' }));
+    symlinkSync(join(base, 'elsewhere'), join(dir, MARKER));
+    const d = deployer(dir);
+    assert.match((await d.verify(stored(one, 1, 'beta'))) ?? '', /cannot read .*\.\.certpilot \(ELOOP\)/);
+    await d.deploy(stored(one, 1, 'beta'));
+    assert.ok(lstatSync(join(dir, MARKER)).isFile(), 'the link was replaced by our marker');
+    assert.equal(readFileSync(join(base, 'elsewhere'), 'utf8'), JSON.stringify({ certificate: 'alpha' }), 'the link\'s target untouched');
+    assert.equal(await d.verify(stored(one, 1, 'beta')), undefined);
+  });
 });
+
+describe('FilesDeployer.verify: does the directory still hold the version?', () => {
+  it('says why not: files missing, another version, another certificate, other options; undefined when it does', async () => {
+    const a = makeTestBundle({ domains: ['a.test'] });
+    const b = makeTestBundle({ domains: ['a.test'] });
+    const base = await tempDir();
+    const dir = join(base, 'certs');
+    const d = deployer(join(base, '{name}'));
+    assert.match((await d.verify(stored(a, 1, 'certs'))) ?? '', new RegExp(`^files missing in ${dir}$`));
+    await d.deploy(stored(a, 1, 'certs'));
+    assert.equal(await d.verify(stored(a, 1, 'certs')), undefined);
+    // Compared by fingerprint: the same version number and serial do not make another certificate the same.
+    assert.match((await d.verify({ ...stored(b, 1, 'certs'), metadata: a.metadata })) ?? '', new RegExp(`^${dir} holds another version$`));
+    assert.match((await deployer(join(base, 'certs'), { keyMode: 0o640 }).verify(stored(a, 1, 'certs'))) ?? '', /the deployer's options changed since .*certs was written/);
+    const { rmSync, renameSync } = await import('node:fs');
+    renameSync(dir, join(base, 'other'));
+    assert.match((await deployer(join(base, 'other')).verify(stored(a, 1, 'somebody'))) ?? '', /other holds certificate "certs"/);
+    rmSync(join(base, 'other'), { recursive: true });
+    assert.match((await d.verify(stored(a, 1, 'certs'))) ?? '', /^files missing in /);
+  });
+
+  it('without a marker (an older certpilot, files copied in by hand) the certificate file consumers read decides', async () => {
+    const a = makeTestBundle({ domains: ['a.test'] });
+    const b = makeTestBundle({ domains: ['a.test'] });
+    const { rmSync, mkdirSync } = await import('node:fs');
+    for (const layout of ['atomic', 'plain'] as const) {
+      const dir = join(await tempDir(), 'certs');
+      await deployer(dir, { layout }).deploy(stored(a, 1));
+      rmSync(join(dir, MARKER));
+      assert.equal(await deployer(dir, { layout }).verify(stored(a, 1)), undefined, `${layout}: cert.pem holds it`);
+      assert.match((await deployer(dir, { layout }).verify(stored(b, 2))) ?? '', /holds another version/);
+      rmSync(join(dir, 'cert.pem'));
+      assert.match((await deployer(dir, { layout }).verify(stored(a, 1))) ?? '', /^files missing in /);
+    }
+    const copied = join(await tempDir(), 'copied');
+    mkdirSync(copied);
+    writeFileSync(join(copied, 'cert.pem'), a.certPem);
+    assert.equal(await deployer(copied).verify(stored(a, 1)), undefined);
+  });
+});
+

@@ -30,9 +30,19 @@
  *
  * A deploy of the content already in place (same bytes, modes and owner) changes nothing and says
  * so; deploying is idempotent for one version.
+ *
+ * `<dir>/..certpilot` (both layouts) says what the directory holds: the certificate's name, the
+ * version and its SHA-256 fingerprint, and a digest of the deployer's options. A deploy first
+ * claims the directory (the marker is created exclusively, naming the certificate, when there is
+ * none) and refuses a directory whose marker names another certificate, whatever run wrote it;
+ * after the switch it records the version. {@link FilesDeployer.verify} reads it (one small read)
+ * so a nothing-due run notices a directory emptied, replaced by another version, or moved (a new
+ * `dir`) since its last deploy, although the deploy record says it was deployed.
  */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pemToDer } from '../../acme/protocol/der.js';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
 import type { DirHandle, OpenDirectoryOptions } from '../../fs/dir-handle.js';
@@ -41,7 +51,7 @@ import { lookupId } from '../../fs/getent.js';
 import type { Logger } from '../../logger.js';
 import { hasErrno as isErrno, isTransientErrno, type WriteFaultHook } from '../../fs/atomic-write.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
-import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
+import type { DeployOptions, DeployResult, DeployVerifier, Deployer } from '../deployer.js';
 import { BUNDLE_ORDERS, type FilePart, type FilesOptions } from './schema.js';
 
 /** One file the deployer writes: its name in the target directory and the parts it holds, in order. */
@@ -149,9 +159,61 @@ const STAGED_PREFIX = '.staged.';
 /** The exact names of the version directories certpilot creates (`..2026-12-01T19-55-00.123Z-v3`, `-1` on a clash). */
 const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-v\d+(?:-\d+)?$/;
 const TMP_SUFFIX = '.certpilot-tmp';
+/** What the directory holds (see the module comment); `..` names are ours. */
+export const MARKER = '..certpilot';
+const MARKER_TMP = '..certpilot_tmp';
+/** A marker or certificate file larger than this is not ours: not read. */
+const MAX_READ = 1 << 20;
+
+/** The content of {@link MARKER}. */
+interface Marker {
+  certificate: string;
+  /** Absent while the first deploy into the directory is under way (the claim). */
+  version?: number;
+  /** SHA-256 of the leaf certificate's DER, lowercase hex. */
+  fingerprint?: string;
+  /** {@link FilesDeployer.optionsDigest} of the deployer that wrote it. */
+  options?: string;
+}
+
+/** SHA-256 of the first certificate in `pem` (DER), lowercase hex; undefined when there is none. */
+function leafFingerprint(pem: string): string | undefined {
+  try {
+    return createHash('sha256').update(pemToDer(pem)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+function parseMarker(data: Buffer): Marker | undefined {
+  try {
+    const value = JSON.parse(data.toString('utf8')) as Partial<Marker> | null;
+    return value && typeof value.certificate === 'string' && value.certificate !== '' ? (value as Marker) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the regular file `path` without following a link as its last component (O_NOFOLLOW, O_NONBLOCK: a FIFO never blocks); undefined when it is absent. */
+async function readNoFollow(path: string): Promise<Buffer | undefined> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return undefined;
+    throw err;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size > MAX_READ) throw Object.assign(new Error(`${path} is not a regular file of certpilot's`), { code: 'EFTYPE' });
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Writes a certificate's files into a directory, switched atomically (see the module comment). */
-export class FilesDeployer implements Deployer {
+export class FilesDeployer implements Deployer, DeployVerifier {
   /** The deployer instance's name in the configuration. */
   readonly id: string;
   private readonly options: Required<Pick<FilesDeployerOptions, 'dir' | 'layout' | 'files' | 'keyMode' | 'certMode' | 'dirMode'>> & FilesDeployerOptions;
@@ -169,33 +231,163 @@ export class FilesDeployer implements Deployer {
   /** Makes `dir` hold `certificate`'s files; a no-op when it already holds exactly them. */
   async deploy(certificate: StoredCertificate, options: DeployOptions = {}): Promise<DeployResult> {
     options.signal?.throwIfAborted();
-    const dir = this.options.dir.split(NAME_PLACEHOLDER).join(certificate.name);
+    const dir = this.dirOf(certificate.name);
     // Two certificates in one directory would overwrite (and prune) each other on every run.
     const holder = this.dirHolders.get(dir);
-    if (holder !== undefined && holder !== certificate.name) {
-      throw new CertpilotError('ERR_DEPLOY_FILES', `files deployer "${this.id}": ${dir} already holds certificate "${holder}", so it cannot hold "${certificate.name}" too`, {
-        hint: `Put ${NAME_PLACEHOLDER} in the deployer's dir (e.g. /certs/${NAME_PLACEHOLDER}), or give each certificate its own files deployer.`,
-      });
-    }
+    if (holder !== undefined && holder !== certificate.name) throw this.heldError(dir, holder, certificate.name);
     this.dirHolders.set(dir, certificate.name);
-    if (dir !== this.options.dir) {
-      let target = this.targets.get(dir);
-      if (!target) {
-        target = new FilesDeployer({ ...this.options, dir });
-        target.ids = this.resolveIds();
-        this.targets.set(dir, target);
-      }
-      return target.deploy(certificate, options);
-    }
+    if (dir !== this.options.dir) return this.target(dir).deploy(certificate, options);
     const planned = this.plan(certificate);
     const ids = await this.resolveIds();
     const d = await this.openTarget(ids);
     try {
+      // Across runs, the directory's marker says which certificate it holds (a same-run holder is caught above).
+      const held = await this.claim(d, certificate, ids);
       options.signal?.throwIfAborted();
-      return this.options.layout === 'atomic' ? await this.deployAtomic(d, certificate, planned, ids, options.signal) : await this.deployPlain(d, certificate, planned, ids, options.signal);
+      const result = this.options.layout === 'atomic' ? await this.deployAtomic(d, certificate, planned, ids, options.signal) : await this.deployPlain(d, certificate, planned, ids, options.signal);
+      await this.record(d, certificate, held, ids);
+      return result;
     } finally {
       await d.close();
     }
+  }
+
+  /**
+   * Why `dir` does not hold `certificate` as this deployer would write it, or undefined when it
+   * does: one read of its marker (no link followed as the last component), and only when there is
+   * no marker (a directory written by an older certpilot, or copied in by hand), of the certificate
+   * file consumers read. Compared by the certificate's fingerprint, never by serial or mtime.
+   * Writes nothing.
+   */
+  async verify(certificate: StoredCertificate, options: DeployOptions = {}): Promise<string | undefined> {
+    options.signal?.throwIfAborted();
+    const dir = this.dirOf(certificate.name);
+    if (dir !== this.options.dir) return this.target(dir).verify(certificate, options);
+    const fingerprint = leafFingerprint(certificate.certPem);
+    let marker: Marker | undefined;
+    try {
+      const data = await readNoFollow(join(dir, MARKER));
+      if (data !== undefined) marker = parseMarker(data) ?? { certificate: '' };
+    } catch (err) {
+      return `cannot read ${join(dir, MARKER)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+    if (marker !== undefined) {
+      if (marker.certificate === '') return `${join(dir, MARKER)} is not certpilot's`;
+      if (marker.certificate !== certificate.name) return `${dir} holds certificate "${marker.certificate}"`;
+      if (marker.fingerprint === undefined) return `a deploy into ${dir} did not finish`;
+      if (marker.fingerprint !== fingerprint) return `${dir} holds another version`;
+      if (marker.options !== this.optionsDigest()) return `the deployer's options changed since ${dir} was written`;
+      return undefined;
+    }
+    const found = await this.readCertificateFile(dir).catch((err: unknown) => `cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    if (found === undefined) return `files missing in ${dir}`;
+    if (typeof found === 'string') return found;
+    if (found.fingerprint === undefined) return `${dir} holds no record of the version it holds`;
+    return found.fingerprint === fingerprint ? undefined : `${dir} holds another version`;
+  }
+
+  /** `dir` with {@link NAME_PLACEHOLDER} filled in. */
+  private dirOf(name: string): string {
+    return this.options.dir.split(NAME_PLACEHOLDER).join(name);
+  }
+
+  /** The deployer of one resolved directory (for a `dir` with {@link NAME_PLACEHOLDER}). */
+  private target(dir: string): FilesDeployer {
+    let target = this.targets.get(dir);
+    if (!target) {
+      target = new FilesDeployer({ ...this.options, dir });
+      target.ids = this.resolveIds();
+      target.ids.catch(() => undefined);
+      this.targets.set(dir, target);
+    }
+    return target;
+  }
+
+  private heldError(dir: string, holder: string, name: string): CertpilotError {
+    return new CertpilotError('ERR_DEPLOY_FILES', `files deployer "${this.id}": ${dir} already holds certificate "${holder}", so it cannot hold "${name}" too`, {
+      hint: `Put ${NAME_PLACEHOLDER} in the deployer's dir (e.g. /certs/${NAME_PLACEHOLDER}), or give each certificate its own files deployer. If "${holder}" no longer uses ${dir}, remove ${join(dir, MARKER)} (it names the certificate the directory holds) and deploy again.`,
+    });
+  }
+
+  /**
+   * A digest of the options that shape what is written (the resolved `dir`, layout, files, owner,
+   * group, modes): a marker written under other options does not count as holding the version.
+   */
+  optionsDigest(): string {
+    const { dir, layout, files, owner, group, keyMode, certMode, dirMode } = this.options;
+    return createHash('sha256').update(JSON.stringify({ dir, layout, files, owner: owner ?? null, group: group ?? null, keyMode, certMode, dirMode })).digest('hex').slice(0, 32);
+  }
+
+  /**
+   * The directory's marker, after refusing one that names another certificate; when there is none,
+   * the directory is claimed for `certificate` by creating one exclusively (two runs racing for an
+   * empty directory: one of them wins, the other reads the winner's name).
+   */
+  private async claim(d: DirHandle, certificate: StoredCertificate, ids: Ids): Promise<{ marker?: Marker; raw?: string }> {
+    const read = async (): Promise<{ marker?: Marker; raw?: string }> => {
+      const file = await d.readRegularFile(MARKER);
+      if (file === undefined || file.data.length > MAX_READ) return {};
+      const marker = parseMarker(file.data);
+      return marker ? { marker, raw: file.data.toString('utf8') } : {};
+    };
+    try {
+      let held = await read();
+      if (held.marker === undefined) {
+        try {
+          await this.step(`claim ${MARKER}`);
+          await d.writeNewFile(MARKER, `${JSON.stringify({ certificate: certificate.name })}\n`, this.options.certMode, ids);
+          await d.sync();
+          return {};
+        } catch (err) {
+          if (!isErrno(err, 'EEXIST')) throw err;
+          held = await read();
+        }
+      }
+      if (held.marker !== undefined && held.marker.certificate !== certificate.name) throw this.heldError(this.options.dir, held.marker.certificate, certificate.name);
+      return held;
+    } catch (err) {
+      throw this.ioError(`reading ${join(this.options.dir, MARKER)}`, err);
+    }
+  }
+
+  /** Records in the marker that the directory holds `certificate` (only when it says something else). */
+  private async record(d: DirHandle, certificate: StoredCertificate, held: { raw?: string }, ids: Ids): Promise<void> {
+    const text = `${JSON.stringify({ certificate: certificate.name, version: certificate.version, fingerprint: leafFingerprint(certificate.certPem), options: this.optionsDigest() } satisfies Marker)}\n`;
+    if (held.raw === text) return;
+    try {
+      await this.step(`write ${MARKER}`);
+      await d.unlink(MARKER_TMP);
+      await d.writeNewFile(MARKER_TMP, text, this.options.certMode, ids);
+      await d.rename(MARKER_TMP, MARKER);
+      await d.sync();
+    } catch (err) {
+      await d.unlink(MARKER_TMP).catch(() => undefined);
+      throw this.ioError(`recording version ${certificate.version} in ${join(this.options.dir, MARKER)}`, err);
+    }
+  }
+
+  /**
+   * The fingerprint of the certificate in the first file consumers read it from (one whose first
+   * part is `cert` or `fullchain`, e.g. cert.pem), no link followed but the layout's own
+   * (`name -> ..data/name`, `..data -> ..<version>`); undefined when the file is missing,
+   * `{ fingerprint: undefined }` when no configured file starts with the certificate.
+   */
+  private async readCertificateFile(dir: string): Promise<{ fingerprint: string | undefined } | undefined> {
+    const file = this.options.files.find((f) => f.parts[0] === 'cert' || f.parts[0] === 'fullchain');
+    if (!file) return { fingerprint: undefined };
+    let data: Buffer | undefined;
+    try {
+      data = await readNoFollow(join(dir, file.name));
+    } catch (err) {
+      if (!isErrno(err, 'ELOOP')) throw err;
+      const link = await fs.readlink(join(dir, file.name));
+      if (link !== `${DATA_LINK}/${file.name}`) return { fingerprint: undefined };
+      const version = await fs.readlink(join(dir, DATA_LINK)).catch((e: unknown) => (isErrno(e, 'ENOENT') ? undefined : Promise.reject(e)));
+      if (version === undefined) return undefined;
+      if (!VERSION_NAME.test(version)) return { fingerprint: undefined };
+      data = await readNoFollow(join(dir, version, file.name));
+    }
+    return data === undefined ? undefined : { fingerprint: leafFingerprint(data.toString('utf8')) };
   }
 
   private plan(certificate: StoredCertificate): PlannedFile[] {
@@ -362,7 +554,7 @@ export class FilesDeployer implements Deployer {
    * are looked up as the deploy looks them up; when that fails, the deploy reports it.
    */
   async probe(certificateName: string): Promise<CertpilotError | undefined> {
-    const dir = this.options.dir.split(NAME_PLACEHOLDER).join(certificateName);
+    const dir = this.dirOf(certificateName);
     let ids: Ids;
     try {
       ids = await this.resolveIds();
@@ -493,7 +685,7 @@ export class FilesDeployer implements Deployer {
    */
   private async prune(d: DirHandle, keep: string | undefined, ids: Ids): Promise<void> {
     for (const entry of await d.readdir()) {
-      if (entry === DATA_TMP || (entry.startsWith('.') && !entry.startsWith('..') && entry.endsWith(TMP_SUFFIX))) {
+      if (entry === DATA_TMP || entry === MARKER_TMP || (entry.startsWith('.') && !entry.startsWith('..') && entry.endsWith(TMP_SUFFIX))) {
         const st = await d.lstat(entry).catch(() => undefined);
         if (st && !st.isDirectory()) {
           await this.step(`remove ${entry}`);
