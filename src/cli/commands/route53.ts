@@ -22,8 +22,11 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
     if (entry.type !== 'route53' || (only.length > 0 && !only.includes(solver))) continue;
     const names = config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (s === solver ? [name] : [])));
     const hostedZoneId = entry.options.hostedZoneId;
+    // A route53 solver no certificate names is the zone admin's of `dns-persist record --apply
+    // --solver NAME` (docs/challenges.md): its records are the dns-persist-01 ones.
+    const persist = names.length === 0 ? persistNames(config) : [];
     // What the plug-in declares its code calls (its plugin.ts), never a list of our own.
-    inputs.push({ solver, names, actions: route53.iam?.(entry.options) ?? [], ...(hostedZoneId ? { hostedZoneId } : {}) });
+    inputs.push({ solver, names, actions: route53.iam?.(entry.options) ?? [], ...(hostedZoneId ? { hostedZoneId } : {}), ...(persist.length > 0 ? { persistNames: persist } : {}) });
   }
   const unknown = only.filter((n) => !inputs.some((i) => i.solver === n));
   if (unknown.length > 0 || inputs.length === 0) {
@@ -32,6 +35,11 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
     });
   }
   return inputs;
+}
+
+/** The names the configuration proves by dns-persist-01 (a `dns-persist` solver), each once. */
+function persistNames(config: ResolvedConfig): string[] {
+  return [...new Set(config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (config.solvers[s]?.type === 'dns-persist' ? [name] : []))))];
 }
 
 /**
@@ -51,6 +59,16 @@ async function withRecordNames(ctx: CommandContext, config: ResolvedConfig, inpu
   ]);
   return Promise.all(
     inputs.map(async (input) => {
+      if (input.persistNames !== undefined) {
+        // `dns-persist record --apply` writes exactly these names (no CNAME is followed for them).
+        const { persistRecordName } = await import('../../challenges/dns-persist01/record.js');
+        const recordNames = [...new Set(input.persistNames.map(persistRecordName))];
+        ctx.output.err(`route53 ${input.solver}: no certificate names this solver: its policy is for \`certpilot dns-persist record --apply --solver ${input.solver}\`, the dns-persist-01 records ${recordNames.join(', ')}`);
+        return { ...input, recordNames };
+      }
+      if (input.names.length === 0) {
+        ctx.output.err(`route53 ${input.solver}: no certificate names this solver and no name is proved by dns-persist-01: its policy allows no record change; name the solver in a certificate's solver:`);
+      }
       const entry = config.solvers[input.solver];
       const dns01 = entry?.kind === 'dns-provider' ? entry.wrapper : undefined;
       const label = dns01?.challenge === 'dns-account-01' ? accountLabel : undefined;
@@ -139,6 +157,11 @@ async function check(ctx: CommandContext, runtime: Runtime, inputs: Route53Polic
   for (const input of inputs) {
     // The probe goes where the solver writes: the CNAME target of a delegated name.
     const fqdn = input.recordNames?.[0];
+    if (input.persistNames !== undefined) {
+      // Never a probe value beside a standing dns-persist-01 record the CA reads.
+      ctx.output.out(`route53 ${input.solver}: skipped: no certificate names this solver; it writes the dns-persist-01 records (\`dns-persist record --apply\`), which a probe does not touch`);
+      continue;
+    }
     if (fqdn === undefined) {
       ctx.output.out(`route53 ${input.solver}: skipped: no certificate name uses this solver`);
       continue;

@@ -24,6 +24,11 @@ export interface Route53PolicyInput {
    * end of its CNAME chain for a delegated name. The policy names these instead of `names`.
    */
   recordNames?: readonly string[];
+  /**
+   * For a solver no certificate names (`names` empty): the names proved by dns-persist-01, whose
+   * `_validation-persist` records `dns-persist record --apply --solver` writes through it.
+   */
+  persistNames?: readonly string[];
 }
 
 /** An IAM policy document (the parts certpilot writes). */
