@@ -146,8 +146,8 @@ export const ERROR_CATALOG = {
     hint: 'Check the address and port of the DNS server named in the message (for rfc2136, the solver\'s `server` and `port`) and that UDP and TCP to that port are open to it.',
   },
   ERR_DNS_ZONE_NOT_FOUND: {
-    title: 'No DNS zone holds the `_acme-challenge` name',
-    hint: 'Check the name server setting of the DNS solver, or set its zone (rfc2136) or hostedZoneId (route53).',
+    title: 'No DNS zone holds the challenge record name (`_acme-challenge`, `_validation-persist`)',
+    hint: "Check the solver's `resolvers` (they must answer for the name's zone), or set its zone (rfc2136) or hostedZoneId (route53).",
   },
   ERR_DNS_TSIG_REJECTED: {
     title: 'The DNS server rejected the TSIG key (BADKEY, BADSIG, BADTIME) or its answer was not signed',

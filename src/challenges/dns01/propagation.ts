@@ -128,7 +128,7 @@ export class PropagationChecker {
       const zone = soaOwner(await this.resolve(candidate, 'SOA', signal));
       if (zone !== undefined) return zone;
     }
-    throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns-01: no zone found for ${fqdn}: no SOA through ${this.resolvers.map(formatDnsServer).join(', ')}`);
+    throw new CertpilotError('ERR_DNS_ZONE_NOT_FOUND', `dns: no zone found for ${fqdn}: no SOA through ${this.resolvers.map(formatDnsServer).join(', ')}`);
   }
 
   /** Every address (IPv4 and IPv6) of every NS of `zone`. */
@@ -168,7 +168,7 @@ export class PropagationChecker {
     const list = result.waiting.map((w) => `${w.server.nameserver} ${formatDnsServer(w.server.server)} (${w.why})`).join(', ');
     throw new CertpilotError(
       'ERR_DNS_PROPAGATION_TIMEOUT',
-      `dns-01: TXT ${name} not served by ${result.waiting.length} of ${result.servers.length} nameserver(s) of ${result.zone} after ${Math.round(this.timeoutMs / 1000)} s: ${list}`,
+      `dns: TXT ${name} not served by ${result.waiting.length} of ${result.servers.length} nameserver(s) of ${result.zone} after ${Math.round(this.timeoutMs / 1000)} s: ${list}`,
       { retryable: true },
     );
   }

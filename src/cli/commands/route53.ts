@@ -204,7 +204,7 @@ async function check(ctx: CommandContext, runtime: Runtime, inputs: Route53Polic
         return 'ok';
       }));
     if (added) await provider.removeTxtRecord({ fqdn, value: probe }, {}).catch(() => undefined);
-    ctx.output.out(`route53 ${input.solver}: ${ok ? 'the credentials can answer dns-01' : 'FAILED'}`);
+    ctx.output.out(`route53 ${input.solver}: ${ok ? `the credentials can answer ${dnsWrapper(runtime.config, input.solver)?.challenge ?? 'dns-01'}` : 'FAILED'}`);
     failed ||= !ok;
   }
   return failed ? EXIT.failed : EXIT.ok;
