@@ -5,6 +5,8 @@
 // order. The check waits for both, and the CA is told only after (the order of events).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { parseCertificate } from '../../src/acme/certificate.js';
 import { Issuer } from '../../src/acme/issuer.js';
 import { formatDnsServer, query } from '../../src/challenges/dns01/dns-client.js';
@@ -106,7 +108,10 @@ void test('a secondary that never gets the update: the timeout names it', { time
     key: tsigKey(key),
     clock: systemClock,
   });
-  const checker = new PropagationChecker({ resolvers: [primary.server], nameserverPort: primary.server.port, timeoutMs: 1500, pollMs: 500, clock: systemClock });
+  // The default level (warn) of the CLI: what a user sees during the wait.
+  const logged: string[] = [];
+  const logger = pino({ level: 'warn', base: undefined }, new Writable({ write: (chunk: Buffer, _e, cb) => void (logged.push(chunk.toString('utf8')), cb()) }));
+  const checker = new PropagationChecker({ resolvers: [primary.server], nameserverPort: primary.server.port, timeoutMs: 1500, pollMs: 500, clock: systemClock, logger });
   const fqdn = `_acme-challenge.${zone}.`;
   await provider.addTxtRecord({ fqdn, value: 'never-transferred', ttl: 60 }, {});
   await assert.rejects(checker.waitFor(fqdn, 'never-transferred'), (err: unknown) => {
@@ -115,5 +120,8 @@ void test('a secondary that never gets the update: the timeout names it', { time
     assert.match(err.message, new RegExp(`not served by 1 of 2 nameserver\\(s\\) of stale\\.test\\. after 2 s: ns2\\.stale\\.test\\. \\[::1\\]:${primary.server.port} \\((NXDOMAIN|no TXT yet)\\)`));
     return true;
   });
+  const said = logged.filter((l) => l.includes('still waiting'));
+  assert.equal(said.length, 1, `one "still waiting" line at the default level:\n${logged.join('')}`);
+  assert.match(said[0] ?? '', /still waiting after \d+ s for 1 of 2 nameserver\(s\) of stale\.test\. to serve TXT _acme-challenge\.stale\.test\.: ns2\.stale\.test\. .*; giving up at \d{4}-/);
   await provider.removeTxtRecord({ fqdn, value: 'never-transferred' }, {});
 });

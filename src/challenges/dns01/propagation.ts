@@ -55,6 +55,9 @@ export interface PropagationCheckerOptions {
 /** A judge's verdict on one server's TXT set: accepted, or why not (`final`: waiting will not change it). */
 export type TxtJudgement = { ok: true } | { ok: false; why: string; final?: boolean };
 
+/** After this long without every nameserver serving the record, a wait says so once at the default log level. */
+const STILL_WAITING_MS = 15_000;
+
 /** Checks that every authoritative nameserver serves a TXT value; follows CNAMEs. */
 export class PropagationChecker {
   private readonly resolvers: readonly DnsServer[];
@@ -188,7 +191,12 @@ export class PropagationChecker {
     const name = absoluteName(fqdn);
     const zone = await this.findZone(name, signal);
     const servers = await this.authoritativeServers(zone, signal);
-    const deadline = this.clock.now().getTime() + this.timeoutMs;
+    const started = this.clock.now().getTime();
+    const deadline = started + this.timeoutMs;
+    // One line at the default level once the wait is long (a user otherwise sees nothing for up to
+    // propagationTimeoutSeconds): what is awaited, and when the wait gives up.
+    const sayAfterMs = Math.min(STILL_WAITING_MS, this.timeoutMs / 2);
+    let said = false;
     const ready = new Set<AuthoritativeServer>();
     // Addresses this machine has no route to (an IPv6 address in a container without IPv6): not
     // required while another address of the same nameserver is checked.
@@ -218,6 +226,14 @@ export class PropagationChecker {
       if (left <= 0 || waiting.every((w) => w.final)) return { zone, servers, waiting };
       const list = waiting.map((w) => `${w.server.nameserver} ${formatDnsServer(w.server.server)} (${w.why})`).join(', ');
       this.logger.info({ fqdn: name, ready: ready.size, of: servers.length, waiting: list }, 'dns: waiting for nameservers');
+      const elapsed = this.clock.now().getTime() - started;
+      if (!said && elapsed >= sayAfterMs) {
+        said = true;
+        this.logger.warn(
+          { fqdn: name, ready: ready.size, of: servers.length, waiting: list },
+          `dns: still waiting after ${Math.round(elapsed / 1000)} s for ${waiting.length} of ${servers.length} nameserver(s) of ${zone} to serve TXT ${name}: ${list}; giving up at ${new Date(deadline).toISOString()} (propagationTimeoutSeconds)`,
+        );
+      }
       await this.clock.sleep(Math.min(this.pollMs, left), signal);
     }
   }
