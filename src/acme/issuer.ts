@@ -325,7 +325,10 @@ export class Issuer implements CertificateIssuer {
       try {
         await solver.cleanUp(pending, {});
       } catch (err) {
-        this.logger.warn({ identifier: name, err: err instanceof Error ? err.message : String(err) }, 'challenge cleanup failed');
+        this.logger.warn(
+          { identifier: name, type: solver.type, err: err instanceof Error ? err.message : String(err) },
+          `challenge cleanup failed: what the ${solver.type} solver wrote for ${name} stays for now; a dns-01, redis or webroot solver keeps it in its journal and removes it at its next order (the same solver name)`,
+        );
       }
     }
   }
