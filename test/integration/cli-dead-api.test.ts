@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliPath, tempDir, testCaFile } from '../harness/certpilot.js';
@@ -16,6 +15,7 @@ import { fetchBuffered } from '../harness/http.js';
 import { until } from '../harness/kube-fixtures.js';
 import { startKubeStandin } from '../harness/kube-standin.js';
 import { freePort } from '../harness/ports.js';
+import { startSilentListener } from '../harness/silent-listener.js';
 
 /** A kubeconfig naming an API server at 127.0.0.1:`port` (namespace web). */
 function kubeconfigText(port: number): string {
@@ -23,14 +23,7 @@ function kubeconfigText(port: number): string {
 }
 
 test('state in Secrets behind an API server that never answers: status and renew fail after requestTimeoutSeconds and exit', { timeout: 90_000 }, async (t) => {
-  const held: Socket[] = [];
-  const silent = createServer((socket) => void held.push(socket));
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    for (const s of held) s.destroy();
-    silent.close();
-  });
-  const port = (silent.address() as { port: number }).port;
+  const { port } = await startSilentListener(t);
   const dir = await tempDir();
   const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(kubeconfig, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    certificate-authority: ${testCaFile}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context: { cluster: c, user: u, namespace: web }\ncurrent-context: c\n`, { mode: 0o600 });

@@ -24,6 +24,23 @@ async function until(condition: () => boolean, what: string, limitMs = 30_000): 
 }
 
 /**
+ * A certificate `site` whose one deployer, `slow`, is quick the first time and hangs (touching
+ * `hanging` first) every time after: a forced second deploy waits until it is interrupted.
+ */
+async function slowSecondDeploy(pebble: PebbleInstance, domain: string): Promise<{ dir: string; hanging: string; config: string }> {
+  const dir = await tempDir();
+  const marker = join(dir, 'deployed-once');
+  const hanging = join(dir, 'hook-hanging');
+  const config = await writeConfig(dir, {
+    directoryUrl: pebble.directoryUrl,
+    httpPort: pebble.httpPort,
+    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
+    certificates: [{ name: 'site', domains: [domain], deploy: ['slow'] }],
+  });
+  return { dir, hanging, config };
+}
+
+/**
  * Pebble 2.4 (strict) behind a fault proxy, a webroot and a state directory in a temp dir, and the
  * `issue -d NAME -w …` arguments against them; undefined when Pebble is not installed (skipped).
  */
@@ -103,16 +120,8 @@ test('SIGINT during a deploy exits 130 and counts nothing as a failure: the depl
   if (!requirePebble(t, '2.4')) return;
   const pebble = await startPebble({ version: '2.4', noSleep: true });
   t.after(() => pebble.stop());
-  const dir = await tempDir();
-  const marker = join(dir, 'deployed-once');
-  const hanging = join(dir, 'hook-hanging');
   // The first deploy is quick; a forced second one hangs until it is interrupted.
-  const config = await writeConfig(dir, {
-    directoryUrl: pebble.directoryUrl,
-    httpPort: pebble.httpPort,
-    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
-    certificates: [{ name: 'site', domains: ['deploy-interrupted.test'], deploy: ['slow'] }],
-  });
+  const { dir, hanging, config } = await slowSecondDeploy(pebble, 'deploy-interrupted.test');
   const first = await runCli(['issue', '--config', config]);
   assert.equal(first.code, 0, first.stdout + first.stderr);
 
@@ -138,15 +147,7 @@ test('SIGINT during a deploy: the interrupted event still reaches a webhook that
   if (!requirePebble(t, '2.4')) return;
   const pebble = await startPebble({ version: '2.4', noSleep: true });
   t.after(() => pebble.stop());
-  const dir = await tempDir();
-  const marker = join(dir, 'deployed-once');
-  const hanging = join(dir, 'hook-hanging');
-  const config = await writeConfig(dir, {
-    directoryUrl: pebble.directoryUrl,
-    httpPort: pebble.httpPort,
-    deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
-    certificates: [{ name: 'site', domains: ['deploy-notified.test'], deploy: ['slow'] }],
-  });
+  const { dir, hanging, config } = await slowSecondDeploy(pebble, 'deploy-notified.test');
   // The receiver answers at once, or (hang) never: each request is kept.
   const port = await freePort();
   let hang = false;

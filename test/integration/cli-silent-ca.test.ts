@@ -6,26 +6,20 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { startProxiedPebble } from '../harness/fault-proxy.js';
 import { requirePebble } from '../harness/servers.js';
+import { startSilentListener } from '../harness/silent-listener.js';
 
 const names = (n: number, zone: string): { name: string; domains: string[] }[] => Array.from({ length: n }, (_, i) => ({ name: `c${i}`, domains: [`c${i}.${zone}`] }));
 
 test('no account yet, six certificates, a CA that never answers: one connection, every certificate ERR_ACME_NO_ANSWER, exit 75', { timeout: 60_000 }, async (t) => {
-  const held: Socket[] = [];
-  const silent = createServer((socket) => void held.push(socket));
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  t.after(() => {
-    for (const s of held) s.destroy();
-    silent.close();
-  });
+  const { port: silentPort, held } = await startSilentListener(t);
   const dir = await tempDir();
   const config = await writeConfig(dir, {
-    directoryUrl: `https://127.0.0.1:${(silent.address() as { port: number }).port}/dir`,
+    directoryUrl: `https://127.0.0.1:${silentPort}/dir`,
     httpPort: 5002,
     certificates: names(6, 'silent.test'),
     // One at a time: without the run's memory of the silent CA, each certificate would connect anew.
