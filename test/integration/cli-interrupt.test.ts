@@ -27,7 +27,7 @@ async function until(condition: () => boolean, what: string, limitMs = 30_000): 
  * A certificate `site` whose one deployer, `slow`, is quick the first time and hangs (touching
  * `hanging` first) every time after: a forced second deploy waits until it is interrupted.
  */
-async function slowSecondDeploy(pebble: PebbleInstance, domain: string): Promise<{ dir: string; hanging: string; config: string }> {
+async function slowSecondDeploy(pebble: PebbleInstance, domain: string): Promise<{ dir: string; config: string; interruptedDeploy: () => Promise<string> }> {
   const dir = await tempDir();
   const marker = join(dir, 'deployed-once');
   const hanging = join(dir, 'hook-hanging');
@@ -37,7 +37,21 @@ async function slowSecondDeploy(pebble: PebbleInstance, domain: string): Promise
     deployers: { slow: { type: 'hook', shell: true, command: `if [ -e ${marker} ]; then touch ${hanging}; sleep 60; fi; touch ${marker}` } },
     certificates: [{ name: 'site', domains: [domain], deploy: ['slow'] }],
   });
-  return { dir, hanging, config };
+  /** `deploy --force`, interrupted by SIGINT once its hook hangs: asserts exit 130, returns the output. */
+  const interruptedDeploy = async (): Promise<string> => {
+    await rm(hanging, { force: true });
+    const child = spawn(process.execPath, [cliPath, 'deploy', '--force', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Interrupted while the hook runs (certpilot's signal handlers are set long before).
+    await until(() => existsSync(hanging), 'the forced deploy\'s hook to start', 60_000);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, output);
+    return output;
+  };
+  return { dir, config, interruptedDeploy };
 }
 
 /**
@@ -121,19 +135,11 @@ test('SIGINT during a deploy exits 130 and counts nothing as a failure: the depl
   const pebble = await startPebble({ version: '2.4', noSleep: true });
   t.after(() => pebble.stop());
   // The first deploy is quick; a forced second one hangs until it is interrupted.
-  const { dir, hanging, config } = await slowSecondDeploy(pebble, 'deploy-interrupted.test');
+  const { dir, config, interruptedDeploy } = await slowSecondDeploy(pebble, 'deploy-interrupted.test');
   const first = await runCli(['issue', '--config', config]);
   assert.equal(first.code, 0, first.stdout + first.stderr);
 
-  const child = spawn(process.execPath, [cliPath, 'deploy', '--force', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  // Interrupted while the hook runs (certpilot's signal handlers are set long before).
-  await until(() => existsSync(hanging), 'the forced deploy\'s hook to start', 60_000);
-  child.kill('SIGINT');
-  assert.equal(await exited, 130, output);
+  const output = await interruptedDeploy();
   assert.doesNotMatch(output, /error: deploy failed/, 'an interruption is not logged as a failed deploy');
 
   const state = await new FilesystemCertificateStore({ stateDir: join(dir, 'state') }).loadState('site');
@@ -147,7 +153,7 @@ test('SIGINT during a deploy: the interrupted event still reaches a webhook that
   if (!requirePebble(t, '2.4')) return;
   const pebble = await startPebble({ version: '2.4', noSleep: true });
   t.after(() => pebble.stop());
-  const { dir, hanging, config } = await slowSecondDeploy(pebble, 'deploy-notified.test');
+  const { dir, config, interruptedDeploy } = await slowSecondDeploy(pebble, 'deploy-notified.test');
   // The receiver answers at once, or (hang) never: each request is kept.
   const port = await freePort();
   let hang = false;
@@ -171,19 +177,6 @@ test('SIGINT during a deploy: the interrupted event still reaches a webhook that
   const first = await runCli(['issue', '--config', config]);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
-
-  const interruptedDeploy = async (): Promise<string> => {
-    await rm(hanging, { force: true });
-    const child = spawn(process.execPath, [cliPath, 'deploy', '--force', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    await until(() => existsSync(hanging), 'the forced deploy\'s hook to start', 60_000);
-    child.kill('SIGINT');
-    assert.equal(await exited, 130, output);
-    return output;
-  };
 
   // The receiver is up: the interrupted event is delivered (said as such, not as a failed deploy).
   const output = await interruptedDeploy();
