@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { CertpilotMetrics } from '../notify/metrics.js';
+import type { StatusInput } from '../renewal/status.js';
 import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 import { openWithOneOffs, type OneOffProblem } from './one-offs.js';
@@ -72,13 +73,27 @@ export async function reportRun(ctx: CommandContext, runtime: Runtime, metrics: 
   return writeSnapshotMetrics(ctx, runtime, metrics);
 }
 
+/**
+ * The status snapshot's check of deploy targets (`StatusInput.unheld`): the runtime's deployers that
+ * verify their target cheaply (files: one marker read each), so `status`, the page and the metrics
+ * say a target lost its files instead of what the deploy record says.
+ */
+export function unheldOf(runtime: Runtime): NonNullable<StatusInput['unheld']> {
+  const context = runtime.renewalContext();
+  return async (spec, stored, records) => {
+    if (!context.verifiers) return [];
+    const { unheldDeployers } = await import('../deploy/deploy-chain.js');
+    return unheldDeployers(stored, await context.verifiers(spec), records);
+  };
+}
+
 /** Sets the metrics from a fresh status snapshot and writes --metrics-file; false (and a message) when it fails. */
 export async function writeSnapshotMetrics(ctx: CommandContext, runtime: Runtime, metrics: CertpilotMetrics): Promise<boolean> {
   const file = ctx.values['metrics-file'];
   if (!file) return true;
   const [{ buildStatusSnapshot }, { writeMetricsFile }] = await Promise.all([import('../renewal/status.js'), import('../notify/metrics.js')]);
   try {
-    metrics.setSnapshot(await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now() }));
+    metrics.setSnapshot(await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), unheld: unheldOf(runtime) }));
     await writeMetricsFile(resolve(ctx.cwd, file), await metrics.text());
     return true;
   } catch (err) {

@@ -110,7 +110,7 @@ export class CertpilotMetrics {
     this.failures = gauge('certpilot_certificate_consecutive_failures', 'Consecutive failed attempts at the CA (0 after a success).');
     this.ready = gauge('certpilot_certificate_ready_status', 'Ready: a live, unexpired certificate that every deployer holds, its state readable (cert-manager: certmanager_certificate_ready_status).', ['name', 'condition']);
     this.cadence = gauge('certpilot_certificate_cadence_misfit', '1 when the run cadence cannot land inside the certificate\'s renewal window (see `certpilot status`).');
-    this.deployerCurrent = gauge('certpilot_deployer_up_to_date', '1 when the deployer holds the live version, 0 when it failed or lags behind.', ['name', 'deployer']);
+    this.deployerCurrent = gauge('certpilot_deployer_up_to_date', '1 when the deployer holds the live version, 0 when it failed, lags behind, or its target lost it.', ['name', 'deployer']);
     this.deployerLast = gauge('certpilot_deployer_last_deploy_timestamp_seconds', 'When the deployer last ran for the certificate, by result.', ['name', 'deployer', 'result']);
     this.notifierSuccess = gauge('certpilot_notifier_last_attempt_success', '1 when the notifier\'s last attempt (for any certificate\'s event, kept in the state) was delivered, 0 when it failed.', ['notifier']);
     this.notifierLast = gauge('certpilot_notifier_last_attempt_timestamp_seconds', 'When the notifier was last tried.', ['notifier']);

@@ -77,9 +77,9 @@ function deployers(c: CertificateStatus): string {
   if (list.length === 0) return '<span class="none">none</span>';
   return `<ul class="deployers">${list
     .map((d) => {
-      const state = d.result === 'failure' ? 'failed' : d.current ? 'current' : d.version === undefined ? 'never' : 'behind';
+      const state = d.result === 'failure' ? 'failed' : d.lost !== undefined ? 'lost' : d.current ? 'current' : d.version === undefined ? 'never' : 'behind';
       const version = d.version === undefined ? 'nothing' : `v${d.version}`;
-      return `<li class="deployer ${state}" data-deployer="${escapeHtml(d.deployer)}"><b>${escapeHtml(d.deployer)}</b>: ${escapeHtml(version)} <span class="state">${escapeHtml(state)}</span>${d.at ? ` <small>${escapeHtml(time(d.at))}</small>` : ''}${d.result === 'failure' ? ` <code>${escapeHtml(d.code ?? '')}</code>` : ''}</li>`;
+      return `<li class="deployer ${state}" data-deployer="${escapeHtml(d.deployer)}"><b>${escapeHtml(d.deployer)}</b>: ${escapeHtml(version)} <span class="state">${escapeHtml(state)}</span>${d.at ? ` <small>${escapeHtml(time(d.at))}</small>` : ''}${d.result === 'failure' ? ` <code>${escapeHtml(d.code ?? '')}</code>` : ''}${d.lost !== undefined ? ` <small>${escapeHtml(d.lost)}</small>` : ''}</li>`;
     })
     .join('')}</ul>`;
 }
@@ -125,7 +125,7 @@ thead th{background:#f6f8fa}
 .next-renewal{position:absolute;top:-2px;bottom:-2px;width:3px;background:#8250df}
 .now{position:absolute;top:-2px;bottom:-2px;width:2px;background:#cf222e}
 .result.ok,.deployer.current .state{color:#1a7f37}.result.failed,.deployer.failed .state,.problem{color:#cf222e}
-.deployer.behind .state,.deployer.never .state{color:#9a6700}
+.deployer.behind .state,.deployer.never .state{color:#9a6700}.deployer.lost .state{color:#cf222e}
 .bar.at-risk{background:#ffebe9;border-color:#cf222e}.bar.at-risk .elapsed{background:#ff8182}p.at-risk{color:#cf222e;margin:.25rem 0}
 .warning{color:#9a6700;margin:.25rem 0}ul.deployers{margin:0;padding-left:1rem}
 p.stale,p.notifier-failing{color:#cf222e;background:#ffebe9;border:1px solid #cf222e;border-radius:3px;padding:.5rem}

@@ -13,7 +13,7 @@ import { isDeployed } from '../deploy/deploy-chain.js';
 import { catalogHint, CertpilotError } from '../errors.js';
 import type { ResolvedCertificate, ResolvedConfig } from '../config/load-config.js';
 import type { LockStatus } from '../coordination/locker.js';
-import { canListVersions, type CertificatePaths, type DeploymentRecord, type NotificationRecord, type RenewalState } from '../storage/certificate-store.js';
+import { canListVersions, type CertificatePaths, type DeploymentRecord, type NotificationRecord, type RenewalState, type StoredCertificate } from '../storage/certificate-store.js';
 import { versionsUpTo, type CertpilotStore, type ListedCertificates } from '../storage/state-store.js';
 import { checkCadence, type CadenceWarning } from './cadence.js';
 import { currentRenewalInfo } from './policies.js';
@@ -33,6 +33,8 @@ export interface DeployerStatus {
   current: boolean;
   code?: string;
   message?: string;
+  /** Its record says it holds the live version, but its target does not (files removed, moved): why. */
+  lost?: string;
 }
 
 /** A dns-persist-01 name's standing record, as the solver last saw it (no DNS lookup). */
@@ -169,6 +171,12 @@ export interface StatusInput {
    * cadence warning and no renewing early for a late next run, as the daemon's own plans.
    */
   daemon?: boolean;
+  /**
+   * Optional: the deployers whose record says they hold the live version but whose target does
+   * not, by the deployers' own cheap check (a files directory's marker; `unheldDeployers`). Without
+   * it the records are taken as they are.
+   */
+  unheld?: (spec: ResolvedCertificate, stored: StoredCertificate, records: RenewalState['deployments']) => Promise<readonly { deployer: string; reason: string }[]>;
 }
 
 /** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
@@ -270,6 +278,14 @@ async function certificateStatus(
       ...(record?.result === 'failure' ? { code: record.code ?? 'ERR_INTERNAL', message: record.message } : {}),
     };
   });
+  if (input.unheld && spec && stored) {
+    // A check that cannot run says nothing new: the records stand.
+    const lost = await input.unheld(spec, stored, state.deployments).catch(() => []);
+    for (const l of lost) {
+      const d = deployers.find((x) => x.deployer === l.deployer);
+      if (d) Object.assign(d, { current: false, lost: l.reason });
+    }
+  }
   const dnsPersist = await persistStatuses(spec?.solvers ?? {}, config, now);
   const notAfter = stored ? new Date(stored.metadata.notAfter) : undefined;
   // A failure (or the CA's Retry-After) can hold a certificate whose renewal time has not come: when

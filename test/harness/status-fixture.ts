@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/logger.js';
 import { FilesystemCertificateStore } from '../../src/storage/filesystem/filesystem-certificate-store.js';
 import { makeTestBundle } from '../../src/testing/certificate-fixtures.js';
-import { writeConfig } from './certpilot.js';
+import { runCli, writeConfig } from './certpilot.js';
 
 /** What the fixture made. */
 export interface StatusFixture {
@@ -37,6 +37,9 @@ export async function makeStatusFixture(dir: string, now = new Date()): Promise<
   const store = new FilesystemCertificateStore({ stateDir, logger: silentLogger });
   const site = await store.save('site', makeTestBundle({ domains: ['site.example.test', 'www.site.example.test'], days: 90 }));
   const short = await store.save('short', makeTestBundle({ domains: ['short.example.test'], days: 6, metadata: { profile: 'shortlived' } }));
+  // The files deployer really holds site's version (status checks its directory, not only the record).
+  const deployed = await runCli(['deploy', 'site', '--config', config]);
+  if (deployed.code !== 0) throw new Error(`status fixture: deploy failed: ${deployed.stdout}${deployed.stderr}`);
   const hostileMessage = 'acme: finalize failed: <script>alert("pwned")</script> & <img src=x onerror=alert(1)>';
   await store.saveState('site', {
     failureCount: 1,

@@ -298,6 +298,13 @@ test('a nothing-due run redeploys a files directory that lost its files, holds a
 
   // `docker compose down -v`: the volume is gone.
   rmSync(volume, { recursive: true });
+  // Before any run repairs it, status and the metrics say so (not what the deploy record says).
+  const metricsFile = join(dir, 'certpilot.prom');
+  const seen = await runCli(['status', '--config', config, '--metrics-file', metricsFile]);
+  assert.equal(seen.code, 0, `${seen.stdout}\n${seen.stderr}`);
+  assert.match(seen.stdout, /volume:v1\(lost\) reload:v1/, seen.stdout);
+  assert.match(seen.stderr, /warning: web: deployer volume no longer holds v1: files missing in .*volume; the next `certpilot renew` or `deploy` deploys it again/);
+  assert.match(readFileSync(metricsFile, 'utf8'), /^certpilot_deployer_up_to_date\{name="web",deployer="volume"\} 0$/m);
   const again = await runCli(['renew', '--config', config]);
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(again.stdout, /deployed version 1 to volume \(files missing in .*volume\), reload/);

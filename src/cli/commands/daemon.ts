@@ -24,7 +24,7 @@ import type { StatusSnapshot } from '../../renewal/status.js';
 import { RenewalDaemon, type DaemonSetup } from '../../scheduling/daemon.js';
 import type { Runtime } from '../compose.js';
 import { EXIT, type CommandContext } from '../main.js';
-import { observeEvents } from '../run-report.js';
+import { observeEvents, unheldOf } from '../run-report.js';
 import { openWithOneOffs } from '../one-offs.js';
 import { commandLogger, loadCommandConfig } from '../runtime.js';
 import { parseListen } from './serve.js';
@@ -99,7 +99,7 @@ async function listen(address: string, current: () => Runtime | undefined, metri
       degrade('the daemon has not read its state yet');
       return Promise.resolve();
     }
-    building ??= buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true })
+    building ??= buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true, unheld: unheldOf(runtime) })
       .then(
         (snapshot) => {
           const problem = snapshot.certificates.find((c) => c.problem?.code === 'ERR_KUBERNETES_UNREACHABLE')?.problem;

@@ -15,7 +15,7 @@ import type { CommandContext } from '../main.js';
 import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
 import { shellName } from '../../challenges/dns-persist01/record.js';
-import { openObservedRuntime, writeSnapshotMetrics } from '../run-report.js';
+import { openObservedRuntime, unheldOf, writeSnapshotMetrics } from '../run-report.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -32,7 +32,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const names = ctx.values.name?.length && !ctx.values.domain?.length ? ctx.values.name : undefined;
     const runIntervalHours = ctx.values['run-interval-hours'];
-    const built = await buildStatusSnapshot({ config, store, now, names, ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
+    const built = await buildStatusSnapshot({ config, store, now, names, unheld: unheldOf(runtime), ...(runIntervalHours ? { runIntervalMs: runIntervalHours * 3_600_000 } : {}) });
     // The locks of the certificates runs renew (configured, one-offs): the ones a Role's Lease rules name.
     const read = await readLocks(runtime, built.certificates.filter((c) => c.configured || c.oneOff).map((c) => c.name), ctx.signal);
     if (read.error) ctx.output.err(`warning: the locks could not be read, so held locks are not shown: error ${read.error.code}: ${read.error.message}\n  hint: ${read.error.hint}`);
@@ -81,6 +81,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
     }
     for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
+    for (const r of rows) {
+      for (const d of r.deployers ?? []) {
+        if (d.lost !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer} no longer holds v${r.version ?? '?'}: ${d.lost}; the next \`certpilot renew\` or \`deploy\` deploys it again`);
+      }
+    }
     // Stored but not configured: a live certificate is still watched; one whose first issue failed has nothing to watch.
     const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined && r.version !== undefined && !damaged.has(r.name)).map((r) => r.name);
     for (const r of rows) {
@@ -111,7 +116,7 @@ function textRow(r: CertificateStatus, damagedRecord = false): string[] {
     // e.g. `volume:v3 reload:v2(failed)`: which version each deployer holds.
     (r.deployers ?? []).length === 0
       ? '-'
-      : (r.deployers ?? []).map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.current ? '' : '(behind)'}`).join(' '),
+      : (r.deployers ?? []).map((d) => `${d.deployer}:${d.version === undefined ? 'never' : `v${d.version}`}${d.result === 'failure' ? '(failed)' : d.lost !== undefined ? '(lost)' : d.current ? '' : '(behind)'}`).join(' '),
   ];
 }
 
