@@ -22,7 +22,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const names = [...ctx.positionals, ...(ctx.values.name ?? [])];
   if (names.length !== 1) {
     throw new CertpilotError('ERR_CLI_USAGE', `cli: forget takes one certificate name, ${names.length === 0 ? 'and none was given' : `not ${names.length}`}`, {
-      hint: 'Run `certpilot forget NAME`; `certpilot status` lists one-offs as "NAME (one-off)" and removed ones as "NAME (not configured)".',
+      hint: 'Run `certpilot forget NAME`; `certpilot status` lists one-offs as "NAME (one-off)" (or "(one-off, record damaged)", "(not issued)" when its first issue failed) and removed ones as "NAME (not configured)".',
     });
   }
   const name = names[0] as string;

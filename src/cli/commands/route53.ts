@@ -14,6 +14,7 @@ import type { StoredAccount } from '../../storage/certificate-store.js';
 import type { Route53PolicyInput } from '../../challenges/dns01/providers/route53/iam-policy.js';
 import type { Route53DnsProvider } from '../../challenges/dns01/providers/route53/route53-dns-provider.js';
 import { plugin as route53 } from '../../challenges/dns01/providers/route53/plugin.js';
+import { dnsPersistNames } from './dns-persist.js';
 
 /** The route53 solvers of the configuration (all, or those named) with the names each proves. */
 export function route53Solvers(config: ResolvedConfig, only: readonly string[]): Route53PolicyInput[] {
@@ -24,7 +25,7 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
     const hostedZoneId = entry.options.hostedZoneId;
     // A route53 solver no certificate names is the zone admin's of `dns-persist record --apply
     // --solver NAME` (docs/challenges.md): its records are the dns-persist-01 ones.
-    const persist = names.length === 0 ? persistNames(config) : [];
+    const persist = names.length === 0 ? dnsPersistNames(config) : [];
     // What the plug-in declares its code calls (its plugin.ts), never a list of our own.
     inputs.push({ solver, names, actions: route53.iam?.(entry.options) ?? [], ...(hostedZoneId ? { hostedZoneId } : {}), ...(persist.length > 0 ? { persistNames: persist } : {}) });
   }
@@ -35,11 +36,6 @@ export function route53Solvers(config: ResolvedConfig, only: readonly string[]):
     });
   }
   return inputs;
-}
-
-/** The names the configuration proves by dns-persist-01 (a `dns-persist` solver), each once. */
-function persistNames(config: ResolvedConfig): string[] {
-  return [...new Set(config.certificates.flatMap((c) => Object.entries(c.solvers).flatMap(([name, s]) => (config.solvers[s]?.type === 'dns-persist' ? [name] : []))))];
 }
 
 /**

@@ -72,7 +72,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       ctx.output.out(retired > 0 ? `No certificates configured or watched (${retired} forgotten with \`certpilot forget\`: \`certpilot status --name NAME\` shows one).` : 'No certificates configured or stored.');
       return failed ? EXIT.failed : EXIT.ok;
     }
-    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, damaged.has(r.name)))).join('\n'));
+    ctx.output.out(table(['NAME', 'VERSION', 'DOMAINS', 'EXPIRES', 'LEFT', 'ARI WINDOW', 'NEXT RENEWAL', 'LAST RESULT', 'DEPLOYED'], rows.map((r) => textRow(r, rowKind(r, damaged)))).join('\n'));
     for (const r of rows) {
       for (const p of r.dnsPersist ?? []) {
         const until = p.persistUntil ? `persistUntil ${formatTime(p.persistUntil)}` : p.checkedAt ? 'no persistUntil' : 'not checked yet';
@@ -87,9 +87,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       }
     }
     // Stored but not configured: a live certificate is still watched; one whose first issue failed has nothing to watch.
-    const unwatched = rows.filter((r) => !r.configured && !r.oneOff && r.retired === undefined && r.version !== undefined && !damaged.has(r.name)).map((r) => r.name);
+    const unwatched = rows.filter((r) => rowKind(r, damaged) === 'not configured').map((r) => r.name);
     for (const r of rows) {
-      if (!r.configured && !r.oneOff && r.retired === undefined && r.version === undefined && !r.problem && !damaged.has(r.name)) ctx.output.out(`not issued: ${r.name}: ${r.decision ?? ''}`);
+      if (rowKind(r, damaged) === 'not issued') ctx.output.out(`not issued: ${r.name}: ${r.decision ?? ''}`);
     }
     if (unwatched.length > 0) {
       ctx.output.out(`not configured: ${unwatched.join(', ')} (still watched: its expiry is exported and alerts; \`certpilot forget NAME\` stops that, the files stay)`);
@@ -101,8 +101,24 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
 }
 
-function textRow(r: CertificateStatus, damagedRecord = false): string[] {
-  const name = r.configured ? r.name : r.oneOff ? `${r.name} (one-off)` : damagedRecord ? `${r.name} (one-off, record damaged)` : r.retired !== undefined ? `${r.name} (forgotten)` : r.version === undefined && !r.problem ? `${r.name} (not issued)` : `${r.name} (not configured)`;
+/** What a row is, as its NAME column says after the name (`configured`: nothing). */
+type RowKind = 'configured' | 'one-off' | 'one-off, record damaged' | 'forgotten' | 'not issued' | 'not configured';
+
+/**
+ * One reading of a row for every place that labels it: a one-off whose record cannot be used
+ * (`damaged`, named on stderr) is still a one-off; a stored one with no version is a one-off whose
+ * first issue failed; the rest no longer configured still has a live certificate to watch.
+ */
+function rowKind(r: CertificateStatus, damaged: ReadonlySet<string>): RowKind {
+  if (r.configured) return 'configured';
+  if (r.oneOff) return 'one-off';
+  if (damaged.has(r.name)) return 'one-off, record damaged';
+  if (r.retired !== undefined) return 'forgotten';
+  return r.version === undefined && !r.problem ? 'not issued' : 'not configured';
+}
+
+function textRow(r: CertificateStatus, kind: RowKind): string[] {
+  const name = kind === 'configured' ? r.name : `${r.name} (${kind})`;
   if (r.problem) return [name, '-', r.domains.join(','), '-', '-', '-', '-', `PROBLEM ${r.problem.code}`, '-'];
   return [
     name,
