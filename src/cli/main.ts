@@ -222,6 +222,14 @@ const STOPPED_BY_SIGNAL: readonly string[] = ['daemon', 'serve'];
 
 /** The exit codes and docs, as true for `name` (the top-level help: `undefined`). */
 function footer(name?: string): string {
+  // The daemon waits out what makes another command exit 75 (a rate limit, a hold, a silent CA, the
+  // Kubernetes API server down): it never exits with it.
+  if (name === 'daemon') {
+    return `Exit codes: 0 stopped by SIGINT/SIGTERM (the work in flight stops cleanly), 1 failed to start, 2 usage or
+configuration error at start (a --listen address in use too); a second signal: 130 at once. A rate limit,
+a backoff, a CA or Kubernetes API server not answering: it waits and tries again, it does not exit.
+Docs: README.md, docs/daemon.md, docs/config-reference.md, docs/errors.md`;
+  }
   const stop = name !== undefined && STOPPED_BY_SIGNAL.includes(name)
     ? 'stopped by SIGINT/SIGTERM: 0 (the work in flight stops cleanly), a second signal: 130 at once'
     : '130 stopped by SIGINT/SIGTERM (challenges cleaned up, locks released)';

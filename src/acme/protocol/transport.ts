@@ -357,11 +357,12 @@ function formatMs(ms: number): string {
 }
 
 /**
- * A TLS context trusting the system roots and `extra`. Node's shared root store, copied with the
- * extra certificates added (`SecureContext.addCACert` copies the already-parsed roots), costs ~2 ms;
- * `ca: [...rootCertificates, ...extra]` parses all ~140 root PEMs again, ~28 ms of every command
- * that talks to a CA with `acme.caBundle` (bench/findings.md). `addCACert` is Node's own, not a
- * documented API: where it is missing the documented way is used. Verification is the same either way.
+ * A TLS context trusting the system roots and `extra`. Node's shared root store (built once per
+ * process, ~22 ms, by the first context of any kind: Node 20's `addCACert` builds it too),
+ * copied with the extra certificates added (`SecureContext.addCACert` copies the already-parsed
+ * roots, ~0.6 ms); `ca: [...rootCertificates, ...extra]` would parse all ~140 root PEMs again,
+ * ~28 ms more (bench/findings.md, twelfth pass). `addCACert` is Node's own, not a documented API:
+ * where it is missing the documented way is used. Verification is the same either way.
  */
 function systemRootsPlus(extra: readonly string[]): SecureContext {
   const context = createSecureContext();
