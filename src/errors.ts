@@ -168,7 +168,7 @@ export const ERROR_CATALOG = {
   },
   ERR_DNS_PERSIST_UNSUPPORTED: {
     title: 'The CA names no issuer domain names for dns-persist-01 (directory `meta.issuerDomainNames` or `caaIdentities`)',
-    hint: 'Check that the CA offers dns-persist-01, or give the issuer name with --issuer.',
+    hint: 'Check that the CA offers dns-persist-01: one that does names its issuer domain in its directory. Give --issuer only for a CA that documents its name elsewhere; a record for a CA without dns-persist-01 is never used. No account was registered.',
     local: true,
   },
   ERR_DNS_SECRET: {

@@ -23,7 +23,7 @@ import type { Clock } from '../clock.js';
 import { CertpilotError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { AccountStore, KeyType, StoredAccount } from '../storage/certificate-store.js';
-import { AcmeClient } from './acme-client.js';
+import { AcmeClient, type Directory } from './acme-client.js';
 import type { AcmeRequestObserver } from './protocol/transport.js';
 import type { CaReachability } from './protocol/ca-reachability.js';
 import { AcmeProblemError } from './protocol/problem.js';
@@ -69,6 +69,12 @@ export interface OpenAccountCall {
    * staging reset), register the same key again (`account create`).
    */
   askCa?: boolean;
+  /**
+   * Called with the CA's directory before an account is registered (never for a stored one): a
+   * command that needs something of the CA that a new account cannot give (dns-persist's issuer
+   * name) throws here, so a CA that cannot serve it gets no account and no key is stored.
+   */
+  beforeRegistering?: (directory: Directory) => void;
 }
 
 /** A client for the stored account key, without asking the CA anything (the URL may be unknown). */
@@ -131,6 +137,7 @@ async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, r
     const again = forgottenUrl ? `, and registering the stored key again after it forgot ${forgottenUrl} needs it too` : '';
     throw new CertpilotError('ERR_ACME_EAB_REQUIRED', `account: ${options.directoryUrl} requires external account binding${again}`);
   }
+  call.beforeRegistering?.(directory);
   const contact = account.contact ?? (options.email ? [`mailto:${options.email}`] : undefined);
   // From here the CA may create the account even if its answer is lost: keep the key (pending).
   if (unsaved) {

@@ -249,6 +249,28 @@ test('dns-persist record --apply replaces this account\'s earlier value (others 
   }
 });
 
+test('dns-persist record at a CA that names no issuer: ERR_DNS_PERSIST_UNSUPPORTED with the fix, and no account registered or stored', { timeout: 60_000 }, async (t) => {
+  if (!ready(t) || !requirePebble(t, '2.4') || !bind) return;
+  // Pebble 2.4 with no caaIdentities: its directory names no issuer.
+  const plain = await startPebble({ version: '2.4', noSleep: true, nonceRejectPercent: 0 });
+  const plainProxy = await startFaultProxy(plain);
+  t.after(async () => {
+    await plainProxy.stop();
+    await plain.stop();
+  });
+  const dir = await tempDir();
+  const cfg = await writeConfig(dir, { directoryUrl: plainProxy.directoryUrl, httpPort: plain.httpPort, solvers: { persist: { type: 'dns-persist', ...dnsOptions(bind) } }, certificates: [{ name: 'plain', domains: ['plain.persist.test'], solver: 'persist' }] });
+  const run = await runCli(['dns-persist', 'record', '--config', cfg]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /ERR_DNS_PERSIST_UNSUPPORTED: dns-persist: the CA at \S+ names no issuer domain names/);
+  assert.match(run.stderr, /hint: Check that the CA offers dns-persist-01[^\n]*No account was registered\./);
+  assert.doesNotMatch(run.stderr, /registered a new ACME account/);
+  const posts = plainProxy.requests.log.filter((e) => e.method === 'POST');
+  assert.deepEqual(posts.map((e) => e.path), [], 'nothing was sent to the CA but the directory');
+  const show = await runCli(['account', 'show', '--config', cfg]);
+  assert.match(show.stdout, /^No account for \S+ yet;/, 'no account key is stored');
+});
+
 test('config check: an rfc2136 zone that does not hold a name is named (a CNAME into the zone passes)', { timeout: 60_000 }, async (t) => {
   if (!ready(t) || !bind) return;
   const dir = await tempDir();

@@ -9,6 +9,7 @@
  */
 import { CertpilotError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/load-config.js';
+import type { Directory } from '../../acme/acme-client.js';
 import { findPlugin } from '../../plugins/registry.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
@@ -78,19 +79,23 @@ export async function run(ctx: CommandContext): Promise<number> {
         hint: 'Give the names (dns-persist record example.com *.example.com), or give names a solver of type dns-persist.',
       });
     }
+    // The issuer name the record gives: the CA's, or --issuer.
+    const issuerOf = (directory: Directory): string => {
+      const issuer = ctx.values.issuer ?? directory.meta?.issuerDomainNames?.[0] ?? directory.meta?.caaIdentities?.[0];
+      if (!issuer) {
+        throw new CertpilotError('ERR_DNS_PERSIST_UNSUPPORTED', `dns-persist: the CA at ${config.acme.directoryUrl} names no issuer domain names (meta.issuerDomainNames, caaIdentities)`);
+      }
+      return issuer;
+    };
     const [{ persistAccountUri, persistRecordName, formatPersistValue, parsePersistValue }, { client, account, created }] = await Promise.all([
       import('../../challenges/dns-persist01/record.js'),
-      runtime.openAccount(),
+      // The record names the account, so there must be one: the first run registers it (a fresh
+      // key has no account to look up with onlyReturnExisting), unless the CA names no issuer.
+      runtime.openAccount(undefined, { ...(ctx.signal ? { signal: ctx.signal } : {}), beforeRegistering: (directory) => void issuerOf(directory) }),
     ]);
-    // The record names the account, so there must be one: the first run registers it (a fresh key
-    // has no account to look up with onlyReturnExisting). Renewals then use this same account.
     if (created) ctx.output.err(`dns-persist: registered a new ACME account at ${config.acme.directoryUrl} (the record names it; issue and renew use it): ${account.url}`);
     const directory = await client.getDirectory(ctx.signal ? { signal: ctx.signal } : {});
-    const issuers = ctx.values.issuer ? [ctx.values.issuer] : (directory.meta?.issuerDomainNames ?? directory.meta?.caaIdentities ?? []);
-    const issuer = issuers[0];
-    if (!issuer) {
-      throw new CertpilotError('ERR_DNS_PERSIST_UNSUPPORTED', `dns-persist: the CA at ${config.acme.directoryUrl} names no issuer domain names (meta.issuerDomainNames, caaIdentities)`);
-    }
+    const issuer = issuerOf(directory);
     const accountHashPrefix = directory.meta?.accountHashPrefix;
     // One record per base name: a wildcard and its base name share `_validation-persist.<base>`.
     const wanted = new Map<string, boolean>();
