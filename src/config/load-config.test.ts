@@ -123,6 +123,7 @@ test('a misspelt field gets the field of that object it is closest to, a plug-in
 statedir: /srv
 solvers:
   web: { type: standalone, prot: 80 }
+  near: { type: standalone, address: 127.0.0.1 }
 deployers:
   vol: { type: files, dir: /srv/v, bundel: cert-chain-key, keymode: "0600", zzzz: 1 }
 certificates:
@@ -133,6 +134,8 @@ certificates:
   const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
   assert.match(byPath.get('') ?? byPath.get('(root)') ?? err.message, /"statedir"; did you mean "stateDir"\?/);
   assert.match(byPath.get('solvers.web') ?? '', /"prot"; did you mean "port"\?/, 'a standalone solver has a port');
+  // Nothing close: a plug-in entry's few fields are listed instead.
+  assert.match(byPath.get('solvers.near') ?? '', /unknown field\(s\) "address"; the fields here are "port", "host"\. Check the spelling/);
   const vol = byPath.get('deployers.vol') ?? '';
   assert.match(vol, /"bundel": did you mean "bundle"\?; "keymode": did you mean "keyMode"\?/);
   assert.doesNotMatch(vol, /"zzzz": did you mean/, 'no suggestion when nothing is close');

@@ -600,7 +600,11 @@ async function withSuggestions(message: string, issue: { path: PropertyKey[]; ke
     const match = closestMatch(key, known);
     return match === undefined ? [] : [(issue.keys ?? []).length === 1 ? `did you mean "${match}"?` : `"${key}": did you mean "${match}"?`];
   });
-  return hints.length > 0 ? message.replace(/; check the spelling/, `; ${hints.join('; ')} Check the spelling`) : message;
+  if (hints.length > 0) return message.replace(/; check the spelling/, `; ${hints.join('; ')} Check the spelling`);
+  // Nothing close (`address` for `host`): the fields there are few enough to list.
+  const fields = known.filter((k) => k !== 'type');
+  if (fields.length > 0 && fields.length <= 12) return message.replace(/; check the spelling/, `; the fields here are ${fields.map((k) => `"${k}"`).join(', ')}. Check the spelling`);
+  return message;
 }
 
 /** Turns a zod issue into a sentence that says what to write instead. */
