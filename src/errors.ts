@@ -79,7 +79,7 @@ export const ERROR_CATALOG = {
   },
   ERR_ACME_ACCOUNT_DEACTIVATED: {
     title: 'The ACME account has been deactivated',
-    hint: 'Move the old account key aside and create a new account.',
+    hint: 'The CA refuses a deactivated account for good. Run `certpilot account create`: it registers a new account with a new key (the old URL is kept in the record); then update CAA accounturi and dns-persist-01 records that name the old account.',
   },
   ERR_ACME_EAB_REQUIRED: {
     title: 'The CA requires external account binding',

@@ -17,6 +17,12 @@
  * thumbprint stateless http-01 responders answer with, stays; the forgotten URL is kept in the
  * record (`forgottenUrls`). A renewal does not do this by itself: the account URL changes, which
  * CAA `accounturi` and dns-persist-01 records name, and an EAB CA needs credentials to register.
+ *
+ * A deactivated account (RFC 8555 §7.3.6) is refused by the CA for good. `account deactivate`
+ * marks the record (`deactivatedAt`): no request is signed with it again, and every command that
+ * needs the account says so without asking the CA. `account create` then, or when the CA says the
+ * stored account is deactivated (done by another client), registers a new account with a new key,
+ * the old URL kept in `deactivatedUrls`; nothing does it unasked (a new account URL, new terms).
  */
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
@@ -58,6 +64,8 @@ export interface OpenedAccount {
   created: boolean;
   /** With `askCa`: the account URL the CA no longer knew, when this call registered the stored key again. */
   forgottenUrl?: string;
+  /** With `askCa`: the deactivated account this call replaced with a new key and a new account. */
+  deactivatedUrl?: string;
 }
 
 /** How {@link openAccount} treats a stored account. */
@@ -105,13 +113,38 @@ async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, r
     unsaved = true;
     logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created (stored once the CA is asked to register it)');
   }
+  let replaced: string | undefined;
+  if (account.deactivatedAt !== undefined && account.url !== undefined) {
+    if (!call.askCa) {
+      throw new CertpilotError('ERR_ACME_ACCOUNT_DEACTIVATED', `account: the account ${account.url} of ${options.directoryUrl} was deactivated on ${account.deactivatedAt}; nothing was sent to the CA`);
+    }
+    // `account create`: a new key for a new account (the CA refuses the deactivated one for good).
+    replaced = account.url;
+    account = await replacingDeactivated(options, account);
+    unsaved = true;
+  }
   if (account.nextPrivateKeyPem !== undefined) account = await finishInterruptedRollover(options, account, call);
   let forgottenUrl: string | undefined;
   if (account.url && call.askCa) {
     // The stored URL is only what the CA said once: ask it again with the key alone.
     const asking = makeClient(options, importPrivateKey(account.privateKeyPem), undefined);
-    const found = await asking.findAccount(call).finally(() => asking.close());
-    if (found === undefined) {
+    let found: Awaited<ReturnType<AcmeClient['findAccount']>>;
+    try {
+      found = await asking.findAccount(call);
+    } catch (err) {
+      // Deactivated outside certpilot (another client with this key, the CA): a new key, as above.
+      if (!(err instanceof AcmeProblemError) || err.code !== 'ERR_ACME_ACCOUNT_DEACTIVATED') throw err;
+      found = undefined;
+      replaced = account.url;
+      logger.warn({ directoryUrl: options.directoryUrl, account: account.url }, 'account: the CA says the stored account is deactivated; registering a new one with a new key');
+      account = await replacingDeactivated(options, account);
+      unsaved = true;
+    } finally {
+      asking.close();
+    }
+    if (replaced !== undefined) {
+      // the new key is registered below
+    } else if (found === undefined) {
       forgottenUrl = account.url;
       logger.warn({ directoryUrl: options.directoryUrl, account: account.url }, 'account: the CA no longer knows the stored account; registering the same key again');
       const { url: _forgotten, ...rest } = account;
@@ -141,7 +174,8 @@ async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, r
   const contact = account.contact ?? (options.email ? [`mailto:${options.email}`] : undefined);
   // From here the CA may create the account even if its answer is lost: keep the key (pending).
   if (unsaved) {
-    if (!options.store.createAccount) await options.store.saveAccount(account);
+    // Replacing a deactivated account's record: it is there, and overwritten.
+    if (!options.store.createAccount || replaced !== undefined) await options.store.saveAccount(account);
     else if (!(await options.store.createAccount(account))) {
       // Another run (a second pod, a cron line) stored an account first: use that one, so both
       // share one account instead of one overwriting the other's key. Should that one vanish
@@ -184,7 +218,25 @@ async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, r
   };
   await options.store.saveAccount(saved);
   logger.info({ account: created.url, ...(forgottenUrl ? { forgotten: forgottenUrl } : {}) }, forgottenUrl ? 'account registered again' : 'account registered');
-  return { client, account: saved, created: true, ...(forgottenUrl ? { forgottenUrl } : {}) };
+  return { client, account: saved, created: true, ...(forgottenUrl ? { forgottenUrl } : {}), ...(replaced ? { deactivatedUrl: replaced } : {}) };
+}
+
+/**
+ * The record that takes a deactivated account's place: a new key, not registered yet, with the
+ * contact kept and the old URL in `deactivatedUrls`. Its key is stored before `newAccount`, as any
+ * new account's is.
+ */
+async function replacingDeactivated(options: AccountOptions, account: StoredAccount): Promise<StoredAccount> {
+  const generated = await generatePrivateKey(options.accountKeyType);
+  const contact = options.email ? [`mailto:${options.email}`] : account.contact;
+  return {
+    directoryUrl: options.directoryUrl,
+    privateKeyPem: generated.pem,
+    ...(contact ? { contact } : {}),
+    createdAt: (options.clock?.now() ?? new Date()).toISOString(),
+    ...(account.forgottenUrls?.length ? { forgottenUrls: account.forgottenUrls } : {}),
+    deactivatedUrls: [...(account.deactivatedUrls ?? []), ...(account.url ? [account.url] : [])],
+  };
 }
 
 function makeClient(options: AccountOptions, key: KeyObject, url: string | undefined): AcmeClient {

@@ -277,6 +277,13 @@ export interface StoredAccount {
   createdAt: string;
   /** Account URLs of this key that the CA forgot (`account create` registered the key again), oldest first. */
   forgottenUrls?: string[];
+  /**
+   * When `url` was deactivated (`certpilot account deactivate`; RFC 8555 §7.3.6: for good): no
+   * request is signed with it again, and `account create` replaces the key.
+   */
+  deactivatedAt?: string;
+  /** Accounts of earlier keys of this directory that were deactivated, oldest first. */
+  deactivatedUrls?: string[];
 }
 
 /** Stores ACME accounts, one per directory URL. */

@@ -395,6 +395,8 @@ export class StateStore implements CertificateStore, CertificateVersionList, Ren
     if (typeof data.url === 'string') account.url = data.url;
     if (Array.isArray(data.contact)) account.contact = data.contact.filter((c): c is string => typeof c === 'string');
     if (Array.isArray(data.forgottenUrls)) account.forgottenUrls = data.forgottenUrls.filter((u): u is string => typeof u === 'string');
+    if (typeof data.deactivatedAt === 'string') account.deactivatedAt = data.deactivatedAt;
+    if (Array.isArray(data.deactivatedUrls)) account.deactivatedUrls = data.deactivatedUrls.filter((u): u is string => typeof u === 'string');
     return account;
   }
 
@@ -485,7 +487,10 @@ export interface ArchiveRetention {
 /** The SHA-256 of the first certificate's DER in `pem`, hex; undefined when there is none. */
 /** An account as one stored value: the key, a pending rollover key, and the record. */
 function accountValue(account: StoredAccount): StateValue {
-  const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl, ...(account.forgottenUrls?.length ? { forgottenUrls: account.forgottenUrls } : {}) };
+  const record = { url: account.url, contact: account.contact, createdAt: account.createdAt, directoryUrl: account.directoryUrl, ...(account.forgottenUrls?.length ? { forgottenUrls: account.forgottenUrls } : {}),
+    ...(account.deactivatedAt !== undefined ? { deactivatedAt: account.deactivatedAt } : {}),
+    ...(account.deactivatedUrls?.length ? { deactivatedUrls: account.deactivatedUrls } : {}),
+  };
   const value: Record<string, string> = {
     'private_key.pem': account.privateKeyPem,
     'account.json': `${JSON.stringify(record, null, 2)}\n`,

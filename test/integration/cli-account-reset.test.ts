@@ -4,8 +4,8 @@
 // needs the credentials, and the error says so.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { startPebble } from '../harness/pebble.js';
@@ -100,3 +100,58 @@ async function accountRecord(dir: string): Promise<string> {
   const [folder] = await readdir(join(dir, 'state', 'accounts'));
   return join(dir, 'state', 'accounts', folder as string, 'account.json');
 }
+
+test('account deactivate is for good: renew stops without asking the CA, account create registers a new account with a new key, renew then works; an account deactivated by another client is replaced the same way', { timeout: 180_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const pebble = await startPebble({ version: '2.4', strict: true, noSleep: true, nonceRejectPercent: 0 });
+  t.after(() => pebble.stop());
+  const dir = await tempDir();
+  const config = await writeConfig(dir, { directoryUrl: pebble.directoryUrl, httpPort: pebble.httpPort, certificates: [{ name: 'site', domains: ['site.deactivate.test'] }] });
+  const cli = (...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--config', config]);
+  assert.equal((await cli('issue')).code, 0);
+  const before = JSON.parse((await cli('account', 'show', '--json')).stdout) as ShownAccount;
+  // The account as it was before the deactivation: what a second client with this key still holds.
+  const folder = dirname(await accountRecord(dir));
+  const copy = join(dir, 'account-copy');
+  await cp(folder, copy, { recursive: true });
+
+  const deactivated = await cli('account', 'deactivate');
+  assert.equal(deactivated.code, 0, deactivated.stdout + deactivated.stderr);
+  assert.match(deactivated.stdout, new RegExp(`^deactivated ${before.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: the CA refuses it from now on, .*\`certpilot account create\` registers a new account with a new key`, 'm'));
+
+  // Nothing is signed with it again: the renewal stops here with the way out.
+  const stopped = await cli('renew', '--force');
+  assert.equal(stopped.code, 1, stopped.stdout + stopped.stderr);
+  assert.match(stopped.stdout + stopped.stderr, /ERR_ACME_ACCOUNT_DEACTIVATED: account: the account \S+ of \S+ was deactivated on \S+; nothing was sent to the CA/);
+  assert.match(stopped.stdout + stopped.stderr, /hint: The CA refuses a deactivated account for good\. Run `certpilot account create`/);
+  assert.equal((await cli('account', 'deactivate')).code, 1, 'deactivating again is refused locally too');
+
+  const created = await cli('account', 'create');
+  assert.equal(created.code, 0, created.stdout + created.stderr);
+  const newUrl = /^created +(\S+)$/m.exec(created.stdout)?.[1] ?? assert.fail(created.stdout);
+  assert.ok(created.stdout.includes(`The stored account ${before.url} is deactivated: registered a new account with a new key`), created.stdout);
+  const after = JSON.parse((await cli('account', 'show', '--json')).stdout) as ShownAccount & { deactivatedUrls?: string[]; deactivatedAt?: string };
+  assert.equal(after.url, newUrl);
+  assert.notEqual(after.url, before.url);
+  assert.notEqual(after.publicKeySha256, before.publicKeySha256, 'a new key: the CA refuses the old one for good');
+  assert.deepEqual(after.deactivatedUrls, [before.url]);
+  assert.equal(after.deactivatedAt, undefined);
+  const renewed = await cli('renew', '--force');
+  assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+  assert.match(renewed.stdout, /renewed +site/);
+
+  // Deactivated by another client (the record here is not marked): the CA says so, with the way
+  // out, and create replaces it the same way.
+  await rm(folder, { recursive: true });
+  await cp(copy, folder, { recursive: true });
+  const refused = await cli('renew', '--force');
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout + refused.stderr, /ERR_ACME_ACCOUNT_DEACTIVATED: acme: newOrder: /);
+  assert.match(refused.stdout + refused.stderr, /hint: The CA refuses a deactivated account for good\. Run `certpilot account create`/);
+  const replaced = await cli('account', 'create');
+  assert.equal(replaced.code, 0, replaced.stdout + replaced.stderr);
+  assert.ok(replaced.stdout.includes(`The stored account ${before.url} is deactivated: registered a new account with a new key`), replaced.stdout);
+  const third = JSON.parse((await cli('account', 'show', '--json')).stdout) as ShownAccount;
+  assert.ok(third.url !== before.url && third.url !== newUrl, third.url);
+  assert.equal((await cli('renew', '--force')).code, 0);
+});

@@ -30,6 +30,8 @@ export async function run(ctx: CommandContext): Promise<number> {
           // RFC 7638: what stateless http-01 responders append to each token (RFC 8555 §8.1).
           thumbprint: jwkThumbprint(key),
           createdAt: account.createdAt,
+          ...(account.deactivatedAt !== undefined ? { deactivatedAt: account.deactivatedAt } : {}),
+          ...(account.deactivatedUrls?.length ? { deactivatedUrls: account.deactivatedUrls } : {}),
         };
         const stateless = { nginx: nginxStatelessSnippet(info.thumbprint), apache: apacheStatelessSnippet(info.thumbprint) };
         if (ctx.values.json) ctx.output.out(JSON.stringify({ ...info, stateless }, null, 2));
@@ -42,8 +44,14 @@ export async function run(ctx: CommandContext): Promise<number> {
       case 'create': {
         // Asks the CA rather than trusting the stored URL: a CA that forgot the account (a test CA
         // restarted, a staging reset) gets the same key registered again.
-        const { account, created, forgottenUrl } = await runtime.openAccount(undefined, { askCa: true });
-        if (forgottenUrl !== undefined) {
+        const { account, created, forgottenUrl, deactivatedUrl } = await runtime.openAccount(undefined, { askCa: true });
+        if (deactivatedUrl !== undefined) {
+          ctx.output.out(`created  ${account.url}`);
+          ctx.output.out(
+            `The stored account ${deactivatedUrl} is deactivated: registered a new account with a new key (the old URL is kept in the account record).\n` +
+              'The account and its key changed: update CAA accounturi and dns-persist-01 records that name the old one (`certpilot dns-persist record`), and stateless http-01 responders (`certpilot account show`: the new thumbprint).',
+          );
+        } else if (forgottenUrl !== undefined) {
           ctx.output.out(`created  ${account.url}`);
           ctx.output.out(
             `${options.directoryUrl} no longer knew the stored account ${forgottenUrl}: registered the same key again (the key and its thumbprint are unchanged; the old URL is kept in the account record).\n` +
@@ -69,7 +77,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       case 'deactivate': {
         const { client, account } = await runtime.openAccount();
         await client.deactivateAccount();
-        ctx.output.out(`deactivated ${account.url}; move ${runtime.config.stateDir}/accounts aside before creating a new one`);
+        // For good (RFC 8555 §7.3.6): the record says so, so nothing signs with it again.
+        await runtime.store.saveAccount({ ...account, deactivatedAt: new Date().toISOString() });
+        ctx.output.out(`deactivated ${account.url}: the CA refuses it from now on, and issue and renew stop with ERR_ACME_ACCOUNT_DEACTIVATED until \`certpilot account create\` registers a new account with a new key`);
         return EXIT.ok;
       }
       default:
