@@ -138,7 +138,8 @@ test('account deactivate is for good: renew stops without asking the CA, account
   assert.equal(after.deactivatedAt, undefined);
   const renewed = await cli('renew', '--force');
   assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
-  assert.match(renewed.stdout, /renewed +site/);
+  // The headline says why in words (the reason code was `(forced)`).
+  assert.match(renewed.stdout, /^renewed +site: renewed version 2, valid until \S+ \(--force\); files in /m);
 
   // Deactivated by another client (the record here is not marked): the CA says so, with the way
   // out, and create replaces it the same way.

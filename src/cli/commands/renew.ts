@@ -5,6 +5,7 @@ import { EXIT, isTemporaryError, type CommandContext } from '../main.js';
 import { formatTime } from '../output.js';
 import { shellName } from '../../challenges/dns-persist01/record.js';
 import { selectCertificates } from '../runtime.js';
+import type { RenewalReason } from '../../renewal/policies.js';
 import { problemResult, rememberOneOff } from '../one-offs.js';
 import { observeEvents, openObservedRuntime, reportRun } from '../run-report.js';
 import { lockedWithoutLiveHolder } from '../locks.js';
@@ -96,6 +97,19 @@ function causeLines(err: Error): string {
   return out.join('\n');
 }
 
+/** Why a version was issued, as the headline says it (a first issue, `missing`, says nothing more). */
+const WHY: Readonly<Record<RenewalReason, string>> = {
+  missing: 'none stored',
+  'domains-changed': 'its names changed',
+  'key-type-changed': 'its key type changed',
+  'profile-changed': 'its profile changed',
+  expired: 'the stored one had expired',
+  'ari-window': "due: inside the CA's renewal window (ARI)",
+  lifetime: 'due: its renewal time by lifetime',
+  forced: '--force',
+  'resume-order': 'an interrupted order, completed',
+};
+
 function headline(r: RenewalResult): string {
   const head = `${r.outcome.padEnd(8)} ${r.name}`;
   const failedStep = r.deploy?.steps.find((s) => s.status === 'failed');
@@ -105,7 +119,7 @@ function headline(r: RenewalResult): string {
   switch (r.outcome) {
     case 'issued':
     case 'renewed':
-      return `${head}: ${r.message} (${r.reason})${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployed}${deployHint}`;
+      return `${head}: ${r.message}${r.reason && r.reason !== 'missing' ? ` (${WHY[r.reason as RenewalReason] ?? r.reason})` : ''}${r.paths ? `; files in ${r.paths.dir}/` : ''}${deployed}${deployHint}`;
     case 'deployed':
     case 'deploy-failed':
       return `${head}: ${failedStep?.error ? `${failedStep.error.code}: ` : ''}${r.message}${deployHint}`;
