@@ -50,6 +50,16 @@ describe('renewal policies', () => {
     assert.match(removed?.message ?? '', /removed www\.site\.example/);
   });
 
+  it('wants a new certificate while the live version is the one `revoke` recorded, not once a new one is live', () => {
+    const now = new Date(T0 + DAY);
+    const stored = storedCert();
+    const revoked = { version: stored.version, fingerprint: 'ab', at: new Date(T0).toISOString(), reason: 'keyCompromise' };
+    const v = verdict({ state: { ...empty, revoked }, now });
+    assert.equal(v?.reason, 'revoked');
+    assert.match(v?.message ?? '', /^version \d+ was revoked on \S+ \(reason keyCompromise\): replacing it$/);
+    assert.equal(verdict({ state: { ...empty, revoked: { ...revoked, version: stored.version - 1 } }, now }), undefined);
+  });
+
   it('wants a new certificate when the key type changed', () => {
     const v = verdict({ spec: { ...spec, keyType: 'rsa-2048' }, now: new Date(T0 + DAY) });
     assert.equal(v?.reason, 'key-type-changed');
@@ -109,7 +119,7 @@ describe('renewal policies', () => {
   });
 
   it('checks the fundamental reasons first', () => {
-    assert.equal(DEFAULT_POLICY_CHAIN.length, 7);
+    assert.equal(DEFAULT_POLICY_CHAIN.length, 8);
     const stored = storedCert({ lifetimeDays: 90 });
     const v = verdict({ spec: { ...spec, keyType: 'rsa-4096', domains: ['other.example'] }, stored, now: new Date(T0 + 100 * DAY) });
     assert.equal(v?.reason, 'domains-changed');

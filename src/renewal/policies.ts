@@ -29,7 +29,8 @@ export type RenewalReason =
   | 'ari-window'
   | 'lifetime'
   | 'forced'
-  | 'resume-order';
+  | 'resume-order'
+  | 'revoked';
 
 /** What every policy looks at. */
 export interface PolicyInput {
@@ -99,6 +100,12 @@ function normalizeIdentifier(id: string): string {
 export const missingPolicy: RenewalPolicy = ({ spec, stored }) =>
   stored ? undefined : { reason: 'missing', message: `no certificate is stored for ${spec.name}` };
 
+/** Due when the live version is one `certpilot revoke` revoked: clients that check revocation refuse it. */
+export const revokedPolicy: RenewalPolicy = ({ stored, state }) =>
+  stored && state.revoked?.version === stored.version
+    ? { reason: 'revoked', message: `version ${stored.version} was revoked on ${state.revoked.at} (reason ${state.revoked.reason}): replacing it` }
+    : undefined;
+
 /** Due when the configured names differ from the stored ones (as sets, case-insensitive). */
 export const domainsChangedPolicy: RenewalPolicy = ({ spec, stored }) => {
   if (!stored) return undefined;
@@ -164,6 +171,7 @@ export const lifetimePolicy: RenewalPolicy = ({ stored, state, now }) => {
 /** The default chain, most fundamental first. */
 export const DEFAULT_POLICY_CHAIN: readonly RenewalPolicy[] = [
   missingPolicy,
+  revokedPolicy,
   domainsChangedPolicy,
   keyTypeChangedPolicy,
   profileChangedPolicy,

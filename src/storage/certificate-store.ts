@@ -134,6 +134,12 @@ export interface RenewalState {
    * configuration lists it again; cleared when it is issued again.
    */
   retired?: { at: string };
+  /**
+   * Set by `certpilot revoke` once the CA revoked a version: while that version is live the
+   * certificate is due (reason `revoked`), so the next `renew` or the daemon replaces it. Matched
+   * by version (ours, never a public serial); the fingerprint is kept for the record.
+   */
+  revoked?: { version: number; fingerprint: string; at: string; reason: string };
 }
 
 /**

@@ -69,9 +69,18 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
     const bad = await cli('revoke', 'site', '--reason', 'because');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /ERR_CLI_USAGE/);
-    const renewed = await cli('renew', '--force', '--name', 'site');
+    assert.match(revoked.stdout, /the next `certpilot renew` \(or the daemon's next look\) replaces it; now: certpilot renew --name site/);
+    // Recorded: status says it is due now, and why.
+    const [status] = JSON.parse((await cli('status', '--json', '--name', 'site')).stdout) as Array<{ due: boolean; reason?: string; decision: string }>;
+    assert.equal(status?.due, true);
+    assert.equal(status?.reason, 'revoked');
+    assert.match(status?.decision ?? '', /^version 1 was revoked on \S+ \(reason keyCompromise\): replacing it$/);
+    // A plain renew (no --force) replaces it, and only once.
+    const renewed = await cli('renew', '--name', 'site');
     assert.equal(renewed.code, 0, renewed.stderr);
+    assert.match(renewed.stdout, /^renewed +site: renewed version 2, valid until \S+ \(the live one was revoked\)/m);
     assert.notEqual(await serial(dir, 'site'), revokedSerial);
+    assert.match((await cli('renew', '--name', 'site')).stdout, /^not-due +site/m);
   });
 
   await t.test('renew --dry-run issues from the CA and stores nothing', async () => {

@@ -108,6 +108,7 @@ const WHY: Readonly<Record<RenewalReason, string>> = {
   lifetime: 'due: its renewal time by lifetime',
   forced: '--force',
   'resume-order': 'an interrupted order, completed',
+  revoked: 'the live one was revoked',
 };
 
 function headline(r: RenewalResult): string {

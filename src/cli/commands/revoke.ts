@@ -3,6 +3,9 @@ import { importPrivateKey } from '../../acme/csr.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
+import type { Runtime } from '../compose.js';
+import type { StoredCertificate } from '../../storage/certificate-store.js';
+import { certificateFingerprint } from '../../storage/certificate-facts.js';
 
 /** CRL reason codes accepted by Let's Encrypt (RFC 5280 §5.3.1). */
 export const REVOCATION_REASONS: Readonly<Record<string, number>> = {
@@ -12,6 +15,34 @@ export const REVOCATION_REASONS: Readonly<Record<string, number>> = {
   superseded: 4,
   cessationOfOperation: 5,
 };
+
+/**
+ * Records in the renewal state that the live `stored` version is revoked, so the planner renews it
+ * (reason `revoked`). Under the certificate's lock, as every state write; false when that lock is
+ * held by another run or the write failed (said on stderr).
+ */
+async function recordRevocation(runtime: Runtime, ctx: CommandContext, name: string, stored: StoredCertificate, reason: string): Promise<boolean> {
+  const context = runtime.renewalContext();
+  try {
+    const lock = await context.locker.acquire(name, { ttlSeconds: context.lockTtlSeconds, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    if (!lock) {
+      ctx.output.err(`revoke: warning: ${name} is being renewed by another certpilot run; the revocation is not recorded here`);
+      return false;
+    }
+    try {
+      const store = runtime.store.fenced(lock.lost);
+      const state = await store.loadState(name);
+      const revoked = { version: stored.version, fingerprint: certificateFingerprint(stored.certPem), at: new Date().toISOString(), reason };
+      await store.saveState(name, { ...state, revoked });
+      return true;
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    ctx.output.err(`revoke: warning: the revocation is not recorded in the renewal state: ${err instanceof Error ? err.message : String(err)}`);
+    return false;
+  }
+}
 
 /** Entry point of `certpilot revoke`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -32,7 +63,12 @@ export async function run(ctx: CommandContext): Promise<number> {
       ...(ctx.values['with-certificate-key'] ? { certificateKey: importPrivateKey(stored.privateKeyPem) } : {}),
     });
     ctx.output.out(`revoked  ${name}: serial ${stored.metadata.serialNumber} (reason ${reasonName}), signed by the ${ctx.values['with-certificate-key'] ? 'certificate key' : 'account key'}`);
-    ctx.output.out(`         replace it now: certpilot renew --force --name ${name}`);
+    const recorded = await recordRevocation(runtime, ctx, name, stored, reasonName);
+    ctx.output.out(
+      recorded
+        ? `         the next \`certpilot renew\` (or the daemon's next look) replaces it; now: certpilot renew --name ${name}`
+        : `         replace it now: certpilot renew --force --name ${name} (the revocation could not be recorded, so a plain renew does not know it is due)`,
+    );
     return EXIT.ok;
   } finally {
     await runtime.close();
