@@ -14,6 +14,8 @@
  * event's included, go on for {@link STOPPED_DELIVERY_MS} after it under a signal of their own (never
  * the run's, which has already fired); one that could not finish in that time is `aborted`, which
  * is recorded nowhere (not attempted, not failed).
+ * A notifier is not sent the same notice again within its `repeatHours` ({@link decideNotice}, from
+ * what its record in the renewal state says it was told): a retry every 5 minutes is no news.
  * `renewCertificate`'s single exit emits each run's event to the context's sink; the sink of every
  * command and of the daemon (`cli/run-report.ts` `observeEvents`) hands it to `Runtime.notify`,
  * which calls {@link dispatchEvents}: the one call site.
