@@ -31,6 +31,7 @@ import { CaReachability } from '../acme/protocol/ca-reachability.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DIRECTORY_FACTS_MAX_AGE_MS, DirectoryCache } from '../storage/filesystem/directory-cache.js';
+import type { RenewalState } from '../storage/certificate-store.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
@@ -264,9 +265,11 @@ export async function compose(
   // certificate's expiry when the run read it: no store read here.
   const notify = async (events: readonly LifecycleEvent[], signal?: AbortSignal): Promise<DispatchSummary> => {
     const routed = events.filter((e) => notifierRoutes(e.certificate).length > 0);
-    if (routed.length === 0) return { sent: [], failed: [], aborted: [] }; // nothing configured: nothing loaded
+    if (routed.length === 0) return { sent: [], failed: [], aborted: [], suppressed: [], told: [] }; // nothing configured: nothing loaded
     const { dispatchEvents } = await import('../notify/notifier.js');
-    const summary = await dispatchEvents(routed, notifierRoutes, { logger, signal });
+    // What each notifier was told is read (without the lock: a read) only for an event that may be news.
+    const records = async (certificate: string): Promise<RenewalState['notifications']> => (await store.loadState(certificate)).notifications;
+    const summary = await dispatchEvents(routed, notifierRoutes, { logger, signal, records });
     // Kept in the state, so a broken notifier stays in the metrics of later runs (a textfile too).
     const { recordNotifications } = await import('../notify/notification-records.js');
     await recordNotifications(summary, { store, locker: await locker(), lockTtlSeconds: config.renewal.lockTtlSeconds, now: clock.now(), logger });

@@ -405,7 +405,7 @@ certificates:
   const mail = good.notifiers.mail;
   assert.equal(chat?.type, 'webhook');
   assert.equal(chat?.kind, 'notifier');
-  assert.deepEqual(chat?.wrapper, { on: ['failure', 'expiring'], expiringDays: 7 }, 'the event filter\'s options apart from the plug-in\'s');
+  assert.deepEqual(chat?.wrapper, { on: ['failure', 'expiring'], expiringDays: 7, repeatHours: 24 }, 'the event filter\'s options apart from the plug-in\'s');
   assert.equal(chat?.type === 'webhook' ? chat.options.retries : undefined, 3, 'defaults applied');
   assert.equal(chat?.type === 'webhook' ? 'on' in chat.options : undefined, false, 'the plug-in never sees the filter\'s options');
   assert.equal(mail?.type === 'email' ? mail.options.port : undefined, 587);

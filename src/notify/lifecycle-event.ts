@@ -39,6 +39,12 @@ export interface LifecycleEvent {
    * {@link isExpiring}): the summary then says `EXPIRING`. Never set by the run itself.
    */
   expiring?: true;
+  /**
+   * Set on a success sent to a notifier that was told of a failure of this certificate (the
+   * failure's error code, or its failed deployers): the summary then says `RESOLVED`. Never set by
+   * the run itself.
+   */
+  resolved?: { was: string };
   /** On failure: code, message and hint. */
   error?: { code: string; message: string; hint: string };
   /** Not renewed in this run (`held`, `not-due`) while its renewal is failing: the last attempt's error. */
@@ -133,7 +139,9 @@ export function eventSummary(event: LifecycleEvent): string {
     return `${head} ${left?.startsWith('EXPIRED') ? left : `EXPIRING${left ? `: ${left}` : ''}`}, ${renewal}`;
   }
   const failing = !isFailure(event) && event.lastError ? `: renewal FAILING (${event.lastError.code})` : '';
-  return `${head}${failing}${left ? `; ${left}` : ''}`;
+  // Sent because it follows a failure this notifier was told of: the news is that it is over.
+  const resolved = event.resolved && isSuccess(event) ? ` RESOLVED (was ${event.resolved.was})` : '';
+  return `${head}${resolved}${failing}${left ? `; ${left}` : ''}`;
 }
 
 /** `expires in 40 day(s)`, or in days and hours within a week (`2d 23h`: "2 day(s)" would hide most of a day), or `EXPIRED 3h ago`; undefined when unknown. */

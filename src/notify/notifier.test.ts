@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CertpilotError } from '../errors.js';
+import { CertpilotError, type ErrorCode } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
 import { eventFromResult, eventSummary, eventText, type LifecycleEvent } from './lifecycle-event.js';
-import { dispatchEvents, wants, type Notifier, type NotifyPolicy } from './notifier.js';
+import { decideNotice, dispatchEvents, wants, type Notifier, type NotifyPolicy } from './notifier.js';
 
 const timing = { startedAt: new Date('2026-03-01T00:00:00Z'), finishedAt: new Date('2026-03-01T00:00:02.500Z') };
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg-NOT-FOR-YOUR-EYES\n-----END PRIVATE KEY-----';
@@ -40,8 +40,8 @@ test('no private key reaches an event, even one an error message quotes', () => 
 });
 
 test('on failure by default; success and expiring only when asked', () => {
-  const failure: NotifyPolicy = { on: ['failure'], expiringDays: 14 };
-  const all: NotifyPolicy = { on: ['failure', 'success', 'expiring'], expiringDays: 14 };
+  const failure: NotifyPolicy = { on: ['failure'], expiringDays: 14, repeatHours: 24 };
+  const all: NotifyPolicy = { on: ['failure', 'success', 'expiring'], expiringDays: 14, repeatHours: 24 };
   const failed = event({ outcome: 'failed', message: 'x', error: new CertpilotError('ERR_ACME_PROBLEM', 'acme: no') });
   const deployFailed = event({ outcome: 'renewed', deploy: { ok: false, version: 2, steps: [{ deployer: 'hook', status: 'failed', message: 'exit 1' }] } });
   const renewed = event({});
@@ -59,7 +59,7 @@ test('a held run while renewals fail says so: summary, last error and hint; expi
   const text = eventText(held);
   assert.match(text, /^renewal failing: last error ERR_ACME_AUTHORIZATION_FAILED: acme: shop\.example: connection refused$/m);
   assert.match(text, /^hint: Check that port 80 reaches certpilot\.$/m);
-  assert.equal(wants({ on: ['expiring'], expiringDays: 10 }, held), true);
+  assert.equal(wants({ on: ['expiring'], expiringDays: 10, repeatHours: 24 }, held), true);
   // Not failing, a month left: as before.
   assert.equal(eventSummary(event({ outcome: 'not-due', version: 1, message: 'not due' }, '2026-04-01T00:00:00Z')), 'certpilot: site not-due v1; expires in 30 day(s)');
   assert.equal(eventSummary(event({ outcome: 'held', message: 'held' }, '2026-02-28T21:00:00Z')), 'certpilot: site held; EXPIRED 3h 0m ago');
@@ -77,9 +77,9 @@ test('a notifier that throws is logged and counted; the others still get the eve
   const summary = await dispatchEvents(
     [failed, event({})],
     () => [
-      { name: 'broken', policy: { on: ['failure'], expiringDays: 14 }, notifier: async () => broken },
-      { name: 'unbuildable', policy: { on: ['failure'], expiringDays: 14 }, notifier: async () => Promise.reject(new Error('cannot build')) },
-      { name: 'chat', policy: { on: ['failure', 'success'], expiringDays: 14 }, notifier: async () => ok },
+      { name: 'broken', policy: { on: ['failure'], expiringDays: 14, repeatHours: 24 }, notifier: async () => broken },
+      { name: 'unbuildable', policy: { on: ['failure'], expiringDays: 14, repeatHours: 24 }, notifier: async () => Promise.reject(new Error('cannot build')) },
+      { name: 'chat', policy: { on: ['failure', 'success'], expiringDays: 14, repeatHours: 24 }, notifier: async () => ok },
     ],
     { logger: silentLogger },
   );
@@ -94,14 +94,14 @@ test('the notifier row\'s wrapper (the event filter, built through the kinds tab
   const inner: Notifier = { notify: async (e) => void seen.push(e.type) };
   const wrapper = kindSpec('notifier').wraps;
   assert.ok(wrapper, 'the notifier kind has a wrapper');
-  const filtered = (await wrapper.create(inner as never, { on: ['failure'], expiringDays: 14 }, { baseDir: '/', logger: silentLogger, clock: { now: () => new Date(), sleep: async () => {} } as never })) as Notifier;
+  const filtered = (await wrapper.create(inner as never, { on: ['failure'], expiringDays: 14, repeatHours: 24 }, { baseDir: '/', logger: silentLogger, clock: { now: () => new Date(), sleep: async () => {} } as never })) as Notifier;
   await filtered.notify(event({}));
   await filtered.notify(event({ outcome: 'failed', message: 'failed', error: new CertpilotError('ERR_ACME_PROBLEM', 'acme: no') }));
   assert.deepEqual(seen, ['failed'], 'the success never reached the plug-in');
 });
 
 test('expiring scales with the lifetime: the smaller of expiringDays and a fifth of it (the alert\'s rule), never inside the normal renewal time', () => {
-  const expiring: NotifyPolicy = { on: ['expiring'], expiringDays: 14 };
+  const expiring: NotifyPolicy = { on: ['expiring'], expiringDays: 14, repeatHours: 24 };
   const at = (iso: string, days: number): string => new Date(Date.parse(iso) - days * 86_400_000).toISOString();
   // 10-day certificates (renewed with a third left, 3.3 days): 9 days left is no news, 1.5 days is.
   const tenDayEnd = '2026-03-10T00:00:00Z';
@@ -128,7 +128,7 @@ test('an expiring notice says EXPIRING, and what the renewal is doing', async ()
   const got: LifecycleEvent[] = [];
   const end = '2026-03-02T12:00:00Z';
   const late = event({ outcome: 'not-due', version: 4, message: 'not due' }, end, new Date(Date.parse(end) - 10 * 86_400_000).toISOString());
-  await dispatchEvents([late], () => [{ name: 'mail', policy: { on: ['failure', 'expiring'], expiringDays: 14 }, notifier: async () => ({ notify: async (e) => void got.push(e) }) }], { logger: silentLogger });
+  await dispatchEvents([late], () => [{ name: 'mail', policy: { on: ['failure', 'expiring'], expiringDays: 14, repeatHours: 24 }, notifier: async () => ({ notify: async (e) => void got.push(e) }) }], { logger: silentLogger });
   assert.equal(got.length, 1);
   assert.equal(got[0]?.expiring, true);
   assert.equal(eventSummary(got[0]!), 'certpilot: site not-due v4 EXPIRING: expires in 1d 11h, renewal not yet done');
@@ -142,8 +142,8 @@ test('an interrupted run is no failure: its summary says INTERRUPTED, and those 
   const error = new CertpilotError('ERR_INTERRUPTED', 'cli: interrupted by SIGINT');
   const stopped = event({ outcome: 'interrupted', version: 1, message: 'interrupted while deploying version 1', error, deploy: { ok: false, version: 1, steps: [{ deployer: 'slow', status: 'failed', message: 'interrupted', error }] } });
   assert.equal(eventSummary(stopped), 'certpilot: site INTERRUPTED v1');
-  assert.equal(wants({ on: ['failure'], expiringDays: 14 }, stopped), true);
-  assert.equal(wants({ on: ['success'], expiringDays: 14 }, stopped), false);
+  assert.equal(wants({ on: ['failure'], expiringDays: 14, repeatHours: 24 }, stopped), true);
+  assert.equal(wants({ on: ['success'], expiringDays: 14, repeatHours: 24 }, stopped), false);
 });
 
 test('after a stop, a delivery gets a signal of its own and a bounded time: delivered is sent, cut short is aborted (never failed)', async () => {
@@ -162,7 +162,7 @@ test('after a stop, a delivery gets a signal of its own and a bounded time: deli
   const hung: Notifier = { notify: () => new Promise<void>(() => undefined) };
   // Honours its signal, and waits for it: cut short by the bound.
   const slow: Notifier = { notify: (_e, o) => new Promise<void>((_, reject) => o?.signal?.addEventListener('abort', () => reject(new CertpilotError('ERR_NOTIFY_FAILED', 'webhook: ABORT_ERR: The operation was aborted')))) };
-  const policy: NotifyPolicy = { on: ['failure'], expiringDays: 14 };
+  const policy: NotifyPolicy = { on: ['failure'], expiringDays: 14, repeatHours: 24 };
   const summary = await dispatchEvents(
     [stopped],
     () => [
@@ -176,4 +176,47 @@ test('after a stop, a delivery gets a signal of its own and a bounded time: deli
   assert.notEqual(signals[0], stop.signal);
   assert.equal(summary.failed.length, 0, JSON.stringify(summary.failed));
   assert.deepEqual(summary.aborted.map((a) => a.notifier).sort(), ['mail', 'slow']);
+});
+
+test('the same notice is the same kind with the same substance; interrupted and deploy failures have their own', () => {
+  const failure: NotifyPolicy = { on: ['failure'], expiringDays: 14, repeatHours: 24 };
+  const at = timing.finishedAt.toISOString();
+  const hourAgo = new Date(timing.finishedAt.getTime() - 3_600_000).toISOString();
+  const deployFailed = (version: number, code: ErrorCode) =>
+    event({ outcome: 'deploy-failed', version, message: 'deploy failed', deploy: { ok: false, version, steps: [{ deployer: 'files', status: 'deployed', message: 'ok' }, { deployer: 'hook', status: 'failed', message: 'exit 1', error: new CertpilotError(code, 'hook: exit 1') }] } });
+  const first = decideNotice(failure, deployFailed(3, 'ERR_DEPLOY_HOOK_FAILED'), undefined);
+  assert.equal(first.action, 'send');
+  assert.deepEqual(first.action === 'send' && first.repeats, { kind: 'failure', about: 'deploy v3: hook ERR_DEPLOY_HOOK_FAILED' });
+  const told = { failure: { about: 'deploy v3: hook ERR_DEPLOY_HOOK_FAILED', at: hourAgo } };
+  assert.equal(decideNotice(failure, deployFailed(3, 'ERR_DEPLOY_HOOK_FAILED'), told).action, 'suppress', 'the retried deploy failing alike');
+  assert.equal(decideNotice(failure, deployFailed(4, 'ERR_DEPLOY_HOOK_FAILED'), told).action, 'send', 'a new version failing to deploy');
+  assert.equal(decideNotice(failure, deployFailed(3, 'ERR_DEPLOY_FAILED'), told).action, 'send', 'another error');
+  assert.equal(decideNotice({ ...failure, repeatHours: 0 }, deployFailed(3, 'ERR_DEPLOY_HOOK_FAILED'), told).action, 'send', 'repeatHours 0: every run');
+  assert.equal(decideNotice(failure, deployFailed(3, 'ERR_DEPLOY_HOOK_FAILED'), { failure: { about: told.failure.about, at: new Date(timing.finishedAt.getTime() + 60_000).toISOString() } }).action, 'send', 'a record from the future silences nothing');
+
+  // Interrupted: a kind of its own; a failure told before is not replaced by it.
+  const stopped = event({ outcome: 'interrupted', message: 'interrupted', error: new CertpilotError('ERR_INTERRUPTED', 'cli: SIGTERM') });
+  const withStop = decideNotice(failure, stopped, told);
+  assert.deepEqual(withStop.action === 'send' && withStop.repeats, { kind: 'interrupted', about: 'interrupted' });
+  assert.equal(decideNotice(failure, stopped, { ...told, interrupted: { about: 'interrupted', at: hourAgo } }).action, 'suppress');
+  assert.equal(decideNotice(failure, stopped, { interrupted: { about: 'interrupted', at: hourAgo } }).action, 'suppress');
+
+  // A success: RESOLVED only after a failure; after an interrupted or expiring notice the memory is just cleared.
+  const renewed = event({ version: 4 });
+  assert.deepEqual(decideNotice(failure, renewed, { interrupted: { about: 'interrupted', at } }), { action: 'none', clears: true });
+  assert.deepEqual(decideNotice(failure, renewed, undefined), { action: 'none' });
+  const resolved = decideNotice({ ...failure, on: ['success'] }, renewed, told);
+  assert.equal(resolved.action === 'send' && eventSummary(resolved.event), 'certpilot: site renewed v4 RESOLVED (was deploy v3: hook ERR_DEPLOY_HOOK_FAILED)');
+  // A record written by hand or by an older version counts as never told.
+  assert.equal(decideNotice(failure, deployFailed(3, 'ERR_DEPLOY_HOOK_FAILED'), { failure: { about: 'deploy v3: hook ERR_DEPLOY_HOOK_FAILED', at: 'yesterday' } }).action, 'send');
+});
+
+test('the event filter lets a resolution through to a notifier whose `on` lacks success', async () => {
+  const { kindSpec } = await import('../plugins/plugin-kinds.js');
+  const seen: LifecycleEvent[] = [];
+  const wrapper = kindSpec('notifier').wraps;
+  assert.ok(wrapper);
+  const filtered = (await wrapper.create({ notify: async (e: LifecycleEvent) => void seen.push(e) } as never, { on: ['failure'], expiringDays: 14, repeatHours: 24 }, { baseDir: '/', logger: silentLogger, clock: { now: () => new Date(), sleep: async () => {} } as never })) as Notifier;
+  await filtered.notify({ ...event({}), resolved: { was: 'ERR_ACME_PROBLEM' } });
+  assert.deepEqual(seen.map((e) => e.resolved), [{ was: 'ERR_ACME_PROBLEM' }]);
 });

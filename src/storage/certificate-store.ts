@@ -118,7 +118,8 @@ export interface RenewalState {
   deployments?: Record<string, DeploymentRecord>;
   /**
    * The last notification of this certificate's events per notifier (instance name): a broken
-   * notifier stays visible (`certpilot_notifier_last_attempt_success`) across cron runs.
+   * notifier stays visible (`certpilot_notifier_last_attempt_success`) across cron runs, and what
+   * it was last told is not repeated before its `repeatHours` (also across runs and restarts).
    */
   notifications?: Record<string, NotificationRecord>;
   /**
@@ -183,10 +184,27 @@ export interface DeploymentRecord {
 
 /** The last attempt of one notifier for a certificate's event. */
 export interface NotificationRecord {
+  /** When it last delivered or failed to (a notice not repeated is neither: `at` stays). */
   at: string;
   result: 'sent' | 'failed';
   /** The error code when it failed (no message: it may name the receiver). */
   code?: string;
+  /**
+   * What this notifier was last told, per kind of notice, while the condition holds: the same
+   * notice (kind and substance) is not sent again before `repeatHours` after `at`
+   * (`notify/notifier.ts` `decideNotice`). Written only on a delivery; cleared by a success.
+   */
+  told?: Partial<Record<RepeatedNotice, ToldNotice>>;
+}
+
+/** The kinds of notice that are repeated at a bounded rate while they hold (a success is never repeated). */
+export type RepeatedNotice = 'failure' | 'expiring' | 'interrupted';
+
+/** One notice a notifier was told: its substance (an error code, a version) and when it was delivered. */
+export interface ToldNotice {
+  /** The substance, e.g. `ERR_ACME_AUTHORIZATION_FAILED`, `deploy v3: hook ERR_DEPLOY_HOOK_FAILED`, `v3`. */
+  about: string;
+  at: string;
 }
 
 /** The empty renewal state of a certificate never attempted. */

@@ -196,7 +196,8 @@ test('a failing hook: its stderr is printed redacted (result line and --json), t
     },
     certificates: [{ name: 'www', domains: ['leak.deploy.test'], deploy: ['reload'] }],
   });
-  writeFileSync(config, `${readFileSync(config, 'utf8')}notifiers: ${JSON.stringify({ chat: { type: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, retries: 0, on: ['failure'] } })}\ndefaults: { notify: [chat] }\n`);
+  // `repeatHours: 0`: each run's notice is sent, also the same deploy failure again, so every body is checked.
+  writeFileSync(config, `${readFileSync(config, 'utf8')}notifiers: ${JSON.stringify({ chat: { type: 'webhook', url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, retries: 0, on: ['failure'], repeatHours: 0 } })}\ndefaults: { notify: [chat] }\n`);
 
   const issued = await runCli(['issue', '--config', config]);
   assert.equal(issued.code, 1, `${issued.stdout}\n${issued.stderr}`);

@@ -173,7 +173,8 @@ test('SIGINT during a deploy: the interrupted event still reaches a webhook that
     for (const res of held) res.destroy();
     server.close();
   });
-  await appendFile(config, `notifiers: { chat: { type: webhook, url: "http://127.0.0.1:${port}/hook", on: [failure], retries: 1, retryDelaySeconds: 1 } }\ndefaults: { notify: [chat] }\n`);
+  // `repeatHours: 0`: the second stop is sent too (by default the same notice waits a day), to a receiver that hangs.
+  await appendFile(config, `notifiers: { chat: { type: webhook, url: "http://127.0.0.1:${port}/hook", on: [failure], retries: 1, retryDelaySeconds: 1, repeatHours: 0 } }\ndefaults: { notify: [chat] }\n`);
   const first = await runCli(['issue', '--config', config]);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });

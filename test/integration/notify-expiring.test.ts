@@ -70,7 +70,7 @@ test('an expiring notice e-mailed through SMTP says EXPIRING in its subject', { 
     { name: 'dev', outcome: 'not-due', version: 4, message: 'not due until …' },
     { domains: ['dev.example.test'], timing: { startedAt: finishedAt, finishedAt }, notAfter: new Date(finishedAt.getTime() + left).toISOString(), notBefore: new Date(finishedAt.getTime() + left - 10 * DAY).toISOString() },
   );
-  const routes = (): NotifierRoute[] => [{ name: 'oncall', policy: { on: ['failure', 'expiring'], expiringDays: 14 }, notifier: async () => notifier }];
+  const routes = (): NotifierRoute[] => [{ name: 'oncall', policy: { on: ['failure', 'expiring'], expiringDays: 14, repeatHours: 24 }, notifier: async () => notifier }];
   const fresh = await dispatchEvents([notDue(9 * DAY)!], routes, { logger: silentLogger });
   assert.deepEqual(fresh.sent, [], '9 days of 10 left: not expiring');
   const late = await dispatchEvents([notDue(1.5 * DAY)!], routes, { logger: silentLogger });
