@@ -642,6 +642,15 @@ test('a target that cannot be checked (the API server down, a 403) is not lost: 
   assert.match(deployed.deploy?.steps[0]?.message ?? '', /not checked, ERR_KUBERNETES_FORBIDDEN/);
   assert.deepEqual(calls, []);
   assert.equal(h.requests.length, 1, 'no new order');
+
+  // A verifier that cannot even be built (its kubeconfig gone): the same, not a failed run.
+  lines.length = 0;
+  h.ctx = { ...h.ctx, verifiers: async () => Promise.reject(new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: read service account token /var/run/token: ENOENT')) };
+  const unbuilt = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(unbuilt.outcome, 'not-due');
+  assert.deepEqual(calls, []);
+  assert.match(lines.join(''), /could not check that the deployers still hold the live version; trusting their deploy records/);
+  assert.match(lines.join(''), /ERR_KUBERNETES_CONFIG/);
 });
 
 test('a deployer that cannot be built fails the deploy stage of its certificate only', async () => {

@@ -286,7 +286,17 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   // be checked now (API server down, forbidden) keeps its record: a warning, no deploy.
   const targetLost = async (): Promise<boolean> => {
     if (options.dryRun || stored === undefined || ctx.verifiers === undefined) return false;
-    const unheld = await unheldDeployers(stored, await ctx.verifiers(spec), state.deployments, options.signal);
+    let verifiers: Awaited<ReturnType<NonNullable<RenewalContext['verifiers']>>>;
+    try {
+      verifiers = await ctx.verifiers(spec);
+    } catch (err) {
+      // A deployer that cannot be built (a kubeconfig gone) cannot check either; the deploy, when
+      // one is due, reports it as its failure.
+      const e = err instanceof CertpilotError ? err : undefined;
+      log.warn({ code: e?.code, err: err instanceof Error ? err.message : String(err), hint: e?.hint }, 'could not check that the deployers still hold the live version; trusting their deploy records');
+      return false;
+    }
+    const unheld = await unheldDeployers(stored, verifiers, state.deployments, options.signal);
     for (const u of unheld) {
       if (u.unchecked) log.warn({ deployer: u.deployer, code: u.unchecked.code, err: u.reason, hint: u.unchecked.hint }, `could not check that deployer ${u.deployer} still holds version ${stored.version}; trusting its deploy record`);
     }
