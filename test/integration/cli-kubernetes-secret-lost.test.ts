@@ -2,12 +2,13 @@
 // and the Kubernetes stand-in with apache pods: the Secret deleted by the real kubectl, then
 // overwritten by another writer (certpilot's annotations kept) → `status` and the metrics textfile
 // say lost, a nothing-due `renew` writes it again (tls.crt's fingerprint the live certificate's)
-// and the kubernetes-reload after it runs (a pod serving the other certificate is reloaded). A Role
-// without `get` on the Secret: a warning naming the verb, no redeploy, no write.
+// and the kubernetes-reload after it runs (a pod serving the other certificate is reloaded); under
+// a Role without `create` that redeploy fails and reloads no pod. A Role without `get` on the
+// Secret, or an API server that refuses connections: a warning naming why, no redeploy, no write.
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
@@ -15,6 +16,7 @@ import { normalizeSerial, probeServedSerial } from '../../src/deploy/kubernetes-
 import { runCli, tempDir, writeConfig } from '../harness/certpilot.js';
 import { requireApache, startStandinWithPods, storedCertificate } from '../harness/kube-fixtures.js';
 import { startPebble } from '../harness/pebble.js';
+import { freePort } from '../harness/ports.js';
 import { requirePebble, requireServer } from '../harness/servers.js';
 
 const DOMAIN = 'www.k8s.test';
@@ -28,7 +30,7 @@ function leafFingerprint(pem: string): string {
   return createHash('sha256').update(new X509Certificate(pem).raw).digest('hex');
 }
 
-void test('a deleted or overwritten Secret shows as lost in status and the metrics, a nothing-due renew writes it again and reloads; a Role without get warns and writes nothing', { timeout: 240_000 }, async (t) => {
+void test('a deleted or overwritten Secret shows as lost in status and the metrics, a nothing-due renew writes it again and reloads; a Role without get, or an API server down, warns and writes nothing', { timeout: 240_000 }, async (t) => {
   if (!requirePebble(t, '2.4') || !requireApache(t) || !requireServer(t, KUBECTL, 'kubectl from the machine image or Debian `kubernetes-client`')) return;
   const pebble = await startPebble({ version: '2.4', noSleep: true, authzReuse: 0 });
   t.after(() => pebble.stop());
@@ -148,4 +150,17 @@ void test('a deleted or overwritten Secret shows as lost in status and the metri
   assert.match(quiet.stderr, /ERR_KUBERNETES_FORBIDDEN/);
   assert.equal(secretRequests('patch'), patches, 'no write');
   assert.equal(standin.execs.length, execsQuiet, 'no pod touched');
+
+  // 5. The API server down (the kubeconfig's server refuses connections): not lost either.
+  standin.rules = role;
+  const dead = `https://127.0.0.1:${await freePort()}`;
+  await writeFile(kubeconfig, (await readFile(kubeconfig, 'utf8')).replace(standin.url, dead));
+  const down = await runCli(['status', '--config', config, '--metrics-file', metricsFile]);
+  assert.match(down.stdout, /secret:v1 reload:v1/);
+  assert.match(down.stderr, /warning: www: deployer secret: could not check that its target holds v1 \(shown as its record says\): error ERR_KUBERNETES_UNREACHABLE: .*ECONNREFUSED/);
+  assert.equal(await upToDate('secret'), '1');
+  const downRenew = await runCli(['renew', '--config', config]);
+  assert.equal(downRenew.code, 0, `${downRenew.stdout}\n${downRenew.stderr}`);
+  assert.match(downRenew.stdout, /not-due/);
+  assert.match(downRenew.stderr, /could not check that deployer secret still holds version 1; trusting its deploy record.*ERR_KUBERNETES_UNREACHABLE/);
 });
