@@ -330,7 +330,7 @@ export async function compose(
       },
       solvers: solversOf,
       deployers: (spec) => Promise.all(spec.deploy.map(deployer)),
-      // Only the deployers whose plug-in checks its target cheaply (files): nothing else is loaded.
+      // Only the deployers whose plug-in checks its target cheaply (files, kubernetes-secret): no other plug-in is loaded.
       verifiers: async (spec) =>
         (await Promise.all(spec.deploy.filter((name) => findPlugin(config.deployers[name]?.type ?? '', 'deployer')?.verifiesDeploy === true).map(deployer))).filter(
           (d): d is Deployer & DeployVerifier => isDeployVerifier(d),

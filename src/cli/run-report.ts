@@ -75,8 +75,9 @@ export async function reportRun(ctx: CommandContext, runtime: Runtime, metrics: 
 
 /**
  * The status snapshot's check of deploy targets (`StatusInput.unheld`): the runtime's deployers that
- * verify their target cheaply (files: one marker read each), so `status`, the page and the metrics
- * say a target lost its files instead of what the deploy record says.
+ * verify their target cheaply (files: one marker read each; kubernetes-secret: one GET of its
+ * Secret), so `status`, the page and the metrics say a target lost its files or Secret instead of
+ * what the deploy record says.
  */
 export function unheldOf(runtime: Runtime): NonNullable<StatusInput['unheld']> {
   const context = runtime.renewalContext();

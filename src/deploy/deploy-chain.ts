@@ -5,8 +5,11 @@
  *   is skipped, unless forced: a nothing-due run redeploys nothing, and after a failure only the
  *   failed deployer and those after it run again. A record is not taken on trust where the
  *   deployer can check its target ({@link DeployVerifier}: the `files` deployer reads its
- *   directory's marker): a target that lost the version (files missing, another version, a moved
- *   `dir`) is deployed again, and the log says why; the deployers after it run again too.
+ *   directory's marker, `kubernetes-secret` GETs its Secret): a target that lost the version
+ *   (files missing, another version, a moved `dir`, a Secret deleted or holding another
+ *   certificate) is deployed again, and the log says why; the deployers after it run again too (a
+ *   `kubernetes-reload` after its Secret). A target that cannot be checked now (an API server down
+ *   or refusing the read) keeps its record, with a warning: never a redeploy.
  * - The first failure stops the chain: the deployers after it do not run (a Secret that could not
  *   be written never triggers a pod reload). The store is never rolled back.
  * - Every deployer's outcome is returned as a record for the renewal state.
@@ -47,15 +50,27 @@ export function pendingDeployers(names: readonly string[], stored: StoredCertifi
   return names.filter((name) => !isDeployed(records?.[name], stored));
 }
 
-/** Why a deployer whose record says it holds `stored` no longer does. */
+/**
+ * Why a deployer whose record says it holds `stored` no longer does; or, with `unchecked`, why its
+ * target could not be checked (the record then stands: not lost, nothing to deploy).
+ */
 export interface UnheldDeployer {
   deployer: string;
   reason: string;
+  /** The target could not be looked at (API server down, a 403): the error's code and hint. */
+  unchecked?: { code: string; hint?: string };
+}
+
+/** The rejection of a {@link DeployVerifier.verify} that could not look at its target, as an error (the signal's reason is rethrown). */
+function uncheckable(err: unknown, signal: AbortSignal | undefined): CertpilotError {
+  if (signal?.aborted) throw signal.reason;
+  return err instanceof CertpilotError ? err : new CertpilotError('ERR_DEPLOY_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 /**
  * The deployers among `deployers` whose record says they hold `stored` but whose target, checked
- * ({@link DeployVerifier}), does not, each with the reason. Deployers that cannot check are trusted.
+ * ({@link DeployVerifier}), does not, each with the reason; and those whose target could not be
+ * checked (`unchecked`, not lost). Deployers that cannot check are trusted.
  */
 export async function unheldDeployers(
   stored: StoredCertificate,
@@ -66,10 +81,20 @@ export async function unheldDeployers(
   const unheld: UnheldDeployer[] = [];
   for (const deployer of deployers) {
     if (!isDeployVerifier(deployer) || !isDeployed(records?.[deployer.id], stored)) continue;
-    const reason = await deployer.verify(stored, signal ? { signal } : {});
-    if (reason !== undefined) unheld.push({ deployer: deployer.id, reason });
+    try {
+      const reason = await deployer.verify(stored, signal ? { signal } : {});
+      if (reason !== undefined) unheld.push({ deployer: deployer.id, reason });
+    } catch (err) {
+      const e = uncheckable(err, signal);
+      unheld.push({ deployer: deployer.id, reason: e.message, unchecked: { code: e.code, ...(e.hint ? { hint: e.hint } : {}) } });
+    }
   }
   return unheld;
+}
+
+/** The entries of {@link unheldDeployers} that lost the version (not those that could not be checked). */
+export function lostDeployers(unheld: readonly UnheldDeployer[]): UnheldDeployer[] {
+  return unheld.filter((u) => u.unchecked === undefined);
 }
 
 /** Options of {@link runDeployChain}. */
@@ -104,10 +129,21 @@ export async function runDeployChain(
     let why: string | undefined;
     try {
       if (!options.force && !again && isDeployed(next[deployer.id], stored)) {
-        // The record says so; a deployer that can look at its target checks it is still so.
-        why = isDeployVerifier(deployer) ? await deployer.verify(stored, options.signal ? { signal: options.signal } : {}) : undefined;
+        // The record says so; a deployer that can look at its target checks it is still so. One
+        // that cannot look now (API server down, forbidden) keeps its record: deploying blind
+        // would fail the same way, and a redeploy on every unanswered check is a storm.
+        let unchecked: CertpilotError | undefined;
+        if (isDeployVerifier(deployer)) {
+          why = await deployer.verify(stored, options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+            unchecked = uncheckable(err, options.signal);
+            return undefined;
+          });
+        }
+        if (unchecked !== undefined) {
+          log.warn({ code: unchecked.code, err: unchecked.message, hint: unchecked.hint }, `could not check that the target still holds version ${stored.version}; trusting the deploy record`);
+        }
         if (why === undefined) {
-          steps.push({ deployer: deployer.id, status: 'up-to-date', message: `already holds version ${stored.version}` });
+          steps.push({ deployer: deployer.id, status: 'up-to-date', message: `already holds version ${stored.version}${unchecked !== undefined ? ` (by its record: not checked, ${unchecked.code})` : ''}` });
           continue;
         }
         log.warn({ reason: why }, `deployed before, but ${why}: deploying version ${stored.version} again`);

@@ -39,13 +39,16 @@ export interface Deployer {
 
 /**
  * Optional (found by {@link isDeployVerifier}): a deployer that can tell whether its target still
- * holds a version, at the cost of one small local read and no library loaded. A nothing-due run
- * asks it for every deployer whose record says it holds the live version, so a target emptied
- * (a volume removed and made again), replaced or moved (a changed `dir`) since is deployed again.
+ * holds a version, at the cost of one small read (the `files` deployer: its directory's marker, no
+ * library loaded; `kubernetes-secret`: one GET of its Secret). A nothing-due run asks it for every
+ * deployer whose record says it holds the live version, so a target emptied (a volume removed and
+ * made again, a Secret deleted), replaced or moved (a changed `dir`) since is deployed again.
  *
  * Contract: writes nothing; resolves undefined when the target holds `certificate` (compared by its
  * fingerprint, never by serial or mtime), else one clause saying why not, for the log ("files
- * missing in /certs", "/certs holds another version"); it may reject only on `signal`.
+ * missing in /certs", "/certs holds another version"). It rejects on `signal`, and with a
+ * `CertpilotError` when it cannot look at the target at all (an API server that is down or forbids
+ * the read): that is not a lost target, so callers trust the deploy record, warn, and deploy nothing.
  */
 export interface DeployVerifier {
   verify(certificate: StoredCertificate, options: DeployOptions): Promise<string | undefined>;

@@ -122,9 +122,10 @@ export interface PluginDefinition<K extends PluginKind = PluginKind, S extends z
   kubernetes?(options: z.output<S>, use: PluginUse): KubernetesNeeds | undefined;
   /**
    * For kind `deployer`: its instances implement `DeployVerifier` (`deploy/deployer.ts`) with one
-   * small local read and nothing else loaded, so a nothing-due run builds them to check that the
-   * target still holds the live version (the `files` deployer). Deployers without it are trusted
-   * by their deploy record.
+   * small read, so a nothing-due run (and `status`) builds them to check that the target still
+   * holds the live version: the `files` deployer (one local read, nothing else loaded), the
+   * `kubernetes-secret` deployer (one GET of its Secret, which loads the Kubernetes client).
+   * Deployers without it are trusted by their deploy record.
    */
   readonly verifiesDeploy?: boolean;
   /** The AWS IAM actions its code calls (the SDK commands it sends), with these options. */

@@ -614,6 +614,45 @@ test('a nothing-due run redeploys a deployer whose target lost the version (its 
   assert.deepEqual(calls, []);
 });
 
+test('a target that cannot be checked (the API server down, a 403) is not lost: no redeploy, a warning naming the error and its hint, by run and by `deploy`', async () => {
+  const h = await harness();
+  const calls: string[] = [];
+  const lines: string[] = [];
+  h.ctx = { ...h.ctx, logger: createLogger({ level: 'warn', destination: new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }) }) };
+  const forbidden = new CertpilotError('ERR_KUBERNETES_FORBIDDEN', 'kubernetes: get secrets/www-tls in namespace web: forbidden: the service account may not get secrets "www-tls"', {
+    hint: 'grant the service account { apiGroups: [""], resources: ["secrets"], verbs: ["get"], resourceNames: ["www-tls"] } in a Role',
+  });
+  const secret = Object.assign(fakeDeployer('secret', calls), { verify: async () => Promise.reject(forbidden) });
+  const reload = fakeDeployer('reload', calls);
+  h.deployers = [secret, reload];
+  h.ctx = { ...h.ctx, verifiers: async () => [secret] };
+  const withDeploy: ResolvedCertificate = { ...spec, deploy: ['secret', 'reload'] };
+  assert.equal((await renewCertificate(withDeploy, h.ctx)).outcome, 'issued');
+  calls.length = 0;
+  lines.length = 0;
+  const quiet = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(quiet.outcome, 'not-due');
+  assert.deepEqual(calls, [], 'nothing deployed, no pod reloaded');
+  const warned = lines.join('');
+  assert.match(warned, /could not check that deployer secret still holds version 1; trusting its deploy record/);
+  assert.match(warned, /ERR_KUBERNETES_FORBIDDEN/);
+  assert.match(warned, /verbs: \[\\"get\\"\]/);
+  const deployed = await deployCertificate(withDeploy, h.ctx);
+  assert.deepEqual(deployed.deploy?.steps.map((s) => s.status), ['up-to-date', 'up-to-date']);
+  assert.match(deployed.deploy?.steps[0]?.message ?? '', /not checked, ERR_KUBERNETES_FORBIDDEN/);
+  assert.deepEqual(calls, []);
+  assert.equal(h.requests.length, 1, 'no new order');
+
+  // A verifier that cannot even be built (its kubeconfig gone): the same, not a failed run.
+  lines.length = 0;
+  h.ctx = { ...h.ctx, verifiers: async () => Promise.reject(new CertpilotError('ERR_KUBERNETES_CONFIG', 'kubernetes: read service account token /var/run/token: ENOENT')) };
+  const unbuilt = await renewCertificate(withDeploy, h.ctx);
+  assert.equal(unbuilt.outcome, 'not-due');
+  assert.deepEqual(calls, []);
+  assert.match(lines.join(''), /could not check that the deployers still hold the live version; trusting their deploy records/);
+  assert.match(lines.join(''), /ERR_KUBERNETES_CONFIG/);
+});
+
 test('a deployer that cannot be built fails the deploy stage of its certificate only', async () => {
   const h = await harness();
   h.ctx = { ...h.ctx, deployers: async () => Promise.reject(new CertpilotError('ERR_DEPLOY_FAILED', 'deploy files: cannot load')) };

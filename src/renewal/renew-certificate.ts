@@ -11,7 +11,7 @@ import type { CertificateIssuer } from '../acme/issuer.js';
 import type { RenewalInfoResult } from '../acme/acme-client.js';
 import type { ChallengeSolver } from '../challenges/challenge-solver.js';
 import type { Deployer, DeployVerifier } from '../deploy/deployer.js';
-import { pendingDeployers, runDeployChain, unheldDeployers, type DeployReport } from '../deploy/deploy-chain.js';
+import { lostDeployers, pendingDeployers, runDeployChain, unheldDeployers, type DeployReport } from '../deploy/deploy-chain.js';
 import type { Clock } from '../clock.js';
 import type { ResolvedCertificate } from '../config/load-config.js';
 import { catalogHint, CertpilotError } from '../errors.js';
@@ -281,9 +281,27 @@ async function renewOne(spec: ResolvedCertificate, ctx: RenewalContext, options:
   let decision = plan();
   const deployPending = (): boolean => !options.dryRun && stored !== undefined && pendingDeployers(spec.deploy, stored, state.deployments).length > 0;
   // The records say every deployer holds the live version: those that can check their target
-  // cheaply (a files deployer's directory, one read) confirm it, so a target emptied or moved since is deployed again.
-  const targetLost = async (): Promise<boolean> =>
-    !options.dryRun && stored !== undefined && ctx.verifiers !== undefined && (await unheldDeployers(stored, await ctx.verifiers(spec), state.deployments, options.signal)).length > 0;
+  // cheaply (a files deployer's directory, one read; a kubernetes-secret deployer's Secret, one GET)
+  // confirm it, so a target emptied, replaced or moved since is deployed again. A target that cannot
+  // be checked now (API server down, forbidden) keeps its record: a warning, no deploy.
+  const targetLost = async (): Promise<boolean> => {
+    if (options.dryRun || stored === undefined || ctx.verifiers === undefined) return false;
+    let verifiers: Awaited<ReturnType<NonNullable<RenewalContext['verifiers']>>>;
+    try {
+      verifiers = await ctx.verifiers(spec);
+    } catch (err) {
+      // A deployer that cannot be built (a kubeconfig gone) cannot check either; the deploy, when
+      // one is due, reports it as its failure.
+      const e = err instanceof CertpilotError ? err : undefined;
+      log.warn({ code: e?.code, err: err instanceof Error ? err.message : String(err), hint: e?.hint }, 'could not check that the deployers still hold the live version; trusting their deploy records');
+      return false;
+    }
+    const unheld = await unheldDeployers(stored, verifiers, state.deployments, options.signal);
+    for (const u of unheld) {
+      if (u.unchecked) log.warn({ deployer: u.deployer, code: u.unchecked.code, err: u.reason, hint: u.unchecked.hint }, `could not check that deployer ${u.deployer} still holds version ${stored.version}; trusting its deploy record`);
+    }
+    return lostDeployers(unheld).length > 0;
+  };
   if (!decision.due && !deployPending() && !(await targetLost())) return undecided(spec.name, decision, stored, state);
 
   const acquired = await ctx.locker.acquire(spec.name, { ttlSeconds: ctx.lockTtlSeconds, ...(options.signal ? { signal: options.signal } : {}) });

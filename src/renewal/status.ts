@@ -33,8 +33,10 @@ export interface DeployerStatus {
   current: boolean;
   code?: string;
   message?: string;
-  /** Its record says it holds the live version, but its target does not (files removed, moved): why. */
+  /** Its record says it holds the live version, but its target does not (files removed, moved, a Secret deleted): why. */
   lost?: string;
+  /** Its target could not be checked now (API server down, the read forbidden): why, and the hint. The record stands. */
+  unchecked?: { reason: string; code: string; hint?: string };
 }
 
 /** A dns-persist-01 name's standing record, as the solver last saw it (no DNS lookup). */
@@ -173,10 +175,11 @@ export interface StatusInput {
   daemon?: boolean;
   /**
    * Optional: the deployers whose record says they hold the live version but whose target does
-   * not, by the deployers' own cheap check (a files directory's marker; `unheldDeployers`). Without
+   * not, by the deployers' own cheap check (a files directory's marker, a Secret's GET;
+   * `unheldDeployers`); an entry with `unchecked` could not be checked (its record stands). Without
    * it the records are taken as they are.
    */
-  unheld?: (spec: ResolvedCertificate, stored: StoredCertificate, records: RenewalState['deployments']) => Promise<readonly { deployer: string; reason: string }[]>;
+  unheld?: (spec: ResolvedCertificate, stored: StoredCertificate, records: RenewalState['deployments']) => Promise<readonly { deployer: string; reason: string; unchecked?: { code: string; hint?: string } }[]>;
 }
 
 /** `fn` over `items`, at most `limit` at once, results in the order of `items`. */
@@ -283,7 +286,8 @@ async function certificateStatus(
     const lost = await input.unheld(spec, stored, state.deployments).catch(() => []);
     for (const l of lost) {
       const d = deployers.find((x) => x.deployer === l.deployer);
-      if (d) Object.assign(d, { current: false, lost: l.reason });
+      if (d && l.unchecked) d.unchecked = { reason: l.reason, ...l.unchecked };
+      else if (d) Object.assign(d, { current: false, lost: l.reason });
     }
   }
   const dnsPersist = await persistStatuses(spec?.solvers ?? {}, config, now);

@@ -51,6 +51,18 @@ describe('kubernetes-secret state Secrets', () => {
     assert.equal(standin.tlsConnections - before, 0, 'twenty reads opened no new connection');
   });
 
+  it('clients with the same TLS options share that connection: twenty clients (a kubernetes-secret deployer per certificate, each checking its Secret) open none', async () => {
+    const { standin, client } = await standinClient();
+    await client.getSecret('warm-up');
+    const kubeconfig = await standin.writeKubeconfig();
+    const before = standin.tlsConnections;
+    for (let i = 0; i < 20; i++) {
+      const own = new KubernetesClient({ kubeconfig, apiServer: 'https://unused', serviceAccountDir: '/unused', requestTimeoutSeconds: 10 }, standin.dir);
+      assert.equal(await own.getSecret(`absent-${i}`), undefined);
+    }
+    assert.equal(standin.tlsConnections - before, 0, 'twenty clients opened no new connection');
+  });
+
   it('stateNames lists once, and planning reads right after take the listed Secrets instead of a GET each; a write drops its entry', async () => {
     const { standin, client } = await standinClient();
     const store = new StateStore(new KubernetesSecretStateBackend({ client, secretPrefix: 'listed' }));

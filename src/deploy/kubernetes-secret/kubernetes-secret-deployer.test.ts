@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
 import type { V1Secret } from '@kubernetes/client-node';
+import { CertpilotError } from '../../errors.js';
 import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
 import { silentLogger } from '../../logger.js';
 import { makeTestBundle } from '../../testing/certificate-fixtures.js';
@@ -84,4 +85,56 @@ void test('an aborted deploy writes nothing', async () => {
   const d = new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { ...DEFAULT_SECRET_KEYS }, labels: {}, fieldManager: 'certpilot', logger: silentLogger });
   await assert.rejects(d.deploy(cert(1), { signal: AbortSignal.abort(new Error('stop')) }), /stop/);
   assert.equal(applied.length, 0);
+});
+
+void test('verify: one read; undefined while the Secret holds the version (also a key written in another encoding), else why: deleted, a key gone, another certificate, chain or key', async () => {
+  const { client } = fakeClient();
+  let reads = 0;
+  let stored: V1Secret | undefined;
+  const getSecret = client.getSecret.bind(client);
+  Object.assign(client, { getSecret: async (name: string) => (reads++, stored ?? (await getSecret(name))) });
+  const d = new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { ...DEFAULT_SECRET_KEYS, 'chain.pem': 'chain' }, labels: {}, fieldManager: 'certpilot', logger: silentLogger });
+  const v1 = cert(1);
+  await d.deploy(v1, {});
+  const held = await getSecret('w');
+  assert.ok(held);
+  reads = 0;
+  assert.equal(await d.verify(v1, {}), undefined);
+  assert.equal(reads, 1, 'one GET');
+  const withData = (data: Record<string, string>): V1Secret => ({ ...held, data: { ...held.data, ...Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) } });
+  // The same key as SEC 1 (`openssl ec`): the certificate's key all the same.
+  stored = withData({ 'tls.key': createPrivateKey(v1.privateKeyPem).export({ type: 'sec1', format: 'pem' }).toString() });
+  assert.equal(await d.verify(v1, {}), undefined);
+
+  const other = cert(1);
+  const reasons: string[] = [];
+  const expect = async (secret: V1Secret | undefined, pattern: RegExp): Promise<void> => {
+    stored = secret;
+    if (secret === undefined) Object.assign(client, { getSecret: async () => undefined });
+    const why = await d.verify(v1, {});
+    assert.match(why ?? '(held)', pattern);
+    reasons.push(why ?? '');
+  };
+  // Another tool's certificate, its own annotations kept: compared by fingerprint, not annotation or serial.
+  await expect(withData({ 'tls.crt': other.fullchainPem }), /^Secret ns\/w holds another certificate in tls\.crt, SHA-256 [0-9a-f]{16}…$/);
+  await expect(withData({ 'tls.key': other.privateKeyPem }), /^Secret ns\/w holds another private key in tls\.key$/);
+  await expect(withData({ 'fullbundle.pem': v1.fullchainPem + other.privateKeyPem }), /another private key in fullbundle\.pem/);
+  await expect(withData({ 'chain.pem': other.chainPem }), /another chain in chain\.pem/);
+  await expect(withData({ 'tls.crt': 'garbage' }), /holds no certificate in tls\.crt/);
+  await expect({ ...held, data: Object.fromEntries(Object.entries(held.data ?? {}).filter(([k]) => k !== 'privkey.pem')) }, /^Secret ns\/w has no key privkey\.pem$/);
+  await expect(undefined, /^Secret ns\/w not found$/);
+  for (const r of reasons) assert.ok(!r.includes('PRIVATE KEY') && !r.includes(v1.privateKeyPem.split('\n')[1] ?? '?'), r);
+});
+
+void test('verify: a fullbundle in key-cert-chain order holds the version; an API server that cannot be asked rejects (not "lost")', async () => {
+  const { client } = fakeClient();
+  const d = new KubernetesSecretDeployer({ id: 's', client, secretName: 'w', keys: { 'haproxy.pem': 'fullbundle' }, bundle: 'key-cert-chain', labels: {}, fieldManager: 'certpilot', logger: silentLogger });
+  const v1 = cert(1);
+  await d.deploy(v1, {});
+  assert.equal(await d.verify(v1, {}), undefined);
+  assert.match((await d.verify(cert(2), {})) ?? '', /another certificate in haproxy\.pem/);
+  const forbidden = new CertpilotError('ERR_KUBERNETES_FORBIDDEN', 'kubernetes: get secrets/w in namespace ns: forbidden');
+  Object.assign(client, { getSecret: async () => Promise.reject(forbidden) });
+  await assert.rejects(d.verify(v1, {}), (e) => e === forbidden);
+  await assert.rejects(d.verify(v1, { signal: AbortSignal.abort(new Error('stop')) }), /stop/);
 });

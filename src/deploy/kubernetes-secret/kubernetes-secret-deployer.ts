@@ -12,15 +12,23 @@
  * - Annotations record the certificate name, version and serial: the `kubernetes-reload` deployer
  *   and a human (`kubectl describe secret`) can tell which certificate the Secret holds.
  * - Idempotent: when the Secret already holds this version, nothing is written.
+ * - {@link KubernetesSecretDeployer.verify} (a nothing-due run, `status`, the metrics) reads the
+ *   Secret once (`get`, which the deploy needs too) and says when it no longer holds the live
+ *   version: deleted (`kubectl delete secret`, a namespace made again), a key missing, or another
+ *   certificate or key in it (another tool overwrote it). Certificates are compared by the
+ *   leaf's SHA-256 fingerprint (never the serial or the annotations, which another writer may keep),
+ *   keys by belonging to the certificate. An API server that does not answer or forbids the read
+ *   rejects (the caller keeps the record and warns), never "lost".
  * - The private key goes to the API server in the request body only: never argv, a log line or an
  *   error message.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../../logger.js';
 import type { KubernetesClient } from '../../kubernetes/kubernetes-client.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import { pemFingerprints } from '../kubernetes-reload/tls-probe.js';
-import type { DeployOptions, DeployResult, Deployer } from '../deployer.js';
+import type { DeployOptions, DeployResult, DeployVerifier, Deployer } from '../deployer.js';
 import type { SecretBundleOrder, SecretContent } from './schema.js';
 
 /** Annotation keys the deployer writes. */
@@ -63,7 +71,7 @@ export function secretContent(certificate: StoredCertificate, content: SecretCon
 }
 
 /** Creates or updates one Secret with the certificate. */
-export class KubernetesSecretDeployer implements Deployer {
+export class KubernetesSecretDeployer implements Deployer, DeployVerifier {
   readonly id: string;
 
   constructor(private readonly options: KubernetesSecretDeployerOptions) {
@@ -110,6 +118,58 @@ export class KubernetesSecretDeployer implements Deployer {
       message: `${existing === undefined ? 'created' : 'updated'} Secret ${where} with version ${certificate.version} (serial ${serial}; keys ${keyNames.join(', ')})`,
       details: { ...details, resourceVersion, changed: true, created: existing === undefined },
     };
+  }
+
+  /**
+   * One GET of the Secret: undefined when every key the deployer writes holds `certificate` (the
+   * leaf by SHA-256 fingerprint, the chain by its certificates' fingerprints, a key by belonging to
+   * the leaf), else why not. Rejects with the client's `CertpilotError` when the API server cannot
+   * be asked (unreachable, 403 naming the `get` the Role lacks): not a lost Secret.
+   */
+  async verify(certificate: StoredCertificate, { signal }: DeployOptions = {}): Promise<string | undefined> {
+    const { client, secretName, keys } = this.options;
+    signal?.throwIfAborted();
+    const where = `Secret ${client.namespace}/${secretName}`;
+    const secret = await client.getSecret(secretName);
+    signal?.throwIfAborted();
+    if (secret === undefined) return `${where} not found`;
+    const [leaf] = pemFingerprints(certificate.certPem);
+    for (const [key, content] of Object.entries(keys)) {
+      const encoded = secret.data?.[key];
+      if (encoded === undefined) return `${where} has no key ${key}`;
+      const pem = Buffer.from(encoded, 'base64').toString('utf8');
+      if (content === 'chain') {
+        const have = pemFingerprints(pem);
+        if (have.join() !== pemFingerprints(certificate.chainPem).join()) return `${where} holds another chain in ${key}`;
+        continue;
+      }
+      if (content !== 'key') {
+        // cert, fullchain, fullbundle: the leaf is the first certificate in either bundle order.
+        const [held] = pemFingerprints(pem);
+        if (held === undefined) return `${where} holds no certificate in ${key}`;
+        if (held !== leaf) return `${where} holds another certificate in ${key}, SHA-256 ${held.slice(0, 16)}…`;
+      }
+      if ((content === 'key' || content === 'fullbundle') && !holdsKeyOf(pem, certificate)) return `${where} holds another private key in ${key}`;
+    }
+    return undefined;
+  }
+}
+
+/** The first `-----BEGIN … PRIVATE KEY-----` block of `pem` (PKCS#8, PKCS#1 or SEC 1), or undefined. */
+function privateKeyBlock(pem: string): string | undefined {
+  return /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/.exec(pem)?.[0];
+}
+
+/** True when the key in `pem` is the private key of `certificate` (no key material leaves this function). */
+function holdsKeyOf(pem: string, certificate: StoredCertificate): boolean {
+  const block = privateKeyBlock(pem);
+  if (block === undefined) return false;
+  // The same text as stored needs no parsing; another encoding of the same key is checked by crypto.
+  if (block.replace(/\s+/g, '') === (privateKeyBlock(certificate.privateKeyPem) ?? '').replace(/\s+/g, '')) return true;
+  try {
+    return new X509Certificate(certificate.certPem).checkPrivateKey(createPrivateKey(block));
+  } catch {
+    return false;
   }
 }
 
