@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { CertpilotMetrics } from '../notify/metrics.js';
-import type { StatusInput } from '../renewal/status.js';
+import type { StatusInput, StatusSnapshot } from '../renewal/status.js';
 import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 import { openWithOneOffs, type OneOffProblem } from './one-offs.js';
@@ -79,22 +79,39 @@ export async function reportRun(ctx: CommandContext, runtime: Runtime, metrics: 
  * Secret), so `status`, the page and the metrics say a target lost its files or Secret instead of
  * what the deploy record says.
  */
-export function unheldOf(runtime: Runtime): NonNullable<StatusInput['unheld']> {
+export function unheldOf(runtime: Runtime, options: { reuseForMs?: number } = {}): NonNullable<StatusInput['unheld']> {
   const context = runtime.renewalContext();
+  // The daemon answers each scrape of /metrics and each look at / from a fresh snapshot: a
+  // certificate's answer is reused for `reuseForMs` while its live version and records stay (a
+  // Prometheus scraping every 15 s would otherwise GET every Secret four times a minute).
+  const reused = new Map<string, { at: number; key: string; answer: Promise<Awaited<ReturnType<NonNullable<StatusInput['unheld']>>>> }>();
   return async (spec, stored, records) => {
     if (!context.verifiers) return [];
-    const { unheldDeployers } = await import('../deploy/deploy-chain.js');
-    return unheldDeployers(stored, await context.verifiers(spec), records);
+    const ask = async (): ReturnType<NonNullable<StatusInput['unheld']>> => {
+      const { unheldDeployers } = await import('../deploy/deploy-chain.js');
+      return unheldDeployers(stored, await context.verifiers!(spec), records);
+    };
+    if (!options.reuseForMs) return ask();
+    const key = `${stored.version} ${JSON.stringify(records ?? {})}`;
+    const now = Date.now();
+    const last = reused.get(spec.name);
+    if (last && last.key === key && now - last.at < options.reuseForMs) return last.answer;
+    const answer = ask();
+    reused.set(spec.name, { at: now, key, answer });
+    // A check that failed is asked again next time.
+    answer.catch(() => reused.delete(spec.name));
+    return answer;
   };
 }
 
 /** Sets the metrics from a fresh status snapshot and writes --metrics-file; false (and a message) when it fails. */
-export async function writeSnapshotMetrics(ctx: CommandContext, runtime: Runtime, metrics: CertpilotMetrics): Promise<boolean> {
+export async function writeSnapshotMetrics(ctx: CommandContext, runtime: Runtime, metrics: CertpilotMetrics, built?: StatusSnapshot): Promise<boolean> {
   const file = ctx.values['metrics-file'];
   if (!file) return true;
   const [{ buildStatusSnapshot }, { writeMetricsFile }] = await Promise.all([import('../renewal/status.js'), import('../notify/metrics.js')]);
   try {
-    metrics.setSnapshot(await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), unheld: unheldOf(runtime) }));
+    // `built`: a snapshot of every certificate this run already made (`status`), not made again.
+    metrics.setSnapshot(built ?? (await buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), unheld: unheldOf(runtime) })));
     await writeMetricsFile(resolve(ctx.cwd, file), await metrics.text());
     return true;
   } catch (err) {

@@ -88,6 +88,13 @@ async function listen(address: string, current: () => Runtime | undefined, metri
   let unreachable = false;
   let unreadableWhy = '';
   let building: Promise<void> | undefined;
+  // One deploy-target check per certificate a minute at most, however often /metrics is scraped.
+  const checks = new WeakMap<Runtime, ReturnType<typeof unheldOf>>();
+  const checksOf = (runtime: Runtime): ReturnType<typeof unheldOf> => {
+    let check = checks.get(runtime);
+    if (!check) checks.set(runtime, (check = unheldOf(runtime, { reuseForMs: 60_000 })));
+    return check;
+  };
   const degrade = (why: string): void => {
     unreadableWhy = why;
     if (!unreachable) logger.warn({ err: why }, 'daemon listener: the state store cannot be read: /metrics and / serve the last known status, with certpilot_state_backend_unreachable 1');
@@ -99,7 +106,7 @@ async function listen(address: string, current: () => Runtime | undefined, metri
       degrade('the daemon has not read its state yet');
       return Promise.resolve();
     }
-    building ??= buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true, unheld: unheldOf(runtime) })
+    building ??= buildStatusSnapshot({ config: runtime.config, store: runtime.store, now: runtime.clock.now(), daemon: true, unheld: checksOf(runtime) })
       .then(
         (snapshot) => {
           const problem = snapshot.certificates.find((c) => c.problem?.code === 'ERR_KUBERNETES_UNREACHABLE')?.problem;

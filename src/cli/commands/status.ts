@@ -52,7 +52,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     const damaged = new Set(records.map((p) => p.name));
     for (const p of records) ctx.output.err(`${p.name}: error ${p.error.code}: ${p.error.message}\n  hint: ${p.error.hint}`);
     if (ctx.values.html) failed = !(await writePage(ctx, snapshot)) || failed;
-    if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics)) || failed;
+    // The snapshot of every certificate is the textfile's too (one check of each target); a --name
+    // selection is not: the textfile always holds them all.
+    if (metrics) failed = !(await writeSnapshotMetrics(ctx, runtime, metrics, names === undefined ? built : undefined)) || failed;
     for (const r of rows) if (r.cadence) ctx.output.err(`warning: ${r.cadence.message}`);
     for (const r of rows) {
       if (r.lock?.state === 'stale') ctx.output.err(`warning: ${r.name}: its lock is stale: ${r.lock.why}; if no run holds it any more (${r.lock.holder}), \`${r.lock.unlock}\` breaks it`);
