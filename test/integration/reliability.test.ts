@@ -125,7 +125,7 @@ test('SIGKILL right after finalize: the next run completes the same order, with 
   const finalizesBefore = s.proxy.requests.byPath['POST /finalize-order'] ?? 0;
   const resumed = await runCli(['renew', '--config', s.config]); // not forced: a pending order is finished anyway
   assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
-  assert.match(resumed.stdout, /renewed +paid: .*\(resume-order\)/);
+  assert.match(resumed.stdout, /renewed +paid: .*\(an interrupted order, completed\)/);
   assert.equal(newOrders(s.proxy) - ordersBefore, 0, 'zero new orders');
   assert.ok((s.proxy.requests.byPath['POST /finalize-order'] ?? 0) - finalizesBefore <= 1, 'at most a finalize of the same order');
   const after = await serialOf(s.stateDir, 'paid');
