@@ -342,6 +342,33 @@ describe('FilesDeployer.verify: does the directory still hold the version?', () 
     assert.match((await d.verify(stored(a, 1, 'certs'))) ?? '', /^files missing in /);
   });
 
+  it('with the marker intact, a published name removed or replaced (rm dir/*, one file edited into a copy) is not held', async () => {
+    const a = makeTestBundle({ domains: ['a.test'] });
+    const { readdirSync, rmSync, writeFileSync: write, readlinkSync } = await import('node:fs');
+    for (const layout of ['atomic', 'plain'] as const) {
+      const dir = join(await tempDir(), 'certs');
+      const d = deployer(dir, { layout });
+      await d.deploy(stored(a, 1));
+      assert.equal(await d.verify(stored(a, 1)), undefined);
+      // What `rm dir/*` removes: the visible names, not ..certpilot nor ..data.
+      for (const name of readdirSync(dir).filter((n) => !n.startsWith('.'))) rmSync(join(dir, name));
+      assert.match((await d.verify(stored(a, 1))) ?? '', new RegExp(`^cert\\.pem, .* were removed or replaced in ${dir}$`), layout);
+      await d.deploy(stored(a, 1));
+      assert.equal(await d.verify(stored(a, 1)), undefined, `${layout}: deployed again, held`);
+      if (layout === 'atomic') {
+        // A link replaced by a plain file (another tool writing cert.pem by name) is not ours either.
+        const target = join(dir, readlinkSync(join(dir, 'cert.pem')));
+        rmSync(join(dir, 'cert.pem'));
+        write(join(dir, 'cert.pem'), a.certPem);
+        assert.match((await d.verify(stored(a, 1))) ?? '', /^cert\.pem was removed or replaced in /, target);
+        await d.deploy(stored(a, 1));
+        // A file removed behind the link, in the version directory.
+        rmSync(join(dir, '..data', 'privkey.pem'));
+        assert.match((await d.verify(stored(a, 1))) ?? '', /^privkey\.pem was removed or replaced in /);
+      }
+    }
+  });
+
   it('without a marker (an older certpilot, files copied in by hand) the certificate file consumers read decides', async () => {
     const a = makeTestBundle({ domains: ['a.test'] });
     const b = makeTestBundle({ domains: ['a.test'] });

@@ -277,13 +277,37 @@ export class FilesDeployer implements Deployer, DeployVerifier {
       if (marker.fingerprint === undefined) return `a deploy into ${dir} did not finish`;
       if (marker.fingerprint !== fingerprint) return `${dir} holds another version`;
       if (marker.options !== this.optionsDigest()) return `the deployer's options changed since ${dir} was written`;
-      return undefined;
+      // The marker says what was written; consumers open the names, which can go on their own (`rm dir/*`).
+      return this.unpublished(dir);
     }
     const found = await this.readCertificateFile(dir).catch((err: unknown) => `cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     if (found === undefined) return `files missing in ${dir}`;
     if (typeof found === 'string') return found;
     if (found.fingerprint === undefined) return `${dir} holds no record of the version it holds`;
     return found.fingerprint === fingerprint ? undefined : `${dir} holds another version`;
+  }
+
+  /**
+   * Why a consumer of `dir` would not find every configured file, or undefined: in the atomic layout
+   * each name still the link into `..data` and the file behind it a regular file in the version
+   * directory `..data` names; in the plain layout each name a regular file. Read-only, no link
+   * followed but `..data`'s one step (read with readlink, checked against the version names).
+   */
+  private async unpublished(dir: string): Promise<string | undefined> {
+    const gone: string[] = [];
+    const isFile = (path: string): Promise<boolean> => fs.lstat(path).then((st) => st.isFile(), () => false);
+    let version: string | undefined;
+    if (this.options.layout === 'atomic') {
+      version = await fs.readlink(join(dir, DATA_LINK)).catch(() => undefined);
+      if (version === undefined || !VERSION_NAME.test(version)) return `${join(dir, DATA_LINK)} was removed or replaced`;
+    }
+    for (const { name } of this.options.files) {
+      const present = version === undefined
+        ? await isFile(join(dir, name))
+        : (await fs.readlink(join(dir, name)).catch(() => undefined)) === `${DATA_LINK}/${name}` && (await isFile(join(dir, version, name)));
+      if (!present) gone.push(name);
+    }
+    return gone.length > 0 ? `${gone.join(', ')} ${gone.length === 1 ? 'was' : 'were'} removed or replaced in ${dir}` : undefined;
   }
 
   /** `dir` with {@link NAME_PLACEHOLDER} filled in. */
