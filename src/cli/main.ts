@@ -22,6 +22,8 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, tempFail: 75, interrupted: 130
 const USAGE_ERRORS: ReadonlySet<string> = new Set([
   'ERR_CLI_USAGE',
   'ERR_CONFIG_NOT_FOUND',
+  // Also thrown as a plain error, not a ConfigError (an empty configuration file).
+  'ERR_CONFIG_INVALID',
   'ERR_DAEMON_NO_CERTIFICATES',
   'ERR_CERT_UNKNOWN',
   'ERR_MANIFESTS_CONFIG',

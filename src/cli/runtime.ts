@@ -1,5 +1,5 @@
 /** Loads the configuration for a command from file, environment and flags, then composes. */
-import { existsSync } from 'node:fs';
+import { existsSync, fstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type ConfigOverrides, type ResolvedConfig } from '../config/load-config.js';
 import { CertpilotError } from '../errors.js';
@@ -15,7 +15,22 @@ export function configFile(ctx: CommandContext): string | undefined {
   const explicit = ctx.values.config ?? ctx.env.CERTPILOT_CONFIG;
   if (explicit) return explicit;
   const local = join(ctx.cwd, 'certpilot.yaml');
-  return existsSync(local) ? local : undefined;
+  return existsSync(local) && !isOwnOutput(local) ? local : undefined;
+}
+
+/**
+ * True when `path` is the file this process's standard output writes to: `certpilot import certbot
+ * > certpilot.yaml` makes the (empty) file before certpilot starts, and reading it as the default
+ * configuration would fail the very command that writes it.
+ */
+function isOwnOutput(path: string): boolean {
+  try {
+    const out = fstatSync(1);
+    const file = statSync(path);
+    return out.isFile() && out.dev === file.dev && out.ino === file.ino;
+  } catch {
+    return false;
+  }
 }
 
 /**

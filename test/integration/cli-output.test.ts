@@ -320,3 +320,16 @@ test('a files deployer whose volume is full: ERR_DEPLOY_FILES with a hint that s
   assert.match(run.stdout + run.stderr, /hint: The volume of the deployer's `dir` is full \(ENOSPC\)/);
   assert.doesNotMatch(run.stdout + run.stderr, /may write it/);
 });
+
+test('`certpilot … > certpilot.yaml` in the working directory: the file the shell made for the output is not read as the default configuration; an empty one that is not the output still is', { timeout: 30_000 }, async () => {
+  const dir = await tempDir();
+  const shell = (line: string): Promise<number> =>
+    new Promise((resolve) => spawn('/bin/sh', ['-c', line], { cwd: dir, env: { PATH: '/usr/bin:/bin', NODE: process.execPath, CLI: cliPath, HOME: dir }, stdio: 'ignore' }).on('close', (code) => resolve(code ?? -1)));
+  // What import's help and migrating.md show, with a command that needs no certbot tree.
+  assert.equal(await shell('"$NODE" "$CLI" config check --state-dir "$HOME/state" > certpilot.yaml 2> err.txt'), 0, await readFile(join(dir, 'err.txt'), 'utf8'));
+  assert.match(await readFile(join(dir, 'certpilot.yaml'), 'utf8'), /^config +\(none: defaults, environment and flags\) is valid$/m);
+  // The same empty file read by a command whose output goes elsewhere: still named.
+  await writeFile(join(dir, 'certpilot.yaml'), '');
+  assert.equal(await shell('"$NODE" "$CLI" config check > out.txt 2> err.txt'), 2);
+  assert.match(await readFile(join(dir, 'err.txt'), 'utf8'), /certpilot\.yaml is empty/);
+});
