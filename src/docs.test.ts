@@ -40,3 +40,10 @@ test('every ERR_ code used in src/ is in the catalog, and every catalog code is 
 test('the CLI version is package.json\'s', () => {
   assert.equal(VERSION, (JSON.parse(read('package.json')) as { version: string }).version);
 });
+
+test('docs/metrics.md\'s alert table has every alert monitoring/certpilot-rules.yml ships, and no other', () => {
+  const shipped = [...readFileSync(join(root, 'monitoring', 'certpilot-rules.yml'), 'utf8').matchAll(/^\s*- alert: (\w+)/gm)].map((m) => m[1]).sort();
+  const documented = [...readFileSync(join(root, 'docs', 'metrics.md'), 'utf8').matchAll(/^\| `(Certpilot\w+)`/gm)].map((m) => m[1]).sort();
+  assert.ok(shipped.length > 0);
+  assert.deepEqual(documented, shipped);
+});
