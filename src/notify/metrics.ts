@@ -134,7 +134,12 @@ export class CertpilotMetrics {
     });
     this.responder = new Counter({ name: 'certpilot_http01_responder_requests_total', help: 'http-01 responder answers: hit (token served), miss (404), error (store failure, 503).', labelNames: ['result'], registers });
     this.acmeObserver = { observe: (r: AcmeRequestRecord) => this.observeAcme(r) };
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'certpilot_' });
+    if (options.processMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'certpilot_' });
+      // Gauges named like counters (`promtool check metrics` refuses them); the same numbers by type
+      // stay in certpilot_nodejs_active_{handles,requests,resources} (sum them for the total).
+      for (const name of ['handles', 'requests', 'resources']) this.registry.removeSingleMetric(`certpilot_nodejs_active_${name}_total`);
+    }
   }
 
   /** Sets every per-certificate gauge from `snapshot` (the previous values are dropped first). */

@@ -61,6 +61,10 @@ test('status --metrics-file parses with promtool, and a real Prometheus scrapes 
   const served = (await fetchBuffered(`http://127.0.0.1:${servePort}/metrics`)).text;
   assert.match(served, /^certpilot_http01_responder_requests_total\{result="hit"\} 1$/m);
   assert.doesNotMatch(served, /certpilot_status_generated|certpilot_certificate_|certpilot_deployer_/);
+  // A served /metrics (the process's own series too, as the daemon's) passes promtool's lint as the textfile does.
+  assert.match(served, /^certpilot_process_cpu_seconds_total /m);
+  const lint = spawnSync('promtool', ['check', 'metrics'], { input: served, encoding: 'utf8' });
+  assert.equal(lint.status, 0, `promtool check metrics of /metrics:\n${lint.stdout}${lint.stderr}`);
 
   const prometheus = await startPrometheus({ serve: [`127.0.0.1:${servePort}`], textfile: [`127.0.0.1:${filePort}`] });
   t.after(() => prometheus.stop());
