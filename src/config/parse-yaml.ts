@@ -75,7 +75,7 @@ async function parseWithYaml(text: string, source: string, refused: YAMLExceptio
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   let issues: ConfigIssue[] = doc.errors.map((e) => ({
     path: e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
-    message: e.message.split('\n')[0] ?? e.message,
+    message: (e.message.split('\n')[0] ?? e.message).replace(/:$/, ''),
   }));
   let value: unknown;
   if (issues.length === 0) {
@@ -87,8 +87,30 @@ async function parseWithYaml(text: string, source: string, refused: YAMLExceptio
     }
   }
   if (issues.length === 0 && refused) issues = [{ path: position(refused), message: refused.reason }];
-  if (issues.length > 0) throw new ConfigError(issues, { code: 'ERR_CONFIG_PARSE', source });
+  if (issues.length > 0) {
+    // A syntax error throws the parser off for the rest of the file: the first one is the one to fix.
+    const [first] = issues as [ConfigIssue, ...ConfigIssue[]];
+    const more = issues.length - 1;
+    const shown = more > 0 ? [{ ...first, message: `${first.message} (and ${more} more after it, most likely all caused by this one)` }] : [first];
+    const braces = unquotedBraces(text, doc.errors[0]?.linePos?.[0]?.line);
+    throw new ConfigError(shown, {
+      code: 'ERR_CONFIG_PARSE',
+      source,
+      ...(braces ? { hint: `Quote a value holding { or } inside a { … } map: ${braces}. Then fix what remains at the line and column shown.` } : {}),
+    });
+  }
   return value;
+}
+
+/**
+ * `dir: "/srv/{name}"` for a line like `vol: { type: files, dir: /srv/{name} }`: a `{name}`
+ * placeholder unquoted in a flow map is the usual cause of a parse error there; undefined otherwise.
+ */
+function unquotedBraces(text: string, line: number | undefined): string | undefined {
+  if (line === undefined) return undefined;
+  const source = text.split('\n')[line - 1] ?? '';
+  const m = /([\w.-]+):\s*([^\s,"'{}[\]][^\s,"']*\{[^\s,"'}]*\}[^\s,"'}]*)/.exec(source);
+  return m ? `${m[1]}: "${m[2]}"` : undefined;
 }
 
 function position(err: YAMLException): string {
