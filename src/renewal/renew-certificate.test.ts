@@ -134,6 +134,8 @@ test('a failed renewal leaves the old certificate live, records the failure and 
   const failed = await renewCertificate(spec, h.ctx);
   assert.equal(failed.outcome, 'failed');
   assert.equal(failed.error?.code, 'ERR_ACME_AUTHORIZATION_FAILED');
+  assert.equal(failed.previousLive, before?.version);
+  assert.equal(failed.previousExpired, undefined, 'not expired yet');
   const after = await h.store.load('www');
   assert.equal(after?.version, before?.version);
   assert.equal(after?.certPem, before?.certPem, 'the old certificate stays live');
@@ -151,7 +153,13 @@ test('a failed renewal leaves the old certificate live, records the failure and 
   assert.deepEqual(held.lastError, { code: 'ERR_ACME_AUTHORIZATION_FAILED', message: failed.error?.message, hint: failed.error?.hint });
   assert.equal(state.lastAttempt?.hint, failed.error?.hint);
 
-  h.clock.set(Date.parse(state.backoffUntil as string) + 1000);
+  // Failing on past its end: the result says the version that stays is expired.
+  h.clock.set(Date.parse(before?.metadata.notAfter as string) + 1000);
+  const late = await renewCertificate(spec, h.ctx, { force: true });
+  assert.equal(late.outcome, 'failed');
+  assert.equal(late.previousExpired, before?.metadata.notAfter);
+
+  h.clock.set(Date.parse((await h.store.loadState('www')).backoffUntil as string) + 1000);
   h.next = async () => issued();
   const renewed = await renewCertificate(spec, h.ctx);
   assert.equal(renewed.outcome, 'renewed');

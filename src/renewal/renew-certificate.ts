@@ -120,6 +120,8 @@ export interface RenewalResult {
    * ever issued (a first issuance); absent when the run failed before it could tell.
    */
   previousLive?: number | null;
+  /** With {@link previousLive}: when that version expired, if it has (it stays deployed, expired). */
+  previousExpired?: string;
   /**
    * The run wanted an ARI answer for the live certificate and none is in the store (the CA offers
    * no renewalInfo, the fetch failed, the answer could not be saved): not to be asked again before
@@ -723,9 +725,14 @@ async function issueAndSave(
     } catch (saveErr) {
       log.error({ err: saveErr instanceof Error ? saveErr.message : String(saveErr) }, 'could not record the failure');
     }
-    log.error({ outcome: 'failed', code: error.code, err: error.message, held: cost.held, why: cost.why }, stored ? 'renewal failed; the previous certificate stays live' : 'issuance failed; no certificate is live yet');
+    // "Stays live" is no comfort for a version that has expired: say that instead.
+    const expired = stored && Date.parse(stored.metadata.notAfter) <= now.getTime() ? stored.metadata.notAfter : undefined;
+    log.error(
+      { outcome: 'failed', code: error.code, err: error.message, held: cost.held, why: cost.why },
+      !stored ? 'issuance failed; no certificate is live yet' : expired ? `renewal failed; the previous certificate stays deployed, EXPIRED since ${expired}` : 'renewal failed; the previous certificate stays live',
+    );
     const next = retryAfter ?? (cost.held && failed.backoffUntil ? new Date(failed.backoffUntil) : undefined);
-    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
+    return { name: spec.name, outcome: 'failed', reason, message: error.message, error, previousLive: stored?.version ?? null, ...(expired ? { previousExpired: expired } : {}), backoff: { held: cost.held, why: cost.why }, ...(next ? { next } : {}) };
   }
 }
 

@@ -194,6 +194,8 @@ function exitCode(results: readonly RenewalResult[], explicit: boolean, ctx: Com
 /** `; the previous certificates stay live` when true of the failed results, else what is true instead. */
 function liveClause(failed: readonly RenewalResult[]): string {
   if (failed.length === 0) return '';
+  const expired = failed.filter((r) => r.previousExpired !== undefined);
+  if (expired.length > 0) return `; ${expired.length === failed.length && failed.length === 1 ? 'the previous certificate stays deployed but EXPIRED' : `${expired.map((r) => r.name).join(', ')}: the previous certificate stays deployed but EXPIRED`}: renew it now`;
   const withLive = failed.filter((r) => typeof r.previousLive === 'number').length;
   const none = failed.filter((r) => r.previousLive === null).length;
   if (withLive === failed.length) return `; the previous certificate${failed.length > 1 ? 's stay' : ' stays'} live`;
