@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { FileLocker } from '../../src/coordination/file/file-locker.js';
 import { FilesystemCertificateStore } from '../../src/storage/backends/filesystem/filesystem-certificate-store.js';
@@ -140,8 +140,12 @@ test('account, revoke, dry run, webroot, reuseKey and racing renewals through th
     const store = new FilesystemCertificateStore({ stateDir: join(dir, 'state') });
     const before = (await store.load('site'))?.version ?? 0;
     const lockFile = join(dir, 'state', 'locks', 'site.lock');
-    // A run on another host sharing the volume, killed 700 s after its last renewal (TTL 900 s, renewed every 300 s).
     const now = Date.now();
+    // A run on this host whose process is gone, its time not passed: free, and said so (it read "expires …: expired").
+    await mkdir(dirname(lockFile), { recursive: true });
+    await writeFile(lockFile, JSON.stringify({ pid: 2 ** 22 + 7, hostname: hostname(), token: 'gone', acquiredAt: new Date(now - 10_000).toISOString(), renewedAt: new Date(now - 10_000).toISOString(), ttlSeconds: 900, expiresAt: new Date(now + 890_000).toISOString() }), { mode: 0o600 });
+    assert.match((await cli('status', '--name', 'site')).stdout, /^site: locked by pid 4194311 on .*, expires .*\): free: process 4194311 no longer runs on this host: the next run here takes it over$/m);
+    // A run on another host sharing the volume, killed 700 s after its last renewal (TTL 900 s, renewed every 300 s).
     const record = { pid: 4242, hostname: 'other-host.invalid', token: 'killed-run', acquiredAt: new Date(now - 800_000).toISOString(), renewedAt: new Date(now - 700_000).toISOString(), ttlSeconds: 900, expiresAt: new Date(now + 200_000).toISOString() };
     await writeFile(lockFile, JSON.stringify(record), { mode: 0o600 });
 

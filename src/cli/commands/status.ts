@@ -143,7 +143,8 @@ function textRow(r: CertificateStatus, kind: RowKind): string[] {
 /** One line per held lock: who holds it, since when, until when, and whether its holder still renews it. */
 function lockLine(name: string, l: NonNullable<CertificateStatus['lock']>): string {
   const times = `${l.acquiredAt ? `since ${formatTime(l.acquiredAt)}, ` : ''}${l.renewedAt ? `renewed ${formatTime(l.renewedAt)}, ` : ''}expires ${formatTime(l.expiresAt)}`;
-  const state = l.state === 'live' ? 'live: a run is at work' : l.state === 'stale' ? `STALE: its holder stopped renewing it; \`${l.unlock}\` breaks it` : 'expired: the next run takes it over';
+  // An expired lock's why says which: its time passed, or (a lock file) its holder's process is gone.
+  const state = l.state === 'live' ? 'live: a run is at work' : l.state === 'stale' ? `STALE: its holder stopped renewing it; \`${l.unlock}\` breaks it` : `free: ${l.why}`;
   return `${name}: locked by ${l.holder} (${l.where}; ${times}): ${state}`;
 }
 
