@@ -261,6 +261,7 @@ export async function compose(
     });
   };
 
+  const unsavedNotifications = new Map<string, NonNullable<RenewalState['notifications']>>();
   // The events come from renewCertificate's one exit (RenewalContext.events), each with the live
   // certificate's expiry when the run read it: no store read here.
   const notify = async (events: readonly LifecycleEvent[], signal?: AbortSignal): Promise<DispatchSummary> => {
@@ -268,11 +269,12 @@ export async function compose(
     if (routed.length === 0) return { sent: [], failed: [], aborted: [], suppressed: [], told: [] }; // nothing configured: nothing loaded
     const { dispatchEvents } = await import('../notify/notifier.js');
     // What each notifier was told is read (without the lock: a read) only for an event that may be news.
-    const records = async (certificate: string): Promise<RenewalState['notifications']> => (await store.loadState(certificate)).notifications;
+    // This process's own records that could not be written (a full volume) come first.
+    const records = async (certificate: string): Promise<RenewalState['notifications']> => ({ ...(await store.loadState(certificate)).notifications, ...unsavedNotifications.get(certificate) });
     const summary = await dispatchEvents(routed, notifierRoutes, { logger, signal, records });
     // Kept in the state, so a broken notifier stays in the metrics of later runs (a textfile too).
     const { recordNotifications } = await import('../notify/notification-records.js');
-    await recordNotifications(summary, { store, locker: await locker(), lockTtlSeconds: config.renewal.lockTtlSeconds, now: clock.now(), logger });
+    await recordNotifications(summary, { store, locker: await locker(), lockTtlSeconds: config.renewal.lockTtlSeconds, now: clock.now(), logger, unsaved: unsavedNotifications });
     return summary;
   };
 

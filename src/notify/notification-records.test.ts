@@ -6,6 +6,7 @@ import { FileLocker } from '../coordination/file/file-locker.js';
 import { CertpilotError, type ErrorCode } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { RenewalResult } from '../renewal/renew-certificate.js';
+import type { RenewalState } from '../storage/certificate-store.js';
 import { MemoryStateBackend } from '../storage/backends/memory/memory-state-backend.js';
 import { StateStore } from '../storage/state-store.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -17,7 +18,7 @@ const MINUTE = 60_000;
 const T0 = Date.parse('2026-03-01T03:00:00Z');
 
 /** One run of `site` at `at`: its event, dispatched and recorded as compose does (state read, then written under the lock). */
-async function harness() {
+async function harness(options: { unsaved?: Map<string, NonNullable<RenewalState['notifications']>> } = {}) {
   const store = new StateStore(new MemoryStateBackend());
   const locker = new FileLocker({ dir: join(await tempDir('certpilot-notice-'), 'locks') });
   const lines: string[] = [];
@@ -39,8 +40,8 @@ async function harness() {
     const finishedAt = new Date(at);
     const event = eventFromResult({ name: 'site', outcome: 'failed', message: 'failed', ...result }, { domains: ['site.example'], timing: { startedAt: finishedAt, finishedAt }, notAfter });
     assert.ok(event);
-    const summary = await dispatchEvents([event], routes, { logger, records: async (c) => (await store.loadState(c)).notifications });
-    await recordNotifications(summary, { store, locker, lockTtlSeconds: 60, now: finishedAt, logger });
+    const summary = await dispatchEvents([event], routes, { logger, records: async (c) => ({ ...(await store.loadState(c)).notifications, ...options.unsaved?.get(c) }) });
+    await recordNotifications(summary, { store, locker, lockTtlSeconds: 60, now: finishedAt, logger, ...(options.unsaved ? { unsaved: options.unsaved } : {}) });
     return summary;
   };
   const failed = (code: ErrorCode): Partial<RenewalResult> => ({ outcome: 'failed', error: new CertpilotError(code, `acme: ${code}`) });
@@ -125,4 +126,22 @@ test('expiring: once per repeatHours for a version, at once for a new version or
   assert.deepEqual((await h.run(T0 + 37 * 60 * MINUTE, held(3), end)).sent.map((s) => s.notifier), ['chat'], 'expired: news');
   assert.match(eventSummary(h.got.chat!.at(-1)!), /EXPIRED/);
   assert.deepEqual((await h.run(T0 + 38 * 60 * MINUTE, held(4), new Date(T0 + 40 * 60 * MINUTE).toISOString())).sent.map((s) => s.notifier), ['chat'], 'a new version');
+});
+
+test('a record that cannot be written (a full volume): the process keeps what it told, so the daemon does not repeat it every retry; written with the next save', async () => {
+  const unsaved = new Map<string, NonNullable<RenewalState['notifications']>>();
+  const h = await harness({ unsaved });
+  const saveState = h.store.saveState.bind(h.store);
+  let full = true;
+  h.store.saveState = (name, state) => (full ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : saveState(name, state));
+  const disk = h.failed('ERR_STORAGE_FULL');
+  assert.equal((await h.run(T0, disk)).sent.length, 2);
+  assert.ok(h.lines.some((l) => l.includes('notification result not recorded')));
+  for (let i = 1; i <= 3; i++) assert.deepEqual((await h.run(T0 + i * 5 * MINUTE, disk)).sent, [], `retry ${i}: told already (in this process)`);
+  assert.equal(h.got.oncall?.length, 1);
+  // Space again: the next record is written with what was kept, and the memory is let go.
+  full = false;
+  assert.equal((await h.run(T0 + 20 * MINUTE, h.failed('ERR_ACME_AUTHORIZATION_FAILED'))).sent.length, 2);
+  assert.equal(unsaved.size, 0);
+  assert.equal((await h.store.loadState('site')).notifications?.oncall?.told?.failure?.about, 'ERR_ACME_AUTHORIZATION_FAILED');
 });

@@ -17,14 +17,26 @@
  */
 import type { Logger } from '../logger.js';
 import type { Locker } from '../coordination/locker.js';
-import type { NotificationRecord, RenewalStateStore, RepeatedNotice } from '../storage/certificate-store.js';
+import type { NotificationRecord, RenewalState, RenewalStateStore, RepeatedNotice } from '../storage/certificate-store.js';
 import type { FencedWrites } from '../storage/state-store.js';
 import type { DispatchSummary } from './notifier.js';
 
 /** Records `summary` in each certificate's renewal state. Never throws. */
 export async function recordNotifications(
   summary: DispatchSummary,
-  deps: { store: RenewalStateStore & FencedWrites; locker: Locker; lockTtlSeconds: number; now: Date; logger: Logger },
+  deps: {
+    store: RenewalStateStore & FencedWrites;
+    locker: Locker;
+    lockTtlSeconds: number;
+    now: Date;
+    logger: Logger;
+    /**
+     * This process's records that could not be written (a full volume, the lock held elsewhere), by
+     * certificate: kept here so that a long-running process (the daemon) still knows what it told
+     * (and does not repeat it every retry), read first by the dispatch, written with the next save.
+     */
+    unsaved?: Map<string, NonNullable<RenewalState['notifications']>>;
+  },
 ): Promise<void> {
   const at = deps.now.toISOString();
   const byCertificate = new Map<string, Map<string, Change>>();
@@ -46,28 +58,40 @@ export async function recordNotifications(
     if ('clear' in t) c.clear = true;
     else c.remember.push(t.remember);
   }
+  const merged = (base: RenewalState['notifications'], certificate: string, changes: Map<string, Change>): NonNullable<RenewalState['notifications']> => {
+    const notifications = { ...base, ...deps.unsaved?.get(certificate) };
+    for (const [notifier, c] of changes) {
+      const record = applyChange(notifications[notifier], c, at);
+      if (record) notifications[notifier] = record;
+    }
+    return notifications;
+  };
+  /** Not written: kept in this process (see `deps.unsaved`), over what the state holds. */
+  const keep = async (certificate: string, changes: Map<string, Change>): Promise<void> => {
+    if (!deps.unsaved) return;
+    const base = await deps.store.loadState(certificate).then((s) => s.notifications, () => undefined);
+    deps.unsaved.set(certificate, merged(base, certificate, changes));
+  };
   await Promise.all(
     [...byCertificate].map(async ([certificate, changes]) => {
       try {
         const lock = await deps.locker.acquire(certificate, { ttlSeconds: deps.lockTtlSeconds });
         if (!lock) {
           deps.logger.debug({ certificate }, 'notification result not recorded: another run holds the certificate');
+          await keep(certificate, changes);
           return;
         }
         try {
           const store = deps.store.fenced(lock.lost);
           const state = await store.loadState(certificate);
-          const notifications = { ...state.notifications };
-          for (const [notifier, c] of changes) {
-            const record = applyChange(notifications[notifier], c, at);
-            if (record) notifications[notifier] = record;
-          }
-          await store.saveState(certificate, { ...state, notifications });
+          await store.saveState(certificate, { ...state, notifications: merged(state.notifications, certificate, changes) });
+          deps.unsaved?.delete(certificate);
         } finally {
           await lock.release();
         }
       } catch (err) {
         deps.logger.warn({ certificate, err: err instanceof Error ? err.message : String(err) }, 'notification result not recorded');
+        await keep(certificate, changes);
       }
     }),
   );
