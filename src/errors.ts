@@ -249,8 +249,8 @@ export const ERROR_CATALOG = {
     local: true,
   },
   ERR_IMPORT_CONFLICT: {
-    title: 'certpilot\'s state already holds a different certificate or account under that name; it was not overwritten',
-    hint: 'Import into another --state-dir, or move the named certificate (or account) out of certpilot\'s state first.',
+    title: 'certpilot\'s state already holds a different certificate or account under that name; it was not overwritten (a certificate for the same names, e.g. one both certbot and certpilot renewed since the import, stays in the printed configuration)',
+    hint: 'When both certbot and certpilot renewed it, stop certbot\'s renewals (its timer or cron line): certpilot\'s is kept. Otherwise import into another --state-dir, or move the named certificate (or account) out of certpilot\'s state first.',
     local: true,
   },
   ERR_IMPORT_SEVERAL_CAS: {

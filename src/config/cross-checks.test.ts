@@ -198,6 +198,27 @@ certificates:
   assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path).sort(), ['deployers.noexec.command[0]', 'deployers.typo.command[0]'], 'before the order of the certificate that uses them');
 });
 
+void test("a shell hook starting with an absolute path (a certbot --deploy-hook script) must name an executable file; other shell commands are left to the run", async () => {
+  const dir0 = await tempDir('certpilot-shellhook-');
+  const { config } = await load(`
+deployers:
+  gone: { type: hook, shell: true, command: "${dir0}/deploy-hook.sh" }
+  noexec: { type: hook, shell: true, command: "${dir0}/plain.sh --now && systemctl reload nginx" }
+  good: { type: hook, shell: true, command: "${dir0}/reload.sh; echo done" }
+  quoted: { type: hook, shell: true, command: "'${dir0}/deploy-hook.sh'" }
+  words: { type: hook, shell: true, command: "systemctl reload nginx" }
+certificates:
+  - { name: a, domains: [a.example.com], deploy: [gone, noexec, good, quoted, words] }
+`);
+  await writeFile(join(dir0, 'reload.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  await writeFile(join(dir0, 'plain.sh'), '#!/bin/sh\nexit 0\n', { mode: 0o644 });
+  const issues = await crossPluginIssues(config);
+  assert.deepEqual(issues.map((i) => i.path).sort(), ['deployers.gone.command', 'deployers.noexec.command']);
+  assert.match(issues.find((i) => i.path === 'deployers.gone.command')?.message ?? '', /deploy-hook\.sh does not exist; check the path/);
+  assert.match(issues.find((i) => i.path === 'deployers.noexec.command')?.message ?? '', /plain\.sh is not executable \(the shell would fail with exit 126\): `chmod \+x /);
+  assert.deepEqual((await crossPluginIssues(config, config.certificates[0])).map((i) => i.path).sort(), ['deployers.gone.command', 'deployers.noexec.command'], 'before the order too');
+});
+
 void test('an rfc2136 zone that does not hold a name it proves is named (followCname off: no lookup); a parent zone passes', async () => {
   const { dir, config } = await load(`
 solvers:

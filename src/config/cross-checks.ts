@@ -20,7 +20,9 @@
  *   rule ({@link FilesDeployer.probe}), run without creating anything; a `dir` that does not exist
  *   yet passes when the directories the deploy would make pass.
  * - An `rfc2136` solver's `secretFile` must hold a TSIG secret (whole-file and per-certificate).
- * - An argv `hook` deployer's program written as a path must be an executable file.
+ * - A `hook` deployer's program written as a path must be an executable file: an argv hook's first
+ *   word, and a shell hook's when its command starts with an absolute path written plainly
+ *   (`/usr/local/bin/reload.sh && …`: {@link shellHookProgram}); other shell commands are left to the run.
  * - Two certificates whose `files` deployers resolve to the same directory (absolute, `{name}`
  *   filled in) would replace each other's files on every deploy (and the deployer refuses the
  *   second one): reported naming both, with the fix. Likewise two `files` deployers of one
@@ -36,6 +38,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { ConfigIssue } from '../errors.js';
 import type { FilesOptions } from '../deploy/files/schema.js';
 import { isWebhookUrl } from '../notify/webhook/webhook-url.js';
+import { shellHookProgram } from '../deploy/hook/shell-program.js';
 import type { ResolvedConfig } from './load-config.js';
 
 /** Option names whose string value is a file a plug-in reads when it is built. */
@@ -187,12 +190,15 @@ async function hookPrograms(config: Pick<ResolvedConfig, 'baseDir' | 'deployers'
   await Promise.all(
     Object.entries(config.deployers).map(async ([name, d]) => {
       const options = d.options as { command?: unknown; shell?: unknown; cwd?: unknown };
-      if (d.type !== 'hook' || options.shell === true || !Array.isArray(options.command)) return;
-      const program = options.command[0];
+      if (d.type !== 'hook') return;
+      // A shell hook: the program its simple command starts, when written as an absolute path
+      // (a certbot --deploy-hook naming a script; a missing one would fail with exit 127 at the first renewal).
+      const shellProgram = options.shell === true && typeof options.command === 'string' ? shellHookProgram(options.command) : undefined;
+      const program = shellProgram ?? (options.shell !== true && Array.isArray(options.command) ? options.command[0] : undefined);
       if (typeof program !== 'string' || !program.includes('/')) return;
       // The hook runs in its cwd (relative to the config file; default the config file's directory).
       const file = resolve(config.baseDir, typeof options.cwd === 'string' ? options.cwd : '.', program);
-      const path = `deployers.${name}.command[0]`;
+      const path = shellProgram === undefined ? `deployers.${name}.command[0]` : `deployers.${name}.command`;
       const info = await stat(file).catch((err: NodeJS.ErrnoException) => err);
       if (info instanceof Error) {
         issues.push({ path, message: `${file} ${info.code === 'ENOENT' ? 'does not exist' : `cannot be read (${info.code ?? 'error'})`}; check the path (relative paths start at the hook's cwd, by default the configuration file's directory)` });
@@ -203,7 +209,12 @@ async function hookPrograms(config: Pick<ResolvedConfig, 'baseDir' | 'deployers'
         return;
       }
       await access(file, constants.X_OK).catch(() =>
-        issues.push({ path, message: `${file} is not executable: \`chmod +x ${file}\` (a script also needs its #! line), or name its interpreter first (command: [sh, ${program}])` }),
+        issues.push({
+          path,
+          message: shellProgram === undefined
+            ? `${file} is not executable: \`chmod +x ${file}\` (a script also needs its #! line), or name its interpreter first (command: [sh, ${program}])`
+            : `${file} is not executable (the shell would fail with exit 126): \`chmod +x ${file}\` (a script also needs its #! line), or name its interpreter first (sh ${program} …)`,
+        }),
       );
     }),
   );

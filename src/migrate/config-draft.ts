@@ -32,11 +32,33 @@ export interface DraftHead {
   termsOfServiceAgreed: boolean;
 }
 
+/** A deployer the draft leaves out: printed commented out at the end, with why, for the certificate named. */
+export interface LeftOutDeployer {
+  name: string;
+  certificate: string;
+  entry: DraftInstance;
+  reason: string;
+}
+
 /** Builds the printed configuration. */
 export class ConfigDraft {
   readonly solvers: Record<string, DraftInstance> = {};
   readonly deployers: Record<string, DraftInstance> = {};
   readonly certificates: DraftCertificate[] = [];
+  readonly leftOut: LeftOutDeployer[] = [];
+
+  /**
+   * Records a deployer that must not run as it is (e.g. a hook that would deploy certbot's stale
+   * files): printed commented out, never in a certificate's `deploy`; returns its name.
+   */
+  leaveOut(base: string, certificate: string, entry: DraftInstance, reason: string): string {
+    const stem = instanceNameFrom(base);
+    const taken = (n: string): boolean => Object.hasOwn(this.deployers, n) || this.leftOut.some((l) => l.name === n);
+    let name = stem;
+    for (let i = 2; taken(name); i++) name = `${stem}-${i}`;
+    this.leftOut.push({ name, certificate, entry, reason });
+    return name;
+  }
 
   /** Adds a solver (or finds the same one already added); returns its name. */
   addSolver(base: string, entry: DraftInstance): string {
@@ -50,6 +72,7 @@ export class ConfigDraft {
   removeCertificates(names: readonly string[]): void {
     if (names.length === 0) return;
     const kept = this.certificates.filter((c) => !names.includes(c.name));
+    this.leftOut.splice(0, this.leftOut.length, ...this.leftOut.filter((l) => !names.includes(l.certificate)));
     this.certificates.splice(0, this.certificates.length, ...kept);
     const solvers = new Set(kept.flatMap((c) => [...(c.solver ? [c.solver] : []), ...(c.solvers ?? []).map((s) => s.solver)]));
     const deployers = new Set(kept.flatMap((c) => c.deploy ?? []));
@@ -78,7 +101,22 @@ export class ConfigDraft {
       certificates: this.certificates,
     };
     const top = comments.map((c) => `# ${c}`.trimEnd()).join('\n');
-    return `${top ? `${top}\n` : ''}${stringify(doc, { lineWidth: 0 })}`;
+    return `${top ? `${top}\n` : ''}${stringify(doc, { lineWidth: 0 })}${this.leftOutYaml()}`;
+  }
+
+  /** The left-out deployers as commented-out YAML, each with its reason ('' when none). */
+  private leftOutYaml(): string {
+    if (this.leftOut.length === 0) return '';
+    const lines = [
+      '',
+      'NOT WRITTEN: deployers that would not deploy what certpilot renews (see the import\'s `action needed` lines).',
+      'Fix each, then move it under `deployers:` and add its name to the certificate\'s `deploy:` list.',
+    ];
+    for (const l of this.leftOut) {
+      lines.push('', `${l.name} (certificate ${l.certificate}): ${l.reason}`);
+      for (const line of stringify({ [l.name]: l.entry }, { lineWidth: 0 }).trimEnd().split('\n')) lines.push(`  ${line}`);
+    }
+    return `${lines.map((l) => `# ${l}`.trimEnd()).join('\n')}\n`;
   }
 }
 

@@ -58,6 +58,8 @@ export interface ImportItem {
   detail: string;
   /** For a skipped item: the error code of the reason. */
   code?: string;
+  /** A skipped certificate certpilot's state already holds (and renews): it stays in the printed configuration. */
+  keptInConfig?: boolean;
 }
 
 /** A part of the old setup that was not carried over into the printed configuration, and why. */
@@ -67,6 +69,12 @@ export interface ImportNote {
   /** The setting, e.g. `authenticator = nginx`. */
   setting: string;
   reason: string;
+  /**
+   * `changed`: carried over with a change the user should know of (printed `changed`); `action`:
+   * the user must act before certpilot takes over (printed `action needed`; the import exits 1).
+   * Absent: not carried over, for the reason given (`not mapped`).
+   */
+  level?: 'changed' | 'action';
 }
 
 /** The outcome of an import: one item per account and certificate, the notes, and the configuration. */
@@ -107,10 +115,31 @@ export async function planCertificate(stores: ImportStores, cert: ImportCertific
     } else {
       const lastFacts = metadataFromCertificate(last.certPem, last.privateKeyPem);
       const sameNames = [...stored.metadata.domains].sort().join(' ') === [...lastFacts.domains].sort().join(' ');
-      if (sameNames && (stored.metadata.replaces === lastFacts.ariCertId || Date.parse(stored.metadata.notBefore) > Date.parse(lastFacts.notBefore))) {
+      if (sameNames && stored.metadata.replaces === lastFacts.ariCertId) {
         return { item: { kind: 'certificate', name, status: 'unchanged', detail: `certpilot holds a newer certificate for the same names (version ${stored.version}); left as is` } };
       }
-      return skipped('certificate', name, 'ERR_IMPORT_CONFLICT', `certpilot's state already has a different certificate named ${name} (version ${stored.version}, serial ${stored.metadata.serialNumber}); not overwritten: import under another name or move it away`);
+      const held = `version ${stored.version}, serial ${stored.metadata.serialNumber}`;
+      if (await sharesHistory(stores, cert, stored.metadata.replaces)) {
+        // Imported from here before, then renewed by both: certpilot's stays, and stays configured.
+        return {
+          item: {
+            kind: 'certificate',
+            name,
+            status: 'skipped',
+            code: 'ERR_IMPORT_CONFLICT',
+            keptInConfig: true,
+            detail: `both certbot and certpilot renewed ${name} since it was imported (certpilot's ${held}; certbot's ${cert.source} is another certificate): certpilot's is kept and stays in the printed configuration, certbot's newer versions are not imported. Stop certbot's renewals first (systemctl disable --now certbot.timer; rm -f /etc/cron.d/certbot), or both keep ordering certificates for it`,
+          },
+        };
+      }
+      if (sameNames) {
+        const newer = Date.parse(stored.metadata.notBefore) > Date.parse(lastFacts.notBefore);
+        if (newer) return { item: { kind: 'certificate', name, status: 'unchanged', detail: `certpilot holds a newer certificate for the same names (version ${stored.version}); left as is` } };
+        return {
+          item: { kind: 'certificate', name, status: 'skipped', code: 'ERR_IMPORT_CONFLICT', keptInConfig: true, detail: `certpilot's state already has another certificate for the same names named ${name} (${held}); not overwritten, and it stays in the printed configuration (certpilot renews it)` },
+        };
+      }
+      return skipped('certificate', name, 'ERR_IMPORT_CONFLICT', `certpilot's state already has a different certificate named ${name} (${held}, for ${stored.metadata.domains.join(', ')}); not overwritten, and left out of the printed configuration (it would renew certpilot's ${name} for ${cert.source}'s names): move one of them away, then import again`);
     }
   }
   const toSave = cert.versions.slice(from);
@@ -131,6 +160,18 @@ export async function planCertificate(stores: ImportStores, cert: ImportCertific
       if (saved) await (await deployRecords(stores, cert, saved.version, saved.metadata.serialNumber, clock)).apply?.();
     },
   };
+}
+
+/**
+ * Whether certpilot's certificate of that name grew out of `cert` (imported from it before): it
+ * holds one of its versions, or its live version replaced one of them (ARI `replaces`).
+ */
+async function sharesHistory(stores: ImportStores, cert: ImportCertificate, replaces: string | undefined): Promise<boolean> {
+  if (replaces !== undefined && cert.versions.some((v) => metadataFromCertificate(v.certPem, v.privateKeyPem).ariCertId === replaces)) return true;
+  const find = stores.certificates.findVersion?.bind(stores.certificates);
+  if (find === undefined) return false;
+  for (const v of cert.versions) if ((await find(cert.name, v.certPem)) !== undefined) return true;
+  return false;
 }
 
 /**

@@ -27,38 +27,49 @@ export function certificateFingerprint(certPem: string): string {
   return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
 }
 
+/** The name of each file of a set, for {@link certificateSetProblem}'s sentences (certbot's archive files). */
+export interface CertificateSetLabels {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
 /**
  * Why `set` cannot be served, or `undefined` when it is sound: the leaf and every chain certificate
  * parse, the key parses and matches the leaf, and the full chain is the leaf followed by the chain.
- * `label` names the set in the sentence (e.g. `archive/example/cert2.pem`).
+ * `label` names the set in the sentence (e.g. `archive/example/cert2.pem`), or each of its files
+ * (a broken `chain2.pem` is then named, not `cert2.pem`; a key that does not match is named by the
+ * certificate).
  */
-export function certificateSetProblem(set: CertificateSetPems, label: string): string | undefined {
+export function certificateSetProblem(set: CertificateSetPems, label: string | CertificateSetLabels): string | undefined {
+  const name = typeof label === 'string' ? { cert: label, chain: label, fullchain: label, privkey: label } : label;
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(set.certPem);
   } catch {
-    return `${label}: the certificate does not parse`;
+    return `${name.cert}: the certificate does not parse`;
   }
   const chain = splitPemChain(set.chainPem);
   for (const [i, pem] of chain.entries()) {
     try {
       new X509Certificate(pem);
     } catch {
-      return `${label}: certificate ${i + 1} of the chain does not parse`;
+      return `${name.chain}: certificate ${i + 1} of the chain does not parse`;
     }
   }
-  if (set.chainPem.trim() !== '' && chain.length === 0) return `${label}: the chain holds no PEM certificate`;
+  if (set.chainPem.trim() !== '' && chain.length === 0) return `${name.chain}: the chain holds no PEM certificate`;
   let matches: boolean;
   try {
     matches = leaf.checkPrivateKey(createPrivateKey(set.privateKeyPem));
   } catch {
-    return `${label}: the private key does not parse`;
+    return `${name.privkey}: the private key does not parse`;
   }
-  if (!matches) return `${label}: the private key does not match the certificate`;
+  if (!matches) return `${name.cert}: the private key does not match the certificate`;
   const full = splitPemChain(set.fullchainPem).map(normalizePem);
   const expected = [set.certPem, ...chain].map(normalizePem);
   if (full.length !== expected.length || full.some((pem, i) => pem !== expected[i])) {
-    return `${label}: the full chain is not the certificate followed by the chain`;
+    return `${name.fullchain}: the full chain is not the certificate followed by the chain`;
   }
   return undefined;
 }

@@ -214,6 +214,50 @@ describe('import certbot state made by the real certbot against Pebble 2.10', { 
     assert.equal(readFileSync(hookLog, 'utf8').trim().split('\n').at(-1), join(stateDir(), 'live', 'alpha'));
   });
 
+  test("certbot's hooks into a separate state dir: a `cp …/live/NAME/…` hook deploys certpilot's renewal, renewal-hooks/deploy/ runs for it, a missing hook script is an action and a config check error", async (t) => {
+    if (!usable(t) || !proxy) return;
+    const base = await tempDir('certpilot-import-hooks-');
+    const copy = join(base, 'letsencrypt');
+    cpSync(certbotDir, copy, { recursive: true, verbatimSymlinks: true });
+    const srv = join(base, 'srv');
+    mkdirSync(srv);
+    const setHook = (name: string, hook: string): void => {
+      const conf = join(copy, 'renewal', `${name}.conf`);
+      const text = readFileSync(conf, 'utf8').replace(/^renew_hook = .*\n/m, '');
+      writeFileSync(conf, text.replace('[renewalparams]\n', `[renewalparams]\nrenew_hook = ${hook}\n`));
+    };
+    // beta: the tryout's hook, copying certbot's live files to where the service reads them.
+    setHook('beta', `cp ${copy}/live/beta/fullchain.pem ${copy}/live/beta/privkey.pem ${srv}/`);
+    writeFileSync(join(srv, 'fullchain.pem'), readFileSync(join(copy, 'live', 'beta', 'fullchain.pem')));
+    // alpha: a hook script that is gone.
+    const missing = join(base, 'hooks', 'deploy-alpha.sh');
+    setHook('alpha', `${missing} --reload`);
+    // certbot's directory hook (the nginx reload): here it logs what certbot would give it.
+    const dirHookLog = join(base, 'dir-hook.log');
+    mkdirSync(join(copy, 'renewal-hooks', 'deploy'), { recursive: true });
+    writeFileSync(join(copy, 'renewal-hooks', 'deploy', '10-reload'), `#!/bin/sh\necho "$RENEWED_LINEAGE $RENEWED_DOMAINS" >> ${dirHookLog}\n`, { mode: 0o755 });
+
+    const state = join(base, 'state');
+    const config = join(base, 'certpilot.yaml');
+    const imported = await runCli(['import', 'certbot', '--config-dir', copy, '--state-dir', state, ...caFlags()]);
+    assert.equal(imported.code, 1, `an action is needed: exit 1\n${imported.stderr}`);
+    assert.match(imported.stderr, new RegExp(`^changed +beta: renew_hook = .*written with certpilot's ${state}/live/beta/ instead`, 'm'));
+    assert.match(imported.stderr, new RegExp(`^ACTION NEEDED +alpha: renew_hook = .*${missing} does not exist: certbot's hook for alpha cannot have run`, 'm'));
+    assert.match(imported.stderr, /^changed +\*: renewal-hooks\/deploy\/10-reload: certbot ran it after each renewal of every certificate/m);
+    writeFileSync(config, imported.stdout);
+    const check = await runCli(['config', 'check', '--config', config]);
+    assert.equal(check.code, 2, check.stdout + check.stderr);
+    assert.match(check.stdout + check.stderr, new RegExp(`alpha-deploy-hook\\.command.*${missing} does not exist`));
+
+    const certbotFullchain = readFileSync(join(copy, 'live', 'beta', 'fullchain.pem'), 'utf8');
+    const renewed = await runCli(['renew', '--force', '--name', 'beta', '--config', config]);
+    assert.equal(renewed.code, 0, renewed.stdout + renewed.stderr);
+    const certpilotFullchain = readFileSync(join(state, 'live', 'beta', 'fullchain.pem'), 'utf8');
+    assert.notEqual(certpilotFullchain, certbotFullchain, 'certpilot renewed beta');
+    assert.equal(readFileSync(join(srv, 'fullchain.pem'), 'utf8'), certpilotFullchain, "the service got certpilot's new certificate, not certbot's old one");
+    assert.equal(readFileSync(dirHookLog, 'utf8'), `${join(state, 'live', 'beta')} beta.test\n`, 'the directory hook ran for the renewal, with certbot\'s variables');
+  });
+
   test('bad input: a broken live/ link, a key that does not match its certificate, an account for another CA', async (t) => {
     if (!usable(t) || !proxy) return;
     const broken = join(await tempDir('certpilot-import-bad-'), 'letsencrypt');

@@ -65,6 +65,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         stateDir: config.stateDir,
         stateStore: { type: config.stateStore.type, ...config.stateStore.options },
         ...(config.acme.caBundle ? { caBundle: config.acme.caBundle } : {}),
+        ...(ctx.env.REQUESTS_CA_BUNDLE ? { requestsCaBundle: ctx.env.REQUESTS_CA_BUNDLE } : {}),
         dryRun,
         clock,
       });
@@ -85,6 +86,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       });
     }
     const skipped = report.items.filter((i) => i.status === 'skipped');
+    // A hook the import could not carry over truthfully (left out, or naming a missing program).
+    const actions = report.notes.filter((n) => n.level === 'action');
     if (ctx.values.json) {
       ctx.output.out(JSON.stringify({ dryRun, items: report.items, notes: report.notes, config: report.config }, null, 2));
     } else {
@@ -93,9 +96,10 @@ export async function run(ctx: CommandContext): Promise<number> {
         const status = dryRun && item.status === 'imported' ? 'would import' : item.status;
         ctx.output.err(`${status.padEnd(12)} ${item.kind} ${item.name}: ${item.detail}${item.code ? ` (${item.code})` : ''}`);
       }
-      for (const n of report.notes) ctx.output.err(`not mapped   ${n.name}: ${n.setting}: ${n.reason}`);
+      const label = { changed: 'changed', action: 'ACTION NEEDED' } as const;
+      for (const n of report.notes) ctx.output.err(`${(n.level ? label[n.level] : 'not mapped').padEnd(12)} ${n.name}: ${n.setting}: ${n.reason}`);
       const imported = report.items.filter((i) => i.status === 'imported').length;
-      const left = skipped.filter((i) => i.kind === 'certificate').map((i) => i.name);
+      const left = skipped.filter((i) => i.kind === 'certificate' && i.keptInConfig !== true).map((i) => i.name);
       const leftOut = left.length > 0 ? ` ${left.length} certificate(s) skipped, not in the printed configuration: ${left.join(', ')}.` : '';
       ctx.output.err(
         dryRun
@@ -103,8 +107,9 @@ export async function run(ctx: CommandContext): Promise<number> {
           : `${imported} imported, ${report.items.length - imported - skipped.length} unchanged, ${skipped.length} skipped, into the state ${store.backend.description}. No request was sent to the CA.${leftOut}`,
       );
       if (skipped.length) ctx.output.err(`  hint: fix what each skipped line names and run the import again: what was imported stays, and nothing is imported twice.`);
+      if (actions.length) ctx.output.err(`  ${actions.length} hook(s) need your action before certpilot takes over (the ACTION NEEDED lines): a hook left out is printed commented out at the end of the configuration.`);
     }
-    return skipped.length ? EXIT.failed : EXIT.ok;
+    return skipped.length || actions.length ? EXIT.failed : EXIT.ok;
   } finally {
     await runtime.close();
   }

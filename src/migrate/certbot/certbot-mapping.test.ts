@@ -76,7 +76,7 @@ describe('mapping a renewal conf', () => {
     assert.deepEqual(notes, []);
   });
 
-  it("the deck's dev hook copies certbot's live files: replaced by the files deployer when the volume holds the copies, else kept with a warning", () => {
+  it("the deck's dev hook copies certbot's live files: replaced by the files deployer when the volume holds the copies, else left out (commented out) as an action", () => {
     const hook = 'renew_hook = true && cd /etc/letsencrypt/ && cp -aL live/dev/* . && cat cert.pem chain.pem privkey.pem > fullbundle.pem';
     const text = conf('dev', ['authenticator = dns-route53', hook]);
     const withVolume = new ConfigDraft();
@@ -85,9 +85,13 @@ describe('mapping a renewal conf', () => {
     assert.deepEqual(mapped.certificate.deploy, ['volume']);
     assert.match(mapped.notes[0]?.reason ?? '', /copies certbot's live\/dev files.*`files` deployer `volume`/);
     const without = new ConfigDraft();
-    const kept = mapRenewalConf('dev', ['dev.project.com'], parseRenewalConf(text), without, ctx);
-    assert.equal(kept.certificate.deploy?.length, 1);
-    assert.match(kept.notes[0]?.reason ?? '', /RENEWED_LINEAGE/);
+    // `cd /etc/letsencrypt/ && cp -aL live/dev/*` cannot be rewritten: written, it would copy certbot's stale files.
+    const left = mapRenewalConf('dev', ['dev.project.com'], parseRenewalConf(text), without, { ...ctx, liveDir: '/var/lib/certpilot/live' });
+    assert.equal(left.certificate.deploy, undefined);
+    assert.deepEqual(without.deployers, {});
+    assert.deepEqual(without.leftOut.map((l) => [l.name, l.certificate, l.entry.command]), [['dev-deploy-hook', 'dev', hook.slice('renew_hook = '.length)]]);
+    assert.equal(left.notes[0]?.level, 'action');
+    assert.match(left.notes[0]?.reason ?? '', /NOT written: .*RENEWED_LINEAGE/);
   });
 
   it('reports what has no equivalent: nginx, manual, pre/post hooks, P-521, another CA', () => {

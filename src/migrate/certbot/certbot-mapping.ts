@@ -1,8 +1,10 @@
 /**
  * From a certbot renewal conf to certpilot configuration: the solver (webroot path and per-name
  * map, standalone port and address, Route 53, the deck's certbot-redis plug-in), the key type and
- * key reuse, and the deploy hook as a `hook` deployer. What has no certpilot equivalent comes back
- * as a note with the reason, never silently dropped.
+ * key reuse, and the deploy hook as a `hook` deployer (after certbot's `renewal-hooks/deploy/`
+ * ones, as certbot runs them). What has no certpilot equivalent comes back as a note with the
+ * reason, never silently dropped; a hook that would deploy certbot's files rather than certpilot's
+ * is rewritten or left out, never written as it is (see {@link mapRenewalConf}'s hook part).
  */
 import type { KeyType } from '../../storage/certificate-store.js';
 import type { ConfigDraft, DraftCertificate } from '../config-draft.js';
@@ -23,12 +25,37 @@ export interface MappingContext {
    * a hook that copies certbot's live files is then replaced by it rather than kept.
    */
   filesDeployer?: string;
+  /**
+   * certpilot's `live/` directory (`<stateDir>/live`, the same file names as certbot's), where a
+   * hook's `<configDir>/live/<name>/` paths are rewritten to; absent when the state store keeps no
+   * files (Secrets). Ignored when {@link inPlace}.
+   */
+  liveDir?: string;
+  /** The state directory is certbot's own: certbot's `live/` files are certpilot's, nothing to rewrite. */
+  inPlace?: boolean;
+  /** The `hook` deployers of certbot's `renewal-hooks/deploy/` (run for every lineage, in order), already in the draft. */
+  directoryHooks?: readonly string[];
+  /** Their paths, to skip a deploy hook naming one of them, as certbot does. */
+  directoryHookPaths?: readonly string[];
+  /** What the import found of the program the deploy hook starts (its first word, an absolute path). */
+  hookProgram?: HookProgram;
+}
+
+/** The program a deploy hook starts, as the import found it (see `shellHookProgram`). */
+export interface HookProgram {
+  path: string;
+  /** Why it cannot run (`does not exist`, `is not executable`…), when it cannot. */
+  problem?: string;
+  /** Its text, when it is a script the import could read (to see whether it reads certbot's files). */
+  text?: string;
 }
 
 /** The entry of one lineage and the deployers that already hold its live version (certbot ran them). */
 export interface MappedLineage {
   certificate: DraftCertificate;
   notes: ImportNote[];
+  /** The deployers of `certificate.deploy` that hold the live version (certbot ran them for it). */
+  deployedBy: string[];
 }
 
 const HOOK_TIMEOUT_SECONDS = 300;
@@ -36,14 +63,14 @@ const HOOK_TIMEOUT_SECONDS = 300;
 /** Maps one lineage's renewal conf into `draft`; returns its certificate entry and the notes. */
 export function mapRenewalConf(name: string, domains: string[], conf: RenewalConf | undefined, draft: ConfigDraft, ctx: MappingContext): MappedLineage {
   const notes: ImportNote[] = [];
-  const note = (setting: string, reason: string): void => void notes.push({ name, setting, reason });
+  const note = (setting: string, reason: string, level?: ImportNote['level']): void => void notes.push({ name, setting, reason, ...(level ? { level } : {}) });
   const certificate: DraftCertificate = { name, domains };
   const deploy: string[] = ctx.filesDeployer ? [ctx.filesDeployer] : [];
   if (!conf) {
     note('renewal/' + name + '.conf', 'missing: the solver and the deploy hook are unknown; the certificate uses the `default` solver (standalone http-01 on port 80) until you name one');
     certificate.keyType = ctx.liveKeyType;
     if (deploy.length) certificate.deploy = deploy;
-    return { certificate, notes };
+    return { certificate, notes, deployedBy: [...deploy] };
   }
   const p = conf.params;
 
@@ -65,26 +92,115 @@ export function mapRenewalConf(name: string, domains: string[], conf: RenewalCon
     note(`installer = ${p.installer}`, 'certpilot does not edit web server configurations: point the server at certpilot\'s live/ files once, and reload it with a `hook` deployer');
   }
   for (const key of ['pre_hook', 'post_hook'] as const) {
-    if (p[key]) note(`${key} = ${p[key]}`, 'certpilot runs deployers after a new version only; add it as a `hook` deployer if it must run then');
+    if (p[key]) note(`${key} = ${p[key]}`, prePostHookReason(p.authenticator));
   }
   if (boolValue(p.must_staple) === true) note('must_staple = True', 'certpilot does not request OCSP Must-Staple (Let\'s Encrypt ended OCSP)');
   if (p.preferred_chain) note(`preferred_chain = ${p.preferred_chain}`, 'set acme.preferredChain for every certificate');
 
-  // The deploy hook (certbot keeps --deploy-hook as renew_hook).
+  const deployedBy = [...deploy];
+  // certbot runs renewal-hooks/deploy/* for every lineage, before the lineage's own hook.
+  for (const shared of ctx.directoryHooks ?? []) {
+    deploy.push(shared);
+    deployedBy.push(shared);
+  }
+  // The deploy hook (certbot keeps --deploy-hook as renew_hook); certbot skips it when it is one of
+  // the directory's hooks, which already ran.
   const hook = p.renew_hook ?? p.deploy_hook;
-  if (hook) {
-    const readsCertbot = hook.includes(ctx.configDir) || new RegExp(`(^|[^A-Za-z0-9_.-])(live|archive)/${escapeRegExp(name)}([^A-Za-z0-9_.-]|$)`).test(hook);
-    if (readsCertbot && ctx.filesDeployer) {
-      note(`renew_hook = ${hook}`, `it copies certbot's live/${name} files, which stop changing once certpilot renews; the \`files\` deployer \`${ctx.filesDeployer}\` writes the same files from certpilot's state instead`);
-    } else {
-      deploy.push(draft.addDeployer(`${name}-deploy-hook`, { type: 'hook', command: hook, shell: true, timeoutSeconds: HOOK_TIMEOUT_SECONDS }));
-      if (readsCertbot) {
-        note(`renew_hook = ${hook}`, `kept as a hook, but it reads certbot's own files (live/${name} or ${ctx.configDir}), which stop changing once certpilot renews: read $RENEWED_LINEAGE (certpilot's live directory) instead, or use a \`files\` deployer`);
-      }
-    }
+  if (hook && !(ctx.directoryHookPaths ?? []).includes(hook.trim())) {
+    mapDeployHook(name, hook, draft, ctx, deploy, deployedBy, note);
   }
   if (deploy.length) certificate.deploy = deploy;
-  return { certificate, notes };
+  return { certificate, notes, deployedBy };
+}
+
+/**
+ * The lineage's deploy hook: kept as a shell `hook` deployer, unless it reads certbot's own
+ * `live/<name>/` files, which stop changing once certpilot renews (a separate state directory).
+ * Then its `<configDir>/live/<name>/` paths are rewritten to certpilot's (same file names); a hook
+ * that reads them otherwise (a relative path, `archive/`, inside the script it runs) is left out of
+ * the configuration, printed commented out: written as is it would report `deployed` while the
+ * service keeps certbot's last certificate.
+ */
+function mapDeployHook(
+  name: string,
+  hook: string,
+  draft: ConfigDraft,
+  ctx: MappingContext,
+  deploy: string[],
+  deployedBy: string[],
+  note: (setting: string, reason: string, level?: ImportNote['level']) => void,
+): void {
+  const setting = `renew_hook = ${hook}`;
+  const entry = (command: string): { type: string; command: string; shell: true; timeoutSeconds: number } => ({ type: 'hook', command, shell: true, timeoutSeconds: HOOK_TIMEOUT_SECONDS });
+  const program = ctx.hookProgram;
+  const scriptReads = program?.text !== undefined && readsCertbotFiles(program.text, name, ctx.configDir);
+  if ((readsCertbotFiles(hook, name, ctx.configDir) || scriptReads) && ctx.filesDeployer) {
+    note(setting, `it copies certbot's live/${name} files${ctx.inPlace === true ? '' : ', which stop changing once certpilot renews'}; the \`files\` deployer \`${ctx.filesDeployer}\` writes the same files from certpilot's state instead`);
+    return;
+  }
+  if (ctx.inPlace === true) {
+    // certbot's live/ files are certpilot's: a hook reading them reads each new version.
+    addHook(entry(hook));
+    return;
+  }
+  let command = hook;
+  const certbotLive = `${ctx.configDir.replace(/\/+$/, '')}/live/${name}`;
+  const ownLive = new RegExp(`${escapeRegExp(certbotLive)}(?![A-Za-z0-9_.-])`, 'g');
+  const rewritable = ctx.liveDir !== undefined && /^[A-Za-z0-9_./-]+$/.test(ctx.liveDir);
+  if (rewritable && hook.search(ownLive) >= 0) {
+    const certpilotLive = `${ctx.liveDir}/${name}`;
+    command = hook.replace(ownLive, certpilotLive);
+    if (!readsCertbotFiles(command.split(certpilotLive).join(''), name, ctx.configDir) && !scriptReads) {
+      note(setting, `it reads certbot's ${certbotLive}/ files, which stop changing once certpilot renews: written with certpilot's ${certpilotLive}/ instead (the same file names)`, 'changed');
+      addHook(entry(command));
+      return;
+    }
+  }
+  if (readsCertbotFiles(hook, name, ctx.configDir) || scriptReads) {
+    const where = scriptReads && program ? `${program.path}, which it runs, reads` : 'it reads';
+    const why = `${where} certbot's own files (live/${name}, archive/${name} or ${ctx.configDir}), which stop changing once certpilot renews${
+      rewritable ? '' : ctx.liveDir === undefined ? ' (and certpilot\'s state store keeps no files to read instead)' : ''
+    }: written as is it would report each new version deployed while the service keeps certbot's last certificate`;
+    const left = draft.leaveOut(`${name}-deploy-hook`, name, entry(command), why);
+    note(
+      setting,
+      `NOT written: ${why}. Make it read $RENEWED_LINEAGE (certpilot's live directory for ${name}, the same file names) or use a \`files\` deployer, then add it: \`${left}\` is printed commented out at the end of the configuration`,
+      'action',
+    );
+    return;
+  }
+  addHook(entry(hook));
+
+  function addHook(instance: ReturnType<typeof entry>): void {
+    const added = draft.addDeployer(`${name}-deploy-hook`, instance);
+    deploy.push(added);
+    if (program?.problem !== undefined) {
+      // Written (config check names it too), but not recorded as holding the live version: the
+      // first run tries it, rather than the first renewal.
+      note(setting, `${program.path} ${program.problem}: certbot's hook for ${name} cannot have run from here, and certpilot's \`${added}\` would fail (exit ${program.problem === 'does not exist' ? 127 : 126}); restore it or fix the command (\`certpilot config check\` names it until then)`, 'action');
+      return;
+    }
+    deployedBy.push(added);
+  }
+}
+
+/** Whether `text` (a hook command or the script it runs) reads certbot's own files of lineage `name`. */
+export function readsCertbotFiles(text: string, name: string, configDir: string): boolean {
+  return text.includes(configDir) || new RegExp(`(^|[^A-Za-z0-9_.-])(live|archive)/${escapeRegExp(name)}([^A-Za-z0-9_.-]|$)`).test(text);
+}
+
+/**
+ * What to do instead of a pre/post hook: certpilot runs deployers only after a new version, so no
+ * deployer can stop a server before the challenge (certbot's `--pre-hook "systemctl stop nginx"`
+ * around `--standalone`, to free port 80).
+ */
+export function prePostHookReason(authenticator: string | undefined): string {
+  const standalone = authenticator === 'standalone';
+  return `certpilot runs nothing before or after a renewal's challenge (deployers run only after a new version is saved)${
+    standalone
+      ? ': to free port 80 for standalone, use a webroot solver on the directory your web server serves (it keeps running), or a dns-01 solver (route53, rfc2136)'
+      : '; if it stopped a server to free port 80, use a webroot solver instead (the server keeps running); a reload after a new version is a `hook` deployer'
+  }`;
 }
 
 function mapAuthenticator(

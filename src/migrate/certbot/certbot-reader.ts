@@ -181,6 +181,52 @@ export async function listInside(root: DirHandle, path: readonly string[]): Prom
   }
 }
 
+/** One entry of certbot's `renewal-hooks/<kind>/`, as certbot would see it. */
+export interface CertbotHookScript {
+  name: string;
+  /** certbot runs it: an executable file (a symbolic link is not followed here, but certbot runs its target). */
+  runs: boolean;
+  /** Why certbot skips it, when it does. */
+  skipped?: string;
+  /** Its text, for a regular file (to see whether it reads certbot's own files). */
+  text?: string;
+}
+
+/**
+ * The entries of `renewal-hooks/<kind>/` in the order certbot runs them (`sorted(os.listdir())`, by
+ * code point, as run-parts), each with whether certbot runs it: executable files only, not a
+ * name ending in `~`, not a directory.
+ */
+export async function readHookScripts(root: DirHandle, kind: 'pre' | 'deploy' | 'post'): Promise<CertbotHookScript[]> {
+  const dir = await openInside(root, ['renewal-hooks', kind]);
+  if (typeof dir === 'string') return [];
+  try {
+    const names = (await dir.readdir()).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out: CertbotHookScript[] = [];
+    for (const name of names) {
+      const st = await dir.lstat(name).catch(() => undefined);
+      if (st === undefined || st.isDirectory()) continue;
+      if (name.endsWith('~')) {
+        out.push({ name, runs: false, skipped: 'certbot skips names ending in ~ (editor backups)' });
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        out.push({ name, runs: true });
+        continue;
+      }
+      if (!st.isFile() || (st.mode & 0o111) === 0) {
+        out.push({ name, runs: false, skipped: 'certbot does not run it: it is not an executable file (chmod +x it if it should run)' });
+        continue;
+      }
+      const read = await dir.readRegularFile(name).catch(() => undefined);
+      out.push({ name, runs: true, ...(read && read.data.length <= 1 << 20 ? { text: read.data.toString('utf8') } : {}) });
+    }
+    return out;
+  } finally {
+    await dir.close();
+  }
+}
+
 /** Reads the whole directory (see the module comment). `configDir` is only the name shown. */
 export async function readCertbotState(root: DirHandle, configDir: string): Promise<CertbotState> {
   const problems: CertbotProblem[] = [];
@@ -323,7 +369,7 @@ async function readVersions(archiveDir: DirHandle, name: string, liveVersion: nu
       pems[FIELD[file]] = text;
     }
     const set = pems as CertificateSetPems;
-    const problem = certificateSetProblem(set, `archive/${name}/cert${n}.pem`);
+    const problem = certificateSetProblem(set, { cert: `archive/${name}/cert${n}.pem`, chain: `archive/${name}/chain${n}.pem`, fullchain: `archive/${name}/fullchain${n}.pem`, privkey: `archive/${name}/privkey${n}.pem` });
     if (problem !== undefined) return problem;
     versions.push({ version: n, ...set });
   }

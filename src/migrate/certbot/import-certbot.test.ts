@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, cpSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -13,6 +13,8 @@ import { MemoryStateBackend } from '../../storage/backends/memory/memory-state-b
 import { StateStore } from '../../storage/state-store.js';
 import { importCertbot, type CertbotImportOptions } from './import-certbot.js';
 import { ioError } from '../../fs/atomic-write.js';
+import { HookDeployer } from '../../deploy/hook/hook-deployer.js';
+import { silentLogger } from '../../logger.js';
 
 const SERVER = CERTBOT_TEST_SERVER;
 
@@ -256,5 +258,130 @@ describe("importCertbot: the lineages' CA, the contact, lineages skipped on writ
     assert.match(report.config, /^# Not in it, skipped by the import \(see its report\): b$/m);
     assert.ok(!report.notes.some((n) => n.name === 'b'), "b's settings are not listed as not mapped");
     assert.equal((await store.load('a'))?.version, 1, 'a was imported');
+  });
+});
+
+describe("importCertbot: certbot's hooks", () => {
+  const bundle = (name: string): CertificateBundle => makeTestBundle({ domains: [`${name}.test`] });
+  type Printed = { deployers?: Record<string, { type: string; command: string | string[]; shell?: boolean }>; certificates: { name: string; deploy?: string[] }[] };
+
+  it("a hook copying certbot's live/NAME files reads certpilot's live/NAME instead (a separate state dir): after a renewal the service gets the new version", async () => {
+    const root = join(await tempDir(), 'le');
+    const srv = await tempDir('certpilot-srv-');
+    const [v1, v2] = [bundle('a'), bundle('a')];
+    writeCertbotLineage(root, 'a', [v1], [`renew_hook = cp ${root}/live/a/fullchain.pem ${root}/live/a/privkey.pem ${srv}/`]);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const config = parse(report.config) as Printed;
+    const hook = config.deployers?.['a-deploy-hook'];
+    assert.equal(hook?.command, `cp ${stateDir}/live/a/fullchain.pem ${stateDir}/live/a/privkey.pem ${srv}/`);
+    assert.deepEqual(config.certificates[0]?.deploy, ['a-deploy-hook']);
+    const note = report.notes.find((n) => n.setting.startsWith('renew_hook'));
+    assert.equal(note?.level, 'changed');
+    assert.match(note?.reason ?? '', new RegExp(`written with certpilot's ${stateDir}/live/a/ instead`));
+    // certpilot renews (v2 saved in its state), then runs the printed hook: the service gets v2.
+    const store = new FilesystemCertificateStore({ stateDir });
+    const saved = await store.save('a', v2);
+    await new HookDeployer({ id: 'a-deploy-hook', command: hook?.command as string, shell: true, logger: silentLogger }).deploy(saved);
+    assert.equal(readFileSync(join(srv, 'fullchain.pem'), 'utf8'), v2.fullchainPem);
+  });
+
+  it("a script that reads certbot's files, or a state store with no files: the hook is NOT written, printed commented out, an action; in place it is kept as is", async () => {
+    const root = join(await tempDir(), 'le');
+    const script = join(await tempDir('certpilot-hookscript-'), 'copy-certs.sh');
+    writeFileSync(script, `#!/bin/sh\ncp ${root}/live/a/fullchain.pem /srv/\n`, { mode: 0o755 });
+    writeCertbotLineage(root, 'a', [bundle('a')], [`renew_hook = ${script} --now`]);
+    writeCertbotLineage(root, 'b', [bundle('b')], [`renew_hook = cp ${root}/live/b/fullchain.pem /srv/b.pem`]);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const config = parse(report.config) as Printed;
+    assert.equal(config.deployers?.['a-deploy-hook'], undefined, 'no deployer that would report deployed while /srv keeps v1');
+    assert.equal(config.certificates.find((c) => c.name === 'a')?.deploy, undefined);
+    const a = report.notes.find((n) => n.name === 'a' && n.setting.startsWith('renew_hook'));
+    assert.equal(a?.level, 'action');
+    assert.match(a?.reason ?? '', new RegExp(`NOT written: ${script.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}, which it runs, reads certbot's own files`));
+    assert.match(report.config, new RegExp(`^# a-deploy-hook \\(certificate a\\): .*\\n#   a-deploy-hook:\\n#     type: hook\\n#     command: ${script.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --now$`, 'm'));
+    assert.equal((await new FilesystemCertificateStore({ stateDir }).loadState('a')).deployments, undefined, 'nothing recorded for it');
+    // b's path is rewritten into a state directory, but Secrets keep no files to read.
+    assert.equal(config.deployers?.['b-deploy-hook']?.command, `cp ${stateDir}/live/b/fullchain.pem /srv/b.pem`);
+    const secrets = await importCertbot({ ...(await options(root, stateDir, true)), stateStore: { type: 'kubernetes-secret' } });
+    assert.equal((parse(secrets.config) as Printed).deployers, undefined);
+    assert.equal(secrets.notes.find((n) => n.name === 'b' && n.setting.startsWith('renew_hook'))?.level, 'action');
+
+    // In place, certbot's live/ files are certpilot's: kept as they are, with no warning.
+    const inPlace = await importCertbot(await options(root, root, true));
+    const kept = parse(inPlace.config) as Printed;
+    assert.equal(kept.deployers?.['a-deploy-hook']?.command, `${script} --now`);
+    assert.equal(kept.deployers?.['b-deploy-hook']?.command, `cp ${root}/live/b/fullchain.pem /srv/b.pem`);
+    assert.deepEqual(inPlace.notes.filter((n) => n.setting.startsWith('renew_hook')), []);
+  });
+
+  it("renewal-hooks/deploy/ scripts become hook deployers of every certificate, in certbot's order, before its own hook, holding the live version", async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')], ['renew_hook = systemctl reload nginx']);
+    writeCertbotLineage(root, 'b', [bundle('b')]);
+    const dir = join(root, 'renewal-hooks', 'deploy');
+    mkdirSync(dir, { recursive: true });
+    for (const [name, mode] of [['50-reload-nginx', 0o755], ['10-Copy', 0o700], ['2-notify', 0o755], ['README', 0o644], ['20-old~', 0o755]] as const) {
+      writeFileSync(join(dir, name), '#!/bin/sh\necho "$RENEWED_LINEAGE $RENEWED_DOMAINS"\n', { mode });
+    }
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const config = parse(report.config) as Printed;
+    const order = ['certbot-deploy-10-Copy', 'certbot-deploy-2-notify', 'certbot-deploy-50-reload-nginx'];
+    assert.deepEqual(config.certificates.map((c) => [c.name, c.deploy]), [['a', [...order, 'a-deploy-hook']], ['b', order]]);
+    assert.deepEqual(config.deployers?.['certbot-deploy-2-notify'], { type: 'hook', command: [join(dir, '2-notify')], timeoutSeconds: 300 });
+    assert.match(report.notes.find((n) => n.setting === 'renewal-hooks/deploy/README')?.reason ?? '', /not an executable file/);
+    const state = await new FilesystemCertificateStore({ stateDir }).loadState('b');
+    assert.deepEqual(Object.keys(state.deployments ?? {}).sort(), order, 'certbot ran them for the live version');
+  });
+
+  it('a deploy hook whose program does not exist: an action naming the file and the lineage; written, but not recorded as holding the live version', async () => {
+    const root = join(await tempDir(), 'le');
+    const missing = join(await tempDir(), 'no-such-hook.sh');
+    writeCertbotLineage(root, 'a', [bundle('a')], [`renew_hook = ${missing} reload`]);
+    const stateDir = join(await tempDir(), 'state');
+    const report = await importCertbot(await options(root, stateDir));
+    const note = report.notes.find((n) => n.setting.startsWith('renew_hook'));
+    assert.deepEqual([note?.name, note?.level], ['a', 'action']);
+    assert.match(note?.reason ?? '', new RegExp(`${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} does not exist: certbot's hook for a cannot have run`));
+    assert.deepEqual((parse(report.config) as Printed).certificates[0]?.deploy, ['a-deploy-hook']);
+    assert.equal((await new FilesystemCertificateStore({ stateDir }).loadState('a')).deployments?.['a-deploy-hook'], undefined, 'the first run tries it');
+  });
+
+  it('pre/post hooks with standalone point to a webroot or dns-01 solver, not a hook deployer', async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')], ['authenticator = standalone', 'pre_hook = systemctl stop nginx', 'post_hook = systemctl start nginx']);
+    const report = await importCertbot(await options(root, join(await tempDir(), 'state'), true));
+    const pre = report.notes.find((n) => n.setting.startsWith('pre_hook'));
+    assert.match(pre?.reason ?? '', /to free port 80 for standalone, use a webroot solver .* or a dns-01 solver/);
+    assert.doesNotMatch(pre?.reason ?? '', /add it as a `hook` deployer/);
+  });
+
+  it('a truncated chainN.pem is named; REQUESTS_CA_BUNDLE without --ca-bundle is a note', async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'a', [bundle('a')]);
+    writeFileSync(join(root, 'archive', 'a', 'chain1.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n');
+    const report = await importCertbot({ ...(await options(root, join(await tempDir(), 'state'), true)), requestsCaBundle: '/etc/ssl/private-ca.pem' });
+    assert.match(report.items.find((i) => i.name === 'a')?.detail ?? '', /^archive\/a\/chain1\.pem: the chain holds no PEM certificate/);
+    assert.match(report.notes.find((n) => n.setting === 'REQUESTS_CA_BUNDLE=/etc/ssl/private-ca.pem')?.reason ?? '', /import again with --ca-bundle \/etc\/ssl\/private-ca\.pem/);
+  });
+
+  it('imported again after both certbot and certpilot renewed: skipped with what happened, and kept in the printed configuration', async () => {
+    const root = join(await tempDir(), 'le');
+    const versions = [bundle('multi'), bundle('multi')];
+    writeCertbotLineage(root, 'multi', versions, ['renew_hook = systemctl reload nginx']);
+    const stateDir = join(await tempDir(), 'state');
+    await importCertbot(await options(root, stateDir));
+    await new FilesystemCertificateStore({ stateDir }).save('multi', bundle('multi')); // certpilot renews
+    const again = join(await tempDir(), 'le');
+    writeCertbotLineage(again, 'multi', [...versions, bundle('multi')], ['renew_hook = systemctl reload nginx']); // and so does certbot
+    const report = await importCertbot(await options(again, stateDir));
+    const item = report.items.find((i) => i.name === 'multi');
+    assert.deepEqual([item?.status, item?.code], ['skipped', 'ERR_IMPORT_CONFLICT']);
+    assert.match(item?.detail ?? '', /both certbot and certpilot renewed multi since it was imported .* Stop certbot's renewals first/);
+    assert.doesNotMatch(item?.detail ?? '', /another name/);
+    assert.deepEqual((parse(report.config) as Printed).certificates.map((c) => c.name), ['multi']);
+    assert.doesNotMatch(report.config, /# Not in it/);
   });
 });

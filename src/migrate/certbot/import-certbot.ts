@@ -9,8 +9,15 @@
  * has one CA, so lineages of several CAs are refused (`ERR_IMPORT_SEVERAL_CAS`) until the run names
  * it. The contact is the run's `--email`, else the imported account's (certbot 2.x keeps none in its
  * files: a note says so). A lineage that is skipped, on reading or on writing (a full disk), is left
- * out of the printed configuration, with the solvers and deployers only it used.
+ * out of the printed configuration, with the solvers and deployers only it used, unless certpilot's
+ * state holds a certificate of that name for the same names (one both certbot and certpilot renewed
+ * since the import): certpilot renews that one, so it stays.
+ *
+ * certbot's `renewal-hooks/deploy/` scripts become `hook` deployers of every certificate; a hook
+ * that would deploy certbot's stale files is rewritten to certpilot's `live/` or left out (printed
+ * commented out, an `action` note: the CLI exits 1), see `certbot-mapping.ts`.
  */
+import { constants } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../../clock.js';
 import { CertpilotError } from '../../errors.js';
@@ -19,9 +26,10 @@ import { certificateFingerprint, keyTypeOfPem, metadataFromCertificate } from '.
 import { ConfigDraft, type DraftInstance } from '../config-draft.js';
 import { applyPlans, planAccount, planCertificate, type ImportItem, type ImportNote, type ImportReport, type ImportStores, type PlannedImport } from '../import-state.js';
 import { bundleOrder } from '../pem-bundle.js';
-import { mapRenewalConf, sameServer } from './certbot-mapping.js';
+import { mapRenewalConf, prePostHookReason, readsCertbotFiles, sameServer, type HookProgram } from './certbot-mapping.js';
+import { shellHookProgram } from '../../deploy/hook/shell-program.js';
 import type { DirHandle } from '../../fs/dir-handle.js';
-import { importAccount, isCertbotDir, listInside, openImportSource, preferredAccount, readCertbotState, readInside, type CertbotAccount, type CertbotLineage } from './certbot-reader.js';
+import { importAccount, isCertbotDir, openImportSource, preferredAccount, readCertbotState, readHookScripts, readInside, type CertbotAccount, type CertbotLineage } from './certbot-reader.js';
 
 /** Options of {@link importCertbot}. */
 export interface CertbotImportOptions {
@@ -43,6 +51,11 @@ export interface CertbotImportOptions {
   /** The configured state store, for the printed configuration (the import writes into it). */
   stateStore?: DraftInstance;
   caBundle?: string;
+  /**
+   * `REQUESTS_CA_BUNDLE` of the import's environment (certbot trusted a private CA through it): when
+   * no `caBundle` is given, a note says how to print it.
+   */
+  requestsCaBundle?: string;
   /** Read and plan only: write nothing. */
   dryRun: boolean;
   clock: Clock;
@@ -104,6 +117,33 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
     });
   }
 
+  // certbot's renewal-hooks/deploy/ scripts run after each renewal of every lineage, in name order,
+  // with RENEWED_LINEAGE and RENEWED_DOMAINS (as the hook deployer gives them): one hook deployer
+  // each, first in every certificate's chain. One that reads certbot's own files is left out.
+  const inPlace = resolve(options.stateDir) === configDir;
+  const liveDir = options.stateStore === undefined || options.stateStore.type === 'filesystem' ? join(resolve(options.stateDir), 'live') : undefined;
+  const directoryHooks: string[] = [];
+  const directoryHookPaths: string[] = [];
+  for (const script of await readHookScripts(root, 'deploy')) {
+    const path = join(configDir, 'renewal-hooks', 'deploy', script.name);
+    const setting = `renewal-hooks/deploy/${script.name}`;
+    if (!script.runs) {
+      notes.push({ name: '*', setting, reason: script.skipped ?? 'certbot does not run it' });
+      continue;
+    }
+    directoryHookPaths.push(path);
+    const entry = { type: 'hook', command: [path], timeoutSeconds: 300 };
+    const reads = !inPlace && script.text !== undefined && state.lineages.some((l) => readsCertbotFiles(script.text as string, l.name, configDir));
+    if (reads) {
+      const why = `it reads certbot's own live/ or archive/ files (or ${configDir}), which stop changing once certpilot renews: written as is it would report each new version deployed while the service keeps certbot's last certificate`;
+      const left = draft.leaveOut(`certbot-deploy-${script.name}`, '*', entry, why);
+      notes.push({ name: '*', setting, level: 'action', reason: `NOT written: ${why}. Make it read $RENEWED_LINEAGE (certpilot's live directory of the certificate renewed, the same file names), then add it: \`${left}\` is printed commented out at the end of the configuration` });
+      continue;
+    }
+    directoryHooks.push(draft.addDeployer(`certbot-deploy-${script.name}`, entry));
+    notes.push({ name: '*', setting, level: 'changed', reason: `certbot ran it after each renewal of every certificate: the \`hook\` deployer \`${directoryHooks.at(-1)}\` runs it for every imported certificate (before its own deploy hook, as certbot), with RENEWED_LINEAGE and RENEWED_DOMAINS` });
+  }
+
   // Lineages.
   const rootCopies = await readRootCopies(root);
   for (const lineage of state.lineages) {
@@ -122,11 +162,18 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
         ...(rootCopies.bundle === undefined ? { files: { 'fullbundle.pem': false } } : {}),
       });
     }
+    const hook = lineage.renewal?.params.renew_hook ?? lineage.renewal?.params.deploy_hook;
+    const hookProgram = hook === undefined ? undefined : await inspectHookProgram(hook);
     const mapped = mapRenewalConf(lineage.name, facts.domains, lineage.renewal, draft, {
       configDir,
       directoryUrl,
       liveKeyType: keyTypeOfPem(live.privateKeyPem) ?? facts.keyType,
       ...(filesDeployer ? { filesDeployer } : {}),
+      inPlace,
+      ...(liveDir !== undefined ? { liveDir } : {}),
+      directoryHooks,
+      directoryHookPaths,
+      ...(hookProgram ? { hookProgram } : {}),
     });
     draft.certificates.push(mapped.certificate);
     notes.push(...mapped.notes);
@@ -143,25 +190,18 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
           ...(server ? { directoryUrl: server } : {}),
           ...(account ? { accountUrl: account.url } : {}),
           // certbot ran the deploy hook for its live version; the volume's copies are that version.
-          deployedBy: mapped.certificate.deploy ?? [],
+          deployedBy: mapped.deployedBy,
           source: `live/${lineage.name}`,
         },
         clock,
       ),
     );
   }
-  // certbot's hook directories run for every certificate; which ones need them is the user's call.
-  for (const kind of ['pre', 'deploy', 'post'] as const) {
-    const dir = join(configDir, 'renewal-hooks', kind);
-    for (const entry of await listInside(root, ['renewal-hooks', kind])) {
-      notes.push({
-        name: '*',
-        setting: `renewal-hooks/${kind}/${entry}`,
-        reason:
-          kind === 'deploy'
-            ? `certbot ran it after each renewal of every certificate: add it as a \`hook\` deployer (command: [${JSON.stringify(join(dir, entry))}]) to the certificates that need it`
-            : 'certpilot runs deployers after a new version only; add it as a `hook` deployer if it must run then',
-      });
+  // certbot's pre and post hook directories run around every renewal: certpilot has no such step.
+  for (const kind of ['pre', 'post'] as const) {
+    for (const script of await readHookScripts(root, kind)) {
+      if (!script.runs) continue;
+      notes.push({ name: '*', setting: `renewal-hooks/${kind}/${script.name}`, reason: prePostHookReason(undefined) });
     }
   }
   const items = [...(await applyPlans(plans, options.dryRun)), ...skippedBeforePlan];
@@ -180,7 +220,7 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
   }
   // A lineage skipped on reading or on writing (a full disk, a conflict) is not renewed by this
   // configuration: its entry goes, with the solvers and deployers only it used, and its notes.
-  const left = items.filter((i) => i.kind === 'certificate' && i.status === 'skipped').map((i) => i.name);
+  const left = items.filter((i) => i.kind === 'certificate' && i.status === 'skipped' && i.keptInConfig !== true).map((i) => i.name);
   draft.removeCertificates(left);
   const kept = notes.filter((n) => !left.includes(n.name));
   // The run's --email first, then the account's own (the renewing CA's before the staging one's).
@@ -195,6 +235,13 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
         : 'no account was imported, so the first renewal registers one: import again with --email ADDRESS (or set acme.email) for its contact',
     });
   }
+  if (options.caBundle === undefined && options.requestsCaBundle) {
+    kept.push({
+      name: '*',
+      setting: `REQUESTS_CA_BUNDLE=${options.requestsCaBundle}`,
+      reason: `certbot trusted the CA through this file; certpilot does not read REQUESTS_CA_BUNDLE: import again with --ca-bundle ${options.requestsCaBundle} to print it as acme.caBundle (or set acme.caBundle yourself)`,
+    });
+  }
   const config = draft.toYaml(
     // An imported account exists: its holder agreed to the CA's terms when certbot registered it.
     { stateDir: options.stateDir, ...(options.stateStore ? { stateStore: options.stateStore } : {}), directoryUrl, termsOfServiceAgreed: chosen.size > 0, ...(email ? { email } : {}), ...(options.caBundle ? { caBundle: options.caBundle } : {}) },
@@ -205,6 +252,23 @@ async function importFrom(root: DirHandle, configDir: string, options: CertbotIm
     ],
   );
   return { items, notes: kept, config };
+}
+
+/**
+ * The program a deploy hook starts, when its command begins with an absolute path (see
+ * `shellHookProgram`): whether it can run, and its text when it is a readable script of at most
+ * 1 MiB (to see whether it reads certbot's own files; nothing of it is printed).
+ */
+async function inspectHookProgram(hook: string): Promise<HookProgram | undefined> {
+  const path = shellHookProgram(hook);
+  if (path === undefined) return undefined;
+  const { access, readFile, stat } = await import('node:fs/promises');
+  const info = await stat(path).catch((err: NodeJS.ErrnoException) => err);
+  if (info instanceof Error) return { path, problem: info.code === 'ENOENT' ? 'does not exist' : `cannot be read (${info.code ?? 'error'})` };
+  if (!info.isFile()) return { path, problem: 'is not a file' };
+  if (await access(path, constants.X_OK).then(() => false, () => true)) return { path, problem: 'is not executable' };
+  const text = info.size <= 1 << 20 ? await readFile(path, 'utf8').catch(() => undefined) : undefined;
+  return { path, ...(text !== undefined ? { text } : {}) };
 }
 
 /**
