@@ -314,3 +314,34 @@ test('daemon: a files target emptied (rm -rf) while nothing is due is deployed a
   d.child.kill('SIGTERM');
   assert.equal(await d.exited, 0, d.text());
 });
+
+test('daemon: after the CA forgot the account, `account create` (and later `account deactivate` then `account create`) is used by its next renewal, without SIGHUP', { timeout: 300_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  // 30-second certificates: due 15 s after issuance (half the lifetime left), plus the daemon's jitter.
+  const s = await startCliScenario(t, { pebble: { version: '2.4', strict: true, noSleep: true, nonceRejectPercent: 0, certificateValidityPeriod: 30 }, certificates: [{ name: 'site', domains: ['site.account.test'] }] });
+  const cli = (...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--config', s.config]);
+  const d = startDaemon(t, s.config);
+  await d.waitFor(ran(/site:issued/), 'the first issuance');
+
+  // The CA forgets its accounts, and the hint's way out is taken before the certificate is due.
+  await s.pebble.restart();
+  const created = await cli('account', 'create');
+  assert.equal(created.code, 0, created.stdout + created.stderr);
+  assert.match(created.stdout, /registered the same key again/);
+  let mark = d.lines.length;
+  // (A run in between may only look for ARI: not-due.)
+  const renewed = await d.waitFor(ran(/site:(renewed|failed)/), 'the renewal after account create', mark, 120_000);
+  assert.equal(renewed.ran, 'site:renewed', `the daemon signs with the account in the store, not the one it read at start:\n${d.text()}`);
+
+  // Deactivated for good, then replaced with a new key: the next renewal uses the new account.
+  assert.equal((await cli('account', 'deactivate')).code, 0);
+  const replaced = await cli('account', 'create');
+  assert.equal(replaced.code, 0, replaced.stdout + replaced.stderr);
+  assert.match(replaced.stdout, /registered a new account with a new key/);
+  mark = d.lines.length;
+  const again = await d.waitFor(ran(/site:(renewed|failed)/), 'the renewal after deactivate and create', mark, 120_000);
+  assert.equal(again.ran, 'site:renewed', d.text());
+  assert.ok(!/ERR_ACME_ACCOUNT/.test(d.text()), d.text());
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
+});
