@@ -31,7 +31,7 @@ import { CaReachability } from '../acme/protocol/ca-reachability.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
 import type { DispatchSummary, Notifier, NotifierRoute, NotifyPolicy } from '../notify/notifier.js';
 import { DIRECTORY_FACTS_MAX_AGE_MS, DirectoryCache } from '../storage/filesystem/directory-cache.js';
-import type { RenewalState } from '../storage/certificate-store.js';
+import type { RenewalState, StoredAccount } from '../storage/certificate-store.js';
 import type { CertpilotStore } from '../storage/state-store.js';
 import { VERSION } from '../version.js';
 
@@ -72,6 +72,14 @@ export interface Runtime {
 }
 
 /**
+ * What identifies the stored account a session signs with: its URL, key and deactivation. Another
+ * value in the store means another process changed the account since (see `session`).
+ */
+function accountStamp(account: Pick<StoredAccount, 'url' | 'privateKeyPem' | 'deactivatedAt'> | undefined): string {
+  return account ? JSON.stringify([account.url ?? null, account.privateKeyPem, account.deactivatedAt ?? null]) : '';
+}
+
+/**
  * Builds a state store through the registry: the configured `stateStore`, or one a `state copy`
  * spec names (`options` as its plug-in's schema outputs them). Does no I/O; the first use does.
  */
@@ -103,7 +111,8 @@ export async function compose(
   const built = new PromiseCache<unknown>();
   const closables: unknown[] = [];
   const clients: AcmeClient[] = [];
-  const sessions = new Map<string, Promise<AccountSession>>();
+  // Per directory: the open session, and the stored account it was opened from (accountStamp).
+  const sessions = new Map<string, Promise<{ session: AccountSession; stamp: string }>>();
   let renewalInfoClient: Promise<AcmeClient | undefined> | undefined;
   /** When a "no renewalInfo" answer stops being trusted (ms), like the directory cache's entry. */
   let noRenewalInfoUntil: number | undefined;
@@ -201,12 +210,12 @@ export async function compose(
   const solversOf = async (spec: ResolvedCertificate): Promise<ReadonlyMap<string, ChallengeSolver>> =>
     new Map(await Promise.all(Object.entries(spec.solvers).map(async ([domain, name]) => [domain, await solver(name)] as const)));
 
-  const openSession = async (directoryUrl: string, signal?: AbortSignal): Promise<AccountSession> => {
+  const openSession = async (directoryUrl: string, signal?: AbortSignal): Promise<{ session: AccountSession; stamp: string }> => {
     const [{ openAccount }, { Issuer }] = await Promise.all([import('../acme/account.js'), import('../acme/issuer.js')]);
     const { client, account } = await openAccount(accountOptions(directoryUrl), signal ? { signal } : {});
     clients.push(client);
     await rememberDirectory(client, directoryUrl, signal);
-    return { issuer: new Issuer({ client, logger }), directoryUrl, accountUrl: account.url };
+    return { session: { issuer: new Issuer({ client, logger }), directoryUrl, accountUrl: account.url }, stamp: accountStamp(account) };
   };
 
   const rememberDirectory = async (client: AcmeClient, directoryUrl: string, signal?: AbortSignal): Promise<boolean> => {
@@ -299,15 +308,30 @@ export async function compose(
       // The configured locker (file by default), built on the first acquire: a nothing-due run
       // never loads it (a lease locker would load the Kubernetes client).
       locker: { acquire: async (name: string, o: AcquireOptions): Promise<Lock | undefined> => (await locker()).acquire(name, o) },
-      session: (which, signal) => {
+      session: async (which, signal) => {
         const directoryUrl = which === 'staging' ? config.acme.stagingDirectoryUrl : config.acme.directoryUrl;
         let opened = sessions.get(directoryUrl);
-        if (!opened) {
-          opened = openSession(directoryUrl, signal);
-          opened.catch(() => sessions.delete(directoryUrl));
-          sessions.set(directoryUrl, opened);
+        if (opened) {
+          // The stored account is read again at each use (one read; only a run with an order to
+          // place gets here): one another process changed since (`account create` after the CA
+          // forgot it, `account deactivate`, then `create` with a new key, a key rollover) is
+          // opened again, instead of signing with what a long-running daemon read at start.
+          const [cached, stored] = await Promise.all([opened.catch(() => undefined), store.loadAccount(directoryUrl)]);
+          if (cached && cached.stamp !== accountStamp(stored)) {
+            logger.info({ directoryUrl, was: cached.session.accountUrl, now: stored?.url }, 'the stored ACME account changed since this process opened it; opening it again');
+            if (sessions.get(directoryUrl) === opened) sessions.delete(directoryUrl);
+          }
+          opened = sessions.get(directoryUrl);
         }
-        return opened;
+        if (!opened) {
+          const opening = openSession(directoryUrl, signal);
+          opening.catch(() => {
+            if (sessions.get(directoryUrl) === opening) sessions.delete(directoryUrl);
+          });
+          sessions.set(directoryUrl, opening);
+          opened = opening;
+        }
+        return (await opened).session;
       },
       renewalInfo: (signal) => {
         // A CA without renewalInfo is looked at again once the directory cache's answer expires, also

@@ -6,9 +6,10 @@
  * window, else the lifetime rule), the end of a hold (failure backoff, the CA's Retry-After), the
  * next ARI fetch (the CA's Retry-After, clamped by the planner; never before the hold a run
  * reported when it got no answer, e.g. from a CA whose directory has no renewalInfo), a pending
- * order to resume, and a deploy retry; never before the floor the daemon sets after a
- * certificate's own run (so a certificate that is locked elsewhere, or fails before the CA counts
- * anything, is not retried in a tight loop). The daemon sleeps until the earliest wake of all,
+ * order to resume, a deploy retry, and the daemon's next look at the certificate's deploy targets
+ * (`deploy-check`: a target that lost its files or Secret since is deployed again); never before
+ * the floor the daemon sets after a certificate's own run (so a certificate that is locked
+ * elsewhere, or fails before the CA counts anything, is not retried in a tight loop). The daemon sleeps until the earliest wake of all,
  * plus a small jitter that never pushes a renewal past the end of its ARI window.
  */
 import { pendingDeployers } from '../deploy/deploy-chain.js';
@@ -19,7 +20,7 @@ import { currentRenewalInfo } from './policies.js';
 import { decideRenewal, type RenewalResult } from './renew-certificate.js';
 
 /** Why the daemon wakes for a certificate. */
-export type WakeReason = 'due' | 'renewal-time' | 'ari-refetch' | 'backoff' | 'retry-after' | 'resume-order' | 'deploy-retry' | 'floor';
+export type WakeReason = 'due' | 'renewal-time' | 'ari-refetch' | 'backoff' | 'retry-after' | 'resume-order' | 'deploy-retry' | 'deploy-check' | 'floor';
 
 /** One certificate's next wake. */
 export interface CertificateWake {
@@ -44,10 +45,23 @@ export interface WakeInput {
   floor?: Date | undefined;
   /** No ARI fetch before this: what the certificate's last run reported ({@link AriHold}). */
   ariHold?: AriHold | undefined;
+  /**
+   * When the daemon looks next at whether the certificate's deploy targets still hold its live
+   * version ({@link DEPLOY_CHECK_MS}); unset for a certificate none of whose deployers can check.
+   */
+  deployCheck?: Date | undefined;
 }
 
 /** A failed deploy is tried again this long after it failed (the renewal's first backoff step). */
 export const DEPLOY_RETRY_MS = BACKOFF_BASE_MS;
+/**
+ * How often the daemon checks that each certificate's deploy targets still hold the live version
+ * (files: one marker read; kubernetes-secret: one GET of the Secret; never a CA request), so a
+ * target emptied or deleted is deployed again within minutes instead of at the next renewal. Ten
+ * minutes: twice the deploy retry, and a tenth of the reads a 15 s /metrics scrape already makes
+ * (its answers are reused for a minute), while a lost target is back well within an hour.
+ */
+export const DEPLOY_CHECK_MS = 10 * 60_000;
 /** A certificate another process holds the lock of is looked at again after this long. */
 export const LOCKED_RETRY_MS = 60_000;
 /** A run that failed before the CA counted anything (no backoff) is tried again after this long. */
@@ -96,6 +110,7 @@ export function certificateWake(input: WakeInput): CertificateWake {
       const failedAt = record && record.result === 'failure' && record.version === stored.version ? time(record.at) : undefined;
       candidates.push({ at: failedAt !== undefined ? failedAt + DEPLOY_RETRY_MS : nowMs, why: 'deploy-retry' });
     }
+    if (input.deployCheck) candidates.push({ at: Math.max(input.deployCheck.getTime(), nowMs), why: 'deploy-check' });
   }
 
   let best = candidates.reduce<(typeof candidates)[number] | undefined>((a, c) => (!a || c.at < a.at ? c : a), undefined) ?? { at: nowMs + MAX_SLEEP_MS, why: 'renewal-time' };

@@ -6,7 +6,7 @@ import type { ResolvedCertificate } from '../config/load-config.js';
 import { FileLocker } from '../coordination/file/file-locker.js';
 import { silentLogger } from '../logger.js';
 import type { LifecycleEvent } from '../notify/lifecycle-event.js';
-import { MIN_SLEEP_MS } from '../renewal/scheduler.js';
+import { DEPLOY_CHECK_MS, MIN_SLEEP_MS } from '../renewal/scheduler.js';
 import type { FilesystemCertificateStore } from '../storage/backends/filesystem/filesystem-certificate-store.js';
 import { CaDouble, caDoubleContext, type DoubleCertificate } from '../testing/ca-double.js';
 import { FakeClock } from '../testing/fake-clock.js';
@@ -260,4 +260,106 @@ test('a one-off forgotten while the daemon runs (certpilot forget, no SIGHUP) is
   assert.equal(later.next, undefined, 'nothing scheduled');
   assert.deepEqual(w.setup.certificates, [], 'dropped from what the daemon renews');
   assert.ok(warnings.some((m) => /the one-off www was forgotten/.test(m)), warnings.join('\n'));
+});
+
+/** A deployer whose target can be emptied (`rm -rf`) and can be made to fail; it checks its target like `files`. */
+class TargetDouble {
+  readonly id = 'vol';
+  held: number | undefined;
+  deploys = 0;
+  verifies = 0;
+  failing = false;
+  async deploy(certificate: { version: number }): Promise<{ message: string }> {
+    this.deploys++;
+    if (this.failing) throw new Error('vol: the disk is read-only');
+    this.held = certificate.version;
+    return { message: `wrote version ${certificate.version}` };
+  }
+  async verify(certificate: { version: number }): Promise<string | undefined> {
+    this.verifies++;
+    return this.held === certificate.version ? undefined : 'files missing in /vol';
+  }
+}
+
+/** A 90-day certificate deployed to a {@link TargetDouble}, at a CA without ARI (nothing to fetch: only the deploy checks wake it). */
+async function deployedWorld(): Promise<{ w: World; target: TargetDouble; daemon: RenewalDaemon }> {
+  const w = await world({ days: 2 });
+  const target = new TargetDouble();
+  const spec = testCertificateSpec({ deploy: ['vol'] });
+  const setup: DaemonSetup = { ...w.setup, certificates: [spec], context: { ...w.setup.context, renewalInfo: async () => undefined, deployers: async () => [target], verifiers: async () => [target] } };
+  const daemon = new RenewalDaemon(setup, { clock: w.clock, logger: silentLogger, random: () => 0.5 });
+  const first = await daemon.cycle();
+  assert.deepEqual(first.results.map((r) => r.outcome), ['issued']);
+  assert.equal(target.deploys, 1);
+  return { w, target, daemon };
+}
+
+test('a deploy target lost while nothing is due (rm -rf of a files directory) is checked every 10 minutes and deployed again by the certificate\'s nothing-due run; no CA request; held targets cost one check each, no run', async () => {
+  const { w, target, daemon } = await deployedWorld();
+  const cycles: Awaited<ReturnType<RenewalDaemon['cycle']>>[] = [];
+  const until = async (stop: (r: (typeof cycles)[number]) => boolean, limitMs: number): Promise<(typeof cycles)[number]> => {
+    const end = w.clock.now().getTime() + limitMs;
+    for (;;) {
+      w.clock.advance(cycles.at(-1)?.sleepMs ?? 1_000);
+      const report = await daemon.cycle();
+      cycles.push(report);
+      if (stop(report)) return report;
+      assert.ok(w.clock.now().getTime() <= end, `gave up after ${limitMs / 60_000} min: ${JSON.stringify(cycles.map((c) => [c.next?.why, c.sleepMs, c.results.map((r) => r.outcome)]))}`);
+    }
+  };
+  // Quiet: the checks find the target held and run nothing; the wake says why.
+  const quiet = await until((r) => r.checked.length > 0, DEPLOY_CHECK_MS + 2 * 60_000);
+  assert.deepEqual([quiet.results, quiet.lost], [[], []]);
+  assert.equal(quiet.next?.why, 'deploy-check');
+  assert.ok(quiet.nextRenewal && quiet.nextRenewal.why !== 'deploy-check', 'the next renewal wake is said besides');
+  assert.ok(quiet.sleepMs >= DEPLOY_CHECK_MS && quiet.sleepMs <= DEPLOY_CHECK_MS + 60_000, `the next check in 10 minutes (${quiet.sleepMs} ms)`);
+  const requests = w.ca.requests.length;
+
+  // rm -rf: found at the next check (within 10 minutes and the jitter), deployed again at once.
+  target.held = undefined;
+  const lostAt = w.clock.now().getTime();
+  const redeployed = await until((r) => r.results.length > 0, DEPLOY_CHECK_MS + 2 * 60_000);
+  assert.deepEqual(redeployed.lost, [{ certificate: 'www', deployer: 'vol', reason: 'files missing in /vol' }]);
+  assert.deepEqual(redeployed.results.map((r) => r.outcome), ['deployed']);
+  assert.ok(w.clock.now().getTime() - lostAt <= DEPLOY_CHECK_MS + 60_000);
+  assert.equal(target.deploys, 2);
+  assert.equal(target.held, 1);
+  assert.equal(w.ca.requests.length, requests, 'no CA request for a check or the redeploy');
+  assert.equal(w.ca.orders.length, 1);
+
+  // A redeploy that keeps failing is retried every 5 minutes (deploy-retry), never in a loop.
+  target.failing = true;
+  target.held = undefined;
+  const deploysBefore = target.deploys;
+  const from = w.clock.now().getTime();
+  await until(() => w.clock.now().getTime() - from >= 3_600_000, 3_700_000);
+  const attempts = target.deploys - deploysBefore;
+  assert.ok(attempts >= 5 && attempts <= 13, `an hour of a failing redeploy: ${attempts} attempts, about one per 5 minutes`);
+  assert.equal(w.ca.requests.length, requests);
+});
+
+test('a lost target a /metrics scrape saw (deployTargetLost) is checked at once, but never sooner than 5 minutes after the last run a lost target caused', async () => {
+  const { w, target, daemon } = await deployedWorld();
+  // Past the floor and the first check.
+  w.clock.advance(60_000);
+  await daemon.cycle();
+  const checksBefore = target.verifies;
+  target.held = undefined;
+  w.clock.advance(60_000);
+  assert.equal((await daemon.cycle()).results.length, 0, 'the next check is minutes away');
+  daemon.deployTargetLost('www');
+  const seen = await daemon.cycle();
+  assert.deepEqual([seen.checked, seen.results.map((r) => r.outcome)], [['www'], ['deployed']]);
+  assert.ok(target.verifies > checksBefore);
+  assert.equal(target.held, 1);
+  // Lost again at once (a redeploy that does not stick): a scrape seeing it does not make it run again before 5 minutes.
+  target.held = undefined;
+  w.clock.advance(20_000);
+  daemon.deployTargetLost('www');
+  const soon = await daemon.cycle();
+  assert.deepEqual(soon.results, []);
+  assert.equal(soon.next?.why, 'deploy-check');
+  assert.ok(soon.next.at.getTime() - w.clock.now().getTime() >= 5 * 60_000 - 20_000 - 1_000, `not before 5 minutes after the last lost run: ${soon.next.at.toISOString()}`);
+  w.clock.advance(soon.sleepMs);
+  assert.deepEqual((await daemon.cycle()).results.map((r) => r.outcome), ['deployed']);
 });

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { cliPath, repoRoot, runCli, startCliScenario, tempDir, testCaFile, writeConfig, type TestCertificate } from '../harness/certpilot.js';
@@ -112,7 +112,10 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
   const asleep = await d.waitFor(ran(/short:not-due/), 'the ARI fetch for the new certificate', 0, (RERUN_FLOOR_MS + MAX_JITTER_MS) * 1.25);
   const state = JSON.parse(readFileSync(join(s.stateDir, 'renewal-state', 'short.json'), 'utf8')) as { ari?: { windowStart: string; windowEnd: string; selectedTime: string; nextFetchAt: string } };
   assert.ok(state.ari, 'the ARI answer is persisted');
-  const next = asleep.next as { at: string; why: string };
+  // Its next wake is the check of the files target (every 10 minutes); the line names the renewal's too.
+  const check = asleep.next as { at: string; why: string };
+  assert.equal(check.why, 'deploy-check', JSON.stringify(asleep));
+  const next = asleep.nextRenewal as { at: string; why: string };
   const wake = Date.parse(next.at);
   if (next.why === 'renewal-time') {
     assert.ok(wake >= Date.parse(state.ari.windowStart) && wake <= Date.parse(state.ari.windowEnd), `wakes at ${next.at}, inside the ARI window ${state.ari.windowStart}…${state.ari.windowEnd}`);
@@ -121,7 +124,7 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
     assert.equal(next.at, state.ari.nextFetchAt, "wakes when the CA's Retry-After says to ask again");
     assert.ok(wake < Date.parse(state.ari.selectedTime));
   }
-  assert.ok((asleep.sleepSeconds as number) * 1000 >= wake - Date.now() - 5000, 'it sleeps until then');
+  assert.ok((asleep.sleepSeconds as number) * 1000 >= Math.min(wake, Date.parse(check.at)) - Date.now() - 5000, 'it sleeps until then');
   // The daemon serves /metrics (scraped by a real Prometheus) and the status page, read-only.
   const prometheus = await startPrometheus({ daemon: [`127.0.0.1:${port}`] });
   t.after(() => prometheus.stop());
@@ -262,6 +265,83 @@ test('daemon with no configuration file renews a due one-off (issue -d) from its
   assert.deepEqual(d.lines.slice(mark).filter((l) => typeof l.ran === 'string'), [], d.text());
   assert.equal(live().serialNumber, v2.serialNumber);
   assert.deepEqual([d.child.exitCode, d.child.signalCode], [null, null], 'still running');
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
+});
+
+test('daemon: a files target emptied (rm -rf) while nothing is due is deployed again once a /metrics scrape sees it lost, without a CA request; the cycle line names the deploy check', { timeout: 120_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  const s = await startCliScenario(t, { pebble: { version: '2.4', strict: true, noSleep: true }, certificates: [{ name: 'site', domains: ['site.lost.test'], deploy: ['volume'] }] });
+  await writeConfig(s.dir, { directoryUrl: s.proxy.directoryUrl, httpPort: s.pebble.httpPort, deployers: { volume: { type: 'files', dir: './volume' } }, certificates: [{ name: 'site', domains: ['site.lost.test'], deploy: ['volume'] }] });
+  const issued = await runCli(['renew', '--config', s.config]);
+  assert.equal(issued.code, 0, `${issued.stdout}\n${issued.stderr}`);
+  const port = await freePort();
+  const d = startDaemon(t, s.config, ['--listen', `127.0.0.1:${port}`]);
+  // Its first look (the ARI fetch Pebble 2.4 cannot answer) checks the target too; then nothing is
+  // due for years (5-year certificates), and the next deploy check is 10 minutes away.
+  const first = await d.waitFor((l) => l.cycle === 1, 'the first cycle');
+  assert.equal(first.ran, 'site:not-due', JSON.stringify(first));
+  const next = first.next as { why: string; at: string };
+  assert.equal(next.why, 'deploy-check', JSON.stringify(first));
+  assert.ok(Date.parse(next.at) - Date.now() > 9 * 60_000, `the next check is 10 minutes away: ${JSON.stringify(first)}`);
+  assert.equal((first.nextRenewal as { why: string }).why, 'ari-refetch', 'the next look for the renewal is said besides');
+  const volume = join(s.dir, 'volume');
+  const serial = new X509Certificate(readFileSync(join(volume, 'cert.pem'))).serialNumber;
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const upToDate = (value: 0 | 1) => new RegExp(`certpilot_deployer_up_to_date\\{name="site",deployer="volume"\\} ${value}`);
+  assert.match(await metrics(), upToDate(1));
+  const requests = s.proxy.requests.log.length;
+
+  await rm(volume, { recursive: true, force: true });
+  const mark = d.lines.length;
+  // A scrape sees it lost (the metric says 0) once the last check's answer is a minute old (scraped
+  // every few seconds here, as Prometheus does), and the daemon deploys it again then, not at the next renewal.
+  for (let waited = 0; !upToDate(0).test(await metrics()); waited += 2_000) {
+    if (waited > 90_000) assert.fail(`the metric never said the target was lost:\n${await metrics()}`);
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  const cycle = await d.waitFor((l) => Array.isArray(l.lost), 'the cycle of the deploy check', mark, 30_000);
+  assert.equal(cycle.ran, 'site:deployed', JSON.stringify(cycle));
+  assert.equal(cycle.woke, 'site:deploy-check');
+  assert.match(JSON.stringify(cycle.lost), /"certificate":"site","deployer":"volume"/);
+  assert.match(cycle.msg, /a deploy target lost the live version/);
+  assert.equal(new X509Certificate(readFileSync(join(volume, 'cert.pem'))).serialNumber, serial, 'the same version, deployed again');
+  assert.equal(s.proxy.requests.log.length, requests, 'no CA request');
+  for (let waited = 0; !upToDate(1).test(await metrics()); waited += 200) {
+    if (waited > 10_000) assert.fail(`the metric stays 0:\n${await metrics()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  d.child.kill('SIGTERM');
+  assert.equal(await d.exited, 0, d.text());
+});
+
+test('daemon: after the CA forgot the account, `account create` (and later `account deactivate` then `account create`) is used by its next renewal, without SIGHUP', { timeout: 300_000 }, async (t) => {
+  if (!requirePebble(t, '2.4')) return;
+  // 30-second certificates: due 15 s after issuance (half the lifetime left), plus the daemon's jitter.
+  const s = await startCliScenario(t, { pebble: { version: '2.4', strict: true, noSleep: true, nonceRejectPercent: 0, certificateValidityPeriod: 30 }, certificates: [{ name: 'site', domains: ['site.account.test'] }] });
+  const cli = (...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--config', s.config]);
+  const d = startDaemon(t, s.config);
+  await d.waitFor(ran(/site:issued/), 'the first issuance');
+
+  // The CA forgets its accounts, and the hint's way out is taken before the certificate is due.
+  await s.pebble.restart();
+  const created = await cli('account', 'create');
+  assert.equal(created.code, 0, created.stdout + created.stderr);
+  assert.match(created.stdout, /registered the same key again/);
+  let mark = d.lines.length;
+  // (A run in between may only look for ARI: not-due.)
+  const renewed = await d.waitFor(ran(/site:(renewed|failed)/), 'the renewal after account create', mark, 120_000);
+  assert.equal(renewed.ran, 'site:renewed', `the daemon signs with the account in the store, not the one it read at start:\n${d.text()}`);
+
+  // Deactivated for good, then replaced with a new key: the next renewal uses the new account.
+  assert.equal((await cli('account', 'deactivate')).code, 0);
+  const replaced = await cli('account', 'create');
+  assert.equal(replaced.code, 0, replaced.stdout + replaced.stderr);
+  assert.match(replaced.stdout, /registered a new account with a new key/);
+  mark = d.lines.length;
+  const again = await d.waitFor(ran(/site:(renewed|failed)/), 'the renewal after deactivate and create', mark, 120_000);
+  assert.equal(again.ran, 'site:renewed', d.text());
+  assert.ok(!/ERR_ACME_ACCOUNT/.test(d.text()), d.text());
   d.child.kill('SIGTERM');
   assert.equal(await d.exited, 0, d.text());
 });

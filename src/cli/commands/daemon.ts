@@ -24,6 +24,7 @@ import type { StatusSnapshot } from '../../renewal/status.js';
 import { RenewalDaemon, type DaemonSetup } from '../../scheduling/daemon.js';
 import type { Runtime } from '../compose.js';
 import { EXIT, type CommandContext } from '../main.js';
+import { lostDeployers } from '../../deploy/deploy-chain.js';
 import { observeEvents, unheldOf } from '../run-report.js';
 import { openWithOneOffs } from '../one-offs.js';
 import { commandLogger, loadCommandConfig } from '../runtime.js';
@@ -51,7 +52,23 @@ async function openSetup(ctx: CommandContext, metrics: CertpilotMetrics | undefi
     await observer.settled();
     await runtime.close();
   };
-  return { runtime, setup: { certificates: runtime.config.certificates, context, concurrency: runtime.config.renewal.concurrency, close } };
+  return { runtime, setup: { certificates: runtime.config.certificates, context, concurrency: runtime.config.renewal.concurrency, close, unheld: deployChecksOf(runtime) } };
+}
+
+/** How long a certificate's deploy-target check is reused (its live version and records unchanged), by the listener and the daemon's own checks. */
+const DEPLOY_CHECK_REUSE_MS = 60_000;
+
+const deployChecks = new WeakMap<Runtime, ReturnType<typeof unheldOf>>();
+
+/**
+ * The one deploy-target check of a runtime, shared by the daemon's `deploy-check` wakes and the
+ * listener's snapshots: one check per certificate a minute at most, however often /metrics is
+ * scraped, and a scrape's fresh answer serves the daemon's next check.
+ */
+function deployChecksOf(runtime: Runtime): ReturnType<typeof unheldOf> {
+  let check = deployChecks.get(runtime);
+  if (!check) deployChecks.set(runtime, (check = unheldOf(runtime, { reuseForMs: DEPLOY_CHECK_REUSE_MS })));
+  return check;
 }
 
 /** How long a request to the listener waits for a fresh status snapshot before it is served the last known one. */
@@ -81,19 +98,22 @@ function unreachableWhat(err: CertpilotError): string {
  * says 1 until a snapshot reads the state again. One snapshot is built at a time, whatever the
  * number of requests.
  */
-async function listen(address: string, current: () => Runtime | undefined, metrics: CertpilotMetrics, logger: Logger): Promise<Server> {
+async function listen(address: string, current: () => Runtime | undefined, metrics: CertpilotMetrics, logger: Logger, onLost: (certificate: string) => void): Promise<Server> {
   const { host, port } = parseListen(address);
   const [{ createServer }, { buildStatusSnapshot }, { renderStatusPage }] = await Promise.all([import('node:http'), import('../../renewal/status.js'), import('../../notify/status-page.js')]);
   let known: StatusSnapshot | undefined;
   let unreachable = false;
   let unreadableWhy = '';
   let building: Promise<void> | undefined;
-  // One deploy-target check per certificate a minute at most, however often /metrics is scraped.
-  const checks = new WeakMap<Runtime, ReturnType<typeof unheldOf>>();
+  // The daemon's own deploy-target check (one per certificate a minute at most); a target it finds
+  // lost brings the daemon's check of that certificate forward (`onLost`), so it is deployed again now.
   const checksOf = (runtime: Runtime): ReturnType<typeof unheldOf> => {
-    let check = checks.get(runtime);
-    if (!check) checks.set(runtime, (check = unheldOf(runtime, { reuseForMs: 60_000 })));
-    return check;
+    const check = deployChecksOf(runtime);
+    return async (spec, stored, records) => {
+      const unheld = await check(spec, stored, records);
+      if (lostDeployers(unheld).length > 0) onLost(spec.name);
+      return unheld;
+    };
   };
   const degrade = (why: string): void => {
     unreadableWhy = why;
@@ -230,7 +250,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true }) : undefined;
   let newest: Runtime | undefined;
   // The listener answers from the start, while the first setup may still be waiting for the state store.
-  const server = ctx.values.listen && metrics ? await listen(ctx.values.listen, () => newest, metrics, logger) : undefined;
+  // A lost deploy target a snapshot of the listener sees is told to the daemon once it runs.
+  const running: { daemon?: RenewalDaemon } = {};
+  const server = ctx.values.listen && metrics ? await listen(ctx.values.listen, () => newest, metrics, logger, (name) => running.daemon?.deployTargetLost(name)) : undefined;
   const closeServer = async (): Promise<void> => {
     if (!server) return;
     server.closeAllConnections();
@@ -264,7 +286,8 @@ export async function run(ctx: CommandContext): Promise<number> {
   const { runtime, setup } = opened;
   newest = runtime;
   let current = setup;
-  const daemon = new RenewalDaemon(setup, { clock: runtime.clock, logger });
+  const renewing = new RenewalDaemon(setup, { clock: runtime.clock, logger });
+  running.daemon = renewing;
 
   let reloading: Promise<void> = Promise.resolve();
   const reload = async (): Promise<void> => {
@@ -277,7 +300,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       const next = await openSetup(ctx, metrics, stop, { idleWhenEmpty: onlyOneOffs });
       newest = next.runtime;
       current = next.setup;
-      daemon.replace(next.setup);
+      renewing.replace(next.setup);
       if (next.setup.certificates.length === 0) {
         logger.warn({ certificates: [] }, 'configuration reloaded: no certificate left to renew (the state holds no one-off any more); the daemon renews nothing until a SIGHUP finds one (`certpilot issue -d NAME …`), or stop it');
       } else logger.info({ certificates: next.setup.certificates.map((c) => c.name) }, 'configuration reloaded; the next cycle uses it');
@@ -304,7 +327,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   process.on('SIGHUP', onHangup);
   logger.info({ certificates: setup.certificates.map((c) => c.name), pid: process.pid }, 'daemon started (SIGHUP reloads the configuration, SIGTERM stops)');
   try {
-    await daemon.run(stop);
+    await renewing.run(stop);
   } finally {
     process.off('SIGHUP', onHangup);
     await reloading;

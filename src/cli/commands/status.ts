@@ -85,7 +85,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
     for (const r of rows) {
       for (const d of r.deployers ?? []) {
-        if (d.lost !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer} no longer holds v${r.version ?? '?'}: ${d.lost}; the next \`certpilot renew\` or \`deploy\` deploys it again`);
+        if (d.lost !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer} no longer holds v${r.version ?? '?'}: ${d.lost}; the next \`certpilot renew\` or \`deploy\` deploys it again (a running \`certpilot daemon\` within 10 minutes)`);
         // Not lost: shown as its record says, with why it could not be looked at.
         if (d.unchecked !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer}: could not check that its target holds v${r.version ?? '?'} (shown as its record says): error ${d.unchecked.code}: ${d.unchecked.reason}${d.unchecked.hint ? `\n  hint: ${d.unchecked.hint}` : ''}`);
       }
