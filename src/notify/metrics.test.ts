@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { StatusSnapshot } from '../renewal/status.js';
 import { eventFromResult } from './lifecycle-event.js';
-import { CertpilotMetrics, METRIC_NAMES, metricsWriteHint, writeMetricsFile } from './metrics.js';
+import { CertpilotMetrics, DAEMON_METRIC_NAMES, METRIC_NAMES, metricsWriteHint, writeMetricsFile } from './metrics.js';
 import { tempDir } from '../testing/temp-dir.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -98,6 +98,8 @@ test('METRIC_NAMES is exactly what the registry exports', async () => {
   const m = new CertpilotMetrics();
   const exported = [...(await m.text()).matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]).sort();
   assert.deepEqual(exported, [...METRIC_NAMES].sort());
+  const daemon = [...(await new CertpilotMetrics({ daemon: true }).text()).matchAll(/^# TYPE (\S+) /gm)].map((x) => x[1]).sort();
+  assert.deepEqual(daemon, [...METRIC_NAMES, ...DAEMON_METRIC_NAMES].sort());
 });
 
 /** The metric names a PromQL expression reads (labels, strings, functions and keywords removed). */
@@ -114,7 +116,7 @@ function metricsIn(expr: string): string[] {
 }
 
 test('the Grafana dashboard and the alert rules query only certpilot metrics that exist', () => {
-  const known = new Set<string>(METRIC_NAMES.flatMap((n) => [n, `${n}_bucket`, `${n}_sum`, `${n}_count`]));
+  const known = new Set<string>([...METRIC_NAMES, ...DAEMON_METRIC_NAMES].flatMap((n) => [n, `${n}_bucket`, `${n}_sum`, `${n}_count`]));
   const dashboard = JSON.parse(readFileSync(join(repo, 'monitoring', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
   const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => [p.title, t.expr] as const));
   assert.ok(exprs.length >= 10);

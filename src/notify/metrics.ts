@@ -52,6 +52,9 @@ export const METRIC_NAMES = [
   'certpilot_http01_responder_requests_total',
 ] as const;
 
+/** The metrics only the daemon exports (`daemon: true`), beside {@link METRIC_NAMES}. */
+export const DAEMON_METRIC_NAMES = ['certpilot_config_last_reload_successful', 'certpilot_config_last_reload_success_timestamp_seconds'] as const;
+
 /** A set of certpilot metrics in its own registry. */
 export class CertpilotMetrics {
   /** The registry to expose (`/metrics`) or write (`--metrics-file`). */
@@ -75,6 +78,9 @@ export class CertpilotMetrics {
   private readonly notifierLast: Gauge;
   private readonly generated: Gauge;
   private readonly stateUnreachable: Gauge;
+  /** The daemon's configuration reloads (`daemon: true` only). */
+  private readonly reloadOk: Gauge | undefined;
+  private readonly reloadOkAt: Gauge | undefined;
   private readonly duration: Histogram;
   private readonly renewals: Counter;
   private readonly deploys: Counter;
@@ -89,11 +95,18 @@ export class CertpilotMetrics {
    * {@link setSnapshot} sets, so no `certpilot_status_generated_timestamp_seconds 0` (a label-less
    * gauge exports 0 until set) makes the shipped rules think the metrics are two days old.
    */
-  constructor(options: { processMetrics?: boolean; snapshot?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; snapshot?: boolean; daemon?: boolean } = {}) {
     const registers = [this.registry];
     const snapshotRegisters = options.snapshot === false ? [] : registers;
     const gauge = (name: string, help: string, labelNames: string[] = ['name']): Gauge => new Gauge({ name, help, labelNames, registers: snapshotRegisters });
     new Gauge({ name: 'certpilot_build_info', help: 'Always 1; the certpilot version as a label.', labelNames: ['version'], registers }).set({ version: VERSION }, 1);
+    // Prometheus's own names for the same facts (prometheus_config_last_reload_successful): only the daemon reloads.
+    this.reloadOk = options.daemon
+      ? new Gauge({ name: 'certpilot_config_last_reload_successful', help: "1 when the daemon's last configuration load (its start, each SIGHUP) succeeded; 0 while the file it was sent last is not in use.", registers })
+      : undefined;
+    this.reloadOkAt = options.daemon
+      ? new Gauge({ name: 'certpilot_config_last_reload_success_timestamp_seconds', help: 'When the daemon last loaded its configuration successfully (its start, or a SIGHUP).', registers })
+      : undefined;
     this.generated = gauge('certpilot_status_generated_timestamp_seconds', 'When the status snapshot behind these metrics was taken (a textfile that stops moving means renew stopped running).', []);
     this.stateUnreachable = gauge(
       'certpilot_state_backend_unreachable',
@@ -195,6 +208,12 @@ export class CertpilotMetrics {
    */
   setStateBackendUnreachable(unreachable: boolean): void {
     this.stateUnreachable.set(unreachable ? 1 : 0);
+  }
+
+  /** The daemon loaded its configuration (`ok`), or a SIGHUP's file was not taken (the previous one stays in use). */
+  configLoaded(ok: boolean, at: Date): void {
+    this.reloadOk?.set(ok ? 1 : 0);
+    if (ok) this.reloadOkAt?.set(at.getTime() / 1000);
   }
 
   /** Records one certificate's run: its duration and outcome, and each deployer's result. */

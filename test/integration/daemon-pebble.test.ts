@@ -152,12 +152,17 @@ test('daemon on Pebble 2.10 shortlived: issues and deploys, sleeps to its ARI ti
   assert.equal(typeof refused.hint, 'string');
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual([d.child.exitCode, d.child.signalCode], [null, null], 'still running');
+  // /metrics says the file sent is not in use (what CertpilotConfigReloadFailed fires on).
+  const metricsText = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(await metricsText(), /^certpilot_config_last_reload_successful 0$/m);
 
   // 4. SIGHUP with a good file that adds a name: renewed at once (the names changed), deployed.
   await write([short(['short.daemon.test', 'www.short.daemon.test'])]);
   mark = d.lines.length;
   d.child.kill('SIGHUP');
   await d.waitFor((l) => /configuration reloaded/.test(l.msg), 'the reload', mark);
+  assert.match(await metricsText(), /^certpilot_config_last_reload_successful 1$/m);
+  assert.match(await metricsText(), /^certpilot_config_last_reload_success_timestamp_seconds \d+(\.\d+)?(e\+\d+)?$/m);
   await d.waitFor(ran(/short:renewed/), 'the renewal after the reload', mark);
   const v2 = deployed();
   assert.notEqual(v2.serialNumber, v1.serialNumber);

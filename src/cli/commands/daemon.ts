@@ -247,7 +247,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const level = baseLogger.level;
   const logger = level === 'error' || level === 'fatal' || level === 'silent' || level === 'debug' || level === 'trace' ? baseLogger : baseLogger.child({}, { level: 'info' });
   // Metrics (prom-client) only when they are served.
-  const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true }) : undefined;
+  const metrics = ctx.values.listen ? new (await import('../../notify/metrics.js')).CertpilotMetrics({ processMetrics: true, daemon: true }) : undefined;
   let newest: Runtime | undefined;
   // The listener answers from the start, while the first setup may still be waiting for the state store.
   // A lost deploy target a snapshot of the listener sees is told to the daemon once it runs.
@@ -301,10 +301,13 @@ export async function run(ctx: CommandContext): Promise<number> {
       newest = next.runtime;
       current = next.setup;
       renewing.replace(next.setup);
+      metrics?.configLoaded(true, runtime.clock.now());
       if (next.setup.certificates.length === 0) {
         logger.warn({ certificates: [] }, 'configuration reloaded: no certificate left to renew (the state holds no one-off any more); the daemon renews nothing until a SIGHUP finds one (`certpilot issue -d NAME …`), or stop it');
       } else logger.info({ certificates: next.setup.certificates.map((c) => c.name) }, 'configuration reloaded; the next cycle uses it');
     } catch (err) {
+      // The file sent is not the one in use, whatever the reason (CertpilotConfigReloadFailed).
+      metrics?.configLoaded(false, runtime.clock.now());
       if (temporary(err)) {
         // Nothing is wrong with the file: the state (Secrets) could not be read to build the new setup.
         logger.warn(
@@ -325,6 +328,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     reloading = reloading.then(reload);
   };
   process.on('SIGHUP', onHangup);
+  metrics?.configLoaded(true, runtime.clock.now());
   logger.info({ certificates: setup.certificates.map((c) => c.name), pid: process.pid }, 'daemon started (SIGHUP reloads the configuration, SIGTERM stops)');
   try {
     await renewing.run(stop);
