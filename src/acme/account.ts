@@ -113,37 +113,35 @@ async function openAccountOnce(options: AccountOptions, call: OpenAccountCall, r
     unsaved = true;
     logger.info({ directoryUrl: options.directoryUrl, keyType: options.accountKeyType }, 'account key created (stored once the CA is asked to register it)');
   }
+  // `account create` replaces a deactivated account (the CA refuses it for good) with a new key.
   let replaced: string | undefined;
+  const replace = async (stored: StoredAccount & { url: string }): Promise<void> => {
+    replaced = stored.url;
+    account = await replacingDeactivated(options, stored);
+    unsaved = true;
+  };
   if (account.deactivatedAt !== undefined && account.url !== undefined) {
     if (!call.askCa) {
       throw new CertpilotError('ERR_ACME_ACCOUNT_DEACTIVATED', `account: the account ${account.url} of ${options.directoryUrl} was deactivated on ${account.deactivatedAt}; nothing was sent to the CA`);
     }
-    // `account create`: a new key for a new account (the CA refuses the deactivated one for good).
-    replaced = account.url;
-    account = await replacingDeactivated(options, account);
-    unsaved = true;
+    await replace({ ...account, url: account.url });
   }
   if (account.nextPrivateKeyPem !== undefined) account = await finishInterruptedRollover(options, account, call);
   let forgottenUrl: string | undefined;
   if (account.url && call.askCa) {
-    // The stored URL is only what the CA said once: ask it again with the key alone.
+    // The stored URL is only what the CA said once: ask it again with the key alone. Deactivated
+    // outside certpilot (another client with this key, the CA): replaced as above.
     const asking = makeClient(options, importPrivateKey(account.privateKeyPem), undefined);
-    let found: Awaited<ReturnType<AcmeClient['findAccount']>>;
-    try {
-      found = await asking.findAccount(call);
-    } catch (err) {
-      // Deactivated outside certpilot (another client with this key, the CA): a new key, as above.
-      if (!(err instanceof AcmeProblemError) || err.code !== 'ERR_ACME_ACCOUNT_DEACTIVATED') throw err;
-      found = undefined;
-      replaced = account.url;
+    const found = await asking
+      .findAccount(call)
+      .catch((err: unknown) => {
+        if (err instanceof AcmeProblemError && err.code === 'ERR_ACME_ACCOUNT_DEACTIVATED') return 'deactivated' as const;
+        throw err;
+      })
+      .finally(() => asking.close());
+    if (found === 'deactivated') {
       logger.warn({ directoryUrl: options.directoryUrl, account: account.url }, 'account: the CA says the stored account is deactivated; registering a new one with a new key');
-      account = await replacingDeactivated(options, account);
-      unsaved = true;
-    } finally {
-      asking.close();
-    }
-    if (replaced !== undefined) {
-      // the new key is registered below
+      await replace({ ...account, url: account.url });
     } else if (found === undefined) {
       forgottenUrl = account.url;
       logger.warn({ directoryUrl: options.directoryUrl, account: account.url }, 'account: the CA no longer knows the stored account; registering the same key again');

@@ -316,9 +316,10 @@ export async function compose(
           // place gets here): one another process changed since (`account create` after the CA
           // forgot it, `account deactivate`, then `create` with a new key, a key rollover) is
           // opened again, instead of signing with what a long-running daemon read at start.
-          const [cached, stored] = await Promise.all([opened.catch(() => undefined), store.loadAccount(directoryUrl)]);
-          if (cached && cached.stamp !== accountStamp(stored)) {
-            logger.info({ directoryUrl, was: cached.session.accountUrl, now: stored?.url }, 'the stored ACME account changed since this process opened it; opening it again');
+          // A store that cannot be read now keeps the open session (a failed read is no change).
+          const [cached, stored] = await Promise.all([opened.catch(() => undefined), store.loadAccount(directoryUrl).then((a) => ({ account: a }), () => undefined)]);
+          if (cached && stored && cached.stamp !== accountStamp(stored.account)) {
+            logger.info({ directoryUrl, was: cached.session.accountUrl, now: stored.account?.url }, 'the stored ACME account changed since this process opened it; opening it again');
             if (sessions.get(directoryUrl) === opened) sessions.delete(directoryUrl);
           }
           opened = sessions.get(directoryUrl);

@@ -6,6 +6,7 @@
 import { isLockInspector, type InspectedLock, type LockInspector } from '../coordination/locker.js';
 import { CertpilotError } from '../errors.js';
 import { shellName } from '../challenges/dns-persist01/record.js';
+import type { RenewalState } from '../storage/certificate-store.js';
 import type { Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 
@@ -64,4 +65,22 @@ export async function lockedWithoutLiveHolder(ctx: CommandContext, runtime: Runt
     );
   }
   return stuck;
+}
+
+/**
+ * Changes `name`'s renewal state under its lock, as every state write is made (read, `change`,
+ * write through the lock's fence): `false` when another run holds the lock (nothing written);
+ * throws what the lock or the store threw.
+ */
+export async function updateStateUnderLock(runtime: Runtime, name: string, change: (state: RenewalState) => RenewalState, signal?: AbortSignal): Promise<boolean> {
+  const context = runtime.renewalContext();
+  const lock = await context.locker.acquire(name, { ttlSeconds: context.lockTtlSeconds, ...(signal ? { signal } : {}) });
+  if (!lock) return false;
+  try {
+    const store = runtime.store.fenced(lock.lost);
+    await store.saveState(name, change(await store.loadState(name)));
+    return true;
+  } finally {
+    await lock.release();
+  }
 }

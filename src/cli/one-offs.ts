@@ -20,6 +20,7 @@ import type { RenewalResult } from '../renewal/renew-certificate.js';
 import { describeStateEntry } from '../storage/backends/kubernetes-secret/secret-name.js';
 import { RENEWAL_STATE_FIELD, stateKeys } from '../storage/state-keys.js';
 import type { CertpilotStore } from '../storage/state-store.js';
+import { updateStateUnderLock } from './locks.js';
 import { compose, createStateStore, type Runtime } from './compose.js';
 import type { CommandContext } from './main.js';
 import { commandLogger, configFile, loadCommandConfig } from './runtime.js';
@@ -192,21 +193,12 @@ export async function rememberOneOff(runtime: Runtime, result: RenewalResult): P
   if (!spec?.oneOff || spec.name !== result.name || !kept) return;
   const record = oneOffRecordOf(runtime.config, spec, runtime.clock.now());
   const log = runtime.logger.child({ certificate: spec.name });
-  const context = runtime.renewalContext();
   try {
-    const lock = await context.locker.acquire(spec.name, { ttlSeconds: context.lockTtlSeconds });
-    if (!lock) {
+    if (!(await updateStateUnderLock(runtime, spec.name, (state) => ({ ...state, oneOff: record })))) {
       log.warn(`not remembered for \`renew\`: another certpilot process holds ${spec.name}; run the same \`issue -d\` line again`);
       return;
     }
-    try {
-      const store = runtime.store.fenced(lock.lost);
-      const state = await store.loadState(spec.name);
-      await store.saveState(spec.name, { ...state, oneOff: record });
-      log.info({ record }, '`renew` renews this one-off certificate from now on (`certpilot forget` stops it)');
-    } finally {
-      await lock.release();
-    }
+    log.info({ record }, '`renew` renews this one-off certificate from now on (`certpilot forget` stops it)');
   } catch (err) {
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'not remembered for `renew`: the record could not be written; run the same `issue -d` line again');
   }

@@ -93,7 +93,7 @@ export function unheldOf(runtime: Runtime, options: { reuseForMs?: number } = {}
     };
     if (!options.reuseForMs) return ask();
     const key = `${stored.version} ${JSON.stringify(records ?? {})}`;
-    const now = Date.now();
+    const now = runtime.clock.now().getTime();
     const last = reused.get(spec.name);
     if (last && last.key === key && now - last.at < options.reuseForMs) return last.answer;
     const answer = ask();

@@ -18,7 +18,7 @@ import type { Clock } from '../clock.js';
 import { CertpilotError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DeploymentRecord, StoredCertificate } from '../storage/certificate-store.js';
-import { isDeployVerifier, type Deployer } from './deployer.js';
+import { isDeployVerifier, type Deployer, type DeployVerifier } from './deployer.js';
 
 /** What one deployer did in a run. */
 export interface DeployStep {
@@ -62,6 +62,25 @@ export interface UnheldDeployer {
 }
 
 /** The rejection of a {@link DeployVerifier.verify} that could not look at its target, as an error (the signal's reason is rethrown). */
+/** How long one check of a deploy target may take: a silent API server is "not checked", not a 30 s wait per target. */
+export const VERIFY_DEADLINE_MS = 3_000;
+
+/** `deployer.verify` under `signal` and {@link VERIFY_DEADLINE_MS}; a check past the deadline rejects with a CertpilotError saying so. */
+async function verifyTarget(deployer: Deployer & DeployVerifier, stored: StoredCertificate, signal: AbortSignal | undefined): Promise<string | undefined> {
+  // A timer of our own (AbortSignal.timeout's does not keep the process alive while it waits).
+  const deadline = new AbortController();
+  const late = new CertpilotError('ERR_DEPLOY_FAILED', `deploy: ${deployer.id}: its target did not answer within ${VERIFY_DEADLINE_MS / 1000} s`, { retryable: true });
+  const timer = setTimeout(() => deadline.abort(late), VERIFY_DEADLINE_MS);
+  // Raced too, for a check that does not heed its signal.
+  const expired = new Promise<never>((_resolve, reject) => deadline.signal.addEventListener('abort', () => reject(late), { once: true }));
+  try {
+    return await Promise.race([deployer.verify(stored, { signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal }), expired]);
+  } finally {
+    clearTimeout(timer);
+    expired.catch(() => undefined);
+  }
+}
+
 function uncheckable(err: unknown, signal: AbortSignal | undefined): CertpilotError {
   if (signal?.aborted) throw signal.reason;
   return err instanceof CertpilotError ? err : new CertpilotError('ERR_DEPLOY_FAILED', err instanceof Error ? err.message : String(err), { cause: err });
@@ -82,7 +101,7 @@ export async function unheldDeployers(
   for (const deployer of deployers) {
     if (!isDeployVerifier(deployer) || !isDeployed(records?.[deployer.id], stored)) continue;
     try {
-      const reason = await deployer.verify(stored, signal ? { signal } : {});
+      const reason = await verifyTarget(deployer, stored, signal);
       if (reason !== undefined) unheld.push({ deployer: deployer.id, reason });
     } catch (err) {
       const e = uncheckable(err, signal);
@@ -134,7 +153,7 @@ export async function runDeployChain(
         // would fail the same way, and a redeploy on every unanswered check is a storm.
         let unchecked: CertpilotError | undefined;
         if (isDeployVerifier(deployer)) {
-          why = await deployer.verify(stored, options.signal ? { signal: options.signal } : {}).catch((err: unknown) => {
+          why = await verifyTarget(deployer, stored, options.signal).catch((err: unknown) => {
             unchecked = uncheckable(err, options.signal);
             return undefined;
           });

@@ -19,6 +19,7 @@
  * body (a Secret's data) — only the Status message the API server wrote, which names fields, not
  * values.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { resolve } from 'node:path';
@@ -364,9 +365,23 @@ export class KubernetesClient {
    * timeout aborts, so the request and its connection are destroyed then (an API server that
    * accepts and never answers would otherwise hold the socket for as long as it stays silent).
    */
-  private async call<T>(a: KubernetesAction, fn: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  private async call<T>(a: KubernetesAction, fn: (options: ConfigurationOptions) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
     const run = (): Promise<T> => {
       const controller = new AbortController();
+      const request = runOnce(controller);
+      if (!signal) return request;
+      // The caller's signal (a deadline, a stop) ends the request too, its connection aborted.
+      return new Promise<T>((resolve, reject) => {
+        const onAbort = (): void => {
+          controller.abort();
+          reject(signal.reason as Error);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        request.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+      });
+    };
+    const runOnce = (controller: AbortController): Promise<T> => {
       const auth = this.auth;
       const options: ConfigurationOptions = {
         authMethods: {
@@ -406,9 +421,9 @@ export class KubernetesClient {
   }
 
   /** The Secret, or undefined when it does not exist. */
-  async getSecret(name: string): Promise<V1Secret | undefined> {
+  async getSecret(name: string, signal?: AbortSignal): Promise<V1Secret | undefined> {
     try {
-      return await this.call({ verb: 'get', resource: 'secrets', name }, (o) => this.core.readNamespacedSecret({ name, namespace: this.namespace }, o));
+      return await this.call({ verb: 'get', resource: 'secrets', name }, (o) => this.core.readNamespacedSecret({ name, namespace: this.namespace }, o), signal);
     } catch (e) {
       if (e instanceof CertpilotError && e.code === 'ERR_KUBERNETES_NOT_FOUND') return undefined;
       throw e;
@@ -719,7 +734,10 @@ function pooledAuth(kc: KubeConfig): SecurityAuthentication {
       const fresh = context.getAgent();
       if (!(fresh instanceof HttpsAgent) || cluster.proxyUrl) return;
       const o = fresh.options;
-      const key = JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null))));
+      // A digest: the key of a client certificate is not kept as a map key for the process's life.
+      const key = createHash('sha256')
+        .update(JSON.stringify([o.ca, o.cert, o.key, o.pfx, o.passphrase, o.servername, o.rejectUnauthorized].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : (v ?? null)))))
+        .digest('hex');
       let agent = agents.get(key);
       if (!agent) {
         // Idle sockets are closed after 4 s, before a server's idle timeout (Node's default is 5 s).

@@ -118,6 +118,11 @@ export async function planCertificate(stores: ImportStores, cert: ImportCertific
       if (sameNames && stored.metadata.replaces === lastFacts.ariCertId) {
         return { item: { kind: 'certificate', name, status: 'unchanged', detail: `certpilot holds a newer certificate for the same names (version ${stored.version}); left as is` } };
       }
+      // certbot's live certificate is one certpilot archived: certbot renewed nothing since the
+      // import, certpilot did (with or without an ARI `replaces` naming it).
+      if ((await stores.certificates.findVersion?.(name, last.certPem)) !== undefined) {
+        return { item: { kind: 'certificate', name, status: 'unchanged', detail: `certpilot renewed it since the import (version ${stored.version}); ${cert.source}'s live certificate is one of its earlier versions: left as is` } };
+      }
       const held = `version ${stored.version}, serial ${stored.metadata.serialNumber}`;
       if (await sharesHistory(stores, cert, stored.metadata.replaces)) {
         // Imported from here before, then renewed by both: certpilot's stays, and stays configured.

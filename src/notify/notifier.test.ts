@@ -220,3 +220,18 @@ test('the event filter lets a resolution through to a notifier whose `on` lacks 
   await filtered.notify({ ...event({}), resolved: { was: 'ERR_ACME_PROBLEM' } });
   assert.deepEqual(seen.map((e) => e.resolved), [{ was: 'ERR_ACME_PROBLEM' }]);
 });
+
+test('a failure already told of does not hide that the certificate now runs out: the expiring notice goes, once', () => {
+  const both: NotifyPolicy = { on: ['failure', 'expiring'], expiringDays: 14, repeatHours: 24 };
+  const hourAgo = new Date(timing.finishedAt.getTime() - 3_600_000).toISOString();
+  // Failing alike for days (a failure the CA did not count: no `held` run), now 2 days from its end.
+  const failing = event({ outcome: 'failed', version: 3, message: 'failed', error: new CertpilotError('ERR_DNS_UPDATE_REFUSED', 'dns: refused') }, '2026-03-03T00:00:00Z', '2025-12-03T00:00:00Z');
+  const toldFailure = { failure: { about: 'ERR_DNS_UPDATE_REFUSED', at: hourAgo } };
+  const d = decideNotice(both, failing, toldFailure);
+  assert.equal(d.action, 'send');
+  assert.deepEqual(d.action === 'send' ? [d.repeats, d.event.expiring] : [], [{ kind: 'expiring', about: 'v3' }, true]);
+  // Told of both: nothing new.
+  assert.equal(decideNotice(both, failing, { ...toldFailure, expiring: { about: 'v3', at: hourAgo } }).action, 'suppress');
+  // A failure-only notifier still hears nothing more.
+  assert.equal(decideNotice({ ...both, on: ['failure'] }, failing, toldFailure).action, 'suppress');
+});

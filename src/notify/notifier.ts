@@ -94,16 +94,25 @@ export function decideNotice(
   }
   const as = wantedAs(policy, event);
   if (as === undefined || as === 'success') return { action: 'none' };
-  const kind: RepeatedNotice = as === 'expiring' ? 'expiring' : event.type === 'interrupted' ? 'interrupted' : 'failure';
-  const about = noticeSubstance(kind, event);
-  const last = kind === 'failure' ? failure : validTold(memory[kind]);
-  const now = Date.parse(event.timings.finishedAt);
-  if (last && last.about === about && policy.repeatHours > 0 && Number.isFinite(now)) {
-    const until = Date.parse(last.at) + policy.repeatHours * 3_600_000;
-    // A record from the future (a clock set back) silences nothing.
-    if (now < until && Date.parse(last.at) <= now) return { action: 'suppress', kind, about, until: new Date(until) };
+  const decide = (kind: RepeatedNotice): NoticeDecision => {
+    const about = noticeSubstance(kind, event);
+    const last = kind === 'failure' ? failure : validTold(memory[kind]);
+    const now = Date.parse(event.timings.finishedAt);
+    if (last && last.about === about && policy.repeatHours > 0 && Number.isFinite(now)) {
+      const until = Date.parse(last.at) + policy.repeatHours * 3_600_000;
+      // A record from the future (a clock set back) silences nothing.
+      if (now < until && Date.parse(last.at) <= now) return { action: 'suppress', kind, about, until: new Date(until) };
+    }
+    return { action: 'send', event: kind === 'expiring' ? { ...event, expiring: true } : event, repeats: { kind, about } };
+  };
+  const first = decide(as === 'expiring' ? 'expiring' : event.type === 'interrupted' ? 'interrupted' : 'failure');
+  // A failure already told of does not hide that the certificate now runs out (or has): the
+  // expiring notice, with its own memory, is news of its own.
+  if (first.action === 'suppress' && first.kind === 'failure' && policy.on.includes('expiring') && isExpiring(event, policy.expiringDays)) {
+    const expiring = decide('expiring');
+    if (expiring.action === 'send') return expiring;
   }
-  return { action: 'send', event: kind === 'expiring' ? { ...event, expiring: true } : event, repeats: { kind, about } };
+  return first;
 }
 
 /** What {@link decideNotice} says for one notifier and one event. */

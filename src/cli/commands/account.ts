@@ -78,7 +78,7 @@ export async function run(ctx: CommandContext): Promise<number> {
         const { client, account } = await runtime.openAccount();
         await client.deactivateAccount();
         // For good (RFC 8555 §7.3.6): the record says so, so nothing signs with it again.
-        await runtime.store.saveAccount({ ...account, deactivatedAt: new Date().toISOString() });
+        await runtime.store.saveAccount({ ...account, deactivatedAt: runtime.clock.now().toISOString() });
         ctx.output.out(`deactivated ${account.url}: the CA refuses it from now on, and issue and renew stop with ERR_ACME_ACCOUNT_DEACTIVATED until \`certpilot account create\` registers a new account with a new key`);
         return EXIT.ok;
       }

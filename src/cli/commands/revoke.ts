@@ -3,6 +3,7 @@ import { importPrivateKey } from '../../acme/csr.js';
 import { CertpilotError } from '../../errors.js';
 import { EXIT, type CommandContext } from '../main.js';
 import { openRuntime } from '../runtime.js';
+import { updateStateUnderLock } from '../locks.js';
 import type { Runtime } from '../compose.js';
 import type { StoredCertificate } from '../../storage/certificate-store.js';
 import { certificateFingerprint } from '../../storage/certificate-facts.js';
@@ -22,26 +23,14 @@ export const REVOCATION_REASONS: Readonly<Record<string, number>> = {
  * held by another run or the write failed (said on stderr).
  */
 async function recordRevocation(runtime: Runtime, ctx: CommandContext, name: string, stored: StoredCertificate, reason: string): Promise<boolean> {
-  const context = runtime.renewalContext();
+  const revoked = { version: stored.version, fingerprint: certificateFingerprint(stored.certPem), at: runtime.clock.now().toISOString(), reason };
   try {
-    const lock = await context.locker.acquire(name, { ttlSeconds: context.lockTtlSeconds, ...(ctx.signal ? { signal: ctx.signal } : {}) });
-    if (!lock) {
-      ctx.output.err(`revoke: warning: ${name} is being renewed by another certpilot run; the revocation is not recorded here`);
-      return false;
-    }
-    try {
-      const store = runtime.store.fenced(lock.lost);
-      const state = await store.loadState(name);
-      const revoked = { version: stored.version, fingerprint: certificateFingerprint(stored.certPem), at: new Date().toISOString(), reason };
-      await store.saveState(name, { ...state, revoked });
-      return true;
-    } finally {
-      await lock.release();
-    }
+    if (await updateStateUnderLock(runtime, name, (state) => ({ ...state, revoked }), ctx.signal)) return true;
+    ctx.output.err(`revoke: warning: ${name} is being renewed by another certpilot run; the revocation is not recorded here`);
   } catch (err) {
     ctx.output.err(`revoke: warning: the revocation is not recorded in the renewal state: ${err instanceof Error ? err.message : String(err)}`);
-    return false;
   }
+  return false;
 }
 
 /** Entry point of `certpilot revoke`. */

@@ -16,6 +16,7 @@ import { EXIT } from '../main.js';
 import { formatDuration, formatTime, table } from '../output.js';
 import { shellName } from '../../challenges/dns-persist01/record.js';
 import { openObservedRuntime, unheldOf, writeSnapshotMetrics } from '../run-report.js';
+import { DEPLOY_CHECK_MS } from '../../renewal/scheduler.js';
 
 /** Entry point of `certpilot status`. */
 export async function run(ctx: CommandContext): Promise<number> {
@@ -85,7 +86,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     for (const r of rows) if (r.lock) ctx.output.out(lockLine(r.name, r.lock));
     for (const r of rows) {
       for (const d of r.deployers ?? []) {
-        if (d.lost !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer} no longer holds v${r.version ?? '?'}: ${d.lost}; the next \`certpilot renew\` or \`deploy\` deploys it again (a running \`certpilot daemon\` within 10 minutes)`);
+        if (d.lost !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer} no longer holds v${r.version ?? '?'}: ${d.lost}; the next \`certpilot renew\` or \`deploy\` deploys it again (a running \`certpilot daemon\` within ${DEPLOY_CHECK_MS / 60_000} minutes)`);
         // Not lost: shown as its record says, with why it could not be looked at.
         if (d.unchecked !== undefined) ctx.output.err(`warning: ${r.name}: deployer ${d.deployer}: could not check that its target holds v${r.version ?? '?'} (shown as its record says): error ${d.unchecked.code}: ${d.unchecked.reason}${d.unchecked.hint ? `\n  hint: ${d.unchecked.hint}` : ''}`);
       }

@@ -161,6 +161,8 @@ const VERSION_NAME = /^\.\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3}Z-v\d+(?:-\
 const TMP_SUFFIX = '.certpilot-tmp';
 /** What the directory holds (see the module comment); `..` names are ours. */
 export const MARKER = '..certpilot';
+/** Errors of a check that could not look (permission, the disk): the target is not known to be lost. */
+const CANNOT_LOOK: ReadonlySet<string> = new Set(['EACCES', 'EPERM', 'EIO']);
 const MARKER_TMP = '..certpilot_tmp';
 /** A marker or certificate file larger than this is not ours: not read. */
 const MAX_READ = 1 << 20;
@@ -269,6 +271,8 @@ export class FilesDeployer implements Deployer, DeployVerifier {
       const data = await readNoFollow(join(dir, MARKER));
       if (data !== undefined) marker = parseMarker(data) ?? { certificate: '' };
     } catch (err) {
+      // Not allowed to look, or the disk failing: nothing is known to be lost (DeployVerifier: throw).
+      if (CANNOT_LOOK.has((err as NodeJS.ErrnoException).code ?? '')) throw this.ioError(`reading ${join(dir, MARKER)}`, err);
       return `cannot read ${join(dir, MARKER)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
     }
     if (marker !== undefined) {
@@ -280,7 +284,10 @@ export class FilesDeployer implements Deployer, DeployVerifier {
       // The marker says what was written; consumers open the names, which can go on their own (`rm dir/*`).
       return this.unpublished(dir);
     }
-    const found = await this.readCertificateFile(dir).catch((err: unknown) => `cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    const found = await this.readCertificateFile(dir).catch((err: unknown) => {
+      if (CANNOT_LOOK.has((err as NodeJS.ErrnoException).code ?? '')) throw this.ioError(`reading ${dir}`, err);
+      return `cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    });
     if (found === undefined) return `files missing in ${dir}`;
     if (typeof found === 'string') return found;
     if (found.fingerprint === undefined) return `${dir} holds no record of the version it holds`;

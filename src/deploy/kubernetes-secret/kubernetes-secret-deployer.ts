@@ -130,7 +130,7 @@ export class KubernetesSecretDeployer implements Deployer, DeployVerifier {
     const { client, secretName, keys } = this.options;
     signal?.throwIfAborted();
     const where = `Secret ${client.namespace}/${secretName}`;
-    const secret = await client.getSecret(secretName);
+    const secret = await client.getSecret(secretName, signal);
     signal?.throwIfAborted();
     if (secret === undefined) return `${where} not found`;
     const [leaf] = pemFingerprints(certificate.certPem);

@@ -367,6 +367,18 @@ describe("importCertbot: certbot's hooks", () => {
     assert.match(report.notes.find((n) => n.setting === 'REQUESTS_CA_BUNDLE=/etc/ssl/private-ca.pem')?.reason ?? '', /import again with --ca-bundle \/etc\/ssl\/private-ca\.pem/);
   });
 
+  it('imported again after only certpilot renewed (no ARI `replaces`): unchanged, not a conflict', async () => {
+    const root = join(await tempDir(), 'le');
+    writeCertbotLineage(root, 'multi', [bundle('multi'), bundle('multi')], ['renew_hook = systemctl reload nginx']);
+    const stateDir = join(await tempDir(), 'state');
+    await importCertbot(await options(root, stateDir));
+    await new FilesystemCertificateStore({ stateDir }).save('multi', bundle('multi')); // certpilot renews; certbot does not
+    const report = await importCertbot(await options(root, stateDir));
+    const item = report.items.find((i) => i.name === 'multi');
+    assert.deepEqual([item?.status, item?.code], ['unchanged', undefined], item?.detail);
+    assert.match(item?.detail ?? '', /certpilot renewed it since the import \(version 3\)/);
+  });
+
   it('imported again after both certbot and certpilot renewed: skipped with what happened, and kept in the printed configuration', async () => {
     const root = join(await tempDir(), 'le');
     const versions = [bundle('multi'), bundle('multi')];
